@@ -1,0 +1,67 @@
+/* ceremony.c - see ceremony.h. */
+#include "ceremony.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "util.h"
+#include "x509.h"
+
+int mp_ceremony_log(const mp_common *c, const char *command, const char *token,
+                    const mp_ks_key *key, X509 *cert, const char *out_path)
+{
+    char when[21], skid[41], fp[65], path[4096];
+    mp_time_iso(time(NULL), when);
+    json_t *o = json_object();
+    json_object_set_new(o, "time", json_string(when));
+    json_object_set_new(o, "operator", json_string(c->operator_name));
+    json_object_set_new(o, "command", json_string(command));
+    json_object_set_new(o, "token", json_string(token ? token : ""));
+    if (key != NULL) {
+        mp_hex(key->skid, 20, skid, 1);
+        json_object_set_new(o, "key_label", json_string(key->label));
+        json_object_set_new(o, "key_uri", json_string(key->uri));
+        json_object_set_new(o, "skid", json_string(skid));
+    }
+    if (cert != NULL) {
+        uint8_t kid[20];
+        mp_cert_sha256_hex(cert, fp);
+        json_object_set_new(o, "cert_sha256", json_string(fp));
+        if (mp_cert_skid(cert, kid) == 0) {
+            mp_hex(kid, 20, skid, 1);
+            json_object_set_new(o, "cert_skid", json_string(skid));
+        }
+    }
+    if (out_path != NULL) {
+        json_object_set_new(o, "output", json_string(out_path));
+    }
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (line == NULL) {
+        return mp_err(MP_ERR_GENERAL, "cannot encode ceremony record");
+    }
+    int rc = mp_mkdir_p(c->state_dir, 0700);
+    if (rc != MP_OK) {
+        free(line);
+        return rc;
+    }
+    snprintf(path, sizeof(path), "%s/ceremony.log", c->state_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    size_t n = strlen(line);
+    line[n] = '\n';
+    if (fd < 0 || write(fd, line, n + 1) != (ssize_t)(n + 1) || fsync(fd) != 0) {
+        rc = mp_err(MP_ERR_IO, "%s: cannot append ceremony record: %s", path, strerror(errno));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(line);
+    return rc;
+}

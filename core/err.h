@@ -1,0 +1,50 @@
+/*
+ * err.h - exit codes and the error stack of matter-pki.
+ *
+ * core/ never prints and never exits: it records an error with mp_err() and
+ * returns the exit code. The CLI prints the recorded message once.
+ */
+#ifndef MP_ERR_H
+#define MP_ERR_H
+
+/* Exit codes. Append only, never reorder: scripts depend on the numbers. */
+enum mp_rc {
+    MP_OK = 0,
+    MP_ERR_GENERAL = 1,      /* unexpected internal or library failure */
+    MP_ERR_USAGE = 2,        /* bad command line */
+    MP_ERR_AUTH = 3,         /* PIN incorrect, locked or missing */
+    MP_ERR_MODULE = 4,       /* PKCS#11 module cannot be loaded */
+    MP_ERR_TOKEN = 5,        /* token not found / not initialised */
+    MP_ERR_KEY_EXISTS = 6,   /* a key with that label already exists */
+    MP_ERR_KEY_NOT_FOUND = 7,/* no key with that label / URI */
+    MP_ERR_EXISTS = 8,       /* output file exists (use --force) */
+    MP_ERR_IO = 9,           /* file unreadable, directory unwritable */
+    MP_ERR_INVALID = 10,     /* an input value is out of range or malformed */
+    MP_ERR_PROFILE = 11,     /* a Matter certificate profile rule is violated */
+    MP_ERR_MISMATCH = 12,    /* inputs disagree (VID of PAI vs PAA, key vs cert) */
+    MP_ERR_VERIFY = 13,      /* a signature does not verify */
+    MP_ERR_DB = 14,          /* ledger database error */
+    MP_ERR_QUOTA = 15,       /* production order quota exhausted */
+    MP_ERR_DUPLICATE = 16,   /* duplicate UDID or key */
+    MP_ERR_UNAUTHORIZED = 17,/* device not on a trusted list or already issued */
+    MP_ERR_PARTIAL = 18,     /* batch finished with per-item failures */
+    MP_ERR_ATTESTATION = 19, /* attestation verifier rejected the chain */
+    MP_ERR_INTERRUPTED = 20, /* stopped by a signal; re-run to finish */
+};
+
+#define MP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define MP_MUST_CHECK __attribute__((warn_unused_result))
+
+/* Record an error (replacing any earlier one) and return rc. */
+int mp_err(int rc, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Same, with the OpenSSL error queue appended (and cleared). */
+int mp_err_ssl(int rc, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Prefix the recorded message with context, e.g. a file name. */
+int mp_err_ctx(int rc, const char *fmt, ...) MP_PRINTF(2, 3);
+const char *mp_err_msg(void);
+int mp_err_code(void);
+void mp_err_clear(void);
+/* Name of an exit code, for help and messages. */
+const char *mp_rc_name(int rc);
+
+#endif

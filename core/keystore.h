@@ -1,0 +1,77 @@
+/*
+ * keystore.h - keys in a PKCS#11 token (SoftHSMv2 or a real HSM).
+ *
+ * Design (see docs in README "Key store"): libp11 0.4.12 closes every session
+ * of a slot when it opens its own (C_CloseAllSessions) and cannot generate EC
+ * keys. So mp_ks_open() sets up libp11 first (slot, session, login) and only
+ * afterwards opens one raw PKCS#11 session on the same, already initialised
+ * module for what libp11 cannot do: EC key generation, label look-ups,
+ * attribute reads and rollback deletes. Signing goes through a libp11
+ * EVP_PKEY so that X509_sign/CMS use the HSM key in-process. libp11 is
+ * released last, after the raw session is closed.
+ */
+#ifndef MP_KEYSTORE_H
+#define MP_KEYSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "err.h"
+
+#define MP_DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+
+typedef struct mp_ks mp_ks;
+
+/* Where the keys are: filled from options and the environment. */
+typedef struct mp_hsm_cfg {
+    const char *module;    /* --module, MATTER_PKI_MODULE, default SoftHSM */
+    const char *token;     /* --token LABEL (or from a pkcs11: URI) */
+    const char *pin_file;  /* --pin-file; else MATTER_PKI_PIN; else prompt */
+    const char *state_dir; /* for the SoftHSM config made by `token init` */
+} mp_hsm_cfg;
+
+typedef struct mp_ks_key {
+    char label[128];
+    uint8_t id[64];
+    size_t id_len;
+    uint8_t point[65];  /* uncompressed public point 04||X||Y */
+    uint8_t skid[20];   /* SHA-1 of point */
+    char uri[600];      /* RFC 7512 URI naming the private key */
+} mp_ks_key;
+
+/* Open the token and log in. */
+int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out) MP_MUST_CHECK;
+/* Generate an EC P-256 key pair on the token (sensitive, non-extractable),
+ * labelled label, CKA_ID = SKID. Refuses a label that exists. */
+int mp_ks_generate(mp_ks *ks, const char *label, mp_ks_key *key) MP_MUST_CHECK;
+/* Find a private key by label or pkcs11: URI. */
+int mp_ks_find(mp_ks *ks, const char *ref, mp_ks_key *key) MP_MUST_CHECK;
+/* Delete both halves of a key pair (rollback of a failed ceremony step). */
+int mp_ks_delete(mp_ks *ks, const mp_ks_key *key);
+/* An EVP_PKEY that signs with the token key (new reference; free it). */
+EVP_PKEY *mp_ks_signer(mp_ks *ks, const mp_ks_key *key);
+const char *mp_ks_token_label(const mp_ks *ks);
+const char *mp_ks_module(const mp_ks *ks);
+void mp_ks_close(mp_ks *ks);
+
+/* Resolve the module path and set SOFTHSM2_CONF from the state directory when
+ * the state directory holds a development token. */
+const char *mp_ks_module_path(const mp_hsm_cfg *cfg);
+void mp_ks_prepare_env(const mp_hsm_cfg *cfg);
+
+/* Read the user PIN: --pin-file, then MATTER_PKI_PIN, then a TTY prompt.
+ * The returned buffer is wiped and freed with mp_pin_free(). */
+int mp_pin_read(const char *file, const char *env, const char *prompt,
+                char **pin) MP_MUST_CHECK;
+void mp_pin_free(char *pin);
+
+/* SHA-1 of a 65-byte point. */
+void mp_skid(const uint8_t point[static 65], uint8_t skid[static 20]);
+
+/* Initialise a SoftHSM token in a slot of the module (development). */
+int mp_ks_init_token(const mp_hsm_cfg *cfg, const char *label, const char *so_pin,
+                     const char *user_pin) MP_MUST_CHECK;
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * opts.h - typed option tables for subcommands.
+ *
+ * A command declares its options as data; mp_opt_next() returns them one by
+ * one after checking the value's type, so a command's switch only ever sees
+ * well-formed values. --help is generated from the table.
+ */
+#ifndef MP_OPTS_H
+#define MP_OPTS_H
+
+#include <stdint.h>
+
+#include "keystore.h"
+
+enum mp_opt_type {
+    OT_FLAG,    /* no value */
+    OT_STR,     /* any string */
+    OT_FILE,    /* an input file that must exist */
+    OT_OUT,     /* an output path */
+    OT_DIR,     /* a directory */
+    OT_UINT,    /* decimal, or hex when written 0x... */
+    OT_HEX,     /* hex, 0x optional (VID, PID, serial) */
+    OT_DATE,    /* YYYY-MM-DD[THH:MM:SSZ] UTC */
+    OT_ENUM,    /* one of the |-separated words in .arg */
+};
+
+typedef struct mp_opt {
+    const char *name; /* long name without "--"; NULL ends the table */
+    int id;           /* returned by mp_opt_next */
+    int type;
+    const char *arg;  /* value placeholder, or the choices for OT_ENUM */
+    const char *help;
+} mp_opt;
+
+/* Shared option ids: the HSM group and common flags. */
+enum {
+    OPT_HELP = 1000,
+    OPT_MODULE, OPT_TOKEN, OPT_PIN_FILE, OPT_STATE_DIR, OPT_OPERATOR,
+    OPT_FORCE, OPT_QUIET, OPT_POSITIONAL,
+};
+
+#define MP_OPTS_HSM                                                                     \
+    {"module", OPT_MODULE, OT_FILE, "PATH", "PKCS#11 module (default SoftHSMv2; env MATTER_PKI_MODULE)"}, \
+    {"token", OPT_TOKEN, OT_STR, "LABEL", "token label"},                             \
+    {"pin-file", OPT_PIN_FILE, OT_FILE, "FILE", "user PIN file (else env MATTER_PKI_PIN, else prompt)"}
+
+#define MP_OPTS_COMMON                                                                  \
+    {"state-dir", OPT_STATE_DIR, OT_STR, "DIR", "state directory (default ./.matter-pki; env MATTER_PKI_STATE)"}, \
+    {"operator", OPT_OPERATOR, OT_STR, "NAME", "operator recorded in logs (default $USER)"}, \
+    {"help", OPT_HELP, OT_FLAG, NULL, "show this help"}
+
+/* Settings every command shares. */
+typedef struct mp_common {
+    mp_hsm_cfg hsm;
+    const char *state_dir;
+    const char *operator_name;
+    int force;
+    int quiet;
+} mp_common;
+
+typedef struct mp_optparse {
+    int argc;
+    char **argv;
+    int i;
+    const mp_opt *opts;
+    const char *cmd;      /* "paa create" */
+    const char *synopsis; /* one line of usage after the command */
+    const char *about;    /* paragraph for --help */
+} mp_optparse;
+
+void mp_opt_init(mp_optparse *p, int argc, char **argv, const mp_opt *opts,
+                 const char *cmd, const char *synopsis, const char *about);
+/* Next option: returns its id and sets *val; 0 at the end; OPT_POSITIONAL for
+ * an operand; OPT_HELP after printing help (the command returns 0); a
+ * negative exit code on a usage error (already recorded with mp_err). */
+int mp_opt_next(mp_optparse *p, const char **val);
+/* Handle a shared option; returns 1 if handled. */
+int mp_opt_common(mp_common *c, int id, const char *val);
+/* Defaults for state dir etc. after parsing. */
+void mp_common_finish(mp_common *c);
+void mp_opt_help(const mp_optparse *p);
+
+/* Helpers that turn an already type-checked value into a number. */
+uint64_t mp_opt_uint(const char *val);
+uint64_t mp_opt_hex(const char *val);
+
+#endif

@@ -1,0 +1,338 @@
+/* util.c - see util.h. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+static int parse_base(const char *s, int base, uint64_t max, uint64_t *out)
+{
+    if (s == NULL || *s == 0 || !isxdigit((unsigned char)*s)) {
+        return MP_ERR_INVALID;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, base);
+    if (errno != 0 || *end != 0 || v > max) {
+        return MP_ERR_INVALID;
+    }
+    *out = v;
+    return MP_OK;
+}
+
+int mp_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    if (s != NULL && (strncmp(s, "0x", 2) == 0 || strncmp(s, "0X", 2) == 0)) {
+        return parse_base(s + 2, 16, max, out);
+    }
+    if (s != NULL && !isdigit((unsigned char)*s)) {
+        return MP_ERR_INVALID;
+    }
+    return parse_base(s, 10, max, out);
+}
+
+int mp_parse_hex(const char *s, uint64_t max, uint64_t *out)
+{
+    if (s != NULL && (strncmp(s, "0x", 2) == 0 || strncmp(s, "0X", 2) == 0)) {
+        s += 2;
+    }
+    return parse_base(s, 16, max, out);
+}
+
+int mp_parse_vid(const char *what, const char *s, uint16_t *out)
+{
+    uint64_t v;
+    if (mp_parse_hex(s, 0xFFFF, &v) != MP_OK || v == 0 || v > 0xFFF4) {
+        return mp_err(MP_ERR_INVALID,
+                      "%s: '%s' is not a valid vendor ID (hex 0x0001..0xFFF4)",
+                      what, s ? s : "");
+    }
+    *out = (uint16_t)v;
+    return MP_OK;
+}
+
+int mp_parse_pid(const char *what, const char *s, uint16_t *out)
+{
+    uint64_t v;
+    if (mp_parse_hex(s, 0xFFFF, &v) != MP_OK || v == 0) {
+        return mp_err(MP_ERR_INVALID,
+                      "%s: '%s' is not a valid product ID (hex 0x0001..0xFFFF)",
+                      what, s ? s : "");
+    }
+    *out = (uint16_t)v;
+    return MP_OK;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int mp_parse_time(const char *s, time_t *out)
+{
+    struct tm tm = {0};
+    int y, mo, d, h = 0, mi = 0, se = 0;
+    size_t n = s ? strlen(s) : 0;
+    if (n < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+        s[7] != '-' || digits(s + 8, 2, &d)) {
+        goto bad;
+    }
+    if (n > 10) {
+        if (n != 20 || (s[10] != 'T' && s[10] != ' ') || digits(s + 11, 2, &h) ||
+            s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
+            digits(s + 17, 2, &se) || s[19] != 'Z') {
+            goto bad;
+        }
+    }
+    if (y < 1950 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+        h > 23 || mi > 59 || se > 59) {
+        goto bad;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    time_t t = timegm(&tm);
+    struct tm chk;
+    gmtime_r(&t, &chk);
+    if (chk.tm_mday != d) {
+        goto bad; /* e.g. 2025-02-30 */
+    }
+    *out = t;
+    return MP_OK;
+bad:
+    return mp_err(MP_ERR_INVALID,
+                  "'%s' is not a date (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC)",
+                  s ? s : "");
+}
+
+void mp_hex(const uint8_t *in, size_t n, char *out, int upper)
+{
+    const char *d = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[in[i] >> 4];
+        out[2 * i + 1] = d[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int nib(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+long mp_unhex(const char *s, uint8_t *out, size_t cap)
+{
+    size_t n = strlen(s);
+    if (n % 2 != 0 || n / 2 > cap) {
+        return -1;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        int a = nib(s[2 * i]), b = nib(s[2 * i + 1]);
+        if (a < 0 || b < 0) {
+            return -1;
+        }
+        out[i] = (uint8_t)(a << 4 | b);
+    }
+    return (long)(n / 2);
+}
+
+int mp_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return mp_err(MP_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return mp_err(MP_ERR_INVALID, "%s: file too large (%lld bytes, at most %zu)",
+                      path, (long long)st.st_size, max);
+    }
+    uint8_t *b = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (b != NULL && got < (size_t)st.st_size) {
+        ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    if (b == NULL || got != (size_t)st.st_size) {
+        free(b);
+        return mp_err(MP_ERR_IO, "%s: read failed", path);
+    }
+    b[got] = 0;
+    *buf = b;
+    *len = got;
+    return MP_OK;
+}
+
+static void dir_of(const char *path, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(dir, cap, ".");
+    } else if (slash == dir) {
+        dir[1] = 0;
+    } else {
+        *slash = 0;
+    }
+}
+
+int mp_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+int mp_check_output(const char *path, int force)
+{
+    char dir[4096];
+    struct stat st;
+    if (path == NULL || *path == 0) {
+        return mp_err(MP_ERR_USAGE, "no output file given");
+    }
+    if (lstat(path, &st) == 0) {
+        if (!force) {
+            return mp_err(MP_ERR_EXISTS, "%s: already exists (use --force to replace it)", path);
+        }
+        if (!S_ISREG(st.st_mode)) {
+            return mp_err(MP_ERR_IO, "%s: exists and is not a regular file", path);
+        }
+    }
+    dir_of(path, dir, sizeof(dir));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return mp_err(MP_ERR_IO, "%s: directory '%s' does not exist", path, dir);
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        return mp_err(MP_ERR_IO, "%s: directory '%s' is not writable", path, dir);
+    }
+    return MP_OK;
+}
+
+int mp_write_file(const char *path, const void *data, size_t len, int mode, int force)
+{
+    char dir[4096], tmp[4200];
+    int rc = mp_check_output(path, force);
+    if (rc != MP_OK) {
+        return rc;
+    }
+    dir_of(path, dir, sizeof(dir));
+    snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
+    }
+    const uint8_t *p = data;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (done != len || fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
+        rc = mp_err(MP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
+    close(fd);
+    if (!force && link(tmp, path) != 0) {
+        /* link() refuses to replace: a racing writer cannot be clobbered. */
+        rc = errno == EEXIST
+                 ? mp_err(MP_ERR_EXISTS, "%s: already exists (use --force to replace it)", path)
+                 : mp_err(MP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        unlink(tmp);
+        return rc;
+    }
+    if (force && rename(tmp, path) != 0) {
+        rc = mp_err(MP_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+        unlink(tmp);
+        return rc;
+    }
+    if (!force) {
+        unlink(tmp);
+    }
+    mp_fsync_dir(dir);
+    return MP_OK;
+}
+
+int mp_mkdir_p(const char *path, int mode)
+{
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST) {
+                return mp_err(MP_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST) {
+        return mp_err(MP_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+    }
+    return MP_OK;
+}
+
+void mp_wipe(void *p, size_t n)
+{
+    if (p != NULL) {
+        OPENSSL_cleanse(p, n);
+    }
+}
+
+void mp_free_secret(void *p, size_t n)
+{
+    mp_wipe(p, n);
+    free(p);
+}
+
+void mp_time_iso(time_t t, char out[21])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

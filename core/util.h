@@ -1,0 +1,51 @@
+/*
+ * util.h - small shared helpers: numbers, hex, files written atomically,
+ * secret wiping.
+ */
+#ifndef MP_UTIL_H
+#define MP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+
+/* Parse an unsigned integer: decimal, or hex when written 0x...; rejects
+ * junk, signs and overflow beyond max. */
+int mp_parse_uint(const char *s, uint64_t max, uint64_t *out) MP_MUST_CHECK;
+/* Parse a hex number (with or without 0x) up to max. */
+int mp_parse_hex(const char *s, uint64_t max, uint64_t *out) MP_MUST_CHECK;
+/* Parse a VID (1..0xFFF4) or PID (1..0xFFFF) given in hex. */
+int mp_parse_vid(const char *what, const char *s, uint16_t *out) MP_MUST_CHECK;
+int mp_parse_pid(const char *what, const char *s, uint16_t *out) MP_MUST_CHECK;
+/* Parse YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or RFC 3339 with Z into UTC time_t. */
+int mp_parse_time(const char *s, time_t *out) MP_MUST_CHECK;
+
+/* Lowercase/uppercase hex of n bytes into out (2n+1 bytes). */
+void mp_hex(const uint8_t *in, size_t n, char *out, int upper);
+/* Decode hex (even length, either case); returns decoded length or -1. */
+long mp_unhex(const char *s, uint8_t *out, size_t cap);
+
+/* Read a whole file (max bytes). *buf is NUL-terminated for convenience. */
+int mp_read_file(const char *path, size_t max, uint8_t **buf, size_t *len) MP_MUST_CHECK;
+
+/* Write a file atomically: temp file in the same directory, fsync, rename.
+ * mode is the final mode (0600 for secrets). Refuses an existing file unless
+ * force. */
+int mp_write_file(const char *path, const void *data, size_t len, int mode,
+                  int force) MP_MUST_CHECK;
+/* Check early that path can be created (directory writable, file absent
+ * unless force) so that no key is made for an output that cannot be written. */
+int mp_check_output(const char *path, int force) MP_MUST_CHECK;
+int mp_mkdir_p(const char *path, int mode) MP_MUST_CHECK;
+int mp_fsync_dir(const char *dir);
+
+/* Wipe then free. */
+void mp_wipe(void *p, size_t n);
+void mp_free_secret(void *p, size_t n);
+
+/* Time as "YYYY-MM-DDTHH:MM:SSZ". */
+void mp_time_iso(time_t t, char out[21]);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * commands.h - entry points of every subcommand. Each takes the arguments
+ * after its command words and returns an exit code (err.h); the message of a
+ * failure is recorded with mp_err() and printed once by main().
+ */
+#ifndef MP_COMMANDS_H
+#define MP_COMMANDS_H
+
+int token_init_main(int argc, char **argv);
+int cert_lint_main(int argc, char **argv);
+int paa_create_main(int argc, char **argv);
+int paa_sign_pai_main(int argc, char **argv);
+int pai_create_main(int argc, char **argv);
+int pai_csr_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * main.c - the matter-pki binary: one table of subcommands, dispatch, and
+ * the single place where errors are printed and exit codes returned.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+
+#include "commands.h"
+#include "err.h"
+
+typedef struct command {
+    const char *group;
+    const char *name; /* NULL for one-word commands */
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"token", "init", token_init_main, "create a SoftHSM development token in the state directory"},
+    {"paa", "create", paa_create_main, "generate a PAA key in the token and self-sign the PAA certificate"},
+    {"paa", "sign-pai", paa_sign_pai_main, "sign a PAI certificate from a PAI CSR with the PAA key"},
+    {"pai", "create", pai_create_main, "generate a PAI key in the token and sign its certificate with the PAA key"},
+    {"pai", "csr", pai_csr_main, "generate a PAI key in the token and write a CSR for a PAA held elsewhere"},
+    {"cert", "lint", cert_lint_main, "check a certificate against the Matter PAA/PAI/DAC profile"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: matter-pki COMMAND [SUBCOMMAND] [options]\n\n"
+               "Matter device-attestation PKI: PAA -> PAI -> DAC in an HSM.\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        char name[48];
+        snprintf(name, sizeof(name), "%s %s", commands[i].group, commands[i].name ? commands[i].name : "");
+        fprintf(f, "  %-22s %s\n", name, commands[i].summary);
+    }
+    fprintf(f, "\n'matter-pki COMMAND SUBCOMMAND --help' shows a command's options;\n"
+               "'matter-pki help exit-codes' lists the exit codes.\n");
+}
+
+static void exit_codes(void)
+{
+    printf("exit codes:\n");
+    for (int rc = 0; rc <= MP_ERR_INTERRUPTED; rc++) {
+        printf("  %2d  %s\n", rc, mp_rc_name(rc));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    umask(077);
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        if (argc >= 3 && strcmp(argv[2], "exit-codes") == 0) {
+            exit_codes();
+            return MP_OK;
+        }
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? MP_ERR_USAGE : MP_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("matter-pki %s\n", MP_VERSION);
+        return MP_OK;
+    }
+    int group_known = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const command *c = &commands[i];
+        if (strcmp(argv[1], c->group) != 0) {
+            continue;
+        }
+        group_known = 1;
+        int words = c->name ? 2 : 1;
+        if (c->name != NULL && (argc < 3 || strcmp(argv[2], c->name) != 0)) {
+            continue;
+        }
+        mp_err_clear();
+        int rc = c->fn(argc - 1 - words, argv + 1 + words);
+        if (rc != MP_OK) {
+            fprintf(stderr, "matter-pki %s%s%s: error: %s\n", c->group, c->name ? " " : "",
+                    c->name ? c->name : "", mp_err_msg());
+        }
+        ERR_clear_error();
+        return rc;
+    }
+    if (group_known) {
+        fprintf(stderr, "matter-pki: '%s %s' is not a command; '%s' has:", argv[1],
+                argc > 2 ? argv[2] : "", argv[1]);
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            if (strcmp(argv[1], commands[i].group) == 0) {
+                fprintf(stderr, " %s", commands[i].name);
+            }
+        }
+        fprintf(stderr, "\n");
+    } else {
+        fprintf(stderr, "matter-pki: unknown command '%s' (see 'matter-pki help')\n", argv[1]);
+    }
+    return MP_ERR_USAGE;
+}
