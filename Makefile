@@ -15,7 +15,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev
+        libsqlite3-dev sqlite3 libqrencode-dev jq perl
 FUZZ_PKGS := clang libclang-rt-14-dev
 
 WARN := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wformat-security \
@@ -87,8 +87,15 @@ check: test
 unit: $(BUILD)/unit-tests
 	$(Q)MP_VECTORS=$(CURDIR)/../shared/vectors/chip $(BUILD)/unit-tests
 
-integration: $(BIN)
-	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -ldl
+
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+
+integration: $(BIN) $(TEST_TOOLS)
+	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) MP_TOOLS=$(CURDIR)/$(BUILD)/tools \
+	  MP_VECTORS=$(CURDIR)/../shared/vectors/chip bash tests/integration/run.sh
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan: deps

@@ -40,7 +40,7 @@ enum {
 };
 
 #define MP_OPTS_HSM                                                                     \
-    {"module", OPT_MODULE, OT_FILE, "PATH", "PKCS#11 module (default SoftHSMv2; env MATTER_PKI_MODULE)"}, \
+    {"module", OPT_MODULE, OT_STR, "PATH", "PKCS#11 module (default SoftHSMv2; env MATTER_PKI_MODULE)"}, \
     {"token", OPT_TOKEN, OT_STR, "LABEL", "token label"},                             \
     {"pin-file", OPT_PIN_FILE, OT_FILE, "FILE", "user PIN file (else env MATTER_PKI_PIN, else prompt)"}
 

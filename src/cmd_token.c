@@ -15,7 +15,7 @@ static const mp_opt opts[] = {
     {"label", O_LABEL, OT_STR, "LABEL", "token label (required, at most 32 characters)"},
     {"pin-file", OPT_PIN_FILE, OT_FILE, "FILE", "user PIN file (else env MATTER_PKI_PIN, else prompt)"},
     {"so-pin-file", O_SO_PIN_FILE, OT_FILE, "FILE", "security officer PIN file (else env MATTER_PKI_SO_PIN, else prompt)"},
-    {"module", OPT_MODULE, OT_FILE, "PATH", "PKCS#11 module (default SoftHSMv2)"},
+    {"module", OPT_MODULE, OT_STR, "PATH", "PKCS#11 module (default SoftHSMv2)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
