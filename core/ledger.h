@@ -1,0 +1,127 @@
+/*
+ * ledger.h - the device ledger: chip lists, devices, production orders,
+ * issued certificates and revocations.
+ *
+ * A small backend interface (mp_ledger_ops) so that a PostgreSQL backend for
+ * several factory stations can follow the SQLite one (ledger_sqlite.c).
+ * Every change happens inside mp_ledger_begin/commit; on any error the caller
+ * rolls back, so an import or a batch chunk is all or nothing.
+ */
+#ifndef MP_LEDGER_H
+#define MP_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+
+#define MP_UDID_MAX 64
+
+enum mp_dev_state { MP_DEV_AUTHORIZED = 0, MP_DEV_ISSUED = 1, MP_DEV_REVOKED = 2 };
+enum mp_key_origin { MP_KEY_CHIP = 0, MP_KEY_OFFCHIP = 1 };
+
+typedef struct mp_chip_list {
+    int64_t id;
+    char sha256[65];      /* of the exact file bytes */
+    const char *format;   /* csv | json | birth-certs | generated */
+    const char *source;   /* file name as given */
+    int is_signed;        /* 1 = detached signature verified */
+    const char *signer;   /* signer certificate subject + SHA-256, or "" */
+    size_t count;
+} mp_chip_list;
+
+typedef struct mp_device {
+    char udid[MP_UDID_MAX + 1];
+    uint8_t point[65];
+    int64_t list_id;
+    int state;            /* mp_dev_state */
+    int key_origin;       /* mp_key_origin */
+} mp_device;
+
+typedef struct mp_order {
+    int64_t id;
+    uint16_t vid, pid;
+    char pai_cert[1024];  /* path as given at creation */
+    char pai_key[256];    /* label or pkcs11: URI */
+    char pai_skid[41];    /* uppercase hex */
+    uint64_t quota, issued;
+    char cn_template[128];
+    time_t valid_from;    /* 0 = time of issuance */
+    long days;            /* 0 = no expiry */
+    int closed;
+} mp_order;
+
+typedef struct mp_cert_rec {
+    char serial[41];      /* uppercase hex of the integer value */
+    char udid[MP_UDID_MAX + 1];
+    int64_t order_id;
+    char pai_skid[41];
+    time_t not_before, not_after;
+    char sha256[65];
+    const uint8_t *der;   /* borrowed */
+    size_t der_len;
+    const char *path;     /* output file */
+    const char *station;
+} mp_cert_rec;
+
+typedef struct mp_ledger mp_ledger;
+
+/* Open (creating and migrating the schema as needed). */
+int mp_ledger_open(const char *path, mp_ledger **out) MP_MUST_CHECK;
+void mp_ledger_close(mp_ledger *l);
+const char *mp_ledger_path(const mp_ledger *l);
+
+int mp_ledger_begin(mp_ledger *l) MP_MUST_CHECK;
+int mp_ledger_commit(mp_ledger *l) MP_MUST_CHECK;
+void mp_ledger_rollback(mp_ledger *l);
+
+/* Chip lists and devices (inside a transaction). */
+int mp_ledger_list_known(mp_ledger *l, const char *sha256, int *known) MP_MUST_CHECK;
+int mp_ledger_add_list(mp_ledger *l, mp_chip_list *list) MP_MUST_CHECK; /* sets list->id */
+int mp_ledger_set_list_count(mp_ledger *l, int64_t list_id, size_t count) MP_MUST_CHECK;
+/* Adds one device; MP_ERR_DUPLICATE (message names which field clashes and
+ * whether with the ledger or within the same list) when the UDID or key exists. */
+int mp_ledger_add_device(mp_ledger *l, const mp_device *d) MP_MUST_CHECK;
+int mp_ledger_get_device(mp_ledger *l, const char *udid, mp_device *d, int *found) MP_MUST_CHECK;
+int mp_ledger_find_device_by_key(mp_ledger *l, const uint8_t point[static 65], mp_device *d,
+                                 int *found) MP_MUST_CHECK;
+
+/* Production orders. */
+int mp_ledger_add_order(mp_ledger *l, mp_order *o) MP_MUST_CHECK; /* sets o->id */
+int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o) MP_MUST_CHECK;
+int mp_ledger_close_order(mp_ledger *l, int64_t id) MP_MUST_CHECK;
+int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *ctx, const mp_order *o), void *ctx) MP_MUST_CHECK;
+
+/* Issuance. Up to max authorized chip devices without a DAC, in UDID order,
+ * strictly after `after` (""= from the start). */
+int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_device *out,
+                           size_t *n) MP_MUST_CHECK;
+int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n) MP_MUST_CHECK;
+/* Record a certificate, mark the device issued and count it against the
+ * order; refuses past the quota (MP_ERR_QUOTA) or a reused serial. */
+int mp_ledger_add_cert(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
+/* Files: certificates whose output file is not confirmed written. */
+int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id,
+                             int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;
+int mp_ledger_mark_written(mp_ledger *l, int64_t order_id, const char *udid_from,
+                           const char *udid_to) MP_MUST_CHECK;
+/* Is there a certificate for this UDID (any order)? sha256 receives its hash. */
+int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int *found) MP_MUST_CHECK;
+
+/* Revocation. */
+int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason) MP_MUST_CHECK;
+/* Revoked serials of certificates issued under the PAI with this SKID. */
+int mp_ledger_each_revoked(mp_ledger *l, const char *pai_skid,
+                           int (*cb)(void *ctx, const char *serial, time_t when, const char *reason),
+                           void *ctx) MP_MUST_CHECK;
+int mp_ledger_next_crl_number(mp_ledger *l, const char *pai_skid, uint64_t *n) MP_MUST_CHECK;
+
+/* Reports. */
+int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;
+typedef struct mp_ledger_counts {
+    uint64_t lists, devices, authorized, issued, revoked, offchip;
+} mp_ledger_counts;
+int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c) MP_MUST_CHECK;
+
+#endif
