@@ -1,0 +1,613 @@
+/* ledger_sqlite.c - the SQLite ledger backend (see ledger.h). WAL mode,
+ * synchronous=FULL, foreign keys on; the schema is versioned in `meta` and
+ * migrated by mp_ledger_open. */
+#include "ledger.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "util.h"
+
+#define SCHEMA_VERSION 1
+
+enum {
+    S_LIST_KNOWN, S_ADD_LIST, S_LIST_COUNT, S_ADD_DEV, S_GET_DEV, S_DEV_BY_KEY, S_ADD_ORDER,
+    S_GET_ORDER, S_CLOSE_ORDER, S_EACH_ORDER, S_NEXT_DEV, S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
+    S_ADD_CERT, S_UNWRITTEN, S_MARK_WRITTEN, S_CERT_UDID, S_REVOKE_FIND, S_REVOKE_ADD, S_REVOKE_DEV,
+    S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_NSTMT
+};
+
+static const char *const sql[S_NSTMT] = {
+    [S_LIST_KNOWN] = "SELECT 1 FROM chip_lists WHERE sha256=?",
+    [S_ADD_LIST] = "INSERT INTO chip_lists(sha256,format,source,signed,signer,count,imported_at) VALUES(?,?,?,?,?,0,?)",
+    [S_LIST_COUNT] = "UPDATE chip_lists SET count=? WHERE id=?",
+    [S_ADD_DEV] = "INSERT INTO devices(udid,pubkey,list_id,state,key_origin,created_at) VALUES(?,?,?,?,?,?)",
+    [S_GET_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE udid=?",
+    [S_DEV_BY_KEY] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE pubkey=?",
+    [S_ADD_ORDER] = "INSERT INTO orders(vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at) VALUES(?,?,?,?,?,?,0,?,?,?,0,?)",
+    [S_GET_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders WHERE id=?",
+    [S_CLOSE_ORDER] = "UPDATE orders SET closed=1 WHERE id=?",
+    [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders ORDER BY id",
+    [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
+    [S_COUNT_AUTH] = "SELECT count(*) FROM devices WHERE state=0 AND key_origin=0",
+    [S_ORDER_INC] = "UPDATE orders SET issued=issued+1 WHERE id=? AND issued<quota AND closed=0",
+    [S_DEV_ISSUE] = "UPDATE devices SET state=1 WHERE udid=? AND state=0",
+    [S_ADD_CERT] = "INSERT INTO certificates(serial,pai_skid,udid,order_id,not_before,not_after,sha256,der,path,station,issued_at,written) VALUES(?,?,?,?,?,?,?,?,?,?,?,0)",
+    [S_UNWRITTEN] = "SELECT serial,udid,order_id,pai_skid,not_before,not_after,sha256,der,path FROM certificates WHERE order_id=? AND written=0",
+    [S_MARK_WRITTEN] = "UPDATE certificates SET written=1 WHERE order_id=? AND written=0 AND udid>=? AND udid<=?",
+    [S_CERT_UDID] = "SELECT sha256 FROM certificates WHERE udid=?",
+    [S_REVOKE_FIND] = "SELECT pai_skid,udid FROM certificates WHERE serial=?",
+    [S_REVOKE_ADD] = "INSERT INTO revocations(serial,pai_skid,reason,revoked_at) VALUES(?,?,?,?)",
+    [S_REVOKE_DEV] = "UPDATE devices SET state=2 WHERE udid=?",
+    [S_EACH_REVOKED] = "SELECT serial,revoked_at,reason FROM revocations WHERE pai_skid=? ORDER BY serial",
+    [S_CRL_NUM] = "SELECT next FROM crl_numbers WHERE pai_skid=?",
+    [S_CRL_SET] = "INSERT INTO crl_numbers(pai_skid,next) VALUES(?,?) ON CONFLICT(pai_skid) DO UPDATE SET next=excluded.next",
+    [S_EACH_CERT] = "SELECT serial,udid,order_id,pai_skid,not_before,not_after,sha256,der,path,station FROM certificates ORDER BY order_id,udid",
+};
+
+static const char schema_v1[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE chip_lists(id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, format TEXT NOT NULL,"
+    " source TEXT NOT NULL, signed INTEGER NOT NULL, signer TEXT NOT NULL, count INTEGER NOT NULL,"
+    " imported_at TEXT NOT NULL);"
+    "CREATE TABLE devices(udid TEXT PRIMARY KEY, pubkey BLOB NOT NULL UNIQUE,"
+    " list_id INTEGER REFERENCES chip_lists(id), state INTEGER NOT NULL, key_origin INTEGER NOT NULL,"
+    " created_at TEXT NOT NULL);"
+    "CREATE INDEX devices_state ON devices(state, key_origin, udid);"
+    "CREATE TABLE orders(id INTEGER PRIMARY KEY, vid INTEGER NOT NULL, pid INTEGER NOT NULL,"
+    " pai_cert TEXT NOT NULL, pai_key TEXT NOT NULL, pai_skid TEXT NOT NULL, quota INTEGER NOT NULL,"
+    " issued INTEGER NOT NULL, cn_template TEXT NOT NULL, valid_from INTEGER NOT NULL,"
+    " days INTEGER NOT NULL, closed INTEGER NOT NULL, created_at TEXT NOT NULL,"
+    " CHECK(issued <= quota));"
+    "CREATE TABLE certificates(serial TEXT NOT NULL, pai_skid TEXT NOT NULL,"
+    " udid TEXT NOT NULL UNIQUE REFERENCES devices(udid), order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, sha256 TEXT NOT NULL, der BLOB NOT NULL,"
+    " path TEXT NOT NULL, station TEXT NOT NULL, issued_at TEXT NOT NULL, written INTEGER NOT NULL,"
+    " PRIMARY KEY(pai_skid, serial));"
+    "CREATE INDEX certificates_written ON certificates(order_id, written);"
+    "CREATE TABLE revocations(serial TEXT NOT NULL, pai_skid TEXT NOT NULL, reason TEXT NOT NULL,"
+    " revoked_at INTEGER NOT NULL, PRIMARY KEY(pai_skid, serial));"
+    "CREATE TABLE crl_numbers(pai_skid TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES('schema_version','1');";
+
+struct mp_ledger {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_NSTMT];
+    char path[4096];
+};
+
+static int db_err(mp_ledger *l, const char *what)
+{
+    return mp_err(MP_ERR_DB, "ledger %s: %s: %s", l->path, what, sqlite3_errmsg(l->db));
+}
+
+static sqlite3_stmt *stmt(mp_ledger *l, int i)
+{
+    if (l->st[i] == NULL && sqlite3_prepare_v3(l->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->st[i], NULL) != SQLITE_OK) {
+        db_err(l, "prepare");
+        return NULL;
+    }
+    sqlite3_reset(l->st[i]);
+    sqlite3_clear_bindings(l->st[i]);
+    return l->st[i];
+}
+
+static void now_iso(char out[21])
+{
+    mp_time_iso(time(NULL), out);
+}
+
+static int migrate(mp_ledger *l)
+{
+    sqlite3_stmt *s = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        version = atoi((const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    if (version > SCHEMA_VERSION) {
+        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", l->path, version, SCHEMA_VERSION);
+    }
+    if (version == 0) {
+        char *msg = NULL;
+        if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(l->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            int rc = mp_err(MP_ERR_DB, "ledger %s: cannot create schema: %s", l->path, msg ? msg : sqlite3_errmsg(l->db));
+            sqlite3_free(msg);
+            sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+    }
+    /* Future versions: if (version < 2) { ALTER ...; UPDATE meta ...; } */
+    return MP_OK;
+}
+
+int mp_ledger_open(const char *path, mp_ledger **out)
+{
+    mp_ledger *l = calloc(1, sizeof(*l));
+    int rc;
+    *out = NULL;
+    if (l == NULL) {
+        return mp_err(MP_ERR_GENERAL, "out of memory");
+    }
+    snprintf(l->path, sizeof(l->path), "%s", path);
+    if (strncmp(path, "postgres", 8) == 0) {
+        free(l);
+        return mp_err(MP_ERR_DB, "ledger %s: the PostgreSQL backend is not built in this version; use an SQLite file", path);
+    }
+    if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+        rc = mp_err(MP_ERR_DB, "ledger %s: cannot open: %s", path, l->db ? sqlite3_errmsg(l->db) : "out of memory");
+        mp_ledger_close(l);
+        return rc;
+    }
+    sqlite3_busy_timeout(l->db, 10000);
+    if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_err(l, "cannot configure (is it an SQLite database?)");
+        mp_ledger_close(l);
+        return rc;
+    }
+    if ((rc = migrate(l)) != MP_OK) {
+        mp_ledger_close(l);
+        return rc;
+    }
+    *out = l;
+    return MP_OK;
+}
+
+void mp_ledger_close(mp_ledger *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    for (int i = 0; i < S_NSTMT; i++) {
+        sqlite3_finalize(l->st[i]);
+    }
+    sqlite3_close(l->db);
+    free(l);
+}
+
+const char *mp_ledger_path(const mp_ledger *l) { return l->path; }
+
+int mp_ledger_begin(mp_ledger *l)
+{
+    return sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? MP_OK : db_err(l, "begin");
+}
+
+int mp_ledger_commit(mp_ledger *l)
+{
+    return sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? MP_OK : db_err(l, "commit");
+}
+
+void mp_ledger_rollback(mp_ledger *l)
+{
+    if (!sqlite3_get_autocommit(l->db)) {
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+static int step_done(mp_ledger *l, sqlite3_stmt *s, const char *what)
+{
+    return s != NULL && sqlite3_step(s) == SQLITE_DONE ? MP_OK : db_err(l, what);
+}
+
+int mp_ledger_list_known(mp_ledger *l, const char *sha256, int *known)
+{
+    sqlite3_stmt *s = stmt(l, S_LIST_KNOWN);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    *known = r == SQLITE_ROW;
+    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "list lookup");
+}
+
+int mp_ledger_add_list(mp_ledger *l, mp_chip_list *list)
+{
+    char now[21];
+    sqlite3_stmt *s = stmt(l, S_ADD_LIST);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    sqlite3_bind_text(s, 1, list->sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, list->format, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, list->source ? list->source : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, list->is_signed);
+    sqlite3_bind_text(s, 5, list->signer ? list->signer : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, now, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_UNIQUE) {
+            return mp_err(MP_ERR_DUPLICATE, "this chip list (SHA-256 %s) was already imported", list->sha256);
+        }
+        return db_err(l, "add chip list");
+    }
+    list->id = sqlite3_last_insert_rowid(l->db);
+    return MP_OK;
+}
+
+int mp_ledger_set_list_count(mp_ledger *l, int64_t id, size_t count)
+{
+    sqlite3_stmt *s = stmt(l, S_LIST_COUNT);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)count);
+    sqlite3_bind_int64(s, 2, id);
+    return step_done(l, s, "set list count");
+}
+
+static void row_device(sqlite3_stmt *s, mp_device *d)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->udid, sizeof(d->udid), "%s", (const char *)sqlite3_column_text(s, 0));
+    if (sqlite3_column_bytes(s, 1) == 65) {
+        memcpy(d->point, sqlite3_column_blob(s, 1), 65);
+    }
+    d->list_id = sqlite3_column_int64(s, 2);
+    d->state = sqlite3_column_int(s, 3);
+    d->key_origin = sqlite3_column_int(s, 4);
+}
+
+static int dev_lookup(mp_ledger *l, int which, const void *key, int keylen, mp_device *d, int *found)
+{
+    sqlite3_stmt *s = stmt(l, which);
+    if (s == NULL) return MP_ERR_DB;
+    if (which == S_GET_DEV) {
+        sqlite3_bind_text(s, 1, key, keylen, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_blob(s, 1, key, keylen, SQLITE_STATIC);
+    }
+    int r = sqlite3_step(s);
+    *found = r == SQLITE_ROW;
+    if (*found && d != NULL) {
+        row_device(s, d);
+    }
+    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "device lookup");
+}
+
+int mp_ledger_get_device(mp_ledger *l, const char *udid, mp_device *d, int *found)
+{
+    return dev_lookup(l, S_GET_DEV, udid, -1, d, found);
+}
+
+int mp_ledger_find_device_by_key(mp_ledger *l, const uint8_t point[static 65], mp_device *d, int *found)
+{
+    return dev_lookup(l, S_DEV_BY_KEY, point, 65, d, found);
+}
+
+static int duplicate_device(mp_ledger *l, const mp_device *d)
+{
+    mp_device other;
+    int found = 0;
+    if (mp_ledger_get_device(l, d->udid, &other, &found) == MP_OK && found) {
+        return mp_err(MP_ERR_DUPLICATE, "duplicate UDID %s (%s)", d->udid,
+                      other.list_id == d->list_id ? "earlier in the same list" : "already in the ledger from another list");
+    }
+    if (mp_ledger_find_device_by_key(l, d->point, &other, &found) == MP_OK && found) {
+        return mp_err(MP_ERR_DUPLICATE, "duplicate public key: UDID %s has the same key as %s (%s)", d->udid, other.udid,
+                      other.list_id == d->list_id ? "earlier in the same list" : "already in the ledger");
+    }
+    return db_err(l, "add device");
+}
+
+int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
+{
+    char now[21];
+    sqlite3_stmt *s = stmt(l, S_ADD_DEV);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    sqlite3_bind_text(s, 1, d->udid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, d->point, 65, SQLITE_STATIC);
+    if (d->list_id > 0) {
+        sqlite3_bind_int64(s, 3, d->list_id);
+    } else {
+        sqlite3_bind_null(s, 3);
+    }
+    sqlite3_bind_int(s, 4, d->state);
+    sqlite3_bind_int(s, 5, d->key_origin);
+    sqlite3_bind_text(s, 6, now, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        int ext = sqlite3_extended_errcode(l->db);
+        sqlite3_reset(s);
+        return ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY ? duplicate_device(l, d)
+                                                                                     : db_err(l, "add device");
+    }
+    return MP_OK;
+}
+
+int mp_ledger_add_order(mp_ledger *l, mp_order *o)
+{
+    char now[21];
+    sqlite3_stmt *s = stmt(l, S_ADD_ORDER);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    sqlite3_bind_int(s, 1, o->vid);
+    sqlite3_bind_int(s, 2, o->pid);
+    sqlite3_bind_text(s, 3, o->pai_cert, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, o->pai_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, o->pai_skid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)o->quota);
+    sqlite3_bind_text(s, 7, o->cn_template, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)o->valid_from);
+    sqlite3_bind_int64(s, 9, o->days);
+    sqlite3_bind_text(s, 10, now, -1, SQLITE_STATIC);
+    int rc = step_done(l, s, "add order");
+    if (rc == MP_OK) {
+        o->id = sqlite3_last_insert_rowid(l->db);
+    }
+    return rc;
+}
+
+static void row_order(sqlite3_stmt *s, mp_order *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->id = sqlite3_column_int64(s, 0);
+    o->vid = (uint16_t)sqlite3_column_int(s, 1);
+    o->pid = (uint16_t)sqlite3_column_int(s, 2);
+    snprintf(o->pai_cert, sizeof(o->pai_cert), "%s", (const char *)sqlite3_column_text(s, 3));
+    snprintf(o->pai_key, sizeof(o->pai_key), "%s", (const char *)sqlite3_column_text(s, 4));
+    snprintf(o->pai_skid, sizeof(o->pai_skid), "%s", (const char *)sqlite3_column_text(s, 5));
+    o->quota = (uint64_t)sqlite3_column_int64(s, 6);
+    o->issued = (uint64_t)sqlite3_column_int64(s, 7);
+    snprintf(o->cn_template, sizeof(o->cn_template), "%s", (const char *)sqlite3_column_text(s, 8));
+    o->valid_from = (time_t)sqlite3_column_int64(s, 9);
+    o->days = (long)sqlite3_column_int64(s, 10);
+    o->closed = sqlite3_column_int(s, 11);
+}
+
+int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
+{
+    sqlite3_stmt *s = stmt(l, S_GET_ORDER);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        row_order(s, o);
+        return MP_OK;
+    }
+    return r == SQLITE_DONE ? mp_err(MP_ERR_INVALID, "no production order %lld in %s", (long long)id, l->path)
+                            : db_err(l, "get order");
+}
+
+int mp_ledger_close_order(mp_ledger *l, int64_t id)
+{
+    sqlite3_stmt *s = stmt(l, S_CLOSE_ORDER);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = step_done(l, s, "close order");
+    if (rc == MP_OK && sqlite3_changes(l->db) == 0) {
+        return mp_err(MP_ERR_INVALID, "no production order %lld", (long long)id);
+    }
+    return rc;
+}
+
+int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *, const mp_order *), void *ctx)
+{
+    sqlite3_stmt *s = stmt(l, S_EACH_ORDER);
+    int r, rc = MP_OK;
+    if (s == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        mp_order o;
+        row_order(s, &o);
+        rc = cb(ctx, &o);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_device *out, size_t *n)
+{
+    sqlite3_stmt *s = stmt(l, S_NEXT_DEV);
+    int r;
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, after, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    *n = 0;
+    while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        row_device(s, &out[(*n)++]);
+    }
+    sqlite3_reset(s);
+    return MP_OK;
+}
+
+int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n)
+{
+    sqlite3_stmt *s = stmt(l, S_COUNT_AUTH);
+    if (s == NULL || sqlite3_step(s) != SQLITE_ROW) return db_err(l, "count");
+    *n = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return MP_OK;
+}
+
+int mp_ledger_add_cert(mp_ledger *l, const mp_cert_rec *c)
+{
+    char now[21];
+    sqlite3_stmt *s = stmt(l, S_ORDER_INC);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, c->order_id);
+    if (step_done(l, s, "count against order") != MP_OK) return MP_ERR_DB;
+    if (sqlite3_changes(l->db) != 1) {
+        return mp_err(MP_ERR_QUOTA, "production order %lld is closed or its quota is used up", (long long)c->order_id);
+    }
+    if ((s = stmt(l, S_DEV_ISSUE)) == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, c->udid, -1, SQLITE_STATIC);
+    if (step_done(l, s, "mark device issued") != MP_OK) return MP_ERR_DB;
+    if (sqlite3_changes(l->db) != 1) {
+        return mp_err(MP_ERR_UNAUTHORIZED, "device %s is not authorized or already has a DAC", c->udid);
+    }
+    if ((s = stmt(l, S_ADD_CERT)) == NULL) return MP_ERR_DB;
+    now_iso(now);
+    sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->pai_skid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c->udid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, c->order_id);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)c->not_before);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)c->not_after);
+    sqlite3_bind_text(s, 7, c->sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 8, c->der, (int)c->der_len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, c->path ? c->path : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, c->station ? c->station : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, now, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+            return mp_err(MP_ERR_DUPLICATE, "serial %s was already used under this PAI", c->serial);
+        }
+        return db_err(l, "add certificate");
+    }
+    return MP_OK;
+}
+
+static void row_cert(sqlite3_stmt *s, mp_cert_rec *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->serial, sizeof(c->serial), "%s", (const char *)sqlite3_column_text(s, 0));
+    snprintf(c->udid, sizeof(c->udid), "%s", (const char *)sqlite3_column_text(s, 1));
+    c->order_id = sqlite3_column_int64(s, 2);
+    snprintf(c->pai_skid, sizeof(c->pai_skid), "%s", (const char *)sqlite3_column_text(s, 3));
+    c->not_before = (time_t)sqlite3_column_int64(s, 4);
+    c->not_after = (time_t)sqlite3_column_int64(s, 5);
+    snprintf(c->sha256, sizeof(c->sha256), "%s", (const char *)sqlite3_column_text(s, 6));
+    c->der = sqlite3_column_blob(s, 7);
+    c->der_len = (size_t)sqlite3_column_bytes(s, 7);
+    c->path = (const char *)sqlite3_column_text(s, 8);
+    c->station = sqlite3_column_count(s) > 9 ? (const char *)sqlite3_column_text(s, 9) : "";
+}
+
+static int each_cert(mp_ledger *l, sqlite3_stmt *s, int (*cb)(void *, const mp_cert_rec *), void *ctx)
+{
+    int r, rc = MP_OK;
+    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        mp_cert_rec c;
+        row_cert(s, &c);
+        rc = cb(ctx, &c);
+    }
+    if (rc == MP_OK && r != SQLITE_DONE) {
+        rc = db_err(l, "read certificates");
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id, int (*cb)(void *, const mp_cert_rec *), void *ctx)
+{
+    sqlite3_stmt *s = stmt(l, S_UNWRITTEN);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, order_id);
+    return each_cert(l, s, cb, ctx);
+}
+
+int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *, const mp_cert_rec *), void *ctx)
+{
+    sqlite3_stmt *s = stmt(l, S_EACH_CERT);
+    if (s == NULL) return MP_ERR_DB;
+    return each_cert(l, s, cb, ctx);
+}
+
+int mp_ledger_mark_written(mp_ledger *l, int64_t order_id, const char *from, const char *to)
+{
+    sqlite3_stmt *s = stmt(l, S_MARK_WRITTEN);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, order_id);
+    sqlite3_bind_text(s, 2, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
+    return step_done(l, s, "mark written");
+}
+
+int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int *found)
+{
+    sqlite3_stmt *s = stmt(l, S_CERT_UDID);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    *found = r == SQLITE_ROW;
+    if (*found) {
+        snprintf(sha256, 65, "%s", (const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_reset(s);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "certificate lookup");
+}
+
+int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)
+{
+    char skid[41], udid[MP_UDID_MAX + 1];
+    sqlite3_stmt *s = stmt(l, S_REVOKE_FIND);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return r == SQLITE_DONE ? mp_err(MP_ERR_INVALID, "no certificate with serial %s in the ledger", serial)
+                                : db_err(l, "find certificate");
+    }
+    snprintf(skid, sizeof(skid), "%s", (const char *)sqlite3_column_text(s, 0));
+    snprintf(udid, sizeof(udid), "%s", (const char *)sqlite3_column_text(s, 1));
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        sqlite3_reset(s);
+        return mp_err(MP_ERR_INVALID, "serial %s is used under several PAIs; not supported", serial);
+    }
+    sqlite3_reset(s);
+    if ((s = stmt(l, S_REVOKE_ADD)) == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, skid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        return sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_PRIMARYKEY
+                   ? mp_err(MP_ERR_DUPLICATE, "serial %s is already revoked", serial)
+                   : db_err(l, "revoke");
+    }
+    if ((s = stmt(l, S_REVOKE_DEV)) == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
+    return step_done(l, s, "mark device revoked");
+}
+
+int mp_ledger_each_revoked(mp_ledger *l, const char *pai_skid,
+                           int (*cb)(void *, const char *, time_t, const char *), void *ctx)
+{
+    sqlite3_stmt *s = stmt(l, S_EACH_REVOKED);
+    int r, rc = MP_OK;
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, pai_skid, -1, SQLITE_STATIC);
+    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = cb(ctx, (const char *)sqlite3_column_text(s, 0), (time_t)sqlite3_column_int64(s, 1),
+                (const char *)sqlite3_column_text(s, 2));
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int mp_ledger_next_crl_number(mp_ledger *l, const char *pai_skid, uint64_t *n)
+{
+    sqlite3_stmt *s = stmt(l, S_CRL_NUM);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, pai_skid, -1, SQLITE_STATIC);
+    *n = sqlite3_step(s) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 1;
+    sqlite3_reset(s);
+    if ((s = stmt(l, S_CRL_SET)) == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, pai_skid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)(*n + 1));
+    return step_done(l, s, "crl number");
+}
+
+static uint64_t count_of(mp_ledger *l, const char *q)
+{
+    sqlite3_stmt *s = NULL;
+    uint64_t n = 0;
+    if (sqlite3_prepare_v2(l->db, q, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+        n = (uint64_t)sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c)
+{
+    c->lists = count_of(l, "SELECT count(*) FROM chip_lists");
+    c->devices = count_of(l, "SELECT count(*) FROM devices");
+    c->authorized = count_of(l, "SELECT count(*) FROM devices WHERE state=0");
+    c->issued = count_of(l, "SELECT count(*) FROM devices WHERE state=1");
+    c->revoked = count_of(l, "SELECT count(*) FROM devices WHERE state=2");
+    c->offchip = count_of(l, "SELECT count(*) FROM devices WHERE key_origin=1");
+    return MP_OK;
+}
