@@ -69,6 +69,9 @@ typedef struct mp_ledger mp_ledger;
 
 /* Open (creating and migrating the schema as needed). */
 int mp_ledger_open(const char *path, mp_ledger **out) MP_MUST_CHECK;
+/* Open `path`, or STATE_DIR/ledger.sqlite when path is NULL (creating the
+ * state directory). */
+int mp_ledger_open_state(const char *state_dir, const char *path, mp_ledger **out) MP_MUST_CHECK;
 void mp_ledger_close(mp_ledger *l);
 const char *mp_ledger_path(const mp_ledger *l);
 

@@ -160,6 +160,20 @@ int mp_ledger_open(const char *path, mp_ledger **out)
     return MP_OK;
 }
 
+int mp_ledger_open_state(const char *state_dir, const char *path, mp_ledger **out)
+{
+    char def[4096];
+    if (path == NULL) {
+        int rc = mp_mkdir_p(state_dir, 0700);
+        if (rc != MP_OK) {
+            return rc;
+        }
+        snprintf(def, sizeof(def), "%s/ledger.sqlite", state_dir);
+        path = def;
+    }
+    return mp_ledger_open(path, out);
+}
+
 void mp_ledger_close(mp_ledger *l)
 {
     if (l == NULL) {
