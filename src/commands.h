@@ -12,5 +12,13 @@ int paa_create_main(int argc, char **argv);
 int paa_sign_pai_main(int argc, char **argv);
 int pai_create_main(int argc, char **argv);
 int pai_csr_main(int argc, char **argv);
+int order_create_main(int argc, char **argv);
+int order_list_main(int argc, char **argv);
+int order_close_main(int argc, char **argv);
+int ledger_report_main(int argc, char **argv);
+int ledger_export_main(int argc, char **argv);
+int dac_issue_main(int argc, char **argv);
+int dac_revoke_main(int argc, char **argv);
+int pai_crl_main(int argc, char **argv);
 
 #endif

@@ -24,6 +24,14 @@ static const command commands[] = {
     {"paa", "sign-pai", paa_sign_pai_main, "sign a PAI certificate from a PAI CSR with the PAA key"},
     {"pai", "create", pai_create_main, "generate a PAI key in the token and sign its certificate with the PAA key"},
     {"pai", "csr", pai_csr_main, "generate a PAI key in the token and write a CSR for a PAA held elsewhere"},
+    {"pai", "crl", pai_crl_main, "sign a CRL of the PAI's revoked DACs with the PAI key in the token"},
+    {"order", "create", order_create_main, "create a production order (VID, PID, PAI, quota) and print its ID"},
+    {"order", "list", order_list_main, "list production orders"},
+    {"order", "close", order_close_main, "close a production order"},
+    {"dac", "issue", dac_issue_main, "issue DACs to authorized devices (batch, CSR, or off-chip keys)"},
+    {"dac", "revoke", dac_revoke_main, "record the revocation of a DAC"},
+    {"ledger", "report", ledger_report_main, "counts per device state and per order"},
+    {"ledger", "export", ledger_export_main, "export every issued certificate (csv or jsonl)"},
     {"cert", "lint", cert_lint_main, "check a certificate against the Matter PAA/PAI/DAC profile"},
 };
 

@@ -1,0 +1,70 @@
+/*
+ * issue.h - DAC issuance: the batch engine shared by chip-list batches and
+ * off-chip key generation, its crash-safe file handling, and CSR mode.
+ *
+ * Crash safety: a chunk of devices is signed in memory, then recorded in the
+ * ledger in one transaction, and only then are its files written (temporary
+ * name + rename, one syncfs per chunk) and marked written in the ledger. A
+ * run killed at any point leaves either nothing of a chunk (not committed:
+ * its serials were never published) or a committed chunk whose files the
+ * next run rewrites from the DER kept in the ledger. Off-chip private keys
+ * are written to `UDID.key.der.pending` and synced BEFORE the commit (the
+ * ledger never holds private keys), and renamed after it.
+ */
+#ifndef MP_ISSUE_H
+#define MP_ISSUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca.h"
+#include "dac/dacgen.h"
+#include "ledger.h"
+
+typedef struct mp_issue {
+    mp_ledger *ledger;
+    mp_ks *ks;
+    mp_ca pai;
+    mp_order order;
+    mp_dac_tmpl tmpl;
+    const char *out_dir;
+    const char *station;
+    int jobs;
+    int quiet;
+    int generate_keys;   /* off-chip key pairs, made here */
+    int64_t gen_list_id; /* the ledger list that records generated devices */
+    /* results */
+    uint64_t issued, recovered_files, removed_files;
+} mp_issue;
+
+/* Open the order, its PAI (checked against the profile and the token key)
+ * and build the DER template. */
+int mp_issue_prepare(mp_issue *is, mp_ledger *l, mp_ks *ks, int64_t order_id, int test_mode) MP_MUST_CHECK;
+void mp_issue_release(mp_issue *is);
+
+/* Finish what an interrupted run left: rewrite unwritten files from the
+ * ledger, rename pending keys, remove leftovers the ledger does not know. */
+int mp_issue_recover(mp_issue *is) MP_MUST_CHECK;
+
+/* Issue to `count` devices: the next authorized ones (udids == NULL), or the
+ * given UDIDs, or (generate_keys) newly generated ones. */
+int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids) MP_MUST_CHECK;
+
+/* CSR mode (issue_csr.c): one DAC for a device-made PKCS#10 request. */
+int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force) MP_MUST_CHECK;
+
+/* File helpers (issue_files.c). */
+int mp_issue_write_file(const char *dir, const char *name, const uint8_t *data, size_t len,
+                        int mode) MP_MUST_CHECK;
+int mp_issue_sync_dir(const char *dir) MP_MUST_CHECK;
+/* SEC1 ECPrivateKey DER of a P-256 key (for off-chip keys). */
+size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 121]);
+
+/* Serial as uppercase hex of the integer value (even length). */
+void mp_serial_hex(const uint8_t serial[static 16], char out[41]);
+
+/* Interruption flag set by SIGINT/SIGTERM handlers. */
+void mp_issue_install_signals(void);
+int mp_issue_interrupted(void);
+
+#endif

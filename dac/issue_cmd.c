@@ -1,0 +1,250 @@
+/* issue_cmd.c - `matter-pki dac issue` in its three modes: a batch for
+ * authorized chip-list devices, one PKCS#10 request made inside a device, and
+ * off-chip key generation for chips without a secure element. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "dac/issue.h"
+#include "opts.h"
+#include "src/commands.h"
+#include "util.h"
+
+enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE };
+
+static const mp_opt opts[] = {
+    {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
+    {"count", O_COUNT, OT_UINT, "N", "issue N more DACs (refused if the quota has fewer left)"},
+    {"udid", O_UDID, OT_STR, "UDID", "issue to this device (repeatable)"},
+    {"out-dir", O_OUT_DIR, OT_DIR, "DIR", "output folder: one UDID.der per device (batch modes)"},
+    {"jobs", O_JOBS, OT_UINT, "J", "signing threads, one PKCS#11 session each (default 1)"},
+    {"csr", O_CSR, OT_FILE, "FILE", "CSR mode: a PKCS#10 request made inside the device"},
+    {"out", O_OUT, OT_OUT, "FILE", "CSR mode: the DAC output (DER)"},
+    {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make N key pairs here, write UDID.key.der (0600) next to each DAC"},
+    {"station", O_STATION, OT_STR, "NAME", "factory station recorded in the ledger (default host name)"},
+    {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
+    {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress bar; print only the summary"},
+    {"force", OPT_FORCE, OT_FLAG, NULL, "CSR mode: replace an existing output file"},
+    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    MP_OPTS_HSM,
+    MP_OPTS_COMMON,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+typedef struct issue_args {
+    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station;
+    char *udids[4096];
+    size_t n_udids;
+    int generate, test_mode;
+} issue_args;
+
+static int parse(int argc, char **argv, mp_common *c, issue_args *a)
+{
+    mp_optparse p;
+    const char *val;
+    int id;
+    mp_opt_init(&p, argc, argv, opts, "dac issue",
+                "--order ID [--count N | --udid X ...] --out-dir DIR [--jobs J]\n"
+                "       matter-pki dac issue --order ID --csr FILE --out FILE\n"
+                "       matter-pki dac issue --order ID --generate-keys --count N --out-dir DIR",
+                "Issues DACs signed by the order's PAI key in the token, one per authorized\n"
+                "device that has none yet, within the order's quota, each recorded in the\n"
+                "ledger. Without --count/--udid: every authorized device, up to the quota.\n"
+                "A run that is interrupted (Ctrl-C, kill -9, power loss) is finished by\n"
+                "running the same command again.");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        switch (id) {
+        case OPT_HELP: return OPT_HELP;
+        case O_ORDER: a->order = val; break;
+        case O_COUNT: a->count = val; break;
+        case O_OUT_DIR: a->out_dir = val; break;
+        case O_JOBS: a->jobs = val; break;
+        case O_CSR: a->csr = val; break;
+        case O_OUT: a->out = val; break;
+        case O_GEN: a->generate = 1; break;
+        case O_LEDGER: a->ledger = val; break;
+        case O_STATION: a->station = val; break;
+        case O_TEST_MODE: a->test_mode = 1; break;
+        case O_UDID:
+            if (a->n_udids >= sizeof(a->udids) / sizeof(a->udids[0])) {
+                return -mp_err(MP_ERR_USAGE, "dac issue: at most 4096 --udid options; use a chip list");
+            }
+            a->udids[a->n_udids++] = (char *)val;
+            break;
+        default:
+            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "dac issue: unexpected argument '%s'", val ? val : "");
+        }
+    }
+    mp_common_finish(c);
+    return id;
+}
+
+static int check_mode(const issue_args *a)
+{
+    if (a->order == NULL) {
+        return mp_err(MP_ERR_USAGE, "dac issue: --order ID is required");
+    }
+    if (a->csr != NULL) {
+        if (a->out == NULL || a->out_dir || a->count || a->n_udids || a->generate) {
+            return mp_err(MP_ERR_USAGE, "dac issue --csr takes --out FILE (and no --out-dir, --count, --udid, --generate-keys)");
+        }
+        return MP_OK;
+    }
+    if (a->out_dir == NULL) {
+        return mp_err(MP_ERR_USAGE, "dac issue: --out-dir DIR is required");
+    }
+    if (a->count && a->n_udids) {
+        return mp_err(MP_ERR_USAGE, "dac issue: --count and --udid exclude each other");
+    }
+    if (a->generate && (a->count == NULL || a->n_udids)) {
+        return mp_err(MP_ERR_USAGE, "dac issue --generate-keys needs --count N (and no --udid)");
+    }
+    uint64_t j = 1;
+    if (a->jobs && (mp_parse_uint(a->jobs, 64, &j) != MP_OK || j == 0)) {
+        return mp_err(MP_ERR_USAGE, "dac issue --jobs: 1..64");
+    }
+    return MP_OK;
+}
+
+/* How many to issue; refuses what the quota cannot cover. */
+static int target(mp_issue *is, const issue_args *a, uint64_t *count)
+{
+    uint64_t left = is->order.quota - is->order.issued, n;
+    if (a->count != NULL) {
+        if (mp_parse_uint(a->count, INT64_MAX, &n) != MP_OK || n == 0) {
+            return mp_err(MP_ERR_USAGE, "--count: '%s' must be a number >= 1", a->count);
+        }
+    } else if (a->n_udids > 0) {
+        n = a->n_udids;
+    } else {
+        int rc = mp_ledger_count_authorized(is->ledger, &n);
+        if (rc != MP_OK) return rc;
+        n = n < left ? n : left;
+        *count = n;
+        return MP_OK;
+    }
+    if (n > left) {
+        return mp_err(MP_ERR_QUOTA, "order %lld has %llu DAC(s) left of its quota of %llu; %llu asked",
+                      (long long)is->order.id, (unsigned long long)left, (unsigned long long)is->order.quota,
+                      (unsigned long long)n);
+    }
+    if (a->count != NULL && !a->generate) {
+        uint64_t avail;
+        int rc = mp_ledger_count_authorized(is->ledger, &avail);
+        if (rc != MP_OK) return rc;
+        if (n > avail) {
+            return mp_err(MP_ERR_UNAUTHORIZED, "only %llu authorized device(s) without a DAC; %llu asked (import a chip list)",
+                          (unsigned long long)avail, (unsigned long long)n);
+        }
+    }
+    *count = n;
+    return MP_OK;
+}
+
+static int check_udids(mp_issue *is, const issue_args *a)
+{
+    for (size_t i = 0; i < a->n_udids; i++) {
+        mp_device d;
+        int found = 0, rc = mp_ledger_get_device(is->ledger, a->udids[i], &d, &found);
+        if (rc != MP_OK) return rc;
+        if (!found) {
+            return mp_err(MP_ERR_UNAUTHORIZED, "--udid %s: not on any imported chip list", a->udids[i]);
+        }
+        if (d.state != MP_DEV_AUTHORIZED) {
+            return mp_err(MP_ERR_UNAUTHORIZED, "--udid %s: already has a DAC%s", a->udids[i], d.state == MP_DEV_REVOKED ? " (revoked)" : "");
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(a->udids[i], a->udids[j]) == 0) {
+                return mp_err(MP_ERR_USAGE, "--udid %s given twice", a->udids[i]);
+            }
+        }
+    }
+    return MP_OK;
+}
+
+static int gen_list(mp_issue *is)
+{
+    uint8_t r[32];
+    char hex[65], src[64];
+    mp_chip_list list = {.format = "generated", .source = src, .is_signed = 0, .signer = ""};
+    if (RAND_bytes(r, sizeof(r)) != 1) return mp_err_ssl(MP_ERR_GENERAL, "RAND_bytes");
+    mp_hex(r, 32, hex, 0);
+    snprintf(list.sha256, sizeof(list.sha256), "%s", hex);
+    snprintf(src, sizeof(src), "dac issue --generate-keys (order %lld)", (long long)is->order.id);
+    int rc = mp_ledger_begin(is->ledger);
+    if (rc == MP_OK && (rc = mp_ledger_add_list(is->ledger, &list)) == MP_OK) {
+        rc = mp_ledger_commit(is->ledger);
+    }
+    mp_ledger_rollback(is->ledger);
+    is->gen_list_id = list.id;
+    return rc;
+}
+
+
+static int run_batch(mp_issue *is, const issue_args *a, int force)
+{
+    uint64_t count = 0;
+    int rc;
+    struct stat st;
+    if (a->csr != NULL) {
+        return mp_issue_csr(is, a->csr, a->out, force);
+    }
+    if (stat(a->out_dir, &st) != 0 && (rc = mp_mkdir_p(a->out_dir, 0755)) != MP_OK) {
+        return rc;
+    }
+    if ((rc = mp_issue_recover(is)) != MP_OK || (rc = check_udids(is, a)) != MP_OK ||
+        (rc = target(is, a, &count)) != MP_OK) {
+        return rc;
+    }
+    if (is->generate_keys && (rc = gen_list(is)) != MP_OK) {
+        return rc;
+    }
+    rc = count > 0 ? mp_issue_run(is, count, a->n_udids ? (char **)a->udids : NULL, a->n_udids) : MP_OK;
+    printf("order %lld: issued %llu DAC(s) to %s; %llu of quota %llu used%s\n", (long long)is->order.id,
+           (unsigned long long)is->issued, a->out_dir, (unsigned long long)(is->order.issued + is->issued),
+           (unsigned long long)is->order.quota, count == 0 ? " (nothing to do)" : "");
+    return rc;
+}
+
+int dac_issue_main(int argc, char **argv)
+{
+    mp_common c = {0};
+    issue_args a;
+    mp_issue is;
+    mp_ledger *l = NULL;
+    mp_ks *ks = NULL;
+    uint64_t order;
+    char host[64] = "";
+    memset(&a, 0, sizeof(a));
+    memset(&is, 0, sizeof(is));
+    int rc = parse(argc, argv, &c, &a);
+    if (rc != 0) return rc == OPT_HELP ? MP_OK : -rc;
+    if ((rc = check_mode(&a)) != MP_OK) return rc;
+    if (mp_parse_uint(a.order, INT64_MAX, &order) != MP_OK) return mp_err(MP_ERR_USAGE, "--order: not a number");
+    gethostname(host, sizeof(host) - 1);
+    is.out_dir = a.out_dir;
+    is.station = a.station ? a.station : host;
+    is.jobs = a.jobs ? (int)mp_opt_uint(a.jobs) : 1;
+    is.quiet = c.quiet;
+    is.generate_keys = a.generate;
+    mp_issue_install_signals();
+    if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &l)) != MP_OK ||
+        (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK ||
+        (rc = mp_issue_prepare(&is, l, ks, (int64_t)order, a.test_mode)) != MP_OK) {
+        goto end;
+    }
+    rc = run_batch(&is, &a, c.force);
+end:
+    mp_issue_release(&is);
+    mp_ks_close(ks);
+    mp_ledger_close(l);
+    return rc;
+}

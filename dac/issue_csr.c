@@ -1,0 +1,100 @@
+/* issue_csr.c - CSR mode: one DAC for a PKCS#10 request made inside a device.
+ * The request's signature proves possession of the key; the key must belong
+ * to an authorized device that has no DAC yet. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "dac/issue.h"
+#include "util.h"
+
+
+static int load_csr(const char *path, uint8_t point[65])
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = mp_read_file(path, 1 << 16, &buf, &len);
+    if (rc != MP_OK) return rc;
+    BIO *b = BIO_new_mem_buf(buf, (int)len);
+    X509_REQ *r = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+    if (r == NULL) {
+        const uint8_t *p = buf;
+        ERR_clear_error();
+        r = d2i_X509_REQ(NULL, &p, (long)len);
+    }
+    BIO_free(b);
+    free(buf);
+    if (r == NULL) {
+        return mp_err_ssl(MP_ERR_INVALID, "%s: not a PKCS#10 request (PEM or DER)", path);
+    }
+    EVP_PKEY *pk = X509_REQ_get0_pubkey(r);
+    if ((rc = mp_pubkey_point(X509_REQ_get_X509_PUBKEY(r), point)) != MP_OK) {
+        mp_err_ctx(rc, "%s", path);
+    } else if (pk == NULL || X509_REQ_verify(r, pk) != 1) {
+        rc = mp_err_ssl(MP_ERR_VERIFY, "%s: the request's signature does not verify (no proof of possession)", path);
+    }
+    X509_REQ_free(r);
+    return rc;
+}
+
+int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force)
+{
+    uint8_t point[65], serial[16], der[MP_DAC_MAX_DER], h[32];
+    char cn[65];
+    size_t len;
+    mp_device d;
+    int found = 0;
+    int rc;
+    if ((rc = mp_check_output(out, force)) != MP_OK || (rc = load_csr(csr, point)) != MP_OK ||
+        (rc = mp_ledger_find_device_by_key(is->ledger, point, &d, &found)) != MP_OK) {
+        return rc;
+    }
+    if (!found) {
+        return mp_err(MP_ERR_UNAUTHORIZED, "%s: its key belongs to no device on a trusted chip list", csr);
+    }
+    if (d.state != MP_DEV_AUTHORIZED) {
+        return mp_err(MP_ERR_UNAUTHORIZED, "%s: device %s already has a DAC", csr, d.udid);
+    }
+    if (is->order.issued >= is->order.quota) {
+        return mp_err(MP_ERR_QUOTA, "order %lld has no DAC left of its quota of %llu", (long long)is->order.id,
+                      (unsigned long long)is->order.quota);
+    }
+    EVP_PKEY *signer = mp_ks_signer(is->ks, &is->pai.key);
+    EVP_PKEY_CTX *ctx = signer ? mp_dac_sign_ctx(signer) : NULL;
+    EVP_PKEY_free(signer);
+    if (ctx == NULL) return mp_err_code() ? mp_err_code() : MP_ERR_GENERAL;
+    rc = mp_dac_cn(is->order.cn_template, d.udid, is->order.vid, is->order.pid, cn);
+    if (rc == MP_OK && (rc = mp_serial_random(serial)) == MP_OK) {
+        rc = mp_dac_build(&is->tmpl, cn, point, serial, ctx, der, &len);
+    }
+    EVP_PKEY_CTX_free(ctx);
+    if (rc != MP_OK) return rc;
+    mp_cert_rec r = {.order_id = is->order.id, .not_before = is->tmpl.not_before, .not_after = is->tmpl.not_after,
+                     .der = der, .der_len = len, .path = out, .station = is->station};
+    snprintf(r.udid, sizeof(r.udid), "%s", d.udid);
+    snprintf(r.pai_skid, sizeof(r.pai_skid), "%s", is->order.pai_skid);
+    mp_serial_hex(serial, r.serial);
+    SHA256(der, len, h);
+    mp_hex(h, 32, r.sha256, 0);
+    if ((rc = mp_ledger_begin(is->ledger)) == MP_OK && (rc = mp_ledger_add_cert(is->ledger, &r)) == MP_OK) {
+        rc = mp_ledger_commit(is->ledger);
+    }
+    mp_ledger_rollback(is->ledger);
+    if (rc != MP_OK) return rc;
+    /* Recorded: now the file. A failure here is repaired by writing it again
+     * from the ledger (ledger export / a re-run of the batch for the folder). */
+    if ((rc = mp_write_file(out, der, len, 0644, force)) != MP_OK) return rc;
+    if ((rc = mp_ledger_begin(is->ledger)) == MP_OK &&
+        (rc = mp_ledger_mark_written(is->ledger, is->order.id, d.udid, d.udid)) == MP_OK) {
+        rc = mp_ledger_commit(is->ledger);
+    }
+    mp_ledger_rollback(is->ledger);
+    if (rc == MP_OK) printf("DAC for device %s (serial %s) written to %s\n", d.udid, r.serial, out);
+    return rc;
+}

@@ -1,0 +1,178 @@
+/* issue_files.c - output files of a DAC batch and recovery after a crash. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dac/issue.h"
+#include "util.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+void mp_issue_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int mp_issue_interrupted(void) { return interrupted; }
+
+void mp_serial_hex(const uint8_t serial[static 16], char out[41])
+{
+    size_t i = 0;
+    while (i < 15 && serial[i] == 0) {
+        i++; /* minimal form; serials never start with 0x00 but stay general */
+    }
+    mp_hex(serial + i, 16 - i, out, 1);
+}
+
+/* Write dir/name via a temporary file and rename; no fsync here: the batch
+ * syncs the file system once per chunk (mp_issue_sync_dir). */
+int mp_issue_write_file(const char *dir, const char *name, const uint8_t *data, size_t len, int mode)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    }
+    ssize_t w = write(fd, data, len);
+    int ok = w == (ssize_t)len && fchmod(fd, (mode_t)mode) == 0;
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+        int rc = mp_err(MP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp);
+        return rc;
+    }
+    return MP_OK;
+}
+
+int mp_issue_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) != 0) {
+        int rc = mp_err(MP_ERR_IO, "%s: sync failed: %s", dir, strerror(errno));
+        if (fd >= 0) close(fd);
+        return rc;
+    }
+    close(fd);
+    return MP_OK;
+}
+
+size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 121])
+{
+    static const uint8_t head[] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
+    static const uint8_t mid[] = {0xA0, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07,
+                                  0xA1, 0x44, 0x03, 0x42, 0x00};
+    size_t o = 0;
+    memcpy(out + o, head, sizeof(head));
+    o += sizeof(head);
+    memcpy(out + o, scalar, 32);
+    o += 32;
+    memcpy(out + o, mid, sizeof(mid));
+    o += sizeof(mid);
+    memcpy(out + o, point, 65);
+    return o + 65;
+}
+
+typedef struct recover_ctx {
+    mp_issue *is;
+    int rc;
+} recover_ctx;
+
+static int rewrite_one(void *ctx, const mp_cert_rec *c)
+{
+    recover_ctx *r = ctx;
+    char name[MP_UDID_MAX + 16], pending[4200], final[4200];
+    const char *dir = r->is->out_dir;
+    snprintf(name, sizeof(name), "%s.der", c->udid);
+    /* The recorded path wins: the run that committed it chose the folder. */
+    char cdir[4096];
+    snprintf(cdir, sizeof(cdir), "%s", c->path && *c->path ? c->path : dir);
+    char *slash = c->path && *c->path ? strrchr(cdir, '/') : NULL;
+    if (slash != NULL) {
+        *slash = 0;
+    }
+    int rc = mp_issue_write_file(cdir, name, c->der, c->der_len, 0644);
+    if (rc != MP_OK) return rc;
+    snprintf(pending, sizeof(pending), "%s/%s.key.der.pending", cdir, c->udid);
+    snprintf(final, sizeof(final), "%s/%s.key.der", cdir, c->udid);
+    if (access(pending, F_OK) == 0 && rename(pending, final) != 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot rename: %s", pending, strerror(errno));
+    }
+    r->is->recovered_files++;
+    return MP_OK;
+}
+
+/* Remove files in out_dir that no committed certificate explains. */
+static int sweep(mp_issue *is)
+{
+    DIR *d = opendir(is->out_dir);
+    struct dirent *e;
+    int rc = MP_OK;
+    if (d == NULL) {
+        return mp_err(MP_ERR_IO, "%s: cannot list: %s", is->out_dir, strerror(errno));
+    }
+    while (rc == MP_OK && (e = readdir(d)) != NULL) {
+        char udid[MP_UDID_MAX + 1], sha[65], path[4400];
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        int leftover = 0, found = 1;
+        if (n[0] == '.' && strstr(n, ".tmp.") != NULL) {
+            leftover = 1;
+        } else {
+            const char *suffixes[] = {".key.der.pending", ".key.der", ".der"};
+            for (size_t i = 0; i < 3 && !leftover; i++) {
+                size_t sl = strlen(suffixes[i]);
+                if (len > sl && len - sl <= MP_UDID_MAX && strcmp(n + len - sl, suffixes[i]) == 0) {
+                    snprintf(udid, sizeof(udid), "%.*s", (int)(len - sl), n);
+                    rc = mp_ledger_cert_for_udid(is->ledger, udid, sha, &found);
+                    leftover = rc == MP_OK && !found;
+                    break;
+                }
+            }
+        }
+        if (leftover) {
+            snprintf(path, sizeof(path), "%s/%s", is->out_dir, n);
+            if (unlink(path) == 0) {
+                is->removed_files++;
+                fprintf(stderr, "matter-pki dac issue: removed %s (left by an interrupted run; not in the ledger)\n", path);
+            }
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+int mp_issue_recover(mp_issue *is)
+{
+    recover_ctx r = {is, MP_OK};
+    int rc = mp_ledger_each_unwritten(is->ledger, is->order.id, rewrite_one, &r);
+    if (rc == MP_OK && is->recovered_files > 0) {
+        if ((rc = mp_issue_sync_dir(is->out_dir)) == MP_OK && (rc = mp_ledger_begin(is->ledger)) == MP_OK &&
+            (rc = mp_ledger_mark_written(is->ledger, is->order.id, "", "\x7f")) == MP_OK) {
+            rc = mp_ledger_commit(is->ledger);
+        }
+        mp_ledger_rollback(is->ledger);
+        if (rc == MP_OK) {
+            fprintf(stderr, "matter-pki dac issue: rewrote %llu certificate file(s) recorded by an interrupted run\n",
+                    (unsigned long long)is->recovered_files);
+        }
+    }
+    return rc == MP_OK ? sweep(is) : rc;
+}
