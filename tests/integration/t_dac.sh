@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# t_dac.sh - production orders, DAC issuance (batch, CSR, off-chip keys), the
+# ledger's quota and once-only rules, crash recovery, revocation and CRLs.
+. "$(dirname "$0")/lib.sh"
+H="--token test --pin-file pin"
+new_token
+"$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
+"$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
+"$MP" chips simulate --count 60 --out sim > /dev/null
+expect 0 "import the simulated list" "$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem
+db() { sqlite3 state/ledger.sqlite "$1"; }
+
+# orders
+expect 0 "order create" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 40 --cn-template "Acme {udid:12}"
+O=$(cat out.txt)
+check "order id printed" test "$O" = 1
+expect_err 12 "differs from the PAI" "order VID differs from the PAI's" "$MP" order create $H --vid FFF3 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 5
+expect_err 12 "differs from the PAI" "order PID differs from the PAI's" "$MP" order create $H --vid FFF2 --pid 8002 --pai-cert pai.pem --pai-key pai --quota 5
+expect_err 10 "quota" "quota 0" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 0
+expect_err 10 "more than 64" "CN template too long" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 5 --cn-template "Matter DAC {udid}"
+expect_err 7 "no private key" "order with an unknown PAI key" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key nope --quota 5
+expect_err 3 "PIN incorrect" "wrong PIN" "$MP" dac issue --token test --pin-file badpin --order $O --count 1 --out-dir dacs
+expect 0 "order list" "$MP" order list
+check "order list shows the quota" grep -q " 40 open" out.txt
+
+# batch issuance
+expect_err 15 "has 40 DAC\(s\) left" "--count beyond the quota says how many remain" "$MP" dac issue $H --order $O --count 41 --out-dir dacs
+expect 0 "issue 10" "$MP" dac issue $H --order $O --count 10 --out-dir dacs --quiet
+check "10 files" test "$(ls dacs/*.der | wc -l)" = 10
+expect 0 "issue the rest of the quota (jobs 2)" "$MP" dac issue $H --order $O --out-dir dacs --jobs 2
+check "40 files, quota reached" test "$(ls dacs/*.der | wc -l)" = 40
+check "ledger agrees: 40 certificates" test "$(db 'select count(*) from certificates')" = 40
+check "ledger agrees: order issued 40" test "$(db 'select issued from orders where id=1')" = 40
+expect_err 15 "has 0 DAC" "quota exhausted" "$MP" dac issue $H --order $O --count 1 --out-dir dacs
+expect 0 "nothing left to do is not an error" "$MP" dac issue $H --order $O --out-dir dacs
+check "says nothing to do" grep -q "nothing to do" out.txt
+f=$(ls dacs/*.der | head -1)
+check "openssl verify -x509_strict" openssl verify -x509_strict -CAfile paa.pem -untrusted pai.pem $f
+expect 0 "cert lint --type dac" "$MP" cert lint --type dac $f
+check "every DAC verifies" bash -c "for f in dacs/*.der; do openssl x509 -inform DER -in \$f -out \$f.pem; openssl verify -x509_strict -CAfile paa.pem -untrusted pai.pem \$f.pem > /dev/null || exit 1; done; rm dacs/*.pem"
+check "DAC CN from the template" bash -c "openssl x509 -inform DER -in $f -noout -subject | grep -q 'CN = Acme [0-9A-F]\{12\},'"
+# each DAC's key is the chip list's key for that UDID
+check "DAC public keys equal the chip list's" bash -c '
+  for f in dacs/*.der; do u=$(basename $f .der)
+    k=$(openssl x509 -inform DER -in $f -noout -pubkey | openssl ec -pubin -outform DER 2>/dev/null | tail -c 65 | od -An -tx1 | tr -d " \n")
+    grep -qi "^$u,$k\$" sim/chips.csv || exit 1; done'
+check "serials unique and >= 64 bits" bash -c "[ \$(sqlite3 state/ledger.sqlite 'select count(distinct serial) from certificates where length(serial) >= 16') = 40 ]"
+check "file hashes equal the ledger's" bash -c 'for f in dacs/*.der; do u=$(basename $f .der); [ "$(sha256sum < $f | cut -c1-64)" = "$(sqlite3 state/ledger.sqlite "select sha256 from certificates where udid=\"$u\"")" ] || exit 1; done'
+
+# --udid and CSR mode under a second order
+expect 0 "second order" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100
+O2=2
+issued_udid=$(basename "$f" .der)
+free_udid=$(db "select udid from devices where state=0 order by udid limit 1")
+expect_err 17 "already has a DAC" "--udid of a device that has a DAC" "$MP" dac issue $H --order $O2 --udid "$issued_udid" --out-dir dacs
+expect_err 17 "not on any imported chip list" "--udid not on a list" "$MP" dac issue $H --order $O2 --udid NOSUCHDEVICE --out-dir dacs
+expect 0 "--udid of an authorized device" "$MP" dac issue $H --order $O2 --udid "$free_udid" --out-dir dacs2
+check "its file exists" test -s "dacs2/$free_udid.der"
+# a CSR made "inside" a device: its simulated secure element key
+mkkey() { # mkkey UDID OUT.pem: the simulated device's key as PEM
+    local hex; hex=$(grep "^$1," sim/device-keys.csv | cut -d, -f2)
+    printf '30310201010420%sa00a06082a8648ce3d030107' "$hex" | perl -ne 'print pack("H*", $_)' > k.der
+    openssl ec -inform DER -in k.der -out "$2" 2> /dev/null
+}
+csr_udid=$(db "select udid from devices where state=0 order by udid limit 1")
+mkkey "$csr_udid" dev.pem
+openssl req -new -key dev.pem -subj "/CN=device" -out dev.csr
+expect 0 "CSR mode" "$MP" dac issue $H --order $O2 --csr dev.csr --out csr-dac.der
+check "CSR DAC has the device key" bash -c "[ \"\$(openssl x509 -inform DER -in csr-dac.der -noout -pubkey)\" = \"\$(openssl ec -in dev.pem -pubout 2>/dev/null)\" ]"
+check "CSR DAC recorded for the device" test "$(db "select count(*) from certificates where udid='$csr_udid'")" = 1
+expect_err 17 "already has a DAC" "the same CSR again" "$MP" dac issue $H --order $O2 --csr dev.csr --out csr-dac2.der
+openssl ecparam -name prime256v1 -genkey -out stranger.pem 2> /dev/null
+openssl req -new -key stranger.pem -subj "/CN=x" -out stranger.csr
+expect_err 17 "no device on a trusted chip list" "CSR of a key on no list" "$MP" dac issue $H --order $O2 --csr stranger.csr --out s.der
+openssl req -in dev.csr -outform DER -out dev.csr.der
+flip_byte dev.csr.der bad.csr -3
+expect_err 13 "does not verify" "CSR with a wrong signature" "$MP" dac issue $H --order $O2 --csr bad.csr --out s.der
+check "no DAC file for refused CSRs" bash -c "! ls s.der csr-dac2.der 2>/dev/null | grep -q ."
+
+# off-chip keys
+expect 0 "--generate-keys" "$MP" dac issue $H --order $O2 --generate-keys --count 5 --out-dir gen
+check "5 DACs and 5 keys" bash -c "[ \$(ls gen/*.key.der | wc -l) = 5 ] && [ \$(ls gen/*.der | grep -vc key) = 5 ]"
+check "key files are 0600" bash -c "for k in gen/*.key.der; do [ \$(stat -c %a \$k) = 600 ] || exit 1; done"
+check "each key matches its DAC" bash -c 'for k in gen/*.key.der; do d=${k%.key.der}.der
+  [ "$(openssl ec -inform DER -in $k -pubout 2>/dev/null)" = "$(openssl x509 -inform DER -in $d -noout -pubkey)" ] || exit 1; done'
+check "UDID is SHA-256 of the key" bash -c 'for d in $(ls gen/*.der | grep -v key); do u=$(basename $d .der)
+  h=$(openssl x509 -inform DER -in $d -noout -pubkey | openssl ec -pubin -outform DER 2>/dev/null | tail -c 65 | sha256sum | cut -c1-64 | tr a-f A-F)
+  [ "$u" = "$h" ] || exit 1; done'
+check "ledger marks them off-chip" test "$(db 'select count(*) from devices where key_origin=1')" = 5
+expect_err 2 "needs --count" "--generate-keys without --count" "$MP" dac issue $H --order $O2 --generate-keys --out-dir gen
+
+# crash safety: kill -9 part-way, then re-run finishes with nothing twice
+"$MP" chips simulate --count 6000 --out sim2 > /dev/null
+"$MP" chips import sim2/chips.csv --signature sim2/chips.csv.sig --signer sim2/chipmaker.pem > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100000 > /dev/null
+O3=3
+before=$(db "select count(*) from certificates")
+"$MP" dac issue $H --order $O3 --out-dir crash --jobs 2 --quiet > /dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 200); do [ "$(ls crash 2>/dev/null | wc -l)" -gt 2500 ] && break; sleep 0.01; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+mid=$(db "select count(*) from certificates where order_id=3")
+check "killed part-way ($mid of 6000 recorded)" test "$mid" -lt 6000
+: > crash/NOTINLEDGER.der
+: > crash/.leftover.der.tmp.99
+expect 0 "re-run after kill -9" "$MP" dac issue $H --order $O3 --out-dir crash --jobs 2 --quiet
+check "leftovers reported" grep -q "NOTINLEDGER.der" err.txt
+check "leftovers removed" bash -c "! ls -a crash | grep -Eq 'NOTINLEDGER|tmp'"
+n3=$(db "select count(*) from certificates where order_id=3")
+check "every authorized device issued ($n3)" test "$(db 'select count(*) from devices where state=0')" = 0
+check "files = ledger rows" test "$(ls crash/*.der | wc -l)" = "$n3"
+check "no device issued twice" test "$(db 'select count(*) - count(distinct udid) from certificates')" = 0
+check "no unwritten rows" test "$(db 'select count(*) from certificates where written=0')" = 0
+check "crash files hash as in the ledger" bash -c 'for f in $(ls crash/*.der | head -200); do u=$(basename $f .der); [ "$(sha256sum < $f | cut -c1-64)" = "$(sqlite3 state/ledger.sqlite "select sha256 from certificates where udid=\"$u\"")" ] || exit 1; done'
+# SIGINT stops cleanly with code 20; a re-run finishes
+"$MP" chips simulate --count 6000 --out sim3 > /dev/null
+"$MP" chips import sim3/chips.json --signature sim3/chips.json.p7s --signer sim3/chipmaker.pem > /dev/null
+"$MP" dac issue $H --order $O3 --out-dir int --quiet > int.out 2> int.err &
+pid=$!
+for i in $(seq 1 200); do [ "$(ls int 2>/dev/null | wc -l)" -gt 1000 ] && break; sleep 0.01; done
+kill -INT $pid; wait $pid; rc=$?
+check "SIGINT exits 20 (exit $rc)" test "$rc" = 20
+check "SIGINT says how to finish" grep -q "run the same command again" int.err
+expect 0 "re-run after SIGINT" "$MP" dac issue $H --order $O3 --out-dir int --quiet
+check "all issued after SIGINT re-run" test "$(db 'select count(*) from devices where state=0')" = 0
+check "int files = ledger rows" test "$(ls int/*.der | wc -l)" = "$(db "select count(*) from certificates where path like '%/int/%'")"
+
+# revocation and CRL
+serial=$(db "select serial from certificates where order_id=1 limit 1")
+expect 0 "dac revoke" "$MP" dac revoke --serial "$serial" --reason keyCompromise
+expect_err 16 "already revoked" "revoke twice" "$MP" dac revoke --serial "$serial" --reason keyCompromise
+expect_err 10 "no certificate" "revoke an unknown serial" "$MP" dac revoke --serial 0123 --reason superseded
+expect_err 2 "is not one of" "bad reason" "$MP" dac revoke --serial "$serial" --reason because
+expect 0 "pai crl" "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out pai.crl
+check "CRL verifies with the PAI" bash -c "openssl crl -inform DER -in pai.crl -CAfile pai.pem -noout 2>&1 | grep -q 'verify OK'"
+check "CRL lists the serial" bash -c "openssl crl -inform DER -in pai.crl -noout -text | tr -d ':' | grep -qi 'Serial Number $serial'"
+check "CRL has AKID and reason" bash -c "openssl crl -inform DER -in pai.crl -noout -text | grep -q 'Key Compromise' && openssl crl -inform DER -in pai.crl -noout -text | grep -q 'Authority Key Identifier'"
+check "CRL is v2 with number 1" bash -c "openssl crl -inform DER -in pai.crl -noout -crlnumber | grep -q 'crlNumber=0x01'"
+expect 0 "second CRL" "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out pai2.crl
+check "CRL number increases" bash -c "openssl crl -inform DER -in pai2.crl -noout -crlnumber | grep -q 'crlNumber=0x02'"
+check "device marked revoked" test "$(db 'select count(*) from devices where state=2')" = 1
+
+# reports
+expect 0 "ledger report" "$MP" ledger report
+check "report counts" grep -q "revoked    1" out.txt
+expect 0 "ledger export csv" "$MP" ledger export --format csv --out export.csv
+check "csv has every certificate" test "$(($(wc -l < export.csv) - 1))" = "$(db 'select count(*) from certificates')"
+expect 0 "ledger export jsonl" "$MP" ledger export --format jsonl
+check "jsonl lines parse" bash -c "jq -c . < out.txt > /dev/null && [ \$(wc -l < out.txt) = $(db 'select count(*) from certificates') ]"
+expect 0 "order close" "$MP" order close --order $O2
+expect_err 15 "closed" "closed order refuses issuance" "$MP" dac issue $H --order $O2 --count 1 --out-dir x
+finish
