@@ -107,8 +107,14 @@ asan: deps
 demo: deps $(BIN)
 	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash tests/demo.sh
 
-bench: deps $(BIN)
-	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash bench/run.sh
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmp.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(BUILD)/libmp.a $(LIBS)
+
+bench: deps $(BIN) $(BENCH_BIN)
+	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) MP_BENCH_BIN=$(CURDIR)/$(BUILD)/bench bash bench/run.sh
 
 fuzz: fuzz-deps
 	$(Q)bash tests/fuzz/run.sh

@@ -686,3 +686,96 @@ end:
     if (dl) dlclose(dl);
     return rc;
 }
+
+/* ---- per-thread signing sessions ------------------------------------------ */
+
+struct mp_ks_sess {
+    mp_ks *ks;
+    CK_SESSION_HANDLE sess;
+    CK_OBJECT_HANDLE key;
+    int copied;
+};
+
+int mp_ks_sess_open(mp_ks *ks, const mp_ks_key *key, mp_ks_sess **out)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)key->id, key->id_len},
+                        {CKA_LABEL, (void *)key->label, strlen(key->label)}};
+    CK_ATTRIBUTE copy_tmpl[] = {{CKA_TOKEN, &no, sizeof(no)}};
+    CK_ULONG n = 0;
+    mp_ks_sess *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return mp_err(MP_ERR_GENERAL, "out of memory");
+    }
+    s->ks = ks;
+    CK_SLOT_ID id = PKCS11_get_slotid_from_slot(ks->slot);
+    CK_RV rv = ks->fl->C_OpenSession(id, CKF_SERIAL_SESSION, NULL, NULL, &s->sess);
+    if (rv != CKR_OK) {
+        free(s);
+        return mp_err(ckr_to_rc(rv), "token '%s': cannot open a signing session (0x%lx)", ks->token, rv);
+    }
+    if ((rv = ks->fl->C_FindObjectsInit(s->sess, t, 3)) == CKR_OK) {
+        rv = ks->fl->C_FindObjects(s->sess, &s->key, 1, &n);
+        ks->fl->C_FindObjectsFinal(s->sess);
+    }
+    if (rv != CKR_OK || n != 1) {
+        mp_ks_sess_close(s);
+        return mp_err(MP_ERR_KEY_NOT_FOUND, "key '%s' not found for signing", key->label);
+    }
+    CK_OBJECT_HANDLE copy;
+    if (ks->fl->C_CopyObject(s->sess, s->key, copy_tmpl, 1, &copy) == CKR_OK) {
+        s->key = copy;
+        s->copied = 1;
+    }
+    *out = s;
+    return MP_OK;
+}
+
+size_t mp_ecdsa_raw_to_der(const uint8_t rs[static 64], uint8_t out[static 72])
+{
+    size_t o = 2;
+    for (int part = 0; part < 2; part++) {
+        const uint8_t *v = rs + 32 * part;
+        size_t skip = 0;
+        while (skip < 31 && v[skip] == 0) {
+            skip++;
+        }
+        int pad = v[skip] & 0x80 ? 1 : 0;
+        out[o++] = 0x02;
+        out[o++] = (uint8_t)(32 - skip + (size_t)pad);
+        if (pad) {
+            out[o++] = 0;
+        }
+        memcpy(out + o, v + skip, 32 - skip);
+        o += 32 - skip;
+    }
+    out[0] = 0x30;
+    out[1] = (uint8_t)(o - 2);
+    return o;
+}
+
+int mp_ks_sess_sign(mp_ks_sess *s, const uint8_t digest[static 32], uint8_t *sig, size_t *siglen)
+{
+    CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
+    uint8_t rs[64];
+    CK_ULONG n = sizeof(rs);
+    CK_RV rv = s->ks->fl->C_SignInit(s->sess, &mech, s->key);
+    if (rv == CKR_OK) {
+        rv = s->ks->fl->C_Sign(s->sess, (CK_BYTE_PTR)digest, 32, rs, &n);
+    }
+    if (rv != CKR_OK || n != 64) {
+        return mp_err(ckr_to_rc(rv), "token '%s': C_Sign failed (0x%lx)", s->ks->token, rv);
+    }
+    *siglen = mp_ecdsa_raw_to_der(rs, sig);
+    return MP_OK;
+}
+
+void mp_ks_sess_close(mp_ks_sess *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    s->ks->fl->C_CloseSession(s->sess); /* destroys the session copy */
+    free(s);
+}

@@ -52,6 +52,23 @@ int mp_ks_find(mp_ks *ks, const char *ref, mp_ks_key *key) MP_MUST_CHECK;
 int mp_ks_delete(mp_ks *ks, const mp_ks_key *key);
 /* An EVP_PKEY that signs with the token key (new reference; free it). */
 EVP_PKEY *mp_ks_signer(mp_ks *ks, const mp_ks_key *key);
+/*
+ * A signing session for one worker thread: its own raw PKCS#11 session on the
+ * token, holding an in-HSM session copy of the private key (C_CopyObject with
+ * CKA_TOKEN=FALSE; the copy never leaves the HSM and dies with the session).
+ * SoftHSM re-reads its token files on every use of a token object, and
+ * libp11 serialises its sessions; a private session per thread avoids both
+ * (shared/docs/performance.md section 4). Falls back to the token object when
+ * the HSM refuses the copy.
+ */
+typedef struct mp_ks_sess mp_ks_sess;
+int mp_ks_sess_open(mp_ks *ks, const mp_ks_key *key, mp_ks_sess **out) MP_MUST_CHECK;
+/* ECDSA P-256 over a SHA-256 digest; sig receives the DER ECDSA-Sig-Value (<= 72 bytes). */
+int mp_ks_sess_sign(mp_ks_sess *s, const uint8_t digest[static 32], uint8_t *sig, size_t *siglen) MP_MUST_CHECK;
+void mp_ks_sess_close(mp_ks_sess *s);
+/* r||s (64 bytes) to a DER ECDSA-Sig-Value; returns its length. */
+size_t mp_ecdsa_raw_to_der(const uint8_t rs[static 64], uint8_t out[static 72]);
+
 const char *mp_ks_token_label(const mp_ks *ks);
 const char *mp_ks_module(const mp_ks *ks);
 void mp_ks_close(mp_ks *ks);

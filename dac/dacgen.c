@@ -161,7 +161,7 @@ static size_t tbs_body(const mp_dac_tmpl *t, const char *cn, size_t cnlen, const
 }
 
 int mp_dac_build(const mp_dac_tmpl *t, const char *cn, const uint8_t point[static 65],
-                 const uint8_t serial[static 16], EVP_PKEY_CTX *sign, uint8_t *out, size_t *len)
+                 const uint8_t serial[static 16], const mp_dac_signer *sg, uint8_t *out, size_t *len)
 {
     uint8_t body[MP_DAC_MAX_DER], md[32], sig[80];
     size_t cnlen = strlen(cn), siglen = sizeof(sig);
@@ -176,7 +176,12 @@ int mp_dac_build(const mp_dac_tmpl *t, const char *cn, const uint8_t point[stati
     size_t h = 1 + put_len(tbs + 1, bl);
     memcpy(tbs + h, body, bl);
     SHA256(tbs, tbs_len, md);
-    if (EVP_PKEY_sign(sign, sig, &siglen, md, sizeof(md)) != 1) {
+    if (sg->sess != NULL) {
+        int rc = mp_ks_sess_sign(sg->sess, md, sig, &siglen);
+        if (rc != MP_OK) {
+            return rc;
+        }
+    } else if (EVP_PKEY_sign(sg->evp, sig, &siglen, md, sizeof(md)) != 1) {
         return mp_err_ssl(MP_ERR_GENERAL, "signing the DAC failed");
     }
     size_t o = 4 + tbs_len;

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "err.h"
+#include "keystore.h"
 
 #define MP_DAC_MAX_DER 700
 
@@ -34,12 +35,20 @@ typedef struct mp_dac_tmpl {
 int mp_dac_tmpl_init(mp_dac_tmpl *t, X509 *pai, uint16_t vid, uint16_t pid, time_t nb,
                      time_t na) MP_MUST_CHECK;
 
-/* A signing context for one worker thread. */
+/* How one worker thread signs: a raw PKCS#11 session of its own (the HSM
+ * path `dac issue` uses), or an EVP_PKEY context (software keys in tests and
+ * benchmarks, or a libp11 key for comparison). */
+typedef struct mp_dac_signer {
+    mp_ks_sess *sess;
+    EVP_PKEY_CTX *evp;
+} mp_dac_signer;
+
+/* An EVP signing context (caller frees with EVP_PKEY_CTX_free). */
 EVP_PKEY_CTX *mp_dac_sign_ctx(EVP_PKEY *signer);
 
 /* Build and sign one DAC into out (MP_DAC_MAX_DER bytes). */
 int mp_dac_build(const mp_dac_tmpl *t, const char *cn, const uint8_t point[static 65],
-                 const uint8_t serial[static 16], EVP_PKEY_CTX *sign, uint8_t *out,
+                 const uint8_t serial[static 16], const mp_dac_signer *sg, uint8_t *out,
                  size_t *len) MP_MUST_CHECK;
 
 /* Render a CN template: {udid}, {udid:N} (first N characters), {vid}, {pid}

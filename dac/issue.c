@@ -40,7 +40,7 @@ typedef struct worker {
     pthread_t th;
     mp_issue *is;
     chunk *c;
-    EVP_PKEY_CTX *sign;
+    mp_dac_signer sign;
     EVP_PKEY_CTX *keygen;
     size_t index, stride;
 } worker;
@@ -116,7 +116,7 @@ static void *work(void *arg)
         }
         if ((it->rc = mp_dac_cn(is->order.cn_template, it->dev.udid, is->order.vid, is->order.pid, it->cn)) != MP_OK ||
             (it->rc = mp_serial_random(it->serial)) != MP_OK ||
-            (it->rc = mp_dac_build(&is->tmpl, it->cn, it->dev.point, it->serial, w->sign, it->der, &it->len)) != MP_OK) {
+            (it->rc = mp_dac_build(&is->tmpl, it->cn, it->dev.point, it->serial, &w->sign, it->der, &it->len)) != MP_OK) {
             snprintf(it->msg, sizeof(it->msg), "%s: %s", it->dev.udid, mp_err_msg());
         }
     }
@@ -148,12 +148,10 @@ static void join_workers(worker *ws, int jobs)
 static int init_workers(mp_issue *is, worker *ws)
 {
     for (int j = 0; j < is->jobs; j++) {
-        EVP_PKEY *signer = mp_ks_signer(is->ks, &is->pai.key);
+        int rc = mp_ks_sess_open(is->ks, &is->pai.key, &ws[j].sign.sess);
         ws[j].is = is;
-        ws[j].sign = signer ? mp_dac_sign_ctx(signer) : NULL;
-        EVP_PKEY_free(signer); /* the context holds its own reference */
-        if (ws[j].sign == NULL) {
-            return mp_err_code() ? mp_err_code() : MP_ERR_GENERAL;
+        if (rc != MP_OK) {
+            return rc;
         }
         if (is->generate_keys) {
             ws[j].keygen = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
@@ -169,7 +167,7 @@ static int init_workers(mp_issue *is, worker *ws)
 static void free_workers(worker *ws, int jobs)
 {
     for (int j = 0; j < jobs; j++) {
-        EVP_PKEY_CTX_free(ws[j].sign);
+        mp_ks_sess_close(ws[j].sign.sess);
         EVP_PKEY_CTX_free(ws[j].keygen);
     }
 }

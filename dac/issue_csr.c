@@ -65,15 +65,13 @@ int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force)
         return mp_err(MP_ERR_QUOTA, "order %lld has no DAC left of its quota of %llu", (long long)is->order.id,
                       (unsigned long long)is->order.quota);
     }
-    EVP_PKEY *signer = mp_ks_signer(is->ks, &is->pai.key);
-    EVP_PKEY_CTX *ctx = signer ? mp_dac_sign_ctx(signer) : NULL;
-    EVP_PKEY_free(signer);
-    if (ctx == NULL) return mp_err_code() ? mp_err_code() : MP_ERR_GENERAL;
+    mp_dac_signer sg = {0};
+    if ((rc = mp_ks_sess_open(is->ks, &is->pai.key, &sg.sess)) != MP_OK) return rc;
     rc = mp_dac_cn(is->order.cn_template, d.udid, is->order.vid, is->order.pid, cn);
     if (rc == MP_OK && (rc = mp_serial_random(serial)) == MP_OK) {
-        rc = mp_dac_build(&is->tmpl, cn, point, serial, ctx, der, &len);
+        rc = mp_dac_build(&is->tmpl, cn, point, serial, &sg, der, &len);
     }
-    EVP_PKEY_CTX_free(ctx);
+    mp_ks_sess_close(sg.sess);
     if (rc != MP_OK) return rc;
     mp_cert_rec r = {.order_id = is->order.id, .not_before = is->tmpl.not_before, .not_after = is->tmpl.not_after,
                      .der = der, .der_len = len, .path = out, .station = is->station};

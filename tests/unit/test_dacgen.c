@@ -5,6 +5,8 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/ec.h>
+#include <openssl/bn.h>
 
 #include "dac/dacgen.h"
 #include "keystore.h"
@@ -38,8 +40,9 @@ static void check_same(time_t nb, time_t na, const char *cn)
     mp_dac_tmpl t;
     CU_ASSERT_EQUAL_FATAL(mp_dac_tmpl_init(&t, pai, 0xFFF2, 0x8001, nb, na), MP_OK);
     EVP_PKEY_CTX *ctx = mp_dac_sign_ctx(kpai);
+    mp_dac_signer sg = {.evp = ctx};
     size_t len = 0;
-    CU_ASSERT_EQUAL_FATAL(mp_dac_build(&t, cn, pdac, serial, ctx, der, &len), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_dac_build(&t, cn, pdac, serial, &sg, der, &len), MP_OK);
     const uint8_t *p = der;
     X509 *fast = d2i_X509(NULL, &p, (long)len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(fast);
@@ -75,6 +78,28 @@ static void test_fast_equals_reference(void)
     check_same(1735689600, MP_NO_EXPIRY, "Ünïcödé ☃ DAC");
 }
 
+static void test_raw_sig_der(void)
+{
+    uint8_t rs[64], der[72];
+    memset(rs, 0x11, 64);
+    CU_ASSERT_EQUAL(mp_ecdsa_raw_to_der(rs, der), 70);
+    CU_ASSERT(der[0] == 0x30 && der[1] == 68 && der[2] == 2 && der[3] == 32 && der[36] == 2);
+    rs[0] = 0x80;   /* high bit: a 0x00 pad */
+    rs[32] = 0x00;  /* leading zero: dropped */
+    rs[33] = 0x00;
+    size_t n = mp_ecdsa_raw_to_der(rs, der);
+    CU_ASSERT_EQUAL(n, 2 + 2 + 33 + 2 + 30);
+    CU_ASSERT(der[3] == 33 && der[4] == 0 && der[5] == 0x80 && der[37] == 2 && der[38] == 30 && der[39] == 0x11);
+    /* the DER parses as an ECDSA_SIG with the same r and s */
+    const uint8_t *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sig);
+    uint8_t back[32];
+    BN_bn2binpad(ECDSA_SIG_get0_s(sig), back, 32);
+    CU_ASSERT_EQUAL(memcmp(back, rs + 32, 32), 0);
+    ECDSA_SIG_free(sig);
+}
+
 static void test_cn_template(void)
 {
     char cn[65];
@@ -93,4 +118,5 @@ void register_dacgen(void)
     CU_pSuite s = CU_add_suite("dacgen", NULL, NULL);
     TU_ADD(s, test_fast_equals_reference);
     TU_ADD(s, test_cn_template);
+    TU_ADD(s, test_raw_sig_der);
 }
