@@ -87,4 +87,15 @@ int mp_cd_read_file(const char *path, uint8_t **der, size_t *der_len, mp_cd_env 
 int mp_cd_sign(const uint8_t *tlv, size_t tlv_len, const uint8_t skid[20], EVP_PKEY *signer,
                uint8_t **der, size_t *der_len) MP_MUST_CHECK;
 
+/* A P-256 public EVP_PKEY from a 65-byte uncompressed point (NULL if the
+ * point is not on the curve). */
+EVP_PKEY *mp_cd_point_key(const uint8_t point[65]);
+
+/* Decode a CD file's bytes: DER as is, else hex or base64 (PEM armour
+ * lines are skipped). *der is malloc'd. */
+int mp_cd_unarmor(const uint8_t *buf, size_t len, uint8_t **der, size_t *der_len) MP_MUST_CHECK;
+
+/* Name of a certification_type value. */
+const char *mp_cd_type_name(unsigned type);
+
 #endif
