@@ -20,5 +20,9 @@ int ledger_export_main(int argc, char **argv);
 int dac_issue_main(int argc, char **argv);
 int dac_revoke_main(int argc, char **argv);
 int pai_crl_main(int argc, char **argv);
+int cd_create_main(int argc, char **argv);
+int cd_create_signer_main(int argc, char **argv);
+int cd_print_main(int argc, char **argv);
+int cd_verify_main(int argc, char **argv);
 
 #endif

@@ -33,6 +33,10 @@ static const command commands[] = {
     {"ledger", "report", ledger_report_main, "counts per device state and per order"},
     {"ledger", "export", ledger_export_main, "export every issued certificate (csv or jsonl)"},
     {"cert", "lint", cert_lint_main, "check a certificate against the Matter PAA/PAI/DAC profile"},
+    {"cd", "create", cd_create_main, "encode and sign a Certification Declaration (key in the token)"},
+    {"cd", "create-signer", cd_create_signer_main, "generate a CD signing key in the token and a development certificate"},
+    {"cd", "print", cd_print_main, "print the fields of a Certification Declaration"},
+    {"cd", "verify", cd_verify_main, "check a CD's envelope, signature and fields strictly"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
