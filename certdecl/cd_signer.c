@@ -18,42 +18,15 @@
 static const uint8_t bc_signer[] = {0x30, 0x06, 0x01, 0x01, 0xFF, 0x02, 0x01, 0x00};
 static const uint8_t ku_signer[] = {0x03, 0x02, 0x01, 0x86};
 
-static int add_ext(X509 *x, int nid, int crit, const uint8_t *der, size_t len)
-{
-    ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-    X509_EXTENSION *ext = NULL;
-    int ok = os != NULL && ASN1_OCTET_STRING_set(os, der, (int)len) == 1 &&
-             (ext = X509_EXTENSION_create_by_NID(NULL, nid, crit, os)) != NULL &&
-             X509_add_ext(x, ext, -1) == 1;
-    X509_EXTENSION_free(ext);
-    ASN1_OCTET_STRING_free(os);
-    return ok;
-}
-
-/* UTCTime before 2050, GeneralizedTime from 2050 (RFC 5280). */
-static int set_time(ASN1_TIME *t, time_t when)
-{
-    struct tm tm;
-    char buf[20];
-    gmtime_r(&when, &tm);
-    if (tm.tm_year + 1900 < 2050) {
-        snprintf(buf, sizeof(buf), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        return ASN1_UTCTIME_set_string(t, buf) == 1;
-    }
-    strftime(buf, sizeof(buf), "%Y%m%d%H%M%SZ", &tm);
-    return ASN1_GENERALIZEDTIME_set_string(t, buf) == 1;
-}
-
 static int add_key_ids(X509 *x, const uint8_t point[65])
 {
     uint8_t skid[22] = {0x04, 0x14}, akid[24] = {0x30, 0x16, 0x80, 0x14};
     mp_skid(point, skid + 2);
     memcpy(akid + 4, skid + 2, 20);
-    return add_ext(x, NID_basic_constraints, 1, bc_signer, sizeof(bc_signer)) &&
-           add_ext(x, NID_key_usage, 1, ku_signer, sizeof(ku_signer)) &&
-           add_ext(x, NID_subject_key_identifier, 0, skid, sizeof(skid)) &&
-           add_ext(x, NID_authority_key_identifier, 0, akid, sizeof(akid));
+    return mp_x509_add_ext(x, NID_basic_constraints, 1, bc_signer, sizeof(bc_signer)) &&
+           mp_x509_add_ext(x, NID_key_usage, 1, ku_signer, sizeof(ku_signer)) &&
+           mp_x509_add_ext(x, NID_subject_key_identifier, 0, skid, sizeof(skid)) &&
+           mp_x509_add_ext(x, NID_authority_key_identifier, 0, akid, sizeof(akid));
 }
 
 int mp_cd_signer_build(const char *cn, time_t nb, time_t na, const uint8_t point[65],
@@ -78,7 +51,7 @@ int mp_cd_signer_build(const char *cn, time_t nb, time_t na, const uint8_t point
         BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL ||
         X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) != 1 ||
         X509_set_subject_name(x, name) != 1 || X509_set_issuer_name(x, name) != 1 ||
-        !set_time(X509_getm_notBefore(x), nb) || !set_time(X509_getm_notAfter(x), na) ||
+        !mp_asn1_set_time(X509_getm_notBefore(x), nb) || !mp_asn1_set_time(X509_getm_notAfter(x), na) ||
         X509_set_pubkey(x, pub) != 1 || !add_key_ids(x, point) || X509_sign(x, signer, EVP_sha256()) <= 0) {
         rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build the CD signer certificate");
         goto end;

@@ -99,7 +99,7 @@ fail:
     return NULL;
 }
 
-static int add_ext(X509 *x, int nid, int crit, const uint8_t *der, size_t len)
+int mp_x509_add_ext(X509 *x, int nid, int crit, const uint8_t *der, size_t len)
 {
     ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
     X509_EXTENSION *ext = NULL;
@@ -111,7 +111,7 @@ static int add_ext(X509 *x, int nid, int crit, const uint8_t *der, size_t len)
     return ok;
 }
 
-static int set_time(ASN1_TIME *t, time_t when)
+int mp_asn1_set_time(ASN1_TIME *t, time_t when)
 {
     struct tm tm;
     char buf[20];
@@ -206,8 +206,8 @@ int mp_cert_build(const mp_cert_spec *s, EVP_PKEY *signer, X509 **out)
         BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL ||
         X509_set_subject_name(x, name) != 1 ||
         X509_set_issuer_name(x, s->issuer ? X509_get_subject_name(s->issuer) : name) != 1 ||
-        !set_time(X509_getm_notBefore(x), s->not_before) ||
-        !set_time(X509_getm_notAfter(x), s->not_after) || !set_pubkey(x, s->point)) {
+        !mp_asn1_set_time(X509_getm_notBefore(x), s->not_before) ||
+        !mp_asn1_set_time(X509_getm_notAfter(x), s->not_after) || !set_pubkey(x, s->point)) {
         rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build certificate");
         goto end;
     }
@@ -221,10 +221,10 @@ int mp_cert_build(const mp_cert_spec *s, EVP_PKEY *signer, X509 **out)
     memcpy(skid_der + 2, skid, 20);
     uint8_t akid_full[24] = {0x30, 0x16, 0x80, 0x14}; /* SEQUENCE { [0] keyId } */
     memcpy(akid_full + 4, issuer_skid, 20);
-    if (!add_ext(x, NID_basic_constraints, 1, bc, bcl) ||
-        !add_ext(x, NID_key_usage, 1, ku, sizeof(ku_ca)) ||
-        !add_ext(x, NID_subject_key_identifier, 0, skid_der, sizeof(skid_der)) ||
-        !add_ext(x, NID_authority_key_identifier, 0, akid_full, sizeof(akid_full))) {
+    if (!mp_x509_add_ext(x, NID_basic_constraints, 1, bc, bcl) ||
+        !mp_x509_add_ext(x, NID_key_usage, 1, ku, sizeof(ku_ca)) ||
+        !mp_x509_add_ext(x, NID_subject_key_identifier, 0, skid_der, sizeof(skid_der)) ||
+        !mp_x509_add_ext(x, NID_authority_key_identifier, 0, akid_full, sizeof(akid_full))) {
         rc = mp_err_ssl(MP_ERR_GENERAL, "cannot add extensions");
         goto end;
     }

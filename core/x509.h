@@ -72,6 +72,11 @@ int mp_cn_vidpid(const char *cn, size_t len, mp_vidpid *out);
 /* Is this key ID one of the SDK test PAAs (TC-DA-1.7 denylist)? */
 int mp_is_test_paa(const uint8_t kid[static 20]);
 
+/* Add an extension from its DER value (exact bytes, no string parsing). */
+int mp_x509_add_ext(X509 *x, int nid, int crit, const uint8_t *der, size_t len);
+/* UTCTime before 2050, GeneralizedTime from 2050 (RFC 5280); 1 on success. */
+int mp_asn1_set_time(ASN1_TIME *t, time_t when);
+
 /* Time of an ASN1_TIME as time_t. */
 int mp_asn1_time(const ASN1_TIME *t, time_t *out);
 

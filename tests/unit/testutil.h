@@ -26,9 +26,13 @@ static inline uint8_t *tu_unhex(const char *hex, size_t *len)
     size_t n = 0;
     while (hex[n]) n++;
     uint8_t *out = malloc(n / 2 + 1);
+    CU_ASSERT_FATAL(n % 2 == 0);
     for (size_t i = 0; i < n / 2; i++) {
         unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
+        char c[3] = {hex[2 * i], hex[2 * i + 1], 0};
+        char *end = NULL;
+        v = (unsigned)strtoul(c, &end, 16);
+        CU_ASSERT_FATAL(end == c + 2); /* a stray character is a broken test vector */
         out[i] = (uint8_t)v;
     }
     *len = n / 2;
