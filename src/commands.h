@@ -24,5 +24,6 @@ int cd_create_main(int argc, char **argv);
 int cd_create_signer_main(int argc, char **argv);
 int cd_print_main(int argc, char **argv);
 int cd_verify_main(int argc, char **argv);
+int dcl_export_main(int argc, char **argv);
 
 #endif

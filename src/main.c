@@ -37,6 +37,7 @@ static const command commands[] = {
     {"cd", "create-signer", cd_create_signer_main, "generate a CD signing key in the token and a development certificate"},
     {"cd", "print", cd_print_main, "print the fields of a Certification Declaration"},
     {"cd", "verify", cd_verify_main, "check a CD's envelope, signature and fields strictly"},
+    {"dcl", "export", dcl_export_main, "write DCL records (vendor, model, versions, PKI, compliance) as unsigned dcld transactions"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
