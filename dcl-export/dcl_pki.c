@@ -108,7 +108,7 @@ int dcl_paa_handoff(const dcl_ctx *c, X509 *paa, json_t **doc)
         (rc = propose_msg(c, paa, vid, &msg)) != MP_OK || (rc = dcl_cert_subject_b64(paa, &subject)) != MP_OK ||
         (rc = dcl_cert_serial_dec(paa, &serial)) != MP_OK) goto end;
     dcl_kid_colon(skid, kid);
-    *doc = json_pack("{s:s,s:s,s:i,s:O,s:s,s:s,s:s,s:O,s:N}", "record", "paa-handoff",
+    *doc = json_pack("{s:s,s:s,s:i,s:O,s:s,s:s,s:s,s:O,s:o}", "record", "paa-handoff",
                      "dclVersion", dcl_version_name(c->ver), "vid", vid, "cert", json_object_get(msg, "cert"),
                      "subject", subject, "subjectKeyId", kid, "serialNumber", serial,
                      "info", json_object_get(msg, "info"), "proposeTx", dcl_tx_new(msg));
