@@ -24,10 +24,12 @@ signer() {
         -extfile "$t/ext" -out "$FIX/$1"
     rm -rf "$t"
 }
-if [ "${1:-}" = --new-signers ] || [ ! -f "$FIX/crl-signer-paa.pem" ]; then
-    signer crl-signer-paa.pem "$FIX/paa.pem" "$VEC/Chip-Test-PAA-FFF1-Key.pem" "/CN=Test CRL Signer PAA/matterVid=FFF1"
-    signer crl-signer-pai.pem "$FIX/pai.pem" "$VEC/Chip-Test-PAI-FFF1-8000-Key.pem" "/CN=Test CRL Signer PAI/matterVid=FFF1/matterPid=8000"
-fi
+new=${1:-}
+mk() { if [ "$new" = --new-signers ] || [ ! -f "$FIX/$1" ]; then signer "$@"; fi; }
+mk crl-signer-paa.pem "$FIX/paa.pem" "$VEC/Chip-Test-PAA-FFF1-Key.pem" "/CN=Test CRL Signer PAA/matterVid=FFF1"
+mk crl-signer-pai.pem "$FIX/pai.pem" "$VEC/Chip-Test-PAI-FFF1-8000-Key.pem" "/CN=Test CRL Signer PAI/matterVid=FFF1/matterPid=8000"
+# a PAA-delegated signer with a PID: refused (case B), for t_dcl.sh
+mk crl-signer-paa-pid.pem "$FIX/paa.pem" "$VEC/Chip-Test-PAA-FFF1-Key.pem" "/CN=Test CRL Signer PID/matterVid=FFF1/matterPid=8000"
 
 gen() {
     local name=$1; shift
