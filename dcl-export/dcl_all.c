@@ -8,7 +8,7 @@
 #include "dcl_json.h"
 #include "util.h"
 
-#define MAX_REC 8
+#define MAX_REC 9 /* 8 records + the index */
 
 typedef struct batch {
     const char *name[MAX_REC];

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include("certdecl/cd.h")
 #include "certdecl/cd.h"
 
 int dcl_cd_load(const char *path, dcl_cd *out)
@@ -29,11 +28,3 @@ int dcl_cd_load(const char *path, dcl_cd *out)
     out->certification_type = cd.certification_type;
     return MP_OK;
 }
-#else
-/* certdecl/cd.h has not been merged yet: CD-dependent records are refused. */
-int dcl_cd_load(const char *path, dcl_cd *out)
-{
-    (void)out;
-    return mp_err(MP_ERR_GENERAL, "--cd %s: this build has no CD reader (certdecl/cd.h missing)", path);
-}
-#endif
