@@ -22,8 +22,8 @@
  * strings, booleans, null, arrays and objects only. */
 int dcl_json_dump(const json_t *v, char **out, size_t *len) MP_MUST_CHECK;
 
-/* The unsigned tx (cosmos-sdk 0.47 shape) holding one Msg; takes a
- * reference to msg. */
+/* The unsigned tx (cosmos-sdk 0.47 shape) holding one Msg; adds a
+ * reference to msg (the caller keeps and releases its own). */
 json_t *dcl_tx_new(json_t *msg);
 
 /* The first Msg of a tx (borrowed), or NULL. */

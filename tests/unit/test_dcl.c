@@ -82,7 +82,8 @@ static void test_writer(void)
     CU_ASSERT_EQUAL(n, strlen(out));
     free(out);
     json_decref(v);
-    json_t *tx = dcl_tx_new(json_pack("{s:s}", "@type", "/x.Msg"));
+    json_t *inner = json_pack("{s:s}", "@type", "/x.Msg"), *tx = dcl_tx_new(inner);
+    json_decref(inner);
     CU_ASSERT_EQUAL_FATAL(dcl_json_dump(tx, &out, &n), MP_OK);
     CU_ASSERT_STRING_EQUAL(out, "{\"body\":{\"messages\":[{\"@type\":\"/x.Msg\"}],\"memo\":\"\",\"timeout_height\":\"0\","
                                 "\"extension_options\":[],\"non_critical_extension_options\":[]},\"auth_info\":"
@@ -93,6 +94,12 @@ static void test_writer(void)
     json_decref(tx);
 }
 
+static void upd(json_t *m, json_t *patch)
+{
+    json_object_update(m, patch);
+    json_decref(patch);
+}
+
 /* A valid Msg of each kind, then one field changed per row. */
 static json_t *valid_msg(const dcl_schema *s, int ver)
 {
@@ -100,18 +107,18 @@ static json_t *valid_msg(const dcl_schema *s, int ver)
     const char *who = s->fields[0].name;
     json_object_set_new(m, who, json_string(ADDR));
     if (s == &dcl_msg_vendor_info) {
-        json_object_update(m, json_pack("{s:i,s:s,s:s}", "vendorID", 65521, "vendorName", "V", "companyLegalName", "V Ltd"));
+        upd(m, json_pack("{s:i,s:s,s:s}", "vendorID", 65521, "vendorName", "V", "companyLegalName", "V Ltd"));
     } else if (s == &dcl_msg_model) {
-        json_object_update(m, json_pack("{s:i,s:i,s:s,s:s,s:s}", "vid", 65521, "pid", 32768, "productName", "P",
+        upd(m, json_pack("{s:i,s:i,s:s,s:s,s:s}", "vid", 65521, "pid", 32768, "productName", "P",
                                         "productLabel", "L", "partNumber", "N"));
     } else if (s == &dcl_msg_model_version) {
-        json_object_update(m, json_pack("{s:i,s:i,s:i,s:s}", "vid", 1, "pid", 1, "softwareVersion", 1, "softwareVersionString", "1"));
+        upd(m, json_pack("{s:i,s:i,s:i,s:s}", "vid", 1, "pid", 1, "softwareVersion", 1, "softwareVersionString", "1"));
     } else if (s == &dcl_msg_revocation_point) {
-        json_object_update(m, json_pack("{s:i,s:b,s:s,s:s,s:s,s:s,s:i}", "vid", 65521, "isPAA", 1, "label", "l",
+        upd(m, json_pack("{s:i,s:b,s:s,s:s,s:s,s:s,s:i}", "vid", 65521, "isPAA", 1, "label", "l",
                                         "crlSignerCertificate", "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n",
                                         "issuerSubjectKeyID", "AB01", "dataURL", "https://x.com/c.crl", "revocationType", 1));
     } else if (s == &dcl_msg_certify) {
-        json_object_update(m, json_pack("{s:i,s:i,s:s,s:s,s:s,s:s}", "vid", 1, "pid", 1, "softwareVersionString", "1",
+        upd(m, json_pack("{s:i,s:i,s:s,s:s,s:s,s:s}", "vid", 1, "pid", 1, "softwareVersionString", "1",
                                         "certificationDate", "2025-01-15T00:00:00Z", "certificationType", "matter",
                                         "cDCertificateId", "ZIG20142ZB330003-24"));
         if (ver == DCL_V16) json_object_set_new(m, "specificationVersion", json_integer(0x01040200));
