@@ -1,0 +1,103 @@
+/*
+ * fd.h - per-device factory data and its platform images.
+ *
+ * One mp_fd_device holds every field a device's factory partition can carry;
+ * mp_fd_pack() renders it in one platform layout and mp_fd_unpack() reads it
+ * back. Both are pure functions of their arguments (no globals, errors are
+ * thread-local), so a batch can call them from worker threads.
+ *
+ * Formats (../shared/docs/factory-data.md sections 3..6):
+ *   nrf        nRF Connect CBOR map (text keys, byte-string values)
+ *   nrf-json   the JSON the SDK's nRF generator validates ("hex:" bytes)
+ *   esp32      ESP-IDF NVS v2 partition image, namespace chip-factory
+ *   esp32-csv  the CSV that esp-idf-nvs-partition-gen takes for that image
+ *   nxp        NXP KLV image with header and SHA-256 prefix
+ *   json       matter-pki's platform-neutral JSON (README "factory data JSON")
+ */
+#ifndef MP_FD_H
+#define MP_FD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+#include "product.h"
+
+enum mp_fd_format {
+    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON,
+};
+
+#define MP_FD_MAX_CERT 600
+#define MP_FD_MAX_CD 2048
+#define MP_FD_ESP32_DEFAULT_SIZE 0x6000
+
+typedef struct mp_fd_device {
+    uint16_t vendor_id;         /* 1..0xFFF4 */
+    uint16_t product_id;        /* 1..0xFFFF */
+    char vendor_name[33];       /* 1..32 */
+    char product_name[33];      /* 1..32 */
+    char product_label[65];     /* optional ("") */
+    char product_url[257];      /* optional */
+    char part_number[33];       /* optional */
+    char serial[33];            /* 1..32 printable ASCII */
+    char mfg_date[17];          /* YYYY-MM-DD, optional vendor suffix, <= 16 */
+    uint16_t hw_ver;
+    char hw_ver_str[65];        /* 1..64 */
+    int product_finish;         /* -1 absent, else 0..5 */
+    int product_color;          /* -1 absent, else 0..20 */
+    uint16_t discriminator;     /* 0..4095 */
+    uint32_t iterations;        /* 1000..100000 */
+    uint8_t salt[32];
+    size_t salt_len;            /* 16..32 */
+    uint8_t verifier[97];       /* W0 || L */
+    uint32_t passcode;          /* 0 = not in the image (the default, spec 5.1.7) */
+    uint8_t rd_uid[32];
+    size_t rd_uid_len;          /* 0 absent, else 16..32 */
+    uint8_t dac_der[MP_FD_MAX_CERT];
+    size_t dac_len;
+    uint8_t pai_der[MP_FD_MAX_CERT];
+    size_t pai_len;
+    uint8_t cd_der[MP_FD_MAX_CD];
+    size_t cd_len;              /* 0 absent */
+    uint8_t dac_key[32];        /* raw big-endian scalar */
+    int has_dac_key;            /* 0 when the key stays on the chip */
+} mp_fd_device;
+
+typedef struct mp_fd_opts {
+    size_t partition_size;      /* esp32: multiple of 4096, >= 0x3000; 0 = 0x6000 */
+} mp_fd_opts;
+
+/* All fields empty, finish/colour absent. */
+void mp_fd_device_init(mp_fd_device *d);
+/* Wipe (DAC key, passcode, verifier inputs) - call before freeing. */
+void mp_fd_device_wipe(mp_fd_device *d);
+/* Product fields (names, IDs, hardware version, finish, colour). */
+void mp_fd_from_product(const mp_product *p, mp_fd_device *d);
+
+/* "nrf", "esp32", ... -> format, 0 if unknown; name and file extension. */
+int mp_fd_format_parse(const char *name);
+const char *mp_fd_format_name(int format);
+const char *mp_fd_format_ext(int format);
+/* Guess the format of an image: MP_FD_NXP/ESP32/NRF/JSON or 0. */
+int mp_fd_detect(const uint8_t *buf, size_t len);
+/* 1 if the format stores the DAC private key (and so requires it). */
+int mp_fd_needs_dac_key(int format);
+
+/* Every field checked against its limit, and the format's required fields.
+ * The error names the field. */
+int mp_fd_validate(int format, const mp_fd_device *d) MP_MUST_CHECK;
+/* Render the image (malloc'd; wipe with mp_free_secret: it may hold the key). */
+int mp_fd_pack(int format, const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out,
+               size_t *len) MP_MUST_CHECK;
+/* Parse an image (nrf, esp32, nxp, json); checks CRCs/hashes and validates
+ * every field. d is initialised first. */
+int mp_fd_unpack(int format, const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+
+/* The platform-neutral JSON object. with_key=0 writes "dac_key": true/false
+ * instead of the scalar (for inspect output). */
+json_t *mp_fd_to_json(const mp_fd_device *d, int with_key);
+int mp_fd_from_json(const char *where, json_t *j, mp_fd_device *d) MP_MUST_CHECK;
+
+#endif

@@ -1,0 +1,157 @@
+/* spake2p.c - see spake2p.h. */
+#include "spake2p.h"
+
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
+
+#include "pbkdf2.h"
+
+int mp_spake2p_check(size_t saltlen, uint32_t iterations)
+{
+    if (saltlen < MP_SALT_MIN || saltlen > MP_SALT_MAX) {
+        return mp_err(MP_ERR_INVALID, "salt: %zu bytes; expected %d..%d bytes", saltlen, MP_SALT_MIN, MP_SALT_MAX);
+    }
+    if (iterations < MP_ITER_MIN || iterations > MP_ITER_MAX) {
+        return mp_err(MP_ERR_INVALID, "iterations: %u; expected %d..%d", iterations, MP_ITER_MIN, MP_ITER_MAX);
+    }
+    return MP_OK;
+}
+
+/* w = (40-byte big-endian value) mod n, into a BIGNUM. */
+static int reduce(const uint8_t ws[40], const BIGNUM *order, BN_CTX *bn, BIGNUM *w)
+{
+    BIGNUM *t = BN_bin2bn(ws, 40, NULL);
+    int ok = t != NULL && BN_nnmod(w, t, order, bn) == 1;
+    BN_clear_free(t);
+    return ok;
+}
+
+/* point = s*G, uncompressed. */
+static int mul_g(const EC_GROUP *g, const BIGNUM *s, BN_CTX *bn, uint8_t point[65])
+{
+    EC_POINT *p = EC_POINT_new(g);
+    int ok = p != NULL && EC_POINT_mul(g, p, s, NULL, NULL, bn) == 1 &&
+             EC_POINT_point2oct(g, p, POINT_CONVERSION_UNCOMPRESSED, point, 65, bn) == 65;
+    EC_POINT_clear_free(p);
+    return ok;
+}
+
+int mp_spake2p_verifier(uint32_t passcode, const uint8_t *salt, size_t saltlen,
+                        uint32_t iterations, uint8_t verifier[static MP_VERIFIER_LEN])
+{
+    uint8_t pw[4] = {(uint8_t)passcode, (uint8_t)(passcode >> 8), (uint8_t)(passcode >> 16),
+                     (uint8_t)(passcode >> 24)};
+    uint8_t ws[80];
+    int rc = mp_spake2p_check(saltlen, iterations);
+    if (rc != MP_OK) {
+        return rc;
+    }
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BN_CTX *bn = BN_CTX_secure_new();
+    BIGNUM *w0 = BN_secure_new(), *w1 = BN_secure_new();
+    rc = mp_err(MP_ERR_GENERAL, "SPAKE2+ verifier: out of memory or OpenSSL failure");
+    if (g == NULL || bn == NULL || w0 == NULL || w1 == NULL ||
+        mp_pbkdf2_sha256(pw, 4, salt, saltlen, iterations, ws, sizeof(ws)) != 0) {
+        goto end;
+    }
+    const BIGNUM *order = EC_GROUP_get0_order(g);
+    if (reduce(ws, order, bn, w0) && reduce(ws + 40, order, bn, w1) &&
+        BN_bn2binpad(w0, verifier, 32) == 32 && mul_g(g, w1, bn, verifier + 32)) {
+        rc = MP_OK;
+    }
+end:
+    OPENSSL_cleanse(ws, sizeof(ws));
+    OPENSSL_cleanse(pw, sizeof(pw));
+    BN_clear_free(w0);
+    BN_clear_free(w1);
+    BN_CTX_free(bn);
+    EC_GROUP_free(g);
+    return rc;
+}
+
+int mp_spake2p_check_verifier(uint32_t passcode, const uint8_t *salt, size_t saltlen,
+                              uint32_t iterations, const uint8_t verifier[static MP_VERIFIER_LEN])
+{
+    uint8_t v[MP_VERIFIER_LEN];
+    int rc = mp_spake2p_verifier(passcode, salt, saltlen, iterations, v);
+    if (rc == MP_OK && CRYPTO_memcmp(v, verifier, MP_VERIFIER_LEN) != 0) {
+        rc = mp_err(MP_ERR_MISMATCH, "the SPAKE2+ verifier does not match the passcode, salt and iterations");
+    }
+    OPENSSL_cleanse(v, sizeof(v));
+    return rc;
+}
+
+int mp_p256_point(const uint8_t scalar[static 32], uint8_t point[static 65])
+{
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BN_CTX *bn = BN_CTX_secure_new();
+    BIGNUM *s = BN_secure_new();
+    int rc = MP_ERR_GENERAL;
+    if (g == NULL || bn == NULL || s == NULL || BN_bin2bn(scalar, 32, s) == NULL) {
+        rc = mp_err(MP_ERR_GENERAL, "P-256: out of memory");
+    } else if (BN_is_zero(s) || BN_cmp(s, EC_GROUP_get0_order(g)) >= 0) {
+        rc = mp_err(MP_ERR_INVALID, "DAC private key: not a valid P-256 scalar (0 or >= n)");
+    } else if (!mul_g(g, s, bn, point)) {
+        rc = mp_err_ssl(MP_ERR_GENERAL, "P-256: point multiplication failed");
+    } else {
+        rc = MP_OK;
+    }
+    BN_clear_free(s);
+    BN_CTX_free(bn);
+    EC_GROUP_free(g);
+    return rc;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t mp_b64_encode(const uint8_t *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (cap < 4 * ((n + 2) / 3) + 1) {
+        if (cap > 0) out[0] = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n) v |= in[i + 2];
+        out[o++] = b64[v >> 18];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    out[o] = 0;
+    return o;
+}
+
+static int b64val(char c)
+{
+    const char *p = c ? strchr(b64, c) : NULL;
+    return p ? (int)(p - b64) : -1;
+}
+
+long mp_b64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap)
+{
+    size_t o = 0;
+    if (inlen % 4 != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < inlen; i += 4) {
+        int last = i + 4 == inlen;
+        int pad = (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=');
+        if (!last && pad) return -1;
+        int a = b64val(in[i]), b = b64val(in[i + 1]);
+        int c = pad >= 2 ? 0 : b64val(in[i + 2]), d = pad >= 1 ? 0 : b64val(in[i + 3]);
+        if (a < 0 || b < 0 || c < 0 || d < 0) return -1;
+        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+        if ((pad == 2 && (v & 0xFFFF)) || (pad == 1 && (v & 0xFF))) return -1; /* non-canonical */
+        size_t n = 3 - (size_t)pad;
+        if (o + n > cap) return -1;
+        for (size_t k = 0; k < n; k++) out[o++] = (uint8_t)(v >> (16 - 8 * k));
+    }
+    return (long)o;
+}
