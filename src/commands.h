@@ -25,5 +25,10 @@ int cd_create_signer_main(int argc, char **argv);
 int cd_print_main(int argc, char **argv);
 int cd_verify_main(int argc, char **argv);
 int dcl_export_main(int argc, char **argv);
+int onboarding_encode_main(int argc, char **argv);
+int onboarding_decode_main(int argc, char **argv);
+int fd_verifier_main(int argc, char **argv);
+int fd_inspect_main(int argc, char **argv);
+int fd_pack_main(int argc, char **argv);
 
 #endif

@@ -38,6 +38,11 @@ static const command commands[] = {
     {"cd", "print", cd_print_main, "print the fields of a Certification Declaration"},
     {"cd", "verify", cd_verify_main, "check a CD's envelope, signature and fields strictly"},
     {"dcl", "export", dcl_export_main, "write DCL records (vendor, model, versions, PKI, compliance) as unsigned dcld transactions"},
+    {"onboarding", "encode", onboarding_encode_main, "QR code text and manual pairing code of an onboarding payload"},
+    {"onboarding", "decode", onboarding_decode_main, "print every field of a QR code text or manual pairing code"},
+    {"factory-data", "verifier", fd_verifier_main, "SPAKE2+ verifier (base64) of a passcode, salt and iteration count"},
+    {"factory-data", "inspect", fd_inspect_main, "decode a factory-data image (nrf, esp32, nxp, json) and check it"},
+    {"factory-data", "pack", fd_pack_main, "render one device's factory-data JSON as a platform image"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,249 @@
+/* cmd_factory_data.c - `factory-data verifier`, `inspect` and `pack`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "src/commands.h"
+#include "check.h"
+#include "creds.h"
+#include "fd.h"
+#include "opts.h"
+#include "spake2p.h"
+#include "util.h"
+#include "x509.h"
+
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE };
+
+#define MAX_IMAGE (16u << 20)
+
+static const mp_opt verifier_opts[] = {
+    {"passcode", O_PASSCODE, OT_UINT, "N", "setup passcode 1..99999998 (required)"},
+    {"salt", O_SALT, OT_STR, "BASE64", "salt, 16..32 bytes in base64 (required)"},
+    {"iterations", O_ITER, OT_UINT, "N", "PBKDF2 iterations 1000..100000 (required)"},
+    {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+int fd_verifier_main(int argc, char **argv)
+{
+    mp_optparse p;
+    const char *val, *salt64 = NULL;
+    uint64_t pc = 0, it = 0;
+    int id, rc, have = 0;
+    uint8_t salt[MP_SALT_MAX + 3], v[MP_VERIFIER_LEN];
+    char out[MP_VERIFIER_B64_LEN + 1];
+    mp_opt_init(&p, argc, argv, verifier_opts, "factory-data verifier", "--passcode N --salt BASE64 --iterations N",
+                "Prints the base64 SPAKE2+ verifier W0 || L (97 bytes), like the SDK's spake2p tool.");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        switch (id) {
+        case OPT_HELP: return MP_OK;
+        case O_PASSCODE: pc = mp_opt_uint(val); have |= 1; break;
+        case O_SALT: salt64 = val; have |= 2; break;
+        case O_ITER: it = mp_opt_uint(val); have |= 4; break;
+        default: return mp_err(MP_ERR_USAGE, "factory-data verifier: unexpected argument '%s'", val ? val : "");
+        }
+    }
+    if (id < 0) return -id;
+    if (have != 7) return mp_err(MP_ERR_USAGE, "factory-data verifier: --passcode, --salt and --iterations are required");
+    if ((rc = mp_passcode_check("--passcode", pc)) != MP_OK) return rc;
+    long sl = mp_b64_decode(salt64, strlen(salt64), salt, sizeof(salt));
+    if (sl < 0) return mp_err(MP_ERR_INVALID, "--salt: not valid base64 of at most %d bytes", MP_SALT_MAX);
+    if (it > MP_ITER_MAX) return mp_err(MP_ERR_INVALID, "iterations: %llu; expected %d..%d", (unsigned long long)it, MP_ITER_MIN, MP_ITER_MAX);
+    if ((rc = mp_spake2p_verifier((uint32_t)pc, salt, (size_t)sl, (uint32_t)it, v)) != MP_OK) return rc;
+    mp_b64_encode(v, sizeof(v), out, sizeof(out));
+    printf("%s\n", out);
+    return MP_OK;
+}
+
+/* ---- inspect ------------------------------------------------------------ */
+
+static const mp_opt inspect_opts[] = {
+    {"format", O_FORMAT, OT_ENUM, "nrf|esp32|nxp|json", "image format (default: detected)"},
+    {"pai", O_PAI, OT_FILE, "FILE", "the PAI the DAC must chain to (PEM or DER)"},
+    {"passcode", O_PASSCODE, OT_UINT, "N", "check the verifier against this passcode"},
+    {"json", O_JSON, OT_FLAG, NULL, "print JSON"},
+    {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+typedef struct inspect_in {
+    const char *file;
+    int format;
+    X509 *pai;
+    uint32_t passcode; /* 0 = unknown */
+} inspect_in;
+
+/* Run one check; record "ok", "skipped" or the failure; keep the first rc. */
+static void check(json_t *checks, const char *name, int run, int rc, int *first)
+{
+    if (!run) {
+        json_object_set_new(checks, name, json_string("skipped"));
+        return;
+    }
+    if (rc == MP_OK) {
+        json_object_set_new(checks, name, json_string("ok"));
+        return;
+    }
+    char msg[1100];
+    snprintf(msg, sizeof(msg), "FAIL: %s", mp_err_msg());
+    json_object_set_new(checks, name, json_string(msg));
+    if (*first == MP_OK) *first = rc;
+}
+
+static int run_checks(const mp_fd_device *d, const inspect_in *in, json_t *checks)
+{
+    int first = MP_OK;
+    uint32_t pc = in->passcode ? in->passcode : d->passcode;
+    check(checks, "dac_key_matches_dac", d->has_dac_key, d->has_dac_key ? mp_fd_check_dac_key(d) : MP_OK, &first);
+    check(checks, "dac_vid_pid_match", 1, mp_fd_check_dac_vidpid(d), &first);
+    check(checks, "dac_chains_to_pai", 1, mp_fd_check_chain(d, in->pai), &first);
+    check(checks, "verifier_matches_passcode", pc != 0, pc ? mp_fd_check_verifier(d, pc) : MP_OK, &first);
+    json_object_set_new(checks, "cd_covers_vid_pid", json_string("not checked (no CD decoder yet)"));
+    return first;
+}
+
+static void print_inspect(json_t *report, int as_json)
+{
+    if (as_json) {
+        char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s ? s : "");
+        free(s);
+        return;
+    }
+    const char *k;
+    json_t *v;
+    printf("file: %s\nformat: %s\n", json_string_value(json_object_get(report, "file")),
+           json_string_value(json_object_get(report, "format")));
+    json_object_foreach(json_object_get(report, "device"), k, v) {
+        if (json_is_string(v)) printf("  %s: %s\n", k, json_string_value(v));
+        else if (json_is_integer(v)) printf("  %s: %lld\n", k, (long long)json_integer_value(v));
+        else printf("  %s: %s\n", k, json_is_true(v) ? "present" : "absent");
+    }
+    json_object_foreach(json_object_get(report, "checks"), k, v) {
+        printf("check %s: %s\n", k, json_string_value(v));
+    }
+}
+
+static int inspect(const inspect_in *in, int as_json)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    mp_fd_device *d = malloc(sizeof(*d));
+    int rc = d ? mp_read_file(in->file, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
+    int format = in->format;
+    if (rc != MP_OK) goto end;
+    if (format == 0 && (format = mp_fd_detect(buf, len)) == 0) {
+        rc = mp_err(MP_ERR_INVALID, "%s: unknown image format (give --format)", in->file);
+        goto end;
+    }
+    if ((rc = mp_fd_unpack(format, buf, len, d)) != MP_OK) {
+        mp_err_ctx(rc, "%s", in->file);
+        goto end;
+    }
+    json_t *report = json_object(), *checks = json_object();
+    json_object_set_new(report, "file", json_string(in->file));
+    json_object_set_new(report, "format", json_string(mp_fd_format_name(format)));
+    json_object_set_new(report, "device", mp_fd_to_json(d, 0));
+    rc = run_checks(d, in, checks);
+    json_object_set_new(report, "checks", checks);
+    print_inspect(report, as_json);
+    json_decref(report);
+    if (rc != MP_OK) mp_err(rc, "%s: a check failed (see the output)", in->file);
+    mp_fd_device_wipe(d);
+end:
+    if (buf) mp_free_secret(buf, len);
+    free(d);
+    return rc;
+}
+
+int fd_inspect_main(int argc, char **argv)
+{
+    mp_optparse p;
+    const char *val, *pai = NULL;
+    inspect_in in = {0};
+    int id, json = 0, rc;
+    mp_opt_init(&p, argc, argv, inspect_opts, "factory-data inspect", "FILE [--format F] [--pai pai.pem] [--passcode N] [--json]",
+                "Decodes a factory-data image back to the platform-neutral fields (the DAC key\n"
+                "is never printed) and checks: CRCs/hash of the format, every field's limits,\n"
+                "the DAC key against the DAC, the DAC's VID/PID, the DAC's signature by the PAI\n"
+                "(and that it is --pai), the verifier against the passcode (--passcode or the\n"
+                "image's). Exit 10 malformed, 12 mismatch, 13 bad signature.");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        switch (id) {
+        case OPT_HELP: return MP_OK;
+        case O_FORMAT: in.format = mp_fd_format_parse(val); break;
+        case O_PAI: pai = val; break;
+        case O_PASSCODE:
+            if ((rc = mp_passcode_check("--passcode", mp_opt_uint(val))) != MP_OK) return rc;
+            in.passcode = (uint32_t)mp_opt_uint(val);
+            break;
+        case O_JSON: json = 1; break;
+        case OPT_POSITIONAL: if (in.file == NULL) { in.file = val; break; } /* fall through */
+        default: return mp_err(MP_ERR_USAGE, "factory-data inspect: unexpected argument '%s'", val ? val : "");
+        }
+    }
+    if (id < 0) return -id;
+    if (in.file == NULL) return mp_err(MP_ERR_USAGE, "factory-data inspect: FILE is required");
+    if (pai != NULL && (rc = mp_cert_load(pai, &in.pai)) != MP_OK) return rc;
+    rc = inspect(&in, json);
+    X509_free(in.pai);
+    return rc;
+}
+
+/* ---- pack --------------------------------------------------------------- */
+
+static const mp_opt pack_opts[] = {
+    {"device", O_DEVICE, OT_FILE, "FILE", "the device's factory data in matter-pki JSON (required)"},
+    {"format", O_FORMAT, OT_ENUM, "nrf|nrf-json|esp32|esp32-csv|nxp|json", "output format (required)"},
+    {"partition-size", O_PSIZE, OT_UINT, "N", "esp32: partition size, multiple of 0x1000, >= 0x3000 (default 0x6000)"},
+    {"out", O_OUT, OT_OUT, "FILE", "output file; mode 0600 when it holds the DAC key (required)"},
+    {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
+    {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int pack_file(const char *dev, int format, size_t psize, const char *out, int force)
+{
+    uint8_t *buf = NULL, *img = NULL;
+    size_t len = 0, n = 0;
+    mp_fd_device *d = malloc(sizeof(*d));
+    mp_fd_opts o = {psize};
+    int rc = d ? mp_read_file(dev, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
+    if (rc == MP_OK && (rc = mp_fd_unpack(MP_FD_JSON, buf, len, d)) != MP_OK) mp_err_ctx(rc, "%s", dev);
+    if (rc == MP_OK && (rc = mp_fd_pack(format, d, &o, &img, &n)) == MP_OK) {
+        rc = mp_write_file(out, img, n, d->has_dac_key ? 0600 : 0644, force);
+    }
+    if (img) mp_free_secret(img, n);
+    if (buf) mp_free_secret(buf, len);
+    if (d) mp_fd_device_wipe(d);
+    free(d);
+    return rc;
+}
+
+int fd_pack_main(int argc, char **argv)
+{
+    mp_optparse p;
+    const char *val, *dev = NULL, *out = NULL;
+    int id, format = 0, force = 0, rc;
+    uint64_t psize = 0;
+    mp_opt_init(&p, argc, argv, pack_opts, "factory-data pack", "--device dev.json --format F --out FILE [--partition-size N]",
+                "Renders one device's factory data (matter-pki JSON, README \"Factory data\n"
+                "JSON\") in a platform layout. Every field is validated first.");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        switch (id) {
+        case OPT_HELP: return MP_OK;
+        case O_DEVICE: dev = val; break;
+        case O_FORMAT: format = mp_fd_format_parse(val); break;
+        case O_PSIZE: psize = mp_opt_uint(val); break;
+        case O_OUT: out = val; break;
+        case OPT_FORCE: force = 1; break;
+        default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument '%s'", val ? val : "");
+        }
+    }
+    if (id < 0) return -id;
+    if (dev == NULL || format == 0 || out == NULL) return mp_err(MP_ERR_USAGE, "factory-data pack: --device, --format and --out are required");
+    if ((rc = mp_check_output(out, force)) != MP_OK) return rc;
+    return pack_file(dev, format, (size_t)psize, out, force);
+}
