@@ -131,6 +131,9 @@ static int decode_all(const char *code, json_t *arr)
 {
     mp_payload pl;
     int rc;
+    if (strncmp(code, "MT:", 3) != 0 && strpbrk(code, ":ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != NULL) {
+        return mp_err(MP_ERR_INVALID, "QR code: must start with 'MT:' (a manual code has only digits)");
+    }
     if (strncmp(code, "MT:", 3) != 0) {
         if ((rc = mp_manual_decode(code, &pl)) != MP_OK || (rc = mp_passcode_check("manual code", pl.passcode)) != MP_OK) return rc;
         json_array_append_new(arr, payload_json(&pl, 0));
