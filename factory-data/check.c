@@ -1,6 +1,7 @@
 /* check.c - see check.h. */
 #include "check.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -73,4 +74,27 @@ end:
 int mp_fd_check_verifier(const mp_fd_device *d, uint32_t passcode)
 {
     return mp_spake2p_check_verifier(passcode, d->salt, d->salt_len, d->iterations, d->verifier);
+}
+
+int mp_fd_check_cd_covers(const mp_fd_device *d, const mp_cd *cd)
+{
+    if (cd->vendor_id != d->vendor_id) {
+        return mp_err(MP_ERR_MISMATCH, "the CD's vendor_id 0x%04X is not the device's 0x%04X", cd->vendor_id, d->vendor_id);
+    }
+    for (size_t i = 0; i < cd->n_pids; i++) {
+        if (cd->product_ids[i] == d->product_id) return MP_OK;
+    }
+    return mp_err(MP_ERR_MISMATCH, "the CD does not list the device's product ID 0x%04X", d->product_id);
+}
+
+int mp_fd_check_image_cd(const mp_fd_device *d)
+{
+    mp_cd_env env;
+    mp_cd *cd = malloc(sizeof(*cd));
+    int rc = cd ? mp_cd_env_parse(d->cd_der, d->cd_len, &env) : mp_err(MP_ERR_GENERAL, "out of memory");
+    if (rc == MP_OK) rc = mp_cd_decode(env.content, env.content_len, cd);
+    if (rc != MP_OK) mp_err_ctx(rc, "certification declaration in the image");
+    else rc = mp_fd_check_cd_covers(d, cd);
+    free(cd);
+    return rc;
 }

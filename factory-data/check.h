@@ -7,6 +7,7 @@
 
 #include <openssl/x509.h>
 
+#include "certdecl/cd.h"
 #include "fd.h"
 
 /* The DAC certificate's public key is the point of the DAC private key.
@@ -20,5 +21,11 @@ int mp_fd_check_dac_vidpid(const mp_fd_device *d) MP_MUST_CHECK;
 int mp_fd_check_chain(const mp_fd_device *d, X509 *pai) MP_MUST_CHECK;
 /* The verifier is that of passcode with the device's salt and iterations. */
 int mp_fd_check_verifier(const mp_fd_device *d, uint32_t passcode) MP_MUST_CHECK;
+
+/* The CD lists the device's VID and PID (MP_ERR_MISMATCH otherwise). */
+int mp_fd_check_cd_covers(const mp_fd_device *d, const mp_cd *cd) MP_MUST_CHECK;
+/* Decode the CD carried in the image (envelope + TLV, no signature check)
+ * and check that it covers the device. */
+int mp_fd_check_image_cd(const mp_fd_device *d) MP_MUST_CHECK;
 
 #endif

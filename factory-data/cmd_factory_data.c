@@ -14,7 +14,7 @@
 #include "util.h"
 #include "x509.h"
 
-enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE };
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD };
 
 #define MAX_IMAGE (16u << 20)
 
@@ -62,6 +62,7 @@ int fd_verifier_main(int argc, char **argv)
 static const mp_opt inspect_opts[] = {
     {"format", O_FORMAT, OT_ENUM, "nrf|esp32|nxp|json", "image format (default: detected)"},
     {"pai", O_PAI, OT_FILE, "FILE", "the PAI the DAC must chain to (PEM or DER)"},
+    {"cd", O_CD, OT_FILE, "FILE", "a CD (DER, hex or base64) that must cover the device's VID/PID"},
     {"passcode", O_PASSCODE, OT_UINT, "N", "check the verifier against this passcode"},
     {"json", O_JSON, OT_FLAG, NULL, "print JSON"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
@@ -72,6 +73,7 @@ typedef struct inspect_in {
     const char *file;
     int format;
     X509 *pai;
+    const char *cd_file;
     uint32_t passcode; /* 0 = unknown */
 } inspect_in;
 
@@ -92,6 +94,23 @@ static void check(json_t *checks, const char *name, int run, int rc, int *first)
     if (*first == MP_OK) *first = rc;
 }
 
+/* --cd: it covers the device, and it is the CD in the image (when any). */
+static int given_cd(const mp_fd_device *d, const char *path)
+{
+    uint8_t *der = NULL;
+    size_t len = 0;
+    mp_cd_env env;
+    mp_cd *cd = malloc(sizeof(*cd));
+    int rc = cd ? mp_cd_read_file(path, &der, &len, &env, cd) : mp_err(MP_ERR_GENERAL, "out of memory");
+    if (rc == MP_OK) rc = mp_fd_check_cd_covers(d, cd);
+    if (rc == MP_OK && d->cd_len && (len != d->cd_len || memcmp(der, d->cd_der, len) != 0)) {
+        rc = mp_err(MP_ERR_MISMATCH, "the CD in the image is not %s", path);
+    }
+    free(der);
+    free(cd);
+    return rc;
+}
+
 static int run_checks(const mp_fd_device *d, const inspect_in *in, json_t *checks)
 {
     int first = MP_OK;
@@ -100,7 +119,8 @@ static int run_checks(const mp_fd_device *d, const inspect_in *in, json_t *check
     check(checks, "dac_vid_pid_match", 1, mp_fd_check_dac_vidpid(d), &first);
     check(checks, "dac_chains_to_pai", 1, mp_fd_check_chain(d, in->pai), &first);
     check(checks, "verifier_matches_passcode", pc != 0, pc ? mp_fd_check_verifier(d, pc) : MP_OK, &first);
-    json_object_set_new(checks, "cd_covers_vid_pid", json_string("not checked (no CD decoder yet)"));
+    check(checks, "image_cd_covers_vid_pid", d->cd_len > 0, d->cd_len ? mp_fd_check_image_cd(d) : MP_OK, &first);
+    check(checks, "cd_covers_vid_pid", in->cd_file != NULL, in->cd_file ? given_cd(d, in->cd_file) : MP_OK, &first);
     return first;
 }
 
@@ -164,17 +184,19 @@ int fd_inspect_main(int argc, char **argv)
     const char *val, *pai = NULL;
     inspect_in in = {0};
     int id, json = 0, rc;
-    mp_opt_init(&p, argc, argv, inspect_opts, "factory-data inspect", "FILE [--format F] [--pai pai.pem] [--passcode N] [--json]",
+    mp_opt_init(&p, argc, argv, inspect_opts, "factory-data inspect", "FILE [--format F] [--pai pai.pem] [--cd cd.der] [--passcode N] [--json]",
                 "Decodes a factory-data image back to the platform-neutral fields (the DAC key\n"
                 "is never printed) and checks: CRCs/hash of the format, every field's limits,\n"
                 "the DAC key against the DAC, the DAC's VID/PID, the DAC's signature by the PAI\n"
-                "(and that it is --pai), the verifier against the passcode (--passcode or the\n"
-                "image's). Exit 10 malformed, 12 mismatch, 13 bad signature.");
+                "(and that it is --pai), that the image's CD and --cd list the VID/PID, the\n"
+                "verifier against the passcode (--passcode or the image's).\n"
+                "Exit 10 malformed, 12 mismatch, 13 bad signature.");
     while ((id = mp_opt_next(&p, &val)) > 0) {
         switch (id) {
         case OPT_HELP: return MP_OK;
         case O_FORMAT: in.format = mp_fd_format_parse(val); break;
         case O_PAI: pai = val; break;
+        case O_CD: in.cd_file = val; break;
         case O_PASSCODE:
             if ((rc = mp_passcode_check("--passcode", mp_opt_uint(val))) != MP_OK) return rc;
             in.passcode = (uint32_t)mp_opt_uint(val);

@@ -59,8 +59,8 @@ JSON
 for f in nrf esp32 nxp json; do
     expect 0 "pack $f" "$MP" factory-data pack --device dev.json --format $f --out img.$f
     check "$f image is 0600 (holds the DAC key)" bash -c "[ \$(stat -c %a img.$f) = 600 ]"
-    expect 0 "inspect $f" "$MP" factory-data inspect img.$f --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem" --passcode 20202021 --json
-    check "$f: every check ok" bash -c "jq -e '.checks | [.dac_key_matches_dac, .dac_vid_pid_match, .dac_chains_to_pai, .verifier_matches_passcode] | all(. == \"ok\")' out.txt"
+    expect 0 "inspect $f" "$MP" factory-data inspect img.$f --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem" --cd "$VEC/Chip-Test-CD-FFF1-8000-8063.der" --passcode 20202021 --json
+    check "$f: every check ok" bash -c "jq -e '.checks | [.dac_key_matches_dac, .dac_vid_pid_match, .dac_chains_to_pai, .verifier_matches_passcode, .cd_covers_vid_pid] | all(. == \"ok\")' out.txt"
     check "$f: the DAC key is never printed" bash -c "jq -e '.device.dac_key == true' out.txt && ! grep -q '$keyhex' out.txt"
     check "$f: fields decoded" bash -c "jq -e '.device.serial_number == \"SN-0001\" and .device.discriminator == 3840 and .device.spake2p_salt == \"$salt\"' out.txt"
 done
@@ -77,6 +77,12 @@ check "text output names the checks" bash -c "grep -q '^check verifier_matches_p
 expect_err 12 "check failed" "wrong passcode caught" "$MP" factory-data inspect img.esp32 --passcode 20202022
 expect_err 12 "check failed" "another PAI refused" "$MP" factory-data inspect img.nrf --pai "$VEC/Chip-Test-PAA-FFF1-Cert.pem"
 expect_err 8 "exists" "existing output refused" "$MP" factory-data pack --device dev.json --format nrf --out img.nrf
+
+check "the CD in esp32/nxp/json images covers the device" bash -c "\"$MP\" factory-data inspect img.nxp --json | jq -e '.checks.image_cd_covers_vid_pid == \"ok\"'"
+jq '.product_id = 36864' dev.json > pid.json
+expect 0 "pack a device whose PID the CD does not list" "$MP" factory-data pack --device pid.json --format nxp --out pid.nxp
+expect_err 12 "check failed" "inspect: CD does not cover the PID" "$MP" factory-data inspect pid.nxp --json
+check "the CD check names the product ID" bash -c "jq -e '.checks.image_cd_covers_vid_pid | test(\"product ID 0x9000\")' out.txt"
 
 # corrupted images: a flipped byte is caught
 flip_byte img.esp32 bad.esp32 200
