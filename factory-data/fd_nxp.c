@@ -52,7 +52,8 @@ int fd_nxp_pack(const mp_fd_device *d, uint8_t **out, size_t *len)
     fd_buf b = {0};
     fd_value v, s;
     int rc = MP_OK;
-    fd_put(&b, magic, 12); /* header placeholder, filled below */
+    memset(hdr, 0, sizeof(hdr));
+    fd_put(&b, hdr, sizeof(hdr)); /* header placeholder, filled below */
     for (size_t i = 0; i < NMAP && rc == MP_OK; i++) {
         if (fd_get(d, nxp_map[i].field, &v) &&
             (rc = fd_encode(&nxp_map[i], &v, scratch, sizeof(scratch), &s)) == MP_OK) {
