@@ -178,7 +178,7 @@ int mp_assign_parse(const char *where, const char *text, size_t len, mp_assign *
     int rc = strlen(buf) != len ? mp_err(MP_ERR_INVALID, "%s: contains a NUL byte", where) : parse_lines(where, buf, out);
     mp_free_secret(buf, len + 1);
     if (rc == MP_OK) {
-        qsort(out->rows, out->n, sizeof(*out->rows), cmp_udid);
+        if (out->n > 0) qsort(out->rows, out->n, sizeof(*out->rows), cmp_udid);
         rc = duplicates(where, out);
     }
     if (rc != MP_OK) mp_assign_free(out);

@@ -171,6 +171,9 @@ static void test_assign_csv(void)
     CU_ASSERT(r && !r->has_passcode && !r->has_discriminator && r->has_serial && !r->has_rd_uid);
     CU_ASSERT_PTR_NULL(mp_assign_find(&a, "dev-3"));
     mp_assign_free(&a);
+    CU_ASSERT_EQUAL(mp_assign_parse("a.csv", "udid,serial\n", 12, &a), MP_OK); /* header only */
+    CU_ASSERT(a.n == 0 && mp_assign_find(&a, "x") == NULL);
+    mp_assign_free(&a);
     static const struct { const char *csv; int rc; const char *msg; } bad[] = {
         {"udid,passcode\nd1,12345678\n", MP_ERR_INVALID, "a.csv:2: passcode"},
         {"udid,passcode\nd1,99999999\n", MP_ERR_INVALID, "a.csv:2: passcode"},
