@@ -16,9 +16,9 @@
 #include <openssl/sha.h>
 
 #include "util.h"
+#include "workers.h"
 
 #define CHUNK 2048
-#define MAX_JOBS 64
 
 typedef struct item {
     mp_device dev;
@@ -34,15 +34,12 @@ typedef struct item {
 typedef struct chunk {
     item *items;
     size_t n;
+    const mp_issue *is;
 } chunk;
 
 typedef struct worker {
-    pthread_t th;
-    mp_issue *is;
-    chunk *c;
     mp_dac_signer sign;
     EVP_PKEY_CTX *keygen;
-    size_t index, stride;
 } worker;
 
 int mp_issue_prepare(mp_issue *is, mp_ledger *l, mp_ks *ks, int64_t order_id, int test_mode)
@@ -103,45 +100,21 @@ static int gen_key(EVP_PKEY_CTX *kg, item *it)
     return MP_OK;
 }
 
-static void *work(void *arg)
+static void work(void *ctx, void *state, size_t i)
 {
-    worker *w = arg;
-    const mp_issue *is = w->is;
-    for (size_t i = w->index; i < w->c->n; i += w->stride) {
-        item *it = &w->c->items[i];
-        it->rc = MP_OK;
-        if (is->generate_keys && (it->rc = gen_key(w->keygen, it)) != MP_OK) {
-            snprintf(it->msg, sizeof(it->msg), "%s", mp_err_msg());
-            continue;
-        }
-        if ((it->rc = mp_dac_cn(is->order.cn_template, it->dev.udid, is->order.vid, is->order.pid, it->cn)) != MP_OK ||
-            (it->rc = mp_serial_random(it->serial)) != MP_OK ||
-            (it->rc = mp_dac_build(&is->tmpl, it->cn, it->dev.point, it->serial, &w->sign, it->der, &it->len)) != MP_OK) {
-            snprintf(it->msg, sizeof(it->msg), "%s: %s", it->dev.udid, mp_err_msg());
-        }
+    chunk *c = ctx;
+    worker *w = state;
+    const mp_issue *is = c->is;
+    item *it = &c->items[i];
+    it->rc = MP_OK;
+    if (is->generate_keys && (it->rc = gen_key(w->keygen, it)) != MP_OK) {
+        snprintf(it->msg, sizeof(it->msg), "%s", mp_err_msg());
+        return;
     }
-    return NULL;
-}
-
-static int start_workers(worker *ws, int jobs, chunk *c)
-{
-    for (int j = 0; j < jobs; j++) {
-        ws[j].c = c;
-        ws[j].index = (size_t)j;
-        ws[j].stride = (size_t)jobs;
-        if (jobs == 1) {
-            work(&ws[j]);
-        } else if (pthread_create(&ws[j].th, NULL, work, &ws[j]) != 0) {
-            return mp_err(MP_ERR_GENERAL, "cannot start worker threads");
-        }
-    }
-    return MP_OK;
-}
-
-static void join_workers(worker *ws, int jobs)
-{
-    for (int j = 0; jobs > 1 && j < jobs; j++) {
-        pthread_join(ws[j].th, NULL);
+    if ((it->rc = mp_dac_cn(is->order.cn_template, it->dev.udid, is->order.vid, is->order.pid, it->cn)) != MP_OK ||
+        (it->rc = mp_serial_random(it->serial)) != MP_OK ||
+        (it->rc = mp_dac_build(&is->tmpl, it->cn, it->dev.point, it->serial, &w->sign, it->der, &it->len)) != MP_OK) {
+        snprintf(it->msg, sizeof(it->msg), "%s: %s", it->dev.udid, mp_err_msg());
     }
 }
 
@@ -149,7 +122,6 @@ static int init_workers(mp_issue *is, worker *ws)
 {
     for (int j = 0; j < is->jobs; j++) {
         int rc = mp_ks_sess_open(is->ks, &is->pai.key, &ws[j].sign.sess);
-        ws[j].is = is;
         if (rc != MP_OK) {
             return rc;
         }
@@ -340,11 +312,17 @@ static void progress(const mp_issue *is, uint64_t total, double t0, int final)
 
 int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
 {
-    worker ws[MAX_JOBS];
-    chunk bufs[2];
+    worker ws[MP_MAX_JOBS];
+    void *states[MP_MAX_JOBS];
+    mp_workers team;
+    chunk bufs[2] = {{.is = is}, {.is = is}};
     feed f = {.is = is, .left = count, .udids = udids, .n_udids = n_udids};
     int rc;
     memset(ws, 0, sizeof(ws));
+    for (int j = 0; j < MP_MAX_JOBS; j++) {
+        states[j] = &ws[j];
+    }
+    mp_workers_init(&team, is->jobs, states, work);
     bufs[0].items = calloc(CHUNK, sizeof(item));
     bufs[1].items = calloc(CHUNK, sizeof(item));
     if (bufs[0].items == NULL || bufs[1].items == NULL) {
@@ -356,22 +334,22 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     }
     double t0 = now_s();
     int cur = 0;
-    if (bufs[0].n > 0 && (rc = start_workers(ws, is->jobs, &bufs[0])) != MP_OK) goto end;
+    if (bufs[0].n > 0 && (rc = mp_workers_start(&team, &bufs[0], bufs[0].n)) != MP_OK) goto end;
     while (bufs[cur].n > 0) {
-        join_workers(ws, is->jobs);
+        mp_workers_join(&team);
         chunk *done = &bufs[cur];
         cur ^= 1;
         /* Sign the next chunk while this one is recorded. */
         if ((rc = fill(&f, &bufs[cur])) != MP_OK) break;
-        int next = bufs[cur].n > 0 && !mp_issue_interrupted();
-        if (next && (rc = start_workers(ws, is->jobs, &bufs[cur])) != MP_OK) break;
+        if (bufs[cur].n > 0 && !mp_issue_interrupted() &&
+            (rc = mp_workers_start(&team, &bufs[cur], bufs[cur].n)) != MP_OK) break;
         rc = store_chunk(is, done);
         progress(is, count, t0, 0);
-        if (rc != MP_OK || !next) {
-            if (next) join_workers(ws, is->jobs);
+        if (rc != MP_OK || !team.running) {
             break;
         }
     }
+    mp_workers_join(&team);
     progress(is, count, t0, 1);
     if (rc == MP_OK && mp_issue_interrupted() && is->issued < count) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",

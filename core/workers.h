@@ -1,0 +1,39 @@
+/*
+ * workers.h - a fixed team of J threads that runs fn(ctx, state[j], i) for
+ * every i of a chunk, in the background, so the caller can record the
+ * previous chunk meanwhile (the batch commands' pipelining). With J = 1 the
+ * work still runs on its own thread, leaving the caller's thread for I/O.
+ */
+#ifndef MP_WORKERS_H
+#define MP_WORKERS_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define MP_MAX_JOBS 64
+
+typedef void (*mp_work_fn)(void *ctx, void *state, size_t i);
+
+typedef struct mp_workers {
+    int jobs;
+    void **states;         /* one per thread, owned by the caller */
+    mp_work_fn fn;
+    void *ctx;
+    size_t n;
+    int running;
+    pthread_t th[MP_MAX_JOBS];
+    struct mp_worker_arg {
+        struct mp_workers *w;
+        int j;
+    } args[MP_MAX_JOBS];
+} mp_workers;
+
+void mp_workers_init(mp_workers *w, int jobs, void **states, mp_work_fn fn);
+/* Start fn over items 0..n-1 with this ctx; returns at once. */
+int mp_workers_start(mp_workers *w, void *ctx, size_t n) MP_MUST_CHECK;
+/* Wait for the started work (no-op when nothing runs). */
+void mp_workers_join(mp_workers *w);
+
+#endif
