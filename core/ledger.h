@@ -120,6 +120,43 @@ int mp_ledger_each_revoked(mp_ledger *l, const char *pai_skid,
                            void *ctx) MP_MUST_CHECK;
 int mp_ledger_next_crl_number(mp_ledger *l, const char *pai_skid, uint64_t *n) MP_MUST_CHECK;
 
+/* Factory data: the values generated for a device, so that a rebuild gives
+ * the same credentials. The passcode only when recording was asked for. */
+typedef struct mp_fd_rec {
+    char udid[MP_UDID_MAX + 1];
+    int64_t order_id;
+    char serial[33];
+    uint16_t discriminator;
+    uint32_t iterations;
+    uint8_t salt[32];
+    size_t salt_len;
+    uint8_t verifier[97];
+    uint8_t rd_uid[32];
+    size_t rd_uid_len;
+    int has_passcode;
+    uint32_t passcode;
+    char mfg_date[17];
+    int written;
+} mp_fd_rec;
+
+/* An issued device of an order, for the factory-data stage. */
+typedef struct mp_issued {
+    char udid[MP_UDID_MAX + 1];
+    int key_origin;
+    char serial[41];        /* DAC serial */
+    uint8_t der[700];
+    size_t der_len;
+    char path[1024];        /* where dac issue wrote the DAC */
+} mp_issued;
+
+int mp_ledger_next_issued(mp_ledger *l, int64_t order_id, const char *after, size_t max,
+                          mp_issued *out, size_t *n) MP_MUST_CHECK;
+int mp_ledger_count_issued(mp_ledger *l, int64_t order_id, int key_origin, uint64_t *n) MP_MUST_CHECK;
+int mp_ledger_add_fd(mp_ledger *l, const mp_fd_rec *r) MP_MUST_CHECK;
+int mp_ledger_get_fd(mp_ledger *l, const char *udid, mp_fd_rec *r, int *found) MP_MUST_CHECK;
+int mp_ledger_fd_written(mp_ledger *l, const char *udid) MP_MUST_CHECK;
+int mp_ledger_count_fd(mp_ledger *l, int64_t order_id, uint64_t *n) MP_MUST_CHECK;
+
 /* Reports. */
 int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;
 typedef struct mp_ledger_counts {

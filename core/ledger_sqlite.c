@@ -9,9 +9,11 @@
 
 #include <sqlite3.h>
 
+#include "ledger_int.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define MAX_EXTRA_STMT 32
 
 enum {
     S_LIST_KNOWN, S_ADD_LIST, S_LIST_COUNT, S_ADD_DEV, S_GET_DEV, S_DEV_BY_KEY, S_ADD_ORDER,
@@ -73,15 +75,57 @@ static const char schema_v1[] =
     "CREATE TABLE crl_numbers(pai_skid TEXT PRIMARY KEY, next INTEGER NOT NULL);"
     "INSERT INTO meta VALUES('schema_version','1');";
 
+static const char schema_v2[] =
+    "CREATE TABLE factory_data(udid TEXT PRIMARY KEY REFERENCES devices(udid),"
+    " order_id INTEGER NOT NULL REFERENCES orders(id), serial TEXT NOT NULL UNIQUE,"
+    " discriminator INTEGER NOT NULL, iterations INTEGER NOT NULL, salt BLOB NOT NULL,"
+    " verifier BLOB NOT NULL, rd_uid BLOB NOT NULL, passcode INTEGER, mfg_date TEXT NOT NULL,"
+    " written INTEGER NOT NULL, built_at TEXT NOT NULL);"
+    "CREATE INDEX factory_data_order ON factory_data(order_id, udid);"
+    "UPDATE meta SET value='2' WHERE key='schema_version';";
+
 struct mp_ledger {
     sqlite3 *db;
     sqlite3_stmt *st[S_NSTMT];
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } extra[MAX_EXTRA_STMT];
     char path[4096];
 };
+
+sqlite3_stmt *mp_ledger_stmt(mp_ledger *l, const char *sql)
+{
+    int i;
+    for (i = 0; i < MAX_EXTRA_STMT && l->extra[i].sql != NULL; i++) {
+        if (l->extra[i].sql == sql) {
+            sqlite3_reset(l->extra[i].st);
+            sqlite3_clear_bindings(l->extra[i].st);
+            return l->extra[i].st;
+        }
+    }
+    if (i == MAX_EXTRA_STMT) {
+        mp_err(MP_ERR_DB, "ledger: too many prepared statements");
+        return NULL;
+    }
+    if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->extra[i].st, NULL) != SQLITE_OK) {
+        mp_err(MP_ERR_DB, "ledger %s: prepare: %s", l->path, sqlite3_errmsg(l->db));
+        return NULL;
+    }
+    l->extra[i].sql = sql;
+    return l->extra[i].st;
+}
+
+sqlite3 *mp_ledger_db(mp_ledger *l) { return l->db; }
 
 static int db_err(mp_ledger *l, const char *what)
 {
     return mp_err(MP_ERR_DB, "ledger %s: %s: %s", l->path, what, sqlite3_errmsg(l->db));
+}
+
+int mp_ledger_db_err(mp_ledger *l, const char *what)
+{
+    return db_err(l, what);
 }
 
 static sqlite3_stmt *stmt(mp_ledger *l, int i)
@@ -112,18 +156,20 @@ static int migrate(mp_ledger *l)
     if (version > SCHEMA_VERSION) {
         return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", l->path, version, SCHEMA_VERSION);
     }
-    if (version == 0) {
+    /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ... */
+    static const char *const steps[] = {schema_v1, schema_v2};
+    for (int v = version; v < SCHEMA_VERSION; v++) {
         char *msg = NULL;
         if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(l->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(l->db, steps[v], NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            int rc = mp_err(MP_ERR_DB, "ledger %s: cannot create schema: %s", l->path, msg ? msg : sqlite3_errmsg(l->db));
+            int rc = mp_err(MP_ERR_DB, "ledger %s: cannot migrate the schema to version %d: %s", l->path, v + 1,
+                            msg ? msg : sqlite3_errmsg(l->db));
             sqlite3_free(msg);
             sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
             return rc;
         }
     }
-    /* Future versions: if (version < 2) { ALTER ...; UPDATE meta ...; } */
     return MP_OK;
 }
 
@@ -181,6 +227,9 @@ void mp_ledger_close(mp_ledger *l)
     }
     for (int i = 0; i < S_NSTMT; i++) {
         sqlite3_finalize(l->st[i]);
+    }
+    for (int i = 0; i < MAX_EXTRA_STMT; i++) {
+        sqlite3_finalize(l->extra[i].st);
     }
     sqlite3_close(l->db);
     free(l);

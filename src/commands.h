@@ -30,5 +30,6 @@ int onboarding_decode_main(int argc, char **argv);
 int fd_verifier_main(int argc, char **argv);
 int fd_inspect_main(int argc, char **argv);
 int fd_pack_main(int argc, char **argv);
+int fd_build_main(int argc, char **argv);
 
 #endif

@@ -42,6 +42,7 @@ static const command commands[] = {
     {"onboarding", "decode", onboarding_decode_main, "print every field of a QR code text or manual pairing code"},
     {"factory-data", "verifier", fd_verifier_main, "SPAKE2+ verifier (base64) of a passcode, salt and iteration count"},
     {"factory-data", "inspect", fd_inspect_main, "decode a factory-data image (nrf, esp32, nxp, json) and check it"},
+    {"factory-data", "build", fd_build_main, "build the factory-data partitions of every issued device of an order"},
     {"factory-data", "pack", fd_pack_main, "render one device's factory-data JSON as a platform image"},
 };
 

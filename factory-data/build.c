@@ -1,0 +1,423 @@
+/* build.c - the factory-data batch engine (see build.h). */
+#include "factory-data/build.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "dac/issue.h"
+#include "factory-data/onboarding.h"
+#include "factory-data/spake2p.h"
+#include "util.h"
+#include "workers.h"
+
+#define CHUNK 512
+
+enum { ST_NEW = 1, ST_REBUILD, ST_SKIP };
+
+typedef struct fd_item {
+    mp_issued dev;
+    int state;
+    mp_fd_rec rec;
+    mp_fd_device fd;
+    uint32_t passcode;
+    char qr[MP_QR_MAX];
+    char manual[MP_MANUAL_MAX];
+    uint8_t *out[MP_FD_MAX_FORMATS];
+    size_t outlen[MP_FD_MAX_FORMATS];
+    uint64_t seq;
+    int rc;
+    char msg[300];
+} fd_item;
+
+typedef struct fd_chunk {
+    fd_item *items;
+    size_t n;
+    mp_fd_build *b;
+} fd_chunk;
+
+static void item_clear(fd_item *it)
+{
+    for (int f = 0; f < MP_FD_MAX_FORMATS; f++) {
+        mp_free_secret(it->out[f], it->outlen[f]);
+        it->out[f] = NULL;
+        it->outlen[f] = 0;
+    }
+    mp_wipe(it, sizeof(*it));
+}
+
+static void key_path(const mp_issued *d, char *out, size_t cap)
+{
+    size_t n = strlen(d->path);
+    if (n > 4 && strcmp(d->path + n - 4, ".der") == 0) n -= 4;
+    snprintf(out, cap, "%.*s.key.der", (int)n, d->path);
+}
+
+/* The key from an image of this device already in the output folder (a
+ * rebuild after the loose key file was packed and removed). */
+static int key_from_image(const mp_fd_build *b, const mp_issued *d, uint8_t scalar[32])
+{
+    static const int readable[] = {MP_FD_JSON, MP_FD_NRF, MP_FD_ESP32, MP_FD_NXP};
+    char path[4300];
+    for (size_t i = 0; i < sizeof(readable) / sizeof(readable[0]); i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        mp_fd_device *dev = calloc(1, sizeof(*dev));
+        snprintf(path, sizeof(path), "%s/%s.%s", b->out_dir, d->udid, mp_fd_format_ext(readable[i]));
+        int ok = dev != NULL && access(path, R_OK) == 0 && mp_read_file(path, 1 << 20, &buf, &len) == MP_OK &&
+                 mp_fd_unpack(readable[i], buf, len, dev) == MP_OK && dev->has_dac_key &&
+                 dev->dac_len == d->der_len && memcmp(dev->dac_der, d->der, d->der_len) == 0;
+        if (ok) {
+            memcpy(scalar, dev->dac_key, 32);
+        }
+        if (dev != NULL) mp_fd_device_wipe(dev);
+        free(dev);
+        mp_free_secret(buf, len);
+        if (ok) return MP_OK;
+    }
+    return MP_ERR_IO;
+}
+
+/* The off-chip key written by `dac issue --generate-keys` (SEC1 DER). */
+static int read_key(const mp_fd_build *b, const mp_issued *d, uint8_t scalar[32])
+{
+    static const uint8_t head[] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
+    char path[1100];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    key_path(d, path, sizeof(path));
+    int rc = mp_read_file(path, 4096, &buf, &len);
+    if (rc != MP_OK) {
+        if (key_from_image(b, d, scalar) == MP_OK) {
+            return MP_OK;
+        }
+        return mp_err(MP_ERR_IO, "its DAC private key %s is missing and no image of it in the output folder holds the key", path);
+    }
+    if (len != 121 || memcmp(buf, head, sizeof(head)) != 0) {
+        rc = mp_err(MP_ERR_INVALID, "%s: not a P-256 SEC1 private key", path);
+    } else {
+        memcpy(scalar, buf + 7, 32);
+    }
+    mp_free_secret(buf, len);
+    return rc;
+}
+
+static int new_creds(const mp_fd_build *b, fd_item *it)
+{
+    const mp_assign_row *a = b->assign ? mp_assign_find(b->assign, it->dev.udid) : NULL;
+    mp_fd_rec *r = &it->rec;
+    int rc;
+    snprintf(r->udid, sizeof(r->udid), "%s", it->dev.udid);
+    r->order_id = b->order.id;
+    r->iterations = b->iterations;
+    r->salt_len = 32;
+    snprintf(r->mfg_date, sizeof(r->mfg_date), "%s", b->mfg_date);
+    if ((rc = a && a->has_passcode ? (it->passcode = a->passcode, MP_OK) : mp_passcode_random(&it->passcode)) != MP_OK ||
+        (rc = a && a->has_discriminator ? (r->discriminator = a->discriminator, MP_OK) : mp_discriminator_random(&r->discriminator)) != MP_OK ||
+        (rc = mp_random_bytes(r->salt, 32)) != MP_OK) {
+        return rc;
+    }
+    if (a && a->has_rd_uid) {
+        memcpy(r->rd_uid, a->rd_uid, a->rd_uid_len);
+        r->rd_uid_len = a->rd_uid_len;
+    } else if ((rc = mp_random_bytes(r->rd_uid, 16)) != MP_OK) {
+        return rc;
+    } else {
+        r->rd_uid_len = 16;
+    }
+    if (a && a->has_serial) {
+        snprintf(r->serial, sizeof(r->serial), "%s", a->serial);
+    } else if ((rc = mp_serial_format(b->serial_tmpl, it->seq, it->dev.udid, r->serial)) != MP_OK) {
+        return rc;
+    }
+    r->has_passcode = b->record_passcodes;
+    r->passcode = b->record_passcodes ? it->passcode : 0;
+    return mp_spake2p_verifier(it->passcode, r->salt, r->salt_len, r->iterations, r->verifier);
+}
+
+static int onboarding_codes(const mp_fd_build *b, fd_item *it)
+{
+    mp_payload p = {.vendor_id = b->order.vid, .product_id = b->order.pid,
+                    .flow = (uint8_t)b->product->commissioning_flow, .caps = b->product->discovery_caps,
+                    .discriminator = it->rec.discriminator, .passcode = it->passcode,
+                    .has_vid_pid = b->product->commissioning_flow == MP_FLOW_CUSTOM};
+    int rc = mp_qr_encode(&p, it->qr);
+    if (rc == MP_OK) {
+        rc = mp_manual_encode(&p, it->manual);
+    }
+    mp_wipe(&p, sizeof(p));
+    return rc;
+}
+
+static int fill_device(const mp_fd_build *b, fd_item *it)
+{
+    mp_fd_device *d = &it->fd;
+    const mp_fd_rec *r = &it->rec;
+    mp_fd_device_init(d);
+    mp_fd_from_product(b->product, d);
+    snprintf(d->serial, sizeof(d->serial), "%s", r->serial);
+    snprintf(d->mfg_date, sizeof(d->mfg_date), "%s", r->mfg_date);
+    d->discriminator = r->discriminator;
+    d->iterations = r->iterations;
+    memcpy(d->salt, r->salt, r->salt_len);
+    d->salt_len = r->salt_len;
+    memcpy(d->verifier, r->verifier, 97);
+    memcpy(d->rd_uid, r->rd_uid, r->rd_uid_len);
+    d->rd_uid_len = r->rd_uid_len;
+    d->passcode = b->include_passcode ? it->passcode : 0;
+    memcpy(d->dac_der, it->dev.der, it->dev.der_len);
+    d->dac_len = it->dev.der_len;
+    memcpy(d->pai_der, b->pai, b->pai_len);
+    d->pai_len = b->pai_len;
+    memcpy(d->cd_der, b->cd, b->cd_len);
+    d->cd_len = b->cd_len;
+    if (it->dev.key_origin == MP_KEY_OFFCHIP && b->needs_key) {
+        int rc = read_key(b, &it->dev, d->dac_key);
+        if (rc != MP_OK) return rc;
+        d->has_dac_key = 1;
+    }
+    return MP_OK;
+}
+
+static void work(void *ctx, void *state, size_t i)
+{
+    fd_chunk *c = ctx;
+    const mp_fd_build *b = c->b;
+    fd_item *it = &c->items[i];
+    (void)state;
+    it->rc = MP_OK;
+    if (it->state == ST_SKIP) {
+        return;
+    }
+    if (it->state == ST_NEW && ((it->rc = new_creds(b, it)) != MP_OK || (it->rc = onboarding_codes(b, it)) != MP_OK)) {
+        goto fail;
+    }
+    if ((it->rc = fill_device(b, it)) != MP_OK) {
+        goto fail;
+    }
+    for (int f = 0; f < b->nformats; f++) {
+        if ((it->rc = mp_fd_pack(b->formats[f], &it->fd, &b->opts, &it->out[f], &it->outlen[f])) != MP_OK) {
+            goto fail;
+        }
+    }
+    return;
+fail:
+    snprintf(it->msg, sizeof(it->msg), "device %s: %s", it->dev.udid, mp_err_msg());
+}
+
+/* ---- main thread ----------------------------------------------------------- */
+
+static int files_exist(const mp_fd_build *b, const char *udid)
+{
+    char path[4300];
+    struct stat st;
+    for (int f = 0; f < b->nformats; f++) {
+        snprintf(path, sizeof(path), "%s/%s.%s", b->out_dir, udid, mp_fd_format_ext(b->formats[f]));
+        if (stat(path, &st) != 0) return 0;
+    }
+    return 1;
+}
+
+static int wanted(const mp_fd_build *b, const char *udid)
+{
+    if (b->n_udids == 0) return 1;
+    for (size_t i = 0; i < b->n_udids; i++) {
+        if (strcmp(b->udids[i], udid) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Next chunk: classify each issued device as new, to rebuild, or done. */
+static int fill(mp_fd_build *b, fd_chunk *c, char *after, uint64_t *seq)
+{
+    static mp_issued devs[CHUNK];
+    size_t n = 0;
+    c->n = 0;
+    while (c->n == 0) {
+        int rc = mp_ledger_next_issued(b->ledger, b->order.id, after, CHUNK, devs, &n);
+        if (rc != MP_OK || n == 0) return rc;
+        snprintf(after, MP_UDID_MAX + 1, "%s", devs[n - 1].udid);
+        for (size_t i = 0; i < n; i++) {
+            if (!wanted(b, devs[i].udid)) continue;
+            fd_item *it = &c->items[c->n++];
+            int found = 0;
+            item_clear(it);
+            it->dev = devs[i];
+            if ((rc = mp_ledger_get_fd(b->ledger, it->dev.udid, &it->rec, &found)) != MP_OK) return rc;
+            if (!found) {
+                it->state = ST_NEW;
+                it->seq = (*seq)++;
+            } else if (it->rec.written && files_exist(b, it->dev.udid)) {
+                it->state = ST_SKIP;
+            } else {
+                it->state = ST_REBUILD;
+                if (b->include_passcode) {
+                    if (it->rec.has_passcode) {
+                        it->passcode = it->rec.passcode;
+                    } else if ((rc = mp_fd_lists_passcode(b, it->dev.udid, &it->passcode)) != MP_OK) {
+                        return rc;
+                    }
+                }
+            }
+        }
+    }
+    return MP_OK;
+}
+
+static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char **man)
+{
+    size_t lo = 0, lm = 0;
+    FILE *fo = open_memstream(onb, &lo), *fm = open_memstream(man, &lm);
+    for (size_t i = 0; i < c->n; i++) {
+        const fd_item *it = &c->items[i];
+        if (it->state != ST_NEW) continue;
+        fprintf(fo, "%s,%s,0x%04X,0x%04X,%u,%08u,%s,%s\n", it->dev.udid, it->rec.serial, b->order.vid, b->order.pid,
+                it->rec.discriminator, it->passcode, it->qr, it->manual);
+        json_t *files = json_object();
+        for (int f = 0; f < b->nformats; f++) {
+            char name[MP_UDID_MAX + 24];
+            snprintf(name, sizeof(name), "%s.%s", it->dev.udid, mp_fd_format_ext(b->formats[f]));
+            json_object_set_new(files, mp_fd_format_name(b->formats[f]), json_string(name));
+        }
+        json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:i}", "udid", it->dev.udid, "serial", it->rec.serial,
+                              "dac_serial", it->dev.serial, "files", files, "qr", it->qr, "manual_code", it->manual,
+                              "discriminator", (int)it->rec.discriminator);
+        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fprintf(fm, "%s\n", line);
+        mp_free_secret(line, strlen(line));
+        json_decref(o);
+    }
+    fclose(fo);
+    fclose(fm);
+    return MP_OK;
+}
+
+static int write_images(mp_fd_build *b, fd_chunk *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        fd_item *it = &c->items[i];
+        if (it->state == ST_SKIP) continue;
+        for (int f = 0; f < b->nformats; f++) {
+            char name[MP_UDID_MAX + 24];
+            int secret = it->fd.has_dac_key || it->fd.passcode != 0;
+            snprintf(name, sizeof(name), "%s.%s", it->dev.udid, mp_fd_format_ext(b->formats[f]));
+            int rc = mp_issue_write_file(b->out_dir, name, it->out[f], it->outlen[f], secret ? 0600 : 0644);
+            if (rc != MP_OK) return rc;
+        }
+        if (b->qr_images && it->state == ST_NEW) {
+            int rc = mp_fd_qr_svg(b->out_dir, it->dev.udid, it->qr);
+            if (rc != MP_OK) return rc;
+        }
+    }
+    return mp_issue_sync_dir(b->out_dir);
+}
+
+static int record(mp_fd_build *b, fd_chunk *c, int written)
+{
+    int rc = mp_ledger_begin(b->ledger);
+    for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
+        fd_item *it = &c->items[i];
+        if (!written && it->state == ST_NEW) {
+            rc = mp_ledger_add_fd(b->ledger, &it->rec);
+        } else if (written && it->state != ST_SKIP) {
+            rc = mp_ledger_fd_written(b->ledger, it->dev.udid);
+        }
+    }
+    if (rc == MP_OK) rc = mp_ledger_commit(b->ledger);
+    mp_ledger_rollback(b->ledger);
+    return rc;
+}
+
+static void remove_keys(mp_fd_build *b, fd_chunk *c)
+{
+    char path[1100];
+    for (size_t i = 0; i < c->n && !b->keep_keys && b->needs_key; i++) {
+        if (c->items[i].dev.key_origin != MP_KEY_OFFCHIP) continue;
+        key_path(&c->items[i].dev, path, sizeof(path));
+        if (unlink(path) == 0) b->keys_removed++;
+    }
+}
+
+static int store(mp_fd_build *b, fd_chunk *c)
+{
+    char *onb = NULL, *man = NULL;
+    int rc = MP_OK;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->items[i].rc != MP_OK) return mp_err(c->items[i].rc, "%s", c->items[i].msg);
+    }
+    list_lines(b, c, &onb, &man);
+    if ((*onb || *man) && (rc = mp_fd_lists_append(onb, man)) != MP_OK) goto end;
+    if ((rc = record(b, c, 0)) != MP_OK || (rc = write_images(b, c)) != MP_OK || (rc = record(b, c, 1)) != MP_OK) {
+        goto end;
+    }
+    remove_keys(b, c);
+    for (size_t i = 0; i < c->n; i++) {
+        int st = c->items[i].state;
+        b->built += st == ST_NEW;
+        b->rebuilt += st == ST_REBUILD;
+        b->skipped += st == ST_SKIP;
+    }
+end:
+    mp_free_secret(onb, onb ? strlen(onb) : 0);
+    mp_free_secret(man, man ? strlen(man) : 0);
+    return rc;
+}
+
+int mp_fd_build_run(mp_fd_build *b)
+{
+    fd_chunk bufs[2] = {{.b = b}, {.b = b}};
+    void *states[MP_MAX_JOBS] = {0};
+    mp_workers team;
+    char after[MP_UDID_MAX + 1] = "";
+    uint64_t seq = 0;
+    int rc, cur = 0;
+    mp_workers_init(&team, b->jobs, states, work);
+    bufs[0].items = calloc(CHUNK, sizeof(fd_item));
+    bufs[1].items = calloc(CHUNK, sizeof(fd_item));
+    if (bufs[0].items == NULL || bufs[1].items == NULL) {
+        rc = mp_err(MP_ERR_GENERAL, "out of memory");
+        goto end;
+    }
+    if ((rc = mp_ledger_count_fd(b->ledger, b->order.id, &seq)) != MP_OK || (rc = mp_fd_lists_recover(b)) != MP_OK ||
+        (rc = mp_fd_lists_open(b)) != MP_OK || (rc = fill(b, &bufs[0], after, &seq)) != MP_OK) {
+        goto end;
+    }
+    if (bufs[0].n > 0 && (rc = mp_workers_start(&team, &bufs[0], bufs[0].n)) != MP_OK) goto end;
+    while (bufs[cur].n > 0) {
+        mp_workers_join(&team);
+        fd_chunk *done = &bufs[cur];
+        cur ^= 1;
+        if ((rc = fill(b, &bufs[cur], after, &seq)) != MP_OK) break;
+        if (bufs[cur].n > 0 && !mp_issue_interrupted() &&
+            (rc = mp_workers_start(&team, &bufs[cur], bufs[cur].n)) != MP_OK) break;
+        rc = store(b, done);
+        if (!b->quiet && isatty(2)) {
+            fprintf(stderr, "\r%llu built, %llu rebuilt, %llu already done ", (unsigned long long)b->built,
+                    (unsigned long long)b->rebuilt, (unsigned long long)b->skipped);
+        }
+        if (rc != MP_OK || !team.running) break;
+    }
+    mp_workers_join(&team);
+    if (!b->quiet && isatty(2)) fputc('\n', stderr);
+    if (rc == MP_OK && mp_issue_interrupted() && bufs[cur].n > 0) {
+        rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu device(s); run the same command again to finish",
+                    (unsigned long long)b->built);
+    }
+    if (rc == MP_OK) {
+        char marker[4200];
+        snprintf(marker, sizeof(marker), "%s/.build-incomplete", b->out_dir);
+        unlink(marker);
+    }
+end:
+    mp_fd_lists_close();
+    for (int i = 0; i < 2; i++) {
+        for (size_t k = 0; bufs[i].items != NULL && k < CHUNK; k++) item_clear(&bufs[i].items[k]);
+        free(bufs[i].items);
+    }
+    return rc;
+}

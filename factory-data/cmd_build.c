@@ -1,0 +1,242 @@
+/* cmd_build.c - `factory-data build`: options, inputs and their checks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "certdecl/cd.h"
+#include "dac/issue.h"
+#include "factory-data/build.h"
+#include "factory-data/check.h"
+#include "opts.h"
+#include "src/commands.h"
+#include "util.h"
+#include "workers.h"
+#include "x509.h"
+
+enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
+       O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER };
+
+static const mp_opt opts[] = {
+    {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
+    {"product", O_PRODUCT, OT_FILE, "FILE", "product description, product.json (required)"},
+    {"cd", O_CD, OT_FILE, "FILE", "Certification Declaration (required; must list the order's VID/PID)"},
+    {"format", O_FORMAT, OT_ENUM, "nrf|esp32|nxp|json", "output format (repeatable; nrf also writes its JSON form, esp32 its CSV)"},
+    {"iterations", O_ITER, OT_UINT, "N", "SPAKE2+ PBKDF2 iterations 1000..100000 (default: product.json, else 10000)"},
+    {"out-dir", O_OUT_DIR, OT_DIR, "DIR", "output folder (required)"},
+    {"jobs", O_JOBS, OT_UINT, "J", "worker threads for PBKDF2 and packing (default 1)"},
+    {"udid", O_UDID, OT_STR, "UDID", "only this device (repeatable)"},
+    {"assign", O_ASSIGN, OT_FILE, "FILE", "pre-assigned values: CSV udid,passcode,discriminator,serial,rd_uid"},
+    {"include-passcode", O_INCLUDE_PC, OT_FLAG, NULL, "also write the passcode into the images (spec 5.1.7: avoid)"},
+    {"record-passcodes", O_RECORD_PC, OT_FLAG, NULL, "record passcodes in the ledger in clear (default: never)"},
+    {"keep-keys", O_KEEP_KEYS, OT_FLAG, NULL, "keep the loose off-chip DAC key files after packing them"},
+    {"qr-images", O_QR, OT_FLAG, NULL, "write UDID.qr.svg, the onboarding QR code of each new device"},
+    {"serial-template", O_SERIAL, OT_STR, "T", "serial numbers: {seq}, {seq:W}, {udid}, {hex:N} (default {hex:16})"},
+    {"mfg-date", O_MFG, OT_DATE, "DATE", "manufacturing date YYYY-MM-DD (default today, UTC)"},
+    {"partition-size", O_PSIZE, OT_UINT, "BYTES", "esp32 NVS partition size (default 0x6000)"},
+    {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
+    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    MP_OPTS_COMMON,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+typedef struct build_args {
+    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger;
+    const char *formats[MP_FD_MAX_FORMATS];
+    int nformats;
+    char *udids[4096];
+    size_t n_udids;
+    int include_pc, record_pc, keep_keys, qr;
+} build_args;
+
+static int parse(int argc, char **argv, mp_common *c, build_args *a)
+{
+    mp_optparse p;
+    const char *val;
+    int id;
+    mp_opt_init(&p, argc, argv, opts, "factory-data build",
+                "--order ID --product product.json --cd cd.der --format F [--format F]... --out-dir DIR [--jobs J]",
+                "Builds the factory-data partition of every issued device of the order, one\n"
+                "file per device and format (UDID.<ext>, mode 0600 when it holds a key or the\n"
+                "passcode), plus manifest.jsonl and onboarding.csv (the only place passcodes go).\n"
+                "Re-running is idempotent; an interrupted build finishes on re-run. Credentials\n"
+                "are recorded in the ledger so a rebuild gives the same values.");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        switch (id) {
+        case OPT_HELP: return OPT_HELP;
+        case O_ORDER: a->order = val; break;
+        case O_PRODUCT: a->product = val; break;
+        case O_CD: a->cd = val; break;
+        case O_ITER: a->iter = val; break;
+        case O_OUT_DIR: a->out_dir = val; break;
+        case O_JOBS: a->jobs = val; break;
+        case O_ASSIGN: a->assign = val; break;
+        case O_SERIAL: a->serial = val; break;
+        case O_MFG: a->mfg = val; break;
+        case O_PSIZE: a->psize = val; break;
+        case O_LEDGER: a->ledger = val; break;
+        case O_INCLUDE_PC: a->include_pc = 1; break;
+        case O_RECORD_PC: a->record_pc = 1; break;
+        case O_KEEP_KEYS: a->keep_keys = 1; break;
+        case O_QR: a->qr = 1; break;
+        case O_FORMAT:
+            if (a->nformats >= 4) return -mp_err(MP_ERR_USAGE, "factory-data build: at most 4 --format options");
+            a->formats[a->nformats++] = val;
+            break;
+        case O_UDID:
+            if (a->n_udids >= 4096) return -mp_err(MP_ERR_USAGE, "factory-data build: at most 4096 --udid options");
+            a->udids[a->n_udids++] = (char *)val;
+            break;
+        default:
+            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "factory-data build: unexpected argument '%s'", val ? val : "");
+        }
+    }
+    mp_common_finish(c);
+    return id;
+}
+
+static int set_formats(mp_fd_build *b, const build_args *a)
+{
+    if (a->nformats == 0) {
+        return mp_err(MP_ERR_USAGE, "factory-data build: at least one --format is required");
+    }
+    for (int i = 0; i < a->nformats; i++) {
+        int f = mp_fd_format_parse(a->formats[i]);
+        for (int j = 0; j < b->nformats; j++) {
+            if (b->formats[j] == f) return mp_err(MP_ERR_USAGE, "--format %s given twice", a->formats[i]);
+        }
+        b->formats[b->nformats++] = f;
+        if (f == MP_FD_NRF) b->formats[b->nformats++] = MP_FD_NRF_JSON;
+        if (f == MP_FD_ESP32) b->formats[b->nformats++] = MP_FD_ESP32_CSV;
+        b->needs_key |= mp_fd_needs_dac_key(f);
+    }
+    return MP_OK;
+}
+
+static int check_inputs(mp_fd_build *b, const build_args *a, mp_cd *cd)
+{
+    const mp_product *p = b->product;
+    uint64_t chip = 0, n;
+    int rc;
+    if (p->vendor_id != b->order.vid || p->product_id != b->order.pid) {
+        return mp_err(MP_ERR_MISMATCH, "%s describes VID 0x%04X PID 0x%04X but order %lld is for 0x%04X/0x%04X", a->product,
+                      p->vendor_id, p->product_id, (long long)b->order.id, b->order.vid, b->order.pid);
+    }
+    mp_fd_device probe;
+    mp_fd_device_init(&probe);
+    probe.vendor_id = b->order.vid;
+    probe.product_id = b->order.pid;
+    if ((rc = mp_fd_check_cd_covers(&probe, cd)) != MP_OK) {
+        return mp_err_ctx(MP_ERR_MISMATCH, "%s", a->cd);
+    }
+    if (b->needs_key) {
+        if ((rc = mp_ledger_count_issued(b->ledger, b->order.id, MP_KEY_CHIP, &chip)) != MP_OK) return rc;
+        if (chip > 0) {
+            return mp_err(MP_ERR_INVALID, "the requested format stores the DAC private key, but %llu device(s) of order %lld keep their key in the chip (chip-list devices); use --format json for them, or issue with --generate-keys",
+                          (unsigned long long)chip, (long long)b->order.id);
+        }
+    }
+    if (a->iter != NULL && (mp_parse_uint(a->iter, 100000, &n) != MP_OK || n < 1000)) {
+        return mp_err(MP_ERR_INVALID, "--iterations: 1000..100000");
+    }
+    b->iterations = a->iter ? (uint32_t)mp_opt_uint(a->iter) : p->iterations;
+    if (a->psize != NULL) {
+        b->opts.partition_size = (size_t)mp_opt_uint(a->psize);
+    }
+    char sn[MP_SERIAL_MAX + 1];
+    if ((rc = mp_serial_format(b->serial_tmpl, 0, "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF", sn)) != MP_OK) {
+        return mp_err_ctx(rc, "--serial-template");
+    }
+    return MP_OK;
+}
+
+static int load_pai(mp_fd_build *b)
+{
+    X509 *pai = NULL;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int rc = mp_cert_load(b->order.pai_cert, &pai);
+    if (rc == MP_OK && (rc = mp_cert_der(pai, &der, &len)) == MP_OK) {
+        if (len > sizeof(b->pai)) {
+            rc = mp_err(MP_ERR_PROFILE, "%s: PAI larger than %zu bytes", b->order.pai_cert, sizeof(b->pai));
+        } else {
+            memcpy(b->pai, der, len);
+            b->pai_len = len;
+        }
+    }
+    OPENSSL_free(der);
+    X509_free(pai);
+    return rc;
+}
+
+static void today(char out[17])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 17, "%Y-%m-%d", &tm);
+}
+
+int fd_build_main(int argc, char **argv)
+{
+    mp_common c = {0};
+    build_args a;
+    mp_fd_build b;
+    mp_product prod = {0};
+    mp_assign assign = {0};
+    mp_cd cd;
+    mp_cd_env env;
+    uint8_t *cd_der = NULL;
+    size_t cd_len = 0;
+    uint64_t order, jobs = 1;
+    struct stat st;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    int rc = parse(argc, argv, &c, &a);
+    if (rc != 0) return rc == OPT_HELP ? MP_OK : -rc;
+    if (!a.order || !a.product || !a.cd || !a.out_dir) {
+        return mp_err(MP_ERR_USAGE, "factory-data build: --order, --product, --cd, --format and --out-dir are required");
+    }
+    if (mp_parse_uint(a.order, INT64_MAX, &order) != MP_OK) return mp_err(MP_ERR_USAGE, "--order: not a number");
+    if (a.jobs && (mp_parse_uint(a.jobs, MP_MAX_JOBS, &jobs) != MP_OK || jobs == 0)) return mp_err(MP_ERR_USAGE, "--jobs: 1..64");
+    b.jobs = (int)jobs;
+    b.quiet = c.quiet;
+    b.out_dir = a.out_dir;
+    b.udids = a.udids;
+    b.n_udids = a.n_udids;
+    b.include_passcode = a.include_pc;
+    b.record_passcodes = a.record_pc;
+    b.keep_keys = a.keep_keys;
+    b.qr_images = a.qr;
+    b.serial_tmpl = a.serial ? a.serial : "{hex:16}";
+    if (a.mfg) snprintf(b.mfg_date, sizeof(b.mfg_date), "%.10s", a.mfg);
+    else today(b.mfg_date);
+    mp_issue_install_signals();
+    if ((rc = set_formats(&b, &a)) != MP_OK || (rc = mp_product_load(a.product, &prod)) != MP_OK) goto end;
+    b.product = &prod;
+    if ((rc = mp_cd_read_file(a.cd, &cd_der, &cd_len, &env, &cd)) != MP_OK) {
+        mp_err_ctx(rc, "%s", a.cd);
+        goto end;
+    }
+    b.cd = cd_der;
+    b.cd_len = cd_len;
+    if (a.assign && (rc = mp_assign_load(a.assign, &assign)) != MP_OK) goto end;
+    b.assign = a.assign ? &assign : NULL;
+    if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &b.ledger)) != MP_OK ||
+        (rc = mp_ledger_get_order(b.ledger, (int64_t)order, &b.order)) != MP_OK || (rc = check_inputs(&b, &a, &cd)) != MP_OK ||
+        (rc = load_pai(&b)) != MP_OK) {
+        goto end;
+    }
+    if (stat(a.out_dir, &st) != 0 && (rc = mp_mkdir_p(a.out_dir, 0700)) != MP_OK) goto end;
+    rc = mp_fd_build_run(&b);
+    printf("order %lld: factory data for %llu new device(s), %llu rebuilt, %llu already built; %llu loose key file(s) removed; output in %s\n",
+           (long long)order, (unsigned long long)b.built, (unsigned long long)b.rebuilt, (unsigned long long)b.skipped,
+           (unsigned long long)b.keys_removed, a.out_dir);
+end:
+    mp_assign_free(&assign);
+    free(cd_der);
+    mp_product_free(&prod);
+    mp_ledger_close(b.ledger);
+    return rc;
+}
