@@ -1,7 +1,7 @@
 # lib.sh - helpers for integration tests: the real binary against a fresh
 # SoftHSM token in a temporary directory. Sourced by each t_*.sh.
 set -u
-MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
+export MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
 VEC=${MP_VECTORS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared/vectors/chip}
 PASS=0
 FAIL=0

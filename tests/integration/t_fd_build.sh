@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# t_fd_build.sh - factory-data build over an order: every format, checks by
+# inspect, secrets' places, idempotence, crash recovery, refusals.
+. "$(dirname "$0")/lib.sh"
+H="--token test --pin-file pin"
+new_token
+"$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
+"$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
+"$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
+cp "$(dirname "$0")/../../examples/product.json" product.json
+"$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1000 > /dev/null
+"$MP" dac issue $H --order 1 --generate-keys --count 30 --out-dir dacs --quiet > /dev/null
+db() { sqlite3 state/ledger.sqlite "$1"; }
+B="--order 1 --product product.json --cd cd.der"
+
+expect 0 "build nrf, esp32, nxp and json" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd --jobs 2 --qr-images
+check "30 devices x 6 files" test "$(ls fd | grep -Ec '\.(nrf\.cbor|nrf\.json|esp32\.bin|esp32\.csv|nxp\.bin|json)$')" = 180
+check "images holding keys are 0600" bash -c "for f in fd/*.bin fd/*.cbor fd/*.json; do [ \$(stat -c %a \$f) = 600 ] || exit 1; done"
+check "onboarding.csv: header + 30 lines, 0600" bash -c "[ \$(wc -l < fd/onboarding.csv) = 31 ] && [ \$(stat -c %a fd/onboarding.csv) = 600 ]"
+check "manifest.jsonl: 30 JSON lines" bash -c "[ \$(jq -c . fd/manifest.jsonl | wc -l) = 30 ]"
+check "QR images" test "$(ls fd/*.qr.svg | wc -l)" = 30
+check "loose keys removed once packed" test "$(ls dacs/*.key.der 2>/dev/null | wc -l)" = 0
+check "ledger has no passcodes" test "$(db 'select count(*) from factory_data where passcode is not null')" = 0
+check "manifest has no passcode" bash -c "! grep -q passcode fd/manifest.jsonl"
+check "images have no passcode (spec 5.1.7)" bash -c "! grep -q '\"passcode\"' fd/*.json"
+line=$(sed -n 2p fd/onboarding.csv)
+u=$(echo "$line" | cut -d, -f1); pc=$(echo "$line" | cut -d, -f6); qr=$(echo "$line" | cut -d, -f7); manual=$(echo "$line" | cut -d, -f8)
+for f in nrf.cbor esp32.bin nxp.bin json; do
+    expect 0 "inspect $f: key, chain, verifier, CD" "$MP" factory-data inspect "fd/$u.$f" --pai pai.pem --cd cd.der --passcode "$pc"
+    check "inspect $f: no check failed" bash -c "! grep -q ': FAIL' out.txt && grep -q 'verifier_matches_passcode: ok' out.txt"
+done
+expect 0 "QR decodes to the device's values" "$MP" onboarding decode "$qr" --json
+check "QR passcode and discriminator" bash -c "jq -e --argjson p $((10#$pc)) '.passcode == \$p' out.txt > /dev/null && jq -e --argjson d $(echo "$line" | cut -d, -f5) '.discriminator == \$d' out.txt > /dev/null"
+expect 0 "manual code decodes" "$MP" onboarding decode "$manual" --json
+check "passcode valid range" bash -c "p=\$((10#$pc)); [ \$p -ge 1 ] && [ \$p -le 99999998 ]"
+check "distinct passcodes, salts, serials" bash -c "[ \$(cut -d, -f6 fd/onboarding.csv | sort -u | wc -l) = 31 ] && [ \$(sqlite3 state/ledger.sqlite 'select count(distinct salt) from factory_data') = 30 ]"
+cp fd/$u.nxp.bin nxp.before
+expect 0 "re-run is idempotent" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd
+check "nothing new" grep -q "0 new device(s), 0 rebuilt, 30 already built" out.txt
+check "onboarding unchanged" test "$(wc -l < fd/onboarding.csv)" = 31
+rm fd/$u.nxp.bin
+expect 0 "a lost image is rebuilt" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd
+check "rebuilt identical (same credentials, key from another image)" cmp fd/$u.nxp.bin nxp.before
+
+# refusals
+"$MP" chips simulate --count 5 --out sim > /dev/null
+"$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 > /dev/null
+"$MP" dac issue $H --order 2 --out-dir dacs2 --quiet > /dev/null
+expect_err 10 "keep their key in the chip" "key formats refuse chip-list devices" "$MP" factory-data build --order 2 --product product.json --cd cd.der --format esp32 --out-dir fd2
+expect 0 "json for chip-list devices" "$MP" factory-data build --order 2 --product product.json --cd cd.der --format json --out-dir fd2 --record-passcodes
+check "json holds no key for chip devices" bash -c "! jq -e '.dac_key' fd2/*.json > /dev/null 2>&1 || [ \"\$(jq -r '.dac_key' \$(ls fd2/*.json | head -1))\" = null ]"
+check "--record-passcodes records them" test "$(db 'select count(*) from factory_data where passcode is not null')" = 5
+jq '.product_id = "0x8002"' product.json > other.json
+expect_err 12 "order 1 is for" "product of another PID" "$MP" factory-data build --order 1 --product other.json --cd cd.der --format json --out-dir x
+expect_err 10 "iterations" "iterations out of range" "$MP" factory-data build $B --format json --out-dir x --iterations 999
+expect_err 2 "at least one --format" "no format" "$MP" factory-data build $B --out-dir x
+expect_err 2 "is not one of" "unknown format" "$MP" factory-data build $B --format zigbee --out-dir x
+
+# --assign, --keep-keys, --udid, --include-passcode
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 > /dev/null
+"$MP" dac issue $H --order 3 --generate-keys --count 3 --out-dir dacs3 --quiet > /dev/null
+u1=$(ls dacs3/*.der | grep -v key | head -1 | xargs basename | sed 's/.der$//')
+printf 'udid,passcode,discriminator,serial\n%s,20202021,3840,ACME-0001\n' "$u1" > assign.csv
+expect 0 "build with --assign, --keep-keys, --include-passcode" "$MP" factory-data build --order 3 --product product.json --cd cd.der --format json --out-dir fd3 --assign assign.csv --keep-keys --include-passcode
+check "assigned values used" grep -q "^$u1,ACME-0001,0xFFF2,0x8001,3840,20202021," fd3/onboarding.csv
+check "passcode in the image when asked" jq -e '.passcode == 20202021' "fd3/$u1.json"
+check "--keep-keys keeps the key files" test "$(ls dacs3/*.key.der | wc -l)" = 3
+printf 'udid,passcode\n%s,11111111\n' "$u1" > badassign.csv
+expect_err 10 "passcode" "--assign with an invalid passcode" "$MP" factory-data build --order 3 --product product.json --cd cd.der --format json --out-dir fd4 --assign badassign.csv
+
+# crash: kill -9 part-way through a bigger build, then finish
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 3000 > /dev/null
+"$MP" dac issue $H --order 4 --generate-keys --count 3000 --out-dir dacs4 --quiet > /dev/null
+"$MP" factory-data build --order 4 --product product.json --cd cd.der --format nxp --format json --out-dir fd5 --iterations 1000 --quiet > /dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 300); do [ "$(ls fd5 2>/dev/null | wc -l)" -gt 1500 ] && break; sleep 0.01; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+expect 0 "re-run after kill -9" "$MP" factory-data build --order 4 --product product.json --cd cd.der --format nxp --format json --out-dir fd5 --iterations 1000 --quiet
+check "every device once in onboarding.csv" bash -c "[ \$(tail -n +2 fd5/onboarding.csv | cut -d, -f1 | sort -u | wc -l) = 3000 ] && [ \$(wc -l < fd5/onboarding.csv) = 3001 ]"
+check "every device once in manifest.jsonl" bash -c "[ \$(jq -r .udid fd5/manifest.jsonl | sort -u | wc -l) = 3000 ] && [ \$(wc -l < fd5/manifest.jsonl) = 3000 ]"
+check "all written in the ledger" test "$(db 'select count(*) from factory_data where order_id=4 and written=1')" = 3000
+check "no loose keys left" test "$(ls dacs4/*.key.der 2>/dev/null | wc -l)" = 0
+check "onboarding passcodes match the images" bash -c 'for l in $(tail -n +2 fd5/onboarding.csv | shuf -n 20 --random-source=fd5/onboarding.csv); do
+    u=$(echo $l | cut -d, -f1); p=$(echo $l | cut -d, -f6)
+    "$MP" factory-data inspect fd5/$u.nxp.bin --passcode $p | grep -q "verifier_matches_passcode: ok" || exit 1; done'
+check "no temporary files" bash -c "! ls -a fd5 | grep -q tmp"
+finish
