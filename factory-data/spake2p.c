@@ -1,6 +1,8 @@
 /* spake2p.c - see spake2p.h. */
 #include "spake2p.h"
 
+#include <pthread.h>
+
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -40,6 +42,22 @@ static int mul_g(const EC_GROUP *g, const BIGNUM *s, BN_CTX *bn, uint8_t point[6
     return ok;
 }
 
+/* One P-256 group for the process: building it costs more than the rest of
+ * the verifier after PBKDF2; EC operations only read it, so threads share it. */
+static EC_GROUP *p256;
+static pthread_once_t p256_once = PTHREAD_ONCE_INIT;
+
+static void p256_init(void)
+{
+    p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+}
+
+static const EC_GROUP *group(void)
+{
+    pthread_once(&p256_once, p256_init);
+    return p256;
+}
+
 int mp_spake2p_verifier(uint32_t passcode, const uint8_t *salt, size_t saltlen,
                         uint32_t iterations, uint8_t verifier[static MP_VERIFIER_LEN])
 {
@@ -50,7 +68,7 @@ int mp_spake2p_verifier(uint32_t passcode, const uint8_t *salt, size_t saltlen,
     if (rc != MP_OK) {
         return rc;
     }
-    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    const EC_GROUP *g = group();
     BN_CTX *bn = BN_CTX_secure_new();
     BIGNUM *w0 = BN_secure_new(), *w1 = BN_secure_new();
     rc = mp_err(MP_ERR_GENERAL, "SPAKE2+ verifier: out of memory or OpenSSL failure");
@@ -69,7 +87,6 @@ end:
     BN_clear_free(w0);
     BN_clear_free(w1);
     BN_CTX_free(bn);
-    EC_GROUP_free(g);
     return rc;
 }
 
@@ -87,7 +104,7 @@ int mp_spake2p_check_verifier(uint32_t passcode, const uint8_t *salt, size_t sal
 
 int mp_p256_point(const uint8_t scalar[static 32], uint8_t point[static 65])
 {
-    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    const EC_GROUP *g = group();
     BN_CTX *bn = BN_CTX_secure_new();
     BIGNUM *s = BN_secure_new();
     int rc = MP_ERR_GENERAL;
@@ -102,7 +119,6 @@ int mp_p256_point(const uint8_t scalar[static 32], uint8_t point[static 65])
     }
     BN_clear_free(s);
     BN_CTX_free(bn);
-    EC_GROUP_free(g);
     return rc;
 }
 
