@@ -31,5 +31,7 @@ int fd_verifier_main(int argc, char **argv);
 int fd_inspect_main(int argc, char **argv);
 int fd_pack_main(int argc, char **argv);
 int fd_build_main(int argc, char **argv);
+int verify_attestation_main(int argc, char **argv);
+int testvectors_generate_main(int argc, char **argv);
 
 #endif

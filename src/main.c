@@ -44,6 +44,8 @@ static const command commands[] = {
     {"factory-data", "inspect", fd_inspect_main, "decode a factory-data image (nrf, esp32, nxp, json) and check it"},
     {"factory-data", "build", fd_build_main, "build the factory-data partitions of every issued device of an order"},
     {"factory-data", "pack", fd_pack_main, "render one device's factory-data JSON as a platform image"},
+    {"verify", "attestation", verify_attestation_main, "judge a DAC chain and CD as a Matter commissioner does (SDK result codes)"},
+    {"testvectors", "generate", testvectors_generate_main, "generate commissioner certification test vectors (--dac_provider JSON)"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
