@@ -67,6 +67,7 @@ typedef struct tv_cd {
 enum tv_cms_defect {
     TVC_NONE = 0, TVC_SIGNER_V2, TVC_SIGNER_DIGEST_SHA1, TVC_SIGNED_DATA_V2, TVC_DIGEST_SHA1,
     TVC_SIG_ALG_SHA1, TVC_ECONTENT_OTHER, TVC_CORRUPT_SIG, TVC_UNKNOWN_KID,
+    TVC_TWO_DIGESTS, /* SignedData digestAlgorithms {sha256, sha1}: only TC-DA-1.2 objects */
 };
 
 int tv_cd_tlv(const tv_cd *cd, uint8_t *buf, size_t cap, size_t *len) MP_MUST_CHECK;

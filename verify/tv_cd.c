@@ -125,6 +125,7 @@ int tv_cd_sign(const uint8_t *tlv_buf, size_t len, const uint8_t kid[20], EVP_PK
     der set = {0}, ec = {0}, ec0 = {0};
     tlv(sd, 0x02, &v, 1);
     alg(&set, defect == TVC_DIGEST_SHA1, 0);
+    if (defect == TVC_TWO_DIGESTS) alg(&set, 1, 0);
     wrap(sd, 0x31, &set);
     tlv(&ec, 0x06, defect == TVC_ECONTENT_OTHER ? oid_other : oid_data,
         defect == TVC_ECONTENT_OTHER ? sizeof(oid_other) : sizeof(oid_data));
