@@ -21,7 +21,7 @@ enum { O_SERIAL = 1, O_REASON, O_LEDGER, O_PAI_CERT, O_PAI_KEY, O_OUT, O_DAYS };
 #define REASONS "unspecified|keyCompromise|cACompromise|affiliationChanged|superseded|cessationOfOperation|privilegeWithdrawn"
 
 static const mp_opt revoke_opts[] = {
-    {"serial", O_SERIAL, OT_HEX, "HEX", "serial number of the DAC (hex, as `ledger export` prints it)"},
+    {"serial", O_SERIAL, OT_STR, "HEX", "serial number of the DAC (hex, as `ledger export` prints it)"},
     {"reason", O_REASON, OT_ENUM, REASONS, "RFC 5280 reason (required)"},
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
