@@ -160,13 +160,13 @@ static int put(const tv_env *e, const char *name, const char *file, const void *
 
 static int put_cert(const tv_env *e, const char *name, const char *base, X509 *x, uint8_t **der, size_t *len)
 {
-    char file[64];
+    char file[64], path[4096];
     int rc = mp_cert_der(x, der, len);
     if (rc != MP_OK) return rc;
     snprintf(file, sizeof(file), "%s.der", base);
     if ((rc = put(e, name, file, *der, *len, 0644)) != MP_OK) return rc;
-    snprintf(file, sizeof(file), "%s/%s/%s.pem", e->dir, name, base);
-    return mp_cert_write_pem(file, x, 0);
+    snprintf(path, sizeof(path), "%s/%s/%s.pem", e->dir, name, base);
+    return mp_cert_write_pem(path, x, 0);
 }
 
 static json_t *hexj(const uint8_t *p, size_t n)

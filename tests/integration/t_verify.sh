@@ -131,4 +131,8 @@ check "vectors use the existing PAI" cmp vec2/pai.pem pai.pem
 verdict 0 "its valid case verifies" --paa vec2/paa.pem --pai vec2/valid/pai.der --dac vec2/valid/dac.der --cd vec2/valid/cd.der --cd-signer vec2/cd-signer.pem
 expect_err 12 "differs from the PAI" "--vid differing from the PAI" "$MP" testvectors generate $H --paa-cert paa.pem --paa-key paa --pai-cert pai.pem --pai-key pai --vid FFF3 --out vec3
 check "nothing left behind on failure" bash -c "! ls -d vec3 vec3.partial-* 2>/dev/null"
+long="$T/$(printf 'a%.0s' $(seq 1 90))"
+mkdir -p "$long"
+expect 0 "testvectors generate into a long absolute path" "$MP" testvectors generate $H --paa-cert paa.pem --paa-key paa --pai-cert pai.pem --pai-key pai --out "$long/vec"
+check "PEM files written under the long path" test -s "$long/vec/dac_version_v2/dac.pem"
 finish
