@@ -1,6 +1,7 @@
 /* build_out.c - onboarding.csv and manifest.jsonl of a factory-data build:
  * appended and synced per chunk before the ledger commit, filtered on
  * recovery to the devices the ledger knows; QR images. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -119,6 +120,24 @@ static int filter(mp_fd_build *b, const char *name, int json, uint64_t *dropped)
     return rc;
 }
 
+/* Temporary files of an interrupted run: never renamed into place, so they
+ * hold nothing anyone relies on. */
+static void sweep_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4400];
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp.") != NULL) {
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            if (unlink(path) == 0) {
+                fprintf(stderr, "matter-pki factory-data build: removed %s (left by an interrupted run)\n", path);
+            }
+        }
+    }
+    if (d != NULL) closedir(d);
+}
+
 int mp_fd_lists_recover(mp_fd_build *b)
 {
     char marker[4200];
@@ -126,6 +145,7 @@ int mp_fd_lists_recover(mp_fd_build *b)
     int rc = MP_OK;
     snprintf(marker, sizeof(marker), "%s/.build-incomplete", b->out_dir);
     if (access(marker, F_OK) == 0) {
+        sweep_tmp(b->out_dir);
         if ((rc = filter(b, "onboarding.csv", 0, &dropped)) == MP_OK) {
             rc = filter(b, "manifest.jsonl", 1, &dropped);
         }
