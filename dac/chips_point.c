@@ -1,0 +1,172 @@
+/* chips_point.c - P-256 point decoding and UDID rules for chip lists. */
+#include "dac/chips.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/obj_mac.h>
+#include <openssl/sha.h>
+
+#include "util.h"
+
+struct mp_chip_dec {
+    EC_GROUP *group;
+    EC_POINT *pt;
+    BN_CTX *bn;
+};
+
+int mp_chip_dec_new(mp_chip_dec **out)
+{
+    mp_chip_dec *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return mp_err(MP_ERR_GENERAL, "out of memory");
+    }
+    d->group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    d->pt = d->group != NULL ? EC_POINT_new(d->group) : NULL;
+    d->bn = BN_CTX_new();
+    if (d->pt == NULL || d->bn == NULL) {
+        mp_chip_dec_free(d);
+        return mp_err_ssl(MP_ERR_GENERAL, "cannot set up the P-256 group");
+    }
+    *out = d;
+    return MP_OK;
+}
+
+void mp_chip_dec_free(mp_chip_dec *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    EC_POINT_free(d->pt);
+    EC_GROUP_free(d->group);
+    BN_CTX_free(d->bn);
+    free(d);
+}
+
+int mp_chip_point_bytes(mp_chip_dec *d, const uint8_t *in, size_t len, uint8_t point[static 65])
+{
+    if (len == 65 && in[0] != 0x04) {
+        return mp_err(MP_ERR_INVALID, "65-byte public key must start with 04 (uncompressed), not %02X", in[0]);
+    }
+    if (len == 33 && in[0] != 0x02 && in[0] != 0x03) {
+        return mp_err(MP_ERR_INVALID, "33-byte public key must start with 02 or 03 (compressed), not %02X", in[0]);
+    }
+    if (len != 65 && len != 33) {
+        return mp_err(MP_ERR_INVALID, "public key is %zu bytes; expected a 65-byte uncompressed or 33-byte compressed P-256 point", len);
+    }
+    if (EC_POINT_oct2point(d->group, d->pt, in, len, d->bn) != 1 ||
+        EC_POINT_is_on_curve(d->group, d->pt, d->bn) != 1) {
+        ERR_clear_error();
+        return mp_err(MP_ERR_INVALID, "public key is not a point on the P-256 curve");
+    }
+    if (EC_POINT_is_at_infinity(d->group, d->pt)) {
+        return mp_err(MP_ERR_INVALID, "public key is the point at infinity");
+    }
+    if (EC_POINT_point2oct(d->group, d->pt, POINT_CONVERSION_UNCOMPRESSED, point, 65, d->bn) != 65) {
+        return mp_err_ssl(MP_ERR_GENERAL, "cannot encode the public key");
+    }
+    return MP_OK;
+}
+
+static int all_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int mp_chip_point_decode(mp_chip_dec *d, const char *text, size_t len, uint8_t point[static 65])
+{
+    uint8_t raw[80];
+    char hex[131];
+    long n = -1;
+    if (len == 0) {
+        return mp_err(MP_ERR_INVALID, "public key is empty");
+    }
+    if ((len == 130 || len == 66) && all_hex(text, len)) {
+        memcpy(hex, text, len);
+        hex[len] = 0;
+        n = mp_unhex(hex, raw, sizeof(raw));
+    } else if (len <= 120) {
+        n = mp_b64_decode(text, len, raw, sizeof(raw));
+    }
+    if (n < 0) {
+        return mp_err(MP_ERR_INVALID, "public key is neither hex (66 or 130 digits) nor base64 of a P-256 point");
+    }
+    return mp_chip_point_bytes(d, raw, (size_t)n, point);
+}
+
+int mp_chip_udid_check(const char *udid, size_t len)
+{
+    if (len == 0 || len > MP_UDID_MAX) {
+        return mp_err(MP_ERR_INVALID, "UDID must be 1..%d characters (got %zu)", MP_UDID_MAX, len);
+    }
+    if (udid[0] == '.') {
+        return mp_err(MP_ERR_INVALID, "UDID must not start with '.'");
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)udid[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '.' || c == '_' || c == ':' || c == '-')) {
+            return mp_err(MP_ERR_INVALID, "UDID has character 0x%02X at position %zu; allowed: A-Z a-z 0-9 . _ : -", c, i + 1);
+        }
+    }
+    return MP_OK;
+}
+
+void mp_chip_udid_of(const uint8_t point[static 65], char udid[static 65])
+{
+    uint8_t h[32];
+    SHA256(point, 65, h);
+    mp_hex(h, 32, udid, 1);
+}
+
+static int b64_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+long mp_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+    size_t pad = 0, o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    while (pad < 2 && len > 0 && in[len - 1] == '=') {
+        len--;
+        pad++;
+    }
+    if (len % 4 == 1 || (pad > 0 && (len + pad) % 4 != 0)) {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        int v = b64_val((unsigned char)in[i]);
+        if (v < 0) {
+            return -1;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= cap) {
+                return -1;
+            }
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    /* leftover bits must be zero (canonical encoding) */
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+        return -1;
+    }
+    return (long)o;
+}
