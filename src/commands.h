@@ -33,5 +33,7 @@ int fd_pack_main(int argc, char **argv);
 int fd_build_main(int argc, char **argv);
 int verify_attestation_main(int argc, char **argv);
 int testvectors_generate_main(int argc, char **argv);
+int chips_import_main(int argc, char **argv);
+int chips_simulate_main(int argc, char **argv);
 
 #endif

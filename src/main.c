@@ -46,6 +46,8 @@ static const command commands[] = {
     {"factory-data", "pack", fd_pack_main, "render one device's factory-data JSON as a platform image"},
     {"verify", "attestation", verify_attestation_main, "judge a DAC chain and CD as a Matter commissioner does (SDK result codes)"},
     {"testvectors", "generate", testvectors_generate_main, "generate commissioner certification test vectors (--dac_provider JSON)"},
+    {"chips", "import", chips_import_main, "import a signed chip list (CSV, JSON or birth certificates) into the ledger"},
+    {"chips", "simulate", chips_simulate_main, "SIMULATOR: play the chip maker (device keys, signed chip lists) for demos/tests"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,193 @@
+/* chips_cmd.c - `chips import` and `chips simulate`. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "src/commands.h"
+#include "dac/chips.h"
+#include "opts.h"
+#include "util.h"
+#include "x509.h"
+
+enum { O_FORMAT = 1, O_SIGNATURE, O_SIGNER, O_ALLOW_UNSIGNED, O_CHECK_HASH, O_CHIP_ROOT,
+       O_UDID_FROM, O_LEDGER, O_COUNT, O_OUT, O_BIRTH };
+
+static const mp_opt import_opts[] = {
+    {"format", O_FORMAT, OT_ENUM, "csv|json|birth-certs", "list format (default from the extension: .csv, .json, .pem/.crt/.der or a folder)"},
+    {"signature", O_SIGNATURE, OT_FILE, "FILE", "detached signature over the list file: CMS (DER/PEM) or raw ECDSA-P256/SHA-256 DER"},
+    {"signer", O_SIGNER, OT_FILE, "CERT", "the chip maker's signing certificate (required with --signature)"},
+    {"allow-unsigned", O_ALLOW_UNSIGNED, OT_FLAG, NULL, "accept a list without a signature (recorded as unsigned)"},
+    {"check-udid-hash", O_CHECK_HASH, OT_FLAG, NULL, "given UDIDs must be the uppercase hex SHA-256 of the public key"},
+    {"chip-root", O_CHIP_ROOT, OT_FILE, "CERT", "birth certificates: the chip maker's root (trust anchor)"},
+    {"udid-from", O_UDID_FROM, OT_ENUM, "cn|serial", "birth certificates: UDID from the subject CN (default) or serialNumber"},
+    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
+    MP_OPTS_COMMON,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int guess_format(const char *path, const char *given, int *fmt)
+{
+    struct stat st;
+    const char *f = given;
+    if (f == NULL) {
+        if (ends_with(path, ".csv")) f = "csv";
+        else if (ends_with(path, ".json")) f = "json";
+        else if (ends_with(path, ".pem") || ends_with(path, ".crt") || ends_with(path, ".der") ||
+                 (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) f = "birth-certs";
+        else return mp_err(MP_ERR_USAGE, "chips import: cannot tell the format of %s; give --format csv|json|birth-certs", path);
+    }
+    *fmt = strcmp(f, "csv") == 0 ? MP_CHIPS_CSV : strcmp(f, "json") == 0 ? MP_CHIPS_JSON : MP_CHIPS_BIRTH;
+    return MP_OK;
+}
+
+typedef struct import_args {
+    mp_common c;
+    mp_chips_import im;
+    const char *format, *root, *udid_from, *ledger;
+} import_args;
+
+static int import_validate(import_args *a)
+{
+    mp_chips_import *im = &a->im;
+    int rc;
+    if (im->path == NULL) {
+        return mp_err(MP_ERR_USAGE, "chips import: the list FILE is required");
+    }
+    if ((rc = guess_format(im->path, a->format, &im->format)) != MP_OK) {
+        return rc;
+    }
+    if ((im->sig_path == NULL) != (im->signer_path == NULL)) {
+        return mp_err(MP_ERR_USAGE, "chips import: --signature and --signer go together");
+    }
+    if (im->format == MP_CHIPS_BIRTH && a->root == NULL) {
+        return mp_err(MP_ERR_USAGE, "chips import: birth certificates need --chip-root");
+    }
+    if (im->format != MP_CHIPS_BIRTH && (a->root != NULL || a->udid_from != NULL)) {
+        return mp_err(MP_ERR_USAGE, "chips import: --chip-root and --udid-from apply to birth certificates only");
+    }
+    im->src.udid_from = a->udid_from != NULL && strcmp(a->udid_from, "serial") == 0 ? MP_UDID_FROM_SERIAL
+                                                                                   : MP_UDID_FROM_CN;
+    return a->root != NULL ? mp_cert_load(a->root, &im->src.root) : MP_OK;
+}
+
+static int import_parse(import_args *a, int argc, char **argv)
+{
+    mp_optparse p;
+    const char *val;
+    int id;
+    mp_opt_init(&p, argc, argv, import_opts, "chips import",
+                "FILE|DIR [--format csv|json|birth-certs] (--signature SIG --signer CERT | --allow-unsigned) [--ledger PATH]",
+                "Imports the chip maker's list of authorized chips (UDID + public key born in the\n"
+                "chip) into the ledger, in one transaction: all entries or none. The detached\n"
+                "signature is verified over the exact file bytes before anything is parsed; an\n"
+                "unsigned list is refused (exit 13) unless --allow-unsigned. Birth certificates\n"
+                "are each verified to --chip-root. Keys must be valid P-256 points; duplicate\n"
+                "UDIDs or keys (in the file or against the ledger) are refused (exit 16).");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        switch (id) {
+        case OPT_HELP: return -1;
+        case O_FORMAT: a->format = val; break;
+        case O_SIGNATURE: a->im.sig_path = val; break;
+        case O_SIGNER: a->im.signer_path = val; break;
+        case O_ALLOW_UNSIGNED: a->im.allow_unsigned = 1; break;
+        case O_CHECK_HASH: a->im.src.check_udid_hash = 1; break;
+        case O_CHIP_ROOT: a->root = val; break;
+        case O_UDID_FROM: a->udid_from = val; break;
+        case O_LEDGER: a->ledger = val; break;
+        case OPT_POSITIONAL:
+            if (a->im.path == NULL) { a->im.path = val; break; }
+            return mp_err(MP_ERR_USAGE, "chips import: unexpected argument '%s'", val);
+        default:
+            if (!mp_opt_common(&a->c, id, val)) return mp_err(MP_ERR_USAGE, "chips import: unexpected argument '%s'", val ? val : "");
+        }
+    }
+    if (id < 0) return -id;
+    mp_common_finish(&a->c);
+    return import_validate(a);
+}
+
+int chips_import_main(int argc, char **argv)
+{
+    import_args a;
+    mp_ledger *l = NULL;
+    memset(&a, 0, sizeof(a));
+    int rc = import_parse(&a, argc, argv);
+    if (rc == MP_OK) rc = mp_ledger_open_state(a.c.state_dir, a.ledger, &l);
+    if (rc == MP_OK) rc = mp_chips_import_run(l, &a.im);
+    if (rc == MP_OK && !a.c.quiet) {
+        printf("imported %zu chips from %s (%s) into %s as chip list %lld\n", a.im.count, a.im.path,
+               a.im.is_signed ? "signed" : "UNSIGNED", mp_ledger_path(l), (long long)a.im.list_id);
+        if (a.im.is_signed) printf("signer: %s\n", a.im.signer);
+        printf("list sha256: %s\n", a.im.sha256);
+    }
+    mp_ledger_close(l);
+    X509_free(a.im.src.root);
+    return rc < 0 ? MP_OK : rc;
+}
+
+/* ---- chips simulate ------------------------------------------------------------ */
+
+static const mp_opt sim_opts[] = {
+    {"count", O_COUNT, OT_UINT, "N", "number of simulated chips, 1..100000000 (required)"},
+    {"out", O_OUT, OT_DIR, "DIR", "output folder (created; required)"},
+    {"birth-certs", O_BIRTH, OT_FLAG, NULL, "also write birth certificates (CN = UDID) to DIR/birth-certs.pem"},
+    {"force", OPT_FORCE, OT_FLAG, NULL, "replace existing outputs"},
+    {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
+    {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static void sim_report(const mp_chips_sim *s)
+{
+    printf("SIMULATOR: played the chip maker for %llu chips in %s (not for production)\n",
+           (unsigned long long)s->count, s->out_dir);
+    printf("  chipmaker.key, chipmaker.pem    the simulated chip maker's key (0600) and CA certificate\n");
+    printf("  device-keys.csv                 the simulated secure elements' private keys (0600)\n");
+    printf("  chips.csv + chips.csv.sig       chip list (hex keys), raw ECDSA-P256/SHA-256 signature\n");
+    printf("  chips.json + chips.json.p7s     chip list (base64 keys), CMS detached signature (DER)\n");
+    if (s->birth_certs) printf("  birth-certs.pem                 birth certificates issued by chipmaker.pem\n");
+}
+
+int chips_simulate_main(int argc, char **argv)
+{
+    mp_optparse p;
+    mp_common c = {0};
+    mp_chips_sim s = {0};
+    const char *count = NULL, *val;
+    int id, rc;
+    mp_opt_init(&p, argc, argv, sim_opts, "chips simulate", "--count N --out DIR [--birth-certs]",
+                "SIMULATOR - plays the chip maker for demos and tests; never for production.\n"
+                "Makes N device key pairs in software (standing in for the chips' secure\n"
+                "elements, kept in DIR/device-keys.csv), a chip maker key and CA certificate,\n"
+                "the chip list in CSV and JSON with detached signatures, and optionally birth\n"
+                "certificates. UDIDs are the uppercase hex SHA-256 of each public key.");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        switch (id) {
+        case OPT_HELP: return MP_OK;
+        case O_COUNT: count = val; break;
+        case O_OUT: s.out_dir = val; break;
+        case O_BIRTH: s.birth_certs = 1; break;
+        default:
+            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "chips simulate: unexpected argument '%s'", val ? val : "");
+        }
+    }
+    if (id < 0) return -id;
+    if (count == NULL || s.out_dir == NULL) {
+        return mp_err(MP_ERR_USAGE, "chips simulate: --count and --out are required");
+    }
+    s.force = c.force;
+    if ((rc = mp_parse_uint(count, 100000000, &s.count)) != MP_OK || s.count == 0) {
+        return mp_err(MP_ERR_INVALID, "chips simulate --count: '%s' is not in 1..100000000", count);
+    }
+    if ((rc = mp_chips_simulate(&s)) == MP_OK && !c.quiet) {
+        sim_report(&s);
+    }
+    return rc;
+}
