@@ -221,7 +221,7 @@ static int parse_element(mp_chip_dec *d, const mp_chips_src *src, jscan *j, size
     e.index = index;
     snprintf(e.where, sizeof(e.where), "%s: entry %zu (line %zu)", src->name, index, j->line);
     json_t *o = json_loadb(j->s + j->pos, j->len - j->pos,
-                           JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
+                           JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (o == NULL) {
         return mp_err(MP_ERR_INVALID, "%s: line %zu: %s", src->name, j->line + (size_t)jerr.line - 1, jerr.text);
     }

@@ -86,15 +86,19 @@ int mp_chip_point_decode(mp_chip_dec *d, const char *text, size_t len, uint8_t p
     uint8_t raw[80];
     char hex[131];
     long n = -1;
+    int is_hex = all_hex(text, len) && len % 2 == 0;
     if (len == 0) {
         return mp_err(MP_ERR_INVALID, "public key is empty");
     }
-    if ((len == 130 || len == 66) && all_hex(text, len)) {
+    if (is_hex && (len == 130 || len == 66)) {
         memcpy(hex, text, len);
         hex[len] = 0;
         n = mp_unhex(hex, raw, sizeof(raw));
     } else if (len <= 120) {
         n = mp_b64_decode(text, len, raw, sizeof(raw));
+    }
+    if (is_hex && n != 33 && n != 65) {
+        return mp_err(MP_ERR_INVALID, "public key is %zu bytes (%zu hex digits); expected a 65-byte uncompressed or 33-byte compressed P-256 point", len / 2, len);
     }
     if (n < 0) {
         return mp_err(MP_ERR_INVALID, "public key is neither hex (66 or 130 digits) nor base64 of a P-256 point");
