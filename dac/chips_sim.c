@@ -58,8 +58,10 @@ static void out_path(const mp_chips_sim *o, const char *name, char *buf, size_t 
 static int stream_open(sim *s, int i)
 {
     sout *o = &s->out[i];
-    out_path(s->opt, stream_names[i], o->path, sizeof(o->path));
-    snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", o->path);
+    char path[4200];
+    out_path(s->opt, stream_names[i], path, sizeof(path));
+    memcpy(o->path, path, sizeof(o->path));
+    snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", path);
     int fd = mkostemp(o->tmp, O_CLOEXEC);
     if (fd < 0) {
         o->tmp[0] = 0;
