@@ -95,7 +95,7 @@ int mp_chip_point_decode(mp_chip_dec *d, const char *text, size_t len, uint8_t p
         hex[len] = 0;
         n = mp_unhex(hex, raw, sizeof(raw));
     } else if (len <= 120) {
-        n = mp_b64_decode(text, len, raw, sizeof(raw));
+        n = mp_chip_b64_decode(text, len, raw, sizeof(raw));
     }
     if (is_hex && n != 33 && n != 65) {
         return mp_err(MP_ERR_INVALID, "public key is %zu bytes (%zu hex digits); expected a 65-byte uncompressed or 33-byte compressed P-256 point", len / 2, len);
@@ -141,7 +141,7 @@ static int b64_val(unsigned char c)
     return -1;
 }
 
-long mp_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+long mp_chip_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 {
     size_t pad = 0, o = 0;
     uint32_t acc = 0;

@@ -107,14 +107,14 @@ static void test_point_bad(void)
 static void test_base64(void)
 {
     uint8_t out[8];
-    CU_ASSERT_EQUAL(mp_b64_decode("AQID", 4, out, 8), 3);
-    CU_ASSERT_EQUAL(mp_b64_decode("AQI=", 4, out, 8), 2);
-    CU_ASSERT_EQUAL(mp_b64_decode("AQI", 3, out, 8), 2);  /* unpadded */
-    CU_ASSERT_EQUAL(mp_b64_decode("AQJ=", 4, out, 8), -1); /* non-zero spare bits */
-    CU_ASSERT_EQUAL(mp_b64_decode("AQ=", 3, out, 8), -1);  /* bad padding */
-    CU_ASSERT_EQUAL(mp_b64_decode("A", 1, out, 8), -1);
-    CU_ASSERT_EQUAL(mp_b64_decode("AQ-D", 4, out, 8), -1);
-    CU_ASSERT_EQUAL(mp_b64_decode("AQIDBA==", 8, out, 3), -1); /* too long */
+    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQID", 4, out, 8), 3);
+    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQI=", 4, out, 8), 2);
+    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQI", 3, out, 8), 2);  /* unpadded */
+    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQJ=", 4, out, 8), -1); /* non-zero spare bits */
+    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQ=", 3, out, 8), -1);  /* bad padding */
+    CU_ASSERT_EQUAL(mp_chip_b64_decode("A", 1, out, 8), -1);
+    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQ-D", 4, out, 8), -1);
+    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQIDBA==", 8, out, 3), -1); /* too long */
 }
 
 static void test_udid_rules(void)
