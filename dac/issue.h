@@ -28,6 +28,7 @@ typedef struct mp_issue {
     mp_order order;
     mp_dac_tmpl tmpl;
     const char *out_dir;
+    char out_abs[4096];
     const char *station;
     int jobs;
     int quiet;

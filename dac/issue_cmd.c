@@ -200,6 +200,14 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
     if (stat(a->out_dir, &st) != 0 && (rc = mp_mkdir_p(a->out_dir, 0755)) != MP_OK) {
         return rc;
     }
+    /* The ledger records absolute paths: recovery may run from another folder. */
+    char *abs = realpath(a->out_dir, NULL);
+    if (abs == NULL) {
+        return mp_err(MP_ERR_IO, "%s: %s", a->out_dir, strerror(errno));
+    }
+    snprintf(is->out_abs, sizeof(is->out_abs), "%s", abs);
+    free(abs);
+    is->out_dir = is->out_abs;
     if ((rc = mp_issue_recover(is)) != MP_OK || (rc = check_udids(is, a)) != MP_OK ||
         (rc = target(is, a, &count)) != MP_OK) {
         return rc;
