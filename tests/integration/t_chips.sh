@@ -95,7 +95,8 @@ expect_err 16 "dupkey.csv:4: duplicate public key.*earlier in the same list" "du
 expect_err 16 "dupudid.csv:4: duplicate UDID X1 \(earlier in the same list\)" "duplicate UDID within the file" "$MP" chips import dupudid.csv --allow-unsigned --ledger $L
 { hdr; kline 5; kline 2 | sed 's/^[^,]*/NEW-UDID/'; } > dupledger.csv
 expect_err 16 "dupledger.csv:3: duplicate public key.*already in the ledger" "duplicate key against the ledger" "$MP" chips import dupledger.csv --allow-unsigned --ledger $L
-{ hdr; kline 5; kline 6 | sed 's/.$/0/; s/.$/1/'; } > offcurve.csv
+k6=$(kline 6 | cut -d, -f2); [ "${k6: -1}" = 0 ] && y6=1 || y6=0   # change Y: off the curve
+{ hdr; kline 5; printf "offc,%s%s\n" "${k6%?}" "$y6"; } > offcurve.csv
 expect_err 10 "offcurve.csv:3: public key is not a point on the P-256 curve" "off-curve point" "$MP" chips import offcurve.csv --allow-unsigned --ledger $L
 { hdr; kline 5; printf 'short,04abcd\n'; } > short.csv
 expect_err 10 "short.csv:3: public key is 3 bytes" "wrong length" "$MP" chips import short.csv --allow-unsigned --ledger $L
