@@ -111,18 +111,21 @@ int mp_x509_add_ext(X509 *x, int nid, int crit, const uint8_t *der, size_t len)
     return ok;
 }
 
-int mp_asn1_set_time(ASN1_TIME *t, time_t when)
+int mp_x509_time_str(time_t when, char buf[static 16])
 {
     struct tm tm;
-    char buf[20];
     gmtime_r(&when, &tm);
-    if (tm.tm_year + 1900 < 2050) {
-        snprintf(buf, sizeof(buf), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        return ASN1_UTCTIME_set_string(t, buf) == 1;
-    }
-    strftime(buf, sizeof(buf), "%Y%m%d%H%M%SZ", &tm);
-    return ASN1_GENERALIZEDTIME_set_string(t, buf) == 1;
+    int utc = tm.tm_year + 1900 < 2050;
+    snprintf(buf, 16, "%0*d%02d%02d%02d%02d%02dZ", utc ? 2 : 4, utc ? tm.tm_year % 100 : tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return utc;
+}
+
+int mp_asn1_set_time(ASN1_TIME *t, time_t when)
+{
+    char buf[16];
+    return mp_x509_time_str(when, buf) ? ASN1_UTCTIME_set_string(t, buf) == 1
+                                       : ASN1_GENERALIZEDTIME_set_string(t, buf) == 1;
 }
 
 /* The fast SubjectPublicKeyInfo path: no provider encoder round trip. */
@@ -456,4 +459,39 @@ int mp_asn1_time(const ASN1_TIME *t, time_t *out)
     }
     *out = timegm(&tm);
     return 0;
+}
+
+int mp_csr_load(const char *path, X509_REQ **out, uint8_t point[static 65])
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    X509_REQ *r = NULL;
+    int rc = mp_read_file(path, 1 << 16, &buf, &len);
+    if (rc != MP_OK) {
+        return rc;
+    }
+    BIO *b = BIO_new_mem_buf(buf, (int)len);
+    r = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+    if (r == NULL) {
+        const uint8_t *p = buf;
+        ERR_clear_error();
+        r = d2i_X509_REQ(NULL, &p, (long)len);
+    }
+    BIO_free(b);
+    free(buf);
+    if (r == NULL) {
+        return mp_err_ssl(MP_ERR_INVALID, "%s: not a PKCS#10 request (PEM or DER)", path);
+    }
+    EVP_PKEY *pk = X509_REQ_get0_pubkey(r);
+    if ((rc = mp_pubkey_point(X509_REQ_get_X509_PUBKEY(r), point)) != MP_OK) {
+        mp_err_ctx(rc, "%s", path);
+    } else if (pk == NULL || X509_REQ_verify(r, pk) != 1) {
+        rc = mp_err_ssl(MP_ERR_VERIFY, "%s: the request's signature does not verify (no proof of possession)", path);
+    }
+    if (rc != MP_OK) {
+        X509_REQ_free(r);
+        return rc;
+    }
+    *out = r;
+    return MP_OK;
 }

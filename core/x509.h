@@ -74,8 +74,15 @@ int mp_is_test_paa(const uint8_t kid[static 20]);
 
 /* Add an extension from its DER value (exact bytes, no string parsing). */
 int mp_x509_add_ext(X509 *x, int nid, int crit, const uint8_t *der, size_t len);
+/* The RFC 5280 text of a time: YYMMDDHHMMSSZ (returns 1, UTCTime) before
+ * 2050, YYYYMMDDHHMMSSZ (returns 0, GeneralizedTime) from 2050. */
+int mp_x509_time_str(time_t when, char buf[static 16]);
 /* UTCTime before 2050, GeneralizedTime from 2050 (RFC 5280); 1 on success. */
 int mp_asn1_set_time(ASN1_TIME *t, time_t when);
+
+/* Load a PKCS#10 request (PEM or DER), require a P-256 key and a signature
+ * that verifies (proof of possession: MP_ERR_VERIFY otherwise). */
+int mp_csr_load(const char *path, X509_REQ **out, uint8_t point[static 65]) MP_MUST_CHECK;
 
 /* Time of an ASN1_TIME as time_t. */
 int mp_asn1_time(const ASN1_TIME *t, time_t *out);

@@ -43,10 +43,7 @@ int mp_chip_udid_check(const char *udid, size_t len) MP_MUST_CHECK;
 /* The default UDID: uppercase hex SHA-256 of the uncompressed point. */
 void mp_chip_udid_of(const uint8_t point[static 65], char udid[static 65]);
 
-/* Strict base64 (RFC 4648 standard alphabet, padding optional, unlike
- * factory-data's mp_b64_decode which requires it); returns the
- * decoded length or -1. */
-long mp_chip_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
+
 
 /* ---- parsing (chips_parse.c, chips_birth.c) ------------------------------ */
 

@@ -9,6 +9,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/sha.h>
 
+#include "b64.h"
 #include "util.h"
 
 struct mp_chip_dec {
@@ -95,7 +96,7 @@ int mp_chip_point_decode(mp_chip_dec *d, const char *text, size_t len, uint8_t p
         hex[len] = 0;
         n = mp_unhex(hex, raw, sizeof(raw));
     } else if (len <= 120) {
-        n = mp_chip_b64_decode(text, len, raw, sizeof(raw));
+        n = mp_b64_decode_unpadded(text, len, raw, sizeof(raw));
     }
     if (is_hex && n != 33 && n != 65) {
         return mp_err(MP_ERR_INVALID, "public key is %zu bytes (%zu hex digits); expected a 65-byte uncompressed or 33-byte compressed P-256 point", len / 2, len);
@@ -131,46 +132,3 @@ void mp_chip_udid_of(const uint8_t point[static 65], char udid[static 65])
     mp_hex(h, 32, udid, 1);
 }
 
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-long mp_chip_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
-{
-    size_t pad = 0, o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    while (pad < 2 && len > 0 && in[len - 1] == '=') {
-        len--;
-        pad++;
-    }
-    if (len % 4 == 1 || (pad > 0 && (len + pad) % 4 != 0)) {
-        return -1;
-    }
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_val((unsigned char)in[i]);
-        if (v < 0) {
-            return -1;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap) {
-                return -1;
-            }
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    /* leftover bits must be zero (canonical encoding) */
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
-        return -1;
-    }
-    return (long)o;
-}

@@ -71,18 +71,8 @@ static size_t put_rdn(uint8_t *p, const uint8_t *oid, size_t oidlen, const char 
 
 static size_t put_time(uint8_t *p, time_t t)
 {
-    struct tm tm;
-    char buf[20];
-    gmtime_r(&t, &tm);
-    if (tm.tm_year + 1900 < 2050) {
-        snprintf(buf, sizeof(buf), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        p[0] = 0x17;
-    } else {
-        snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        p[0] = 0x18;
-    }
+    char buf[16];
+    p[0] = mp_x509_time_str(t, buf) ? 0x17 : 0x18; /* UTCTime : GeneralizedTime */
     size_t n = strlen(buf);
     p[1] = (uint8_t)n;
     return 2 + put(p + 2, buf, n);

@@ -17,28 +17,8 @@
 
 static int load_csr(const char *path, uint8_t point[65])
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = mp_read_file(path, 1 << 16, &buf, &len);
-    if (rc != MP_OK) return rc;
-    BIO *b = BIO_new_mem_buf(buf, (int)len);
-    X509_REQ *r = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
-    if (r == NULL) {
-        const uint8_t *p = buf;
-        ERR_clear_error();
-        r = d2i_X509_REQ(NULL, &p, (long)len);
-    }
-    BIO_free(b);
-    free(buf);
-    if (r == NULL) {
-        return mp_err_ssl(MP_ERR_INVALID, "%s: not a PKCS#10 request (PEM or DER)", path);
-    }
-    EVP_PKEY *pk = X509_REQ_get0_pubkey(r);
-    if ((rc = mp_pubkey_point(X509_REQ_get_X509_PUBKEY(r), point)) != MP_OK) {
-        mp_err_ctx(rc, "%s", path);
-    } else if (pk == NULL || X509_REQ_verify(r, pk) != 1) {
-        rc = mp_err_ssl(MP_ERR_VERIFY, "%s: the request's signature does not verify (no proof of possession)", path);
-    }
+    X509_REQ *r = NULL;
+    int rc = mp_csr_load(path, &r, point);
     X509_REQ_free(r);
     return rc;
 }

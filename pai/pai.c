@@ -68,31 +68,9 @@ static int req_subject(X509_REQ *r, const char *path, mp_pai_req *req)
 
 int mp_pai_req_load(const char *path, mp_pai_req *req)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
     X509_REQ *r = NULL;
-    int rc = mp_read_file(path, 1 << 16, &buf, &len);
-    if (rc != MP_OK) {
-        return rc;
-    }
-    BIO *b = BIO_new_mem_buf(buf, (int)len);
-    r = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
-    if (r == NULL) {
-        const uint8_t *p = buf;
-        ERR_clear_error();
-        r = d2i_X509_REQ(NULL, &p, (long)len);
-    }
-    BIO_free(b);
-    free(buf);
-    if (r == NULL) {
-        return mp_err_ssl(MP_ERR_INVALID, "%s: not a PKCS#10 request (PEM or DER)", path);
-    }
-    EVP_PKEY *pk = X509_REQ_get0_pubkey(r);
-    if ((rc = mp_pubkey_point(X509_REQ_get_X509_PUBKEY(r), req->point)) != MP_OK) {
-        mp_err_ctx(rc, "%s", path);
-    } else if (pk == NULL || X509_REQ_verify(r, pk) != 1) {
-        rc = mp_err_ssl(MP_ERR_VERIFY, "%s: the request's signature does not verify (no proof of possession)", path);
-    } else {
+    int rc = mp_csr_load(path, &r, req->point);
+    if (rc == MP_OK) {
         rc = req_subject(r, path, req);
     }
     X509_REQ_free(r);

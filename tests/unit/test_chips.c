@@ -13,6 +13,7 @@
 #include <openssl/sha.h>
 
 #include "dac/chips.h"
+#include "b64.h"
 #include "testutil.h"
 #include "util.h"
 #include "x509.h"
@@ -107,14 +108,14 @@ static void test_point_bad(void)
 static void test_base64(void)
 {
     uint8_t out[8];
-    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQID", 4, out, 8), 3);
-    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQI=", 4, out, 8), 2);
-    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQI", 3, out, 8), 2);  /* unpadded */
-    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQJ=", 4, out, 8), -1); /* non-zero spare bits */
-    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQ=", 3, out, 8), -1);  /* bad padding */
-    CU_ASSERT_EQUAL(mp_chip_b64_decode("A", 1, out, 8), -1);
-    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQ-D", 4, out, 8), -1);
-    CU_ASSERT_EQUAL(mp_chip_b64_decode("AQIDBA==", 8, out, 3), -1); /* too long */
+    CU_ASSERT_EQUAL(mp_b64_decode_unpadded("AQID", 4, out, 8), 3);
+    CU_ASSERT_EQUAL(mp_b64_decode_unpadded("AQI=", 4, out, 8), 2);
+    CU_ASSERT_EQUAL(mp_b64_decode_unpadded("AQI", 3, out, 8), 2);  /* unpadded */
+    CU_ASSERT_EQUAL(mp_b64_decode_unpadded("AQJ=", 4, out, 8), -1); /* non-zero spare bits */
+    CU_ASSERT_EQUAL(mp_b64_decode_unpadded("AQ=", 3, out, 8), -1);  /* bad padding */
+    CU_ASSERT_EQUAL(mp_b64_decode_unpadded("A", 1, out, 8), -1);
+    CU_ASSERT_EQUAL(mp_b64_decode_unpadded("AQ-D", 4, out, 8), -1);
+    CU_ASSERT_EQUAL(mp_b64_decode_unpadded("AQIDBA==", 8, out, 3), -1); /* too long */
 }
 
 static void test_udid_rules(void)
