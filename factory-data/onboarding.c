@@ -84,12 +84,14 @@ static void qr_pack(const mp_payload *p, uint8_t out[11])
 
 int mp_qr_encode(const mp_payload *p, char out[static MP_QR_MAX])
 {
-    uint8_t b[11];
+    uint8_t b[11 + sizeof(p->tlv)];
     int rc = mp_payload_check(p, 1);
     if (rc != MP_OK) return rc;
+    if (p->tlv_len > sizeof(p->tlv)) return mp_err(MP_ERR_INVALID, "QR: TLV extension too long");
     qr_pack(p, b);
+    memcpy(b + 11, p->tlv, p->tlv_len); /* the optional TLV extension, as-is */
     memcpy(out, "MT:", 3);
-    if (mp_base38_encode(b, sizeof(b), out + 3, MP_QR_MAX - 3) < 0) {
+    if (mp_base38_encode(b, 11 + p->tlv_len, out + 3, MP_QR_MAX - 3) < 0) {
         return mp_err(MP_ERR_GENERAL, "QR: buffer too small");
     }
     return MP_OK;

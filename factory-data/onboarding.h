@@ -29,7 +29,7 @@ typedef struct mp_payload {
     int short_disc;        /* decoded from a manual code: discriminator >> 8 only */
     int has_vid_pid;       /* manual code: VID/PID present (21 digits) */
     uint32_t passcode;
-    uint8_t tlv[96];       /* QR: raw TLV extension bytes (decode only) */
+    uint8_t tlv[96];       /* QR: raw TLV extension bytes (see qr_ext.h) */
     size_t tlv_len;
 } mp_payload;
 
@@ -42,7 +42,7 @@ long mp_base38_decode(const char *in, size_t n, uint8_t *out, size_t cap);
 /* Producer checks (flow 0..2, known caps bits, caps != 0 for QR, disc <= 4095,
  * valid passcode, VID 0 or 1..0xFFF4, PID 0 only with VID 0). */
 int mp_payload_check(const mp_payload *p, int for_qr) MP_MUST_CHECK;
-/* "MT:..." (no TLV extension). */
+/* "MT:..." with the TLV extension when tlv_len > 0. */
 int mp_qr_encode(const mp_payload *p, char out[static MP_QR_MAX]) MP_MUST_CHECK;
 /* Parse "MT:<one payload>" (stops at '*' or '%'); checks version, padding,
  * flow != 3 and the passcode; tolerates unknown caps bits. *next points

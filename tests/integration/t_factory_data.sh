@@ -118,4 +118,12 @@ jq '.rd_uid = "0011"' dev.json > b8.json
 expect_err 10 "unique ID" "short rd_uid" "$MP" factory-data pack --device b8.json --format esp32 --out o8
 check "no partial outputs" bash -c "! ls o1 o2 o3 o4 o5 o8 .*.tmp* 2>/dev/null | grep -q ."
 expect 0 "factory-data inspect --help" "$MP" factory-data inspect --help
+# QR TLV extension (spec 5.1.5)
+expect 0 "onboarding encode with a TLV extension" "$MP" onboarding encode --vid FFF1 --pid 8000 --discriminator 3840 --passcode 20202021 --caps 2 --serial-number SN-0001 --vendor-tag 0x80=hello --vendor-tag 0x81=#42 --json
+qrx=$(jq -r .qr out.txt)
+check "the extension makes the QR longer" test "${#qrx}" -gt 22
+expect 0 "decode the TLV extension" "$MP" onboarding decode "$qrx" --json
+check "extension fields decoded" jq -e '.tlv_extension.serial_number == "SN-0001" and .tlv_extension.vendor_tags["0x80"] == "hello" and .tlv_extension.vendor_tags["0x81"] == 42' out.txt
+expect_err 10 "vendor tags are 0x80..0xFF" "a vendor tag below 0x80" "$MP" onboarding encode --vid FFF1 --pid 8000 --discriminator 1 --passcode 20202021 --caps 2 --vendor-tag 0x20=x
+expect_err 10 "iterations" "extension iterations out of range" "$MP" onboarding encode --vid FFF1 --pid 8000 --discriminator 1 --passcode 20202021 --caps 2 --pbkdf-iterations 10
 finish
