@@ -124,6 +124,6 @@ qrx=$(jq -r .qr out.txt)
 check "the extension makes the QR longer" test "${#qrx}" -gt 22
 expect 0 "decode the TLV extension" "$MP" onboarding decode "$qrx" --json
 check "extension fields decoded" jq -e '.tlv_extension.serial_number == "SN-0001" and .tlv_extension.vendor_tags["0x80"] == "hello" and .tlv_extension.vendor_tags["0x81"] == 42' out.txt
-expect_err 10 "vendor tags are 0x80..0xFF" "a vendor tag below 0x80" "$MP" onboarding encode --vid FFF1 --pid 8000 --discriminator 1 --passcode 20202021 --caps 2 --vendor-tag 0x20=x
+expect_err 10 "must be 0x80..0xFF" "a vendor tag below 0x80" "$MP" onboarding encode --vid FFF1 --pid 8000 --discriminator 1 --passcode 20202021 --caps 2 --vendor-tag 0x20=x
 expect_err 10 "iterations" "extension iterations out of range" "$MP" onboarding encode --vid FFF1 --pid 8000 --discriminator 1 --passcode 20202021 --caps 2 --pbkdf-iterations 10
 finish
