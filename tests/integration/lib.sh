@@ -10,7 +10,8 @@ trap 'rm -rf "$T"' EXIT
 cd "$T"
 export MATTER_PKI_STATE="$T/state"
 unset SOFTHSM2_CONF MATTER_PKI_PIN MATTER_PKI_TOKEN MATTER_PKI_MODULE
-printf '1234\n' > pin
+PIN=mp-test-PIN
+printf '%s\n' "$PIN" > pin
 printf '5678\n' > sopin
 printf '9999\n' > badpin
 
@@ -35,7 +36,7 @@ expect_err() {
 }
 check() { local desc=$1; shift; if "$@" > /dev/null 2>&1; then ok "$desc"; else fail "$desc"; fi; }
 
-# A fresh token named "test" with user PIN 1234.
+# A fresh token named "test" with user PIN $PIN.
 new_token() {
     "$MP" token init --label "${1:-test}" --pin-file pin --so-pin-file sopin > /dev/null || { echo "token init failed"; exit 1; }
 }

@@ -10,7 +10,7 @@ new_token
 expect 0 "cd create-signer" "$MP" cd create-signer $H --key-label cdkey --cn "Acme CD Signer" --out signer.pem
 check "signer is self-signed and verifies" openssl verify -x509_strict -CAfile signer.pem signer.pem
 check "signer keyUsage has digitalSignature" bash -c "openssl x509 -in signer.pem -noout -ext keyUsage | grep -q 'Digital Signature, Certificate Sign, CRL Sign'"
-p11 --login --pin 1234 --list-objects --type privkey > objs.txt 2>&1
+p11 --login --pin "$PIN" --list-objects --type privkey > objs.txt 2>&1
 check "signer key is non-extractable" grep -q 'never extractable' objs.txt
 check "ceremony log records the signer" grep -q '"command":"cd create-signer"' state/ceremony.log
 expect_err 6 "already has an object" "create-signer refuses an existing label" "$MP" cd create-signer $H --key-label cdkey --cn X --out s2.pem

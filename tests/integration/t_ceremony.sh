@@ -25,17 +25,17 @@ check "serial >= 64 bits" bash -c "s=\$(openssl x509 -in pai.pem -noout -serial 
 check "days: notAfter = start + 3650 days" bash -c "openssl x509 -in paa2.pem -noout -enddate | grep -q \"\$(date -u -d '+3650 days -1 second' '+%b %e')\""
 
 # keys: sensitive, never extractable, CKA_ID = SKID, reading fails
-p11 --login --pin 1234 --list-objects --type privkey > objs.txt 2>&1
+p11 --login --pin "$PIN" --list-objects --type privkey > objs.txt 2>&1
 check "private keys never extractable" bash -c "[ \$(grep -c 'sensitive, always sensitive, never extractable' objs.txt) = 4 ]"
 check "private keys sign-only" bash -c "! grep -Eq 'Usage:.*(decrypt|unwrap)' objs.txt"
 skid=$(openssl x509 -in paa.pem -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :' | tr A-F a-f)
 check "CKA_ID is the SKID" grep -q "ID:         $skid" objs.txt
-check "CKA_VALUE read refused" env SOFTHSM2_CONF="$MATTER_PKI_STATE/softhsm2.conf" "$MP_TOOLS/p11_read_value" /usr/lib/softhsm/libsofthsm2.so test 1234 paa
+check "CKA_VALUE read refused" env SOFTHSM2_CONF="$MATTER_PKI_STATE/softhsm2.conf" "$MP_TOOLS/p11_read_value" /usr/lib/softhsm/libsofthsm2.so test "$PIN" paa
 
 # ceremony log
 check "ceremony log has 4 records" bash -c "[ \$(wc -l < state/ceremony.log) = 4 ]"
 check "ceremony log records are JSON with skid and fingerprint" bash -c "head -1 state/ceremony.log | grep -q '\"skid\":\"' && head -1 state/ceremony.log | grep -q '\"cert_sha256\"'"
-check "ceremony log never holds the PIN" bash -c "! grep -q 1234 state/ceremony.log"
+check "ceremony log never holds the PIN" bash -c "! grep -q $PIN state/ceremony.log"
 check "ceremony log is 0600" bash -c "[ \$(stat -c %a state/ceremony.log) = 600 ]"
 
 # CSR flow: the PAA with another party
@@ -61,7 +61,7 @@ mkcsr lower.csr fff2
 expect_err 11 "matter-vid" "sign-pai re-validates the subject (lowercase VID)" "$MP" paa sign-pai $H --paa-cert paa.pem --paa-key paa --csr lower.csr --out o.pem
 
 # bad inputs: each a distinct code, no partial file, no orphan key
-count_keys() { p11 --login --pin 1234 --list-objects --type privkey 2>/dev/null | grep -c 'Private Key Object'; }
+count_keys() { p11 --login --pin "$PIN" --list-objects --type privkey 2>/dev/null | grep -c 'Private Key Object'; }
 before=$(count_keys)
 expect_err 3 "PIN incorrect" "wrong PIN" "$MP" paa create --token test --pin-file badpin --key-label x1 --cn X --out x1.pem
 expect_err 4 "module" "missing module" "$MP" paa create $H --module /nonexistent/lib.so --key-label x2 --cn X --out x2.pem
@@ -80,7 +80,7 @@ if [ "$(id -u)" = 0 ]; then
 else
     expect_err 9 "not writable" "unwritable directory" "$MP" paa create $H --key-label x10 --cn X --out ro/x.pem
 fi
-expect_err 2 "never taken from the command line" "PIN on argv refused" "$MP" paa create --token test --pin 1234 --key-label x11 --cn X --out x11.pem
+expect_err 2 "never taken from the command line" "PIN on argv refused" "$MP" paa create --token test --pin "$PIN" --key-label x11 --cn X --out x11.pem
 expect_err 11 "not a conforming PAA" "a PAI is not accepted as PAA" "$MP" pai create $H --paa-cert pai.pem --paa-key pai --key-label x12 --cn X --vid FFF2 --out x12.pem
 expect_err 12 "is not the key of" "PAA key that does not match the certificate" "$MP" pai create $H --paa-cert paa.pem --paa-key paa2 --key-label x13 --cn X --vid FFF2 --out x13.pem
 expect_err 7 "no private key" "unknown PAA key" "$MP" pai create $H --paa-cert paa.pem --paa-key nosuch --key-label x14 --cn X --vid FFF2 --out x14.pem
@@ -90,7 +90,7 @@ check "no partial or temporary files" bash -c "! ls x*.pem *.tmp.* 2>/dev/null |
 after=$(count_keys)
 check "no orphan keys after failures ($before before, $after after)" test "$before" = "$after"
 expect 0 "--force replaces the output" "$MP" paa create $H --key-label x17 --cn X --out paa2.pem --force
-expect 0 "PIN from MATTER_PKI_PIN" env MATTER_PKI_PIN=1234 "$MP" paa create --token test --key-label x18 --cn X --out x18.pem
+expect 0 "PIN from MATTER_PKI_PIN" env MATTER_PKI_PIN="$PIN" "$MP" paa create --token test --key-label x18 --cn X --out x18.pem
 expect_err 3 "no PIN" "no PIN source without a terminal" "$MP" paa create --token test --key-label x19 --cn X --out x19.pem < /dev/null
 
 # the SDK vectors pass the linter; a PAI is no DAC
