@@ -17,7 +17,7 @@ done
 check "private key files are 0600" bash -c "[ \$(stat -c %a sim/chipmaker.key) = 600 ] && [ \$(stat -c %a sim/device-keys.csv) = 600 ]"
 check "CSV has header + 200 lines" bash -c "[ \$(wc -l < sim/chips.csv) = 201 ] && head -1 sim/chips.csv | grep -qx 'udid,public_key'"
 check "JSON is an array of 200" bash -c "[ \$(jq length sim/chips.json) = 200 ]"
-check "UDIDs follow the SHA-256 rule" bash -c "l=\$(sed -n 2p sim/chips.csv); u=\${l%%,*}; k=\${l#*,}; [ \"\$u\" = \"\$(printf %s \"\$k\" | xxd -r -p | sha256sum | cut -c1-64 | tr a-f A-F)\" ]"
+check "UDIDs follow the SHA-256 rule" bash -c "l=\$(sed -n 2p sim/chips.csv); u=\${l%%,*}; k=\${l#*,}; [ \"\$u\" = \"\$(printf %s \"\$k\" | perl -ne 'print pack(\"H*\", \$_)' | sha256sum | cut -c1-64 | tr a-f A-F)\" ]"
 openssl x509 -in sim/chipmaker.pem -pubkey -noout > cm.pub
 check "openssl verifies the CSV signature" openssl dgst -sha256 -verify cm.pub -signature sim/chips.csv.sig sim/chips.csv
 check "openssl verifies the JSON CMS" openssl cms -verify -binary -inform DER -in sim/chips.json.p7s -content sim/chips.json -CAfile sim/chipmaker.pem -out /dev/null
