@@ -103,4 +103,13 @@ expect_err 11 "rules violated" "lint rejects a PAI as DAC" "$MP" cert lint --typ
 check "lint lists each violated rule" bash -c "\"$MP\" cert lint --type dac \"$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem\" | grep -c FAIL | grep -qx 3"
 expect 0 "help lists commands" "$MP" help
 expect 0 "command --help" "$MP" paa create --help
+check "every command has --help and a README example" bash -c '
+  "$MP" help | awk "NR>4 && NF>2 && \$1 !~ /^.matter/ {print \$1\" \"\$2}" > cmds.txt
+  [ "$(wc -l < cmds.txt)" -ge 29 ] || exit 1
+  while read g n; do
+    "$MP" $g $n --help | grep -q "^usage: matter-pki $g $n" || { echo "no help: $g $n"; exit 1; }
+    grep -q "matter-pki $g $n" "$(dirname "$MP")/../README.md" || { echo "no README: $g $n"; exit 1; }
+  done < cmds.txt'
+expect 0 "exit codes are listed" "$MP" help exit-codes
+check "exit code list complete" grep -q "20  interrupted" out.txt
 finish
