@@ -5,6 +5,8 @@
  *   dac_bench hsm|hsm-libp11 N J PAI_CERT PAI_KEY_LABEL   (token from MATTER_PKI_* env;
  *       hsm = per-thread raw session as `dac issue` does, hsm-libp11 = libp11 EVP_PKEY)
  *   dac_bench keygen N J                        P-256 key generation + export
+ *   dac_bench hsm-keygen N J PAI_CERT PAI_KEY_LABEL   keygen + export + DAC signed in the token
+ *       (the per-device work of `dac issue --generate-keys`)
  * Prints one JSON line: {"mode":..., "n":..., "jobs":..., "seconds":..., "rate":...}. */
 #include <pthread.h>
 #include <stdio.h>
@@ -28,39 +30,50 @@ typedef struct job {
     mp_ks_sess *sess;
     const uint8_t *point;
     long n;
-    int keygen;
+    int keygen; /* generate (and export) a device key per iteration */
+    int sign;   /* build and sign a DAC per iteration */
 } job;
+
+static void gen(EVP_PKEY_CTX *kg, uint8_t pt[65])
+{
+    EVP_PKEY *k = NULL;
+    BIGNUM *d = NULL;
+    size_t len;
+    if (EVP_PKEY_keygen(kg, &k) != 1 ||
+        EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, 65, &len) != 1 ||
+        EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1) {
+        fprintf(stderr, "keygen failed\n");
+        exit(1);
+    }
+    BN_clear_free(d);
+    EVP_PKEY_free(k);
+}
 
 static void *run(void *arg)
 {
     job *j = arg;
     uint8_t der[MP_DAC_MAX_DER], serial[16], pt[65];
     size_t len;
+    EVP_PKEY_CTX *kg = NULL;
     if (j->keygen) {
-        EVP_PKEY_CTX *kg = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        kg = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
         EVP_PKEY_keygen_init(kg);
         EVP_PKEY_CTX_set_group_name(kg, "P-256");
-        for (long i = 0; i < j->n; i++) {
-            EVP_PKEY *k = NULL;
-            BIGNUM *d = NULL;
-            EVP_PKEY_keygen(kg, &k);
-            EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, 65, &len);
-            EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_PRIV_KEY, &d);
-            BN_clear_free(d);
-            EVP_PKEY_free(k);
-        }
-        EVP_PKEY_CTX_free(kg);
-        return NULL;
     }
-    EVP_PKEY_CTX *ctx = j->sess ? NULL : mp_dac_sign_ctx(j->signer);
+    EVP_PKEY_CTX *ctx = j->sess || !j->sign ? NULL : mp_dac_sign_ctx(j->signer);
     mp_dac_signer sg = {.sess = j->sess, .evp = ctx};
+    memcpy(pt, j->point, 65);
     for (long i = 0; i < j->n; i++) {
-        if (mp_serial_random(serial) != MP_OK ||
-            mp_dac_build(j->t, "Matter DAC 0123456789ABCDEF", j->point, serial, &sg, der, &len) != MP_OK) {
+        if (kg != NULL) {
+            gen(kg, pt);
+        }
+        if (j->sign && (mp_serial_random(serial) != MP_OK ||
+                        mp_dac_build(j->t, "Matter DAC 0123456789ABCDEF", pt, serial, &sg, der, &len) != MP_OK)) {
             fprintf(stderr, "build failed: %s\n", mp_err_msg());
             exit(1);
         }
     }
+    EVP_PKEY_CTX_free(kg);
     EVP_PKEY_CTX_free(ctx);
     return NULL;
 }
@@ -75,11 +88,15 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: dac_bench soft|hsm|keygen N J [PAI_CERT PAI_KEY]\n");
+        fprintf(stderr, "usage: dac_bench soft|hsm|hsm-libp11|hsm-keygen|keygen N J [PAI_CERT PAI_KEY]\n");
         return 2;
     }
     long n = atol(argv[2]);
     int jobs = atoi(argv[3]);
+    if (n < 1 || jobs < 1 || jobs > 64) {
+        fprintf(stderr, "dac_bench: N >= 1 and 1 <= J <= 64\n");
+        return 2;
+    }
     uint8_t point[65], pp[65];
     size_t len = 0;
     EVP_PKEY *dev = EVP_EC_gen("P-256");
@@ -90,8 +107,9 @@ int main(int argc, char **argv)
     mp_ks_sess *sess[64] = {0};
     mp_ks *ks = NULL;
     mp_ca ca = {0};
-    int keygen = strcmp(argv[1], "keygen") == 0;
-    if (strcmp(argv[1], "soft") == 0 || keygen) {
+    int keygen = strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "hsm-keygen") == 0;
+    int sign = strcmp(argv[1], "keygen") != 0;
+    if (strcmp(argv[1], "soft") == 0 || strcmp(argv[1], "keygen") == 0) {
         EVP_PKEY *k = EVP_EC_gen("P-256");
         EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pp, 65, &len);
         mp_cert_spec s = {.type = MP_PAA, .cn = "Bench PAI", .vid = 0xFFF2, .not_before = 1735689600,
@@ -125,7 +143,7 @@ int main(int argc, char **argv)
     job js[64];
     double t0 = now_s();
     for (int i = 0; i < jobs; i++) {
-        js[i] = (job){.t = &t, .signer = signers[i], .sess = sess[i], .point = point, .n = n / jobs, .keygen = keygen};
+        js[i] = (job){.t = &t, .signer = signers[i], .sess = sess[i], .point = point, .n = n / jobs, .keygen = keygen, .sign = sign};
         pthread_create(&js[i].th, NULL, run, &js[i]);
     }
     for (int i = 0; i < jobs; i++) pthread_join(js[i].th, NULL);

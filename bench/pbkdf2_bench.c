@@ -3,9 +3,12 @@
  * against mp_pbkdf2_sha256 (precomputed HMAC states), and the whole SPAKE2+
  * verifier, at 1,000 and 10,000 iterations (80-byte output, 4-byte password,
  * 32-byte salt, as for a verifier). Not part of `make test`; build with
- *   make && cc -O2 -I. -Icore bench/pbkdf2_bench.c build/libmp.a -lssl -lcrypto -ljansson -o build/pbkdf2_bench
- * Prints the median of 5 runs of each.
+ *   make bench   (build/bench/pbkdf2_bench)
+ * Prints the median of 5 runs of each. With arguments ITERATIONS JOBS N
+ * (what `make bench` uses): N derivations of mp_pbkdf2_sha256 on JOBS threads,
+ * one JSON line {"mode":"pbkdf2","iterations","n","jobs","seconds","rate"}.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +47,54 @@ static double rate(int which, uint32_t it, int n)
     return n / (now() - t0);
 }
 
-int main(void)
+/* ---- `pbkdf2_bench ITER J N`: the bare limit for the benchmark table -------- */
+
+typedef struct pjob {
+    pthread_t th;
+    uint32_t it;
+    long n;
+    int id;
+} pjob;
+
+static void *prun(void *arg)
 {
+    pjob *j = arg;
+    uint8_t pw[4] = {0x25, 0x42, 0x34, 0x01}, salt[32] = {(uint8_t)j->id}, out[80];
+    for (long i = 0; i < j->n; i++) {
+        pw[0] = (uint8_t)i;
+        if (mp_pbkdf2_sha256(pw, 4, salt, 32, j->it, out, 80) != 0) abort();
+    }
+    return NULL;
+}
+
+/* mp_pbkdf2_sha256, 80-byte output, N derivations shared by J threads; one JSON line. */
+static int limit(uint32_t it, int jobs, long n)
+{
+    pjob js[64];
+    double t0 = now();
+    for (int i = 0; i < jobs; i++) {
+        js[i] = (pjob){.it = it, .n = n / jobs, .id = i};
+        if (pthread_create(&js[i].th, NULL, prun, &js[i]) != 0) return 1;
+    }
+    for (int i = 0; i < jobs; i++) pthread_join(js[i].th, NULL);
+    double dt = now() - t0;
+    long done = n / jobs * jobs;
+    printf("{\"mode\":\"pbkdf2\",\"iterations\":%u,\"n\":%ld,\"jobs\":%d,\"seconds\":%.3f,\"rate\":%.1f}\n", it, done, jobs,
+           dt, (double)done / dt);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4) {
+        long it = atol(argv[1]), n = atol(argv[3]);
+        int jobs = atoi(argv[2]);
+        if (it < 1 || it > 100000000 || jobs < 1 || jobs > 64 || n < jobs) {
+            fprintf(stderr, "usage: pbkdf2_bench [ITERATIONS JOBS N]\n");
+            return 2;
+        }
+        return limit((uint32_t)it, jobs, n);
+    }
     static const char *names[] = {"PKCS5_PBKDF2_HMAC", "mp_pbkdf2_sha256", "SPAKE2+ verifier (mp)"};
     printf("OpenSSL %s; 1 thread; 80-byte PBKDF2-HMAC-SHA256, median of 5\n", OPENSSL_VERSION_TEXT);
     for (uint32_t it = 1000; it <= 10000; it *= 10) {
