@@ -1,0 +1,203 @@
+# lib.sh - helpers of bench/run.sh (sourced; uses its MP BB W H ROWS PRODUCT
+# NPEER OUTD variables). Each measurement appends one JSON object to $ROWS;
+# bench/report.jq turns them into medians and ratios.
+
+say() { printf '== %s\n' "$*" >&2; }
+
+# q CMD...: run a set-up step; show its output only if it fails.
+q() {
+    if ! "$@" > "$W/q.out" 2>&1; then
+        echo "bench: failed: $*" >&2
+        cat "$W/q.out" >&2
+        exit 1
+    fi
+}
+
+now_ns() { date +%s%N; }
+
+# measure CMD...: run CMD once; sets SECS (wall, from here) and RSS (peak KiB).
+measure() {
+    local t0 t1
+    t0=$(now_ns)
+    if ! /usr/bin/time -f '%M' -o "$W/time.txt" "$@" > "$W/cmd.out" 2> "$W/cmd.err"; then
+        echo "bench: failed: $*" >&2
+        cat "$W/cmd.err" >&2
+        exit 1
+    fi
+    t1=$(now_ns)
+    SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+    RSS=$(tail -n 1 "$W/time.txt")
+}
+
+# row KEY ORD GROUP LABEL N JOBS ITER RATE SECS RSS BYTES DISK LIMIT_KEY LIMIT_RATE PEER_KEY
+row() {
+    jq -cn --arg key "$1" --argjson ord "$2" --arg group "$3" --arg lbl "$4" --argjson n "$5" \
+        --argjson jobs "$6" --argjson iterations "$7" --argjson rate "$8" --argjson seconds "$9" \
+        --argjson rss_kb "${10}" --argjson bytes_dev "${11}" --argjson disk_dev "${12}" \
+        --arg limit_key "${13}" --argjson limit_rate "${14}" --arg peer_key "${15}" \
+        '{key: $key, ord: $ord, group: $group, label: $lbl, n: $n, jobs: $jobs, iterations: $iterations,
+          rate: $rate, seconds: $seconds, rss_kb: $rss_kb, bytes_dev: $bytes_dev, disk_dev: $disk_dev,
+          limit_key: $limit_key, limit_rate: $limit_rate, peer_key: $peer_key}' >> "$ROWS"
+}
+
+# out_size DIR COUNT: sets BYTES (apparent bytes per device) and DISK (allocated bytes per device).
+out_size() {
+    local b k
+    b=$(du -sb "$1" | cut -f1)
+    k=$(du -sk "$1" | cut -f1)
+    BYTES=$(( b / $2 ))
+    DISK=$(( k * 1024 / $2 ))
+}
+
+fresh_ledger() { rm -f "$MATTER_PKI_STATE"/ledger.sqlite*; }
+
+new_order() {
+    "$MP" order create "${H[@]}" --vid FFF2 --pid 8001 --pai-cert "$W/pai.pem" --pai-key b-pai \
+        --quota "$1" --cn-template "Bench DAC {udid:16}"
+}
+
+# limit MODE JOBS [ITERATIONS]: one run of a bare loop; sets LIMIT_KEY, LIMIT_RATE.
+#   soft | hsm | hsm-keygen | keygen (bench/dac_bench.c), pbkdf2 (bench/pbkdf2_bench.c)
+limit() {
+    local mode=$1 j=$2 it=${3:-0} ord label
+    case $mode in
+    soft) ord=1 label="limit: DAC build+sign, software PAI key"
+        measure "$BB/dac_bench" soft $((25000 * j)) "$j" ;;
+    hsm) ord=2 label="limit: DAC build+sign, PAI key in SoftHSM (dac issue's session path)"
+        measure "$BB/dac_bench" hsm $((15000 * j)) "$j" "$W/pai.pem" b-pai ;;
+    hsm-keygen) ord=3 label="limit: P-256 keygen + DAC build+sign in SoftHSM"
+        measure "$BB/dac_bench" hsm-keygen $((12000 * j)) "$j" "$W/pai.pem" b-pai ;;
+    keygen) ord=4 label="limit: P-256 key generation + export"
+        measure "$BB/dac_bench" keygen $((60000 * j)) "$j" ;;
+    pbkdf2) ord=$(( it == 1000 ? 5 : 6 )) label="limit: PBKDF2-HMAC-SHA256, 80 B, $it iterations"
+        measure "$BB/pbkdf2_bench" "$it" "$j" $(( 3000000 / it * j )) ;;
+    esac
+    LIMIT_KEY="limit-$mode${3:+-$it}-j$j"
+    LIMIT_RATE=$(jq -r .rate "$W/cmd.out")
+    row "$LIMIT_KEY" "$ord" limit "$label" "$(jq -r .n "$W/cmd.out")" "$j" "$it" "$LIMIT_RATE" \
+        "$(jq -r .seconds "$W/cmd.out")" "$RSS" 0 0 "" 0 ""
+}
+
+rate_of() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / s }'; }
+
+# import_chips DIR COUNT ORD: `chips import` of DIR/chips.csv (signed) into the current ledger.
+import_chips() {
+    measure "$MP" chips import "$1/chips.csv" --signature "$1/chips.csv.sig" --signer "$1/chipmaker.pem"
+    row "import-n$2" "$3" import "chips import (signed CSV)" "$2" 1 0 "$(rate_of "$2" "$SECS")" "$SECS" \
+        "$RSS" 0 0 "" 0 ""
+}
+
+# issue chips|gen JOBS ORDER COUNT ORD OUTDIR: dac issue, paired with the last limit.
+issue() {
+    local kind=$1 j=$2 order=$3 n=$4 ord=$5 dir=$6 label="dac issue (chip-list keys)" peer="" extra=()
+    if [ "$kind" = gen ]; then
+        label="dac issue --generate-keys" peer="peer-j$j" extra=(--generate-keys)
+    fi
+    measure "$MP" dac issue "${H[@]}" --order "$order" "${extra[@]}" --count "$n" --out-dir "$dir" \
+        --jobs "$j" --quiet
+    out_size "$dir" "$n"
+    row "issue-$kind-j$j-n$n" "$ord" issue "$label" "$n" "$j" 0 "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" \
+        "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "$peer"
+}
+
+# fd FORMAT JOBS ORDER COUNT ITERATIONS ORD OUTDIR: factory-data build, paired with the last limit.
+fd() {
+    local f=$1 j=$2 order=$3 n=$4 it=$5 ord=$6 dir=$7
+    measure "$MP" factory-data build --order "$order" --product "$PRODUCT" --cd "$W/cd.der" --format "$f" \
+        --out-dir "$dir" --jobs "$j" --iterations "$it" --quiet
+    grep -q "for $n new device" "$W/cmd.out" || { echo "bench: factory-data built fewer than $n devices:" >&2;
+        cat "$W/cmd.out" >&2; exit 1; }
+    out_size "$dir" "$n"
+    row "fd-$f-it$it-j$j-n$n" "$ord" fd "factory-data build --format $f, $it iterations" "$n" "$j" "$it" \
+        "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" ""
+    rm -rf "$dir"
+}
+
+# The peer: what factory scripts do, one `openssl req` (new P-256 key + CSR with
+# the Matter VID/PID attributes) and one `openssl x509 -req` (sign with the PAI
+# key from a file, Matter DAC extensions file) per device. SSL_CERT_FILE is left
+# at its default (openssl x509 loads the system CA bundle on every run).
+peer_setup() {
+    local p=$W/peer
+    mkdir -p "$p"
+    q openssl ecparam -name prime256v1 -genkey -noout -out "$p/pai.key"
+    cat > "$p/req.cnf" <<'EOF'
+oid_section = matter_oids
+[matter_oids]
+matterVID = 1.3.6.1.4.1.37244.2.1
+matterPID = 1.3.6.1.4.1.37244.2.2
+[req]
+distinguished_name = dn
+string_mask = utf8only
+utf8 = yes
+prompt = no
+[dn]
+EOF
+    cat > "$p/dac.ext" <<'EOF'
+[dac]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+EOF
+    q openssl req -config "$p/req.cnf" -x509 -new -key "$p/pai.key" -days 3650 \
+        -subj "/CN=Bench openssl PAI/matterVID=FFF2/matterPID=8001" \
+        -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -out "$p/pai.pem"
+    cat > "$p/loop.sh" <<'EOF'
+# loop.sh PEERDIR OUTDIR FIRST COUNT: one device per iteration, two processes each.
+p=$1 d=$2 i=$3 end=$(( $3 + $4 ))
+while [ "$i" -lt "$end" ]; do
+    openssl req -config "$p/req.cnf" -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$d/$i.key" -subj "/CN=Bench DAC $i/matterVID=FFF2/matterPID=8001" -out "$d/$i.csr" 2>/dev/null &&
+    openssl x509 -req -in "$d/$i.csr" -CA "$p/pai.pem" -CAkey "$p/pai.key" -days 36500 \
+        -extfile "$p/dac.ext" -extensions dac -outform DER -out "$d/$i.der" 2>/dev/null || exit 1
+    i=$((i + 1))
+done
+EOF
+}
+
+# peer LOOPS: LOOPS parallel openssl loops of NPEER devices each.
+peer() {
+    local j=$1 d=$W/peer-out
+    rm -rf "$d"
+    mkdir -p "$d"
+    measure bash -c 'for k in $(seq 0 $(($2 - 1))); do bash "$1/loop.sh" "$1" "$3" $((k * $4)) "$4" & p="$p $!"; done
+                     for k in $p; do wait "$k" || exit 1; done' peer "$W/peer" "$j" "$d" "$NPEER"
+    local n=$((j * NPEER))
+    [ "$(find "$d" -name '*.der' | wc -l)" = "$n" ] || { echo "bench: the openssl loop made too few DACs" >&2; exit 1; }
+    if [ ! -e "$W/peer-linted" ]; then # the peer's output is a real Matter DAC
+        q "$MP" cert lint --type dac "$d/0.der"
+        touch "$W/peer-linted"
+    fi
+    out_size "$d" "$n"
+    row "peer-j$j" 40 peer "peer: openssl req + openssl x509 -req per device ($j loop(s))" "$n" "$j" 0 \
+        "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "" 0 ""
+    rm -rf "$d"
+}
+
+machine_json() {
+    jq -n --arg nproc "$(nproc)" --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+        --arg mem "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)" \
+        --arg kernel "$(uname -r)" --arg openssl "$(openssl version)" \
+        --arg softhsm "$(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null || echo unknown)" \
+        --arg libp11 "$(dpkg-query -W -f='${Version}' libp11-3 2>/dev/null || echo unknown)" \
+        --arg sqlite "$(sqlite3 --version 2>/dev/null | cut -d' ' -f1)" --arg cc "$(cc --version | head -n 1)" \
+        --arg ssl_cert_file "${SSL_CERT_FILE:-default (unset)}" \
+        '{nproc: ($nproc | tonumber), cpu: $cpu, memory: $mem, kernel: $kernel, openssl: $openssl,
+          softhsm2: $softhsm, libp11: $libp11, sqlite: $sqlite, compiler: $cc, ssl_cert_file: $ssl_cert_file}'
+}
+
+# report ELAPSED LOAD_START LOAD_END: results.json, results.md, the table on stdout.
+report() {
+    local cmd="make bench"
+    cp "$ROWS" "$OUTD/rows.jsonl"
+    [ "${BENCH_FULL:-0}" = 1 ] && cmd="BENCH_FULL=1 make bench"
+    jq -s --argjson machine "$(machine_json)" --argjson elapsed "$1" --arg load_start "$2" --arg load_end "$3" \
+        --arg command "$cmd" --argjson n "$N" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        -f "$HERE/report.jq" "$ROWS" > "$OUTD/results.json.tmp"
+    mv "$OUTD/results.json.tmp" "$OUTD/results.json"
+    jq -r -f "$HERE/table.jq" "$OUTD/results.json" > "$OUTD/results.md.tmp"
+    mv "$OUTD/results.md.tmp" "$OUTD/results.md"
+    cat "$OUTD/results.md"
+}

@@ -1,0 +1,46 @@
+# report.jq - rows.jsonl (one object per measurement, slurped) -> results.json:
+# per row the median rate, the median of the pairwise ratios to its limit,
+# the ratio of medians to its peer, the largest peak RSS; the targets of
+# BENCHMARKS.md checked; the scale series.
+def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+    else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+def r(d): if . == null then null else (. * pow(10; d) | round) / pow(10; d) end;
+def scale($rows; name; f): [$rows[] | select(f)] | sort_by(.n) as $s | if ($s | length) < 2 then empty else
+    {series: name, points: ($s | map({n, rate, rss_mib})),
+     rate_ratio: ($s[-1].rate / $s[0].rate | r(3)), rss_ratio: ($s[-1].rss_mib / $s[0].rss_mib | r(3))} end;
+
+(group_by(.key) | map({
+    key: .[0].key, ord: .[0].ord, group: .[0].group, label: .[0].label, n: .[0].n, jobs: .[0].jobs,
+    iterations: .[0].iterations, runs: length,
+    rate: (map(.rate) | median | r(1)),
+    rates: map(.rate),
+    seconds: (map(.seconds) | median | r(3)),
+    rss_mib: (map(.rss_kb) | max / 1024 | r(1)),
+    bytes_dev: (map(.bytes_dev) | median | round),
+    disk_dev: (map(.disk_dev) | median | round),
+    limit: (if .[0].limit_key == "" then null else .[0].limit_key end),
+    vs_limit: (map(select(.limit_rate > 0) | .rate / .limit_rate) | median | r(3)),
+    peer: (if .[0].peer_key == "" then null else .[0].peer_key end)
+  }) | sort_by(.ord, .iterations, .n, .jobs)) as $rows
+| ($rows | map({key: .key, value: .rate}) | from_entries) as $rate
+| ($rows | map(.vs_peer = (if .peer != null and $rate[.peer] != null then (.rate / $rate[.peer] | r(1)) else null end))) as $rows
+| [scale($rows; "dac issue (chip-list keys) --jobs 2"; .group == "issue" and (.key | startswith("issue-chips-j2"))),
+   scale($rows; "factory-data build --format json, 1000 iterations, --jobs 2";
+         .group == "fd" and (.key | startswith("fd-json-it1000-j2")))] as $scale
+| {
+    date: $date, command: $command, elapsed_s: $elapsed, load_start: $load_start, load_end: $load_end,
+    machine: $machine, rows: $rows, scale: $scale,
+    targets: (
+      [$rows[] | select(.group == "issue" and .n == $n) |
+        {target: "issuance >= 80% of the build-and-sign limit", row: .key, value: .vs_limit, goal: 0.80,
+         met: (.vs_limit >= 0.80)}] +
+      [$rows[] | select(.group == "fd" and .iterations == 1000 and .n >= $n) |
+        {target: "factory data at 1,000 iterations >= 85% of the PBKDF2 limit", row: .key, value: .vs_limit,
+         goal: 0.85, met: (.vs_limit >= 0.85)}] +
+      [$rows[] | select(.vs_peer != null) |
+        {target: ">= 100x the openssl loop", row: .key, value: .vs_peer, goal: 100, met: (.vs_peer >= 100)}] +
+      [$scale[] | {target: "memory flat (peak RSS at the largest batch <= 1.25x at the smallest)",
+                   row: .series, value: .rss_ratio, goal: 1.25, met: (.rss_ratio <= 1.25)}] +
+      [$scale[] | {target: "linear time (rate at the largest batch >= 0.8x at the smallest)",
+                   row: .series, value: .rate_ratio, goal: 0.8, met: (.rate_ratio >= 0.8)}])
+  }
