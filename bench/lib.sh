@@ -110,7 +110,7 @@ fd() {
     out_size "$dir" "$n"
     row "fd-$f-it$it-j$j-n$n" "$ord" fd "factory-data build --format $f, $it iterations" "$n" "$j" "$it" \
         "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" ""
-    rm -rf "$dir"
+    trash "$dir"
 }
 
 # The peer: what factory scripts do, one `openssl req` (new P-256 key + CSR with
@@ -157,14 +157,14 @@ done
 EOF
 }
 
-# peer LOOPS: LOOPS parallel openssl loops of NPEER devices each.
+# peer LOOPS: LOOPS parallel openssl loops sharing NPEER devices.
 peer() {
     local j=$1 d=$W/peer-out
-    rm -rf "$d"
+    trash "$d"
     mkdir -p "$d"
     measure bash -c 'for k in $(seq 0 $(($2 - 1))); do bash "$1/loop.sh" "$1" "$3" $((k * $4)) "$4" & p="$p $!"; done
-                     for k in $p; do wait "$k" || exit 1; done' peer "$W/peer" "$j" "$d" "$NPEER"
-    local n=$((j * NPEER))
+                     for k in $p; do wait "$k" || exit 1; done' peer "$W/peer" "$j" "$d" $((NPEER / j))
+    local n=$((NPEER / j * j))
     [ "$(find "$d" -name '*.der' | wc -l)" = "$n" ] || { echo "bench: the openssl loop made too few DACs" >&2; exit 1; }
     if [ ! -e "$W/peer-linted" ]; then # the peer's output is a real Matter DAC
         q "$MP" cert lint --type dac "$d/0.der"
@@ -173,7 +173,7 @@ peer() {
     out_size "$d" "$n"
     row "peer-j$j" 40 peer "peer: openssl req + openssl x509 -req per device ($j loop(s))" "$n" "$j" 0 \
         "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "" 0 ""
-    rm -rf "$d"
+    trash "$d"
 }
 
 machine_json() {
@@ -194,10 +194,20 @@ report() {
     cp "$ROWS" "$OUTD/rows.jsonl"
     [ "${BENCH_FULL:-0}" = 1 ] && cmd="BENCH_FULL=1 make bench"
     jq -s --argjson machine "$(machine_json)" --argjson elapsed "$1" --arg load_start "$2" --arg load_end "$3" \
-        --arg command "$cmd" --argjson n "$N" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        --arg command "$cmd" --argjson rounds "$ROUNDS" --argjson budget "$BUDGET" --argjson n "$N" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
         -f "$HERE/report.jq" "$ROWS" > "$OUTD/results.json.tmp"
     mv "$OUTD/results.json.tmp" "$OUTD/results.json"
     jq -r -f "$HERE/table.jq" "$OUTD/results.json" > "$OUTD/results.md.tmp"
     mv "$OUTD/results.md.tmp" "$OUTD/results.md"
     cat "$OUTD/results.md"
+}
+
+# trash DIR: move an output folder aside; everything is deleted at the end.
+# Deleting 100,000s of files between measurements would slow the next ones:
+# ext4 (notably without a journal) skips recently deleted inodes when it
+# allocates new ones, so file creation right after a mass delete costs more.
+trash() {
+    [ -e "$1" ] || return 0
+    mkdir -p "$W/trash"
+    mv "$1" "$W/trash/$(date +%s%N)"
 }

@@ -28,7 +28,7 @@ def scale($rows; name; f): [$rows[] | select(f)] | sort_by(.n) as $s | if ($s | 
    scale($rows; "factory-data build --format json, 1000 iterations, --jobs 2";
          .group == "fd" and (.key | startswith("fd-json-it1000-j2")))] as $scale
 | {
-    date: $date, command: $command, elapsed_s: $elapsed, load_start: $load_start, load_end: $load_end,
+    date: $date, command: $command, rounds: $rounds, budget_s: $budget, elapsed_s: $elapsed, load_start: $load_start, load_end: $load_end,
     machine: $machine, rows: $rows, scale: $scale,
     targets: (
       [$rows[] | select(.group == "issue" and .n == $n) |

@@ -11,7 +11,8 @@
 # Environment: MATTER_PKI_BIN, MP_BENCH_BIN (set by make), BENCH_FULL=1 (adds
 # the 1,000,000-device scale rows), BENCH_N (pipeline batch, default 100000),
 # BENCH_NS (small batch: scale rows and 10,000-iteration factory data, default
-# 10000), BENCH_RUNS (rounds, default 3), BENCH_PEER_N (openssl loop devices,
+# 10000), BENCH_RUNS (rounds, default 3; a round that would pass BENCH_BUDGET
+# seconds, default 540, is skipped), BENCH_PEER_N (openssl loop devices,
 # default 200), BENCH_OUT (default bench-out). Writes BENCH_OUT/results.md and
 # BENCH_OUT/results.json and prints the Markdown table.
 set -euo pipefail
@@ -26,6 +27,8 @@ RUNS=${BENCH_RUNS:-3}
 NPEER=${BENCH_PEER_N:-200}
 FULL=${BENCH_FULL:-0}
 OUTD=${BENCH_OUT:-bench-out}
+BUDGET=${BENCH_BUDGET:-540}
+LIGHT=0
 for t in /usr/bin/time jq openssl; do
     command -v "$t" > /dev/null || { echo "bench: $t is missing (make deps installs it)" >&2; exit 1; }
 done
@@ -61,66 +64,74 @@ q "$MP" chips simulate --count "$NS" --out "$W/chips-small" --quiet
 peer_setup
 
 FORMATS=(nrf esp32 nxp)
-for r in $(seq 1 "$RUNS"); do
-    say "round $r of $RUNS ($(( $(date +%s) - T0 )) s so far)"
+HEAVY=0 # seconds spent in the once-only big rows (round 1)
+heavy() { local t
+    t=$(date +%s); "$@"; HEAVY=$((HEAVY + $(date +%s) - t)); }
+# issue_pair KIND JOBS COUNT ORD: fresh ledger (+ chip list), order, limit, issuance; sets ORD
+issue_pair() {
+    fresh_ledger
+    [ "$1" = chips ] && import_chips "$W/chips$([ "$3" = "$N" ] || echo -small)" "$3" $((10 + ($3 != N)))
+    ORDER=$(new_order "$3")
+    if [ "$1" = chips ]; then limit hsm "$2"; else limit hsm-keygen "$2"; fi
+    issue "$1" "$2" "$ORDER" "$3" "$4" "$W/dacs"
+}
+fd_pair() { # fd_pair FORMAT JOBS ORDER COUNT ITERATIONS ORD
+    limit pbkdf2 "$2" "$5"
+    fd "$1" "$2" "$3" "$4" "$5" "$6" "$W/fd"
+}
+gen_order() { # gen_order COUNT: a fresh order of COUNT off-chip devices (not measured); sets ORDER
+    ORDER=$(new_order "$1")
+    trash "$W/dacs-gen"
+    q "$MP" dac issue "${H[@]}" --order "$ORDER" --generate-keys --count "$1" --out-dir "$W/dacs-gen" --jobs 2 --quiet
+}
+round() { # round R: every paired row once; the big factory-data rows only in round 1
+    local r=$1
     limit soft 1; limit soft 2; limit keygen 1; limit keygen 2
-    # chip-list import and issuance, --jobs 1; then factory data json --jobs 2 on it
-    fresh_ledger
-    import_chips "$W/chips" "$N" 10
-    ORD=$(new_order "$N")
-    limit hsm 1
-    issue chips 1 "$ORD" "$N" 20 "$W/dacs"
-    limit pbkdf2 2 1000
-    fd json 2 "$ORD" "$N" 1000 50 "$W/fd"
-    rm -rf "$W/dacs"
-    # chip-list issuance --jobs 2 (its order also serves factory data --jobs 1 once)
-    fresh_ledger
-    import_chips "$W/chips" "$N" 10
-    ORD=$(new_order "$N")
-    limit hsm 2
-    issue chips 2 "$ORD" "$N" 21 "$W/dacs"
-    if [ "$r" = 1 ]; then
-        limit pbkdf2 1 1000
-        fd json 1 "$ORD" "$N" 1000 51 "$W/fd"
-    fi
-    rm -rf "$W/dacs"
-    # --generate-keys issuance --jobs 1, the openssl loop, then one platform format
-    fresh_ledger
-    ORD=$(new_order "$N")
-    limit hsm-keygen 1
-    issue gen 1 "$ORD" "$N" 22 "$W/dacs"
+    issue_pair chips 1 "$N" 20
+    [ "$r" = 1 ] && heavy fd_pair json 2 "$ORDER" "$N" 1000 50
+    trash "$W/dacs"
+    issue_pair chips 2 "$N" 21
+    [ "$r" = 1 ] && heavy fd_pair json 1 "$ORDER" "$N" 1000 51
+    trash "$W/dacs"
+    issue_pair gen 1 "$N" 22
     peer 1
-    f=${FORMATS[$(( (r - 1) % 3 ))]}
-    limit pbkdf2 2 1000
-    fd "$f" 2 "$ORD" "$N" 1000 52 "$W/fd"
-    rm -rf "$W/dacs"
-    # --generate-keys issuance --jobs 2 and two openssl loops
-    fresh_ledger
-    ORD=$(new_order "$N")
-    limit hsm-keygen 2
-    issue gen 2 "$ORD" "$N" 23 "$W/dacs"
+    [ "$r" = 1 ] && heavy fd_pair nrf 2 "$ORDER" "$N" 1000 52
+    trash "$W/dacs"
+    issue_pair gen 2 "$N" 23
     peer 2
-    rm -rf "$W/dacs"
-    # scale: the same chip-list issuance and json factory data at $NS devices
-    fresh_ledger
-    import_chips "$W/chips-small" "$NS" 11
-    ORD=$(new_order "$NS")
-    limit hsm 2
-    issue chips 2 "$ORD" "$NS" 30 "$W/dacs"
-    limit pbkdf2 2 1000
-    fd json 2 "$ORD" "$NS" 1000 60 "$W/fd"
-    # factory data at 10,000 iterations on $NS off-chip devices
-    ORD=$(new_order "$NS")
-    q "$MP" dac issue "${H[@]}" --order "$ORD" --generate-keys --count "$NS" --out-dir "$W/dacs-gen" --jobs 2 --quiet
-    limit pbkdf2 2 10000
-    fd json 2 "$ORD" "$NS" 10000 55 "$W/fd"
+    [ "$r" = 1 ] && heavy fd_pair esp32 2 "$ORDER" "$N" 1000 53
+    trash "$W/dacs"
     if [ "$r" = 1 ]; then
-        ORD=$(new_order "$NS")
-        q "$MP" dac issue "${H[@]}" --order "$ORD" --generate-keys --count "$NS" --out-dir "$W/dacs-gen2" --jobs 2 --quiet
-        limit pbkdf2 1 10000
-        fd json 1 "$ORD" "$NS" 10000 56 "$W/fd"
+        heavy issue_pair gen 2 "$N" 23
+        heavy fd_pair nxp 2 "$ORDER" "$N" 1000 54
+        trash "$W/dacs"
     fi
-    rm -rf "$W/dacs" "$W/dacs-gen" "$W/dacs-gen2"
+    # scale: the chip-list issuance and json factory data at $NS devices
+    issue_pair chips 2 "$NS" 30
+    fd_pair json 2 "$ORDER" "$NS" 1000 60
+    trash "$W/dacs"
+    if [ "$r" = 1 ]; then # factory data at 10,000 iterations on $NS off-chip devices
+        heavy gen_order "$NS"
+        heavy fd_pair json 2 "$ORDER" "$NS" 10000 55
+        heavy gen_order "$NS"
+        heavy fd_pair json 1 "$ORDER" "$NS" 10000 56
+        trash "$W/dacs-gen"
+    fi
+    return 0
+}
+
+ROUNDS=0
+for r in $(seq 1 "$RUNS"); do
+    t=$(date +%s)
+    if [ "$r" -gt 1 ] && [ $(( t - T0 + LIGHT )) -gt "$BUDGET" ]; then
+        say "round $r skipped: another round (~$LIGHT s) would pass the ${BUDGET} s budget (BENCH_BUDGET)"
+        break
+    fi
+    say "round $r of $RUNS ($(( t - T0 )) s so far)"
+    HEAVY=0
+    round "$r"
+    LIGHT=$(( $(date +%s) - t - HEAVY ))
+    ROUNDS=$r
 done
 
 if [ "$FULL" = 1 ]; then
@@ -133,7 +144,7 @@ if [ "$FULL" = 1 ]; then
     issue chips 2 "$ORD" "$NBIG" 31 "$W/dacs"
     limit pbkdf2 2 1000
     fd json 2 "$ORD" "$NBIG" 1000 61 "$W/fd"
-    rm -rf "$W/dacs" "$W/chips-big"
+    trash "$W/dacs"; trash "$W/chips-big"
 fi
 
 ELAPSED=$(( $(date +%s) - T0 ))

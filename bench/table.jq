@@ -4,7 +4,7 @@ def x: if . == null then "—" else "\(.)×" end;
 def pct: if . == null then "—" else "\(. * 1000 | round / 10)%" end;
 "# matter-pki benchmarks",
 "",
-"\(.date), `\(.command)`, \(.elapsed_s) s. Machine: \(.machine.nproc) CPU(s), \(.machine.cpu), \(.machine.memory); \(.machine.openssl); SoftHSM \(.machine.softhsm2); libp11 \(.machine.libp11); SQLite \(.machine.sqlite); Linux \(.machine.kernel).",
+"\(.date), `\(.command)`, \(.elapsed_s) s, \(.rounds) round(s) (budget \(.budget_s) s). Machine: \(.machine.nproc) CPU(s), \(.machine.cpu), \(.machine.memory); \(.machine.openssl); SoftHSM \(.machine.softhsm2); libp11 \(.machine.libp11); SQLite \(.machine.sqlite); Linux \(.machine.kernel).",
 "Load at start: `\(.load_start | sub("^ +"; ""))`; at end: `\(.load_end | sub("^ +"; ""))`.",
 "Peer: SSL_CERT_FILE \(.machine.ssl_cert_file).",
 "",
