@@ -183,7 +183,7 @@ machine_json() {
         --arg softhsm "$(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null || echo unknown)" \
         --arg libp11 "$(dpkg-query -W -f='${Version}' libp11-3 2>/dev/null || echo unknown)" \
         --arg sqlite "$(sqlite3 --version 2>/dev/null | cut -d' ' -f1)" --arg cc "$(cc --version | head -n 1)" \
-        --arg ssl_cert_file "${SSL_CERT_FILE:-default (unset)}" \
+        --arg ssl_cert_file "unset: OpenSSL default, $(openssl version -d | sed "s/^OPENSSLDIR: //; s/\"//g")/cert.pem" \
         '{nproc: ($nproc | tonumber), cpu: $cpu, memory: $mem, kernel: $kernel, openssl: $openssl,
           softhsm2: $softhsm, libp11: $libp11, sqlite: $sqlite, compiler: $cc, ssl_cert_file: $ssl_cert_file}'
 }

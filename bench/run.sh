@@ -46,6 +46,7 @@ LOAD_START=$(uptime)
 say "setup in $W: token, PAA, PAI, CD, chip lists ($N and $NS chips), openssl peer PAI"
 export MATTER_PKI_STATE=$W/state MATTER_PKI_TOKEN=bench
 unset SOFTHSM2_CONF MATTER_PKI_MODULE
+unset SSL_CERT_FILE # the peer runs with OpenSSL's default trust store, as a factory script would
 mkdir -p "$MATTER_PKI_STATE"
 ( umask 077; od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$W/user.pin"
   od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$W/so.pin" )
