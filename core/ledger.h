@@ -107,8 +107,7 @@ int mp_ledger_add_cert(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
 /* Files: certificates whose output file is not confirmed written. */
 int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id,
                              int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;
-int mp_ledger_mark_written(mp_ledger *l, int64_t order_id, const char *udid_from,
-                           const char *udid_to) MP_MUST_CHECK;
+int mp_ledger_mark_written(mp_ledger *l, const char *udid) MP_MUST_CHECK;
 /* Is there a certificate for this UDID (any order)? sha256 receives its hash. */
 int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int *found) MP_MUST_CHECK;
 

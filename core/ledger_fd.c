@@ -19,7 +19,7 @@ int mp_ledger_next_issued(mp_ledger *l, int64_t order_id, const char *after, siz
     sqlite3_bind_text(s, 2, after, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
     *n = 0;
-    int r;
+    int r = SQLITE_DONE;
     while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
         mp_issued *d = &out[(*n)++];
         memset(d, 0, sizeof(*d));
@@ -35,8 +35,9 @@ int mp_ledger_next_issued(mp_ledger *l, int64_t order_id, const char *after, siz
         d->der_len = len;
         snprintf(d->path, sizeof(d->path), "%s", (const char *)sqlite3_column_text(s, 4));
     }
+    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : mp_ledger_db_err(l, "select issued devices");
     sqlite3_reset(s);
-    return MP_OK;
+    return rc;
 }
 
 int mp_ledger_count_issued(mp_ledger *l, int64_t order_id, int key_origin, uint64_t *n)

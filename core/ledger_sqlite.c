@@ -39,7 +39,7 @@ static const char *const sql[S_NSTMT] = {
     [S_DEV_ISSUE] = "UPDATE devices SET state=1 WHERE udid=? AND state=0",
     [S_ADD_CERT] = "INSERT INTO certificates(serial,pai_skid,udid,order_id,not_before,not_after,sha256,der,path,station,issued_at,written) VALUES(?,?,?,?,?,?,?,?,?,?,?,0)",
     [S_UNWRITTEN] = "SELECT serial,udid,order_id,pai_skid,not_before,not_after,sha256,der,path FROM certificates WHERE order_id=? AND written=0",
-    [S_MARK_WRITTEN] = "UPDATE certificates SET written=1 WHERE order_id=? AND written=0 AND udid>=? AND udid<=?",
+    [S_MARK_WRITTEN] = "UPDATE certificates SET written=1 WHERE udid=?",
     [S_CERT_UDID] = "SELECT sha256 FROM certificates WHERE udid=?",
     [S_REVOKE_FIND] = "SELECT pai_skid,udid FROM certificates WHERE serial=?",
     [S_REVOKE_ADD] = "INSERT INTO revocations(serial,pai_skid,reason,revoked_at) VALUES(?,?,?,?)",
@@ -266,7 +266,9 @@ int mp_ledger_list_known(mp_ledger *l, const char *sha256, int *known)
     sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
     int r = sqlite3_step(s);
     *known = r == SQLITE_ROW;
-    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "list lookup");
+    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "list lookup");
+    sqlite3_reset(s);
+    return rc;
 }
 
 int mp_ledger_add_list(mp_ledger *l, mp_chip_list *list)
@@ -326,7 +328,9 @@ static int dev_lookup(mp_ledger *l, int which, const void *key, int keylen, mp_d
     if (*found && d != NULL) {
         row_device(s, d);
     }
-    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "device lookup");
+    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "device lookup");
+    sqlite3_reset(s); /* a statement left on a row keeps a read transaction open */
+    return rc;
 }
 
 int mp_ledger_get_device(mp_ledger *l, const char *udid, mp_device *d, int *found)
@@ -427,10 +431,12 @@ int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
         row_order(s, o);
-        return MP_OK;
     }
-    return r == SQLITE_DONE ? mp_err(MP_ERR_INVALID, "no production order %lld in %s", (long long)id, l->path)
-                            : db_err(l, "get order");
+    int rc = r == SQLITE_ROW ? MP_OK
+             : r == SQLITE_DONE ? mp_err(MP_ERR_INVALID, "no production order %lld in %s", (long long)id, l->path)
+                                : db_err(l, "get order");
+    sqlite3_reset(s);
+    return rc;
 }
 
 int mp_ledger_close_order(mp_ledger *l, int64_t id)
@@ -455,6 +461,9 @@ int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *, const mp_order *), void
         row_order(s, &o);
         rc = cb(ctx, &o);
     }
+    if (rc == MP_OK && r != SQLITE_DONE) {
+        rc = db_err(l, "list orders");
+    }
     sqlite3_reset(s);
     return rc;
 }
@@ -462,7 +471,7 @@ int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *, const mp_order *), void
 int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_device *out, size_t *n)
 {
     sqlite3_stmt *s = stmt(l, S_NEXT_DEV);
-    int r;
+    int r = SQLITE_DONE;
     if (s == NULL) return MP_ERR_DB;
     sqlite3_bind_text(s, 1, after, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
@@ -470,8 +479,9 @@ int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_devic
     while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
         row_device(s, &out[(*n)++]);
     }
+    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "select devices");
     sqlite3_reset(s);
-    return MP_OK;
+    return rc;
 }
 
 int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n)
@@ -567,13 +577,11 @@ int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *, const mp_cert_rec *), vo
     return each_cert(l, s, cb, ctx);
 }
 
-int mp_ledger_mark_written(mp_ledger *l, int64_t order_id, const char *from, const char *to)
+int mp_ledger_mark_written(mp_ledger *l, const char *udid)
 {
     sqlite3_stmt *s = stmt(l, S_MARK_WRITTEN);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, order_id);
-    sqlite3_bind_text(s, 2, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
     return step_done(l, s, "mark written");
 }
 
@@ -635,6 +643,9 @@ int mp_ledger_each_revoked(mp_ledger *l, const char *pai_skid,
     while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
         rc = cb(ctx, (const char *)sqlite3_column_text(s, 0), (time_t)sqlite3_column_int64(s, 1),
                 (const char *)sqlite3_column_text(s, 2));
+    }
+    if (rc == MP_OK && r != SQLITE_DONE) {
+        rc = db_err(l, "list revocations");
     }
     sqlite3_reset(s);
     return rc;

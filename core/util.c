@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -313,6 +314,22 @@ int mp_mkdir_p(const char *path, int mode)
     }
     if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST) {
         return mp_err(MP_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+    }
+    return MP_OK;
+}
+
+int mp_dir_lock(const char *dir, int *fd)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/.matter-pki.lock", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (*fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot create the lock file: %s", path, strerror(errno));
+    }
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        close(*fd);
+        *fd = -1;
+        return mp_err(MP_ERR_IO, "%s is in use by another matter-pki run; wait for it or use another folder", dir);
     }
     return MP_OK;
 }

@@ -41,6 +41,11 @@ int mp_check_output(const char *path, int force) MP_MUST_CHECK;
 int mp_mkdir_p(const char *path, int mode) MP_MUST_CHECK;
 int mp_fsync_dir(const char *dir);
 
+/* Take the output folder for this process (flock on DIR/.matter-pki.lock,
+ * released at exit): a second batch in the same folder would otherwise
+ * sweep the first one's in-flight files. MP_ERR_IO when it is taken. */
+int mp_dir_lock(const char *dir, int *fd) MP_MUST_CHECK;
+
 /* Wipe then free. */
 void mp_wipe(void *p, size_t n);
 void mp_free_secret(void *p, size_t n);

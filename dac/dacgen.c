@@ -78,6 +78,9 @@ static size_t put_time(uint8_t *p, time_t t)
     return 2 + put(p + 2, buf, n);
 }
 
+static size_t tbs_body(const mp_dac_tmpl *t, const char *cn, size_t cnlen, const uint8_t point[65],
+                       const uint8_t serial[16], uint8_t *b);
+
 int mp_dac_tmpl_init(mp_dac_tmpl *t, X509 *pai, uint16_t vid, uint16_t pid, time_t nb, time_t na)
 {
     char hex[5];
@@ -103,6 +106,16 @@ int mp_dac_tmpl_init(mp_dac_tmpl *t, X509 *pai, uint16_t vid, uint16_t pid, time
     t->subj_tail_len += put_rdn(t->subj_tail + t->subj_tail_len, oid_pid, sizeof(oid_pid), hex, 4);
     t->not_before = nb;
     t->not_after = na;
+    /* Refuse a PAI under which a DAC with a 64-character CN and the longest
+     * signature would exceed 600 bytes: better now than in the middle of a batch. */
+    uint8_t body[MP_DAC_MAX_DER], pt[65] = {0x04}, sn[16] = {0x7F};
+    const char *cn = "0123456789012345678901234567890123456789012345678901234567890123";
+    size_t bl = tbs_body(t, cn, strlen(cn), pt, sn, body);
+    size_t worst = 4 + 1 + len_size(bl) + bl + sizeof(sigalg) + 3 + 1 + 72;
+    if (worst > MP_MAX_CERT_DER) {
+        return mp_err(MP_ERR_PROFILE, "a DAC under this PAI could be %zu bytes (64-character CN); Matter allows %d: shorten the PAI subject",
+                      worst, MP_MAX_CERT_DER);
+    }
     return MP_OK;
 }
 
@@ -161,6 +174,10 @@ int mp_dac_build(const mp_dac_tmpl *t, const char *cn, const uint8_t point[stati
     size_t bl = tbs_body(t, cn, cnlen, point, serial, body);
     /* TBS = SEQUENCE header + body, placed after the certificate header. */
     size_t tbs_len = 1 + len_size(bl) + bl;
+    /* Worst case: 4-byte header, TBS, algorithm, BIT STRING of a 72-byte signature. */
+    if (4 + tbs_len + sizeof(sigalg) + 4 + 72 > MP_DAC_MAX_DER) {
+        return mp_err(MP_ERR_PROFILE, "DAC would exceed %d bytes (PAI subject too long)", MP_MAX_CERT_DER);
+    }
     uint8_t *tbs = out + 4;
     tbs[0] = 0x30;
     size_t h = 1 + put_len(tbs + 1, bl);

@@ -64,6 +64,9 @@ int mp_issue_prepare(mp_issue *is, mp_ledger *l, mp_ks *ks, int64_t order_id, in
     }
     time_t nb = is->order.valid_from ? is->order.valid_from : time(NULL);
     time_t na = is->order.days ? nb + (time_t)is->order.days * 86400 - 1 : MP_NO_EXPIRY;
+    if (na > MP_NO_EXPIRY) {
+        na = MP_NO_EXPIRY; /* beyond 9999 there is no encoding: no expiry */
+    }
     time_t pnb, pna;
     if (mp_asn1_time(X509_get0_notBefore(is->pai.cert), &pnb) != 0 ||
         mp_asn1_time(X509_get0_notAfter(is->pai.cert), &pna) != 0 || nb < pnb || nb > pna) {
@@ -210,12 +213,12 @@ static int finish_files(mp_issue *is, chunk *c)
             }
         }
     }
-    if (rc == MP_OK && (rc = mp_issue_sync_dir(is->out_dir)) == MP_OK &&
-        (rc = mp_ledger_begin(is->ledger)) == MP_OK &&
-        (rc = mp_ledger_mark_written(is->ledger, is->order.id, c->items[0].dev.udid, c->items[c->n - 1].dev.udid)) == MP_OK &&
-        is->generate_keys) {
-        /* generated UDIDs are not sorted: mark the whole order */
-        rc = mp_ledger_mark_written(is->ledger, is->order.id, "", "\x7f");
+    if (rc == MP_OK && (rc = mp_issue_sync_dir(is->out_dir)) == MP_OK) {
+        rc = mp_ledger_begin(is->ledger);
+        /* exactly this chunk's devices: another run may share the order */
+        for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
+            rc = mp_ledger_mark_written(is->ledger, c->items[i].dev.udid);
+        }
     }
     if (rc == MP_OK) {
         rc = mp_ledger_commit(is->ledger);

@@ -45,7 +45,7 @@ void mp_issue_release(mp_issue *is);
 
 /* Finish what an interrupted run left: rewrite unwritten files from the
  * ledger, rename pending keys, remove leftovers the ledger does not know. */
-int mp_issue_recover(mp_issue *is) MP_MUST_CHECK;
+int mp_issue_recover(mp_issue *is, int sweep_out_dir) MP_MUST_CHECK;
 
 /* Issue to `count` devices: the next authorized ones (udids == NULL), or the
  * given UDIDs, or (generate_keys) newly generated ones. */

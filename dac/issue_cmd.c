@@ -208,8 +208,9 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
     snprintf(is->out_abs, sizeof(is->out_abs), "%s", abs);
     free(abs);
     is->out_dir = is->out_abs;
-    if ((rc = mp_issue_recover(is)) != MP_OK || (rc = check_udids(is, a)) != MP_OK ||
-        (rc = target(is, a, &count)) != MP_OK) {
+    int lock = -1; /* held until exit */
+    if ((rc = check_udids(is, a)) != MP_OK || (rc = target(is, a, &count)) != MP_OK ||
+        (rc = mp_dir_lock(is->out_dir, &lock)) != MP_OK || (rc = mp_issue_recover(is, 1)) != MP_OK) {
         return rc;
     }
     if (is->generate_keys && (rc = gen_list(is)) != MP_OK) {

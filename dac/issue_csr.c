@@ -31,6 +31,10 @@ int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force)
     mp_device d;
     int found = 0;
     int rc;
+    /* Finish what an interrupted run of this order left (files only). */
+    if ((rc = mp_issue_recover(is, 0)) != MP_OK) {
+        return rc;
+    }
     if ((rc = mp_check_output(out, force)) != MP_OK || (rc = load_csr(csr, point)) != MP_OK ||
         (rc = mp_ledger_find_device_by_key(is->ledger, point, &d, &found)) != MP_OK) {
         return rc;
@@ -53,8 +57,12 @@ int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force)
     }
     mp_ks_sess_close(sg.sess);
     if (rc != MP_OK) return rc;
+    /* Record the absolute path: recovery writes exactly there. */
+    char abs[4096], *dir = realpath(".", NULL);
+    snprintf(abs, sizeof(abs), "%s%s%s", out[0] == '/' ? "" : (dir ? dir : "."), out[0] == '/' ? "" : "/", out);
+    free(dir);
     mp_cert_rec r = {.order_id = is->order.id, .not_before = is->tmpl.not_before, .not_after = is->tmpl.not_after,
-                     .der = der, .der_len = len, .path = out, .station = is->station};
+                     .der = der, .der_len = len, .path = abs, .station = is->station};
     snprintf(r.udid, sizeof(r.udid), "%s", d.udid);
     snprintf(r.pai_skid, sizeof(r.pai_skid), "%s", is->order.pai_skid);
     mp_serial_hex(serial, r.serial);
@@ -69,7 +77,7 @@ int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force)
      * from the ledger (ledger export / a re-run of the batch for the folder). */
     if ((rc = mp_write_file(out, der, len, 0644, force)) != MP_OK) return rc;
     if ((rc = mp_ledger_begin(is->ledger)) == MP_OK &&
-        (rc = mp_ledger_mark_written(is->ledger, is->order.id, d.udid, d.udid)) == MP_OK) {
+        (rc = mp_ledger_mark_written(is->ledger, d.udid)) == MP_OK) {
         rc = mp_ledger_commit(is->ledger);
     }
     mp_ledger_rollback(is->ledger);

@@ -92,29 +92,42 @@ size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 6
 
 typedef struct recover_ctx {
     mp_issue *is;
-    int rc;
+    char (*udids)[MP_UDID_MAX + 1];
+    size_t n, cap;
+    char sync_dir[4096];
 } recover_ctx;
 
+/* Rewrite one recorded certificate at exactly the path its run recorded
+ * (absolute), and rename its pending off-chip key. */
 static int rewrite_one(void *ctx, const mp_cert_rec *c)
 {
     recover_ctx *r = ctx;
-    char name[MP_UDID_MAX + 16], pending[4200], final[4200];
-    const char *dir = r->is->out_dir;
-    snprintf(name, sizeof(name), "%s.der", c->udid);
-    /* The recorded path wins: the run that committed it chose the folder. */
-    char cdir[4096];
-    snprintf(cdir, sizeof(cdir), "%s", c->path && *c->path ? c->path : dir);
-    char *slash = c->path && *c->path ? strrchr(cdir, '/') : NULL;
-    if (slash != NULL) {
-        *slash = 0;
+    char dir[4096], pending[4200], final[4200];
+    snprintf(dir, sizeof(dir), "%s", c->path && *c->path ? c->path : r->is->out_dir);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || c->path == NULL || *c->path == 0) {
+        return mp_err(MP_ERR_IO, "certificate of %s has no recorded absolute path; export it with `ledger export`", c->udid);
     }
-    int rc = mp_issue_write_file(cdir, name, c->der, c->der_len, 0644);
+    *slash = 0;
+    snprintf(r->sync_dir, sizeof(r->sync_dir), "%s", dir);
+    int rc = mp_issue_write_file(dir, slash + 1, c->der, c->der_len, 0644);
     if (rc != MP_OK) return rc;
-    snprintf(pending, sizeof(pending), "%s/%s.key.der.pending", cdir, c->udid);
-    snprintf(final, sizeof(final), "%s/%s.key.der", cdir, c->udid);
-    if (access(pending, F_OK) == 0 && rename(pending, final) != 0) {
-        return mp_err(MP_ERR_IO, "%s: cannot rename: %s", pending, strerror(errno));
+    size_t pl = strlen(c->path);
+    if (pl > 4 && strcmp(c->path + pl - 4, ".der") == 0) {
+        snprintf(pending, sizeof(pending), "%.*s.key.der.pending", (int)(pl - 4), c->path);
+        snprintf(final, sizeof(final), "%.*s.key.der", (int)(pl - 4), c->path);
+        if (access(pending, F_OK) == 0 && rename(pending, final) != 0) {
+            return mp_err(MP_ERR_IO, "%s: cannot rename: %s", pending, strerror(errno));
+        }
     }
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 256;
+        void *p = realloc(r->udids, cap * sizeof(*r->udids));
+        if (p == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+        r->udids = p;
+        r->cap = cap;
+    }
+    snprintf(r->udids[r->n++], MP_UDID_MAX + 1, "%s", c->udid);
     r->is->recovered_files++;
     return MP_OK;
 }
@@ -159,20 +172,23 @@ static int sweep(mp_issue *is)
     return rc;
 }
 
-int mp_issue_recover(mp_issue *is)
+int mp_issue_recover(mp_issue *is, int sweep_out_dir)
 {
-    recover_ctx r = {is, MP_OK};
+    recover_ctx r = {.is = is};
     int rc = mp_ledger_each_unwritten(is->ledger, is->order.id, rewrite_one, &r);
-    if (rc == MP_OK && is->recovered_files > 0) {
-        if ((rc = mp_issue_sync_dir(is->out_dir)) == MP_OK && (rc = mp_ledger_begin(is->ledger)) == MP_OK &&
-            (rc = mp_ledger_mark_written(is->ledger, is->order.id, "", "\x7f")) == MP_OK) {
+    if (rc == MP_OK && r.n > 0 && (rc = mp_issue_sync_dir(r.sync_dir)) == MP_OK &&
+        (rc = mp_ledger_begin(is->ledger)) == MP_OK) {
+        for (size_t i = 0; rc == MP_OK && i < r.n; i++) {
+            rc = mp_ledger_mark_written(is->ledger, r.udids[i]);
+        }
+        if (rc == MP_OK) {
             rc = mp_ledger_commit(is->ledger);
         }
         mp_ledger_rollback(is->ledger);
         if (rc == MP_OK) {
-            fprintf(stderr, "matter-pki dac issue: rewrote %llu certificate file(s) recorded by an interrupted run\n",
-                    (unsigned long long)is->recovered_files);
+            fprintf(stderr, "matter-pki dac issue: rewrote %zu certificate file(s) recorded by an interrupted run\n", r.n);
         }
     }
-    return rc == MP_OK ? sweep(is) : rc;
+    free(r.udids);
+    return rc == MP_OK && sweep_out_dir ? sweep(is) : rc;
 }

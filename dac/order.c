@@ -84,6 +84,15 @@ static int create_check(mp_common *c, const order_args *a, mp_order *o)
     } else if (pai.vp.has_pid && pai.vp.pid != 0 && pai.vp.pid != o->pid) {
         rc = mp_err(MP_ERR_MISMATCH, "order PID 0x%04X differs from the PAI's 0x%04X", o->pid, pai.vp.pid);
     }
+    time_t pnb, pna, dnb = nb ? nb : time(NULL);
+    mp_dac_tmpl probe;
+    if (rc == MP_OK && (mp_asn1_time(X509_get0_notBefore(pai.cert), &pnb) != 0 ||
+                        mp_asn1_time(X509_get0_notAfter(pai.cert), &pna) != 0 || dnb < pnb || dnb > pna)) {
+        rc = mp_err(MP_ERR_PROFILE, "--valid-from: DACs of this order would start outside the PAI's validity window");
+    }
+    if (rc == MP_OK) {
+        rc = mp_dac_tmpl_init(&probe, pai.cert, o->vid, o->pid, dnb, MP_NO_EXPIRY);
+    }
     mp_hex(pai.skid, 20, o->pai_skid, 1);
     char *abs = realpath(a->pai_cert, NULL);
     snprintf(o->pai_cert, sizeof(o->pai_cert), "%s", abs ? abs : a->pai_cert);

@@ -148,8 +148,11 @@ static int build_crl(mp_ca *pai, mp_ledger *l, long days, X509_CRL **out)
         rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build the CRL");
         goto end;
     }
+    /* The CRL number is burnt (committed) before the CRL is signed and
+     * written: a crash later skips a number, never publishes one twice. */
     if ((rc = mp_ledger_begin(l)) != MP_OK || (rc = mp_ledger_each_revoked(l, skid, add_revoked, crl)) != MP_OK ||
-        (rc = mp_ledger_next_crl_number(l, skid, &number)) != MP_OK) {
+        (rc = mp_ledger_next_crl_number(l, skid, &number)) != MP_OK || (rc = mp_ledger_commit(l)) != MP_OK) {
+        mp_ledger_rollback(l);
         goto end;
     }
     if (ASN1_INTEGER_set_uint64(num, number) != 1 || X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid, 0, 0) != 1 ||
@@ -206,13 +209,11 @@ int pai_crl_main(int argc, char **argv)
         goto end;
     }
     int n = i2d_X509_CRL(crl, &der);
-    if ((rc = mp_write_file(out, der, (size_t)n, 0644, c.force)) == MP_OK &&
-        (rc = mp_ceremony_log(&c, "pai crl", mp_ks_token_label(ks), &pai.key, NULL, out)) == MP_OK) {
-        rc = mp_ledger_commit(l);
+    if ((rc = mp_write_file(out, der, (size_t)n, 0644, c.force)) == MP_OK) {
+        rc = mp_ceremony_log(&c, "pai crl", mp_ks_token_label(ks), &pai.key, NULL, out);
     }
     if (rc == MP_OK) printf("CRL with %d revoked DAC(s) written to %s\n", sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), out);
 end:
-    if (l != NULL) mp_ledger_rollback(l);
     OPENSSL_free(der);
     X509_CRL_free(crl);
     mp_ca_close(&pai);

@@ -228,7 +228,11 @@ int fd_build_main(int argc, char **argv)
         (rc = load_pai(&b)) != MP_OK) {
         goto end;
     }
-    if (stat(a.out_dir, &st) != 0 && (rc = mp_mkdir_p(a.out_dir, 0700)) != MP_OK) goto end;
+    int lock = -1; /* held until exit */
+    if ((stat(a.out_dir, &st) != 0 && (rc = mp_mkdir_p(a.out_dir, 0700)) != MP_OK) ||
+        (rc = mp_dir_lock(a.out_dir, &lock)) != MP_OK) {
+        goto end;
+    }
     rc = mp_fd_build_run(&b);
     printf("order %lld: factory data for %llu new device(s), %llu rebuilt, %llu already built; %llu loose key file(s) removed; output in %s\n",
            (long long)order, (unsigned long long)b.built, (unsigned long long)b.rebuilt, (unsigned long long)b.skipped,
