@@ -149,4 +149,16 @@ expect 0 "ledger export jsonl" "$MP" ledger export --format jsonl
 check "jsonl lines parse" bash -c "jq -c . < out.txt > /dev/null && [ \$(wc -l < out.txt) = $(db 'select count(*) from certificates') ]"
 expect 0 "order close" "$MP" order close --order $O2
 expect_err 15 "closed" "closed order refuses issuance" "$MP" dac issue $H --order $O2 --count 1 --out-dir x
+# review fixes: huge --days, two writers on one ledger, one run per folder
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100000 --days 3000000 > /dev/null
+O5=$(db "select max(id) from orders")
+expect 0 "--days beyond year 9999" "$MP" dac issue $H --order $O5 --generate-keys --count 1 --out-dir big
+check "notAfter clamps to 99991231235959Z" bash -c "openssl asn1parse -inform DER -in \$(ls big/*.der | grep -v key) | grep -q ':99991231235959Z'"
+"$MP" dac issue $H --order $O5 --generate-keys --count 6000 --out-dir w1 --quiet > w1.out 2>&1 & p1=$!
+for i in $(seq 1 300); do [ "$(ls w1 2>/dev/null | wc -l)" -gt 10 ] && break; sleep 0.01; done
+expect_err 9 "in use by another matter-pki run" "a second run in the same folder is refused" "$MP" dac issue $H --order $O5 --generate-keys --count 5 --out-dir w1
+expect 0 "a second writer on the same ledger waits its turn" "$MP" dac issue $H --order $O5 --generate-keys --count 3000 --out-dir w2 --quiet
+wait $p1; rc1=$?
+check "the first writer finished too (exit $rc1)" test "$rc1" = 0
+check "both runs' files and rows agree" bash -c "[ \$(ls w1/*.der | grep -vc key) = 6000 ] && [ \$(ls w2/*.der | grep -vc key) = 3000 ] && [ \$(sqlite3 state/ledger.sqlite \"select count(*) from certificates where order_id=$O5 and written=1\") = 9001 ]"
 finish

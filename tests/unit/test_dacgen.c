@@ -100,6 +100,43 @@ static void test_raw_sig_der(void)
     ECDSA_SIG_free(sig);
 }
 
+/* A conforming PAI whose subject carries extra attributes: a DAC under it
+ * could exceed 600 bytes, so the template refuses it up front. */
+static void test_long_pai_subject(void)
+{
+    uint8_t pp[65];
+    EVP_PKEY *k = gen(pp);
+    X509 *pai = X509_new();
+    X509_NAME *n = X509_NAME_new();
+    const char *long64 = "0123456789012345678901234567890123456789012345678901234567890123";
+    X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING, (const unsigned char *)long64, -1, -1, 0);
+    X509_NAME_add_entry_by_NID(n, NID_organizationName, V_ASN1_UTF8STRING, (const unsigned char *)long64, -1, -1, 0);
+    X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName, V_ASN1_UTF8STRING, (const unsigned char *)long64, -1, -1, 0);
+    X509_set_version(pai, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(pai), 1);
+    X509_set_subject_name(pai, n);
+    X509_set_issuer_name(pai, n);
+    mp_asn1_set_time(X509_getm_notBefore(pai), 1600000000);
+    mp_asn1_set_time(X509_getm_notAfter(pai), MP_NO_EXPIRY);
+    uint8_t skid[22] = {0x04, 0x14};
+    CU_ASSERT(mp_x509_add_ext(pai, NID_subject_key_identifier, 0, skid, sizeof(skid)));
+    X509_set_pubkey(pai, k);
+    X509_sign(pai, k, EVP_sha256());
+    uint8_t *der = NULL;
+    int dl = i2d_X509(pai, &der);
+    const uint8_t *pd = der;
+    X509_free(pai);
+    pai = d2i_X509(NULL, &pd, dl); /* as read from a file */
+    OPENSSL_free(der);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pai);
+    mp_dac_tmpl t;
+    CU_ASSERT_EQUAL(mp_dac_tmpl_init(&t, pai, 0xFFF2, 0x8001, 1735689600, MP_NO_EXPIRY), MP_ERR_PROFILE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "shorten the PAI subject"));
+    X509_NAME_free(n);
+    X509_free(pai);
+    EVP_PKEY_free(k);
+}
+
 static void test_cn_template(void)
 {
     char cn[65];
@@ -119,4 +156,5 @@ void register_dacgen(void)
     TU_ADD(s, test_fast_equals_reference);
     TU_ADD(s, test_cn_template);
     TU_ADD(s, test_raw_sig_der);
+    TU_ADD(s, test_long_pai_subject);
 }
