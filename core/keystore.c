@@ -112,9 +112,12 @@ int mp_pin_read(const char *file, const char *env, const char *prompt, char **pi
         *pin = (char *)b;
         return MP_OK;
     }
-    const char *e = env != NULL ? getenv(env) : NULL;
+    char *e = env != NULL ? getenv(env) : NULL;
     if (e != NULL && *e) {
         *pin = strdup(e);
+        /* no second copy in this process's environment */
+        mp_wipe(e, strlen(e));
+        unsetenv(env);
         return *pin != NULL ? MP_OK : mp_err(MP_ERR_GENERAL, "out of memory");
     }
     if (prompt != NULL && read_tty_pin(prompt, pin) == 0) {

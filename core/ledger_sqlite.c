@@ -192,7 +192,7 @@ int mp_ledger_open(const char *path, mp_ledger **out)
         return rc;
     }
     sqlite3_busy_timeout(l->db, 10000);
-    if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+    if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_err(l, "cannot configure (is it an SQLite database?)");
         mp_ledger_close(l);

@@ -197,6 +197,9 @@ static void work(void *ctx, void *state, size_t i)
     if (it->state == ST_NEW && ((it->rc = new_creds(b, it)) != MP_OK || (it->rc = onboarding_codes(b, it)) != MP_OK)) {
         goto fail;
     }
+    if (it->state == ST_REBUILD && b->qr_images && it->passcode != 0 && (it->rc = onboarding_codes(b, it)) != MP_OK) {
+        goto fail;
+    }
     if ((it->rc = fill_device(b, it)) != MP_OK) {
         goto fail;
     }
@@ -220,7 +223,8 @@ static int files_exist(const mp_fd_build *b, const char *udid)
         snprintf(path, sizeof(path), "%s/%s.%s", b->out_dir, udid, mp_fd_format_ext(b->formats[f]));
         if (stat(path, &st) != 0) return 0;
     }
-    return 1;
+    snprintf(path, sizeof(path), "%s/%s.qr.svg", b->out_dir, udid);
+    return !b->qr_images || stat(path, &st) == 0;
 }
 
 static int wanted(const mp_fd_build *b, const char *udid)
@@ -256,6 +260,14 @@ static int fill(mp_fd_build *b, fd_chunk *c, char *after, uint64_t *seq)
                 it->state = ST_SKIP;
             } else {
                 it->state = ST_REBUILD;
+                if (b->qr_images && !b->include_passcode) {
+                    /* the label image needs the passcode: recorded, or in onboarding.csv */
+                    if (it->rec.has_passcode) {
+                        it->passcode = it->rec.passcode;
+                    } else if (mp_fd_lists_passcode(b, it->dev.udid, &it->passcode) != MP_OK) {
+                        it->passcode = 0;
+                    }
+                }
                 if (b->include_passcode) {
                     if (it->rec.has_passcode) {
                         it->passcode = it->rec.passcode;
@@ -309,7 +321,7 @@ static int write_images(mp_fd_build *b, fd_chunk *c)
             int rc = mp_issue_write_file(b->out_dir, name, it->out[f], it->outlen[f], secret ? 0600 : 0644);
             if (rc != MP_OK) return rc;
         }
-        if (b->qr_images && it->state == ST_NEW) {
+        if (b->qr_images && it->state != ST_SKIP && it->qr[0]) {
             int rc = mp_fd_qr_svg(b->out_dir, it->dev.udid, it->qr);
             if (rc != MP_OK) return rc;
         }

@@ -11,6 +11,7 @@
 
 #include <qrencode.h>
 
+#include "dac/issue.h"
 #include "factory-data/build.h"
 #include "util.h"
 
@@ -212,9 +213,8 @@ int mp_fd_qr_svg(const char *dir, const char *udid, const char *qr)
     o += (size_t)snprintf(svg + o, cap - o, "\"/></svg>\n");
     QRcode_free(c);
     snprintf(name, sizeof(name), "%s.qr.svg", udid);
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    int rc = mp_write_file(path, svg, o, 0600, 1);
+    /* dot-named temporary file: an interrupted run's leftover is swept */
+    int rc = mp_issue_write_file(dir, name, (const uint8_t *)svg, o, 0600);
     mp_free_secret(svg, cap);
     return rc;
 }

@@ -42,6 +42,9 @@ check "onboarding unchanged" test "$(wc -l < fd/onboarding.csv)" = 31
 rm fd/$u.nxp.bin
 expect 0 "a lost image is rebuilt" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd
 check "rebuilt identical (same credentials, key from another image)" cmp fd/$u.nxp.bin nxp.before
+cp fd/$u.qr.svg qr.before; rm fd/$u.qr.svg
+expect 0 "a lost QR image is rebuilt (passcode from onboarding.csv)" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd --qr-images
+check "same QR image" cmp fd/$u.qr.svg qr.before
 
 # refusals
 "$MP" chips simulate --count 5 --out sim > /dev/null
