@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,4 +353,63 @@ void mp_time_iso(time_t t, char out[21])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- batch output helpers ------------------------------------------------ */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+void mp_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int mp_interrupted(void) { return interrupted; }
+
+/* See util.h. */
+int mp_write_file_fast(const char *dir, const char *name, const uint8_t *data, size_t len, int mode)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    }
+    ssize_t w = write(fd, data, len);
+    int ok = w == (ssize_t)len && fchmod(fd, (mode_t)mode) == 0;
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+        int rc = mp_err(MP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp);
+        return rc;
+    }
+    return MP_OK;
+}
+
+int mp_sync_dir_fs(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) != 0) {
+        int rc = mp_err(MP_ERR_IO, "%s: sync failed: %s", dir, strerror(errno));
+        if (fd >= 0) close(fd);
+        return rc;
+    }
+    close(fd);
+    return MP_OK;
+}
+
+int mp_is_tmp_name(const char *name)
+{
+    return name[0] == '.' && strstr(name, ".tmp.") != NULL;
 }

@@ -156,14 +156,14 @@ static int write_pending_keys(mp_issue *is, chunk *c)
     for (size_t i = 0; i < c->n; i++) {
         size_t n = mp_sec1_der(c->items[i].scalar, c->items[i].dev.point, der);
         snprintf(name, sizeof(name), "%s.key.der.pending", c->items[i].dev.udid);
-        int rc = mp_issue_write_file(is->out_dir, name, der, n, 0600);
+        int rc = mp_write_file_fast(is->out_dir, name, der, n, 0600);
         mp_wipe(der, sizeof(der));
         mp_wipe(c->items[i].scalar, 32);
         if (rc != MP_OK) {
             return rc;
         }
     }
-    return mp_issue_sync_dir(is->out_dir);
+    return mp_sync_dir_fs(is->out_dir);
 }
 
 static int record(mp_issue *is, chunk *c)
@@ -204,7 +204,7 @@ static int finish_files(mp_issue *is, chunk *c)
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
         const item *it = &c->items[i];
         snprintf(name, sizeof(name), "%s.der", it->dev.udid);
-        rc = mp_issue_write_file(is->out_dir, name, it->der, it->len, 0644);
+        rc = mp_write_file_fast(is->out_dir, name, it->der, it->len, 0644);
         if (rc == MP_OK && is->generate_keys) {
             snprintf(a, sizeof(a), "%s/%s.key.der.pending", is->out_dir, it->dev.udid);
             snprintf(b, sizeof(b), "%s/%s.key.der", is->out_dir, it->dev.udid);
@@ -213,7 +213,7 @@ static int finish_files(mp_issue *is, chunk *c)
             }
         }
     }
-    if (rc == MP_OK && (rc = mp_issue_sync_dir(is->out_dir)) == MP_OK) {
+    if (rc == MP_OK && (rc = mp_sync_dir_fs(is->out_dir)) == MP_OK) {
         rc = mp_ledger_begin(is->ledger);
         /* exactly this chunk's devices: another run may share the order */
         for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
@@ -344,7 +344,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
         cur ^= 1;
         /* Sign the next chunk while this one is recorded. */
         if ((rc = fill(&f, &bufs[cur])) != MP_OK) break;
-        if (bufs[cur].n > 0 && !mp_issue_interrupted() &&
+        if (bufs[cur].n > 0 && !mp_interrupted() &&
             (rc = mp_workers_start(&team, &bufs[cur], bufs[cur].n)) != MP_OK) break;
         rc = store_chunk(is, done);
         progress(is, count, t0, 0);
@@ -354,7 +354,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     }
     mp_workers_join(&team);
     progress(is, count, t0, 1);
-    if (rc == MP_OK && mp_issue_interrupted() && is->issued < count) {
+    if (rc == MP_OK && mp_interrupted() && is->issued < count) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",
                     (unsigned long long)is->issued);
     }

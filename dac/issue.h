@@ -54,18 +54,11 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids) MP_
 /* CSR mode (issue_csr.c): one DAC for a device-made PKCS#10 request. */
 int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force) MP_MUST_CHECK;
 
-/* File helpers (issue_files.c). */
-int mp_issue_write_file(const char *dir, const char *name, const uint8_t *data, size_t len,
-                        int mode) MP_MUST_CHECK;
-int mp_issue_sync_dir(const char *dir) MP_MUST_CHECK;
+/* issue_files.c: off-chip key encoding and serial text. */
 /* SEC1 ECPrivateKey DER of a P-256 key (for off-chip keys). */
 size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 121]);
 
 /* Serial as uppercase hex of the integer value (even length). */
 void mp_serial_hex(const uint8_t serial[static 16], char out[41]);
-
-/* Interruption flag set by SIGINT/SIGTERM handlers. */
-void mp_issue_install_signals(void);
-int mp_issue_interrupted(void);
 
 #endif

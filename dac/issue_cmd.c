@@ -244,7 +244,7 @@ int dac_issue_main(int argc, char **argv)
     is.jobs = a.jobs ? (int)mp_opt_uint(a.jobs) : 1;
     is.quiet = c.quiet;
     is.generate_keys = a.generate;
-    mp_issue_install_signals();
+    mp_signals_install();
     if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &l)) != MP_OK ||
         (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK ||
         (rc = mp_issue_prepare(&is, l, ks, (int64_t)order, a.test_mode)) != MP_OK) {

@@ -12,25 +12,6 @@
 #include "dac/issue.h"
 #include "util.h"
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-void mp_issue_install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-int mp_issue_interrupted(void) { return interrupted; }
 
 void mp_serial_hex(const uint8_t serial[static 16], char out[41])
 {
@@ -41,38 +22,7 @@ void mp_serial_hex(const uint8_t serial[static 16], char out[41])
     mp_hex(serial + i, 16 - i, out, 1);
 }
 
-/* Write dir/name via a temporary file and rename; no fsync here: the batch
- * syncs the file system once per chunk (mp_issue_sync_dir). */
-int mp_issue_write_file(const char *dir, const char *name, const uint8_t *data, size_t len, int mode)
-{
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
-    if (fd < 0) {
-        return mp_err(MP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    ssize_t w = write(fd, data, len);
-    int ok = w == (ssize_t)len && fchmod(fd, (mode_t)mode) == 0;
-    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
-        int rc = mp_err(MP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        return rc;
-    }
-    return MP_OK;
-}
 
-int mp_issue_sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || syncfs(fd) != 0) {
-        int rc = mp_err(MP_ERR_IO, "%s: sync failed: %s", dir, strerror(errno));
-        if (fd >= 0) close(fd);
-        return rc;
-    }
-    close(fd);
-    return MP_OK;
-}
 
 size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 121])
 {
@@ -110,7 +60,7 @@ static int rewrite_one(void *ctx, const mp_cert_rec *c)
     }
     *slash = 0;
     snprintf(r->sync_dir, sizeof(r->sync_dir), "%s", dir);
-    int rc = mp_issue_write_file(dir, slash + 1, c->der, c->der_len, 0644);
+    int rc = mp_write_file_fast(dir, slash + 1, c->der, c->der_len, 0644);
     if (rc != MP_OK) return rc;
     size_t pl = strlen(c->path);
     if (pl > 4 && strcmp(c->path + pl - 4, ".der") == 0) {
@@ -146,7 +96,7 @@ static int sweep(mp_issue *is)
         const char *n = e->d_name;
         size_t len = strlen(n);
         int leftover = 0, found = 1;
-        if (n[0] == '.' && strstr(n, ".tmp.") != NULL) {
+        if (mp_is_tmp_name(n)) {
             leftover = 1;
         } else {
             const char *suffixes[] = {".key.der.pending", ".key.der", ".der"};
@@ -176,7 +126,7 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir)
 {
     recover_ctx r = {.is = is};
     int rc = mp_ledger_each_unwritten(is->ledger, is->order.id, rewrite_one, &r);
-    if (rc == MP_OK && r.n > 0 && (rc = mp_issue_sync_dir(r.sync_dir)) == MP_OK &&
+    if (rc == MP_OK && r.n > 0 && (rc = mp_sync_dir_fs(r.sync_dir)) == MP_OK &&
         (rc = mp_ledger_begin(is->ledger)) == MP_OK) {
         for (size_t i = 0; rc == MP_OK && i < r.n; i++) {
             rc = mp_ledger_mark_written(is->ledger, r.udids[i]);

@@ -10,7 +10,6 @@
 
 #include <jansson.h>
 
-#include "dac/issue.h"
 #include "factory-data/onboarding.h"
 #include "factory-data/spake2p.h"
 #include "util.h"
@@ -237,9 +236,8 @@ static int wanted(const mp_fd_build *b, const char *udid)
 }
 
 /* Next chunk: classify each issued device as new, to rebuild, or done. */
-static int fill(mp_fd_build *b, fd_chunk *c, char *after, uint64_t *seq)
+static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint64_t *seq)
 {
-    static mp_issued devs[CHUNK];
     size_t n = 0;
     c->n = 0;
     while (c->n == 0) {
@@ -318,7 +316,7 @@ static int write_images(mp_fd_build *b, fd_chunk *c)
             char name[MP_UDID_MAX + 24];
             int secret = it->fd.has_dac_key || it->fd.passcode != 0;
             snprintf(name, sizeof(name), "%s.%s", it->dev.udid, mp_fd_format_ext(b->formats[f]));
-            int rc = mp_issue_write_file(b->out_dir, name, it->out[f], it->outlen[f], secret ? 0600 : 0644);
+            int rc = mp_write_file_fast(b->out_dir, name, it->out[f], it->outlen[f], secret ? 0600 : 0644);
             if (rc != MP_OK) return rc;
         }
         if (b->qr_images && it->state != ST_SKIP && it->qr[0]) {
@@ -326,7 +324,7 @@ static int write_images(mp_fd_build *b, fd_chunk *c)
             if (rc != MP_OK) return rc;
         }
     }
-    return mp_issue_sync_dir(b->out_dir);
+    return mp_sync_dir_fs(b->out_dir);
 }
 
 static int record(mp_fd_build *b, fd_chunk *c, int written)
@@ -389,14 +387,15 @@ int mp_fd_build_run(mp_fd_build *b)
     uint64_t seq = 0;
     int rc, cur = 0;
     mp_workers_init(&team, b->jobs, states, work);
+    mp_issued *devs = calloc(CHUNK, sizeof(*devs)); /* one ledger page of devices */
     bufs[0].items = calloc(CHUNK, sizeof(fd_item));
     bufs[1].items = calloc(CHUNK, sizeof(fd_item));
-    if (bufs[0].items == NULL || bufs[1].items == NULL) {
+    if (devs == NULL || bufs[0].items == NULL || bufs[1].items == NULL) {
         rc = mp_err(MP_ERR_GENERAL, "out of memory");
         goto end;
     }
     if ((rc = mp_ledger_count_fd(b->ledger, b->order.id, &seq)) != MP_OK || (rc = mp_fd_lists_recover(b)) != MP_OK ||
-        (rc = mp_fd_lists_open(b)) != MP_OK || (rc = fill(b, &bufs[0], after, &seq)) != MP_OK) {
+        (rc = mp_fd_lists_open(b)) != MP_OK || (rc = fill(b, &bufs[0], devs, after, &seq)) != MP_OK) {
         goto end;
     }
     if (bufs[0].n > 0 && (rc = mp_workers_start(&team, &bufs[0], bufs[0].n)) != MP_OK) goto end;
@@ -404,8 +403,8 @@ int mp_fd_build_run(mp_fd_build *b)
         mp_workers_join(&team);
         fd_chunk *done = &bufs[cur];
         cur ^= 1;
-        if ((rc = fill(b, &bufs[cur], after, &seq)) != MP_OK) break;
-        if (bufs[cur].n > 0 && !mp_issue_interrupted() &&
+        if ((rc = fill(b, &bufs[cur], devs, after, &seq)) != MP_OK) break;
+        if (bufs[cur].n > 0 && !mp_interrupted() &&
             (rc = mp_workers_start(&team, &bufs[cur], bufs[cur].n)) != MP_OK) break;
         rc = store(b, done);
         if (!b->quiet && isatty(2)) {
@@ -416,7 +415,7 @@ int mp_fd_build_run(mp_fd_build *b)
     }
     mp_workers_join(&team);
     if (!b->quiet && isatty(2)) fputc('\n', stderr);
-    if (rc == MP_OK && mp_issue_interrupted() && bufs[cur].n > 0) {
+    if (rc == MP_OK && mp_interrupted() && bufs[cur].n > 0) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu device(s); run the same command again to finish",
                     (unsigned long long)b->built);
     }
@@ -426,6 +425,7 @@ int mp_fd_build_run(mp_fd_build *b)
         unlink(marker);
     }
 end:
+    free(devs);
     mp_fd_lists_close();
     for (int i = 0; i < 2; i++) {
         for (size_t k = 0; bufs[i].items != NULL && k < CHUNK; k++) item_clear(&bufs[i].items[k]);

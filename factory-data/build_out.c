@@ -11,7 +11,6 @@
 
 #include <qrencode.h>
 
-#include "dac/issue.h"
 #include "factory-data/build.h"
 #include "util.h"
 
@@ -129,7 +128,7 @@ static void sweep_tmp(const char *dir)
     struct dirent *e;
     char path[4400];
     while (d != NULL && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp.") != NULL) {
+        if (mp_is_tmp_name(e->d_name)) {
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
             if (unlink(path) == 0) {
                 fprintf(stderr, "matter-pki factory-data build: removed %s (left by an interrupted run)\n", path);
@@ -214,7 +213,7 @@ int mp_fd_qr_svg(const char *dir, const char *udid, const char *qr)
     QRcode_free(c);
     snprintf(name, sizeof(name), "%s.qr.svg", udid);
     /* dot-named temporary file: an interrupted run's leftover is swept */
-    int rc = mp_issue_write_file(dir, name, (const uint8_t *)svg, o, 0600);
+    int rc = mp_write_file_fast(dir, name, (const uint8_t *)svg, o, 0600);
     mp_free_secret(svg, cap);
     return rc;
 }

@@ -6,7 +6,6 @@
 #include <time.h>
 
 #include "certdecl/cd.h"
-#include "dac/issue.h"
 #include "factory-data/build.h"
 #include "factory-data/check.h"
 #include "opts.h"
@@ -170,13 +169,6 @@ static int load_pai(mp_fd_build *b)
     return rc;
 }
 
-static void today(char out[17])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 17, "%Y-%m-%d", &tm);
-}
 
 int fd_build_main(int argc, char **argv)
 {
@@ -211,8 +203,12 @@ int fd_build_main(int argc, char **argv)
     b.qr_images = a.qr;
     b.serial_tmpl = a.serial ? a.serial : "{hex:16}";
     if (a.mfg) snprintf(b.mfg_date, sizeof(b.mfg_date), "%.10s", a.mfg);
-    else today(b.mfg_date);
-    mp_issue_install_signals();
+    else {
+        char now[21];
+        mp_time_iso(time(NULL), now);
+        snprintf(b.mfg_date, sizeof(b.mfg_date), "%.10s", now); /* YYYY-MM-DD, UTC */
+    }
+    mp_signals_install();
     if ((rc = set_formats(&b, &a)) != MP_OK || (rc = mp_product_load(a.product, &prod)) != MP_OK) goto end;
     b.product = &prod;
     if ((rc = mp_cd_read_file(a.cd, &cd_der, &cd_len, &env, &cd)) != MP_OK) {
