@@ -280,31 +280,22 @@ static const mp_opt signer_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+typedef struct signer_build {
+    const char *cn;
+    time_t nb, na;
+} signer_build;
+
+static int build_signer(void *ctx, const mp_ks_key *key, EVP_PKEY *own, X509 **out)
+{
+    const signer_build *b = ctx;
+    return mp_cd_signer_build(b->cn, b->nb, b->na, key->point, own, out);
+}
+
 static int signer_ceremony(mp_ks *ks, const mp_common *c, const char *label, const char *cn,
                            time_t nb, time_t na, const char *out)
 {
-    mp_ks_key key;
-    EVP_PKEY *pk = NULL;
-    X509 *cert = NULL;
-    int written = 0;
-    int rc = mp_ks_generate(ks, label, &key);
-    if (rc != MP_OK) {
-        return rc;
-    }
-    if ((pk = mp_ks_signer(ks, &key)) == NULL) {
-        rc = mp_err_code();
-    } else if ((rc = mp_cd_signer_build(cn, nb, na, key.point, pk, &cert)) == MP_OK &&
-               (rc = mp_cert_write_pem(out, cert, c->force)) == MP_OK) {
-        written = 1;
-        rc = mp_ceremony_log(c, "cd create-signer", mp_ks_token_label(ks), &key, cert, out);
-    }
-    if (rc != MP_OK) {
-        if (written) unlink(out);
-        mp_ks_delete(ks, &key);
-    }
-    EVP_PKEY_free(pk);
-    X509_free(cert);
-    return rc;
+    signer_build b = {cn, nb, na};
+    return mp_key_ceremony(ks, c, "cd create-signer", label, build_signer, &b, out);
 }
 
 int cd_create_signer_main(int argc, char **argv)

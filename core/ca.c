@@ -80,8 +80,8 @@ int mp_validity(const char *valid_from, const char *days, int no_expiry, long de
     return MP_OK;
 }
 
-int mp_ca_ceremony(mp_ks *ks, const mp_common *c, const char *command, const char *label,
-                   mp_cert_spec *spec, mp_ca *issuer, const char *out)
+int mp_key_ceremony(mp_ks *ks, const mp_common *c, const char *command, const char *label,
+                    mp_cert_builder build, void *ctx, const char *out)
 {
     mp_ks_key key;
     EVP_PKEY *own = NULL;
@@ -91,14 +91,11 @@ int mp_ca_ceremony(mp_ks *ks, const mp_common *c, const char *command, const cha
     if (rc != MP_OK) {
         return rc;
     }
-    spec->point = key.point;
-    spec->issuer = issuer ? issuer->cert : NULL;
-    if (issuer == NULL && (own = mp_ks_signer(ks, &key)) == NULL) {
-        rc = mp_err_code();
+    if ((own = mp_ks_signer(ks, &key)) == NULL) {
+        rc = mp_err_code() ? mp_err_code() : MP_ERR_GENERAL;
         goto end;
     }
-    if ((rc = mp_cert_build(spec, issuer ? issuer->signer : own, &cert)) != MP_OK ||
-        (rc = mp_cert_write_pem(out, cert, c->force)) != MP_OK) {
+    if ((rc = build(ctx, &key, own, &cert)) != MP_OK || (rc = mp_cert_write_pem(out, cert, c->force)) != MP_OK) {
         goto end;
     }
     written = 1;
@@ -113,4 +110,24 @@ end:
     EVP_PKEY_free(own);
     X509_free(cert);
     return rc;
+}
+
+typedef struct ca_build {
+    mp_cert_spec *spec;
+    mp_ca *issuer;
+} ca_build;
+
+static int build_ca_cert(void *ctx, const mp_ks_key *key, EVP_PKEY *own, X509 **out)
+{
+    ca_build *b = ctx;
+    b->spec->point = key->point;
+    b->spec->issuer = b->issuer ? b->issuer->cert : NULL;
+    return mp_cert_build(b->spec, b->issuer ? b->issuer->signer : own, out);
+}
+
+int mp_ca_ceremony(mp_ks *ks, const mp_common *c, const char *command, const char *label,
+                   mp_cert_spec *spec, mp_ca *issuer, const char *out)
+{
+    ca_build b = {spec, issuer};
+    return mp_key_ceremony(ks, c, command, label, build_ca_cert, &b, out);
 }
