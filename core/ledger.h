@@ -6,6 +6,9 @@
  * several factory stations can follow the SQLite one (ledger_sqlite.c).
  * Every change happens inside mp_ledger_begin/commit; on any error the caller
  * rolls back, so an import or a batch chunk is all or nothing.
+ *
+ * A handle belongs to one thread at a time (the SQLite connection is opened
+ * without its own mutex): batch commands keep it on their main thread.
  */
 #ifndef MP_LEDGER_H
 #define MP_LEDGER_H
@@ -104,6 +107,11 @@ int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n) MP_MUST_CHECK;
 /* Record a certificate, mark the device issued and count it against the
  * order; refuses past the quota (MP_ERR_QUOTA) or a reused serial. */
 int mp_ledger_add_cert(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
+/* Batches: count n certificates against the order at once (MP_ERR_QUOTA when
+ * fewer are left or it is closed), then add each with mp_ledger_add_counted,
+ * all in one transaction. */
+int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHECK;
+int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
 /* Files: certificates whose output file is not confirmed written. */
 int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id,
                              int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;

@@ -12,7 +12,7 @@
 #include "ledger_int.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MAX_EXTRA_STMT 32
 
 enum {
@@ -35,7 +35,7 @@ static const char *const sql[S_NSTMT] = {
     [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders ORDER BY id",
     [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
     [S_COUNT_AUTH] = "SELECT count(*) FROM devices WHERE state=0 AND key_origin=0",
-    [S_ORDER_INC] = "UPDATE orders SET issued=issued+1 WHERE id=? AND issued<quota AND closed=0",
+    [S_ORDER_INC] = "UPDATE orders SET issued=issued+?2 WHERE id=?1 AND issued+?2<=quota AND closed=0",
     [S_DEV_ISSUE] = "UPDATE devices SET state=1 WHERE udid=? AND state=0",
     [S_ADD_CERT] = "INSERT INTO certificates(serial,pai_skid,udid,order_id,not_before,not_after,sha256,der,path,station,issued_at,written) VALUES(?,?,?,?,?,?,?,?,?,?,?,0)",
     [S_UNWRITTEN] = "SELECT serial,udid,order_id,pai_skid,not_before,not_after,sha256,der,path FROM certificates WHERE order_id=? AND written=0",
@@ -83,6 +83,15 @@ static const char schema_v2[] =
     " written INTEGER NOT NULL, built_at TEXT NOT NULL);"
     "CREATE INDEX factory_data_order ON factory_data(order_id, udid);"
     "UPDATE meta SET value='2' WHERE key='schema_version';";
+
+/* v3: factory-data builds walk an order's certificates in UDID order through
+ * an index (v2 sorted the whole order again for every chunk: quadratic), and
+ * the unwritten-file index holds only the rows still waiting for their file. */
+static const char schema_v3[] =
+    "DROP INDEX certificates_written;"
+    "CREATE INDEX certificates_order ON certificates(order_id, udid);"
+    "CREATE INDEX certificates_unwritten ON certificates(order_id) WHERE written=0;"
+    "UPDATE meta SET value='3' WHERE key='schema_version';";
 
 struct mp_ledger {
     sqlite3 *db;
@@ -157,7 +166,7 @@ static int migrate(mp_ledger *l)
         return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", l->path, version, SCHEMA_VERSION);
     }
     /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ... */
-    static const char *const steps[] = {schema_v1, schema_v2};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3};
     for (int v = version; v < SCHEMA_VERSION; v++) {
         char *msg = NULL;
         if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
@@ -186,13 +195,13 @@ int mp_ledger_open(const char *path, mp_ledger **out)
         free(l);
         return mp_err(MP_ERR_DB, "ledger %s: the PostgreSQL backend is not built in this version; use an SQLite file", path);
     }
-    if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rc = mp_err(MP_ERR_DB, "ledger %s: cannot open: %s", path, l->db ? sqlite3_errmsg(l->db) : "out of memory");
         mp_ledger_close(l);
         return rc;
     }
     sqlite3_busy_timeout(l->db, 10000);
-    if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;",
+    if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=16384;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_err(l, "cannot configure (is it an SQLite database?)");
         mp_ledger_close(l);
@@ -493,16 +502,30 @@ int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n)
     return MP_OK;
 }
 
-int mp_ledger_add_cert(mp_ledger *l, const mp_cert_rec *c)
+int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n)
 {
-    char now[21];
     sqlite3_stmt *s = stmt(l, S_ORDER_INC);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, c->order_id);
+    sqlite3_bind_int64(s, 1, order_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
     if (step_done(l, s, "count against order") != MP_OK) return MP_ERR_DB;
     if (sqlite3_changes(l->db) != 1) {
-        return mp_err(MP_ERR_QUOTA, "production order %lld is closed or its quota is used up", (long long)c->order_id);
+        return mp_err(MP_ERR_QUOTA, "production order %lld is closed or has fewer than %llu of its quota left",
+                      (long long)order_id, (unsigned long long)n);
     }
+    return MP_OK;
+}
+
+int mp_ledger_add_cert(mp_ledger *l, const mp_cert_rec *c)
+{
+    int rc = mp_ledger_take_quota(l, c->order_id, 1);
+    return rc == MP_OK ? mp_ledger_add_counted(l, c) : rc;
+}
+
+int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
+{
+    char now[21];
+    sqlite3_stmt *s;
     if ((s = stmt(l, S_DEV_ISSUE)) == NULL) return MP_ERR_DB;
     sqlite3_bind_text(s, 1, c->udid, -1, SQLITE_STATIC);
     if (step_done(l, s, "mark device issued") != MP_OK) return MP_ERR_DB;

@@ -413,3 +413,85 @@ int mp_is_tmp_name(const char *name)
 {
     return name[0] == '.' && strstr(name, ".tmp.") != NULL;
 }
+
+/* ---- mp_outdir (see util.h) ------------------------------------------------- */
+
+int mp_outdir_open(mp_outdir *d, const char *path)
+{
+    snprintf(d->path, sizeof(d->path), "%s", path);
+    atomic_init(&d->no_tmpfile, 0);
+    d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d->fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot open the output folder: %s", path, strerror(errno));
+    }
+    return MP_OK;
+}
+
+void mp_outdir_close(mp_outdir *d)
+{
+    if (d->fd >= 0) {
+        close(d->fd);
+    }
+    d->fd = -1;
+}
+
+/* Through a dot-named temporary file and a rename (replaces an existing file). */
+static int outdir_write_rename(mp_outdir *d, const char *name, const uint8_t *data, size_t len, int mode)
+{
+    char tmp[600];
+    if (snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid()) >= (int)sizeof(tmp)) {
+        return mp_err(MP_ERR_IO, "%s/%s: name too long", d->path, name);
+    }
+    int fd = openat(d->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        return mp_err(MP_ERR_IO, "%s/%s: cannot create: %s", d->path, tmp, strerror(errno));
+    }
+    ssize_t w = write(fd, data, len);
+    int ok = w == (ssize_t)len && fchmod(fd, (mode_t)mode) == 0;
+    if (close(fd) != 0 || !ok || renameat(d->fd, tmp, d->fd, name) != 0) {
+        int rc = mp_err(MP_ERR_IO, "%s/%s: write failed: %s", d->path, name, strerror(errno));
+        unlinkat(d->fd, tmp, 0);
+        return rc;
+    }
+    return MP_OK;
+}
+
+int mp_outdir_write(mp_outdir *d, const char *name, const uint8_t *data, size_t len, int mode)
+{
+    if (!atomic_load_explicit(&d->no_tmpfile, memory_order_relaxed)) {
+        int fd = openat(d->fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
+        if (fd < 0) {
+            if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+                return mp_err(MP_ERR_IO, "%s: cannot create a file for %s: %s", d->path, name, strerror(errno));
+            }
+            atomic_store_explicit(&d->no_tmpfile, 1, memory_order_relaxed); /* file system without O_TMPFILE */
+        } else {
+            ssize_t w = write(fd, data, len);
+            int e = 0;
+            if (w != (ssize_t)len || fchmod(fd, (mode_t)mode) != 0) {
+                e = w < 0 || w == (ssize_t)len ? errno : ENOSPC;
+                close(fd);
+                return mp_err(MP_ERR_IO, "%s/%s: write failed: %s", d->path, name, strerror(e));
+            }
+            if (linkat(fd, "", d->fd, name, AT_EMPTY_PATH) == 0) {
+                close(fd);
+                return MP_OK;
+            }
+            e = errno;
+            close(fd); /* the unnamed inode goes with it */
+            if (e == EPERM || e == ENOENT || e == EOPNOTSUPP) {
+                /* kernels before 6.10 link an unnamed file only with CAP_DAC_READ_SEARCH */
+                atomic_store_explicit(&d->no_tmpfile, 1, memory_order_relaxed);
+            } else if (e != EEXIST) {
+                return mp_err(MP_ERR_IO, "%s/%s: cannot link the written file: %s", d->path, name, strerror(e));
+            }
+            /* EEXIST: a re-run replacing a file, which only a rename does atomically */
+        }
+    }
+    return outdir_write_rename(d, name, data, len, mode);
+}
+
+int mp_outdir_sync(mp_outdir *d)
+{
+    return syncfs(d->fd) == 0 ? MP_OK : mp_err(MP_ERR_IO, "%s: sync failed: %s", d->path, strerror(errno));
+}

@@ -5,6 +5,7 @@
 #ifndef MP_UTIL_H
 #define MP_UTIL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -53,6 +54,22 @@ int mp_write_file_fast(const char *dir, const char *name, const uint8_t *data, s
                        int mode) MP_MUST_CHECK;
 int mp_sync_dir_fs(const char *dir) MP_MUST_CHECK;
 int mp_is_tmp_name(const char *name);
+
+/* Batch outputs in one folder opened once, shared by the threads of a batch.
+ * A file appears whole or not at all: it is written as an unnamed O_TMPFILE
+ * inode and then linked under its name, so a killed run leaves no temporary
+ * names behind. Where the file system or kernel cannot do that, or the name
+ * exists (a re-run replacing a file), it goes through a dot-named temporary
+ * file and a rename. No fsync: a batch calls mp_outdir_sync once per chunk. */
+typedef struct mp_outdir {
+    int fd;
+    atomic_int no_tmpfile;
+    char path[4096];
+} mp_outdir;
+int mp_outdir_open(mp_outdir *d, const char *path) MP_MUST_CHECK;
+int mp_outdir_write(mp_outdir *d, const char *name, const uint8_t *data, size_t len, int mode) MP_MUST_CHECK;
+int mp_outdir_sync(mp_outdir *d) MP_MUST_CHECK;
+void mp_outdir_close(mp_outdir *d);
 
 /* SIGINT/SIGTERM set a flag that batch commands check between chunks. */
 void mp_signals_install(void);

@@ -1,11 +1,17 @@
-/* workers.c - see workers.h. Item i goes to thread i mod J. */
+/* workers.c - see workers.h. Threads take the next item from a shared
+ * counter, so a thread slowed by the caller's I/O on its core does not leave
+ * the others idle at the end of a chunk. */
 #include "workers.h"
 
 static void *run(void *arg)
 {
     struct mp_worker_arg *a = arg;
     mp_workers *w = a->w;
-    for (size_t i = (size_t)a->j; i < w->n; i += (size_t)w->jobs) {
+    for (;;) {
+        size_t i = atomic_fetch_add_explicit(&w->next, 1, memory_order_relaxed);
+        if (i >= w->n) {
+            break;
+        }
         w->fn(w->ctx, w->states[a->j], i);
     }
     return NULL;
@@ -23,10 +29,12 @@ int mp_workers_start(mp_workers *w, void *ctx, size_t n)
 {
     w->ctx = ctx;
     w->n = n;
+    atomic_store(&w->next, 0);
     for (int j = 0; j < w->jobs; j++) {
         w->args[j].w = w;
         w->args[j].j = j;
         if (pthread_create(&w->th[j], NULL, run, &w->args[j]) != 0) {
+            atomic_store(&w->next, n); /* the started ones stop after their item */
             for (int k = 0; k < j; k++) {
                 pthread_join(w->th[k], NULL);
             }

@@ -1,6 +1,6 @@
 /*
  * workers.h - a fixed team of J threads that runs fn(ctx, state[j], i) for
- * every i of a chunk, in the background, so the caller can record the
+ * every i of a chunk (each thread takes the next free i), in the background, so the caller can record the
  * previous chunk meanwhile (the batch commands' pipelining). With J = 1 the
  * work still runs on its own thread, leaving the caller's thread for I/O.
  */
@@ -8,6 +8,7 @@
 #define MP_WORKERS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -22,6 +23,7 @@ typedef struct mp_workers {
     mp_work_fn fn;
     void *ctx;
     size_t n;
+    atomic_size_t next;    /* next item to take */
     int running;
     pthread_t th[MP_MAX_JOBS];
     struct mp_worker_arg {

@@ -1,8 +1,11 @@
 /* issue.c - the DAC batch engine (see issue.h). Chunks of devices are signed
- * by J worker threads (one libp11 signing context each) while the main thread
- * records the previous chunk in the ledger and writes its files. */
+ * by J worker threads (one PKCS#11 session each) while the main thread
+ * records the previous chunk in the ledger and a writer thread writes the
+ * files of the one before; its written marks ride on the next transaction. */
 #include "dac/issue.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,9 @@ typedef struct chunk {
     item *items;
     size_t n;
     const mp_issue *is;
+    int state; /* C_* below */
+    int wrc;   /* the writer's result */
+    char wmsg[512];
 } chunk;
 
 typedef struct worker {
@@ -147,30 +153,100 @@ static void free_workers(worker *ws, int jobs)
     }
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* ---- recording a chunk ----------------------------------------------------- */
 
-static int write_pending_keys(mp_issue *is, chunk *c)
+/* Chunk states. Only the writer thread moves a chunk from C_WRITING to
+ * C_WRITTEN, under w->mu; everything else happens on the main thread. */
+enum { C_FREE, C_SIGNING, C_RECORDING, C_WRITING, C_WRITTEN };
+
+#define NBUF 4 /* signing, recording and two in the writer's queue */
+
+typedef struct writer {
+    pthread_t th;
+    int started, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    chunk *q[NBUF];
+    size_t head, len;
+    mp_issue *is;
+    mp_outdir *od; /* the output folder, shared with the main thread */
+} writer;
+
+static int write_pending_keys(mp_outdir *od, chunk *c)
 {
     uint8_t der[121];
     char name[MP_UDID_MAX + 24];
     for (size_t i = 0; i < c->n; i++) {
         size_t n = mp_sec1_der(c->items[i].scalar, c->items[i].dev.point, der);
         snprintf(name, sizeof(name), "%s.key.der.pending", c->items[i].dev.udid);
-        int rc = mp_write_file_fast(is->out_dir, name, der, n, 0600);
+        int rc = mp_outdir_write(od, name, der, n, 0600);
         mp_wipe(der, sizeof(der));
         mp_wipe(c->items[i].scalar, 32);
         if (rc != MP_OK) {
             return rc;
         }
     }
-    return mp_sync_dir_fs(is->out_dir);
+    return mp_outdir_sync(od);
 }
 
-static int record(mp_issue *is, chunk *c)
+/* Mark every chunk the writer has finished (files written and synced) as
+ * written, inside the caller's transaction; *marked gets them. A chunk whose
+ * files failed ends the run with the writer's error. */
+static int mark_finished(mp_issue *is, writer *w, chunk *bufs, int marked[NBUF])
+{
+    int done[NBUF] = {0};
+    pthread_mutex_lock(&w->mu);
+    for (int b = 0; b < NBUF; b++) {
+        done[b] = bufs[b].state == C_WRITTEN;
+    }
+    pthread_mutex_unlock(&w->mu);
+    for (int b = 0; b < NBUF; b++) {
+        marked[b] = 0;
+        if (!done[b]) continue;
+        if (bufs[b].wrc != MP_OK) {
+            return mp_err(bufs[b].wrc, "%s", bufs[b].wmsg);
+        }
+        /* exactly this chunk's devices: another run may share the order */
+        for (size_t i = 0; i < bufs[b].n; i++) {
+            int rc = mp_ledger_mark_written(is->ledger, bufs[b].items[i].dev.udid);
+            if (rc != MP_OK) return rc;
+        }
+        marked[b] = 1;
+    }
+    return MP_OK;
+}
+
+static void free_marked(chunk *bufs, const int marked[NBUF])
+{
+    for (int b = 0; b < NBUF; b++) {
+        if (marked[b]) {
+            bufs[b].state = C_FREE;
+            bufs[b].n = 0;
+        }
+    }
+}
+
+/* One transaction: the written marks of finished chunks, then (c != NULL)
+ * this chunk's certificates. */
+static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
 {
     char path[4400];
+    int marked[NBUF];
     int rc = mp_ledger_begin(is->ledger);
-    for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
+    if (rc == MP_OK) {
+        rc = mark_finished(is, w, bufs, marked);
+    }
+    if (rc == MP_OK && c != NULL && c->n > 0) {
+        rc = mp_ledger_take_quota(is->ledger, is->order.id, c->n);
+    }
+    for (size_t i = 0; c != NULL && rc == MP_OK && i < c->n; i++) {
         item *it = &c->items[i];
         mp_cert_rec r = {.order_id = is->order.id, .not_before = is->tmpl.not_before,
                          .not_after = is->tmpl.not_after, .der = it->der, .der_len = it->len,
@@ -187,47 +263,118 @@ static int record(mp_issue *is, chunk *c)
             rc = mp_ledger_add_device(is->ledger, &it->dev);
         }
         if (rc == MP_OK) {
-            rc = mp_ledger_add_cert(is->ledger, &r);
+            rc = mp_ledger_add_counted(is->ledger, &r);
         }
     }
     if (rc == MP_OK) {
         rc = mp_ledger_commit(is->ledger);
     }
     mp_ledger_rollback(is->ledger);
+    if (rc == MP_OK) {
+        free_marked(bufs, marked);
+    }
     return rc;
 }
 
-static int finish_files(mp_issue *is, chunk *c)
+/* Writer thread: a committed chunk's DER files (and renamed off-chip keys),
+ * then one syncfs; the main thread marks them written afterwards. */
+static int write_files(mp_issue *is, mp_outdir *od, chunk *c)
 {
-    char name[MP_UDID_MAX + 16], a[4400], b[4400];
+    char name[MP_UDID_MAX + 16], a[MP_UDID_MAX + 24], b[MP_UDID_MAX + 24];
     int rc = MP_OK;
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
         const item *it = &c->items[i];
         snprintf(name, sizeof(name), "%s.der", it->dev.udid);
-        rc = mp_write_file_fast(is->out_dir, name, it->der, it->len, 0644);
+        rc = mp_outdir_write(od, name, it->der, it->len, 0644);
         if (rc == MP_OK && is->generate_keys) {
-            snprintf(a, sizeof(a), "%s/%s.key.der.pending", is->out_dir, it->dev.udid);
-            snprintf(b, sizeof(b), "%s/%s.key.der", is->out_dir, it->dev.udid);
-            if (rename(a, b) != 0) {
-                rc = mp_err(MP_ERR_IO, "%s: cannot rename", a);
+            snprintf(a, sizeof(a), "%s.key.der.pending", it->dev.udid);
+            snprintf(b, sizeof(b), "%s.key.der", it->dev.udid);
+            if (renameat(od->fd, a, od->fd, b) != 0) {
+                rc = mp_err(MP_ERR_IO, "%s/%s: cannot rename: %s", is->out_dir, a, strerror(errno));
             }
         }
     }
-    if (rc == MP_OK && (rc = mp_sync_dir_fs(is->out_dir)) == MP_OK) {
-        rc = mp_ledger_begin(is->ledger);
-        /* exactly this chunk's devices: another run may share the order */
-        for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
-            rc = mp_ledger_mark_written(is->ledger, c->items[i].dev.udid);
-        }
-    }
-    if (rc == MP_OK) {
-        rc = mp_ledger_commit(is->ledger);
-    }
-    mp_ledger_rollback(is->ledger);
-    return rc;
+    return rc == MP_OK ? mp_outdir_sync(od) : rc;
 }
 
-static int store_chunk(mp_issue *is, chunk *c)
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->len == 0 && !w->stop) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+        if (w->len == 0) {
+            break;
+        }
+        chunk *c = w->q[w->head];
+        w->head = (w->head + 1) % NBUF;
+        w->len--;
+        pthread_mutex_unlock(&w->mu);
+        c->wrc = write_files(w->is, w->od, c);
+        if (c->wrc != MP_OK) {
+            snprintf(c->wmsg, sizeof(c->wmsg), "%s", mp_err_msg());
+        }
+        pthread_mutex_lock(&w->mu);
+        c->state = C_WRITTEN;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void writer_push(writer *w, chunk *c)
+{
+    pthread_mutex_lock(&w->mu);
+    c->state = C_WRITING;
+    w->q[(w->head + w->len) % NBUF] = c;
+    w->len++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Wait until the writer has finished every chunk handed to it. */
+static void writer_drain(writer *w, chunk *bufs)
+{
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        int busy = 0;
+        for (int b = 0; b < NBUF; b++) busy |= bufs[b].state == C_WRITING;
+        if (!busy) break;
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A free chunk buffer for the next signing round; marks finished chunks
+ * written (own transaction) or waits for the writer when all are taken. */
+static int acquire(mp_issue *is, writer *w, chunk *bufs, chunk **out)
+{
+    for (;;) {
+        int finished = 0;
+        pthread_mutex_lock(&w->mu);
+        for (int b = 0; b < NBUF; b++) {
+            if (bufs[b].state == C_FREE) {
+                bufs[b].state = C_SIGNING;
+                pthread_mutex_unlock(&w->mu);
+                *out = &bufs[b];
+                return MP_OK;
+            }
+            finished |= bufs[b].state == C_WRITTEN;
+        }
+        if (!finished) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (finished) {
+            int rc = record(is, w, bufs, NULL);
+            if (rc != MP_OK) return rc;
+        }
+    }
+}
+
+static int store_chunk(mp_issue *is, writer *w, chunk *bufs, chunk *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         if (c->items[i].rc != MP_OK) {
@@ -235,13 +382,15 @@ static int store_chunk(mp_issue *is, chunk *c)
         }
     }
     int rc;
-    if (is->generate_keys && (rc = write_pending_keys(is, c)) != MP_OK) {
+    c->state = C_RECORDING;
+    if (is->generate_keys && (rc = write_pending_keys(w->od, c)) != MP_OK) {
         return rc;
     }
-    if ((rc = record(is, c)) != MP_OK || (rc = finish_files(is, c)) != MP_OK) {
+    if ((rc = record(is, w, bufs, c)) != MP_OK) {
         return rc;
     }
     is->issued += c->n;
+    writer_push(w, c);
     return MP_OK;
 }
 
@@ -289,12 +438,6 @@ static int fill(feed *f, chunk *c)
 
 /* ---- progress ---------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void progress(const mp_issue *is, uint64_t total, double t0, int final)
 {
@@ -318,51 +461,86 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     worker ws[MP_MAX_JOBS];
     void *states[MP_MAX_JOBS];
     mp_workers team;
-    chunk bufs[2] = {{.is = is}, {.is = is}};
+    chunk bufs[NBUF];
+    mp_outdir od = {.fd = -1};
+    writer w = {.is = is, .od = &od};
     feed f = {.is = is, .left = count, .udids = udids, .n_udids = n_udids};
+    chunk *sig = NULL;
     int rc;
     memset(ws, 0, sizeof(ws));
+    memset(bufs, 0, sizeof(bufs));
     for (int j = 0; j < MP_MAX_JOBS; j++) {
         states[j] = &ws[j];
     }
     mp_workers_init(&team, is->jobs, states, work);
-    bufs[0].items = calloc(CHUNK, sizeof(item));
-    bufs[1].items = calloc(CHUNK, sizeof(item));
-    if (bufs[0].items == NULL || bufs[1].items == NULL) {
-        rc = mp_err(MP_ERR_GENERAL, "out of memory");
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    for (int b = 0; b < NBUF; b++) {
+        bufs[b].is = is;
+        if ((bufs[b].items = calloc(CHUNK, sizeof(item))) == NULL) {
+            rc = mp_err(MP_ERR_GENERAL, "out of memory");
+            goto end;
+        }
+    }
+    if ((rc = mp_outdir_open(&od, is->out_dir)) != MP_OK || (rc = init_workers(is, ws)) != MP_OK) {
         goto end;
     }
-    if ((rc = init_workers(is, ws)) != MP_OK || (rc = fill(&f, &bufs[0])) != MP_OK) {
+    if (pthread_create(&w.th, NULL, writer_main, &w) != 0) {
+        rc = mp_err(MP_ERR_GENERAL, "cannot start the file writer thread");
         goto end;
     }
+    w.started = 1;
     double t0 = now_s();
-    int cur = 0;
-    if (bufs[0].n > 0 && (rc = mp_workers_start(&team, &bufs[0], bufs[0].n)) != MP_OK) goto end;
-    while (bufs[cur].n > 0) {
+    if ((rc = acquire(is, &w, bufs, &sig)) != MP_OK || (rc = fill(&f, sig)) != MP_OK) goto end;
+    if (sig->n > 0 && (rc = mp_workers_start(&team, sig, sig->n)) != MP_OK) goto end;
+    /* Three stages overlap: workers sign chunk k+1 while this thread records
+     * chunk k in the ledger and the writer thread writes chunk k-1's files. */
+    while (sig->n > 0) {
         mp_workers_join(&team);
-        chunk *done = &bufs[cur];
-        cur ^= 1;
-        /* Sign the next chunk while this one is recorded. */
-        if ((rc = fill(&f, &bufs[cur])) != MP_OK) break;
-        if (bufs[cur].n > 0 && !mp_interrupted() &&
-            (rc = mp_workers_start(&team, &bufs[cur], bufs[cur].n)) != MP_OK) break;
-        rc = store_chunk(is, done);
+        chunk *done = sig;
+        if ((rc = acquire(is, &w, bufs, &sig)) != MP_OK || (rc = fill(&f, sig)) != MP_OK) break;
+        if (sig->n > 0 && !mp_interrupted() && (rc = mp_workers_start(&team, sig, sig->n)) != MP_OK) break;
+        if (!team.running) {
+            sig->n = 0;
+        }
+        rc = store_chunk(is, &w, bufs, done);
         progress(is, count, t0, 0);
-        if (rc != MP_OK || !team.running) {
+        if (rc != MP_OK) {
             break;
         }
     }
     mp_workers_join(&team);
     progress(is, count, t0, 1);
+end:
+    if (w.started) {
+        pthread_mutex_lock(&w.mu);
+        w.stop = 1;
+        pthread_cond_broadcast(&w.cv);
+        pthread_mutex_unlock(&w.mu);
+        writer_drain(&w, bufs);
+        pthread_join(w.th, NULL);
+        /* the last written marks, also after an error: a re-run then has less to redo */
+        if (rc == MP_OK) {
+            rc = record(is, &w, bufs, NULL);
+        } else {
+            char msg[1024];
+            snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+            (void)record(is, &w, bufs, NULL);
+            rc = mp_err(rc, "%s", msg);
+        }
+    }
     if (rc == MP_OK && mp_interrupted() && is->issued < count) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",
                     (unsigned long long)is->issued);
     }
-end:
+    mp_workers_join(&team);
     free_workers(ws, is->jobs);
-    for (int i = 0; i < 2; i++) {
-        if (bufs[i].items != NULL) mp_wipe(bufs[i].items, CHUNK * sizeof(item));
-        free(bufs[i].items);
+    for (int b = 0; b < NBUF; b++) {
+        if (bufs[b].items != NULL) mp_wipe(bufs[b].items, CHUNK * sizeof(item));
+        free(bufs[b].items);
     }
+    mp_outdir_close(&od);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
     return rc;
 }

@@ -3,8 +3,9 @@
  * off-chip key generation, its crash-safe file handling, and CSR mode.
  *
  * Crash safety: a chunk of devices is signed in memory, then recorded in the
- * ledger in one transaction, and only then are its files written (temporary
- * name + rename, one syncfs per chunk) and marked written in the ledger. A
+ * ledger in one transaction, and only then are its files written by a writer
+ * thread (each appears whole: mp_outdir_write; one syncfs per chunk) and
+ * marked written in the ledger, in the transaction of a later chunk. A
  * run killed at any point leaves either nothing of a chunk (not committed:
  * its serials were never published) or a committed chunk whose files the
  * next run rewrites from the DER kept in the ledger. Off-chip private keys

@@ -307,7 +307,7 @@ static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char 
     return MP_OK;
 }
 
-static int write_images(mp_fd_build *b, fd_chunk *c)
+static int write_images(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         fd_item *it = &c->items[i];
@@ -316,7 +316,7 @@ static int write_images(mp_fd_build *b, fd_chunk *c)
             char name[MP_UDID_MAX + 24];
             int secret = it->fd.has_dac_key || it->fd.passcode != 0;
             snprintf(name, sizeof(name), "%s.%s", it->dev.udid, mp_fd_format_ext(b->formats[f]));
-            int rc = mp_write_file_fast(b->out_dir, name, it->out[f], it->outlen[f], secret ? 0600 : 0644);
+            int rc = mp_outdir_write(od, name, it->out[f], it->outlen[f], secret ? 0600 : 0644);
             if (rc != MP_OK) return rc;
         }
         if (b->qr_images && it->state != ST_SKIP && it->qr[0]) {
@@ -324,7 +324,7 @@ static int write_images(mp_fd_build *b, fd_chunk *c)
             if (rc != MP_OK) return rc;
         }
     }
-    return mp_sync_dir_fs(b->out_dir);
+    return mp_outdir_sync(od);
 }
 
 static int record(mp_fd_build *b, fd_chunk *c, int written)
@@ -353,7 +353,7 @@ static void remove_keys(mp_fd_build *b, fd_chunk *c)
     }
 }
 
-static int store(mp_fd_build *b, fd_chunk *c)
+static int store(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
 {
     char *onb = NULL, *man = NULL;
     int rc = MP_OK;
@@ -362,7 +362,7 @@ static int store(mp_fd_build *b, fd_chunk *c)
     }
     list_lines(b, c, &onb, &man);
     if ((*onb || *man) && (rc = mp_fd_lists_append(onb, man)) != MP_OK) goto end;
-    if ((rc = record(b, c, 0)) != MP_OK || (rc = write_images(b, c)) != MP_OK || (rc = record(b, c, 1)) != MP_OK) {
+    if ((rc = record(b, c, 0)) != MP_OK || (rc = write_images(b, od, c)) != MP_OK || (rc = record(b, c, 1)) != MP_OK) {
         goto end;
     }
     remove_keys(b, c);
@@ -386,6 +386,7 @@ int mp_fd_build_run(mp_fd_build *b)
     char after[MP_UDID_MAX + 1] = "";
     uint64_t seq = 0;
     int rc, cur = 0;
+    mp_outdir od = {.fd = -1};
     mp_workers_init(&team, b->jobs, states, work);
     mp_issued *devs = calloc(CHUNK, sizeof(*devs)); /* one ledger page of devices */
     bufs[0].items = calloc(CHUNK, sizeof(fd_item));
@@ -394,7 +395,7 @@ int mp_fd_build_run(mp_fd_build *b)
         rc = mp_err(MP_ERR_GENERAL, "out of memory");
         goto end;
     }
-    if ((rc = mp_ledger_count_fd(b->ledger, b->order.id, &seq)) != MP_OK || (rc = mp_fd_lists_recover(b)) != MP_OK ||
+    if ((rc = mp_outdir_open(&od, b->out_dir)) != MP_OK || (rc = mp_ledger_count_fd(b->ledger, b->order.id, &seq)) != MP_OK || (rc = mp_fd_lists_recover(b)) != MP_OK ||
         (rc = mp_fd_lists_open(b)) != MP_OK || (rc = fill(b, &bufs[0], devs, after, &seq)) != MP_OK) {
         goto end;
     }
@@ -406,7 +407,7 @@ int mp_fd_build_run(mp_fd_build *b)
         if ((rc = fill(b, &bufs[cur], devs, after, &seq)) != MP_OK) break;
         if (bufs[cur].n > 0 && !mp_interrupted() &&
             (rc = mp_workers_start(&team, &bufs[cur], bufs[cur].n)) != MP_OK) break;
-        rc = store(b, done);
+        rc = store(b, &od, done);
         if (!b->quiet && isatty(2)) {
             fprintf(stderr, "\r%llu built, %llu rebuilt, %llu already done ", (unsigned long long)b->built,
                     (unsigned long long)b->rebuilt, (unsigned long long)b->skipped);
@@ -426,6 +427,7 @@ int mp_fd_build_run(mp_fd_build *b)
     }
 end:
     free(devs);
+    mp_outdir_close(&od);
     mp_fd_lists_close();
     for (int i = 0; i < 2; i++) {
         for (size_t k = 0; bufs[i].items != NULL && k < CHUNK; k++) item_clear(&bufs[i].items[k]);

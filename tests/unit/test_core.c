@@ -84,6 +84,54 @@ static void test_write_file(void)
     CU_ASSERT_EQUAL(system(path), 0);
 }
 
+static int count_entries(const char *dir)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 2", dir);
+    return system(cmd) == 0;
+}
+
+static void check_file(const char *dir, const char *name, const char *want, int mode)
+{
+    char path[160];
+    uint8_t *b = NULL;
+    size_t n = 0;
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    CU_ASSERT_EQUAL_FATAL(mp_read_file(path, 100, &b, &n), MP_OK);
+    CU_ASSERT_EQUAL(n, strlen(want));
+    CU_ASSERT_NSTRING_EQUAL(b, want, n);
+    free(b);
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, (unsigned)mode);
+}
+
+/* Batch output folder: new files (unnamed inode + link), replacing files
+ * (rename), the forced fallback, exact modes, nothing else left behind. */
+static void test_outdir(void)
+{
+    char dir[] = "/tmp/mp-unit-XXXXXX", cmd[64];
+    mp_outdir od;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    mode_t old = umask(077);
+    CU_ASSERT_EQUAL_FATAL(mp_outdir_open(&od, dir), MP_OK);
+    CU_ASSERT_EQUAL(mp_outdir_write(&od, "a.der", (const uint8_t *)"first", 5, 0644), MP_OK);
+    check_file(dir, "a.der", "first", 0644); /* fchmod beats the umask */
+    CU_ASSERT_EQUAL(mp_outdir_write(&od, "a.der", (const uint8_t *)"second!", 7, 0600), MP_OK);
+    check_file(dir, "a.der", "second!", 0600);
+    atomic_store(&od.no_tmpfile, 1); /* a file system without O_TMPFILE */
+    CU_ASSERT_EQUAL(mp_outdir_write(&od, "b.der", (const uint8_t *)"bb", 2, 0600), MP_OK);
+    check_file(dir, "b.der", "bb", 0600);
+    CU_ASSERT(count_entries(dir)); /* a.der and b.der, no temporaries */
+    CU_ASSERT_EQUAL(mp_outdir_sync(&od), MP_OK);
+    mp_outdir_close(&od);
+    umask(old);
+    CU_ASSERT_EQUAL(mp_outdir_open(&od, "/nonexistent-mp-dir"), MP_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "/nonexistent-mp-dir"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 void register_core(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
@@ -92,4 +140,5 @@ void register_core(void)
     TU_ADD(s, test_parse_time);
     TU_ADD(s, test_hex);
     TU_ADD(s, test_write_file);
+    TU_ADD(s, test_outdir);
 }

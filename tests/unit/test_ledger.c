@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "ledger.h"
 #include "testutil.h"
 
@@ -174,6 +176,55 @@ static void test_not_a_database(void)
     unlink(path);
 }
 
+/* Plan of SQL on the ledger file, every detail line joined. */
+static void plan_of(sqlite3 *db, const char *sql, char *out, size_t cap)
+{
+    char q[512];
+    sqlite3_stmt *s = NULL;
+    out[0] = 0;
+    snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s|", (const char *)sqlite3_column_text(s, 3));
+    }
+    sqlite3_finalize(s);
+}
+
+/* A v2 ledger (as session-1 builds left it) is migrated to v3, and the
+ * factory-data walk over an order's certificates then uses the index
+ * instead of sorting the whole order for every chunk. */
+static void test_migrate_v2_to_v3(void)
+{
+    char path[128], plan[1024];
+    mp_ledger *l = fresh();
+    snprintf(path, sizeof(path), "%s/l.sqlite", dir);
+    mp_ledger_close(l);
+    sqlite3 *db = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "DROP INDEX certificates_order; DROP INDEX certificates_unwritten;"
+                                     "CREATE INDEX certificates_written ON certificates(order_id, written);"
+                                     "UPDATE meta SET value='2' WHERE key='schema_version';", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK);
+    mp_ledger_close(l);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_step(s), SQLITE_ROW);
+    CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(s, 0), "3");
+    sqlite3_finalize(s);
+    plan_of(db, "SELECT c.udid, d.key_origin, c.serial, c.der, c.path FROM certificates c JOIN devices d ON d.udid = c.udid"
+                " WHERE c.order_id = 1 AND c.udid > 'A' ORDER BY c.udid LIMIT 10", plan, sizeof(plan));
+    CU_ASSERT_PTR_NOT_NULL(strstr(plan, "certificates_order"));
+    CU_ASSERT_PTR_NULL(strstr(plan, "TEMP B-TREE"));
+    plan_of(db, "SELECT udid FROM certificates WHERE order_id=1 AND written=0", plan, sizeof(plan));
+    CU_ASSERT_PTR_NOT_NULL(strstr(plan, "certificates_unwritten"));
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK); /* idempotent */
+    done(l);
+}
+
 void register_ledger(void)
 {
     CU_pSuite s = CU_add_suite("ledger", NULL, NULL);
@@ -181,4 +232,5 @@ void register_ledger(void)
     TU_ADD(s, test_quota_and_once);
     TU_ADD(s, test_revoke_and_crl_numbers);
     TU_ADD(s, test_not_a_database);
+    TU_ADD(s, test_migrate_v2_to_v3);
 }
