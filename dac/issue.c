@@ -38,6 +38,7 @@ typedef struct chunk {
     item *items;
     size_t n;
     const mp_issue *is;
+    mp_outdir *od; /* workers write off-chip keys here */
     int state; /* C_* below */
     int wrc;   /* the writer's result */
     char wmsg[512];
@@ -109,6 +110,20 @@ static int gen_key(EVP_PKEY_CTX *kg, item *it)
     return MP_OK;
 }
 
+/* The off-chip key, as UDID.key.der.pending until its DAC is committed (the
+ * ledger never holds private keys); the key leaves memory here. */
+static int write_pending_key(mp_outdir *od, item *it)
+{
+    uint8_t der[121];
+    char name[MP_UDID_MAX + 24];
+    size_t n = mp_sec1_der(it->scalar, it->dev.point, der);
+    snprintf(name, sizeof(name), "%s.key.der.pending", it->dev.udid);
+    int rc = mp_outdir_write(od, name, der, n, 0600);
+    mp_wipe(der, sizeof(der));
+    mp_wipe(it->scalar, sizeof(it->scalar));
+    return rc;
+}
+
 static void work(void *ctx, void *state, size_t i)
 {
     chunk *c = ctx;
@@ -122,7 +137,8 @@ static void work(void *ctx, void *state, size_t i)
     }
     if ((it->rc = mp_dac_cn(is->order.cn_template, it->dev.udid, is->order.vid, is->order.pid, it->cn)) != MP_OK ||
         (it->rc = mp_serial_random(it->serial)) != MP_OK ||
-        (it->rc = mp_dac_build(&is->tmpl, it->cn, it->dev.point, it->serial, &w->sign, it->der, &it->len)) != MP_OK) {
+        (it->rc = mp_dac_build(&is->tmpl, it->cn, it->dev.point, it->serial, &w->sign, it->der, &it->len)) != MP_OK ||
+        (is->generate_keys && (it->rc = write_pending_key(c->od, it)) != MP_OK)) {
         snprintf(it->msg, sizeof(it->msg), "%s: %s", it->dev.udid, mp_err_msg());
     }
 }
@@ -178,23 +194,6 @@ typedef struct writer {
     mp_issue *is;
     mp_outdir *od; /* the output folder, shared with the main thread */
 } writer;
-
-static int write_pending_keys(mp_outdir *od, chunk *c)
-{
-    uint8_t der[121];
-    char name[MP_UDID_MAX + 24];
-    for (size_t i = 0; i < c->n; i++) {
-        size_t n = mp_sec1_der(c->items[i].scalar, c->items[i].dev.point, der);
-        snprintf(name, sizeof(name), "%s.key.der.pending", c->items[i].dev.udid);
-        int rc = mp_outdir_write(od, name, der, n, 0600);
-        mp_wipe(der, sizeof(der));
-        mp_wipe(c->items[i].scalar, 32);
-        if (rc != MP_OK) {
-            return rc;
-        }
-    }
-    return mp_outdir_sync(od);
-}
 
 /* Mark every chunk the writer has finished (files written and synced) as
  * written, inside the caller's transaction; *marked gets them. A chunk whose
@@ -383,7 +382,8 @@ static int store_chunk(mp_issue *is, writer *w, chunk *bufs, chunk *c)
     }
     int rc;
     c->state = C_RECORDING;
-    if (is->generate_keys && (rc = write_pending_keys(w->od, c)) != MP_OK) {
+    /* the workers wrote the chunk's pending keys: on disk before the commit */
+    if (is->generate_keys && (rc = mp_outdir_sync(w->od)) != MP_OK) {
         return rc;
     }
     if ((rc = record(is, w, bufs, c)) != MP_OK) {
@@ -477,6 +477,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     pthread_cond_init(&w.cv, NULL);
     for (int b = 0; b < NBUF; b++) {
         bufs[b].is = is;
+        bufs[b].od = &od;
         if ((bufs[b].items = calloc(CHUNK, sizeof(item))) == NULL) {
             rc = mp_err(MP_ERR_GENERAL, "out of memory");
             goto end;

@@ -183,6 +183,16 @@ static int fill_device(const mp_fd_build *b, fd_item *it)
     return MP_OK;
 }
 
+/* The device's images in every requested format. */
+static int pack_item(const mp_fd_build *b, fd_item *it)
+{
+    int rc = fill_device(b, it);
+    for (int f = 0; rc == MP_OK && f < b->nformats; f++) {
+        rc = mp_fd_pack(b->formats[f], &it->fd, &b->opts, &it->out[f], &it->outlen[f]);
+    }
+    return rc;
+}
+
 static void work(void *ctx, void *state, size_t i)
 {
     fd_chunk *c = ctx;
@@ -199,13 +209,8 @@ static void work(void *ctx, void *state, size_t i)
     if (it->state == ST_REBUILD && b->qr_images && it->passcode != 0 && (it->rc = onboarding_codes(b, it)) != MP_OK) {
         goto fail;
     }
-    if ((it->rc = fill_device(b, it)) != MP_OK) {
+    if (!b->pack_on_main && (it->rc = pack_item(b, it)) != MP_OK) {
         goto fail;
-    }
-    for (int f = 0; f < b->nformats; f++) {
-        if ((it->rc = mp_fd_pack(b->formats[f], &it->fd, &b->opts, &it->out[f], &it->outlen[f])) != MP_OK) {
-            goto fail;
-        }
     }
     return;
 fail:
@@ -360,6 +365,11 @@ static int store(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
     for (size_t i = 0; i < c->n; i++) {
         if (c->items[i].rc != MP_OK) return mp_err(c->items[i].rc, "%s", c->items[i].msg);
     }
+    for (size_t i = 0; b->pack_on_main && i < c->n; i++) {
+        if (c->items[i].state != ST_SKIP && (rc = pack_item(b, &c->items[i])) != MP_OK) {
+            return mp_err_ctx(rc, "device %s", c->items[i].dev.udid);
+        }
+    }
     list_lines(b, c, &onb, &man);
     if ((*onb || *man) && (rc = mp_fd_lists_append(onb, man)) != MP_OK) goto end;
     if ((rc = record(b, c, 0)) != MP_OK || (rc = write_images(b, od, c)) != MP_OK || (rc = record(b, c, 1)) != MP_OK) {
@@ -387,6 +397,11 @@ int mp_fd_build_run(mp_fd_build *b)
     uint64_t seq = 0;
     int rc, cur = 0;
     mp_outdir od = {.fd = -1};
+    /* With a core to spare, the workers do only the credentials (PBKDF2) and the
+     * main thread packs the images between its ledger and file work; with
+     * a worker on every core, packing spreads over them instead. */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    b->pack_on_main = ncpu > 0 && b->jobs < ncpu;
     mp_workers_init(&team, b->jobs, states, work);
     mp_issued *devs = calloc(CHUNK, sizeof(*devs)); /* one ledger page of devices */
     bufs[0].items = calloc(CHUNK, sizeof(fd_item));

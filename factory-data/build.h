@@ -46,6 +46,7 @@ typedef struct mp_fd_build {
     char **udids;
     size_t n_udids;
     int jobs, quiet, include_passcode, record_passcodes, keep_keys, qr_images;
+    int pack_on_main; /* set by mp_fd_build_run: images packed by the main thread, not the workers */
     /* results */
     uint64_t built, rebuilt, skipped, keys_removed;
 } mp_fd_build;

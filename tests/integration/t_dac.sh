@@ -90,7 +90,7 @@ check "ledger marks them off-chip" test "$(db 'select count(*) from devices wher
 expect_err 2 "needs --count" "--generate-keys without --count" "$MP" dac issue $H --order $O2 --generate-keys --out-dir gen
 
 # crash safety: kill -9 part-way, then re-run finishes with nothing twice
-"$MP" chips simulate --count 6000 --out sim2 > /dev/null
+"$MP" chips simulate --count 20000 --out sim2 > /dev/null
 "$MP" chips import sim2/chips.csv --signature sim2/chips.csv.sig --signer sim2/chipmaker.pem > /dev/null
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100000 > /dev/null
 O3=3
@@ -100,7 +100,7 @@ pid=$!
 for i in $(seq 1 200); do [ "$(ls crash 2>/dev/null | wc -l)" -gt 2500 ] && break; sleep 0.01; done
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 mid=$(db "select count(*) from certificates where order_id=3")
-check "killed part-way ($mid of 6000 recorded)" test "$mid" -lt 6000
+check "killed part-way ($mid of 20000 recorded)" test "$mid" -lt 20000
 : > crash/NOTINLEDGER.der
 : > crash/.leftover.der.tmp.99
 expect 0 "re-run after kill -9" "$MP" dac issue $H --order $O3 --out-dir crash --jobs 2 --quiet
@@ -113,7 +113,7 @@ check "no device issued twice" test "$(db 'select count(*) - count(distinct udid
 check "no unwritten rows" test "$(db 'select count(*) from certificates where written=0')" = 0
 check "crash files hash as in the ledger" bash -c 'for f in $(ls crash/*.der | head -200); do u=$(basename $f .der); [ "$(sha256sum < $f | cut -c1-64)" = "$(sqlite3 state/ledger.sqlite "select sha256 from certificates where udid=\"$u\"")" ] || exit 1; done'
 # SIGINT stops cleanly with code 20; a re-run finishes
-"$MP" chips simulate --count 6000 --out sim3 > /dev/null
+"$MP" chips simulate --count 20000 --out sim3 > /dev/null
 "$MP" chips import sim3/chips.json --signature sim3/chips.json.p7s --signer sim3/chipmaker.pem > /dev/null
 "$MP" dac issue $H --order $O3 --out-dir int --quiet > int.out 2> int.err &
 pid=$!
