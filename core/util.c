@@ -420,6 +420,16 @@ int mp_outdir_open(mp_outdir *d, const char *path)
 {
     snprintf(d->path, sizeof(d->path), "%s", path);
     atomic_init(&d->no_tmpfile, 0);
+    d->umask = -1; /* unknown: every file gets an fchmod */
+    FILE *st = fopen("/proc/self/status", "re");
+    if (st != NULL) {
+        char line[128];
+        unsigned m;
+        while (fgets(line, sizeof(line), st) != NULL) {
+            if (sscanf(line, "Umask: %o", &m) == 1) d->umask = (int)m;
+        }
+        fclose(st);
+    }
     d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (d->fd < 0) {
         return mp_err(MP_ERR_IO, "%s: cannot open the output folder: %s", path, strerror(errno));
@@ -468,7 +478,7 @@ int mp_outdir_write(mp_outdir *d, const char *name, const uint8_t *data, size_t 
         } else {
             ssize_t w = write(fd, data, len);
             int e = 0;
-            if (w != (ssize_t)len || fchmod(fd, (mode_t)mode) != 0) {
+            if (w != (ssize_t)len || ((d->umask < 0 || (mode & d->umask) != 0) && fchmod(fd, (mode_t)mode) != 0)) {
                 e = w < 0 || w == (ssize_t)len ? errno : ENOSPC;
                 close(fd);
                 return mp_err(MP_ERR_IO, "%s/%s: write failed: %s", d->path, name, strerror(e));

@@ -64,6 +64,7 @@ int mp_is_tmp_name(const char *name);
 typedef struct mp_outdir {
     int fd;
     atomic_int no_tmpfile;
+    int umask; /* the process umask (-1: unknown): no fchmod when it keeps the mode */
     char path[4096];
 } mp_outdir;
 int mp_outdir_open(mp_outdir *d, const char *path) MP_MUST_CHECK;

@@ -12,6 +12,7 @@
 
 #include "factory-data/onboarding.h"
 #include "factory-data/spake2p.h"
+#include "jw.h"
 #include "util.h"
 #include "workers.h"
 
@@ -286,29 +287,40 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
 
 static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char **man)
 {
-    size_t lo = 0, lm = 0;
-    FILE *fo = open_memstream(onb, &lo), *fm = open_memstream(man, &lm);
+    mp_jw o, m;
+    size_t lo, lm;
+    mp_jw_init(&o, 0, 256 * c->n + 1); /* holds passcodes: wiped when it grows or goes */
+    mp_jw_init(&m, 0, 400 * c->n + 1);
     for (size_t i = 0; i < c->n; i++) {
         const fd_item *it = &c->items[i];
+        char line[512];
         if (it->state != ST_NEW) continue;
-        fprintf(fo, "%s,%s,0x%04X,0x%04X,%u,%08u,%s,%s\n", it->dev.udid, it->rec.serial, b->order.vid, b->order.pid,
-                it->rec.discriminator, it->passcode, it->qr, it->manual);
-        json_t *files = json_object();
+        int k = snprintf(line, sizeof(line), "%s,%s,0x%04X,0x%04X,%u,%08u,%s,%s\n", it->dev.udid, it->rec.serial,
+                         b->order.vid, b->order.pid, it->rec.discriminator, it->passcode, it->qr, it->manual);
+        mp_jw_raw(&o, line, k > 0 && (size_t)k < sizeof(line) ? (size_t)k : 0);
+        mp_wipe(line, sizeof(line));
+        mp_jw_open(&m);
+        mp_jw_key_cstr(&m, "udid", it->dev.udid);
+        mp_jw_key_cstr(&m, "serial", it->rec.serial);
+        mp_jw_key_cstr(&m, "dac_serial", it->dev.serial);
+        mp_jw_key_obj(&m, "files");
         for (int f = 0; f < b->nformats; f++) {
             char name[MP_UDID_MAX + 24];
             snprintf(name, sizeof(name), "%s.%s", it->dev.udid, mp_fd_format_ext(b->formats[f]));
-            json_object_set_new(files, mp_fd_format_name(b->formats[f]), json_string(name));
+            mp_jw_key_cstr(&m, mp_fd_format_name(b->formats[f]), name);
         }
-        json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:i}", "udid", it->dev.udid, "serial", it->rec.serial,
-                              "dac_serial", it->dev.serial, "files", files, "qr", it->qr, "manual_code", it->manual,
-                              "discriminator", (int)it->rec.discriminator);
-        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fprintf(fm, "%s\n", line);
-        mp_free_secret(line, strlen(line));
-        json_decref(o);
+        mp_jw_close(&m);
+        mp_jw_key_cstr(&m, "qr", it->qr);
+        mp_jw_key_cstr(&m, "manual_code", it->manual);
+        mp_jw_key_int(&m, "discriminator", (long long)it->rec.discriminator);
+        mp_jw_close(&m);
+        mp_jw_raw(&m, "\n", 1);
     }
-    fclose(fo);
-    fclose(fm);
+    *onb = mp_jw_take(&o, &lo);
+    *man = mp_jw_take(&m, &lm);
+    if (*onb == NULL || *man == NULL) {
+        return mp_err(MP_ERR_GENERAL, "out of memory");
+    }
     return MP_OK;
 }
 
@@ -370,7 +382,7 @@ static int store(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
             return mp_err_ctx(rc, "device %s", c->items[i].dev.udid);
         }
     }
-    list_lines(b, c, &onb, &man);
+    if ((rc = list_lines(b, c, &onb, &man)) != MP_OK) goto end;
     if ((*onb || *man) && (rc = mp_fd_lists_append(onb, man)) != MP_OK) goto end;
     if ((rc = record(b, c, 0)) != MP_OK || (rc = write_images(b, od, c)) != MP_OK || (rc = record(b, c, 1)) != MP_OK) {
         goto end;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jw.h"
 #include "util.h"
 
 #define JSON_FORMAT "matter-pki-factory-data"
@@ -98,15 +99,32 @@ int mp_fd_from_json(const char *where, json_t *j, mp_fd_device *d)
     return MP_OK;
 }
 
+/* Per device in a batch: written straight to text (the same bytes as
+ * json_dumps of mp_fd_to_json(d, 1) with JSON_INDENT(2)), no jansson tree. */
 int fd_json_pack(const mp_fd_device *d, uint8_t **out, size_t *len)
 {
-    json_t *j = mp_fd_to_json(d, 1);
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    if (s == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
-    *len = strlen(s);
-    s[(*len)++] = '\n';
-    *out = (uint8_t *)s;
+    uint8_t scratch[FD_SCRATCH];
+    fd_value v, s;
+    mp_jw w;
+    mp_jw_init(&w, 2, 8192);
+    mp_jw_open(&w);
+    mp_jw_key_cstr(&w, "format", JSON_FORMAT);
+    mp_jw_key_int(&w, "version", JSON_VERSION);
+    for (size_t i = 0; i < NMAP; i++) {
+        const fd_map *m = &json_map[i];
+        if (!fd_get(d, m->field, &v)) continue;
+        if (v.kind == K_UINT) {
+            mp_jw_key_int(&w, m->key, (long long)v.u);
+        } else if (fd_encode(m, &v, scratch, sizeof(scratch), &s) == MP_OK) {
+            mp_jw_key_str(&w, m->key, (const char *)s.p, s.len);
+        }
+    }
+    mp_jw_close(&w);
+    mp_wipe(scratch, sizeof(scratch));
+    char *t = mp_jw_take(&w, len);
+    if (t == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    t[(*len)++] = '\n'; /* over the NUL: the image is the bytes, not a C string */
+    *out = (uint8_t *)t;
     return MP_OK;
 }
 

@@ -495,6 +495,30 @@ static void test_json_format(void)
     free(img);
 }
 
+/* The batch packer writes the JSON image as text; it must be exactly the
+ * jansson rendering of the same device (what inspect and auditors read),
+ * with and without an off-chip key and with a passcode. */
+static void test_json_pack_is_jansson(void)
+{
+    mp_fd_device d;
+    make_device(&d);
+    for (int variant = 0; variant < 3; variant++) {
+        if (variant == 1) d.has_dac_key = 0;
+        if (variant == 2) d.passcode = 20202021;
+        uint8_t *img = NULL;
+        size_t n = 0;
+        CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_JSON, &d, NULL, &img, &n), MP_OK);
+        json_t *j = mp_fd_to_json(&d, 1);
+        char *want = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+        CU_ASSERT_EQUAL(n, strlen(want) + 1);
+        CU_ASSERT(n == strlen(want) + 1 && memcmp(img, want, n - 1) == 0 && img[n - 1] == '\n');
+        free(want);
+        json_decref(j);
+        mp_free_secret(img, n);
+    }
+}
+
 void register_fd(void)
 {
     CU_pSuite s = CU_add_suite("factory-data", NULL, NULL);
@@ -508,4 +532,5 @@ void register_fd(void)
     TU_ADD(s, test_esp32_corruption);
     TU_ADD(s, test_nxp_layout);
     TU_ADD(s, test_json_format);
+    TU_ADD(s, test_json_pack_is_jansson);
 }
