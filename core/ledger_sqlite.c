@@ -88,9 +88,9 @@ static const char schema_v2[] =
  * an index (v2 sorted the whole order again for every chunk: quadratic), and
  * the unwritten-file index holds only the rows still waiting for their file. */
 static const char schema_v3[] =
-    "DROP INDEX certificates_written;"
-    "CREATE INDEX certificates_order ON certificates(order_id, udid);"
-    "CREATE INDEX certificates_unwritten ON certificates(order_id) WHERE written=0;"
+    "DROP INDEX IF EXISTS certificates_written;"
+    "CREATE INDEX IF NOT EXISTS certificates_order ON certificates(order_id, udid);"
+    "CREATE INDEX IF NOT EXISTS certificates_unwritten ON certificates(order_id) WHERE written=0;"
     "UPDATE meta SET value='3' WHERE key='schema_version';";
 
 struct mp_ledger {
@@ -153,7 +153,7 @@ static void now_iso(char out[21])
     mp_time_iso(time(NULL), out);
 }
 
-static int migrate(mp_ledger *l)
+static int schema_version(mp_ledger *l)
 {
     sqlite3_stmt *s = NULL;
     int version = 0;
@@ -162,22 +162,38 @@ static int migrate(mp_ledger *l)
         version = atoi((const char *)sqlite3_column_text(s, 0));
     }
     sqlite3_finalize(s);
-    if (version > SCHEMA_VERSION) {
-        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", l->path, version, SCHEMA_VERSION);
-    }
-    /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ... */
+    return version;
+}
+
+static int migrate(mp_ledger *l)
+{
+    int version = schema_version(l);
+    /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
+     * version is read again under the write lock, so two programs opening
+     * an old ledger at once do each step once. */
     static const char *const steps[] = {schema_v1, schema_v2, schema_v3};
-    for (int v = version; v < SCHEMA_VERSION; v++) {
+    while (version < SCHEMA_VERSION) {
         char *msg = NULL;
-        if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(l->db, steps[v], NULL, NULL, &msg) != SQLITE_OK ||
+        if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            return db_err(l, "cannot lock for a schema migration");
+        }
+        version = schema_version(l);
+        if (version >= SCHEMA_VERSION) {
+            sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+            break;
+        }
+        if (sqlite3_exec(l->db, steps[version], NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            int rc = mp_err(MP_ERR_DB, "ledger %s: cannot migrate the schema to version %d: %s", l->path, v + 1,
+            int rc = mp_err(MP_ERR_DB, "ledger %s: cannot migrate the schema to version %d: %s", l->path, version + 1,
                             msg ? msg : sqlite3_errmsg(l->db));
             sqlite3_free(msg);
             sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
             return rc;
         }
+        version++;
+    }
+    if (version > SCHEMA_VERSION) {
+        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", l->path, version, SCHEMA_VERSION);
     }
     return MP_OK;
 }

@@ -488,6 +488,20 @@ int mp_outdir_write(mp_outdir *d, const char *name, const uint8_t *data, size_t 
                 return MP_OK;
             }
             e = errno;
+            if (e == EEXIST) { /* a re-run replacing a file: link the written inode under a
+                                 temporary name and rename it over the old one */
+                char tmp[600];
+                snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid());
+                unlinkat(d->fd, tmp, 0); /* a stale one from a killed run of this pid */
+                if (linkat(fd, "", d->fd, tmp, AT_EMPTY_PATH) == 0) {
+                    close(fd);
+                    if (renameat(d->fd, tmp, d->fd, name) == 0) return MP_OK;
+                    e = errno;
+                    unlinkat(d->fd, tmp, 0);
+                    return mp_err(MP_ERR_IO, "%s/%s: cannot replace: %s", d->path, name, strerror(e));
+                }
+                e = errno;
+            }
             close(fd); /* the unnamed inode goes with it */
             if (e == EPERM || e == ENOENT || e == EOPNOTSUPP) {
                 /* kernels before 6.10 link an unnamed file only with CAP_DAC_READ_SEARCH */
@@ -495,7 +509,6 @@ int mp_outdir_write(mp_outdir *d, const char *name, const uint8_t *data, size_t 
             } else if (e != EEXIST) {
                 return mp_err(MP_ERR_IO, "%s/%s: cannot link the written file: %s", d->path, name, strerror(e));
             }
-            /* EEXIST: a re-run replacing a file, which only a rename does atomically */
         }
     }
     return outdir_write_rename(d, name, data, len, mode);

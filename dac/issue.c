@@ -193,11 +193,14 @@ typedef struct writer {
     size_t head, len;
     mp_issue *is;
     mp_outdir *od; /* the output folder, shared with the main thread */
+    int failed;    /* first writer error (sticky): no new chunk is recorded after it */
+    char fmsg[512];
 } writer;
 
 /* Mark every chunk the writer has finished (files written and synced) as
- * written, inside the caller's transaction; *marked gets them. A chunk whose
- * files failed ends the run with the writer's error. */
+ * written, inside the caller's transaction; *marked gets them (their buffers
+ * are free once it commits). A chunk whose files failed stays unwritten for
+ * the re-run; its error (w->failed) stops the run at the next chunk. */
 static int mark_finished(mp_issue *is, writer *w, chunk *bufs, int marked[NBUF])
 {
     int done[NBUF] = {0};
@@ -209,15 +212,15 @@ static int mark_finished(mp_issue *is, writer *w, chunk *bufs, int marked[NBUF])
     for (int b = 0; b < NBUF; b++) {
         marked[b] = 0;
         if (!done[b]) continue;
+        marked[b] = 1;
         if (bufs[b].wrc != MP_OK) {
-            return mp_err(bufs[b].wrc, "%s", bufs[b].wmsg);
+            continue; /* its rows stay unwritten for the re-run; the error is w->failed */
         }
         /* exactly this chunk's devices: another run may share the order */
         for (size_t i = 0; i < bufs[b].n; i++) {
             int rc = mp_ledger_mark_written(is->ledger, bufs[b].items[i].dev.udid);
             if (rc != MP_OK) return rc;
         }
-        marked[b] = 1;
     }
     return MP_OK;
 }
@@ -238,6 +241,14 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
 {
     char path[4400];
     int marked[NBUF];
+    if (c != NULL) {
+        pthread_mutex_lock(&w->mu);
+        int failed = w->failed;
+        pthread_mutex_unlock(&w->mu);
+        if (failed) {
+            return mp_err(failed, "%s", w->fmsg); /* fmsg is final once failed is set */
+        }
+    }
     int rc = mp_ledger_begin(is->ledger);
     if (rc == MP_OK) {
         rc = mark_finished(is, w, bufs, marked);
@@ -317,6 +328,10 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_lock(&w->mu);
         c->state = C_WRITTEN;
+        if (c->wrc != MP_OK && !w->failed) {
+            snprintf(w->fmsg, sizeof(w->fmsg), "%s", c->wmsg);
+            w->failed = c->wrc;
+        }
         pthread_cond_broadcast(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
@@ -523,6 +538,9 @@ end:
         /* the last written marks, also after an error: a re-run then has less to redo */
         if (rc == MP_OK) {
             rc = record(is, &w, bufs, NULL);
+            if (rc == MP_OK && w.failed) {
+                rc = mp_err(w.failed, "%s", w.fmsg);
+            }
         } else {
             char msg[1024];
             snprintf(msg, sizeof(msg), "%s", mp_err_msg());

@@ -40,12 +40,49 @@ size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 6
     return o + 65;
 }
 
+#define MAX_DIRS 16
+
 typedef struct recover_ctx {
     mp_issue *is;
     char (*udids)[MP_UDID_MAX + 1];
     size_t n, cap;
-    char sync_dir[4096];
+    /* folders met so far: ours (is->out_dir, already locked), others we
+     * locked (fd >= 0), others a live run holds (fd < 0: skipped) */
+    struct {
+        char path[4096];
+        int fd, own, used;
+    } dirs[MAX_DIRS];
+    int ndirs;
+    uint64_t skipped;
 } recover_ctx;
+
+/* May this run rewrite files in dir? Only if no live run holds the folder:
+ * that run writes and marks its own rows, and renaming its pending keys
+ * under it would break it. */
+static int dir_free(recover_ctx *r, const char *dir, int *slot)
+{
+    for (int i = 0; i < r->ndirs; i++) {
+        if (strcmp(r->dirs[i].path, dir) == 0) {
+            *slot = i;
+            return r->dirs[i].own || r->dirs[i].fd >= 0;
+        }
+    }
+    if (r->ndirs == MAX_DIRS) {
+        *slot = -1;
+        return 0; /* many folders at once: the rest are finished by runs in them */
+    }
+    int i = *slot = r->ndirs++;
+    snprintf(r->dirs[i].path, sizeof(r->dirs[i].path), "%s", dir);
+    r->dirs[i].own = r->is->out_dir != NULL && strcmp(dir, r->is->out_dir) == 0;
+    r->dirs[i].fd = -1;
+    r->dirs[i].used = 0;
+    struct stat st;
+    if (!r->dirs[i].own && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && mp_dir_lock(dir, &r->dirs[i].fd) != MP_OK) {
+        r->dirs[i].fd = -1;
+        return 0;
+    }
+    return r->dirs[i].own || r->dirs[i].fd >= 0;
+}
 
 /* Rewrite one recorded certificate at exactly the path its run recorded
  * (absolute), and rename its pending off-chip key. */
@@ -59,7 +96,12 @@ static int rewrite_one(void *ctx, const mp_cert_rec *c)
         return mp_err(MP_ERR_IO, "certificate of %s has no recorded absolute path; export it with `ledger export`", c->udid);
     }
     *slash = 0;
-    snprintf(r->sync_dir, sizeof(r->sync_dir), "%s", dir);
+    int slot;
+    if (!dir_free(r, dir, &slot)) {
+        r->skipped++;
+        return MP_OK;
+    }
+    r->dirs[slot].used = 1;
     int rc = mp_write_file_fast(dir, slash + 1, c->der, c->der_len, 0644);
     if (rc != MP_OK) return rc;
     size_t pl = strlen(c->path);
@@ -126,8 +168,10 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir)
 {
     recover_ctx r = {.is = is};
     int rc = mp_ledger_each_unwritten(is->ledger, is->order.id, rewrite_one, &r);
-    if (rc == MP_OK && r.n > 0 && (rc = mp_sync_dir_fs(r.sync_dir)) == MP_OK &&
-        (rc = mp_ledger_begin(is->ledger)) == MP_OK) {
+    for (int i = 0; rc == MP_OK && i < r.ndirs; i++) {
+        if (r.dirs[i].used) rc = mp_sync_dir_fs(r.dirs[i].path);
+    }
+    if (rc == MP_OK && r.n > 0 && (rc = mp_ledger_begin(is->ledger)) == MP_OK) {
         for (size_t i = 0; rc == MP_OK && i < r.n; i++) {
             rc = mp_ledger_mark_written(is->ledger, r.udids[i]);
         }
@@ -138,6 +182,14 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir)
         if (rc == MP_OK) {
             fprintf(stderr, "matter-pki dac issue: rewrote %zu certificate file(s) recorded by an interrupted run\n", r.n);
         }
+    }
+    if (r.skipped > 0) {
+        fprintf(stderr, "matter-pki dac issue: %llu certificate file(s) of order %lld await their run in another folder"
+                        " (in use or missing); a run there finishes them\n", (unsigned long long)r.skipped,
+                (long long)is->order.id);
+    }
+    for (int i = 0; i < r.ndirs; i++) {
+        if (r.dirs[i].fd >= 0) close(r.dirs[i].fd);
     }
     free(r.udids);
     return rc == MP_OK && sweep_out_dir ? sweep(is) : rc;

@@ -16,7 +16,7 @@
 #include "util.h"
 #include "workers.h"
 
-#define CHUNK 512
+#define CHUNK 1024
 
 enum { ST_NEW = 1, ST_REBUILD, ST_SKIP };
 
