@@ -191,10 +191,10 @@ static void plan_of(sqlite3 *db, const char *sql, char *out, size_t cap)
     sqlite3_finalize(s);
 }
 
-/* A v2 ledger (as session-1 builds left it) is migrated to v3, and the
+/* A v2 ledger (as session-1 builds left it) is migrated to v4, and the
  * factory-data walk over an order's certificates then uses the index
  * instead of sorting the whole order for every chunk. */
-static void test_migrate_v2_to_v3(void)
+static void test_migrate_v2_to_v4(void)
 {
     char path[128], plan[1024];
     mp_ledger *l = fresh();
@@ -204,6 +204,10 @@ static void test_migrate_v2_to_v3(void)
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
     CU_ASSERT_EQUAL(sqlite3_exec(db, "DROP INDEX certificates_order; DROP INDEX certificates_unwritten;"
                                      "CREATE INDEX certificates_written ON certificates(order_id, written);"
+                                     "DROP TABLE devices; CREATE TABLE devices(udid TEXT PRIMARY KEY, pubkey BLOB NOT NULL UNIQUE,"
+                                     " list_id INTEGER, state INTEGER NOT NULL, key_origin INTEGER NOT NULL, created_at TEXT NOT NULL);"
+                                     "CREATE INDEX devices_state ON devices(state, key_origin, udid);"
+                                     "INSERT INTO devices VALUES('U9', x'0409', NULL, 1, 0, '2026-01-01');"
                                      "UPDATE meta SET value='2' WHERE key='schema_version';", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK);
@@ -212,7 +216,16 @@ static void test_migrate_v2_to_v3(void)
     sqlite3_stmt *s = NULL;
     CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL), SQLITE_OK);
     CU_ASSERT_EQUAL(sqlite3_step(s), SQLITE_ROW);
-    CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(s, 0), "3");
+    CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(s, 0), "4");
+    sqlite3_finalize(s);
+    /* v4: devices clustered by UDID, rows kept */
+    CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='devices'", -1, &s, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_step(s), SQLITE_ROW);
+    CU_ASSERT_PTR_NOT_NULL(strstr((const char *)sqlite3_column_text(s, 0), "WITHOUT ROWID"));
+    sqlite3_finalize(s);
+    CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "SELECT state FROM devices WHERE udid='U9'", -1, &s, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_step(s), SQLITE_ROW);
+    CU_ASSERT_EQUAL(sqlite3_column_int(s, 0), 1);
     sqlite3_finalize(s);
     plan_of(db, "SELECT c.udid, d.key_origin, c.serial, c.der, c.path FROM certificates c JOIN devices d ON d.udid = c.udid"
                 " WHERE c.order_id = 1 AND c.udid > 'A' ORDER BY c.udid LIMIT 10", plan, sizeof(plan));
@@ -232,5 +245,5 @@ void register_ledger(void)
     TU_ADD(s, test_quota_and_once);
     TU_ADD(s, test_revoke_and_crl_numbers);
     TU_ADD(s, test_not_a_database);
-    TU_ADD(s, test_migrate_v2_to_v3);
+    TU_ADD(s, test_migrate_v2_to_v4);
 }
