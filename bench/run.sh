@@ -34,8 +34,16 @@ for t in /usr/bin/time jq openssl; do
 done
 mkdir -p "$OUTD"
 OUTD=$(cd "$OUTD" && pwd)
+if ls -d /tmp/mp-bench.* > /dev/null 2>&1; then
+    echo "bench: warning: an earlier run's outputs in /tmp/mp-bench.* are still being deleted;" \
+         "file creation is slow meanwhile, so rates may come out low" >&2
+fi
 W=$(mktemp -d /tmp/mp-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+# Deleting the outputs (millions of files with BENCH_FULL) takes minutes: it runs
+# detached after the report, so `make bench` returns when the measuring is done.
+# (File creation on this file system is slower for a few minutes after a mass
+# delete; do not start another measurement right away.)
+trap 'setsid rm -rf "$W" < /dev/null > /dev/null 2>&1 &' EXIT
 cd "$W"
 ROWS=$W/rows.jsonl
 : > "$ROWS"
