@@ -2,6 +2,7 @@
 #include "factory-data/build.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,7 +413,8 @@ int mp_fd_build_run(mp_fd_build *b)
     /* With a core to spare, the workers do only the credentials (PBKDF2) and the
      * main thread packs the images between its ledger and file work; with
      * a worker on every core, packing spreads over them instead. */
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t cpus; /* the CPUs this process may use (a container or taskset may limit them) */
+    long ncpu = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : sysconf(_SC_NPROCESSORS_ONLN);
     b->pack_on_main = ncpu > 0 && b->jobs < ncpu;
     mp_workers_init(&team, b->jobs, states, work);
     mp_issued *devs = calloc(CHUNK, sizeof(*devs)); /* one ledger page of devices */

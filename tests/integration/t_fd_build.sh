@@ -42,6 +42,11 @@ check "onboarding unchanged" test "$(wc -l < fd/onboarding.csv)" = 31
 rm fd/$u.nxp.bin
 expect 0 "a lost image is rebuilt" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd
 check "rebuilt identical (same credentials, key from another image)" cmp fd/$u.nxp.bin nxp.before
+# packed by the main thread above (--jobs 1 with a spare CPU), by the worker here (one CPU)
+cp fd/$u.json json.before
+rm fd/$u.nxp.bin fd/$u.json
+expect 0 "a lost image rebuilt on one CPU (the worker packs)" taskset -c 0 "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd
+check "same bytes whichever thread packs" bash -c "cmp fd/$u.nxp.bin nxp.before && cmp fd/$u.json json.before"
 cp fd/$u.qr.svg qr.before; rm fd/$u.qr.svg
 expect 0 "a lost QR image is rebuilt (passcode from onboarding.csv)" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd --qr-images
 check "same QR image" cmp fd/$u.qr.svg qr.before
