@@ -7,13 +7,30 @@ static void *run(void *arg)
 {
     struct mp_worker_arg *a = arg;
     mp_workers *w = a->w;
+    unsigned seen = 0;
+    pthread_mutex_lock(&w->mu);
     for (;;) {
-        size_t i = atomic_fetch_add_explicit(&w->next, 1, memory_order_relaxed);
-        if (i >= w->n) {
+        while (w->gen == seen && !w->quit) {
+            pthread_cond_wait(&w->go, &w->mu);
+        }
+        if (w->quit) {
             break;
         }
-        w->fn(w->ctx, w->states[a->j], i);
+        seen = w->gen;
+        pthread_mutex_unlock(&w->mu);
+        for (;;) {
+            size_t i = atomic_fetch_add_explicit(&w->next, 1, memory_order_relaxed);
+            if (i >= w->n) {
+                break;
+            }
+            w->fn(w->ctx, w->states[a->j], i);
+        }
+        pthread_mutex_lock(&w->mu);
+        if (--w->active == 0) {
+            pthread_cond_signal(&w->done);
+        }
     }
+    pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
@@ -22,25 +39,50 @@ void mp_workers_init(mp_workers *w, int jobs, void **states, mp_work_fn fn)
     w->jobs = jobs < 1 ? 1 : jobs > MP_MAX_JOBS ? MP_MAX_JOBS : jobs;
     w->states = states;
     w->fn = fn;
-    w->running = 0;
+    w->running = w->spawned = w->quit = w->active = 0;
+    w->gen = 0;
+    w->n = 0;
+    atomic_init(&w->next, 0);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->go, NULL);
+    pthread_cond_init(&w->done, NULL);
 }
 
-int mp_workers_start(mp_workers *w, void *ctx, size_t n)
+static int spawn(mp_workers *w)
 {
-    w->ctx = ctx;
-    w->n = n;
-    atomic_store(&w->next, 0);
     for (int j = 0; j < w->jobs; j++) {
         w->args[j].w = w;
         w->args[j].j = j;
         if (pthread_create(&w->th[j], NULL, run, &w->args[j]) != 0) {
-            atomic_store(&w->next, n); /* the started ones stop after their item */
+            pthread_mutex_lock(&w->mu);
+            w->quit = 1;
+            pthread_cond_broadcast(&w->go);
+            pthread_mutex_unlock(&w->mu);
             for (int k = 0; k < j; k++) {
                 pthread_join(w->th[k], NULL);
             }
+            w->quit = 0;
             return mp_err(MP_ERR_GENERAL, "cannot start worker threads");
         }
     }
+    w->spawned = 1;
+    return MP_OK;
+}
+
+int mp_workers_start(mp_workers *w, void *ctx, size_t n)
+{
+    int rc;
+    if (!w->spawned && (rc = spawn(w)) != MP_OK) {
+        return rc;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->ctx = ctx;
+    w->n = n;
+    atomic_store(&w->next, 0);
+    w->active = w->jobs;
+    w->gen++;
+    pthread_cond_broadcast(&w->go);
+    pthread_mutex_unlock(&w->mu);
     w->running = 1;
     return MP_OK;
 }
@@ -50,8 +92,28 @@ void mp_workers_join(mp_workers *w)
     if (!w->running) {
         return;
     }
-    for (int j = 0; j < w->jobs; j++) {
-        pthread_join(w->th[j], NULL);
+    pthread_mutex_lock(&w->mu);
+    while (w->active > 0) {
+        pthread_cond_wait(&w->done, &w->mu);
     }
+    pthread_mutex_unlock(&w->mu);
     w->running = 0;
+}
+
+void mp_workers_free(mp_workers *w)
+{
+    mp_workers_join(w);
+    if (w->spawned) {
+        pthread_mutex_lock(&w->mu);
+        w->quit = 1;
+        pthread_cond_broadcast(&w->go);
+        pthread_mutex_unlock(&w->mu);
+        for (int j = 0; j < w->jobs; j++) {
+            pthread_join(w->th[j], NULL);
+        }
+        w->spawned = 0;
+    }
+    pthread_cond_destroy(&w->done);
+    pthread_cond_destroy(&w->go);
+    pthread_mutex_destroy(&w->mu);
 }

@@ -1,8 +1,10 @@
 /*
  * workers.h - a fixed team of J threads that runs fn(ctx, state[j], i) for
- * every i of a chunk (each thread takes the next free i), in the background, so the caller can record the
- * previous chunk meanwhile (the batch commands' pipelining). With J = 1 the
- * work still runs on its own thread, leaving the caller's thread for I/O.
+ * every i of a chunk (each thread takes the next free i), in the background,
+ * so the caller can record the previous chunk meanwhile (the batch commands'
+ * pipelining). The threads are made at the first start and kept for the
+ * following chunks; mp_workers_free ends them. With J = 1 the work still runs
+ * on its own thread, leaving the caller's thread for I/O.
  */
 #ifndef MP_WORKERS_H
 #define MP_WORKERS_H
@@ -24,7 +26,12 @@ typedef struct mp_workers {
     void *ctx;
     size_t n;
     atomic_size_t next;    /* next item to take */
-    int running;
+    int running;           /* a chunk was started and not yet joined */
+    int spawned, quit;
+    unsigned gen;          /* chunks started so far */
+    int active;            /* threads still on the current chunk */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
     pthread_t th[MP_MAX_JOBS];
     struct mp_worker_arg {
         struct mp_workers *w;
@@ -37,5 +44,7 @@ void mp_workers_init(mp_workers *w, int jobs, void **states, mp_work_fn fn);
 int mp_workers_start(mp_workers *w, void *ctx, size_t n) MP_MUST_CHECK;
 /* Wait for the started work (no-op when nothing runs). */
 void mp_workers_join(mp_workers *w);
+/* Join, then end the threads (after mp_workers_init, always). */
+void mp_workers_free(mp_workers *w);
 
 #endif

@@ -552,7 +552,7 @@ end:
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",
                     (unsigned long long)is->issued);
     }
-    mp_workers_join(&team);
+    mp_workers_free(&team);
     free_workers(ws, is->jobs);
     for (int b = 0; b < NBUF; b++) {
         if (bufs[b].items != NULL) mp_wipe(bufs[b].items, CHUNK * sizeof(item));

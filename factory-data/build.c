@@ -455,6 +455,7 @@ int mp_fd_build_run(mp_fd_build *b)
         unlink(marker);
     }
 end:
+    mp_workers_free(&team);
     free(devs);
     mp_outdir_close(&od);
     mp_fd_lists_close();
