@@ -181,7 +181,7 @@ static double now_s(void)
  * C_WRITTEN, under w->mu; everything else happens on the main thread. */
 enum { C_FREE, C_SIGNING, C_RECORDING, C_WRITING, C_WRITTEN };
 
-#define NBUF 4 /* signing, recording and two in the writer's queue */
+#define NBUF 5 /* signing, read ahead, recording and two in the writer's queue */
 
 typedef struct writer {
     pthread_t th;
@@ -506,14 +506,19 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     }
     w.started = 1;
     double t0 = now_s();
+    chunk *nxt = NULL;
     if ((rc = acquire(is, &w, bufs, &sig)) != MP_OK || (rc = fill(&f, sig)) != MP_OK) goto end;
     if (sig->n > 0 && (rc = mp_workers_start(&team, sig, sig->n)) != MP_OK) goto end;
     /* Three stages overlap: workers sign chunk k+1 while this thread records
-     * chunk k in the ledger and the writer thread writes chunk k-1's files. */
+     * chunk k in the ledger and the writer thread writes chunk k-1's files.
+     * The next chunk is read from the ledger while the workers sign, so they
+     * start it the moment they are done. */
+    if (sig->n > 0 && ((rc = acquire(is, &w, bufs, &nxt)) != MP_OK || (rc = fill(&f, nxt)) != MP_OK)) goto end;
     while (sig->n > 0) {
         mp_workers_join(&team);
         chunk *done = sig;
-        if ((rc = acquire(is, &w, bufs, &sig)) != MP_OK || (rc = fill(&f, sig)) != MP_OK) break;
+        sig = nxt;
+        nxt = NULL;
         if (sig->n > 0 && !mp_interrupted() && (rc = mp_workers_start(&team, sig, sig->n)) != MP_OK) break;
         if (!team.running) {
             sig->n = 0;
@@ -523,6 +528,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
         if (rc != MP_OK) {
             break;
         }
+        if (sig->n > 0 && ((rc = acquire(is, &w, bufs, &nxt)) != MP_OK || (rc = fill(&f, nxt)) != MP_OK)) break;
     }
     mp_workers_join(&team);
     progress(is, count, t0, 1);
