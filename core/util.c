@@ -377,38 +377,6 @@ void mp_signals_install(void)
 
 int mp_interrupted(void) { return interrupted; }
 
-/* See util.h. */
-int mp_write_file_fast(const char *dir, const char *name, const uint8_t *data, size_t len, int mode)
-{
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
-    if (fd < 0) {
-        return mp_err(MP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    ssize_t w = write(fd, data, len);
-    int ok = w == (ssize_t)len && fchmod(fd, (mode_t)mode) == 0;
-    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
-        int rc = mp_err(MP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        return rc;
-    }
-    return MP_OK;
-}
-
-int mp_sync_dir_fs(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || syncfs(fd) != 0) {
-        int rc = mp_err(MP_ERR_IO, "%s: sync failed: %s", dir, strerror(errno));
-        if (fd >= 0) close(fd);
-        return rc;
-    }
-    close(fd);
-    return MP_OK;
-}
-
 int mp_is_tmp_name(const char *name)
 {
     return name[0] == '.' && strstr(name, ".tmp.") != NULL;

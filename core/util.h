@@ -47,12 +47,8 @@ int mp_fsync_dir(const char *dir);
  * sweep the first one's in-flight files. MP_ERR_IO when it is taken. */
 int mp_dir_lock(const char *dir, int *fd) MP_MUST_CHECK;
 
-/* Batch outputs: write dir/name through a dot-named temporary file and a
- * rename, without fsync (a batch syncs once per chunk with mp_sync_dir_fs).
- * A leftover temporary file of a killed run is recognised by mp_is_tmp_name. */
-int mp_write_file_fast(const char *dir, const char *name, const uint8_t *data, size_t len,
-                       int mode) MP_MUST_CHECK;
-int mp_sync_dir_fs(const char *dir) MP_MUST_CHECK;
+/* The dot-named temporary file of mp_outdir_write's rename path (below), as a
+ * killed run may leave it: the batch sweeps remove such names. */
 int mp_is_tmp_name(const char *name);
 
 /* Batch outputs in one folder opened once, shared by the threads of a batch.

@@ -50,7 +50,8 @@ typedef struct recover_ctx {
      * locked (fd >= 0), others a live run holds (fd < 0: skipped) */
     struct {
         char path[4096];
-        int fd, own, used;
+        int fd, own;
+        mp_outdir od; /* opened at the first file rewritten there */
     } dirs[MAX_DIRS];
     int ndirs;
     uint64_t skipped;
@@ -75,7 +76,7 @@ static int dir_free(recover_ctx *r, const char *dir, int *slot)
     snprintf(r->dirs[i].path, sizeof(r->dirs[i].path), "%s", dir);
     r->dirs[i].own = r->is->out_dir != NULL && strcmp(dir, r->is->out_dir) == 0;
     r->dirs[i].fd = -1;
-    r->dirs[i].used = 0;
+    r->dirs[i].od.fd = -1;
     struct stat st;
     if (!r->dirs[i].own && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && mp_dir_lock(dir, &r->dirs[i].fd) != MP_OK) {
         r->dirs[i].fd = -1;
@@ -101,9 +102,12 @@ static int rewrite_one(void *ctx, const mp_cert_rec *c)
         r->skipped++;
         return MP_OK;
     }
-    r->dirs[slot].used = 1;
-    int rc = mp_write_file_fast(dir, slash + 1, c->der, c->der_len, 0644);
-    if (rc != MP_OK) return rc;
+    mp_outdir *od = &r->dirs[slot].od;
+    int rc;
+    if ((od->fd < 0 && (rc = mp_outdir_open(od, dir)) != MP_OK) ||
+        (rc = mp_outdir_write(od, slash + 1, c->der, c->der_len, 0644)) != MP_OK) {
+        return rc;
+    }
     size_t pl = strlen(c->path);
     if (pl > 4 && strcmp(c->path + pl - 4, ".der") == 0) {
         snprintf(pending, sizeof(pending), "%.*s.key.der.pending", (int)(pl - 4), c->path);
@@ -169,7 +173,7 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir)
     recover_ctx r = {.is = is};
     int rc = mp_ledger_each_unwritten(is->ledger, is->order.id, rewrite_one, &r);
     for (int i = 0; rc == MP_OK && i < r.ndirs; i++) {
-        if (r.dirs[i].used) rc = mp_sync_dir_fs(r.dirs[i].path);
+        if (r.dirs[i].od.fd >= 0) rc = mp_outdir_sync(&r.dirs[i].od);
     }
     if (rc == MP_OK && r.n > 0 && (rc = mp_ledger_begin(is->ledger)) == MP_OK) {
         for (size_t i = 0; rc == MP_OK && i < r.n; i++) {
@@ -189,6 +193,7 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir)
                 (long long)is->order.id);
     }
     for (int i = 0; i < r.ndirs; i++) {
+        mp_outdir_close(&r.dirs[i].od);
         if (r.dirs[i].fd >= 0) close(r.dirs[i].fd);
     }
     free(r.udids);

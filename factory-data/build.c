@@ -338,7 +338,7 @@ static int write_images(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
             if (rc != MP_OK) return rc;
         }
         if (b->qr_images && it->state != ST_SKIP && it->qr[0]) {
-            int rc = mp_fd_qr_svg(b->out_dir, it->dev.udid, it->qr);
+            int rc = mp_fd_qr_svg(od, it->dev.udid, it->qr);
             if (rc != MP_OK) return rc;
         }
     }

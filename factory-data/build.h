@@ -23,6 +23,7 @@
 #include "fd.h"
 #include "ledger.h"
 #include "product.h"
+#include "util.h"
 
 #define MP_FD_MAX_FORMATS 8
 
@@ -61,6 +62,6 @@ void mp_fd_lists_close(void);
 /* The passcode of udid from onboarding.csv (for rebuilding an image that
  * must carry it); MP_ERR_INVALID when absent. */
 int mp_fd_lists_passcode(const mp_fd_build *b, const char *udid, uint32_t *passcode) MP_MUST_CHECK;
-int mp_fd_qr_svg(const char *dir, const char *udid, const char *qr) MP_MUST_CHECK;
+int mp_fd_qr_svg(mp_outdir *od, const char *udid, const char *qr) MP_MUST_CHECK;
 
 #endif

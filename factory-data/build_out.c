@@ -185,7 +185,7 @@ int mp_fd_lists_passcode(const mp_fd_build *b, const char *udid, uint32_t *passc
     return rc;
 }
 
-int mp_fd_qr_svg(const char *dir, const char *udid, const char *qr)
+int mp_fd_qr_svg(mp_outdir *od, const char *udid, const char *qr)
 {
     char name[MP_UDID_MAX + 16];
     QRcode *c = QRcode_encodeString(qr, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
@@ -212,8 +212,7 @@ int mp_fd_qr_svg(const char *dir, const char *udid, const char *qr)
     o += (size_t)snprintf(svg + o, cap - o, "\"/></svg>\n");
     QRcode_free(c);
     snprintf(name, sizeof(name), "%s.qr.svg", udid);
-    /* dot-named temporary file: an interrupted run's leftover is swept */
-    int rc = mp_write_file_fast(dir, name, (const uint8_t *)svg, o, 0600);
+    int rc = mp_outdir_write(od, name, (const uint8_t *)svg, o, 0600);
     mp_free_secret(svg, cap);
     return rc;
 }
