@@ -85,7 +85,7 @@ test: deps
 check: test
 
 unit: $(BUILD)/unit-tests
-	$(Q)MP_VECTORS=$(CURDIR)/../shared/vectors/chip $(BUILD)/unit-tests
+	$(Q)MP_VECTORS=$(CURDIR)/../shared/vectors/chip MP_FIXTURES=$(CURDIR)/tests/fixtures $(BUILD)/unit-tests
 
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)

@@ -55,7 +55,19 @@ typedef struct mp_order {
     int closed;
 } mp_order;
 
+/* A batch of certificates written to one folder by one run (a chunk of
+ * `dac issue`, or one CSR): its files are confirmed written all at once. */
+typedef struct mp_dac_batch {
+    int64_t id;           /* set by mp_ledger_add_batch */
+    int64_t order_id;
+    const char *pai_skid;
+    time_t not_before, not_after;
+    const char *dir;      /* absolute folder of its UDID.der files */
+    const char *station;
+} mp_dac_batch;
+
 typedef struct mp_cert_rec {
+    int64_t batch;        /* its mp_dac_batch (0 in mp_ledger_add_cert: a batch of its own) */
     char serial[41];      /* uppercase hex of the integer value */
     char udid[MP_UDID_MAX + 1];
     int64_t order_id;
@@ -64,7 +76,7 @@ typedef struct mp_cert_rec {
     char sha256[65];
     const uint8_t *der;   /* borrowed */
     size_t der_len;
-    const char *path;     /* output file */
+    const char *path;     /* output file; NULL when it is UDID.der in the batch's folder */
     const char *station;
 } mp_cert_rec;
 
@@ -104,18 +116,21 @@ int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *ctx, const mp_order *o), 
 int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_device *out,
                            size_t *n) MP_MUST_CHECK;
 int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n) MP_MUST_CHECK;
-/* Record a certificate, mark the device issued and count it against the
+/* Record one certificate in a batch of its own (its fields from c, the
+ * folder from c->path), mark the device issued and count it against the
  * order; refuses past the quota (MP_ERR_QUOTA) or a reused serial. */
-int mp_ledger_add_cert(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
+int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c) MP_MUST_CHECK; /* sets c->batch */
 /* Batches: count n certificates against the order at once (MP_ERR_QUOTA when
- * fewer are left or it is closed), then add each with mp_ledger_add_counted,
- * all in one transaction. */
+ * fewer are left or it is closed), add the batch, then each certificate with
+ * mp_ledger_add_counted (c->batch set), all in one transaction. */
 int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHECK;
+int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b) MP_MUST_CHECK; /* sets b->id */
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
-/* Files: certificates whose output file is not confirmed written. */
+/* Files: the certificates of the order's batches whose files are not
+ * confirmed written, batch by batch (c->path always set), and the mark. */
 int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id,
                              int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;
-int mp_ledger_mark_written(mp_ledger *l, const char *udid) MP_MUST_CHECK;
+int mp_ledger_batch_written(mp_ledger *l, int64_t batch) MP_MUST_CHECK;
 /* Is there a certificate for this UDID (any order)? sha256 receives its hash. */
 int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int *found) MP_MUST_CHECK;
 

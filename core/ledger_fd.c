@@ -1,4 +1,4 @@
-/* ledger_fd.c - the factory-data part of the SQLite ledger (schema v2):
+/* ledger_fd.c - the factory-data part of the SQLite ledger (schema v2, v5 for dacs):
  * credentials generated per device, and the issued devices an order's
  * factory data is built for. */
 #include <stdio.h>
@@ -12,7 +12,8 @@
 int mp_ledger_next_issued(mp_ledger *l, int64_t order_id, const char *after, size_t max, mp_issued *out, size_t *n)
 {
     sqlite3_stmt *s = mp_ledger_stmt(l,
-        "SELECT c.udid, d.key_origin, c.serial, c.der, c.path FROM certificates c JOIN devices d ON d.udid = c.udid"
+        "SELECT c.udid, d.key_origin, hex(c.serial), c.der, coalesce(c.path, b.dir || '/' || c.udid || '.der')"
+        " FROM dacs c JOIN devices d ON d.udid = c.udid JOIN dac_batches b ON b.id = c.batch"
         " WHERE c.order_id = ? AND c.udid > ? ORDER BY c.udid LIMIT ?");
     if (s == NULL) return MP_ERR_DB;
     sqlite3_bind_int64(s, 1, order_id);
@@ -43,7 +44,7 @@ int mp_ledger_next_issued(mp_ledger *l, int64_t order_id, const char *after, siz
 int mp_ledger_count_issued(mp_ledger *l, int64_t order_id, int key_origin, uint64_t *n)
 {
     sqlite3_stmt *s = mp_ledger_stmt(l,
-        "SELECT count(*) FROM certificates c JOIN devices d ON d.udid = c.udid WHERE c.order_id = ? AND d.key_origin = ?");
+        "SELECT count(*) FROM dacs c JOIN devices d ON d.udid = c.udid WHERE c.order_id = ? AND d.key_origin = ?");
     if (s == NULL) return MP_ERR_DB;
     sqlite3_bind_int64(s, 1, order_id);
     sqlite3_bind_int(s, 2, key_origin);

@@ -12,15 +12,18 @@
 #include "ledger_int.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define MAX_EXTRA_STMT 32
 
 enum {
     S_LIST_KNOWN, S_ADD_LIST, S_LIST_COUNT, S_ADD_DEV, S_GET_DEV, S_DEV_BY_KEY, S_ADD_ORDER,
     S_GET_ORDER, S_CLOSE_ORDER, S_EACH_ORDER, S_NEXT_DEV, S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
-    S_ADD_CERT, S_UNWRITTEN, S_MARK_WRITTEN, S_CERT_UDID, S_REVOKE_FIND, S_REVOKE_ADD, S_REVOKE_DEV,
-    S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_NSTMT
+    S_ADD_BATCH, S_ADD_CERT, S_UNWRITTEN, S_BATCH_WRITTEN, S_CERT_UDID, S_REVOKE_FIND, S_REVOKE_ADD,
+    S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_NSTMT
 };
+
+/* A certificate's file: its own path (CSR mode), or UDID.der in its batch's folder. */
+#define CERT_PATH "coalesce(c.path,b.dir||'/'||c.udid||'.der')"
 
 static const char *const sql[S_NSTMT] = {
     [S_LIST_KNOWN] = "SELECT 1 FROM chip_lists WHERE sha256=?",
@@ -33,21 +36,26 @@ static const char *const sql[S_NSTMT] = {
     [S_GET_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders WHERE id=?",
     [S_CLOSE_ORDER] = "UPDATE orders SET closed=1 WHERE id=?",
     [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders ORDER BY id",
-    [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
+    [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices INDEXED BY devices_authorized"
+                   " WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
     [S_COUNT_AUTH] = "SELECT count(*) FROM devices WHERE state=0 AND key_origin=0",
     [S_ORDER_INC] = "UPDATE orders SET issued=issued+?2 WHERE id=?1 AND issued+?2<=quota AND closed=0",
     [S_DEV_ISSUE] = "UPDATE devices SET state=1 WHERE udid=? AND state=0",
-    [S_ADD_CERT] = "INSERT INTO certificates(serial,pai_skid,udid,order_id,not_before,not_after,sha256,der,path,station,issued_at,written) VALUES(?,?,?,?,?,?,?,?,?,?,?,0)",
-    [S_UNWRITTEN] = "SELECT serial,udid,order_id,pai_skid,not_before,not_after,sha256,der,path FROM certificates WHERE order_id=? AND written=0",
-    [S_MARK_WRITTEN] = "UPDATE certificates SET written=1 WHERE udid=?",
-    [S_CERT_UDID] = "SELECT sha256 FROM certificates WHERE udid=?",
-    [S_REVOKE_FIND] = "SELECT pai_skid,udid FROM certificates WHERE serial=?",
+    [S_ADD_BATCH] = "INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written) VALUES(?,?,?,?,?,?,?,0)",
+    [S_ADD_CERT] = "INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) VALUES(?,?,?,?,?,?,?)",
+    [S_UNWRITTEN] = "SELECT hex(c.serial),c.udid,c.order_id,b.pai_skid,b.not_before,b.not_after,lower(hex(c.sha256)),c.der,"
+                    CERT_PATH ",b.station,c.batch FROM dac_batches b JOIN dacs c ON c.batch=b.id"
+                    " WHERE b.order_id=? AND b.written=0 ORDER BY c.batch, c.udid",
+    [S_BATCH_WRITTEN] = "UPDATE dac_batches SET written=1 WHERE id=?",
+    [S_CERT_UDID] = "SELECT lower(hex(sha256)) FROM dacs WHERE udid=?",
+    [S_REVOKE_FIND] = "SELECT b.pai_skid,c.udid FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.serial=?",
     [S_REVOKE_ADD] = "INSERT INTO revocations(serial,pai_skid,reason,revoked_at) VALUES(?,?,?,?)",
     [S_REVOKE_DEV] = "UPDATE devices SET state=2 WHERE udid=?",
     [S_EACH_REVOKED] = "SELECT serial,revoked_at,reason FROM revocations WHERE pai_skid=? ORDER BY serial",
     [S_CRL_NUM] = "SELECT next FROM crl_numbers WHERE pai_skid=?",
     [S_CRL_SET] = "INSERT INTO crl_numbers(pai_skid,next) VALUES(?,?) ON CONFLICT(pai_skid) DO UPDATE SET next=excluded.next",
-    [S_EACH_CERT] = "SELECT serial,udid,order_id,pai_skid,not_before,not_after,sha256,der,path,station FROM certificates ORDER BY order_id,udid",
+    [S_EACH_CERT] = "SELECT hex(c.serial),c.udid,c.order_id,b.pai_skid,b.not_before,b.not_after,lower(hex(c.sha256)),c.der,"
+                    CERT_PATH ",b.station,c.batch FROM dacs c JOIN dac_batches b ON b.id=c.batch ORDER BY c.order_id,c.udid",
 };
 
 static const char schema_v1[] =
@@ -106,6 +114,82 @@ static const char schema_v4[] =
     "ALTER TABLE devices_v4 RENAME TO devices;"
     "CREATE INDEX devices_state ON devices(state, key_origin, udid);"
     "UPDATE meta SET value='4' WHERE key='schema_version';";
+
+/* v5: a chunk of DACs is one row of dac_batches (order, PAI, validity, folder,
+ * station, time, written) and each certificate one compact row of dacs (serial
+ * and hash as bytes, the file's path only when it is not UDID.der in the
+ * batch's folder). In v4 every certificate row repeated the batch's fields
+ * and was rewritten a second time when its file was marked written; now the
+ * mark is one batch row. Serials are unique across the ledger (random 128-bit
+ * serials; v4 enforced per PAI). The view `certificates` keeps v4's shape for
+ * reports and auditors' queries. Authorized devices are found through a
+ * partial index that issuing a device only deletes from. Runs with foreign
+ * keys off; mp_unhex is registered by mp_ledger_open (SQLite 3.40 has no unhex). */
+static const char schema_v5[] =
+    "CREATE TABLE dac_batches(id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " pai_skid TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, dir TEXT NOT NULL,"
+    " station TEXT NOT NULL, issued_at TEXT NOT NULL, written INTEGER NOT NULL);"
+    "CREATE INDEX dac_batches_unwritten ON dac_batches(order_id) WHERE written=0;"
+    "CREATE TABLE dacs(id INTEGER PRIMARY KEY, udid TEXT NOT NULL UNIQUE REFERENCES devices(udid),"
+    " order_id INTEGER NOT NULL REFERENCES orders(id), batch INTEGER NOT NULL REFERENCES dac_batches(id),"
+    " serial BLOB NOT NULL UNIQUE, sha256 BLOB NOT NULL, der BLOB NOT NULL, path TEXT);"
+    "CREATE INDEX dacs_order ON dacs(order_id, udid);"
+    "CREATE INDEX dacs_batch ON dacs(batch);"
+    "CREATE TEMP TABLE v4(serial, pai_skid, udid, order_id, not_before, not_after, sha256, der, path, station,"
+    " issued_at, written, dir);"
+    "INSERT INTO v4 SELECT serial, pai_skid, udid, order_id, not_before, not_after, sha256, der, path, station,"
+    " issued_at, written, CASE WHEN length(path) > length(udid) + 5 AND"
+    " substr(path, length(path) - length(udid) - 4) = '/' || udid || '.der'"
+    " THEN substr(path, 1, length(path) - length(udid) - 5) ELSE NULL END FROM certificates;"
+    "INSERT INTO dac_batches(order_id, pai_skid, not_before, not_after, dir, station, issued_at, written)"
+    " SELECT order_id, pai_skid, not_before, not_after, coalesce(dir, ''), station, issued_at, written"
+    " FROM v4 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY min(rowid);"
+    "INSERT INTO dacs(udid, order_id, batch, serial, sha256, der, path)"
+    " SELECT v.udid, v.order_id, b.id, mp_unhex(v.serial), mp_unhex(v.sha256), v.der,"
+    " CASE WHEN v.dir IS NULL THEN v.path END FROM v4 v JOIN dac_batches b ON b.order_id = v.order_id"
+    " AND b.pai_skid = v.pai_skid AND b.not_before = v.not_before AND b.not_after = v.not_after"
+    " AND b.dir = coalesce(v.dir, '') AND b.station = v.station AND b.issued_at = v.issued_at"
+    " AND b.written = v.written ORDER BY v.rowid;"
+    "DROP TABLE v4;"
+    "DROP TABLE certificates;"
+    "CREATE VIEW certificates AS SELECT hex(c.serial) AS serial, b.pai_skid AS pai_skid, c.udid AS udid,"
+    " c.order_id AS order_id, b.not_before AS not_before, b.not_after AS not_after,"
+    " lower(hex(c.sha256)) AS sha256, c.der AS der, " CERT_PATH " AS path, b.station AS station,"
+    " b.issued_at AS issued_at, b.written AS written, c.batch AS batch FROM dacs c JOIN dac_batches b ON b.id = c.batch;"
+    "DROP INDEX devices_state;"
+    "CREATE INDEX devices_authorized ON devices(udid) WHERE state=0 AND key_origin=0;"
+    "UPDATE meta SET value='5' WHERE key='schema_version';";
+
+/* Hex text (either case, odd length taken as a leading 0) to bytes; -1 if
+ * it is not hex or longer than cap bytes. */
+static long unhex(const char *h, size_t n, uint8_t *out, size_t cap)
+{
+    size_t len = (n + 1) / 2;
+    if (len > cap) return -1;
+    for (size_t i = 0, o = 0; i < n; o++) {
+        int v = 0;
+        for (size_t k = (o == 0 && n % 2) ? 1 : 0; k < 2; k++, i++) {
+            char c = h[i];
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (d < 0) return -1;
+            v = v * 16 + d;
+        }
+        out[o] = (uint8_t)v;
+    }
+    return (long)len;
+}
+
+static void sql_unhex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    uint8_t b[256];
+    const char *h = (const char *)sqlite3_value_text(argv[0]);
+    long n = argc == 1 && h != NULL ? unhex(h, (size_t)sqlite3_value_bytes(argv[0]), b, sizeof(b)) : -1;
+    if (n < 0) {
+        sqlite3_result_error(ctx, "mp_unhex: not a hex string of at most 256 bytes", -1);
+        return;
+    }
+    sqlite3_result_blob(ctx, b, (int)n, SQLITE_TRANSIENT);
+}
 
 struct mp_ledger {
     sqlite3 *db;
@@ -185,7 +269,7 @@ static int migrate(mp_ledger *l)
     /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
      * version is read again under the write lock, so two programs opening
      * an old ledger at once do each step once. */
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
     while (version < SCHEMA_VERSION) {
         char *msg = NULL;
         if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -231,6 +315,7 @@ int mp_ledger_open(const char *path, mp_ledger **out)
         return rc;
     }
     sqlite3_busy_timeout(l->db, 10000);
+    sqlite3_create_function(l->db, "mp_unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_unhex, NULL, NULL);
     if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=16384;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_err(l, "cannot configure (is it an SQLite database?)");
@@ -552,15 +637,51 @@ int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n)
     return MP_OK;
 }
 
-int mp_ledger_add_cert(mp_ledger *l, const mp_cert_rec *c)
+int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b)
 {
+    char now[21];
+    sqlite3_stmt *s = stmt(l, S_ADD_BATCH);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    sqlite3_bind_int64(s, 1, b->order_id);
+    sqlite3_bind_text(s, 2, b->pai_skid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)b->not_before);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)b->not_after);
+    sqlite3_bind_text(s, 5, b->dir ? b->dir : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, b->station ? b->station : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, now, -1, SQLITE_STATIC);
+    int rc = step_done(l, s, "add batch");
+    if (rc == MP_OK) {
+        b->id = sqlite3_last_insert_rowid(l->db);
+    }
+    return rc;
+}
+
+int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c)
+{
+    char dir[4096] = "";
+    const char *slash = c->path ? strrchr(c->path, '/') : NULL;
+    if (slash != NULL) {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - c->path), c->path);
+    }
+    mp_dac_batch b = {.order_id = c->order_id, .pai_skid = c->pai_skid, .not_before = c->not_before,
+                      .not_after = c->not_after, .dir = dir, .station = c->station};
     int rc = mp_ledger_take_quota(l, c->order_id, 1);
-    return rc == MP_OK ? mp_ledger_add_counted(l, c) : rc;
+    if (rc == MP_OK && (rc = mp_ledger_add_batch(l, &b)) == MP_OK) {
+        c->batch = b.id;
+        rc = mp_ledger_add_counted(l, c);
+    }
+    return rc;
 }
 
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
 {
-    char now[21];
+    uint8_t serial[20], hash[32];
+    long sn = unhex(c->serial, strlen(c->serial), serial, sizeof(serial));
+    long hn = unhex(c->sha256, strlen(c->sha256), hash, sizeof(hash));
+    if (sn <= 0 || hn <= 0) {
+        return mp_err(MP_ERR_INVALID, "certificate of %s: serial '%s' or SHA-256 is not hex", c->udid, c->serial);
+    }
     sqlite3_stmt *s;
     if ((s = stmt(l, S_DEV_ISSUE)) == NULL) return MP_ERR_DB;
     sqlite3_bind_text(s, 1, c->udid, -1, SQLITE_STATIC);
@@ -569,24 +690,26 @@ int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
         return mp_err(MP_ERR_UNAUTHORIZED, "device %s is not authorized or already has a DAC", c->udid);
     }
     if ((s = stmt(l, S_ADD_CERT)) == NULL) return MP_ERR_DB;
-    now_iso(now);
-    sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c->pai_skid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, c->udid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, c->order_id);
-    sqlite3_bind_int64(s, 5, (sqlite3_int64)c->not_before);
-    sqlite3_bind_int64(s, 6, (sqlite3_int64)c->not_after);
-    sqlite3_bind_text(s, 7, c->sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 8, c->der, (int)c->der_len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, c->path ? c->path : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 10, c->station ? c->station : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 11, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, c->udid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, c->order_id);
+    sqlite3_bind_int64(s, 3, c->batch);
+    sqlite3_bind_blob(s, 4, serial, (int)sn, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, hash, (int)hn, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, c->der, (int)c->der_len, SQLITE_STATIC);
+    if (c->path != NULL && *c->path) {
+        sqlite3_bind_text(s, 7, c->path, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(s, 7);
+    }
     if (sqlite3_step(s) != SQLITE_DONE) {
-        if (sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
-            return mp_err(MP_ERR_DUPLICATE, "serial %s was already used under this PAI", c->serial);
+        int ext = sqlite3_extended_errcode(l->db);
+        sqlite3_reset(s);
+        if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
+            return mp_err(MP_ERR_DUPLICATE, "serial %s was already used", c->serial);
         }
         return db_err(l, "add certificate");
     }
+    sqlite3_reset(s);
     return MP_OK;
 }
 
@@ -603,7 +726,8 @@ static void row_cert(sqlite3_stmt *s, mp_cert_rec *c)
     c->der = sqlite3_column_blob(s, 7);
     c->der_len = (size_t)sqlite3_column_bytes(s, 7);
     c->path = (const char *)sqlite3_column_text(s, 8);
-    c->station = sqlite3_column_count(s) > 9 ? (const char *)sqlite3_column_text(s, 9) : "";
+    c->station = (const char *)sqlite3_column_text(s, 9);
+    c->batch = sqlite3_column_int64(s, 10);
 }
 
 static int each_cert(mp_ledger *l, sqlite3_stmt *s, int (*cb)(void *, const mp_cert_rec *), void *ctx)
@@ -636,11 +760,11 @@ int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *, const mp_cert_rec *), vo
     return each_cert(l, s, cb, ctx);
 }
 
-int mp_ledger_mark_written(mp_ledger *l, const char *udid)
+int mp_ledger_batch_written(mp_ledger *l, int64_t batch)
 {
-    sqlite3_stmt *s = stmt(l, S_MARK_WRITTEN);
+    sqlite3_stmt *s = stmt(l, S_BATCH_WRITTEN);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, batch);
     return step_done(l, s, "mark written");
 }
 
@@ -661,9 +785,14 @@ int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int
 int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)
 {
     char skid[41], udid[MP_UDID_MAX + 1];
+    uint8_t sb[20];
+    long sn = unhex(serial, strlen(serial), sb, sizeof(sb));
+    if (sn <= 0) {
+        return mp_err(MP_ERR_INVALID, "serial '%s': expected hex of at most 20 bytes", serial);
+    }
     sqlite3_stmt *s = stmt(l, S_REVOKE_FIND);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 1, sb, (int)sn, SQLITE_STATIC);
     int r = sqlite3_step(s);
     if (r != SQLITE_ROW) {
         sqlite3_reset(s);
@@ -672,11 +801,7 @@ int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)
     }
     snprintf(skid, sizeof(skid), "%s", (const char *)sqlite3_column_text(s, 0));
     snprintf(udid, sizeof(udid), "%s", (const char *)sqlite3_column_text(s, 1));
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        sqlite3_reset(s);
-        return mp_err(MP_ERR_INVALID, "serial %s is used under several PAIs; not supported", serial);
-    }
-    sqlite3_reset(s);
+    sqlite3_reset(s); /* serials are unique in the ledger */
     if ((s = stmt(l, S_REVOKE_ADD)) == NULL) return MP_ERR_DB;
     sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, skid, -1, SQLITE_STATIC);

@@ -38,6 +38,7 @@ typedef struct chunk {
     size_t n;
     const mp_issue *is;
     mp_outdir *od; /* workers write off-chip keys here */
+    int64_t batch; /* its ledger batch, once recorded */
     int state; /* C_* below */
     int wrc;   /* the writer's result */
     char wmsg[512];
@@ -215,11 +216,9 @@ static int mark_finished(mp_issue *is, writer *w, chunk *bufs, int marked[NBUF])
         if (bufs[b].wrc != MP_OK) {
             continue; /* its rows stay unwritten for the re-run; the error is w->failed */
         }
-        /* exactly this chunk's devices: another run may share the order */
-        for (size_t i = 0; i < bufs[b].n; i++) {
-            int rc = mp_ledger_mark_written(is->ledger, bufs[b].items[i].dev.udid);
-            if (rc != MP_OK) return rc;
-        }
+        /* exactly this chunk's batch: another run may share the order */
+        int rc = mp_ledger_batch_written(is->ledger, bufs[b].batch);
+        if (rc != MP_OK) return rc;
     }
     return MP_OK;
 }
@@ -238,7 +237,6 @@ static void free_marked(chunk *bufs, const int marked[NBUF])
  * this chunk's certificates. */
 static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
 {
-    char path[4400];
     int marked[NBUF];
     if (c != NULL) {
         pthread_mutex_lock(&w->mu);
@@ -253,17 +251,19 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
         rc = mark_finished(is, w, bufs, marked);
     }
     if (rc == MP_OK && c != NULL && c->n > 0) {
-        rc = mp_ledger_take_quota(is->ledger, is->order.id, c->n);
+        mp_dac_batch b = {.order_id = is->order.id, .pai_skid = is->order.pai_skid,
+                          .not_before = is->tmpl.not_before, .not_after = is->tmpl.not_after,
+                          .dir = is->out_dir, .station = is->station};
+        if ((rc = mp_ledger_take_quota(is->ledger, is->order.id, c->n)) == MP_OK &&
+            (rc = mp_ledger_add_batch(is->ledger, &b)) == MP_OK) {
+            c->batch = b.id;
+        }
     }
     for (size_t i = 0; c != NULL && rc == MP_OK && i < c->n; i++) {
         item *it = &c->items[i];
-        mp_cert_rec r = {.order_id = is->order.id, .not_before = is->tmpl.not_before,
-                         .not_after = is->tmpl.not_after, .der = it->der, .der_len = it->len,
-                         .path = path, .station = is->station};
+        mp_cert_rec r = {.batch = c->batch, .order_id = is->order.id, .der = it->der, .der_len = it->len};
         uint8_t h[32];
-        snprintf(path, sizeof(path), "%s/%s.der", is->out_dir, it->dev.udid);
         snprintf(r.udid, sizeof(r.udid), "%s", it->dev.udid);
-        snprintf(r.pai_skid, sizeof(r.pai_skid), "%s", is->order.pai_skid);
         mp_serial_hex(it->serial, r.serial);
         SHA256(it->der, it->len, h);
         mp_hex(h, 32, r.sha256, 0);

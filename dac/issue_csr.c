@@ -77,7 +77,7 @@ int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force)
      * from the ledger (ledger export / a re-run of the batch for the folder). */
     if ((rc = mp_write_file(out, der, len, 0644, force)) != MP_OK) return rc;
     if ((rc = mp_ledger_begin(is->ledger)) == MP_OK &&
-        (rc = mp_ledger_mark_written(is->ledger, d.udid)) == MP_OK) {
+        (rc = mp_ledger_batch_written(is->ledger, r.batch)) == MP_OK) {
         rc = mp_ledger_commit(is->ledger);
     }
     mp_ledger_rollback(is->ledger);

@@ -44,8 +44,11 @@ size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 6
 
 typedef struct recover_ctx {
     mp_issue *is;
-    char (*udids)[MP_UDID_MAX + 1];
-    size_t n, cap;
+    int64_t *batches;   /* batches whose every file was rewritten */
+    size_t nb, cap;
+    int64_t cur;        /* the batch being walked (rows come batch by batch) */
+    int cur_skipped;    /* some file of it was left to another run */
+    size_t n;           /* files rewritten */
     /* folders met so far: ours (is->out_dir, already locked), others we
      * locked (fd >= 0), others a live run holds (fd < 0: skipped) */
     struct {
@@ -85,12 +88,36 @@ static int dir_free(recover_ctx *r, const char *dir, int *slot)
     return r->dirs[i].own || r->dirs[i].fd >= 0;
 }
 
+/* The batch walked so far is finished: keep it for the written mark unless
+ * one of its files was left to another run. */
+static int batch_done(recover_ctx *r)
+{
+    if (r->cur == 0 || r->cur_skipped) {
+        return MP_OK;
+    }
+    if (r->nb == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 64;
+        void *p = realloc(r->batches, cap * sizeof(*r->batches));
+        if (p == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+        r->batches = p;
+        r->cap = cap;
+    }
+    r->batches[r->nb++] = r->cur;
+    return MP_OK;
+}
+
 /* Rewrite one recorded certificate at exactly the path its run recorded
  * (absolute), and rename its pending off-chip key. */
 static int rewrite_one(void *ctx, const mp_cert_rec *c)
 {
     recover_ctx *r = ctx;
     char dir[4096], pending[4200], final[4200];
+    int rc;
+    if (c->batch != r->cur) {
+        if ((rc = batch_done(r)) != MP_OK) return rc;
+        r->cur = c->batch;
+        r->cur_skipped = 0;
+    }
     snprintf(dir, sizeof(dir), "%s", c->path && *c->path ? c->path : r->is->out_dir);
     char *slash = strrchr(dir, '/');
     if (slash == NULL || c->path == NULL || *c->path == 0) {
@@ -100,10 +127,10 @@ static int rewrite_one(void *ctx, const mp_cert_rec *c)
     int slot;
     if (!dir_free(r, dir, &slot)) {
         r->skipped++;
+        r->cur_skipped = 1;
         return MP_OK;
     }
     mp_outdir *od = &r->dirs[slot].od;
-    int rc;
     if ((od->fd < 0 && (rc = mp_outdir_open(od, dir)) != MP_OK) ||
         (rc = mp_outdir_write(od, slash + 1, c->der, c->der_len, 0644)) != MP_OK) {
         return rc;
@@ -116,14 +143,7 @@ static int rewrite_one(void *ctx, const mp_cert_rec *c)
             return mp_err(MP_ERR_IO, "%s: cannot rename: %s", pending, strerror(errno));
         }
     }
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 256;
-        void *p = realloc(r->udids, cap * sizeof(*r->udids));
-        if (p == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
-        r->udids = p;
-        r->cap = cap;
-    }
-    snprintf(r->udids[r->n++], MP_UDID_MAX + 1, "%s", c->udid);
+    r->n++;
     r->is->recovered_files++;
     return MP_OK;
 }
@@ -172,12 +192,15 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir)
 {
     recover_ctx r = {.is = is};
     int rc = mp_ledger_each_unwritten(is->ledger, is->order.id, rewrite_one, &r);
+    if (rc == MP_OK) {
+        rc = batch_done(&r);
+    }
     for (int i = 0; rc == MP_OK && i < r.ndirs; i++) {
         if (r.dirs[i].od.fd >= 0) rc = mp_outdir_sync(&r.dirs[i].od);
     }
-    if (rc == MP_OK && r.n > 0 && (rc = mp_ledger_begin(is->ledger)) == MP_OK) {
-        for (size_t i = 0; rc == MP_OK && i < r.n; i++) {
-            rc = mp_ledger_mark_written(is->ledger, r.udids[i]);
+    if (rc == MP_OK && r.nb > 0 && (rc = mp_ledger_begin(is->ledger)) == MP_OK) {
+        for (size_t i = 0; rc == MP_OK && i < r.nb; i++) {
+            rc = mp_ledger_batch_written(is->ledger, r.batches[i]);
         }
         if (rc == MP_OK) {
             rc = mp_ledger_commit(is->ledger);
@@ -196,6 +219,6 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir)
         mp_outdir_close(&r.dirs[i].od);
         if (r.dirs[i].fd >= 0) close(r.dirs[i].fd);
     }
-    free(r.udids);
+    free(r.batches);
     return rc == MP_OK && sweep_out_dir ? sweep(is) : rc;
 }

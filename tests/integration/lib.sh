@@ -3,6 +3,7 @@
 set -u
 export MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
 VEC=${MP_VECTORS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared/vectors/chip}
+FIXTURES=$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures" && pwd)
 PASS=0
 FAIL=0
 T=$(mktemp -d /tmp/mp-it.XXXXXX)

@@ -187,17 +187,23 @@ check "chunks written before the error are marked ($unwritten unwritten)" test "
 rmdir wf/"$victim.der"
 expect 0 "the re-run finishes the order" "$MP" dac issue $H --order $O6 --out-dir wf --jobs 2 --quiet
 check "files = ledger rows after the writer error" bash -c "[ \$(ls wf | grep -c '[.]der$') = 20000 ] && [ \$(sqlite3 state/ledger.sqlite 'select count(*) from certificates where order_id=$O6 and written=0') = 0 ]"
-cp state/ledger.sqlite old.sqlite
+# a ledger made by the v4 code (tests/fixtures), taken back to the v2 layout
+sqlite3 old.sqlite < "$FIXTURES/ledger-v4.sql"
 sqlite3 old.sqlite "DROP INDEX certificates_order; DROP INDEX certificates_unwritten;
   CREATE INDEX certificates_written ON certificates(order_id, written); UPDATE meta SET value='2' WHERE key='schema_version';"
+cols="serial, pai_skid, udid, order_id, not_before, not_after, sha256, hex(der), path, station, issued_at, written"
+sqlite3 old.sqlite "select $cols from certificates order by udid" > old.rows
 migr=0
 for k in 1 2 3 4 5; do
     cp old.sqlite m$k.sqlite
     "$MP" order list --ledger m$k.sqlite > /dev/null 2> m$k.a & pa=$!
     "$MP" order list --ledger m$k.sqlite > /dev/null 2> m$k.b; rb=$?
     wait $pa; ra=$?
-    [ "$ra" = 0 ] && [ "$rb" = 0 ] && [ "$(sqlite3 m$k.sqlite "select value from meta where key='schema_version'")" = 4 ] && migr=$((migr + 1))
+    [ "$ra" = 0 ] && [ "$rb" = 0 ] && [ "$(sqlite3 m$k.sqlite "select value from meta where key='schema_version'")" = 5 ] &&
+        [ "$(sqlite3 m$k.sqlite "select $cols from certificates order by udid")" = "$(cat old.rows)" ] && migr=$((migr + 1))
 done
-check "two programs opening a v2 ledger at once both migrate it ($migr of 5)" test "$migr" = 5
+check "two programs opening a v2 ledger at once both migrate it, every certificate kept ($migr of 5)" test "$migr" = 5
+expect 0 "ledger export of the migrated ledger" "$MP" ledger export --ledger m1.sqlite --format csv
+check "it lists the v4 fixture's 10 certificates" test "$(($(wc -l < out.txt) - 1))" = 10
 
 finish

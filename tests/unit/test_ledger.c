@@ -1,5 +1,7 @@
 /* test_ledger.c - the SQLite ledger: duplicates, quota, once-only issuance,
  * serial uniqueness, revocation, CRL numbers, schema version. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -191,52 +193,171 @@ static void plan_of(sqlite3 *db, const char *sql, char *out, size_t cap)
     sqlite3_finalize(s);
 }
 
-/* A v2 ledger (as session-1 builds left it) is migrated to v4, and the
- * factory-data walk over an order's certificates then uses the index
- * instead of sorting the whole order for every chunk. */
-static void test_migrate_v2_to_v4(void)
+/* The v4 fixture: a ledger made by the v4 code (tests/fixtures/ledger-v4.sql:
+ * a signed chip list, two orders, batch DACs, off-chip keys, a CSR-mode DAC
+ * at its own path, a revocation, factory data, and one DAC committed whose
+ * file was never written), loaded into a new file; optionally taken back to
+ * the v2 layout first. Returns the open sqlite handle on the file. */
+static sqlite3 *load_v4(const char *path, int as_v2)
 {
-    char path[128], plan[1024];
-    mp_ledger *l = fresh();
-    snprintf(path, sizeof(path), "%s/l.sqlite", dir);
-    mp_ledger_close(l);
+    char fx[512];
+    const char *root = getenv("MP_FIXTURES");
+    snprintf(fx, sizeof(fx), "%s/ledger-v4.sql", root ? root : "tests/fixtures");
+    FILE *f = fopen(fx, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    static char sql[1 << 16];
+    size_t n = fread(sql, 1, sizeof(sql) - 1, f);
+    fclose(f);
+    sql[n] = 0;
+    CU_ASSERT_FATAL(n > 1000 && n < sizeof(sql) - 1);
     sqlite3 *db = NULL;
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-    CU_ASSERT_EQUAL(sqlite3_exec(db, "DROP INDEX certificates_order; DROP INDEX certificates_unwritten;"
-                                     "CREATE INDEX certificates_written ON certificates(order_id, written);"
-                                     "DROP TABLE devices; CREATE TABLE devices(udid TEXT PRIMARY KEY, pubkey BLOB NOT NULL UNIQUE,"
-                                     " list_id INTEGER, state INTEGER NOT NULL, key_origin INTEGER NOT NULL, created_at TEXT NOT NULL);"
-                                     "CREATE INDEX devices_state ON devices(state, key_origin, udid);"
-                                     "INSERT INTO devices VALUES('U9', x'0409', NULL, 1, 0, '2026-01-01');"
-                                     "UPDATE meta SET value='2' WHERE key='schema_version';", NULL, NULL, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    if (as_v2) {
+        CU_ASSERT_EQUAL(sqlite3_exec(db, "DROP INDEX certificates_order; DROP INDEX certificates_unwritten;"
+                                         "CREATE INDEX certificates_written ON certificates(order_id, written);"
+                                         "CREATE TABLE d2 AS SELECT * FROM devices; DROP TABLE devices;"
+                                         "CREATE TABLE devices(udid TEXT PRIMARY KEY, pubkey BLOB NOT NULL UNIQUE,"
+                                         " list_id INTEGER, state INTEGER NOT NULL, key_origin INTEGER NOT NULL, created_at TEXT NOT NULL);"
+                                         "INSERT INTO devices SELECT * FROM d2; DROP TABLE d2;"
+                                         "CREATE INDEX devices_state ON devices(state, key_origin, udid);"
+                                         "UPDATE meta SET value='2' WHERE key='schema_version';", NULL, NULL, NULL), SQLITE_OK);
+    }
+    return db;
+}
+
+/* Every certificate as text, in the v4 table's shape (a table in v4, the
+ * compatibility view in v5). */
+static void cert_dump(sqlite3 *db, char *out, size_t cap)
+{
+    sqlite3_stmt *s = NULL;
+    size_t o = 0;
+    out[0] = 0;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, "SELECT serial, pai_skid, udid, order_id, not_before, not_after, sha256,"
+                                                 " hex(der), path, station, issued_at, written FROM certificates ORDER BY udid",
+                                             -1, &s, NULL), SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        for (int i = 0; i < 12; i++) {
+            const char *t = (const char *)sqlite3_column_text(s, i);
+            int k = snprintf(out + o, cap - o, "%s%s", t ? t : "NULL", i == 11 ? "\n" : "|");
+            if (k > 0) o += (size_t)k < cap - o ? (size_t)k : cap - o - 1;
+        }
+    }
+    sqlite3_finalize(s);
+}
+
+static const char *text_of(sqlite3 *db, const char *sql, char *out, size_t cap)
+{
+    sqlite3_stmt *s = NULL;
+    out[0] = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+        sqlite3_column_text(s, 0) != NULL) {
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
+typedef struct unwritten_seen {
+    int n;
+    int64_t batch;
+    char udid[MP_UDID_MAX + 1], path[1100];
+    size_t der_len;
+} unwritten_seen;
+
+static int seen_unwritten(void *ctx, const mp_cert_rec *c)
+{
+    unwritten_seen *u = ctx;
+    u->n++;
+    u->batch = c->batch;
+    u->der_len = c->der_len;
+    snprintf(u->udid, sizeof(u->udid), "%s", c->udid);
+    snprintf(u->path, sizeof(u->path), "%s", c->path ? c->path : "");
+    return MP_OK;
+}
+
+static int count_cert(void *ctx, const mp_cert_rec *c)
+{
+    (void)c;
+    (*(int *)ctx)++;
+    return MP_OK;
+}
+
+/* A ledger made by the v4 code (or taken back to v2) migrates to v5: every
+ * certificate reads back the same through the `certificates` view, the
+ * unwritten one is found for recovery at its path, the hot queries use their
+ * indexes, and a second open changes nothing. */
+static void migrate_fixture(int as_v2)
+{
+    static char before[1 << 15], after[1 << 15];
+    char path[128], plan[1024], t[256];
+    snprintf(dir, sizeof(dir), "/tmp/mp-ledger-XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/l.sqlite", dir);
+    sqlite3 *db = load_v4(path, as_v2);
+    cert_dump(db, before, sizeof(before));
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT count(*) FROM certificates", t, sizeof(t)), "10");
     sqlite3_close(db);
+    mp_ledger *l = NULL;
     CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK);
+    unwritten_seen u = {0};
+    CU_ASSERT_EQUAL(mp_ledger_each_unwritten(l, 1, seen_unwritten, &u), MP_OK);
+    CU_ASSERT_EQUAL(u.n, 1);
+    CU_ASSERT_STRING_EQUAL(u.udid, "6425180DD1C351957B6C2BC3954D31784846946BF0624CA925F0FF1EFED676DE");
+    CU_ASSERT_STRING_EQUAL(u.path, "/tmp/v4fx/dacs/6425180DD1C351957B6C2BC3954D31784846946BF0624CA925F0FF1EFED676DE.der");
+    CU_ASSERT(u.der_len > 400 && u.der_len < 700);
+    u.n = 0;
+    CU_ASSERT_EQUAL(mp_ledger_each_unwritten(l, 2, seen_unwritten, &u), MP_OK);
+    CU_ASSERT_EQUAL(u.n, 0);
+    int n = 0;
+    CU_ASSERT_EQUAL(mp_ledger_each_cert(l, count_cert, &n), MP_OK);
+    CU_ASSERT_EQUAL(n, 10);
+    char sha[65];
+    int found = 0;
+    CU_ASSERT_EQUAL(mp_ledger_cert_for_udid(l, "8847F01EE80747D772823373AE5A94BF83A24CF6699B290514F254FD3DEFF731", sha, &found), MP_OK);
+    CU_ASSERT(found && strlen(sha) == 64);
+    /* the CSR-mode DAC (a serial with a leading 0 nibble) is found by its serial */
+    CU_ASSERT_EQUAL(mp_ledger_begin(l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_revoke(l, "0af720b15ca1bc22d7bedb8b2a7312bc", "cessationOfOperation"), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_revoke(l, "5EA2E711946D7B001D991484CD33485C", "keyCompromise"), MP_ERR_DUPLICATE);
+    mp_ledger_rollback(l);
     mp_ledger_close(l);
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_stmt *s = NULL;
-    CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL), SQLITE_OK);
-    CU_ASSERT_EQUAL(sqlite3_step(s), SQLITE_ROW);
-    CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(s, 0), "4");
-    sqlite3_finalize(s);
-    /* v4: devices clustered by UDID, rows kept */
-    CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='devices'", -1, &s, NULL), SQLITE_OK);
-    CU_ASSERT_EQUAL(sqlite3_step(s), SQLITE_ROW);
-    CU_ASSERT_PTR_NOT_NULL(strstr((const char *)sqlite3_column_text(s, 0), "WITHOUT ROWID"));
-    sqlite3_finalize(s);
-    CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "SELECT state FROM devices WHERE udid='U9'", -1, &s, NULL), SQLITE_OK);
-    CU_ASSERT_EQUAL(sqlite3_step(s), SQLITE_ROW);
-    CU_ASSERT_EQUAL(sqlite3_column_int(s, 0), 1);
-    sqlite3_finalize(s);
-    plan_of(db, "SELECT c.udid, d.key_origin, c.serial, c.der, c.path FROM certificates c JOIN devices d ON d.udid = c.udid"
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "5");
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT type FROM sqlite_master WHERE name='certificates'", t, sizeof(t)), "view");
+    CU_ASSERT_PTR_NOT_NULL(strstr(text_of(db, "SELECT sql FROM sqlite_master WHERE name='devices'", t, sizeof(t)),
+                                  "WITHOUT ROWID"));
+    cert_dump(db, after, sizeof(after));
+    CU_ASSERT_STRING_EQUAL(after, before);
+    /* the v4 fixture's rows: 3 batches of files in folders (6 chip-list DACs, one
+     * of them unwritten, the other 5; 3 off-chip) and the CSR DAC on its own path */
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT count(*) FROM dacs WHERE path IS NOT NULL", t, sizeof(t)), "1");
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT count(*) FROM dac_batches WHERE written=0", t, sizeof(t)), "1");
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT count(*) FROM devices WHERE state=1", t, sizeof(t)), "9");
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT count(*) FROM factory_data", t, sizeof(t)), "3");
+    plan_of(db, "SELECT c.udid, d.key_origin, hex(c.serial), c.der, coalesce(c.path, b.dir || '/' || c.udid || '.der')"
+                " FROM dacs c JOIN devices d ON d.udid = c.udid JOIN dac_batches b ON b.id = c.batch"
                 " WHERE c.order_id = 1 AND c.udid > 'A' ORDER BY c.udid LIMIT 10", plan, sizeof(plan));
-    CU_ASSERT_PTR_NOT_NULL(strstr(plan, "certificates_order"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(plan, "dacs_order"));
     CU_ASSERT_PTR_NULL(strstr(plan, "TEMP B-TREE"));
-    plan_of(db, "SELECT udid FROM certificates WHERE order_id=1 AND written=0", plan, sizeof(plan));
-    CU_ASSERT_PTR_NOT_NULL(strstr(plan, "certificates_unwritten"));
+    plan_of(db, "SELECT c.udid FROM dac_batches b JOIN dacs c ON c.batch=b.id WHERE b.order_id=1 AND b.written=0"
+                " ORDER BY c.batch, c.udid", plan, sizeof(plan));
+    CU_ASSERT_PTR_NOT_NULL(strstr(plan, "dac_batches_unwritten"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(plan, "dacs_batch"));
+    plan_of(db, "SELECT udid FROM devices INDEXED BY devices_authorized WHERE state=0 AND key_origin=0 AND udid>'A'"
+                " ORDER BY udid LIMIT 5", plan, sizeof(plan));
+    CU_ASSERT_PTR_NOT_NULL(strstr(plan, "devices_authorized"));
+    CU_ASSERT_PTR_NULL(strstr(plan, "TEMP B-TREE"));
     sqlite3_close(db);
     CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK); /* idempotent */
+    n = 0;
+    CU_ASSERT_EQUAL(mp_ledger_each_cert(l, count_cert, &n), MP_OK);
+    CU_ASSERT_EQUAL(n, 10);
     done(l);
 }
+
+static void test_migrate_v4_to_v5(void) { migrate_fixture(0); }
+static void test_migrate_v2_to_v5(void) { migrate_fixture(1); }
 
 void register_ledger(void)
 {
@@ -245,5 +366,6 @@ void register_ledger(void)
     TU_ADD(s, test_quota_and_once);
     TU_ADD(s, test_revoke_and_crl_numbers);
     TU_ADD(s, test_not_a_database);
-    TU_ADD(s, test_migrate_v2_to_v4);
+    TU_ADD(s, test_migrate_v4_to_v5);
+    TU_ADD(s, test_migrate_v2_to_v5);
 }
