@@ -7,6 +7,9 @@
  *   dac_bench keygen N J                        P-256 key generation + export
  *   dac_bench hsm-keygen N J PAI_CERT PAI_KEY_LABEL   keygen + export + DAC signed in the token
  *       (the per-device work of `dac issue --generate-keys`)
+ *   dac_bench hsm-file N J PAI_CERT PAI_KEY_LABEL DIR   hsm, and each DAC written to DIR/N.der the
+ *       way `dac issue` writes it (mp_outdir_write: an unnamed file linked under its name; one
+ *       syncfs per 2048 per thread): the floor of one file per device, without a ledger
  * Prints one JSON line: {"mode":..., "n":..., "jobs":..., "seconds":..., "rate":...}. */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include "dac/dacgen.h"
 #include "keystore.h"
 #include "opts.h"
+#include "util.h"
 #include "x509.h"
 
 typedef struct job {
@@ -32,6 +36,8 @@ typedef struct job {
     long n;
     int keygen; /* generate (and export) a device key per iteration */
     int sign;   /* build and sign a DAC per iteration */
+    mp_outdir *od; /* write each DAC here (hsm-file) */
+    int id;
 } job;
 
 static void gen(EVP_PKEY_CTX *kg, uint8_t pt[65])
@@ -72,7 +78,17 @@ static void *run(void *arg)
             fprintf(stderr, "build failed: %s\n", mp_err_msg());
             exit(1);
         }
+        if (j->od != NULL) {
+            char name[64];
+            snprintf(name, sizeof(name), "%d-%ld.der", j->id, i);
+            if (mp_outdir_write(j->od, name, der, len, 0644) != MP_OK ||
+                ((i + 1) % 2048 == 0 && mp_outdir_sync(j->od) != MP_OK)) {
+                fprintf(stderr, "write failed: %s\n", mp_err_msg());
+                exit(1);
+            }
+        }
     }
+    if (j->od != NULL && mp_outdir_sync(j->od) != MP_OK) exit(1);
     EVP_PKEY_CTX_free(kg);
     EVP_PKEY_CTX_free(ctx);
     return NULL;
@@ -88,7 +104,7 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: dac_bench soft|hsm|hsm-libp11|hsm-keygen|keygen N J [PAI_CERT PAI_KEY]\n");
+        fprintf(stderr, "usage: dac_bench soft|hsm|hsm-libp11|hsm-keygen|hsm-file|keygen N J [PAI_CERT PAI_KEY [DIR]]\n");
         return 2;
     }
     long n = atol(argv[2]);
@@ -109,6 +125,11 @@ int main(int argc, char **argv)
     mp_ca ca = {0};
     int keygen = strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "hsm-keygen") == 0;
     int sign = strcmp(argv[1], "keygen") != 0;
+    mp_outdir od = {.fd = -1};
+    if (strcmp(argv[1], "hsm-file") == 0 && (argc < 7 || mp_outdir_open(&od, argv[6]) != MP_OK)) {
+        fprintf(stderr, "dac_bench hsm-file: DIR is missing or cannot be opened\n");
+        return 2;
+    }
     if (strcmp(argv[1], "soft") == 0 || strcmp(argv[1], "keygen") == 0) {
         EVP_PKEY *k = EVP_EC_gen("P-256");
         EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pp, 65, &len);
@@ -143,7 +164,8 @@ int main(int argc, char **argv)
     job js[64];
     double t0 = now_s();
     for (int i = 0; i < jobs; i++) {
-        js[i] = (job){.t = &t, .signer = signers[i], .sess = sess[i], .point = point, .n = n / jobs, .keygen = keygen, .sign = sign};
+        js[i] = (job){.t = &t, .signer = signers[i], .sess = sess[i], .point = point, .n = n / jobs, .keygen = keygen, .sign = sign,
+                      .od = od.fd >= 0 ? &od : NULL, .id = i};
         pthread_create(&js[i].th, NULL, run, &js[i]);
     }
     for (int i = 0; i < jobs; i++) pthread_join(js[i].th, NULL);
@@ -156,6 +178,7 @@ int main(int argc, char **argv)
     if (ks == NULL) X509_free(pai);
     mp_ca_close(&ca);
     mp_ks_close(ks);
+    mp_outdir_close(&od);
     EVP_PKEY_free(dev);
     return 0;
 }

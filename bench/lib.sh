@@ -29,15 +29,17 @@ measure() {
     RSS=$(tail -n 1 "$W/time.txt")
 }
 
-# row KEY ORD GROUP LABEL N JOBS ITER RATE SECS RSS BYTES DISK LIMIT_KEY LIMIT_RATE PEER_KEY
+# row KEY ORD GROUP LABEL N JOBS ITER RATE SECS RSS BYTES DISK LIMIT_KEY LIMIT_RATE PEER_KEY [FLOOR_KEY FLOOR_RATE]
 row() {
     jq -cn --arg key "$1" --argjson ord "$2" --arg group "$3" --arg lbl "$4" --argjson n "$5" \
         --argjson jobs "$6" --argjson iterations "$7" --argjson rate "$8" --argjson seconds "$9" \
         --argjson rss_kb "${10}" --argjson bytes_dev "${11}" --argjson disk_dev "${12}" \
         --arg limit_key "${13}" --argjson limit_rate "${14}" --arg peer_key "${15}" \
+        --arg floor_key "${16:-}" --argjson floor_rate "${17:-0}" \
         '{key: $key, ord: $ord, group: $group, label: $lbl, n: $n, jobs: $jobs, iterations: $iterations,
           rate: $rate, seconds: $seconds, rss_kb: $rss_kb, bytes_dev: $bytes_dev, disk_dev: $disk_dev,
-          limit_key: $limit_key, limit_rate: $limit_rate, peer_key: $peer_key}' >> "$ROWS"
+          limit_key: $limit_key, limit_rate: $limit_rate, peer_key: $peer_key,
+          floor_key: $floor_key, floor_rate: $floor_rate}' >> "$ROWS"
 }
 
 # out_size DIR COUNT: sets BYTES (apparent bytes per device) and DISK (allocated bytes per device).
@@ -58,6 +60,26 @@ new_order() {
 
 # limit MODE JOBS [ITERATIONS]: one run of a bare loop; sets LIMIT_KEY, LIMIT_RATE.
 #   soft | hsm | hsm-keygen | keygen (bench/dac_bench.c), pbkdf2 (bench/pbkdf2_bench.c)
+# floor MODE JOBS [ITERATIONS BYTES]: the same loop writing one file per device the
+# way the tool does (no ledger, no packing); sets FLOOR_KEY, FLOOR_RATE.
+#   hsm-file (dac_bench), pbkdf2-file (pbkdf2_bench)
+floor() {
+    local mode=$1 j=$2 it=${3:-0} bytes=${4:-0} ord label d=$W/floor-out
+    trash "$d"
+    mkdir -p "$d"
+    case $mode in
+    hsm-file) ord=2 label="floor: DAC build+sign in SoftHSM, and its file (one per device, no ledger)"
+        measure "$BB/dac_bench" hsm-file $((15000 * j)) "$j" "$W/pai.pem" b-pai "$d" ;;
+    pbkdf2-file) ord=$(( it == 1000 ? 5 : 6 )) label="floor: PBKDF2, $it iterations, and one $bytes-byte file per device (no ledger)"
+        measure "$BB/pbkdf2_bench" "$it" "$j" $(( 3000000 / it * j )) "$d" "$bytes" ;;
+    esac
+    FLOOR_KEY="floor-$mode${3:+-$it-$bytes}-j$j"
+    FLOOR_RATE=$(jq -r .rate "$W/cmd.out")
+    row "$FLOOR_KEY" "$ord" floor "$label" "$(jq -r .n "$W/cmd.out")" "$j" "$it" "$FLOOR_RATE" \
+        "$(jq -r .seconds "$W/cmd.out")" "$RSS" 0 0 "" 0 ""
+    trash "$d"
+}
+
 limit() {
     local mode=$1 j=$2 it=${3:-0} ord label
     case $mode in
@@ -96,8 +118,10 @@ issue() {
     measure "$MP" dac issue "${H[@]}" --order "$order" "${extra[@]}" --count "$n" --out-dir "$dir" \
         --jobs "$j" --quiet
     out_size "$dir" "$n"
+    local fk="" fr=0
+    [ "$kind" = chips ] && fk=$FLOOR_KEY fr=$FLOOR_RATE
     row "issue-$kind-j$j-n$n" "$ord" issue "$label" "$n" "$j" 0 "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" \
-        "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "$peer"
+        "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "$peer" "$fk" "$fr"
 }
 
 # fd FORMAT JOBS ORDER COUNT ITERATIONS ORD OUTDIR: factory-data build, paired with the last limit.
@@ -109,7 +133,7 @@ fd() {
         cat "$W/cmd.out" >&2; exit 1; }
     out_size "$dir" "$n"
     row "fd-$f-it$it-j$j-n$n" "$ord" fd "factory-data build --format $f, $it iterations" "$n" "$j" "$it" \
-        "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" ""
+        "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "" "$FLOOR_KEY" "$FLOOR_RATE"
     trash "$dir"
 }
 

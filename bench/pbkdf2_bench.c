@@ -7,6 +7,10 @@
  * Prints the median of 5 runs of each. With arguments ITERATIONS JOBS N
  * (what `make bench` uses): N derivations of mp_pbkdf2_sha256 on JOBS threads,
  * one JSON line {"mode":"pbkdf2","iterations","n","jobs","seconds","rate"}.
+ * With ITERATIONS JOBS N DIR BYTES, each derivation is also written out as a
+ * BYTES-long file in DIR the way factory-data build writes an image
+ * (mp_outdir_write; one syncfs per 1024 per thread): the floor of one file per
+ * device, without packing or a ledger ("mode":"pbkdf2-file").
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 
 #include "factory-data/pbkdf2.h"
 #include "factory-data/spake2p.h"
+#include "util.h"
 
 static double now(void)
 {
@@ -54,46 +59,68 @@ typedef struct pjob {
     uint32_t it;
     long n;
     int id;
+    mp_outdir *od;
+    size_t bytes;
 } pjob;
 
 static void *prun(void *arg)
 {
     pjob *j = arg;
     uint8_t pw[4] = {0x25, 0x42, 0x34, 0x01}, salt[32] = {(uint8_t)j->id}, out[80];
+    uint8_t *img = j->od ? calloc(1, j->bytes) : NULL;
     for (long i = 0; i < j->n; i++) {
         pw[0] = (uint8_t)i;
         if (mp_pbkdf2_sha256(pw, 4, salt, 32, j->it, out, 80) != 0) abort();
+        if (j->od != NULL) {
+            char name[64];
+            memcpy(img, out, j->bytes < 80 ? j->bytes : 80);
+            snprintf(name, sizeof(name), "%d-%ld.json", j->id, i);
+            if (mp_outdir_write(j->od, name, img, j->bytes, 0644) != MP_OK ||
+                ((i + 1) % 1024 == 0 && mp_outdir_sync(j->od) != MP_OK)) {
+                fprintf(stderr, "write failed: %s\n", mp_err_msg());
+                exit(1);
+            }
+        }
     }
+    if (j->od != NULL && mp_outdir_sync(j->od) != MP_OK) exit(1);
+    free(img);
     return NULL;
 }
 
 /* mp_pbkdf2_sha256, 80-byte output, N derivations shared by J threads; one JSON line. */
-static int limit(uint32_t it, int jobs, long n)
+static int limit(uint32_t it, int jobs, long n, mp_outdir *od, size_t bytes)
 {
     pjob js[64];
     double t0 = now();
     for (int i = 0; i < jobs; i++) {
-        js[i] = (pjob){.it = it, .n = n / jobs, .id = i};
+        js[i] = (pjob){.it = it, .n = n / jobs, .id = i, .od = od, .bytes = bytes};
         if (pthread_create(&js[i].th, NULL, prun, &js[i]) != 0) return 1;
     }
     for (int i = 0; i < jobs; i++) pthread_join(js[i].th, NULL);
     double dt = now() - t0;
     long done = n / jobs * jobs;
-    printf("{\"mode\":\"pbkdf2\",\"iterations\":%u,\"n\":%ld,\"jobs\":%d,\"seconds\":%.3f,\"rate\":%.1f}\n", it, done, jobs,
-           dt, (double)done / dt);
+    printf("{\"mode\":\"%s\",\"iterations\":%u,\"n\":%ld,\"jobs\":%d,\"seconds\":%.3f,\"rate\":%.1f}\n",
+           od ? "pbkdf2-file" : "pbkdf2", it, done, jobs, dt, (double)done / dt);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 4) {
-        long it = atol(argv[1]), n = atol(argv[3]);
+    if (argc == 4 || argc == 6) {
+        long it = atol(argv[1]), n = atol(argv[3]), bytes = argc == 6 ? atol(argv[5]) : 0;
         int jobs = atoi(argv[2]);
-        if (it < 1 || it > 100000000 || jobs < 1 || jobs > 64 || n < jobs) {
-            fprintf(stderr, "usage: pbkdf2_bench [ITERATIONS JOBS N]\n");
+        mp_outdir od = {.fd = -1};
+        if (it < 1 || it > 100000000 || jobs < 1 || jobs > 64 || n < jobs || (argc == 6 && (bytes < 1 || bytes > (1 << 20)))) {
+            fprintf(stderr, "usage: pbkdf2_bench [ITERATIONS JOBS N [DIR BYTES]]\n");
             return 2;
         }
-        return limit((uint32_t)it, jobs, n);
+        if (argc == 6 && mp_outdir_open(&od, argv[4]) != MP_OK) {
+            fprintf(stderr, "%s\n", mp_err_msg());
+            return 1;
+        }
+        int rc = limit((uint32_t)it, jobs, n, argc == 6 ? &od : NULL, (size_t)bytes);
+        mp_outdir_close(&od);
+        return rc;
     }
     static const char *names[] = {"PKCS5_PBKDF2_HMAC", "mp_pbkdf2_sha256", "SPAKE2+ verifier (mp)"};
     printf("OpenSSL %s; 1 thread; 80-byte PBKDF2-HMAC-SHA256, median of 5\n", OPENSSL_VERSION_TEXT);

@@ -20,6 +20,9 @@ def scale($rows; name; f): [$rows[] | select(f)] | sort_by(.n) as $s | if ($s | 
     disk_dev: (map(.disk_dev) | median | round),
     limit: (if .[0].limit_key == "" then null else .[0].limit_key end),
     vs_limit: (map(select(.limit_rate > 0) | .rate / .limit_rate) | median | r(3)),
+    floor: (if (.[0].floor_key // "") == "" then null else .[0].floor_key end),
+    vs_floor: (map(select((.floor_rate // 0) > 0) | .rate / .floor_rate) | median | r(3)),
+    floor_vs_limit: (map(select((.floor_rate // 0) > 0 and .limit_rate > 0) | .floor_rate / .limit_rate) | median | r(3)),
     peer: (if .[0].peer_key == "" then null else .[0].peer_key end)
   }) | sort_by(.ord, .iterations, .n, .jobs)) as $rows
 | ($rows | map({key: .key, value: .rate}) | from_entries) as $rate
@@ -33,10 +36,10 @@ def scale($rows; name; f): [$rows[] | select(f)] | sort_by(.n) as $s | if ($s | 
     targets: (
       [$rows[] | select(.group == "issue" and .n == $n) |
         {target: "issuance >= 80% of the build-and-sign limit", row: .key, value: .vs_limit, goal: 0.80,
-         met: (.vs_limit >= 0.80)}] +
+         ceiling: .floor_vs_limit, met: (.vs_limit >= 0.80)}] +
       [$rows[] | select(.group == "fd" and .iterations == 1000 and .n >= $n) |
         {target: "factory data at 1,000 iterations >= 85% of the PBKDF2 limit", row: .key, value: .vs_limit,
-         goal: 0.85, met: (.vs_limit >= 0.85)}] +
+         goal: 0.85, ceiling: .floor_vs_limit, met: (.vs_limit >= 0.85)}] +
       [$rows[] | select(.vs_peer != null) |
         {target: ">= 100x the openssl loop", row: .key, value: .vs_peer, goal: 100, met: (.vs_peer >= 100)}] +
       [$scale[] | {target: "memory flat (peak RSS at the largest batch <= 1.25x at the smallest)",

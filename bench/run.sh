@@ -81,11 +81,14 @@ issue_pair() {
     fresh_ledger
     [ "$1" = chips ] && import_chips "$W/chips$([ "$3" = "$N" ] || echo -small)" "$3" $((10 + ($3 != N)))
     ORDER=$(new_order "$3")
-    if [ "$1" = chips ]; then limit hsm "$2"; else limit hsm-keygen "$2"; fi
+    if [ "$1" = chips ]; then limit hsm "$2"; floor hsm-file "$2"; else limit hsm-keygen "$2"; fi
     issue "$1" "$2" "$ORDER" "$3" "$4" "$W/dacs"
 }
+# bytes of each format's image per device (what the floor writes once per device)
+declare -A IMG=([json]=3100 [nrf]=1400 [esp32]=24576 [nxp]=2300)
 fd_pair() { # fd_pair FORMAT JOBS ORDER COUNT ITERATIONS ORD
     limit pbkdf2 "$2" "$5"
+    floor pbkdf2-file "$2" "$5" "${IMG[$1]}"
     fd "$1" "$2" "$3" "$4" "$5" "$6" "$W/fd"
 }
 gen_order() { # gen_order COUNT: a fresh order of COUNT off-chip devices (not measured); sets ORDER
@@ -150,8 +153,10 @@ if [ "$FULL" = 1 ]; then
     import_chips "$W/chips-big" "$NBIG" 12
     ORD=$(new_order "$NBIG")
     limit hsm 2
+    floor hsm-file 2
     issue chips 2 "$ORD" "$NBIG" 31 "$W/dacs"
     limit pbkdf2 2 1000
+    floor pbkdf2-file 2 1000 "${IMG[json]}"
     fd json 2 "$ORD" "$NBIG" 1000 61 "$W/fd"
     trash "$W/dacs"; trash "$W/chips-big"
 fi
