@@ -68,7 +68,8 @@ const char *mp_rc_name(int rc)
         "key not found", "output exists", "I/O error", "invalid input",
         "profile violation", "inputs mismatch", "signature verification failed",
         "ledger error", "quota exceeded", "duplicate", "device not authorized",
-        "batch had failures", "attestation rejected", "interrupted",
+        "reserved (not produced: batches stop at their first failure)",
+        "attestation rejected", "interrupted",
     };
     if (rc >= 0 && (size_t)rc < sizeof(names) / sizeof(names[0])) {
         return names[rc];

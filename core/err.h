@@ -7,7 +7,9 @@
 #ifndef MP_ERR_H
 #define MP_ERR_H
 
-/* Exit codes. Append only, never reorder: scripts depend on the numbers. */
+/* Exit codes. Append only, never reorder: scripts depend on the numbers.
+ * A code no command returns says "reserved" here and in mp_rc_name (so in
+ * `help exit-codes`); its number is kept, never given another meaning. */
 enum mp_rc {
     MP_OK = 0,
     MP_ERR_GENERAL = 1,      /* unexpected internal or library failure */
@@ -27,7 +29,8 @@ enum mp_rc {
     MP_ERR_QUOTA = 15,       /* production order quota exhausted */
     MP_ERR_DUPLICATE = 16,   /* duplicate UDID or key */
     MP_ERR_UNAUTHORIZED = 17,/* device not on a trusted list or already issued */
-    MP_ERR_PARTIAL = 18,     /* batch finished with per-item failures */
+    MP_ERR_PARTIAL = 18,     /* reserved, never returned: a batch stops at its
+                                first failing item, with that item's code */
     MP_ERR_ATTESTATION = 19, /* attestation verifier rejected the chain */
     MP_ERR_INTERRUPTED = 20, /* stopped by a signal; re-run to finish */
 };

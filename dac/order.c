@@ -1,8 +1,13 @@
 /* order.c - `order create|list|close` and `ledger report|export`. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -255,29 +260,103 @@ static const mp_opt export_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+/* Rows go straight to their destination: standard output, or with --out a
+ * temporary file beside FILE (the rules of mp_write_file: FILE.tmp.XXXXXX,
+ * mode 0644, fsync, then link() into place, or rename() with --force) that
+ * becomes FILE only once every row is written. Memory does not grow with the
+ * number of rows. */
 typedef struct export_ctx {
     FILE *f;
+    const char *name; /* FILE or "standard output", for messages */
     int jsonl;
 } export_ctx;
+
+/* Why the rows stopped: Ctrl-C (exit 20) or a failed write (errno err). */
+static int export_fail(const export_ctx *e, int err)
+{
+    if (mp_interrupted()) {
+        return mp_err(MP_ERR_INTERRUPTED, "interrupted; run the same command again to export");
+    }
+    return mp_err(MP_ERR_IO, "%s: write failed: %s", e->name, err ? strerror(err) : "I/O error");
+}
 
 static int export_one(void *ctx, const mp_cert_rec *c)
 {
     export_ctx *e = ctx;
     char nb[21], na[21];
+    if (mp_interrupted()) {
+        return export_fail(e, 0);
+    }
     mp_time_iso(c->not_before, nb);
     mp_time_iso(c->not_after, na);
+    errno = 0;
     if (!e->jsonl) {
         fprintf(e->f, "%s,%s,%" PRId64 ",%s,%s,%s,%s,%s\n", c->serial, c->udid, c->order_id, c->pai_skid, nb, na,
                 c->sha256, c->station ? c->station : "");
-        return MP_OK;
+        return ferror(e->f) ? export_fail(e, errno) : MP_OK;
     }
-    json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "serial", c->serial, "udid", c->udid,
-                          "order", (json_int_t)c->order_id, "pai_skid", c->pai_skid, "not_before", nb,
-                          "not_after", na, "sha256", c->sha256, "path", c->path ? c->path : "",
-                          "station", c->station ? c->station : "");
-    int rc = json_dumpf(o, e->f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 ? MP_OK : MP_ERR_IO;
-    fputc('\n', e->f);
+    json_error_t je;
+    json_t *o = json_pack_ex(&je, 0, "{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "serial", c->serial, "udid", c->udid,
+                             "order", (json_int_t)c->order_id, "pai_skid", c->pai_skid, "not_before", nb,
+                             "not_after", na, "sha256", c->sha256, "path", c->path ? c->path : "",
+                             "station", c->station ? c->station : "");
+    if (o == NULL) { /* a path or station that is not UTF-8 */
+        return mp_err(MP_ERR_INVALID, "certificate %s: cannot be written as JSON: %s", c->serial, je.text);
+    }
+    int bad = json_dumpf(o, e->f, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0 || fputc('\n', e->f) == EOF;
     json_decref(o);
+    return bad || ferror(e->f) ? export_fail(e, errno) : MP_OK;
+}
+
+static int export_rows(mp_ledger *l, export_ctx *e)
+{
+    if (!e->jsonl && fputs("serial,udid,order,pai_skid,not_before,not_after,sha256,station\n", e->f) == EOF) {
+        return export_fail(e, errno);
+    }
+    return mp_ledger_each_cert(l, export_one, e);
+}
+
+/* Export into out's temporary file, then put it in place. */
+static int export_to_file(mp_ledger *l, export_ctx *e, const char *out, int force)
+{
+    char tmp[4200], dir[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", out) >= (int)sizeof(tmp)) {
+        return mp_err(MP_ERR_IO, "%s: name too long", out);
+    }
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", out, strerror(errno));
+    }
+    if (fchmod(fd, 0644) != 0 || (e->f = fdopen(fd, "wb")) == NULL) {
+        int rc = mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", out, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
+    setvbuf(e->f, NULL, _IOFBF, 1 << 16);
+    int rc = export_rows(l, e);
+    errno = 0;
+    if (rc == MP_OK && (fflush(e->f) != 0 || ferror(e->f) || fsync(fd) != 0)) {
+        rc = export_fail(e, errno);
+    }
+    if (fclose(e->f) != 0 && rc == MP_OK) {
+        rc = export_fail(e, errno);
+    }
+    e->f = NULL;
+    if (rc == MP_OK && !force && link(tmp, out) != 0) {
+        /* link() refuses to replace: a file made since the check is kept. */
+        rc = errno == EEXIST ? mp_err(MP_ERR_EXISTS, "%s: already exists (use --force to replace it)", out)
+                             : mp_err(MP_ERR_IO, "%s: cannot create: %s", out, strerror(errno));
+    } else if (rc == MP_OK && force && rename(tmp, out) != 0) {
+        rc = mp_err(MP_ERR_IO, "%s: cannot rename into place: %s", out, strerror(errno));
+    }
+    if (rc != MP_OK || !force) {
+        unlink(tmp);
+    }
+    if (rc == MP_OK) {
+        snprintf(dir, sizeof(dir), "%s", out);
+        mp_fsync_dir(dirname(dir));
+    }
     return rc;
 }
 
@@ -287,8 +366,6 @@ int ledger_export_main(int argc, char **argv)
     mp_common c = {0};
     const char *val, *ledger = NULL, *fmt = "csv", *out = NULL;
     mp_ledger *l = NULL;
-    char *buf = NULL;
-    size_t len = 0;
     int id, rc;
     mp_opt_init(&p, argc, argv, export_opts, "ledger export", "[--format csv|jsonl] [--out FILE]",
                 "Exports every issued certificate: serial, UDID, order, PAI SKID, validity,\n"
@@ -304,15 +381,17 @@ int ledger_export_main(int argc, char **argv)
     mp_common_finish(&c);
     if (out != NULL && (rc = mp_check_output(out, c.force)) != MP_OK) return rc;
     if ((rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK) return rc;
-    export_ctx e = {open_memstream(&buf, &len), strcmp(fmt, "jsonl") == 0};
-    if (!e.jsonl) fprintf(e.f, "serial,udid,order,pai_skid,not_before,not_after,sha256,station\n");
-    rc = mp_ledger_each_cert(l, export_one, &e);
-    fclose(e.f);
-    if (rc == MP_OK) {
-        rc = out ? mp_write_file(out, buf, len, 0644, c.force)
-                 : (fwrite(buf, 1, len, stdout) == len ? MP_OK : mp_err(MP_ERR_IO, "write failed"));
+    mp_signals_install(); /* Ctrl-C stops between rows, and --out's temporary file goes */
+    export_ctx e = {stdout, out ? out : "standard output", strcmp(fmt, "jsonl") == 0};
+    if (out != NULL) {
+        rc = export_to_file(l, &e, out, c.force);
+    } else {
+        rc = export_rows(l, &e);
+        errno = 0;
+        if (rc == MP_OK && (fflush(stdout) != 0 || ferror(stdout))) {
+            rc = export_fail(&e, errno);
+        }
     }
-    free(buf);
     mp_ledger_close(l);
     return rc;
 }

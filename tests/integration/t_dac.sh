@@ -147,6 +147,58 @@ expect 0 "ledger export csv" "$MP" ledger export --format csv --out export.csv
 check "csv has every certificate" test "$(($(wc -l < export.csv) - 1))" = "$(db 'select count(*) from certificates')"
 expect 0 "ledger export jsonl" "$MP" ledger export --format jsonl
 check "jsonl lines parse" bash -c "jq -c . < out.txt > /dev/null && [ \$(wc -l < out.txt) = $(db 'select count(*) from certificates') ]"
+# ---- ledger export streams, and help exit-codes is err.h (one block; the rest of this file is edited by others)
+# Rows go straight to standard output, or to a temporary file beside --out FILE that
+# becomes FILE only when every row is written.
+expect 0 "ledger export csv to standard output" "$MP" ledger export --format csv
+check "--out wrote the bytes of standard output (csv)" cmp export.csv out.txt
+"$MP" ledger export --format jsonl > export-stdout.jsonl
+expect 0 "ledger export jsonl --out" "$MP" ledger export --format jsonl --out export.jsonl
+check "--out wrote the bytes of standard output (jsonl)" cmp export.jsonl export-stdout.jsonl
+check "--out file is 0644" test "$(stat -c %a export.jsonl)" = 644
+expect_err 9 "nodir/x.csv: directory 'nodir' does not exist" "--out into a missing folder: exit 9, naming the file" \
+    "$MP" ledger export --out nodir/x.csv
+check "... and nothing made" test ! -e nodir
+mkdir efbig && echo old > efbig/x.csv
+check "the export is over 1 MiB" test "$(stat -c %s export.csv)" -gt 1048576
+# writes past 1 MiB fail with EFBIG (SIGXFSZ ignored): the export breaks off part-way
+expect_err 9 "efbig/x.csv: write failed: File too large" "--out failing part-way: exit 9, naming the file" \
+    bash -c 'trap "" XFSZ; ulimit -f 1024; exec "$MP" ledger export --out efbig/x.csv --force'
+check "... the old file kept, no temporary file left" bash -c '[ "$(ls -A efbig)" = x.csv ] && [ "$(cat efbig/x.csv)" = old ]'
+expect_err 9 "standard output: write failed" "a failing standard output: exit 9" bash -c 'exec "$MP" ledger export > /dev/full'
+# Memory is flat in the rows: peak RSS of exporting copies of the ledger with all and with
+# half of the certificates (every other row deleted: the same pages for SQLite to read,
+# so its page cache is the same size in both) differs by far less than the output does.
+if ldd "$MP" | grep -q libasan; then
+    echo "  skip peak-RSS check (AddressSanitizer keeps freed memory in quarantine)"
+else
+    sqlite3 state/ledger.sqlite ".backup mem-all.sqlite"
+    sqlite3 state/ledger.sqlite ".backup mem-half.sqlite"
+    sqlite3 mem-half.sqlite "DELETE FROM dacs WHERE id % 2 = 0" # the table behind the view certificates
+    expect 0 "export all rows (peak RSS measured)" /usr/bin/time -f %M -o rss-all.txt "$MP" ledger export --ledger mem-all.sqlite --out mem-all.csv
+    expect 0 "export half the rows (peak RSS measured)" /usr/bin/time -f %M -o rss-half.txt "$MP" ledger export --ledger mem-half.sqlite --out mem-half.csv
+    out_d=$(($(stat -c %s mem-all.csv) - $(stat -c %s mem-half.csv)))
+    rss_d=$((($(tail -1 rss-all.txt) - $(tail -1 rss-half.txt)) * 1024))
+    check "peak RSS flat in the rows ($rss_d bytes more for $out_d bytes more output; allowed: a quarter)" \
+        test "$out_d" -gt 1000000 -a "$((rss_d * 4))" -lt "$out_d"
+fi
+# Every code of core/err.h is in `help exit-codes`, a code marked reserved there is shown as
+# reserved, and a code is reserved exactly when no source file names it (18, MP_ERR_PARTIAL).
+expect 0 "help exit-codes" "$MP" help exit-codes
+errh="$(dirname "$MP")/../core/err.h"
+sed -nE 's/^ *MP_[A-Z_]+ = ([0-9]+),[ ]*(\/\*[ ]*(reserved))?.*/\1 \3/p' "$errh" | awk '{print $1, $2 == "reserved" ? "reserved" : "-"}' > codes-errh.txt
+awk 'NR > 1 {print $1, $2 ~ /^reserved/ ? "reserved" : "-"}' out.txt > codes-help.txt
+check "help exit-codes lists exactly err.h's codes ($(wc -l < codes-errh.txt)), reserved ones as reserved" \
+    bash -c '[ "$(wc -l < codes-errh.txt)" -ge 21 ] && diff codes-errh.txt codes-help.txt'
+check "a code is marked reserved exactly when no source file uses it" bash -c '
+  src="$(dirname "$MP")/.."
+  sed -nE "s/^ *(MP_[A-Z_]+) = ([0-9]+),[ ]*(\/\*[ ]*(reserved))?.*/\1 \4/p" "$src/core/err.h" | while read -r name res; do
+    [ "$name" = MP_OK ] && continue
+    used=$(grep -rlw --include="*.c" --exclude-dir=tests --exclude-dir=bench "$name" "$src" | grep -vc "/core/err[.]c$")
+    if [ -n "$res" ]; then [ "$used" = 0 ] || { echo "$name is reserved but used"; exit 1; }
+    else [ "$used" != 0 ] || { echo "$name is never returned: mark it reserved"; exit 1; }; fi
+  done'
+# ---- end of the ledger export / exit-code block
 expect 0 "order close" "$MP" order close --order $O2
 expect_err 15 "closed" "closed order refuses issuance" "$MP" dac issue $H --order $O2 --count 1 --out-dir x
 # review fixes: huge --days, two writers on one ledger, one run per folder
