@@ -47,6 +47,13 @@ static fd_value str(const char *s) { return (fd_value){K_STR, 0, (const uint8_t 
 static fd_value bytes(const uint8_t *p, size_t n) { return (fd_value){K_BYTES, 0, p, n}; }
 static fd_value uval(uint64_t u) { return (fd_value){K_UINT, u, NULL, 0}; }
 
+static int all_zero(const uint8_t *p, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++) acc |= p[i];
+    return acc == 0;
+}
+
 int fd_get(const mp_fd_device *d, int f, fd_value *v)
 {
     switch (f) {
@@ -69,7 +76,7 @@ int fd_get(const mp_fd_device *d, int f, fd_value *v)
     case F_PASSCODE: *v = uval(d->passcode); return d->passcode != 0;
     case F_ITER: *v = uval(d->iterations); return d->iterations != 0;
     case F_SALT: *v = bytes(d->salt, d->salt_len); break;
-    case F_VERIFIER: *v = bytes(d->verifier, 97); return d->iterations != 0;
+    case F_VERIFIER: *v = bytes(d->verifier, 97); return !all_zero(d->verifier, 97); /* never a valid W0 || L */
     case F_DISC: *v = uval(d->discriminator); return 1;
     case F_FINISH: *v = uval((uint64_t)d->product_finish); return d->product_finish >= 0;
     case F_COLOR: *v = uval((uint64_t)d->product_color); return d->product_color >= 0;
@@ -224,7 +231,7 @@ int fd_decode_set(mp_fd_device *d, const fd_map *m, const uint8_t *p, size_t n, 
         snprintf(num, sizeof(num), "key %d", m->num);
         rc = fd_assign(d, m->field, &v, where, m->key ? m->key : num);
     }
-    free(txt);
+    if (txt != NULL) mp_free_secret(txt, n + 1); /* hex or base64 of the DAC key too */
     OPENSSL_cleanse(scratch, sizeof(scratch));
     return rc;
 }
