@@ -60,7 +60,7 @@ int fd_verifier_main(int argc, char **argv)
 /* ---- inspect ------------------------------------------------------------ */
 
 static const mp_opt inspect_opts[] = {
-    {"format", O_FORMAT, OT_ENUM, "nrf|esp32|nxp|json", "image format (default: detected)"},
+    {"format", O_FORMAT, OT_ENUM, "nrf|nrf-json|esp32|esp32-csv|nxp|json", "image format (default: detected from the content and the file name)"},
     {"pai", O_PAI, OT_FILE, "FILE", "the PAI the DAC must chain to (PEM or DER)"},
     {"cd", O_CD, OT_FILE, "FILE", "a CD (DER, hex or base64) that must cover the device's VID/PID"},
     {"passcode", O_PASSCODE, OT_UINT, "N", "check the verifier against this passcode"},
@@ -154,7 +154,7 @@ static int inspect(const inspect_in *in, int as_json)
     int rc = d ? mp_read_file(in->file, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
     int format = in->format;
     if (rc != MP_OK) goto end;
-    if (format == 0 && (format = mp_fd_detect(buf, len)) == 0) {
+    if (format == 0 && (format = mp_fd_detect_file(in->file, buf, len)) == 0) {
         rc = mp_err(MP_ERR_INVALID, "%s: unknown image format (give --format)", in->file);
         goto end;
     }
@@ -185,7 +185,8 @@ int fd_inspect_main(int argc, char **argv)
     inspect_in in = {0};
     int id, json = 0, rc;
     mp_opt_init(&p, argc, argv, inspect_opts, "factory-data inspect", "FILE [--format F] [--pai pai.pem] [--cd cd.der] [--passcode N] [--json]",
-                "Decodes a factory-data image back to the platform-neutral fields (the DAC key\n"
+                "Decodes a factory-data image (any format pack writes, the nrf-json and\n"
+                "esp32-csv text forms too) back to the platform-neutral fields (the DAC key\n"
                 "is never printed) and checks: CRCs/hash of the format, every field's limits,\n"
                 "the DAC key against the DAC, the DAC's VID/PID, the DAC's signature by the PAI\n"
                 "(and that it is --pai), that the image's CD and --cd list the VID/PID, the\n"

@@ -67,16 +67,65 @@ int mp_fd_needs_dac_key(int f)
     return f == MP_FD_NRF || f == MP_FD_NRF_JSON || f == MP_FD_ESP32 || f == MP_FD_ESP32_CSV || f == MP_FD_NXP;
 }
 
+static int starts_json(const uint8_t *b, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) i++;
+    return i < n && b[i] == '{';
+}
+
+/* Text starting with '{': MP_FD_JSON when it is an object with matter-pki's
+ * "format", MP_FD_NRF_JSON when it has none but a key only the nRF layout
+ * uses, 0 when it says neither (not JSON, or no telling key). */
+static int json_kind(const uint8_t *b, size_t n)
+{
+    static const char *const nrf_only[] = {"sn", "spake2_it", "spake2_salt", "spake2_verifier", "hw_ver", "date"};
+    int kind = 0;
+    if (!starts_json(b, n)) return 0;
+    json_t *j = json_loadb((const char *)b, n, 0, NULL);
+    if (json_is_object(j) && json_object_get(j, "format") != NULL) kind = MP_FD_JSON;
+    for (size_t k = 0; kind == 0 && json_is_object(j) && k < sizeof(nrf_only) / sizeof(nrf_only[0]); k++) {
+        if (json_object_get(j, nrf_only[k]) != NULL) kind = MP_FD_NRF_JSON;
+    }
+    json_t *key = json_object_get(j, "dac_key"); /* jansson does not wipe what it frees */
+    if (json_is_string(key)) OPENSSL_cleanse((char *)json_string_value(key), json_string_length(key));
+    json_decref(j);
+    return kind;
+}
+
 int mp_fd_detect(const uint8_t *b, size_t n)
 {
     if (n >= 12 && b[0] == 0x5E && b[1] == 0xBA && b[2] == 0x47 && b[3] == 0xCE) return MP_FD_NXP;
     if (n >= 4096 && n % 4096 == 0 && b[1] == 0xFF && b[2] == 0xFF && b[3] == 0xFF &&
         (b[0] == 0xFE || b[0] == 0xFC)) return MP_FD_ESP32;
     if (n >= 1 && b[0] >= 0xA0 && b[0] <= 0xBB) return MP_FD_NRF;
-    size_t i = 0;
-    while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) i++;
-    if (i < n && b[i] == '{') return MP_FD_JSON;
+    static const char csv_head[] = "key,type,encoding,value";
+    if (n > strlen(csv_head) && memcmp(b, csv_head, strlen(csv_head)) == 0 &&
+        (b[strlen(csv_head)] == '\n' || b[strlen(csv_head)] == '\r')) return MP_FD_ESP32_CSV;
+    if (starts_json(b, n)) return json_kind(b, n) == MP_FD_NRF_JSON ? MP_FD_NRF_JSON : MP_FD_JSON;
     return 0;
+}
+
+/* File name suffix -> format (the longest extension that matches). */
+static int by_suffix(const char *name)
+{
+    size_t n = strlen(name), best = 0;
+    int f = 0;
+    for (int i = 1; i < NFORMATS; i++) {
+        size_t e = strlen(formats[i].ext);
+        if (n > e && name[n - e - 1] == '.' && strcmp(name + n - e, formats[i].ext) == 0 && e > best) {
+            best = e;
+            f = i;
+        }
+    }
+    return f;
+}
+
+int mp_fd_detect_file(const char *name, const uint8_t *buf, size_t len)
+{
+    int s = by_suffix(name), c = mp_fd_detect(buf, len);
+    if (c == MP_FD_JSON && s == MP_FD_NRF_JSON && json_kind(buf, len) == 0) return s;
+    return c ? c : s;
 }
 
 /* Fields every image must carry (complete data, never a silent fallback). */
@@ -144,10 +193,12 @@ int mp_fd_unpack(int format, const uint8_t *buf, size_t len, mp_fd_device *d)
     mp_fd_device_init(d);
     switch (format) {
     case MP_FD_NRF: rc = fd_nrf_unpack(buf, len, d); break;
+    case MP_FD_NRF_JSON: rc = fd_nrf_json_unpack(buf, len, d); break;
     case MP_FD_ESP32: rc = fd_esp32_unpack(buf, len, d); break;
+    case MP_FD_ESP32_CSV: rc = fd_esp32_csv_unpack(buf, len, d); break;
     case MP_FD_NXP: rc = fd_nxp_unpack(buf, len, d); break;
     case MP_FD_JSON: rc = fd_json_unpack(buf, len, d); break;
-    default: return mp_err(MP_ERR_USAGE, "format %s cannot be decoded (use nrf, esp32, nxp or json)", mp_fd_format_name(format));
+    default: return mp_err(MP_ERR_USAGE, "unknown factory-data format %d", format);
     }
     if (rc == MP_OK) rc = mp_fd_validate(format, d);
     if (rc != MP_OK) mp_fd_device_wipe(d);

@@ -80,8 +80,15 @@ void mp_fd_from_product(const mp_product *p, mp_fd_device *d);
 int mp_fd_format_parse(const char *name);
 const char *mp_fd_format_name(int format);
 const char *mp_fd_format_ext(int format);
-/* Guess the format of an image: MP_FD_NXP/ESP32/NRF/JSON or 0. */
+/* Guess the format of an image from its content: MP_FD_NXP/ESP32/NRF,
+ * MP_FD_ESP32_CSV (the generator's header line), MP_FD_NRF_JSON (a JSON
+ * object without "format" that has an nRF-only key) or MP_FD_JSON, or 0. */
 int mp_fd_detect(const uint8_t *buf, size_t len);
+/* The format of a file: its content (mp_fd_detect); the name's suffix
+ * (mp_fd_format_ext) when the content is not recognised, or is JSON that
+ * tells neither JSON format (so a broken UDID.nrf.json is reported by the
+ * nrf-json reader). 0 if neither says. */
+int mp_fd_detect_file(const char *name, const uint8_t *buf, size_t len);
 /* 1 if the format stores the DAC private key (and so requires it). */
 int mp_fd_needs_dac_key(int format);
 
@@ -91,8 +98,9 @@ int mp_fd_validate(int format, const mp_fd_device *d) MP_MUST_CHECK;
 /* Render the image (malloc'd; wipe with mp_free_secret: it may hold the key). */
 int mp_fd_pack(int format, const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out,
                size_t *len) MP_MUST_CHECK;
-/* Parse an image (nrf, esp32, nxp, json); checks CRCs/hashes and validates
- * every field. d is initialised first. */
+/* Parse an image of any format (the text side-outputs nrf-json and
+ * esp32-csv too); checks CRCs/hashes and validates every field. d is
+ * initialised first. */
 int mp_fd_unpack(int format, const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
 
 /* The platform-neutral JSON object. with_key=0 writes "dac_key": true/false

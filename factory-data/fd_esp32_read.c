@@ -168,7 +168,7 @@ static int apply(const reader *r, const item *it, mp_fd_device *d, uint8_t pub[6
 static int map_items(const reader *r, mp_fd_device *d)
 {
     int ns = -1, has_pub = 0, rc;
-    uint8_t pub[65], point[65];
+    uint8_t pub[65];
     for (size_t k = 0; k < r->n; k++) {
         const item *it = &r->items[k];
         if (it->ns == 0 && it->type == 0x01 && strcmp(it->key, "chip-factory") == 0) ns = (int)(it->u & 0xFF);
@@ -183,9 +183,16 @@ static int map_items(const reader *r, mp_fd_device *d)
         }
         if ((rc = apply(r, it, d, pub, &has_pub)) != MP_OK) return rc;
     }
-    if (d->has_dac_key != has_pub) return mp_err(MP_ERR_INVALID, "esp32: dac-key and dac-pub-key must be present together");
+    return fd_esp_check_pub(d, pub, has_pub, "esp32");
+}
+
+int fd_esp_check_pub(const mp_fd_device *d, const uint8_t pub[65], int has_pub, const char *where)
+{
+    uint8_t point[65];
+    int rc;
+    if (d->has_dac_key != has_pub) return mp_err(MP_ERR_INVALID, "%s: dac-key and dac-pub-key must be present together", where);
     if (has_pub && ((rc = mp_p256_point(d->dac_key, point)) != MP_OK || memcmp(point, pub, 65) != 0)) {
-        return mp_err(MP_ERR_MISMATCH, "esp32: dac-pub-key is not the public key of dac-key");
+        return mp_err(MP_ERR_MISMATCH, "%s: dac-pub-key is not the public key of dac-key", where);
     }
     return MP_OK;
 }

@@ -73,9 +73,11 @@ void fd_buf_wipe(fd_buf *b);
 int fd_nrf_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_nrf_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
 int fd_nrf_json_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_nrf_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
 int fd_esp32_pack(const mp_fd_device *d, size_t size, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_esp32_csv_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_esp32_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_esp32_csv_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
 int fd_nxp_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_nxp_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
@@ -84,6 +86,10 @@ int fd_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHEC
 /* The chip-factory keys (fd_esp32.c). */
 extern const fd_map fd_esp_map[];
 extern const size_t fd_esp_nmap;
+
+/* dac-key and dac-pub-key are present together and pub is the point of the
+ * key (where: "esp32", "esp32-csv"). MP_ERR_INVALID / MP_ERR_MISMATCH. */
+int fd_esp_check_pub(const mp_fd_device *d, const uint8_t pub[65], int has_pub, const char *where) MP_MUST_CHECK;
 
 /* NVS CRC32 (zlib crc32(0xFFFFFFFF, ...)). */
 uint32_t mp_nvs_crc32(const uint8_t *p, size_t n);

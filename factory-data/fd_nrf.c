@@ -2,12 +2,15 @@
  * fd_nrf.c - nRF Connect factory data: one definite-length CBOR map with
  * text keys; integers as shortest unsigned ints, every string and byte value
  * as a byte string (what FactoryDataParser.c expects), and the SDK
- * generator's JSON form ("hex:" byte values). factory-data.md section 4.
+ * generator's JSON form ("hex:" byte values), both read back by inspect.
+ * factory-data.md section 4.
  */
 #include "fd_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "util.h"
 
@@ -214,5 +217,78 @@ int fd_nrf_json_pack(const mp_fd_device *d, uint8_t **out, size_t *len)
         *len += 1;
         *out = (uint8_t *)s;
     }
+    return rc;
+}
+
+/* One key of the SDK generator's JSON: integers as JSON integers, strings as
+ * strings, bytes as "hex:" and hex digits. */
+static int json_pair(const char *key, json_t *val, mp_fd_device *d)
+{
+    const fd_map *m = fd_map_key(nrf_map, NMAP, key, strlen(key));
+    const char *s = json_is_string(val) ? json_string_value(val) : NULL;
+    size_t n = s ? json_string_length(val) : 0;
+    if (m == NULL) return mp_err(MP_ERR_INVALID, "nrf-json: unknown key '%.64s'", key);
+    if (m->enc == E_INT) {
+        if (!json_is_integer(val) || json_integer_value(val) < 0) {
+            return mp_err(MP_ERR_INVALID, "nrf-json: key '%s': expected a non-negative integer", key);
+        }
+        return fd_decode_set(d, m, NULL, 0, (uint64_t)json_integer_value(val), "nrf-json");
+    }
+    if (m->enc == E_TEXT) {
+        if (s == NULL) return mp_err(MP_ERR_INVALID, "nrf-json: key '%s': expected a string", key);
+        if (m->field == F_DATE && (n != 10 || s[4] != '-' || s[7] != '-')) { /* the schema's pattern */
+            return mp_err(MP_ERR_INVALID, "nrf-json: key 'date': '%.16s'; expected exactly YYYY-MM-DD", s);
+        }
+        return fd_decode_set(d, m, (const uint8_t *)s, n, 0, "nrf-json");
+    }
+    if (s == NULL || n < 4 || memcmp(s, "hex:", 4) != 0) {
+        return mp_err(MP_ERR_INVALID, "nrf-json: key '%s': expected a string \"hex:\" followed by hex digits", key);
+    }
+    fd_map hex = *m;
+    hex.enc = E_HEX;
+    return fd_decode_set(d, &hex, (const uint8_t *)s + 4, n - 4, 0, "nrf-json");
+}
+
+/* Keys of the SDK schema that mp_fd_device does not carry: checked, then
+ * ignored (the CBOR reader skips them too). */
+static int sdk_only(const char *key, json_t *val, int *handled)
+{
+    const char *s = json_is_string(val) ? json_string_value(val) : "";
+    uint8_t b[16];
+    *handled = 1;
+    if (strcmp(key, "user") == 0) {
+        return json_is_object(val) ? MP_OK : mp_err(MP_ERR_INVALID, "nrf-json: key 'user': expected an object");
+    }
+    if (strcmp(key, "enable_key") == 0) {
+        if (strncmp(s, "hex:", 4) != 0 || strlen(s) != 4 + 32 || mp_unhex(s + 4, b, sizeof(b)) != 16) {
+            return mp_err(MP_ERR_INVALID, "nrf-json: key 'enable_key': expected \"hex:\" and 16 bytes in hex");
+        }
+        return MP_OK;
+    }
+    *handled = 0;
+    return MP_OK;
+}
+
+int fd_nrf_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
+{
+    json_error_t e;
+    json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &e), *val;
+    const char *k;
+    int rc = MP_OK, handled;
+    if (j == NULL) return mp_err(MP_ERR_INVALID, "nrf-json:%d:%d: %s", e.line, e.column, e.text);
+    json_t *ver = json_object_get(j, "version");
+    if (!json_is_object(j)) {
+        rc = mp_err(MP_ERR_INVALID, "nrf-json: expected a JSON object");
+    } else if (!json_is_integer(ver) || json_integer_value(ver) != NRF_VERSION) {
+        rc = mp_err(MP_ERR_INVALID, "nrf-json: key 'version' must be the integer %d", NRF_VERSION);
+    }
+    json_object_foreach(j, k, val) {
+        if (rc != MP_OK) break;
+        if (strcmp(k, "version") == 0) continue;
+        if ((rc = sdk_only(k, val, &handled)) == MP_OK && !handled) rc = json_pair(k, val, d);
+    }
+    val = json_object_get(j, "dac_key"); /* jansson does not wipe what it frees */
+    if (json_is_string(val)) OPENSSL_cleanse((char *)json_string_value(val), json_string_length(val));
+    json_decref(j);
     return rc;
 }

@@ -56,7 +56,7 @@ cat > dev.json <<JSON
  "certification_declaration": "$(base64 -w0 "$VEC/Chip-Test-CD-FFF1-8000-8063.der")",
  "dac_key": "$keyhex"}
 JSON
-for f in nrf esp32 nxp json; do
+for f in nrf nrf-json esp32 esp32-csv nxp json; do
     expect 0 "pack $f" "$MP" factory-data pack --device dev.json --format $f --out img.$f
     check "$f image is 0600 (holds the DAC key)" bash -c "[ \$(stat -c %a img.$f) = 600 ]"
     expect 0 "inspect $f" "$MP" factory-data inspect img.$f --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem" --cd "$VEC/Chip-Test-CD-FFF1-8000-8063.der" --passcode 20202021 --json
@@ -71,7 +71,45 @@ expect 0 "pack esp32-csv" "$MP" factory-data pack --device dev.json --format esp
 check "CSV for the ESP generator" bash -c "head -2 dev.csv | tr '\n' '|' | grep -qx 'key,type,encoding,value|chip-factory,namespace,,|' && grep -q '^dac-key,data,hex2bin,$keyhex\$' dev.csv"
 expect 0 "pack nrf-json" "$MP" factory-data pack --device dev.json --format nrf-json --out dev.nrf.json
 check "nRF JSON with hex: bytes" bash -c "jq -e '.version == 1 and (.dac_key == \"hex:$keyhex\") and .sn == \"SN-0001\"' dev.nrf.json"
-expect_err 2 "not one of" "nrf-json is not decoded" "$MP" factory-data inspect dev.nrf.json --format nrf-json
+check "inspect detects nrf-json and esp32-csv by content" bash -c "jq -e '.format == \"nrf-json\"' <(\"$MP\" factory-data inspect img.nrf-json --json) && jq -e '.format == \"esp32-csv\"' <(\"$MP\" factory-data inspect img.esp32-csv --json)"
+check "the text forms decode to the same device as the images" bash -c "for f in nrf-json esp32 esp32-csv; do diff <(\"$MP\" factory-data inspect img.\$f --json | jq -S '.device | del(.certification_declaration)') <(\"$MP\" factory-data inspect img.nrf --json | jq -S .device) || exit 1; done"
+expect 0 "inspect dev.nrf.json --format nrf-json" "$MP" factory-data inspect dev.nrf.json --format nrf-json --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem" --passcode 20202021
+check "text output names the format and the checks" bash -c "grep -qx 'format: nrf-json' out.txt && grep -q '^check dac_chains_to_pai: ok' out.txt && grep -q '^check verifier_matches_passcode: ok' out.txt"
+expect 0 "inspect dev.csv --format esp32-csv" "$MP" factory-data inspect dev.csv --format esp32-csv --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem" --passcode 20202021
+check "esp32-csv: the image's CD is checked" grep -q '^check image_cd_covers_vid_pid: ok' out.txt
+expect_err 10 "esp32-csv: line 1: expected the header" "--format esp32-csv on an nrf-json file" "$MP" factory-data inspect dev.nrf.json --format esp32-csv
+# tampered text forms: no CRC, so inspect's checks must catch what still parses
+sigflip='.dac_cert |= (.[0:-10] + (if .[-10:-9] == "0" then "1" else "0" end) + .[-9:])'
+jq "$sigflip" dev.nrf.json > sig.nrf.json
+expect_err 13 "check failed" "nrf-json: a changed DAC signature fails the chain check (exit 13)" "$MP" factory-data inspect sig.nrf.json --json
+check "nrf-json: dac_chains_to_pai names the signature" bash -c "jq -e '.checks.dac_chains_to_pai | test(\"^FAIL: .*signature\")' out.txt"
+jq '.vendor_id = 65522' dev.nrf.json > vid.nrf.json
+expect_err 12 "check failed" "nrf-json: a changed vendor ID fails dac_vid_pid_match (exit 12)" "$MP" factory-data inspect vid.nrf.json --json
+check "nrf-json: the VID check failed" bash -c "jq -e '.checks.dac_vid_pid_match | startswith(\"FAIL\")' out.txt"
+perl -pe 's/^(verifier,data,string,.{10})(.)/$1 . ($2 eq "A" ? "B" : "A")/e' dev.csv > ver.esp32.csv
+expect_err 12 "check failed" "esp32-csv: a changed verifier is caught with the passcode (exit 12)" "$MP" factory-data inspect ver.esp32.csv --passcode 20202021 --json
+check "esp32-csv: the verifier check failed" bash -c "jq -e '.checks.verifier_matches_passcode | startswith(\"FAIL\")' out.txt"
+perl -pe 's/^(dac-cert,data,hex2bin,.*)(.)(.{9})$/$1 . ($2 eq "0" ? "1" : "0") . $3/e' dev.csv > sig.esp32.csv
+expect_err 13 "check failed" "esp32-csv: a changed DAC signature fails the chain check (exit 13)" "$MP" factory-data inspect sig.esp32.csv
+perl -pe 's/^(dac-key,data,hex2bin,.{5})(.)/$1 . ($2 eq "0" ? "1" : "0")/e' dev.csv > key.esp32.csv
+expect_err 12 "dac-pub-key is not the public key of dac-key" "esp32-csv: a changed DAC key (exit 12)" "$MP" factory-data inspect key.esp32.csv
+# malformed text forms: exit 10, the line or key named
+sed 's/^discriminator,data,u32,3840$/discriminator,data,u32/' dev.csv > trunc.esp32.csv
+expect_err 10 "esp32-csv: line 3: 3 field\\(s\\); expected 4" "esp32-csv: a truncated line" "$MP" factory-data inspect trunc.esp32.csv
+sed 's/^discriminator,data,u32,/discriminator,data,string,/' dev.csv > enc.esp32.csv
+expect_err 10 "line 3: key 'discriminator': encoding 'string'; expected 'u32'" "esp32-csv: a wrong encoding" "$MP" factory-data inspect enc.esp32.csv
+sed 's/^salt,data,string,/salt,data,string,!/' dev.csv > b64.esp32.csv
+expect_err 10 "line [0-9]+: salt \\(SPAKE2\\+ salt\\): not valid base64" "esp32-csv: bad base64" "$MP" factory-data inspect b64.esp32.csv
+head -c -1 dev.csv > cut.esp32.csv
+expect_err 10 "no newline at the end of the line" "esp32-csv: a cut last line" "$MP" factory-data inspect cut.esp32.csv
+jq '.rd_uid = "hex:0g112233445566778899aabbccddeeff"' dev.nrf.json > hex.nrf.json
+expect_err 10 "nrf-json: rd_uid \\(rotating device ID unique ID\\): not valid hex" "nrf-json: bad hex" "$MP" factory-data inspect hex.nrf.json
+jq 'del(.spake2_verifier)' dev.nrf.json > miss.nrf.json
+expect_err 10 "SPAKE2\\+ verifier is required" "nrf-json: a missing field" "$MP" factory-data inspect miss.nrf.json
+jq '.hw_ver = "1"' dev.nrf.json > type.nrf.json
+expect_err 10 "key 'hw_ver': expected a non-negative integer" "nrf-json: a wrong type" "$MP" factory-data inspect type.nrf.json
+head -c 200 dev.nrf.json > cut.nrf.json
+expect_err 10 "nrf-json:[0-9]+:[0-9]+:" "nrf-json: a cut file (named .nrf.json, so read as nrf-json)" "$MP" factory-data inspect cut.nrf.json
 expect 0 "inspect without --passcode skips the verifier check" "$MP" factory-data inspect img.nxp
 check "text output names the checks" bash -c "grep -q '^check verifier_matches_passcode: skipped' out.txt && grep -q '^check dac_chains_to_pai: ok' out.txt"
 expect_err 12 "check failed" "wrong passcode caught" "$MP" factory-data inspect img.esp32 --passcode 20202022

@@ -26,7 +26,7 @@ check "manifest has no passcode" bash -c "! grep -q passcode fd/manifest.jsonl"
 check "images have no passcode (spec 5.1.7)" bash -c "! grep -q '\"passcode\"' fd/*.json"
 line=$(sed -n 2p fd/onboarding.csv)
 u=$(echo "$line" | cut -d, -f1); pc=$(echo "$line" | cut -d, -f6); qr=$(echo "$line" | cut -d, -f7); manual=$(echo "$line" | cut -d, -f8)
-for f in nrf.cbor esp32.bin nxp.bin json; do
+for f in nrf.cbor nrf.json esp32.bin esp32.csv nxp.bin json; do
     expect 0 "inspect $f: key, chain, verifier, CD" "$MP" factory-data inspect "fd/$u.$f" --pai pai.pem --cd cd.der --passcode "$pc"
     check "inspect $f: no check failed" bash -c "! grep -q ': FAIL' out.txt && grep -q 'verifier_matches_passcode: ok' out.txt"
 done
