@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -316,7 +317,17 @@ int mp_ledger_open(const char *path, mp_ledger **out)
     }
     sqlite3_busy_timeout(l->db, 10000);
     sqlite3_create_function(l->db, "mp_unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_unhex, NULL, NULL);
-    if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=16384;",
+    /* Switching a rollback-journal file (a restored backup, say) to WAL needs
+     * the file to itself, and SQLite does not wait for that: retry while
+     * another program holds it, up to the busy timeout. */
+    int r;
+    for (int waited = 0; (r = sqlite3_exec(l->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) == SQLITE_BUSY && waited < 10000;
+         waited += 10) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (r != SQLITE_OK ||
+        sqlite3_exec(l->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=16384;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_err(l, "cannot configure (is it an SQLite database?)");
         mp_ledger_close(l);
