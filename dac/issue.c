@@ -110,14 +110,16 @@ static int gen_key(EVP_PKEY_CTX *kg, item *it)
     return MP_OK;
 }
 
-/* The off-chip key, as UDID.key.der.pending until its DAC is committed (the
- * ledger never holds private keys); the key leaves memory here. */
-static int write_pending_key(mp_outdir *od, item *it)
+/* The off-chip key, under its final name UDID.key.der before its DAC is
+ * committed (the ledger never holds private keys: the file must be on disk
+ * first); a key whose DAC never committed is removed by the next run's sweep,
+ * as a file of a UDID the ledger does not know. The key leaves memory here. */
+static int write_key(mp_outdir *od, item *it)
 {
     uint8_t der[121];
     char name[MP_UDID_MAX + 24];
     size_t n = mp_sec1_der(it->scalar, it->dev.point, der);
-    snprintf(name, sizeof(name), "%s.key.der.pending", it->dev.udid);
+    snprintf(name, sizeof(name), "%s.key.der", it->dev.udid);
     int rc = mp_outdir_write(od, name, der, n, 0600);
     mp_wipe(der, sizeof(der));
     mp_wipe(it->scalar, sizeof(it->scalar));
@@ -138,7 +140,7 @@ static void work(void *ctx, void *state, size_t i)
     if ((it->rc = mp_dac_cn(is->order.cn_template, it->dev.udid, is->order.vid, is->order.pid, it->cn)) != MP_OK ||
         (it->rc = mp_serial_random(it->serial)) != MP_OK ||
         (it->rc = mp_dac_build(&is->tmpl, it->cn, it->dev.point, it->serial, &w->sign, it->der, &it->len)) != MP_OK ||
-        (is->generate_keys && (it->rc = write_pending_key(c->od, it)) != MP_OK)) {
+        (is->generate_keys && (it->rc = write_key(c->od, it)) != MP_OK)) {
         snprintf(it->msg, sizeof(it->msg), "%s: %s", it->dev.udid, mp_err_msg());
     }
 }
@@ -285,23 +287,16 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
     return rc;
 }
 
-/* Writer thread: a committed chunk's DER files (and renamed off-chip keys),
- * then one syncfs; the main thread marks them written afterwards. */
-static int write_files(mp_issue *is, mp_outdir *od, chunk *c)
+/* Writer thread: a committed chunk's DER files, then one syncfs; the main
+ * thread marks them written afterwards. */
+static int write_files(mp_outdir *od, chunk *c)
 {
-    char name[MP_UDID_MAX + 16], a[MP_UDID_MAX + 24], b[MP_UDID_MAX + 24];
+    char name[MP_UDID_MAX + 16];
     int rc = MP_OK;
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
         const item *it = &c->items[i];
         snprintf(name, sizeof(name), "%s.der", it->dev.udid);
         rc = mp_outdir_write(od, name, it->der, it->len, 0644);
-        if (rc == MP_OK && is->generate_keys) {
-            snprintf(a, sizeof(a), "%s.key.der.pending", it->dev.udid);
-            snprintf(b, sizeof(b), "%s.key.der", it->dev.udid);
-            if (renameat(od->fd, a, od->fd, b) != 0) {
-                rc = mp_err(MP_ERR_IO, "%s/%s: cannot rename: %s", is->out_dir, a, strerror(errno));
-            }
-        }
     }
     return rc == MP_OK ? mp_outdir_sync(od) : rc;
 }
@@ -321,7 +316,7 @@ static void *writer_main(void *arg)
         w->head = (w->head + 1) % NBUF;
         w->len--;
         pthread_mutex_unlock(&w->mu);
-        c->wrc = write_files(w->is, w->od, c);
+        c->wrc = write_files(w->od, c);
         if (c->wrc != MP_OK) {
             snprintf(c->wmsg, sizeof(c->wmsg), "%s", mp_err_msg());
         }
@@ -396,7 +391,7 @@ static int store_chunk(mp_issue *is, writer *w, chunk *bufs, chunk *c)
     }
     int rc;
     c->state = C_RECORDING;
-    /* the workers wrote the chunk's pending keys: on disk before the commit */
+    /* the workers wrote the chunk's keys: on disk before the commit */
     if (is->generate_keys && (rc = mp_outdir_sync(w->od)) != MP_OK) {
         return rc;
     }

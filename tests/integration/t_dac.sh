@@ -124,6 +124,25 @@ check "SIGINT says how to finish" grep -q "run the same command again" int.err
 expect 0 "re-run after SIGINT" "$MP" dac issue $H --order $O3 --out-dir int --quiet
 check "all issued after SIGINT re-run" test "$(db 'select count(*) from devices where state=0')" = 0
 check "int files = ledger rows" test "$(ls int/*.der | wc -l)" = "$(db "select count(*) from certificates where path like '%/int/%'")"
+# --generate-keys killed part-way: keys are written under their final names before their
+# chunk commits, so the re-run must remove the keys whose DAC never committed, rewrite the
+# DACs that committed but were not written, and leave every key with its own DAC
+"$MP" dac issue $H --order $O3 --generate-keys --count 30000 --out-dir gk --jobs 2 --quiet > /dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 300); do [ "$(ls gk 2>/dev/null | wc -l)" -gt 5000 ] && break; sleep 0.01; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+gk_rows=$(db "select count(*) from certificates where path like '%/gk/%'")
+check "--generate-keys killed part-way ($gk_rows of 30000 recorded)" test "$gk_rows" -lt 30000
+expect 0 "re-run in the folder after kill -9" "$MP" dac issue $H --order $O3 --generate-keys --count 1 --out-dir gk --quiet
+gk_rows=$(db "select count(*) from certificates where path like '%/gk/%'")
+check "keys = DACs = ledger rows ($gk_rows)" bash -c "[ \$(ls gk | grep -c '[.]key[.]der\$') = $gk_rows ] && [ \$(ls gk | grep -v key | grep -c '[.]der\$') = $gk_rows ]"
+check "every key's UDID has a DAC in the ledger, nothing unwritten" bash -c '
+  [ "$(sqlite3 state/ledger.sqlite "select count(*) from certificates where written=0")" = 0 ] || exit 1
+  ls gk | sed -n "s/[.]key[.]der\$//p" | sort > gk.keys
+  sqlite3 state/ledger.sqlite "select udid from certificates where path like \"%/gk/%\" order by udid" > gk.rows
+  diff -q gk.keys gk.rows'
+check "the keys match their DACs (first 50)" bash -c 'for k in $(ls gk/*.key.der | head -50); do d=${k%.key.der}.der
+  [ "$(openssl ec -inform DER -in $k -pubout 2>/dev/null)" = "$(openssl x509 -inform DER -in $d -noout -pubkey)" ] || exit 1; done'
 
 # revocation and CRL
 serial=$(db "select serial from certificates where order_id=1 limit 1")
