@@ -7,9 +7,9 @@
  *   dac_bench keygen N J                        P-256 key generation + export
  *   dac_bench hsm-keygen N J PAI_CERT PAI_KEY_LABEL   keygen + export + DAC signed in the token
  *       (the per-device work of `dac issue --generate-keys`)
- *   dac_bench hsm-file N J PAI_CERT PAI_KEY_LABEL DIR   hsm, and each DAC written to DIR/N.der the
- *       way `dac issue` writes it (mp_outdir_write: an unnamed file linked under its name; one
- *       syncfs per 2048 per thread): the floor of one file per device, without a ledger
+ *   dac_bench hsm-file N J PAI_CERT PAI_KEY_LABEL DIR   hsm, and each DAC written to DIR as its
+ *       own file by one writer thread the way `dac issue` writes it (bench/filering.h): the
+ *       floor of one file per device, without a ledger
  * Prints one JSON line: {"mode":..., "n":..., "jobs":..., "seconds":..., "rate":...}. */
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +25,7 @@
 #include "keystore.h"
 #include "opts.h"
 #include "util.h"
+#include "filering.h"
 #include "x509.h"
 
 typedef struct job {
@@ -36,8 +37,7 @@ typedef struct job {
     long n;
     int keygen; /* generate (and export) a device key per iteration */
     int sign;   /* build and sign a DAC per iteration */
-    mp_outdir *od; /* write each DAC here (hsm-file) */
-    int id;
+    filering *fr; /* hand each DAC to the file writer (hsm-file) */
 } job;
 
 static void gen(EVP_PKEY_CTX *kg, uint8_t pt[65])
@@ -69,6 +69,7 @@ static void *run(void *arg)
     EVP_PKEY_CTX *ctx = j->sess || !j->sign ? NULL : mp_dac_sign_ctx(j->signer);
     mp_dac_signer sg = {.sess = j->sess, .evp = ctx};
     memcpy(pt, j->point, 65);
+    fr_batch *batch = NULL;
     for (long i = 0; i < j->n; i++) {
         if (kg != NULL) {
             gen(kg, pt);
@@ -78,17 +79,13 @@ static void *run(void *arg)
             fprintf(stderr, "build failed: %s\n", mp_err_msg());
             exit(1);
         }
-        if (j->od != NULL) {
-            char name[64];
-            snprintf(name, sizeof(name), "%d-%ld.der", j->id, i);
-            if (mp_outdir_write(j->od, name, der, len, 0644) != MP_OK ||
-                ((i + 1) % 2048 == 0 && mp_outdir_sync(j->od) != MP_OK)) {
-                fprintf(stderr, "write failed: %s\n", mp_err_msg());
-                exit(1);
-            }
+        if (j->fr != NULL) {
+            fr_put(j->fr, &batch, der, len);
         }
     }
-    if (j->od != NULL && mp_outdir_sync(j->od) != MP_OK) exit(1);
+    if (j->fr != NULL) {
+        fr_flush(j->fr, &batch);
+    }
     EVP_PKEY_CTX_free(kg);
     EVP_PKEY_CTX_free(ctx);
     return NULL;
@@ -162,13 +159,20 @@ int main(int argc, char **argv)
     }
     if (mp_dac_tmpl_init(&t, pai, 0xFFF2, 0x8001, 1735689600, MP_NO_EXPIRY) != MP_OK) return 1;
     job js[64];
+    filering fr;
     double t0 = now_s();
+    if (od.fd >= 0) {
+        fr_start(&fr, &od, MP_DAC_MAX_DER, "der");
+    }
     for (int i = 0; i < jobs; i++) {
         js[i] = (job){.t = &t, .signer = signers[i], .sess = sess[i], .point = point, .n = n / jobs, .keygen = keygen, .sign = sign,
-                      .od = od.fd >= 0 ? &od : NULL, .id = i};
+                      .fr = od.fd >= 0 ? &fr : NULL};
         pthread_create(&js[i].th, NULL, run, &js[i]);
     }
     for (int i = 0; i < jobs; i++) pthread_join(js[i].th, NULL);
+    if (od.fd >= 0) {
+        fr_finish(&fr);
+    }
     double dt = now_s() - t0;
     printf("{\"mode\":\"%s\",\"n\":%ld,\"jobs\":%d,\"seconds\":%.3f,\"rate\":%.0f}\n", argv[1], n, jobs, dt, (double)n / dt);
     for (int i = 0; i < jobs; i++) {

@@ -8,9 +8,9 @@
  * (what `make bench` uses): N derivations of mp_pbkdf2_sha256 on JOBS threads,
  * one JSON line {"mode":"pbkdf2","iterations","n","jobs","seconds","rate"}.
  * With ITERATIONS JOBS N DIR BYTES, each derivation is also written out as a
- * BYTES-long file in DIR the way factory-data build writes an image
- * (mp_outdir_write; one syncfs per 1024 per thread): the floor of one file per
- * device, without packing or a ledger ("mode":"pbkdf2-file").
+ * BYTES-long file in DIR by one writer thread the way factory-data build
+ * writes an image (bench/filering.h): the floor of one file per device,
+ * without packing or a ledger ("mode":"pbkdf2-file").
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +24,7 @@
 #include "factory-data/pbkdf2.h"
 #include "factory-data/spake2p.h"
 #include "util.h"
+#include "filering.h"
 
 static double now(void)
 {
@@ -59,7 +60,7 @@ typedef struct pjob {
     uint32_t it;
     long n;
     int id;
-    mp_outdir *od;
+    filering *fr;
     size_t bytes;
 } pjob;
 
@@ -67,22 +68,17 @@ static void *prun(void *arg)
 {
     pjob *j = arg;
     uint8_t pw[4] = {0x25, 0x42, 0x34, 0x01}, salt[32] = {(uint8_t)j->id}, out[80];
-    uint8_t *img = j->od ? calloc(1, j->bytes) : NULL;
+    uint8_t *img = j->fr ? calloc(1, j->bytes) : NULL;
+    fr_batch *batch = NULL;
     for (long i = 0; i < j->n; i++) {
         pw[0] = (uint8_t)i;
         if (mp_pbkdf2_sha256(pw, 4, salt, 32, j->it, out, 80) != 0) abort();
-        if (j->od != NULL) {
-            char name[64];
+        if (j->fr != NULL) {
             memcpy(img, out, j->bytes < 80 ? j->bytes : 80);
-            snprintf(name, sizeof(name), "%d-%ld.json", j->id, i);
-            if (mp_outdir_write(j->od, name, img, j->bytes, 0644) != MP_OK ||
-                ((i + 1) % 1024 == 0 && mp_outdir_sync(j->od) != MP_OK)) {
-                fprintf(stderr, "write failed: %s\n", mp_err_msg());
-                exit(1);
-            }
+            fr_put(j->fr, &batch, img, j->bytes);
         }
     }
-    if (j->od != NULL && mp_outdir_sync(j->od) != MP_OK) exit(1);
+    if (j->fr != NULL) fr_flush(j->fr, &batch);
     free(img);
     return NULL;
 }
@@ -91,12 +87,15 @@ static void *prun(void *arg)
 static int limit(uint32_t it, int jobs, long n, mp_outdir *od, size_t bytes)
 {
     pjob js[64];
+    filering fr;
     double t0 = now();
+    if (od != NULL) fr_start(&fr, od, bytes, "json");
     for (int i = 0; i < jobs; i++) {
-        js[i] = (pjob){.it = it, .n = n / jobs, .id = i, .od = od, .bytes = bytes};
+        js[i] = (pjob){.it = it, .n = n / jobs, .id = i, .fr = od ? &fr : NULL, .bytes = bytes};
         if (pthread_create(&js[i].th, NULL, prun, &js[i]) != 0) return 1;
     }
     for (int i = 0; i < jobs; i++) pthread_join(js[i].th, NULL);
+    if (od != NULL) fr_finish(&fr);
     double dt = now() - t0;
     long done = n / jobs * jobs;
     printf("{\"mode\":\"%s\",\"iterations\":%u,\"n\":%ld,\"jobs\":%d,\"seconds\":%.3f,\"rate\":%.1f}\n",
