@@ -248,56 +248,101 @@ int mp_check_output(const char *path, int force)
     return MP_OK;
 }
 
-int mp_write_file(const char *path, const void *data, size_t len, int mode, int force)
+int mp_stream_open(mp_stream *s, const char *path, int mode)
 {
-    char dir[4096], tmp[4200];
-    int rc = mp_check_output(path, force);
-    if (rc != MP_OK) {
-        return rc;
+    memset(s, 0, sizeof(*s));
+    if (snprintf(s->path, sizeof(s->path), "%s", path) >= (int)sizeof(s->path) ||
+        snprintf(s->tmp, sizeof(s->tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(s->tmp)) {
+        s->tmp[0] = 0;
+        return mp_err(MP_ERR_IO, "%s: name too long", path);
     }
-    dir_of(path, dir, sizeof(dir));
-    snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    int fd = mkostemp(s->tmp, O_CLOEXEC);
     if (fd < 0) {
+        s->tmp[0] = 0;
         return mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
     }
+    if (fchmod(fd, (mode_t)mode) != 0 || (s->f = fdopen(fd, "wb")) == NULL) {
+        int rc = mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
+        close(fd);
+        mp_stream_abort(s);
+        return rc;
+    }
+    setvbuf(s->f, NULL, _IOFBF, 1 << 16);
+    return MP_OK;
+}
+
+int mp_stream_close(mp_stream *s)
+{
+    if (s->f == NULL) {
+        return MP_OK;
+    }
+    errno = 0;
+    int bad = fflush(s->f) != 0 || ferror(s->f) || fsync(fileno(s->f)) != 0;
+    int e = errno;
+    bad |= fclose(s->f) != 0;
+    s->f = NULL;
+    if (!bad) return MP_OK;
+    return mp_err(MP_ERR_IO, "%s: write failed: %s", s->path, strerror(e ? e : errno ? errno : EIO));
+}
+
+int mp_stream_commit(mp_stream *s, int force)
+{
+    char dir[4096];
+    int rc = mp_stream_close(s);
+    if (rc == MP_OK && !force && link(s->tmp, s->path) != 0) {
+        /* link() refuses to replace: a file made since the check is kept. */
+        rc = errno == EEXIST ? mp_err(MP_ERR_EXISTS, "%s: already exists (use --force to replace it)", s->path)
+                             : mp_err(MP_ERR_IO, "%s: cannot create: %s", s->path, strerror(errno));
+    } else if (rc == MP_OK && force && rename(s->tmp, s->path) != 0) {
+        rc = mp_err(MP_ERR_IO, "%s: cannot rename into place: %s", s->path, strerror(errno));
+    }
+    if (rc == MP_OK && force) {
+        s->tmp[0] = 0; /* renamed: nothing to remove */
+    }
+    mp_stream_abort(s);
+    if (rc == MP_OK) {
+        dir_of(s->path, dir, sizeof(dir));
+        mp_fsync_dir(dir);
+    }
+    return rc;
+}
+
+void mp_stream_abort(mp_stream *s)
+{
+    if (s->f != NULL) {
+        fclose(s->f);
+        s->f = NULL;
+    }
+    if (s->tmp[0] != 0) {
+        unlink(s->tmp);
+        s->tmp[0] = 0;
+    }
+}
+
+int mp_write_file(const char *path, const void *data, size_t len, int mode, int force)
+{
+    mp_stream s;
+    int rc = mp_check_output(path, force);
+    if (rc != MP_OK || (rc = mp_stream_open(&s, path, mode)) != MP_OK) {
+        return rc;
+    }
+    /* straight to the file descriptor: the data (often a private key) never
+     * passes through stdio's buffer, which is freed without being wiped */
     const uint8_t *p = data;
     size_t done = 0;
     while (done < len) {
-        ssize_t w = write(fd, p + done, len - done);
+        ssize_t w = write(fileno(s.f), p + done, len - done);
         if (w < 0 && errno == EINTR) {
             continue;
         }
         if (w <= 0) {
-            break;
+            rc = mp_err(MP_ERR_IO, "%s: write failed: %s", path, w < 0 ? strerror(errno) : "no space");
+            mp_stream_abort(&s);
+            return rc;
         }
         done += (size_t)w;
     }
-    if (done != len || fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
-        rc = mp_err(MP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return rc;
-    }
-    close(fd);
-    if (!force && link(tmp, path) != 0) {
-        /* link() refuses to replace: a racing writer cannot be clobbered. */
-        rc = errno == EEXIST
-                 ? mp_err(MP_ERR_EXISTS, "%s: already exists (use --force to replace it)", path)
-                 : mp_err(MP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        unlink(tmp);
-        return rc;
-    }
-    if (force && rename(tmp, path) != 0) {
-        rc = mp_err(MP_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-        unlink(tmp);
-        return rc;
-    }
-    if (!force) {
-        unlink(tmp);
-    }
-    mp_fsync_dir(dir);
-    return MP_OK;
+    return mp_stream_commit(&s, force);
 }
 
 int mp_mkdir_p(const char *path, int mode)

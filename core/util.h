@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -39,6 +40,21 @@ int mp_write_file(const char *path, const void *data, size_t len, int mode,
 /* Check early that path can be created (directory writable, file absent
  * unless force) so that no key is made for an output that cannot be written. */
 int mp_check_output(const char *path, int force) MP_MUST_CHECK;
+
+/* A file written as a stream and put in place only when complete (what
+ * mp_write_file does for a buffer): FILE.tmp.XXXXXX beside it with the final
+ * mode, buffered writes to s->f, then mp_stream_close (flush, fsync; the data
+ * stays in s->tmp, e.g. to be signed) and mp_stream_commit (link() into place,
+ * or rename() with force; the folder fsynced). mp_stream_abort removes the
+ * temporary file; it is safe after commit and on a stream never opened. */
+typedef struct mp_stream {
+    FILE *f;
+    char path[4096], tmp[4200];
+} mp_stream;
+int mp_stream_open(mp_stream *s, const char *path, int mode) MP_MUST_CHECK;
+int mp_stream_close(mp_stream *s) MP_MUST_CHECK;
+int mp_stream_commit(mp_stream *s, int force) MP_MUST_CHECK;
+void mp_stream_abort(mp_stream *s);
 int mp_mkdir_p(const char *path, int mode) MP_MUST_CHECK;
 int mp_fsync_dir(const char *dir);
 

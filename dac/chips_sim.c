@@ -9,7 +9,6 @@
 #include "dac/chips.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +32,9 @@ enum { F_KEYS, F_CSV, F_JSON, F_BIRTH, F_N };
 static const char *const stream_names[F_N] = {"device-keys.csv", "chips.csv", "chips.json", "birth-certs.pem"};
 static const int stream_modes[F_N] = {0600, 0644, 0644, 0644};
 
-typedef struct sout {
-    FILE *f;
-    char tmp[4200];
-    char path[4200];
-} sout;
-
 typedef struct sim {
     const mp_chips_sim *opt;
-    sout out[F_N];
+    mp_stream out[F_N];
     EVP_PKEY *ca_key;
     X509 *ca;
     EVP_PKEY_CTX *kg;
@@ -57,58 +50,15 @@ static void out_path(const mp_chips_sim *o, const char *name, char *buf, size_t 
 
 static int stream_open(sim *s, int i)
 {
-    sout *o = &s->out[i];
     char path[4200];
     out_path(s->opt, stream_names[i], path, sizeof(path));
-    memcpy(o->path, path, sizeof(o->path));
-    snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", path);
-    int fd = mkostemp(o->tmp, O_CLOEXEC);
-    if (fd < 0) {
-        o->tmp[0] = 0;
-        return mp_err(MP_ERR_IO, "%s: cannot create a temporary file: %s", o->path, strerror(errno));
-    }
-    if (fchmod(fd, (mode_t)stream_modes[i]) != 0 || (o->f = fdopen(fd, "wb")) == NULL) {
-        close(fd);
-        return mp_err(MP_ERR_IO, "%s: cannot open: %s", o->tmp, strerror(errno));
-    }
-    setvbuf(o->f, NULL, _IOFBF, 1 << 20);
-    return MP_OK;
-}
-
-/* Flush, fsync and close (the data stays in the temporary file). */
-static int stream_close(sout *o)
-{
-    if (o->f == NULL) {
-        return MP_OK;
-    }
-    int bad = fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0;
-    bad |= fclose(o->f) != 0;
-    o->f = NULL;
-    return bad ? mp_err(MP_ERR_IO, "%s: write failed: %s", o->path, strerror(errno)) : MP_OK;
-}
-
-static int stream_commit(sout *o, int force)
-{
-    int rc = MP_OK;
-    if (o->tmp[0] == 0) {
-        return MP_OK;
-    }
-    if (force ? rename(o->tmp, o->path) != 0 : link(o->tmp, o->path) != 0) {
-        rc = errno == EEXIST ? mp_err(MP_ERR_EXISTS, "%s: already exists (use --force to replace it)", o->path)
-                             : mp_err(MP_ERR_IO, "%s: cannot create: %s", o->path, strerror(errno));
-    }
-    if (!force || rc != MP_OK) {
-        unlink(o->tmp);
-    }
-    o->tmp[0] = 0;
-    return rc;
+    return mp_stream_open(&s->out[i], path, stream_modes[i]);
 }
 
 static void sim_free(sim *s)
 {
     for (int i = 0; i < F_N; i++) {
-        if (s->out[i].f != NULL) fclose(s->out[i].f);
-        if (s->out[i].tmp[0] != 0) unlink(s->out[i].tmp);
+        mp_stream_abort(&s->out[i]);
     }
     EVP_PKEY_free(s->ca_key);
     X509_free(s->ca);
@@ -317,7 +267,7 @@ static int commit_all(sim *s)
 {
     int rc = MP_OK;
     for (int i = 0; rc == MP_OK && i < F_N; i++) {
-        rc = stream_commit(&s->out[i], s->opt->force);
+        if (s->out[i].tmp[0] != 0) rc = mp_stream_commit(&s->out[i], s->opt->force);
     }
     if (rc == MP_OK) rc = write_small(s->opt, "chips.csv.sig", s->csv_sig, s->csv_sig_len, 0644);
     if (rc == MP_OK) rc = write_small(s->opt, "chips.json.p7s", s->p7s, s->p7s_len, 0644);
@@ -357,7 +307,7 @@ int mp_chips_simulate(const mp_chips_sim *o)
     }
     if (rc == MP_OK) rc = devices(&s);
     for (int i = 0; i < F_N; i++) {
-        int r = stream_close(&s.out[i]);
+        int r = mp_stream_close(&s.out[i]);
         rc = rc == MP_OK ? r : rc;
     }
     if (rc == MP_OK) rc = sign_raw(&s, s.out[F_CSV].tmp);

@@ -1,8 +1,6 @@
 /* order.c - `order create|list|close` and `ledger report|export`. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,44 +317,21 @@ static int export_rows(mp_ledger *l, export_ctx *e)
 /* Export into out's temporary file, then put it in place. */
 static int export_to_file(mp_ledger *l, export_ctx *e, const char *out, int force)
 {
-    char tmp[4200], dir[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", out) >= (int)sizeof(tmp)) {
-        return mp_err(MP_ERR_IO, "%s: name too long", out);
-    }
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        return mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", out, strerror(errno));
-    }
-    if (fchmod(fd, 0644) != 0 || (e->f = fdopen(fd, "wb")) == NULL) {
-        int rc = mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", out, strerror(errno));
-        close(fd);
-        unlink(tmp);
+    mp_stream st;
+    int rc = mp_stream_open(&st, out, 0644);
+    if (rc != MP_OK) {
         return rc;
     }
-    setvbuf(e->f, NULL, _IOFBF, 1 << 16);
-    int rc = export_rows(l, e);
-    errno = 0;
-    if (rc == MP_OK && (fflush(e->f) != 0 || ferror(e->f) || fsync(fd) != 0)) {
-        rc = export_fail(e, errno);
-    }
-    if (fclose(e->f) != 0 && rc == MP_OK) {
-        rc = export_fail(e, errno);
-    }
-    e->f = NULL;
-    if (rc == MP_OK && !force && link(tmp, out) != 0) {
-        /* link() refuses to replace: a file made since the check is kept. */
-        rc = errno == EEXIST ? mp_err(MP_ERR_EXISTS, "%s: already exists (use --force to replace it)", out)
-                             : mp_err(MP_ERR_IO, "%s: cannot create: %s", out, strerror(errno));
-    } else if (rc == MP_OK && force && rename(tmp, out) != 0) {
-        rc = mp_err(MP_ERR_IO, "%s: cannot rename into place: %s", out, strerror(errno));
-    }
-    if (rc != MP_OK || !force) {
-        unlink(tmp);
+    e->f = st.f;
+    rc = export_rows(l, e);
+    if (rc == MP_OK && (rc = mp_stream_close(&st)) != MP_OK && mp_interrupted()) {
+        rc = export_fail(e, 0);
     }
     if (rc == MP_OK) {
-        snprintf(dir, sizeof(dir), "%s", out);
-        mp_fsync_dir(dirname(dir));
+        rc = mp_stream_commit(&st, force);
     }
+    mp_stream_abort(&st);
+    e->f = NULL;
     return rc;
 }
 
