@@ -39,6 +39,7 @@ typedef struct chunk {
     const mp_issue *is;
     mp_outdir *od; /* workers write off-chip keys here */
     int64_t batch; /* its ledger batch, once recorded */
+    size_t keyed;  /* items handed to the workers (--generate-keys: they may have written keys) */
     int state; /* C_* below */
     int wrc;   /* the writer's result */
     char wmsg[512];
@@ -57,9 +58,6 @@ int mp_issue_prepare(mp_issue *is, mp_ledger *l, mp_ks *ks, int64_t order_id, in
     is->ks = ks;
     if ((rc = mp_ledger_get_order(l, order_id, &is->order)) != MP_OK) {
         return rc;
-    }
-    if (is->order.closed) {
-        return mp_err(MP_ERR_QUOTA, "production order %lld is closed", (long long)order_id);
     }
     if ((rc = mp_ca_open(ks, is->order.pai_cert, is->order.pai_key, MP_PAI, test_mode, &is->pai)) != MP_OK) {
         return mp_err_ctx(rc, "order %lld", (long long)order_id);
@@ -80,6 +78,11 @@ int mp_issue_prepare(mp_issue *is, mp_ledger *l, mp_ks *ks, int64_t order_id, in
         return mp_err(MP_ERR_PROFILE, "the DAC notBefore lies outside the PAI's validity window");
     }
     return mp_dac_tmpl_init(&is->tmpl, is->pai.cert, is->order.vid, is->order.pid, nb, na);
+}
+
+int mp_issue_check_open(const mp_issue *is)
+{
+    return is->order.closed ? mp_err(MP_ERR_QUOTA, "production order %lld is closed", (long long)is->order.id) : MP_OK;
 }
 
 void mp_issue_release(mp_issue *is)
@@ -445,6 +448,45 @@ static int fill(feed *f, chunk *c)
     return MP_OK;
 }
 
+static int start(mp_workers *team, chunk *c)
+{
+    c->keyed = c->n;
+    return mp_workers_start(team, c, c->n);
+}
+
+/* --generate-keys: keys are written under their final names before their
+ * chunk commits. A chunk that never committed (a failed transaction, a quota
+ * or closed order met part-way, an error or Ctrl-C while it was signed) must
+ * not leave its keys behind: remove every key of such a chunk whose UDID the
+ * ledger does not hold (a COMMIT that failed may still have committed). The
+ * next run's sweep does the same after a kill. */
+static int drop_uncommitted_keys(mp_issue *is, mp_outdir *od, chunk *bufs)
+{
+    uint64_t removed = 0;
+    int rc = MP_OK;
+    for (int b = 0; rc == MP_OK && b < NBUF; b++) {
+        chunk *c = &bufs[b];
+        if (c->state != C_SIGNING && c->state != C_RECORDING) continue;
+        for (size_t i = 0; rc == MP_OK && i < c->keyed; i++) {
+            char sha[65], name[MP_UDID_MAX + 16];
+            int found = 1;
+            const char *udid = c->items[i].dev.udid;
+            if (udid[0] == 0 || (rc = mp_ledger_cert_for_udid(is->ledger, udid, sha, &found)) != MP_OK || found) {
+                continue;
+            }
+            snprintf(name, sizeof(name), "%s.key.der", udid);
+            removed += unlinkat(od->fd, name, 0) == 0;
+        }
+        c->keyed = 0;
+    }
+    if (removed > 0) {
+        fprintf(stderr, "matter-pki dac issue: removed %llu key file(s) of devices whose DAC was not recorded\n",
+                (unsigned long long)removed);
+        if (rc == MP_OK) rc = mp_outdir_sync(od);
+    }
+    return rc;
+}
+
 /* ---- progress ---------------------------------------------------------------- */
 
 
@@ -503,7 +545,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     double t0 = now_s();
     chunk *nxt = NULL;
     if ((rc = acquire(is, &w, bufs, &sig)) != MP_OK || (rc = fill(&f, sig)) != MP_OK) goto end;
-    if (sig->n > 0 && (rc = mp_workers_start(&team, sig, sig->n)) != MP_OK) goto end;
+    if (sig->n > 0 && (rc = start(&team, sig)) != MP_OK) goto end;
     /* Three stages overlap: workers sign chunk k+1 while this thread records
      * chunk k in the ledger and the writer thread writes chunk k-1's files.
      * The next chunk is read from the ledger while the workers sign, so they
@@ -514,7 +556,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
         chunk *done = sig;
         sig = nxt;
         nxt = NULL;
-        if (sig->n > 0 && !mp_interrupted() && (rc = mp_workers_start(&team, sig, sig->n)) != MP_OK) break;
+        if (sig->n > 0 && !mp_interrupted() && (rc = start(&team, sig)) != MP_OK) break;
         if (!team.running) {
             sig->n = 0;
         }
@@ -547,6 +589,12 @@ end:
             (void)record(is, &w, bufs, NULL);
             rc = mp_err(rc, "%s", msg);
         }
+    }
+    if (is->generate_keys && od.fd >= 0) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+        int r = drop_uncommitted_keys(is, &od, bufs);
+        rc = rc != MP_OK ? mp_err(rc, "%s", msg) : r;
     }
     if (rc == MP_OK && mp_interrupted() && is->issued < count) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",

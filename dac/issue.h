@@ -43,8 +43,10 @@ typedef struct mp_issue {
 } mp_issue;
 
 /* Open the order, its PAI (checked against the profile and the token key)
- * and build the DER template. */
+ * and build the DER template. A closed order opens too (its unfinished files
+ * can still be recovered); mp_issue_check_open refuses it for issuance. */
 int mp_issue_prepare(mp_issue *is, mp_ledger *l, mp_ks *ks, int64_t order_id, int test_mode) MP_MUST_CHECK;
+int mp_issue_check_open(const mp_issue *is) MP_MUST_CHECK;
 void mp_issue_release(mp_issue *is);
 
 /* Finish what an interrupted run left: rewrite unwritten files from the

@@ -209,8 +209,11 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
     free(abs);
     is->out_dir = is->out_abs;
     int lock = -1; /* held until exit */
-    if ((rc = check_udids(is, a)) != MP_OK || (rc = target(is, a, &count)) != MP_OK ||
-        (rc = mp_dir_lock(is->out_dir, &lock)) != MP_OK || (rc = mp_issue_recover(is, 1)) != MP_OK) {
+    /* What an interrupted run left in this folder is finished or removed first,
+     * also when this run itself is then refused (closed order, quota). */
+    if ((rc = mp_dir_lock(is->out_dir, &lock)) != MP_OK || (rc = mp_issue_recover(is, 1)) != MP_OK ||
+        (rc = mp_issue_check_open(is)) != MP_OK || (rc = check_udids(is, a)) != MP_OK ||
+        (rc = target(is, a, &count)) != MP_OK) {
         return rc;
     }
     if (is->generate_keys && (rc = gen_list(is)) != MP_OK) {

@@ -32,7 +32,7 @@ int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force)
     int found = 0;
     int rc;
     /* Finish what an interrupted run of this order left (files only). */
-    if ((rc = mp_issue_recover(is, 0)) != MP_OK) {
+    if ((rc = mp_issue_recover(is, 0)) != MP_OK || (rc = mp_issue_check_open(is)) != MP_OK) {
         return rc;
     }
     if ((rc = mp_check_output(out, force)) != MP_OK || (rc = load_csr(csr, point)) != MP_OK ||

@@ -143,6 +143,20 @@ check "every key's UDID has a DAC in the ledger, nothing unwritten" bash -c '
   diff -q gk.keys gk.rows'
 check "the keys match their DACs (first 50)" bash -c 'for k in $(ls gk/*.key.der | head -50); do d=${k%.key.der}.der
   [ "$(openssl ec -inform DER -in $k -pubout 2>/dev/null)" = "$(openssl x509 -inform DER -in $d -noout -pubkey)" ] || exit 1; done'
+# a chunk that never commits (its order closed part-way) takes its keys with it, and a run
+# that is then refused (closed order) still finishes and cleans its folder first
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100000 > /dev/null
+Oc=$(db "select max(id) from orders")
+"$MP" dac issue $H --order $Oc --generate-keys --count 40000 --out-dir gc --jobs 2 --quiet > gc.out 2> gc.err & pid=$!
+for i in $(seq 1 300); do [ "$(ls gc 2>/dev/null | wc -l)" -gt 5000 ] && break; sleep 0.01; done
+"$MP" order close --order $Oc > /dev/null
+wait $pid; rc=$?
+gc_rows=$(db "select count(*) from certificates where order_id=$Oc")
+check "closing the order stops the run with exit 15 ($rc; $gc_rows of 40000 recorded)" test "$rc" = 15 -a "$gc_rows" -lt 40000
+check "no key without its DAC: keys = DACs = ledger rows ($gc_rows)" bash -c "[ \$(ls gc | grep -c '[.]key[.]der\$') = $gc_rows ] && [ \$(ls gc | grep -v key | grep -c '[.]der\$') = $gc_rows ]"
+: > gc/0000000000000000000000000000000000000000000000000000000000000000.key.der
+expect_err 15 "is closed" "a run on the closed order is refused" "$MP" dac issue $H --order $Oc --generate-keys --count 1 --out-dir gc
+check "... after removing the folder's leftover key first" test ! -e gc/0000000000000000000000000000000000000000000000000000000000000000.key.der
 
 # revocation and CRL
 serial=$(db "select serial from certificates where order_id=1 limit 1")
