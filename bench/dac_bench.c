@@ -167,7 +167,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < jobs; i++) {
         js[i] = (job){.t = &t, .signer = signers[i], .sess = sess[i], .point = point, .n = n / jobs, .keygen = keygen, .sign = sign,
                       .fr = od.fd >= 0 ? &fr : NULL};
-        pthread_create(&js[i].th, NULL, run, &js[i]);
+        if (pthread_create(&js[i].th, NULL, run, &js[i]) != 0) {
+            fprintf(stderr, "dac_bench: cannot start thread %d\n", i);
+            return 1;
+        }
     }
     for (int i = 0; i < jobs; i++) pthread_join(js[i].th, NULL);
     if (od.fd >= 0) {

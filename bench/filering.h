@@ -72,16 +72,17 @@ static void fr_start(filering *r, mp_outdir *od, size_t cap, const char *ext)
     r->od = od;
     r->cap = cap;
     r->ext = ext;
-    pthread_create(&r->th, NULL, fr_writer, r);
+    if (pthread_create(&r->th, NULL, fr_writer, r) != 0) {
+        fprintf(stderr, "cannot start the writer thread\n");
+        exit(1);
+    }
 }
 
 /* A producer's current batch: append one output; a full batch goes to the writer. */
 static void fr_put(filering *r, fr_batch **cur, const uint8_t *data, size_t len)
 {
     if (*cur == NULL) {
-        *cur = calloc(1, sizeof(fr_batch));
-        (*cur)->data = malloc(FR_BATCH * r->cap);
-        if (*cur == NULL || (*cur)->data == NULL) abort();
+        if ((*cur = calloc(1, sizeof(fr_batch))) == NULL || ((*cur)->data = malloc(FR_BATCH * r->cap)) == NULL) abort();
     }
     fr_batch *b = *cur;
     memcpy(b->data + b->n * r->cap, data, len);

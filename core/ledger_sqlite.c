@@ -46,7 +46,7 @@ static const char *const sql[S_NSTMT] = {
     [S_ADD_CERT] = "INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) VALUES(?,?,?,?,?,?,?)",
     [S_UNWRITTEN] = "SELECT hex(c.serial),c.udid,c.order_id,b.pai_skid,b.not_before,b.not_after,lower(hex(c.sha256)),c.der,"
                     CERT_PATH ",b.station,c.batch FROM dac_batches b JOIN dacs c ON c.batch=b.id"
-                    " WHERE b.order_id=? AND b.written=0 ORDER BY c.batch, c.udid",
+                    " WHERE b.order_id=? AND b.written=0 ORDER BY b.id",
     [S_BATCH_WRITTEN] = "UPDATE dac_batches SET written=1 WHERE id=?",
     [S_CERT_UDID] = "SELECT lower(hex(sha256)) FROM dacs WHERE udid=?",
     [S_REVOKE_FIND] = "SELECT b.pai_skid,c.udid FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.serial=?",
@@ -136,22 +136,19 @@ static const char schema_v5[] =
     " serial BLOB NOT NULL UNIQUE, sha256 BLOB NOT NULL, der BLOB NOT NULL, path TEXT);"
     "CREATE INDEX dacs_order ON dacs(order_id, udid);"
     "CREATE INDEX dacs_batch ON dacs(batch);"
-    "CREATE TEMP TABLE v4(serial, pai_skid, udid, order_id, not_before, not_after, sha256, der, path, station,"
-    " issued_at, written, dir);"
-    "INSERT INTO v4 SELECT serial, pai_skid, udid, order_id, not_before, not_after, sha256, der, path, station,"
-    " issued_at, written, CASE WHEN length(path) > length(udid) + 5 AND"
+    "CREATE TEMP VIEW v4 AS SELECT rowid AS rid, *, CASE WHEN length(path) > length(udid) + 5 AND"
     " substr(path, length(path) - length(udid) - 4) = '/' || udid || '.der'"
-    " THEN substr(path, 1, length(path) - length(udid) - 5) ELSE NULL END FROM certificates;"
+    " THEN substr(path, 1, length(path) - length(udid) - 5) END AS dir FROM main.certificates;"
     "INSERT INTO dac_batches(order_id, pai_skid, not_before, not_after, dir, station, issued_at, written)"
     " SELECT order_id, pai_skid, not_before, not_after, coalesce(dir, ''), station, issued_at, written"
-    " FROM v4 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY min(rowid);"
+    " FROM v4 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY min(rid);"
     "INSERT INTO dacs(udid, order_id, batch, serial, sha256, der, path)"
     " SELECT v.udid, v.order_id, b.id, mp_unhex(v.serial), mp_unhex(v.sha256), v.der,"
     " CASE WHEN v.dir IS NULL THEN v.path END FROM v4 v JOIN dac_batches b ON b.order_id = v.order_id"
     " AND b.pai_skid = v.pai_skid AND b.not_before = v.not_before AND b.not_after = v.not_after"
     " AND b.dir = coalesce(v.dir, '') AND b.station = v.station AND b.issued_at = v.issued_at"
-    " AND b.written = v.written ORDER BY v.rowid;"
-    "DROP TABLE v4;"
+    " AND b.written = v.written ORDER BY v.rid;"
+    "DROP VIEW v4;"
     "DROP TABLE certificates;"
     "CREATE VIEW certificates AS SELECT hex(c.serial) AS serial, b.pai_skid AS pai_skid, c.udid AS udid,"
     " c.order_id AS order_id, b.not_before AS not_before, b.not_after AS not_after,"
@@ -264,9 +261,37 @@ static int schema_version(mp_ledger *l)
     return version;
 }
 
+/* Before v5: serials become unique across the ledger (v4: per PAI). A ledger
+ * whose serial repeats under two PAIs cannot take that constraint: say which. */
+static int check_before_v5(mp_ledger *l)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = MP_OK;
+    if (sqlite3_prepare_v2(l->db, "SELECT serial, count(*) FROM certificates GROUP BY upper(serial) HAVING count(*) > 1 LIMIT 1",
+                           -1, &s, NULL) != SQLITE_OK) {
+        return db_err(l, "check serials before the schema 5 migration");
+    }
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        rc = mp_err(MP_ERR_DB, "ledger %s: serial %s is used by %d certificates (under different PAIs); schema 5 needs"
+                    " serials unique across the ledger: this ledger cannot be upgraded by this version",
+                    l->path, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1));
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int migrate(mp_ledger *l)
 {
     int version = schema_version(l);
+    if (version < SCHEMA_VERSION) {
+        /* another program may be migrating a large ledger (a minute at a million
+         * certificates): wait for it rather than give up after 10 s */
+        sqlite3_busy_timeout(l->db, 15 * 60 * 1000);
+        if (version > 0) {
+            fprintf(stderr, "matter-pki: upgrading the ledger %s from schema %d to %d (a large ledger takes a while)\n",
+                    l->path, version, SCHEMA_VERSION);
+        }
+    }
     /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
      * version is read again under the write lock, so two programs opening
      * an old ledger at once do each step once. */
@@ -281,6 +306,12 @@ static int migrate(mp_ledger *l)
             sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
             break;
         }
+        int pre = version == 4 ? check_before_v5(l) : MP_OK;
+        if (pre != MP_OK) {
+            sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_busy_timeout(l->db, 10000);
+            return pre;
+        }
         if (sqlite3_exec(l->db, steps[version], NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             int rc = mp_err(MP_ERR_DB, "ledger %s: cannot migrate the schema to version %d: %s", l->path, version + 1,
@@ -291,6 +322,7 @@ static int migrate(mp_ledger *l)
         }
         version++;
     }
+    sqlite3_busy_timeout(l->db, 10000);
     if (version > SCHEMA_VERSION) {
         return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", l->path, version, SCHEMA_VERSION);
     }
@@ -715,6 +747,10 @@ int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
     if (sqlite3_step(s) != SQLITE_DONE) {
         int ext = sqlite3_extended_errcode(l->db);
         sqlite3_reset(s);
+        if ((ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) &&
+            strstr(sqlite3_errmsg(l->db), "dacs.udid") != NULL) {
+            return mp_err(MP_ERR_DUPLICATE, "device %s already has a certificate in the ledger", c->udid);
+        }
         if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
             return mp_err(MP_ERR_DUPLICATE, "serial %s was already used", c->serial);
         }

@@ -248,6 +248,10 @@ int mp_check_output(const char *path, int force)
     return MP_OK;
 }
 
+#define MP_STREAM_BUF (1 << 16)
+
+static void stream_free_buf(mp_stream *s);
+
 int mp_stream_open(mp_stream *s, const char *path, int mode)
 {
     memset(s, 0, sizeof(*s));
@@ -267,8 +271,21 @@ int mp_stream_open(mp_stream *s, const char *path, int mode)
         mp_stream_abort(s);
         return rc;
     }
-    setvbuf(s->f, NULL, _IOFBF, 1 << 16);
+    /* glibc ignores the size when given no buffer: give it one, and wipe it
+     * when done (the simulator's device keys pass through it) */
+    if ((s->buf = malloc(MP_STREAM_BUF)) != NULL) {
+        setvbuf(s->f, s->buf, _IOFBF, MP_STREAM_BUF);
+    }
     return MP_OK;
+}
+
+static void stream_free_buf(mp_stream *s)
+{
+    if (s->buf != NULL) {
+        mp_wipe(s->buf, MP_STREAM_BUF);
+        free(s->buf);
+        s->buf = NULL;
+    }
 }
 
 int mp_stream_close(mp_stream *s)
@@ -281,6 +298,7 @@ int mp_stream_close(mp_stream *s)
     int e = errno;
     bad |= fclose(s->f) != 0;
     s->f = NULL;
+    stream_free_buf(s);
     if (!bad) return MP_OK;
     return mp_err(MP_ERR_IO, "%s: write failed: %s", s->path, strerror(e ? e : errno ? errno : EIO));
 }
@@ -313,6 +331,7 @@ void mp_stream_abort(mp_stream *s)
         fclose(s->f);
         s->f = NULL;
     }
+    stream_free_buf(s);
     if (s->tmp[0] != 0) {
         unlink(s->tmp);
         s->tmp[0] = 0;

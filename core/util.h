@@ -49,6 +49,7 @@ int mp_check_output(const char *path, int force) MP_MUST_CHECK;
  * temporary file; it is safe after commit and on a stream never opened. */
 typedef struct mp_stream {
     FILE *f;
+    char *buf; /* its stdio buffer (64 KiB), wiped when the stream closes */
     char path[4096], tmp[4200];
 } mp_stream;
 int mp_stream_open(mp_stream *s, const char *path, int mode) MP_MUST_CHECK;

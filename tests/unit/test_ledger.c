@@ -341,9 +341,10 @@ static void migrate_fixture(int as_v2)
     CU_ASSERT_PTR_NOT_NULL(strstr(plan, "dacs_order"));
     CU_ASSERT_PTR_NULL(strstr(plan, "TEMP B-TREE"));
     plan_of(db, "SELECT c.udid FROM dac_batches b JOIN dacs c ON c.batch=b.id WHERE b.order_id=1 AND b.written=0"
-                " ORDER BY c.batch, c.udid", plan, sizeof(plan));
+                " ORDER BY b.id", plan, sizeof(plan));
     CU_ASSERT_PTR_NOT_NULL(strstr(plan, "dac_batches_unwritten"));
     CU_ASSERT_PTR_NOT_NULL(strstr(plan, "dacs_batch"));
+    CU_ASSERT_PTR_NULL(strstr(plan, "TEMP B-TREE")); /* recovery streams, it does not sort the DERs */
     plan_of(db, "SELECT udid FROM devices INDEXED BY devices_authorized WHERE state=0 AND key_origin=0 AND udid>'A'"
                 " ORDER BY udid LIMIT 5", plan, sizeof(plan));
     CU_ASSERT_PTR_NOT_NULL(strstr(plan, "devices_authorized"));
@@ -354,6 +355,29 @@ static void migrate_fixture(int as_v2)
     CU_ASSERT_EQUAL(mp_ledger_each_cert(l, count_cert, &n), MP_OK);
     CU_ASSERT_EQUAL(n, 10);
     done(l);
+}
+
+/* A v4 ledger whose serial repeats under two PAIs cannot take schema 5's
+ * ledger-wide uniqueness: the upgrade is refused naming the serial, and the
+ * ledger is left at schema 4. */
+static void test_migrate_v4_serial_twice(void)
+{
+    char path[128], t[256];
+    snprintf(dir, sizeof(dir), "/tmp/mp-ledger-XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/l.sqlite", dir);
+    sqlite3 *db = load_v4(path, 0);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "UPDATE certificates SET serial='5EA2E711946D7B001D991484CD33485C', pai_skid='OTHER'"
+                                     " WHERE serial='73EE7CF43AEF1F97AFA7BBBB248140A0'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    mp_ledger *l = NULL;
+    CU_ASSERT_EQUAL(mp_ledger_open(path, &l), MP_ERR_DB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "serial 5EA2E711946D7B001D991484CD33485C is used by 2 certificates"));
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "4");
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT count(*) FROM certificates", t, sizeof(t)), "10");
+    sqlite3_close(db);
+    done(NULL);
 }
 
 static void test_migrate_v4_to_v5(void) { migrate_fixture(0); }
@@ -368,4 +392,5 @@ void register_ledger(void)
     TU_ADD(s, test_not_a_database);
     TU_ADD(s, test_migrate_v4_to_v5);
     TU_ADD(s, test_migrate_v2_to_v5);
+    TU_ADD(s, test_migrate_v4_serial_twice);
 }
