@@ -11,4 +11,17 @@ sqlite3_stmt *mp_ledger_stmt(mp_ledger *l, const char *sql);
 sqlite3 *mp_ledger_db(mp_ledger *l);
 int mp_ledger_db_err(mp_ledger *l, const char *what);
 
+/* ledger_schema.c: the schema version this code writes, the SQL functions its
+ * migrations use, and the migration of an older ledger (under the write lock). */
+#define MP_LEDGER_SCHEMA 5
+/* Hex text (either case; an odd length is a value's hex without its leading
+ * 0) to bytes; -1 if it is not hex or longer than cap bytes. */
+long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap);
+void mp_ledger_sql_functions(sqlite3 *db);
+int mp_ledger_migrate(mp_ledger *l) MP_MUST_CHECK;
+
+/* A certificate's file: its own path (CSR mode), or UDID.der in its batch's
+ * folder (schema 5: c = dacs, b = dac_batches). */
+#define CERT_PATH "coalesce(c.path,b.dir||'/'||c.udid||'.der')"
+
 #endif

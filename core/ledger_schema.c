@@ -1,0 +1,216 @@
+/* ledger_schema.c - the SQLite ledger's schema: each version's SQL and the
+ * migrations between them, run by mp_ledger_open under the write lock. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "ledger_int.h"
+#include "util.h"
+
+static const char schema_v1[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE chip_lists(id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, format TEXT NOT NULL,"
+    " source TEXT NOT NULL, signed INTEGER NOT NULL, signer TEXT NOT NULL, count INTEGER NOT NULL,"
+    " imported_at TEXT NOT NULL);"
+    "CREATE TABLE devices(udid TEXT PRIMARY KEY, pubkey BLOB NOT NULL UNIQUE,"
+    " list_id INTEGER REFERENCES chip_lists(id), state INTEGER NOT NULL, key_origin INTEGER NOT NULL,"
+    " created_at TEXT NOT NULL);"
+    "CREATE INDEX devices_state ON devices(state, key_origin, udid);"
+    "CREATE TABLE orders(id INTEGER PRIMARY KEY, vid INTEGER NOT NULL, pid INTEGER NOT NULL,"
+    " pai_cert TEXT NOT NULL, pai_key TEXT NOT NULL, pai_skid TEXT NOT NULL, quota INTEGER NOT NULL,"
+    " issued INTEGER NOT NULL, cn_template TEXT NOT NULL, valid_from INTEGER NOT NULL,"
+    " days INTEGER NOT NULL, closed INTEGER NOT NULL, created_at TEXT NOT NULL,"
+    " CHECK(issued <= quota));"
+    "CREATE TABLE certificates(serial TEXT NOT NULL, pai_skid TEXT NOT NULL,"
+    " udid TEXT NOT NULL UNIQUE REFERENCES devices(udid), order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, sha256 TEXT NOT NULL, der BLOB NOT NULL,"
+    " path TEXT NOT NULL, station TEXT NOT NULL, issued_at TEXT NOT NULL, written INTEGER NOT NULL,"
+    " PRIMARY KEY(pai_skid, serial));"
+    "CREATE INDEX certificates_written ON certificates(order_id, written);"
+    "CREATE TABLE revocations(serial TEXT NOT NULL, pai_skid TEXT NOT NULL, reason TEXT NOT NULL,"
+    " revoked_at INTEGER NOT NULL, PRIMARY KEY(pai_skid, serial));"
+    "CREATE TABLE crl_numbers(pai_skid TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES('schema_version','1');";
+
+static const char schema_v2[] =
+    "CREATE TABLE factory_data(udid TEXT PRIMARY KEY REFERENCES devices(udid),"
+    " order_id INTEGER NOT NULL REFERENCES orders(id), serial TEXT NOT NULL UNIQUE,"
+    " discriminator INTEGER NOT NULL, iterations INTEGER NOT NULL, salt BLOB NOT NULL,"
+    " verifier BLOB NOT NULL, rd_uid BLOB NOT NULL, passcode INTEGER, mfg_date TEXT NOT NULL,"
+    " written INTEGER NOT NULL, built_at TEXT NOT NULL);"
+    "CREATE INDEX factory_data_order ON factory_data(order_id, udid);"
+    "UPDATE meta SET value='2' WHERE key='schema_version';";
+
+/* v3: factory-data builds walk an order's certificates in UDID order through
+ * an index (v2 sorted the whole order again for every chunk: quadratic), and
+ * the unwritten-file index holds only the rows still waiting for their file. */
+static const char schema_v3[] =
+    "DROP INDEX IF EXISTS certificates_written;"
+    "CREATE INDEX IF NOT EXISTS certificates_order ON certificates(order_id, udid);"
+    "CREATE INDEX IF NOT EXISTS certificates_unwritten ON certificates(order_id) WHERE written=0;"
+    "UPDATE meta SET value='3' WHERE key='schema_version';";
+
+/* v4: devices clustered by UDID (WITHOUT ROWID). Issuance walks devices in
+ * UDID order, but a chip list arrives in any order, so with rowids every
+ * "issued" update hit a random page of the table: at a million devices a
+ * chunk dirtied a page per device. Runs with foreign keys off (mp_ledger_open). */
+static const char schema_v4[] =
+    "CREATE TABLE devices_v4(udid TEXT PRIMARY KEY, pubkey BLOB NOT NULL UNIQUE,"
+    " list_id INTEGER REFERENCES chip_lists(id), state INTEGER NOT NULL, key_origin INTEGER NOT NULL,"
+    " created_at TEXT NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO devices_v4 SELECT udid, pubkey, list_id, state, key_origin, created_at FROM devices;"
+    "DROP TABLE devices;"
+    "ALTER TABLE devices_v4 RENAME TO devices;"
+    "CREATE INDEX devices_state ON devices(state, key_origin, udid);"
+    "UPDATE meta SET value='4' WHERE key='schema_version';";
+
+/* v5: a chunk of DACs is one row of dac_batches (order, PAI, validity, folder,
+ * station, time, written) and each certificate one compact row of dacs (serial
+ * and hash as bytes, the file's path only when it is not UDID.der in the
+ * batch's folder). In v4 every certificate row repeated the batch's fields
+ * and was rewritten a second time when its file was marked written; now the
+ * mark is one batch row. Serials are unique across the ledger (random 128-bit
+ * serials; v4 enforced per PAI). The view `certificates` keeps v4's shape for
+ * reports and auditors' queries. Authorized devices are found through a
+ * partial index that issuing a device only deletes from. Runs with foreign
+ * keys off; mp_unhex is registered by mp_ledger_open (SQLite 3.40 has no unhex). */
+static const char schema_v5[] =
+    "CREATE TABLE dac_batches(id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " pai_skid TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, dir TEXT NOT NULL,"
+    " station TEXT NOT NULL, issued_at TEXT NOT NULL, written INTEGER NOT NULL);"
+    "CREATE INDEX dac_batches_unwritten ON dac_batches(order_id) WHERE written=0;"
+    "CREATE TABLE dacs(id INTEGER PRIMARY KEY, udid TEXT NOT NULL UNIQUE REFERENCES devices(udid),"
+    " order_id INTEGER NOT NULL REFERENCES orders(id), batch INTEGER NOT NULL REFERENCES dac_batches(id),"
+    " serial BLOB NOT NULL UNIQUE, sha256 BLOB NOT NULL, der BLOB NOT NULL, path TEXT);"
+    "CREATE INDEX dacs_order ON dacs(order_id, udid);"
+    "CREATE INDEX dacs_batch ON dacs(batch);"
+    "CREATE TEMP VIEW v4 AS SELECT rowid AS rid, *, CASE WHEN length(path) > length(udid) + 5 AND"
+    " substr(path, length(path) - length(udid) - 4) = '/' || udid || '.der'"
+    " THEN substr(path, 1, length(path) - length(udid) - 5) END AS dir FROM main.certificates;"
+    "INSERT INTO dac_batches(order_id, pai_skid, not_before, not_after, dir, station, issued_at, written)"
+    " SELECT order_id, pai_skid, not_before, not_after, coalesce(dir, ''), station, issued_at, written"
+    " FROM v4 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY min(rid);"
+    "INSERT INTO dacs(udid, order_id, batch, serial, sha256, der, path)"
+    " SELECT v.udid, v.order_id, b.id, mp_unhex(v.serial), mp_unhex(v.sha256), v.der,"
+    " CASE WHEN v.dir IS NULL THEN v.path END FROM v4 v JOIN dac_batches b ON b.order_id = v.order_id"
+    " AND b.pai_skid = v.pai_skid AND b.not_before = v.not_before AND b.not_after = v.not_after"
+    " AND b.dir = coalesce(v.dir, '') AND b.station = v.station AND b.issued_at = v.issued_at"
+    " AND b.written = v.written ORDER BY v.rid;"
+    "DROP VIEW v4;"
+    "DROP TABLE certificates;"
+    "CREATE VIEW certificates AS SELECT hex(c.serial) AS serial, b.pai_skid AS pai_skid, c.udid AS udid,"
+    " c.order_id AS order_id, b.not_before AS not_before, b.not_after AS not_after,"
+    " lower(hex(c.sha256)) AS sha256, c.der AS der, " CERT_PATH " AS path, b.station AS station,"
+    " b.issued_at AS issued_at, b.written AS written, c.batch AS batch FROM dacs c JOIN dac_batches b ON b.id = c.batch;"
+    "DROP INDEX devices_state;"
+    "CREATE INDEX devices_authorized ON devices(udid) WHERE state=0 AND key_origin=0;"
+    "UPDATE meta SET value='5' WHERE key='schema_version';";
+
+long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap)
+{
+    char even[2 * 256 + 2];
+    size_t n = strlen(h);
+    if (n + 1 >= sizeof(even)) return -1;
+    snprintf(even, sizeof(even), "%s%s", n % 2 ? "0" : "", h);
+    return mp_unhex(even, out, cap);
+}
+
+/* mp_unhex(TEXT) as an SQL function, for the v5 migration (SQLite 3.40 has no unhex). */
+static void sql_unhex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    uint8_t b[256];
+    const char *h = (const char *)sqlite3_value_text(argv[0]);
+    long n = argc == 1 && h != NULL ? mp_ledger_unhex(h, b, sizeof(b)) : -1;
+    if (n < 0) {
+        sqlite3_result_error(ctx, "mp_unhex: not a hex string of at most 256 bytes", -1);
+        return;
+    }
+    sqlite3_result_blob(ctx, b, (int)n, SQLITE_TRANSIENT);
+}
+
+void mp_ledger_sql_functions(sqlite3 *db)
+{
+    sqlite3_create_function(db, "mp_unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_unhex, NULL, NULL);
+}
+
+static int schema_version(mp_ledger *l)
+{
+    sqlite3_stmt *s = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(mp_ledger_db(l), "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        version = atoi((const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    return version;
+}
+
+/* Before v5: serials become unique across the ledger (v4: per PAI). A ledger
+ * whose serial repeats under two PAIs cannot take that constraint: say which. */
+static int check_before_v5(mp_ledger *l)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = MP_OK;
+    if (sqlite3_prepare_v2(mp_ledger_db(l), "SELECT serial, count(*) FROM certificates GROUP BY upper(serial) HAVING count(*) > 1 LIMIT 1",
+                           -1, &s, NULL) != SQLITE_OK) {
+        return mp_ledger_db_err(l, "check serials before the schema 5 migration");
+    }
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        rc = mp_err(MP_ERR_DB, "ledger %s: serial %s is used by %d certificates (under different PAIs); schema 5 needs"
+                    " serials unique across the ledger: this ledger cannot be upgraded by this version",
+                    mp_ledger_path(l), (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1));
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int mp_ledger_migrate(mp_ledger *l)
+{
+    int version = schema_version(l);
+    if (version < MP_LEDGER_SCHEMA) {
+        /* another program may be migrating a large ledger (a minute at a million
+         * certificates): wait for it rather than give up after 10 s */
+        sqlite3_busy_timeout(mp_ledger_db(l), 15 * 60 * 1000);
+        if (version > 0) {
+            fprintf(stderr, "matter-pki: upgrading the ledger %s from schema %d to %d (a large ledger takes a while)\n",
+                    mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
+        }
+    }
+    /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
+     * version is read again under the write lock, so two programs opening
+     * an old ledger at once do each step once. */
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
+    while (version < MP_LEDGER_SCHEMA) {
+        char *msg = NULL;
+        if (sqlite3_exec(mp_ledger_db(l), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            return mp_ledger_db_err(l, "cannot lock for a schema migration");
+        }
+        version = schema_version(l);
+        if (version >= MP_LEDGER_SCHEMA) {
+            sqlite3_exec(mp_ledger_db(l), "ROLLBACK", NULL, NULL, NULL);
+            break;
+        }
+        int pre = version == 4 ? check_before_v5(l) : MP_OK;
+        if (pre != MP_OK) {
+            sqlite3_exec(mp_ledger_db(l), "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_busy_timeout(mp_ledger_db(l), 10000);
+            return pre;
+        }
+        if (sqlite3_exec(mp_ledger_db(l), steps[version], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(mp_ledger_db(l), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            int rc = mp_err(MP_ERR_DB, "ledger %s: cannot migrate the schema to version %d: %s", mp_ledger_path(l), version + 1,
+                            msg ? msg : sqlite3_errmsg(mp_ledger_db(l)));
+            sqlite3_free(msg);
+            sqlite3_exec(mp_ledger_db(l), "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        version++;
+    }
+    sqlite3_busy_timeout(mp_ledger_db(l), 10000);
+    if (version > MP_LEDGER_SCHEMA) {
+        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
+    }
+    return MP_OK;
+}
