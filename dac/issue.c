@@ -196,7 +196,6 @@ typedef struct writer {
     pthread_cond_t cv;
     chunk *q[NBUF];
     size_t head, len;
-    mp_issue *is;
     mp_outdir *od; /* the output folder, shared with the main thread */
     int failed;    /* first writer error (sticky): no new chunk is recorded after it */
     char fmsg[512];
@@ -514,7 +513,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     mp_workers team;
     chunk bufs[NBUF];
     mp_outdir od = {.fd = -1};
-    writer w = {.is = is, .od = &od};
+    writer w = {.od = &od};
     feed f = {.is = is, .left = count, .udids = udids, .n_udids = n_udids};
     chunk *sig = NULL;
     int rc;
