@@ -78,27 +78,7 @@ static void fr_start(filering *r, mp_outdir *od, size_t cap, const char *ext)
     }
 }
 
-/* A producer's current batch: append one output; a full batch goes to the writer. */
-static void fr_put(filering *r, fr_batch **cur, const uint8_t *data, size_t len)
-{
-    if (*cur == NULL) {
-        if ((*cur = calloc(1, sizeof(fr_batch))) == NULL || ((*cur)->data = malloc(FR_BATCH * r->cap)) == NULL) abort();
-    }
-    fr_batch *b = *cur;
-    memcpy(b->data + b->n * r->cap, data, len);
-    b->len[b->n++] = len;
-    if (b->n == FR_BATCH) {
-        pthread_mutex_lock(&r->mu);
-        while (r->count == FR_SLOTS) pthread_cond_wait(&r->cv, &r->mu);
-        r->slots[(r->head + r->count) % FR_SLOTS] = b;
-        r->count++;
-        pthread_cond_broadcast(&r->cv);
-        pthread_mutex_unlock(&r->mu);
-        *cur = NULL;
-    }
-}
-
-/* A producer is done: hand over its partial batch. */
+/* Hand a producer's batch (full, or its last) to the writer. */
 static void fr_flush(filering *r, fr_batch **cur)
 {
     if (*cur == NULL) return;
@@ -109,6 +89,18 @@ static void fr_flush(filering *r, fr_batch **cur)
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     *cur = NULL;
+}
+
+/* Append one output to a producer's current batch; a full batch goes to the writer. */
+static void fr_put(filering *r, fr_batch **cur, const uint8_t *data, size_t len)
+{
+    if (*cur == NULL) {
+        if ((*cur = calloc(1, sizeof(fr_batch))) == NULL || ((*cur)->data = malloc(FR_BATCH * r->cap)) == NULL) abort();
+    }
+    fr_batch *b = *cur;
+    memcpy(b->data + b->n * r->cap, data, len);
+    b->len[b->n++] = len;
+    if (b->n == FR_BATCH) fr_flush(r, cur);
 }
 
 /* Every producer has flushed: wait until every file is written and synced. */

@@ -12,7 +12,7 @@
 int mp_ledger_next_issued(mp_ledger *l, int64_t order_id, const char *after, size_t max, mp_issued *out, size_t *n)
 {
     sqlite3_stmt *s = mp_ledger_stmt(l,
-        "SELECT c.udid, d.key_origin, hex(c.serial), c.der, coalesce(c.path, b.dir || '/' || c.udid || '.der')"
+        "SELECT c.udid, d.key_origin, hex(c.serial), c.der, " CERT_PATH
         " FROM dacs c JOIN devices d ON d.udid = c.udid JOIN dac_batches b ON b.id = c.batch"
         " WHERE c.order_id = ? AND c.udid > ? ORDER BY c.udid LIMIT ?");
     if (s == NULL) return MP_ERR_DB;

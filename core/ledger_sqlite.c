@@ -22,6 +22,10 @@ enum {
     S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_NSTMT
 };
 
+/* A certificate as row_cert reads it (c = dacs, b = its dac_batches row). */
+#define CERT_COLS "hex(c.serial),c.udid,c.order_id,b.pai_skid,b.not_before,b.not_after,lower(hex(c.sha256)),c.der," \
+                  CERT_PATH ",b.station,c.batch"
+
 static const char *const sql[S_NSTMT] = {
     [S_LIST_KNOWN] = "SELECT 1 FROM chip_lists WHERE sha256=?",
     [S_ADD_LIST] = "INSERT INTO chip_lists(sha256,format,source,signed,signer,count,imported_at) VALUES(?,?,?,?,?,0,?)",
@@ -40,8 +44,7 @@ static const char *const sql[S_NSTMT] = {
     [S_DEV_ISSUE] = "UPDATE devices SET state=1 WHERE udid=? AND state=0",
     [S_ADD_BATCH] = "INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written) VALUES(?,?,?,?,?,?,?,0)",
     [S_ADD_CERT] = "INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) VALUES(?,?,?,?,?,?,?)",
-    [S_UNWRITTEN] = "SELECT hex(c.serial),c.udid,c.order_id,b.pai_skid,b.not_before,b.not_after,lower(hex(c.sha256)),c.der,"
-                    CERT_PATH ",b.station,c.batch FROM dac_batches b JOIN dacs c ON c.batch=b.id"
+    [S_UNWRITTEN] = "SELECT " CERT_COLS " FROM dac_batches b JOIN dacs c ON c.batch=b.id"
                     " WHERE b.order_id=? AND b.written=0 ORDER BY b.id",
     [S_BATCH_WRITTEN] = "UPDATE dac_batches SET written=1 WHERE id=?",
     [S_CERT_UDID] = "SELECT lower(hex(sha256)) FROM dacs WHERE udid=?",
@@ -51,8 +54,7 @@ static const char *const sql[S_NSTMT] = {
     [S_EACH_REVOKED] = "SELECT serial,revoked_at,reason FROM revocations WHERE pai_skid=? ORDER BY serial",
     [S_CRL_NUM] = "SELECT next FROM crl_numbers WHERE pai_skid=?",
     [S_CRL_SET] = "INSERT INTO crl_numbers(pai_skid,next) VALUES(?,?) ON CONFLICT(pai_skid) DO UPDATE SET next=excluded.next",
-    [S_EACH_CERT] = "SELECT hex(c.serial),c.udid,c.order_id,b.pai_skid,b.not_before,b.not_after,lower(hex(c.sha256)),c.der,"
-                    CERT_PATH ",b.station,c.batch FROM dacs c JOIN dac_batches b ON b.id=c.batch ORDER BY c.order_id,c.udid",
+    [S_EACH_CERT] = "SELECT " CERT_COLS " FROM dacs c JOIN dac_batches b ON b.id=c.batch ORDER BY c.order_id,c.udid",
 };
 
 struct mp_ledger {

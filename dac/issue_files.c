@@ -118,9 +118,11 @@ static int rewrite_one(void *ctx, const mp_cert_rec *c)
         r->cur = c->batch;
         r->cur_skipped = 0;
     }
-    snprintf(dir, sizeof(dir), "%s", c->path && *c->path ? c->path : r->is->out_dir);
+    /* the ledger gives every certificate its path (schema 5: its own, or
+     * UDID.der in its batch's folder) */
+    snprintf(dir, sizeof(dir), "%s", c->path ? c->path : "");
     char *slash = strrchr(dir, '/');
-    if (slash == NULL || c->path == NULL || *c->path == 0) {
+    if (slash == NULL) {
         return mp_err(MP_ERR_IO, "certificate of %s has no recorded absolute path; export it with `ledger export`", c->udid);
     }
     *slash = 0;

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -258,11 +256,9 @@ static const mp_opt export_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-/* Rows go straight to their destination: standard output, or with --out a
- * temporary file beside FILE (the rules of mp_write_file: FILE.tmp.XXXXXX,
- * mode 0644, fsync, then link() into place, or rename() with --force) that
- * becomes FILE only once every row is written. Memory does not grow with the
- * number of rows. */
+/* Rows go straight to their destination: standard output, or with --out an
+ * mp_stream (a temporary file beside FILE that becomes FILE only once every
+ * row is written). Memory does not grow with the number of rows. */
 typedef struct export_ctx {
     FILE *f;
     const char *name; /* FILE or "standard output", for messages */

@@ -126,16 +126,13 @@ static const char *const encodings[] = {"u8", "i8", "u16", "i16", "u32", "i32", 
                                         "string", "hex2bin", "base64", "binary"};
 
 /* Decimal 0..0xFFFFFFFF, digits only. */
+/* A u32 value as the NVS generator writes it: decimal digits only. */
 static int parse_u32(const char *s, uint64_t *v)
 {
-    size_t n = strlen(s);
-    *v = 0;
-    if (n == 0 || n > 10) return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        *v = *v * 10 + (uint64_t)(s[i] - '0');
-    }
-    return *v <= 0xFFFFFFFFu ? 0 : -1;
+    return s[0] >= '0' && s[0] <= '9' && strncmp(s, "0x", 2) != 0 && strncmp(s, "0X", 2) != 0 &&
+                   mp_parse_uint(s, 0xFFFFFFFFu, v) == MP_OK
+               ? 0
+               : -1;
 }
 
 typedef struct state {
