@@ -68,7 +68,7 @@ static void usage(FILE *f)
 static void exit_codes(void)
 {
     printf("exit codes:\n");
-    for (int rc = 0; rc <= MP_ERR_INTERRUPTED; rc++) {
+    for (int rc = 0; rc <= MP_ERR_LAST; rc++) {
         printf("  %2d  %s\n", rc, mp_rc_name(rc));
     }
 }
