@@ -69,9 +69,9 @@ const char *mp_rc_name(int rc)
         "profile violation", "inputs mismatch", "signature verification failed",
         "ledger error", "quota exceeded", "duplicate", "device not authorized",
         "reserved (not produced: batches stop at their first failure)",
-        "attestation rejected", "interrupted", "state or ledger not found",
-        "busy, retry later", "network or TLS failure", "CRL expires soon or has expired",
-        "audit trail broken",
+        "attestation rejected", "interrupted", "reserved (state or ledger not found)",
+        "reserved (busy, retry later)", "reserved (network or TLS failure)",
+        "reserved (CRL expires soon or has expired)", "reserved (audit trail broken)",
     };
     if (rc >= 0 && (size_t)rc < sizeof(names) / sizeof(names[0])) {
         return names[rc];
