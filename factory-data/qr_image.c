@@ -44,26 +44,29 @@ int mp_fd_qr_svg(mp_outdir *od, const char *udid, const char *qr, const char *ma
     QRcode *c = encode(udid, qr);
     if (c == NULL) return MP_ERR_GENERAL;
     int size = c->width + 2 * QUIET, text = 4, px = 6;
-    size_t cap = (size_t)c->width * (size_t)c->width * 48 + 1024, o = 0;
+    size_t cap = (size_t)c->width * (size_t)c->width * 64 + 1024, o = 0;
     char *svg = malloc(cap);
     if (svg == NULL) {
         QRcode_free(c);
         return mp_err(MP_ERR_GENERAL, "out of memory");
     }
+    /* pixel coordinates (a module is px units): renderers without viewBox scaling read it too */
+    int W = size * px, Hh = (size + text) * px;
     o += (size_t)snprintf(svg + o, cap - o,
                           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" shape-rendering=\"crispEdges\">"
-                          "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
-                          size * px, (size + text) * px, size, size + text, size, size + text);
+                          "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/><path fill=\"#000000\" d=\"",
+                          W, Hh, W, Hh, W, Hh);
     for (int y = 0; y < c->width; y++) {
         for (int x = 0; x < c->width; x++) {
             if (c->data[y * c->width + x] & 1) {
-                o += (size_t)snprintf(svg + o, cap - o, "M%d %dh1v1h-1z", x + QUIET, y + QUIET);
+                o += (size_t)snprintf(svg + o, cap - o, "M%d %dH%dV%dH%dZ", (x + QUIET) * px, (y + QUIET) * px, (x + QUIET + 1) * px,
+                                      (y + QUIET + 1) * px, (x + QUIET) * px);
             }
         }
     }
     o += (size_t)snprintf(svg + o, cap - o,
-                          "\"/><text x=\"%d\" y=\"%d\" font-family=\"monospace\" font-size=\"2.6\" text-anchor=\"middle\" fill=\"#000\">%s</text></svg>\n",
-                          size / 2, size + 1, manual_dashed);
+                          "\"/><text x=\"%d\" y=\"%d\" font-family=\"monospace\" font-size=\"%d\" text-anchor=\"middle\" fill=\"#000000\">%s</text></svg>\n",
+                          W / 2, (size + 2) * px, 2 * px + px / 2, manual_dashed);
     QRcode_free(c);
     snprintf(name, sizeof(name), "%s.qr.svg", udid);
     int rc = mp_outdir_write(od, name, (const uint8_t *)svg, o, 0600);
