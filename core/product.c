@@ -187,6 +187,16 @@ int mp_product_load(const char *path, mp_product *p)
         (rc = word_or_number(path, o, "product_color", colors, 20, &p->product_color)) != MP_OK ||
         (rc = discovery(path, o, &p->discovery_caps)) != MP_OK)
         goto fail;
+    if (json_object_get(o, "factory_data") != NULL) {
+        rc = mp_err(MP_ERR_INVALID, "%s: section 'factory_data' is not read by any command (the SPAKE2+ iteration count is the "
+                    "top-level 'iterations'; everything else is an option of factory-data build): remove it", path);
+        goto fail;
+    }
+    json_t *sec;
+    if (((sec = json_object_get(o, "cd")) != NULL && (rc = mp_cd_section_check(path, sec)) != MP_OK) ||
+        ((sec = json_object_get(o, "dcl")) != NULL && (rc = mp_dcl_section_check(path, sec)) != MP_OK)) {
+        goto fail;
+    }
     return MP_OK;
 fail:
     mp_product_free(p);

@@ -47,7 +47,14 @@ typedef struct mp_product {
     uint32_t iterations;       /* SPAKE2+ default, 1000..100000 (default 10000) */
 } mp_product;
 
+/* Loads and validates the WHOLE file, whichever command reads it: the
+ * common fields here, the "cd" section by certdecl/ (mp_cd_section_check)
+ * and the "dcl" section by dcl-export/ (mp_dcl_section_check); unknown
+ * fields are refused everywhere. */
 int mp_product_load(const char *path, mp_product *p) MP_MUST_CHECK;
+/* The section checks, implemented by the stage owning each section. */
+int mp_cd_section_check(const char *path, json_t *sec) MP_MUST_CHECK;
+int mp_dcl_section_check(const char *path, json_t *dcl) MP_MUST_CHECK;
 void mp_product_free(mp_product *p);
 
 /* Getters for stage sections. `where` names the object for messages, e.g.

@@ -79,7 +79,6 @@ typedef struct inspect_in {
     const char *cd_file;
     const char *manifest;
     uint32_t passcode; /* 0 = unknown */
-    int format_found;  /* set by inspect */
     char sha256[65];   /* of the file, set by inspect */
 } inspect_in;
 
@@ -111,14 +110,6 @@ static int in_manifest(const inspect_in *in)
     return rc;
 }
 
-/* NXP: the firmware reads the manufacturing date as exactly YYYY-MM-DD. */
-static int nxp_date(const mp_fd_device *d)
-{
-    const char *s = d->mfg_date;
-    int ok = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
-    for (int i = 0; ok && i < 10; i++) ok = i == 4 || i == 7 || (s[i] >= '0' && s[i] <= '9');
-    return ok ? MP_OK : mp_err(MP_ERR_INVALID, "manufacturing date '%s': the NXP firmware reads exactly YYYY-MM-DD", s);
-}
 
 /* Run one check; record "ok", "skipped" or the failure; keep the first rc. */
 static void check(json_t *checks, const char *name, int run, int rc, int *first)
@@ -164,7 +155,6 @@ static int run_checks(const mp_fd_device *d, const inspect_in *in, json_t *check
     check(checks, "verifier_matches_passcode", pc != 0, pc ? mp_fd_check_verifier(d, pc) : MP_OK, &first);
     check(checks, "image_cd_covers_vid_pid", d->cd_len > 0, d->cd_len ? mp_fd_check_image_cd(d) : MP_OK, &first);
     check(checks, "cd_covers_vid_pid", in->cd_file != NULL, in->cd_file ? given_cd(d, in->cd_file) : MP_OK, &first);
-    if (in->format_found == MP_FD_NXP) check(checks, "nxp_date_format", 1, nxp_date(d), &first);
     check(checks, "sha256_in_manifest", in->manifest != NULL, in->manifest ? in_manifest(in) : MP_OK, &first);
     return first;
 }
@@ -210,7 +200,7 @@ static int inspect(inspect_in *in, int as_json)
     uint8_t md[32];
     SHA256(buf, len, md);
     mp_hex(md, 32, in->sha256, 0);
-    in->format_found = format;
+
     json_t *report = json_object(), *checks = json_object();
     json_object_set_new(report, "file", json_string(in->file));
     json_object_set_new(report, "format", json_string(mp_fd_format_name(format)));

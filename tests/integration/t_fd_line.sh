@@ -241,13 +241,33 @@ jq -s '.[0] * {dac_cert: .[1].dac_cert, pai_cert: .[1].pai_cert, certification_d
 expect_err 10 "exactly YYYY-MM-DD" "NXP refuses a date with a suffix" "$MP" factory-data pack --device dev2.json --format nxp --out d.nxp.bin
 u6n=$(sed -n 2p fd6/manifest.jsonl | jq -r .udid)
 cp fd6/$u6n.nxp.bin long.nxp.bin
-perl -e 'local $/; open my $i, "<:raw", $ARGV[0]; my $b = <$i>; my $o = 12; my $p; while ($o < length($b)) { my ($k, $l) = unpack("C v", substr($b, $o, 3)); if ($k == 15) { $p = $o; last } $o += 3 + $l } substr($b, $p + 3 + 4, 1) = "/"; open my $w, ">:raw", $ARGV[0]; print $w $b;' long.nxp.bin
-"$MP" factory-data inspect long.nxp.bin > out.txt 2>&1
-check "inspect flags a non-conforming NXP date" grep -q "nxp_date_format: FAIL" out.txt
+perl -MDigest::SHA=sha256 -e 'local $/; open my $i, "<:raw", $ARGV[0]; my $b = <$i>; my $o = 12; my $p;
+    while ($o < length($b)) { my ($k, $l) = unpack("C v", substr($b, $o, 3)); if ($k == 15) { $p = $o; last } $o += 3 + $l }
+    substr($b, $p + 3, 10) = "20250115AB"; my $n = unpack("V", substr($b, 4, 4)); substr($b, 8, 4) = substr(sha256(substr($b, 12, $n)), 0, 4);
+    open my $w, ">:raw", $ARGV[0]; print $w $b;' long.nxp.bin
+expect_err 10 "format nxp: the manufacturing date must be exactly YYYY-MM-DD .is '2025-01-15AB'" "inspect flags a non-conforming NXP date" "$MP" factory-data inspect long.nxp.bin
 { cat fd6/$u6j.nrf.cbor | perl -e 'local $/; my $b = <STDIN>; $b =~ s/\xff+$//; print $b'; printf '\000'; head -c 100 /dev/zero | tr '\0' '\377'; } > nordic.cbor
 expect 0 "inspect accepts an nRF partition ending in a zero byte (Nordic's tool)" "$MP" factory-data inspect nordic.cbor --format nrf
 { cat nordic.cbor; printf 'x'; } > bad.cbor
 expect_err 10 "not erased flash" "other bytes after the map still refused" "$MP" factory-data inspect bad.cbor --format nrf
 expect_err 10 "product ID 0" "onboarding encode: VID with PID 0 refused" "$MP" onboarding encode --vid FFF1 --pid 0 --discriminator 3840 --passcode 20202021 --caps 2
 expect 0 "onboarding encode: VID 0 with PID 0 accepted" "$MP" onboarding encode --vid 0 --pid 0 --discriminator 3840 --passcode 20202021 --caps 2
+echo "# 13.16 the whole product.json is validated by every command"
+"$MP" dcl export model --product product.json --out m.json > /dev/null 2>&1 && ok "dcl export model with the example" || fail "dcl export model with the example"
+jq '.cd.certificate_id = "CSA00000SWC00000-0"' product.json > p1.json
+expect_err 10 "certificate_id' must be 19..19" "dcl export model: an 18-character cd.certificate_id refused" "$MP" dcl export model --product p1.json --out m1.json
+jq '.cd.colour = 1' product.json > p2.json
+expect_err 10 "cd: unknown field 'colour'" "dcl export model: an unknown field in cd refused" "$MP" dcl export model --product p2.json --out m2.json
+expect_err 10 "cd: unknown field 'colour'" "factory-data build: an unknown field in cd refused" FD --order $O16 --product p2.json --format json --out-dir fdx
+jq '.cd.product_ids = [range(1; 102)]' product.json > p3.json
+expect_err 10 "1..100 product IDs" "101 product IDs refused" "$MP" dcl export model --product p3.json --out m3.json
+jq '.cd.authorized_paa_certs = ["../../../../etc/passwd"]' product.json > p4.json
+expect_err 10 "'..' component" "cd.authorized_paa_certs leaving the product's folder refused" "$MP" dcl export model --product p4.json --out m4.json
+jq '.cd.authorized_paa_certs = ["/etc/passwd"]' product.json > p5.json
+expect_err 10 "relative to the product file" "an absolute cd.authorized_paa_certs refused" "$MP" cd create $H --signer-cert cds.pem --signer-key cds --product p5.json --out x.der
+jq '.dcl.model.colour = 1' product.json > p6.json
+expect_err 10 "dcl.model: unknown field 'colour'" "cd create: an unknown field in dcl.model refused" "$MP" cd create $H --signer-cert cds.pem --signer-key cds --product p6.json --out x.der
+jq '.dcl.revocation_points.pai.url = "x"' product.json > p7.json
+expect_err 10 "revocation_points.pai: unknown field 'url'" "an unknown field in dcl.revocation_points refused" "$MP" factory-data build --order $O16 --product p7.json --cd cd.der $TR --format json --out-dir fdx
+check "none of the refusals wrote anything" bash -c "[ ! -e x.der ] && [ ! -e fdx ] && [ ! -e m1.json ]"
 finish
