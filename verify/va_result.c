@@ -6,7 +6,7 @@
 
 #include "va_int.h"
 
-static void set(va_ctx *c, int id, int status, int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void set(va_ctx *c, int id, int status, int code, const char *fmt, va_list ap)
 {
     mp_va_check *k = &c->rep->checks[id];
     k->status = status;
