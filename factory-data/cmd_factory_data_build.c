@@ -1,4 +1,4 @@
-/* cmd_build.c - `factory-data build`: options, inputs and their checks. */
+/* cmd_factory_data_build.c - `factory-data build`: options, inputs and their checks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "factory-data/build.h"
 #include "factory-data/build_check.h"
 #include "factory-data/check.h"
