@@ -135,6 +135,19 @@ static const char *const known[] = {
     "iterations", "cd", "factory_data", "dcl", "comment", NULL,
 };
 
+#define NSECTIONS 2
+static struct {
+    const char *name;
+    mp_product_section_fn fn;
+} sections[NSECTIONS] = {{"cd", NULL}, {"dcl", NULL}};
+
+void mp_product_section_check(const char *name, mp_product_section_fn fn)
+{
+    for (int i = 0; i < NSECTIONS; i++) {
+        if (strcmp(sections[i].name, name) == 0) sections[i].fn = fn;
+    }
+}
+
 int mp_product_load(const char *path, mp_product *p)
 {
     static const char *const flows[] = {"standard", "user-intent", "custom", NULL};
@@ -192,10 +205,14 @@ int mp_product_load(const char *path, mp_product *p)
                     "top-level 'iterations'; everything else is an option of factory-data build): remove it", path);
         goto fail;
     }
-    json_t *sec;
-    if (((sec = json_object_get(o, "cd")) != NULL && (rc = mp_cd_section_check(path, sec)) != MP_OK) ||
-        ((sec = json_object_get(o, "dcl")) != NULL && (rc = mp_dcl_section_check(path, sec)) != MP_OK)) {
-        goto fail;
+    for (int i = 0; i < NSECTIONS; i++) {
+        json_t *sec = json_object_get(o, sections[i].name);
+        if (sec == NULL) continue;
+        if (sections[i].fn == NULL) {
+            rc = mp_err(MP_ERR_INVALID, "%s: section '%s' cannot be checked by this program; refusing it", path, sections[i].name);
+            goto fail;
+        }
+        if ((rc = sections[i].fn(path, sec)) != MP_OK) goto fail;
     }
     return MP_OK;
 fail:

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "factory-data/build.h"
 #include "factory-data/build_check.h"
 #include "util.h"

@@ -2,7 +2,7 @@
 #ifndef MP_FD_BUILD_CHECK_H
 #define MP_FD_BUILD_CHECK_H
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "factory-data/build.h"
 
 typedef struct mp_fd_trust {

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "err.h"
+#include "product.h"
 
 typedef struct command {
     const char *group;
@@ -76,6 +77,9 @@ static void exit_codes(void)
 int main(int argc, char **argv)
 {
     umask(077);
+    /* product.json: core validates the common fields, the stages their sections */
+    mp_product_section_check("cd", mp_cd_section_check);
+    mp_product_section_check("dcl", mp_dcl_section_check);
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         if (argc >= 3 && strcmp(argv[2], "exit-codes") == 0) {
