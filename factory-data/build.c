@@ -166,6 +166,11 @@ static int fill_device(const mp_fd_build *b, fd_item *it)
 {
     mp_fd_device *d = &it->fd;
     const mp_fd_rec *r = &it->rec;
+    if (it->dev.der_len > sizeof(d->dac_der) || b->pai_len > sizeof(d->pai_der) || b->cd_len > sizeof(d->cd_der) ||
+        r->salt_len > sizeof(d->salt) || r->rd_uid_len > sizeof(d->rd_uid)) {
+        return mp_err(MP_ERR_PROFILE, "device %s: its DAC (%zu bytes, at most %zu), PAI, CD, salt or rd_uid is larger than a "
+                      "factory-data image holds", it->dev.udid, it->dev.der_len, sizeof(d->dac_der));
+    }
     mp_fd_device_init(d);
     mp_fd_from_product(b->product, d);
     snprintf(d->serial, sizeof(d->serial), "%s", r->serial);

@@ -270,4 +270,11 @@ expect_err 10 "dcl.model: unknown field 'colour'" "cd create: an unknown field i
 jq '.dcl.revocation_points.pai.url = "x"' product.json > p7.json
 expect_err 10 "revocation_points.pai: unknown field 'url'" "an unknown field in dcl.revocation_points refused" "$MP" factory-data build --order $O16 --product p7.json --cd cd.der $TR --format json --out-dir fdx
 check "none of the refusals wrote anything" bash -c "[ ! -e x.der ] && [ ! -e fdx ] && [ ! -e m1.json ]"
+echo "# 15 a DAC larger than an image holds is refused, not copied past the buffer"
+O19=$(order 3)
+"$MP" dac issue $H --order $O19 --generate-keys --count 3 --out-dir dacs19 --quiet > /dev/null
+u19=$(ls dacs19/*.der | grep -v key | xargs -n1 basename | sed 's/\.der$//' | sort | tail -1)
+sqlite3 state/ledger.sqlite "update dacs set der = der || zeroblob(680 - length(der)) where udid = '$u19'"
+expect_err 11 "device $u19: its DAC \(.* bytes, at most 600\)" "a 680-byte DAC refused, naming the device" FD --order $O19 --format nxp --out-dir fd19 --keep-keys
+check "no label for it" bash -c "! grep -q '^$u19,' fd19/onboarding.csv 2>/dev/null"
 finish
