@@ -581,6 +581,8 @@ int mp_fd_build_run(mp_fd_build *b)
     }
     if (rc == MP_OK) {
         char marker[4200];
+        snprintf(marker, sizeof(marker), "%s/.labels.pending", b->out_dir); /* empty now: every chunk committed */
+        unlink(marker);
         snprintf(marker, sizeof(marker), "%s/.build-incomplete", b->out_dir);
         unlink(marker);
     }

@@ -76,6 +76,7 @@ expect_err 10 "character 1 is not allowed" "a leading = refused (formula)" FD --
 expect_err 10 "is not allowed" "a quote refused" FD --order $O4 --format json --out-dir x --serial-template 'A"{seq}'
 check "nothing written by the refusals" test ! -e x
 expect 0 "a serial of letters, digits and -._:/#" FD --order $O4 --format json --out-dir fd4 --serial-template 'AB-{seq:4}/x.y:z#'
+check "no bookkeeping files left after a finished build" bash -c "[ ! -e fd4/.labels.pending ] && [ ! -e fd4/.build-incomplete ]"
 check "every onboarding line has 9 fields" bash -c "[ \$(tail -n +2 fd4/onboarding.csv | wc -l) = 3 ] && tail -n +2 fd4/onboarding.csv | awk -F, 'NF != 9 {exit 1}'"
 check "header names the dashed manual code" grep -q '^udid,serial,vendor_id,product_id,discriminator,passcode,qr,manual_code,manual_code_dashed$' fd4/onboarding.csv
 check "dashed code is the manual code 4-3-4" bash -c "[ \$(tail -n +2 fd4/onboarding.csv | wc -l) = 3 ] && tail -n +2 fd4/onboarding.csv | while IFS=, read -r u s v p d pc qr m md; do [ \"\${md//-/}\" = \"\$m\" ] && echo \"\$md\" | grep -qE '^[0-9]{4}-[0-9]{3}-[0-9]{4}\$' || exit 1; done"
