@@ -133,7 +133,7 @@ int order_create_main(int argc, char **argv)
         case O_TEST_MODE: a.test_mode = 1; break;
         case O_LEDGER: a.ledger = val; break;
         default:
-            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "order create: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "order create: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
@@ -187,7 +187,7 @@ static int simple_ledger_cmd(int argc, char **argv, const char *cmd, const char 
         if (id == OPT_HELP) return OPT_HELP;
         if (id == O_LEDGER) ledger = val;
         else if (id == O_ORDER) *order = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument '%s'", cmd, val ? val : "");
+        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument %s", cmd, mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
@@ -346,7 +346,7 @@ int ledger_export_main(int argc, char **argv)
         if (id == O_LEDGER) ledger = val;
         else if (id == O_FORMAT) fmt = val;
         else if (id == O_OUT) out = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "ledger export: unexpected argument '%s'", val ? val : "");
+        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "ledger export: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
