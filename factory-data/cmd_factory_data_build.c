@@ -271,7 +271,13 @@ int fd_build_main(int argc, char **argv)
         b.qr_module_px = (int)px;
     }
     b.serial_tmpl = a.serial ? a.serial : "{hex:16}";
-    if (a.mfg) snprintf(b.mfg_date, sizeof(b.mfg_date), "%.10s", a.mfg);
+    if (a.mfg) {
+        snprintf(b.mfg_date, sizeof(b.mfg_date), "%.10s", a.mfg);
+        if (strlen(a.mfg) > 10 && !c.quiet) {
+            fprintf(stderr, "matter-pki factory-data build: warning: --mfg-date %s cut to %s (the nRF and NXP firmware read exactly YYYY-MM-DD)\n",
+                    a.mfg, b.mfg_date);
+        }
+    }
     else {
         char now[21];
         mp_time_iso(time(NULL), now);

@@ -278,4 +278,9 @@ u19=$(ls dacs19/*.der | grep -v key | xargs -n1 basename | sed 's/\.der$//' | so
 sqlite3 state/ledger.sqlite "update dacs set der = der || zeroblob(680 - length(der)) where udid = '$u19'"
 expect_err 11 "device $u19: its DAC \(.* bytes, at most 600\)" "a 680-byte DAC refused, naming the device" FD --order $O19 --format nxp --out-dir fd19 --keep-keys
 check "no label for it" bash -c "! grep -q '^$u19,' fd19/onboarding.csv 2>/dev/null"
+echo "# 14 NXP: a manufacturing date with a time is cut to YYYY-MM-DD with a warning"
+O20=$(order 1)
+"$MP" dac issue $H --order $O20 --generate-keys --count 1 --out-dir dacs20 --quiet > /dev/null
+expect_err 0 "warning: --mfg-date 2025-03-04T10:11:12Z cut to 2025-03-04" "a longer --mfg-date warned about" FD --order $O20 --format nxp --out-dir fd20 --mfg-date 2025-03-04T10:11:12Z
+check "the NXP image holds exactly 2025-03-04" bash -c "$MP factory-data inspect fd20/*.nxp.bin --json | jq -e '.device.manufacturing_date == \"2025-03-04\"'"
 finish
