@@ -262,7 +262,8 @@ static int filter(mp_fd_build *b, const char *name, int json, const pend_set *p,
     } else {
         mp_csv c;
         mp_csv_init(&c, in, path);
-        while (rc == MP_OK && (rc = mp_csv_next(&c)) == MP_OK && c.n > 0) {
+        int prc = MP_OK;
+        while (rc == MP_OK && (prc = mp_csv_next(&c)) == MP_OK && c.n > 0) {
             int keep = 0;
             if (c.line == 1) {
                 continue; /* the header, checked before */
@@ -271,24 +272,27 @@ static int filter(mp_fd_build *b, const char *name, int json, const pend_set *p,
                 uint64_t disc;
                 if (mp_parse_uint(c.fields[4], 4095, &disc) == MP_OK) rc = line_matches(b, c.fields[0], c.fields[1], (long)disc, &keep);
             }
+            char line[1024];
+            size_t o = 0;
+            for (int i = 0; keep && i < c.n; i++) {
+                size_t room = o + 3 < sizeof(line) ? sizeof(line) - o - 3 : 0;
+                if (i) line[o++] = ',';
+                size_t k = room ? mp_csv_cell(line + o, room, c.fields[i]) : 0;
+                if (k == 0 && c.fields[i][0] != 0) keep = 0; /* longer than any line of ours */
+                o += k;
+            }
             if (keep) {
-                char line[1024];
-                size_t o = 0;
-                for (int i = 0; i < c.n; i++) {
-                    if (i) line[o++] = ',';
-                    size_t k = mp_csv_cell(line + o, sizeof(line) - o - 2, c.fields[i]);
-                    o += k;
-                }
                 line[o++] = '\n';
                 fwrite(line, 1, o, out);
-                mp_wipe(line, sizeof(line));
-            } else {
+            }
+            mp_wipe(line, sizeof(line));
+            if (!keep) {
                 (*dropped)++;
             }
         }
-        if (rc != MP_OK) {
+        if (prc != MP_OK) {
             /* a line cut by a crash inside a quote: drop the rest */
-            rc = MP_OK;
+            mp_err_clear();
             (*dropped)++;
         }
         mp_csv_free(&c);

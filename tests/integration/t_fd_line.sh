@@ -67,6 +67,12 @@ printf 'O\t%s\t%s\t%s,FAKE,0xFFF2,0x8001,1,12121212,MT:X,1,1\nM\t%s\t00\t{"udid"
 expect 0 "recovery of a staged chunk" FD --order $O3 --format json --out-dir fdP
 check "the uncommitted line was dropped" bash -c "! grep -q FAKE fdP/onboarding.csv"
 check "both devices have exactly one label" test "$(grep -c ',0xFFF2,0x8001,' fdP/onboarding.csv)" = 2
+cp fdP/onboarding.csv onb.before
+l3=$(grep "^$u3," fdP/onboarding.csv)
+{ echo "$l3" | awk -F, -v OFS=, '{ $7 = sprintf("%3000s", "X"); print }'; printf '%s,"cut by a crash' "$u3"; } >> fdP/onboarding.csv
+touch fdP/.build-incomplete
+expect 0 "recovery with an over-long line and a line cut inside a quote" FD --order $O3 --format json --out-dir fdP
+check "both dropped, the committed lines kept as they were" cmp fdP/onboarding.csv onb.before
 
 echo "# 13.3 serial characters and CSV quoting"
 O4=$(order 3)
