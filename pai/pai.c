@@ -18,7 +18,7 @@
 #include "util.h"
 
 enum { O_PAA_CERT = 1, O_PAA_KEY, O_KEY_LABEL, O_CN, O_VID, O_PID, O_FROM, O_DAYS,
-       O_NO_EXPIRY, O_OUT, O_TEST_MODE };
+       O_NO_EXPIRY, O_OUT, O_TEST_MODE, O_SUBJECT };
 
 int mp_pai_check_vid(const mp_ca *paa, uint16_t vid)
 {
@@ -52,14 +52,9 @@ static int req_subject(X509_REQ *r, const char *path, mp_pai_req *req)
     if (vp.has_pid && vp.pid == 0) {
         return mp_err(MP_ERR_PROFILE, "%s: matter-pid 0000 is not a product ID", path);
     }
-    for (int i = 0; i < X509_NAME_entry_count(n); i++) {
-        const ASN1_OBJECT *o = X509_NAME_ENTRY_get_object(X509_NAME_get_entry(n, i));
-        char oid[64];
-        OBJ_obj2txt(oid, sizeof(oid), o, 1);
-        if (OBJ_obj2nid(o) != NID_commonName && strcmp(oid, "1.3.6.1.4.1.37244.2.1") != 0 &&
-            strcmp(oid, "1.3.6.1.4.1.37244.2.2") != 0) {
-            return mp_err(MP_ERR_PROFILE, "%s: unexpected subject attribute %s (only CN, matter-vid, matter-pid)", path, oid);
-        }
+    int rc = mp_subject_from_name(n, &req->subj);
+    if (rc != MP_OK) {
+        return mp_err_ctx(rc, "%s", path);
     }
     req->vid = vp.vid;
     req->pid = vp.has_pid ? vp.pid : 0;
@@ -83,7 +78,8 @@ static const mp_opt create_opts[] = {
     {"paa-cert", O_PAA_CERT, OT_FILE, "FILE", "PAA certificate (required)"},
     {"paa-key", O_PAA_KEY, OT_STR, "LABEL|URI", "PAA key in the token (required)"},
     {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new PAI key (required)"},
-    {"cn", O_CN, OT_STR, "CN", "subject common name (required)"},
+    {"cn", O_CN, OT_STR, "CN", "subject common name (or --subject)"},
+    {"subject", O_SUBJECT, OT_STR, "DN", "full subject, e.g. \"/C=NL/O=Acme Inc/CN=Acme PAI\" (C, ST, L, O, OU, serialNumber, CN; in this order)"},
     {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex 0001..FFF4 (required)"},
     {"pid", O_PID, OT_HEX, "HEX", "product ID, hex (optional)"},
     {"valid-from", O_FROM, OT_DATE, "DATE", "notBefore (default now)"},
@@ -98,8 +94,9 @@ static const mp_opt create_opts[] = {
 };
 
 typedef struct pai_args {
-    const char *paa_cert, *paa_key, *label, *cn, *vid, *pid, *from, *days, *out;
+    const char *paa_cert, *paa_key, *label, *cn, *subj, *vid, *pid, *from, *days, *out;
     int no_expiry, test_mode;
+    mp_subject subject;
 } pai_args;
 
 static int parse(mp_optparse *p, mp_common *c, pai_args *a)
@@ -113,6 +110,7 @@ static int parse(mp_optparse *p, mp_common *c, pai_args *a)
         case O_PAA_KEY: a->paa_key = val; break;
         case O_KEY_LABEL: a->label = val; break;
         case O_CN: a->cn = val; break;
+        case O_SUBJECT: a->subj = val; break;
         case O_VID: a->vid = val; break;
         case O_PID: a->pid = val; break;
         case O_FROM: a->from = val; break;
@@ -128,17 +126,21 @@ static int parse(mp_optparse *p, mp_common *c, pai_args *a)
     return id;
 }
 
-static int subject_args(const pai_args *a, mp_cert_spec *spec)
+static int subject_args(pai_args *a, mp_cert_spec *spec)
 {
     int rc;
-    if (a->label == NULL || a->cn == NULL || a->vid == NULL || a->out == NULL) {
-        return mp_err(MP_ERR_USAGE, "--key-label, --cn, --vid and --out are required");
+    if (a->label == NULL || (a->cn == NULL) == (a->subj == NULL) || a->vid == NULL || a->out == NULL) {
+        return mp_err(MP_ERR_USAGE, "--key-label, --vid, --out and one of --cn or --subject are required");
     }
-    if (strlen(a->cn) > MP_MAX_CN) {
+    if (a->cn != NULL && strlen(a->cn) > MP_MAX_CN) {
         return mp_err(MP_ERR_INVALID, "--cn: at most %d characters", MP_MAX_CN);
     }
+    if ((rc = a->subj != NULL ? mp_subject_parse(a->subj, &a->subject) : mp_subject_cn(a->cn, &a->subject)) != MP_OK) {
+        return rc;
+    }
     spec->type = MP_PAI;
-    spec->cn = a->cn;
+    spec->cn = mp_subject_get0_cn(&a->subject);
+    spec->subject = &a->subject;
     if ((rc = mp_parse_vid("--vid", a->vid, &spec->vid)) != MP_OK ||
         (a->pid != NULL && (rc = mp_parse_pid("--pid", a->pid, &spec->pid)) != MP_OK)) {
         return rc;
@@ -156,7 +158,7 @@ int pai_create_main(int argc, char **argv)
     mp_ca paa = {0};
     int rc;
     mp_opt_init(&p, argc, argv, create_opts, "pai create",
-                "--paa-cert paa.pem --paa-key L --key-label L2 --cn CN --vid HEX [--pid HEX] --out pai.pem",
+                "--paa-cert paa.pem --paa-key L --key-label L2 (--cn CN | --subject DN) --vid HEX [--pid HEX] --out pai.pem",
                 "Generates the PAI key inside the token and signs its certificate with the PAA\n"
                 "key in the token: pathLen 0, VID required (equal to the PAA's VID if the PAA\n"
                 "has one), PID optional.");
@@ -190,7 +192,8 @@ end:
 
 static const mp_opt csr_opts[] = {
     {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new PAI key (required)"},
-    {"cn", O_CN, OT_STR, "CN", "subject common name (required)"},
+    {"cn", O_CN, OT_STR, "CN", "subject common name (or --subject)"},
+    {"subject", O_SUBJECT, OT_STR, "DN", "full subject, e.g. \"/C=NL/O=Acme Inc/CN=Acme PAI\" (C, ST, L, O, OU, serialNumber, CN; in this order)"},
     {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex 0001..FFF4 (required)"},
     {"pid", O_PID, OT_HEX, "HEX", "product ID, hex (optional)"},
     {"out", O_OUT, OT_OUT, "FILE", "CSR output, PEM (required)"},
@@ -226,7 +229,11 @@ static int write_csr(mp_ks *ks, const mp_ks_key *key, const mp_cert_spec *spec, 
     int rc = MP_ERR_GENERAL;
     X509_NAME *n = X509_NAME_new();
     char hex[5];
-    X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING, (const unsigned char *)spec->cn, -1, -1, 0);
+    if (spec->subject != NULL) {
+        mp_subject_add(spec->subject, n);
+    } else {
+        X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING, (const unsigned char *)spec->cn, -1, -1, 0);
+    }
     snprintf(hex, sizeof(hex), "%04X", spec->vid);
     X509_NAME_add_entry_by_txt(n, "1.3.6.1.4.1.37244.2.1", V_ASN1_UTF8STRING, (const unsigned char *)hex, -1, -1, 0);
     if (spec->pid != 0) {
@@ -259,7 +266,7 @@ int pai_csr_main(int argc, char **argv)
     mp_ks_key key;
     int rc;
     mp_opt_init(&p, argc, argv, csr_opts, "pai csr",
-                "--key-label L2 --cn CN --vid HEX [--pid HEX] --out pai.csr",
+                "--key-label L2 (--cn CN | --subject DN) --vid HEX [--pid HEX] --out pai.csr",
                 "Generates the PAI key inside the token and writes a PKCS#10 request, signed\n"
                 "with it, for a PAA held by another party (`paa sign-pai` on their side).");
     if ((rc = parse(&p, &c, &a)) != 0) {

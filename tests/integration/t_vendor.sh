@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# t_vendor.sh - issue 18: full PAA/PAI subjects, vendor chip lists (Microchip
+# manifests, Infineon birth-certificate bundles), DACs issued by another PKI,
+# and batches of CSRs, against a real SoftHSM token and a real SQLite ledger.
+GEN="$(cd "$(dirname "$0")" && pwd)/vendor_fixtures.py"
+. "$(dirname "$0")/lib.sh"
+H="--token test --pin-file pin"
+new_token
+db() { sqlite3 state/ledger.sqlite "$1"; }
+
+echo "-- full subjects"
+expect 0 "paa create --subject" "$MP" paa create $H --key-label paa --subject "/C=NL/O=Acme Inc/OU=Matter\/PKI/serialNumber=PAA-0001/CN=Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem
+check "PAA subject in the given order, VID last" bash -c "openssl x509 -in paa.pem -noout -subject -nameopt RFC2253,dump_nostr | grep -q 'CN=Acme PAA,serialNumber=PAA-0001,OU=Matter/PKI,O=Acme Inc,C=NL' && openssl x509 -in paa.pem -noout -subject -nameopt oid | grep -q '1.3.6.1.4.1.37244.2.1'"
+check "C and serialNumber are PrintableString" bash -c "openssl asn1parse -in paa.pem | grep -A1 'countryName' | grep -q PRINTABLESTRING && openssl asn1parse -in paa.pem | grep -A1 'serialNumber' | grep -q PRINTABLESTRING"
+expect 0 "pai create --subject" "$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --subject "/C=NL/L=Amsterdam/O=Acme Inc/CN=Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem
+check "openssl verify -x509_strict (full subjects)" openssl verify -x509_strict -CAfile paa.pem pai.pem
+expect 0 "cert lint paa (full subject)" "$MP" cert lint --type paa paa.pem
+expect 0 "cert lint pai (full subject)" "$MP" cert lint --type pai pai.pem
+expect 0 "pai csr --subject" "$MP" pai csr $H --key-label pai3 --subject "/O=Remote Co/OU=Devices/CN=Remote PAI" --vid FFF2 --out pai3.csr
+check "CSR subject kept" bash -c "openssl req -in pai3.csr -noout -subject -nameopt RFC2253 | grep -q 'CN=Remote PAI,OU=Devices,O=Remote Co'"
+expect 0 "paa sign-pai keeps the CSR's subject" "$MP" paa sign-pai $H --paa-cert paa.pem --paa-key paa --csr pai3.csr --out pai3.pem
+check "signed PAI has O and OU" bash -c "openssl x509 -in pai3.pem -noout -subject -nameopt RFC2253 | grep -q '^subject=.*CN=Remote PAI,OU=Devices,O=Remote Co'"
+check "signed PAI verifies -x509_strict" openssl verify -x509_strict -CAfile paa.pem pai3.pem
+expect 0 "cert lint signed PAI" "$MP" cert lint --type pai pai3.pem
+expect_err 10 "more than one CN" "two CNs refused" "$MP" paa create $H --key-label x1 --subject "/CN=A/CN=B" --out x1.pem
+expect_err 10 "C: must be a two-letter" "bad country refused" "$MP" paa create $H --key-label x2 --subject "/C=NLD/CN=A" --out x2.pem
+expect_err 10 "O: longer than 64" "O over 64 characters refused" "$MP" paa create $H --key-label x3 --subject "/O=$(printf 'o%.0s' $(seq 65))/CN=A" --out x3.pem
+expect_err 10 "'emailAddress' not allowed" "other attributes refused" "$MP" paa create $H --key-label x4 --subject "/emailAddress=a@b/CN=A" --out x4.pem
+expect_err 10 "a CN is required" "no CN refused" "$MP" paa create $H --key-label x5 --subject "/O=Acme" --out x5.pem
+expect_err 2 "one of --cn or --subject" "--cn and --subject together refused" "$MP" paa create $H --key-label x6 --cn A --subject "/CN=A" --out x6.pem
+check "no key left by refused subjects" bash -c "! p11 --login --pin $PIN --list-objects --type privkey 2>/dev/null | grep -q 'label: *x[1-6]'"
+# a CSR made elsewhere with two CNs, and one with an attribute Matter does not allow
+openssl ecparam -name prime256v1 -genkey -out sw.key 2>/dev/null
+mkcsr() { # mkcsr OUT DNLINES: a software-key CSR with a matter-vid attribute
+    printf 'oid_section=oids\n[oids]\nmatterVID=1.3.6.1.4.1.37244.2.1\n[req]\ndistinguished_name=dn\nprompt=no\n[dn]\n%bmatterVID=FFF2\n' "$2" > csr.cnf
+    openssl req -new -key sw.key -config csr.cnf -utf8 -out "$1" 2>/dev/null
+}
+mkcsr twocn.csr '0.CN=A\n1.CN=B\n'
+expect_err 11 "exactly one CN" "sign-pai refuses a CSR with two CNs" "$MP" paa sign-pai $H --paa-cert paa.pem --paa-key paa --csr twocn.csr --out twocn.pem
+mkcsr email.csr 'CN=A\nemailAddress=a@b.example\n'
+expect_err 11 "emailAddress: attribute not allowed" "sign-pai refuses an attribute Matter does not allow" "$MP" paa sign-pai $H --paa-cert paa.pem --paa-key paa --csr email.csr --out email.pem
+# cert lint finds a second CN and a bad country in a certificate made elsewhere
+openssl req -x509 -new -key sw.key -subj "/C=nl/CN=A/CN=B" -days 10 -addext "basicConstraints=critical,CA:TRUE,pathlen:1" -addext "keyUsage=critical,keyCertSign,cRLSign" -out lintbad.pem 2>/dev/null
+expect_err 11 "2 paa rules violated" "cert lint: two CNs and a bad country" "$MP" cert lint --type paa lintbad.pem
+check "cert lint names both rules" bash -c "grep -q 'more than one CN' out.txt && grep -q 'subject C: must be a two-letter' out.txt"
+# the whole chain with full subjects: DACs under the full-subject PAI verify
+"$MP" chips simulate --count 12 --out sim > /dev/null
+expect 0 "import simulated chips" "$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem
+expect 0 "order under the full-subject PAI" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 8 --cn-template "Acme {udid:12}"
+O=$(cat out.txt)
+expect 0 "issue 2 DACs" "$MP" dac issue $H --order $O --count 2 --out-dir dacs --quiet
+d1=$(ls dacs/*.der | head -1)
+check "DAC issuer DER = full PAI subject DER" bash -c "[ \"\$(openssl x509 -inform DER -in $d1 -noout -issuer -nameopt RFC2253)\" = \"\$(openssl x509 -in pai.pem -noout -subject -nameopt RFC2253 | sed s/^subject/issuer/)\" ]"
+openssl x509 -inform DER -in "$d1" -out d1.pem
+check "openssl verify -x509_strict DAC under full subjects" openssl verify -x509_strict -CAfile paa.pem -untrusted pai.pem d1.pem
+expect 0 "verify attestation accepts the full-subject chain" "$MP" verify attestation --paa paa.pem --pai pai.pem --dac "$d1"
+finish
