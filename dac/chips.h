@@ -47,7 +47,7 @@ void mp_chip_udid_of(const uint8_t point[static 65], char udid[static 65]);
 
 /* ---- parsing (chips_parse.c, chips_birth.c) ------------------------------ */
 
-enum mp_chips_format { MP_CHIPS_CSV = 0, MP_CHIPS_JSON = 1, MP_CHIPS_BIRTH = 2 };
+enum mp_chips_format { MP_CHIPS_CSV = 0, MP_CHIPS_JSON = 1, MP_CHIPS_BIRTH = 2, MP_CHIPS_MANIFEST = 3 };
 enum mp_udid_from { MP_UDID_FROM_CN = 0, MP_UDID_FROM_SERIAL = 1 };
 
 typedef struct mp_chip_entry {
@@ -68,6 +68,12 @@ typedef struct mp_chips_src {
     X509 *root;            /* trust anchor (the chip maker's root) */
     int udid_from;         /* mp_udid_from */
     time_t verify_time;    /* 0 = now */
+    /* Microchip manifests only (chips_manifest.c) */
+    X509 *manifest_signer; /* --signer: every entry's JWS must be its (x5t#S256) */
+    const char *slot;      /* --kid: the JWK "kid" (key slot) to take; NULL = "0" */
+    /* birth certificates: UDIDs from file names or a CSV map (chips_vendor.c) */
+    const char *udid_pattern; /* --udid-from filename[:PATTERN]; NULL = not used */
+    const char *udid_csv;     /* --udid-from csv:FILE; NULL = not used */
 } mp_chips_src;
 
 /* Set e->udid from the given text (validated) or, when len is 0, by the
@@ -96,6 +102,22 @@ int mp_birth_add_cas(mp_birth *b, const char *name, const uint8_t *buf, size_t l
 int mp_birth_parse(mp_birth *b, const char *name, const uint8_t *buf, size_t len,
                    mp_chip_cb cb, void *ctx, size_t *count) MP_MUST_CHECK;
 void mp_birth_free(mp_birth *b);
+
+/* ---- Microchip Trust Platform manifests (chips_manifest.c) ----------------- */
+
+/* A JSON array of flattened JWS entries {"payload", "protected", "header":
+ * {"uniqueId"}, "signature"}, read from the file in a stream (memory does
+ * not grow with the file). Every entry's ES256 signature (raw r||s over
+ * protected "." payload) is verified with src->manifest_signer, which the
+ * protected header must name by x5t#S256; the key of slot src->slot is
+ * taken; UDID = the payload's uniqueId in uppercase hex (the unsigned
+ * header's uniqueId must agree). With src->root, the slot's x5c device
+ * certificate must verify to it (x5c[1..] as intermediates) and carry the
+ * same key. Errors name the entry: "FILE: entry N (uniqueId U): ...". */
+int mp_chips_parse_manifest(const mp_chips_src *src, const char *path,
+                            mp_chip_cb cb, void *ctx, size_t *count) MP_MUST_CHECK;
+/* SHA-256 (lowercase hex) of a file, read in a stream. */
+int mp_chips_hash_file(const char *path, char sha256[static 65]) MP_MUST_CHECK;
 
 /* ---- list signatures (chips_sig.c) ---------------------------------------- */
 

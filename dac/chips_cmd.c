@@ -10,12 +10,13 @@
 #include "x509.h"
 
 enum { O_FORMAT = 1, O_SIGNATURE, O_SIGNER, O_ALLOW_UNSIGNED, O_CHECK_HASH, O_CHIP_ROOT,
-       O_UDID_FROM, O_LEDGER, O_COUNT, O_OUT, O_BIRTH };
+       O_UDID_FROM, O_LEDGER, O_COUNT, O_OUT, O_BIRTH, O_KID };
 
 static const mp_opt import_opts[] = {
-    {"format", O_FORMAT, OT_ENUM, "csv|json|birth-certs", "list format (default from the extension: .csv, .json, .pem/.crt/.der or a folder)"},
+    {"format", O_FORMAT, OT_ENUM, "csv|json|birth-certs|microchip-manifest", "list format (default from the extension: .csv, .json, .pem/.crt/.der or a folder)"},
     {"signature", O_SIGNATURE, OT_FILE, "FILE", "detached signature over the list file: CMS (DER/PEM) or raw ECDSA-P256/SHA-256 DER"},
-    {"signer", O_SIGNER, OT_FILE, "CERT", "the chip maker's signing certificate (required with --signature)"},
+    {"signer", O_SIGNER, OT_FILE, "CERT", "the chip maker's signing certificate (required with --signature; a manifest's signer)"},
+    {"kid", O_KID, OT_STR, "SLOT", "microchip-manifest: the key slot (JWK kid) to take (default 0)"},
     {"allow-unsigned", O_ALLOW_UNSIGNED, OT_FLAG, NULL, "accept a list without a signature (recorded as unsigned)"},
     {"check-udid-hash", O_CHECK_HASH, OT_FLAG, NULL, "given UDIDs must be the uppercase hex SHA-256 of the public key"},
     {"chip-root", O_CHIP_ROOT, OT_FILE, "CERT", "birth certificates: the chip maker's root (trust anchor)"},
@@ -43,15 +44,31 @@ static int guess_format(const char *path, const char *given, int *fmt)
                  (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) f = "birth-certs";
         else return mp_err(MP_ERR_USAGE, "chips import: cannot tell the format of %s; give --format csv|json|birth-certs", path);
     }
-    *fmt = strcmp(f, "csv") == 0 ? MP_CHIPS_CSV : strcmp(f, "json") == 0 ? MP_CHIPS_JSON : MP_CHIPS_BIRTH;
+    *fmt = strcmp(f, "csv") == 0 ? MP_CHIPS_CSV : strcmp(f, "json") == 0 ? MP_CHIPS_JSON
+         : strcmp(f, "microchip-manifest") == 0 ? MP_CHIPS_MANIFEST : MP_CHIPS_BIRTH;
     return MP_OK;
 }
 
 typedef struct import_args {
     mp_common c;
     mp_chips_import im;
-    const char *format, *root, *udid_from, *ledger;
+    const char *format, *root, *udid_from, *ledger, *kid;
 } import_args;
+
+/* A manifest: --signer names the JWS signer; --chip-root (optional) checks x5c. */
+static int import_manifest_args(import_args *a)
+{
+    mp_chips_import *im = &a->im;
+    int rc;
+    if (im->signer_path == NULL || im->sig_path != NULL || a->udid_from != NULL) {
+        return mp_err(MP_ERR_USAGE, "chips import: a microchip-manifest takes --signer CERT (the manifest signer), no --signature or --udid-from");
+    }
+    im->src.slot = a->kid;
+    if ((rc = mp_cert_load(im->signer_path, &im->src.manifest_signer)) != MP_OK) {
+        return rc;
+    }
+    return a->root != NULL ? mp_cert_load(a->root, &im->src.root) : MP_OK;
+}
 
 static int import_validate(import_args *a)
 {
@@ -62,6 +79,12 @@ static int import_validate(import_args *a)
     }
     if ((rc = guess_format(im->path, a->format, &im->format)) != MP_OK) {
         return rc;
+    }
+    if (im->format == MP_CHIPS_MANIFEST) {
+        return import_manifest_args(a);
+    }
+    if (a->kid != NULL) {
+        return mp_err(MP_ERR_USAGE, "chips import: --kid applies to microchip-manifest only");
     }
     if ((im->sig_path == NULL) != (im->signer_path == NULL)) {
         return mp_err(MP_ERR_USAGE, "chips import: --signature and --signer go together");
@@ -83,7 +106,7 @@ static int import_parse(import_args *a, int argc, char **argv)
     const char *val;
     int id;
     mp_opt_init(&p, argc, argv, import_opts, "chips import",
-                "FILE|DIR [--format csv|json|birth-certs] (--signature SIG --signer CERT | --allow-unsigned) [--ledger PATH]",
+                "FILE|DIR [--format csv|json|birth-certs|microchip-manifest] (--signature SIG --signer CERT | --allow-unsigned) [--ledger PATH]",
                 "Imports the chip maker's list of authorized chips (UDID + public key born in the\n"
                 "chip) into the ledger, in one transaction: all entries or none. The detached\n"
                 "signature is verified over the exact file bytes before anything is parsed; an\n"
@@ -101,6 +124,7 @@ static int import_parse(import_args *a, int argc, char **argv)
         case O_CHIP_ROOT: a->root = val; break;
         case O_UDID_FROM: a->udid_from = val; break;
         case O_LEDGER: a->ledger = val; break;
+        case O_KID: a->kid = val; break;
         case OPT_POSITIONAL:
             if (a->im.path == NULL) { a->im.path = val; break; }
             return mp_err(MP_ERR_USAGE, "chips import: unexpected argument '%s'", val);
@@ -129,6 +153,7 @@ int chips_import_main(int argc, char **argv)
     }
     mp_ledger_close(l);
     X509_free(a.im.src.root);
+    X509_free(a.im.src.manifest_signer);
     return rc < 0 ? MP_OK : rc;
 }
 

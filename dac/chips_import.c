@@ -15,7 +15,7 @@
 #define MAX_LIST_BYTES ((size_t)4 << 30)
 #define MAX_CERT_FILE ((size_t)1 << 30)
 
-static const char *const format_names[] = {"csv", "json", "birth-certs"};
+static const char *const format_names[] = {"csv", "json", "birth-certs", "microchip-manifest"};
 
 typedef struct add_ctx {
     mp_ledger *l;
@@ -150,6 +150,14 @@ static int check_authenticity(mp_chips_import *im, const uint8_t *data, size_t l
     if (im->sig_path != NULL) {
         return check_signature(im, data, len);
     }
+    if (im->format == MP_CHIPS_MANIFEST) {
+        /* each entry is a JWS of the manifest signer, verified as it is read */
+        char who[512];
+        mp_chips_signer_desc(im->src.manifest_signer, who);
+        snprintf(im->signer, sizeof(im->signer), "manifest entries signed by %s", who);
+        im->is_signed = 1;
+        return MP_OK;
+    }
     if (im->format == MP_CHIPS_BIRTH) {
         /* each entry is signed by the chip root; that is the list's authenticity */
         char root[512];
@@ -173,6 +181,7 @@ static int parse_into(mp_chips_import *im, const uint8_t *buf, size_t len, folde
     switch (im->format) {
     case MP_CHIPS_CSV: return mp_chips_parse_csv(&im->src, buf, len, add_cb, a, &im->count);
     case MP_CHIPS_JSON: return mp_chips_parse_json(&im->src, buf, len, add_cb, a, &im->count);
+    case MP_CHIPS_MANIFEST: return mp_chips_parse_manifest(&im->src, im->path, add_cb, a, &im->count);
     default: break;
     }
     return f == NULL ? mp_chips_parse_birth(&im->src, buf, len, add_cb, a, &im->count)
@@ -232,6 +241,15 @@ int mp_chips_import_run(mp_ledger *l, mp_chips_import *im)
         if (rc == MP_OK) rc = check_authenticity(im, NULL, 0);
         if (rc == MP_OK) rc = run_locked(l, im, NULL, 0, &f);
         folder_free(&f);
+        return rc;
+    }
+    if (im->format == MP_CHIPS_MANIFEST) { /* streamed: never the whole file in memory */
+        if (im->sig_path != NULL) {
+            return mp_err(MP_ERR_USAGE, "%s: a manifest is signed entry by entry; it takes --signer, not --signature", im->path);
+        }
+        rc = mp_chips_hash_file(im->path, im->sha256);
+        if (rc == MP_OK) rc = check_authenticity(im, NULL, 0);
+        if (rc == MP_OK) rc = run_locked(l, im, NULL, 0, NULL);
         return rc;
     }
     if ((rc = mp_read_file(im->path, MAX_LIST_BYTES, &buf, &len)) != MP_OK) {

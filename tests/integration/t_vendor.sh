@@ -54,4 +54,32 @@ check "DAC issuer DER = full PAI subject DER" bash -c "[ \"\$(openssl x509 -info
 openssl x509 -inform DER -in "$d1" -out d1.pem
 check "openssl verify -x509_strict DAC under full subjects" openssl verify -x509_strict -CAfile paa.pem -untrusted pai.pem d1.pem
 expect 0 "verify attestation accepts the full-subject chain" "$MP" verify attestation --paa paa.pem --pai pai.pem --dac "$d1"
+
+echo "-- Microchip Trust Platform manifests"
+python3 "$GEN" manifest mf 6 || { echo "fixture generator failed"; exit 1; }
+MF="--format microchip-manifest --signer mf/manifest-signer.pem"
+for v in tamper-payload tamper-signature other-signer; do
+    expect_err 13 "mf/$v.json: entry 3 \(uniqueId 012300000000ee0002\)" "manifest $v refused naming the entry" "$MP" chips import mf/$v.json $MF --chip-root mf/root.pem --ledger l-$v.sqlite
+    check "manifest $v: nothing imported" bash -c "[ \"\$(sqlite3 l-$v.sqlite 'select count(*) from devices')\" = 0 ]"
+done
+check "another signer is named by x5t#S256" grep -q "signed by another signer (x5t#S256" err.txt
+expect_err 12 "entry 3 .*header uniqueId .* differs from the signed payload" "unsigned header uniqueId that differs refused" "$MP" chips import mf/header-mismatch.json $MF --ledger l-h.sqlite
+expect_err 12 "entry 3 .*x5c device certificate's key differs" "x5c certificate of another chip refused (--chip-root)" "$MP" chips import mf/x5c-mismatch.json $MF --chip-root mf/root.pem --ledger l-x.sqlite
+expect_err 13 "entry 1 .*signed by another signer" "manifest checked against the wrong --signer refused" "$MP" chips import mf/manifest.json --format microchip-manifest --signer mf/other-signer.pem --ledger l-w.sqlite
+expect_err 13 "does not verify to --chip-root" "x5c chain to another root refused" "$MP" chips import mf/manifest.json $MF --chip-root paa.pem --ledger l-r.sqlite
+expect_err 2 "no --signature" "a manifest takes no --signature" "$MP" chips import mf/manifest.json $MF --signature mf/root.pem --ledger l-s.sqlite
+expect 0 "manifest import with --chip-root" "$MP" chips import mf/manifest.json $MF --chip-root mf/root.pem
+check "6 chips recorded, signed by the manifest signer" bash -c "grep -q 'imported 6 chips' out.txt && grep -q 'manifest entries signed by /O=Example Chips Inc/CN=Example Manifest Signer' out.txt"
+check "UDID = uniqueId in uppercase, key = slot 0 JWK" bash -c "[ \"\$(sqlite3 state/ledger.sqlite \"select udid || ',' || lower(hex(pubkey)) from devices where udid like '0123%' order by udid\")\" = \"\$(sort mf/expected.csv)\" ]"
+check "chip list format recorded" test "$(db "select count(*) from chip_lists where format='microchip-manifest'")" = 1
+expect 0 "--kid 1 takes slot 1 (no x5c needed without --chip-root)" "$MP" chips import mf/manifest.json $MF --kid 1 --ledger l-k1.sqlite
+expect_err 13 "key slot 1 has no x5c" "--kid 1 with --chip-root needs an x5c" "$MP" chips import mf/manifest.json $MF --kid 1 --chip-root mf/root.pem --ledger l-k2.sqlite
+expect_err 10 "no key with kid \"7\"" "a slot the entry lacks refused" "$MP" chips import mf/manifest.json $MF --kid 7 --ledger l-k7.sqlite
+N=${MP_VENDOR_BIG:-100000}
+python3 "$GEN" bigmanifest big "$N" || { echo "big fixture failed"; exit 1; }
+/usr/bin/time -f "%M" -o big.rss "$MP" chips import big/manifest.json --format microchip-manifest --signer big/manifest-signer.pem --ledger big.sqlite --quiet
+check "$N manifest entries imported" bash -c "[ \"\$(sqlite3 big.sqlite 'select count(*) from devices')\" = $N ]"
+size_kb=$(( $(stat -c %s big/manifest.json) / 1024 ))
+echo "       manifest $size_kb KB, peak RSS $(cat big.rss) KB"
+check "flat memory: peak RSS under 48 MB for a ${size_kb} KB manifest" bash -c "[ $(cat big.rss) -lt 49152 ]"
 finish
