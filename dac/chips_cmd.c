@@ -20,7 +20,7 @@ static const mp_opt import_opts[] = {
     {"allow-unsigned", O_ALLOW_UNSIGNED, OT_FLAG, NULL, "accept a list without a signature (recorded as unsigned)"},
     {"check-udid-hash", O_CHECK_HASH, OT_FLAG, NULL, "given UDIDs must be the uppercase hex SHA-256 of the public key"},
     {"chip-root", O_CHIP_ROOT, OT_FILE, "CERT", "birth certificates: the chip maker's root (trust anchor)"},
-    {"udid-from", O_UDID_FROM, OT_ENUM, "cn|serial", "birth certificates: UDID from the subject CN (default) or serialNumber"},
+    {"udid-from", O_UDID_FROM, OT_STR, "cn|serial|filename[:PATTERN]|csv:FILE", "birth certificates: UDID from the subject CN (default), serialNumber, the file name (PATTERN default <UDID>_*) or a udid,certificate-file map"},
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
     MP_OPTS_COMMON,
@@ -54,6 +54,29 @@ typedef struct import_args {
     mp_chips_import im;
     const char *format, *root, *udid_from, *ledger, *kid;
 } import_args;
+
+/* --udid-from cn|serial|filename[:PATTERN]|csv:FILE */
+static int udid_from_arg(const char *v, mp_chips_src *src)
+{
+    if (v == NULL || strcmp(v, "cn") == 0) {
+        src->udid_from = MP_UDID_FROM_CN;
+    } else if (strcmp(v, "serial") == 0) {
+        src->udid_from = MP_UDID_FROM_SERIAL;
+    } else if (strcmp(v, "filename") == 0 || strncmp(v, "filename:", 9) == 0) {
+        char probe[MP_UDID_MAX + 1];
+        src->udid_from = MP_UDID_FROM_FILENAME;
+        src->udid_pattern = v[8] == ':' ? v + 9 : NULL;
+        if (src->udid_pattern != NULL && strstr(src->udid_pattern, "<UDID>") == NULL) {
+            return mp_udid_from_filename(src->udid_pattern, "x", probe);
+        }
+    } else if (strncmp(v, "csv:", 4) == 0 && v[4] != 0) {
+        src->udid_from = MP_UDID_FROM_CSV;
+        src->udid_csv = v + 4;
+    } else {
+        return mp_err(MP_ERR_USAGE, "chips import --udid-from: '%s' is not one of cn, serial, filename[:PATTERN], csv:FILE", v);
+    }
+    return MP_OK;
+}
 
 /* A manifest: --signer names the JWS signer; --chip-root (optional) checks x5c. */
 static int import_manifest_args(import_args *a)
@@ -95,8 +118,9 @@ static int import_validate(import_args *a)
     if (im->format != MP_CHIPS_BIRTH && (a->root != NULL || a->udid_from != NULL)) {
         return mp_err(MP_ERR_USAGE, "chips import: --chip-root and --udid-from apply to birth certificates only");
     }
-    im->src.udid_from = a->udid_from != NULL && strcmp(a->udid_from, "serial") == 0 ? MP_UDID_FROM_SERIAL
-                                                                                   : MP_UDID_FROM_CN;
+    if ((rc = udid_from_arg(a->udid_from, &im->src)) != MP_OK) {
+        return rc;
+    }
     return a->root != NULL ? mp_cert_load(a->root, &im->src.root) : MP_OK;
 }
 

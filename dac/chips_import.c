@@ -20,12 +20,17 @@ static const char *const format_names[] = {"csv", "json", "birth-certs", "microc
 typedef struct add_ctx {
     mp_ledger *l;
     int64_t list_id;
+    mp_udid_seen *seen; /* birth certificates: name both files of a collision */
 } add_ctx;
 
 static int add_cb(void *vctx, const mp_chip_entry *e)
 {
     add_ctx *a = vctx;
     mp_device d;
+    int rc;
+    if (a->seen != NULL && (rc = mp_udid_seen_add(a->seen, e->udid, e->where)) != MP_OK) {
+        return rc;
+    }
     memset(&d, 0, sizeof(d));
     memcpy(d.udid, e->udid, sizeof(d.udid));
     memcpy(d.point, e->point, 65);
@@ -109,6 +114,7 @@ static int folder_pass2(mp_chips_import *im, folder *f, mp_chip_cb cb, void *ctx
     if (rc == MP_OK && im->count == 0) {
         rc = mp_err(MP_ERR_INVALID, "%s: no device certificates", im->path);
     }
+    if (rc == MP_OK) rc = mp_birth_finish(f->b);
     return rc;
 }
 
@@ -199,9 +205,14 @@ static int transaction(mp_ledger *l, mp_chips_import *im, const uint8_t *buf, si
         return mp_err(MP_ERR_DUPLICATE, "%s: this chip list (SHA-256 %s) was already imported", im->path, im->sha256);
     }
     if ((rc = mp_ledger_add_list(l, &list)) != MP_OK) return rc;
-    add_ctx a = {l, list.id};
+    add_ctx a = {l, list.id, NULL};
     im->count = 0;
-    if ((rc = parse_into(im, buf, len, f, &a)) != MP_OK) return rc;
+    /* a folder of files (Infineon bundles: one chip a file) names both files
+     * of a colliding UDID; a single bundle leaves that to the ledger */
+    if (im->format == MP_CHIPS_BIRTH && f != NULL && (rc = mp_udid_seen_new(&a.seen)) != MP_OK) return rc;
+    rc = parse_into(im, buf, len, f, &a);
+    mp_udid_seen_free(a.seen);
+    if (rc != MP_OK) return rc;
     im->list_id = list.id;
     return mp_ledger_set_list_count(l, list.id, im->count);
 }

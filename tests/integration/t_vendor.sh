@@ -82,4 +82,28 @@ check "$N manifest entries imported" bash -c "[ \"\$(sqlite3 big.sqlite 'select 
 size_kb=$(( $(stat -c %s big/manifest.json) / 1024 ))
 echo "       manifest $size_kb KB, peak RSS $(cat big.rss) KB"
 check "flat memory: peak RSS under 48 MB for a ${size_kb} KB manifest" bash -c "[ $(cat big.rss) -lt 49152 ]"
+
+echo "-- Infineon OPTIGA Trust M birth certificates"
+python3 "$GEN" infineon inf 5 || { echo "fixture generator failed"; exit 1; }
+check "every Trust M certificate has the same CN" bash -c "[ \$(for f in inf/bundle/*.pem; do openssl x509 -in \$f -noout -subject; done | sort -u | wc -l) = 1 ]"
+check "the chip-dump file starts with the 0xC0 tag header" bash -c "[ \"\$(head -c1 inf/bundle/*_E0E0.bin | od -An -tx1 | tr -d ' ')\" = c0 ]"
+expect_err 10 "E0E0.pem: certificate 1: UDID" "--udid-from cn cannot make UDIDs of 'Infineon IoT Node'" "$MP" chips import inf/bundle --chip-root inf/root.pem --ledger l-i0.sqlite
+expect 0 "--udid-from filename (default <UDID>_...)" "$MP" chips import inf/bundle --chip-root inf/root.pem --udid-from filename --ledger l-i1.sqlite
+check "UDIDs are the chip UIDs, the tag-header file included" test "$(sqlite3 l-i1.sqlite 'select group_concat(udid) from (select udid from devices order by udid)')" = "$(cut -d, -f1 inf/map.csv | tail -n +2 | sort | paste -sd,)"
+expect 0 "--udid-from csv:FILE" "$MP" chips import inf/bundle --chip-root inf/root.pem --udid-from csv:inf/map.csv --ledger l-i2.sqlite
+check "csv map gives the same UDIDs and keys" test "$(sqlite3 l-i2.sqlite 'select udid||hex(pubkey) from devices order by udid')" = "$(sqlite3 l-i1.sqlite 'select udid||hex(pubkey) from devices order by udid')"
+expect 0 "--udid-from filename:PATTERN" "$MP" chips import inf/bundle --chip-root inf/root.pem --udid-from 'filename:<UDID>_E0E0.*' --ledger l-i3.sqlite
+expect_err 10 "does not match the pattern <UDID>_E0E0.pem" "a file the pattern does not fit is named" "$MP" chips import inf/bundle --chip-root inf/root.pem --udid-from 'filename:<UDID>_E0E0.pem' --ledger l-i4.sqlite
+cp -r inf/bundle coll && cp coll/CD16339301001C000001_E0E0.pem coll/CD16339301001C000001_E0E1.pem
+expect_err 16 "UDID CD16339301001C000001 collides: coll/CD16339301001C000001_E0E0.pem: certificate 1 and coll/CD16339301001C000001_E0E1.pem: certificate 1" "colliding UDIDs refused naming both files" "$MP" chips import coll --chip-root inf/root.pem --udid-from filename --ledger l-i5.sqlite
+check "nothing imported from the colliding folder" test "$(sqlite3 l-i5.sqlite 'select count(*) from devices')" = 0
+{ head -3 inf/map.csv; echo "CD16339301001C000000,$(sed -n 4p inf/map.csv | cut -d, -f2)"; tail -n +5 inf/map.csv; } > coll.csv
+expect_err 16 "collides: .*and .*give the same UDID" "a map giving two files one UDID refused naming both" "$MP" chips import inf/bundle --chip-root inf/root.pem --udid-from csv:coll.csv --ledger l-i6.sqlite
+head -3 inf/map.csv > short.csv
+expect_err 10 "E0E0.*: not listed in short.csv" "a file missing from the map is named" "$MP" chips import inf/bundle --chip-root inf/root.pem --udid-from csv:short.csv --ledger l-i7.sqlite
+{ cat inf/map.csv; echo "CD16339301001C0000FF,CD16339301001C0000FF_E0E0.pem"; } > extra.csv
+expect_err 10 "extra.csv:7: no device certificate file CD16339301001C0000FF_E0E0.pem was read" "a map row without its file is named" "$MP" chips import inf/bundle --chip-root inf/root.pem --udid-from csv:extra.csv --ledger l-i8.sqlite
+flip_byte inf/bundle/CD16339301001C000004_E0E0.bin bad.bin 40
+mkdir badtag && cp inf/bundle/CD16339301001C000000_E0E0.pem badtag/ && cp bad.bin badtag/CD16339301001C000004_E0E0.bin
+expect_err 13 "CD16339301001C000004_E0E0.bin: certificate 1: birth certificate does not verify" "an altered chip-dump certificate refused by name" "$MP" chips import badtag --chip-root inf/root.pem --udid-from filename --ledger l-i9.sqlite
 finish
