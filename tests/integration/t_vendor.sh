@@ -106,4 +106,72 @@ expect_err 10 "extra.csv:7: no device certificate file CD16339301001C0000FF_E0E0
 flip_byte inf/bundle/CD16339301001C000004_E0E0.bin bad.bin 40
 mkdir badtag && cp inf/bundle/CD16339301001C000000_E0E0.pem badtag/ && cp bad.bin badtag/CD16339301001C000004_E0E0.bin
 expect_err 13 "CD16339301001C000004_E0E0.bin: certificate 1: birth certificate does not verify" "an altered chip-dump certificate refused by name" "$MP" chips import badtag --chip-root inf/root.pem --udid-from filename --ledger l-i9.sqlite
+
+echo "-- DACs issued by another PKI (dac import), dac export --layout infineon, hand-off"
+# the other PKI: its own state, token, PAA, PAI and DACs, exported in Infineon's layout
+VS="env MATTER_PKI_STATE=$T/vendor-state"
+VH="--token vendor --pin-file pin"
+$VS "$MP" token init --label vendor --pin-file pin --so-pin-file sopin > /dev/null
+$VS "$MP" paa create $VH --key-label vpaa --subject "/C=DE/O=Module Maker AG/CN=Module Maker PAA" --valid-from 2025-01-01 --out vpaa.pem > /dev/null
+$VS "$MP" pai create $VH --paa-cert vpaa.pem --paa-key vpaa --key-label vpai --subject "/O=Module Maker AG/CN=Module Maker PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out vpai.pem > /dev/null
+$VS "$MP" chips simulate --count 6 --out vsim > /dev/null
+$VS "$MP" chips import vsim/chips.csv --signature vsim/chips.csv.sig --signer vsim/chipmaker.pem > /dev/null
+$VS "$MP" order create $VH --vid FFF2 --pid 8001 --pai-cert vpai.pem --pai-key vpai --quota 6 --cn-template "{udid}" > /dev/null
+$VS "$MP" dac issue $VH --order 1 --out-dir vdacs --quiet > /dev/null
+expect 0 "dac export --layout infineon" $VS "$MP" dac export --order 1 --layout infineon --out-dir vbundle
+check "6 files named <UDID>_E0E0.pem, PEM of the ledger's DER" bash -c "[ \$(ls vbundle | grep -c '^[0-9A-F]\{64\}_E0E0.pem\$') = 6 ] && for f in vbundle/*_E0E0.pem; do u=\$(basename \$f _E0E0.pem); cmp <(openssl x509 -in \$f -outform DER) vdacs/\$u.der || exit 1; done"
+expect 0 "dac export again leaves identical files" $VS "$MP" dac export --order 1 --layout infineon --out-dir vbundle
+echo junk > vbundle/x && rm vbundle/x
+# one tampered DAC in an otherwise good bundle: nothing is imported, the file is named
+mkdir badbundle && cp vbundle/*.pem badbundle/
+f3=$(ls badbundle | sed -n 3p)
+openssl x509 -in "badbundle/$f3" -outform DER -out b.der && flip_byte b.der b2.der -5 && openssl x509 -inform DER -in b2.der -out "badbundle/$f3" 2>/dev/null
+expect_err 13 "$f3: the chain is rejected by the attestation verifier: 301 kDacSignatureInvalid" "a DAC whose signature is broken is refused by name" "$MP" dac import badbundle --pai vpai.pem --paa vpaa.pem
+check "nothing recorded from the refused import" test "$(db "select count(*) from chip_lists where format='external-dacs'")" = 0
+expect_err 13 "rejected by the attestation verifier" "DACs checked against another PAA are refused" "$MP" dac import vbundle --pai vpai.pem --paa paa.pem
+expect_err 13 "rejected by the attestation verifier" "our own PAI given for their DACs is refused" "$MP" dac import vbundle --pai pai.pem --paa vpaa.pem
+expect 0 "dac import of the vendor's bundle" "$MP" dac import vbundle --pai vpai.pem --paa vpaa.pem --udid-from filename
+XO=$(sed -n 's/.* into order \([0-9]*\),.*/\1/p' out.txt)
+check "imported 6 into a new external order" grep -q "imported 6 DACs issued by another PKI (VID FFF2 PID 8001)" out.txt
+check "ledger: 6 certificates of the external order, DER identical" bash -c "[ \$(sqlite3 state/ledger.sqlite \"select count(*) from certificates where order_id=$XO\") = 6 ] && u=\$(ls vbundle | head -1 | cut -d_ -f1) && [ \"\$(sqlite3 state/ledger.sqlite \"select lower(hex(der)) from certificates where udid='\$u'\")\" = \"\$(xxd -p vdacs/\$u.der | tr -d '\\n')\" ]"
+check "the order records, never signs (pai_key external:)" test "$(db "select pai_key from orders where id=$XO")" = "external:"
+expect_err 16 "were imported before" "the same bundle twice is refused" "$MP" dac import vbundle --pai vpai.pem --paa vpaa.pem
+one=$(ls vbundle | head -1)
+mkdir again && cp "vbundle/$one" again/
+expect_err 16 "already has a DAC" "one DAC per chip: a second DAC for an imported chip refused" "$MP" dac import again --pai vpai.pem --paa vpaa.pem --order "$XO"
+expect_err 2 "records DACs issued by another PKI" "dac issue refuses the external order" "$MP" dac issue $H --order "$XO" --count 1 --out-dir xd
+expect_err 2 "issues our own DACs" "--order of one of our orders refused" "$MP" dac import again --pai vpai.pem --paa vpaa.pem --order "$O"
+# reports, DCL, labels, factory data
+expect 0 "ledger report with external DACs" "$MP" ledger report
+expect 0 "ledger export with external DACs" "$MP" ledger export --format jsonl --out ext.jsonl
+check "ledger export lists the imported DACs" test "$(jq -c "select(.order == $XO)" ext.jsonl | wc -l)" = 6
+cp "$(dirname "$GEN")/../../examples/product.json" product.json
+"$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
+"$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
+expect 0 "dcl export pai for the vendor's PAI" "$MP" dcl export pai --product product.json --cert vpai.pem --out dcl-pai.json
+expect 0 "factory-data build (json) for the imported devices" "$MP" factory-data build --order "$XO" --product product.json --cd cd.der --format json --out-dir fd
+check "labels: onboarding.csv has the 6 imported devices" test "$(tail -n +2 fd/onboarding.csv | wc -l)" = 6
+u1=$(sed -n 2p fd/onboarding.csv | cut -d, -f1); pc1=$(sed -n 2p fd/onboarding.csv | cut -d, -f6)
+expect 0 "factory-data inspect: the vendor DAC chains to the vendor PAI" "$MP" factory-data inspect "fd/$u1.json" --pai vpai.pem --cd cd.der --passcode "$pc1"
+expect_err 10 "keep their key in the chip" "formats holding the DAC key refuse chip devices" "$MP" factory-data build --order "$XO" --product product.json --cd cd.der --format nrf --out-dir fd2
+# revocation: recorded, handed off to the PAI's owner
+s1=$(openssl x509 -in "vbundle/$one" -noout -serial | cut -d= -f2)
+expect 0 "dac revoke of an imported DAC" "$MP" dac revoke --serial "$s1" --reason keyCompromise
+expect 0 "dac handoff for the vendor's PAI" "$MP" dac handoff --pai vpai.pem --out handoff.json
+vskid=$(openssl x509 -in vpai.pem -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')
+check "hand-off names the PAI and the revoked serial" bash -c "jq -e --arg s $s1 --arg k $vskid '.issuer_subject_key_id == \$k and (.revoked | length) == 1 and .revoked[0].serial_number == \$s and .revoked[0].reason == \"keyCompromise\"' handoff.json"
+expect_err 7 "" "pai crl cannot sign for the vendor's PAI (no key here)" "$MP" pai crl $H --pai-cert vpai.pem --pai-key vpai --out v.crl
+# UDIDs from CN / a map
+"$MP" dac import again --pai vpai.pem --paa vpaa.pem --udid-from cn --ledger l-cn.sqlite > out.txt 2> err.txt
+check "--udid-from cn uses the DAC CN" grep -q "imported 1 DACs" out.txt
+printf 'udid,certificate-file\nMODULE-0001,%s\n' "$one" > dmap.csv
+expect 0 "--udid-from csv:FILE" "$MP" dac import again --pai vpai.pem --paa vpaa.pem --udid-from csv:dmap.csv --ledger l-map.sqlite
+check "UDID from the map" test "$(sqlite3 l-map.sqlite 'select udid from certificates')" = MODULE-0001
+# chips already on a chip list (the vendor's list imported first) take their DAC; a different key is refused
+"$MP" chips import vsim/chips.csv --signature vsim/chips.csv.sig --signer vsim/chipmaker.pem --ledger l-pre.sqlite > /dev/null
+expect 0 "dac import for chips already listed" "$MP" dac import vbundle --pai vpai.pem --paa vpaa.pem --ledger l-pre.sqlite
+check "no device added twice: 6 devices, 6 issued" test "$(sqlite3 l-pre.sqlite 'select count(*), sum(state=1) from devices')" = "6|6"
+printf 'udid,certificate-file\n%s,%s\n' "$(ls vbundle | sed -n 2p | cut -d_ -f1)" "$one" > swap.csv
+"$MP" chips import vsim/chips.csv --signature vsim/chips.csv.sig --signer vsim/chipmaker.pem --ledger l-swap.sqlite > /dev/null
+expect_err 12 "is on a chip list with another public key" "a DAC whose key is not the listed chip's is refused" "$MP" dac import again --pai vpai.pem --paa vpaa.pem --udid-from csv:swap.csv --ledger l-swap.sqlite
 finish
