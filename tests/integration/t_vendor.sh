@@ -174,4 +174,31 @@ check "no device added twice: 6 devices, 6 issued" test "$(sqlite3 l-pre.sqlite 
 printf 'udid,certificate-file\n%s,%s\n' "$(ls vbundle | sed -n 2p | cut -d_ -f1)" "$one" > swap.csv
 "$MP" chips import vsim/chips.csv --signature vsim/chips.csv.sig --signer vsim/chipmaker.pem --ledger l-swap.sqlite > /dev/null
 expect_err 12 "is on a chip list with another public key" "a DAC whose key is not the listed chip's is refused" "$MP" dac import again --pai vpai.pem --paa vpaa.pem --udid-from csv:swap.csv --ledger l-swap.sqlite
+
+echo "-- batches of CSRs (dac issue --csr-dir / --csr-bundle)"
+"$MP" chips simulate --count 40 --out csim > /dev/null
+"$MP" chips import csim/chips.csv --signature csim/chips.csv.sig --signer csim/chipmaker.pem > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100 > /dev/null
+CO=$(db "select max(id) from orders where pai_key='pai'")
+python3 "$GEN" csrs creq 20 csim || { echo "csr fixture failed"; exit 1; }
+expect_err 13 "4 request\(s\) refused" "CSR folder: good ones issued, the run exits with the first refusal's code" "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs --jobs 2
+check "20 DACs written for the 20 good requests" test "$(ls cdacs/*.der | wc -l)" = 20
+check "one refusal line per bad request, naming file and reason" bash -c "[ \$(grep -c '^refused ' out.txt) = 4 ] && grep -q '^refused creq/dir/bad-signature.der: the request.s signature does not verify' out.txt && grep -q '^refused creq/dir/unknown-key.pem: its key belongs to no device on a trusted chip list' out.txt && grep -q '^refused creq/dir/not-a-request.pem: not a PKCS#10 request' out.txt && grep -Eq '^refused creq/dir/same-device.pem: the same device twice: UDID [0-9A-F]+ collides: creq/dir/0001-.* and creq/dir/same-device.pem give the same UDID' out.txt"
+check "each DAC holds its request's key and verifies" bash -c "for u in \$(cat creq/good.txt); do openssl x509 -inform DER -in cdacs/\$u.der -out c.pem || exit 1; openssl verify -x509_strict -CAfile paa.pem -untrusted pai.pem c.pem > /dev/null || exit 1; done"
+check "ledger: 20 certificates in the order" test "$(db "select count(*) from certificates where order_id=$CO")" = 20
+expect_err 13 "4 request\(s\) refused" "a re-run issues nothing twice" "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs
+check "re-run: 20 done earlier, 0 issued" bash -c "[ \$(grep -c '^done ' out.txt) = 20 ] && grep -q 'issued 0 DAC(s)' out.txt"
+# a crash after the commit, before the files: the next run writes them from the ledger
+rm cdacs/$(sed -n 1p creq/good.txt).der cdacs/$(sed -n 2p creq/good.txt).der
+db "update dac_batches set written=0 where order_id=$CO"
+"$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs > out.txt 2>&1
+check "files lost in a crash are rewritten by the re-run" bash -c "[ -f cdacs/$(sed -n 1p creq/good.txt).der ] && [ -f cdacs/$(sed -n 2p creq/good.txt).der ] && [ \$(grep -c '^done ' out.txt) = 20 ]"
+# a bundle: into another ledger
+"$MP" chips import csim/chips.csv --signature csim/chips.csv.sig --signer csim/chipmaker.pem --ledger l-cb.sqlite > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100 --ledger l-cb.sqlite > /dev/null
+expect_err 17 "2 request\(s\) refused" "CSR bundle: good ones issued, bad ones refused" "$MP" dac issue $H --order 1 --csr-bundle creq/bundle.pem --out-dir cbdacs --ledger l-cb.sqlite
+check "bundle: 20 DACs, refusals name the request number" bash -c "[ \$(ls cbdacs/*.der | wc -l) = 20 ] && grep -q '^refused creq/bundle.pem: request 3: its key belongs to no device' out.txt && grep -q '^refused creq/bundle.pem: request 22: the same device twice' out.txt"
+expect_err 15 "has 3 DAC\(s\) left" "a batch beyond the quota is refused before anything is issued" bash -c "\"$MP\" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 3 --ledger l-cq.sqlite > /dev/null; \"$MP\" chips import csim/chips.csv --signature csim/chips.csv.sig --signer csim/chipmaker.pem --ledger l-cq.sqlite > /dev/null; \"$MP\" dac issue $H --order 1 --csr-dir creq/dir --out-dir cqdacs --ledger l-cq.sqlite"
+check "nothing issued past the quota" test "$(sqlite3 l-cq.sqlite 'select count(*) from dacs')" = 0
+expect_err 2 "one of --csr-dir or --csr-bundle" "--csr-dir with --count refused" "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --count 2 --out-dir x
 finish

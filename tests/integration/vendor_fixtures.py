@@ -8,6 +8,7 @@ keys made here (nothing copied from any vendor):
                      and x5c device + signer certificates), its signer and chip
                      root, and tampered variants
   bigmanifest OUT N  the same structure without x5c, for size tests (fast)
+  csrs OUT N SIM     N device CSRs of simulated chips (folder and bundle), bad ones too
   infineon OUT N     OPTIGA Trust M style birth certificates: CN "Infineon IoT
                      Node" for every chip, files <ChipUID>_E0E0.pem, a chip dump
                      with the 0xC0 tag header, and a udid,certificate-file CSV
@@ -202,6 +203,42 @@ def infineon(out, n):
             f.write(f"{chip},{name}\n")
 
 
+def csr(k, cn="device"):
+    return (x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .sign(k, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+
+
+def csrs(out, n, sim):
+    """n device CSRs signed by the simulated chips' keys (SIM/device-keys.csv),
+    as a folder (good ones PEM and DER) and a bundle, plus bad requests: a
+    broken signature, an unknown key, the same device twice, not a request."""
+    os.makedirs(f"{out}/dir", exist_ok=True)
+    rows = [l.strip().split(",") for l in open(f"{sim}/device-keys.csv") if l.strip() and not l.startswith("udid")]
+    bundle = []
+    for i, (udid, scalar) in enumerate(rows[:n]):
+        pem_ = csr(ec.derive_private_key(int(scalar, 16), ec.SECP256R1()), udid[:16])
+        bundle.append(pem_)
+        if i % 2:
+            req = x509.load_pem_x509_csr(pem_)
+            write(f"{out}/dir/{i:04d}-{udid[:8]}.der", req.public_bytes(serialization.Encoding.DER))
+        else:
+            write(f"{out}/dir/{i:04d}-{udid[:8]}.pem", pem_)
+    broken = bytearray(x509.load_pem_x509_csr(bundle[0]).public_bytes(serialization.Encoding.DER))
+    broken[-3] ^= 1
+    bad = {"bad-signature.der": bytes(broken), "unknown-key.pem": csr(key()),
+           "same-device.pem": csr(ec.derive_private_key(int(rows[1][1], 16), ec.SECP256R1()), "again"),
+           "not-a-request.pem": b"hello\n"}
+    for name, data in bad.items():
+        write(f"{out}/dir/{name}", data)
+    write(f"{out}/bundle.pem", b"".join(bundle[:2]) + bad["unknown-key.pem"] + b"".join(bundle[2:]) + bad["same-device.pem"])
+    with open(f"{out}/good.txt", "w") as f:
+        f.write("".join(u + "\n" for u, _ in rows[:n]))
+
+
 if __name__ == "__main__":
     cmd, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    {"manifest": manifest, "bigmanifest": bigmanifest, "infineon": infineon}[cmd](out, n)
+    if cmd == "csrs":
+        csrs(out, n, sys.argv[4])
+    else:
+        {"manifest": manifest, "bigmanifest": bigmanifest, "infineon": infineon}[cmd](out, n)
