@@ -121,7 +121,10 @@ $VS "$MP" dac issue $VH --order 1 --out-dir vdacs --quiet > /dev/null
 expect 0 "dac export --layout infineon" $VS "$MP" dac export --order 1 --layout infineon --out-dir vbundle
 check "6 files named <UDID>_E0E0.pem, PEM of the ledger's DER" bash -c "[ \$(ls vbundle | grep -c '^[0-9A-F]\{64\}_E0E0.pem\$') = 6 ] && for f in vbundle/*_E0E0.pem; do u=\$(basename \$f _E0E0.pem); cmp <(openssl x509 -in \$f -outform DER) vdacs/\$u.der || exit 1; done"
 expect 0 "dac export again leaves identical files" $VS "$MP" dac export --order 1 --layout infineon --out-dir vbundle
-echo junk > vbundle/x && rm vbundle/x
+f1=$(ls vbundle | head -1); cp "vbundle/$f1" keep.pem && echo "# changed" >> "vbundle/$f1"
+expect_err 8 "exists" "dac export refuses to replace a different file without --force" $VS "$MP" dac export --order 1 --layout infineon --out-dir vbundle
+expect 0 "dac export --force replaces it" $VS "$MP" dac export --order 1 --layout infineon --out-dir vbundle --force
+check "replaced file is the ledger's DAC again" cmp keep.pem "vbundle/$f1"
 # one tampered DAC in an otherwise good bundle: nothing is imported, the file is named
 mkdir badbundle && cp vbundle/*.pem badbundle/
 f3=$(ls badbundle | sed -n 3p)
