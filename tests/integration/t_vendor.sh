@@ -184,18 +184,18 @@ echo "-- batches of CSRs (dac issue --csr-dir / --csr-bundle)"
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100 > /dev/null
 CO=$(db "select max(id) from orders where pai_key='pai'")
 python3 "$GEN" csrs creq 20 csim || { echo "csr fixture failed"; exit 1; }
-expect_err 13 "4 request\(s\) refused" "CSR folder: good ones issued, the run exits with the first refusal's code" "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs --jobs 2
-check "20 DACs written for the 20 good requests" test "$(ls cdacs/*.der | wc -l)" = 20
-check "one refusal line per bad request, naming file and reason" bash -c "[ \$(grep -c '^refused ' out.txt) = 4 ] && grep -q '^refused creq/dir/bad-signature.der: the request.s signature does not verify' out.txt && grep -q '^refused creq/dir/unknown-key.pem: its key belongs to no device on a trusted chip list' out.txt && grep -q '^refused creq/dir/not-a-request.pem: not a PKCS#10 request' out.txt && grep -Eq '^refused creq/dir/same-device.pem: the same device twice: UDID [0-9A-F]+ collides: creq/dir/0001-.* and creq/dir/same-device.pem give the same UDID' out.txt"
+expect_err 13 "5 request\(s\) refused" "CSR folder: good ones issued, the run exits with the first refusal's code" "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs --jobs 2
+check "21 DACs written for the 21 good requests (one with attributes)" test "$(ls cdacs/*.der | wc -l)" = 21
+check "one refusal line per bad request, naming file and reason" bash -c "[ \$(grep -c '^refused ' out.txt) = 5 ] && grep -q '^refused creq/dir/p384.pem: .*not EC P-256' out.txt && grep -q '^refused creq/dir/bad-signature.der: the request.s signature does not verify' out.txt && grep -q '^refused creq/dir/unknown-key.pem: its key belongs to no device on a trusted chip list' out.txt && grep -q '^refused creq/dir/not-a-request.pem: not a PKCS#10 request' out.txt && grep -Eq '^refused creq/dir/same-device.pem: the same device twice: UDID [0-9A-F]+ collides: creq/dir/0001-.* and creq/dir/same-device.pem give the same UDID' out.txt"
 check "each DAC holds its request's key and verifies" bash -c "for u in \$(cat creq/good.txt); do openssl x509 -inform DER -in cdacs/\$u.der -out c.pem || exit 1; openssl verify -x509_strict -CAfile paa.pem -untrusted pai.pem c.pem > /dev/null || exit 1; done"
-check "ledger: 20 certificates in the order" test "$(db "select count(*) from certificates where order_id=$CO")" = 20
-expect_err 13 "4 request\(s\) refused" "a re-run issues nothing twice" "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs
-check "re-run: 20 done earlier, 0 issued" bash -c "[ \$(grep -c '^done ' out.txt) = 20 ] && grep -q 'issued 0 DAC(s)' out.txt"
+check "ledger: 21 certificates in the order" test "$(db "select count(*) from certificates where order_id=$CO")" = 21
+expect_err 13 "5 request\(s\) refused" "a re-run issues nothing twice" "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs
+check "re-run: 21 done earlier, 0 issued" bash -c "[ \$(grep -c '^done ' out.txt) = 21 ] && grep -q 'issued 0 DAC(s)' out.txt"
 # a crash after the commit, before the files: the next run writes them from the ledger
 rm cdacs/$(sed -n 1p creq/good.txt).der cdacs/$(sed -n 2p creq/good.txt).der
 db "update dac_batches set written=0 where order_id=$CO"
 "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs > out.txt 2>&1
-check "files lost in a crash are rewritten by the re-run" bash -c "[ -f cdacs/$(sed -n 1p creq/good.txt).der ] && [ -f cdacs/$(sed -n 2p creq/good.txt).der ] && [ \$(grep -c '^done ' out.txt) = 20 ]"
+check "files lost in a crash are rewritten by the re-run" bash -c "[ -f cdacs/$(sed -n 1p creq/good.txt).der ] && [ -f cdacs/$(sed -n 2p creq/good.txt).der ] && [ \$(grep -c '^done ' out.txt) = 21 ]"
 # a bundle: into another ledger
 "$MP" chips import csim/chips.csv --signature csim/chips.csv.sig --signer csim/chipmaker.pem --ledger l-cb.sqlite > /dev/null
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100 --ledger l-cb.sqlite > /dev/null

@@ -224,6 +224,17 @@ def csrs(out, n, sim):
             write(f"{out}/dir/{i:04d}-{udid[:8]}.der", req.public_bytes(serialization.Encoding.DER))
         else:
             write(f"{out}/dir/{i:04d}-{udid[:8]}.pem", pem_)
+    # one more good request with attributes (an extension request), read in place too
+    udid, scalar = rows[n]
+    ext = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, udid[:16])]))
+           .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+           .sign(ec.derive_private_key(int(scalar, 16), ec.SECP256R1()), hashes.SHA256()))
+    write(f"{out}/dir/{n:04d}-{udid[:8]}-ext.pem", ext.public_bytes(serialization.Encoding.PEM))
+    p384 = (x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "p384")]))
+            .sign(ec.generate_private_key(ec.SECP384R1()), hashes.SHA256()))
+    write(f"{out}/dir/p384.pem", p384.public_bytes(serialization.Encoding.PEM))
     broken = bytearray(x509.load_pem_x509_csr(bundle[0]).public_bytes(serialization.Encoding.DER))
     broken[-3] ^= 1
     bad = {"bad-signature.der": bytes(broken), "unknown-key.pem": csr(key()),
@@ -233,7 +244,7 @@ def csrs(out, n, sim):
         write(f"{out}/dir/{name}", data)
     write(f"{out}/bundle.pem", b"".join(bundle[:2]) + bad["unknown-key.pem"] + b"".join(bundle[2:]) + bad["same-device.pem"])
     with open(f"{out}/good.txt", "w") as f:
-        f.write("".join(u + "\n" for u, _ in rows[:n]))
+        f.write("".join(u + "\n" for u, _ in rows[:n + 1]))
 
 
 if __name__ == "__main__":
