@@ -13,7 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "dac/chips.h"
+#include "chips/chips.h"
 #include "util.h"
 #include "verify/verify.h"
 #include "x509.h"

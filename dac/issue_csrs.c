@@ -17,7 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "dac/chips.h"
+#include "chips/chips.h"
 #include "dac/issue.h"
 #include "util.h"
 #include "workers.h"

@@ -13,7 +13,7 @@
 #include <openssl/x509.h>
 
 #include "b64.h"
-#include "dac/chips.h"
+#include "chips/chips.h"
 #include "testutil.h"
 #include "util.h"
 #include "x509.h"

@@ -2,7 +2,7 @@
  * chips.h): UDIDs from file names (Infineon's <ChipUID>_E0E0.pem) or a
  * udid,certificate-file map, the OPTIGA data-object tag header before the
  * DER, and the table that names both files of a colliding UDID. */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <errno.h>
 #include <fnmatch.h>

@@ -1,4 +1,4 @@
-/* extdac_cmd.c - `dac import`, `dac export` and `dac handoff`: DACs issued by
+/* cmd_dac_import.c - `dac import`, `dac export` and `dac handoff`: DACs issued by
  * another PKI (see extdac.h). */
 #include <jansson.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * element's bytes are collected (tracking JSON strings and nesting), decoded
  * with jansson, verified and handed on before the next is read, so a
  * manifest of a million chips needs the memory of one entry. */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <errno.h>
 #include <stdio.h>
