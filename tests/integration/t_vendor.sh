@@ -94,7 +94,7 @@ python3 "$GEN" infineon inf 5 || { echo "fixture generator failed"; exit 1; }
 check "every Trust M certificate has the same CN" bash -c "[ \$(for f in inf/bundle/*.pem; do openssl x509 -in \$f -noout -subject; done | sort -u | wc -l) = 1 ]"
 check "the chip-dump file starts with the 0xC0 tag header" bash -c "[ \"\$(head -c1 inf/bundle/*_E0E0.bin | od -An -tx1 | tr -d ' ')\" = c0 ]"
 expect_err 10 "E0E0.pem: certificate 1: UDID" "--udid-from cn cannot make UDIDs of 'Infineon IoT Node'" "$MP" chips import inf/bundle --chip-root inf/root.pem --ledger l-i0.sqlite
-expect 0 "--udid-from filename (default <UDID>_...)" "$MP" chips import inf/bundle --chip-root inf/root.pem --udid-from filename --ledger l-i1.sqlite
+expect 0 "--format birth-certs --udid-from filename (default <UDID>_...)" "$MP" chips import inf/bundle --format birth-certs --chip-root inf/root.pem --udid-from filename --ledger l-i1.sqlite
 check "UDIDs are the chip UIDs, the tag-header file included" test "$(sqlite3 l-i1.sqlite 'select group_concat(udid) from (select udid from devices order by udid)')" = "$(cut -d, -f1 inf/map.csv | tail -n +2 | sort | paste -sd,)"
 expect 0 "--udid-from csv:FILE" "$MP" chips import inf/bundle --chip-root inf/root.pem --udid-from csv:inf/map.csv --ledger l-i2.sqlite
 check "csv map gives the same UDIDs and keys" test "$(sqlite3 l-i2.sqlite 'select udid||hex(pubkey) from devices order by udid')" = "$(sqlite3 l-i1.sqlite 'select udid||hex(pubkey) from devices order by udid')"
@@ -142,7 +142,7 @@ expect_err 13 "rejected by the attestation verifier" "our own PAI given for thei
 expect 0 "dac import of the vendor's bundle" "$MP" dac import vbundle --pai vpai.pem --paa vpaa.pem --udid-from filename
 XO=$(sed -n 's/.* into order \([0-9]*\),.*/\1/p' out.txt)
 check "imported 6 into a new external order" grep -q "imported 6 DACs issued by another PKI (VID FFF2 PID 8001)" out.txt
-check "ledger: 6 certificates of the external order, DER identical" bash -c "[ \$(sqlite3 state/ledger.sqlite \"select count(*) from certificates where order_id=$XO\") = 6 ] && u=\$(ls vbundle | head -1 | cut -d_ -f1) && [ \"\$(sqlite3 state/ledger.sqlite \"select lower(hex(der)) from certificates where udid='\$u'\")\" = \"\$(xxd -p vdacs/\$u.der | tr -d '\\n')\" ]"
+check "ledger: 6 certificates of the external order, DER identical" bash -c "[ \$(sqlite3 state/ledger.sqlite \"select count(*) from certificates where order_id=$XO\") = 6 ] && u=\$(ls vbundle | head -1 | cut -d_ -f1) && [ \"\$(sqlite3 state/ledger.sqlite \"select lower(hex(der)) from certificates where udid='\$u'\")\" = \"\$(od -An -tx1 -v vdacs/\$u.der | tr -d ' \\n')\" ]"
 check "the order records, never signs (pai_key external:)" test "$(db "select pai_key from orders where id=$XO")" = "external:"
 expect_err 16 "were imported before" "the same bundle twice is refused" "$MP" dac import vbundle --pai vpai.pem --paa vpaa.pem
 one=$(ls vbundle | head -1)
