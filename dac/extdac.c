@@ -418,7 +418,14 @@ static int write_pem(const char *dir, const mp_issued *d, int force)
     return rc;
 }
 
-int mp_dac_export_infineon(mp_ledger *l, int64_t order_id, const char *dir, int force, uint64_t *written)
+static int in_dir(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && strchr(path + n + 1, '/') == NULL;
+}
+
+int mp_dac_export_infineon(mp_ledger *l, int64_t order_id, const char *dir, const char *only_dir, int force,
+                           uint64_t *written)
 {
     enum { CHUNK = 256 };
     mp_issued *devs = calloc(CHUNK, sizeof(*devs));
@@ -428,6 +435,7 @@ int mp_dac_export_infineon(mp_ledger *l, int64_t order_id, const char *dir, int 
     *written = 0;
     while (rc == MP_OK && (rc = mp_ledger_next_issued(l, order_id, after, CHUNK, devs, &n)) == MP_OK && n > 0) {
         for (size_t i = 0; rc == MP_OK && i < n; i++) {
+            if (only_dir != NULL && !in_dir(devs[i].path, only_dir)) continue;
             rc = write_pem(dir, &devs[i], force);
             *written += rc == MP_OK;
         }

@@ -202,6 +202,12 @@ rm cdacs/$(sed -n 1p creq/good.txt).der cdacs/$(sed -n 2p creq/good.txt).der
 db "update dac_batches set written=0 where order_id=$CO"
 "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs > out.txt 2>&1
 check "files lost in a crash are rewritten by the re-run" bash -c "[ -f cdacs/$(sed -n 1p creq/good.txt).der ] && [ -f cdacs/$(sed -n 2p creq/good.txt).der ] && [ \$(grep -c '^done ' out.txt) = 21 ]"
+expect_err 13 "5 request\(s\) refused" "--export-layout infineon on a CSR batch keeps its status" "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --out-dir cdacs --export-layout infineon
+check "the folder's 21 DACs also as <UDID>_E0E0.pem" bash -c "[ \$(ls cdacs/*_E0E0.pem | wc -l) = 21 ] && for u in \$(cat creq/good.txt); do cmp <(openssl x509 -in cdacs/\${u}_E0E0.pem -outform DER) cdacs/\$u.der || exit 1; done"
+expect 0 "dac issue --export-layout infineon in a chip-list batch" "$MP" dac issue $H --order "$O" --count 2 --out-dir dacs --export-layout infineon
+check "only that folder's DACs (2 earlier + 2 now) in the layout" test "$(ls dacs/*_E0E0.pem | wc -l)" = 4
+expect 0 "a re-run's sweep leaves the layout files" "$MP" dac issue $H --order "$O" --count 1 --out-dir dacs
+check "layout files kept" test "$(ls dacs/*_E0E0.pem | wc -l)" = 4
 # a bundle: into another ledger
 "$MP" chips import csim/chips.csv --signature csim/chips.csv.sig --signer csim/chipmaker.pem --ledger l-cb.sqlite > /dev/null
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100 --ledger l-cb.sqlite > /dev/null
