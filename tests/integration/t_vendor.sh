@@ -158,7 +158,7 @@ cp "$(dirname "$GEN")/../../examples/product.json" product.json
 "$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
 "$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
 expect 0 "dcl export pai for the vendor's PAI" "$MP" dcl export pai --product product.json --cert vpai.pem --out dcl-pai.json
-expect 0 "factory-data build (json) for the imported devices" "$MP" factory-data build --order "$XO" --product product.json --cd cd.der --format json --out-dir fd
+expect 0 "factory-data build (json) for the imported devices, checked as a commissioner against the vendor PAA" "$MP" factory-data build --order "$XO" --product product.json --cd cd.der --paa vpaa.pem --cd-signer cds.pem --format json --out-dir fd
 check "labels: onboarding.csv has the 6 imported devices" test "$(tail -n +2 fd/onboarding.csv | wc -l)" = 6
 u1=$(sed -n 2p fd/onboarding.csv | cut -d, -f1); pc1=$(sed -n 2p fd/onboarding.csv | cut -d, -f6)
 expect 0 "factory-data inspect: the vendor DAC chains to the vendor PAI" "$MP" factory-data inspect "fd/$u1.json" --pai vpai.pem --cd cd.der --passcode "$pc1"
