@@ -179,16 +179,6 @@ int mp_ledger_get_fd(mp_ledger *l, const char *udid, mp_fd_rec *r, int *found) M
 int mp_ledger_fd_written(mp_ledger *l, const char *udid) MP_MUST_CHECK;
 int mp_ledger_count_fd(mp_ledger *l, int64_t order_id, uint64_t *n) MP_MUST_CHECK;
 
-/* DACs issued by another PKI (`dac import`, issue 18). Their order's pai_key
- * is MP_PAI_KEY_EXTERNAL: it records, it never signs. */
-#define MP_PAI_KEY_EXTERNAL "external:"
-/* Raise an external order's quota by n (the imported DACs are then counted
- * with mp_ledger_take_quota as any batch). MP_ERR_INVALID when the order is
- * not an open external order. */
-int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHECK;
-/* Is the order external (its pai_key MP_PAI_KEY_EXTERNAL)? */
-int mp_order_is_external(const mp_order *o);
-
 /* Factory-data line-readiness (issues 13/14). Tables created on first use by
  * mp_ledger_fd_prepare (IF NOT EXISTS, outside the schema versions):
  * fd_images(udid, format, sha256) - the SHA-256 of every image built;
@@ -211,6 +201,16 @@ int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next) MP_M
  * order_id; *found 0 for an unknown UDID. */
 int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order,
                               int *found) MP_MUST_CHECK;
+
+/* DACs issued by another PKI (`dac import`, issue 18). Their order's pai_key
+ * is MP_PAI_KEY_EXTERNAL: it records, it never signs. */
+#define MP_PAI_KEY_EXTERNAL "external:"
+/* Raise an external order's quota by n (the imported DACs are then counted
+ * with mp_ledger_take_quota as any batch). MP_ERR_INVALID when the order is
+ * not an open external order. */
+int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHECK;
+/* Is the order external (its pai_key MP_PAI_KEY_EXTERNAL)? */
+int mp_order_is_external(const mp_order *o);
 
 /* Reports. */
 int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;

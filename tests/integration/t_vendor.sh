@@ -162,7 +162,7 @@ expect 0 "factory-data build (json) for the imported devices, checked as a commi
 check "labels: onboarding.csv has the 6 imported devices" test "$(tail -n +2 fd/onboarding.csv | wc -l)" = 6
 u1=$(sed -n 2p fd/onboarding.csv | cut -d, -f1); pc1=$(sed -n 2p fd/onboarding.csv | cut -d, -f6)
 expect 0 "factory-data inspect: the vendor DAC chains to the vendor PAI" "$MP" factory-data inspect "fd/$u1.json" --pai vpai.pem --cd cd.der --passcode "$pc1"
-expect_err 10 "keep their key in the chip" "formats holding the DAC key refuse chip devices" "$MP" factory-data build --order "$XO" --product product.json --cd cd.der --format nrf --out-dir fd2
+expect_err 10 "keep their key in the chip" "formats holding the DAC key refuse chip devices" "$MP" factory-data build --order "$XO" --product product.json --cd cd.der --paa vpaa.pem --cd-signer cds.pem --format nrf --out-dir fd2
 # revocation: recorded, handed off to the PAI's owner
 s1=$(openssl x509 -in "vbundle/$one" -noout -serial | cut -d= -f2)
 expect 0 "dac revoke of an imported DAC" "$MP" dac revoke --serial "$s1" --reason keyCompromise
