@@ -15,7 +15,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time
+        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time python3-cryptography
 FUZZ_PKGS := clang libclang-rt-14-dev
 
 # Compiler-specific flags go in WARN_GCC / WARN_CLANG so neither breaks the other.
