@@ -30,7 +30,7 @@ CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
 LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -ldl -lm
 
-STAGES := core paa pai dac certdecl factory-data dcl-export verify
+STAGES := core paa pai dac certdecl factory-data dcl-export verify revocation
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# t_lifecycle.sh - the credential lifecycle after launch (issue 19): PAI
+# revocation and PAA CRLs, delegated CRL signers and indirect CRLs, CRL
+# numbers across a kill -9, `crl --check`, the revocation set read back by
+# our verifier, trust export layouts, `cd verify --trust`, DCL changes.
+. "$(dirname "$0")/lib.sh"
+H="--token test --pin-file pin"
+new_token
+db() { sqlite3 state/ledger.sqlite "$1"; }
+pem() { openssl crl -inform DER -in "$1" -out "$2" 2> /dev/null; }
+crlnum() { openssl crl -inform DER -in "$1" -noout -crlnumber | cut -d= -f2; }
+"$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
+"$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
+"$MP" chips simulate --count 4 --out sim > /dev/null
+"$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 4 > /dev/null
+expect 0 "four DACs" "$MP" dac issue $H --order 1 --out-dir dacs --quiet
+set -- dacs/*.der; dac1=$1; dac2=$2; dac3=$3
+for f in dacs/*.der; do openssl x509 -inform DER -in "$f" -out "${f%.der}.pem"; done
+s1=$(openssl x509 -inform DER -in "$dac1" -noout -serial | cut -d= -f2)
+s3=$(openssl x509 -inform DER -in "$dac3" -noout -serial | cut -d= -f2)
+V() { "$MP" verify attestation "$@"; }
+verdict() { local code=$1 desc=$2; shift 2
+    V "$@" > out.txt 2> err.txt; local rc=$?
+    if { [ "$code" = 0 ] && [ $rc = 0 ]; } || { [ $rc = 19 ] && grep -q "rejected: $code " err.txt; }; then ok "$desc"
+    else fail "$desc (exit $rc)"; sed 's/^/       /' err.txt | head -3; fi; }
+
+# --- PAI CRL (direct), checked by openssl
+"$MP" dac revoke --serial "$s1" --reason keyCompromise > /dev/null
+expect 0 "pai crl --next-update-days 30" "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out pai.crl --next-update-days 30
+pem pai.crl pai.crl.pem
+check "openssl crl -verify with the PAI" bash -c "openssl crl -in pai.crl.pem -CAfile pai.pem -noout -verify 2>&1 | grep -q 'verify OK'"
+check "v2, AKID = PAI SKID, CRL number" bash -c "openssl crl -in pai.crl.pem -noout -text | grep -q 'Version 2' &&
+  [ \"\$(openssl crl -in pai.crl.pem -noout -text | grep -A1 'Authority Key Identifier' | tail -1 | tr -d ' :' | sed 's/^keyid//')\" = \"\$(openssl x509 -in pai.pem -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')\" ]"
+check "nextUpdate 30 days after thisUpdate" bash -c "t0=\$(date -d \"\$(openssl crl -in pai.crl.pem -noout -lastupdate | cut -d= -f2)\" +%s); t1=\$(date -d \"\$(openssl crl -in pai.crl.pem -noout -nextupdate | cut -d= -f2)\" +%s); [ \$((t1 - t0)) = 2592000 ]"
+check "openssl verify -crl_check: the revoked DAC is refused" bash -c "! openssl verify -crl_check -CAfile paa.pem -untrusted pai.pem -CRLfile pai.crl.pem ${dac1%.der}.pem 2>&1 | grep -q ': OK' &&
+  openssl verify -crl_check -CAfile paa.pem -untrusted pai.pem -CRLfile pai.crl.pem ${dac1%.der}.pem 2>&1 | grep -q 'certificate revoked'"
+check "openssl verify -crl_check: another DAC passes" openssl verify -crl_check -CAfile paa.pem -untrusted pai.pem -CRLfile pai.crl.pem "${dac2%.der}.pem"
+
+# --- CRL numbers survive a kill -9 between the number and the signature
+n1=$(crlnum pai.crl)
+{ MATTER_PKI_FAULT=crl-number "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out killed.crl & wait $!; rc=$?; } > /dev/null 2>&1
+check "kill -9 after the number is committed (exit $rc)" test "$rc" = 137
+check "nothing written by the killed run" test ! -e killed.crl
+expect 0 "next CRL after the kill" "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out pai-b.crl
+check "the killed run's number is skipped, never reused ($n1 -> $(crlnum pai-b.crl))" test "$(printf '%d' "$(crlnum pai-b.crl)")" = $(( $(printf '%d' "$n1") + 2 ))
+
+# --- crl --check
+expect 0 "pai crl --check: current" "$MP" pai crl --check pai.crl --pai-cert pai.pem
+check "--check prints the times" grep -q "nextUpdate" out.txt
+"$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out soon.crl --next-update-days 3 > /dev/null
+expect_err 24 "less than 7 day" "pai crl --check: nextUpdate within 7 days exits 24" "$MP" pai crl --check soon.crl
+expect 0 "--warn-days 1 accepts it" "$MP" pai crl --check soon.crl --warn-days 1
+openssl crl -in pai.crl.pem -out old.crl -outform DER 2> /dev/null
+expect_err 13 "does not verify" "--check with the wrong certificate" "$MP" pai crl --check pai.crl --pai-cert paa.pem
+expect_err 2 "--pai-cert and --out are required|--pai-key, or with --signer" "pai crl without a key" "$MP" pai crl $H --pai-cert pai.pem --out x.crl
+
+# --- revocation set from the ledger, read back by our verifier
+expect 0 "revocation-set from the ledger" "$MP" revocation-set --out revset.json
+check "format of the SDK generator (json.dump indent=4)" python3 -c '
+import json, sys
+t = open("revset.json").read(); d = json.loads(t)
+assert t == json.dumps(d, indent=4), "layout"
+assert [list(e) for e in d] == [["type", "issuer_subject_key_id", "issuer_name", "revoked_serial_numbers", "crl_signer_cert", "crl_signer_delegator"]] * len(d)
+assert len(d) == 1 and d[0]["type"] == "revocation_set" and d[0]["crl_signer_delegator"] is None'
+check "entry: the PAI's SKID, the revoked serial" python3 -c "
+import json; d = json.load(open('revset.json'))[0]
+assert d['revoked_serial_numbers'] == ['$s1'], d['revoked_serial_numbers']
+assert d['issuer_subject_key_id'] == '$(openssl x509 -in pai.pem -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')'"
+verdict 302 "revoked DAC refused: 302 kDacRevoked" --paa paa.pem --pai pai.pem --dac "$dac1" --revocation-set revset.json
+verdict 0 "other DAC accepted" --paa paa.pem --pai pai.pem --dac "$dac2" --revocation-set revset.json
+
+# --- delegated CRL signer under the PAI: an indirect CRL
+expect 0 "crl-signer create from the PAI" "$MP" crl-signer create $H --issuer-cert pai.pem --issuer-key pai --key-label pai-crl --out pai-signer.pem
+check "signer: cA FALSE, keyUsage cRLSign only, critical" bash -c "openssl x509 -in pai-signer.pem -noout -ext basicConstraints,keyUsage | tr -d '\n ' | grep -q 'BasicConstraints:critical.*CA:FALSE.*KeyUsage:critical.*CRLSign\$'"
+check "signer: the PAI's VID and PID, AKID = PAI SKID" bash -c "openssl x509 -in pai-signer.pem -noout -subject | grep -q '1.3.6.1.4.1.37244.2.1 = FFF2, 1.3.6.1.4.1.37244.2.2 = 8001' && openssl verify -partial_chain -CAfile pai.pem pai-signer.pem"
+p11 --login --pin "$PIN" --list-objects --type privkey > objs.txt 2>&1
+check "signer key in the token" grep -q "label: *pai-crl" objs.txt
+expect_err 11 "CRL signer|cRLSign|cA" "a DAC is not a CRL signer" "$MP" pai crl $H --pai-cert pai.pem --signer-cert "${dac2%.der}.pem" --signer-key pai --out x.crl
+"$MP" dac revoke --serial "$s3" --reason superseded > /dev/null
+expect 0 "pai crl signed by the delegated signer" "$MP" pai crl $H --pai-cert pai.pem --signer-cert pai-signer.pem --signer-key pai-crl --out ind.crl --data-url https://pki.example.com/pai.crl
+pem ind.crl ind.crl.pem
+check "openssl crl -verify with the signer" bash -c "openssl crl -in ind.crl.pem -CAfile pai-signer.pem -noout -verify 2>&1 | grep -q 'verify OK'"
+check "indirect CRL: IDP indirectCRL + URI, certificateIssuer on entries" bash -c "t=\$(openssl crl -in ind.crl.pem -noout -text); echo \"\$t\" | grep -q 'Indirect CRL' && echo \"\$t\" | grep -q 'URI:https://pki.example.com/pai.crl' && [ \$(echo \"\$t\" | grep -c 'Certificate Issuer') = 2 ]"
+check "its own CRL number sequence starts at 1" test "$(crlnum ind.crl)" = 0x01
+# (openssl verify -extended_crl applies an indirect CRL only to certificates whose CRL
+# distribution point names the CRL issuer in cRLIssuer, RFC 5280 4.2.1.13; our DACs
+# carry no CDP, so the revocation set below is what checks the entries.)
+expect 0 "revocation-set from the delegated CRL file" "$MP" revocation-set --no-ledger --crl ind.crl --cert pai-signer.pem --cert pai.pem --out revset-d.json
+check "delegated entry: delegator = the PAI, SKID of the PAI" python3 -c "
+import json, base64, subprocess
+d = json.load(open('revset-d.json'))[0]
+pai = subprocess.run(['openssl', 'x509', '-in', 'pai.pem', '-outform', 'DER'], capture_output=True).stdout
+assert base64.b64decode(d['crl_signer_delegator']) == pai
+assert sorted(d['revoked_serial_numbers']) == sorted(['$s1', '$s3'])"
+verdict 302 "delegated revocation set: revoked DAC refused" --paa paa.pem --pai pai.pem --dac "$dac3" --revocation-set revset-d.json
+verdict 0 "delegated revocation set: other DAC accepted" --paa paa.pem --pai pai.pem --dac "$dac2" --revocation-set revset-d.json
+
+# --- PAI revoked under the PAA; the PAA's CRL
+expect 0 "pai revoke" "$MP" pai revoke --pai-cert pai.pem --reason cACompromise
+expect_err 16 "already revoked" "pai revoke twice" "$MP" pai revoke --pai-cert pai.pem --reason cACompromise
+expect_err 11 "not a PAI" "pai revoke of a PAA" "$MP" pai revoke --pai-cert paa.pem --reason superseded
+expect 0 "paa crl" "$MP" paa crl $H --paa-cert paa.pem --paa-key paa --out paa.crl --next-update-days 10
+pem paa.crl paa.crl.pem
+check "openssl crl -verify with the PAA" bash -c "openssl crl -in paa.crl.pem -CAfile paa.pem -noout -verify 2>&1 | grep -q 'verify OK'"
+check "PAA CRL lists the PAI serial with cACompromise" bash -c "openssl crl -in paa.crl.pem -noout -text | tr -d ':' | grep -qi \"Serial Number \$(openssl x509 -in pai.pem -noout -serial | cut -d= -f2)\" && openssl crl -in paa.crl.pem -noout -text | grep -q 'CA Compromise'"
+check "openssl verify -crl_check_all: every DAC refused (PAI revoked)" bash -c "cat pai.crl.pem paa.crl.pem > all.pem; openssl verify -crl_check_all -CAfile paa.pem -untrusted pai.pem -CRLfile all.pem ${dac2%.der}.pem 2>&1 | grep -q 'certificate revoked'"
+expect 0 "paa crl --check" "$MP" paa crl --check paa.crl --paa-cert paa.pem
+expect 0 "crl-signer create from the PAA" "$MP" crl-signer create $H --issuer-cert paa.pem --issuer-key paa --key-label paa-crl --out paa-signer.pem
+check "PAA-issued signer: VID, no PID" bash -c "openssl x509 -in paa-signer.pem -noout -subject | grep -q '37244.2.1 = FFF2' && ! openssl x509 -in paa-signer.pem -noout -subject | grep -q '37244.2.2'"
+expect 0 "paa crl by the PAA's delegated signer" "$MP" paa crl $H --paa-cert paa.pem --signer-cert paa-signer.pem --signer-key paa-crl --out paa-ind.crl
+expect 0 "revocation-set: the ledger's CRLs" "$MP" revocation-set --out revset2.json --force
+check "two entries (PAI's, PAA's); the PAA-delegated one has no delegator" python3 -c "
+import json; d = json.load(open('revset2.json')); assert len(d) == 2
+assert sum(e['crl_signer_delegator'] is None for e in d) == 1"
+verdict 208 "PAI and DAC revoked: 208" --paa paa.pem --pai pai.pem --dac "$dac1" --revocation-set revset2.json
+verdict 202 "PAI revoked: 202 for an unrevoked DAC" --paa paa.pem --pai pai.pem --dac "$dac2" --revocation-set revset2.json
+
+finish
