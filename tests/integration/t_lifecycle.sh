@@ -4,6 +4,7 @@
 # numbers across a kill -9, `crl --check`, the revocation set read back by
 # our verifier, trust export layouts, `cd verify --trust`, DCL changes.
 . "$(dirname "$0")/lib.sh"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 H="--token test --pin-file pin"
 new_token
 db() { sqlite3 state/ledger.sqlite "$1"; }
@@ -96,6 +97,57 @@ assert sorted(d['revoked_serial_numbers']) == sorted(['$s1', '$s3'])"
 verdict 302 "delegated revocation set: revoked DAC refused" --paa paa.pem --pai pai.pem --dac "$dac3" --revocation-set revset-d.json
 verdict 0 "delegated revocation set: other DAC accepted" --paa paa.pem --pai pai.pem --dac "$dac2" --revocation-set revset-d.json
 
+# --- DCL after launch: a product's life, each step's records checked
+jq '.dcl.model_version.software_version_valid = true' "$ROOT/examples/product.json" > p.json
+"$MP" cd create-signer $H --key-label cd --cn "Acme CD Signer" --out cd-signer.pem > /dev/null
+"$MP" cd create $H --signer-cert cd-signer.pem --signer-key cd --product p.json --out cd.der > /dev/null
+CH=("$MP" dcl export changes --product p.json --cd cd.der --pai-cert pai.pem --test-mode)
+types() { for f in "$1"/[0-9]*.json; do jq -r '.body.messages[0]["@type"] // .msg["@type"]' "$f" | sed 's/.*\.//'; done | tr '\n' ' '; }
+export -f types
+expect 0 "life 1: first export" "${CH[@]}" --out-dir d1
+check "first export: vendor, model, version 1, PAI, PAI revocation point" test "$(types d1)" = "MsgCreateVendorInfo MsgCreateModel MsgCreateModelVersion MsgAddX509Cert MsgAddPkiRevocationDistributionPoint "
+check "index lists them in signing order" jq -e '.records == ["01-vendor-info.json","02-model.json","03-model-version.json","04-pai.json","05-revocation-point.json"]' d1/index.json
+check "records stored in the ledger" test "$(db 'select count(*) from dcl_state')" = 5
+expect 0 "unchanged product: nothing to export" "${CH[@]}" --out-dir d1b
+check "says no changes, writes nothing" bash -c "grep -q 'no changes' out.txt && [ ! -e d1b ]"
+jq '.dcl.model_version += {software_version: 2, software_version_string: "2.0.0", max_applicable_software_version: 2}' p.json > p2.json && mv p2.json p.json
+expect 0 "life 2: new firmware version" "${CH[@]}" --out-dir d2
+check "only MsgCreateModelVersion 2" bash -c "[ \"\$(types d2)\" = 'MsgCreateModelVersion ' ] && jq -e '.body.messages[0].softwareVersion == 2 and .body.messages[0].softwareVersionValid == true' d2/01-model-version.json"
+jq '.dcl.model_version.software_version_valid = false' p.json > p2.json && mv p2.json p.json
+expect 0 "life 3: pull version 2" "${CH[@]}" --out-dir d3
+check "MsgUpdateModelVersion 2, softwareVersionValid false, nothing else set" bash -c "[ \"\$(types d3)\" = 'MsgUpdateModelVersion ' ] && jq -e '.body.messages[0] | .softwareVersion == 2 and .softwareVersionValid == false and .otaUrl == \"\" and .otaFileSize == \"0\" and .releaseNotesUrl == \"\" and .schemaVersion == 0' d3/01-update-model-version.json"
+check "update field order = MsgUpdateModelVersion proto" bash -c "[ \"\$(jq -r '.body.messages[0] | keys_unsorted | join(\",\")' d3/01-update-model-version.json)\" = '@type,creator,vid,pid,softwareVersion,softwareVersionValid,otaUrl,minApplicableSoftwareVersion,maxApplicableSoftwareVersion,releaseNotesUrl,otaFileSize,otaChecksum,schemaVersion,otaChecksumType' ]"
+head -c 4321 /dev/urandom > fw2.ota
+expect 0 "life 4: an OTA image for version 2" "${CH[@]}" --ota-url https://fw.example.com/ab100-2.ota --ota-file fw2.ota --out-dir d4
+check "MsgUpdateModelVersion with otaUrl, exact size, SHA-256, type 1; still not valid" bash -c "jq -e --arg sum \"\$(openssl dgst -sha256 -binary fw2.ota | base64)\" '.body.messages[0] | .otaUrl == \"https://fw.example.com/ab100-2.ota\" and .otaFileSize == \"4321\" and .otaChecksum == \$sum and .otaChecksumType == 1 and .softwareVersionValid == false' d4/01-update-model-version.json"
+head -c 999 /dev/urandom > fw2b.ota
+expect_err 10 "fixes the OTA image" "a different image for the same version is refused (DCL: OTA fields fixed)" "${CH[@]}" --ota-url https://fw.example.com/ab100-2.ota --ota-file fw2b.ota --out-dir d4b
+check "... and nothing written" test ! -e d4b
+jq '.device_type_id = 256' p.json > p3.json
+expect_err 10 "deviceTypeId changed" "a changed deviceTypeId is refused (immutable on DCL)" "$MP" dcl export changes --product p3.json --cd cd.der --pai-cert pai.pem --test-mode --ota-url https://fw.example.com/ab100-2.ota --ota-file fw2.ota --out-dir d4c
+OTA=(--ota-url https://fw.example.com/ab100-2.ota --ota-file fw2.ota)
+jq '.dcl.model.lsf_url = "https://www.example.com/lsf-1.json"' p.json > p2.json && mv p2.json p.json
+expect 0 "a Localized String File appears" "${CH[@]}" "${OTA[@]}" --out-dir d5
+check "MsgUpdateModel with lsfUrl, lsfRevision 1" jq -e '.body.messages[0] | .lsfUrl == "https://www.example.com/lsf-1.json" and .lsfRevision == 1 and .productName == "" and .supportUrl == ""' d5/01-update-model.json
+jq '.dcl.model.lsf_url = "https://www.example.com/lsf-2.json"' p.json > p2.json && mv p2.json p.json
+expect 0 "the LSF changes" "${CH[@]}" "${OTA[@]}" --out-dir d6
+check "lsfRevision increments to 2" jq -e '.body.messages[0].lsfRevision == 2' d6/01-update-model.json
+jq '.dcl.revocation_points.pai.data_url = "https://pki2.example.com/acme-pai.crl"' p.json > p2.json && mv p2.json p.json
+expect 0 "the PAI's CRL moves" "${CH[@]}" "${OTA[@]}" --out-dir d7
+check "MsgUpdatePkiRevocationDistributionPoint with the new dataURL only" jq -e '.body.messages[0] | .["@type"] | endswith("MsgUpdatePkiRevocationDistributionPoint")' d7/01-update-revocation-point.json
+check "... label and issuer SKID kept, certificate unchanged (empty)" jq -e '.body.messages[0] | .dataURL == "https://pki2.example.com/acme-pai.crl" and .label == "acme-pai-crl" and .crlSignerCertificate == "" and (.issuerSubjectKeyID|length) == 40' d7/01-update-revocation-point.json
+expect 0 "delete software version 1" "${CH[@]}" "${OTA[@]}" --delete-model-version 1 --out-dir d8
+check "MsgDeleteModelVersion 1" jq -e '.body.messages[0] | .softwareVersion == 1 and (keys_unsorted == ["@type","creator","vid","pid","softwareVersion"])' d8/01-delete-model-version.json
+expect_err 10 "no such version" "deleting it twice is refused" "${CH[@]}" "${OTA[@]}" --delete-model-version 1 --out-dir d8b
+# standalone update/delete of a revocation point, the CRL checked
+expect 0 "update-revocation-point --crl-file" "$MP" dcl export update-revocation-point --product p.json --pai-cert pai.pem --crl-file pai.crl --out urp.json
+check "note: dataFileSize stays 0 for a CRL" bash -c "grep -q 'ErrDataFieldPresented' err.txt && jq -e '.body.messages[0] | .dataFileSize == \"0\" and .dataDigest == \"\"' urp.json"
+flip_byte pai.crl forged.crl -3
+expect_err 13 "does not verify" "--crl-file with a broken signature is refused" "$MP" dcl export revocation-point --product p.json --pai-cert pai.pem --crl-file forged.crl --out x.json
+expect_err 12 "not the point's CRL signer" "--crl-file of another signer is refused" "$MP" dcl export revocation-point --product p.json --pai-cert pai.pem --crl-file ind.crl --out x.json
+expect 0 "delete-revocation-point" "$MP" dcl export delete-revocation-point --product p.json --pai-cert pai.pem --out drp.json
+check "MsgDeletePkiRevocationDistributionPoint: signer, vid, label, issuerSubjectKeyID" jq -e '.body.messages[0] | keys_unsorted == ["@type","signer","vid","label","issuerSubjectKeyID"] and .vid == 65522' drp.json
+
 # --- PAI revoked under the PAA; the PAA's CRL
 expect 0 "pai revoke" "$MP" pai revoke --pai-cert pai.pem --reason cACompromise
 expect_err 16 "already revoked" "pai revoke twice" "$MP" pai revoke --pai-cert pai.pem --reason cACompromise
@@ -115,5 +167,13 @@ import json; d = json.load(open('revset2.json')); assert len(d) == 2
 assert sum(e['crl_signer_delegator'] is None for e in d) == 1"
 verdict 208 "PAI and DAC revoked: 208" --paa paa.pem --pai pai.pem --dac "$dac1" --revocation-set revset2.json
 verdict 202 "PAI revoked: 202 for an unrevoked DAC" --paa paa.pem --pai pai.pem --dac "$dac2" --revocation-set revset2.json
+
+# --- DCL life, last step: the PAI revoked
+expect 0 "life 5: the PAI revoked" "${CH[@]}" "${OTA[@]}" --reason "key leaked" --out-dir d9
+check "MsgRevokeX509Cert of the PAI: subject, colon SKID, decimal serial, reason" bash -c "jq -e --arg sn \"\$(python3 -c \"import subprocess;print(int(subprocess.run(['openssl','x509','-in','pai.pem','-noout','-serial'],capture_output=True,text=True).stdout.split('=')[1],16))\")\" '.body.messages[0] | (.[\"@type\"]|endswith(\"MsgRevokeX509Cert\")) and .serialNumber == \$sn and (.subjectKeyId|test(\"^([0-9A-F]{2}:){19}[0-9A-F]{2}\$\")) and .info == \"cACompromise: key leaked\" and .revokeChild == false' d9/01-revoke-x509-cert.json"
+expect 0 "revoked once: nothing more to export" "${CH[@]}" "${OTA[@]}" --out-dir d10
+check "no second MsgRevokeX509Cert" grep -q "no changes" out.txt
+expect 0 "PAA hand-off for Trustees" "$MP" dcl export changes --product p.json --paa-cert paa.pem --revoke-paa --reason retired --test-mode --out-dir d11
+check "propose-revoke-x509-root-cert hand-off, signer empty" jq -e '.msg | (.["@type"] | endswith("MsgProposeRevokeX509RootCert")) and .signer == "" and .info == "retired"' d11/02-paa-revoke-handoff.json
 
 finish
