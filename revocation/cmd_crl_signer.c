@@ -1,5 +1,5 @@
-/* cmd_signer.c - `crl-signer create` (a delegated CRL signer, key in the
- * token) and `pai revoke` (record a PAI's revocation under its PAA). */
+/* cmd_crl_signer.c - `crl-signer create`: a delegated CRL signer, its key in
+ * the token, certified by a PAA or PAI. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,15 +7,12 @@
 
 #include "ca.h"
 #include "crl.h"
-#include "lint.h"
 #include "opts.h"
 #include "src/commands.h"
 #include "util.h"
-#include "verify/verify.h"
 #include "x509.h"
 
-enum { O_ISSUER_CERT = 1, O_ISSUER_KEY, O_KEY_LABEL, O_CN, O_VID, O_FROM, O_DAYS, O_OUT, O_PAI_CERT, O_REASON,
-       O_LEDGER };
+enum { O_ISSUER_CERT = 1, O_ISSUER_KEY, O_KEY_LABEL, O_CN, O_VID, O_FROM, O_DAYS, O_OUT };
 
 static const mp_opt signer_opts[] = {
     {"issuer-cert", O_ISSUER_CERT, OT_FILE, "FILE", "the PAA or PAI that delegates CRL signing (required)"},
@@ -123,7 +120,7 @@ int crl_signer_create_main(int argc, char **argv)
         (rc = signer_spec(&a, &ca, type, &spec, cn, sizeof(cn))) != MP_OK) {
         goto end;
     }
-    rc = mp_ca_ceremony(ks, &c, "crl-signer create", a.label, &spec, &ca, a.out);
+    rc = mp_ca_ceremony(ks, &c.rec, "crl-signer create", a.label, &spec, &ca, a.out);
     if (rc == MP_OK && !c.quiet) {
         printf("CRL signer certificate for the %s written to %s (key '%s' on token '%s'): VID 0x%04X%s\n",
                type == MP_PAA ? "PAA" : "PAI", a.out, a.label, mp_ks_token_label(ks), spec.vid,
@@ -132,60 +129,5 @@ int crl_signer_create_main(int argc, char **argv)
 end:
     mp_ca_close(&ca);
     mp_ks_close(ks);
-    return rc;
-}
-
-/* ---- pai revoke ----------------------------------------------------------- */
-
-#define REASONS "unspecified|keyCompromise|cACompromise|affiliationChanged|superseded|cessationOfOperation|privilegeWithdrawn"
-
-static const mp_opt revoke_opts[] = {
-    {"pai-cert", O_PAI_CERT, OT_FILE, "FILE", "the PAI certificate to revoke (required)"},
-    {"reason", O_REASON, OT_ENUM, REASONS, "RFC 5280 reason (required)"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
-    MP_OPTS_COMMON,
-    {NULL, 0, 0, NULL, NULL},
-};
-
-int pai_revoke_main(int argc, char **argv)
-{
-    mp_optparse p;
-    mp_common c = {0};
-    const char *val, *cert = NULL, *reason = NULL, *ledger = NULL;
-    X509 *x = NULL;
-    mp_ledger *l = NULL;
-    mp_lint lint;
-    uint8_t akid[20];
-    char issuer[41], serial[41];
-    int id, rc;
-    mp_opt_init(&p, argc, argv, revoke_opts, "pai revoke", "--pai-cert pai.pem --reason R",
-                "Records the revocation of a PAI under its PAA in the ledger (the PAA is found by\n"
-                "the PAI's authorityKeyIdentifier). `paa crl` then publishes it.");
-    while ((id = mp_opt_next(&p, &val)) > 0) {
-        if (id == OPT_HELP) return MP_OK;
-        if (id == O_PAI_CERT) cert = val;
-        else if (id == O_REASON) reason = val;
-        else if (id == O_LEDGER) ledger = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "pai revoke: unexpected argument '%s'", val ? val : "");
-    }
-    if (id < 0) return -id;
-    mp_common_finish(&c);
-    if (cert == NULL || reason == NULL) return mp_err(MP_ERR_USAGE, "pai revoke: --pai-cert and --reason are required");
-    if ((rc = mp_cert_load(cert, &x)) != MP_OK) return rc;
-    if (mp_lint_cert(x, MP_PAI, &lint) > 0) {
-        rc = mp_err(MP_ERR_PROFILE, "%s: not a PAI certificate: %s", cert, lint.msg[0]);
-    } else if (mp_cert_akid(x, akid) != 0) {
-        rc = mp_err(MP_ERR_PROFILE, "%s: no authorityKeyIdentifier: cannot tell which PAA issued it", cert);
-    } else {
-        mp_hex(akid, 20, issuer, 1);
-        mp_va_serial_hex(X509_get0_serialNumber(x), serial);
-        if ((rc = mp_ledger_open_state(c.state_dir, ledger, &l)) == MP_OK && (rc = mp_ledger_begin(l)) == MP_OK) {
-            if ((rc = mp_ledger_revoke_ca(l, issuer, serial, reason)) == MP_OK) rc = mp_ledger_commit(l);
-            if (rc != MP_OK) mp_ledger_rollback(l);
-        }
-    }
-    if (rc == MP_OK) printf("PAI serial %s revoked under the PAA with SKID %s (%s)\n", serial, issuer, reason);
-    mp_ledger_close(l);
-    X509_free(x);
     return rc;
 }

@@ -1,5 +1,7 @@
-/* cmd_crl.c - `pai crl` and `paa crl`: sign a CRL in the token with the CA
- * key or a delegated CRL signer's key, or check a published CRL (--check). */
+/* cmd_pai_crl.c - `pai crl` and `paa crl` (one implementation for the two CA
+ * levels; paa_crl_main lives here too): sign a CRL in the token with the CA
+ * key or a delegated CRL signer's key, or check a published CRL (--check).
+ * The CRL logic is revocation/crl_build.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +10,7 @@
 
 #include "ca.h"
 #include "ceremony.h"
-#include "crl.h"
+#include "revocation/crl.h"
 #include "opts.h"
 #include "src/commands.h"
 #include "util.h"
@@ -168,7 +170,7 @@ static int sign_main(const crl_args *a, mp_common *c)
         goto end;
     }
     if ((rc = mp_write_file(a->out, der, (size_t)n, 0644, c->force)) == MP_OK) {
-        rc = mp_ceremony_log(c, a->cmd, mp_ks_token_label(ks), delegated ? &skey : &ca.key, NULL, a->out);
+        rc = mp_ceremony_log(&c->rec, a->cmd, mp_ks_token_label(ks), delegated ? &skey : &ca.key, NULL, a->out);
     }
     if (rc == MP_OK && !c->quiet) {
         printf("CRL number %llu with %d revoked %s(s)%s written to %s\n", (unsigned long long)number,

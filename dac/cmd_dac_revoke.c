@@ -1,16 +1,10 @@
-/* revoke.c - `dac revoke` records a revocation; `pai crl` (revocation/)
- * publishes it. */
+/* cmd_dac_revoke.c - `dac revoke` records a revocation in the ledger
+ * (`pai crl`, in pai/cmd_pai_crl.c, publishes it). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/bn.h>
-#include <openssl/x509v3.h>
-
-#include "ca.h"
-#include "ceremony.h"
 #include "ledger.h"
 #include "opts.h"
 #include "src/commands.h"
@@ -63,7 +57,7 @@ int dac_revoke_main(int argc, char **argv)
         if (id == O_SERIAL) serial = val;
         else if (id == O_REASON) reason = val;
         else if (id == O_LEDGER) ledger = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac revoke: unexpected argument '%s'", val ? val : "");
+        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac revoke: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
