@@ -35,6 +35,7 @@ int fd_verifier_main(int argc, char **argv);
 int fd_inspect_main(int argc, char **argv);
 int fd_pack_main(int argc, char **argv);
 int fd_build_main(int argc, char **argv);
+int trust_export_main(int argc, char **argv);
 int verify_attestation_main(int argc, char **argv);
 int testvectors_generate_main(int argc, char **argv);
 int chips_import_main(int argc, char **argv);

@@ -49,6 +49,7 @@ static const command commands[] = {
     {"factory-data", "inspect", fd_inspect_main, "decode a factory-data image (nrf, esp32, nxp, json) and check it"},
     {"factory-data", "build", fd_build_main, "build the factory-data partitions of every issued device of an order"},
     {"factory-data", "pack", fd_pack_main, "render one device's factory-data JSON as a platform image"},
+    {"trust", "export", trust_export_main, "write our PAA(s) and CD signer in the trust-folder layout of chip-tool, matter-server or the test harness"},
     {"verify", "attestation", verify_attestation_main, "judge a DAC chain and CD as a Matter commissioner does (SDK result codes)"},
     {"testvectors", "generate", testvectors_generate_main, "generate commissioner certification test vectors (--dac_provider JSON)"},
     {"chips", "import", chips_import_main, "import a signed chip list (CSV, JSON or birth certificates) into the ledger"},

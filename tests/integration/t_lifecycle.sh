@@ -148,6 +148,50 @@ expect_err 12 "not the point's CRL signer" "--crl-file of another signer is refu
 expect 0 "delete-revocation-point" "$MP" dcl export delete-revocation-point --product p.json --pai-cert pai.pem --out drp.json
 check "MsgDeletePkiRevocationDistributionPoint: signer, vid, label, issuerSubjectKeyID" jq -e '.body.messages[0] | keys_unsorted == ["@type","signer","vid","label","issuerSubjectKeyID"] and .vid == 65522' drp.json
 
+# --- trust export: the layouts the consumers read
+expect 0 "trust export --for chip-tool" "$MP" trust export --for chip-tool --out tc --paa paa.pem --cd-signer cd-signer.pem
+check "chip-tool: tc/paa/*.der, DER, <= 600 bytes, nothing else" bash -c "[ \$(ls tc/paa | wc -l) = 1 ] && f=\$(ls tc/paa/*.der) && openssl x509 -inform DER -in \$f -noout && [ \$(stat -c %s \$f) -le 600 ] && cmp <(openssl x509 -in paa.pem -outform DER) \$f"
+check "chip-tool: the CD signer in tc/cd/*.der" bash -c "cmp <(openssl x509 -in cd-signer.pem -outform DER) tc/cd/*.der"
+check "prints the chip-tool options" grep -q -- "--paa-trust-store-path tc/paa --cd-trust-store-path tc/cd" out.txt
+verdict 0 "verify attestation --paa FOLDER (chip-tool layout)" --paa tc/paa --pai pai.pem --dac "$dac2"
+expect 0 "trust export --for matter-server" "$MP" trust export --for matter-server --out ms --paa paa.pem
+skid_lc=$(openssl x509 -in paa.pem -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')
+check "matter-server: .der and .pem pair named *_SKID, and .version = 1" bash -c "ls ms/*_${skid_lc}.der ms/*_${skid_lc}.pem > /dev/null && [ \"\$(cat ms/.version)\" = 1 ] && cmp <(openssl x509 -in ms/*.pem -outform DER) ms/*.der"
+check "prints the matter-server setting" grep -q -- "--paa-root-cert-dir ms" out.txt
+verdict 0 "verify attestation reads the matter-server folder" --paa ms --pai pai.pem --dac "$dac2"
+expect 0 "trust export --for test-harness" "$MP" trust export --for test-harness --out th --paa paa.pem
+check "test harness: flat DER files; says /var/paa-root-certs and chip_tool_use_paa_certs" bash -c "[ \$(ls th | wc -l) = 1 ] && openssl x509 -inform DER -in th/*.der -noout && grep -q '/var/paa-root-certs/' out.txt && grep -q 'chip_tool_use_paa_certs' out.txt"
+expect 0 "trust export --for dir" "$MP" trust export --for dir --out td --paa paa.pem --cd-signer cd-signer.pem
+verdict 0 "verify attestation --paa DIR --cd-signer DIR with the CD" --paa td/paa --cd-signer td/cd-signers --pai pai.pem --dac "$dac2" --cd cd.der
+expect_err 11 "not a conforming|drop" "a PAI given as PAA is refused (chip-tool would drop it)" "$MP" trust export --for chip-tool --out bad --paa pai.pem
+check "... and no folder left" test ! -e bad
+expect_err 8 "exists" "an existing folder needs --force" "$MP" trust export --for chip-tool --out tc --paa paa.pem
+
+# --- cd verify --trust: the signer's chain and key usage
+mkdir -p troot tother
+expect 0 "cd verify --trust: a signer trusted as a root" "$MP" cd verify cd.der --trust td/cd-signers
+check "says it is a trusted root" grep -q "itself a trusted root" out.txt
+cp "$VEC/Chip-Test-CD-Signing-Cert.pem" troot/test-cd.pem
+expect 0 "the SDK test CD (test signer in the folder, found by key ID)" "$MP" cd verify "$VEC/Chip-Test-CD-FFF1-8000-8063.der" --trust troot
+openssl ecparam -name prime256v1 -genkey -noout -out root.key 2> /dev/null
+openssl req -x509 -new -key root.key -subj "/CN=Test CD Root" -days 3650 -addext basicConstraints=critical,CA:TRUE,pathlen:1 -addext keyUsage=critical,keyCertSign,cRLSign -out troot/root.pem 2> /dev/null
+mksigner() { # mksigner NAME KEYUSAGE
+    openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2> /dev/null
+    openssl req -new -key "$1.key" -subj "/CN=$1" -out "$1.csr" 2> /dev/null
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,%s\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' "$2" > "$1.ext"
+    openssl x509 -req -in "$1.csr" -CA troot/root.pem -CAkey root.key -CAcreateserial -days 365 -extfile "$1.ext" -out "$1.pem" 2> /dev/null
+    "$MP" cd create --signer-cert "$1.pem" --signer-key-file "$1.key" --product p.json --out "$1.cd" > /dev/null 2>&1
+}
+mksigner good digitalSignature
+mksigner nods keyCertSign
+expect 0 "a signer chained to the folder's root" "$MP" cd verify good.cd --trust troot --signer-cert good.pem
+check "says it chains to a root" grep -q "chains to a root" out.txt
+expect_err 11 "lacks digitalSignature" "a chained signer without digitalSignature is refused" "$MP" cd verify nods.cd --trust troot --signer-cert nods.pem
+openssl ecparam -name prime256v1 -genkey -noout -out other.key 2> /dev/null
+openssl req -x509 -new -key other.key -subj "/CN=Other Root" -days 3650 -addext basicConstraints=critical,CA:TRUE,pathlen:1 -addext keyUsage=critical,keyCertSign -out tother/other.pem 2> /dev/null
+expect_err 13 "does not chain" "a signer outside the trust folder's roots is refused" "$MP" cd verify good.cd --trust tother --signer-cert good.pem
+expect_err 12 "no certificate in the trust folder" "without --signer-cert the signer must be in the folder" "$MP" cd verify good.cd --trust tother
+
 # --- PAI revoked under the PAA; the PAA's CRL
 expect 0 "pai revoke" "$MP" pai revoke --pai-cert pai.pem --reason cACompromise
 expect_err 16 "already revoked" "pai revoke twice" "$MP" pai revoke --pai-cert pai.pem --reason cACompromise
