@@ -35,7 +35,7 @@ CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
 LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -lpng -ldl -lm
 
-STAGES := core paa pai chips order dac ledger certdecl factory-data onboarding dcl-export verify
+STAGES := core paa pai chips order dac ledger certdecl factory-data onboarding dcl-export verify revocation trust
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
