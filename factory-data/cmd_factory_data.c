@@ -61,8 +61,8 @@ int fd_verifier_main(int argc, char **argv)
 
 /* ---- inspect ------------------------------------------------------------ */
 
-static const mp_opt inspect_opts[] = {
-    {"format", O_FORMAT, OT_ENUM, "nrf|nrf-json|esp32|esp32-csv|nxp|json", "image format (default: detected from the content and the file name)"},
+static mp_opt inspect_opts[] = {
+    {"format", O_FORMAT, OT_ENUM, NULL /* set from the format table */, "image format (default: detected from the content and the file name)"},
     {"pai", O_PAI, OT_FILE, "FILE", "the PAI the DAC must chain to (PEM or DER)"},
     {"cd", O_CD, OT_FILE, "FILE", "a CD (DER, hex or base64) that must cover the device's VID/PID"},
     {"passcode", O_PASSCODE, OT_UINT, "N", "check the verifier against this passcode"},
@@ -223,6 +223,7 @@ int fd_inspect_main(int argc, char **argv)
     const char *val, *pai = NULL;
     inspect_in in = {0};
     int id, json = 0, rc;
+    mp_opt_set_arg(inspect_opts, O_FORMAT, mp_fd_format_choices(0));
     mp_opt_init(&p, argc, argv, inspect_opts, "factory-data inspect", "FILE [--format F] [--pai pai.pem] [--cd cd.der] [--passcode N] [--json]",
                 "Decodes a factory-data image (any format pack writes, the nrf-json and\n"
                 "esp32-csv text forms too) back to the platform-neutral fields (the DAC key\n"
@@ -257,9 +258,9 @@ int fd_inspect_main(int argc, char **argv)
 
 /* ---- pack --------------------------------------------------------------- */
 
-static const mp_opt pack_opts[] = {
+static mp_opt pack_opts[] = {
     {"device", O_DEVICE, OT_FILE, "FILE", "the device's factory data in matter-pki JSON (required)"},
-    {"format", O_FORMAT, OT_ENUM, "nrf|nrf-json|esp32|esp32-csv|nxp|json", "output format (required)"},
+    {"format", O_FORMAT, OT_ENUM, NULL /* set from the format table */, "output format (required)"},
     {"partition-size", O_PSIZE, OT_UINT, "N", "esp32: partition size, multiple of 0x1000, >= 0x3000 (default 0x6000)"},
     {"out", O_OUT, OT_OUT, "FILE", "output file; mode 0600 when it holds the DAC key (required)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
@@ -291,6 +292,7 @@ int fd_pack_main(int argc, char **argv)
     const char *val, *dev = NULL, *out = NULL;
     int id, format = 0, force = 0, rc;
     uint64_t psize = 0;
+    mp_opt_set_arg(pack_opts, O_FORMAT, mp_fd_format_choices(0));
     mp_opt_init(&p, argc, argv, pack_opts, "factory-data pack", "--device dev.json --format F --out FILE [--partition-size N]",
                 "Renders one device's factory data (matter-pki JSON, README \"Factory data\n"
                 "JSON\") in a platform layout. Every field is validated first.");

@@ -21,7 +21,7 @@ enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID
        O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
        O_TRUST_DIR, O_PRODUCTION, O_JSON };
 
-static const mp_opt opts[] = {
+static mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
     {"product", O_PRODUCT, OT_FILE, "FILE", "product description, product.json (required)"},
     {"cd", O_CD, OT_FILE, "FILE", "Certification Declaration (required; must list the order's VID/PID)"},
@@ -29,7 +29,7 @@ static const mp_opt opts[] = {
     {"cd-signer", O_CD_SIGNER, OT_FILE, "FILE", "the certificate the CD must be signed with (repeatable; or --trust-dir)"},
     {"trust-dir", O_TRUST_DIR, OT_DIR, "DIR", "a folder of PAA and CD signer certificates (*.pem, *.der)"},
     {"production", O_PRODUCTION, OT_FLAG, NULL, "a production lot: refuse a development or provisional CD, add the certification-test checks"},
-    {"format", O_FORMAT, OT_ENUM, "nrf|esp32|nxp|json", "output format (repeatable; nrf also writes its JSON form, esp32 its CSV)"},
+    {"format", O_FORMAT, OT_ENUM, NULL /* set from the format table */, "output format (repeatable; nrf also writes its JSON form, esp32 its CSV)"},
     {"iterations", O_ITER, OT_UINT, "N", "SPAKE2+ PBKDF2 iterations 1000..100000 (default: product.json, else 10000)"},
     {"out-dir", O_OUT_DIR, OT_DIR, "DIR", "output folder (required)"},
     {"jobs", O_JOBS, OT_UINT, "J", "worker threads for PBKDF2 and packing (default 1)"},
@@ -67,6 +67,7 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
     mp_optparse p;
     const char *val;
     int id;
+    mp_opt_set_arg(opts, O_FORMAT, mp_fd_format_choices(1));
     mp_opt_init(&p, argc, argv, opts, "factory-data build",
                 "--order ID --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format F [--format F]... --out-dir DIR [--jobs J]",
                 "Builds the factory-data partition of every issued device of the order, one\n"
@@ -107,7 +108,7 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
             a->trust.signer[a->trust.n_signer++] = val;
             break;
         case O_FORMAT:
-            if (a->nformats >= 4) return -mp_err(MP_ERR_USAGE, "factory-data build: at most 4 --format options");
+            if (a->nformats >= MP_FD_MAX_FORMATS / 2) return -mp_err(MP_ERR_USAGE, "factory-data build: at most %d --format options", MP_FD_MAX_FORMATS / 2);
             a->formats[a->nformats++] = val;
             break;
         case O_UDID:
@@ -133,8 +134,7 @@ static int set_formats(mp_fd_build *b, const build_args *a)
             if (b->formats[j] == f) return mp_err(MP_ERR_USAGE, "--format %s given twice", a->formats[i]);
         }
         b->formats[b->nformats++] = f;
-        if (f == MP_FD_NRF) b->formats[b->nformats++] = MP_FD_NRF_JSON;
-        if (f == MP_FD_ESP32) b->formats[b->nformats++] = MP_FD_ESP32_CSV;
+        if (mp_fd_format(f)->side != 0) b->formats[b->nformats++] = mp_fd_format(f)->side;
         b->needs_key |= mp_fd_needs_dac_key(f);
     }
     return MP_OK;

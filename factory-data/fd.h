@@ -13,6 +13,11 @@
  *   esp32-csv  the CSV that esp-idf-nvs-partition-gen takes for that image
  *   nxp        NXP KLV image with header and SHA-256 prefix
  *   json       matter-pki's platform-neutral JSON (README "factory data JSON")
+ *
+ * Everything a format is (name, file extension, whether it stores the DAC
+ * key, packer, reader, content test, size limit, side output) is one row of
+ * the table in fd_formats.c; the rest of matter-pki iterates over that table,
+ * so a new platform is one fd_<platform>.c and one row.
  */
 #ifndef MP_FD_H
 #define MP_FD_H
@@ -68,6 +73,40 @@ typedef struct mp_fd_device {
 typedef struct mp_fd_opts {
     size_t partition_size;      /* esp32: multiple of 4096, >= 0x3000; 0 = 0x6000 */
 } mp_fd_opts;
+
+/* Flags of a format descriptor. */
+enum {
+    MP_FDF_KEY = 1,       /* stores the DAC private key (so requires it) */
+    MP_FDF_CD = 2,        /* requires the certification declaration */
+    MP_FDF_ISO_DATE = 4,  /* manufacturing date exactly YYYY-MM-DD */
+    MP_FDF_BUILD = 8,     /* a --format of `factory-data build` (the others are side outputs) */
+    MP_FDF_JSON_TEXT = 16 /* a JSON text: a file with its suffix is read by this format even
+                             when the content does not tell (a broken UDID.nrf.json) */
+};
+
+/* One factory-data format. */
+typedef struct mp_fd_format_desc {
+    int id;                 /* MP_FD_* */
+    const char *name;       /* --format value */
+    const char *ext;        /* file name suffix: UDID.<ext> */
+    unsigned flags;         /* MP_FDF_* */
+    size_t max_size;        /* largest image the platform reads (0: bounded by the fields) */
+    int side;               /* the format `build` writes along with this one (0: none) */
+    int (*pack)(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len);
+    int (*unpack)(const uint8_t *buf, size_t len, mp_fd_device *d);
+    /* 2: the content is surely this format, 1: a fallback guess, 0: not it. */
+    int (*detect)(const uint8_t *buf, size_t len);
+    /* Format-only rules beyond the flags (NULL: none); error names the format. */
+    int (*check)(const mp_fd_device *d);
+} mp_fd_format_desc;
+
+/* The table (in detection order); NULL-terminated by a row with id 0. */
+extern const mp_fd_format_desc mp_fd_formats[];
+/* The descriptor of a format, NULL if unknown. */
+const mp_fd_format_desc *mp_fd_format(int format);
+/* "a|b|c": every format name (build_only: those with MP_FDF_BUILD), for
+ * option tables and help. */
+const char *mp_fd_format_choices(int build_only);
 
 /* All fields empty, finish/colour absent. */
 void mp_fd_device_init(mp_fd_device *d);

@@ -219,8 +219,9 @@ static void emit_nvs(void *ctx, const fd_map *m, const fd_value *v)
     else put_str(w, m->key, v->p, v->len);
 }
 
-int fd_esp32_pack(const mp_fd_device *d, size_t size, uint8_t **out, size_t *len)
+int fd_esp32_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
 {
+    size_t size = o && o->partition_size ? o->partition_size : MP_FD_ESP32_DEFAULT_SIZE;
     if (size % PAGE != 0 || size < 0x3000 || size > (16u << 20)) {
         return mp_err(MP_ERR_INVALID, "esp32: partition size 0x%zx must be a multiple of 0x1000, at least 0x3000", size);
     }
@@ -277,8 +278,9 @@ static void emit_csv(void *ctx, const fd_map *m, const fd_value *v)
     fd_put_u8(b, '\n');
 }
 
-int fd_esp32_csv_pack(const mp_fd_device *d, uint8_t **out, size_t *len)
+int fd_esp32_csv_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
 {
+    (void)o;
     fd_buf b = {0};
     static const char head[] = "key,type,encoding,value\n" NS_NAME ",namespace,,\n";
     fd_put(&b, head, strlen(head));

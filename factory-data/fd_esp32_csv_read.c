@@ -265,3 +265,10 @@ int fd_esp32_csv_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
     free(s.lines);
     return rc;
 }
+
+int fd_esp32_csv_detect(const uint8_t *b, size_t n)
+{
+    static const char head[] = "key,type,encoding,value";
+    size_t h = sizeof(head) - 1;
+    return n > h && memcmp(b, head, h) == 0 && (b[h] == '\n' || b[h] == '\r') ? 2 : 0;
+}

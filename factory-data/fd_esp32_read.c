@@ -207,3 +207,8 @@ int fd_esp32_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
     free(r.items);
     return rc;
 }
+
+int fd_esp32_detect(const uint8_t *b, size_t n)
+{
+    return n >= 4096 && n % 4096 == 0 && b[1] == 0xFF && b[2] == 0xFF && b[3] == 0xFF && (b[0] == 0xFE || b[0] == 0xFC) ? 2 : 0;
+}

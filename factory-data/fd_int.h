@@ -69,19 +69,32 @@ void fd_buf_wipe(fd_buf *b);
 
 #define FD_SCRATCH (2 * MP_FD_MAX_CD + 8)
 
-/* Per-format entry points (fd.c dispatches). */
-int fd_nrf_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
+/* Per-format entry points (the table in fd_formats.c names them). */
+int fd_nrf_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_nrf_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
-int fd_nrf_json_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_nrf_detect(const uint8_t *buf, size_t len);
+int fd_nrf_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_nrf_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
-int fd_esp32_pack(const mp_fd_device *d, size_t size, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_esp32_csv_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_nrf_json_detect(const uint8_t *buf, size_t len);
+int fd_esp32_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_esp32_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_esp32_detect(const uint8_t *buf, size_t len);
+int fd_esp32_csv_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_esp32_csv_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
-int fd_nxp_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_esp32_csv_detect(const uint8_t *buf, size_t len);
+int fd_nxp_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_nxp_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
-int fd_json_pack(const mp_fd_device *d, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_nxp_detect(const uint8_t *buf, size_t len);
+int fd_nxp_check(const mp_fd_device *d) MP_MUST_CHECK;
+int fd_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_json_detect(const uint8_t *buf, size_t len);
+
+/* Text starting with '{' (after white space): MP_FD_JSON when it is an
+ * object with matter-pki's "format", MP_FD_NRF_JSON when it has none but a
+ * key only the nRF layout uses, 0 when it says neither; -1 when it does not
+ * start with '{'. */
+int fd_json_kind(const uint8_t *buf, size_t len);
 
 /* The chip-factory keys (fd_esp32.c). */
 extern const fd_map fd_esp_map[];

@@ -101,8 +101,9 @@ int mp_fd_from_json(const char *where, json_t *j, mp_fd_device *d)
 
 /* Per device in a batch: written straight to text (the same bytes as
  * json_dumps of mp_fd_to_json(d, 1) with JSON_INDENT(2)), no jansson tree. */
-int fd_json_pack(const mp_fd_device *d, uint8_t **out, size_t *len)
+int fd_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
 {
+    (void)o;
     uint8_t scratch[FD_SCRATCH];
     fd_value v, s;
     mp_jw w;
@@ -149,4 +150,29 @@ int fd_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
     wipe_secrets(j);
     json_decref(j);
     return rc;
+}
+
+int fd_json_kind(const uint8_t *b, size_t n)
+{
+    static const char *const nrf_only[] = {"sn", "spake2_it", "spake2_salt", "spake2_verifier", "hw_ver", "date"};
+    size_t i = 0;
+    int kind = 0;
+    while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) i++;
+    if (i >= n || b[i] != '{') return -1;
+    json_t *j = json_loadb((const char *)b, n, 0, NULL);
+    if (json_is_object(j) && json_object_get(j, "format") != NULL) kind = MP_FD_JSON;
+    for (size_t k = 0; kind == 0 && json_is_object(j) && k < sizeof(nrf_only) / sizeof(nrf_only[0]); k++) {
+        if (json_object_get(j, nrf_only[k]) != NULL) kind = MP_FD_NRF_JSON;
+    }
+    wipe_secrets(j); /* jansson does not wipe what it frees */
+    json_decref(j);
+    return kind;
+}
+
+/* Any JSON object the nRF test does not claim: surely ours when it says
+ * "format", else a fallback guess (the reader names what is wrong). */
+int fd_json_detect(const uint8_t *b, size_t n)
+{
+    int k = fd_json_kind(b, n);
+    return k == MP_FD_JSON ? 2 : k == 0 ? 1 : 0;
 }

@@ -64,8 +64,9 @@ static void text(fd_buf *b, const char *s)
     fd_put(b, s, strlen(s));
 }
 
-int fd_nrf_pack(const mp_fd_device *d, uint8_t **out, size_t *len)
+int fd_nrf_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
 {
+    (void)o;
     fd_buf b = {0};
     fd_value v;
     size_t n = 1;
@@ -187,8 +188,9 @@ int fd_nrf_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
 
 /* ---- the SDK generator's JSON -------------------------------------------- */
 
-int fd_nrf_json_pack(const mp_fd_device *d, uint8_t **out, size_t *len)
+int fd_nrf_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
 {
+    (void)o;
     json_t *j = json_object();
     fd_value v;
     char *hex = NULL;
@@ -292,4 +294,15 @@ int fd_nrf_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
     if (json_is_string(val)) OPENSSL_cleanse((char *)json_string_value(val), json_string_length(val));
     json_decref(j);
     return rc;
+}
+
+/* A CBOR map (major type 5) with up to 27 pairs or a 1-byte count. */
+int fd_nrf_detect(const uint8_t *b, size_t n)
+{
+    return n >= 1 && b[0] >= 0xA0 && b[0] <= 0xBB ? 2 : 0;
+}
+
+int fd_nrf_json_detect(const uint8_t *b, size_t n)
+{
+    return fd_json_kind(b, n) == MP_FD_NRF_JSON ? 2 : 0;
 }

@@ -46,8 +46,9 @@ static void klv(fd_buf *b, const fd_map *m, const fd_value *v)
     }
 }
 
-int fd_nxp_pack(const mp_fd_device *d, uint8_t **out, size_t *len)
+int fd_nxp_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
 {
+    (void)o;
     uint8_t scratch[FD_SCRATCH], hdr[12], md[32];
     fd_buf b = {0};
     fd_value v, s;
@@ -108,6 +109,19 @@ int fd_nxp_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
             for (size_t j = l; j-- > 0;) u = u << 8 | v[j];
         }
         if ((rc = fd_decode_set(d, m, v, m->enc == E_INT ? 0 : l, u, "nxp")) != MP_OK) return rc;
+    }
+    return MP_OK;
+}
+
+int fd_nxp_detect(const uint8_t *b, size_t n)
+{
+    return n >= 12 && memcmp(b, magic, 4) == 0 ? 2 : 0;
+}
+
+int fd_nxp_check(const mp_fd_device *d)
+{
+    if (d->rd_uid_len > 16) {
+        return mp_err(MP_ERR_INVALID, "format nxp: the rotating device ID unique ID is stored as at most 32 hex characters, so at most 16 bytes (is %zu)", d->rd_uid_len);
     }
     return MP_OK;
 }

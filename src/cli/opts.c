@@ -34,6 +34,13 @@ void mp_opt_init(mp_optparse *p, int argc, char **argv, const mp_opt *opts,
     p->about = about;
 }
 
+void mp_opt_set_arg(mp_opt *opts, int id, const char *arg)
+{
+    for (mp_opt *o = opts; o->name != NULL; o++) {
+        if (o->id == id) o->arg = arg;
+    }
+}
+
 void mp_opt_help(const mp_optparse *p)
 {
     printf("usage: matter-pki %s %s\n\n", p->cmd, p->synopsis ? p->synopsis : "[options]");
@@ -42,7 +49,7 @@ void mp_opt_help(const mp_optparse *p)
     }
     printf("options:\n");
     for (const mp_opt *o = p->opts; o->name != NULL; o++) {
-        char left[64];
+        char left[160];
         if (o->type == OT_FLAG) {
             snprintf(left, sizeof(left), "--%s", o->name);
         } else if (o->type == OT_ENUM) {

@@ -33,6 +33,10 @@ typedef struct mp_opt {
     const char *help;
 } mp_opt;
 
+/* Set .arg of the option with this id (choices computed at run time, e.g.
+ * the factory-data format table). */
+void mp_opt_set_arg(mp_opt *opts, int id, const char *arg);
+
 /* Shared option ids: the HSM group and common flags. */
 enum {
     OPT_HELP = 1000,

@@ -1,5 +1,6 @@
 /* fuzz_fd_unpack.c - the factory-data image decoders (nrf CBOR, nrf-json,
- * esp32 NVS, esp32-csv, nxp KLV, json), with format detection; a decoded
+ * esp32 NVS, esp32-csv, nxp KLV, json, and every format added to the
+ * table), with format detection; a decoded
  * device must re-pack. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,13 +11,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const int formats[] = {MP_FD_NRF, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON};
     static mp_fd_device d;
-    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-        if (mp_fd_unpack(formats[i], data, size, &d) == MP_OK) {
+    for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0; f++) { /* every format of the table */
+        if (mp_fd_unpack(f->id, data, size, &d) == MP_OK) {
             uint8_t *img = NULL;
             size_t n = 0;
-            if (mp_fd_pack(formats[i], &d, NULL, &img, &n) != MP_OK) abort();
+            if (mp_fd_pack(f->id, &d, NULL, &img, &n) != MP_OK) abort();
             free(img);
         }
     }

@@ -1,0 +1,81 @@
+/* test_fd_formats.c - the factory-data format table (fd_formats.c): every
+ * row is complete and consistent, and every format packs, is detected by
+ * its content and reads back to the same device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "fdtest.h"
+#include "factory-data/fd.h"
+#include "util.h"
+
+static void test_table_consistent(void)
+{
+    int n = 0;
+    for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0; f++, n++) {
+        CU_ASSERT(f->name != NULL && f->ext != NULL && f->pack != NULL && f->unpack != NULL && f->detect != NULL);
+        CU_ASSERT_PTR_EQUAL(mp_fd_format(f->id), f);
+        CU_ASSERT_EQUAL(mp_fd_format_parse(f->name), f->id);
+        CU_ASSERT_STRING_EQUAL(mp_fd_format_ext(f->id), f->ext);
+        CU_ASSERT_EQUAL(mp_fd_needs_dac_key(f->id), (f->flags & MP_FDF_KEY) != 0);
+        for (const mp_fd_format_desc *g = mp_fd_formats; g != f; g++) {
+            CU_ASSERT(strcmp(f->name, g->name) != 0 && strcmp(f->ext, g->ext) != 0 && f->id != g->id);
+        }
+        if (f->side != 0) { /* a side output is a format of its own, never a --format of build */
+            CU_ASSERT(mp_fd_format(f->side) != NULL && !(mp_fd_format(f->side)->flags & MP_FDF_BUILD));
+            CU_ASSERT(f->flags & MP_FDF_BUILD);
+        }
+        char want[80];
+        snprintf(want, sizeof(want), "|%s|", f->name);
+        char all[300];
+        snprintf(all, sizeof(all), "|%s|", mp_fd_format_choices(0));
+        CU_ASSERT_PTR_NOT_NULL(strstr(all, want));
+        snprintf(all, sizeof(all), "|%s|", mp_fd_format_choices(1));
+        CU_ASSERT_EQUAL(strstr(all, want) != NULL, (f->flags & MP_FDF_BUILD) != 0);
+    }
+    CU_ASSERT(n >= 6);
+    CU_ASSERT_PTR_NULL(mp_fd_format(0));
+    CU_ASSERT_STRING_EQUAL(mp_fd_format_name(999), "?");
+}
+
+/* Every row: pack, detect by content, unpack, same fields, same bytes again. */
+static void test_every_format_round_trips(void)
+{
+    mp_fd_device d, back;
+    fdt_make_device(&d);
+    for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0; f++) {
+        uint8_t *img = NULL, *img2 = NULL;
+        size_t n = 0, n2 = 0;
+        int rc = mp_fd_pack(f->id, &d, NULL, &img, &n);
+        if (rc != MP_OK) printf("\n  %s: %s\n", f->name, mp_err_msg());
+        CU_ASSERT_EQUAL_FATAL(rc, MP_OK);
+        CU_ASSERT_EQUAL(mp_fd_detect(img, n), f->id);
+        char name[64];
+        snprintf(name, sizeof(name), "x.%s", f->ext);
+        CU_ASSERT_EQUAL(mp_fd_detect_file(name, img, n), f->id);
+        rc = mp_fd_unpack(f->id, img, n, &back);
+        if (rc != MP_OK) printf("\n  %s: %s\n", f->name, mp_err_msg());
+        CU_ASSERT_EQUAL_FATAL(rc, MP_OK);
+        mp_fd_device want = d;
+        if (back.cd_len == 0) { /* formats that leave the CD to the firmware */
+            CU_ASSERT(!(f->flags & MP_FDF_CD));
+            want.cd_len = 0;
+            memset(want.cd_der, 0, sizeof(want.cd_der));
+        }
+        fdt_same_fields(f->name, &want, &back);
+        CU_ASSERT_EQUAL(mp_fd_pack(f->id, &back, NULL, &img2, &n2), MP_OK);
+        CU_ASSERT(n2 == n && memcmp(img, img2, n) == 0);
+        mp_free_secret(img, n);
+        mp_free_secret(img2, n2);
+    }
+    mp_fd_device_wipe(&d);
+    mp_fd_device_wipe(&back);
+}
+
+void register_fd_formats(void)
+{
+    CU_pSuite s = CU_add_suite("factory-data format table", NULL, NULL);
+    TU_ADD(s, test_table_consistent);
+    TU_ADD(s, test_every_format_round_trips);
+}
