@@ -29,7 +29,7 @@
 #include "product.h"
 #include "util.h"
 
-#define MP_FD_MAX_FORMATS 8
+#define MP_FD_MAX_FORMATS 16
 
 typedef struct mp_fd_build {
     mp_ledger *ledger;

@@ -16,7 +16,7 @@
 #include "util.h"
 #include "x509.h"
 
-enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST };
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET };
 
 #define MAX_IMAGE (16u << 20)
 
@@ -261,22 +261,22 @@ int fd_inspect_main(int argc, char **argv)
 static mp_opt pack_opts[] = {
     {"device", O_DEVICE, OT_FILE, "FILE", "the device's factory data in matter-pki JSON (required)"},
     {"format", O_FORMAT, OT_ENUM, NULL /* set from the format table */, "output format (required)"},
-    {"partition-size", O_PSIZE, OT_UINT, "N", "esp32: partition size, multiple of 0x1000, >= 0x3000 (default 0x6000)"},
+    {"partition-size", O_PSIZE, OT_UINT, "N", "esp32: partition size, multiple of 0x1000, >= 0x3000 (default 0x6000); nrf, nxp and their hex forms: the largest image"},
+    {"offset", O_OFFSET, OT_UINT, "ADDR", "nrf-hex, nxp-hex: the partition's flash address"},
     {"out", O_OUT, OT_OUT, "FILE", "output file; mode 0600 when it holds the DAC key (required)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
     {NULL, 0, 0, NULL, NULL},
 };
 
-static int pack_file(const char *dev, int format, size_t psize, const char *out, int force)
+static int pack_file(const char *dev, int format, const mp_fd_opts *o, const char *out, int force)
 {
     uint8_t *buf = NULL, *img = NULL;
     size_t len = 0, n = 0;
     mp_fd_device *d = malloc(sizeof(*d));
-    mp_fd_opts o = {psize};
     int rc = d ? mp_read_file(dev, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
     if (rc == MP_OK && (rc = mp_fd_unpack(MP_FD_JSON, buf, len, d)) != MP_OK) mp_err_ctx(rc, "%s", dev);
-    if (rc == MP_OK && (rc = mp_fd_pack(format, d, &o, &img, &n)) == MP_OK) {
+    if (rc == MP_OK && (rc = mp_fd_pack(format, d, o, &img, &n)) == MP_OK) {
         rc = mp_write_file(out, img, n, d->has_dac_key ? 0600 : 0644, force);
     }
     if (img) mp_free_secret(img, n);
@@ -292,8 +292,9 @@ int fd_pack_main(int argc, char **argv)
     const char *val, *dev = NULL, *out = NULL;
     int id, format = 0, force = 0, rc;
     uint64_t psize = 0;
+    mp_fd_opts o = {0};
     mp_opt_set_arg(pack_opts, O_FORMAT, mp_fd_format_choices(0));
-    mp_opt_init(&p, argc, argv, pack_opts, "factory-data pack", "--device dev.json --format F --out FILE [--partition-size N]",
+    mp_opt_init(&p, argc, argv, pack_opts, "factory-data pack", "--device dev.json --format F --out FILE [--partition-size N] [--offset ADDR]",
                 "Renders one device's factory data (matter-pki JSON, README \"Factory data\n"
                 "JSON\") in a platform layout. Every field is validated first.");
     while ((id = mp_opt_next(&p, &val)) > 0) {
@@ -302,6 +303,11 @@ int fd_pack_main(int argc, char **argv)
         case O_DEVICE: dev = val; break;
         case O_FORMAT: format = mp_fd_format_parse(val); break;
         case O_PSIZE: psize = mp_opt_uint(val); break;
+        case O_OFFSET:
+            if (mp_opt_uint(val) > UINT32_MAX) return mp_err(MP_ERR_USAGE, "factory-data pack --offset: %s is past the 32-bit address space", val);
+            o.offset = (uint32_t)mp_opt_uint(val);
+            o.has_offset = 1;
+            break;
         case O_OUT: out = val; break;
         case OPT_FORCE: force = 1; break;
         default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument %s", mp_opt_shown(val));
@@ -310,5 +316,6 @@ int fd_pack_main(int argc, char **argv)
     if (id < 0) return -id;
     if (dev == NULL || format == 0 || out == NULL) return mp_err(MP_ERR_USAGE, "factory-data pack: --device, --format and --out are required");
     if ((rc = mp_check_output(out, force)) != MP_OK) return rc;
-    return pack_file(dev, format, (size_t)psize, out, force);
+    o.partition_size = (size_t)psize;
+    return pack_file(dev, format, &o, out, force);
 }

@@ -19,7 +19,7 @@
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
        O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
-       O_TRUST_DIR, O_PRODUCTION, O_JSON };
+       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET };
 
 static mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
@@ -44,7 +44,9 @@ static mp_opt opts[] = {
     {"serial-start", O_SERIAL_START, OT_UINT, "N", "first {seq} (default: where the template's counter in the ledger stands)"},
     {"json", O_JSON, OT_FLAG, NULL, "print the summary as one JSON object"},
     {"mfg-date", O_MFG, OT_DATE, "DATE", "manufacturing date YYYY-MM-DD (default today, UTC)"},
-    {"partition-size", O_PSIZE, OT_UINT, "BYTES", "esp32 NVS partition size (default 0x6000)"},
+    {"partition-size", O_PSIZE, OT_UINT, "BYTES", "esp32 NVS partition size (default 0x6000); nrf, nxp: the partition, images above it refused"},
+    {"hex", O_HEX, OT_FLAG, NULL, "also write UDID.nrf.hex / UDID.nxp.hex: Intel HEX at --offset (needs --offset, --partition-size)"},
+    {"offset", O_OFFSET, OT_UINT, "ADDR", "--hex: the factory-data partition's flash address"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
@@ -52,7 +54,8 @@ static mp_opt opts[] = {
 };
 
 typedef struct build_args {
-    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start;
+    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start, *offset;
+    int hex;
     mp_fd_trust trust;
     int json;
     const char *formats[MP_FD_MAX_FORMATS];
@@ -89,6 +92,8 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_SERIAL: a->serial = val; break;
         case O_MFG: a->mfg = val; break;
         case O_PSIZE: a->psize = val; break;
+        case O_HEX: a->hex = 1; break;
+        case O_OFFSET: a->offset = val; break;
         case O_LEDGER: a->ledger = val; break;
         case O_INCLUDE_PC: a->include_pc = 1; break;
         case O_RECORD_PC: a->record_pc = 1; break;
@@ -128,15 +133,29 @@ static int set_formats(mp_fd_build *b, const build_args *a)
     if (a->nformats == 0) {
         return mp_err(MP_ERR_USAGE, "factory-data build: at least one --format is required");
     }
+    if (a->hex && (a->offset == NULL || a->psize == NULL)) {
+        return mp_err(MP_ERR_USAGE, "factory-data build --hex: --offset ADDR and --partition-size BYTES are required (the partition's address and size)");
+    }
+    if (!a->hex && a->offset != NULL) return mp_err(MP_ERR_USAGE, "factory-data build: --offset is for --hex");
+    if (a->offset != NULL) {
+        if (mp_opt_uint(a->offset) > UINT32_MAX) return mp_err(MP_ERR_USAGE, "--offset %s: past the 32-bit address space", a->offset);
+        b->opts.offset = (uint32_t)mp_opt_uint(a->offset);
+        b->opts.has_offset = 1;
+    }
+    int with_hex = 0;
     for (int i = 0; i < a->nformats; i++) {
         int f = mp_fd_format_parse(a->formats[i]);
         for (int j = 0; j < b->nformats; j++) {
             if (b->formats[j] == f) return mp_err(MP_ERR_USAGE, "--format %s given twice", a->formats[i]);
         }
+        if (b->nformats + 3 > MP_FD_MAX_FORMATS) return mp_err(MP_ERR_USAGE, "factory-data build: too many --format options");
         b->formats[b->nformats++] = f;
         if (mp_fd_format(f)->side != 0) b->formats[b->nformats++] = mp_fd_format(f)->side;
+        if (a->hex && mp_fd_format(f)->hex != 0) b->formats[b->nformats++] = mp_fd_format(f)->hex;
+        with_hex |= mp_fd_format(f)->hex != 0;
         b->needs_key |= mp_fd_needs_dac_key(f);
     }
+    if (a->hex && !with_hex) return mp_err(MP_ERR_USAGE, "factory-data build --hex: none of the formats has an Intel HEX form (nrf, nxp)");
     return MP_OK;
 }
 

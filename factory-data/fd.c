@@ -105,7 +105,7 @@ static int by_suffix(const char *name)
 int mp_fd_detect_file(const char *name, const uint8_t *buf, size_t len)
 {
     int score, s = by_suffix(name), c = detect(buf, len, &score);
-    if (score == 1 && s != 0 && (mp_fd_format(s)->flags & MP_FDF_JSON_TEXT)) return s;
+    if (score == 1 && s != 0 && (mp_fd_format(s)->flags & MP_FDF_SUFFIX)) return s;
     return c ? c : s;
 }
 
@@ -161,6 +161,12 @@ int mp_fd_pack(int format, const mp_fd_device *d, const mp_fd_opts *o, uint8_t *
         mp_free_secret(*out, *len);
         *out = NULL;
         rc = mp_err(MP_ERR_INVALID, "format %s: the image is %zu bytes; the platform reads at most %zu", f->name, *len, f->max_size);
+        *len = 0;
+    }
+    if (rc == MP_OK && (f->flags & MP_FDF_FLASH) && o != NULL && o->partition_size != 0 && *len > o->partition_size) {
+        rc = mp_err(MP_ERR_INVALID, "format %s: the image is %zu bytes; the partition (--partition-size) holds %zu", f->name, *len, o->partition_size);
+        mp_free_secret(*out, *len);
+        *out = NULL;
         *len = 0;
     }
     return rc;

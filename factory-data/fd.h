@@ -13,6 +13,8 @@
  *   esp32-csv  the CSV that esp-idf-nvs-partition-gen takes for that image
  *   nxp        NXP KLV image with header and SHA-256 prefix
  *   json       matter-pki's platform-neutral JSON (README "factory data JSON")
+ *   linux      chip_factory.ini of the SDK's Linux platform (fd_linux.c)
+ *   nrf-hex, nxp-hex  the nrf / nxp image as Intel HEX at the partition address
  *
  * Everything a format is (name, file extension, whether it stores the DAC
  * key, packer, reader, content test, size limit, side output) is one row of
@@ -31,7 +33,7 @@
 #include "product.h"
 
 enum mp_fd_format {
-    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON,
+    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON, MP_FD_LINUX, MP_FD_NRF_HEX, MP_FD_NXP_HEX,
 };
 
 #define MP_FD_MAX_CERT 600
@@ -71,7 +73,10 @@ typedef struct mp_fd_device {
 } mp_fd_device;
 
 typedef struct mp_fd_opts {
-    size_t partition_size;      /* esp32: multiple of 4096, >= 0x3000; 0 = 0x6000 */
+    size_t partition_size;      /* esp32: multiple of 4096, >= 0x3000; 0 = 0x6000; flash
+                                   images (nrf, nxp, their hex forms): their largest size */
+    uint32_t offset;            /* hex forms: the partition's flash address */
+    int has_offset;
 } mp_fd_opts;
 
 /* Flags of a format descriptor. */
@@ -80,8 +85,10 @@ enum {
     MP_FDF_CD = 2,        /* requires the certification declaration */
     MP_FDF_ISO_DATE = 4,  /* manufacturing date exactly YYYY-MM-DD */
     MP_FDF_BUILD = 8,     /* a --format of `factory-data build` (the others are side outputs) */
-    MP_FDF_JSON_TEXT = 16 /* a JSON text: a file with its suffix is read by this format even
-                             when the content does not tell (a broken UDID.nrf.json) */
+    MP_FDF_SUFFIX = 16,   /* a file with this format's suffix is read by it when the content
+                             gives only a fallback guess (a broken UDID.nrf.json, UDID.nxp.hex) */
+    MP_FDF_FLASH = 32,    /* a flash partition image: --partition-size bounds it */
+    MP_FDF_HEX = 64       /* an Intel HEX form: needs the partition's offset and size */
 };
 
 /* One factory-data format. */
@@ -92,6 +99,7 @@ typedef struct mp_fd_format_desc {
     unsigned flags;         /* MP_FDF_* */
     size_t max_size;        /* largest image the platform reads (0: bounded by the fields) */
     int side;               /* the format `build` writes along with this one (0: none) */
+    int hex;                /* its Intel HEX form, written by `build --hex` (0: none) */
     int (*pack)(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len);
     int (*unpack)(const uint8_t *buf, size_t len, mp_fd_device *d);
     /* 2: the content is surely this format, 1: a fallback guess, 0: not it. */
@@ -99,6 +107,12 @@ typedef struct mp_fd_format_desc {
     /* Format-only rules beyond the flags (NULL: none); error names the format. */
     int (*check)(const mp_fd_device *d);
 } mp_fd_format_desc;
+
+/* Intel HEX (fd_hex.c): the image at addr, 16-byte data records, extended
+ * linear address records; decode checks checksums and wants one contiguous
+ * run (*addr its start). */
+int mp_ihex_encode(const uint8_t *img, size_t n, uint32_t addr, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int mp_ihex_decode(const uint8_t *buf, size_t len, uint32_t *addr, uint8_t **out, size_t *outlen) MP_MUST_CHECK;
 
 /* The table (in detection order); NULL-terminated by a row with id 0. */
 extern const mp_fd_format_desc mp_fd_formats[];

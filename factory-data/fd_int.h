@@ -89,6 +89,16 @@ int fd_nxp_check(const mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_detect(const uint8_t *buf, size_t len);
+int fd_linux_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_linux_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_linux_detect(const uint8_t *buf, size_t len);
+int fd_linux_check(const mp_fd_device *d) MP_MUST_CHECK;
+int fd_nrf_hex_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_nrf_hex_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_nrf_hex_detect(const uint8_t *buf, size_t len);
+int fd_nxp_hex_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_nxp_hex_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_nxp_hex_detect(const uint8_t *buf, size_t len);
 
 /* Text starting with '{' (after white space): MP_FD_JSON when it is an
  * object with matter-pki's "format", MP_FD_NRF_JSON when it has none but a

@@ -3,17 +3,27 @@
 # 100 devices without a secure element (--generate-keys) gets all formats.
 PRODUCT="$(dirname "$0")/../examples/product.json"
 step "factory data for the chip-list order (json: the key stays in the chip)"
-"$MP" factory-data build --order "$ORDER" --product "$PRODUCT" --cd "$OUT/cd.der" --paa "$OUT/paa.pem" --cd-signer "$OUT/cd-signer.pem" --format json \
+"$MP" factory-data build --order "$ORDER" --product "$PRODUCT" --cd "$OUT/cd.der" --paa "$OUT/paa.pem" --cd-signer "$OUT/cd-signer.pem" --format json --format linux \
     --out-dir "$OUT/factory-data" --jobs 2 --iterations 1000
 step "off-chip keys: 100 devices, every platform format"
 ORDER2=$("$MP" order create "${H[@]}" --vid FFF2 --pid 8001 --pai-cert "$OUT/pai.pem" --pai-key demo-pai \
     --quota 100 --cn-template "Acme DAC {udid:16}")
 "$MP" dac issue "${H[@]}" --order "$ORDER2" --generate-keys --count 100 --out-dir "$OUT/dacs-offchip" --quiet
 "$MP" factory-data build --order "$ORDER2" --product "$PRODUCT" --cd "$OUT/cd.der" --paa "$OUT/paa.pem" --cd-signer "$OUT/cd-signer.pem" --format nrf --format esp32 \
-    --format nxp --format json --out-dir "$OUT/factory-data-offchip" --jobs 2 --iterations 1000 --qr-images svg
+    --format nxp --format json --format linux --out-dir "$OUT/factory-data-offchip" --jobs 2 --iterations 1000 --qr-images svg
 u=$(sed -n 2p "$OUT/factory-data-offchip/onboarding.csv" | cut -d, -f1)
 p=$(sed -n 2p "$OUT/factory-data-offchip/onboarding.csv" | cut -d, -f6)
 "$MP" factory-data inspect "$OUT/factory-data-offchip/$u.esp32.bin" --pai "$OUT/pai.pem" --cd "$OUT/cd.der" --passcode "$p"
+step "every device's chip_factory.ini (Linux) read back: chain, verifier, manifest"
+for dir in factory-data factory-data-offchip; do
+    n=0
+    while IFS=, read -r u _ _ _ _ pc _; do
+        "$MP" factory-data inspect "$OUT/$dir/$u.chip_factory.ini" --pai "$OUT/pai.pem" --cd "$OUT/cd.der" --passcode "$((10#$pc))" \
+            --manifest "$OUT/$dir/manifest.jsonl" > /dev/null
+        n=$((n + 1))
+    done < <(tail -n +2 "$OUT/$dir/onboarding.csv")
+    echo "  $dir: $n device(s) read back"
+done
 
 # One manifest entry per device of both orders (jq merges arrays by
 # replacing, so this fragment carries the whole devices array).

@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mp_fd_unpack(f->id, data, size, &d) == MP_OK) {
             uint8_t *img = NULL;
             size_t n = 0;
-            if (mp_fd_pack(f->id, &d, NULL, &img, &n) != MP_OK) abort();
+            mp_fd_opts o = {.partition_size = (f->flags & MP_FDF_HEX) ? 1u << 20 : 0, .has_offset = 1};
+            if (mp_fd_pack(f->id, &d, &o, &img, &n) != MP_OK) abort();
             free(img);
         }
     }

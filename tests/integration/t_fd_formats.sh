@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GOLD=$ROOT/tests/golden/fd
 
 # format extension (as the table in factory-data/fd_formats.c says)
-FORMATS="nrf:nrf.cbor nrf-json:nrf.json esp32:esp32.bin esp32-csv:esp32.csv nxp:nxp.bin json:json"
+FORMATS="nrf:nrf.cbor nrf-json:nrf.json esp32:esp32.bin esp32-csv:esp32.csv nxp:nxp.bin json:json linux:chip_factory.ini"
 
 for fe in $FORMATS; do
     f=${fe%%:*} e=${fe#*:}
@@ -21,8 +21,87 @@ done
 # the --format choices of pack, inspect and build are the table's
 "$MP" factory-data pack --help > pack-help.txt
 "$MP" factory-data build --help > build-help.txt
-check "pack --help lists every format" bash -c "grep -q -- '--format nrf|nrf-json|esp32|esp32-csv|nxp|json' pack-help.txt"
-check "build --help lists the build formats (no side outputs)" bash -c "grep -q -- '--format nrf|esp32|nxp|json ' build-help.txt"
+check "pack --help lists every format" bash -c "grep -q -- '--format nrf|nrf-json|esp32|esp32-csv|nxp|json|linux|nrf-hex|nxp-hex' pack-help.txt"
+check "build --help lists the build formats (no side outputs)" bash -c "grep -q -- '--format nrf|esp32|nxp|json|linux ' build-help.txt"
 expect_err 2 "not one of nrf|nrf-json" "an unknown format is refused with the table's list" "$MP" factory-data pack --device "$GOLD/dev.json" --format bogus --out x
+
+# -- linux: chip_factory.ini ----------------------------------------------------
+check "linux: [DEFAULT] section, SDK keys, base64 blobs" bash -c "head -1 '$GOLD/golden.chip_factory.ini' | grep -qx '\[DEFAULT\]' && grep -qx 'serial-num=SN-0001' '$GOLD/golden.chip_factory.ini' && grep -qx 'discriminator=3840' '$GOLD/golden.chip_factory.ini' && grep -qx 'salt=U1BBS0UyUCBLZXkgU2FsdA==' '$GOLD/golden.chip_factory.ini' && grep -q '^device-cert=MIIB' '$GOLD/golden.chip_factory.ini'"
+check "linux: no passcode unless asked (spec 5.1.7)" bash -c "! grep -q '^pin-code=' '$GOLD/golden.chip_factory.ini'"
+sed 's/^product-id=.*/product-id=32768\nbogus=1/' "$GOLD/golden.chip_factory.ini" > unknown.chip_factory.ini
+expect_err 10 "linux: line 5: unknown key 'bogus'" "linux: an unknown key is refused with its line" "$MP" factory-data inspect unknown.chip_factory.ini
+sed '3s/^/; a comment\n  /' "$GOLD/golden.chip_factory.ini" | sed 's/^vendor-id=/vendor-id = /' > spaced.chip_factory.ini
+expect 0 "linux: comments and spaces around '=' read as the SDK's parser does" "$MP" factory-data inspect spaced.chip_factory.ini
+{ cat "$GOLD/golden.chip_factory.ini"; echo "vendor-id=65521"; } > twice.chip_factory.ini
+expect_err 10 "key 'vendor-id' given twice" "linux: a repeated key is refused" "$MP" factory-data inspect twice.chip_factory.ini
+sed 's/^\[DEFAULT\]/[chip-factory]/' "$GOLD/golden.chip_factory.ini" > sect.chip_factory.ini
+expect_err 10 "line 1: expected the section \\[DEFAULT\\]" "linux: another section is refused" "$MP" factory-data inspect sect.chip_factory.ini --format linux
+sed 's/^discriminator=.*/discriminator=0x10/' "$GOLD/golden.chip_factory.ini" > hex.chip_factory.ini
+expect_err 10 "key 'discriminator': expected a decimal integer" "linux: a non-decimal integer is refused" "$MP" factory-data inspect hex.chip_factory.ini
+jq '.vendor_name = " Acme"' "$GOLD/dev.json" > space.json
+expect_err 10 "vendor-name .* white space" "linux: a value the INI parser would change is refused" "$MP" factory-data pack --device space.json --format linux --out sp.ini
+check "linux: nothing written after the refusal" test ! -e sp.ini
+
+# -- Intel HEX forms (nrf-hex, nxp-hex) ---------------------------------------------
+expect 0 "pack nrf-hex at 0xFFF80" "$MP" factory-data pack --device "$GOLD/dev.json" --format nrf-hex --offset 0xFFF80 --partition-size 0x1000 --out g.nrf.hex
+check "nrf-hex: byte-identical to golden.nrf.hex" cmp g.nrf.hex "$GOLD/golden.nrf.hex"
+expect 0 "pack nxp-hex at 0x9D600" "$MP" factory-data pack --device "$GOLD/dev.json" --format nxp-hex --offset 0x9D600 --partition-size 0x1000 --out g.nxp.hex
+check "nxp-hex: byte-identical to golden.nxp.hex" cmp g.nxp.hex "$GOLD/golden.nxp.hex"
+check "objcopy reads the hex files back to the raw images at their addresses" bash -c "objcopy -I ihex -O binary g.nrf.hex a.bin && cmp a.bin '$GOLD/golden.nrf.cbor' && objcopy -I ihex -O binary g.nxp.hex b.bin && cmp b.bin '$GOLD/golden.nxp.bin' && grep -qx ':02000004000FEB' g.nrf.hex && grep -qx ':020000040010EA' g.nrf.hex && grep -q '^:10D60000' g.nxp.hex && tail -1 g.nxp.hex | grep -qx ':00000001FF'"
+for e in nrf.hex nxp.hex; do
+    expect 0 "inspect $e (detected)" "$MP" factory-data inspect "g.$e" --json --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem" --passcode 20202021
+    check "$e: read back" bash -c "jq -e '.format == \"${e%.hex}-hex\" and .checks.verifier_matches_passcode == \"ok\" and .checks.dac_key_matches_dac == \"ok\"' out.txt"
+done
+sed '5s/.$/0/' g.nrf.hex | sed '5s/.$/0/' > bad.nrf.hex
+cmp -s bad.nrf.hex g.nrf.hex && sed -i '5s/.$/1/' bad.nrf.hex
+expect_err 10 "intel hex: line 5: checksum mismatch" "nrf-hex: a corrupted record is refused" "$MP" factory-data inspect bad.nrf.hex
+head -n -1 g.nxp.hex > cut.nxp.hex
+expect_err 10 "no end-of-file record" "nxp-hex: a truncated file is refused" "$MP" factory-data inspect cut.nxp.hex
+sed '4d' g.nxp.hex > gap.nxp.hex
+expect_err 10 "not contiguous" "nxp-hex: a missing record is refused" "$MP" factory-data inspect gap.nxp.hex
+expect_err 10 "the image is 1462 bytes; the partition \\(--partition-size\\) holds 1024" "an image larger than the partition is refused" "$MP" factory-data pack --device "$GOLD/dev.json" --format nrf-hex --offset 0xF8000 --partition-size 0x400 --out big.nrf.hex
+check "nothing written after the refusal" test ! -e big.nrf.hex
+expect_err 10 "holds 1024" "the raw nrf image is bounded by --partition-size too" "$MP" factory-data pack --device "$GOLD/dev.json" --format nrf --partition-size 0x400 --out big.nrf.cbor
+expect_err 2 "--offset and --partition-size are required" "nrf-hex without the partition's address" "$MP" factory-data pack --device "$GOLD/dev.json" --format nrf-hex --out x.nrf.hex
+
+# -- build --format linux: every device of an off-chip and a chip-list order ------
+H="--token test --pin-file pin"
+new_token
+"$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
+"$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
+"$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
+cp "$ROOT/examples/product.json" product.json
+"$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100 > /dev/null
+"$MP" dac issue $H --order 1 --generate-keys --count 12 --out-dir dacs --quiet > /dev/null
+"$MP" chips simulate --count 8 --out sim > /dev/null
+"$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 > /dev/null
+"$MP" dac issue $H --order 2 --out-dir dacs2 --quiet > /dev/null
+B="--product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --iterations 1000"
+expect 0 "build --format linux --format nxp (off-chip keys)" "$MP" factory-data build --order 1 $B --format linux --format nxp --out-dir fd1 --jobs 2 --keep-keys
+expect 0 "build --format linux (chip-list devices: no key in the file)" "$MP" factory-data build --order 2 $B --format linux --out-dir fd2
+check "one chip_factory.ini per device" bash -c "[ \$(ls fd1/*.chip_factory.ini | wc -l) = 12 ] && [ \$(ls fd2/*.chip_factory.ini | wc -l) = 8 ]"
+check "off-chip: 0600 with device-key; chip-list: 0644 without" bash -c "for f in fd1/*.chip_factory.ini; do [ \$(stat -c %a \$f) = 600 ] && grep -q '^device-key=' \$f || exit 1; done; for f in fd2/*.chip_factory.ini; do [ \$(stat -c %a \$f) = 644 ] && ! grep -q '^device-key=' \$f || exit 1; done"
+readback() { # every device of DIR read back: chain, verifier against onboarding.csv, listed in the manifest
+    local dir=$1 n=0
+    while IFS=, read -r u _ _ _ _ pc _; do
+        "$MP" factory-data inspect "$dir/$u.chip_factory.ini" --pai pai.pem --cd cd.der --passcode "$((10#$pc))" --manifest "$dir/manifest.jsonl" --json > rb.json || return 1
+        jq -e '.format == "linux" and ([.checks[] | select(startswith("FAIL"))] | length == 0) and .checks.verifier_matches_passcode == "ok" and .checks.dac_chains_to_pai == "ok"' rb.json > /dev/null || return 1
+        n=$((n + 1))
+    done < <(tail -n +2 "$dir/onboarding.csv")
+    [ "$n" -gt 0 ]
+}
+check "every off-chip device read back (key matches its DAC)" bash -c "$(declare -f readback); MP='$MP' readback fd1 && for f in fd1/*.chip_factory.ini; do \"$MP\" factory-data inspect \$f --json | jq -e '.checks.dac_key_matches_dac == \"ok\"' > /dev/null || exit 1; done"
+check "every chip-list device read back" bash -c "$(declare -f readback); MP='$MP' readback fd2"
+
+# -- build --hex: raw images and their Intel HEX forms ---------------------------------
+expect_err 2 "--offset ADDR and --partition-size BYTES are required" "build --hex needs the partition" "$MP" factory-data build --order 1 $B --format nrf --hex --out-dir fdh
+expect_err 2 "no.*Intel HEX form|none of the formats" "build --hex with no hex-capable format" "$MP" factory-data build --order 1 $B --format json --hex --offset 0xF8000 --partition-size 0x1000 --out-dir fdh
+expect 0 "build --format nrf --format nxp --hex" "$MP" factory-data build --order 1 $B --format nrf --format nxp --hex --offset 0xF8000 --partition-size 0x1000 --out-dir fdh --jobs 2 --keep-keys
+check "raw images and hex forms per device" bash -c "[ \$(ls fdh/*.nrf.cbor | wc -l) = 12 ] && [ \$(ls fdh/*.nrf.hex | wc -l) = 12 ] && [ \$(ls fdh/*.nxp.hex | wc -l) = 12 ] && [ \$(ls fdh/*.nxp.bin | wc -l) = 12 ]"
+check "each hex file is its raw image at 0xF8000 (objcopy) and 0600" bash -c "for h in fdh/*.hex; do b=\${h%.hex}; raw=\$b.bin; [ -e \$raw ] || raw=\$b.cbor; objcopy -I ihex -O binary \$h x.bin && cmp x.bin \$raw && grep -q '^:10800000' \$h && [ \$(stat -c %a \$h) = 600 ] || exit 1; done"
+check "the ledger records each hex form's SHA-256 (a rebuild must give the same bytes)" bash -c "[ \$(sqlite3 state/ledger.sqlite \"select count(*) from fd_images where format in ('nrf-hex','nxp-hex')\") = 24 ] && u=\$(ls fdh/*.nrf.hex | head -1) && s=\$(sha256sum \$u | cut -c1-64) && [ \$(sqlite3 state/ledger.sqlite \"select count(*) from fd_images where format = 'nrf-hex' and sha256 = '\$s'\") = 1 ]"
+expect_err 10 "holds 1024" "build: an image larger than the partition is refused" "$MP" factory-data build --order 1 $B --format nxp --hex --offset 0xF8000 --partition-size 0x400 --out-dir fdbig
 
 finish

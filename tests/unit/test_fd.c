@@ -211,7 +211,7 @@ static void test_bounds(void)
     CU_ASSERT_EQUAL(mp_fd_pack(MP_FD_NXP, &t, NULL, &img, &n), MP_ERR_INVALID);
     t.cd_len = 0;
     CU_ASSERT_EQUAL(mp_fd_pack(MP_FD_ESP32, &t, NULL, &img, &n), MP_ERR_INVALID);
-    mp_fd_opts o = {0x2000};
+    mp_fd_opts o = {.partition_size = 0x2000};
     CU_ASSERT_EQUAL(mp_fd_pack(MP_FD_ESP32, &d, &o, &img, &n), MP_ERR_INVALID);
     o.partition_size = 0x3001;
     CU_ASSERT_EQUAL(mp_fd_pack(MP_FD_ESP32, &d, &o, &img, &n), MP_ERR_INVALID);
@@ -391,7 +391,7 @@ static void test_esp32_multipage_blob(void)
     memset(d.dac_der, 0x30, d.dac_len);
     memset(d.pai_der, 0x31, d.pai_len);
     d.passcode = 20202021; /* one more slot: the CD no longer fits page 0 */
-    mp_fd_opts o = {0x4000};
+    mp_fd_opts o = {.partition_size = 0x4000};
     CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_ESP32, &d, &o, &img, &n), MP_OK);
     const uint8_t *p0 = img, *p1 = img + 4096;
     int c0 = find_entry(p0, "cert-dclrn", 0x42, 0), c1 = find_entry(p1, "cert-dclrn", 0x42, 1);
