@@ -70,14 +70,13 @@ static void key_path(const mp_issued *d, char *out, size_t cap)
 static int key_from_image(const mp_fd_build *b, const mp_issued *d, uint8_t scalar[32])
 {
     char path[4300];
-    for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0; f++) {
-        if (!(f->flags & MP_FDF_BUILD)) continue;
+    for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0; f++) { /* any format may hold it */
         uint8_t *buf = NULL;
         size_t len = 0;
         mp_fd_device *dev = calloc(1, sizeof(*dev));
         snprintf(path, sizeof(path), "%s/%s.%s", b->out_dir, d->udid, f->ext);
         int ok = dev != NULL && access(path, R_OK) == 0 && mp_read_file(path, 1 << 20, &buf, &len) == MP_OK &&
-                 mp_fd_unpack(f->id, buf, len, dev) == MP_OK && dev->has_dac_key &&
+                 mp_fd_unpack_with(f->id, buf, len, &b->opts, dev) == MP_OK && dev->has_dac_key &&
                  dev->dac_len == d->der_len && memcmp(dev->dac_der, d->der, d->der_len) == 0;
         if (ok) {
             memcpy(scalar, dev->dac_key, 32);

@@ -16,7 +16,7 @@
 #include "util.h"
 #include "x509.h"
 
-enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET };
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES };
 
 #define MAX_IMAGE (16u << 20)
 
@@ -67,6 +67,7 @@ static mp_opt inspect_opts[] = {
     {"cd", O_CD, OT_FILE, "FILE", "a CD (DER, hex or base64) that must cover the device's VID/PID"},
     {"passcode", O_PASSCODE, OT_UINT, "N", "check the verifier against this passcode"},
     {"manifest", O_MANIFEST, OT_FILE, "FILE", "the build's manifest.jsonl: the image must be one it lists (SHA-256)"},
+    {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp-aes128: the AES-128 key (16 bytes or 32 hex digits)"},
     {"json", O_JSON, OT_FLAG, NULL, "print JSON"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
     {NULL, 0, 0, NULL, NULL},
@@ -79,6 +80,7 @@ typedef struct inspect_in {
     const char *cd_file;
     const char *manifest;
     uint32_t passcode; /* 0 = unknown */
+    mp_fd_opts opts;   /* the AES key of an encrypted image */
     char sha256[65];   /* of the file, set by inspect */
 } inspect_in;
 
@@ -193,7 +195,7 @@ static int inspect(inspect_in *in, int as_json)
         rc = mp_err(MP_ERR_INVALID, "%s: unknown image format (give --format)", in->file);
         goto end;
     }
-    if ((rc = mp_fd_unpack(format, buf, len, d)) != MP_OK) {
+    if ((rc = mp_fd_unpack_with(format, buf, len, &in->opts, d)) != MP_OK) {
         mp_err_ctx(rc, "%s", in->file);
         goto end;
     }
@@ -217,12 +219,12 @@ end:
     return rc;
 }
 
-int fd_inspect_main(int argc, char **argv)
+static int inspect_main(int argc, char **argv, inspect_in *inp)
 {
     mp_optparse p;
     const char *val, *pai = NULL;
-    inspect_in in = {0};
     int id, json = 0, rc;
+#define in (*inp)
     mp_opt_set_arg(inspect_opts, O_FORMAT, mp_fd_format_choices(0));
     mp_opt_init(&p, argc, argv, inspect_opts, "factory-data inspect", "FILE [--format F] [--pai pai.pem] [--cd cd.der] [--passcode N] [--json]",
                 "Decodes a factory-data image (any format pack writes, the nrf-json and\n"
@@ -239,6 +241,9 @@ int fd_inspect_main(int argc, char **argv)
         case O_PAI: pai = val; break;
         case O_CD: in.cd_file = val; break;
         case O_MANIFEST: in.manifest = val; break;
+        case O_AES:
+            if ((rc = mp_fd_aes128_load(val, &in.opts)) != MP_OK) return rc;
+            break;
         case O_PASSCODE:
             if ((rc = mp_passcode_check("--passcode", mp_opt_uint(val))) != MP_OK) return rc;
             in.passcode = (uint32_t)mp_opt_uint(val);
@@ -254,6 +259,15 @@ int fd_inspect_main(int argc, char **argv)
     rc = inspect(&in, json);
     X509_free(in.pai);
     return rc;
+#undef in
+}
+
+int fd_inspect_main(int argc, char **argv)
+{
+    inspect_in in = {0};
+    int rc = inspect_main(argc, argv, &in);
+    mp_wipe(&in.opts, sizeof(in.opts));
+    return rc;
 }
 
 /* ---- pack --------------------------------------------------------------- */
@@ -263,6 +277,7 @@ static mp_opt pack_opts[] = {
     {"format", O_FORMAT, OT_ENUM, NULL /* set from the format table */, "output format (required)"},
     {"partition-size", O_PSIZE, OT_UINT, "N", "esp32: partition size, multiple of 0x1000, >= 0x3000 (default 0x6000); nrf, nxp and their hex forms: the largest image"},
     {"offset", O_OFFSET, OT_UINT, "ADDR", "nrf-hex, nxp-hex: the partition's flash address"},
+    {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp-aes128: the AES-128 key (16 bytes or 32 hex digits)"},
     {"out", O_OUT, OT_OUT, "FILE", "output file; mode 0600 when it holds the DAC key (required)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
@@ -286,13 +301,13 @@ static int pack_file(const char *dev, int format, const mp_fd_opts *o, const cha
     return rc;
 }
 
-int fd_pack_main(int argc, char **argv)
+static int pack_main(int argc, char **argv, mp_fd_opts *op)
 {
     mp_optparse p;
     const char *val, *dev = NULL, *out = NULL;
     int id, format = 0, force = 0, rc;
     uint64_t psize = 0;
-    mp_fd_opts o = {0};
+#define o (*op)
     mp_opt_set_arg(pack_opts, O_FORMAT, mp_fd_format_choices(0));
     mp_opt_init(&p, argc, argv, pack_opts, "factory-data pack", "--device dev.json --format F --out FILE [--partition-size N] [--offset ADDR]",
                 "Renders one device's factory data (matter-pki JSON, README \"Factory data\n"
@@ -308,14 +323,27 @@ int fd_pack_main(int argc, char **argv)
             o.offset = (uint32_t)mp_opt_uint(val);
             o.has_offset = 1;
             break;
+        case O_AES:
+            if ((rc = mp_fd_aes128_load(val, &o)) != MP_OK) return rc;
+            break;
         case O_OUT: out = val; break;
         case OPT_FORCE: force = 1; break;
         default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
-    if (dev == NULL || format == 0 || out == NULL) return mp_err(MP_ERR_USAGE, "factory-data pack: --device, --format and --out are required");
-    if ((rc = mp_check_output(out, force)) != MP_OK) return rc;
     o.partition_size = (size_t)psize;
-    return pack_file(dev, format, &o, out, force);
+    if (dev == NULL || format == 0 || out == NULL) rc = mp_err(MP_ERR_USAGE, "factory-data pack: --device, --format and --out are required");
+    else if ((rc = mp_check_output(out, force)) == MP_OK) rc = pack_file(dev, format, &o, out, force);
+    return rc;
+#undef o
+}
+
+/* The options hold the AES key: wiped on every path. */
+int fd_pack_main(int argc, char **argv)
+{
+    mp_fd_opts o = {0};
+    int rc = pack_main(argc, argv, &o);
+    mp_wipe(&o, sizeof(o));
+    return rc;
 }

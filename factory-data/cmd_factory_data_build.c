@@ -19,7 +19,7 @@
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
        O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
-       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET };
+       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES };
 
 static mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
@@ -47,6 +47,7 @@ static mp_opt opts[] = {
     {"partition-size", O_PSIZE, OT_UINT, "BYTES", "esp32 NVS partition size (default 0x6000); nrf, nxp: the partition, images above it refused"},
     {"hex", O_HEX, OT_FLAG, NULL, "also write UDID.nrf.hex / UDID.nxp.hex: Intel HEX at --offset (needs --offset, --partition-size)"},
     {"offset", O_OFFSET, OT_UINT, "ADDR", "--hex: the factory-data partition's flash address"},
+    {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp: write UDID.nxp.aes128.bin, the payload AES-128 encrypted, instead of UDID.nxp.bin"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
@@ -54,7 +55,7 @@ static mp_opt opts[] = {
 };
 
 typedef struct build_args {
-    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start, *offset;
+    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start, *offset, *aes_key;
     int hex;
     mp_fd_trust trust;
     int json;
@@ -94,6 +95,7 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_PSIZE: a->psize = val; break;
         case O_HEX: a->hex = 1; break;
         case O_OFFSET: a->offset = val; break;
+        case O_AES: a->aes_key = val; break;
         case O_LEDGER: a->ledger = val; break;
         case O_INCLUDE_PC: a->include_pc = 1; break;
         case O_RECORD_PC: a->record_pc = 1; break;
@@ -142,9 +144,18 @@ static int set_formats(mp_fd_build *b, const build_args *a)
         b->opts.offset = (uint32_t)mp_opt_uint(a->offset);
         b->opts.has_offset = 1;
     }
-    int with_hex = 0;
+    int with_hex = 0, with_enc = 0;
+    if (a->aes_key != NULL) {
+        int rc = mp_fd_aes128_load(a->aes_key, &b->opts);
+        if (rc != MP_OK) return rc;
+    }
     for (int i = 0; i < a->nformats; i++) {
         int f = mp_fd_format_parse(a->formats[i]);
+        if (a->aes_key != NULL && mp_fd_format(f)->enc != 0) { /* the clear image is not written at all */
+            if (a->hex) return mp_err(MP_ERR_USAGE, "factory-data build: --hex with --nxp-aes128-key would write the %s image in clear; the encrypted form has no hex form yet", a->formats[i]);
+            f = mp_fd_format(f)->enc;
+            with_enc = 1;
+        }
         for (int j = 0; j < b->nformats; j++) {
             if (b->formats[j] == f) return mp_err(MP_ERR_USAGE, "--format %s given twice", a->formats[i]);
         }
@@ -155,6 +166,7 @@ static int set_formats(mp_fd_build *b, const build_args *a)
         with_hex |= mp_fd_format(f)->hex != 0;
         b->needs_key |= mp_fd_needs_dac_key(f);
     }
+    if (a->aes_key != NULL && !with_enc) return mp_err(MP_ERR_USAGE, "factory-data build --nxp-aes128-key: no --format nxp to encrypt");
     if (a->hex && !with_hex) return mp_err(MP_ERR_USAGE, "factory-data build --hex: none of the formats has an Intel HEX form (nrf, nxp)");
     return MP_OK;
 }
@@ -338,6 +350,7 @@ int fd_build_main(int argc, char **argv)
     rc = mp_fd_build_run(&b);
     if (rc == MP_OK) summary(&b, a.out_dir, a.json);
 end:
+    mp_wipe(&b.opts, sizeof(b.opts)); /* the AES key */
     mp_assign_free(&assign);
     free(cd_der);
     mp_product_free(&prod);

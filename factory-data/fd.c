@@ -174,10 +174,15 @@ int mp_fd_pack(int format, const mp_fd_device *d, const mp_fd_opts *o, uint8_t *
 
 int mp_fd_unpack(int format, const uint8_t *buf, size_t len, mp_fd_device *d)
 {
+    return mp_fd_unpack_with(format, buf, len, NULL, d);
+}
+
+int mp_fd_unpack_with(int format, const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
+{
     const mp_fd_format_desc *f = mp_fd_format(format);
     mp_fd_device_init(d);
     if (f == NULL) return mp_err(MP_ERR_USAGE, "unknown factory-data format %d", format);
-    int rc = f->unpack(buf, len, d);
+    int rc = f->unpack(buf, len, o, d);
     if (rc == MP_OK) rc = mp_fd_validate(format, d);
     if (rc != MP_OK) mp_fd_device_wipe(d);
     return rc;

@@ -15,6 +15,7 @@
  *   json       matter-pki's platform-neutral JSON (README "factory data JSON")
  *   linux      chip_factory.ini of the SDK's Linux platform (fd_linux.c)
  *   nrf-hex, nxp-hex  the nrf / nxp image as Intel HEX at the partition address
+ *   nxp-aes128 the nxp image with its payload AES-128-ECB encrypted (fd_nxp.c)
  *
  * Everything a format is (name, file extension, whether it stores the DAC
  * key, packer, reader, content test, size limit, side output) is one row of
@@ -33,7 +34,7 @@
 #include "product.h"
 
 enum mp_fd_format {
-    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON, MP_FD_LINUX, MP_FD_NRF_HEX, MP_FD_NXP_HEX,
+    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON, MP_FD_LINUX, MP_FD_NRF_HEX, MP_FD_NXP_HEX, MP_FD_NXP_AES128,
 };
 
 #define MP_FD_MAX_CERT 600
@@ -77,6 +78,8 @@ typedef struct mp_fd_opts {
                                    images (nrf, nxp, their hex forms): their largest size */
     uint32_t offset;            /* hex forms: the partition's flash address */
     int has_offset;
+    uint8_t aes128[16];         /* nxp-aes128: the key (wipe the opts after use) */
+    int has_aes128;
 } mp_fd_opts;
 
 /* Flags of a format descriptor. */
@@ -88,7 +91,8 @@ enum {
     MP_FDF_SUFFIX = 16,   /* a file with this format's suffix is read by it when the content
                              gives only a fallback guess (a broken UDID.nrf.json, UDID.nxp.hex) */
     MP_FDF_FLASH = 32,    /* a flash partition image: --partition-size bounds it */
-    MP_FDF_HEX = 64       /* an Intel HEX form: needs the partition's offset and size */
+    MP_FDF_HEX = 64,      /* an Intel HEX form: needs the partition's offset and size */
+    MP_FDF_AES = 128      /* encrypted: pack and unpack need the AES-128 key */
 };
 
 /* One factory-data format. */
@@ -100,13 +104,18 @@ typedef struct mp_fd_format_desc {
     size_t max_size;        /* largest image the platform reads (0: bounded by the fields) */
     int side;               /* the format `build` writes along with this one (0: none) */
     int hex;                /* its Intel HEX form, written by `build --hex` (0: none) */
+    int enc;                /* its encrypted form, which `build` writes instead when the key is given */
     int (*pack)(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len);
-    int (*unpack)(const uint8_t *buf, size_t len, mp_fd_device *d);
+    int (*unpack)(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d);
     /* 2: the content is surely this format, 1: a fallback guess, 0: not it. */
     int (*detect)(const uint8_t *buf, size_t len);
     /* Format-only rules beyond the flags (NULL: none); error names the format. */
     int (*check)(const mp_fd_device *d);
 } mp_fd_format_desc;
+
+/* The AES-128 key of nxp-aes128 from a file: 16 raw bytes or 32 hex digits
+ * (one line end allowed); the file's bytes are wiped. */
+int mp_fd_aes128_load(const char *path, mp_fd_opts *o) MP_MUST_CHECK;
 
 /* Intel HEX (fd_hex.c): the image at addr, 16-byte data records, extended
  * linear address records; decode checks checksums and wants one contiguous
@@ -155,6 +164,8 @@ int mp_fd_pack(int format, const mp_fd_device *d, const mp_fd_opts *o, uint8_t *
  * esp32-csv too); checks CRCs/hashes and validates every field. d is
  * initialised first. */
 int mp_fd_unpack(int format, const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+/* The same with options (the AES key of an encrypted format). */
+int mp_fd_unpack_with(int format, const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 
 /* The platform-neutral JSON object. with_key=0 writes "dac_key": true/false
  * instead of the scalar (for inspect output). */

@@ -240,8 +240,9 @@ static int one(state *s, const rec *r, mp_fd_device *d)
     return known(s, r, m, d);
 }
 
-int fd_esp32_csv_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
+int fd_esp32_csv_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
+    (void)o;
     static const char *const head[NFIELDS] = {"key", "type", "encoding", "value"};
     csv c = {buf, len, 0, 1, NULL};
     state s = {0};

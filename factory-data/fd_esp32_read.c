@@ -197,8 +197,9 @@ int fd_esp_check_pub(const mp_fd_device *d, const uint8_t pub[65], int has_pub, 
     return MP_OK;
 }
 
-int fd_esp32_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
+int fd_esp32_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
+    (void)o;
     reader r = {0};
     int rc = MP_OK;
     if (len < 0x3000 || len % PAGE != 0) return mp_err(MP_ERR_INVALID, "esp32: image of %zu bytes; expected a multiple of 4096, at least 0x3000", len);

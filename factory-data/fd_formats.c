@@ -9,25 +9,27 @@
 #include <string.h>
 
 const mp_fd_format_desc mp_fd_formats[] = {
-    {MP_FD_NRF, "nrf", "nrf.cbor", MP_FDF_KEY | MP_FDF_ISO_DATE | MP_FDF_BUILD | MP_FDF_FLASH, 0, MP_FD_NRF_JSON, MP_FD_NRF_HEX,
+    {MP_FD_NRF, "nrf", "nrf.cbor", MP_FDF_KEY | MP_FDF_ISO_DATE | MP_FDF_BUILD | MP_FDF_FLASH, 0, MP_FD_NRF_JSON, MP_FD_NRF_HEX, 0,
      fd_nrf_pack, fd_nrf_unpack, fd_nrf_detect, NULL},
-    {MP_FD_NRF_JSON, "nrf-json", "nrf.json", MP_FDF_KEY | MP_FDF_ISO_DATE | MP_FDF_SUFFIX, 0, 0, 0,
+    {MP_FD_NRF_JSON, "nrf-json", "nrf.json", MP_FDF_KEY | MP_FDF_ISO_DATE | MP_FDF_SUFFIX, 0, 0, 0, 0,
      fd_nrf_json_pack, fd_nrf_json_unpack, fd_nrf_json_detect, NULL},
-    {MP_FD_ESP32, "esp32", "esp32.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_BUILD, 16u << 20, MP_FD_ESP32_CSV, 0,
+    {MP_FD_ESP32, "esp32", "esp32.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_BUILD, 16u << 20, MP_FD_ESP32_CSV, 0, 0,
      fd_esp32_pack, fd_esp32_unpack, fd_esp32_detect, NULL},
-    {MP_FD_ESP32_CSV, "esp32-csv", "esp32.csv", MP_FDF_KEY | MP_FDF_CD, 0, 0, 0,
+    {MP_FD_ESP32_CSV, "esp32-csv", "esp32.csv", MP_FDF_KEY | MP_FDF_CD, 0, 0, 0, 0,
      fd_esp32_csv_pack, fd_esp32_csv_unpack, fd_esp32_csv_detect, NULL},
-    {MP_FD_NXP, "nxp", "nxp.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_ISO_DATE | MP_FDF_BUILD | MP_FDF_FLASH, 0, 0, MP_FD_NXP_HEX,
+    {MP_FD_NXP, "nxp", "nxp.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_ISO_DATE | MP_FDF_BUILD | MP_FDF_FLASH, 0, 0, MP_FD_NXP_HEX, MP_FD_NXP_AES128,
      fd_nxp_pack, fd_nxp_unpack, fd_nxp_detect, fd_nxp_check},
-    {MP_FD_JSON, "json", "json", MP_FDF_BUILD, 0, 0, 0,
+    {MP_FD_JSON, "json", "json", MP_FDF_BUILD, 0, 0, 0, 0,
      fd_json_pack, fd_json_unpack, fd_json_detect, NULL},
-    {MP_FD_LINUX, "linux", "chip_factory.ini", MP_FDF_ISO_DATE | MP_FDF_BUILD, 1u << 20, 0, 0,
+    {MP_FD_LINUX, "linux", "chip_factory.ini", MP_FDF_ISO_DATE | MP_FDF_BUILD, 1u << 20, 0, 0, 0,
      fd_linux_pack, fd_linux_unpack, fd_linux_detect, fd_linux_check},
-    {MP_FD_NRF_HEX, "nrf-hex", "nrf.hex", MP_FDF_KEY | MP_FDF_ISO_DATE | MP_FDF_SUFFIX | MP_FDF_HEX, 0, 0, 0,
+    {MP_FD_NRF_HEX, "nrf-hex", "nrf.hex", MP_FDF_KEY | MP_FDF_ISO_DATE | MP_FDF_SUFFIX | MP_FDF_HEX, 0, 0, 0, 0,
      fd_nrf_hex_pack, fd_nrf_hex_unpack, fd_nrf_hex_detect, NULL},
-    {MP_FD_NXP_HEX, "nxp-hex", "nxp.hex", MP_FDF_KEY | MP_FDF_CD | MP_FDF_ISO_DATE | MP_FDF_SUFFIX | MP_FDF_HEX, 0, 0, 0,
+    {MP_FD_NXP_HEX, "nxp-hex", "nxp.hex", MP_FDF_KEY | MP_FDF_CD | MP_FDF_ISO_DATE | MP_FDF_SUFFIX | MP_FDF_HEX, 0, 0, 0, 0,
      fd_nxp_hex_pack, fd_nxp_hex_unpack, fd_nxp_hex_detect, fd_nxp_check},
-    {0, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL},
+    {MP_FD_NXP_AES128, "nxp-aes128", "nxp.aes128.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_ISO_DATE | MP_FDF_SUFFIX | MP_FDF_FLASH | MP_FDF_AES, 0, 0, 0, 0,
+     fd_nxp_aes_pack, fd_nxp_aes_unpack, fd_nxp_aes_detect, fd_nxp_check},
+    {0, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 
 const mp_fd_format_desc *mp_fd_format(int format)

@@ -155,13 +155,13 @@ static int hex_pack(int base, const mp_fd_device *d, const mp_fd_opts *o, uint8_
     return rc;
 }
 
-static int hex_unpack(int base, const uint8_t *buf, size_t len, mp_fd_device *d)
+static int hex_unpack(int base, const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
     uint8_t *img = NULL;
     size_t n = 0;
     uint32_t addr;
     int rc = mp_ihex_decode(buf, len, &addr, &img, &n);
-    if (rc == MP_OK) rc = mp_fd_format(base)->unpack(img, n, d);
+    if (rc == MP_OK) rc = mp_fd_format(base)->unpack(img, n, o, d);
     mp_free_secret(img, n);
     return rc;
 }
@@ -180,8 +180,8 @@ static int hex_detect(int base, const uint8_t *buf, size_t len)
 }
 
 int fd_nrf_hex_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) { return hex_pack(MP_FD_NRF, d, o, out, len); }
-int fd_nrf_hex_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) { return hex_unpack(MP_FD_NRF, buf, len, d); }
+int fd_nrf_hex_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) { return hex_unpack(MP_FD_NRF, buf, len, o, d); }
 int fd_nrf_hex_detect(const uint8_t *buf, size_t len) { return hex_detect(MP_FD_NRF, buf, len); }
 int fd_nxp_hex_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) { return hex_pack(MP_FD_NXP, d, o, out, len); }
-int fd_nxp_hex_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) { return hex_unpack(MP_FD_NXP, buf, len, d); }
+int fd_nxp_hex_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) { return hex_unpack(MP_FD_NXP, buf, len, o, d); }
 int fd_nxp_hex_detect(const uint8_t *buf, size_t len) { return hex_detect(MP_FD_NXP, buf, len); }

@@ -71,33 +71,36 @@ void fd_buf_wipe(fd_buf *b);
 
 /* Per-format entry points (the table in fd_formats.c names them). */
 int fd_nrf_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_nrf_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_nrf_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_nrf_detect(const uint8_t *buf, size_t len);
 int fd_nrf_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_nrf_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_nrf_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_nrf_json_detect(const uint8_t *buf, size_t len);
 int fd_esp32_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_esp32_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_esp32_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_esp32_detect(const uint8_t *buf, size_t len);
 int fd_esp32_csv_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_esp32_csv_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_esp32_csv_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_esp32_csv_detect(const uint8_t *buf, size_t len);
 int fd_nxp_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_nxp_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_nxp_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_nxp_detect(const uint8_t *buf, size_t len);
 int fd_nxp_check(const mp_fd_device *d) MP_MUST_CHECK;
+int fd_nxp_aes_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_nxp_aes_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
+int fd_nxp_aes_detect(const uint8_t *buf, size_t len);
 int fd_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_detect(const uint8_t *buf, size_t len);
 int fd_linux_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_linux_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_linux_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_linux_detect(const uint8_t *buf, size_t len);
 int fd_linux_check(const mp_fd_device *d) MP_MUST_CHECK;
 int fd_nrf_hex_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_nrf_hex_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_nrf_hex_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_nrf_hex_detect(const uint8_t *buf, size_t len);
 int fd_nxp_hex_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
-int fd_nxp_hex_unpack(const uint8_t *buf, size_t len, mp_fd_device *d) MP_MUST_CHECK;
+int fd_nxp_hex_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_nxp_hex_detect(const uint8_t *buf, size_t len);
 
 /* Text starting with '{' (after white space): MP_FD_JSON when it is an

@@ -138,8 +138,9 @@ static void wipe_secrets(json_t *j)
     if (json_is_integer(p)) json_integer_set(p, 0);
 }
 
-int fd_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
+int fd_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
+    (void)o;
     json_error_t e;
     json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &e);
     if (j == NULL) {

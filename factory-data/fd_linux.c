@@ -168,8 +168,9 @@ static int pair(const uint8_t *p, const uint8_t *e, size_t line, uint32_t *seen,
     return fd_decode_set(d, m, v, (size_t)(ve - v), u, where);
 }
 
-int fd_linux_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
+int fd_linux_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
+    (void)o;
     const uint8_t *p = buf, *end = buf + len;
     size_t line = 0;
     uint32_t seen = 0;

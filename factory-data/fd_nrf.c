@@ -165,8 +165,9 @@ static int pair(cbor *c, mp_fd_device *d, int *version)
     return fd_decode_set(d, m, val, major == 2 ? (size_t)arg : 0, major == 0 ? arg : 0, "nrf");
 }
 
-int fd_nrf_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
+int fd_nrf_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
+    (void)o;
     cbor c = {buf, len, 0};
     int major, rc, version = -1;
     uint64_t n;
@@ -272,8 +273,9 @@ static int sdk_only(const char *key, json_t *val, int *handled)
     return MP_OK;
 }
 
-int fd_nrf_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
+int fd_nrf_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
+    (void)o;
     json_error_t e;
     json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &e), *val;
     const char *k;

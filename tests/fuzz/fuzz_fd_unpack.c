@@ -4,6 +4,7 @@
  * device must re-pack. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "factory-data/fd.h"
 
@@ -13,10 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static mp_fd_device d;
     for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0; f++) { /* every format of the table */
-        if (mp_fd_unpack(f->id, data, size, &d) == MP_OK) {
+        /* encrypted formats: the key of the seed (tests/fuzz/seeds/fuzz_fd_unpack/seed.nxp-aes128) */
+        mp_fd_opts o = {.partition_size = (f->flags & MP_FDF_HEX) ? 1u << 20 : 0, .has_offset = 1, .has_aes128 = 1};
+        memcpy(o.aes128, "0123456789abcdef", 16);
+        if (mp_fd_unpack_with(f->id, data, size, &o, &d) == MP_OK) {
             uint8_t *img = NULL;
             size_t n = 0;
-            mp_fd_opts o = {.partition_size = (f->flags & MP_FDF_HEX) ? 1u << 20 : 0, .has_offset = 1};
             if (mp_fd_pack(f->id, &d, &o, &img, &n) != MP_OK) abort();
             free(img);
         }

@@ -21,7 +21,7 @@ done
 # the --format choices of pack, inspect and build are the table's
 "$MP" factory-data pack --help > pack-help.txt
 "$MP" factory-data build --help > build-help.txt
-check "pack --help lists every format" bash -c "grep -q -- '--format nrf|nrf-json|esp32|esp32-csv|nxp|json|linux|nrf-hex|nxp-hex' pack-help.txt"
+check "pack --help lists every format" bash -c "grep -q -- '--format nrf|nrf-json|esp32|esp32-csv|nxp|json|linux|nrf-hex|nxp-hex|nxp-aes128' pack-help.txt"
 check "build --help lists the build formats (no side outputs)" bash -c "grep -q -- '--format nrf|esp32|nxp|json|linux ' build-help.txt"
 expect_err 2 "not one of nrf|nrf-json" "an unknown format is refused with the table's list" "$MP" factory-data pack --device "$GOLD/dev.json" --format bogus --out x
 
@@ -64,6 +64,25 @@ check "nothing written after the refusal" test ! -e big.nrf.hex
 expect_err 10 "holds 1024" "the raw nrf image is bounded by --partition-size too" "$MP" factory-data pack --device "$GOLD/dev.json" --format nrf --partition-size 0x400 --out big.nrf.cbor
 expect_err 2 "--offset and --partition-size are required" "nrf-hex without the partition's address" "$MP" factory-data pack --device "$GOLD/dev.json" --format nrf-hex --out x.nrf.hex
 
+# -- nxp-aes128: NXP's AES-128 encrypted variant ----------------------------------------
+expect 0 "pack nxp-aes128" "$MP" factory-data pack --device "$GOLD/dev.json" --format nxp-aes128 --nxp-aes128-key "$GOLD/aes128.key" --out g.nxp.aes128.bin
+check "nxp-aes128: byte-identical to golden.nxp.aes128.bin" cmp g.nxp.aes128.bin "$GOLD/golden.nxp.aes128.bin"
+check "nxp-aes128: python-cryptography decrypts it to the clear image's KLV + zero padding, hash over both" python3 -c "
+import hashlib, sys
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+b = open('g.nxp.aes128.bin', 'rb').read(); plain = open('$GOLD/golden.nxp.bin', 'rb').read()
+n = int.from_bytes(b[4:8], 'little'); k = bytes.fromhex(open('$GOLD/aes128.key').read().strip())
+d = Cipher(algorithms.AES(k), modes.ECB()).decryptor(); p = d.update(b[12:12 + n]) + d.finalize()
+size = len(plain) - 12
+sys.exit(not (b[:4] == plain[:4] and n % 16 == 0 and 1 <= n - size <= 16 and p[:size] == plain[12:] and not any(p[size:]) and hashlib.sha256(p).digest()[:4] == b[8:12] and len(b) == 12 + n))"
+expect 0 "inspect nxp-aes128 with the key" "$MP" factory-data inspect g.nxp.aes128.bin --nxp-aes128-key "$GOLD/aes128.key" --json --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem" --passcode 20202021
+check "nxp-aes128: detected, read back, key matches" bash -c "jq -e '.format == \"nxp-aes128\" and .checks.dac_key_matches_dac == \"ok\" and .checks.verifier_matches_passcode == \"ok\"' out.txt"
+expect_err 2 "give its AES-128 key" "nxp-aes128 without the key" "$MP" factory-data inspect g.nxp.aes128.bin
+printf '000102030405060708090a0b0c0d0e0f\n' > wrong.key
+expect_err 10 "wrong key" "nxp-aes128 with a wrong key" "$MP" factory-data inspect g.nxp.aes128.bin --nxp-aes128-key wrong.key
+printf 'short' > short.key
+expect_err 10 "16 bytes, or 32 hex digits" "a key file that is not a key" "$MP" factory-data pack --device "$GOLD/dev.json" --format nxp-aes128 --nxp-aes128-key short.key --out x.bin
+
 # -- build --format linux: every device of an off-chip and a chip-list order ------
 H="--token test --pin-file pin"
 new_token
@@ -102,6 +121,23 @@ expect 0 "build --format nrf --format nxp --hex" "$MP" factory-data build --orde
 check "raw images and hex forms per device" bash -c "[ \$(ls fdh/*.nrf.cbor | wc -l) = 12 ] && [ \$(ls fdh/*.nrf.hex | wc -l) = 12 ] && [ \$(ls fdh/*.nxp.hex | wc -l) = 12 ] && [ \$(ls fdh/*.nxp.bin | wc -l) = 12 ]"
 check "each hex file is its raw image at 0xF8000 (objcopy) and 0600" bash -c "for h in fdh/*.hex; do b=\${h%.hex}; raw=\$b.bin; [ -e \$raw ] || raw=\$b.cbor; objcopy -I ihex -O binary \$h x.bin && cmp x.bin \$raw && grep -q '^:10800000' \$h && [ \$(stat -c %a \$h) = 600 ] || exit 1; done"
 check "the ledger records each hex form's SHA-256 (a rebuild must give the same bytes)" bash -c "[ \$(sqlite3 state/ledger.sqlite \"select count(*) from fd_images where format in ('nrf-hex','nxp-hex')\") = 24 ] && u=\$(ls fdh/*.nrf.hex | head -1) && s=\$(sha256sum \$u | cut -c1-64) && [ \$(sqlite3 state/ledger.sqlite \"select count(*) from fd_images where format = 'nrf-hex' and sha256 = '\$s'\") = 1 ]"
+printf '2b7e151628aed2a6abf7158809cf4f3c\n' > build.key
+expect 0 "build --format nxp --nxp-aes128-key" "$MP" factory-data build --order 1 $B --format nxp --nxp-aes128-key build.key --out-dir fda --keep-keys
+check "encrypted images only: no clear UDID.nxp.bin" bash -c "[ \$(ls fda/*.nxp.aes128.bin | wc -l) = 12 ] && ! ls fda/*.nxp.bin 2>/dev/null | grep -q ."
+check "no DAC key and no AES key in clear in any output file" python3 -c "
+import glob, sys
+k = bytes.fromhex('2b7e151628aed2a6abf7158809cf4f3c'); bad = 0
+files = glob.glob('fda/*') + glob.glob('fda/.*')
+for kf in glob.glob('dacs/*.key.der'):
+    scalar = open(kf, 'rb').read()[7:39]
+    for f in files:
+        try: data = open(f, 'rb').read()
+        except IsADirectoryError: continue
+        if scalar in data or k in data or k.hex().encode() in data: bad += 1
+sys.exit(bad != 0 or len(files) < 12)"
+check "each encrypted image reads back with the key" bash -c "for f in fda/*.nxp.aes128.bin; do \"$MP\" factory-data inspect \$f --nxp-aes128-key build.key --pai pai.pem --json | jq -e '.checks.dac_key_matches_dac == \"ok\" and .checks.dac_chains_to_pai == \"ok\"' > /dev/null || exit 1; done"
+expect_err 2 "no --format nxp to encrypt" "--nxp-aes128-key without nxp" "$MP" factory-data build --order 1 $B --format json --nxp-aes128-key build.key --out-dir fdx
+expect_err 2 "in clear" "--hex with --nxp-aes128-key (its hex would be clear)" "$MP" factory-data build --order 1 $B --format nxp --nxp-aes128-key build.key --hex --offset 0x1000 --partition-size 0x1000 --out-dir fdx
 expect_err 10 "holds 1024" "build: an image larger than the partition is refused" "$MP" factory-data build --order 1 $B --format nxp --hex --offset 0xF8000 --partition-size 0x400 --out-dir fdbig
 
 finish

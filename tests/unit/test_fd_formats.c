@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include "testutil.h"
 #include "fdtest.h"
 #include "factory-data/fd.h"
@@ -44,7 +47,8 @@ static void test_every_format_round_trips(void)
 {
     mp_fd_device d, back;
     /* hex forms: an address whose image crosses a 64 KiB boundary (two ELA records) */
-    const mp_fd_opts o = {.partition_size = 0x6000, .offset = 0x000FFF80, .has_offset = 1};
+    mp_fd_opts o = {.partition_size = 0x6000, .offset = 0x000FFF80, .has_offset = 1, .has_aes128 = 1};
+    memcpy(o.aes128, "0123456789abcdef", 16);
     fdt_make_device(&d);
     for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0; f++) {
         uint8_t *img = NULL, *img2 = NULL;
@@ -56,7 +60,7 @@ static void test_every_format_round_trips(void)
         char name[64];
         snprintf(name, sizeof(name), "x.%s", f->ext);
         CU_ASSERT_EQUAL(mp_fd_detect_file(name, img, n), f->id);
-        rc = mp_fd_unpack(f->id, img, n, &back);
+        rc = mp_fd_unpack_with(f->id, img, n, &o, &back);
         if (rc != MP_OK) printf("\n  %s: %s\n", f->name, mp_err_msg());
         CU_ASSERT_EQUAL_FATAL(rc, MP_OK);
         mp_fd_device want = d;
@@ -75,9 +79,57 @@ static void test_every_format_round_trips(void)
     mp_fd_device_wipe(&back);
 }
 
+/* nxp-aes128 as NXP's generator makes it: zero padding 1..16 bytes,
+ * AES-128-ECB, hash over the padded plaintext; the key is checked. */
+static void test_nxp_aes128(void)
+{
+    mp_fd_device d, back;
+    mp_fd_opts o = {.has_aes128 = 1}, wrong = {.has_aes128 = 1};
+    uint8_t *plain = NULL, *enc = NULL;
+    size_t pn = 0, en = 0;
+    memcpy(o.aes128, "\x2b\x7e\x15\x16\x28\xae\xd2\xa6\xab\xf7\x15\x88\x09\xcf\x4f\x3c", 16);
+    memcpy(wrong.aes128, o.aes128, 16);
+    wrong.aes128[0] ^= 1;
+    fdt_make_device(&d);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_NXP, &d, NULL, &plain, &pn), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_NXP_AES128, &d, &o, &enc, &en), MP_OK);
+    size_t klv = pn - 12, padded = klv + 16 - klv % 16;
+    CU_ASSERT_EQUAL(en, 12 + padded);
+    CU_ASSERT(memcmp(enc, plain, 4) == 0);                       /* same hash id */
+    CU_ASSERT(enc[4] == (uint8_t)padded && enc[5] == (uint8_t)(padded >> 8)); /* padded size */
+    /* decrypt independently: the plaintext is the KLV then zeros, and the hash is over both */
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    uint8_t *p = malloc(padded);
+    int l1 = 0, l2 = 0;
+    CU_ASSERT(EVP_DecryptInit_ex(c, EVP_aes_128_ecb(), NULL, o.aes128, NULL) == 1 && EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
+              EVP_DecryptUpdate(c, p, &l1, enc + 12, (int)padded) == 1 && EVP_DecryptFinal_ex(c, p + l1, &l2) == 1);
+    EVP_CIPHER_CTX_free(c);
+    CU_ASSERT(memcmp(p, plain + 12, klv) == 0);
+    int zeros = 1;
+    for (size_t i = klv; i < padded; i++) zeros &= p[i] == 0;
+    CU_ASSERT(zeros);
+    uint8_t md[32];
+    SHA256(p, padded, md);
+    CU_ASSERT(memcmp(md, enc + 8, 4) == 0);
+    /* the DAC key is not in the encrypted image in clear */
+    CU_ASSERT(memmem(enc, en, d.dac_key, 32) == NULL);
+    CU_ASSERT_EQUAL(mp_fd_detect(enc, en), MP_FD_NXP_AES128);
+    CU_ASSERT_EQUAL(mp_fd_unpack_with(MP_FD_NXP_AES128, enc, en, &o, &back), MP_OK);
+    CU_ASSERT(back.has_dac_key && memcmp(back.dac_key, d.dac_key, 32) == 0);
+    CU_ASSERT_EQUAL(mp_fd_unpack_with(MP_FD_NXP_AES128, enc, en, &wrong, &back), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "wrong key"));
+    CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_NXP_AES128, enc, en, &back), MP_ERR_USAGE); /* no key */
+    CU_ASSERT_EQUAL(mp_fd_pack(MP_FD_NXP_AES128, &d, NULL, &plain, &pn), MP_ERR_USAGE);
+    mp_free_secret(p, padded);
+    mp_free_secret(enc, en);
+    mp_fd_device_wipe(&d);
+    mp_fd_device_wipe(&back);
+}
+
 void register_fd_formats(void)
 {
     CU_pSuite s = CU_add_suite("factory-data format table", NULL, NULL);
     TU_ADD(s, test_table_consistent);
     TU_ADD(s, test_every_format_round_trips);
+    TU_ADD(s, test_nxp_aes128);
 }
