@@ -16,7 +16,7 @@
 #include "util.h"
 #include "x509.h"
 
-enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES };
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES, O_ESP_SC };
 
 #define MAX_IMAGE (16u << 20)
 
@@ -68,6 +68,7 @@ static mp_opt inspect_opts[] = {
     {"passcode", O_PASSCODE, OT_UINT, "N", "check the verifier against this passcode"},
     {"manifest", O_MANIFEST, OT_FILE, "FILE", "the build's manifest.jsonl: the image must be one it lists (SHA-256)"},
     {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp-aes128: the AES-128 key (16 bytes or 32 hex digits)"},
+    {"esp32-secure-cert", O_ESP_SC, OT_FILE, "FILE", "esp32, esp32-csv: the device's esp_secure_cert partition (DAC, PAI, key)"},
     {"json", O_JSON, OT_FLAG, NULL, "print JSON"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
     {NULL, 0, 0, NULL, NULL},
@@ -81,6 +82,7 @@ typedef struct inspect_in {
     const char *manifest;
     uint32_t passcode; /* 0 = unknown */
     mp_fd_opts opts;   /* the AES key of an encrypted image */
+    const char *esp_sc; /* the esp_secure_cert partition that goes with an esp32 NVS */
     char sha256[65];   /* of the file, set by inspect */
 } inspect_in;
 
@@ -112,6 +114,24 @@ static int in_manifest(const inspect_in *in)
     return rc;
 }
 
+
+/* --esp32-secure-cert: its DAC, PAI and key complete the esp32 NVS. */
+static int read_secure_cert(inspect_in *in)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    mp_fd_device *sc = malloc(sizeof(*sc));
+    int rc = sc ? mp_read_file(in->esp_sc, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
+    if (rc == MP_OK && (rc = mp_fd_unpack(MP_FD_ESP32_SC, buf, len, sc)) != MP_OK) mp_err_ctx(rc, "%s", in->esp_sc);
+    if (buf) mp_free_secret(buf, len);
+    if (rc == MP_OK) {
+        in->opts.esp_sc_dev = sc;
+        return MP_OK;
+    }
+    if (sc) mp_fd_device_wipe(sc);
+    free(sc);
+    return rc;
+}
 
 /* Run one check; record "ok", "skipped" or the failure; keep the first rc. */
 static void check(json_t *checks, const char *name, int run, int rc, int *first)
@@ -152,11 +172,12 @@ static int run_checks(const mp_fd_device *d, const inspect_in *in, json_t *check
     int first = MP_OK;
     uint32_t pc = in->passcode ? in->passcode : d->passcode;
     check(checks, "dac_key_matches_dac", d->has_dac_key, d->has_dac_key ? mp_fd_check_dac_key(d) : MP_OK, &first);
-    check(checks, "dac_vid_pid_match", 1, mp_fd_check_dac_vidpid(d), &first);
+    int partial = d->vendor_id == 0; /* esp32-secure-cert alone: attestation material only */
+    check(checks, "dac_vid_pid_match", !partial, partial ? MP_OK : mp_fd_check_dac_vidpid(d), &first);
     check(checks, "dac_chains_to_pai", 1, mp_fd_check_chain(d, in->pai), &first);
-    check(checks, "verifier_matches_passcode", pc != 0, pc ? mp_fd_check_verifier(d, pc) : MP_OK, &first);
+    check(checks, "verifier_matches_passcode", pc != 0 && !partial, pc && !partial ? mp_fd_check_verifier(d, pc) : MP_OK, &first);
     check(checks, "image_cd_covers_vid_pid", d->cd_len > 0, d->cd_len ? mp_fd_check_image_cd(d) : MP_OK, &first);
-    check(checks, "cd_covers_vid_pid", in->cd_file != NULL, in->cd_file ? given_cd(d, in->cd_file) : MP_OK, &first);
+    check(checks, "cd_covers_vid_pid", in->cd_file != NULL && !partial, in->cd_file && !partial ? given_cd(d, in->cd_file) : MP_OK, &first);
     check(checks, "sha256_in_manifest", in->manifest != NULL, in->manifest ? in_manifest(in) : MP_OK, &first);
     return first;
 }
@@ -195,6 +216,7 @@ static int inspect(inspect_in *in, int as_json)
         rc = mp_err(MP_ERR_INVALID, "%s: unknown image format (give --format)", in->file);
         goto end;
     }
+    if (in->esp_sc != NULL && (rc = read_secure_cert(in)) != MP_OK) goto end;
     if ((rc = mp_fd_unpack_with(format, buf, len, &in->opts, d)) != MP_OK) {
         mp_err_ctx(rc, "%s", in->file);
         goto end;
@@ -244,6 +266,7 @@ static int inspect_main(int argc, char **argv, inspect_in *inp)
         case O_AES:
             if ((rc = mp_fd_aes128_load(val, &in.opts)) != MP_OK) return rc;
             break;
+        case O_ESP_SC: in.esp_sc = val; break;
         case O_PASSCODE:
             if ((rc = mp_passcode_check("--passcode", mp_opt_uint(val))) != MP_OK) return rc;
             in.passcode = (uint32_t)mp_opt_uint(val);
@@ -266,6 +289,10 @@ int fd_inspect_main(int argc, char **argv)
 {
     inspect_in in = {0};
     int rc = inspect_main(argc, argv, &in);
+    if (in.opts.esp_sc_dev != NULL) {
+        mp_fd_device_wipe((mp_fd_device *)in.opts.esp_sc_dev);
+        free((void *)in.opts.esp_sc_dev);
+    }
     mp_wipe(&in.opts, sizeof(in.opts));
     return rc;
 }
@@ -278,6 +305,7 @@ static mp_opt pack_opts[] = {
     {"partition-size", O_PSIZE, OT_UINT, "N", "esp32: partition size, multiple of 0x1000, >= 0x3000 (default 0x6000); nrf, nxp and their hex forms: the largest image"},
     {"offset", O_OFFSET, OT_UINT, "ADDR", "nrf-hex, nxp-hex: the partition's flash address"},
     {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp-aes128: the AES-128 key (16 bytes or 32 hex digits)"},
+    {"esp32-secure-cert", O_ESP_SC, OT_FLAG, NULL, "esp32, esp32-csv: leave DAC, PAI and key to the esp_secure_cert partition"},
     {"out", O_OUT, OT_OUT, "FILE", "output file; mode 0600 when it holds the DAC key (required)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
@@ -326,6 +354,7 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
         case O_AES:
             if ((rc = mp_fd_aes128_load(val, &o)) != MP_OK) return rc;
             break;
+        case O_ESP_SC: o.esp_secure_cert = 1; break;
         case O_OUT: out = val; break;
         case OPT_FORCE: force = 1; break;
         default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument %s", mp_opt_shown(val));

@@ -166,6 +166,9 @@ static int set_formats(mp_fd_build *b, const build_args *a)
         with_hex |= mp_fd_format(f)->hex != 0;
         b->needs_key |= mp_fd_needs_dac_key(f);
     }
+    for (int i = 0; i < b->nformats; i++) { /* DAC, PAI and key go to esp_secure_cert, not the NVS */
+        if (mp_fd_format(b->formats[i])->flags & MP_FDF_ATTEST) b->opts.esp_secure_cert = 1;
+    }
     if (a->aes_key != NULL && !with_enc) return mp_err(MP_ERR_USAGE, "factory-data build --nxp-aes128-key: no --format nxp to encrypt");
     if (a->hex && !with_hex) return mp_err(MP_ERR_USAGE, "factory-data build --hex: none of the formats has an Intel HEX form (nrf, nxp)");
     return MP_OK;

@@ -132,7 +132,10 @@ int mp_fd_validate(int format, const mp_fd_device *d)
 {
     fd_value v;
     int rc;
+    const mp_fd_format_desc *fm = mp_fd_format(format);
+    int attest_only = fm != NULL && (fm->flags & MP_FDF_ATTEST); /* only DAC, PAI (and key) required */
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (attest_only && required[i] != F_DAC && required[i] != F_PAI) continue;
         if (!fd_get(d, required[i], &v)) {
             return mp_err(MP_ERR_INVALID, "device: %s is required", fd_field_name(required[i]));
         }
@@ -142,7 +145,7 @@ int mp_fd_validate(int format, const mp_fd_device *d)
             return rc;
         }
     }
-    if ((rc = mp_serial_check("device", d->serial)) != MP_OK) return rc;
+    if ((!attest_only || d->serial[0]) && (rc = mp_serial_check("device", d->serial)) != MP_OK) return rc;
     if (d->passcode != 0 && (rc = mp_passcode_check("device", d->passcode)) != MP_OK) return rc;
     const mp_fd_format_desc *f = mp_fd_format(format);
     if (f == NULL) return mp_err(MP_ERR_USAGE, "unknown factory-data format %d", format);

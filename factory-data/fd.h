@@ -16,6 +16,7 @@
  *   linux      chip_factory.ini of the SDK's Linux platform (fd_linux.c)
  *   nrf-hex, nxp-hex  the nrf / nxp image as Intel HEX at the partition address
  *   nxp-aes128 the nxp image with its payload AES-128-ECB encrypted (fd_nxp.c)
+ *   esp32-secure-cert  the esp_secure_cert TLV partition: DAC, PAI, key (fd_esp32_sc.c)
  *
  * Everything a format is (name, file extension, whether it stores the DAC
  * key, packer, reader, content test, size limit, side output) is one row of
@@ -34,7 +35,7 @@
 #include "product.h"
 
 enum mp_fd_format {
-    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON, MP_FD_LINUX, MP_FD_NRF_HEX, MP_FD_NXP_HEX, MP_FD_NXP_AES128,
+    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON, MP_FD_LINUX, MP_FD_NRF_HEX, MP_FD_NXP_HEX, MP_FD_NXP_AES128, MP_FD_ESP32_SC,
 };
 
 #define MP_FD_MAX_CERT 600
@@ -80,6 +81,9 @@ typedef struct mp_fd_opts {
     int has_offset;
     uint8_t aes128[16];         /* nxp-aes128: the key (wipe the opts after use) */
     int has_aes128;
+    int esp_secure_cert;        /* esp32, esp32-csv: DAC, PAI and key are in the esp_secure_cert
+                                   partition, not in the NVS */
+    const struct mp_fd_device *esp_sc_dev; /* esp32, esp32-csv reader: that partition, read */
 } mp_fd_opts;
 
 /* Flags of a format descriptor. */
@@ -92,7 +96,8 @@ enum {
                              gives only a fallback guess (a broken UDID.nrf.json, UDID.nxp.hex) */
     MP_FDF_FLASH = 32,    /* a flash partition image: --partition-size bounds it */
     MP_FDF_HEX = 64,      /* an Intel HEX form: needs the partition's offset and size */
-    MP_FDF_AES = 128      /* encrypted: pack and unpack need the AES-128 key */
+    MP_FDF_AES = 128,     /* encrypted: pack and unpack need the AES-128 key */
+    MP_FDF_ATTEST = 256   /* holds only the attestation material (DAC, PAI, key) */
 };
 
 /* One factory-data format. */

@@ -192,13 +192,15 @@ static void put_blob(nvs *w, const char *key, const uint8_t *data, size_t n)
 /* One field (or the derived dac-pub-key) into the image or CSV. */
 typedef void (*emit_fn)(void *ctx, const fd_map *m, const fd_value *v);
 
-static int each_field(const mp_fd_device *d, emit_fn fn, void *ctx)
+static int each_field(const mp_fd_device *d, const mp_fd_opts *o, emit_fn fn, void *ctx)
 {
     uint8_t scratch[FD_SCRATCH], point[65];
     fd_value v, s;
     int rc = MP_OK;
     for (size_t i = 0; i < NMAP && rc == MP_OK; i++) {
-        if (!fd_get(d, esp_map[i].field, &v)) continue;
+        int f = esp_map[i].field;
+        if (o != NULL && o->esp_secure_cert && (f == F_DAC || f == F_PAI || f == F_DACKEY)) continue; /* in esp_secure_cert */
+        if (!fd_get(d, f, &v)) continue;
         if ((rc = fd_encode(&esp_map[i], &v, scratch, sizeof(scratch), &s)) != MP_OK) break;
         fn(ctx, &esp_map[i], &s);
         if (esp_map[i].field == F_DACKEY && (rc = mp_p256_point(d->dac_key, point)) == MP_OK) {
@@ -230,7 +232,7 @@ int fd_esp32_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, siz
     memset(w.img, 0xFF, size);
     page_start(&w, 0);
     put_prim(&w, T_U8, NS_NAME, 0, 1, 1);
-    int rc = each_field(d, emit_nvs, &w);
+    int rc = each_field(d, o, emit_nvs, &w);
     if (rc == MP_OK && w.full) {
         rc = mp_err(MP_ERR_INVALID, "esp32: the data does not fit a partition of 0x%zx bytes (the last page stays reserved); raise --partition-size", size);
     }
@@ -280,11 +282,10 @@ static void emit_csv(void *ctx, const fd_map *m, const fd_value *v)
 
 int fd_esp32_csv_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
 {
-    (void)o;
     fd_buf b = {0};
     static const char head[] = "key,type,encoding,value\n" NS_NAME ",namespace,,\n";
     fd_put(&b, head, strlen(head));
-    int rc = each_field(d, emit_csv, &b);
+    int rc = each_field(d, o, emit_csv, &b);
     if (rc != MP_OK) {
         fd_buf_wipe(&b);
         return rc;

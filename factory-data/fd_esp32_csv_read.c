@@ -242,7 +242,6 @@ static int one(state *s, const rec *r, mp_fd_device *d)
 
 int fd_esp32_csv_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
-    (void)o;
     static const char *const head[NFIELDS] = {"key", "type", "encoding", "value"};
     csv c = {buf, len, 0, 1, NULL};
     state s = {0};
@@ -261,6 +260,7 @@ int fd_esp32_csv_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_
     while (rc == MP_OK && (rc = record(&c, &r)) == MP_OK && r.nf > 0) rc = one(&s, &r, d);
     if (rc == MP_OK && !s.seen_ns) rc = mp_err(MP_ERR_INVALID, "esp32-csv: no namespace 'chip-factory'");
     if (rc == MP_OK) rc = fd_esp_check_pub(d, s.pub, s.has_pub, "esp32-csv");
+    if (rc == MP_OK) rc = fd_esp_merge_sc(d, o, "esp32-csv");
     mp_free_secret(c.out, len + NFIELDS + 1);
     free(s.keys);
     free(s.lines);

@@ -199,14 +199,32 @@ int fd_esp_check_pub(const mp_fd_device *d, const uint8_t pub[65], int has_pub, 
 
 int fd_esp32_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
-    (void)o;
     reader r = {0};
     int rc = MP_OK;
     if (len < 0x3000 || len % PAGE != 0) return mp_err(MP_ERR_INVALID, "esp32: image of %zu bytes; expected a multiple of 4096, at least 0x3000", len);
     for (size_t p = 0; p < len / PAGE && rc == MP_OK; p++) rc = page(&r, buf + p * PAGE, p);
     if (rc == MP_OK) rc = map_items(&r, d);
     free(r.items);
-    return rc;
+    return rc == MP_OK ? fd_esp_merge_sc(d, o, "esp32") : rc;
+}
+
+int fd_esp_merge_sc(mp_fd_device *d, const mp_fd_opts *o, const char *where)
+{
+    if (o == NULL || o->esp_sc_dev == NULL) {
+        return d->dac_len || d->pai_len || d->has_dac_key ? MP_OK
+               : mp_err(MP_ERR_INVALID, "%s: no DAC, PAI or key: an NVS built for the esp_secure_cert partition (give that partition: --esp32-secure-cert FILE)", where);
+    }
+    const mp_fd_device *s = o->esp_sc_dev;
+    if (d->dac_len || d->pai_len || d->has_dac_key) {
+        return mp_err(MP_ERR_INVALID, "%s: the NVS holds the DAC, PAI or key too, which the esp_secure_cert partition is for", where);
+    }
+    memcpy(d->dac_der, s->dac_der, s->dac_len);
+    d->dac_len = s->dac_len;
+    memcpy(d->pai_der, s->pai_der, s->pai_len);
+    d->pai_len = s->pai_len;
+    memcpy(d->dac_key, s->dac_key, 32);
+    d->has_dac_key = s->has_dac_key;
+    return MP_OK;
 }
 
 int fd_esp32_detect(const uint8_t *b, size_t n)

@@ -29,6 +29,8 @@ const mp_fd_format_desc mp_fd_formats[] = {
      fd_nxp_hex_pack, fd_nxp_hex_unpack, fd_nxp_hex_detect, fd_nxp_check},
     {MP_FD_NXP_AES128, "nxp-aes128", "nxp.aes128.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_ISO_DATE | MP_FDF_SUFFIX | MP_FDF_FLASH | MP_FDF_AES, 0, 0, 0, 0,
      fd_nxp_aes_pack, fd_nxp_aes_unpack, fd_nxp_aes_detect, fd_nxp_check},
+    {MP_FD_ESP32_SC, "esp32-secure-cert", "esp_secure_cert.bin", MP_FDF_KEY | MP_FDF_BUILD | MP_FDF_ATTEST, 0x2000, 0, 0, 0,
+     fd_esp32_sc_pack, fd_esp32_sc_unpack, fd_esp32_sc_detect, NULL},
     {0, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 

@@ -89,6 +89,12 @@ int fd_nxp_check(const mp_fd_device *d) MP_MUST_CHECK;
 int fd_nxp_aes_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_nxp_aes_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_nxp_aes_detect(const uint8_t *buf, size_t len);
+int fd_esp32_sc_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_esp32_sc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
+int fd_esp32_sc_detect(const uint8_t *buf, size_t len);
+/* esp32/esp32-csv reader: with o->esp_sc_dev, take DAC, PAI and key from it
+ * (the NVS must not hold them). */
+int fd_esp_merge_sc(mp_fd_device *d, const mp_fd_opts *o, const char *where) MP_MUST_CHECK;
 int fd_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_detect(const uint8_t *buf, size_t len);

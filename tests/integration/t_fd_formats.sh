@@ -21,8 +21,8 @@ done
 # the --format choices of pack, inspect and build are the table's
 "$MP" factory-data pack --help > pack-help.txt
 "$MP" factory-data build --help > build-help.txt
-check "pack --help lists every format" bash -c "grep -q -- '--format nrf|nrf-json|esp32|esp32-csv|nxp|json|linux|nrf-hex|nxp-hex|nxp-aes128' pack-help.txt"
-check "build --help lists the build formats (no side outputs)" bash -c "grep -q -- '--format nrf|esp32|nxp|json|linux ' build-help.txt"
+check "pack --help lists every format" bash -c "grep -q -- '--format nrf|nrf-json|esp32|esp32-csv|nxp|json|linux|nrf-hex|nxp-hex|nxp-aes128|esp32-secure-cert' pack-help.txt"
+check "build --help lists the build formats (no side outputs)" bash -c "grep -q -- '--format nrf|esp32|nxp|json|linux|esp32-secure-cert ' build-help.txt"
 expect_err 2 "not one of nrf|nrf-json" "an unknown format is refused with the table's list" "$MP" factory-data pack --device "$GOLD/dev.json" --format bogus --out x
 
 # -- linux: chip_factory.ini ----------------------------------------------------
@@ -83,6 +83,29 @@ expect_err 10 "wrong key" "nxp-aes128 with a wrong key" "$MP" factory-data inspe
 printf 'short' > short.key
 expect_err 10 "16 bytes, or 32 hex digits" "a key file that is not a key" "$MP" factory-data pack --device "$GOLD/dev.json" --format nxp-aes128 --nxp-aes128-key short.key --out x.bin
 
+# -- esp32-secure-cert: the esp_secure_cert TLV partition ---------------------------------
+GSC=$GOLD/golden.esp_secure_cert.bin
+expect 0 "pack esp32-secure-cert" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-secure-cert --out g.sc.bin
+check "esp32-secure-cert: byte-identical to golden.esp_secure_cert.bin" cmp g.sc.bin "$GSC"
+check "esp32-secure-cert: TLVs as esp_secure_cert_mgr reads them (magic, types 0/1/2, padding, CRC32), then erased flash" python3 -c "
+import zlib, sys
+b = open('g.sc.bin', 'rb').read(); off = 0; types = []
+while b[off:off + 4] == bytes.fromhex('11ba5eba'):
+    n = int.from_bytes(b[off + 10:off + 12], 'little'); pad = (16 - n % 16) % 16
+    crc = int.from_bytes(b[off + 12 + n + pad:off + 16 + n + pad], 'little')
+    if zlib.crc32(b[off:off + 12 + n + pad], 0xFFFFFFFF) != crc: sys.exit(1)  # esp_crc32_le(UINT32_MAX, ...)
+    types.append((b[off + 8], b[off + 9], n, b[off + 4])); off += 16 + n + pad
+sys.exit(not ([t[0] for t in types] == [0, 1, 2] and types[2][2] == 121 and all(t[1] == 0 and t[3] == 0 for t in types) and len(b) == 0x2000 and set(b[off:]) == {0xFF}))"
+expect 0 "inspect esp32-secure-cert alone: key and chain" "$MP" factory-data inspect g.sc.bin --json --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem"
+check "esp32-secure-cert: detected; key matches DAC; chains to the PAI" bash -c "jq -e '.format == \"esp32-secure-cert\" and .checks.dac_key_matches_dac == \"ok\" and .checks.dac_chains_to_pai == \"ok\"' out.txt"
+expect 0 "pack esp32 --esp32-secure-cert (NVS without DAC, PAI, key)" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32 --esp32-secure-cert --out sc.esp32.bin
+check "the NVS omits dac-cert, dac-key, dac-pub-key, pai-cert" bash -c "! grep -q -a -e dac-cert -e dac-key -e pai-cert sc.esp32.bin && grep -q -a cert-dclrn sc.esp32.bin"
+expect_err 10 "give that partition: --esp32-secure-cert" "the NVS alone says what is missing" "$MP" factory-data inspect sc.esp32.bin
+expect 0 "inspect the NVS with its esp_secure_cert partition" "$MP" factory-data inspect sc.esp32.bin --esp32-secure-cert g.sc.bin --json --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem" --passcode 20202021
+check "NVS + secure cert: one complete device, every check ok" bash -c "jq -e '([.checks[] | select(startswith(\"FAIL\"))] | length == 0) and .checks.dac_key_matches_dac == \"ok\" and .checks.verifier_matches_passcode == \"ok\" and .checks.image_cd_covers_vid_pid == \"ok\"' out.txt"
+cp g.sc.bin bad.sc.bin; printf '\x00' | dd of=bad.sc.bin bs=1 seek=40 conv=notrunc 2> /dev/null
+expect_err 10 "CRC mismatch" "esp32-secure-cert: a corrupted entry is refused" "$MP" factory-data inspect bad.sc.bin
+
 # -- build --format linux: every device of an off-chip and a chip-list order ------
 H="--token test --pin-file pin"
 new_token
@@ -138,6 +161,9 @@ sys.exit(bad != 0 or len(files) < 12)"
 check "each encrypted image reads back with the key" bash -c "for f in fda/*.nxp.aes128.bin; do \"$MP\" factory-data inspect \$f --nxp-aes128-key build.key --pai pai.pem --json | jq -e '.checks.dac_key_matches_dac == \"ok\" and .checks.dac_chains_to_pai == \"ok\"' > /dev/null || exit 1; done"
 expect_err 2 "no --format nxp to encrypt" "--nxp-aes128-key without nxp" "$MP" factory-data build --order 1 $B --format json --nxp-aes128-key build.key --out-dir fdx
 expect_err 2 "in clear" "--hex with --nxp-aes128-key (its hex would be clear)" "$MP" factory-data build --order 1 $B --format nxp --nxp-aes128-key build.key --hex --offset 0x1000 --partition-size 0x1000 --out-dir fdx
+expect 0 "build --format esp32 --format esp32-secure-cert" "$MP" factory-data build --order 1 $B --format esp32 --format esp32-secure-cert --out-dir fds --keep-keys
+check "per device: NVS without attestation, its CSV, the secure cert partition" bash -c "[ \$(ls fds/*.esp_secure_cert.bin | wc -l) = 12 ] && [ \$(ls fds/*.esp32.bin | wc -l) = 12 ] && ! grep -l -a -e dac-key -e dac-cert fds/*.esp32.bin fds/*.esp32.csv | grep -q ."
+check "every device: NVS + secure cert read back, every check ok" bash -c "for s in fds/*.esp_secure_cert.bin; do u=\${s%.esp_secure_cert.bin}; \"$MP\" factory-data inspect \$u.esp32.bin --esp32-secure-cert \$s --pai pai.pem --cd cd.der --json | jq -e '([.checks[] | select(startswith(\"FAIL\"))] | length == 0) and .checks.dac_key_matches_dac == \"ok\"' > /dev/null || exit 1; done"
 expect_err 10 "holds 1024" "build: an image larger than the partition is refused" "$MP" factory-data build --order 1 $B --format nxp --hex --offset 0xF8000 --partition-size 0x400 --out-dir fdbig
 
 finish

@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "fdtest.h"
 #include "factory-data/fd.h"
+#include "factory-data/fd_int.h"
 #include "util.h"
 
 static void test_table_consistent(void)
@@ -64,7 +65,16 @@ static void test_every_format_round_trips(void)
         if (rc != MP_OK) printf("\n  %s: %s\n", f->name, mp_err_msg());
         CU_ASSERT_EQUAL_FATAL(rc, MP_OK);
         mp_fd_device want = d;
-        if (back.cd_len == 0) { /* formats that leave the CD to the firmware */
+        if (f->flags & MP_FDF_ATTEST) { /* only the attestation material */
+            mp_fd_device_init(&want);
+            memcpy(want.dac_der, d.dac_der, d.dac_len);
+            want.dac_len = d.dac_len;
+            memcpy(want.pai_der, d.pai_der, d.pai_len);
+            want.pai_len = d.pai_len;
+            memcpy(want.dac_key, d.dac_key, 32);
+            want.has_dac_key = 1;
+        }
+        if (back.cd_len == 0 && want.cd_len != 0) { /* formats that leave the CD to the firmware */
             CU_ASSERT(!(f->flags & MP_FDF_CD));
             want.cd_len = 0;
             memset(want.cd_der, 0, sizeof(want.cd_der));
@@ -126,10 +136,53 @@ static void test_nxp_aes128(void)
     mp_fd_device_wipe(&back);
 }
 
+/* esp32-secure-cert + an NVS without DAC, PAI and key: together one device;
+ * the NVS alone is incomplete; a corrupted TLV is caught. */
+static void test_esp32_secure_cert(void)
+{
+    mp_fd_device d, sc, back;
+    uint8_t *img = NULL, *nvs = NULL, *csv = NULL;
+    size_t n = 0, nn = 0, cn = 0;
+    mp_fd_opts o = {.esp_secure_cert = 1};
+    fdt_make_device(&d);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_ESP32_SC, &d, NULL, &img, &n), MP_OK);
+    CU_ASSERT_EQUAL(n, 0x2000);
+    CU_ASSERT(img[0] == 0x11 && img[1] == 0xBA && img[2] == 0x5E && img[3] == 0xBA && img[8] == 0 && img[9] == 0);
+    CU_ASSERT_EQUAL(img[10] | img[11] << 8, (int)d.pai_len); /* type 0: the PAI first */
+    size_t first = 12 + d.pai_len + (16 - d.pai_len % 16) % 16;
+    uint32_t crc = (uint32_t)img[first] | (uint32_t)img[first + 1] << 8 | (uint32_t)img[first + 2] << 16 | (uint32_t)img[first + 3] << 24;
+    CU_ASSERT_EQUAL(crc, mp_nvs_crc32(img, first));
+    CU_ASSERT_EQUAL((first + 4) % 16, 0);
+    CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_ESP32_SC, img, n, &sc), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_ESP32, &d, &o, &nvs, &nn), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_ESP32_CSV, &d, &o, &csv, &cn), MP_OK);
+    CU_ASSERT(memmem(nvs, nn, d.dac_der, d.dac_len) == NULL && memmem(nvs, nn, d.dac_key, 32) == NULL && memmem(nvs, nn, "dac-cert", 8) == NULL);
+    CU_ASSERT(memmem(csv, cn, "dac-key", 7) == NULL && memmem(csv, cn, "pai-cert", 8) == NULL);
+    CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_ESP32, nvs, nn, &back), MP_ERR_INVALID); /* incomplete alone */
+    mp_fd_opts r = {.esp_sc_dev = &sc};
+    CU_ASSERT_EQUAL(mp_fd_unpack_with(MP_FD_ESP32, nvs, nn, &r, &back), MP_OK);
+    fdt_same_fields("esp32 + esp_secure_cert", &d, &back);
+    CU_ASSERT_EQUAL(mp_fd_unpack_with(MP_FD_ESP32_CSV, csv, cn, &r, &back), MP_OK);
+    fdt_same_fields("esp32-csv + esp_secure_cert", &d, &back);
+    mp_free_secret(nvs, nn);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_ESP32, &d, NULL, &nvs, &nn), MP_OK);
+    CU_ASSERT_EQUAL(mp_fd_unpack_with(MP_FD_ESP32, nvs, nn, &r, &back), MP_ERR_INVALID); /* both hold the DAC */
+    img[40] ^= 1;
+    CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_ESP32_SC, img, n, &back), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "CRC mismatch"));
+    mp_free_secret(img, n);
+    mp_free_secret(nvs, nn);
+    mp_free_secret(csv, cn);
+    mp_fd_device_wipe(&d);
+    mp_fd_device_wipe(&sc);
+    mp_fd_device_wipe(&back);
+}
+
 void register_fd_formats(void)
 {
     CU_pSuite s = CU_add_suite("factory-data format table", NULL, NULL);
     TU_ADD(s, test_table_consistent);
     TU_ADD(s, test_every_format_round_trips);
     TU_ADD(s, test_nxp_aes128);
+    TU_ADD(s, test_esp32_secure_cert);
 }
