@@ -34,7 +34,7 @@ int mp_udid_check(const char *udid, size_t len)
                 return mp_err(MP_ERR_INVALID, "UDID must start with a letter or digit (got '%c')", c);
             }
             if (c > 0x20 && c < 0x7F) {
-                return mp_err(MP_ERR_INVALID, "UDID has character '%c' at position %zu; allowed: A-Z a-z 0-9 _ -", c, i + 1);
+                return mp_err(MP_ERR_INVALID, "UDID has character 0x%02X ('%c') at position %zu; allowed: A-Z a-z 0-9 _ -", c, c, i + 1);
             }
             return mp_err(MP_ERR_INVALID, "UDID has character 0x%02X at position %zu; allowed: A-Z a-z 0-9 _ -", c, i + 1);
         }

@@ -29,7 +29,7 @@ bad_udid "Com7" "the Windows device name Com7"
 bad_udid "lpt1" "the Windows device name lpt1"
 check "nothing was imported" test "$(db 'select count(*) from devices')" = 0
 printf 'udid,public_key\n%s,%s\n' DEV1.key "$(kline 1)" > u.csv
-expect_err 10 "u.csv:2: UDID has character '[.]' at position 5" "the error names the file, line and character" "$MP" chips import u.csv --allow-unsigned
+expect_err 10 "u.csv:2: UDID has character 0x2E [(]'[.]'[)] at position 5" "the error names the file, line and character" "$MP" chips import u.csv --allow-unsigned
 printf 'udid,public_key\nabc,%s\nCONSOLE,%s\n' "$(kline 1)" "$(kline 2)" > ok.csv
 expect 0 "abc and CONSOLE are fine" "$MP" chips import ok.csv --allow-unsigned
 printf 'udid,public_key\nABC,%s\n' "$(kline 3)" > case.csv
@@ -47,5 +47,73 @@ expect_err 10 "Windows" "birth certificate with CN=CON refused" "$MP" chips impo
 O=$(order 100)
 expect_err 10 "UDID" "--udid with a ':' refused before anything" "$MP" dac issue $H --order $O --udid "a:b" --out-dir x
 expect_err 10 "UDID" "--udid NUL refused" "$MP" dac issue $H --order $O --udid NUL --out-dir x
+
+# ---- item 1: recovery removes only what this tool provably wrote
+# (a) a ledger from before the UDID rule holds DEV1.key and DEV2: the DAC of DEV1.key is
+# DEV1.key.der, which the old sweep took for DEV2's... no: for the key file of "DEV1", and deleted
+sqlite3 old.sqlite "select 1" > /dev/null
+"$MP" order list --ledger old.sqlite > /dev/null
+"$MP" order create $H --ledger old.sqlite --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 > /dev/null
+sqlite3 old.sqlite "insert into chip_lists(sha256,format,source,signed,signer,count,imported_at) values('00','csv','old.csv',0,'',2,'2025-01-01T00:00:00Z');
+  insert into devices values('DEV1.key', x'$(kline 6)', 1, 0, 0, '2025-01-01T00:00:00Z');
+  insert into devices values('DEV2', x'$(kline 7)', 1, 0, 0, '2025-01-01T00:00:00Z');"
+expect 0 "issue the device DEV1.key of an old ledger" "$MP" dac issue $H --ledger old.sqlite --order 1 --count 1 --out-dir old
+check "DEV1.key.der written" test -s old/DEV1.key.der
+expect 0 "issue DEV2 into the same folder" "$MP" dac issue $H --ledger old.sqlite --order 1 --count 1 --out-dir old
+check "DEV1.key.der is still there (not taken for a key file of DEV1)" test -s old/DEV1.key.der
+check "the ledger's DER of DEV1.key equals the file" test "$(sha256sum < old/DEV1.key.der | cut -c1-64)" = "$(sqlite3 old.sqlite "select sha256 from certificates where udid='DEV1.key'")"
+# (b) --out-dir . with the operator's own files, before and after a killed --generate-keys run
+mkdir op && cp paa.pem op/ && (cd op && openssl x509 -in paa.pem -outform DER -out paa.der && cp paa.der cd.der &&
+  cp paa.der backup.key.der && cp paa.der 3F2A000000000000000000000000000000000000000000000000000000000000.der &&
+  cp paa.der .station2.der.tmp.99 && cp paa.der 0000000000000000000000000000000000000000000000000000000000000000.key.der)
+ls -A op | sort > op.before
+Og=$(order 100000)
+(cd op && exec "$MP" dac issue --token test --pin-file ../pin --order $Og --generate-keys --count 20000 --out-dir . --jobs 2 --quiet > /dev/null 2>&1) &
+pid=$!
+for i in $(seq 1 500); do [ "$(db "select count(*) from dacs where order_id=$Og")" -ge 2048 ] && break; sleep 0.02; done
+kill -9 $pid 2> /dev/null; wait $pid 2> /dev/null
+staged=$(ls op/.matter-pki.staging | wc -l)
+check "the kill left uncommitted keys in the staging folder ($staged)" test "$staged" -gt 0
+expect 0 "re-run in . finishes the interrupted run" bash -c "cd op && exec \"\$MP\" dac issue --token test --pin-file ../pin --order $Og --generate-keys --count 20000 --out-dir . --jobs 2 --quiet"
+check "every operator file is still there, unchanged" bash -c 'for f in $(cat op.before); do cmp -s op/$f op/paa.der || [ $f = paa.pem ] || exit 1; done'
+check "recovery printed one summary line, not one per file ($(wc -l < err.txt) lines)" test "$(wc -l < err.txt)" -le 2
+check "the summary says what it removed, from the staging folder only" grep -q "removed [0-9]* key file(s) of devices whose DAC never committed.*staging" err.txt
+check "the staging folder is empty" test -z "$(ls -A op/.matter-pki.staging)"
+rows=$(db "select count(*) from dacs where order_id=$Og")
+check "the run issued exactly 20000 ($rows)" test "$rows" = 20000
+check "keys = DACs = rows" bash -c "[ \$(ls op | grep -c '^[0-9A-F]\{64\}[.]key[.]der\$') = $((rows + 1)) ] && [ \$(ls op | grep -c '^[0-9A-F]\{64\}[.]der\$') = $((rows + 1)) ]"
+check "the foreign-looking names are not in the ledger" test "$(db "select count(*) from devices where udid like '3F2A0000%' or udid like '00000000%'")" = 0
+
+# ---- item 5 / issue 14: a run's target is remembered per order and folder
+"$MP" chips simulate --count 9000 --out sim2 > /dev/null
+"$MP" chips import sim2/chips.csv --signature sim2/chips.csv.sig --signer sim2/chipmaker.pem > /dev/null
+O5=$(order 8000)
+"$MP" dac issue $H --order $O5 --count 8000 --out-dir r5 --jobs 2 --quiet > /dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 500); do [ "$(db "select count(*) from dacs where order_id=$O5")" -ge 2048 ] && break; sleep 0.02; done
+kill -9 $pid 2> /dev/null; wait $pid 2> /dev/null
+mid=$(db "select count(*) from dacs where order_id=$O5")
+check "killed part-way ($mid of 8000)" test "$mid" -lt 8000 -a "$mid" -gt 0
+expect_err 12 "unfinished run of order $O5 \($mid of 8000 DACs issued\).*--count 8000" "another --count in that folder is refused, naming the run" \
+    "$MP" dac issue $H --order $O5 --count 100 --out-dir r5
+expect_err 0 "finishing the interrupted run in .*r5: $mid of 8000 DAC\(s\) were issued, $((8000 - mid)) remain" \
+    "the same command finishes the remainder although the quota has fewer than 8000 left, and says so" \
+    "$MP" dac issue $H --order $O5 --count 8000 --out-dir r5 --jobs 2
+check "summary says it finished an interrupted run" grep -q "issued $((8000 - mid)) DAC(s).*finished an interrupted run" out.txt
+check "exactly 8000 issued for the run" test "$(db "select count(*) from dacs where order_id=$O5")" = 8000
+# killed after its last commit, before it could say it was done: the re-run issues nothing more
+O6=$(order 1000)
+expect 0 "a run of 500" "$MP" dac issue $H --order $O6 --count 500 --out-dir r6 --quiet
+db "update dac_runs set finished_at=NULL where order_id=$O6"   # the state a kill after the last commit leaves
+expect 0 "the same command again after a kill after the last commit" "$MP" dac issue $H --order $O6 --count 500 --out-dir r6 --quiet
+check "it issued nothing more (500 for the run)" test "$(db "select count(*) from dacs where order_id=$O6")" = 500
+expect 0 "a finished run's folder takes a new run" "$MP" dac issue $H --order $O6 --count 7 --out-dir r6 --quiet
+check "507 in all" test "$(db "select count(*) from dacs where order_id=$O6")" = 507
+# --generate-keys without --count: up to the order's remaining quota
+O7=$(order 25)
+expect 0 "--generate-keys without --count" "$MP" dac issue $H --order $O7 --generate-keys --out-dir g7
+check "the whole quota of 25 issued, keys and DACs" bash -c "[ \$(ls g7 | grep -c 'key[.]der\$') = 25 ] && [ \$(db_n=\$(sqlite3 state/ledger.sqlite 'select issued from orders where id=$O7'); echo \$db_n) = 25 ]"
+expect 0 "again: nothing to do" "$MP" dac issue $H --order $O7 --generate-keys --out-dir g7
+check "says nothing to do" grep -q "nothing to do" out.txt
 
 finish
