@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "util.h"
 
 void mp_opt_init(mp_optparse *p, int argc, char **argv, const mp_opt *opts,
@@ -183,4 +185,15 @@ uint64_t mp_opt_hex(const char *val)
     uint64_t v = 0;
     (void)!mp_parse_hex(val, UINT64_MAX, &v);
     return v;
+}
+
+int mp_json_print(void *obj)
+{
+    json_t *o = obj;
+    char *t = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (t == NULL) return mp_err(MP_ERR_GENERAL, "out of memory building the JSON summary");
+    printf("%s\n", t);
+    free(t);
+    return MP_OK;
 }

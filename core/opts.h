@@ -84,4 +84,8 @@ void mp_opt_help(const mp_optparse *p);
 uint64_t mp_opt_uint(const char *val);
 uint64_t mp_opt_hex(const char *val);
 
+/* --json: print one compact JSON object (a jansson json_t *, consumed; NULL
+ * when it could not be built) as one line on stdout. */
+int mp_json_print(void *obj) MP_MUST_CHECK;
+
 #endif

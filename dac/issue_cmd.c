@@ -270,7 +270,7 @@ static int finish_run(mp_issue *is)
     return rc;
 }
 
-static void print_summary(mp_issue *is, const issue_args *a, uint64_t count, int resumed)
+static int print_summary(mp_issue *is, const issue_args *a, uint64_t count, int resumed)
 {
     mp_order now = is->order; /* the totals as they are now: other runs may share the order */
     if (mp_ledger_get_order(is->ledger, is->order.id, &now) != MP_OK) {
@@ -286,15 +286,12 @@ static void print_summary(mp_issue *is, const issue_args *a, uint64_t count, int
                               "recovered_files", (json_int_t)is->recovered_files,
                               "removed_files", (json_int_t)(is->removed_files + is->removed_tmp),
                               "moved_keys", (json_int_t)is->moved_keys);
-        char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        if (t != NULL) printf("%s\n", t);
-        free(t);
-        json_decref(o);
-        return;
+        return mp_json_print(o);
     }
     printf("order %lld: issued %llu DAC(s) to %s; %llu of quota %llu used%s%s\n", (long long)is->order.id,
            (unsigned long long)is->issued, dest, (unsigned long long)now.issued, (unsigned long long)now.quota,
            count == 0 ? " (nothing to do)" : "", resumed ? " (finished an interrupted run)" : "");
+    return MP_OK;
 }
 
 static int run_batch(mp_issue *is, const issue_args *a, int force)
@@ -360,8 +357,7 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
         }
         return rc;
     }
-    print_summary(is, a, count, resumed);
-    return MP_OK;
+    return print_summary(is, a, count, resumed);
 }
 
 int dac_issue_main(int argc, char **argv)

@@ -15,7 +15,9 @@
 #include "util.h"
 
 enum { O_VID = 1, O_PID, O_PAI_CERT, O_PAI_KEY, O_QUOTA, O_CN_TMPL, O_FROM, O_DAYS, O_NO_EXPIRY,
-       O_LEDGER, O_ORDER, O_FORMAT, O_OUT, O_TEST_MODE };
+       O_LEDGER, O_ORDER, O_FORMAT, O_OUT, O_TEST_MODE, O_JSON };
+
+#define JSON_OPT {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"}
 
 #define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
 #define DEFAULT_CN "Matter DAC {udid:16}"
@@ -31,15 +33,18 @@ static const mp_opt create_opts[] = {
     {"days", O_DAYS, OT_UINT, "N", "DAC validity in days (default: no expiry)"},
     {"no-expiry", O_NO_EXPIRY, OT_FLAG, NULL, "DAC notAfter 99991231235959Z (the default)"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
+    JSON_OPT,
     LEDGER_OPT,
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
+static json_t *order_json(const mp_order *o);
+
 typedef struct order_args {
     const char *vid, *pid, *pai_cert, *pai_key, *quota, *cn, *from, *days, *ledger;
-    int no_expiry, test_mode;
+    int no_expiry, test_mode, json;
 } order_args;
 
 static int create_check(mp_common *c, const order_args *a, mp_order *o)
@@ -132,6 +137,7 @@ int order_create_main(int argc, char **argv)
         case O_NO_EXPIRY: a.no_expiry = 1; break;
         case O_TEST_MODE: a.test_mode = 1; break;
         case O_LEDGER: a.ledger = val; break;
+        case O_JSON: a.json = 1; break;
         default:
             if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "order create: unexpected argument '%s'", val ? val : "");
         }
@@ -150,6 +156,8 @@ int order_create_main(int argc, char **argv)
     }
     if (rc != MP_OK) {
         mp_ledger_rollback(l);
+    } else if (a.json) {
+        rc = mp_json_print(order_json(&o));
     } else {
         printf("%" PRId64 "\n", o.id);
     }
@@ -159,8 +167,21 @@ int order_create_main(int argc, char **argv)
 
 /* ---- order list / order close -------------------------------------------- */
 
+/* An order as --json prints it: the columns of `order list`, and more. */
+static json_t *order_json(const mp_order *o)
+{
+    char vid[5], pid[5];
+    snprintf(vid, sizeof(vid), "%04X", o->vid);
+    snprintf(pid, sizeof(pid), "%04X", o->pid);
+    return json_pack("{sI ss ss sI sI ss ss ss ss sI}", "order", (json_int_t)o->id, "vid", vid, "pid", pid,
+                     "issued", (json_int_t)o->issued, "quota", (json_int_t)o->quota, "state", o->closed ? "closed" : "open",
+                     "pai_skid", o->pai_skid, "pai_cert", o->pai_cert, "cn_template", o->cn_template,
+                     "days", (json_int_t)o->days);
+}
+
 static const mp_opt list_opts[] = {
     LEDGER_OPT,
+    JSON_OPT,
     {"order", O_ORDER, OT_UINT, "ID", "the order (order close)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
@@ -168,14 +189,16 @@ static const mp_opt list_opts[] = {
 
 static int print_order(void *ctx, const mp_order *o)
 {
-    (void)ctx;
+    if (ctx != NULL) {
+        return json_array_append_new(ctx, order_json(o)) == 0 ? MP_OK : mp_err(MP_ERR_GENERAL, "out of memory");
+    }
     printf("%-6" PRId64 " %04X %04X %10" PRIu64 " %10" PRIu64 " %-6s %s  %s\n", o->id, o->vid, o->pid, o->issued,
            o->quota, o->closed ? "closed" : "open", o->pai_skid, o->cn_template);
     return MP_OK;
 }
 
 static int simple_ledger_cmd(int argc, char **argv, const char *cmd, const char *syn, const char *about,
-                             mp_ledger **l, const char **order)
+                             mp_ledger **l, const char **order, int *json)
 {
     mp_optparse p;
     mp_common c = {0};
@@ -187,6 +210,7 @@ static int simple_ledger_cmd(int argc, char **argv, const char *cmd, const char 
         if (id == OPT_HELP) return OPT_HELP;
         if (id == O_LEDGER) ledger = val;
         else if (id == O_ORDER) *order = val;
+        else if (id == O_JSON) *json = 1;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument '%s'", cmd, val ? val : "");
     }
     if (id < 0) return -id;
@@ -198,8 +222,19 @@ int order_list_main(int argc, char **argv)
 {
     mp_ledger *l = NULL;
     const char *order;
-    int rc = simple_ledger_cmd(argc, argv, "order list", "[--ledger PATH]", "Lists production orders.", &l, &order);
+    int json = 0;
+    int rc = simple_ledger_cmd(argc, argv, "order list", "[--ledger PATH] [--json]", "Lists production orders.", &l, &order, &json);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
+    if (json) {
+        json_t *arr = json_array();
+        if ((rc = mp_ledger_each_order(l, print_order, arr)) == MP_OK) {
+            rc = mp_json_print(json_pack("{so}", "orders", arr));
+        } else {
+            json_decref(arr);
+        }
+        mp_ledger_close(l);
+        return rc;
+    }
     printf("%-6s %-4s %-4s %10s %10s %-6s %-40s  %s\n", "id", "vid", "pid", "issued", "quota", "state", "pai_skid", "cn_template");
     rc = mp_ledger_each_order(l, print_order, NULL);
     mp_ledger_close(l);
@@ -211,8 +246,9 @@ int order_close_main(int argc, char **argv)
     mp_ledger *l = NULL;
     const char *order;
     uint64_t id;
+    int json = 0;
     int rc = simple_ledger_cmd(argc, argv, "order close", "--order ID [--ledger PATH]",
-                               "Closes a production order: no further DAC is issued under it.", &l, &order);
+                               "Closes a production order: no further DAC is issued under it.", &l, &order, &json);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
     if (order == NULL || mp_parse_uint(order, INT64_MAX, &id) != MP_OK) {
         rc = mp_err(MP_ERR_USAGE, "order close: --order ID is required");
@@ -220,7 +256,8 @@ int order_close_main(int argc, char **argv)
         rc = mp_ledger_commit(l);
     }
     mp_ledger_rollback(l);
-    if (rc == MP_OK) printf("order %" PRIu64 " closed\n", id);
+    if (rc == MP_OK && json) rc = mp_json_print(json_pack("{sI sb}", "order", (json_int_t)id, "closed", 1));
+    else if (rc == MP_OK) printf("order %" PRIu64 " closed\n", id);
     mp_ledger_close(l);
     return rc;
 }
@@ -232,10 +269,21 @@ int ledger_report_main(int argc, char **argv)
     mp_ledger *l = NULL;
     const char *order;
     mp_ledger_counts n;
-    int rc = simple_ledger_cmd(argc, argv, "ledger report", "[--ledger PATH]",
-                               "Counts per device state and per production order.", &l, &order);
+    int json = 0;
+    int rc = simple_ledger_cmd(argc, argv, "ledger report", "[--ledger PATH] [--json]",
+                               "Counts per device state and per production order.", &l, &order, &json);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
-    if ((rc = mp_ledger_counts_get(l, &n)) == MP_OK) {
+    if (json && (rc = mp_ledger_counts_get(l, &n)) == MP_OK) {
+        json_t *arr = json_array();
+        if ((rc = mp_ledger_each_order(l, print_order, arr)) == MP_OK) {
+            rc = mp_json_print(json_pack("{ss sI sI sI sI sI sI so}", "ledger", mp_ledger_path(l), "chip_lists", (json_int_t)n.lists,
+                                         "devices", (json_int_t)n.devices, "authorized", (json_int_t)n.authorized,
+                                         "issued", (json_int_t)n.issued, "revoked", (json_int_t)n.revoked,
+                                         "offchip_keys", (json_int_t)n.offchip, "orders", arr));
+        } else {
+            json_decref(arr);
+        }
+    } else if (!json && (rc = mp_ledger_counts_get(l, &n)) == MP_OK) {
         printf("ledger %s\n", mp_ledger_path(l));
         printf("chip lists  %" PRIu64 "\ndevices     %" PRIu64 "\n  authorized %" PRIu64 "\n  issued     %" PRIu64
                "\n  revoked    %" PRIu64 "\n  off-chip keys %" PRIu64 "\n\norders:\n",

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/x509v3.h>
 
@@ -16,13 +17,16 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_SERIAL = 1, O_REASON, O_LEDGER, O_PAI_CERT, O_PAI_KEY, O_OUT, O_DAYS };
+enum { O_SERIAL = 1, O_REASON, O_LEDGER, O_PAI_CERT, O_PAI_KEY, O_OUT, O_DAYS, O_JSON };
+
+#define JSON_OPT {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"}
 
 #define REASONS "unspecified|keyCompromise|cACompromise|affiliationChanged|superseded|cessationOfOperation|privilegeWithdrawn"
 
 static const mp_opt revoke_opts[] = {
     {"serial", O_SERIAL, OT_STR, "HEX", "serial number of the DAC (hex, as `ledger export` prints it)"},
     {"reason", O_REASON, OT_ENUM, REASONS, "RFC 5280 reason (required)"},
+    JSON_OPT,
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
@@ -55,7 +59,7 @@ int dac_revoke_main(int argc, char **argv)
     const char *val, *serial = NULL, *reason = NULL, *ledger = NULL;
     char norm[41];
     mp_ledger *l = NULL;
-    int id, rc;
+    int id, rc, json = 0;
     mp_opt_init(&p, argc, argv, revoke_opts, "dac revoke", "--serial HEX --reason R",
                 "Records the revocation of an issued DAC in the ledger. `pai crl` then publishes it.");
     while ((id = mp_opt_next(&p, &val)) > 0) {
@@ -63,6 +67,7 @@ int dac_revoke_main(int argc, char **argv)
         if (id == O_SERIAL) serial = val;
         else if (id == O_REASON) reason = val;
         else if (id == O_LEDGER) ledger = val;
+        else if (id == O_JSON) json = 1;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac revoke: unexpected argument '%s'", val ? val : "");
     }
     if (id < 0) return -id;
@@ -78,7 +83,8 @@ int dac_revoke_main(int argc, char **argv)
     }
     mp_ledger_rollback(l);
     mp_ledger_close(l);
-    if (rc == MP_OK) printf("DAC serial %s revoked (%s)\n", norm, reason);
+    if (rc == MP_OK && json) rc = mp_json_print(json_pack("{ss ss}", "serial", norm, "reason", reason));
+    else if (rc == MP_OK) printf("DAC serial %s revoked (%s)\n", norm, reason);
     return rc;
 }
 
@@ -88,6 +94,7 @@ static const mp_opt crl_opts[] = {
     {"pai-cert", O_PAI_CERT, OT_FILE, "FILE", "PAI certificate (required)"},
     {"pai-key", O_PAI_KEY, OT_STR, "LABEL|URI", "PAI key in the token (required)"},
     {"out", O_OUT, OT_OUT, "FILE", "CRL output, DER (required)"},
+    JSON_OPT,
     {"days", O_DAYS, OT_UINT, "N", "nextUpdate = now + N days (default 30)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
@@ -183,7 +190,7 @@ int pai_crl_main(int argc, char **argv)
     mp_ca pai = {0};
     X509_CRL *crl = NULL;
     uint8_t *der = NULL;
-    int id, rc;
+    int id, rc, json = 0;
     mp_opt_init(&p, argc, argv, crl_opts, "pai crl", "--pai-cert pai.pem --pai-key LABEL --out pai.crl [--days N]",
                 "Signs a v2 CRL (DER) listing the revoked DACs issued under this PAI, with the\n"
                 "PAI key in the token: ecdsa-with-SHA256, AKID = PAI SKID, a CRL number that\n"
@@ -195,6 +202,7 @@ int pai_crl_main(int argc, char **argv)
         else if (id == O_OUT) out = val;
         else if (id == O_DAYS) days = val;
         else if (id == O_LEDGER) ledger = val;
+        else if (id == O_JSON) json = 1;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "pai crl: unexpected argument '%s'", val ? val : "");
     }
     if (id < 0) return -id;
@@ -212,7 +220,16 @@ int pai_crl_main(int argc, char **argv)
     if ((rc = mp_write_file(out, der, (size_t)n, 0644, c.force)) == MP_OK) {
         rc = mp_ceremony_log(&c, "pai crl", mp_ks_token_label(ks), &pai.key, NULL, out);
     }
-    if (rc == MP_OK) printf("CRL with %d revoked DAC(s) written to %s\n", sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), out);
+    int nrev = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+    if (rc == MP_OK && json) {
+        const ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+        long crlnum = num ? ASN1_INTEGER_get(num) : -1;
+        ASN1_INTEGER_free((ASN1_INTEGER *)num);
+        rc = mp_json_print(json_pack("{sI ss sI sI}", "revoked", (json_int_t)nrev, "out", out,
+                                     "crl_number", (json_int_t)crlnum, "days", (json_int_t)d));
+    } else if (rc == MP_OK) {
+        printf("CRL with %d revoked DAC(s) written to %s\n", nrev, out);
+    }
 end:
     OPENSSL_free(der);
     X509_CRL_free(crl);

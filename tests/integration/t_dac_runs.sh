@@ -116,4 +116,73 @@ check "the whole quota of 25 issued, keys and DACs" bash -c "[ \$(ls g7 | grep -
 expect 0 "again: nothing to do" "$MP" dac issue $H --order $O7 --generate-keys --out-dir g7
 check "says nothing to do" grep -q "nothing to do" out.txt
 
+
+# ---- issue 14: --layout, --name-by, --bundle
+"$MP" chips simulate --count 6000 --out sim3 > /dev/null
+"$MP" chips import sim3/chips.csv --signature sim3/chips.csv.sig --signer sim3/chipmaker.pem > /dev/null
+Ol=$(order 100000)
+expect 0 "--layout per-device" "$MP" dac issue $H --order $Ol --count 3 --out-dir pd --layout per-device
+check "DIR/UDID/UDID.der for each device" bash -c 'n=0; for d in pd/*/; do u=$(basename $d); [ -s "$d/$u.der" ] || exit 1; n=$((n+1)); done; [ $n = 3 ]'
+check "the ledger records each file's path" bash -c "for p in \$(sqlite3 state/ledger.sqlite \"select path from certificates where order_id=$Ol\"); do [ -s \$p ] || exit 1; done"
+expect 0 "--name-by serial --generate-keys --layout per-device" "$MP" dac issue $H --order $Ol --generate-keys --count 3 --out-dir ps --layout per-device --name-by serial
+check "DIR/SERIAL/SERIAL.der and .key.der" bash -c "for s in \$(sqlite3 state/ledger.sqlite \"select serial from certificates where path like '%/ps/%'\"); do [ -s ps/\$s/\$s.der ] && [ -s ps/\$s/\$s.key.der ] || exit 1; done"
+check "each key matches its DAC" bash -c 'for d in ps/*/; do s=$(basename $d); [ "$(openssl ec -inform DER -in $d/$s.key.der -pubout 2>/dev/null)" = "$(openssl x509 -inform DER -in $d/$s.der -noout -pubkey)" ] || exit 1; done'
+expect 0 "--name-by serial flat" "$MP" dac issue $H --order $Ol --count 2 --out-dir sf --name-by serial
+check "SERIAL.der names" bash -c "for s in \$(sqlite3 state/ledger.sqlite \"select serial from certificates where path like '%/sf/%'\"); do [ -s sf/\$s.der ] || exit 1; done"
+expect_err 2 "not one of flat, per-device" "a bad --layout" "$MP" dac issue $H --order $Ol --count 1 --out-dir x --layout tree
+expect_err 2 "one of --out-dir DIR or --bundle FILE" "--bundle and --out-dir together" "$MP" dac issue $H --order $Ol --count 1 --out-dir x --bundle b.jsonl
+# the bundle: every DAC of the run in one JSON Lines file, crash-safe
+"$MP" dac issue $H --order $Ol --count 5000 --bundle lot/lot.jsonl --jobs 2 --quiet > /dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 500); do [ "$(db "select count(*) from certificates where path like '%lot.jsonl#%'")" -ge 2048 ] && break; sleep 0.02; done
+kill -9 $pid 2> /dev/null; wait $pid 2> /dev/null
+printf '{"udid":"TORN' >> lot/lot.jsonl   # a line cut by the kill
+expect 0 "the same bundle command finishes the run" "$MP" dac issue $H --order $Ol --count 5000 --bundle lot/lot.jsonl --jobs 2 --quiet
+bundle_ok() { # every line parses, each device once, each line equals the ledger's record
+    jq -c . < lot/lot.jsonl > /dev/null || return 1
+    [ "$(jq -r .udid lot/lot.jsonl | sort | uniq -d | wc -l)" = 0 ] || return 1
+    jq -r '[.udid, .serial, .sha256] | join(",")' lot/lot.jsonl | sort > lot.lines
+    sqlite3 -separator , state/ledger.sqlite "select udid, serial, sha256 from certificates where path like '%/lot/lot.jsonl#%' order by udid" | sort > lot.rows
+    diff -q lot.lines lot.rows > /dev/null || return 1
+    jq -r '.dac' lot/lot.jsonl | head -50 | while read -r b; do printf '%s' "$b" | base64 -d > one.der; openssl x509 -inform DER -in one.der -noout || exit 1; done
+}
+check "5000 lines, each device once, equal to the ledger ($(wc -l < lot/lot.jsonl) lines)" bash -c "$(declare -f bundle_ok); bundle_ok && [ \$(wc -l < lot/lot.jsonl) = 5000 ]"
+check "the DAC in each line hashes to its sha256 (first 100)" bash -c 'head -100 lot/lot.jsonl | jq -r "[.dac,.sha256]|join(\" \")" | while read d h; do [ "$(printf %s "$d" | base64 -d | sha256sum | cut -c1-64)" = "$h" ] || exit 1; done'
+# lines appended before the kill but not yet marked written are not appended twice
+db "update dac_batches set written=0 where id in (select max(batch) from dacs where path like '%lot.jsonl#%')"
+expect 0 "recovery of a bundle whose lines were written but not marked" "$MP" dac issue $H --order $Ol --count 1 --bundle lot/lot.jsonl --quiet
+check "still each device once (5001 lines)" bash -c "$(declare -f bundle_ok); bundle_ok && [ \$(wc -l < lot/lot.jsonl) = 5001 ]"
+
+# ---- issue 14: --json on order create/list, ledger report, chips import, dac issue/revoke, pai crl
+"$MP" chips simulate --count 3 --out sim4 > /dev/null
+expect 0 "chips import --json" "$MP" chips import sim4/chips.csv --signature sim4/chips.csv.sig --signer sim4/chipmaker.pem --json
+check "chips import JSON: 3 imported, signed" test "$(jq -r '[.imported, .signed, .format] | join(",")' out.txt)" = "3,true,csv"
+expect 0 "order create --json" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 9 --json
+Oj=$(jq -r .order out.txt)
+check "order create JSON: order $Oj, quota 9, open" test "$(jq -r '[.quota, .state, .vid, .pid] | join(",")' out.txt)" = "9,open,FFF2,8001"
+expect 0 "order list --json" "$MP" order list --json
+check "order list JSON has every order" test "$(jq '.orders | length' out.txt)" = "$(db 'select count(*) from orders')"
+expect 0 "dac issue --json" "$MP" dac issue $H --order $Oj --count 2 --out-dir j --json
+check "dac issue JSON: issued 2 of quota 9" test "$(jq -r '[.issued, .quota, .quota_used, .resumed] | join(",")' out.txt)" = "2,9,2,false"
+check "dac issue --json prints one line" test "$(wc -l < out.txt)" = 1
+serial=$(db "select serial from certificates where order_id=$Oj limit 1")
+expect 0 "dac revoke --json" "$MP" dac revoke --serial "$serial" --reason superseded --json
+check "dac revoke JSON" test "$(jq -r '[.serial, .reason] | join(",")' out.txt)" = "$serial,superseded"
+expect 0 "pai crl --json" "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out j.crl --json
+check "pai crl JSON: 1 revoked, CRL number 1" test "$(jq -r '[.revoked, .crl_number, .out] | join(",")' out.txt)" = "1,1,j.crl"
+expect 0 "ledger report --json" "$MP" ledger report --json
+check "ledger report JSON counts agree" test "$(jq -r '[.revoked, .issued + .revoked, (.orders | length)] | join(",")' out.txt)" = "1,$(db 'select count(*) from certificates'),$(db 'select count(*) from orders')"
+
+# ---- item 18: the loser of two runs on one order prints no stale summary before its error
+"$MP" chips simulate --count 12000 --out sim5 > /dev/null
+"$MP" chips import sim5/chips.csv --signature sim5/chips.csv.sig --signer sim5/chipmaker.pem > /dev/null
+Ot=$(order 100000)
+"$MP" dac issue $H --order $Ot --out-dir ta --jobs 1 --quiet > ta.out 2> ta.err & pa=$!
+"$MP" dac issue $H --order $Ot --out-dir tb --jobs 1 --quiet > tb.out 2> tb.err & pb=$!
+wait $pa; ra=$?; wait $pb; rb=$?
+if [ "$ra" = 0 ]; then lo=tb; lrc=$rb; else lo=ta; lrc=$ra; fi
+check "one run wins, the other stops with 17 ($ra, $rb)" bash -c "[ $ra = 0 -o $rb = 0 ] && [ $lrc = 17 ]"
+check "the loser prints no summary line on stdout" test ! -s $lo.out
+check "the loser's error says what it recorded" grep -q "already\|issued" $lo.err
+
 finish
