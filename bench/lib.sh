@@ -117,7 +117,8 @@ import_chips() {
 # bundle: chip-list keys, every DAC in one JSON Lines file (--bundle OUTDIR/lot.jsonl)
 # instead of one file per device, so what binds is signing, not file creation.
 issue() {
-    local kind=$1 j=$2 order=$3 n=$4 ord=$5 dir=$6 label="dac issue (chip-list keys)" peer="" extra=(--out-dir "$dir")
+    local kind=$1 j=$2 order=$3 n=$4 ord=$5 dir=$6 label="dac issue (chip-list keys)" peer="" extra=()
+    extra=(--out-dir "$dir")
     if [ "$kind" = gen ]; then
         label="dac issue --generate-keys" peer="peer-j$j" extra=(--generate-keys --out-dir "$dir")
     elif [ "$kind" = bundle ]; then

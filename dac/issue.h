@@ -9,11 +9,11 @@
  * run killed at any point leaves either nothing of a chunk (not committed:
  * its serials were never published) or a committed chunk whose files the
  * next run rewrites from the DER kept in the ledger. Off-chip private keys
- * are written to `UDID.key.der` and synced BEFORE the commit (the ledger
- * never holds private keys); the keys of a chunk that never committed are
- * removed by the next run's sweep (their UDIDs are not in the ledger).
- * Recovery still renames `UDID.key.der.pending` files that runs before
- * schema v5 left.
+ * are written to the run's staging folder (DIR/.matter-pki.staging) and
+ * synced BEFORE the commit (the ledger never holds private keys), then moved
+ * beside their DAC after it; recovery removes only staging entries whose
+ * UDID the ledger does not hold, never anything else in DIR. Recovery still
+ * renames `UDID.key.der.pending` files that runs before schema v5 left.
  */
 #ifndef MP_ISSUE_H
 #define MP_ISSUE_H

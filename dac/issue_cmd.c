@@ -50,6 +50,7 @@ typedef struct issue_args {
     const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *layout, *name_by, *bundle;
     char *udids[4096];
     size_t n_udids;
+    int udid_mode; /* --udid given (n_udids may drop to 0: all done) */
     int generate, test_mode, json;
 } issue_args;
 
@@ -89,6 +90,7 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
                 return -mp_err(MP_ERR_USAGE, "dac issue: at most 4096 --udid options; use a chip list");
             }
             a->udids[a->n_udids++] = (char *)val;
+            a->udid_mode = 1;
             break;
         default:
             if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "dac issue: unexpected argument '%s'", val ? val : "");
@@ -142,7 +144,7 @@ static int covered(mp_issue *is, const issue_args *a, uint64_t n)
                       (long long)is->order.id, (unsigned long long)left, (unsigned long long)is->order.quota,
                       (unsigned long long)n);
     }
-    if (!a->generate && a->n_udids == 0) {
+    if (!a->generate && !a->udid_mode) {
         uint64_t avail;
         int rc = mp_ledger_count_authorized(is->ledger, &avail);
         if (rc != MP_OK) return rc;
@@ -206,7 +208,7 @@ static int target(mp_issue *is, const issue_args *a, uint64_t *count, int *resum
     if (a->count != NULL || a->generate) {
         return run_target(is, a, count, resumed);
     }
-    if (a->n_udids > 0) {
+    if (a->udid_mode) {
         n = a->n_udids;
         int rc = covered(is, a, n);
         if (rc == MP_OK) *count = n;
@@ -218,24 +220,58 @@ static int target(mp_issue *is, const issue_args *a, uint64_t *count, int *resum
     return MP_OK;
 }
 
-static int check_udids(mp_issue *is, const issue_args *a)
+/* Is the device's DAC already in this run's folder or bundle? (A --udid run
+ * re-run after an interruption: that device is done, not refused.) */
+static int issued_here(mp_issue *is, const char *udid, int *here)
 {
+    char path[4400];
+    int found = 0, rc = mp_ledger_cert_path(is->ledger, udid, path, sizeof(path), &found);
+    size_t dl = strlen(is->out_dir);
+    *here = 0;
+    if (rc == MP_OK && found) {
+        if (is->bundle != NULL) {
+            size_t bl = strlen(is->bundle);
+            *here = strncmp(path, is->bundle, bl) == 0 && path[bl] == '#' && strcmp(path + bl + 1, udid) == 0;
+        } else {
+            *here = strncmp(path, is->out_dir, dl) == 0 && path[dl] == '/';
+        }
+    }
+    return rc;
+}
+
+/* Every --udid must be authorized and without a DAC; one whose DAC this
+ * folder already holds (an interrupted run of the same command) is dropped
+ * from the list as done. */
+static int check_udids(mp_issue *is, issue_args *a)
+{
+    size_t kept = 0, done = 0;
     for (size_t i = 0; i < a->n_udids; i++) {
         mp_device d;
-        int found = 0, rc = mp_ledger_get_device(is->ledger, a->udids[i], &d, &found);
+        int found = 0, here = 0, rc = mp_ledger_get_device(is->ledger, a->udids[i], &d, &found);
         if (rc != MP_OK) return rc;
         if (!found) {
             return mp_err(MP_ERR_UNAUTHORIZED, "--udid %s: not on any imported chip list", a->udids[i]);
-        }
-        if (d.state != MP_DEV_AUTHORIZED) {
-            return mp_err(MP_ERR_UNAUTHORIZED, "--udid %s: already has a DAC%s", a->udids[i], d.state == MP_DEV_REVOKED ? " (revoked)" : "");
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(a->udids[i], a->udids[j]) == 0) {
                 return mp_err(MP_ERR_USAGE, "--udid %s given twice", a->udids[i]);
             }
         }
+        if (d.state == MP_DEV_ISSUED && (rc = issued_here(is, a->udids[i], &here)) != MP_OK) return rc;
+        if (here) {
+            done++;
+            continue;
+        }
+        if (d.state != MP_DEV_AUTHORIZED) {
+            return mp_err(MP_ERR_UNAUTHORIZED, "--udid %s: already has a DAC%s", a->udids[i], d.state == MP_DEV_REVOKED ? " (revoked)" : "");
+        }
+        a->udids[kept++] = a->udids[i];
     }
+    if (done > 0 && !is->quiet) {
+        fprintf(stderr, "matter-pki dac issue: %zu of the %zu --udid device(s) already have their DAC in %s (an earlier run"
+                        " of this command); issuing the other %zu\n", done, a->n_udids, is->bundle ? is->bundle : is->out_dir, kept);
+    }
+    a->n_udids = kept;
     return MP_OK;
 }
 
@@ -294,7 +330,7 @@ static int print_summary(mp_issue *is, const issue_args *a, uint64_t count, int 
     return MP_OK;
 }
 
-static int run_batch(mp_issue *is, const issue_args *a, int force)
+static int run_batch(mp_issue *is, issue_args *a, int force)
 {
     uint64_t count = 0;
     int rc, resumed = 0;

@@ -185,4 +185,18 @@ check "one run wins, the other stops with 17 ($ra, $rb)" bash -c "[ $ra = 0 -o $
 check "the loser prints no summary line on stdout" test ! -s $lo.out
 check "the loser's error says what it recorded" grep -q "already\|issued" $lo.err
 
+
+# ---- issue 14: a --udid run re-run after an interruption finishes, it does not refuse
+"$MP" chips simulate --count 4 --out sim6 > /dev/null
+"$MP" chips import sim6/chips.csv --signature sim6/chips.csv.sig --signer sim6/chipmaker.pem > /dev/null
+Ou=$(order 100)
+u1=$(db "select udid from devices where state=0 and key_origin=0 order by udid limit 1 offset 0")
+u2=$(db "select udid from devices where state=0 and key_origin=0 order by udid limit 1 offset 1")
+expect 0 "--udid of the first device (as if the run of two stopped after it)" "$MP" dac issue $H --order $Ou --udid "$u1" --out-dir ud --quiet
+expect_err 0 "1 of the 2 --udid device\(s\) already have their DAC" "the same --udid command for both finishes the second" \
+    "$MP" dac issue $H --order $Ou --udid "$u1" --udid "$u2" --out-dir ud
+check "both DACs in the folder, one each" bash -c "[ -s ud/$u1.der ] && [ -s ud/$u2.der ] && [ \$(sqlite3 state/ledger.sqlite \"select count(*) from certificates where udid in ('$u1','$u2')\") = 2 ]"
+expect_err 17 "already has a DAC" "--udid of a device whose DAC is in another folder is still refused" \
+    "$MP" dac issue $H --order $Ou --udid "$u1" --out-dir ud2
+
 finish
