@@ -1,11 +1,11 @@
-/* cmd_build.c - `factory-data build`: options, inputs and their checks. */
+/* cmd_factory_data_build.c - `factory-data build`: options, inputs and their checks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "factory-data/build.h"
 #include "factory-data/check.h"
 #include "opts.h"
@@ -88,7 +88,7 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
             a->udids[a->n_udids++] = (char *)val;
             break;
         default:
-            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "factory-data build: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "factory-data build: unexpected argument %s", mp_opt_shown(val));
         }
     }
     mp_common_finish(c);
