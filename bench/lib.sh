@@ -122,7 +122,7 @@ issue() {
     if [ "$kind" = gen ]; then
         label="dac issue --generate-keys" peer="peer-j$j" extra=(--generate-keys --out-dir "$dir")
     elif [ "$kind" = bundle ]; then
-        label="dac issue --bundle (chip-list keys, one JSON Lines file; binds: signing CPU)"
+        label="dac issue --bundle (chip-list keys, one JSON Lines file instead of a file per device)"
         extra=(--bundle "$dir/lot.jsonl")
     fi
     measure "$MP" dac issue "${H[@]}" --order "$order" "${extra[@]}" --count "$n" \

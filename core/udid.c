@@ -30,8 +30,8 @@ int mp_udid_check(const char *udid, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)udid[i];
         if (!alnum(c) && !(i > 0 && (c == '_' || c == '-'))) {
-            if (i == 0 && (c == '_' || c == '-')) {
-                return mp_err(MP_ERR_INVALID, "UDID must start with a letter or digit (got '%c')", c);
+            if (i == 0 && c > 0x20 && c < 0x7F) {
+                return mp_err(MP_ERR_INVALID, "UDID must not start with '%c' (the first character is a letter or digit)", c);
             }
             if (c > 0x20 && c < 0x7F) {
                 return mp_err(MP_ERR_INVALID, "UDID has character 0x%02X ('%c') at position %zu; allowed: A-Z a-z 0-9 _ -", c, c, i + 1);

@@ -50,7 +50,7 @@ expect_err 10 "UDID" "--udid NUL refused" "$MP" dac issue $H --order $O --udid N
 
 # ---- item 1: recovery removes only what this tool provably wrote
 # (a) a ledger from before the UDID rule holds DEV1.key and DEV2: the DAC of DEV1.key is
-# DEV1.key.der, which the old sweep took for DEV2's... no: for the key file of "DEV1", and deleted
+# DEV1.key.der, which the old pattern sweep took for the key file of a UDID "DEV1" and deleted
 sqlite3 old.sqlite "select 1" > /dev/null
 "$MP" order list --ledger old.sqlite > /dev/null
 "$MP" order create $H --ledger old.sqlite --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 > /dev/null
@@ -178,9 +178,11 @@ check "ledger report JSON counts agree" test "$(jq -r '[.revoked, .issued + .rev
 "$MP" chips import sim5/chips.csv --signature sim5/chips.csv.sig --signer sim5/chipmaker.pem > /dev/null
 Ot=$(order 100000)
 "$MP" dac issue $H --order $Ot --out-dir ta --jobs 1 --quiet > ta.out 2> ta.err & pa=$!
+for i in $(seq 1 500); do [ "$(db "select count(*) from dacs where order_id=$Ot")" -ge 1 ] && break; sleep 0.02; done
 "$MP" dac issue $H --order $Ot --out-dir tb --jobs 1 --quiet > tb.out 2> tb.err & pb=$!
 wait $pa; ra=$?; wait $pb; rb=$?
 if [ "$ra" = 0 ]; then lo=tb; lrc=$rb; else lo=ta; lrc=$ra; fi
+sed 's/^/       /' ta.err tb.err | head -4
 check "one run wins, the other stops with 17 ($ra, $rb)" bash -c "[ $ra = 0 -o $rb = 0 ] && [ $lrc = 17 ]"
 check "the loser prints no summary line on stdout" test ! -s $lo.out
 check "the loser's error says what it recorded" grep -q "already\|issued" $lo.err
