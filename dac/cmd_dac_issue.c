@@ -208,6 +208,17 @@ static int target(mp_issue *is, const issue_args *a, uint64_t *count, int *resum
     if (a->count != NULL || a->generate) {
         return run_target(is, a, count, resumed);
     }
+    /* a run with a target is unfinished here: only its own command finishes it */
+    mp_dac_run run = {0};
+    int found = 0, rc0 = mp_ledger_run_get(is->ledger, is->order.id, is->bundle ? is->bundle : is->out_dir, &run, &found);
+    if (rc0 != MP_OK) return rc0;
+    if (found) {
+        return mp_err(MP_ERR_MISMATCH, "%s holds an unfinished run of order %lld (%llu of %llu DACs issued); finish it with"
+                      " the same command: --order %lld%s --count %llu, or use another folder",
+                      is->bundle ? is->bundle : is->out_dir, (long long)is->order.id, (unsigned long long)run.issued,
+                      (unsigned long long)run.target, (long long)is->order.id, run.generate ? " --generate-keys" : "",
+                      (unsigned long long)run.target);
+    }
     if (a->udid_mode) {
         n = a->n_udids;
         int rc = covered(is, a, n);

@@ -96,6 +96,8 @@ mid=$(db "select count(*) from dacs where order_id=$O5")
 check "killed part-way ($mid of 8000)" test "$mid" -lt 8000 -a "$mid" -gt 0
 expect_err 12 "unfinished run of order $O5 \($mid of 8000 DACs issued\).*--count 8000" "another --count in that folder is refused, naming the run" \
     "$MP" dac issue $H --order $O5 --count 100 --out-dir r5
+expect_err 12 "unfinished run of order $O5" "issuing every device (no --count) in that folder is refused too" \
+    "$MP" dac issue $H --order $O5 --out-dir r5
 expect_err 0 "finishing the interrupted run in .*r5: $mid of 8000 DAC\(s\) were issued, $((8000 - mid)) remain" \
     "the same command finishes the remainder although the quota has fewer than 8000 left, and says so" \
     "$MP" dac issue $H --order $O5 --count 8000 --out-dir r5 --jobs 2
