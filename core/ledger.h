@@ -187,8 +187,10 @@ typedef struct mp_ledger_counts {
 } mp_ledger_counts;
 int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c) MP_MUST_CHECK;
 
-/* The recorded file of the UDID's certificate (found = 0 if it has none). */
-int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int *found) MP_MUST_CHECK;
+/* The recorded file of the UDID's certificate and its order (found = 0 if it
+ * has none; order_id may be NULL). */
+int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int64_t *order_id,
+                        int *found) MP_MUST_CHECK;
 
 /* Runs of `dac issue` with a target (--count N, or --generate-keys up to the
  * quota), remembered per order and output folder (schema 6) so that the same

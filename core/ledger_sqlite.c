@@ -805,15 +805,18 @@ int mp_ledger_run_finish(mp_ledger *l, int64_t run_id)
     return st == SQLITE_DONE ? MP_OK : db_err(l, "finish the run");
 }
 
-int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int *found)
+int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int64_t *order_id, int *found)
 {
-    static const char q[] = "SELECT " CERT_PATH " FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.udid=?";
+    static const char q[] = "SELECT " CERT_PATH ",c.order_id FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.udid=?";
     sqlite3_stmt *s = mp_ledger_stmt(l, q);
     if (s == NULL) return MP_ERR_DB;
     sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
     int st = sqlite3_step(s);
     *found = st == SQLITE_ROW;
-    if (*found) snprintf(path, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    if (*found) {
+        snprintf(path, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+        if (order_id != NULL) *order_id = sqlite3_column_int64(s, 1);
+    }
     sqlite3_reset(s);
     return st == SQLITE_ROW || st == SQLITE_DONE ? MP_OK : db_err(l, "read a certificate's path");
 }

@@ -231,15 +231,17 @@ static int target(mp_issue *is, const issue_args *a, uint64_t *count, int *resum
     return MP_OK;
 }
 
-/* Is the device's DAC already in this run's folder or bundle? (A --udid run
- * re-run after an interruption: that device is done, not refused.) */
+/* Is the device's DAC, of this order, already in this run's folder or
+ * bundle? (A --udid run re-run after an interruption: that device is done,
+ * not refused.) */
 static int issued_here(mp_issue *is, const char *udid, int *here)
 {
     char path[4400];
-    int found = 0, rc = mp_ledger_cert_path(is->ledger, udid, path, sizeof(path), &found);
+    int64_t order = 0;
+    int found = 0, rc = mp_ledger_cert_path(is->ledger, udid, path, sizeof(path), &order, &found);
     size_t dl = strlen(is->out_dir);
     *here = 0;
-    if (rc == MP_OK && found) {
+    if (rc == MP_OK && found && order == is->order.id) {
         if (is->bundle != NULL) {
             size_t bl = strlen(is->bundle);
             *here = strncmp(path, is->bundle, bl) == 0 && path[bl] == '#' && strcmp(path + bl + 1, udid) == 0;

@@ -253,7 +253,7 @@ static int sweep_staging(mp_issue *is)
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0) continue;
         if (len > 8 && len - 8 <= MP_UDID_MAX && strcmp(n + len - 8, ".key.der") == 0) {
             snprintf(udid, sizeof(udid), "%.*s", (int)(len - 8), n);
-            if ((rc = mp_ledger_cert_path(is->ledger, udid, cert, sizeof(cert), &found)) != MP_OK) break;
+            if ((rc = mp_ledger_cert_path(is->ledger, udid, cert, sizeof(cert), NULL, &found)) != MP_OK) break;
             if (found) {
                 rc = place_key(is, is->out_dir, udid, cert);
                 continue;
