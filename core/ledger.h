@@ -180,6 +180,39 @@ int mp_ledger_get_fd(mp_ledger *l, const char *udid, mp_fd_rec *r, int *found) M
 int mp_ledger_fd_written(mp_ledger *l, const char *udid) MP_MUST_CHECK;
 int mp_ledger_count_fd(mp_ledger *l, int64_t order_id, uint64_t *n) MP_MUST_CHECK;
 
+/* Factory-data line-readiness (issues 13/14). Tables created on first use by
+ * mp_ledger_fd_prepare (IF NOT EXISTS, outside the schema versions):
+ * fd_images(udid, format, sha256) - the SHA-256 of every image built;
+ * serial_counters(template, next) - where {seq} of a serial template goes on
+ * across orders; a UNIQUE index on factory_data(rd_uid). */
+int mp_ledger_fd_prepare(mp_ledger *l) MP_MUST_CHECK;
+/* Record the SHA-256 (hex) of a device's image in a format; *recorded
+ * receives the one recorded before ("" when none; it is then kept: the
+ * caller compares). */
+int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const char sha256[65],
+                       char recorded[65]) MP_MUST_CHECK;
+/* The device that already has this serial / rd_uid in factory_data ("" when none). */
+int mp_ledger_fd_serial_owner(mp_ledger *l, const char *serial, char udid[MP_UDID_MAX + 1]) MP_MUST_CHECK;
+int mp_ledger_fd_rd_uid_owner(mp_ledger *l, const uint8_t *rd_uid, size_t len, char udid[MP_UDID_MAX + 1]) MP_MUST_CHECK;
+/* The next {seq} of a serial template (*found 0 when the template has none)
+ * and its update (never moves back). */
+int mp_ledger_serial_next(mp_ledger *l, const char *tmpl, uint64_t *next, int *found) MP_MUST_CHECK;
+int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next) MP_MUST_CHECK;
+/* The device's state (enum mp_dev_state) and whether its DAC belongs to
+ * order_id; *found 0 for an unknown UDID. */
+int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order,
+                              int *found) MP_MUST_CHECK;
+
+/* DACs issued by another PKI (`dac import`, issue 18). Their order's pai_key
+ * is MP_PAI_KEY_EXTERNAL: it records, it never signs. */
+#define MP_PAI_KEY_EXTERNAL "external:"
+/* Raise an external order's quota by n (the imported DACs are then counted
+ * with mp_ledger_take_quota as any batch). MP_ERR_INVALID when the order is
+ * not an open external order. */
+int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHECK;
+/* Is the order external (its pai_key MP_PAI_KEY_EXTERNAL)? */
+int mp_order_is_external(const mp_order *o);
+
 /* Reports. */
 int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;
 typedef struct mp_ledger_counts {
@@ -215,5 +248,38 @@ int mp_ledger_run_start(mp_ledger *l, mp_dac_run *r) MP_MUST_CHECK;
 int mp_ledger_run_count(mp_ledger *l, int64_t run_id, uint64_t n) MP_MUST_CHECK;
 /* Inside a transaction: the run is complete (a later command starts a new one). */
 int mp_ledger_run_finish(mp_ledger *l, int64_t run_id) MP_MUST_CHECK;
+
+/* ---- Credential lifecycle (issue 19): CA revocations, published CRLs and
+ * the DCL records exported last. Their tables are created on first use. */
+
+/* Record the revocation of a CA certificate (a PAI) under the issuer (the
+ * PAA) whose SKID is issuer_skid; listed by mp_ledger_each_revoked(issuer).
+ * MP_ERR_DUPLICATE when that serial is already revoked. */
+int mp_ledger_revoke_ca(mp_ledger *l, const char *issuer_skid, const char *serial,
+                        const char *reason) MP_MUST_CHECK;
+
+/* The last CRL signed for an issuer: the issuer (whose certificates it
+ * lists) and the signer (the issuer itself or a delegated CRL signer). */
+typedef struct mp_crl_rec {
+    char issuer_skid[41];
+    const uint8_t *issuer_der;  /* borrowed */
+    size_t issuer_len;
+    const uint8_t *signer_der;  /* borrowed; = issuer when not delegated */
+    size_t signer_len;
+    uint64_t number;
+    time_t this_update, next_update;
+} mp_crl_rec;
+/* Replace the issuer's record (inside a transaction). */
+int mp_ledger_crl_record(mp_ledger *l, const mp_crl_rec *r) MP_MUST_CHECK;
+int mp_ledger_each_crl(mp_ledger *l, int (*cb)(void *ctx, const mp_crl_rec *r), void *ctx) MP_MUST_CHECK;
+
+/* DCL records as exported last, by key (e.g. "model/FFF2/8001"), as JSON
+ * text. get: *json is malloc'd (NULL and *found 0 when absent). */
+int mp_ledger_dcl_get(mp_ledger *l, const char *key, char **json, int *found) MP_MUST_CHECK;
+int mp_ledger_dcl_put(mp_ledger *l, const char *key, const char *json) MP_MUST_CHECK;
+int mp_ledger_dcl_delete(mp_ledger *l, const char *key) MP_MUST_CHECK;
+/* Every stored record whose key starts with prefix, in key order. */
+int mp_ledger_dcl_each(mp_ledger *l, const char *prefix,
+                       int (*cb)(void *ctx, const char *key, const char *json), void *ctx) MP_MUST_CHECK;
 
 #endif

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "dac/extdac.h"
 #include "dac/issue.h"
 #include "udid.h"
 #include "opts.h"
@@ -21,7 +22,7 @@
 #include "util.h"
 
 enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE,
-       O_LAYOUT, O_NAME_BY, O_BUNDLE, O_JSON };
+       O_CSR_DIR, O_CSR_BUNDLE, O_EXPORT_LAYOUT, O_LAYOUT, O_NAME_BY, O_BUNDLE, O_JSON };
 
 static const mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
@@ -31,6 +32,9 @@ static const mp_opt opts[] = {
     {"jobs", O_JOBS, OT_UINT, "J", "signing threads, one PKCS#11 session each (default 1)"},
     {"csr", O_CSR, OT_FILE, "FILE", "CSR mode: a PKCS#10 request made inside the device"},
     {"out", O_OUT, OT_OUT, "FILE", "CSR mode: the DAC output (DER)"},
+    {"csr-dir", O_CSR_DIR, OT_DIR, "DIR", "CSR batch: a folder of PKCS#10 requests (PEM or DER), DACs to --out-dir"},
+    {"csr-bundle", O_CSR_BUNDLE, OT_FILE, "FILE", "CSR batch: one PEM file of many requests, DACs to --out-dir"},
+    {"export-layout", O_EXPORT_LAYOUT, OT_ENUM, "infineon", "also write the folder's DACs as <UDID>_E0E0.pem (Infineon station layout)"},
     {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make key pairs here (N, or the order's remaining quota), write UDID.key.der (0600) next to each DAC"},
     {"layout", O_LAYOUT, OT_STR, "flat|per-device", "files in DIR (default flat: DIR/NAME.der) or one folder per device (DIR/NAME/NAME.der)"},
     {"name-by", O_NAME_BY, OT_STR, "udid|serial", "file names from the UDID (default) or the DAC serial (hex)"},
@@ -48,6 +52,7 @@ static const mp_opt opts[] = {
 
 typedef struct issue_args {
     const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *layout, *name_by, *bundle;
+    const char *csr_dir, *csr_bundle, *export_layout;
     char *udids[4096];
     size_t n_udids;
     int udid_mode; /* --udid given (n_udids may drop to 0: all done) */
@@ -62,6 +67,7 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
     mp_opt_init(&p, argc, argv, opts, "dac issue",
                 "--order ID [--count N | --udid X ...] (--out-dir DIR | --bundle FILE) [--jobs J]\n"
                 "       matter-pki dac issue --order ID --csr FILE --out FILE\n"
+                "       matter-pki dac issue --order ID --csr-dir DIR | --csr-bundle FILE --out-dir DIR [--jobs J]\n"
                 "       matter-pki dac issue --order ID --generate-keys [--count N] --out-dir DIR",
                 "Issues DACs signed by the order's PAI key in the token, one per authorized\n"
                 "device that has none yet, within the order's quota, each recorded in the\n"
@@ -76,6 +82,9 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
         case O_OUT_DIR: a->out_dir = val; break;
         case O_JOBS: a->jobs = val; break;
         case O_CSR: a->csr = val; break;
+        case O_CSR_DIR: a->csr_dir = val; break;
+        case O_CSR_BUNDLE: a->csr_bundle = val; break;
+        case O_EXPORT_LAYOUT: a->export_layout = val; break;
         case O_OUT: a->out = val; break;
         case O_GEN: a->generate = 1; break;
         case O_LEDGER: a->ledger = val; break;
@@ -106,7 +115,8 @@ static int check_mode(const issue_args *a)
         return mp_err(MP_ERR_USAGE, "dac issue: --order ID is required");
     }
     if (a->csr != NULL) {
-        if (a->out == NULL || a->out_dir || a->count || a->n_udids || a->generate || a->bundle || a->layout || a->name_by) {
+        if (a->out == NULL || a->out_dir || a->count || a->n_udids || a->generate || a->bundle || a->layout || a->name_by ||
+            a->export_layout) {
             return mp_err(MP_ERR_USAGE, "dac issue --csr takes --out FILE (and no --out-dir, --bundle, --count, --udid, --generate-keys)");
         }
         return MP_OK;
@@ -114,8 +124,14 @@ static int check_mode(const issue_args *a)
     if ((a->out_dir == NULL) == (a->bundle == NULL)) {
         return mp_err(MP_ERR_USAGE, "dac issue: one of --out-dir DIR or --bundle FILE is required");
     }
-    if (a->bundle != NULL && (a->layout || a->name_by || a->generate)) {
-        return mp_err(MP_ERR_USAGE, "dac issue --bundle takes no --layout, --name-by or --generate-keys (one file holds every DAC)");
+    if (a->bundle != NULL && (a->layout || a->name_by || a->generate || a->export_layout || a->csr_dir || a->csr_bundle)) {
+        return mp_err(MP_ERR_USAGE, "dac issue --bundle takes no --layout, --name-by, --generate-keys, --export-layout,"
+                      " --csr-dir or --csr-bundle (one file holds every DAC)");
+    }
+    if ((a->csr_dir || a->csr_bundle) && ((a->csr_dir && a->csr_bundle) || a->count || a->n_udids || a->generate ||
+                                         a->layout || a->name_by)) {
+        return mp_err(MP_ERR_USAGE, "dac issue: one of --csr-dir or --csr-bundle, and no --count, --udid, --generate-keys,"
+                      " --layout, --name-by");
     }
     if (a->count && a->n_udids) {
         return mp_err(MP_ERR_USAGE, "dac issue: --count and --udid exclude each other");
@@ -389,6 +405,13 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
         (rc = target(is, a, &count, &resumed)) != MP_OK) {
         return rc;
     }
+    if (a->csr_dir != NULL || a->csr_bundle != NULL) {
+        size_t refused = 0, done = 0;
+        rc = mp_issue_csr_batch(is, a->csr_dir, a->csr_bundle, stdout, &count, &refused, &done);
+        printf("order %lld: issued %llu DAC(s) to %s for requests; %zu refused, %zu done earlier\n", (long long)is->order.id,
+               (unsigned long long)is->issued, a->out_dir, refused, done);
+        return rc;
+    }
     if (is->generate_keys && count > 0 && (rc = gen_list(is)) != MP_OK) {
         return rc;
     }
@@ -407,6 +430,20 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
         return rc;
     }
     return print_summary(is, a, count, resumed);
+}
+
+/* --export-layout infineon: the folder's DACs (this run's and earlier ones')
+ * also as <UDID>_E0E0.pem; identical files are left, so a re-run after a
+ * crash only adds what is missing. A CSR batch's refusal status is kept. */
+static int export_layout(mp_issue *is, int rc)
+{
+    char msg[1024];
+    uint64_t n = 0;
+    snprintf(msg, sizeof(msg), "%s", rc != MP_OK ? mp_err_msg() : "");
+    int erc = mp_dac_export_infineon(is->ledger, is->order.id, is->out_dir, is->out_dir, 0, &n);
+    if (erc != MP_OK) return erc;
+    printf("%llu DAC(s) of %s also written as <UDID>_E0E0.pem\n", (unsigned long long)n, is->out_dir);
+    return rc != MP_OK ? mp_err(rc, "%s", msg) : MP_OK;
 }
 
 int dac_issue_main(int argc, char **argv)
@@ -437,6 +474,9 @@ int dac_issue_main(int argc, char **argv)
         goto end;
     }
     rc = run_batch(&is, &a, c.force);
+    if (a.export_layout != NULL && is.out_abs[0] != 0 && (rc == MP_OK || a.csr_dir != NULL || a.csr_bundle != NULL)) {
+        rc = export_layout(&is, rc);
+    }
 end:
     mp_issue_release(&is);
     mp_ks_close(ks);

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "err.h"
 #include "pin.h"
+#include "product.h"
 
 typedef struct command {
     const char *group;
@@ -25,12 +26,19 @@ static const command commands[] = {
     {"paa", "sign-pai", paa_sign_pai_main, "sign a PAI certificate from a PAI CSR with the PAA key"},
     {"pai", "create", pai_create_main, "generate a PAI key in the token and sign its certificate with the PAA key"},
     {"pai", "csr", pai_csr_main, "generate a PAI key in the token and write a CSR for a PAA held elsewhere"},
-    {"pai", "crl", pai_crl_main, "sign a CRL of the PAI's revoked DACs with the PAI key in the token"},
+    {"pai", "crl", pai_crl_main, "sign a CRL of the PAI's revoked DACs (PAI key or delegated signer), or --check one"},
+    {"pai", "revoke", pai_revoke_main, "record the revocation of a PAI under its PAA"},
+    {"paa", "crl", paa_crl_main, "sign a CRL of the PAA's revoked PAIs (PAA key or delegated signer), or --check one"},
+    {"crl-signer", "create", crl_signer_create_main, "make a delegated CRL signer (key in the token) certified by a PAA or PAI"},
+    {"revocation-set", NULL, revocation_set_main, "write the revocation-set JSON chip-tool reads (--dac-revocation-set-path)"},
     {"order", "create", order_create_main, "create a production order (VID, PID, PAI, quota) and print its ID"},
     {"order", "list", order_list_main, "list production orders"},
     {"order", "close", order_close_main, "close a production order"},
     {"dac", "issue", dac_issue_main, "issue DACs to authorized devices (batch, CSR, or off-chip keys)"},
     {"dac", "revoke", dac_revoke_main, "record the revocation of a DAC"},
+    {"dac", "import", dac_import_main, "record DACs issued by another PKI (verified chains) in the ledger"},
+    {"dac", "export", dac_export_main, "write an order's DACs in a vendor layout (infineon: <UDID>_E0E0.pem)"},
+    {"dac", "handoff", dac_handoff_main, "write revocations of another PKI's DACs for the PAI's owner"},
     {"ledger", "report", ledger_report_main, "counts per device state and per order"},
     {"ledger", "export", ledger_export_main, "export every issued certificate (csv or jsonl)"},
     {"cert", "lint", cert_lint_main, "check a certificate against the Matter PAA/PAI/DAC profile"},
@@ -45,6 +53,7 @@ static const command commands[] = {
     {"factory-data", "inspect", fd_inspect_main, "decode a factory-data image (nrf, esp32, nxp, json) and check it"},
     {"factory-data", "build", fd_build_main, "build the factory-data partitions of every issued device of an order"},
     {"factory-data", "pack", fd_pack_main, "render one device's factory-data JSON as a platform image"},
+    {"trust", "export", trust_export_main, "write our PAA(s) and CD signer in the trust-folder layout of chip-tool, matter-server or the test harness"},
     {"verify", "attestation", verify_attestation_main, "judge a DAC chain and CD as a Matter commissioner does (SDK result codes)"},
     {"testvectors", "generate", testvectors_generate_main, "generate commissioner certification test vectors (--dac_provider JSON)"},
     {"chips", "import", chips_import_main, "import a signed chip list (CSV, JSON or birth certificates) into the ledger"},
@@ -84,6 +93,9 @@ int main(int argc, char **argv)
         argv++;
         argc--;
     }
+    /* product.json: core validates the common fields, the stages their sections */
+    mp_product_section_check("cd", mp_cd_section_check);
+    mp_product_section_check("dcl", mp_dcl_section_check);
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         if (argc >= 3 && strcmp(argv[2], "exit-codes") == 0) {
