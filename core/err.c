@@ -69,7 +69,7 @@ const char *mp_rc_name(int rc)
         "profile violation", "inputs mismatch", "signature verification failed",
         "ledger error", "quota exceeded", "duplicate", "device not authorized",
         "reserved (not produced: batches stop at their first failure)",
-        "attestation rejected", "interrupted", "reserved (state or ledger not found)",
+        "attestation rejected", "interrupted", "state or ledger not found",
         "reserved (busy, retry later)", "reserved (network or TLS failure)",
         "reserved (CRL expires soon or has expired)", "reserved (audit trail broken)",
     };

@@ -35,7 +35,7 @@ enum mp_rc {
     MP_ERR_INTERRUPTED = 20, /* stopped by a signal; re-run to finish */
     /* 21-25: reserved for work in progress; the first code that uses one
      * drops "reserved" here and in mp_rc_name. */
-    MP_ERR_NO_STATE = 21,    /* reserved: state directory or ledger missing,
+    MP_ERR_NO_STATE = 21,    /* state directory or ledger missing,
                                 empty, or not the ledger of this PKI */
     MP_ERR_BUSY = 22,        /* reserved: a server asked to retry later (HTTP 429/503) */
     MP_ERR_NETWORK = 23,     /* reserved: server unreachable, TLS or protocol failure */

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "err.h"
 #include "pin.h"
+#include "state.h"
 
 typedef struct command {
     const char *group;
@@ -21,6 +22,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"token", "init", token_init_main, "create a SoftHSM development token in the state directory"},
+    {"token", "list", token_list_main, "list the objects on the token (labels, IDs, key attributes)"},
     {"paa", "create", paa_create_main, "generate a PAA key in the token and self-sign the PAA certificate"},
     {"paa", "sign-pai", paa_sign_pai_main, "sign a PAI certificate from a PAI CSR with the PAA key"},
     {"pai", "create", pai_create_main, "generate a PAI key in the token and sign its certificate with the PAA key"},
@@ -31,6 +33,7 @@ static const command commands[] = {
     {"order", "close", order_close_main, "close a production order"},
     {"dac", "issue", dac_issue_main, "issue DACs to authorized devices (batch, CSR, or off-chip keys)"},
     {"dac", "revoke", dac_revoke_main, "record the revocation of a DAC"},
+    {"ledger", "init", ledger_init_main, "start a new, empty ledger bound to this PKI (never over an existing one)"},
     {"ledger", "report", ledger_report_main, "counts per device state and per order"},
     {"ledger", "export", ledger_export_main, "export every issued certificate (csv or jsonl)"},
     {"cert", "lint", cert_lint_main, "check a certificate against the Matter PAA/PAI/DAC profile"},
@@ -52,6 +55,66 @@ static const command commands[] = {
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* What a command needs before it runs (checked here once, so a command in
+ * the wrong folder fails the same way everywhere): NEEDS_STATE, the state
+ * directory; NEEDS_LEDGER, a ledger: --ledger PATH or the state directory's.
+ * A command not listed needs neither (token init makes the state). */
+enum { NEEDS_STATE = 1, NEEDS_LEDGER = 2 };
+static const struct {
+    const char *cmd;
+    int needs;
+} needs[] = {
+    {"token list", NEEDS_STATE},   {"paa create", NEEDS_STATE},     {"paa sign-pai", NEEDS_STATE},
+    {"pai create", NEEDS_STATE},   {"pai csr", NEEDS_STATE},        {"pai crl", NEEDS_STATE | NEEDS_LEDGER},
+    {"cd create-signer", NEEDS_STATE},
+    {"order create", NEEDS_LEDGER}, {"order list", NEEDS_LEDGER},   {"order close", NEEDS_LEDGER},
+    {"dac issue", NEEDS_LEDGER},   {"dac revoke", NEEDS_LEDGER},    {"ledger report", NEEDS_LEDGER},
+    {"ledger export", NEEDS_LEDGER}, {"ledger init", NEEDS_STATE},  {"chips import", NEEDS_LEDGER},
+    {"factory-data build", NEEDS_LEDGER},
+};
+
+/* The value of --NAME V or --NAME=V among the command's arguments. */
+static const char *arg_value(int argc, char **argv, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0 || strncmp(argv[i] + 2, name, n) != 0) {
+            continue;
+        }
+        if (argv[i][2 + n] == '=') {
+            return argv[i] + 3 + n;
+        }
+        if (argv[i][2 + n] == 0 && i + 1 < argc) {
+            return argv[i + 1];
+        }
+    }
+    return NULL;
+}
+
+static int check_needs(const command *c, int argc, char **argv)
+{
+    char name[64], dir[4096];
+    int need = 0;
+    snprintf(name, sizeof(name), "%s %s", c->group, c->name ? c->name : "");
+    for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+        if (strcmp(needs[i].cmd, name) == 0) {
+            need = needs[i].needs;
+        }
+    }
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return MP_OK;
+        }
+    }
+    if (need == 0) {
+        return MP_OK;
+    }
+    if (need == NEEDS_LEDGER && arg_value(argc, argv, "ledger") != NULL) {
+        return MP_OK; /* the ledger is named; no state directory needed */
+    }
+    return mp_state_find(arg_value(argc, argv, "state-dir"), getenv("MATTER_PKI_STATE"), dir, sizeof(dir));
+}
 
 static void usage(FILE *f)
 {
@@ -109,7 +172,10 @@ int main(int argc, char **argv)
             continue;
         }
         mp_err_clear();
-        int rc = c->fn(argc - 1 - words, argv + 1 + words);
+        int rc = check_needs(c, argc - 1 - words, argv + 1 + words);
+        if (rc == MP_OK) {
+            rc = c->fn(argc - 1 - words, argv + 1 + words);
+        }
         if (rc != MP_OK) {
             fprintf(stderr, "matter-pki %s%s%s: error: %s\n", c->group, c->name ? " " : "",
                     c->name ? c->name : "", mp_err_msg());

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "pin.h"
+#include "state.h"
 #include "util.h"
 
 const char *mp_opt_shown(const char *val)
@@ -171,10 +172,13 @@ int mp_opt_common(mp_common *c, int id, const char *val)
 
 void mp_common_finish(mp_common *c)
 {
-    if (c->state_dir == NULL) {
-        const char *e = getenv("MATTER_PKI_STATE");
-        c->state_dir = e != NULL && *e ? e : ".matter-pki";
-    }
+    /* --state-dir, else MATTER_PKI_STATE, else the nearest .matter-pki
+     * above the current folder; commands that need it and find none fail
+     * with MP_ERR_NO_STATE when they open the ledger or write a log. */
+    c->state_found = mp_state_find(c->state_dir, getenv("MATTER_PKI_STATE"), c->state_buf,
+                                   sizeof(c->state_buf)) == MP_OK;
+    mp_err_clear();
+    c->state_dir = c->state_buf;
     if (c->operator_name == NULL) {
         const char *u = getenv("USER");
         c->operator_name = u != NULL && *u ? u : "unknown";

@@ -60,6 +60,8 @@ typedef struct mp_common {
     int force;
     int quiet;
     mp_ceremony_cfg rec; /* what core's ceremony steps need; set by mp_common_finish */
+    int state_found;     /* state_dir exists (else it is where token init would make it) */
+    char state_buf[4096];
 } mp_common;
 
 typedef struct mp_optparse {
