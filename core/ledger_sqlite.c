@@ -161,7 +161,7 @@ int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out)
         mp_ledger_close(l);
         return rc;
     }
-    if ((rc = mp_ledger_migrate(l)) != MP_OK) {
+    if ((rc = mp_ledger_migrate(l->db, l->path)) != MP_OK) {
         mp_ledger_close(l);
         return rc;
     }

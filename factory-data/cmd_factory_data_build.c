@@ -1,11 +1,11 @@
-/* cmd_build.c - `factory-data build`: options, inputs and their checks. */
+/* cmd_factory_data_build.c - `factory-data build`: options, inputs and their checks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "factory-data/build.h"
 #include "factory-data/check.h"
 #include "opts.h"

@@ -1,10 +1,10 @@
-/* chips_cmd.c - `chips import` and `chips simulate`. */
+/* cmd_chips.c - `chips import` and `chips simulate`. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "src/commands.h"
-#include "dac/chips.h"
+#include "chips/chips.h"
 #include "opts.h"
 #include "util.h"
 #include "x509.h"

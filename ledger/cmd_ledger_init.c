@@ -1,8 +1,8 @@
-/* cmd_ledger.c - `matter-pki ledger init`: a new, empty ledger on purpose. */
+/* cmd_ledger_init.c - `matter-pki ledger init`: a new, empty ledger on purpose. */
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
+#include "src/commands.h"
 #include "ledger.h"
 #include "opts.h"
 #include "state.h"
