@@ -82,13 +82,28 @@ static void take_env(stash *s)
     }
 }
 
+/* LeakSanitizer stops the process with ptrace, which a non-dumpable process
+ * refuses: sanitizer builds (make asan, fuzzing) keep RLIMIT_CORE 0 only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MP_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MP_SANITIZED 1
+#endif
+#endif
+#ifndef MP_SANITIZED
+#define MP_SANITIZED 0
+#endif
+
 void mp_cli_secure_process(int allow_core)
 {
     if (allow_core) {
         return;
     }
     struct rlimit none = {0, 0};
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (!MP_SANITIZED) {
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     (void)setrlimit(RLIMIT_CORE, &none);
 }
 
