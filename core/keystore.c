@@ -40,11 +40,7 @@ void mp_skid(const uint8_t point[static 65], uint8_t skid[static 20])
 
 const char *mp_ks_module_path(const mp_hsm_cfg *cfg)
 {
-    if (cfg->module != NULL && *cfg->module) {
-        return cfg->module;
-    }
-    const char *env = getenv("MATTER_PKI_MODULE");
-    return env != NULL && *env ? env : MP_DEFAULT_MODULE;
+    return cfg->module != NULL && *cfg->module ? cfg->module : MP_DEFAULT_MODULE;
 }
 
 void mp_ks_prepare_env(const mp_hsm_cfg *cfg)

@@ -49,6 +49,18 @@ static int has_schema(sqlite3 *db)
     return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : -r;
 }
 
+static int schema_version(sqlite3 *db)
+{
+    sqlite3_stmt *s = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        version = sqlite3_column_int(s, 0);
+    }
+    sqlite3_finalize(s);
+    return version;
+}
+
 static int open_err(const char *path, sqlite3 *db, int r)
 {
     if (r == SQLITE_NOTADB || r == -SQLITE_NOTADB) {
@@ -77,6 +89,9 @@ int mp_ledger_sqlite_open(const char *path, int flags, sqlite3 **db)
         of |= SQLITE_OPEN_URI;
     }
     int r = sqlite3_open_v2(name, db, of, NULL);
+    if (r == SQLITE_OK) {
+        sqlite3_busy_timeout(*db, 10000); /* another program may be upgrading it */
+    }
     int schema = r == SQLITE_OK ? has_schema(*db) : -r;
     if (schema < 0 || (schema == 0 && !(flags & MP_LEDGER_F_CREATE))) {
         int rc = schema == 0 ? mp_err(MP_ERR_NO_STATE, "ledger %s holds no matter-pki ledger (no meta table); a ledger is never created here by accident: restore it from a backup or point --ledger at the right file", path)
@@ -85,7 +100,28 @@ int mp_ledger_sqlite_open(const char *path, int flags, sqlite3 **db)
         *db = NULL;
         return rc;
     }
+    int v = schema == 1 && ro ? schema_version(*db) : MP_LEDGER_SCHEMA;
+    if (v < MP_LEDGER_SCHEMA) {
+        int rc = mp_err(MP_ERR_DB, "ledger %s has schema %d and this program reads schema %d; it is upgraded when a command opens it on writable media", path, v, MP_LEDGER_SCHEMA);
+        sqlite3_close(*db);
+        *db = NULL;
+        return rc;
+    }
     return MP_OK;
+}
+
+int mp_ledger_sqlite_ro_flags(const char *path, int flags)
+{
+    sqlite3 *db = NULL;
+    if (!(flags & MP_LEDGER_F_RO) || read_only_medium(path) ||
+        sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return flags;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    int v = has_schema(db) == 1 ? schema_version(db) : MP_LEDGER_SCHEMA;
+    sqlite3_close(db);
+    return v >= 0 && v < MP_LEDGER_SCHEMA ? flags & ~MP_LEDGER_F_RO : flags;
 }
 
 #define NEW_LEDGER_HINT "restore it from a backup, point --ledger at it, or start a new ledger on purpose with 'matter-pki ledger init'"

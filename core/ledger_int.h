@@ -14,6 +14,9 @@ sqlite3 *mp_ledger_db(mp_ledger *l);
  * MP_LEDGER_F_CREATE; a file without a ledger schema is refused unless
  * creating. The message says when the medium is read-only. */
 int mp_ledger_sqlite_open(const char *path, int flags, sqlite3 **db) MP_MUST_CHECK;
+/* A read-only open of a ledger of an older schema on writable media becomes
+ * a read-write one, so that the one-time upgrade runs: returns flags. */
+int mp_ledger_sqlite_ro_flags(const char *path, int flags);
 int mp_ledger_db_err(mp_ledger *l, const char *what);
 
 /* ledger_schema.c: the schema version this code writes, the SQL functions its

@@ -135,6 +135,7 @@ int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out)
         free(l);
         return mp_err(MP_ERR_DB, "ledger %s: the PostgreSQL backend is not built in this version; use an SQLite file", path);
     }
+    flags = mp_ledger_sqlite_ro_flags(l->path, flags);
     if ((rc = mp_ledger_sqlite_open(l->path, flags, &l->db)) != MP_OK) {
         mp_ledger_close(l);
         return rc;

@@ -175,13 +175,18 @@ void mp_common_finish(mp_common *c)
     /* --state-dir, else MATTER_PKI_STATE, else the nearest .matter-pki
      * above the current folder; commands that need it and find none fail
      * with MP_ERR_NO_STATE when they open the ledger or write a log. */
+    mp_err_hold(); /* a usage error recorded before this call stays the error */
     c->state_found = mp_state_find(c->state_dir, getenv("MATTER_PKI_STATE"), c->state_buf,
                                    sizeof(c->state_buf)) == MP_OK;
-    mp_err_clear();
+    mp_err_release();
     c->state_dir = c->state_buf;
     if (c->operator_name == NULL) {
         const char *u = getenv("USER");
         c->operator_name = u != NULL && *u ? u : "unknown";
+    }
+    if (c->hsm.module == NULL) {
+        const char *m = getenv("MATTER_PKI_MODULE");
+        c->hsm.module = m != NULL && *m ? m : NULL;
     }
     if (c->hsm.token == NULL) {
         const char *t = getenv("MATTER_PKI_TOKEN");
