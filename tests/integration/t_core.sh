@@ -117,6 +117,12 @@ expect_err 4 "token folder .*gone/tokens named in" "paa create with the token fo
 # ---- the PIN flags of the token (issue 13 item 9; the flag logic: tests/unit/test_cli.c)
 expect_err 2 "takes no value" "--force-pin-try is a flag, not a value" "$MP" token list $H --force-pin-try=1
 expect 0 "--force-pin-try on a healthy token" "$MP" token list $H --force-pin-try
+# SoftHSM sets CKF_USER_PIN_COUNT_LOW after a wrong PIN (it has no final try or lock-out)
+expect_err 3 "PIN incorrect" "a wrong PIN" "$MP" token list --token test --pin-file badpin
+expect_err 0 "warning: token 'test': a wrong PIN was entered recently; few tries are left" \
+    "the next login warns that the PIN count is low" "$MP" token list $H
+expect 0 "after a good login the warning is gone" "$MP" token list $H
+check "...no warning" bash -c "! grep -q 'few tries' err.txt"
 
 # ---- stray arguments are never echoed in full (issue 13 item 10)
 expect_err 2 "unexpected argument 'my...' \(13 characters" "a long stray argument is cut" "$MP" order list mysecretpin12
