@@ -18,7 +18,7 @@
 enum { O_LABEL = 1, O_SO_PIN_FILE };
 
 static const mp_opt opts[] = {
-    {"label", O_LABEL, OT_STR, "LABEL", "token label (required, at most 32 characters)"},
+    {"label", O_LABEL, OT_STR | OT_REQUIRED, "LABEL", "token label (at most 32 characters)"},
     {"pin-file", OPT_PIN_FILE, OT_FILE, "FILE", "user PIN file (else env MATTER_PKI_PIN, else prompt)"},
     {"so-pin-file", O_SO_PIN_FILE, OT_FILE, "FILE", "security officer PIN file (else env MATTER_PKI_SO_PIN, else prompt)"},
     {"module", OPT_MODULE, OT_STR, "PATH", "PKCS#11 module (default SoftHSMv2)"},
@@ -64,8 +64,8 @@ int token_init_main(int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (label == NULL || *label == 0 || strlen(label) > 32) {
-        return mp_err(MP_ERR_USAGE, "token init: --label LABEL (1..32 characters) is required");
+    if (*label == 0 || strlen(label) > 32) {
+        return mp_err(MP_ERR_USAGE, "token init: --label LABEL must be 1..32 characters");
     }
     char pki[MP_PKI_ID_LEN + 1];
     if ((rc = mp_state_create(c.state_dir, pki)) != MP_OK || (rc = write_conf(c.state_dir)) != MP_OK) {

@@ -13,66 +13,55 @@
 #include "pin.h"
 #include "state.h"
 
+/* What a command needs before it runs, checked once here so that a command
+ * in the wrong folder fails the same way everywhere: NEEDS_STATE, the state
+ * directory; NEEDS_LEDGER, a ledger: --ledger PATH or the state directory's.
+ * (token init makes the state; commands with neither need nothing.) */
+enum { NEEDS_NOTHING = 0, NEEDS_STATE = 1, NEEDS_LEDGER = 2 };
+
 typedef struct command {
     const char *group;
     const char *name; /* NULL for one-word commands */
     int (*fn)(int argc, char **argv);
     const char *summary;
+    int needs;        /* NEEDS_* */
 } command;
 
 static const command commands[] = {
-    {"token", "init", token_init_main, "create a SoftHSM development token in the state directory"},
-    {"token", "list", token_list_main, "list the objects on the token (labels, IDs, key attributes)"},
-    {"paa", "create", paa_create_main, "generate a PAA key in the token and self-sign the PAA certificate"},
-    {"paa", "sign-pai", paa_sign_pai_main, "sign a PAI certificate from a PAI CSR with the PAA key"},
-    {"pai", "create", pai_create_main, "generate a PAI key in the token and sign its certificate with the PAA key"},
-    {"pai", "csr", pai_csr_main, "generate a PAI key in the token and write a CSR for a PAA held elsewhere"},
-    {"pai", "crl", pai_crl_main, "sign a CRL of the PAI's revoked DACs with the PAI key in the token"},
-    {"order", "create", order_create_main, "create a production order (VID, PID, PAI, quota) and print its ID"},
-    {"order", "list", order_list_main, "list production orders"},
-    {"order", "close", order_close_main, "close a production order"},
-    {"dac", "issue", dac_issue_main, "issue DACs to authorized devices (batch, CSR, or off-chip keys)"},
-    {"dac", "revoke", dac_revoke_main, "record the revocation of a DAC"},
-    {"ledger", "init", ledger_init_main, "start a new, empty ledger bound to this PKI (never over an existing one)"},
-    {"ledger", "report", ledger_report_main, "counts per device state and per order"},
-    {"ledger", "export", ledger_export_main, "export every issued certificate (csv or jsonl)"},
-    {"cert", "lint", cert_lint_main, "check a certificate against the Matter PAA/PAI/DAC profile"},
-    {"cd", "create", cd_create_main, "encode and sign a Certification Declaration (key in the token)"},
-    {"cd", "create-signer", cd_create_signer_main, "generate a CD signing key in the token and a development certificate"},
-    {"cd", "print", cd_print_main, "print the fields of a Certification Declaration"},
-    {"cd", "verify", cd_verify_main, "check a CD's envelope, signature and fields strictly"},
-    {"dcl", "export", dcl_export_main, "write DCL records (vendor, model, versions, PKI, compliance) as unsigned dcld transactions"},
-    {"onboarding", "encode", onboarding_encode_main, "QR code text and manual pairing code of an onboarding payload"},
-    {"onboarding", "decode", onboarding_decode_main, "print every field of a QR code text or manual pairing code"},
-    {"factory-data", "verifier", fd_verifier_main, "SPAKE2+ verifier (base64) of a passcode, salt and iteration count"},
-    {"factory-data", "inspect", fd_inspect_main, "decode a factory-data image (nrf, esp32, nxp, json) and check it"},
-    {"factory-data", "build", fd_build_main, "build the factory-data partitions of every issued device of an order"},
-    {"factory-data", "pack", fd_pack_main, "render one device's factory-data JSON as a platform image"},
-    {"verify", "attestation", verify_attestation_main, "judge a DAC chain and CD as a Matter commissioner does (SDK result codes)"},
-    {"testvectors", "generate", testvectors_generate_main, "generate commissioner certification test vectors (--dac_provider JSON)"},
-    {"chips", "import", chips_import_main, "import a signed chip list (CSV, JSON or birth certificates) into the ledger"},
-    {"chips", "simulate", chips_simulate_main, "SIMULATOR: play the chip maker (device keys, signed chip lists) for demos/tests"},
+    {"token", "init", token_init_main, "create a SoftHSM development token in the state directory", NEEDS_NOTHING},
+    {"token", "list", token_list_main, "list the objects on the token (labels, IDs, key attributes)", NEEDS_STATE},
+    {"paa", "create", paa_create_main, "generate a PAA key in the token and self-sign the PAA certificate", NEEDS_STATE},
+    {"paa", "sign-pai", paa_sign_pai_main, "sign a PAI certificate from a PAI CSR with the PAA key", NEEDS_STATE},
+    {"pai", "create", pai_create_main, "generate a PAI key in the token and sign its certificate with the PAA key", NEEDS_STATE},
+    {"pai", "csr", pai_csr_main, "generate a PAI key in the token and write a CSR for a PAA held elsewhere", NEEDS_STATE},
+    {"pai", "crl", pai_crl_main, "sign a CRL of the PAI's revoked DACs with the PAI key in the token", NEEDS_STATE | NEEDS_LEDGER},
+    {"order", "create", order_create_main, "create a production order (VID, PID, PAI, quota) and print its ID", NEEDS_LEDGER},
+    {"order", "list", order_list_main, "list production orders", NEEDS_LEDGER},
+    {"order", "close", order_close_main, "close a production order", NEEDS_LEDGER},
+    {"dac", "issue", dac_issue_main, "issue DACs to authorized devices (batch, CSR, or off-chip keys)", NEEDS_LEDGER},
+    {"dac", "revoke", dac_revoke_main, "record the revocation of a DAC", NEEDS_LEDGER},
+    {"ledger", "init", ledger_init_main, "start a new, empty ledger bound to this PKI (never over an existing one)", NEEDS_STATE},
+    {"ledger", "report", ledger_report_main, "counts per device state and per order", NEEDS_LEDGER},
+    {"ledger", "export", ledger_export_main, "export every issued certificate (csv or jsonl)", NEEDS_LEDGER},
+    {"cert", "lint", cert_lint_main, "check a certificate against the Matter PAA/PAI/DAC profile", NEEDS_NOTHING},
+    {"cd", "create", cd_create_main, "encode and sign a Certification Declaration (key in the token)", NEEDS_NOTHING},
+    {"cd", "create-signer", cd_create_signer_main, "generate a CD signing key in the token and a development certificate", NEEDS_STATE},
+    {"cd", "print", cd_print_main, "print the fields of a Certification Declaration", NEEDS_NOTHING},
+    {"cd", "verify", cd_verify_main, "check a CD's envelope, signature and fields strictly", NEEDS_NOTHING},
+    {"dcl", "export", dcl_export_main, "write DCL records (vendor, model, versions, PKI, compliance) as unsigned dcld transactions", NEEDS_NOTHING},
+    {"onboarding", "encode", onboarding_encode_main, "QR code text and manual pairing code of an onboarding payload", NEEDS_NOTHING},
+    {"onboarding", "decode", onboarding_decode_main, "print every field of a QR code text or manual pairing code", NEEDS_NOTHING},
+    {"factory-data", "verifier", fd_verifier_main, "SPAKE2+ verifier (base64) of a passcode, salt and iteration count", NEEDS_NOTHING},
+    {"factory-data", "inspect", fd_inspect_main, "decode a factory-data image (nrf, esp32, nxp, json) and check it", NEEDS_NOTHING},
+    {"factory-data", "build", fd_build_main, "build the factory-data partitions of every issued device of an order", NEEDS_LEDGER},
+    {"factory-data", "pack", fd_pack_main, "render one device's factory-data JSON as a platform image", NEEDS_NOTHING},
+    {"verify", "attestation", verify_attestation_main, "judge a DAC chain and CD as a Matter commissioner does (SDK result codes)", NEEDS_NOTHING},
+    {"testvectors", "generate", testvectors_generate_main, "generate commissioner certification test vectors (--dac_provider JSON)", NEEDS_NOTHING},
+    {"chips", "import", chips_import_main, "import a signed chip list (CSV, JSON or birth certificates) into the ledger", NEEDS_LEDGER},
+    {"chips", "simulate", chips_simulate_main, "SIMULATOR: play the chip maker (device keys, signed chip lists) for demos/tests", NEEDS_NOTHING},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-/* What a command needs before it runs (checked here once, so a command in
- * the wrong folder fails the same way everywhere): NEEDS_STATE, the state
- * directory; NEEDS_LEDGER, a ledger: --ledger PATH or the state directory's.
- * A command not listed needs neither (token init makes the state). */
-enum { NEEDS_STATE = 1, NEEDS_LEDGER = 2 };
-static const struct {
-    const char *cmd;
-    int needs;
-} needs[] = {
-    {"token list", NEEDS_STATE},   {"paa create", NEEDS_STATE},     {"paa sign-pai", NEEDS_STATE},
-    {"pai create", NEEDS_STATE},   {"pai csr", NEEDS_STATE},        {"pai crl", NEEDS_STATE | NEEDS_LEDGER},
-    {"cd create-signer", NEEDS_STATE},
-    {"order create", NEEDS_LEDGER}, {"order list", NEEDS_LEDGER},   {"order close", NEEDS_LEDGER},
-    {"dac issue", NEEDS_LEDGER},   {"dac revoke", NEEDS_LEDGER},    {"ledger report", NEEDS_LEDGER},
-    {"ledger export", NEEDS_LEDGER}, {"ledger init", NEEDS_STATE},  {"chips import", NEEDS_LEDGER},
-    {"factory-data build", NEEDS_LEDGER},
-};
 
 /* The value of --NAME V or --NAME=V among the command's arguments. */
 static const char *arg_value(int argc, char **argv, const char *name)
@@ -94,14 +83,8 @@ static const char *arg_value(int argc, char **argv, const char *name)
 
 static int check_needs(const command *c, int argc, char **argv)
 {
-    char name[64], dir[4096];
-    int need = 0;
-    snprintf(name, sizeof(name), "%s %s", c->group, c->name ? c->name : "");
-    for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
-        if (strcmp(needs[i].cmd, name) == 0) {
-            need = needs[i].needs;
-        }
-    }
+    char dir[4096];
+    int need = c->needs;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             return MP_OK;

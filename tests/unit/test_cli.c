@@ -267,6 +267,41 @@ static void test_ledger_identity(void)
     rm_dir();
 }
 
+static int parse_all(int argc, char **argv)
+{
+    static const mp_opt t[] = {
+        {"key-label", 1, OT_STR | OT_REQUIRED, "L", "label"},
+        {"cn", 2, OT_STR | OT_REQUIRED, "CN", "name"},
+        {"out", 3, OT_OUT | OT_REQUIRED, "F", "output"},
+        {"days", 4, OT_UINT, "N", "days"},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    mp_optparse p;
+    const char *val;
+    int id;
+    mp_opt_init(&p, argc, argv, t, "paa create", NULL, NULL);
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+    }
+    return id;
+}
+
+static void test_opt_required(void)
+{
+    char a0[] = "--days", a1[] = "3", a2[] = "--cn", a3[] = "X", a4[] = "--key-label=k", a5[] = "--out",
+         a6[] = "x.pem", a7[] = "--key-label", a8[] = "k";
+    char *none[] = {a0, a1};
+    CU_ASSERT_EQUAL(parse_all(2, none), -MP_ERR_USAGE);
+    CU_ASSERT_STRING_EQUAL(mp_err_msg(), "paa create: --key-label, --cn and --out are required");
+    char *two[] = {a2, a3, a4};
+    CU_ASSERT_EQUAL(parse_all(3, two), -MP_ERR_USAGE);
+    CU_ASSERT_STRING_EQUAL(mp_err_msg(), "paa create: --out is required");
+    char *one[] = {a5, a6};
+    CU_ASSERT_EQUAL(parse_all(2, one), -MP_ERR_USAGE);
+    CU_ASSERT_STRING_EQUAL(mp_err_msg(), "paa create: --key-label and --cn are required");
+    char *all[] = {a2, a3, a7, a8, a5, a6};
+    CU_ASSERT_EQUAL(parse_all(6, all), 0);
+}
+
 static int failing_cleanup(void)
 {
     return mp_err(MP_ERR_IO, "cleanup could not remove a file");
@@ -302,6 +337,7 @@ void register_cli(void)
     TU_ADD(s, test_pin_policy);
     TU_ADD(s, test_pin_source);
     TU_ADD(s, test_opt_shown);
+    TU_ADD(s, test_opt_required);
     TU_ADD(s, test_input_types);
     TU_ADD(s, test_stream_leaves_nothing);
     TU_ADD(s, test_outdir_fallback_excl);
