@@ -130,7 +130,7 @@ int mp_ledger_sqlite_ro_flags(const char *path, int flags)
 static int check_file(const char *path, int mode, const char *state_dir, int is_default)
 {
     struct stat st;
-    if (lstat(path, &st) != 0) {
+    if (stat(path, &st) != 0) { /* a ledger may be reached through a symlink */
         if (errno != ENOENT) {
             return mp_err(MP_ERR_IO, "ledger %s: %s", path, strerror(errno));
         }

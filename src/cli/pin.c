@@ -163,7 +163,8 @@ static int prompt_pin(const char *prompt, int confirm, const char *env, char **p
     }
     char again[PIN_MAX + 16];
     char *a = tty_line(fd, prompt), *b = NULL;
-    int rc = a != NULL ? MP_OK : mp_err(MP_ERR_AUTH, "cannot read a PIN from the terminal");
+    int rc = a == NULL ? mp_err(MP_ERR_AUTH, "cannot read a PIN from the terminal")
+           : a[0] == 0 ? mp_err(MP_ERR_AUTH, "no PIN typed") : MP_OK;
     if (rc == MP_OK && confirm) {
         snprintf(again, sizeof(again), "Again, %s", prompt);
         b = tty_line(fd, again);
