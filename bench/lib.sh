@@ -55,7 +55,8 @@ out_size() {
     DISK=$(( k * 1024 / $2 ))
 }
 
-fresh_ledger() { rm -f "$MATTER_PKI_STATE"/ledger.sqlite*; }
+# a new, empty ledger on purpose (a missing one is an error since issue 13 item 4)
+fresh_ledger() { rm -f "$MATTER_PKI_STATE"/ledger.sqlite*; "$MP" ledger init > /dev/null; }
 
 new_order() {
     "$MP" order create "${H[@]}" --vid FFF2 --pid 8001 --pai-cert "$W/pai.pem" --pai-key b-pai \

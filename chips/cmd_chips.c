@@ -172,7 +172,8 @@ int chips_import_main(int argc, char **argv)
     mp_ledger *l = NULL;
     memset(&a, 0, sizeof(a));
     int rc = import_parse(&a, argc, argv);
-    if (rc == MP_OK) rc = mp_ledger_open_state(a.c.state_dir, a.ledger, &l);
+    /* a ledger is created only where --ledger names a file that does not exist */
+    if (rc == MP_OK) rc = mp_ledger_open_as(a.c.state_dir, a.ledger, a.ledger ? MP_LEDGER_CREATE : MP_LEDGER_WRITE, &l);
     if (rc == MP_OK) rc = mp_chips_import_run(l, &a.im);
     if (rc == MP_OK && a.json) {
         static const char *const fmts[] = {"csv", "json", "birth-certs", "microchip-manifest"};

@@ -83,11 +83,29 @@ typedef struct mp_cert_rec {
 
 typedef struct mp_ledger mp_ledger;
 
-/* Open (creating and migrating the schema as needed). */
+/* Open (creating and migrating the schema as needed): the low-level call
+ * for tests and tools; commands use mp_ledger_open_as (ledger_id.c). */
 int mp_ledger_open(const char *path, mp_ledger **out) MP_MUST_CHECK;
-/* Open `path`, or STATE_DIR/ledger.sqlite when path is NULL (creating the
- * state directory). */
+/* The same with flags: MP_LEDGER_F_CREATE allows a new file and schema
+ * (without it a missing file or one without a ledger schema is
+ * MP_ERR_NO_STATE); MP_LEDGER_F_RO opens read-only (no migration; works on
+ * read-only media). */
+#define MP_LEDGER_F_CREATE 1
+#define MP_LEDGER_F_RO 2
+int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out) MP_MUST_CHECK;
+
+/* How a command opens its ledger: `path`, or STATE_DIR/ledger.sqlite when
+ * path is NULL. A ledger is created only in MP_LEDGER_CREATE mode and only
+ * where no file exists; a missing or empty ledger is MP_ERR_NO_STATE naming
+ * the path; a ledger bound to another PKI than the state directory's
+ * (state.h) is MP_ERR_NO_STATE. MP_LEDGER_READ never writes. */
+enum mp_ledger_mode { MP_LEDGER_WRITE = 0, MP_LEDGER_READ = 1, MP_LEDGER_CREATE = 2 };
+int mp_ledger_open_as(const char *state_dir, const char *path, int mode, mp_ledger **out) MP_MUST_CHECK;
+/* mp_ledger_open_as(state_dir, path, MP_LEDGER_WRITE, out). */
 int mp_ledger_open_state(const char *state_dir, const char *path, mp_ledger **out) MP_MUST_CHECK;
+/* The ledger's meta table (key/value text), e.g. "pki_id". */
+int mp_ledger_meta_get(mp_ledger *l, const char *key, char *val, size_t cap, int *found) MP_MUST_CHECK;
+int mp_ledger_meta_set(mp_ledger *l, const char *key, const char *val) MP_MUST_CHECK;
 void mp_ledger_close(mp_ledger *l);
 const char *mp_ledger_path(const mp_ledger *l);
 

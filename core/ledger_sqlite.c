@@ -119,6 +119,11 @@ static void now_iso(char out[21])
 
 int mp_ledger_open(const char *path, mp_ledger **out)
 {
+    return mp_ledger_open_flags(path, MP_LEDGER_F_CREATE, out);
+}
+
+int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out)
+{
     mp_ledger *l = calloc(1, sizeof(*l));
     int rc;
     *out = NULL;
@@ -130,13 +135,17 @@ int mp_ledger_open(const char *path, mp_ledger **out)
         free(l);
         return mp_err(MP_ERR_DB, "ledger %s: the PostgreSQL backend is not built in this version; use an SQLite file", path);
     }
-    if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        rc = mp_err(MP_ERR_DB, "ledger %s: cannot open: %s", path, l->db ? sqlite3_errmsg(l->db) : "out of memory");
+    flags = mp_ledger_sqlite_ro_flags(l->path, flags);
+    if ((rc = mp_ledger_sqlite_open(l->path, flags, &l->db)) != MP_OK) {
         mp_ledger_close(l);
         return rc;
     }
     sqlite3_busy_timeout(l->db, 10000);
     mp_ledger_sql_functions(l->db);
+    if (flags & MP_LEDGER_F_RO) {
+        *out = l;
+        return MP_OK;
+    }
     /* Switching a rollback-journal file (a restored backup, say) to WAL needs
      * the file to itself, and SQLite does not wait for that: retry while
      * another program holds it, up to the busy timeout. */
@@ -165,20 +174,6 @@ int mp_ledger_open(const char *path, mp_ledger **out)
     }
     *out = l;
     return MP_OK;
-}
-
-int mp_ledger_open_state(const char *state_dir, const char *path, mp_ledger **out)
-{
-    char def[4096];
-    if (path == NULL) {
-        int rc = mp_mkdir_p(state_dir, 0700);
-        if (rc != MP_OK) {
-            return rc;
-        }
-        snprintf(def, sizeof(def), "%s/ledger.sqlite", state_dir);
-        path = def;
-    }
-    return mp_ledger_open(path, out);
 }
 
 void mp_ledger_close(mp_ledger *l)
@@ -725,6 +720,36 @@ int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c)
     c->revoked = count_of(l, "SELECT count(*) FROM devices WHERE state=2");
     c->offchip = count_of(l, "SELECT count(*) FROM devices WHERE key_origin=1");
     return MP_OK;
+}
+
+int mp_ledger_meta_get(mp_ledger *l, const char *key, char *val, size_t cap, int *found)
+{
+    sqlite3_stmt *s = mp_ledger_stmt(l, "SELECT value FROM meta WHERE key=?");
+    *found = 0;
+    if (s == NULL) {
+        return MP_ERR_DB;
+    }
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        snprintf(val, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+        *found = 1;
+    }
+    sqlite3_reset(s);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "read meta");
+}
+
+int mp_ledger_meta_set(mp_ledger *l, const char *key, const char *val)
+{
+    sqlite3_stmt *s = mp_ledger_stmt(l, "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    if (s == NULL) {
+        return MP_ERR_DB;
+    }
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, val, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? MP_OK : db_err(l, "write meta");
 }
 
 /* ---- Credential lifecycle (issue 19) ---------------------------------- */

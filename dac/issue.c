@@ -663,17 +663,16 @@ end:
                 rc = mp_err(w.failed, "%s", w.fmsg);
             }
         } else {
-            char msg[1024];
-            snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+            mp_err_hold(); /* the failure stays the recorded error */
             (void)record(is, &w, bufs, NULL);
-            rc = mp_err(rc, "%s", msg);
+            mp_err_release();
         }
     }
     if (is->generate_keys && stage.fd >= 0) {
-        char msg[1024];
-        snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+        if (rc != MP_OK) mp_err_hold(); /* after a failure, the failure stays the recorded error */
         int r = drop_uncommitted_keys(is, &stage, bufs);
-        rc = rc != MP_OK ? mp_err(rc, "%s", msg) : r;
+        if (rc != MP_OK) mp_err_release();
+        rc = rc != MP_OK ? rc : r;
     }
     if (rc == MP_OK && mp_interrupted() && is->issued < count) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",

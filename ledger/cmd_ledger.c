@@ -78,7 +78,8 @@ int ledger_cmd_open_json(int argc, char **argv, const char *cmd, const char *syn
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    return mp_ledger_open_state(c.state_dir, ledger, l);
+    /* order list and ledger report only read: they work on read-only media */
+    return mp_ledger_open_as(c.state_dir, ledger, strcmp(cmd, "order close") == 0 ? MP_LEDGER_WRITE : MP_LEDGER_READ, l);
 }
 
 /* ---- ledger report / export ---------------------------------------------- */
@@ -218,7 +219,7 @@ int ledger_export_main(int argc, char **argv)
     if (id < 0) return -id;
     mp_common_finish(&c);
     if (out != NULL && (rc = mp_check_output(out, c.force)) != MP_OK) return rc;
-    if ((rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK) return rc;
+    if ((rc = mp_ledger_open_as(c.state_dir, ledger, MP_LEDGER_READ, &l)) != MP_OK) return rc;
     mp_signals_install(); /* Ctrl-C stops between rows, and --out's temporary file goes */
     export_ctx e = {stdout, out ? out : "standard output", strcmp(fmt, "jsonl") == 0};
     if (out != NULL) {
