@@ -21,8 +21,14 @@ void mp_opt_init(mp_optparse *p, int argc, char **argv, const mp_opt *opts,
     p->about = about;
 }
 
+void (*mp_opt_help_hook)(const mp_optparse *p);
+
 void mp_opt_help(const mp_optparse *p)
 {
+    if (mp_opt_help_hook != NULL) {
+        mp_opt_help_hook(p);
+        return;
+    }
     printf("usage: matter-pki %s %s\n\n", p->cmd, p->synopsis ? p->synopsis : "[options]");
     if (p->about != NULL) {
         printf("%s\n\n", p->about);

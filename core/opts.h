@@ -79,6 +79,9 @@ int mp_opt_common(mp_common *c, int id, const char *val);
 /* Defaults for state dir etc. after parsing. */
 void mp_common_finish(mp_common *c);
 void mp_opt_help(const mp_optparse *p);
+/* When set, mp_opt_help calls this instead of printing help (used by the
+ * hidden `help --dump-options` that generates man pages and completion). */
+extern void (*mp_opt_help_hook)(const mp_optparse *p);
 
 /* Helpers that turn an already type-checked value into a number. */
 uint64_t mp_opt_uint(const char *val);
