@@ -26,7 +26,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev jq perl time
+        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time
 FUZZ_PKGS := clang libclang-rt-14-dev
 
 # Compiler-specific flags go in WARN_GCC / WARN_CLANG so neither breaks the other.
@@ -40,14 +40,14 @@ WARN_CLANG :=
 WARN += $(if $(CC_IS_CLANG),$(WARN_CLANG),$(WARN_GCC))
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 OPT ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -I. -Icore -I/usr/include/p11-kit-1
+CPPFLAGS += -D_GNU_SOURCE -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1
 CFLAGS ?= $(OPT) $(HARDEN)
 CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
-LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -ldl -lm
+LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -lpng -ldl -lm
 
 STAGES := core paa pai chips order dac ledger certdecl factory-data onboarding dcl-export verify
-LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
@@ -175,7 +175,7 @@ dist:
 analyze: cppcheck scan
 cppcheck:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --include=.ci/cppcheck.h \
-	  --suppressions-list=.ci/cppcheck.supp -I core -I . $(STAGES) src
+	  --suppressions-list=.ci/cppcheck.supp -I core -I src/cli -I . $(STAGES) src
 scan:
 	$(Q)bash .ci/scan.sh
 
