@@ -26,7 +26,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time
+        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time python3-cryptography
 FUZZ_PKGS := clang libclang-rt-14-dev
 
 # Compiler-specific flags go in WARN_GCC / WARN_CLANG so neither breaks the other.
@@ -46,7 +46,7 @@ CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
 LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -lpng -ldl -lm
 
-STAGES := core paa pai chips order dac ledger certdecl factory-data onboarding dcl-export verify
+STAGES := core paa pai chips order dac ledger certdecl factory-data onboarding dcl-export verify revocation trust
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
