@@ -63,8 +63,14 @@ static int check_required(mp_optparse *p)
     return -mp_err(MP_ERR_USAGE, "%s: %s %s required", p->cmd, list, total == 1 ? "is" : "are");
 }
 
+void (*mp_opt_help_hook)(const mp_optparse *p);
+
 void mp_opt_help(const mp_optparse *p)
 {
+    if (mp_opt_help_hook != NULL) {
+        mp_opt_help_hook(p);
+        return;
+    }
     printf("usage: matter-pki %s %s\n\n", p->cmd, p->synopsis ? p->synopsis : "[options]");
     if (p->about != NULL) {
         printf("%s\n\n", p->about);
