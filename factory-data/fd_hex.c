@@ -82,6 +82,23 @@ static int bad(size_t line, const char *what)
     return mp_err(MP_ERR_INVALID, "intel hex: line %zu: %s", line, what);
 }
 
+/* One record's text [s, e) into raw (count, address, type, data, checksum). */
+static int parse_record(const uint8_t *s, const uint8_t *e, size_t line, uint8_t raw[4 + 255 + 1])
+{
+    size_t hexlen = (size_t)(e - s) - 1;
+    uint8_t sum = 0;
+    if (*s != ':' || hexlen < 10 || hexlen % 2 != 0 || hexlen / 2 > 4 + 255 + 1) return bad(line, "expected ':' and an even number of hex digits (a record)");
+    for (size_t i = 0; i < hexlen / 2; i++) {
+        int h = hexval(s[1 + 2 * i]), l = hexval(s[2 + 2 * i]);
+        if (h < 0 || l < 0) return bad(line, "not a hex digit");
+        raw[i] = (uint8_t)(h << 4 | l);
+        sum = (uint8_t)(sum + raw[i]);
+    }
+    if ((size_t)raw[0] + 5 != hexlen / 2) return bad(line, "the record length does not match its data");
+    if (sum != 0) return bad(line, "checksum mismatch (corrupted)");
+    return MP_OK;
+}
+
 int mp_ihex_decode(const uint8_t *buf, size_t len, uint32_t *addr, uint8_t **out, size_t *outlen)
 {
     fd_buf b = {0};
@@ -101,19 +118,8 @@ int mp_ihex_decode(const uint8_t *buf, size_t len, uint32_t *addr, uint8_t **out
         if (e > s && e[-1] == '\r') e--;
         if (e == s) continue;
         if (eof) { rc = bad(line, "data after the end-of-file record"); break; }
-        size_t hexlen = (size_t)(e - s) - 1;
-        if (*s != ':' || hexlen < 10 || hexlen % 2 != 0 || hexlen / 2 > sizeof(raw)) { rc = bad(line, "expected ':' and an even number of hex digits (a record)"); break; }
-        uint8_t sum = 0;
-        for (size_t i = 0; i < hexlen / 2; i++) {
-            int h = hexval(s[1 + 2 * i]), l = hexval(s[2 + 2 * i]);
-            if (h < 0 || l < 0) { rc = bad(line, "not a hex digit"); break; }
-            raw[i] = (uint8_t)(h << 4 | l);
-            sum = (uint8_t)(sum + raw[i]);
-        }
-        if (rc != MP_OK) break;
+        if ((rc = parse_record(s, e, line, raw)) != MP_OK) break;
         size_t n = raw[0];
-        if (n + 5 != hexlen / 2) { rc = bad(line, "the record length does not match its data"); break; }
-        if (sum != 0) { rc = bad(line, "checksum mismatch (corrupted)"); break; }
         uint32_t a = ela + ((uint32_t)raw[1] << 8 | raw[2]);
         switch (raw[3]) {
         case 0x00:

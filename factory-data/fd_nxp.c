@@ -202,7 +202,9 @@ int fd_nxp_aes_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd
     size_t n;
     int rc = header("nxp-aes128", buf, len, &n);
     if (rc != MP_OK) return rc;
-    if (o == NULL || !o->has_aes128) return mp_err(MP_ERR_USAGE, "nxp-aes128: the image is encrypted: give its AES-128 key (--nxp-aes128-key FILE)");
+    if (o == NULL || !o->has_aes128) {
+        return mp_err(MP_ERR_INVALID, "nxp-aes128: the payload's hash does not match it in clear: an encrypted image (give its AES-128 key: --nxp-aes128-key FILE) or a corrupted one");
+    }
     if (n == 0 || n % 16 != 0) return mp_err(MP_ERR_INVALID, "nxp-aes128: payload of %zu bytes; expected a multiple of 16", n);
     uint8_t *p = malloc(12 + n);
     if (p == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");

@@ -77,7 +77,7 @@ size = len(plain) - 12
 sys.exit(not (b[:4] == plain[:4] and n % 16 == 0 and 1 <= n - size <= 16 and p[:size] == plain[12:] and not any(p[size:]) and hashlib.sha256(p).digest()[:4] == b[8:12] and len(b) == 12 + n))"
 expect 0 "inspect nxp-aes128 with the key" "$MP" factory-data inspect g.nxp.aes128.bin --nxp-aes128-key "$GOLD/aes128.key" --json --pai "$VEC/Chip-Test-PAI-FFF1-8000-Cert.pem" --passcode 20202021
 check "nxp-aes128: detected, read back, key matches" bash -c "jq -e '.format == \"nxp-aes128\" and .checks.dac_key_matches_dac == \"ok\" and .checks.verifier_matches_passcode == \"ok\"' out.txt"
-expect_err 2 "give its AES-128 key" "nxp-aes128 without the key" "$MP" factory-data inspect g.nxp.aes128.bin
+expect_err 10 "give its AES-128 key: --nxp-aes128-key FILE\\) or a corrupted one" "nxp-aes128 without the key (or a corrupted clear image: exit 10 either way)" "$MP" factory-data inspect g.nxp.aes128.bin
 printf '000102030405060708090a0b0c0d0e0f\n' > wrong.key
 expect_err 10 "wrong key" "nxp-aes128 with a wrong key" "$MP" factory-data inspect g.nxp.aes128.bin --nxp-aes128-key wrong.key
 printf 'short' > short.key
