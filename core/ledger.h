@@ -78,6 +78,7 @@ typedef struct mp_cert_rec {
     size_t der_len;
     const char *path;     /* output file; NULL when it is UDID.der in the batch's folder */
     const char *station;
+    const char *dir;      /* read back: its batch's folder (the run's output folder) */
 } mp_cert_rec;
 
 typedef struct mp_ledger mp_ledger;
@@ -236,6 +237,35 @@ typedef struct mp_ledger_counts {
     uint64_t lists, devices, authorized, issued, revoked, offchip;
 } mp_ledger_counts;
 int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c) MP_MUST_CHECK;
+
+/* The recorded file of the UDID's certificate and its order (found = 0 if it
+ * has none; order_id may be NULL). */
+int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int64_t *order_id,
+                        int *found) MP_MUST_CHECK;
+
+/* Runs of `dac issue` with a target (--count N, or --generate-keys up to the
+ * quota), remembered per order and output folder (schema 6) so that the same
+ * command re-run after an interruption finishes the remainder: at most one
+ * open run per (order, folder); each chunk's transaction counts its DACs
+ * against the run (never past its target); a run is finished (closed) when
+ * the command that completes it exits. */
+typedef struct mp_dac_run {
+    int64_t id;           /* set by mp_ledger_run_start */
+    int64_t order_id;
+    const char *dir;      /* absolute output folder */
+    int generate;         /* --generate-keys */
+    uint64_t target, issued;
+    const char *station;
+} mp_dac_run;
+/* The open run of this order and folder (found = 0 if none); r->dir must
+ * point at the folder; on return target, issued, generate and id are set. */
+int mp_ledger_run_get(mp_ledger *l, int64_t order_id, const char *dir, mp_dac_run *r, int *found) MP_MUST_CHECK;
+/* Inside a transaction: a new open run (issued 0). */
+int mp_ledger_run_start(mp_ledger *l, mp_dac_run *r) MP_MUST_CHECK;
+/* Inside a chunk's transaction: n more DACs of the run; MP_ERR_QUOTA past its target. */
+int mp_ledger_run_count(mp_ledger *l, int64_t run_id, uint64_t n) MP_MUST_CHECK;
+/* Inside a transaction: the run is complete (a later command starts a new one). */
+int mp_ledger_run_finish(mp_ledger *l, int64_t run_id) MP_MUST_CHECK;
 
 /* ---- Credential lifecycle (issue 19): CA revocations, published CRLs and
  * the DCL records exported last. Their tables are created on first use. */

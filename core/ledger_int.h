@@ -23,7 +23,7 @@ int mp_ledger_db_err(mp_ledger *l, const char *what);
  * migrations use, and the migration of an older ledger (under the write lock).
  * It works on the bare sqlite3 handle and never calls back into
  * ledger_sqlite.c (which opens the database and then calls these). */
-#define MP_LEDGER_SCHEMA 5
+#define MP_LEDGER_SCHEMA 6
 /* Hex text (either case; an odd length is a value's hex without its leading
  * 0) to bytes; -1 if it is not hex or longer than cap bytes. */
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap);

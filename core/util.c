@@ -548,6 +548,7 @@ int mp_outdir_open(mp_outdir *d, const char *path)
     snprintf(d->path, sizeof(d->path), "%s", path);
     atomic_init(&d->no_tmpfile, 0);
     d->umask = -1; /* unknown: every file gets an fchmod */
+    d->tmp_fd = -1;
     FILE *st = fopen("/proc/self/status", "re");
     if (st != NULL) {
         char line[128];
@@ -572,26 +573,39 @@ void mp_outdir_close(mp_outdir *d)
     d->fd = -1;
 }
 
+/* The temporary name for `name` (which may hold a folder: a/b.der): in the
+ * caller's private folder (tmp_fd) when set, else beside the file. */
+static int tmp_name(const mp_outdir *d, const char *name, char *out, size_t cap, int *tfd)
+{
+    const char *slash = strrchr(name, '/');
+    *tfd = d->tmp_fd >= 0 ? d->tmp_fd : d->fd;
+    int n = slash == NULL || d->tmp_fd >= 0
+                ? snprintf(out, cap, ".%s.tmp.%d", slash ? slash + 1 : name, (int)getpid())
+                : snprintf(out, cap, "%.*s/.%s.tmp.%d", (int)(slash - name), name, slash + 1, (int)getpid());
+    return n > 0 && (size_t)n < cap ? MP_OK : mp_err(MP_ERR_IO, "%s/%s: name too long", d->path, name);
+}
+
 /* Through a dot-named temporary file and a rename (replaces an existing file). */
 static int outdir_write_rename(mp_outdir *d, const char *name, const uint8_t *data, size_t len, int mode)
 {
     char tmp[600];
-    if (snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid()) >= (int)sizeof(tmp)) {
-        return mp_err(MP_ERR_IO, "%s/%s: name too long", d->path, name);
+    int tfd;
+    if (tmp_name(d, name, tmp, sizeof(tmp), &tfd) != MP_OK) {
+        return MP_ERR_IO;
     }
     /* the name is this process's: a file there is a stale one of a killed
      * run with the same pid; unlink it, never write through it (it may be a
      * hard link to someone else's file) */
-    unlinkat(d->fd, tmp, 0);
-    int fd = openat(d->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    unlinkat(tfd, tmp, 0);
+    int fd = openat(tfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
     if (fd < 0) {
         return mp_err(MP_ERR_IO, "%s/%s: cannot create: %s", d->path, tmp, strerror(errno));
     }
     ssize_t w = write(fd, data, len);
     int ok = w == (ssize_t)len && fchmod(fd, (mode_t)mode) == 0;
-    if (close(fd) != 0 || !ok || renameat(d->fd, tmp, d->fd, name) != 0) {
+    if (close(fd) != 0 || !ok || renameat(tfd, tmp, d->fd, name) != 0) {
         int rc = mp_err(MP_ERR_IO, "%s/%s: write failed: %s", d->path, name, strerror(errno));
-        unlinkat(d->fd, tmp, 0);
+        unlinkat(tfd, tmp, 0);
         return rc;
     }
     return MP_OK;
@@ -622,13 +636,17 @@ int mp_outdir_write(mp_outdir *d, const char *name, const uint8_t *data, size_t 
             if (e == EEXIST) { /* a re-run replacing a file: link the written inode under a
                                  temporary name and rename it over the old one */
                 char tmp[600];
-                snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid());
-                unlinkat(d->fd, tmp, 0); /* a stale one from a killed run of this pid */
-                if (linkat(fd, "", d->fd, tmp, AT_EMPTY_PATH) == 0) {
+                int tfd;
+                if (tmp_name(d, name, tmp, sizeof(tmp), &tfd) != MP_OK) {
                     close(fd);
-                    if (renameat(d->fd, tmp, d->fd, name) == 0) return MP_OK;
+                    return MP_ERR_IO;
+                }
+                unlinkat(tfd, tmp, 0); /* a stale one from a killed run of this pid */
+                if (linkat(fd, "", tfd, tmp, AT_EMPTY_PATH) == 0) {
+                    close(fd);
+                    if (renameat(tfd, tmp, d->fd, name) == 0) return MP_OK;
                     e = errno;
-                    unlinkat(d->fd, tmp, 0);
+                    unlinkat(tfd, tmp, 0);
                     return mp_err(MP_ERR_IO, "%s/%s: cannot replace: %s", d->path, name, strerror(e));
                 }
                 e = errno;

@@ -88,6 +88,9 @@ typedef struct mp_outdir {
     int fd;
     atomic_int no_tmpfile;
     int umask; /* the process umask (-1: unknown): no fchmod when it keeps the mode */
+    int tmp_fd; /* where the rename path's temporary names go: -1 (default) this
+                   folder; a private folder of the caller's (dac issue's staging
+                   folder), so that a killed run's leftovers are provably its own */
     char path[4096];
 } mp_outdir;
 int mp_outdir_open(mp_outdir *d, const char *path) MP_MUST_CHECK;

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 
 #include "commands.h"
+#include "dump_opts.h"
 #include "err.h"
 #include "pin.h"
 #include "product.h"
@@ -121,6 +122,19 @@ static void usage(FILE *f)
                "'matter-pki help exit-codes' lists the exit codes.\n");
 }
 
+/* Hidden: every command's option table, for scripts/gen-docs.sh. */
+static int dump_options(void)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const command *c = &commands[i];
+        if (mp_dump_command(c->group, c->name, c->summary, c->fn) != MP_OK) {
+            fprintf(stderr, "matter-pki: %s %s: --help failed\n", c->group, c->name ? c->name : "");
+            return MP_ERR_GENERAL;
+        }
+    }
+    return MP_OK;
+}
+
 static void exit_codes(void)
 {
     printf("exit codes:\n");
@@ -147,6 +161,9 @@ int main(int argc, char **argv)
         if (argc >= 3 && strcmp(argv[2], "exit-codes") == 0) {
             exit_codes();
             return MP_OK;
+        }
+        if (argc >= 3 && strcmp(argv[2], "--dump-options") == 0) {
+            return dump_options();
         }
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? MP_ERR_USAGE : MP_OK;

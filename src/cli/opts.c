@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "pin.h"
 #include "state.h"
 #include "util.h"
@@ -61,8 +63,14 @@ static int check_required(mp_optparse *p)
     return -mp_err(MP_ERR_USAGE, "%s: %s %s required", p->cmd, list, total == 1 ? "is" : "are");
 }
 
+void (*mp_opt_help_hook)(const mp_optparse *p);
+
 void mp_opt_help(const mp_optparse *p)
 {
+    if (mp_opt_help_hook != NULL) {
+        mp_opt_help_hook(p);
+        return;
+    }
     printf("usage: matter-pki %s %s\n\n", p->cmd, p->synopsis ? p->synopsis : "[options]");
     if (p->about != NULL) {
         printf("%s\n\n", p->about);
@@ -239,4 +247,15 @@ uint64_t mp_opt_hex(const char *val)
     uint64_t v = 0;
     (void)!mp_parse_hex(val, UINT64_MAX, &v);
     return v;
+}
+
+int mp_json_print(void *obj)
+{
+    json_t *o = obj;
+    char *t = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (t == NULL) return mp_err(MP_ERR_GENERAL, "out of memory building the JSON summary");
+    printf("%s\n", t);
+    free(t);
+    return MP_OK;
 }

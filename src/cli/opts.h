@@ -91,6 +91,9 @@ int mp_opt_common(mp_common *c, int id, const char *val);
 /* Defaults for state dir etc. after parsing. */
 void mp_common_finish(mp_common *c);
 void mp_opt_help(const mp_optparse *p);
+/* When set, mp_opt_help calls this instead of printing help (used by the
+ * hidden `help --dump-options` that generates man pages and completion). */
+extern void (*mp_opt_help_hook)(const mp_optparse *p);
 
 /* An unexpected argument as it may be shown in a message: never in full, as
  * it may be a PIN typed in the wrong place ("'ab...' (9 characters)"). */
@@ -99,5 +102,9 @@ const char *mp_opt_shown(const char *val);
 /* Helpers that turn an already type-checked value into a number. */
 uint64_t mp_opt_uint(const char *val);
 uint64_t mp_opt_hex(const char *val);
+
+/* --json: print one compact JSON object (a jansson json_t *, consumed; NULL
+ * when it could not be built) as one line on stdout. */
+int mp_json_print(void *obj) MP_MUST_CHECK;
 
 #endif
