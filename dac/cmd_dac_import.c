@@ -97,8 +97,7 @@ int dac_import_main(int argc, char **argv)
     if (rc == MP_OK && at != NULL) rc = mp_parse_time(at, &im.at);
     gethostname(host, sizeof(host) - 1);
     if (im.station == NULL) im.station = host;
-    /* like chips import, it may start a ledger where --ledger names a new file */
-    if (rc == MP_OK) rc = mp_ledger_open_as(c.state_dir, ledger, ledger ? MP_LEDGER_CREATE : MP_LEDGER_WRITE, &l);
+    if (rc == MP_OK) rc = mp_ledger_open_state(c.state_dir, ledger, &l);
     if (rc == MP_OK) rc = mp_dac_import_run(l, &im);
     if (rc == MP_OK && !c.quiet) {
         printf("imported %zu DACs issued by another PKI (VID %04X PID %04X) into order %lld, chip list %lld\n", im.count,

@@ -144,8 +144,7 @@ int order_create_main(int argc, char **argv)
         return mp_err(MP_ERR_USAGE, "order create: --vid, --pid, --pai-cert, --pai-key and --quota are required");
     }
     if ((rc = create_check(&c, &a, &o)) != MP_OK ||
-        /* an order may start a ledger where --ledger names a new file */
-        (rc = mp_ledger_open_as(c.state_dir, a.ledger, a.ledger ? MP_LEDGER_CREATE : MP_LEDGER_WRITE, &l)) != MP_OK) {
+        (rc = mp_ledger_open_state(c.state_dir, a.ledger, &l)) != MP_OK) {
         return rc;
     }
     if ((rc = mp_ledger_begin(l)) == MP_OK && (rc = mp_ledger_add_order(l, &o)) == MP_OK) {
