@@ -85,7 +85,8 @@ static int on_crls(va_ctx *c, X509 *cert, X509 *issuer, int *used)
                             b->name, signer == issuer ? "issuer's" : "delegated signer's");
             } else {
                 used[i] = 1;
-                revoked |= X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(cert)) == 1;
+                /* by certificate: an indirect CRL names the issuer on its entries */
+                revoked |= X509_CRL_get0_by_cert(crl, &rev, cert) == 1;
             }
         }
         X509_free(owned);
