@@ -31,7 +31,7 @@ static void record(fd_buf *b, uint8_t type, uint16_t addr, const uint8_t *data, 
     raw[1] = (uint8_t)(addr >> 8);
     raw[2] = (uint8_t)addr;
     raw[3] = type;
-    memcpy(raw + 4, data, n);
+    if (n > 0) memcpy(raw + 4, data, n);
     uint8_t sum = 0;
     line[k++] = ':';
     for (size_t i = 0; i < 4 + n; i++) {
