@@ -15,7 +15,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev jq perl time
+        libsqlite3-dev sqlite3 libqrencode-dev jq perl time libpq-dev postgresql-15
 FUZZ_PKGS := clang libclang-rt-14-dev
 
 WARN := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wformat-security \
@@ -24,11 +24,11 @@ WARN := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wformat-security \
 # -Wno-format-truncation: snprintf truncation of messages is intended (bounded buffers).
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 OPT ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -I/usr/include/p11-kit-1
+CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -I/usr/include/p11-kit-1 -I/usr/include/postgresql
 CFLAGS ?= $(OPT) $(HARDEN)
 CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
-LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -ldl -lm
+LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lpq -lqrencode -ldl -lm
 
 STAGES := core paa pai dac certdecl factory-data dcl-export verify
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c))

@@ -1,9 +1,19 @@
 /*
  * ledger.h - the device ledger: chip lists, devices, production orders,
- * issued certificates and revocations.
+ * issued certificates and revocations, stations, reservations and the audit
+ * trail.
  *
- * A small backend interface (mp_ledger_ops) so that a PostgreSQL backend for
- * several factory stations can follow the SQLite one (ledger_sqlite.c).
+ * Two backends behind these operations, chosen by the location: a file path
+ * is SQLite (one station, `make demo`); a postgresql:// or postgres:// URI or
+ * a libpq key=value string is PostgreSQL (many stations sharing one ledger).
+ * The operations are written once in portable SQL on a thin driver
+ * (ledger_int.h, ledger_db.c); both backends carry the same schema version.
+ * Enforcement lives in the database: unique (udid, profile) and unique
+ * serials are constraints, quotas conditional updates that are the last
+ * statements of a transaction (the order row is locked only for the commit,
+ * never across an HSM signature). No session state: PostgreSQL works through
+ * pgbouncer in transaction mode.
+ *
  * Every change happens inside mp_ledger_begin/commit; on any error the caller
  * rolls back, so an import or a batch chunk is all or nothing.
  *
@@ -21,7 +31,17 @@
 
 #define MP_UDID_MAX 64
 
-enum mp_dev_state { MP_DEV_AUTHORIZED = 0, MP_DEV_ISSUED = 1, MP_DEV_REVOKED = 2 };
+/* RESERVED: held by a run's lease (mp_ledger_reserve) until it is issued,
+ * released, or the lease expires (then any run may take it again). */
+enum mp_dev_state { MP_DEV_AUTHORIZED = 0, MP_DEV_ISSUED = 1, MP_DEV_REVOKED = 2, MP_DEV_RESERVED = 3 };
+
+/* The chain profile of a DAC row: one DAC per device and profile (Matter 1.7
+ * adds post-quantum chains sharing the P-256 DAC key). */
+#define MP_PROFILE_DEFAULT "matter-p256"
+
+/* mp_ledger_add_counted with a lease: the device's reservation expired or
+ * went to another run; nothing was recorded for it (the transaction goes on). */
+#define MP_ERR_LEASE_LOST MP_ERR_UNAUTHORIZED
 enum mp_key_origin { MP_KEY_CHIP = 0, MP_KEY_OFFCHIP = 1 };
 
 typedef struct mp_chip_list {
@@ -78,14 +98,21 @@ typedef struct mp_cert_rec {
     size_t der_len;
     const char *path;     /* output file; NULL when it is UDID.der in the batch's folder */
     const char *station;
+    const char *lease;    /* mp_ledger_add_counted: the run's lease on a reserved device (NULL: an authorized one) */
 } mp_cert_rec;
 
 typedef struct mp_ledger mp_ledger;
 
+/* Is this location PostgreSQL (a URI or key=value string)? Does it carry a
+ * password (refused on the command line)? */
+int mp_ledger_is_pg_location(const char *loc);
+int mp_ledger_location_has_password(const char *loc);
+
 /* Open (creating and migrating the schema as needed). */
 int mp_ledger_open(const char *path, mp_ledger **out) MP_MUST_CHECK;
-/* Open `path`, or STATE_DIR/ledger.sqlite when path is NULL (creating the
- * state directory). */
+/* Open `path` (a --ledger value: refused with MP_ERR_USAGE when it holds a
+ * password), else $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite (creating
+ * the state directory). */
 int mp_ledger_open_state(const char *state_dir, const char *path, mp_ledger **out) MP_MUST_CHECK;
 void mp_ledger_close(mp_ledger *l);
 const char *mp_ledger_path(const mp_ledger *l);
@@ -124,6 +151,10 @@ int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c) MP_MUST_CHECK; /* sets c->b
  * fewer are left or it is closed), add the batch, then each certificate with
  * mp_ledger_add_counted (c->batch set), all in one transaction. */
 int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHECK;
+/* The same for a station: its sub-quota on the order (when the order has
+ * station assignments) and its enabled flag, in conditional updates, then the
+ * order's quota last. MP_ERR_QUOTA / MP_ERR_UNAUTHORIZED name what refused. */
+int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
 int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b) MP_MUST_CHECK; /* sets b->id */
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
 /* Files: the certificates of the order's batches whose files are not
@@ -185,5 +216,72 @@ typedef struct mp_ledger_counts {
     uint64_t lists, devices, authorized, issued, revoked, offchip;
 } mp_ledger_counts;
 int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c) MP_MUST_CHECK;
+
+/* ---- reservations (many runs, one order) ----------------------------------
+ * A run reserves the devices it works on under a lease (a random token of
+ * the run) that expires at `until`: expired reservations of any run return to
+ * the pool first. PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED; SQLite: the
+ * same statement under its single writer. At most what the order (and the
+ * station's sub-quota) has left beyond the live reservations of other runs
+ * is reserved. Each call is its own short transaction. */
+int mp_ledger_reserve(mp_ledger *l, int64_t order_id, const char *station, const char *lease, time_t until,
+                      size_t max, mp_device *out, size_t *n) MP_MUST_CHECK;
+/* One named device (--udid): *got = 0 when it has a DAC or another live run holds it. */
+int mp_ledger_reserve_udid(mp_ledger *l, int64_t order_id, const char *lease, time_t until, const char *udid,
+                           mp_device *d, int *got) MP_MUST_CHECK;
+/* Give back every device this lease still holds (the unused part of a block). */
+int mp_ledger_release(mp_ledger *l, const char *lease) MP_MUST_CHECK;
+/* Extend the lease of this run's reservations (long runs). */
+int mp_ledger_renew(mp_ledger *l, const char *lease, time_t until) MP_MUST_CHECK;
+
+/* ---- stations ------------------------------------------------------------ */
+typedef struct mp_station {
+    char name[65];
+    int enabled;
+    uint64_t issued;
+    char created_at[21];
+} mp_station;
+#define MP_STATION_MAX 64
+/* A station name: 1-64 of [A-Za-z0-9._-]. */
+int mp_station_name_ok(const char *name);
+/* Add (MP_ERR_DUPLICATE if it exists), disable (MP_ERR_INVALID if unknown). */
+int mp_ledger_station_add(mp_ledger *l, const char *name) MP_MUST_CHECK;
+int mp_ledger_station_disable(mp_ledger *l, const char *name) MP_MUST_CHECK;
+int mp_ledger_each_station(mp_ledger *l, int (*cb)(void *ctx, const mp_station *s), void *ctx) MP_MUST_CHECK;
+/* A run's station: registered on first use (enabled), refused when disabled
+ * (MP_ERR_UNAUTHORIZED) or, when the order has station assignments, not
+ * assigned to it (MP_ERR_UNAUTHORIZED). Its own transaction. */
+int mp_ledger_station_check(mp_ledger *l, const char *name, int64_t order_id) MP_MUST_CHECK;
+/* order assign: a per-station sub-quota of an order (replaces an earlier one;
+ * not below what the station already issued on it). */
+int mp_ledger_order_assign(mp_ledger *l, int64_t order_id, const char *station, uint64_t quota) MP_MUST_CHECK;
+typedef struct mp_station_count {
+    int64_t order_id;
+    char station[65];
+    uint64_t issued;
+    int64_t quota; /* -1: no sub-quota */
+} mp_station_count;
+/* Certificates per order and station (with the sub-quotas). */
+int mp_ledger_each_station_count(mp_ledger *l, int (*cb)(void *ctx, const mp_station_count *c), void *ctx) MP_MUST_CHECK;
+
+/* ---- audit trail ------------------------------------------------------------
+ * Append-only (a trigger refuses UPDATE and DELETE), hash-chained: hash =
+ * SHA-256(prev || canonical row) where the canonical row is
+ * "seq\nat\nstation\noperator\nevent\nobjects\ndetail". Appends serialize on
+ * the one-row table audit_head (inside the caller's transaction). */
+typedef struct mp_audit_row {
+    int64_t seq;
+    char at[21];
+    const char *station, *operator_, *event, *objects, *detail;
+    uint8_t prev[32], hash[32];
+} mp_audit_row;
+int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const char *objects,
+                    const char *detail_json) MP_MUST_CHECK;
+/* Recompute the chain: *bad = the first bad sequence number (0: all good),
+ * why names what is wrong. */
+int mp_ledger_audit_verify(mp_ledger *l, int64_t *bad, char *why, size_t why_cap, uint64_t *rows) MP_MUST_CHECK;
+int mp_ledger_each_audit(mp_ledger *l, int (*cb)(void *ctx, const mp_audit_row *r), void *ctx) MP_MUST_CHECK;
+/* The operator recorded in audit rows: $MATTER_PKI_OPERATOR, else the login name. */
+const char *mp_ledger_operator(void);
 
 #endif
