@@ -379,7 +379,8 @@ int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c)
         rc = mp_ledger_add_counted(l, c);
     }
     if (rc == MP_OK) {
-        rc = mp_ledger_take_quota(l, c->order_id, 1);
+        rc = c->station != NULL && *c->station ? mp_ledger_take_quota_station(l, c->order_id, c->station, 1)
+                                               : mp_ledger_take_quota(l, c->order_id, 1);
     }
     return rc;
 }

@@ -38,6 +38,13 @@ typedef struct mp_issue {
     int quiet;
     int generate_keys;   /* off-chip key pairs, made here */
     int64_t gen_list_id; /* the ledger list that records generated devices */
+    /* Reservations: this run's lease on the devices it works on (a random
+     * token), for lease_secs at a time; all_mode = every device up to the
+     * quota, together with any other runs on the order. */
+    char lease[33];
+    long lease_secs;
+    int all_mode;
+    uint64_t lost;       /* devices whose lease was lost before their commit */
     /* results */
     uint64_t issued, recovered_files, removed_files;
 } mp_issue;

@@ -18,7 +18,7 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE };
+enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE, O_LEASE };
 
 static const mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
@@ -29,18 +29,19 @@ static const mp_opt opts[] = {
     {"csr", O_CSR, OT_FILE, "FILE", "CSR mode: a PKCS#10 request made inside the device"},
     {"out", O_OUT, OT_OUT, "FILE", "CSR mode: the DAC output (DER)"},
     {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make N key pairs here, write UDID.key.der (0600) next to each DAC"},
-    {"station", O_STATION, OT_STR, "NAME", "factory station recorded in the ledger (default host name)"},
+    {"station", O_STATION, OT_STR, "NAME", "factory station recorded in the ledger (default $MATTER_PKI_STATION, else the host name)"},
+    {"lease", O_LEASE, OT_STR, "DURATION", "how long this run holds the devices it reserved (default 10m; 30s, 10m, 1h)"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress bar; print only the summary"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "CSR mode: replace an existing output file"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
 typedef struct issue_args {
-    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station;
+    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *lease;
     char *udids[4096];
     size_t n_udids;
     int generate, test_mode;
@@ -72,6 +73,7 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
         case O_GEN: a->generate = 1; break;
         case O_LEDGER: a->ledger = val; break;
         case O_STATION: a->station = val; break;
+        case O_LEASE: a->lease = val; break;
         case O_TEST_MODE: a->test_mode = 1; break;
         case O_UDID:
             if (a->n_udids >= sizeof(a->udids) / sizeof(a->udids[0])) {
@@ -129,6 +131,7 @@ static int target(mp_issue *is, const issue_args *a, uint64_t *count)
         if (rc != MP_OK) return rc;
         n = n < left ? n : left;
         *count = n;
+        is->all_mode = 1; /* with any other runs on the order, until it is done */
         return MP_OK;
     }
     if (n > left) {
@@ -209,6 +212,9 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
     free(abs);
     is->out_dir = is->out_abs;
     int lock = -1; /* held until exit */
+    if ((rc = mp_ledger_station_check(is->ledger, is->station, is->order.id)) != MP_OK) {
+        return rc;
+    }
     /* What an interrupted run left in this folder is finished or removed first,
      * also when this run itself is then refused (closed order, quota). */
     if ((rc = mp_dir_lock(is->out_dir, &lock)) != MP_OK || (rc = mp_issue_recover(is, 1)) != MP_OK ||
@@ -220,10 +226,31 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
         return rc;
     }
     rc = count > 0 ? mp_issue_run(is, count, a->n_udids ? (char **)a->udids : NULL, a->n_udids) : MP_OK;
-    printf("order %lld: issued %llu DAC(s) to %s; %llu of quota %llu used%s\n", (long long)is->order.id,
-           (unsigned long long)is->issued, a->out_dir, (unsigned long long)(is->order.issued + is->issued),
-           (unsigned long long)is->order.quota, count == 0 ? " (nothing to do)" : "");
+    mp_order now;
+    if (mp_ledger_get_order(is->ledger, is->order.id, &now) != MP_OK) {
+        now = is->order;
+        now.issued += is->issued;
+    }
+    printf("order %lld: station %s issued %llu DAC(s) to %s; %llu of quota %llu used%s\n", (long long)is->order.id,
+           is->station, (unsigned long long)is->issued, a->out_dir, (unsigned long long)now.issued,
+           (unsigned long long)is->order.quota, count == 0 && is->issued == 0 ? " (nothing to do)" : "");
     return rc;
+}
+
+/* 30s, 10m, 1h or plain seconds: 1 s .. 7 days. */
+static int mp_parse_duration(const char *s, long *out)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10), mul = 1;
+    if (end == s || v <= 0) goto bad;
+    if (*end == 's') mul = 1, end++;
+    else if (*end == 'm') mul = 60, end++;
+    else if (*end == 'h') mul = 3600, end++;
+    if (*end != 0 || v > 7 * 86400 / mul) goto bad;
+    *out = v * mul;
+    return MP_OK;
+bad:
+    return mp_err(MP_ERR_USAGE, "--lease '%s': expected a duration such as 30s, 10m or 1h (at most 7 days)", s);
 }
 
 int dac_issue_main(int argc, char **argv)
@@ -243,7 +270,14 @@ int dac_issue_main(int argc, char **argv)
     if (mp_parse_uint(a.order, INT64_MAX, &order) != MP_OK) return mp_err(MP_ERR_USAGE, "--order: not a number");
     gethostname(host, sizeof(host) - 1);
     is.out_dir = a.out_dir;
-    is.station = a.station ? a.station : host;
+    is.station = a.station ? a.station : getenv("MATTER_PKI_STATION") && *getenv("MATTER_PKI_STATION") ? getenv("MATTER_PKI_STATION") : host;
+    is.lease_secs = 600;
+    if (a.lease != NULL && (rc = mp_parse_duration(a.lease, &is.lease_secs)) != MP_OK) return rc;
+    {
+        uint8_t r[16];
+        if (RAND_bytes(r, sizeof(r)) != 1) return mp_err_ssl(MP_ERR_GENERAL, "RAND_bytes");
+        mp_hex(r, sizeof(r), is.lease, 0);
+    }
     is.jobs = a.jobs ? (int)mp_opt_uint(a.jobs) : 1;
     is.quiet = c.quiet;
     is.generate_keys = a.generate;
