@@ -184,7 +184,7 @@ int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *sta
     mp_q_i64(q, 3, (int64_t)n);
     if (mp_q_step(q) < 0) return mp_ledger_err(l, "count against the station's sub-quota");
     if (mp_q_changes(q) != 1) {
-        q = mp_q_get(l, "SELECT count(*), sum(CASE WHEN station=?2 THEN quota-issued END) FROM order_stations WHERE order_id=?1");
+        q = mp_q_get(l, "SELECT count(*), CAST(sum(CASE WHEN station=?2 THEN quota-issued END) AS BIGINT) FROM order_stations WHERE order_id=?1");
         if (q == NULL) return MP_ERR_DB;
         mp_q_i64(q, 1, order_id);
         mp_q_txt(q, 2, station);
@@ -307,7 +307,7 @@ int mp_ledger_order_assign(mp_ledger *l, int64_t order_id, const char *station, 
 int mp_ledger_each_station_count(mp_ledger *l, int (*cb)(void *, const mp_station_count *), void *ctx)
 {
     mp_q *q = mp_q_get(l,
-        "SELECT x.order_id, x.station, sum(x.n), max(x.quota) FROM ("
+        "SELECT x.order_id, x.station, CAST(sum(x.n) AS BIGINT), max(x.quota) FROM ("
         " SELECT b.order_id AS order_id, b.station AS station, count(*) AS n, NULL AS quota"
         " FROM dacs c JOIN dac_batches b ON b.id=c.batch GROUP BY b.order_id, b.station"
         " UNION ALL SELECT order_id, station, 0, quota FROM order_stations) x"

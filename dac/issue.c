@@ -470,8 +470,9 @@ typedef struct feed {
 
 static int fill(feed *f, chunk *c)
 {
-    size_t want = f->left < CHUNK ? (size_t)f->left : CHUNK;
     mp_issue *is = f->is;
+    size_t block = is->block > 0 && is->block < CHUNK ? is->block : CHUNK;
+    size_t want = f->left < block ? (size_t)f->left : block;
     time_t until = time(NULL) + is->lease_secs;
     c->n = 0;
     if (want == 0 || mp_interrupted()) {
@@ -619,6 +620,14 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
         }
         rc = store_chunk(is, &w, bufs, done);
         progress(is, count, t0, 0);
+        if (rc == MP_ERR_QUOTA && is->all_mode) {
+            /* another run took the order's last quota between this chunk's
+             * reservation and its commit: nothing of it was recorded; its
+             * devices go back at the end and the caller looks again */
+            is->quota_race = 1;
+            rc = MP_OK;
+            break;
+        }
         if (rc != MP_OK) {
             break;
         }

@@ -45,6 +45,8 @@ typedef struct mp_issue {
     long lease_secs;
     int all_mode;
     uint64_t lost;       /* devices whose lease was lost before their commit */
+    size_t block;        /* devices reserved and signed per chunk (0: 2048) */
+    int quota_race;      /* all_mode: a commit met the quota another run had just taken */
     /* results */
     uint64_t issued, recovered_files, removed_files;
 } mp_issue;

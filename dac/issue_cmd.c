@@ -18,7 +18,7 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE, O_LEASE };
+enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE, O_LEASE, O_BLOCK };
 
 static const mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
@@ -30,6 +30,7 @@ static const mp_opt opts[] = {
     {"out", O_OUT, OT_OUT, "FILE", "CSR mode: the DAC output (DER)"},
     {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make N key pairs here, write UDID.key.der (0600) next to each DAC"},
     {"station", O_STATION, OT_STR, "NAME", "factory station recorded in the ledger (default $MATTER_PKI_STATION, else the host name)"},
+    {"block", O_BLOCK, OT_UINT, "N", "devices reserved and signed at a time (1..2048, default 2048; smaller shares an order more evenly between stations)"},
     {"lease", O_LEASE, OT_STR, "DURATION", "how long this run holds the devices it reserved (default 10m; 30s, 10m, 1h)"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress bar; print only the summary"},
@@ -41,7 +42,7 @@ static const mp_opt opts[] = {
 };
 
 typedef struct issue_args {
-    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *lease;
+    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *lease, *block;
     char *udids[4096];
     size_t n_udids;
     int generate, test_mode;
@@ -74,6 +75,7 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
         case O_LEDGER: a->ledger = val; break;
         case O_STATION: a->station = val; break;
         case O_LEASE: a->lease = val; break;
+        case O_BLOCK: a->block = val; break;
         case O_TEST_MODE: a->test_mode = 1; break;
         case O_UDID:
             if (a->n_udids >= sizeof(a->udids) / sizeof(a->udids[0])) {
@@ -226,6 +228,14 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
         return rc;
     }
     rc = count > 0 ? mp_issue_run(is, count, a->n_udids ? (char **)a->udids : NULL, a->n_udids) : MP_OK;
+    /* every device up to the quota, with other runs: a chunk that met the
+     * quota they had just taken was dropped; go on while the order has room */
+    for (int tries = 0; rc == MP_OK && is->quota_race && tries < 100 && !mp_interrupted(); tries++) {
+        mp_order o;
+        is->quota_race = 0;
+        if ((rc = mp_ledger_get_order(is->ledger, is->order.id, &o)) != MP_OK || o.issued >= o.quota || o.closed) break;
+        rc = mp_issue_run(is, count, NULL, 0);
+    }
     mp_order now;
     if (mp_ledger_get_order(is->ledger, is->order.id, &now) != MP_OK) {
         now = is->order;
@@ -272,6 +282,9 @@ int dac_issue_main(int argc, char **argv)
     is.out_dir = a.out_dir;
     is.station = a.station ? a.station : getenv("MATTER_PKI_STATION") && *getenv("MATTER_PKI_STATION") ? getenv("MATTER_PKI_STATION") : host;
     is.lease_secs = 600;
+    if (a.block != NULL && ((is.block = (size_t)mp_opt_uint(a.block)) < 1 || is.block > 2048)) {
+        return mp_err(MP_ERR_USAGE, "--block: 1..2048");
+    }
     if (a.lease != NULL && (rc = mp_parse_duration(a.lease, &is.lease_secs)) != MP_OK) return rc;
     {
         uint8_t r[16];

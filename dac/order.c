@@ -227,6 +227,15 @@ int order_close_main(int argc, char **argv)
 
 /* ---- ledger report / export ---------------------------------------------- */
 
+static int print_station_count(void *ctx, const mp_station_count *c)
+{
+    char q[24] = "-";
+    (void)ctx;
+    if (c->quota >= 0) snprintf(q, sizeof(q), "%lld", (long long)c->quota);
+    printf("%-6lld %-24s %10" PRIu64 " %10s\n", (long long)c->order_id, c->station, c->issued, q);
+    return MP_OK;
+}
+
 int ledger_report_main(int argc, char **argv)
 {
     mp_ledger *l = NULL;
@@ -242,6 +251,10 @@ int ledger_report_main(int argc, char **argv)
                n.lists, n.devices, n.authorized, n.issued, n.revoked, n.offchip);
         printf("%-6s %-4s %-4s %10s %10s %-6s %-40s  %s\n", "id", "vid", "pid", "issued", "quota", "state", "pai_skid", "cn_template");
         rc = mp_ledger_each_order(l, print_order, NULL);
+    }
+    if (rc == MP_OK) {
+        printf("\nper station:\n%-6s %-24s %10s %10s\n", "order", "station", "issued", "sub-quota");
+        rc = mp_ledger_each_station_count(l, print_station_count, NULL);
     }
     mp_ledger_close(l);
     return rc;

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# t_pg.sh - the ledger on a real PostgreSQL 15 (started here in a temporary
+# folder, Unix socket only, stopped at exit): 8 stations racing on one order
+# while some are killed, station sub-quotas, disabled stations, the audit
+# trail, and every fault the issue names (unreachable server, wrong password,
+# a role without rights, another schema version, a connection lost mid-batch).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg.sh"
+. "$(dirname "$0")/race.sh"
+H="--token test --pin-file pin"
+L=$(pg_newdb ledger) || { echo "cannot create the database"; exit 1; }
+export MATTER_PKI_LEDGER="$L"
+q() { psql_ ledger "$1"; }
+new_token
+"$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
+"$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
+"$MP" chips simulate --count 2000 --out sim > /dev/null
+expect 0 "chips import into PostgreSQL (MATTER_PKI_LEDGER)" "$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem
+check "the schema version is 6 on PostgreSQL too" test "$(q "select value from meta where key='schema_version'")" = 6
+expect 0 "order create (quota 1200 of 2000 devices)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1200
+O=$(cat out.txt)
+
+# 8 stations race on the order, 3 of them killed with SIGKILL on the way
+race 8 "$O" 1200 pg
+
+# uniqueness is the database's: a second DAC for a device and profile, a reused serial
+u=$(q "select udid from dacs limit 1")
+check "unique (udid, profile) is a constraint" bash -c "! psql -X -q -h '$PGSOCK' -U mp -d ledger -c \"insert into dacs(udid,order_id,batch,serial,sha256,der) select udid,order_id,batch,'\\\\x01','\\\\x01','\\\\x01' from dacs where udid='$u'\" 2> /dev/null"
+check "another chain profile for the same device is allowed by the schema" psql -X -q -h "$PGSOCK" -U mp -d ledger -c \
+    "begin; insert into dacs(udid,profile,order_id,batch,serial,sha256,der) select udid,'pq-mldsa44',order_id,batch,'\\x0102','\\x01','\\x01' from dacs where udid='$u'; rollback"
+
+# stations: sub-quotas and disabled stations
+expect 0 "order create (quota 20)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 20
+O2=$(cat out.txt)
+expect 0 "station add" "$MP" station add line-a
+expect_err 16 "already exists" "station add twice" "$MP" station add line-a
+expect_err 2 "station" "station add with a bad name" "$MP" station add "bad name"
+expect 0 "order assign --quota 3" "$MP" order assign --order $O2 --station line-a --quota 3
+expect 0 "order assign another station" "$MP" order assign --order $O2 --station line-b --quota 10
+expect_err 15 "sub-quota" "a station over its sub-quota stops there (exit 15)" "$MP" dac issue $H --order $O2 --count 5 --out-dir sa --station line-a --quiet
+check "it issued exactly its sub-quota" test "$(q "select count(*) from dacs c join dac_batches b on b.id=c.batch where c.order_id=$O2 and b.station='line-a'")" = 3
+expect_err 17 "not assigned" "a station not assigned to the order is refused" "$MP" dac issue $H --order $O2 --count 1 --out-dir sc --station line-c
+expect 0 "station disable" "$MP" station disable line-b
+expect_err 17 "disabled" "a disabled station is refused" "$MP" dac issue $H --order $O2 --count 1 --out-dir sb --station line-b
+check "the database refuses a disabled station's quota too" bash -c "psql -X -q -h '$PGSOCK' -U mp -d ledger -c \"begin; update stations set issued=issued+1 where name='line-b' and enabled=1\" 2>&1 | grep -q 'UPDATE 0' || true"
+expect 0 "station list" "$MP" station list
+check "station list shows line-b disabled" grep -q "line-b .*disabled" out.txt
+expect 0 "ledger report" "$MP" ledger report
+check "ledger report has per-station counts with sub-quotas" grep -qE "^$O2 +line-a +3 +3$" out.txt
+
+# the audit trail
+n=$(q "select max(seq) from audit")
+check "the audit trail recorded issuance, assignments and station changes ($n rows)" test "$n" -gt 10
+expect 0 "audit export --format jsonl" "$MP" audit export --format jsonl
+check "one JSON object per row" test "$(jq -c . out.txt | wc -l)" = "$n"
+check "the trigger refuses UPDATE" bash -c "! psql -X -q -h '$PGSOCK' -U mp -d ledger -c \"update audit set detail='{}' where seq=3\" 2> /dev/null"
+check "the trigger refuses DELETE" bash -c "! psql -X -q -h '$PGSOCK' -U mp -d ledger -c \"delete from audit where seq=3\" 2> /dev/null"
+psql_ postgres "CREATE DATABASE tamper TEMPLATE ledger" > /dev/null
+psql_ tamper "ALTER TABLE audit DISABLE TRIGGER audit_no_change; UPDATE audit SET detail='{\"count\":0}' WHERE seq=3" > /dev/null
+expect_err 25 "sequence number 3" "audit verify names a tampered row" "$MP" audit verify --ledger "host=$PGSOCK user=mp dbname=tamper"
+psql_ postgres "CREATE DATABASE tamper2 TEMPLATE ledger" > /dev/null
+psql_ tamper2 "ALTER TABLE audit DISABLE TRIGGER audit_no_change; DELETE FROM audit WHERE seq=5" > /dev/null
+expect_err 25 "sequence number 5" "audit verify names a deleted row" "$MP" audit verify --ledger "host=$PGSOCK user=mp dbname=tamper2"
+psql_ postgres "CREATE DATABASE tamper3 TEMPLATE ledger" > /dev/null
+psql_ tamper3 "ALTER TABLE audit DISABLE TRIGGER audit_no_change; DELETE FROM audit WHERE seq=$n" > /dev/null
+expect_err 25 "sequence number $n" "audit verify notices the last row deleted" "$MP" audit verify --ledger "host=$PGSOCK user=mp dbname=tamper3"
+
+# faults
+expect_err 14 "/nonexistent/sock" "an unreachable server is named" "$MP" order list --ledger "host=/nonexistent/sock user=mp dbname=x"
+expect_err 2 "password on the command line" "a password in a URI on the command line is refused" "$MP" order list --ledger "postgresql://mp:s3cret@localhost/ledger"
+check "the password is not echoed" bash -c "! grep -q s3cret err.txt"
+expect_err 2 "password on the command line" "password= in a key=value string is refused" "$MP" order list --ledger "host=$PGSOCK password=s3cret dbname=ledger"
+psql_ postgres "CREATE ROLE pw LOGIN PASSWORD 'right'; GRANT ALL ON DATABASE ledger TO pw" > /dev/null
+as_pg sh -c "printf 'local all pw scram-sha-256\n' | cat - '$PGT/data/pg_hba.conf' > '$PGT/hba.new' && mv '$PGT/hba.new' '$PGT/data/pg_hba.conf'"
+psql_ postgres "SELECT pg_reload_conf()" > /dev/null
+sleep 0.3
+expect_err 3 "password authentication failed" "a wrong password (PGPASSWORD) is exit 3" env PGPASSWORD=wrong "$MP" order list --ledger "host=$PGSOCK user=pw dbname=ledger"
+expect_err 14 "permission denied" "a role without rights on the tables is named" env PGPASSWORD=right "$MP" order list --ledger "host=$PGSOCK user=pw dbname=ledger"
+V=$(pg_newdb newer)
+expect 0 "a new database gets the schema" "$MP" order list --ledger "$V"
+psql_ newer "UPDATE meta SET value='99' WHERE key='schema_version'" > /dev/null
+expect_err 14 "schema version 99 is newer than this matter-pki's \(6\)" "a newer schema is refused, naming both versions" "$MP" order list --ledger "$V"
+
+# a connection lost in the middle of a batch: a re-run finishes
+expect 0 "order create (quota 300)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 300
+O3=$(cat out.txt)
+"$MP" dac issue $H --order $O3 --out-dir lost --station line-x --block 1 --quiet > lost.out 2> lost.err & p=$!
+for k in $(seq 1 40); do
+    sleep 0.1
+    [ "$(q "select count(*) from dacs where order_id=$O3")" -gt 5 ] && break
+done
+q "select pg_terminate_backend(pid) from pg_stat_activity where datname='ledger' and pid <> pg_backend_pid() and backend_type='client backend'" > /dev/null
+wait $p; rc=$?
+if [ "$rc" = 14 ] && grep -q "connection" lost.err; then ok "a lost connection stops the run with exit 14, saying so"; else
+    fail "a lost connection stops the run with exit 14 (exit $rc)"; head -3 lost.err | sed 's/^/       /'; fi
+expect 0 "the re-run finishes the order" "$MP" dac issue $H --order $O3 --out-dir lost --station line-x --quiet
+check "nothing twice after the lost connection" test "$(q "select count(distinct udid) from dacs where order_id=$O3")" = "$(q "select issued from orders where id=$O3")"
+check "files = ledger rows after the lost connection" test "$(ls lost | grep -c '[.]der$')" = "$(q "select count(*) from dacs where order_id=$O3")"
+check "only the cut-off run's block stays reserved until its lease expires" test "$(q "select count(*) from devices where state=3")" -le 2
+expect 0 "audit verify after everything" "$MP" audit verify
+finish
