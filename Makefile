@@ -18,10 +18,15 @@ PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libsqlite3-dev sqlite3 libqrencode-dev jq perl time libpq-dev postgresql-15
 FUZZ_PKGS := clang libclang-rt-14-dev
 
+# Compiler-specific flags go in WARN_GCC / WARN_CLANG so neither breaks the other.
+CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
 WARN := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wformat-security \
         -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition -Wvla \
-        -Wwrite-strings -fno-common -Wno-format-truncation
+        -Wwrite-strings -fno-common
 # -Wno-format-truncation: snprintf truncation of messages is intended (bounded buffers).
+WARN_GCC := -Wno-format-truncation
+WARN_CLANG :=
+WARN += $(if $(CC_IS_CLANG),$(WARN_CLANG),$(WARN_GCC))
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 OPT ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -I/usr/include/p11-kit-1 -I/usr/include/postgresql
@@ -30,7 +35,7 @@ CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
 LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lpq -lqrencode -ldl -lm
 
-STAGES := core paa pai dac certdecl factory-data dcl-export verify
+STAGES := core paa pai chips order dac ledger station audit certdecl factory-data onboarding dcl-export verify
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))

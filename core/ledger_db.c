@@ -509,7 +509,7 @@ static int open_sqlite(mp_ledger *l, const char *path)
                      NULL, NULL, NULL) != SQLITE_OK) {
         return mp_ledger_db_err(l, "cannot configure (is it an SQLite database?)");
     }
-    if ((rc = mp_ledger_migrate(l)) != MP_OK) {
+    if ((rc = mp_ledger_migrate(l->db, l->path)) != MP_OK) {
         return rc;
     }
     /* after the migrations: v4 replaces a table others refer to */

@@ -20,7 +20,7 @@ mkdir -p "$B/obj"
 
 # The library: every stage source (not src/, whose commands are not fuzzed).
 objs=()
-for src in $(ls core/*.c paa/*.c pai/*.c dac/*.c certdecl/*.c factory-data/*.c dcl-export/*.c verify/*.c 2>/dev/null | grep -v '/cmd_'); do
+for src in $(ls core/*.c paa/*.c pai/*.c chips/*.c order/*.c dac/*.c ledger/*.c certdecl/*.c factory-data/*.c onboarding/*.c dcl-export/*.c verify/*.c 2>/dev/null | grep -v '/cmd_'); do
     o="$B/obj/${src%.c}.o"
     mkdir -p "$(dirname "$o")"
     if [ ! -e "$o" ] || [ "$src" -nt "$o" ]; then

@@ -1,6 +1,6 @@
 /* chips_simkeys.c - the simulator's device key store: "the key inside the
  * chip" for demos and CSR tests (see chips.h). */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <stdio.h>
 #include <stdlib.h>

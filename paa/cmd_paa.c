@@ -1,4 +1,4 @@
-/* paa.c - `paa create` and `paa sign-pai`: the PAA key ceremony. */
+/* cmd_paa.c - `paa create` and `paa sign-pai`: the PAA key ceremony. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +13,7 @@
 #include "opts.h"
 #include "util.h"
 #include "x509.h"
-#include "pai/pai.h"
+#include "pai_req.h"
 
 enum { O_KEY_LABEL = 1, O_CN, O_VID, O_FROM, O_DAYS, O_NO_EXPIRY, O_OUT, O_NO_PATHLEN,
        O_PAA_CERT, O_PAA_KEY, O_CSR, O_TEST_MODE };

@@ -1,4 +1,4 @@
-/* issue_cmd.c - `matter-pki dac issue` in its three modes: a batch for
+/* cmd_dac_issue.c - `matter-pki dac issue` in its three modes: a batch for
  * authorized chip-list devices, one PKCS#10 request made inside a device, and
  * off-chip key generation for chips without a secure element. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* dcl_cmd.c - `matter-pki dcl export KIND`: parse, load the product, the
+/* cmd_dcl.c - `matter-pki dcl export KIND`: parse, load the product, the
  * certificates and the CD, build and validate one record (or all of them),
  * then write. */
 #include <stdio.h>

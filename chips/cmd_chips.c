@@ -1,10 +1,10 @@
-/* chips_cmd.c - `chips import` and `chips simulate`. */
+/* cmd_chips.c - `chips import` and `chips simulate`. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "src/commands.h"
-#include "dac/chips.h"
+#include "chips/chips.h"
 #include "opts.h"
 #include "util.h"
 #include "x509.h"
@@ -20,7 +20,7 @@ static const mp_opt import_opts[] = {
     {"check-udid-hash", O_CHECK_HASH, OT_FLAG, NULL, "given UDIDs must be the uppercase hex SHA-256 of the public key"},
     {"chip-root", O_CHIP_ROOT, OT_FILE, "CERT", "birth certificates: the chip maker's root (trust anchor)"},
     {"udid-from", O_UDID_FROM, OT_ENUM, "cn|serial", "birth certificates: UDID from the subject CN (default) or serialNumber"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},

@@ -1,11 +1,11 @@
-/* cmd_build.c - `factory-data build`: options, inputs and their checks. */
+/* cmd_factory_data_build.c - `factory-data build`: options, inputs and their checks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "factory-data/build.h"
 #include "factory-data/check.h"
 #include "opts.h"
@@ -35,7 +35,7 @@ static const mp_opt opts[] = {
     {"mfg-date", O_MFG, OT_DATE, "DATE", "manufacturing date YYYY-MM-DD (default today, UTC)"},
     {"partition-size", O_PSIZE, OT_UINT, "BYTES", "esp32 NVS partition size (default 0x6000)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };

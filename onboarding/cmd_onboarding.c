@@ -6,8 +6,8 @@
 #include <jansson.h>
 
 #include "src/commands.h"
-#include "creds.h"
-#include "onboarding.h"
+#include "factory-data/creds.h"
+#include "factory-data/onboarding.h"
 #include "opts.h"
 #include "b64.h"
 #include "factory-data/qr_ext.h"
