@@ -281,6 +281,8 @@ int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const 
  * why names what is wrong. */
 int mp_ledger_audit_verify(mp_ledger *l, int64_t *bad, char *why, size_t why_cap, uint64_t *rows) MP_MUST_CHECK;
 int mp_ledger_each_audit(mp_ledger *l, int (*cb)(void *ctx, const mp_audit_row *r), void *ctx) MP_MUST_CHECK;
+/* The station of a run that names none: $MATTER_PKI_STATION, else the host name. */
+const char *mp_ledger_station_default(void);
 /* The operator recorded in audit rows: $MATTER_PKI_OPERATOR, else the login name. */
 const char *mp_ledger_operator(void);
 

@@ -132,11 +132,15 @@ int mp_ledger_add_list(mp_ledger *l, mp_chip_list *list)
 
 int mp_ledger_set_list_count(mp_ledger *l, int64_t id, size_t count)
 {
+    char obj[48], detail[64];
     mp_q *s = stmt(l, S_LIST_COUNT);
     if (s == NULL) return MP_ERR_DB;
     mp_q_i64(s, 1, (int64_t)count);
     mp_q_i64(s, 2, id);
-    return step_done(l, s, "set list count");
+    int rc = step_done(l, s, "set list count");
+    snprintf(obj, sizeof(obj), "list=%lld", (long long)id);
+    snprintf(detail, sizeof(detail), "{\"count\":%zu}", count);
+    return rc == MP_OK ? mp_ledger_audit(l, mp_ledger_station_default(), "chips.import", obj, detail) : rc;
 }
 
 static void row_device(mp_q *s, mp_device *d)
@@ -243,7 +247,15 @@ int mp_ledger_add_order(mp_ledger *l, mp_order *o)
     mp_q_i64(s, 8, (int64_t)o->valid_from);
     mp_q_i64(s, 9, o->days);
     mp_q_txt(s, 10, now);
-    return step_id(l, s, "add order", &o->id);
+    int rc = step_id(l, s, "add order", &o->id);
+    if (rc == MP_OK) {
+        char obj[48], detail[160];
+        snprintf(obj, sizeof(obj), "order=%lld", (long long)o->id);
+        snprintf(detail, sizeof(detail), "{\"vid\":%u,\"pid\":%u,\"quota\":%llu,\"pai_skid\":\"%s\"}", o->vid, o->pid,
+                 (unsigned long long)o->quota, o->pai_skid);
+        rc = mp_ledger_audit(l, mp_ledger_station_default(), "order.create", obj, detail);
+    }
+    return rc;
 }
 
 static void row_order(mp_q *s, mp_order *o)
@@ -280,6 +292,11 @@ int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
 
 int mp_ledger_close_order(mp_ledger *l, int64_t id)
 {
+    char obj[48];
+    snprintf(obj, sizeof(obj), "order=%lld", (long long)id);
+    /* the audit head before the order row: issuing transactions lock in that order */
+    int arc = mp_ledger_audit(l, mp_ledger_station_default(), "order.close", obj, "{}");
+    if (arc != MP_OK) return arc;
     mp_q *s = stmt(l, S_CLOSE_ORDER);
     if (s == NULL) return MP_ERR_DB;
     mp_q_i64(s, 1, id);
@@ -534,7 +551,14 @@ int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)
     }
     if ((s = stmt(l, S_REVOKE_DEV)) == NULL) return MP_ERR_DB;
     mp_q_txt(s, 1, udid);
-    return step_done(l, s, "mark device revoked");
+    int rc = step_done(l, s, "mark device revoked");
+    if (rc == MP_OK) {
+        char obj[160], detail[96];
+        snprintf(obj, sizeof(obj), "serial=%s udid=%s pai_skid=%s", serial, udid, skid);
+        snprintf(detail, sizeof(detail), "{\"reason\":\"%.60s\"}", reason);
+        rc = mp_ledger_audit(l, mp_ledger_station_default(), "dac.revoke", obj, detail);
+    }
+    return rc;
 }
 
 int mp_ledger_each_revoked(mp_ledger *l, const char *pai_skid,
@@ -566,7 +590,13 @@ int mp_ledger_next_crl_number(mp_ledger *l, const char *pai_skid, uint64_t *n)
     if ((s = stmt(l, S_CRL_SET)) == NULL) return MP_ERR_DB;
     mp_q_txt(s, 1, pai_skid);
     mp_q_i64(s, 2, (int64_t)(*n + 1));
-    return step_done(l, s, "crl number");
+    int rc = step_done(l, s, "crl number");
+    if (rc == MP_OK) {
+        char obj[96];
+        snprintf(obj, sizeof(obj), "pai_skid=%s crl_number=%llu", pai_skid, (unsigned long long)*n);
+        rc = mp_ledger_audit(l, mp_ledger_station_default(), "crl.issue", obj, "{}");
+    }
+    return rc;
 }
 
 static uint64_t count_of(mp_ledger *l, const char *q)

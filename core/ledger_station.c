@@ -329,6 +329,15 @@ int mp_ledger_each_station_count(mp_ledger *l, int (*cb)(void *, const mp_statio
 
 /* ---- audit trail ------------------------------------------------------------- */
 
+const char *mp_ledger_station_default(void)
+{
+    static char host[MP_STATION_MAX + 1];
+    const char *e = getenv("MATTER_PKI_STATION");
+    if (e != NULL && *e) return e;
+    if (host[0] == 0 && gethostname(host, sizeof(host) - 1) != 0) snprintf(host, sizeof(host), "localhost");
+    return host;
+}
+
 const char *mp_ledger_operator(void)
 {
     static char name[64];

@@ -348,13 +348,21 @@ static int write_images(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
 static int record(mp_fd_build *b, fd_chunk *c, int written)
 {
     int rc = mp_ledger_begin(b->ledger);
+    size_t added = 0;
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
         fd_item *it = &c->items[i];
         if (!written && it->state == ST_NEW) {
             rc = mp_ledger_add_fd(b->ledger, &it->rec);
+            added++;
         } else if (written && it->state != ST_SKIP) {
             rc = mp_ledger_fd_written(b->ledger, it->dev.udid);
         }
+    }
+    if (rc == MP_OK && added > 0) {
+        char obj[48], detail[64];
+        snprintf(obj, sizeof(obj), "order=%lld", (long long)c->items[0].rec.order_id);
+        snprintf(detail, sizeof(detail), "{\"count\":%zu}", added);
+        rc = mp_ledger_audit(b->ledger, mp_ledger_station_default(), "factory-data.build", obj, detail);
     }
     if (rc == MP_OK) rc = mp_ledger_commit(b->ledger);
     mp_ledger_rollback(b->ledger);
