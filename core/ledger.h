@@ -210,6 +210,20 @@ int mp_ledger_get_fd(mp_ledger *l, const char *udid, mp_fd_rec *r, int *found) M
 int mp_ledger_fd_written(mp_ledger *l, const char *udid) MP_MUST_CHECK;
 int mp_ledger_count_fd(mp_ledger *l, int64_t order_id, uint64_t *n) MP_MUST_CHECK;
 
+/* Several `factory-data build` runs on one order (each in its own folder):
+ * a run claims a device without factory data under its lease before making
+ * its credentials (*got = 0: a live run of another folder has it), takes
+ * serial sequence numbers in blocks from the order (a killed run leaves a
+ * gap, never a repeat), and confirms each claim in the transaction that
+ * records the device (*ok = 0: the claim expired and another run took it).
+ * A confirmed claim keeps the folder (mp_ledger_fd_dir): only that folder's
+ * runs rebuild the device's files. */
+int mp_ledger_fd_claim(mp_ledger *l, const char *lease, time_t until, const char *dir, const char *udid, int *got) MP_MUST_CHECK;
+int mp_ledger_fd_seq(mp_ledger *l, int64_t order_id, uint64_t n, uint64_t *first) MP_MUST_CHECK;
+int mp_ledger_fd_confirm(mp_ledger *l, const char *udid, const char *lease, int *ok) MP_MUST_CHECK;
+int mp_ledger_fd_release(mp_ledger *l, const char *lease) MP_MUST_CHECK;
+int mp_ledger_fd_dir(mp_ledger *l, const char *udid, char *dir, size_t cap, int *found) MP_MUST_CHECK;
+
 /* Reports. */
 int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;
 typedef struct mp_ledger_counts {

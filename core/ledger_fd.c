@@ -3,6 +3,7 @@
  * factory data is built for. Portable SQL on the driver of ledger_db.c. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "ledger.h"
 #include "ledger_int.h"
@@ -135,4 +136,77 @@ int mp_ledger_fd_written(mp_ledger *l, const char *udid)
     if (s == NULL) return MP_ERR_DB;
     mp_q_txt(s, 1, udid);
     return mp_q_step(s) >= 0 ? MP_OK : mp_ledger_err(l, "mark factory data written");
+}
+
+/* ---- several builds on one order ---------------------------------------- */
+
+#define CLAIM_DONE 9000000000000000000LL /* a claim whose factory data is recorded */
+/* An unrecorded claim of the caller's own folder is taken over at once: the
+ * folder's lock says the run that made it is gone. */
+
+int mp_ledger_fd_claim(mp_ledger *l, const char *lease, time_t until, const char *dir, const char *udid, int *got)
+{
+    mp_q *s = mp_q_get(l, "INSERT INTO fd_claims(udid,lease,until,dir) VALUES(?1,?2,?3,?4) ON CONFLICT(udid) DO UPDATE"
+                          " SET lease=excluded.lease,until=excluded.until,dir=excluded.dir"
+                          " WHERE fd_claims.until<?5 OR fd_claims.lease=excluded.lease"
+                          " OR (fd_claims.dir=excluded.dir AND fd_claims.until<?6)");
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    mp_q_txt(s, 2, lease);
+    mp_q_i64(s, 3, (int64_t)until);
+    mp_q_txt(s, 4, dir);
+    mp_q_i64(s, 5, (int64_t)time(NULL));
+    mp_q_i64(s, 6, CLAIM_DONE);
+    if (mp_q_step(s) < 0) return mp_ledger_err(l, "claim a device for factory data");
+    *got = mp_q_changes(s) == 1;
+    return MP_OK;
+}
+
+int mp_ledger_fd_seq(mp_ledger *l, int64_t order_id, uint64_t n, uint64_t *first)
+{
+    int64_t v = 0;
+    mp_q *s = mp_q_get(l, "UPDATE orders SET fd_seq=fd_seq+?2 WHERE id=?1 RETURNING fd_seq");
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_i64(s, 1, order_id);
+    mp_q_i64(s, 2, (int64_t)n);
+    int r = mp_q_step(s);
+    if (r == 1) v = mp_q_int(s, 0);
+    mp_q_reset(s);
+    if (r != 1) return r < 0 ? mp_ledger_err(l, "allocate serial numbers") : mp_err(MP_ERR_INVALID, "no production order %lld", (long long)order_id);
+    *first = (uint64_t)v - n;
+    return MP_OK;
+}
+
+int mp_ledger_fd_confirm(mp_ledger *l, const char *udid, const char *lease, int *ok)
+{
+    mp_q *s = mp_q_get(l, "UPDATE fd_claims SET until=?3 WHERE udid=?1 AND lease=?2 AND until>=?4");
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    mp_q_txt(s, 2, lease);
+    mp_q_i64(s, 3, CLAIM_DONE);
+    mp_q_i64(s, 4, (int64_t)time(NULL));
+    if (mp_q_step(s) < 0) return mp_ledger_err(l, "confirm a factory-data claim");
+    *ok = mp_q_changes(s) == 1;
+    return MP_OK;
+}
+
+int mp_ledger_fd_release(mp_ledger *l, const char *lease)
+{
+    mp_q *s = mp_q_get(l, "DELETE FROM fd_claims WHERE lease=? AND until<?");
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, lease);
+    mp_q_i64(s, 2, CLAIM_DONE);
+    return mp_q_step(s) >= 0 ? MP_OK : mp_ledger_err(l, "release factory-data claims");
+}
+
+int mp_ledger_fd_dir(mp_ledger *l, const char *udid, char *dir, size_t cap, int *found)
+{
+    mp_q *s = mp_q_get(l, "SELECT dir FROM fd_claims WHERE udid=?");
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    int r = mp_q_step(s);
+    *found = r == 1;
+    if (r == 1) snprintf(dir, cap, "%s", mp_q_text(s, 0) ? mp_q_text(s, 0) : "");
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "read a factory-data claim");
 }

@@ -124,7 +124,8 @@ static const char schema_v5[] =
     " PRIMARY KEY(order_id, station), CHECK(issued <= quota));" \
     "CREATE TABLE audit(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, station TEXT NOT NULL, operator TEXT NOT NULL," \
     " event TEXT NOT NULL, objects TEXT NOT NULL, detail TEXT NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL);" \
-    "CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL, hash BLOB NOT NULL);"
+    "CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL, hash BLOB NOT NULL);" \
+    "CREATE TABLE fd_claims(udid TEXT PRIMARY KEY, lease TEXT NOT NULL, until INTEGER NOT NULL, dir TEXT NOT NULL);"
 
 static const char schema_v6[] =
     "DROP VIEW certificates;"
@@ -147,6 +148,8 @@ static const char schema_v6[] =
     "ALTER TABLE devices ADD COLUMN lease_until INTEGER;"
     "ALTER TABLE devices ADD COLUMN lease_order INTEGER;"
     V6_COMMON
+    "ALTER TABLE orders ADD COLUMN fd_seq INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE orders SET fd_seq = (SELECT count(*) FROM factory_data f WHERE f.order_id = orders.id);"
     "INSERT INTO stations(name, enabled, issued, created_at) SELECT b.station, 1, count(c.id), min(b.issued_at)"
     " FROM dac_batches b LEFT JOIN dacs c ON c.batch = b.id GROUP BY b.station;"
     "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
@@ -174,7 +177,7 @@ static const char pg_schema[] =
     "CREATE TABLE orders(id BIGSERIAL PRIMARY KEY, vid BIGINT NOT NULL, pid BIGINT NOT NULL, pai_cert TEXT NOT NULL,"
     " pai_key TEXT NOT NULL, pai_skid TEXT NOT NULL, quota BIGINT NOT NULL, issued BIGINT NOT NULL,"
     " cn_template TEXT NOT NULL, valid_from BIGINT NOT NULL, days BIGINT NOT NULL, closed BIGINT NOT NULL,"
-    " created_at TEXT NOT NULL, CHECK(issued <= quota));"
+    " created_at TEXT NOT NULL, fd_seq BIGINT NOT NULL DEFAULT 0, CHECK(issued <= quota));"
     "CREATE TABLE dac_batches(id BIGSERIAL PRIMARY KEY, order_id BIGINT NOT NULL REFERENCES orders(id),"
     " pai_skid TEXT NOT NULL, not_before BIGINT NOT NULL, not_after BIGINT NOT NULL, dir TEXT NOT NULL,"
     " station TEXT NOT NULL, issued_at TEXT NOT NULL, written BIGINT NOT NULL);"
@@ -208,6 +211,7 @@ static const char pg_schema[] =
     "CREATE TABLE audit(seq BIGINT PRIMARY KEY, at TEXT NOT NULL, station TEXT NOT NULL, operator TEXT NOT NULL,"
     " event TEXT NOT NULL, objects TEXT NOT NULL, detail TEXT NOT NULL, prev BYTEA NOT NULL, hash BYTEA NOT NULL);"
     "CREATE TABLE audit_head(id BIGINT PRIMARY KEY CHECK(id = 1), seq BIGINT NOT NULL, hash BYTEA NOT NULL);"
+    "CREATE TABLE fd_claims(udid TEXT PRIMARY KEY, lease TEXT NOT NULL, until BIGINT NOT NULL, dir TEXT NOT NULL);"
     "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
     " $$BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END$$;"
     "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();"

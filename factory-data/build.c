@@ -242,26 +242,49 @@ static int wanted(const mp_fd_build *b, const char *udid)
     return 0;
 }
 
-/* Next chunk: classify each issued device as new, to rebuild, or done. */
+/* Next chunk: classify each issued device as new, to rebuild, or done. A
+ * device without factory data is this run's only once it holds the claim
+ * (another run on the order may build it in its own folder); a recorded one
+ * is rebuilt only in the folder that built it. Serial sequence numbers come
+ * in one block per chunk from the order. */
 static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint64_t *seq)
 {
     size_t n = 0;
+    const char *dir = b->out_abs[0] ? b->out_abs : b->out_dir;
+    (void)seq;
     c->n = 0;
     while (c->n == 0) {
         int rc = mp_ledger_next_issued(b->ledger, b->order.id, after, CHUNK, devs, &n);
         if (rc != MP_OK || n == 0) return rc;
         snprintf(after, MP_UDID_MAX + 1, "%s", devs[n - 1].udid);
-        for (size_t i = 0; i < n; i++) {
+        time_t until = time(NULL) + (b->lease_secs > 0 ? b->lease_secs : 600);
+        size_t fresh = 0;
+        if ((rc = mp_ledger_begin(b->ledger)) != MP_OK) return rc;
+        for (size_t i = 0; rc == MP_OK && i < n; i++) {
             if (!wanted(b, devs[i].udid)) continue;
-            fd_item *it = &c->items[c->n++];
-            int found = 0;
+            fd_item *it = &c->items[c->n];
+            int found = 0, got = 0;
             item_clear(it);
             it->dev = devs[i];
-            if ((rc = mp_ledger_get_fd(b->ledger, it->dev.udid, &it->rec, &found)) != MP_OK) return rc;
+            if ((rc = mp_ledger_get_fd(b->ledger, it->dev.udid, &it->rec, &found)) != MP_OK) break;
             if (!found) {
+                if (!b->lease[0]) {
+                    got = 1;
+                } else if ((rc = mp_ledger_fd_claim(b->ledger, b->lease, until, dir, it->dev.udid, &got)) != MP_OK) {
+                    break;
+                }
+                if (!got) continue; /* another run builds it */
                 it->state = ST_NEW;
-                it->seq = (*seq)++;
-            } else if (it->rec.written && files_exist(b, it->dev.udid)) {
+                fresh++;
+                c->n++;
+                continue;
+            }
+            char owner[4096];
+            int has_owner = 0;
+            if ((rc = mp_ledger_fd_dir(b->ledger, it->dev.udid, owner, sizeof(owner), &has_owner)) != MP_OK) break;
+            if (has_owner && strcmp(owner, dir) != 0) continue; /* built in another run's folder */
+            c->n++;
+            if (it->rec.written && files_exist(b, it->dev.udid)) {
                 it->state = ST_SKIP;
             } else {
                 it->state = ST_REBUILD;
@@ -277,10 +300,18 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
                     if (it->rec.has_passcode) {
                         it->passcode = it->rec.passcode;
                     } else if ((rc = mp_fd_lists_passcode(b, it->dev.udid, &it->passcode)) != MP_OK) {
-                        return rc;
+                        break;
                     }
                 }
             }
+        }
+        uint64_t first = 0;
+        if (rc == MP_OK && fresh > 0) rc = mp_ledger_fd_seq(b->ledger, b->order.id, fresh, &first);
+        if (rc == MP_OK) rc = mp_ledger_commit(b->ledger);
+        mp_ledger_rollback(b->ledger);
+        if (rc != MP_OK) return rc;
+        for (size_t i = 0; i < c->n; i++) {
+            if (c->items[i].state == ST_NEW) c->items[i].seq = first++;
         }
     }
     return MP_OK;
@@ -352,7 +383,12 @@ static int record(mp_fd_build *b, fd_chunk *c, int written)
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
         fd_item *it = &c->items[i];
         if (!written && it->state == ST_NEW) {
-            rc = mp_ledger_add_fd(b->ledger, &it->rec);
+            int ok = 1;
+            if (b->lease[0] && (rc = mp_ledger_fd_confirm(b->ledger, it->dev.udid, b->lease, &ok)) == MP_OK && !ok) {
+                rc = mp_err(MP_ERR_INTERRUPTED, "device %s: this run's claim expired (--lease) and another run took it;"
+                            " nothing of this chunk was recorded: run the same command again", it->dev.udid);
+            }
+            if (rc == MP_OK) rc = mp_ledger_add_fd(b->ledger, &it->rec);
             added++;
         } else if (written && it->state != ST_SKIP) {
             rc = mp_ledger_fd_written(b->ledger, it->dev.udid);
@@ -463,6 +499,13 @@ int mp_fd_build_run(mp_fd_build *b)
         unlink(marker);
     }
 end:
+    if (b->lease[0]) {
+        /* what this run claimed and did not record goes back at once */
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+        int r = mp_ledger_fd_release(b->ledger, b->lease);
+        rc = rc != MP_OK ? mp_err(rc, "%s", msg) : r;
+    }
     mp_workers_free(&team);
     free(devs);
     mp_outdir_close(&od);

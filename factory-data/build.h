@@ -48,6 +48,10 @@ typedef struct mp_fd_build {
     size_t n_udids;
     int jobs, quiet, include_passcode, record_passcodes, keep_keys, qr_images;
     int pack_on_main; /* set by mp_fd_build_run: images packed by the main thread, not the workers */
+    /* several runs on one order: this run's claims (see mp_ledger_fd_claim) */
+    char lease[33];
+    long lease_secs;      /* 0: 600 */
+    char out_abs[4096];   /* the folder recorded with the claims ("" : out_dir) */
     /* results */
     uint64_t built, rebuilt, skipped, keys_removed;
 } mp_fd_build;

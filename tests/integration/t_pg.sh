@@ -23,6 +23,22 @@ O=$(cat out.txt)
 # 8 stations race on the order, 3 of them killed with SIGKILL on the way
 race 8 "$O" 1200 pg
 
+# factory-data build from two processes on the order, each in its own folder
+"$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
+cp "$(dirname "$0")/../../examples/product.json" product.json
+"$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
+FB="--order $O --product product.json --cd cd.der --format json --iterations 1000 --quiet"
+"$MP" factory-data build $FB --out-dir fdA > fdA.log 2>&1 & p=$!
+"$MP" factory-data build $FB --out-dir fdB > fdB.log 2>&1; rb=$?
+wait $p; ra=$?
+check "two factory-data builds on one order both finish (exit $ra and $rb)" test "$ra" = 0 -a "$rb" = 0
+check "factory data for every device once (1200 rows)" test "$(q "select count(*) from factory_data where order_id=$O")" = 1200
+check "no factory-data serial twice" test "$(q "select count(distinct serial) from factory_data where order_id=$O")" = 1200
+check "every device in exactly one folder's onboarding.csv" bash -c "[ \$(tail -q -n +2 fdA/onboarding.csv fdB/onboarding.csv | cut -d, -f1 | sort -u | wc -l) = 1200 ] && [ \$(tail -q -n +2 fdA/onboarding.csv fdB/onboarding.csv | wc -l) = 1200 ]"
+check "images on disk == factory-data rows" test "$(ls fdA fdB | grep -c '[.]json$')" = 1200
+expect 0 "a re-run in one folder has nothing to add" "$MP" factory-data build $FB --out-dir fdA
+check "and leaves the other folder's devices alone" test "$(ls fdA | grep -c '[.]json$')" = "$(tail -n +2 fdA/onboarding.csv | wc -l)"
+
 # uniqueness is the database's: a second DAC for a device and profile, a reused serial
 u=$(q "select udid from dacs limit 1")
 check "unique (udid, profile) is a constraint" bash -c "! psql -X -q -h '$PGSOCK' -U mp -d ledger -c \"insert into dacs(udid,order_id,batch,serial,sha256,der) select udid,order_id,batch,'\\\\x01','\\\\x01','\\\\x01' from dacs where udid='$u'\" 2> /dev/null"
@@ -50,6 +66,7 @@ check "ledger report has per-station counts with sub-quotas" grep -qE "^$O2 +lin
 
 # the audit trail
 n=$(q "select max(seq) from audit")
+check "audit rows name every kind of change" bash -c "[ \$(psql -X -A -t -h '$PGSOCK' -U mp -d ledger -c 'select distinct event from audit' | grep -cE '^(chips.import|order.create|order.assign|station.add|station.disable|dac.issue|factory-data.build)$') = 7 ]"
 check "the audit trail recorded issuance, assignments and station changes ($n rows)" test "$n" -gt 10
 expect 0 "audit export --format jsonl" "$MP" audit export --format jsonl
 check "one JSON object per row" test "$(jq -c . out.txt | wc -l)" = "$n"
