@@ -29,14 +29,14 @@ WARN_CLANG :=
 WARN += $(if $(CC_IS_CLANG),$(WARN_CLANG),$(WARN_GCC))
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 OPT ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -I/usr/include/p11-kit-1 -I/usr/include/postgresql
+CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1 -I/usr/include/postgresql
 CFLAGS ?= $(OPT) $(HARDEN)
 CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
 LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lpq -lqrencode -ldl -lm
 
 STAGES := core paa pai chips order dac ledger station audit certdecl factory-data onboarding dcl-export verify
-LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
@@ -125,7 +125,7 @@ fuzz: fuzz-deps
 	$(Q)bash tests/fuzz/run.sh
 
 analyze:
-	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability -I core -I . $(STAGES) src
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability -I core -I src/cli -I . $(STAGES) src
 
 clean:
 	rm -rf build build-asan build-fuzz matter-pki

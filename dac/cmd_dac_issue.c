@@ -84,7 +84,7 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
             a->udids[a->n_udids++] = (char *)val;
             break;
         default:
-            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "dac issue: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "dac issue: unexpected argument %s", mp_opt_shown(val));
         }
     }
     mp_common_finish(c);

@@ -57,7 +57,7 @@ int dac_revoke_main(int argc, char **argv)
         if (id == O_SERIAL) serial = val;
         else if (id == O_REASON) reason = val;
         else if (id == O_LEDGER) ledger = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac revoke: unexpected argument '%s'", val ? val : "");
+        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac revoke: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);

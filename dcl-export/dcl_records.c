@@ -158,7 +158,7 @@ int dcl_sw_apply(dcl_rec *r, const dcl_sw *sw, const char *vfield, const char *s
 /* Size and SHA-256 of the OTA image; must agree with values given otherwise. */
 static int ota_measure(dcl_rec *r, const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = mp_fopen_input(path);
     unsigned char buf[65536], md[32], b64[45];
     unsigned long long size = 0;
     size_t n;

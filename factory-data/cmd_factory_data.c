@@ -42,7 +42,7 @@ int fd_verifier_main(int argc, char **argv)
         case O_PASSCODE: pc = mp_opt_uint(val); have |= 1; break;
         case O_SALT: salt64 = val; have |= 2; break;
         case O_ITER: it = mp_opt_uint(val); have |= 4; break;
-        default: return mp_err(MP_ERR_USAGE, "factory-data verifier: unexpected argument '%s'", val ? val : "");
+        default: return mp_err(MP_ERR_USAGE, "factory-data verifier: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
@@ -204,7 +204,7 @@ int fd_inspect_main(int argc, char **argv)
             break;
         case O_JSON: json = 1; break;
         case OPT_POSITIONAL: if (in.file == NULL) { in.file = val; break; } /* fall through */
-        default: return mp_err(MP_ERR_USAGE, "factory-data inspect: unexpected argument '%s'", val ? val : "");
+        default: return mp_err(MP_ERR_USAGE, "factory-data inspect: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
@@ -262,7 +262,7 @@ int fd_pack_main(int argc, char **argv)
         case O_PSIZE: psize = mp_opt_uint(val); break;
         case O_OUT: out = val; break;
         case OPT_FORCE: force = 1; break;
-        default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument '%s'", val ? val : "");
+        default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;

@@ -46,7 +46,7 @@ int ledger_cmd_open(int argc, char **argv, const char *cmd, const char *syn, con
         if (id == OPT_HELP) return OPT_HELP;
         if (id == O_LEDGER) ledger = val;
         else if (id == O_ORDER) *order = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument '%s'", cmd, val ? val : "");
+        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument %s", cmd, mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
@@ -187,7 +187,7 @@ int ledger_export_main(int argc, char **argv)
         if (id == O_LEDGER) ledger = val;
         else if (id == O_FORMAT) fmt = val;
         else if (id == O_OUT) out = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "ledger export: unexpected argument '%s'", val ? val : "");
+        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "ledger export: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);

@@ -131,7 +131,7 @@ int order_create_main(int argc, char **argv)
         case O_TEST_MODE: a.test_mode = 1; break;
         case O_LEDGER: a.ledger = val; break;
         default:
-            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "order create: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "order create: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;

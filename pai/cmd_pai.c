@@ -63,7 +63,7 @@ static int parse(mp_optparse *p, mp_common *c, pai_args *a)
         case O_TEST_MODE: a->test_mode = 1; break;
         case O_OUT: a->out = val; break;
         default:
-            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "%s: unexpected argument '%s'", p->cmd, val ? val : "");
+            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "%s: unexpected argument %s", p->cmd, mp_opt_shown(val));
         }
     }
     mp_common_finish(c);
@@ -118,7 +118,7 @@ int pai_create_main(int argc, char **argv)
         (rc = mp_pai_check_vid(&paa, spec.vid)) != MP_OK) {
         goto end;
     }
-    rc = mp_ca_ceremony(ks, &c, "pai create", a.label, &spec, &paa, a.out);
+    rc = mp_ca_ceremony(ks, &c.rec, "pai create", a.label, &spec, &paa, a.out);
     if (rc == MP_OK && !c.quiet) {
         printf("PAI certificate written to %s (key '%s' on token '%s')\n", a.out, a.label, mp_ks_token_label(ks));
     }
@@ -215,7 +215,7 @@ int pai_csr_main(int argc, char **argv)
         goto end;
     }
     if ((rc = write_csr(ks, &key, &spec, a.out, c.force)) != MP_OK ||
-        (rc = mp_ceremony_log(&c, "pai csr", mp_ks_token_label(ks), &key, NULL, a.out)) != MP_OK) {
+        (rc = mp_ceremony_log(&c.rec, "pai csr", mp_ks_token_label(ks), &key, NULL, a.out)) != MP_OK) {
         if (rc != MP_ERR_EXISTS) {
             unlink(a.out);
         }

@@ -128,7 +128,7 @@ int pai_crl_main(int argc, char **argv)
         else if (id == O_OUT) out = val;
         else if (id == O_DAYS) days = val;
         else if (id == O_LEDGER) ledger = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "pai crl: unexpected argument '%s'", val ? val : "");
+        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "pai crl: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
@@ -143,7 +143,7 @@ int pai_crl_main(int argc, char **argv)
     }
     int n = i2d_X509_CRL(crl, &der);
     if ((rc = mp_write_file(out, der, (size_t)n, 0644, c.force)) == MP_OK) {
-        rc = mp_ceremony_log(&c, "pai crl", mp_ks_token_label(ks), &pai.key, NULL, out);
+        rc = mp_ceremony_log(&c.rec, "pai crl", mp_ks_token_label(ks), &pai.key, NULL, out);
     }
     if (rc == MP_OK) printf("CRL with %d revoked DAC(s) written to %s\n", sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), out);
 end:

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "err.h"
+#include "pin.h"
 
 typedef struct command {
     const char *group;
@@ -81,7 +82,14 @@ static void exit_codes(void)
 
 int main(int argc, char **argv)
 {
+    mp_cli_startup(); /* before anything else: PINs out of the environment */
     umask(077);
+    while (argc > 1 && strcmp(argv[1], "--no-prompt") == 0) {
+        mp_cli_set_no_prompt(1);
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         if (argc >= 3 && strcmp(argv[2], "exit-codes") == 0) {
