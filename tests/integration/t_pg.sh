@@ -114,5 +114,19 @@ expect 0 "the re-run finishes the order" "$MP" dac issue $H --order $O3 --out-di
 check "nothing twice after the lost connection" test "$(q "select count(distinct udid) from dacs where order_id=$O3")" = "$(q "select issued from orders where id=$O3")"
 check "files = ledger rows after the lost connection" test "$(ls lost | grep -c '[.]der$')" = "$(q "select count(*) from dacs where order_id=$O3")"
 check "only the cut-off run's block stays reserved until its lease expires" test "$(q "select count(*) from devices where state=3")" -le 2
+# the README's station role: INSERT-only on the record, issuing works, editing does not
+q "CREATE ROLE station LOGIN;
+GRANT CONNECT ON DATABASE ledger TO station;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO station;
+GRANT INSERT ON audit, dac_batches, dacs, devices, factory_data, fd_claims, stations TO station;
+GRANT UPDATE ON devices, orders, order_stations, stations, dac_batches, factory_data, fd_claims, audit_head TO station;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO station;" > /dev/null
+expect 0 "order create (quota 5)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 5
+O4=$(cat out.txt)
+SL="host=$PGSOCK user=station dbname=ledger"
+expect 0 "the README's station role issues" "$MP" dac issue $H --order $O4 --out-dir role --station line-r --ledger "$SL" --quiet
+check "the station role cannot change an audit row" bash -c "! psql -X -q -h '$PGSOCK' -U station -d ledger -c \"update audit set detail='{}' where seq=1\" 2> /dev/null"
+check "the station role cannot delete a certificate" bash -c "! psql -X -q -h '$PGSOCK' -U station -d ledger -c 'delete from dacs' 2> /dev/null"
+expect_err 14 "permission denied" "the station role cannot create orders (exit 14, named)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 5 --ledger "$SL"
 expect 0 "audit verify after everything" "$MP" audit verify
 finish
