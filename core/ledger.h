@@ -278,6 +278,13 @@ typedef struct mp_station_count {
 /* Certificates per order and station (with the sub-quotas). */
 int mp_ledger_each_station_count(mp_ledger *l, int (*cb)(void *ctx, const mp_station_count *c), void *ctx) MP_MUST_CHECK;
 
+/* Copy every row of src into dst, which must be empty (`ledger migrate`),
+ * with its IDs and the audit chain as it is, in one transaction on dst, and
+ * verify each table read back (rows and SHA-256); then an audit row
+ * `ledger.migrate` on dst. *rows: rows copied. MP_ERR_EXISTS if dst is not
+ * empty. */
+int mp_ledger_copy(mp_ledger *src, mp_ledger *dst, uint64_t *rows) MP_MUST_CHECK;
+
 /* ---- audit trail ------------------------------------------------------------
  * Append-only (a trigger refuses UPDATE and DELETE), hash-chained: hash =
  * SHA-256(prev || canonical row) where the canonical row is

@@ -410,6 +410,30 @@ const uint8_t *mp_q_bytes(mp_q *q, int c, size_t *n)
     return (const uint8_t *)PQgetvalue(q->res, q->row, c);
 }
 
+int mp_q_type(mp_q *q, int c)
+{
+    if (q->st) {
+        switch (sqlite3_column_type(q->st, c)) {
+        case SQLITE_INTEGER: return 'i';
+        case SQLITE_TEXT: return 't';
+        case SQLITE_BLOB: return 'b';
+        case SQLITE_NULL: return 'n';
+        default: return 'r';
+        }
+    }
+    if (mp_q_isnull(q, c)) return 'n';
+    Oid t = PQftype(q->res, c);
+    if (t == OID_INT8 || t == OID_INT4 || t == OID_INT2 || t == OID_BOOL) return 'i';
+    if (t == OID_BYTEA) return 'b';
+    return t == 700 || t == 701 || t == 1700 ? 'r' : 't';
+}
+
+int mp_q_columns(mp_q *q)
+{
+    if (q->st) return sqlite3_column_count(q->st);
+    return q->res ? PQnfields(q->res) : 0;
+}
+
 int mp_ledger_exec(mp_ledger *l, const char *sql)
 {
     clear_err(l);

@@ -42,6 +42,10 @@ int mp_q_isnull(mp_q *q, int c);
 int64_t mp_q_int(mp_q *q, int c);
 const char *mp_q_text(mp_q *q, int c);                /* NULL for NULL */
 const uint8_t *mp_q_bytes(mp_q *q, int c, size_t *n); /* blob / bytea */
+/* A column's value type in this row: 'i' integer, 't' text, 'b' blob, 'n' NULL
+ * ('r' a float, which the ledger does not use). */
+int mp_q_type(mp_q *q, int c);
+int mp_q_columns(mp_q *q);
 
 /* Run SQL without parameters (several statements; on PostgreSQL in one
  * round trip). */

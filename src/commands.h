@@ -22,6 +22,7 @@ int station_disable_main(int argc, char **argv);
 int audit_verify_main(int argc, char **argv);
 int audit_export_main(int argc, char **argv);
 int ledger_report_main(int argc, char **argv);
+int ledger_migrate_main(int argc, char **argv);
 int ledger_export_main(int argc, char **argv);
 int dac_issue_main(int argc, char **argv);
 int dac_revoke_main(int argc, char **argv);

@@ -39,6 +39,7 @@ static const command commands[] = {
     {"dac", "revoke", dac_revoke_main, "record the revocation of a DAC"},
     {"ledger", "report", ledger_report_main, "counts per device state and per order"},
     {"ledger", "export", ledger_export_main, "export every issued certificate (csv or jsonl)"},
+    {"ledger", "migrate", ledger_migrate_main, "copy the ledger into an empty PostgreSQL ledger and verify the copy"},
     {"cert", "lint", cert_lint_main, "check a certificate against the Matter PAA/PAI/DAC profile"},
     {"cd", "create", cd_create_main, "encode and sign a Certification Declaration (key in the token)"},
     {"cd", "create-signer", cd_create_signer_main, "generate a CD signing key in the token and a development certificate"},

@@ -82,6 +82,32 @@ psql_ postgres "CREATE DATABASE tamper3 TEMPLATE ledger" > /dev/null
 psql_ tamper3 "ALTER TABLE audit DISABLE TRIGGER audit_no_change; DELETE FROM audit WHERE seq=$n" > /dev/null
 expect_err 25 "sequence number $n" "audit verify notices the last row deleted" "$MP" audit verify --ledger "host=$PGSOCK user=mp dbname=tamper3"
 
+# ledger migrate: an SQLite ledger with issued, revoked and factory-data rows into an empty PostgreSQL one
+M="--ledger mig.sqlite"
+"$MP" chips simulate --count 30 --out sim2 > /dev/null
+"$MP" chips import sim2/chips.csv --signature sim2/chips.csv.sig --signer sim2/chipmaker.pem $M > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 20 $M > mig.order
+MO=$(cat mig.order)
+"$MP" dac issue $H --order $MO --count 8 --out-dir mig $M --quiet > /dev/null
+"$MP" dac issue $H --order $MO --generate-keys --count 4 --out-dir mig $M --quiet > /dev/null
+ser=$(sqlite3 mig.sqlite "select serial from certificates limit 1")
+"$MP" dac revoke --serial "$ser" --reason keyCompromise $M > /dev/null
+"$MP" factory-data build --order $MO --product product.json --cd cd.der --format json --iterations 1000 --out-dir migfd --quiet $M > /dev/null
+check "the SQLite ledger has issued, revoked and factory-data rows" test "$(sqlite3 mig.sqlite "select count(*) from dacs")$(sqlite3 mig.sqlite "select count(*) from revocations")$(sqlite3 mig.sqlite "select count(*) from factory_data")" = "12112"
+D=$(pg_newdb migrated)
+expect_err 2 "password on the command line" "ledger migrate refuses a password in --to" "$MP" ledger migrate $M --to "postgresql://mp:pw@localhost/migrated"
+expect 0 "ledger migrate --to PostgreSQL" "$MP" ledger migrate $M --to "$D"
+check "it says every table was verified" grep -q "every table verified" out.txt
+"$MP" ledger export --format jsonl $M > mig.sqlite.jsonl
+"$MP" ledger export --format jsonl --ledger "$D" > mig.pg.jsonl
+check "ledger export is the same from both" cmp -s mig.sqlite.jsonl mig.pg.jsonl
+check "the copy has every row" test "$(psql_ migrated "select count(*) from dacs")$(psql_ migrated "select count(*) from revocations")$(psql_ migrated "select count(*) from factory_data")$(psql_ migrated "select count(*) from devices")" = "1211234"
+expect 0 "audit verify on the copy (the source's chain and the migration row)" "$MP" audit verify --ledger "$D"
+check "the migration is an audit row" test "$(psql_ migrated "select event from audit order by seq desc limit 1")" = ledger.migrate
+expect_err 8 "not empty" "ledger migrate into a ledger that is not empty" "$MP" ledger migrate $M --to "$D"
+expect 0 "issuing goes on in the migrated ledger" "$MP" dac issue $H --order $MO --count 4 --out-dir mig --ledger "$D" --quiet
+check "its IDs go on after the copied ones" test "$(psql_ migrated "select count(distinct batch) from dacs")" = "$(psql_ migrated "select count(*) from dac_batches")"
+
 # faults
 expect_err 14 "/nonexistent/sock" "an unreachable server is named" "$MP" order list --ledger "host=/nonexistent/sock user=mp dbname=x"
 expect_err 2 "password on the command line" "a password in a URI on the command line is refused" "$MP" order list --ledger "postgresql://mp:s3cret@localhost/ledger"
