@@ -302,6 +302,33 @@ int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const 
  * why names what is wrong. */
 int mp_ledger_audit_verify(mp_ledger *l, int64_t *bad, char *why, size_t why_cap, uint64_t *rows) MP_MUST_CHECK;
 int mp_ledger_each_audit(mp_ledger *l, int (*cb)(void *ctx, const mp_audit_row *r), void *ctx) MP_MUST_CHECK;
+/* Checkpoints: an ECDSA P-256 signature by the audit key in the HSM (its own
+ * key, never the PAA's or a PAI's) over SHA-256("matter-pki audit
+ * checkpoint v1\n" seq "\n" hex(hash) "\n" time) of the trail's head. The
+ * key's public point is kept in audit_keys; `audit init --out` also writes it
+ * to a file that `audit verify --audit-key` pins. */
+typedef struct mp_audit_key {
+    int64_t id;
+    char label[128];
+    char skid[41];
+    uint8_t point[65];
+} mp_audit_key;
+int mp_ledger_audit_key_add(mp_ledger *l, const char *label, const char *skid, const uint8_t point[static 65], int64_t *id) MP_MUST_CHECK;
+/* The newest audit key; *found = 0 when none was made (`audit init`). */
+int mp_ledger_audit_key(mp_ledger *l, mp_audit_key *k, int *found) MP_MUST_CHECK;
+int mp_ledger_audit_head(mp_ledger *l, int64_t *seq, uint8_t hash[static 32]) MP_MUST_CHECK;
+typedef struct mp_audit_checkpoint {
+    int64_t seq, key_id;
+    uint8_t hash[32];
+    char at[21];
+    uint8_t sig[80];
+    size_t sig_len;
+} mp_audit_checkpoint;
+int mp_ledger_checkpoint_add(mp_ledger *l, const mp_audit_checkpoint *c) MP_MUST_CHECK;
+int mp_ledger_each_checkpoint(mp_ledger *l, int (*cb)(void *ctx, const mp_audit_checkpoint *c), void *ctx) MP_MUST_CHECK;
+/* The digest a checkpoint signs. */
+void mp_audit_checkpoint_digest(const mp_audit_checkpoint *c, uint8_t out[static 32]);
+
 /* The station of a run that names none: $MATTER_PKI_STATION, else the host name. */
 const char *mp_ledger_station_default(void);
 /* The operator recorded in audit rows: $MATTER_PKI_OPERATOR, else the login name. */

@@ -32,6 +32,8 @@ static const table tables[] = {
     {"order_stations", "order_id,station,quota,issued", "order_id,station", 4, NULL},
     {"audit", "seq,at,station,operator,event,objects,detail,prev,hash", "seq", 9, NULL},
     {"audit_head", "seq,hash", "id", 2, NULL},
+    {"audit_keys", "id,label,skid,pubkey,created_at", "id", 5, "id"},
+    {"audit_checkpoints", "seq,hash,at,key_id,sig", "seq", 5, NULL},
 };
 #define NT (sizeof(tables) / sizeof(tables[0]))
 

@@ -125,7 +125,11 @@ static const char schema_v5[] =
     "CREATE TABLE audit(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, station TEXT NOT NULL, operator TEXT NOT NULL," \
     " event TEXT NOT NULL, objects TEXT NOT NULL, detail TEXT NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL);" \
     "CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL, hash BLOB NOT NULL);" \
-    "CREATE TABLE fd_claims(udid TEXT PRIMARY KEY, lease TEXT NOT NULL, until INTEGER NOT NULL, dir TEXT NOT NULL);"
+    "CREATE TABLE fd_claims(udid TEXT PRIMARY KEY, lease TEXT NOT NULL, until INTEGER NOT NULL, dir TEXT NOT NULL);" \
+    "CREATE TABLE audit_keys(id INTEGER PRIMARY KEY, label TEXT NOT NULL, skid TEXT NOT NULL, pubkey BLOB NOT NULL," \
+    " created_at TEXT NOT NULL);" \
+    "CREATE TABLE audit_checkpoints(seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, at TEXT NOT NULL," \
+    " key_id INTEGER NOT NULL REFERENCES audit_keys(id), sig BLOB NOT NULL);"
 
 static const char schema_v6[] =
     "DROP VIEW certificates;"
@@ -212,6 +216,10 @@ static const char pg_schema[] =
     " event TEXT NOT NULL, objects TEXT NOT NULL, detail TEXT NOT NULL, prev BYTEA NOT NULL, hash BYTEA NOT NULL);"
     "CREATE TABLE audit_head(id BIGINT PRIMARY KEY CHECK(id = 1), seq BIGINT NOT NULL, hash BYTEA NOT NULL);"
     "CREATE TABLE fd_claims(udid TEXT PRIMARY KEY, lease TEXT NOT NULL, until BIGINT NOT NULL, dir TEXT NOT NULL);"
+    "CREATE TABLE audit_keys(id BIGSERIAL PRIMARY KEY, label TEXT NOT NULL, skid TEXT NOT NULL, pubkey BYTEA NOT NULL,"
+    " created_at TEXT NOT NULL);"
+    "CREATE TABLE audit_checkpoints(seq BIGINT PRIMARY KEY, hash BYTEA NOT NULL, at TEXT NOT NULL,"
+    " key_id BIGINT NOT NULL REFERENCES audit_keys(id), sig BYTEA NOT NULL);"
     "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
     " $$BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END$$;"
     "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();"

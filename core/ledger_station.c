@@ -491,3 +491,104 @@ int mp_ledger_audit_verify(mp_ledger *l, int64_t *bad, char *why, size_t why_cap
     }
     return MP_OK;
 }
+
+/* ---- checkpoints ---------------------------------------------------------------- */
+
+void mp_audit_checkpoint_digest(const mp_audit_checkpoint *c, uint8_t out[static 32])
+{
+    char hex[65], msg[160];
+    unsigned int len = 0;
+    static const char hexd[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = hexd[c->hash[i] >> 4];
+        hex[2 * i + 1] = hexd[c->hash[i] & 15];
+    }
+    hex[64] = 0;
+    int n = snprintf(msg, sizeof(msg), "matter-pki audit checkpoint v1\n%lld\n%s\n%s", (long long)c->seq, hex, c->at);
+    EVP_Digest(msg, (size_t)n, out, &len, EVP_sha256(), NULL);
+}
+
+int mp_ledger_audit_key_add(mp_ledger *l, const char *label, const char *skid, const uint8_t point[static 65], int64_t *id)
+{
+    char now[21];
+    now_iso(now);
+    mp_q *q = mp_q_get(l, "INSERT INTO audit_keys(label,skid,pubkey,created_at) VALUES(?,?,?,?) RETURNING id");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, label);
+    mp_q_txt(q, 2, skid);
+    mp_q_blob(q, 3, point, 65);
+    mp_q_txt(q, 4, now);
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "add the audit key");
+    *id = mp_q_int(q, 0);
+    mp_q_reset(q);
+    return MP_OK;
+}
+
+int mp_ledger_audit_key(mp_ledger *l, mp_audit_key *k, int *found)
+{
+    mp_q *q = mp_q_get(l, "SELECT id,label,skid,pubkey FROM audit_keys ORDER BY id DESC LIMIT 1");
+    if (q == NULL) return MP_ERR_DB;
+    int r = mp_q_step(q);
+    *found = r == 1;
+    if (r == 1) {
+        size_t n = 0;
+        const uint8_t *p = mp_q_bytes(q, 3, &n);
+        memset(k, 0, sizeof(*k));
+        k->id = mp_q_int(q, 0);
+        snprintf(k->label, sizeof(k->label), "%s", mp_q_text(q, 1));
+        snprintf(k->skid, sizeof(k->skid), "%s", mp_q_text(q, 2));
+        if (p != NULL && n == 65) memcpy(k->point, p, 65);
+    }
+    mp_q_reset(q);
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "read the audit key");
+}
+
+int mp_ledger_audit_head(mp_ledger *l, int64_t *seq, uint8_t hash[static 32])
+{
+    mp_q *q = mp_q_get(l, "SELECT seq,hash FROM audit_head WHERE id=1");
+    if (q == NULL) return MP_ERR_DB;
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "read the audit head");
+    size_t n = 0;
+    const uint8_t *p = mp_q_bytes(q, 1, &n);
+    *seq = mp_q_int(q, 0);
+    memset(hash, 0, 32);
+    if (p != NULL && n == 32) memcpy(hash, p, 32);
+    mp_q_reset(q);
+    return MP_OK;
+}
+
+int mp_ledger_checkpoint_add(mp_ledger *l, const mp_audit_checkpoint *c)
+{
+    mp_q *q = mp_q_get(l, "INSERT INTO audit_checkpoints(seq,hash,at,key_id,sig) VALUES(?,?,?,?,?) ON CONFLICT(seq) DO NOTHING");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, c->seq);
+    mp_q_blob(q, 2, c->hash, 32);
+    mp_q_txt(q, 3, c->at);
+    mp_q_i64(q, 4, c->key_id);
+    mp_q_blob(q, 5, c->sig, c->sig_len);
+    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "add an audit checkpoint");
+}
+
+int mp_ledger_each_checkpoint(mp_ledger *l, int (*cb)(void *, const mp_audit_checkpoint *), void *ctx)
+{
+    mp_q *q = mp_q_get(l, "SELECT seq,hash,at,key_id,sig FROM audit_checkpoints ORDER BY seq");
+    int r = 0, rc = MP_OK;
+    if (q == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = mp_q_step(q)) == 1) {
+        mp_audit_checkpoint c;
+        size_t n = 0;
+        const uint8_t *p;
+        memset(&c, 0, sizeof(c));
+        c.seq = mp_q_int(q, 0);
+        if ((p = mp_q_bytes(q, 1, &n)) != NULL && n == 32) memcpy(c.hash, p, 32);
+        snprintf(c.at, sizeof(c.at), "%s", mp_q_text(q, 2) ? mp_q_text(q, 2) : "");
+        c.key_id = mp_q_int(q, 3);
+        if ((p = mp_q_bytes(q, 4, &n)) != NULL && n <= sizeof(c.sig)) {
+            memcpy(c.sig, p, n);
+            c.sig_len = n;
+        }
+        rc = cb(ctx, &c);
+    }
+    mp_q_reset(q);
+    return rc == MP_OK && r < 0 ? mp_ledger_err(l, "read audit checkpoints") : rc;
+}

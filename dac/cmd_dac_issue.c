@@ -13,6 +13,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "audit_ckpt.h"
+#include "ceremony.h"
 #include "dac/issue.h"
 #include "opts.h"
 #include "src/commands.h"
@@ -301,6 +303,16 @@ int dac_issue_main(int argc, char **argv)
         goto end;
     }
     rc = run_batch(&is, &a, c.force);
+    if (rc == MP_OK && is.issued > 0) {
+        /* a checkpoint of the audit rows this run wrote, when the token holds the audit key */
+        int64_t seq = 0;
+        mp_ks_key ak;
+        char what[64];
+        if ((rc = mp_audit_checkpoint_if_key(l, ks, &seq, &ak)) == MP_OK && seq > 0) {
+            snprintf(what, sizeof(what), "audit checkpoint %lld", (long long)seq);
+            rc = mp_ceremony_log(&c.rec, what, mp_ks_token_label(ks), &ak, NULL, NULL);
+        }
+    }
 end:
     mp_issue_release(&is);
     mp_ks_close(ks);

@@ -20,6 +20,8 @@ int station_add_main(int argc, char **argv);
 int station_list_main(int argc, char **argv);
 int station_disable_main(int argc, char **argv);
 int audit_verify_main(int argc, char **argv);
+int audit_init_main(int argc, char **argv);
+int audit_checkpoint_main(int argc, char **argv);
 int audit_export_main(int argc, char **argv);
 int ledger_report_main(int argc, char **argv);
 int ledger_migrate_main(int argc, char **argv);

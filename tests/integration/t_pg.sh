@@ -108,6 +108,32 @@ expect_err 8 "not empty" "ledger migrate into a ledger that is not empty" "$MP" 
 expect 0 "issuing goes on in the migrated ledger" "$MP" dac issue $H --order $MO --count 4 --out-dir mig --ledger "$D" --quiet
 check "its IDs go on after the copied ones" test "$(psql_ migrated "select count(distinct batch) from dacs")" = "$(psql_ migrated "select count(*) from dac_batches")"
 
+# checkpoints signed by the audit key in the HSM, and the ceremony log's chain
+expect 0 "audit init --key-label (its own key in the token)" "$MP" audit init $H --key-label audit-key --out audit-key.pem
+check "the audit key's public key is written" openssl pkey -pubin -in audit-key.pem -noout
+expect 0 "order create (quota 6)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 6
+O5=$(cat out.txt)
+expect 0 "dac issue signs a checkpoint at its end" "$MP" dac issue $H --order $O5 --out-dir ck --station line-k --quiet
+check "it says so" grep -q "audit checkpoint" state/ceremony.log
+expect 0 "audit checkpoint" "$MP" audit checkpoint $H
+expect 0 "audit verify --audit-key: chain, signed checkpoints, ceremony log" "$MP" audit verify --audit-key audit-key.pem
+check "it counts the checkpoints" grep -qE "[2-9] signed checkpoint" out.txt
+check "the ceremony log is chained" bash -c "tail -1 state/ceremony.log | jq -e '.prev | length == 64' > /dev/null"
+"$MP" token init --label other --pin-file pin --so-pin-file sopin > /dev/null 2>&1
+"$MP" audit init --token other --pin-file pin --key-label k2 --out other-key.pem --ledger "$(pg_newdb otherkey)" > /dev/null 2>&1
+expect_err 25 "another key than --audit-key" "checkpoints signed by another key than --audit-key" "$MP" audit verify --audit-key other-key.pem
+k=$(q "select min(seq) from audit_checkpoints")
+psql_ postgres "CREATE DATABASE cut TEMPLATE ledger" > /dev/null
+psql_ cut "ALTER TABLE audit DISABLE TRIGGER audit_no_change; DELETE FROM audit WHERE seq >= $k;
+  UPDATE audit_head SET seq = $((k - 1)), hash = (SELECT hash FROM audit WHERE seq = $((k - 1)))" > /dev/null
+expect_err 25 "rows were deleted" "a cut trail with its head rewritten is caught by the signed checkpoint" "$MP" audit verify --ledger "host=$PGSOCK user=mp dbname=cut"
+psql_ postgres "CREATE DATABASE forged TEMPLATE ledger" > /dev/null
+psql_ forged "UPDATE audit_checkpoints SET at = '2020-01-01T00:00:00Z' WHERE seq = $k" > /dev/null
+expect_err 25 "signature does not verify" "a changed checkpoint does not verify" "$MP" audit verify --ledger "host=$PGSOCK user=mp dbname=forged"
+cp -r state st2
+sed -i '2s/"time":"/"time":"X/' st2/ceremony.log
+expect_err 25 "ceremony log broken at line 3" "a changed ceremony log line is named" "$MP" audit verify --state-dir st2
+
 # faults
 expect_err 14 "/nonexistent/sock" "an unreachable server is named" "$MP" order list --ledger "host=/nonexistent/sock user=mp dbname=x"
 expect_err 2 "password on the command line" "a password in a URI on the command line is refused" "$MP" order list --ledger "postgresql://mp:s3cret@localhost/ledger"
@@ -144,7 +170,7 @@ check "only the cut-off run's block stays reserved until its lease expires" test
 q "CREATE ROLE station LOGIN;
 GRANT CONNECT ON DATABASE ledger TO station;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO station;
-GRANT INSERT ON audit, dac_batches, dacs, devices, factory_data, fd_claims, stations TO station;
+GRANT INSERT ON audit, audit_checkpoints, dac_batches, dacs, devices, factory_data, fd_claims, stations TO station;
 GRANT UPDATE ON devices, orders, order_stations, stations, dac_batches, factory_data, fd_claims, audit_head TO station;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO station;" > /dev/null
 expect 0 "order create (quota 5)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 5
