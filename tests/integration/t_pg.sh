@@ -108,6 +108,20 @@ expect_err 8 "not empty" "ledger migrate into a ledger that is not empty" "$MP" 
 expect 0 "issuing goes on in the migrated ledger" "$MP" dac issue $H --order $MO --count 4 --out-dir mig --ledger "$D" --quiet
 check "its IDs go on after the copied ones" test "$(psql_ migrated "select count(distinct batch) from dacs")" = "$(psql_ migrated "select count(*) from dac_batches")"
 
+# through pgbouncer in transaction mode (3 server connections for 4 stations):
+# the ledger's SQL keeps no session state
+BL=$(pg_bouncer ledger)
+check "pgbouncer started (transaction mode)" test -n "$BL"
+expect 0 "order create through pgbouncer" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 60 --ledger "$BL"
+OB=$(cat out.txt)
+pids=""
+for i in 1 2 3 4; do "$MP" dac issue $H --order $OB --out-dir bo$i --station bo-$i --block 5 --ledger "$BL" --quiet > bo$i.log 2>&1 & pids="$pids $!"; done
+bad=0; for j in $pids; do wait $j || bad=$((bad + 1)); done
+check "4 stations through pgbouncer finish the order ($bad failed)" test "$bad" = 0
+check "quota, rows and files agree through pgbouncer" test "$(q "select issued from orders where id=$OB")/$(q "select count(distinct udid) from dacs where order_id=$OB")/$(ls bo1 bo2 bo3 bo4 | grep -c '[.]der$')" = "60/60/60"
+expect 0 "audit verify through pgbouncer" "$MP" audit verify --ledger "$BL"
+pg_bouncer_stop # its server connections would keep the ledger from being a template below
+
 # checkpoints signed by the audit key in the HSM, and the ceremony log's chain
 expect 0 "audit init --key-label (its own key in the token)" "$MP" audit init $H --key-label audit-key --out audit-key.pem
 check "the audit key's public key is written" openssl pkey -pubin -in audit-key.pem -noout
