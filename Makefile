@@ -15,7 +15,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev jq perl time libpq-dev postgresql-15
+        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time libpq-dev postgresql-15 pgbouncer
 FUZZ_PKGS := clang libclang-rt-14-dev
 
 # Compiler-specific flags go in WARN_GCC / WARN_CLANG so neither breaks the other.
@@ -33,7 +33,7 @@ CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -Isrc/cli -I/us
 CFLAGS ?= $(OPT) $(HARDEN)
 CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
-LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lpq -lqrencode -ldl -lm
+LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lpq -lqrencode -lpng -ldl -lm
 
 STAGES := core paa pai chips order dac ledger station audit certdecl factory-data onboarding dcl-export verify
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c src/cli/*.c))

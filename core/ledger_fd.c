@@ -162,21 +162,6 @@ int mp_ledger_fd_claim(mp_ledger *l, const char *lease, time_t until, const char
     return MP_OK;
 }
 
-int mp_ledger_fd_seq(mp_ledger *l, int64_t order_id, uint64_t n, uint64_t *first)
-{
-    int64_t v = 0;
-    mp_q *s = mp_q_get(l, "UPDATE orders SET fd_seq=fd_seq+?2 WHERE id=?1 RETURNING fd_seq");
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_i64(s, 1, order_id);
-    mp_q_i64(s, 2, (int64_t)n);
-    int r = mp_q_step(s);
-    if (r == 1) v = mp_q_int(s, 0);
-    mp_q_reset(s);
-    if (r != 1) return r < 0 ? mp_ledger_err(l, "allocate serial numbers") : mp_err(MP_ERR_INVALID, "no production order %lld", (long long)order_id);
-    *first = (uint64_t)v - n;
-    return MP_OK;
-}
-
 int mp_ledger_fd_confirm(mp_ledger *l, const char *udid, const char *lease, int *ok)
 {
     mp_q *s = mp_q_get(l, "UPDATE fd_claims SET until=?3 WHERE udid=?1 AND lease=?2 AND until>=?4");

@@ -152,13 +152,14 @@ static const char schema_v6[] =
     "ALTER TABLE devices ADD COLUMN lease_until INTEGER;"
     "ALTER TABLE devices ADD COLUMN lease_order INTEGER;"
     V6_COMMON
-    "ALTER TABLE orders ADD COLUMN fd_seq INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE orders SET fd_seq = (SELECT count(*) FROM factory_data f WHERE f.order_id = orders.id);"
     "INSERT INTO stations(name, enabled, issued, created_at) SELECT b.station, 1, count(c.id), min(b.issued_at)"
     " FROM dac_batches b LEFT JOIN dacs c ON c.batch = b.id GROUP BY b.station;"
     "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
     "INSERT INTO audit_head(id, seq, hash) VALUES(1, 0, zeroblob(32));"
+    "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next INTEGER NOT NULL);"
     "UPDATE meta SET value='6' WHERE key='schema_version';";
 
 /* PostgreSQL: the whole current schema at once (an empty database), the same
@@ -181,7 +182,7 @@ static const char pg_schema[] =
     "CREATE TABLE orders(id BIGSERIAL PRIMARY KEY, vid BIGINT NOT NULL, pid BIGINT NOT NULL, pai_cert TEXT NOT NULL,"
     " pai_key TEXT NOT NULL, pai_skid TEXT NOT NULL, quota BIGINT NOT NULL, issued BIGINT NOT NULL,"
     " cn_template TEXT NOT NULL, valid_from BIGINT NOT NULL, days BIGINT NOT NULL, closed BIGINT NOT NULL,"
-    " created_at TEXT NOT NULL, fd_seq BIGINT NOT NULL DEFAULT 0, CHECK(issued <= quota));"
+    " created_at TEXT NOT NULL, CHECK(issued <= quota));"
     "CREATE TABLE dac_batches(id BIGSERIAL PRIMARY KEY, order_id BIGINT NOT NULL REFERENCES orders(id),"
     " pai_skid TEXT NOT NULL, not_before BIGINT NOT NULL, not_after BIGINT NOT NULL, dir TEXT NOT NULL,"
     " station TEXT NOT NULL, issued_at TEXT NOT NULL, written BIGINT NOT NULL);"
@@ -216,6 +217,10 @@ static const char pg_schema[] =
     " event TEXT NOT NULL, objects TEXT NOT NULL, detail TEXT NOT NULL, prev BYTEA NOT NULL, hash BYTEA NOT NULL);"
     "CREATE TABLE audit_head(id BIGINT PRIMARY KEY CHECK(id = 1), seq BIGINT NOT NULL, hash BYTEA NOT NULL);"
     "CREATE TABLE fd_claims(udid TEXT PRIMARY KEY, lease TEXT NOT NULL, until BIGINT NOT NULL, dir TEXT NOT NULL);"
+    "CREATE TABLE fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format));"
+    "CREATE TABLE serial_counters(template TEXT PRIMARY KEY, next BIGINT NOT NULL);"
+    "CREATE UNIQUE INDEX factory_data_rd_uid ON factory_data(rd_uid);"
     "CREATE TABLE audit_keys(id BIGSERIAL PRIMARY KEY, label TEXT NOT NULL, skid TEXT NOT NULL, pubkey BYTEA NOT NULL,"
     " created_at TEXT NOT NULL);"
     "CREATE TABLE audit_checkpoints(seq BIGINT PRIMARY KEY, hash BYTEA NOT NULL, at TEXT NOT NULL,"

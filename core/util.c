@@ -187,7 +187,7 @@ int mp_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
     }
     close(fd);
     if (b == NULL || got != (size_t)st.st_size) {
-        free(b);
+        mp_free_secret(b, got); /* a short read may have brought part of a key */
         return mp_err(MP_ERR_IO, "%s: read failed", path);
     }
     b[got] = 0;

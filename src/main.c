@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "err.h"
 #include "pin.h"
+#include "product.h"
 
 typedef struct command {
     const char *group;
@@ -93,6 +94,9 @@ int main(int argc, char **argv)
         argv++;
         argc--;
     }
+    /* product.json: core validates the common fields, the stages their sections */
+    mp_product_section_check("cd", mp_cd_section_check);
+    mp_product_section_check("dcl", mp_dcl_section_check);
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         if (argc >= 3 && strcmp(argv[2], "exit-codes") == 0) {
