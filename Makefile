@@ -42,7 +42,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BIN := $(BUILD)/matter-pki
 
-.PHONY: all deps test unit integration asan demo bench fuzz clean check analyze fuzz-deps
+.PHONY: all deps test unit integration asan demo demo-stations bench fuzz clean check analyze fuzz-deps
 all: $(BIN) matter-pki
 
 matter-pki: $(BIN)
@@ -111,6 +111,10 @@ asan: deps
 
 demo: deps $(BIN)
 	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash tests/demo.sh
+
+# four stations (processes) finishing one order on a PostgreSQL ledger
+demo-stations: deps $(BIN)
+	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash tests/demo_stations.sh
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
