@@ -42,7 +42,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BIN := $(BUILD)/matter-pki
 
-.PHONY: all deps test unit integration asan demo demo-stations bench fuzz clean check analyze fuzz-deps
+.PHONY: all deps test unit integration asan demo demo-stations bench bench-stations fuzz clean check analyze fuzz-deps
 all: $(BIN) matter-pki
 
 matter-pki: $(BIN)
@@ -124,6 +124,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmp.a
 
 bench: deps $(BIN) $(BENCH_BIN)
 	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) MP_BENCH_BIN=$(CURDIR)/$(BUILD)/bench bash bench/run.sh
+
+# 1, 2 and 4 stations on a PostgreSQL ledger against one SQLite station (not part of bench)
+bench-stations: deps $(BIN)
+	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash bench/stations.sh
 
 fuzz: fuzz-deps
 	$(Q)bash tests/fuzz/run.sh

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -48,6 +49,10 @@ struct mp_ledger {
     mp_q q[MAX_Q];
     int nq;
     char path[4096]; /* the location, password masked */
+    /* MATTER_PKI_LEDGER_STATS: time of each committed transaction (bench) */
+    double tx_start;
+    float *tx_ms;
+    size_t tx_n, tx_cap;
     /* last error */
     char errmsg[1024];
     char constraint[128];
@@ -583,11 +588,40 @@ int mp_ledger_open_state(const char *state_dir, const char *path, mp_ledger **ou
     return mp_ledger_open(path, out);
 }
 
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* One JSON line per ledger handle: committed transactions, p50/p99/max ms. */
+static void write_stats(mp_ledger *l)
+{
+    const char *path = getenv("MATTER_PKI_LEDGER_STATS");
+    if (path == NULL || *path == 0 || l->tx_n == 0) return;
+    qsort(l->tx_ms, l->tx_n, sizeof(float), cmp_float);
+    FILE *f = fopen(path, "a");
+    if (f == NULL) return;
+    fprintf(f, "{\"pid\":%ld,\"backend\":\"%s\",\"transactions\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
+            (long)getpid(), l->pg ? "postgresql" : "sqlite", l->tx_n, (double)l->tx_ms[l->tx_n / 2],
+            (double)l->tx_ms[(l->tx_n * 99) / 100], (double)l->tx_ms[l->tx_n - 1]);
+    fclose(f);
+}
+
 void mp_ledger_close(mp_ledger *l)
 {
     if (l == NULL) {
         return;
     }
+    write_stats(l);
+    free(l->tx_ms);
     for (int i = 0; i < l->nq; i++) {
         sqlite3_finalize(l->q[i].st);
         PQclear(l->q[i].res);
@@ -600,6 +634,7 @@ void mp_ledger_close(mp_ledger *l)
 
 int mp_ledger_begin(mp_ledger *l)
 {
+    l->tx_start = mono_ms();
     if (mp_ledger_exec(l, l->db ? "BEGIN IMMEDIATE" : "BEGIN ISOLATION LEVEL READ COMMITTED") != MP_OK) {
         return mp_ledger_err(l, "begin");
     }
@@ -608,7 +643,18 @@ int mp_ledger_begin(mp_ledger *l)
 
 int mp_ledger_commit(mp_ledger *l)
 {
-    return mp_ledger_exec(l, "COMMIT") == MP_OK ? MP_OK : mp_ledger_err(l, "commit");
+    if (mp_ledger_exec(l, "COMMIT") != MP_OK) return mp_ledger_err(l, "commit");
+    if (l->tx_cap > 0 || getenv("MATTER_PKI_LEDGER_STATS") != NULL) {
+        if (l->tx_n == l->tx_cap) {
+            size_t cap = l->tx_cap ? l->tx_cap * 2 : 1024;
+            float *p = realloc(l->tx_ms, cap * sizeof(float));
+            if (p == NULL) return MP_OK;
+            l->tx_ms = p;
+            l->tx_cap = cap;
+        }
+        l->tx_ms[l->tx_n++] = (float)(mono_ms() - l->tx_start);
+    }
+    return MP_OK;
 }
 
 int mp_ledger_in_tx(mp_ledger *l)

@@ -309,7 +309,10 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
             if ((rc = mp_ledger_get_fd(b->ledger, it->dev.udid, &it->rec, &found)) != MP_OK) break;
             if (!found) {
                 if (b->lease[0] && (rc = mp_ledger_fd_claim(b->ledger, b->lease, until, dir, it->dev.udid, &got)) != MP_OK) break;
-                if (!got) continue; /* another run builds it */
+                if (!got) {
+                    b->skipped++; /* another run builds it, in its folder */
+                    continue;
+                }
                 it->state = ST_NEW;
                 fresh++;
                 c->n++;
@@ -318,7 +321,10 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
             char owner[4096];
             int has_owner = 0;
             if ((rc = mp_ledger_fd_dir(b->ledger, it->dev.udid, owner, sizeof(owner), &has_owner)) != MP_OK) break;
-            if (has_owner && strcmp(owner, dir) != 0) continue; /* built in another run's folder */
+            if (has_owner && strcmp(owner, dir) != 0) {
+                b->skipped++; /* built by a run in another folder: its files are there */
+                continue;
+            }
             c->n++;
             if (it->rec.written && files_exist(b, it->dev.udid, fmask)) {
                 it->state = ST_SKIP;

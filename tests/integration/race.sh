@@ -47,7 +47,9 @@ race() {
     for f in $tag.out*/*.der; do echo "$(cd "$(dirname "$f")" && pwd)/$(basename "$f") $(sha256sum < "$f" | cut -d' ' -f1)"; done | sort > "$tag.disk.sums"
     check "$tag: every file is its ledger row (path and SHA-256)" cmp -s <(sort "$tag.ledger.sums") "$tag.disk.sums"
     local stations; stations=$(q "select count(distinct station) from dac_batches where order_id=$order")
-    check "$tag: the stations shared the order ($stations stations issued)" test "$stations" -gt 1
+    # with many stations at once more than one takes part (with 4 on SQLite's
+    # single writer one may finish the order before the others start: not asserted)
+    [ "$n" -ge 8 ] && check "$tag: the stations shared the order ($stations stations issued)" test "$stations" -gt 1
     expect 0 "$tag: audit verify passes" "$MP" audit verify
     check "$tag: station counts add up to the order" test "$(q "select sum(issued) from stations where name like '$tag-%'")" = "$quota"
 }
