@@ -10,6 +10,7 @@
 set -euo pipefail
 MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
 N=${BENCH_STATIONS_N:-20000}
+HERE=$(cd "$(dirname "$0")" && pwd)
 OUTD=${BENCH_OUT:-bench-out}
 mkdir -p "$OUTD"
 OUTD=$(cd "$OUTD" && pwd)
@@ -17,7 +18,7 @@ T=$(mktemp -d /tmp/mp-bench-st.XXXXXX)
 cd "$T"
 set +u
 # shellcheck source=/dev/null
-. "$(dirname "$0")/../tests/integration/pg.sh"
+. "$HERE/../tests/integration/pg.sh"
 set -u
 trap 'pg_stop; rm -rf "$T"' EXIT
 export MATTER_PKI_STATE=$T/state

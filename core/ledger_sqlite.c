@@ -411,6 +411,39 @@ int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
         return mp_err(MP_ERR_INVALID, "certificate of %s: serial '%s' or SHA-256 is not hex", c->udid, c->serial);
     }
     mp_q *s;
+    if (c->lease != NULL && mp_ledger_is_pg(l)) {
+        /* one round trip: the device moves to issued only while this run's
+         * lease holds, and the certificate row goes in only if it did */
+        static const char pg[] =
+            "WITH u AS (UPDATE devices SET state=1,lease=NULL,lease_until=NULL,lease_order=NULL"
+            " WHERE udid=?1 AND state=3 AND lease=?8 AND lease_until>=?9 RETURNING udid)"
+            " INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) SELECT udid,?2,?3,?4,?5,?6,?7 FROM u";
+        if ((s = mp_q_get(l, pg)) == NULL) return MP_ERR_DB;
+        mp_q_txt(s, 1, c->udid);
+        mp_q_i64(s, 2, c->order_id);
+        mp_q_i64(s, 3, c->batch);
+        mp_q_blob(s, 4, serial, (size_t)sn);
+        mp_q_blob(s, 5, hash, (size_t)hn);
+        mp_q_blob(s, 6, c->der, c->der_len);
+        if (c->path != NULL && *c->path) mp_q_txt(s, 7, c->path);
+        else mp_q_null(s, 7);
+        mp_q_txt(s, 8, c->lease);
+        mp_q_i64(s, 9, (int64_t)time(NULL));
+        if (mp_q_step(s) < 0) {
+            if (mp_ledger_conflict(l, "dacs", "udid")) {
+                return mp_err(MP_ERR_DUPLICATE, "device %s already has a certificate in the ledger", c->udid);
+            }
+            if (mp_ledger_conflict(l, NULL, NULL)) {
+                return mp_err(MP_ERR_DUPLICATE, "serial %s was already used", c->serial);
+            }
+            return db_err(l, "add certificate");
+        }
+        if (mp_q_changes(s) != 1) {
+            return mp_err(MP_ERR_LEASE_LOST, "device %s: this run's reservation expired (lease lost) before its DAC"
+                          " was recorded; nothing recorded for it", c->udid);
+        }
+        return MP_OK;
+    }
     if (c->lease != NULL) {
         if ((s = stmt(l, S_DEV_ISSUE_LEASED)) == NULL) return MP_ERR_DB;
         mp_q_txt(s, 1, c->udid);
