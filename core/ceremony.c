@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "state.h"
 #include "util.h"
 #include "x509.h"
 
@@ -54,6 +55,11 @@ int mp_ceremony_log(const mp_ceremony_cfg *c, const char *command, const char *t
     json_object_set_new(o, "operator", json_string(c->operator_name));
     json_object_set_new(o, "command", json_string(command));
     json_object_set_new(o, "token", json_string(token ? token : ""));
+    char pki[MP_PKI_ID_LEN + 1];
+    int has_pki = 0;
+    if (mp_state_pki_id(c->state_dir, pki, &has_pki) == MP_OK && has_pki) {
+        json_object_set_new(o, "pki_id", json_string(pki));
+    }
     if (key != NULL) {
         mp_hex(key->skid, 20, skid, 1);
         json_object_set_new(o, "key_label", json_string(key->label));
@@ -72,15 +78,16 @@ int mp_ceremony_log(const mp_ceremony_cfg *c, const char *command, const char *t
     if (out_path != NULL) {
         json_object_set_new(o, "output", json_string(out_path));
     }
-    int rc = mp_mkdir_p(c->state_dir, 0700);
-    if (rc != MP_OK) {
+    struct stat st;
+    int rc = MP_OK;
+    if (stat(c->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         json_decref(o);
-        return rc;
+        return mp_err(MP_ERR_NO_STATE, "state directory %s does not exist, so the ceremony log cannot be kept; create it with 'matter-pki token init' or point at it with --state-dir DIR or MATTER_PKI_STATE=DIR", c->state_dir);
     }
     snprintf(path, sizeof(path), "%s/ceremony.log", c->state_dir);
     /* chained: "prev" is the SHA-256 of the line before (64 zeros for the
      * first), read and appended under a lock (`audit verify` checks it) */
-    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     char prev[65];
     if (fd < 0 || flock(fd, LOCK_EX) != 0 || last_line_hash(fd, prev) != 0) {
         rc = mp_err(MP_ERR_IO, "%s: cannot append ceremony record: %s", path, strerror(errno));

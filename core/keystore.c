@@ -41,11 +41,7 @@ void mp_skid(const uint8_t point[static 65], uint8_t skid[static 20])
 
 const char *mp_ks_module_path(const mp_hsm_cfg *cfg)
 {
-    if (cfg->module != NULL && *cfg->module) {
-        return cfg->module;
-    }
-    const char *env = getenv("MATTER_PKI_MODULE");
-    return env != NULL && *env ? env : MP_DEFAULT_MODULE;
+    return cfg->module != NULL && *cfg->module ? cfg->module : MP_DEFAULT_MODULE;
 }
 
 void mp_ks_prepare_env(const mp_hsm_cfg *cfg)
@@ -73,11 +69,12 @@ int mp_pin_from_file(const char *file, char **pin)
     if (mp_read_file(file, 4096, &b, &n) != MP_OK) {
         return mp_err_ctx(MP_ERR_AUTH, "PIN file");
     }
+    size_t size = n;
     while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r')) {
         b[--n] = 0;
     }
     if (n == 0 || memchr(b, 0, n) != NULL) {
-        mp_free_secret(b, n + 1);
+        mp_free_secret(b, size + 1);
         return mp_err(MP_ERR_AUTH, "%s: PIN file is empty or holds a NUL byte", file);
     }
     *pin = (char *)b;
@@ -409,7 +406,17 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
     if ((rc = check_pin_flags(ks, cfg)) != MP_OK || (rc = mp_pin_get(cfg, "User PIN", &pin)) != MP_OK) {
         goto end;
     }
-    if (PKCS11_login(ks->slot, 0, pin) != 0) {
+    /* SoftHSM answers CKR_GENERAL_ERROR (0x5) to a login while another
+     * process rewrites the token's file (several stations starting at once):
+     * try again a few times; a wrong PIN is never retried */
+    int login = PKCS11_login(ks->slot, 0, pin);
+    for (int tries = 0; login != 0 && ERR_GET_REASON(ERR_peek_last_error()) == 0x5 && tries < 10; tries++) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        ERR_clear_error();
+        nanosleep(&ts, NULL);
+        login = PKCS11_login(ks->slot, 0, pin);
+    }
+    if (login != 0) {
         rc = login_rc();
         goto end;
     }

@@ -493,7 +493,7 @@ static void mask_location(const char *loc, char *out, size_t cap)
     }
 }
 
-static int open_pg(mp_ledger *l, const char *loc)
+static int open_pg(mp_ledger *l, const char *loc, int flags)
 {
     l->pg = PQconnectdb(loc);
     if (l->pg == NULL) {
@@ -513,17 +513,21 @@ static int open_pg(mp_ledger *l, const char *loc)
                       PQport(l->pg) ? PQport(l->pg) : "", msg);
     }
     PQsetNoticeProcessor(l->pg, no_notices, NULL);
-    return mp_ledger_migrate_pg(l);
+    return mp_ledger_migrate_pg(l, !(flags & MP_LEDGER_F_RO));
 }
 
-static int open_sqlite(mp_ledger *l, const char *path)
+static int open_sqlite(mp_ledger *l, const char *path, int flags)
 {
     int rc;
-    if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        return mp_err(MP_ERR_DB, "ledger %s: cannot open: %s", path, l->db ? sqlite3_errmsg(l->db) : "out of memory");
+    flags = mp_ledger_sqlite_ro_flags(path, flags);
+    if ((rc = mp_ledger_sqlite_open(path, flags, &l->db)) != MP_OK) {
+        return rc;
     }
     sqlite3_busy_timeout(l->db, 10000);
     mp_ledger_sql_functions(l->db);
+    if (flags & MP_LEDGER_F_RO) {
+        return MP_OK;
+    }
     /* Switching a rollback-journal file (a restored backup, say) to WAL needs
      * the file to itself, and SQLite does not wait for that: retry while
      * another program holds it, up to the busy timeout. */
@@ -550,6 +554,11 @@ static int open_sqlite(mp_ledger *l, const char *path)
 
 int mp_ledger_open(const char *path, mp_ledger **out)
 {
+    return mp_ledger_open_flags(path, MP_LEDGER_F_CREATE, out);
+}
+
+int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out)
+{
     mp_ledger *l = calloc(1, sizeof(*l));
     int rc;
     *out = NULL;
@@ -557,35 +566,13 @@ int mp_ledger_open(const char *path, mp_ledger **out)
         return mp_err(MP_ERR_GENERAL, "out of memory");
     }
     mask_location(path, l->path, sizeof(l->path));
-    rc = mp_ledger_is_pg_location(path) ? open_pg(l, path) : open_sqlite(l, path);
+    rc = mp_ledger_is_pg_location(path) ? open_pg(l, path, flags) : open_sqlite(l, path, flags);
     if (rc != MP_OK) {
         mp_ledger_close(l);
         return rc;
     }
     *out = l;
     return MP_OK;
-}
-
-int mp_ledger_open_state(const char *state_dir, const char *path, mp_ledger **out)
-{
-    char def[4096];
-    if (path != NULL && mp_ledger_location_has_password(path)) {
-        return mp_err(MP_ERR_USAGE, "--ledger: a password on the command line is refused (others can read it);"
-                                    " use PGPASSFILE, ~/.pgpass or PGPASSWORD");
-    }
-    if (path == NULL) {
-        path = getenv("MATTER_PKI_LEDGER");
-        if (path != NULL && *path == 0) path = NULL;
-    }
-    if (path == NULL) {
-        int rc = mp_mkdir_p(state_dir, 0700);
-        if (rc != MP_OK) {
-            return rc;
-        }
-        snprintf(def, sizeof(def), "%s/ledger.sqlite", state_dir);
-        path = def;
-    }
-    return mp_ledger_open(path, out);
 }
 
 static double mono_ms(void)

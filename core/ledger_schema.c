@@ -108,14 +108,33 @@ static const char schema_v5[] =
     "CREATE INDEX devices_authorized ON devices(udid) WHERE state=0 AND key_origin=0;"
     "UPDATE meta SET value='5' WHERE key='schema_version';";
 
-/* v6: many stations, one ledger. A chain profile on each certificate row,
+/* v6: UDIDs that differ only in case name one file on a case-insensitive file
+ * system: a trigger refuses a new device whose UDID equals another's ignoring
+ * case (a trigger, not a UNIQUE index, so a ledger that already holds such a
+ * pair still opens; core/udid.h). And dac_runs: the target of a `dac issue
+ * --count N` (or --generate-keys) run, per order and output folder, counted in
+ * each chunk's transaction, so the same command re-run after an interruption
+ * finishes the remainder and never issues more than the run asked. */
+static const char schema_v6[] =
+    "CREATE INDEX devices_udid_nocase ON devices(udid COLLATE NOCASE);"
+    "CREATE TRIGGER devices_udid_case BEFORE INSERT ON devices"
+    " WHEN EXISTS(SELECT 1 FROM devices WHERE udid = NEW.udid COLLATE NOCASE AND udid <> NEW.udid)"
+    " BEGIN SELECT RAISE(ABORT, 'UDID differs only in case from another device'); END;"
+    "CREATE TABLE dac_runs(id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " dir TEXT NOT NULL, generate INTEGER NOT NULL, target INTEGER NOT NULL, issued INTEGER NOT NULL,"
+    " station TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, CHECK(issued <= target));"
+    "CREATE UNIQUE INDEX dac_runs_open ON dac_runs(order_id, dir) WHERE finished_at IS NULL;"
+    "UPDATE meta SET value='6' WHERE key='schema_version';";
+
+
+/* v7: many stations, one ledger. A chain profile on each certificate row,
  * unique per device and profile (Matter 1.7 stores several chains sharing the
  * P-256 DAC key); device reservations (state 3 under a run's lease, which
  * expires); stations with their enabled flag and per-order sub-quotas; the
  * append-only, hash-chained audit trail. Runs with foreign keys off (dacs is
  * rebuilt for its new unique constraint). The same tables as the PostgreSQL
  * schema (pg_schema below). */
-#define V6_COMMON \
+#define V7_COMMON \
     "CREATE INDEX devices_reserved ON devices(lease_until) WHERE state=3;" \
     "CREATE TABLE stations(name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, issued INTEGER NOT NULL," \
     " created_at TEXT NOT NULL);" \
@@ -131,7 +150,7 @@ static const char schema_v5[] =
     "CREATE TABLE audit_checkpoints(seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, at TEXT NOT NULL," \
     " key_id INTEGER NOT NULL REFERENCES audit_keys(id), sig BLOB NOT NULL);"
 
-static const char schema_v6[] =
+static const char schema_v7[] =
     "DROP VIEW certificates;"
     "CREATE TABLE dacs_v6(id INTEGER PRIMARY KEY, udid TEXT NOT NULL REFERENCES devices(udid),"
     " profile TEXT NOT NULL DEFAULT '" MP_PROFILE_DEFAULT "', order_id INTEGER NOT NULL REFERENCES orders(id),"
@@ -151,7 +170,7 @@ static const char schema_v6[] =
     "ALTER TABLE devices ADD COLUMN lease TEXT;"
     "ALTER TABLE devices ADD COLUMN lease_until INTEGER;"
     "ALTER TABLE devices ADD COLUMN lease_order INTEGER;"
-    V6_COMMON
+    V7_COMMON
     "INSERT INTO stations(name, enabled, issued, created_at) SELECT b.station, 1, count(c.id), min(b.issued_at)"
     " FROM dac_batches b LEFT JOIN dacs c ON c.batch = b.id GROUP BY b.station;"
     "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
@@ -160,7 +179,7 @@ static const char schema_v6[] =
     "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
     " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next INTEGER NOT NULL);"
-    "UPDATE meta SET value='6' WHERE key='schema_version';";
+    "UPDATE meta SET value='7' WHERE key='schema_version';";
 
 /* PostgreSQL: the whole current schema at once (an empty database), the same
  * tables and constraints as SQLite's v6 (constraints named table_column_...
@@ -179,6 +198,7 @@ static const char pg_schema[] =
     " state BIGINT NOT NULL, key_origin BIGINT NOT NULL, created_at TEXT NOT NULL, lease TEXT, lease_until BIGINT,"
     " lease_order BIGINT);"
     "CREATE INDEX devices_authorized ON devices(udid) WHERE state=0 AND key_origin=0;"
+    "CREATE UNIQUE INDEX devices_udid_nocase ON devices(lower(udid));"
     "CREATE TABLE orders(id BIGSERIAL PRIMARY KEY, vid BIGINT NOT NULL, pid BIGINT NOT NULL, pai_cert TEXT NOT NULL,"
     " pai_key TEXT NOT NULL, pai_skid TEXT NOT NULL, quota BIGINT NOT NULL, issued BIGINT NOT NULL,"
     " cn_template TEXT NOT NULL, valid_from BIGINT NOT NULL, days BIGINT NOT NULL, closed BIGINT NOT NULL,"
@@ -230,7 +250,11 @@ static const char pg_schema[] =
     "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
     "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();"
     "INSERT INTO audit_head(id, seq, hash) VALUES(1, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000');"
-    "INSERT INTO meta VALUES('schema_version', '6');";
+    "CREATE TABLE dac_runs(id BIGSERIAL PRIMARY KEY, order_id BIGINT NOT NULL REFERENCES orders(id),"
+    " dir TEXT NOT NULL, generate BIGINT NOT NULL, target BIGINT NOT NULL, issued BIGINT NOT NULL,"
+    " station TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, CHECK(issued <= target));"
+    "CREATE UNIQUE INDEX dac_runs_open ON dac_runs(order_id, dir) WHERE finished_at IS NULL;"
+    "INSERT INTO meta VALUES('schema_version', '7');";
 
 
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap)
@@ -311,7 +335,7 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
     /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
      * version is read again under the write lock, so two programs opening
      * an old ledger at once do each step once. */
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7};
     while (version < MP_LEDGER_SCHEMA) {
         char *msg = NULL;
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -349,7 +373,7 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
 /* PostgreSQL: under a transaction-level advisory lock (no session state), an
  * empty database gets the whole schema; a ledger of another version is
  * refused naming both (there are no PostgreSQL migrations before v6). */
-int mp_ledger_migrate_pg(mp_ledger *l)
+int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
 {
     int rc = mp_ledger_begin(l);
     if (rc != MP_OK) return rc;
@@ -363,6 +387,11 @@ int mp_ledger_migrate_pg(mp_ledger *l)
         return rc;
     }
     int version = MP_LEDGER_SCHEMA;
+    if (!exists && !may_create) {
+        mp_ledger_rollback(l);
+        return mp_err(MP_ERR_NO_STATE, "ledger %s holds no matter-pki ledger (no meta table); a read-only command never creates"
+                      " one: run a command that writes (chips import, ledger migrate) first", mp_ledger_path(l));
+    }
     if (!exists) {
         if (mp_ledger_exec(l, pg_schema) != MP_OK) {
             rc = mp_ledger_err(l, "cannot create the ledger schema (does this role have CREATE on the database?)");

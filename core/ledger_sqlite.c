@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
 #include "ledger_int.h"
 #include "util.h"
 
@@ -21,7 +23,7 @@ enum {
 
 /* A certificate as row_cert reads it (c = dacs, b = its dac_batches row). */
 #define CERT_COLS "hex(c.serial),c.udid,c.order_id,b.pai_skid,b.not_before,b.not_after,lower(hex(c.sha256)),c.der," \
-                  CERT_PATH ",b.station,c.batch"
+                  CERT_PATH ",b.station,c.batch,b.dir"
 
 static const char *const sql[S_NSTMT] = {
     [S_LIST_KNOWN] = "SELECT 1 FROM chip_lists WHERE sha256=?",
@@ -37,7 +39,8 @@ static const char *const sql[S_NSTMT] = {
     [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders ORDER BY id",
     [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices INDEXED BY devices_authorized"
                    " WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
-    [S_COUNT_AUTH] = "SELECT count(*) FROM devices WHERE state=0 AND key_origin=0",
+    /* reserved ones too: authorized and without a DAC (a run may give them back) */
+    [S_COUNT_AUTH] = "SELECT count(*) FROM devices WHERE state IN (0,3) AND key_origin=0",
     /* the order's quota: the last statement of an issuing transaction, so
      * the order row is locked only for the commit */
     [S_ORDER_INC] = "UPDATE orders SET issued=issued+?2 WHERE id=?1 AND issued+?2<=quota AND closed=0 RETURNING issued",
@@ -209,6 +212,27 @@ static int duplicate_device(mp_ledger *l, const mp_device *d)
     return db_err(l, "add device");
 }
 
+/* The schema 6 rule: another device's UDID equals this one ignoring case. */
+static int case_duplicate(mp_ledger *l, const mp_device *d)
+{
+    if (mp_ledger_is_pg(l)) {
+        return mp_err(MP_ERR_DUPLICATE, "duplicate UDID %s: differs only in case from another device (earlier in the same"
+                      " list or already in the ledger); UDIDs are unique ignoring case", d->udid);
+    }
+    static const char q[] = "SELECT udid,list_id FROM devices WHERE udid=?1 COLLATE NOCASE AND udid<>?1 LIMIT 1";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, d->udid);
+    if (mp_q_step(s) != 1) {
+        mp_q_reset(s);
+        return db_err(l, "add device");
+    }
+    int rc = mp_err(MP_ERR_DUPLICATE, "duplicate UDID %s: differs only in case from %s (%s); UDIDs are unique ignoring case",
+                    d->udid, mp_q_text(s, 0), mp_q_int(s, 1) == d->list_id ? "earlier in the same list" : "already in the ledger");
+    mp_q_reset(s);
+    return rc;
+}
+
 int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
 {
     char now[21];
@@ -226,6 +250,12 @@ int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
     mp_q_i64(s, 5, d->key_origin);
     mp_q_txt(s, 6, now);
     if (mp_q_step(s) < 0) {
+        /* UDIDs are unique ignoring case (schema 6: a trigger on SQLite, a
+         * unique index on PostgreSQL) */
+        if (mp_ledger_conflict(l, "devices", "udid_nocase") ||
+            (!mp_ledger_is_pg(l) && strstr(sqlite3_errmsg(mp_ledger_db(l)), "differs only in case") != NULL)) {
+            return case_duplicate(l, d);
+        }
         return mp_ledger_conflict(l, NULL, NULL) ? duplicate_device(l, d) : db_err(l, "add device");
     }
     return MP_OK;
@@ -499,6 +529,7 @@ static void row_cert(mp_q *s, mp_cert_rec *c)
     c->path = mp_q_text(s, 8);
     c->station = mp_q_text(s, 9);
     c->batch = mp_q_int(s, 10);
+    c->dir = mp_q_text(s, 11);
 }
 
 static int each_cert(mp_ledger *l, mp_q *s, int (*cb)(void *, const mp_cert_rec *), void *ctx)
@@ -780,4 +811,291 @@ int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, 
     *in_order = *found ? (int)mp_q_int(s, 1) : 0;
     mp_q_reset(s);
     return r >= 0 ? MP_OK : db_err(l, "device lookup");
+}
+
+/* ---- SQLite only: statements not yet on the driver -------------------------- */
+
+static int raw_done(mp_ledger *l, sqlite3_stmt *s, const char *what)
+{
+    int r = s != NULL ? sqlite3_step(s) : SQLITE_ERROR;
+    if (s != NULL) sqlite3_reset(s);
+    return r == SQLITE_DONE ? MP_OK : mp_ledger_db_err(l, what);
+}
+
+int mp_ledger_meta_get(mp_ledger *l, const char *key, char *val, size_t cap, int *found)
+{
+    mp_q *s = mp_q_get(l, "SELECT value FROM meta WHERE key=?");
+    *found = 0;
+    if (s == NULL) {
+        return MP_ERR_DB;
+    }
+    mp_q_txt(s, 1, key);
+    int r = mp_q_step(s);
+    if (r == 1) {
+        copy_text(val, cap, mp_q_text(s, 0));
+        *found = 1;
+    }
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : db_err(l, "read meta");
+}
+
+int mp_ledger_meta_set(mp_ledger *l, const char *key, const char *val)
+{
+    mp_q *s = mp_q_get(l, "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    if (s == NULL) {
+        return MP_ERR_DB;
+    }
+    mp_q_txt(s, 1, key);
+    mp_q_txt(s, 2, val);
+    return step_done(l, s, "write meta");
+}
+
+/* ---- Credential lifecycle (issue 19) ---------------------------------- */
+
+static const char life_ddl[] =
+    "CREATE TABLE IF NOT EXISTS crl_published(issuer_skid TEXT PRIMARY KEY, issuer_der BLOB NOT NULL,"
+    " signer_der BLOB NOT NULL, number INTEGER NOT NULL, this_update INTEGER NOT NULL, next_update INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS dcl_state(key TEXT PRIMARY KEY, json TEXT NOT NULL, exported_at INTEGER NOT NULL);";
+
+static int life_tables(mp_ledger *l)
+{
+    if (mp_ledger_is_pg(l)) {
+        return mp_err(MP_ERR_DB, "ledger %s: CA revocations, CRL records and DCL state are not available on PostgreSQL yet",
+                      mp_ledger_path(l));
+    }
+    return mp_ledger_exec(l, life_ddl) == MP_OK ? MP_OK : db_err(l, "lifecycle tables");
+}
+
+int mp_ledger_revoke_ca(mp_ledger *l, const char *issuer_skid, const char *serial, const char *reason)
+{
+    static const char q[] = "INSERT INTO revocations(serial,pai_skid,reason,revoked_at) VALUES(?,?,?,?)";
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, issuer_skid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r == SQLITE_DONE) return MP_OK;
+    return sqlite3_extended_errcode(mp_ledger_db(l)) == SQLITE_CONSTRAINT_PRIMARYKEY
+               ? mp_err(MP_ERR_DUPLICATE, "serial %s is already revoked", serial)
+               : db_err(l, "revoke");
+}
+
+int mp_ledger_crl_record(mp_ledger *l, const mp_crl_rec *r)
+{
+    static const char q[] = "INSERT INTO crl_published(issuer_skid,issuer_der,signer_der,number,this_update,next_update)"
+                            " VALUES(?,?,?,?,?,?) ON CONFLICT(issuer_skid) DO UPDATE SET issuer_der=excluded.issuer_der,"
+                            " signer_der=excluded.signer_der, number=excluded.number, this_update=excluded.this_update,"
+                            " next_update=excluded.next_update";
+    int rc = life_tables(l);
+    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, r->issuer_skid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, r->issuer_der, (int)r->issuer_len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, r->signer_der, (int)r->signer_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)r->number);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)r->this_update);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)r->next_update);
+    return raw_done(l, s, "record CRL");
+}
+
+int mp_ledger_each_crl(mp_ledger *l, int (*cb)(void *, const mp_crl_rec *), void *ctx)
+{
+    static const char q[] = "SELECT issuer_skid,issuer_der,signer_der,number,this_update,next_update"
+                            " FROM crl_published ORDER BY issuer_skid";
+    int rc = life_tables(l), r = SQLITE_DONE;
+    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
+    if (s == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        mp_crl_rec c = {0};
+        snprintf(c.issuer_skid, sizeof(c.issuer_skid), "%s", (const char *)sqlite3_column_text(s, 0));
+        c.issuer_der = sqlite3_column_blob(s, 1);
+        c.issuer_len = (size_t)sqlite3_column_bytes(s, 1);
+        c.signer_der = sqlite3_column_blob(s, 2);
+        c.signer_len = (size_t)sqlite3_column_bytes(s, 2);
+        c.number = (uint64_t)sqlite3_column_int64(s, 3);
+        c.this_update = (time_t)sqlite3_column_int64(s, 4);
+        c.next_update = (time_t)sqlite3_column_int64(s, 5);
+        rc = cb(ctx, &c);
+    }
+    if (rc == MP_OK && r != SQLITE_DONE) rc = db_err(l, "list CRLs");
+    sqlite3_reset(s);
+    return rc;
+}
+
+int mp_ledger_dcl_get(mp_ledger *l, const char *key, char **json, int *found)
+{
+    static const char q[] = "SELECT json FROM dcl_state WHERE key=?";
+    int rc = life_tables(l);
+    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
+    *json = NULL;
+    *found = 0;
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *json = strdup((const char *)sqlite3_column_text(s, 0));
+        *found = 1;
+    }
+    sqlite3_reset(s);
+    if (r == SQLITE_ROW && *json == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "read DCL state");
+}
+
+int mp_ledger_dcl_put(mp_ledger *l, const char *key, const char *json)
+{
+    static const char q[] = "INSERT INTO dcl_state(key,json,exported_at) VALUES(?,?,?)"
+                            " ON CONFLICT(key) DO UPDATE SET json=excluded.json, exported_at=excluded.exported_at";
+    int rc = life_tables(l);
+    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+    return raw_done(l, s, "write DCL state");
+}
+
+int mp_ledger_dcl_delete(mp_ledger *l, const char *key)
+{
+    static const char q[] = "DELETE FROM dcl_state WHERE key=?";
+    int rc = life_tables(l);
+    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    return raw_done(l, s, "delete DCL state");
+}
+
+int mp_ledger_dcl_each(mp_ledger *l, const char *prefix, int (*cb)(void *, const char *, const char *), void *ctx)
+{
+    static const char q[] = "SELECT key,json FROM dcl_state WHERE substr(key,1,length(?1))=?1 ORDER BY key";
+    int rc = life_tables(l), r = SQLITE_DONE;
+    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
+    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = cb(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
+    }
+    if (rc == MP_OK && r != SQLITE_DONE) rc = db_err(l, "list DCL state");
+    sqlite3_reset(s);
+    return rc;
+}
+
+
+
+
+
+
+
+
+
+
+/* ---- DACs issued by another PKI (issue 18) ---------------------------------- */
+
+int mp_order_is_external(const mp_order *o)
+{
+    return strcmp(o->pai_key, MP_PAI_KEY_EXTERNAL) == 0;
+}
+
+int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n)
+{
+    mp_q *s = mp_q_get(l, "UPDATE orders SET quota = quota + ?2 WHERE id = ?1 AND pai_key = '"
+                          MP_PAI_KEY_EXTERNAL "' AND closed = 0");
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_i64(s, 1, order_id);
+    mp_q_i64(s, 2, (int64_t)n);
+    int rc = step_done(l, s, "raise the quota of an external order");
+    if (rc == MP_OK && mp_q_changes(s) != 1) {
+        rc = mp_err(MP_ERR_INVALID, "order %lld is not an open order of externally issued DACs", (long long)order_id);
+    }
+    return rc;
+}
+
+/* ---- runs of dac issue with a target (schema 6; see ledger.h) ---------------- */
+
+int mp_ledger_run_get(mp_ledger *l, int64_t order_id, const char *dir, mp_dac_run *r, int *found)
+{
+    static const char q[] = "SELECT id,generate,target,issued FROM dac_runs WHERE order_id=? AND dir=? AND finished_at IS NULL";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_i64(s, 1, order_id);
+    mp_q_txt(s, 2, dir);
+    int st = mp_q_step(s);
+    *found = st == 1;
+    if (*found) {
+        r->id = mp_q_int(s, 0);
+        r->order_id = order_id;
+        r->generate = (int)mp_q_int(s, 1);
+        r->target = (uint64_t)mp_q_int(s, 2);
+        r->issued = (uint64_t)mp_q_int(s, 3);
+    }
+    mp_q_reset(s);
+    return st >= 0 ? MP_OK : db_err(l, "read the run of the output folder");
+}
+
+int mp_ledger_run_start(mp_ledger *l, mp_dac_run *r)
+{
+    static const char q[] = "INSERT INTO dac_runs(order_id,dir,generate,target,issued,station,started_at) VALUES(?,?,?,?,0,?,?) RETURNING id";
+    char now[21];
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    mp_q_i64(s, 1, r->order_id);
+    mp_q_txt(s, 2, r->dir);
+    mp_q_i64(s, 3, r->generate);
+    mp_q_i64(s, 4, (int64_t)r->target);
+    mp_q_txt(s, 5, r->station ? r->station : "");
+    mp_q_txt(s, 6, now);
+    if (mp_q_step(s) != 1) {
+        return mp_ledger_conflict(l, NULL, NULL) ? mp_err(MP_ERR_UNAUTHORIZED, "order %lld already has an unfinished run in %s",
+                                                          (long long)r->order_id, r->dir)
+                                                 : db_err(l, "record the run");
+    }
+    r->id = mp_q_int(s, 0);
+    mp_q_reset(s);
+    r->issued = 0;
+    return MP_OK;
+}
+
+int mp_ledger_run_count(mp_ledger *l, int64_t run_id, uint64_t n)
+{
+    static const char q[] = "UPDATE dac_runs SET issued=issued+?2 WHERE id=?1 AND issued+?2<=target AND finished_at IS NULL";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_i64(s, 1, run_id);
+    mp_q_i64(s, 2, (int64_t)n);
+    if (mp_q_step(s) < 0) return db_err(l, "count against the run");
+    if (mp_q_changes(s) != 1) {
+        return mp_err(MP_ERR_QUOTA, "the run would pass its target (%llu more asked)", (unsigned long long)n);
+    }
+    return MP_OK;
+}
+
+int mp_ledger_run_finish(mp_ledger *l, int64_t run_id)
+{
+    static const char q[] = "UPDATE dac_runs SET finished_at=? WHERE id=? AND finished_at IS NULL";
+    char now[21];
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    mp_q_txt(s, 1, now);
+    mp_q_i64(s, 2, run_id);
+    return step_done(l, s, "finish the run");
+}
+
+int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int64_t *order_id, int *found)
+{
+    static const char q[] = "SELECT " CERT_PATH ",c.order_id FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.udid=?";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    int st = mp_q_step(s);
+    *found = st == 1;
+    if (*found) {
+        copy_text(path, cap, mp_q_text(s, 0));
+        if (order_id != NULL) *order_id = mp_q_int(s, 1);
+    }
+    mp_q_reset(s);
+    return st >= 0 ? MP_OK : db_err(l, "read a certificate's path");
 }

@@ -9,21 +9,23 @@
  * run killed at any point leaves either nothing of a chunk (not committed:
  * its serials were never published) or a committed chunk whose files the
  * next run rewrites from the DER kept in the ledger. Off-chip private keys
- * are written to `UDID.key.der` and synced BEFORE the commit (the ledger
- * never holds private keys); the keys of a chunk that never committed are
- * removed by the next run's sweep (their UDIDs are not in the ledger).
- * Recovery still renames `UDID.key.der.pending` files that runs before
- * schema v5 left.
+ * are written to the run's staging folder (DIR/.matter-pki.staging) and
+ * synced BEFORE the commit (the ledger never holds private keys), then moved
+ * beside their DAC after it; recovery removes only staging entries whose
+ * UDID the ledger does not hold, never anything else in DIR. Recovery still
+ * renames `UDID.key.der.pending` files that runs before schema v5 left.
  */
 #ifndef MP_ISSUE_H
 #define MP_ISSUE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "ca.h"
 #include "dac/dacgen.h"
 #include "ledger.h"
+#include "outsink.h"
 
 typedef struct mp_issue {
     mp_ledger *ledger;
@@ -47,9 +49,19 @@ typedef struct mp_issue {
     uint64_t lost;       /* devices whose lease was lost before their commit */
     size_t block;        /* devices reserved and signed per chunk (0: 2048) */
     int quota_race;      /* all_mode: a commit met the quota another run had just taken */
+    int layout, name_by; /* outsink.h: flat | per-device, by UDID | serial */
+    const char *bundle;  /* --bundle: absolute path of the JSON Lines file (out_dir is its folder) */
+    mp_dac_run run;      /* the remembered run this one counts against (id 0: none) */
     /* results */
-    uint64_t issued, recovered_files, removed_files;
+    uint64_t issued, recovered_files, removed_files, removed_tmp, moved_keys;
 } mp_issue;
+
+/* The private folder of a run's uncommitted files in its output folder:
+ * off-chip keys before their DAC commits, and temporary names. Everything in
+ * it was made by matter-pki; recovery removes only what is in it (and whose
+ * device the ledger does not hold), never anything else in the folder. */
+#define MP_STAGING ".matter-pki.staging"
+int mp_issue_staging_open(const char *dir, mp_outdir *stage) MP_MUST_CHECK;
 
 /* Open the order, its PAI (checked against the profile and the token key)
  * and build the DER template. A closed order opens too (its unfinished files
@@ -68,6 +80,15 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids) MP_
 
 /* CSR mode (issue_csr.c): one DAC for a device-made PKCS#10 request. */
 int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force) MP_MUST_CHECK;
+
+/* Batches of CSRs (issue_csrs.c): every request in the folder (PEM or DER
+ * files) or PEM bundle is checked like --csr; a bad one gets one line
+ * "refused WHERE: REASON" on report, one an earlier run issued into
+ * is->out_dir a line "done WHERE: ..."; the rest are issued by mp_issue_run
+ * (crash-safe, resumable). Returns MP_OK, or the first refusal's code once
+ * the good ones are issued, or an error that stopped the run. */
+int mp_issue_csr_batch(mp_issue *is, const char *dir, const char *bundle, FILE *report, uint64_t *queued,
+                       size_t *refused, size_t *done) MP_MUST_CHECK;
 
 /* issue_files.c: off-chip key encoding and serial text. */
 /* SEC1 ECPrivateKey DER of a P-256 key (for off-chip keys). */

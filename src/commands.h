@@ -7,6 +7,8 @@
 #define MP_COMMANDS_H
 
 int token_init_main(int argc, char **argv);
+int token_list_main(int argc, char **argv);
+int ledger_init_main(int argc, char **argv);
 int cert_lint_main(int argc, char **argv);
 int paa_create_main(int argc, char **argv);
 int paa_sign_pai_main(int argc, char **argv);
@@ -28,7 +30,14 @@ int ledger_migrate_main(int argc, char **argv);
 int ledger_export_main(int argc, char **argv);
 int dac_issue_main(int argc, char **argv);
 int dac_revoke_main(int argc, char **argv);
+int dac_import_main(int argc, char **argv);
+int dac_export_main(int argc, char **argv);
+int dac_handoff_main(int argc, char **argv);
 int pai_crl_main(int argc, char **argv);
+int pai_revoke_main(int argc, char **argv);
+int paa_crl_main(int argc, char **argv);
+int crl_signer_create_main(int argc, char **argv);
+int revocation_set_main(int argc, char **argv);
 int cd_create_main(int argc, char **argv);
 int cd_create_signer_main(int argc, char **argv);
 int cd_print_main(int argc, char **argv);
@@ -40,6 +49,7 @@ int fd_verifier_main(int argc, char **argv);
 int fd_inspect_main(int argc, char **argv);
 int fd_pack_main(int argc, char **argv);
 int fd_build_main(int argc, char **argv);
+int trust_export_main(int argc, char **argv);
 int verify_attestation_main(int argc, char **argv);
 int testvectors_generate_main(int argc, char **argv);
 int chips_import_main(int argc, char **argv);

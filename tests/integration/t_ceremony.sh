@@ -35,12 +35,13 @@ skid=$(openssl x509 -in paa.pem -noout -ext subjectKeyIdentifier | tail -1 | tr 
 # the SKID of the key and of the certificate.
 paa_id=$(grep '"command":"paa create"' state/ceremony.log | head -1 | sed 's/.*;id=\([^;]*\);.*/\1/' | tr -d '%')
 check "CKA_ID is the id= of the ceremony log's key URI" grep -q "ID:         $paa_id" objs.txt
-check "ceremony log records the key's SKID = certificate SKID" bash -c "head -1 state/ceremony.log | grep -qi '\"skid\":\"$skid\"'"
+check "ceremony log records the key's SKID = certificate SKID" bash -c "grep '\"command\":\"paa create\"' state/ceremony.log | head -1 | grep -qi '\"skid\":\"$skid\"'"
 check "CKA_VALUE read refused" env SOFTHSM2_CONF="$MATTER_PKI_STATE/softhsm2.conf" "$MP_TOOLS/p11_read_value" /usr/lib/softhsm/libsofthsm2.so test "$PIN" paa
 
 # ceremony log
-check "ceremony log has 4 records" bash -c "[ \$(wc -l < state/ceremony.log) = 4 ]"
-check "ceremony log records are JSON with skid and fingerprint" bash -c "head -1 state/ceremony.log | grep -q '\"skid\":\"' && head -1 state/ceremony.log | grep -q '\"cert_sha256\"'"
+# (token init is recorded too, with the PKI ID that binds the ledger: issue 13 item 4)
+check "ceremony log has token init + 4 key records" bash -c "[ \$(wc -l < state/ceremony.log) = 5 ] && head -1 state/ceremony.log | grep -q '\"command\":\"token init\".*\"pki_id\":\"'\$(cat state/pki-id)"
+check "ceremony log records are JSON with skid and fingerprint" bash -c "sed -n 2p state/ceremony.log | grep -q '\"skid\":\"' && sed -n 2p state/ceremony.log | grep -q '\"cert_sha256\"'"
 check "ceremony log never holds the PIN" bash -c "! grep -q $PIN state/ceremony.log"
 check "ceremony log is 0600" bash -c "[ \$(stat -c %a state/ceremony.log) = 600 ]"
 
@@ -110,11 +111,12 @@ check "lint lists each violated rule" bash -c "\"$MP\" cert lint --type dac \"$V
 expect 0 "help lists commands" "$MP" help
 expect 0 "command --help" "$MP" paa create --help
 check "every command has --help and a README example" bash -c '
-  "$MP" help | awk "NR>4 && NF>2 && \$1 !~ /^.matter/ {print \$1\" \"\$2}" > cmds.txt
+  # the command column is 22 characters wide (one- and two-word commands)
+  "$MP" help | awk "NR>5 && /^  [a-z]/" | cut -c3-24 | sed "s/ *\$//" > cmds.txt
   [ "$(wc -l < cmds.txt)" -ge 29 ] || exit 1
-  while read g n; do
-    "$MP" $g $n --help | grep -q "^usage: matter-pki $g $n" || { echo "no help: $g $n"; exit 1; }
-    grep -q "matter-pki $g $n" "$(dirname "$MP")/../README.md" || { echo "no README: $g $n"; exit 1; }
+  while read -r c; do
+    "$MP" $c --help | grep -q "^usage: matter-pki $c" || { echo "no help: $c"; exit 1; }
+    grep -q "matter-pki $c" "$(dirname "$MP")/../README.md" || { echo "no README: $c"; exit 1; }
   done < cmds.txt'
 expect 0 "exit codes are listed" "$MP" help exit-codes
 check "exit code list complete" grep -q "20  interrupted" out.txt

@@ -16,7 +16,7 @@ new_token
 "$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
 "$MP" chips simulate --count 2000 --out sim > /dev/null
 expect 0 "chips import into PostgreSQL (MATTER_PKI_LEDGER)" "$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem
-check "the schema version is 6 on PostgreSQL too" test "$(q "select value from meta where key='schema_version'")" = 6
+check "the schema version is 7 on PostgreSQL too" test "$(q "select value from meta where key='schema_version'")" = 7
 expect 0 "order create (quota 1200 of 2000 devices)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1200
 O=$(cat out.txt)
 
@@ -160,9 +160,10 @@ sleep 0.3
 expect_err 3 "password authentication failed" "a wrong password (PGPASSWORD) is exit 3" env PGPASSWORD=wrong "$MP" order list --ledger "host=$PGSOCK user=pw dbname=ledger"
 expect_err 14 "permission denied" "a role without rights on the tables is named" env PGPASSWORD=right "$MP" order list --ledger "host=$PGSOCK user=pw dbname=ledger"
 V=$(pg_newdb newer)
-expect 0 "a new database gets the schema" "$MP" order list --ledger "$V"
+expect_err 21 "holds no matter-pki ledger" "a read command never creates a ledger in an empty database" "$MP" order list --ledger "$V"
+expect 0 "a writing command gives an empty database the schema" "$MP" station add probe --ledger "$V"
 psql_ newer "UPDATE meta SET value='99' WHERE key='schema_version'" > /dev/null
-expect_err 14 "schema version 99 is newer than this matter-pki's \(6\)" "a newer schema is refused, naming both versions" "$MP" order list --ledger "$V"
+expect_err 14 "schema version 99 is newer than this matter-pki's \(7\)" "a newer schema is refused, naming both versions" "$MP" order list --ledger "$V"
 
 # a connection lost in the middle of a batch: a re-run finishes
 expect 0 "order create (quota 300)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 300
