@@ -27,7 +27,9 @@ Q := $(if $(filter 1,$(V)),,@)
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
         libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time python3-cryptography libpq-dev postgresql-15 pgbouncer
+PKGS += man-db
 FUZZ_PKGS := clang libclang-rt-14-dev
+ANALYZE_PKGS := cppcheck clang clang-tools
 
 # Compiler-specific flags go in WARN_GCC / WARN_CLANG so neither breaks the other.
 CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
@@ -53,7 +55,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BIN := $(BUILD)/matter-pki
 
-.PHONY: all deps test unit integration asan demo demo-stations bench bench-stations fuzz clean check analyze cppcheck scan fuzz-deps install docs dist FORCE
+.PHONY: all deps test unit integration asan demo demo-stations bench bench-stations fuzz clean check analyze cppcheck scan fuzz-deps analyze-deps install docs dist FORCE
 all: $(BIN) matter-pki
 
 matter-pki: $(BIN)
@@ -181,10 +183,12 @@ dist:
 # Static analysis: cppcheck, then clang's scan-build over a full build.
 # Remaining findings are suppressed in .ci/cppcheck.supp, each with its reason.
 analyze: cppcheck scan
-cppcheck:
+analyze-deps:
+	@$(MAKE) --no-print-directory deps PKGS="$(ANALYZE_PKGS)"
+cppcheck: analyze-deps
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --include=.ci/cppcheck.h \
 	  --suppressions-list=.ci/cppcheck.supp -I core -I src/cli -I . $(STAGES) src
-scan:
+scan: analyze-deps
 	$(Q)bash .ci/scan.sh
 
 clean:
