@@ -138,32 +138,41 @@ check "every off-chip device read back (key matches its DAC)" bash -c "$(declare
 check "every chip-list device read back" bash -c "$(declare -f readback); MP='$MP' readback fd2"
 
 # -- build --hex: raw images and their Intel HEX forms ---------------------------------
-expect_err 2 "--offset ADDR and --partition-size BYTES are required" "build --hex needs the partition" "$MP" factory-data build --order 1 $B --format nrf --hex --out-dir fdh
-expect_err 2 "no.*Intel HEX form|none of the formats" "build --hex with no hex-capable format" "$MP" factory-data build --order 1 $B --format json --hex --offset 0xF8000 --partition-size 0x1000 --out-dir fdh
-expect 0 "build --format nrf --format nxp --hex" "$MP" factory-data build --order 1 $B --format nrf --format nxp --hex --offset 0xF8000 --partition-size 0x1000 --out-dir fdh --jobs 2 --keep-keys
-check "raw images and hex forms per device" bash -c "[ \$(ls fdh/*.nrf.cbor | wc -l) = 12 ] && [ \$(ls fdh/*.nrf.hex | wc -l) = 12 ] && [ \$(ls fdh/*.nxp.hex | wc -l) = 12 ] && [ \$(ls fdh/*.nxp.bin | wc -l) = 12 ]"
+# each build below gets an order of its own (a device is built once, whatever the folder)
+new_order() { # new_order N DIR: an order of N off-chip devices, DACs in DIR; prints its id
+    "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota "$1" > /dev/null
+    local o; o=$(sqlite3 state/ledger.sqlite "select max(id) from orders")
+    "$MP" dac issue $H --order "$o" --generate-keys --count "$1" --out-dir "$2" --quiet > /dev/null
+    echo "$o"
+}
+OH=$(new_order 6 dacs3); OA=$(new_order 6 dacs4); OS=$(new_order 6 dacs5)
+expect_err 10 "holds 1024" "build: an image larger than the partition is refused" "$MP" factory-data build --order "$OH" $B --format nxp --hex --offset 0xF8000 --partition-size 0x400 --out-dir fdbig
+expect_err 2 "--offset ADDR and --partition-size BYTES are required" "build --hex needs the partition" "$MP" factory-data build --order "$OH" $B --format nrf --hex --out-dir fdh
+expect_err 2 "no.*Intel HEX form|none of the formats" "build --hex with no hex-capable format" "$MP" factory-data build --order "$OH" $B --format json --hex --offset 0xF8000 --partition-size 0x1000 --out-dir fdh
+expect 0 "build --format nrf --format nxp --hex" "$MP" factory-data build --order "$OH" $B --format nrf --format nxp --hex --offset 0xF8000 --partition-size 0x1000 --out-dir fdh --jobs 2
+check "raw images and hex forms per device" bash -c "[ \$(ls fdh/*.nrf.cbor | wc -l) = 6 ] && [ \$(ls fdh/*.nrf.hex | wc -l) = 6 ] && [ \$(ls fdh/*.nxp.hex | wc -l) = 6 ] && [ \$(ls fdh/*.nxp.bin | wc -l) = 6 ]"
 check "each hex file is its raw image at 0xF8000 (objcopy) and 0600" bash -c "for h in fdh/*.hex; do b=\${h%.hex}; raw=\$b.bin; [ -e \$raw ] || raw=\$b.cbor; objcopy -I ihex -O binary \$h x.bin && cmp x.bin \$raw && grep -q '^:10800000' \$h && [ \$(stat -c %a \$h) = 600 ] || exit 1; done"
-check "the ledger records each hex form's SHA-256 (a rebuild must give the same bytes)" bash -c "[ \$(sqlite3 state/ledger.sqlite \"select count(*) from fd_images where format in ('nrf-hex','nxp-hex')\") = 24 ] && u=\$(ls fdh/*.nrf.hex | head -1) && s=\$(sha256sum \$u | cut -c1-64) && [ \$(sqlite3 state/ledger.sqlite \"select count(*) from fd_images where format = 'nrf-hex' and sha256 = '\$s'\") = 1 ]"
+check "the ledger records each hex form's SHA-256 (a rebuild must give the same bytes)" bash -c "[ \$(sqlite3 state/ledger.sqlite \"select count(*) from fd_images where format in ('nrf-hex','nxp-hex')\") = 12 ] && u=\$(ls fdh/*.nrf.hex | head -1) && s=\$(sha256sum \$u | cut -c1-64) && [ \$(sqlite3 state/ledger.sqlite \"select count(*) from fd_images where format = 'nrf-hex' and sha256 = '\$s'\") = 1 ]"
 printf '2b7e151628aed2a6abf7158809cf4f3c\n' > build.key
-expect 0 "build --format nxp --nxp-aes128-key" "$MP" factory-data build --order 1 $B --format nxp --nxp-aes128-key build.key --out-dir fda --keep-keys
-check "encrypted images only: no clear UDID.nxp.bin" bash -c "[ \$(ls fda/*.nxp.aes128.bin | wc -l) = 12 ] && ! ls fda/*.nxp.bin 2>/dev/null | grep -q ."
+expect 0 "build --format nxp --nxp-aes128-key" "$MP" factory-data build --order "$OA" $B --format nxp --nxp-aes128-key build.key --out-dir fda --keep-keys
+check "encrypted images only: no clear UDID.nxp.bin" bash -c "[ \$(ls fda/*.nxp.aes128.bin | wc -l) = 6 ] && ! ls fda/*.nxp.bin 2>/dev/null | grep -q ."
 check "no DAC key and no AES key in clear in any output file" python3 -c "
 import glob, sys
 k = bytes.fromhex('2b7e151628aed2a6abf7158809cf4f3c'); bad = 0
 files = glob.glob('fda/*') + glob.glob('fda/.*')
-for kf in glob.glob('dacs/*.key.der'):
+assert len(glob.glob('dacs4/*.key.der')) == 6
+for kf in glob.glob('dacs4/*.key.der'):
     scalar = open(kf, 'rb').read()[7:39]
     for f in files:
         try: data = open(f, 'rb').read()
         except IsADirectoryError: continue
         if scalar in data or k in data or k.hex().encode() in data: bad += 1
-sys.exit(bad != 0 or len(files) < 12)"
+sys.exit(bad != 0 or len(files) < 6)"
 check "each encrypted image reads back with the key" bash -c "for f in fda/*.nxp.aes128.bin; do \"$MP\" factory-data inspect \$f --nxp-aes128-key build.key --pai pai.pem --json | jq -e '.checks.dac_key_matches_dac == \"ok\" and .checks.dac_chains_to_pai == \"ok\"' > /dev/null || exit 1; done"
-expect_err 2 "no --format nxp to encrypt" "--nxp-aes128-key without nxp" "$MP" factory-data build --order 1 $B --format json --nxp-aes128-key build.key --out-dir fdx
-expect_err 2 "in clear" "--hex with --nxp-aes128-key (its hex would be clear)" "$MP" factory-data build --order 1 $B --format nxp --nxp-aes128-key build.key --hex --offset 0x1000 --partition-size 0x1000 --out-dir fdx
-expect 0 "build --format esp32 --format esp32-secure-cert" "$MP" factory-data build --order 1 $B --format esp32 --format esp32-secure-cert --out-dir fds --keep-keys
-check "per device: NVS without attestation, its CSV, the secure cert partition" bash -c "[ \$(ls fds/*.esp_secure_cert.bin | wc -l) = 12 ] && [ \$(ls fds/*.esp32.bin | wc -l) = 12 ] && ! grep -l -a -e dac-key -e dac-cert fds/*.esp32.bin fds/*.esp32.csv | grep -q ."
+expect_err 2 "no --format nxp to encrypt" "--nxp-aes128-key without nxp" "$MP" factory-data build --order "$OA" $B --format json --nxp-aes128-key build.key --out-dir fdx
+expect_err 2 "in clear" "--hex with --nxp-aes128-key (its hex would be clear)" "$MP" factory-data build --order "$OA" $B --format nxp --nxp-aes128-key build.key --hex --offset 0x1000 --partition-size 0x1000 --out-dir fdx
+expect 0 "build --format esp32 --format esp32-secure-cert" "$MP" factory-data build --order "$OS" $B --format esp32 --format esp32-secure-cert --out-dir fds
+check "per device: NVS without attestation, its CSV, the secure cert partition" bash -c "[ \$(ls fds/*.esp_secure_cert.bin | wc -l) = 6 ] && [ \$(ls fds/*.esp32.bin | wc -l) = 6 ] && ! grep -l -a -e dac-key -e dac-cert fds/*.esp32.bin fds/*.esp32.csv | grep -q ."
 check "every device: NVS + secure cert read back, every check ok" bash -c "for s in fds/*.esp_secure_cert.bin; do u=\${s%.esp_secure_cert.bin}; \"$MP\" factory-data inspect \$u.esp32.bin --esp32-secure-cert \$s --pai pai.pem --cd cd.der --json | jq -e '([.checks[] | select(startswith(\"FAIL\"))] | length == 0) and .checks.dac_key_matches_dac == \"ok\"' > /dev/null || exit 1; done"
-expect_err 10 "holds 1024" "build: an image larger than the partition is refused" "$MP" factory-data build --order 1 $B --format nxp --hex --offset 0xF8000 --partition-size 0x400 --out-dir fdbig
 
 finish
