@@ -13,7 +13,7 @@ int mp_ledger_db_err(mp_ledger *l, const char *what);
 
 /* ledger_schema.c: the schema version this code writes, the SQL functions its
  * migrations use, and the migration of an older ledger (under the write lock). */
-#define MP_LEDGER_SCHEMA 5
+#define MP_LEDGER_SCHEMA 6
 /* Hex text (either case; an odd length is a value's hex without its leading
  * 0) to bytes; -1 if it is not hex or longer than cap bytes. */
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap);

@@ -108,6 +108,17 @@ static const char schema_v5[] =
     "CREATE INDEX devices_authorized ON devices(udid) WHERE state=0 AND key_origin=0;"
     "UPDATE meta SET value='5' WHERE key='schema_version';";
 
+/* v6: orders may carry a unique label (EST paths name an order by it), and
+ * the station CA's certificates are recorded for the station CRL and the
+ * EST server's revocation check. */
+static const char schema_v6[] =
+    "ALTER TABLE orders ADD COLUMN label TEXT;"
+    "CREATE UNIQUE INDEX orders_label ON orders(label) WHERE label IS NOT NULL;"
+    "CREATE TABLE station_certs(serial TEXT PRIMARY KEY, name TEXT NOT NULL, not_after INTEGER NOT NULL,"
+    " issued_at TEXT NOT NULL, revoked_at INTEGER);"
+    "CREATE INDEX station_certs_name ON station_certs(name);"
+    "UPDATE meta SET value='6' WHERE key='schema_version';";
+
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap)
 {
     char even[2 * 256 + 2];
@@ -181,7 +192,7 @@ int mp_ledger_migrate(mp_ledger *l)
     /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
      * version is read again under the write lock, so two programs opening
      * an old ledger at once do each step once. */
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
     while (version < MP_LEDGER_SCHEMA) {
         char *msg = NULL;
         if (sqlite3_exec(mp_ledger_db(l), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {

@@ -19,7 +19,7 @@ enum {
     S_LIST_KNOWN, S_ADD_LIST, S_LIST_COUNT, S_ADD_DEV, S_GET_DEV, S_DEV_BY_KEY, S_ADD_ORDER,
     S_GET_ORDER, S_CLOSE_ORDER, S_EACH_ORDER, S_NEXT_DEV, S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
     S_ADD_BATCH, S_ADD_CERT, S_UNWRITTEN, S_BATCH_WRITTEN, S_CERT_UDID, S_REVOKE_FIND, S_REVOKE_ADD,
-    S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_NSTMT
+    S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_ORDER_LABEL, S_GET_DAC, S_ST_ADD, S_ST_REVOKE, S_ST_GET, S_ST_EACH_REVOKED, S_NSTMT
 };
 
 /* A certificate as row_cert reads it (c = dacs, b = its dac_batches row). */
@@ -33,10 +33,10 @@ static const char *const sql[S_NSTMT] = {
     [S_ADD_DEV] = "INSERT INTO devices(udid,pubkey,list_id,state,key_origin,created_at) VALUES(?,?,?,?,?,?)",
     [S_GET_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE udid=?",
     [S_DEV_BY_KEY] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE pubkey=?",
-    [S_ADD_ORDER] = "INSERT INTO orders(vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at) VALUES(?,?,?,?,?,?,0,?,?,?,0,?)",
-    [S_GET_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders WHERE id=?",
+    [S_ADD_ORDER] = "INSERT INTO orders(vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at,label) VALUES(?,?,?,?,?,?,0,?,?,?,0,?,?)",
+    [S_GET_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders WHERE id=?",
     [S_CLOSE_ORDER] = "UPDATE orders SET closed=1 WHERE id=?",
-    [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders ORDER BY id",
+    [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders ORDER BY id",
     [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices INDEXED BY devices_authorized"
                    " WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
     [S_COUNT_AUTH] = "SELECT count(*) FROM devices WHERE state=0 AND key_origin=0",
@@ -54,6 +54,12 @@ static const char *const sql[S_NSTMT] = {
     [S_EACH_REVOKED] = "SELECT serial,revoked_at,reason FROM revocations WHERE pai_skid=? ORDER BY serial",
     [S_CRL_NUM] = "SELECT next FROM crl_numbers WHERE pai_skid=?",
     [S_CRL_SET] = "INSERT INTO crl_numbers(pai_skid,next) VALUES(?,?) ON CONFLICT(pai_skid) DO UPDATE SET next=excluded.next",
+    [S_ORDER_LABEL] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders WHERE label=?",
+    [S_GET_DAC] = "SELECT c.order_id,c.der,b.station FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.udid=?",
+    [S_ST_ADD] = "INSERT INTO station_certs(serial,name,not_after,issued_at) VALUES(?,?,?,?)",
+    [S_ST_REVOKE] = "UPDATE station_certs SET revoked_at=? WHERE name=? AND revoked_at IS NULL",
+    [S_ST_GET] = "SELECT serial,name,not_after,revoked_at FROM station_certs WHERE serial=?",
+    [S_ST_EACH_REVOKED] = "SELECT serial,name,not_after,revoked_at FROM station_certs WHERE revoked_at IS NOT NULL ORDER BY serial",
     [S_EACH_CERT] = "SELECT " CERT_COLS " FROM dacs c JOIN dac_batches b ON b.id=c.batch ORDER BY c.order_id,c.udid",
 };
 
@@ -360,7 +366,18 @@ int mp_ledger_add_order(mp_ledger *l, mp_order *o)
     sqlite3_bind_int64(s, 8, (sqlite3_int64)o->valid_from);
     sqlite3_bind_int64(s, 9, o->days);
     sqlite3_bind_text(s, 10, now, -1, SQLITE_STATIC);
-    int rc = step_done(l, s, "add order");
+    if (o->label[0]) {
+        sqlite3_bind_text(s, 11, o->label, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(s, 11);
+    }
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        int ext = sqlite3_extended_errcode(l->db);
+        sqlite3_reset(s);
+        return ext == SQLITE_CONSTRAINT_UNIQUE ? mp_err(MP_ERR_DUPLICATE, "an order labelled '%s' exists", o->label)
+                                               : db_err(l, "add order");
+    }
+    int rc = MP_OK;
     if (rc == MP_OK) {
         o->id = sqlite3_last_insert_rowid(l->db);
     }
@@ -382,6 +399,7 @@ static void row_order(sqlite3_stmt *s, mp_order *o)
     o->valid_from = (time_t)sqlite3_column_int64(s, 9);
     o->days = (long)sqlite3_column_int64(s, 10);
     o->closed = sqlite3_column_int(s, 11);
+    snprintf(o->label, sizeof(o->label), "%s", (const char *)sqlite3_column_text(s, 12));
 }
 
 int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
@@ -396,6 +414,26 @@ int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
     int rc = r == SQLITE_ROW ? MP_OK
              : r == SQLITE_DONE ? mp_err(MP_ERR_INVALID, "no production order %lld in %s", (long long)id, l->path)
                                 : db_err(l, "get order");
+    sqlite3_reset(s);
+    return rc;
+}
+
+int mp_ledger_find_order(mp_ledger *l, const char *ref, mp_order *o)
+{
+    uint64_t id;
+    if (ref[0] >= '0' && ref[0] <= '9' && mp_parse_uint(ref, INT64_MAX, &id) == MP_OK) {
+        return mp_ledger_get_order(l, (int64_t)id, o);
+    }
+    sqlite3_stmt *s = stmt(l, S_ORDER_LABEL);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        row_order(s, o);
+    }
+    int rc = r == SQLITE_ROW ? MP_OK
+             : r == SQLITE_DONE ? mp_err(MP_ERR_INVALID, "no production order with ID or label '%s'", ref)
+                                : db_err(l, "find order");
     sqlite3_reset(s);
     return rc;
 }
@@ -615,6 +653,89 @@ int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int
     }
     sqlite3_reset(s);
     return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "certificate lookup");
+}
+
+int mp_ledger_get_dac(mp_ledger *l, const char *udid, mp_dac_row *r, int *found)
+{
+    sqlite3_stmt *s = stmt(l, S_GET_DAC);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
+    int x = sqlite3_step(s);
+    *found = x == SQLITE_ROW;
+    if (*found) {
+        size_t n = (size_t)sqlite3_column_bytes(s, 1);
+        r->order_id = sqlite3_column_int64(s, 0);
+        r->der_len = n <= sizeof(r->der) ? n : 0;
+        memcpy(r->der, sqlite3_column_blob(s, 1), r->der_len);
+        snprintf(r->station, sizeof(r->station), "%s", (const char *)sqlite3_column_text(s, 2));
+    }
+    sqlite3_reset(s);
+    return x == SQLITE_ROW || x == SQLITE_DONE ? MP_OK : db_err(l, "DAC lookup");
+}
+
+int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c)
+{
+    char now[21];
+    sqlite3_stmt *s = stmt(l, S_ST_ADD);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)c->not_after);
+    sqlite3_bind_text(s, 4, now, -1, SQLITE_STATIC);
+    return step_done(l, s, "add station certificate");
+}
+
+int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n)
+{
+    sqlite3_stmt *s = stmt(l, S_ST_REVOKE);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    int rc = step_done(l, s, "revoke station");
+    *n = rc == MP_OK ? (uint64_t)sqlite3_changes(l->db) : 0;
+    return rc;
+}
+
+static void row_station(sqlite3_stmt *s, mp_station_cert *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->serial, sizeof(c->serial), "%s", (const char *)sqlite3_column_text(s, 0));
+    snprintf(c->name, sizeof(c->name), "%s", (const char *)sqlite3_column_text(s, 1));
+    c->not_after = (time_t)sqlite3_column_int64(s, 2);
+    c->revoked = sqlite3_column_type(s, 3) != SQLITE_NULL;
+    c->revoked_at = (time_t)sqlite3_column_int64(s, 3);
+}
+
+int mp_ledger_get_station_cert(mp_ledger *l, const char *serial, mp_station_cert *c, int *found)
+{
+    sqlite3_stmt *s = stmt(l, S_ST_GET);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+    int x = sqlite3_step(s);
+    *found = x == SQLITE_ROW;
+    if (*found) {
+        row_station(s, c);
+    }
+    sqlite3_reset(s);
+    return x == SQLITE_ROW || x == SQLITE_DONE ? MP_OK : db_err(l, "station certificate lookup");
+}
+
+int mp_ledger_each_station_revoked(mp_ledger *l, int (*cb)(void *, const mp_station_cert *), void *ctx)
+{
+    sqlite3_stmt *s = stmt(l, S_ST_EACH_REVOKED);
+    int r, rc = MP_OK;
+    if (s == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        mp_station_cert c;
+        row_station(s, &c);
+        rc = cb(ctx, &c);
+    }
+    if (rc == MP_OK && r != SQLITE_DONE) {
+        rc = db_err(l, "list revoked stations");
+    }
+    sqlite3_reset(s);
+    return rc;
 }
 
 int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)
