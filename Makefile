@@ -15,7 +15,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev jq perl time
+        libsqlite3-dev sqlite3 libqrencode-dev jq perl time libevent-dev libcurl4-openssl-dev curl
 FUZZ_PKGS := clang libclang-rt-14-dev
 
 WARN := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wformat-security \
@@ -28,9 +28,9 @@ CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -I/usr/include/
 CFLAGS ?= $(OPT) $(HARDEN)
 CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
-LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -ldl -lm
+LIBS := -lp11 -levent_openssl -levent_pthreads -levent -lcurl -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -ldl -lm
 
-STAGES := core paa pai dac certdecl factory-data dcl-export verify
+STAGES := core paa pai dac certdecl factory-data dcl-export verify est
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
