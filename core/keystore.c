@@ -456,8 +456,11 @@ static int check_p256(mp_ks *ks, CK_OBJECT_HANDLE h, const char *label)
 int mp_ks_find(mp_ks *ks, const char *ref, mp_ks_key *key)
 {
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY, pubc = CKO_PUBLIC_KEY;
-    CK_ATTRIBUTE t[3] = {{CKA_CLASS, &priv, sizeof(priv)}};
-    CK_ULONG nt = 1;
+    CK_BBOOL on_token = CK_TRUE;
+    /* token objects only: the session copies signing sessions hold
+     * (mp_ks_sess_open) carry the same label and ID */
+    CK_ATTRIBUTE t[4] = {{CKA_CLASS, &priv, sizeof(priv)}, {CKA_TOKEN, &on_token, sizeof(on_token)}};
+    CK_ULONG nt = 2;
     p11_uri u;
     int rc;
     memset(key, 0, sizeof(*key));

@@ -22,7 +22,7 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_KEY_LABEL = 1, O_CN, O_OUT, O_DAYS, O_CSR, O_CA_CERT, O_CA_KEY, O_LEDGER };
+enum { O_KEY_LABEL = 1, O_CN, O_OUT, O_DAYS, O_CSR, O_CA_CERT, O_CA_KEY, O_LEDGER, O_FROM };
 
 #define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
 
@@ -48,7 +48,7 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 }
 
 /* A certificate skeleton: random serial, subject CN, validity. */
-static int skeleton(X509 **out, const char *cn, long days, EVP_PKEY *pub)
+static int skeleton(X509 **out, const char *cn, time_t nb, long days, EVP_PKEY *pub)
 {
     uint8_t sn[16];
     X509 *x = X509_new();
@@ -56,8 +56,8 @@ static int skeleton(X509 **out, const char *cn, long days, EVP_PKEY *pub)
     int ok = x != NULL && mp_serial_random(sn) == MP_OK && (bn = BN_bin2bn(sn, 16, NULL)) != NULL &&
              BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL && X509_set_version(x, 2) == 1 &&
              X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) == 1 &&
-             X509_gmtime_adj(X509_getm_notBefore(x), -300) != NULL &&
-             X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) != NULL && X509_set_pubkey(x, pub) == 1;
+             mp_asn1_set_time(X509_getm_notBefore(x), nb) == 1 &&
+             mp_asn1_set_time(X509_getm_notAfter(x), nb + (time_t)days * 86400) == 1 && X509_set_pubkey(x, pub) == 1;
     BN_free(bn);
     if (!ok) {
         X509_free(x);
@@ -79,7 +79,7 @@ static int build_station_ca(void *ctx, const mp_ks_key *key, EVP_PKEY *own, X509
     ca_args *a = ctx;
     X509 *x = NULL;
     (void)key;
-    int rc = skeleton(&x, a->cn, a->days, own);
+    int rc = skeleton(&x, a->cn, time(NULL) - 300, a->days, own);
     if (rc != MP_OK) return rc;
     if (X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 ||
         !add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
@@ -189,6 +189,7 @@ static void ca_close(station_ca *ca)
 static const mp_opt issue_opts[] = {
     {"csr", O_CSR, OT_FILE, "FILE", "the station's PKCS#10 request, PEM or DER (required)"},
     {"days", O_DAYS, OT_UINT, "N", "validity in days (default 90)"},
+    {"valid-from", O_FROM, OT_DATE, "DATE", "notBefore (default: now)"},
     {"out", O_OUT, OT_OUT, "FILE", "station certificate, PEM (required)"},
     {"ca-cert", O_CA_CERT, OT_FILE, "FILE", "station CA certificate (required)"},
     {"ca-key", O_CA_KEY, OT_STR, "LABEL|URI", "station CA key in the token (required)"},
@@ -226,10 +227,10 @@ static int load_req(const char *path, X509_REQ **out)
     return MP_OK;
 }
 
-static int build_station_cert(station_ca *ca, const char *name, long days, X509_REQ *req, X509 **out)
+static int build_station_cert(station_ca *ca, const char *name, time_t nb, long days, X509_REQ *req, X509 **out)
 {
     X509 *x = NULL;
-    int rc = skeleton(&x, name, days, X509_REQ_get0_pubkey(req));
+    int rc = skeleton(&x, name, nb, days, X509_REQ_get0_pubkey(req));
     if (rc != MP_OK) return rc;
     if (X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) != 1 ||
         !add_ext(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE") ||
@@ -264,6 +265,8 @@ int station_issue_main(int argc, char **argv)
     mp_optparse p;
     mp_common c = {0};
     const char *val, *name = NULL, *csr = NULL, *out = NULL, *days = "90", *cert = NULL, *key = NULL, *ledger = NULL;
+    const char *from = NULL;
+    time_t nb = time(NULL) - 300;
     station_ca ca = {0};
     X509_REQ *req = NULL;
     X509 *x = NULL;
@@ -284,6 +287,7 @@ int station_issue_main(int argc, char **argv)
         else if (id == O_CA_CERT) cert = val;
         else if (id == O_CA_KEY) key = val;
         else if (id == O_LEDGER) ledger = val;
+        else if (id == O_FROM) from = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "station issue: unexpected argument '%s'", val ? val : "");
     }
     if (id < 0) return -id;
@@ -292,10 +296,11 @@ int station_issue_main(int argc, char **argv)
     if (name == NULL || csr == NULL || out == NULL || cert == NULL || key == NULL || d < 1 || d > 3650) {
         return mp_err(MP_ERR_USAGE, "station issue: NAME, --csr, --ca-cert, --ca-key and --out are required; --days 1..3650");
     }
+    if (from != NULL && (rc = mp_parse_time(from, &nb)) != MP_OK) return rc;
     if ((rc = mp_station_name_check(name)) != MP_OK || (rc = mp_check_output(out, c.force)) != MP_OK ||
         (rc = load_req(csr, &req)) != MP_OK || (rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK ||
         (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK || (rc = ca_open(ks, cert, key, &ca)) != MP_OK ||
-        (rc = build_station_cert(&ca, name, d, req, &x)) != MP_OK) {
+        (rc = build_station_cert(&ca, name, nb, d, req, &x)) != MP_OK) {
         goto end;
     }
     mp_station_cert sc = {.revoked = 0};
