@@ -15,23 +15,29 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev jq perl time libevent-dev libcurl4-openssl-dev curl
+        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time \
+        libevent-dev libcurl4-openssl-dev curl
 FUZZ_PKGS := clang libclang-rt-14-dev
 
+# Compiler-specific flags go in WARN_GCC / WARN_CLANG so neither breaks the other.
+CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
 WARN := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wformat-security \
         -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition -Wvla \
-        -Wwrite-strings -fno-common -Wno-format-truncation
+        -Wwrite-strings -fno-common
 # -Wno-format-truncation: snprintf truncation of messages is intended (bounded buffers).
+WARN_GCC := -Wno-format-truncation
+WARN_CLANG :=
+WARN += $(if $(CC_IS_CLANG),$(WARN_CLANG),$(WARN_GCC))
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 OPT ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -I/usr/include/p11-kit-1
+CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1
 CFLAGS ?= $(OPT) $(HARDEN)
 CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
-LIBS := -lp11 -levent_openssl -levent_pthreads -levent -lcurl -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -ldl -lm
+LIBS := -lp11 -levent_openssl -levent_pthreads -levent -lcurl -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -lpng -ldl -lm
 
-STAGES := core paa pai dac certdecl factory-data dcl-export verify est
-LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c))
+STAGES := core paa pai chips order dac ledger certdecl factory-data onboarding dcl-export verify est serve station
+LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
@@ -120,7 +126,7 @@ fuzz: fuzz-deps
 	$(Q)bash tests/fuzz/run.sh
 
 analyze:
-	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability -I core -I . $(STAGES) src
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability -I core -I src/cli -I . $(STAGES) src
 
 clean:
 	rm -rf build build-asan build-fuzz matter-pki

@@ -131,7 +131,7 @@ issue() {
 # fd FORMAT JOBS ORDER COUNT ITERATIONS ORD OUTDIR: factory-data build, paired with the last limit.
 fd() {
     local f=$1 j=$2 order=$3 n=$4 it=$5 ord=$6 dir=$7
-    measure "$MP" factory-data build --order "$order" --product "$PRODUCT" --cd "$W/cd.der" --format "$f" \
+    measure "$MP" factory-data build --order "$order" --product "$PRODUCT" --cd "$W/cd.der" --paa "$W/paa.pem" --cd-signer "$W/cd-signer.pem" --format "$f" \
         --out-dir "$dir" --jobs "$j" --iterations "$it" --quiet
     grep -q "for $n new device" "$W/cmd.out" || { echo "bench: factory-data built fewer than $n devices:" >&2;
         cat "$W/cmd.out" >&2; exit 1; }

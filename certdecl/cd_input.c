@@ -86,6 +86,23 @@ static int section_pids(mp_cd_input *in, const char *path, json_t *sec)
     return MP_OK;
 }
 
+/* A path in product.json names a file in its folder or below: not absolute,
+ * no ".." component (a product file travels between stations; it must not
+ * reach outside its own folder). */
+static int safe_relative(const char *where, const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || s[0] == '/') {
+        return mp_err(MP_ERR_INVALID, "%s: '%s': expected a path relative to the product file's folder", where, s);
+    }
+    for (const char *p = s; p != NULL; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL) {
+        if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == 0)) {
+            return mp_err(MP_ERR_INVALID, "%s: '%s': a '..' component leaves the product file's folder", where, s);
+        }
+    }
+    return MP_OK;
+}
+
 static int section_paas(mp_cd_input *in, const char *path, json_t *sec)
 {
     char where[600], file[4096];
@@ -108,7 +125,12 @@ static int section_paas(mp_cd_input *in, const char *path, json_t *sec)
             break;
         }
         const char *s = json_string_value(v);
-        snprintf(file, sizeof(file), "%s%s%s", s[0] == '/' ? "" : dir, s[0] == '/' ? "" : "/", s);
+        if ((rc = safe_relative(where, s)) != MP_OK) break;
+        if (in->check_only) {
+            if (i >= MP_CD_MAX_PAAS) rc = mp_err(MP_ERR_INVALID, "%s: authorized_paa_list holds at most %d PAAs", where, MP_CD_MAX_PAAS);
+            continue;
+        }
+        snprintf(file, sizeof(file), "%s/%s", dir, s);
         rc = mp_cd_input_paa(in, file, where);
     }
     free(copy);
@@ -161,6 +183,14 @@ static int read_section(mp_cd_input *in, const char *path, json_t *sec)
     cd->dac_origin_vid = (uint16_t)v[4];
     cd->dac_origin_pid = (uint16_t)v[5];
     return MP_OK;
+}
+
+int mp_cd_section_check(const char *path, json_t *sec)
+{
+    mp_cd_input in;
+    mp_cd_input_init(&in);
+    in.check_only = 1;
+    return read_section(&in, path, sec);
 }
 
 int mp_cd_input_product(mp_cd_input *in, const char *path)

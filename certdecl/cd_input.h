@@ -18,6 +18,7 @@ enum {
 typedef struct mp_cd_input {
     mp_cd cd;
     unsigned set;
+    int check_only; /* validate the section, load no PAA file */
 } mp_cd_input;
 
 void mp_cd_input_init(mp_cd_input *in);

@@ -89,7 +89,7 @@ static int parse_create(int argc, char **argv, create_args *a, mp_common *c)
             break;
         case O_OUT: a->out = val; break;
         default:
-            if (!mp_opt_common(c, id, val)) return mp_err(MP_ERR_USAGE, "cd create: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(c, id, val)) return mp_err(MP_ERR_USAGE, "cd create: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
@@ -190,7 +190,7 @@ static int open_signer(const create_args *a, const mp_common *c, const uint8_t p
     int rc;
     if (a->key_file != NULL) {
         fprintf(stderr, "matter-pki cd create: warning: --signer-key-file %s is a software key; use it only for public test keys, never for a real CD signer\n", a->key_file);
-        FILE *f = fopen(a->key_file, "r");
+        FILE *f = mp_fopen_input(a->key_file);
         s->pkey = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
         if (f) fclose(f);
         if (s->pkey == NULL) {
@@ -227,7 +227,7 @@ static int sign_and_write(const create_args *a, const mp_common *c, const mp_cd 
         mp_err_ctx(MP_ERR_GENERAL, "self-check of the signed CD failed");
         rc = MP_ERR_GENERAL;
     } else if ((rc = mp_write_file(a->out, der, der_len, 0644, c->force)) == MP_OK && s->ks != NULL &&
-               (rc = mp_ceremony_log(c, "cd create", mp_ks_token_label(s->ks), &s->key, NULL, a->out)) != MP_OK) {
+               (rc = mp_ceremony_log(&c->rec, "cd create", mp_ks_token_label(s->ks), &s->key, NULL, a->out)) != MP_OK) {
         unlink(a->out);
     }
     free(der);
@@ -295,7 +295,7 @@ static int signer_ceremony(mp_ks *ks, const mp_common *c, const char *label, con
                            time_t nb, time_t na, const char *out)
 {
     signer_build b = {cn, nb, na};
-    return mp_key_ceremony(ks, c, "cd create-signer", label, build_signer, &b, out);
+    return mp_key_ceremony(ks, &c->rec, "cd create-signer", label, build_signer, &b, out);
 }
 
 int cd_create_signer_main(int argc, char **argv)
@@ -322,7 +322,7 @@ int cd_create_signer_main(int argc, char **argv)
         case O_NO_EXPIRY: no_expiry = 1; break;
         case O_OUT: out = val; break;
         default:
-            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "cd create-signer: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "cd create-signer: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;

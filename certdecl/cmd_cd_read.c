@@ -112,7 +112,7 @@ int cd_print_main(int argc, char **argv)
         if (id == OPT_HELP) return MP_OK;
         if (id == O_JSON) json = 1;
         else if (id == OPT_POSITIONAL && file == NULL) file = val;
-        else return mp_err(MP_ERR_USAGE, "cd print: unexpected argument '%s'", val ? val : "");
+        else return mp_err(MP_ERR_USAGE, "cd print: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     if (file == NULL) {
@@ -208,7 +208,7 @@ int cd_verify_main(int argc, char **argv)
         case OPT_POSITIONAL:
             if (file == NULL) { file = val; break; }
             /* fall through */
-        default: return mp_err(MP_ERR_USAGE, "cd verify: unexpected argument '%s'", val ? val : "");
+        default: return mp_err(MP_ERR_USAGE, "cd verify: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;

@@ -80,7 +80,7 @@ int mp_validity(const char *valid_from, const char *days, int no_expiry, long de
     return MP_OK;
 }
 
-int mp_key_ceremony(mp_ks *ks, const mp_common *c, const char *command, const char *label,
+int mp_key_ceremony(mp_ks *ks, const mp_ceremony_cfg *c, const char *command, const char *label,
                     mp_cert_builder build, void *ctx, const char *out)
 {
     mp_ks_key key;
@@ -125,7 +125,7 @@ static int build_ca_cert(void *ctx, const mp_ks_key *key, EVP_PKEY *own, X509 **
     return mp_cert_build(b->spec, b->issuer ? b->issuer->signer : own, out);
 }
 
-int mp_ca_ceremony(mp_ks *ks, const mp_common *c, const char *command, const char *label,
+int mp_ca_ceremony(mp_ks *ks, const mp_ceremony_cfg *c, const char *command, const char *label,
                    mp_cert_spec *spec, mp_ca *issuer, const char *out)
 {
     ca_build b = {spec, issuer};

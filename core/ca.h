@@ -33,21 +33,21 @@ int mp_validity(const char *valid_from, const char *days, int no_expiry, long de
                 time_t *nb, time_t *na) MP_MUST_CHECK;
 
 
-#include "opts.h"
+#include "ceremony.h"
 
 /* A ceremony step that makes a key in the token and a certificate for it:
  * generate `label`, call build (own = a signer for the new key), write PEM to
  * out, append the ceremony record. Any failure deletes the new key and the
  * output: no orphan key, no partial file. */
 typedef int (*mp_cert_builder)(void *ctx, const mp_ks_key *key, EVP_PKEY *own, X509 **out);
-int mp_key_ceremony(mp_ks *ks, const mp_common *c, const char *command, const char *label,
+int mp_key_ceremony(mp_ks *ks, const mp_ceremony_cfg *c, const char *command, const char *label,
                     mp_cert_builder build, void *ctx, const char *out) MP_MUST_CHECK;
 
 /* A ceremony step that makes a CA key: generate `label` in the token, sign
  * spec (spec->point is set here) with issuer (NULL = self-signed), write PEM
  * to out, append the ceremony record. Any failure deletes the new key and
  * the output: no orphan key, no partial file. */
-int mp_ca_ceremony(mp_ks *ks, const mp_common *c, const char *command, const char *label,
+int mp_ca_ceremony(mp_ks *ks, const mp_ceremony_cfg *c, const char *command, const char *label,
                    mp_cert_spec *spec, mp_ca *issuer, const char *out) MP_MUST_CHECK;
 
 #endif

@@ -14,7 +14,7 @@
 #include "util.h"
 #include "x509.h"
 
-int mp_ceremony_log(const mp_common *c, const char *command, const char *token,
+int mp_ceremony_log(const mp_ceremony_cfg *c, const char *command, const char *token,
                     const mp_ks_key *key, X509 *cert, const char *out_path)
 {
     char when[21], skid[41], fp[65], path[4096];

@@ -10,7 +10,7 @@
 static _Thread_local char msg[1024];
 static _Thread_local int code;
 
-static int vset(int rc, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int vset(int rc, const char *fmt, va_list ap)
 {
     vsnprintf(msg, sizeof(msg), fmt, ap);
     code = rc;

@@ -2,12 +2,12 @@
 #include "keystore.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <libp11.h>
@@ -26,6 +26,7 @@ struct mp_ks {
     CK_FUNCTION_LIST *fl;
     CK_SESSION_HANDLE sess;
     int have_sess;
+    int loaded; /* PKCS11_CTX_load succeeded: unload on close */
     char module[1024];
     char token[64];
 };
@@ -63,69 +64,35 @@ void mp_ks_prepare_env(const mp_hsm_cfg *cfg)
 
 /* ---- PIN ---------------------------------------------------------------- */
 
-static int read_tty_pin(const char *prompt, char **pin)
+int mp_pin_from_file(const char *file, char **pin)
 {
-    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-    if (fd < 0 || !isatty(fd)) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    struct termios old, noecho;
-    tcgetattr(fd, &old);
-    noecho = old;
-    noecho.c_lflag &= ~(tcflag_t)ECHO;
-    (void)!write(fd, prompt, strlen(prompt));
-    tcsetattr(fd, TCSAFLUSH, &noecho);
-    char *buf = calloc(1, 256);
+    uint8_t *b = NULL;
     size_t n = 0;
-    char c;
-    while (buf != NULL && n < 255 && read(fd, &c, 1) == 1 && c != '\n' && c != '\r') {
-        buf[n++] = c;
+    *pin = NULL;
+    if (mp_read_file(file, 4096, &b, &n) != MP_OK) {
+        return mp_err_ctx(MP_ERR_AUTH, "PIN file");
     }
-    tcsetattr(fd, TCSAFLUSH, &old);
-    (void)!write(fd, "\n", 1);
-    close(fd);
-    if (buf == NULL) {
-        return -1;
+    while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r')) {
+        b[--n] = 0;
     }
-    *pin = buf;
-    return 0;
+    if (n == 0 || memchr(b, 0, n) != NULL) {
+        mp_free_secret(b, n + 1);
+        return mp_err(MP_ERR_AUTH, "%s: PIN file is empty or holds a NUL byte", file);
+    }
+    *pin = (char *)b;
+    return MP_OK;
 }
 
-int mp_pin_read(const char *file, const char *env, const char *prompt, char **pin)
+int mp_pin_get(const mp_hsm_cfg *cfg, const char *what, char **pin)
 {
     *pin = NULL;
-    if (file != NULL) {
-        uint8_t *b = NULL;
-        size_t n = 0;
-        int rc = mp_read_file(file, 4096, &b, &n);
-        if (rc != MP_OK) {
-            return mp_err_ctx(MP_ERR_AUTH, "PIN file");
-        }
-        while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r')) {
-            b[--n] = 0;
-        }
-        if (n == 0) {
-            mp_free_secret(b, 1);
-            return mp_err(MP_ERR_AUTH, "%s: PIN file is empty", file);
-        }
-        *pin = (char *)b;
-        return MP_OK;
+    if (cfg->pin_file != NULL) {
+        return mp_pin_from_file(cfg->pin_file, pin);
     }
-    char *e = env != NULL ? getenv(env) : NULL;
-    if (e != NULL && *e) {
-        *pin = strdup(e);
-        /* no second copy in this process's environment */
-        mp_wipe(e, strlen(e));
-        unsetenv(env);
-        return *pin != NULL ? MP_OK : mp_err(MP_ERR_GENERAL, "out of memory");
+    if (cfg->pin_cb != NULL) {
+        return cfg->pin_cb(cfg->pin_arg, what, pin);
     }
-    if (prompt != NULL && read_tty_pin(prompt, pin) == 0) {
-        return MP_OK;
-    }
-    return mp_err(MP_ERR_AUTH,
-                  "no PIN: give --pin-file FILE, set %s, or run on a terminal to be asked",
-                  env != NULL ? env : "MATTER_PKI_PIN");
+    return mp_err(MP_ERR_AUTH, "no %s source: give a PIN file", what);
 }
 
 void mp_pin_free(char *pin)
@@ -133,6 +100,18 @@ void mp_pin_free(char *pin)
     if (pin != NULL) {
         mp_free_secret(pin, strlen(pin));
     }
+}
+
+int mp_pin_policy(unsigned long flags, int force, const char *token, int *low)
+{
+    *low = (flags & CKF_USER_PIN_COUNT_LOW) != 0;
+    if (flags & CKF_USER_PIN_LOCKED) {
+        return mp_err(MP_ERR_AUTH, "token '%s': the user PIN is locked; the security officer must unlock it", token);
+    }
+    if ((flags & CKF_USER_PIN_FINAL_TRY) && !force) {
+        return mp_err(MP_ERR_AUTH, "token '%s': one PIN try is left and a wrong PIN would lock the token; not trying (check the PIN, then use --force-pin-try)", token);
+    }
+    return MP_OK;
 }
 
 /* ---- URIs ---------------------------------------------------------------- */
@@ -318,6 +297,67 @@ static int open_raw(mp_ks *ks)
     return MP_OK;
 }
 
+/* Why a module did not initialise: for SoftHSM most often its configuration
+ * file or token folder is missing. */
+static int load_failed(const char *module)
+{
+    const char *conf = getenv("SOFTHSM2_CONF");
+    char line[4200], dir[4096];
+    struct stat st;
+    ERR_clear_error();
+    if (strstr(module, "softhsm") == NULL) {
+        return mp_err(MP_ERR_MODULE, "PKCS#11 module %s cannot be loaded or initialised", module);
+    }
+    if (conf == NULL || *conf == 0) {
+        conf = "/etc/softhsm/softhsm2.conf";
+    }
+    FILE *f = fopen(conf, "re");
+    if (f == NULL) {
+        return mp_err(MP_ERR_MODULE, "PKCS#11 module %s cannot initialise: its configuration %s (SOFTHSM2_CONF) cannot be read: %s",
+                      module, conf, strerror(errno));
+    }
+    dir[0] = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, " directories.tokendir = %4095s", dir) == 1) {
+            break;
+        }
+    }
+    fclose(f);
+    if (dir[0] != 0 && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        return mp_err(MP_ERR_MODULE, "PKCS#11 module %s cannot initialise: the token folder %s named in %s does not exist",
+                      module, dir, conf);
+    }
+    return mp_err(MP_ERR_MODULE, "PKCS#11 module %s cannot initialise (configuration %s)", module, conf);
+}
+
+/* Before a PIN is tried: the token's PIN counter flags. */
+static int check_pin_flags(mp_ks *ks, const mp_hsm_cfg *cfg)
+{
+    CK_FUNCTION_LIST *fl = NULL;
+    CK_TOKEN_INFO ti;
+    char msg[200];
+    int low = 0;
+    void *dl = dlopen(ks->module, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
+    int rc = MP_OK;
+    if (gfl != NULL && gfl(&fl) == CKR_OK &&
+        fl->C_GetTokenInfo(PKCS11_get_slotid_from_slot(ks->slot), &ti) == CKR_OK) {
+        rc = mp_pin_policy(ti.flags, cfg->force_pin_try, ks->token, &low);
+        if (rc == MP_OK && low && cfg->warn != NULL) {
+            snprintf(msg, sizeof(msg), "token '%s': a wrong PIN was entered recently; few tries are left before it locks", ks->token);
+            cfg->warn(cfg->warn_arg, msg);
+        }
+        if (rc == MP_OK && (ti.flags & CKF_USER_PIN_FINAL_TRY) && cfg->warn != NULL) {
+            snprintf(msg, sizeof(msg), "token '%s': trying the PIN on the final try (--force-pin-try)", ks->token);
+            cfg->warn(cfg->warn_arg, msg);
+        }
+    }
+    if (dl != NULL) {
+        dlclose(dl);
+    }
+    return rc;
+}
+
 int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
 {
     int rc = MP_ERR_GENERAL;
@@ -335,9 +375,10 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
     }
     ks->p11 = PKCS11_CTX_new();
     if (ks->p11 == NULL || PKCS11_CTX_load(ks->p11, ks->module) != 0) {
-        rc = mp_err(MP_ERR_MODULE, "PKCS#11 module %s cannot be loaded", ks->module);
+        rc = load_failed(ks->module);
         goto end;
     }
+    ks->loaded = 1;
     if (PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) != 0) {
         rc = mp_err(MP_ERR_TOKEN, "%s: cannot list slots", ks->module);
         goto end;
@@ -349,7 +390,7 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
         rc = mp_err(MP_ERR_TOKEN, "token '%s': cannot open a session", ks->token);
         goto end;
     }
-    if ((rc = mp_pin_read(cfg->pin_file, "MATTER_PKI_PIN", "User PIN: ", &pin)) != MP_OK) {
+    if ((rc = check_pin_flags(ks, cfg)) != MP_OK || (rc = mp_pin_get(cfg, "User PIN", &pin)) != MP_OK) {
         goto end;
     }
     if (PKCS11_login(ks->slot, 0, pin) != 0) {
@@ -383,7 +424,9 @@ void mp_ks_close(mp_ks *ks)
         PKCS11_release_all_slots(ks->p11, ks->slots, ks->nslots);
     }
     if (ks->p11 != NULL) {
-        PKCS11_CTX_unload(ks->p11);
+        if (ks->loaded) {
+            PKCS11_CTX_unload(ks->p11); /* on a failed load it would crash */
+        }
         PKCS11_CTX_free(ks->p11);
     }
     free(ks);
@@ -516,6 +559,64 @@ int mp_ks_find(mp_ks *ks, const char *ref, mp_ks_key *key)
     return MP_OK;
 }
 
+static int read_obj(mp_ks *ks, CK_OBJECT_HANDLE h, mp_ks_obj *o)
+{
+    CK_BBOOL b[6];
+    CK_ATTRIBUTE_TYPE bt[6] = {CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_SIGN, CKA_DERIVE, CKA_MODIFIABLE, CKA_COPYABLE};
+    int *dst[6] = {&o->sensitive, &o->extractable, &o->sign, &o->derive, &o->modifiable, &o->copyable};
+    memset(o, 0, sizeof(*o));
+    o->key_type = (unsigned long)-1;
+    CK_ATTRIBUTE a[] = {{CKA_CLASS, &o->cls, sizeof(o->cls)}, {CKA_LABEL, o->label, sizeof(o->label) - 1},
+                        {CKA_ID, o->id, sizeof(o->id)}};
+    for (int i = 0; i < 3; i++) {
+        if (ks->fl->C_GetAttributeValue(ks->sess, h, &a[i], 1) != CKR_OK) {
+            a[i].ulValueLen = 0;
+        }
+    }
+    o->label[a[1].ulValueLen] = 0;
+    o->id_len = a[2].ulValueLen;
+    CK_ATTRIBUTE kt = {CKA_KEY_TYPE, &o->key_type, sizeof(o->key_type)};
+    if (ks->fl->C_GetAttributeValue(ks->sess, h, &kt, 1) != CKR_OK) {
+        o->key_type = (unsigned long)-1;
+    }
+    for (int i = 0; i < 6; i++) {
+        CK_ATTRIBUTE ba = {bt[i], &b[i], sizeof(b[i])};
+        *dst[i] = ks->fl->C_GetAttributeValue(ks->sess, h, &ba, 1) == CKR_OK ? b[i] == CK_TRUE : -1;
+    }
+    return MP_OK;
+}
+
+int mp_ks_obj_ca_ok(const mp_ks_obj *o)
+{
+    const char *bad = o->sensitive != 1 ? "CKA_SENSITIVE is not true"
+                    : o->extractable != 0 ? "CKA_EXTRACTABLE is not false"
+                    : o->sign != 1 ? "CKA_SIGN is not true"
+                    : o->derive != 0 ? "CKA_DERIVE is not false"
+                    : o->modifiable != 0 ? "CKA_MODIFIABLE is not false"
+                    : o->copyable != 0 ? "CKA_COPYABLE is not false" : NULL;
+    return bad ? mp_err(MP_ERR_PROFILE, "key '%s': %s; a CA key must not be alterable", o->label, bad) : MP_OK;
+}
+
+int mp_ks_list(mp_ks *ks, mp_ks_obj **objs, size_t *n)
+{
+    CK_OBJECT_HANDLE h[512];
+    CK_ULONG count = 0;
+    *objs = NULL;
+    *n = 0;
+    int rc = find_objects(ks, NULL, 0, h, 512, &count);
+    if (rc != MP_OK) {
+        return rc;
+    }
+    if (count > 0 && (*objs = calloc(count, sizeof(**objs))) == NULL) {
+        return mp_err(MP_ERR_GENERAL, "out of memory");
+    }
+    for (CK_ULONG i = 0; i < count; i++) {
+        read_obj(ks, h[i], &(*objs)[i]);
+    }
+    *n = count;
+    return MP_OK;
+}
+
 int mp_ks_generate(mp_ks *ks, const char *label, mp_ks_key *key)
 {
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -549,9 +650,11 @@ int mp_ks_generate(mp_ks *ks, const char *label, mp_ks_key *key)
         {CKA_SIGN, &yes, sizeof(yes)},        {CKA_DERIVE, &no, sizeof(no)},
         {CKA_DECRYPT, &no, sizeof(no)},       {CKA_UNWRAP, &no, sizeof(no)},
         {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_MODIFIABLE, &no, sizeof(no)},    {CKA_COPYABLE, &no, sizeof(no)},
         {CKA_LABEL, (void *)label, strlen(label)}, {CKA_ID, tmp_id, sizeof(tmp_id)},
     };
     CK_OBJECT_HANDLE hpub, hpriv;
+    mp_ks_obj o;
     CK_RV rv = ks->fl->C_GenerateKeyPair(ks->sess, &mech, pub, sizeof(pub) / sizeof(pub[0]),
                                          priv, sizeof(priv) / sizeof(priv[0]), &hpub, &hpriv);
     if (rv != CKR_OK) {
@@ -562,14 +665,15 @@ int mp_ks_generate(mp_ks *ks, const char *label, mp_ks_key *key)
         goto fail;
     }
     mp_skid(key->point, key->skid);
-    CK_ATTRIBUTE idattr = {CKA_ID, key->skid, 20};
-    if (ks->fl->C_SetAttributeValue(ks->sess, hpub, &idattr, 1) != CKR_OK ||
-        ks->fl->C_SetAttributeValue(ks->sess, hpriv, &idattr, 1) != CKR_OK) {
-        rc = mp_err(MP_ERR_GENERAL, "token '%s': cannot set CKA_ID of the new key", ks->token);
+    /* CKA_ID is the random one given at generation: an unmodifiable key's
+     * attributes are final when it is made, before its point (and so its
+     * SKID) is known. The SKID is in the certificate and the ceremony log. */
+    memcpy(key->id, tmp_id, sizeof(tmp_id));
+    key->id_len = sizeof(tmp_id);
+    read_obj(ks, hpriv, &o);
+    if ((rc = mp_ks_obj_ca_ok(&o)) != MP_OK) {
         goto fail;
     }
-    memcpy(key->id, key->skid, 20);
-    key->id_len = 20;
     make_uri(ks->token, key);
     return MP_OK;
 fail:

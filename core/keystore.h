@@ -24,11 +24,25 @@
 
 typedef struct mp_ks mp_ks;
 
-/* Where the keys are: filled from options and the environment. */
+/* The user PIN comes from the caller: the key store never prompts. A PIN
+ * callback returns MP_OK and a string freed with mp_pin_free(), or an exit
+ * code with the error recorded (the CLI's asks its environment stash, then a
+ * terminal; a service reads its secret store and never blocks). what names
+ * the PIN ("User PIN"). */
+typedef int (*mp_pin_cb)(void *arg, const char *what, char **pin);
+/* Warnings the caller may show (e.g. "few PIN tries left"). */
+typedef void (*mp_warn_cb)(void *arg, const char *msg);
+
+/* Where the keys are and how to log in: explicit configuration. */
 typedef struct mp_hsm_cfg {
-    const char *module;    /* --module, MATTER_PKI_MODULE, default SoftHSM */
-    const char *token;     /* --token LABEL (or from a pkcs11: URI) */
-    const char *pin_file;  /* --pin-file; else MATTER_PKI_PIN; else prompt */
+    const char *module;    /* PKCS#11 library; NULL: MATTER_PKI_MODULE, else SoftHSM */
+    const char *token;     /* token label (or from a pkcs11: URI) */
+    const char *pin_file;  /* the user PIN is in this regular file ... */
+    mp_pin_cb pin_cb;      /* ... else the caller gives it (NULL: no other source) */
+    void *pin_arg;
+    mp_warn_cb warn;       /* NULL: warnings are dropped */
+    void *warn_arg;
+    int force_pin_try;     /* try the PIN even when the token says "final try" */
     const char *state_dir; /* for the SoftHSM config made by `token init` */
 } mp_hsm_cfg;
 
@@ -78,11 +92,32 @@ void mp_ks_close(mp_ks *ks);
 const char *mp_ks_module_path(const mp_hsm_cfg *cfg);
 void mp_ks_prepare_env(const mp_hsm_cfg *cfg);
 
-/* Read the user PIN: --pin-file, then MATTER_PKI_PIN, then a TTY prompt.
- * The returned buffer is wiped and freed with mp_pin_free(). */
-int mp_pin_read(const char *file, const char *env, const char *prompt,
-                char **pin) MP_MUST_CHECK;
+/* Read a PIN from a regular file (trailing newline dropped; a FIFO or device
+ * is refused). The buffer is wiped and freed with mp_pin_free(). */
+int mp_pin_from_file(const char *file, char **pin) MP_MUST_CHECK;
+/* The user PIN of cfg: pin_file, else pin_cb, else MP_ERR_AUTH. */
+int mp_pin_get(const mp_hsm_cfg *cfg, const char *what, char **pin) MP_MUST_CHECK;
 void mp_pin_free(char *pin);
+
+/* What the token's PIN flags (CKF_USER_PIN_*) allow before a login is tried:
+ * MP_OK, or MP_ERR_AUTH (locked; final try and not force) with the error
+ * recorded. *low is set when the token says few tries are left. */
+int mp_pin_policy(unsigned long flags, int force, const char *token, int *low) MP_MUST_CHECK;
+
+/* Objects on the token, for `token list`. */
+typedef struct mp_ks_obj {
+    char label[128];
+    uint8_t id[64];
+    size_t id_len;
+    unsigned long cls;      /* CKO_* */
+    unsigned long key_type; /* CKK_* (keys) */
+    /* key attributes: 1 true, 0 false, -1 not readable / not applicable */
+    int sensitive, extractable, sign, derive, modifiable, copyable;
+} mp_ks_obj;
+int mp_ks_list(mp_ks *ks, mp_ks_obj **objs, size_t *n) MP_MUST_CHECK;
+/* Attributes a CA key must have (sensitive, non-extractable, sign only, not
+ * modifiable, not copyable): MP_OK or MP_ERR_PROFILE naming the first one. */
+int mp_ks_obj_ca_ok(const mp_ks_obj *o) MP_MUST_CHECK;
 
 /* SHA-1 of a 65-byte point. */
 void mp_skid(const uint8_t point[static 65], uint8_t skid[static 20]);

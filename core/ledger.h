@@ -206,6 +206,29 @@ int mp_ledger_get_fd(mp_ledger *l, const char *udid, mp_fd_rec *r, int *found) M
 int mp_ledger_fd_written(mp_ledger *l, const char *udid) MP_MUST_CHECK;
 int mp_ledger_count_fd(mp_ledger *l, int64_t order_id, uint64_t *n) MP_MUST_CHECK;
 
+/* Factory-data line-readiness (issues 13/14). Tables created on first use by
+ * mp_ledger_fd_prepare (IF NOT EXISTS, outside the schema versions):
+ * fd_images(udid, format, sha256) - the SHA-256 of every image built;
+ * serial_counters(template, next) - where {seq} of a serial template goes on
+ * across orders; a UNIQUE index on factory_data(rd_uid). */
+int mp_ledger_fd_prepare(mp_ledger *l) MP_MUST_CHECK;
+/* Record the SHA-256 (hex) of a device's image in a format; *recorded
+ * receives the one recorded before ("" when none; it is then kept: the
+ * caller compares). */
+int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const char sha256[65],
+                       char recorded[65]) MP_MUST_CHECK;
+/* The device that already has this serial / rd_uid in factory_data ("" when none). */
+int mp_ledger_fd_serial_owner(mp_ledger *l, const char *serial, char udid[MP_UDID_MAX + 1]) MP_MUST_CHECK;
+int mp_ledger_fd_rd_uid_owner(mp_ledger *l, const uint8_t *rd_uid, size_t len, char udid[MP_UDID_MAX + 1]) MP_MUST_CHECK;
+/* The next {seq} of a serial template (*found 0 when the template has none)
+ * and its update (never moves back). */
+int mp_ledger_serial_next(mp_ledger *l, const char *tmpl, uint64_t *next, int *found) MP_MUST_CHECK;
+int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next) MP_MUST_CHECK;
+/* The device's state (enum mp_dev_state) and whether its DAC belongs to
+ * order_id; *found 0 for an unknown UDID. */
+int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order,
+                              int *found) MP_MUST_CHECK;
+
 /* Reports. */
 int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;
 typedef struct mp_ledger_counts {

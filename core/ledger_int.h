@@ -12,13 +12,15 @@ sqlite3 *mp_ledger_db(mp_ledger *l);
 int mp_ledger_db_err(mp_ledger *l, const char *what);
 
 /* ledger_schema.c: the schema version this code writes, the SQL functions its
- * migrations use, and the migration of an older ledger (under the write lock). */
+ * migrations use, and the migration of an older ledger (under the write lock).
+ * It works on the bare sqlite3 handle and never calls back into
+ * ledger_sqlite.c (which opens the database and then calls these). */
 #define MP_LEDGER_SCHEMA 6
 /* Hex text (either case; an odd length is a value's hex without its leading
  * 0) to bytes; -1 if it is not hex or longer than cap bytes. */
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap);
 void mp_ledger_sql_functions(sqlite3 *db);
-int mp_ledger_migrate(mp_ledger *l) MP_MUST_CHECK;
+int mp_ledger_migrate(sqlite3 *db, const char *path) MP_MUST_CHECK;
 
 /* A certificate's file: its own path (CSR mode), or UDID.der in its batch's
  * folder (schema 5: c = dacs, b = dac_batches). */

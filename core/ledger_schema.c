@@ -146,11 +146,16 @@ void mp_ledger_sql_functions(sqlite3 *db)
     sqlite3_create_function(db, "mp_unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_unhex, NULL, NULL);
 }
 
-static int schema_version(mp_ledger *l)
+static int db_err(sqlite3 *db, const char *path, const char *what)
+{
+    return mp_err(MP_ERR_DB, "ledger %s: %s: %s", path, what, sqlite3_errmsg(db));
+}
+
+static int schema_version(sqlite3 *db)
 {
     sqlite3_stmt *s = NULL;
     int version = 0;
-    if (sqlite3_prepare_v2(mp_ledger_db(l), "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW) {
         version = atoi((const char *)sqlite3_column_text(s, 0));
     }
@@ -160,33 +165,33 @@ static int schema_version(mp_ledger *l)
 
 /* Before v5: serials become unique across the ledger (v4: per PAI). A ledger
  * whose serial repeats under two PAIs cannot take that constraint: say which. */
-static int check_before_v5(mp_ledger *l)
+static int check_before_v5(sqlite3 *db, const char *path)
 {
     sqlite3_stmt *s = NULL;
     int rc = MP_OK;
-    if (sqlite3_prepare_v2(mp_ledger_db(l), "SELECT serial, count(*) FROM certificates GROUP BY upper(serial) HAVING count(*) > 1 LIMIT 1",
+    if (sqlite3_prepare_v2(db, "SELECT serial, count(*) FROM certificates GROUP BY upper(serial) HAVING count(*) > 1 LIMIT 1",
                            -1, &s, NULL) != SQLITE_OK) {
-        return mp_ledger_db_err(l, "check serials before the schema 5 migration");
+        return db_err(db, path, "check serials before the schema 5 migration");
     }
     if (sqlite3_step(s) == SQLITE_ROW) {
         rc = mp_err(MP_ERR_DB, "ledger %s: serial %s is used by %d certificates (under different PAIs); schema 5 needs"
                     " serials unique across the ledger: this ledger cannot be upgraded by this version",
-                    mp_ledger_path(l), (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1));
+                    path, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1));
     }
     sqlite3_finalize(s);
     return rc;
 }
 
-int mp_ledger_migrate(mp_ledger *l)
+int mp_ledger_migrate(sqlite3 *db, const char *path)
 {
-    int version = schema_version(l);
+    int version = schema_version(db);
     if (version < MP_LEDGER_SCHEMA) {
         /* another program may be migrating a large ledger (a minute at a million
          * certificates): wait for it rather than give up after 10 s */
-        sqlite3_busy_timeout(mp_ledger_db(l), 15 * 60 * 1000);
+        sqlite3_busy_timeout(db, 15 * 60 * 1000);
         if (version > 0) {
             fprintf(stderr, "matter-pki: upgrading the ledger %s from schema %d to %d (a large ledger takes a while)\n",
-                    mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
+                    path, version, MP_LEDGER_SCHEMA);
         }
     }
     /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
@@ -195,33 +200,33 @@ int mp_ledger_migrate(mp_ledger *l)
     static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
     while (version < MP_LEDGER_SCHEMA) {
         char *msg = NULL;
-        if (sqlite3_exec(mp_ledger_db(l), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-            return mp_ledger_db_err(l, "cannot lock for a schema migration");
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            return db_err(db, path, "cannot lock for a schema migration");
         }
-        version = schema_version(l);
+        version = schema_version(db);
         if (version >= MP_LEDGER_SCHEMA) {
-            sqlite3_exec(mp_ledger_db(l), "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             break;
         }
-        int pre = version == 4 ? check_before_v5(l) : MP_OK;
+        int pre = version == 4 ? check_before_v5(db, path) : MP_OK;
         if (pre != MP_OK) {
-            sqlite3_exec(mp_ledger_db(l), "ROLLBACK", NULL, NULL, NULL);
-            sqlite3_busy_timeout(mp_ledger_db(l), 10000);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_busy_timeout(db, 10000);
             return pre;
         }
-        if (sqlite3_exec(mp_ledger_db(l), steps[version], NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(mp_ledger_db(l), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            int rc = mp_err(MP_ERR_DB, "ledger %s: cannot migrate the schema to version %d: %s", mp_ledger_path(l), version + 1,
-                            msg ? msg : sqlite3_errmsg(mp_ledger_db(l)));
+        if (sqlite3_exec(db, steps[version], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            int rc = mp_err(MP_ERR_DB, "ledger %s: cannot migrate the schema to version %d: %s", path, version + 1,
+                            msg ? msg : sqlite3_errmsg(db));
             sqlite3_free(msg);
-            sqlite3_exec(mp_ledger_db(l), "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return rc;
         }
         version++;
     }
-    sqlite3_busy_timeout(mp_ledger_db(l), 10000);
+    sqlite3_busy_timeout(db, 10000);
     if (version > MP_LEDGER_SCHEMA) {
-        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
+        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", path, version, MP_LEDGER_SCHEMA);
     }
     return MP_OK;
 }

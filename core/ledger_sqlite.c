@@ -159,7 +159,7 @@ int mp_ledger_open(const char *path, mp_ledger **out)
         mp_ledger_close(l);
         return rc;
     }
-    if ((rc = mp_ledger_migrate(l)) != MP_OK) {
+    if ((rc = mp_ledger_migrate(l->db, l->path)) != MP_OK) {
         mp_ledger_close(l);
         return rc;
     }
@@ -824,4 +824,108 @@ int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c)
     c->revoked = count_of(l, "SELECT count(*) FROM devices WHERE state=2");
     c->offchip = count_of(l, "SELECT count(*) FROM devices WHERE key_origin=1");
     return MP_OK;
+}
+
+/* ---- factory-data line-readiness (see ledger.h) ------------------------------ */
+
+int mp_ledger_fd_prepare(mp_ledger *l)
+{
+    static const char ddl[] =
+        "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
+        " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format)) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS factory_data_rd_uid ON factory_data(rd_uid);";
+    if (sqlite3_exec(l->db, ddl, NULL, NULL, NULL) != SQLITE_OK) {
+        return sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_UNIQUE
+                   ? mp_err(MP_ERR_DUPLICATE, "ledger %s: two devices already share an rd_uid in factory_data; find them with: "
+                            "SELECT hex(rd_uid), group_concat(udid) FROM factory_data GROUP BY rd_uid HAVING count(*) > 1", l->path)
+                   : db_err(l, "prepare factory-data tables");
+    }
+    return MP_OK;
+}
+
+int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const char sha256[65], char recorded[65])
+{
+    static const char q_get[] = "SELECT sha256 FROM fd_images WHERE udid = ? AND format = ?";
+    static const char q_put[] = "INSERT INTO fd_images(udid, format, sha256) VALUES(?,?,?)";
+    sqlite3_stmt *s = mp_ledger_stmt(l, q_get);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, format, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    recorded[0] = 0;
+    if (r == SQLITE_ROW) snprintf(recorded, 65, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_reset(s);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) return db_err(l, "image hash");
+    if (r == SQLITE_ROW) return MP_OK;
+    if ((s = mp_ledger_stmt(l, q_put)) == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, format, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, sha256, -1, SQLITE_STATIC);
+    return step_done(l, s, "record image hash");
+}
+
+static int owner_of(mp_ledger *l, const char *q, const void *key, int len, int text, char udid[MP_UDID_MAX + 1])
+{
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    if (text) sqlite3_bind_text(s, 1, key, len, SQLITE_STATIC);
+    else sqlite3_bind_blob(s, 1, key, len, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    udid[0] = 0;
+    if (r == SQLITE_ROW) snprintf(udid, MP_UDID_MAX + 1, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_reset(s);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "factory-data lookup");
+}
+
+int mp_ledger_fd_serial_owner(mp_ledger *l, const char *serial, char udid[MP_UDID_MAX + 1])
+{
+    static const char q[] = "SELECT udid FROM factory_data WHERE serial = ?";
+    return owner_of(l, q, serial, -1, 1, udid);
+}
+
+int mp_ledger_fd_rd_uid_owner(mp_ledger *l, const uint8_t *rd_uid, size_t len, char udid[MP_UDID_MAX + 1])
+{
+    static const char q[] = "SELECT udid FROM factory_data WHERE rd_uid = ?";
+    return owner_of(l, q, rd_uid, (int)len, 0, udid);
+}
+
+int mp_ledger_serial_next(mp_ledger *l, const char *tmpl, uint64_t *next, int *found)
+{
+    static const char q[] = "SELECT next FROM serial_counters WHERE template = ?";
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, tmpl, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    *found = r == SQLITE_ROW;
+    *next = *found ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "serial counter");
+}
+
+int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next)
+{
+    static const char q[] = "INSERT INTO serial_counters(template, next) VALUES(?1, ?2)"
+                            " ON CONFLICT(template) DO UPDATE SET next = max(next, ?2)";
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, tmpl, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)next);
+    return step_done(l, s, "advance serial counter");
+}
+
+int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order, int *found)
+{
+    static const char q[] = "SELECT d.state, EXISTS(SELECT 1 FROM dacs c WHERE c.udid = d.udid AND c.order_id = ?2)"
+                            " FROM devices d WHERE d.udid = ?1";
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, order_id);
+    int r = sqlite3_step(s);
+    *found = r == SQLITE_ROW;
+    *state = *found ? sqlite3_column_int(s, 0) : 0;
+    *in_order = *found ? sqlite3_column_int(s, 1) : 0;
+    sqlite3_reset(s);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "device lookup");
 }

@@ -135,6 +135,19 @@ static const char *const known[] = {
     "iterations", "cd", "factory_data", "dcl", "comment", NULL,
 };
 
+#define NSECTIONS 2
+static struct {
+    const char *name;
+    mp_product_section_fn fn;
+} sections[NSECTIONS] = {{"cd", NULL}, {"dcl", NULL}};
+
+void mp_product_section_check(const char *name, mp_product_section_fn fn)
+{
+    for (int i = 0; i < NSECTIONS; i++) {
+        if (strcmp(sections[i].name, name) == 0) sections[i].fn = fn;
+    }
+}
+
 int mp_product_load(const char *path, mp_product *p)
 {
     static const char *const flows[] = {"standard", "user-intent", "custom", NULL};
@@ -187,6 +200,20 @@ int mp_product_load(const char *path, mp_product *p)
         (rc = word_or_number(path, o, "product_color", colors, 20, &p->product_color)) != MP_OK ||
         (rc = discovery(path, o, &p->discovery_caps)) != MP_OK)
         goto fail;
+    if (json_object_get(o, "factory_data") != NULL) {
+        rc = mp_err(MP_ERR_INVALID, "%s: section 'factory_data' is not read by any command (the SPAKE2+ iteration count is the "
+                    "top-level 'iterations'; everything else is an option of factory-data build): remove it", path);
+        goto fail;
+    }
+    for (int i = 0; i < NSECTIONS; i++) {
+        json_t *sec = json_object_get(o, sections[i].name);
+        if (sec == NULL) continue;
+        if (sections[i].fn == NULL) {
+            rc = mp_err(MP_ERR_INVALID, "%s: section '%s' cannot be checked by this program; refusing it", path, sections[i].name);
+            goto fail;
+        }
+        if ((rc = sections[i].fn(path, sec)) != MP_OK) goto fail;
+    }
     return MP_OK;
 fail:
     mp_product_free(p);

@@ -47,7 +47,19 @@ typedef struct mp_product {
     uint32_t iterations;       /* SPAKE2+ default, 1000..100000 (default 10000) */
 } mp_product;
 
+/* Loads and validates the WHOLE file, whichever command reads it: the
+ * common fields here, each stage section by the check its stage registered
+ * (mp_product_section_check); unknown fields are refused everywhere, a
+ * section nobody registered is refused. */
 int mp_product_load(const char *path, mp_product *p) MP_MUST_CHECK;
+/* Register the check of a top-level section ("cd", "dcl"), done once at
+ * start-up by the program (src/main.c) for every stage, so that core does
+ * not call into the stages. */
+typedef int (*mp_product_section_fn)(const char *path, json_t *sec);
+void mp_product_section_check(const char *name, mp_product_section_fn fn);
+/* The stages' section checks (certdecl/, dcl-export/). */
+int mp_cd_section_check(const char *path, json_t *sec) MP_MUST_CHECK;
+int mp_dcl_section_check(const char *path, json_t *dcl) MP_MUST_CHECK;
 void mp_product_free(mp_product *p);
 
 /* Getters for stage sections. `where` names the object for messages, e.g.

@@ -162,14 +162,11 @@ long mp_unhex(const char *s, uint8_t *out, size_t cap)
 
 int mp_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return mp_err(MP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return mp_err(MP_ERR_IO, "%s: not a regular file", path);
+    int fd = -1;
+    int rc = mp_open_input(path, &fd, &st);
+    if (rc != MP_OK) {
+        return rc;
     }
     if ((uint64_t)st.st_size > max) {
         close(fd);
@@ -190,13 +187,53 @@ int mp_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
     }
     close(fd);
     if (b == NULL || got != (size_t)st.st_size) {
-        free(b);
+        mp_free_secret(b, got); /* a short read may have brought part of a key */
         return mp_err(MP_ERR_IO, "%s: read failed", path);
     }
     b[got] = 0;
     *buf = b;
     *len = got;
     return MP_OK;
+}
+
+static const char *file_kind(mode_t m)
+{
+    return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+int mp_open_input(const char *path, int *fd, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (*fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    int flags = fcntl(*fd, F_GETFL);
+    if (fstat(*fd, st) != 0 || !S_ISREG(st->st_mode) || flags < 0 ||
+        fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int rc = mp_err(MP_ERR_IO, "%s: is %s; only a regular file is read", path, file_kind(st->st_mode));
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
+    return MP_OK;
+}
+
+FILE *mp_fopen_input(const char *path)
+{
+    struct stat st;
+    int fd = -1;
+    if (mp_open_input(path, &fd, &st) != MP_OK) {
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        mp_err(MP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
 }
 
 static void dir_of(const char *path, char *dir, size_t cap)

@@ -29,7 +29,13 @@ void mp_hex(const uint8_t *in, size_t n, char *out, int upper);
 /* Decode hex (even length, either case); returns decoded length or -1. */
 long mp_unhex(const char *s, uint8_t *out, size_t cap);
 
-/* Read a whole file (max bytes). *buf is NUL-terminated for convenience. */
+/* Open an input for reading, refusing anything but a regular file (a FIFO
+ * would block, a device never ends) before reading a byte. */
+struct stat;
+int mp_open_input(const char *path, int *fd, struct stat *st) MP_MUST_CHECK;
+/* The same as a stdio stream ("rb"); NULL with the error recorded. */
+FILE *mp_fopen_input(const char *path);
+/* Read a whole regular file (max bytes). *buf is NUL-terminated for convenience. */
 int mp_read_file(const char *path, size_t max, uint8_t **buf, size_t *len) MP_MUST_CHECK;
 
 /* Write a file atomically: temp file in the same directory, fsync, rename.

@@ -68,9 +68,6 @@ void mp_issue_rec(const mp_issue *is, const char *udid, const uint8_t serial[sta
  * without --valid-from start at the time of issuance: long-running servers). */
 int mp_issue_set_validity(mp_issue *is, time_t now) MP_MUST_CHECK;
 
-/* order.c: an order label is 1..63 of [A-Za-z0-9._-], not only digits. */
-int mp_order_label_check(const char *s) MP_MUST_CHECK;
-
 /* CSR mode (issue_csr.c): one DAC for a device-made PKCS#10 request. */
 int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force) MP_MUST_CHECK;
 

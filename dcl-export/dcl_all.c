@@ -1,4 +1,6 @@
-/* dcl_all.c - `dcl export all --out-dir DIR` (see dcl_export.h). */
+/* dcl_all.c - the `dcl export` driver: one record to a file or standard
+ * output, or `dcl export all --out-dir DIR` (see dcl_export.h). It uses the
+ * records of dcl_export.c, which does not call back into this file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,5 +129,46 @@ int dcl_export_all(const dcl_args *a, const dcl_ctx *c, const dcl_inputs *in)
     for (int i = 0; i < b.n; i++) json_decref(b.doc[i]);
     json_decref(index);
     json_decref(b.skipped);
+    return rc;
+}
+
+/* ---- the driver: one KIND, or all of them ---------------------------------- */
+
+static void signer_note(const dcl_args *a, int kind)
+{
+    if (a->from != NULL) return;
+    const char *who = kind == DK_PAA ? "the Trustee who proposes it" : kind == DK_COMPLIANCE
+                    ? "the certification center" : "the vendor account (or re-export with --from ADDRESS)";
+    fprintf(stderr, "note: %s: the creator/signer field is empty; %s must fill it before `dcld tx sign`\n",
+            dcl_kind_name(kind), who);
+}
+
+static int export_one(const dcl_args *a, const dcl_ctx *c, const dcl_inputs *in)
+{
+    json_t *doc = NULL;
+    char *s = NULL;
+    size_t n = 0;
+    int rc = dcl_record(c, a, in, a->kind, in->paa != NULL, &doc);
+    if (rc == MP_OK && a->out != NULL) {
+        rc = dcl_json_write(a->out, doc, a->force);
+    } else if (rc == MP_OK && (rc = dcl_json_dump(doc, &s, &n)) == MP_OK &&
+               (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0)) {
+        rc = mp_err(MP_ERR_IO, "cannot write to standard output");
+    }
+    if (rc == MP_OK) signer_note(a, a->kind);
+    free(s);
+    json_decref(doc);
+    return rc;
+}
+
+int dcl_export(const dcl_args *a)
+{
+    dcl_inputs in;
+    int rc = dcl_inputs_load(a, &in);
+    dcl_ctx c = {.ver = a->ver, .from = a->from, .prod = &in.prod, .test_mode = a->test_mode};
+    if (rc == MP_OK) {
+        rc = a->kind == DK_ALL ? dcl_export_all(a, &c, &in) : export_one(a, &c, &in);
+    }
+    dcl_inputs_free(&in);
     return rc;
 }

@@ -20,6 +20,9 @@ typedef struct dcl_rec {
 } dcl_rec;
 
 int dcl_rec_init(dcl_rec *r, const dcl_ctx *c, const dcl_schema *s, const char *section) MP_MUST_CHECK;
+/* The known keys of dcl.compliance (r->where, r->sec) and dcl.revocation_points. */
+int dcl_compliance_known(dcl_rec *r) MP_MUST_CHECK;
+int dcl_rp_known(const char *where, json_t *sec) MP_MUST_CHECK;
 void dcl_rec_free(dcl_rec *r);
 /* Set a field (steals v) and record its source (may be NULL). */
 void dcl_rec_set(dcl_rec *r, const char *field, json_t *v, const char *src);

@@ -1,11 +1,11 @@
 /* dcl_cd.c - the one place the DCL exporter reads a Certification
- * Declaration, through certdecl/cd.h (see dcl_records.h). */
+ * Declaration, through core/cd.h (see dcl_records.h). */
 #include "dcl_records.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 
 int dcl_cd_load(const char *path, dcl_cd *out)
 {

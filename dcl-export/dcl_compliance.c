@@ -25,7 +25,7 @@ static const char *const cstr[][2] = {
 };
 #define NCSTR (sizeof(cstr) / sizeof(cstr[0]))
 
-static int known(dcl_rec *r)
+int dcl_compliance_known(dcl_rec *r)
 {
     const char *keys[NCSTR + 5];
     size_t n = 0;
@@ -101,7 +101,7 @@ int dcl_compliance(const dcl_ctx *c, const dcl_sw *sw, const dcl_cd *cd, json_t 
     dcl_rec r;
     int prov = cd->certification_type == 1;
     int rc = dcl_rec_init(&r, c, prov ? &dcl_msg_provision : &dcl_msg_certify, "compliance");
-    if (rc != MP_OK || (rc = known(&r)) != MP_OK || (rc = dcl_cd_check(c, cd, "compliance")) != MP_OK) goto fail;
+    if (rc != MP_OK || (rc = dcl_compliance_known(&r)) != MP_OK || (rc = dcl_cd_check(c, cd, "compliance")) != MP_OK) goto fail;
     dcl_rec_set_int(&r, "vid", c->prod->vendor_id, dcl_rec_common(&r, "vendor_id"));
     dcl_rec_set_int(&r, "pid", c->prod->product_id, dcl_rec_common(&r, "product_id"));
     dcl_rec_set_str(&r, "certificationType", "matter", NULL);

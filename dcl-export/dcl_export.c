@@ -1,4 +1,5 @@
-/* dcl_export.c - see dcl_export.h. */
+/* dcl_export.c - the KINDs, the inputs of a run and one record of a KIND
+ * (see dcl_export.h); the driver that writes them is in dcl_all.c. */
 #include "dcl_export.h"
 
 #include <stdio.h>
@@ -102,44 +103,5 @@ int dcl_record(const dcl_ctx *c, const dcl_args *a, const dcl_inputs *in, int ki
         rc = *doc ? MP_OK : mp_err(MP_ERR_GENERAL, "out of memory");
     }
     json_decref(msg);
-    return rc;
-}
-
-static void signer_note(const dcl_args *a, int kind)
-{
-    if (a->from != NULL) return;
-    const char *who = kind == DK_PAA ? "the Trustee who proposes it" : kind == DK_COMPLIANCE
-                    ? "the certification center" : "the vendor account (or re-export with --from ADDRESS)";
-    fprintf(stderr, "note: %s: the creator/signer field is empty; %s must fill it before `dcld tx sign`\n",
-            dcl_kind_name(kind), who);
-}
-
-static int export_one(const dcl_args *a, const dcl_ctx *c, const dcl_inputs *in)
-{
-    json_t *doc = NULL;
-    char *s = NULL;
-    size_t n = 0;
-    int rc = dcl_record(c, a, in, a->kind, in->paa != NULL, &doc);
-    if (rc == MP_OK && a->out != NULL) {
-        rc = dcl_json_write(a->out, doc, a->force);
-    } else if (rc == MP_OK && (rc = dcl_json_dump(doc, &s, &n)) == MP_OK &&
-               (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0)) {
-        rc = mp_err(MP_ERR_IO, "cannot write to standard output");
-    }
-    if (rc == MP_OK) signer_note(a, a->kind);
-    free(s);
-    json_decref(doc);
-    return rc;
-}
-
-int dcl_export(const dcl_args *a)
-{
-    dcl_inputs in;
-    int rc = dcl_inputs_load(a, &in);
-    dcl_ctx c = {.ver = a->ver, .from = a->from, .prod = &in.prod, .test_mode = a->test_mode};
-    if (rc == MP_OK) {
-        rc = a->kind == DK_ALL ? dcl_export_all(a, &c, &in) : export_one(a, &c, &in);
-    }
-    dcl_inputs_free(&in);
     return rc;
 }

@@ -11,10 +11,16 @@
 #include "dcl_build.h"
 #include "util.h"
 
+static const char *const vendor_keys[] = {"vendor_name", "company_legal_name", "company_preferred_name",
+                                          "landing_page_url", "comment", NULL};
+static const char *const mv_keys[] = {"software_version", "software_version_string", "cd_version_number",
+    "firmware_information", "software_version_valid", "ota_url", "ota_file_size", "ota_checksum",
+    "ota_checksum_type", "min_applicable_software_version", "max_applicable_software_version",
+    "release_notes_url", "comment", NULL};
+
 int dcl_vendor_info(const dcl_ctx *c, json_t **msg)
 {
-    static const char *const keys[] = {"vendor_name", "company_legal_name", "company_preferred_name",
-                                       "landing_page_url", "comment", NULL};
+    const char *const *keys = vendor_keys;
     dcl_rec r;
     const mp_product *p = c->prod;
     int rc = dcl_rec_init(&r, c, &dcl_msg_vendor_info, "vendor");
@@ -158,7 +164,7 @@ int dcl_sw_apply(dcl_rec *r, const dcl_sw *sw, const char *vfield, const char *s
 /* Size and SHA-256 of the OTA image; must agree with values given otherwise. */
 static int ota_measure(dcl_rec *r, const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = mp_fopen_input(path);
     unsigned char buf[65536], md[32], b64[45];
     unsigned long long size = 0;
     size_t n;
@@ -204,10 +210,7 @@ static void mv_cli(dcl_rec *r, const dcl_sw *sw)
 
 static int mv_section(dcl_rec *r)
 {
-    static const char *const keys[] = {"software_version", "software_version_string", "cd_version_number",
-        "firmware_information", "software_version_valid", "ota_url", "ota_file_size", "ota_checksum",
-        "ota_checksum_type", "min_applicable_software_version", "max_applicable_software_version",
-        "release_notes_url", "comment", NULL};
+    const char *const *keys = mv_keys;
     uint64_t size = UINT64_MAX;
     char sz[24];
     int rc;
@@ -256,4 +259,32 @@ int dcl_model_version(const dcl_ctx *c, const dcl_sw *sw, const dcl_cd *cd, json
 fail:
     dcl_rec_free(&r);
     return rc;
+}
+
+/* Every dcl section's fields, whichever command loads product.json (see
+ * product.h): unknown sections and fields are refused. */
+int mp_dcl_section_check(const char *path, json_t *dcl)
+{
+    static const char *const sections[] = {"vendor", "model", "model_version", "compliance", "revocation_points", "comment", NULL};
+    dcl_rec r;
+    int rc;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.where, sizeof(r.where), "%s: dcl", path);
+    if (!json_is_object(dcl)) return mp_err(MP_ERR_INVALID, "%s: must be an object", r.where);
+    if ((rc = mp_json_known(r.where, dcl, sections)) != MP_OK) return rc;
+    for (int i = 0; sections[i + 1] != NULL; i++) {
+        r.sec = json_object_get(dcl, sections[i]);
+        snprintf(r.where, sizeof(r.where), "%s: dcl.%s", path, sections[i]);
+        if (r.sec == NULL) continue;
+        if (!json_is_object(r.sec)) return mp_err(MP_ERR_INVALID, "%s: must be an object", r.where);
+        switch (i) {
+        case 0: rc = dcl_rec_known(&r, vendor_keys); break;
+        case 1: rc = model_known(&r); break;
+        case 2: rc = dcl_rec_known(&r, mv_keys); break;
+        case 3: rc = dcl_compliance_known(&r); break;
+        default: rc = dcl_rp_known(r.where, r.sec); break;
+        }
+        if (rc != MP_OK) return rc;
+    }
+    return MP_OK;
 }

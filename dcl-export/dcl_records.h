@@ -26,7 +26,7 @@ typedef struct dcl_cd {
     uint8_t certification_type; /* 0 development and test, 1 provisional, 2 official */
 } dcl_cd;
 
-/* Read a CD file (DER, hex or base64) with certdecl/cd.h. */
+/* Read a CD file (DER, hex or base64) with core/cd.h. */
 int dcl_cd_load(const char *path, dcl_cd *cd) MP_MUST_CHECK;
 
 /* Software-version inputs: the product's dcl.model_version section, with

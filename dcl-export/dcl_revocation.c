@@ -71,6 +71,21 @@ static int rp_vidpid(rp *p)
     return MP_OK;
 }
 
+int dcl_rp_known(const char *where, json_t *sec)
+{
+    static const char *const kinds[] = {"paa", "pai", "comment", NULL};
+    static const char *const keys[] = {"label", "data_url", "comment", NULL};
+    char w[600];
+    int rc = mp_json_known(where, sec, kinds);
+    for (int i = 0; rc == MP_OK && i < 2; i++) {
+        json_t *k = json_object_get(sec, kinds[i]);
+        snprintf(w, sizeof(w), "%s.%s", where, kinds[i]);
+        if (k != NULL && !json_is_object(k)) rc = mp_err(MP_ERR_INVALID, "%s: must be an object", w);
+        else if (k != NULL) rc = mp_json_known(w, k, keys);
+    }
+    return rc;
+}
+
 static int rp_section(rp *p)
 {
     static const char *const kinds[] = {"paa", "pai", "comment", NULL};

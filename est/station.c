@@ -136,7 +136,7 @@ int station_ca_create_main(int argc, char **argv)
     if ((rc = mp_check_output(out, c.force)) != MP_OK || (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK) {
         goto end;
     }
-    rc = mp_key_ceremony(ks, &c, "station ca create", label, build_station_ca, &a, out);
+    rc = mp_key_ceremony(ks, &c.rec, "station ca create", label, build_station_ca, &a, out);
     if (rc == MP_OK) printf("station CA '%s' (key %s) written to %s\n", a.cn, label, out);
 end:
     mp_ks_close(ks);
@@ -315,7 +315,7 @@ int station_issue_main(int argc, char **argv)
     }
     mp_ledger_rollback(l);
     if (rc == MP_OK && (rc = mp_cert_write_pem(out, x, c.force)) == MP_OK) {
-        rc = mp_ceremony_log(&c, "station issue", mp_ks_token_label(ks), &ca.key, x, out);
+        rc = mp_ceremony_log(&c.rec, "station issue", mp_ks_token_label(ks), &ca.key, x, out);
     }
     if (rc == MP_OK) printf("station %s: certificate serial %s written to %s\n", name, sc.serial, out);
 end:

@@ -1,11 +1,13 @@
 /* assign.c - the --assign CSV of pre-assigned values (see creds.h). */
 #include "creds.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "factory-data/csv.h"
 #include "util.h"
 
 enum { C_UDID, C_PASSCODE, C_DISC, C_SERIAL, C_RDUID, C_N };
@@ -13,26 +15,10 @@ static const char *const col_names[C_N] = {"udid", "passcode", "discriminator", 
 
 #define MAX_COLS 8
 
-/* Split line (NUL-terminated, modified) at commas. */
-static int split(char *line, char *cells[MAX_COLS])
+static int header(const char *where, char *const *cells, int n, int cols[MAX_COLS], int *ncols)
 {
-    int n = 0;
-    for (char *p = line;; p++) {
-        if (n == MAX_COLS) return -1;
-        cells[n++] = p;
-        p = strchr(p, ',');
-        if (p == NULL) break;
-        *p = 0;
-    }
-    return n;
-}
-
-static int header(const char *where, char *line, int cols[MAX_COLS], int *ncols)
-{
-    char *cells[MAX_COLS];
     int seen[C_N] = {0};
-    int n = split(line, cells);
-    if (n < 0) return mp_err(MP_ERR_INVALID, "%s:1: too many columns", where);
+    if (n > MAX_COLS) return mp_err(MP_ERR_INVALID, "%s:1: too many columns", where);
     for (int i = 0; i < n; i++) {
         int c;
         for (c = 0; c < C_N && strcmp(cells[i], col_names[c]) != 0; c++) {}
@@ -79,7 +65,11 @@ static int cell(const char *where, unsigned line, int col, const char *v, mp_ass
         r->discriminator = (uint16_t)n;
         r->has_discriminator = 1;
     } else if (col == C_SERIAL) {
-        if (mp_serial_check("", v) != MP_OK) return mp_err(MP_ERR_INVALID, "%s:%u: serial: expected 1..%d printable ASCII characters", where, line, MP_SERIAL_MAX);
+        if (mp_serial_check("serial", v) != MP_OK) {
+            char msg[400];
+            snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+            return mp_err(MP_ERR_INVALID, "%s:%u: %s", where, line, msg);
+        }
         strcpy(r->serial, v);
         r->has_serial = 1;
     } else {
@@ -91,14 +81,12 @@ static int cell(const char *where, unsigned line, int col, const char *v, mp_ass
     return MP_OK;
 }
 
-static int row(const char *where, unsigned line, char *text, const int *cols, int ncols, mp_assign_row *r)
+static int row(const char *where, unsigned line, char *const *cells, int n, const int *cols, int ncols, mp_assign_row *r)
 {
-    char *cells[MAX_COLS];
-    int n = split(text, cells);
     memset(r, 0, sizeof(*r));
     r->line = line;
     if (n != ncols) {
-        return mp_err(MP_ERR_INVALID, "%s:%u: %d columns; the header has %d", where, line, n < 0 ? MAX_COLS + 1 : n, ncols);
+        return mp_err(MP_ERR_INVALID, "%s:%u: %d columns; the header has %d", where, line, n, ncols);
     }
     for (int i = 0; i < n; i++) {
         int rc = cell(where, line, cols[i], cells[i], r);
@@ -112,59 +100,90 @@ static int cmp_udid(const void *a, const void *b)
     return strcmp(((const mp_assign_row *)a)->udid, ((const mp_assign_row *)b)->udid);
 }
 
-/* Duplicate UDIDs (rows sorted), serials and rd_uids (quadratic is fine for
- * label batches; a hash would be the next step for millions). */
+/* FNV-1a, for the duplicate sets. */
+static uint64_t hash(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The first row (other than row i) with the same serial (what 0) or rd_uid
+ * (what 1), through an open-addressing set of row indices: linear time. */
+static int dup_pass(const char *where, const mp_assign *a, int what)
+{
+    size_t cap = 16;
+    while (cap < 2 * a->n) cap <<= 1;
+    size_t *set = malloc(cap * sizeof(*set)); /* row index + 1; 0 = empty */
+    if (set == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    memset(set, 0, cap * sizeof(*set));
+    int rc = MP_OK;
+    for (size_t i = 0; i < a->n && rc == MP_OK; i++) {
+        const mp_assign_row *x = &a->rows[i];
+        const void *key = what ? (const void *)x->rd_uid : (const void *)x->serial;
+        size_t klen = what ? x->rd_uid_len : strlen(x->serial);
+        if (what ? !x->has_rd_uid : !x->has_serial) continue;
+        for (size_t h = (size_t)hash(key, klen) & (cap - 1);; h = (h + 1) & (cap - 1)) {
+            if (set[h] == 0) {
+                set[h] = i + 1;
+                break;
+            }
+            const mp_assign_row *y = &a->rows[set[h] - 1];
+            const void *yk = what ? (const void *)y->rd_uid : (const void *)y->serial;
+            size_t ylen = what ? y->rd_uid_len : strlen(y->serial);
+            if (ylen == klen && memcmp(yk, key, klen) == 0) {
+                unsigned l1 = y->line < x->line ? y->line : x->line, l2 = y->line < x->line ? x->line : y->line;
+                rc = what ? mp_err(MP_ERR_DUPLICATE, "%s:%u: the same rd_uid as line %u", where, l2, l1)
+                          : mp_err(MP_ERR_DUPLICATE, "%s:%u: serial '%s' also on line %u", where, l2, x->serial, l1);
+                break;
+            }
+        }
+    }
+    free(set);
+    return rc;
+}
+
+/* Duplicate UDIDs (rows sorted: neighbours), serials and rd_uids (hash sets). */
 static int duplicates(const char *where, const mp_assign *a)
 {
     for (size_t i = 1; i < a->n; i++) {
         if (strcmp(a->rows[i - 1].udid, a->rows[i].udid) == 0) {
-            return mp_err(MP_ERR_DUPLICATE, "%s:%u: udid '%s' also on line %u", where, a->rows[i].line, a->rows[i].udid, a->rows[i - 1].line);
+            unsigned l1 = a->rows[i - 1].line, l2 = a->rows[i].line;
+            return mp_err(MP_ERR_DUPLICATE, "%s:%u: udid '%s' also on line %u", where, l1 > l2 ? l1 : l2, a->rows[i].udid, l1 > l2 ? l2 : l1);
         }
     }
-    for (size_t i = 0; i < a->n; i++) {
-        const mp_assign_row *x = &a->rows[i];
-        for (size_t j = i + 1; j < a->n; j++) {
-            const mp_assign_row *y = &a->rows[j];
-            if (x->has_serial && y->has_serial && strcmp(x->serial, y->serial) == 0) {
-                return mp_err(MP_ERR_DUPLICATE, "%s: serial '%s' on lines %u and %u", where, x->serial, x->line, y->line);
-            }
-            if (x->has_rd_uid && y->has_rd_uid && x->rd_uid_len == y->rd_uid_len &&
-                memcmp(x->rd_uid, y->rd_uid, x->rd_uid_len) == 0) {
-                return mp_err(MP_ERR_DUPLICATE, "%s: the same rd_uid on lines %u and %u", where, x->line, y->line);
-            }
-        }
-    }
-    return MP_OK;
+    int rc = dup_pass(where, a, 0);
+    return rc == MP_OK ? dup_pass(where, a, 1) : rc;
 }
 
-static int parse_lines(const char *where, char *buf, mp_assign *out)
+static int parse_lines(const char *where, FILE *f, mp_assign *out)
 {
     int cols[MAX_COLS], ncols = 0, rc = MP_OK;
-    unsigned line = 0;
     size_t cap = 0;
-    char *save = NULL;
-    for (char *l = buf; l != NULL && rc == MP_OK; l = save) {
-        save = strchr(l, '\n');
-        if (save != NULL) *save++ = 0;
-        line++;
-        size_t n = strlen(l);
-        if (n > 0 && l[n - 1] == '\r') l[--n] = 0;
-        if (line > 1 && (n == 0 || l[0] == '#')) continue;
-        if (strchr(l, '"') != NULL) return mp_err(MP_ERR_INVALID, "%s:%u: quoted cells are not supported (values never contain commas)", where, line);
+    mp_csv c;
+    mp_csv_init(&c, f, where);
+    while (rc == MP_OK && (rc = mp_csv_next(&c)) == MP_OK && c.n > 0) {
+        unsigned line = (unsigned)c.line;
+        if (line > 1 && ((c.n == 1 && c.fields[0][0] == 0) || c.fields[0][0] == '#')) continue;
         if (line == 1) {
-            rc = header(where, l, cols, &ncols);
+            rc = header(where, c.fields, c.n, cols, &ncols);
             continue;
         }
         if (out->n == cap) {
             cap = cap ? 2 * cap : 64;
             mp_assign_row *r = realloc(out->rows, cap * sizeof(*r));
-            if (r == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+            if (r == NULL) {
+                rc = mp_err(MP_ERR_GENERAL, "out of memory");
+                break;
+            }
             out->rows = r;
         }
-        rc = row(where, line, l, cols, ncols, &out->rows[out->n]);
+        rc = row(where, line, c.fields, c.n, cols, ncols, &out->rows[out->n]);
         out->n++;
     }
-    if (rc == MP_OK && line == 0) rc = mp_err(MP_ERR_INVALID, "%s: empty file; expected a header line 'udid,...'", where);
+    if (rc == MP_OK && c.next_line == 1) rc = mp_err(MP_ERR_INVALID, "%s: empty file; expected a header line 'udid,...'", where);
+    mp_csv_free(&c);
     return rc;
 }
 
@@ -175,7 +194,12 @@ int mp_assign_parse(const char *where, const char *text, size_t len, mp_assign *
     if (buf == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
     memcpy(buf, text, len);
     buf[len] = 0;
-    int rc = strlen(buf) != len ? mp_err(MP_ERR_INVALID, "%s: contains a NUL byte", where) : parse_lines(where, buf, out);
+    FILE *f = strlen(buf) != len || len == 0 ? NULL : fmemopen(buf, len, "r");
+    int rc = len == 0 ? mp_err(MP_ERR_INVALID, "%s: empty file; expected a header line 'udid,...'", where)
+             : strlen(buf) != len ? mp_err(MP_ERR_INVALID, "%s: contains a NUL byte", where)
+             : f == NULL        ? mp_err(MP_ERR_GENERAL, "out of memory")
+                                : parse_lines(where, f, out);
+    if (f != NULL) fclose(f);
     mp_free_secret(buf, len + 1);
     if (rc == MP_OK) {
         if (out->n > 0) qsort(out->rows, out->n, sizeof(*out->rows), cmp_udid);

@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/sha.h>
 
+#include "factory-data/csv.h"
 #include "factory-data/onboarding.h"
 #include "factory-data/spake2p.h"
 #include "jw.h"
@@ -29,6 +32,9 @@ typedef struct fd_item {
     uint32_t passcode;
     char qr[MP_QR_MAX];
     char manual[MP_MANUAL_MAX];
+    char dashed[32];
+    unsigned fmask;  /* bit f: build b->formats[f] for this device */
+    char sha[MP_FD_MAX_FORMATS][65];
     uint8_t *out[MP_FD_MAX_FORMATS];
     size_t outlen[MP_FD_MAX_FORMATS];
     uint64_t seq;
@@ -151,6 +157,7 @@ static int onboarding_codes(const mp_fd_build *b, fd_item *it)
     if (rc == MP_OK) {
         rc = mp_manual_encode(&p, it->manual);
     }
+    if (rc == MP_OK) mp_manual_dashed(it->manual, it->dashed);
     mp_wipe(&p, sizeof(p));
     return rc;
 }
@@ -159,6 +166,11 @@ static int fill_device(const mp_fd_build *b, fd_item *it)
 {
     mp_fd_device *d = &it->fd;
     const mp_fd_rec *r = &it->rec;
+    if (it->dev.der_len > sizeof(d->dac_der) || b->pai_len > sizeof(d->pai_der) || b->cd_len > sizeof(d->cd_der) ||
+        r->salt_len > sizeof(d->salt) || r->rd_uid_len > sizeof(d->rd_uid)) {
+        return mp_err(MP_ERR_PROFILE, "device %s: its DAC (%zu bytes, at most %zu), PAI, CD, salt or rd_uid is larger than a "
+                      "factory-data image holds", it->dev.udid, it->dev.der_len, sizeof(d->dac_der));
+    }
     mp_fd_device_init(d);
     mp_fd_from_product(b->product, d);
     snprintf(d->serial, sizeof(d->serial), "%s", r->serial);
@@ -177,7 +189,7 @@ static int fill_device(const mp_fd_build *b, fd_item *it)
     d->pai_len = b->pai_len;
     memcpy(d->cd_der, b->cd, b->cd_len);
     d->cd_len = b->cd_len;
-    if (it->dev.key_origin == MP_KEY_OFFCHIP && b->needs_key) {
+    if (it->dev.key_origin == MP_KEY_OFFCHIP && b->needs_key) { /* chip devices: key formats not in fmask */
         int rc = read_key(b, &it->dev, d->dac_key);
         if (rc != MP_OK) return rc;
         d->has_dac_key = 1;
@@ -190,7 +202,13 @@ static int pack_item(const mp_fd_build *b, fd_item *it)
 {
     int rc = fill_device(b, it);
     for (int f = 0; rc == MP_OK && f < b->nformats; f++) {
+        if (!(it->fmask & (1u << f))) continue;
         rc = mp_fd_pack(b->formats[f], &it->fd, &b->opts, &it->out[f], &it->outlen[f]);
+        if (rc == MP_OK) {
+            uint8_t md[32];
+            SHA256(it->out[f], it->outlen[f], md);
+            mp_hex(md, 32, it->sha[f], 0);
+        }
     }
     return rc;
 }
@@ -221,16 +239,28 @@ fail:
 
 /* ---- main thread ----------------------------------------------------------- */
 
-static int files_exist(const mp_fd_build *b, const char *udid)
+static int files_exist(const mp_fd_build *b, const char *udid, unsigned fmask)
 {
     char path[4300];
     struct stat st;
     for (int f = 0; f < b->nformats; f++) {
+        if (!(fmask & (1u << f))) continue;
         snprintf(path, sizeof(path), "%s/%s.%s", b->out_dir, udid, mp_fd_format_ext(b->formats[f]));
         if (stat(path, &st) != 0) return 0;
     }
-    snprintf(path, sizeof(path), "%s/%s.qr.svg", b->out_dir, udid);
+    snprintf(path, sizeof(path), "%s/%s.qr.%s", b->out_dir, udid, b->qr_images == MP_QR_PNG ? "png" : "svg");
     return !b->qr_images || stat(path, &st) == 0;
+}
+
+/* The formats a device gets: all, less those that hold the DAC key when the
+ * key stays in the chip. */
+static unsigned formats_for(const mp_fd_build *b, const mp_issued *d)
+{
+    unsigned m = 0;
+    for (int f = 0; f < b->nformats; f++) {
+        if (d->key_origin == MP_KEY_OFFCHIP || !mp_fd_needs_dac_key(b->formats[f])) m |= 1u << f;
+    }
+    return m;
 }
 
 static int wanted(const mp_fd_build *b, const char *udid)
@@ -252,16 +282,27 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
         if (rc != MP_OK || n == 0) return rc;
         snprintf(after, MP_UDID_MAX + 1, "%s", devs[n - 1].udid);
         for (size_t i = 0; i < n; i++) {
+            int found = 0, state = 0, in_order = 0;
             if (!wanted(b, devs[i].udid)) continue;
+            if ((rc = mp_ledger_device_in_order(b->ledger, devs[i].udid, b->order.id, &state, &in_order, &found)) != MP_OK) return rc;
+            if (state == MP_DEV_REVOKED) {
+                b->revoked++; /* no factory data, no label */
+                continue;
+            }
+            unsigned fmask = formats_for(b, &devs[i]);
+            if (fmask == 0) {
+                b->chip_skipped++;
+                continue;
+            }
             fd_item *it = &c->items[c->n++];
-            int found = 0;
             item_clear(it);
             it->dev = devs[i];
+            it->fmask = fmask;
             if ((rc = mp_ledger_get_fd(b->ledger, it->dev.udid, &it->rec, &found)) != MP_OK) return rc;
             if (!found) {
                 it->state = ST_NEW;
                 it->seq = (*seq)++;
-            } else if (it->rec.written && files_exist(b, it->dev.udid)) {
+            } else if (it->rec.written && files_exist(b, it->dev.udid, fmask)) {
                 it->state = ST_SKIP;
             } else {
                 it->state = ST_REBUILD;
@@ -286,20 +327,49 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
     return MP_OK;
 }
 
-static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char **man)
+/* One CSV line: the cells quoted as RFC 4180 wants. */
+static size_t csv_line(char *out, size_t cap, const char *const *cells, int n)
 {
-    mp_jw o, m;
-    size_t lo, lm;
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && o + 1 < cap) out[o++] = ',';
+        size_t k = o < cap ? mp_csv_cell(out + o, cap - o, cells[i]) : 0;
+        if (k == 0 && cells[i][0] != 0) return 0;
+        o += k;
+    }
+    if (o + 2 > cap) return 0;
+    out[o++] = '\n';
+    out[o] = 0;
+    return o;
+}
+
+/* The chunk's label lines: onboarding.csv, manifest.jsonl, and both again,
+ * tagged with UDID and salt, for .labels.pending. */
+static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char **man, char **pend)
+{
+    mp_jw o, m, p;
+    size_t lo, lm, lp;
     mp_jw_init(&o, 0, 256 * c->n + 1); /* holds passcodes: wiped when it grows or goes */
-    mp_jw_init(&m, 0, 400 * c->n + 1);
+    mp_jw_init(&m, 0, 700 * c->n + 1);
+    mp_jw_init(&p, 0, 1100 * c->n + 1);
     for (size_t i = 0; i < c->n; i++) {
         const fd_item *it = &c->items[i];
-        char line[512];
+        char line[1024], vid[8], pid[8], disc[8], pc[12], salt[65], tag[MP_UDID_MAX + 70];
         if (it->state != ST_NEW) continue;
-        int k = snprintf(line, sizeof(line), "%s,%s,0x%04X,0x%04X,%u,%08u,%s,%s\n", it->dev.udid, it->rec.serial,
-                         b->order.vid, b->order.pid, it->rec.discriminator, it->passcode, it->qr, it->manual);
-        mp_jw_raw(&o, line, k > 0 && (size_t)k < sizeof(line) ? (size_t)k : 0);
+        snprintf(vid, sizeof(vid), "0x%04X", b->order.vid);
+        snprintf(pid, sizeof(pid), "0x%04X", b->order.pid);
+        snprintf(disc, sizeof(disc), "%u", it->rec.discriminator);
+        snprintf(pc, sizeof(pc), "%08u", it->passcode);
+        const char *cells[] = {it->dev.udid, it->rec.serial, vid, pid, disc, pc, it->qr, it->manual, it->dashed};
+        size_t k = csv_line(line, sizeof(line), cells, 9);
+        mp_hex(it->rec.salt, it->rec.salt_len, salt, 0);
+        int tl = snprintf(tag, sizeof(tag), "O\t%s\t%s\t", it->dev.udid, salt);
+        mp_jw_raw(&o, line, k);
+        mp_jw_raw(&p, tag, (size_t)tl);
+        mp_jw_raw(&p, line, k);
         mp_wipe(line, sizeof(line));
+        mp_wipe(pc, sizeof(pc));
+        size_t m0 = m.len;
         mp_jw_open(&m);
         mp_jw_key_cstr(&m, "udid", it->dev.udid);
         mp_jw_key_cstr(&m, "serial", it->rec.serial);
@@ -307,8 +377,14 @@ static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char 
         mp_jw_key_obj(&m, "files");
         for (int f = 0; f < b->nformats; f++) {
             char name[MP_UDID_MAX + 24];
+            if (!(it->fmask & (1u << f))) continue;
             snprintf(name, sizeof(name), "%s.%s", it->dev.udid, mp_fd_format_ext(b->formats[f]));
             mp_jw_key_cstr(&m, mp_fd_format_name(b->formats[f]), name);
+        }
+        mp_jw_close(&m);
+        mp_jw_key_obj(&m, "sha256");
+        for (int f = 0; f < b->nformats; f++) {
+            if (it->fmask & (1u << f)) mp_jw_key_cstr(&m, mp_fd_format_name(b->formats[f]), it->sha[f]);
         }
         mp_jw_close(&m);
         mp_jw_key_cstr(&m, "qr", it->qr);
@@ -316,10 +392,14 @@ static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char 
         mp_jw_key_int(&m, "discriminator", (long long)it->rec.discriminator);
         mp_jw_close(&m);
         mp_jw_raw(&m, "\n", 1);
+        tl = snprintf(tag, sizeof(tag), "M\t%s\t%s\t", it->dev.udid, salt);
+        mp_jw_raw(&p, tag, (size_t)tl);
+        mp_jw_raw(&p, m.buf + m0, m.len - m0);
     }
     *onb = mp_jw_take(&o, &lo);
     *man = mp_jw_take(&m, &lm);
-    if (*onb == NULL || *man == NULL) {
+    *pend = mp_jw_take(&p, &lp);
+    if (*onb == NULL || *man == NULL || *pend == NULL) {
         return mp_err(MP_ERR_GENERAL, "out of memory");
     }
     return MP_OK;
@@ -333,29 +413,51 @@ static int write_images(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
         for (int f = 0; f < b->nformats; f++) {
             char name[MP_UDID_MAX + 24];
             int secret = it->fd.has_dac_key || it->fd.passcode != 0;
+            if (!(it->fmask & (1u << f))) continue;
             snprintf(name, sizeof(name), "%s.%s", it->dev.udid, mp_fd_format_ext(b->formats[f]));
             int rc = mp_outdir_write(od, name, it->out[f], it->outlen[f], secret ? 0600 : 0644);
             if (rc != MP_OK) return rc;
         }
-        if (b->qr_images && it->state != ST_SKIP && it->qr[0]) {
-            int rc = mp_fd_qr_svg(od, it->dev.udid, it->qr);
+        if (b->qr_images && it->qr[0]) {
+            int rc = b->qr_images == MP_QR_PNG ? mp_fd_qr_png(od, it->dev.udid, it->qr, it->dashed, b->qr_module_px)
+                                               : mp_fd_qr_svg(od, it->dev.udid, it->qr, it->dashed);
             if (rc != MP_OK) return rc;
         }
     }
     return mp_outdir_sync(od);
 }
 
+/* written 0: the new devices' records, every image's SHA-256 (a rebuilt
+ * image must be the one recorded) and the serial counter; 1: the marks. */
 static int record(mp_fd_build *b, fd_chunk *c, int written)
 {
+    uint64_t next_seq = 0;
+    int any_new = 0;
     int rc = mp_ledger_begin(b->ledger);
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
         fd_item *it = &c->items[i];
-        if (!written && it->state == ST_NEW) {
-            rc = mp_ledger_add_fd(b->ledger, &it->rec);
-        } else if (written && it->state != ST_SKIP) {
+        if (it->state == ST_SKIP) continue;
+        if (written) {
             rc = mp_ledger_fd_written(b->ledger, it->dev.udid);
+            continue;
+        }
+        if (it->state == ST_NEW) {
+            rc = mp_ledger_add_fd(b->ledger, &it->rec);
+            any_new = 1;
+            if (it->seq + 1 > next_seq) next_seq = it->seq + 1;
+        }
+        for (int f = 0; rc == MP_OK && f < b->nformats; f++) {
+            char was[65];
+            if (!(it->fmask & (1u << f))) continue;
+            rc = mp_ledger_fd_image(b->ledger, it->dev.udid, mp_fd_format_name(b->formats[f]), it->sha[f], was);
+            if (rc == MP_OK && was[0] && strcmp(was, it->sha[f]) != 0) {
+                rc = mp_err(MP_ERR_MISMATCH, "device %s: the rebuilt %s image differs from the one recorded in the ledger (SHA-256 %.16s..., now %.16s...); "
+                            "was product.json, the CD, --include-passcode or --partition-size changed since it was built?",
+                            it->dev.udid, mp_fd_format_name(b->formats[f]), was, it->sha[f]);
+            }
         }
     }
+    if (rc == MP_OK && !written && any_new && b->seq_tmpl) rc = mp_ledger_serial_advance(b->ledger, b->serial_tmpl, next_seq);
     if (rc == MP_OK) rc = mp_ledger_commit(b->ledger);
     mp_ledger_rollback(b->ledger);
     return rc;
@@ -373,7 +475,7 @@ static void remove_keys(mp_fd_build *b, fd_chunk *c)
 
 static int store(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
 {
-    char *onb = NULL, *man = NULL;
+    char *onb = NULL, *man = NULL, *pend = NULL;
     int rc = MP_OK;
     for (size_t i = 0; i < c->n; i++) {
         if (c->items[i].rc != MP_OK) return mp_err(c->items[i].rc, "%s", c->items[i].msg);
@@ -383,11 +485,14 @@ static int store(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
             return mp_err_ctx(rc, "device %s", c->items[i].dev.udid);
         }
     }
-    if ((rc = list_lines(b, c, &onb, &man)) != MP_OK) goto end;
-    if ((*onb || *man) && (rc = mp_fd_lists_append(onb, man)) != MP_OK) goto end;
-    if ((rc = record(b, c, 0)) != MP_OK || (rc = write_images(b, od, c)) != MP_OK || (rc = record(b, c, 1)) != MP_OK) {
-        goto end;
-    }
+    if ((rc = list_lines(b, c, &onb, &man, &pend)) != MP_OK) goto end;
+    int work = 0;
+    for (size_t i = 0; i < c->n; i++) work |= c->items[i].state != ST_SKIP;
+    if (work && (rc = mp_fd_marker(b)) != MP_OK) goto end;
+    if (*pend && (rc = mp_fd_lists_stage(b, pend)) != MP_OK) goto end;
+    if ((rc = record(b, c, 0)) != MP_OK) goto end;
+    if (*onb && (rc = mp_fd_lists_commit(b, onb, man)) != MP_OK) goto end;
+    if ((rc = write_images(b, od, c)) != MP_OK || (rc = record(b, c, 1)) != MP_OK) goto end;
     remove_keys(b, c);
     for (size_t i = 0; i < c->n; i++) {
         int st = c->items[i].state;
@@ -398,7 +503,33 @@ static int store(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
 end:
     mp_free_secret(onb, onb ? strlen(onb) : 0);
     mp_free_secret(man, man ? strlen(man) : 0);
+    mp_free_secret(pend, pend ? strlen(pend) : 0);
     return rc;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The progress bar of `dac issue`: total, percent, rate, ETA (terminal only). */
+static void progress(const mp_fd_build *b, double t0, int final)
+{
+    static double last;
+    double t = now_s();
+    uint64_t done = b->built + b->rebuilt + b->skipped + b->revoked + b->chip_skipped, total = b->total;
+    if (b->quiet || !isatty(2) || (!final && t - last < 0.2)) return;
+    last = t;
+    if (done > total) total = done;
+    double rate = (double)(b->built + b->rebuilt) / (t - t0 > 1e-6 ? t - t0 : 1e-6);
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    int bar = total ? (int)(30.0 * (double)done / (double)total) : 30;
+    fprintf(stderr, "\r[%.*s%*s] %llu/%llu %5.1f%% %8.0f/s ETA %d:%02d ", bar, "==============================",
+            30 - bar, "", (unsigned long long)done, (unsigned long long)total,
+            total ? 100.0 * (double)done / (double)total : 100.0, rate, (int)eta / 60, (int)eta % 60);
+    if (final) fputc('\n', stderr);
 }
 
 int mp_fd_build_run(mp_fd_build *b)
@@ -424,8 +555,10 @@ int mp_fd_build_run(mp_fd_build *b)
         rc = mp_err(MP_ERR_GENERAL, "out of memory");
         goto end;
     }
-    if ((rc = mp_outdir_open(&od, b->out_dir)) != MP_OK || (rc = mp_ledger_count_fd(b->ledger, b->order.id, &seq)) != MP_OK || (rc = mp_fd_lists_recover(b)) != MP_OK ||
-        (rc = mp_fd_lists_open(b)) != MP_OK || (rc = fill(b, &bufs[0], devs, after, &seq)) != MP_OK) {
+    double t0 = now_s();
+    seq = b->seq_start;
+    if ((rc = mp_outdir_open(&od, b->out_dir)) != MP_OK || (rc = mp_fd_lists_recover(b)) != MP_OK ||
+        (rc = fill(b, &bufs[0], devs, after, &seq)) != MP_OK) {
         goto end;
     }
     if (bufs[0].n > 0 && (rc = mp_workers_start(&team, &bufs[0], bufs[0].n)) != MP_OK) goto end;
@@ -437,14 +570,11 @@ int mp_fd_build_run(mp_fd_build *b)
         if (bufs[cur].n > 0 && !mp_interrupted() &&
             (rc = mp_workers_start(&team, &bufs[cur], bufs[cur].n)) != MP_OK) break;
         rc = store(b, &od, done);
-        if (!b->quiet && isatty(2)) {
-            fprintf(stderr, "\r%llu built, %llu rebuilt, %llu already done ", (unsigned long long)b->built,
-                    (unsigned long long)b->rebuilt, (unsigned long long)b->skipped);
-        }
+        progress(b, t0, 0);
         if (rc != MP_OK || !team.running) break;
     }
     mp_workers_join(&team);
-    if (!b->quiet && isatty(2)) fputc('\n', stderr);
+    progress(b, t0, 1);
     if (rc == MP_OK && mp_interrupted() && bufs[cur].n > 0) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu device(s); run the same command again to finish",
                     (unsigned long long)b->built);

@@ -4,14 +4,18 @@
  *
  * Per chunk of devices: workers draw the credentials (or take --assign),
  * compute the SPAKE2+ verifier and pack every format in memory; then the
- * main thread appends the chunk's onboarding.csv and manifest.jsonl lines
- * (synced), records the credentials in the ledger (one transaction; the
- * passcode only with --record-passcodes), writes the images (temporary name +
- * rename, one syncfs), marks them written, and removes the loose off-chip key
- * files the images now hold (unless --keep-keys). A run that dies is finished
- * by running it again: lines of devices the ledger does not know are dropped
- * from the two lists, images not confirmed written are rebuilt from the
- * recorded values, and devices already built are skipped.
+ * main thread writes the chunk's onboarding.csv and manifest.jsonl lines to
+ * .labels.pending (synced, each tagged with the device's salt), records the
+ * credentials and the images' SHA-256 in the ledger (one transaction; the
+ * passcode only with --record-passcodes), appends the lines to the two lists
+ * (synced), writes the images (temporary name + rename, one syncfs), marks
+ * them written, and removes the loose off-chip key files the images now hold
+ * (unless --keep-keys). A label line therefore only ever reaches the lists
+ * for a committed device. A run that dies is finished by running it again:
+ * pending lines whose salt is the one the ledger recorded are appended, the
+ * others dropped; list lines that disagree with the ledger are dropped;
+ * images not confirmed written are rebuilt from the recorded values, and
+ * devices already built are skipped.
  */
 #ifndef MP_FD_BUILD_H
 #define MP_FD_BUILD_H
@@ -43,25 +47,50 @@ typedef struct mp_fd_build {
     const char *serial_tmpl;
     char mfg_date[17];
     const mp_assign *assign;
+    const char *assign_path;
     mp_fd_opts opts;
     char **udids;
     size_t n_udids;
-    int jobs, quiet, include_passcode, record_passcodes, keep_keys, qr_images;
+    int jobs, quiet, include_passcode, record_passcodes, keep_keys;
+    int qr_images;    /* MP_QR_NONE, MP_QR_SVG, MP_QR_PNG */
+    int qr_module_px; /* PNG: pixels per QR module */
+    int seq_tmpl;     /* the serial template has {seq}: a ledger counter */
+    uint64_t seq_start;
     int pack_on_main; /* set by mp_fd_build_run: images packed by the main thread, not the workers */
+    uint64_t total;   /* devices of the order (or --udid), for the progress bar */
     /* results */
-    uint64_t built, rebuilt, skipped, keys_removed;
+    uint64_t built, rebuilt, skipped, keys_removed, revoked, chip_skipped;
 } mp_fd_build;
+
+enum { MP_QR_NONE = 0, MP_QR_SVG = 1, MP_QR_PNG = 2 };
+
+/* The checks before anything is written: --udid values are devices of the
+ * order and not revoked; --assign rows are devices of the order and their
+ * serial and rd_uid belong to no other device in the ledger; the serial
+ * numbers {seq} will give are free. Errors name the value or the line. */
+int mp_fd_build_precheck(mp_fd_build *b) MP_MUST_CHECK;
 
 int mp_fd_build_run(mp_fd_build *b) MP_MUST_CHECK;
 
 /* build_out.c: the two lists and their recovery. */
 int mp_fd_lists_recover(mp_fd_build *b) MP_MUST_CHECK;
-int mp_fd_lists_open(mp_fd_build *b) MP_MUST_CHECK;
-int mp_fd_lists_append(const char *onboarding, const char *manifest) MP_MUST_CHECK;
+/* .build-incomplete (created once, O_NOFOLLOW). */
+int mp_fd_marker(mp_fd_build *b) MP_MUST_CHECK;
+/* The chunk's lines, before the ledger commit: .labels.pending. */
+int mp_fd_lists_stage(mp_fd_build *b, const char *pending) MP_MUST_CHECK;
+/* After the commit: append to onboarding.csv / manifest.jsonl (created with
+ * the header on first use), sync, empty .labels.pending. */
+int mp_fd_lists_commit(mp_fd_build *b, const char *onboarding, const char *manifest) MP_MUST_CHECK;
 void mp_fd_lists_close(void);
+/* The header of onboarding.csv. */
+extern const char mp_fd_onboarding_header[];
 /* The passcode of udid from onboarding.csv (for rebuilding an image that
  * must carry it); MP_ERR_INVALID when absent. */
 int mp_fd_lists_passcode(const mp_fd_build *b, const char *udid, uint32_t *passcode) MP_MUST_CHECK;
-int mp_fd_qr_svg(mp_outdir *od, const char *udid, const char *qr) MP_MUST_CHECK;
+/* qr_image.c: the QR code with the dashed manual code printed under it. */
+int mp_fd_qr_svg(mp_outdir *od, const char *udid, const char *qr, const char *manual_dashed) MP_MUST_CHECK;
+int mp_fd_qr_png(mp_outdir *od, const char *udid, const char *qr, const char *manual_dashed, int module_px) MP_MUST_CHECK;
+/* The manual code in its dashed form: 4-3-4 (11 digits) or 4-3-4-5-5 (21 digits). */
+void mp_manual_dashed(const char *manual, char out[32]);
 
 #endif

@@ -1,47 +1,36 @@
-/* build_out.c - onboarding.csv and manifest.jsonl of a factory-data build:
- * appended and synced per chunk before the ledger commit, filtered on
- * recovery to the devices the ledger knows; QR images. */
+/* build_out.c - onboarding.csv and manifest.jsonl of a factory-data build
+ * (see build.h): lines staged in .labels.pending before the ledger commit,
+ * appended to the lists after it; recovery keeps only lines that are the
+ * committed record of their device. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <qrencode.h>
+#include <jansson.h>
 
 #include "factory-data/build.h"
+#include "factory-data/csv.h"
 #include "util.h"
 
-#define ONBOARDING_HEADER "udid,serial,vendor_id,product_id,discriminator,passcode,qr,manual_code\n"
+const char mp_fd_onboarding_header[] = "udid,serial,vendor_id,product_id,discriminator,passcode,qr,manual_code,manual_code_dashed\n";
+#define PENDING ".labels.pending"
+#define MARKER ".build-incomplete"
 
-static int fd_onb = -1, fd_man = -1;
+static int fd_onb = -1, fd_man = -1, fd_pend = -1, have_marker;
 
-static int open_append(const char *dir, const char *name, const char *header, int *fd)
+static void path_of(const mp_fd_build *b, const char *name, char *out, size_t cap)
 {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    *fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (*fd < 0) {
-        return mp_err(MP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    if (header != NULL && lseek(*fd, 0, SEEK_END) == 0 &&
-        write(*fd, header, strlen(header)) != (ssize_t)strlen(header)) {
-        return mp_err(MP_ERR_IO, "%s: write failed", path);
-    }
-    return MP_OK;
+    snprintf(out, cap, "%s/%s", b->out_dir, name);
 }
 
-int mp_fd_lists_open(mp_fd_build *b)
+static int write_all(int fd, const char *s, size_t n)
 {
-    int rc = open_append(b->out_dir, "onboarding.csv", ONBOARDING_HEADER, &fd_onb);
-    return rc == MP_OK ? open_append(b->out_dir, "manifest.jsonl", NULL, &fd_man) : rc;
-}
-
-static int write_all(int fd, const char *s)
-{
-    size_t n = strlen(s), done = 0;
+    size_t done = 0;
     while (done < n) {
         ssize_t w = write(fd, s + done, n - done);
         if (w < 0 && errno == EINTR) continue;
@@ -51,11 +40,74 @@ static int write_all(int fd, const char *s)
     return 0;
 }
 
-int mp_fd_lists_append(const char *onboarding, const char *manifest)
+/* A file of ours: created O_EXCL|O_NOFOLLOW, or an existing regular file
+ * (never through a symbolic link). */
+static int open_ours(const char *path, int flags, int *fd)
 {
-    if (write_all(fd_onb, onboarding) != 0 || write_all(fd_man, manifest) != 0 ||
+    *fd = open(path, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (*fd < 0 && errno == EEXIST) *fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+    if (*fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot open%s: %s", path, errno == ELOOP ? " (a symbolic link)" : "", strerror(errno));
+    }
+    struct stat st;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return mp_err(MP_ERR_IO, "%s: not a regular file", path);
+    }
+    return MP_OK;
+}
+
+int mp_fd_marker(mp_fd_build *b)
+{
+    char path[4200];
+    int fd;
+    if (have_marker) return MP_OK;
+    path_of(b, MARKER, path, sizeof(path));
+    int rc = open_ours(path, O_WRONLY, &fd);
+    if (rc != MP_OK) return rc;
+    if (fsync(fd) != 0) rc = mp_err(MP_ERR_IO, "%s: cannot sync: %s", path, strerror(errno));
+    close(fd);
+    have_marker = rc == MP_OK;
+    return rc;
+}
+
+int mp_fd_lists_stage(mp_fd_build *b, const char *pending)
+{
+    char path[4200];
+    int rc;
+    path_of(b, PENDING, path, sizeof(path));
+    if (fd_pend < 0 && (rc = open_ours(path, O_WRONLY, &fd_pend)) != MP_OK) return rc;
+    if (ftruncate(fd_pend, 0) != 0 || lseek(fd_pend, 0, SEEK_SET) != 0 || write_all(fd_pend, pending, strlen(pending)) != 0 ||
+        fsync(fd_pend) != 0) {
+        return mp_err(MP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    }
+    return MP_OK;
+}
+
+/* Open a list for appending; onboarding.csv gets its header when empty. */
+static int open_list(mp_fd_build *b, const char *name, const char *header, int *fd)
+{
+    char path[4200];
+    path_of(b, name, path, sizeof(path));
+    int rc = open_ours(path, O_WRONLY | O_APPEND, fd);
+    if (rc == MP_OK && header != NULL && lseek(*fd, 0, SEEK_END) == 0 && write_all(*fd, header, strlen(header)) != 0) {
+        rc = mp_err(MP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    }
+    return rc;
+}
+
+int mp_fd_lists_commit(mp_fd_build *b, const char *onboarding, const char *manifest)
+{
+    int rc;
+    if (fd_onb < 0 && (rc = open_list(b, "onboarding.csv", mp_fd_onboarding_header, &fd_onb)) != MP_OK) return rc;
+    if (fd_man < 0 && (rc = open_list(b, "manifest.jsonl", NULL, &fd_man)) != MP_OK) return rc;
+    if (write_all(fd_onb, onboarding, strlen(onboarding)) != 0 || write_all(fd_man, manifest, strlen(manifest)) != 0 ||
         fsync(fd_onb) != 0 || fsync(fd_man) != 0) {
         return mp_err(MP_ERR_IO, "cannot append to onboarding.csv / manifest.jsonl: %s", strerror(errno));
+    }
+    if (fd_pend >= 0 && (ftruncate(fd_pend, 0) != 0 || fsync(fd_pend) != 0)) {
+        return mp_err(MP_ERR_IO, "%s/" PENDING ": cannot empty: %s", b->out_dir, strerror(errno));
     }
     return MP_OK;
 }
@@ -64,57 +116,190 @@ void mp_fd_lists_close(void)
 {
     if (fd_onb >= 0) close(fd_onb);
     if (fd_man >= 0) close(fd_man);
-    fd_onb = fd_man = -1;
+    if (fd_pend >= 0) close(fd_pend);
+    fd_onb = fd_man = fd_pend = -1;
+    have_marker = 0;
 }
 
-/* Keep the lines of `name` whose UDID (first CSV field, or "udid" in JSON)
- * has factory data recorded in the ledger. Streaming: flat memory. */
-static int filter(mp_fd_build *b, const char *name, int json, uint64_t *dropped)
+/* ---- recovery ----------------------------------------------------------------- */
+
+typedef struct pend_line {
+    char type; /* 'O' or 'M' */
+    char udid[MP_UDID_MAX + 1];
+    char *line; /* with its newline */
+    int committed; /* the ledger recorded this device with this line's salt */
+} pend_line;
+
+typedef struct pend_set {
+    pend_line *v;
+    size_t n;
+    char **sorted; /* UDIDs, sorted, for lookups */
+    size_t ns;
+} pend_set;
+
+static int cmp_str(const void *a, const void *b)
 {
-    char path[4200], tmp[4300], udid[MP_UDID_MAX + 1];
-    snprintf(path, sizeof(path), "%s/%s", b->out_dir, name);
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", b->out_dir, name, (int)getpid());
-    FILE *in = fopen(path, "r");
-    if (in == NULL) {
-        return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    int ofd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *out = ofd >= 0 ? fdopen(ofd, "w") : NULL;
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int in_pending(const pend_set *p, const char *udid)
+{
+    return p->ns > 0 && bsearch(&udid, p->sorted, p->ns, sizeof(char *), cmp_str) != NULL;
+}
+
+static void pend_free(pend_set *p)
+{
+    for (size_t i = 0; i < p->n; i++) mp_free_secret(p->v[i].line, strlen(p->v[i].line));
+    free(p->v);
+    free(p->sorted);
+    memset(p, 0, sizeof(*p));
+}
+
+/* .labels.pending: "O|M \t UDID \t salt-hex \t line". A line counts as
+ * committed when the ledger holds the device with exactly that salt. */
+static int pend_load(mp_fd_build *b, pend_set *p)
+{
+    char path[4200];
+    path_of(b, PENDING, path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
+    FILE *f = fdopen(fd, "r");
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, vcap = 0;
     ssize_t n;
-    int rc = out ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot create", tmp);
-    long lineno = 0;
-    while (rc == MP_OK && (n = getline(&line, &cap, in)) > 0) {
-        const char *u = line;
-        size_t ul;
-        lineno++;
-        if (json) {
-            u = strstr(line, "\"udid\":\"");
-            u = u ? u + 8 : line;
-            ul = strcspn(u, "\"");
-        } else {
-            ul = strcspn(u, ",\n");
+    int rc = f ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
+    while (rc == MP_OK && f != NULL && (n = getline(&line, &cap, f)) > 0) {
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL, *t3 = t2 ? strchr(t2 + 1, '\t') : NULL;
+        if (line[n - 1] != '\n' || t3 == NULL || (line[0] != 'O' && line[0] != 'M') || t2 - t1 - 1 > MP_UDID_MAX) continue;
+        if (p->n == vcap) {
+            vcap = vcap ? 2 * vcap : 256;
+            pend_line *nv = realloc(p->v, vcap * sizeof(*nv));
+            if (nv == NULL) {
+                rc = mp_err(MP_ERR_GENERAL, "out of memory");
+                break;
+            }
+            p->v = nv;
         }
-        int keep = !json && lineno == 1; /* the CSV header */
-        if (!keep && ul > 0 && ul <= MP_UDID_MAX) {
-            mp_fd_rec r;
-            int found = 0;
-            snprintf(udid, sizeof(udid), "%.*s", (int)ul, u);
-            rc = mp_ledger_get_fd(b->ledger, udid, &r, &found);
-            mp_wipe(&r, sizeof(r));
-            keep = found && line[n - 1] == '\n';
+        pend_line *e = &p->v[p->n];
+        memset(e, 0, sizeof(*e));
+        e->type = line[0];
+        snprintf(e->udid, sizeof(e->udid), "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+        *t3 = 0;
+        uint8_t salt[32];
+        long sl = mp_unhex(t2 + 1, salt, sizeof(salt));
+        mp_fd_rec r;
+        int found = 0;
+        if ((rc = mp_ledger_get_fd(b->ledger, e->udid, &r, &found)) != MP_OK) break;
+        e->committed = found && sl > 0 && (size_t)sl == r.salt_len && memcmp(salt, r.salt, r.salt_len) == 0;
+        mp_wipe(&r, sizeof(r));
+        if ((e->line = strdup(t3 + 1)) == NULL) {
+            rc = mp_err(MP_ERR_GENERAL, "out of memory");
+            break;
         }
-        if (keep) {
-            fwrite(line, 1, (size_t)n, out);
-        } else {
-            (*dropped)++;
-        }
+        p->n++;
     }
     if (line) mp_free_secret(line, cap);
-    fclose(in);
+    if (f) fclose(f);
+    else close(fd);
+    if (rc == MP_OK && p->n > 0) {
+        if ((p->sorted = malloc(p->n * sizeof(char *))) == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+        for (size_t i = 0; i < p->n; i++) p->sorted[p->ns++] = p->v[i].udid;
+        qsort(p->sorted, p->ns, sizeof(char *), cmp_str);
+    }
+    return rc;
+}
+
+/* Does this line say what the ledger recorded for its device? */
+static int line_matches(mp_fd_build *b, const char *udid, const char *serial, long disc, int *ok)
+{
+    mp_fd_rec r;
+    int found = 0;
+    *ok = 0;
+    if (strlen(udid) == 0 || strlen(udid) > MP_UDID_MAX) return MP_OK;
+    int rc = mp_ledger_get_fd(b->ledger, udid, &r, &found);
+    *ok = rc == MP_OK && found && strcmp(r.serial, serial) == 0 && (long)r.discriminator == disc;
+    mp_wipe(&r, sizeof(r));
+    return rc;
+}
+
+/* Rewrite a list keeping the lines that are the committed record of their
+ * device (not in .labels.pending), then the committed pending lines.
+ * Streaming: flat memory. */
+static int filter(mp_fd_build *b, const char *name, int json, const pend_set *p, uint64_t *dropped)
+{
+    char path[4200], tmp[4300];
+    path_of(b, name, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", b->out_dir, name, (int)getpid());
+    int ifd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (ifd < 0 && errno != ENOENT) return mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
+    int any_pending = 0;
+    for (size_t i = 0; i < p->n; i++) any_pending |= p->v[i].committed && p->v[i].type == (json ? 'M' : 'O');
+    if (ifd < 0 && !any_pending) return MP_OK;
+    FILE *in = ifd >= 0 ? fdopen(ifd, "r") : NULL;
+    unlink(tmp);
+    int ofd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *out = ofd >= 0 ? fdopen(ofd, "w") : NULL;
+    int rc = out ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (rc == MP_OK && !json) fputs(mp_fd_onboarding_header, out);
+    if (in == NULL || rc != MP_OK) {
+        /* no list yet: only the header and the pending lines */
+    } else if (json) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while (rc == MP_OK && (n = getline(&line, &cap, in)) > 0) {
+            json_t *o = line[n - 1] == '\n' ? json_loads(line, 0, NULL) : NULL;
+            const char *u = o ? json_string_value(json_object_get(o, "udid")) : NULL;
+            const char *sn = o ? json_string_value(json_object_get(o, "serial")) : NULL;
+            json_t *d = o ? json_object_get(o, "discriminator") : NULL;
+            int keep = 0;
+            if (u && sn && json_is_integer(d) && !in_pending(p, u)) rc = line_matches(b, u, sn, (long)json_integer_value(d), &keep);
+            json_decref(o);
+            if (keep) fwrite(line, 1, (size_t)n, out);
+            else (*dropped)++;
+        }
+        free(line);
+    } else {
+        mp_csv c;
+        mp_csv_init(&c, in, path);
+        while (rc == MP_OK && (rc = mp_csv_next(&c)) == MP_OK && c.n > 0) {
+            int keep = 0;
+            if (c.line == 1) {
+                continue; /* the header, checked before */
+            }
+            if (c.complete && c.n == 9 && !in_pending(p, c.fields[0])) {
+                uint64_t disc;
+                if (mp_parse_uint(c.fields[4], 4095, &disc) == MP_OK) rc = line_matches(b, c.fields[0], c.fields[1], (long)disc, &keep);
+            }
+            if (keep) {
+                char line[1024];
+                size_t o = 0;
+                for (int i = 0; i < c.n; i++) {
+                    if (i) line[o++] = ',';
+                    size_t k = mp_csv_cell(line + o, sizeof(line) - o - 2, c.fields[i]);
+                    o += k;
+                }
+                line[o++] = '\n';
+                fwrite(line, 1, o, out);
+                mp_wipe(line, sizeof(line));
+            } else {
+                (*dropped)++;
+            }
+        }
+        if (rc != MP_OK) {
+            /* a line cut by a crash inside a quote: drop the rest */
+            rc = MP_OK;
+            (*dropped)++;
+        }
+        mp_csv_free(&c);
+    }
+    for (size_t i = 0; rc == MP_OK && out != NULL && i < p->n; i++) {
+        if (p->v[i].committed && p->v[i].type == (json ? 'M' : 'O')) fputs(p->v[i].line, out);
+    }
+    if (in) fclose(in);
     if (out != NULL && (fflush(out) != 0 || fsync(fileno(out)) != 0)) rc = mp_err(MP_ERR_IO, "%s: write failed", tmp);
     if (out != NULL) fclose(out);
+    else if (ofd >= 0) close(ofd);
     if (rc == MP_OK && rename(tmp, path) != 0) rc = mp_err(MP_ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
     if (rc != MP_OK) unlink(tmp);
     return rc;
@@ -122,41 +307,75 @@ static int filter(mp_fd_build *b, const char *name, int json, uint64_t *dropped)
 
 /* Temporary files of an interrupted run: never renamed into place, so they
  * hold nothing anyone relies on. */
-static void sweep_tmp(const char *dir)
+static uint64_t sweep_tmp(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
     char path[4400];
+    uint64_t n = 0;
     while (d != NULL && (e = readdir(d)) != NULL) {
         if (mp_is_tmp_name(e->d_name)) {
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            if (unlink(path) == 0) {
-                fprintf(stderr, "matter-pki factory-data build: removed %s (left by an interrupted run)\n", path);
-            }
+            if (unlink(path) == 0) n++;
         }
     }
     if (d != NULL) closedir(d);
+    return n;
+}
+
+/* An existing onboarding.csv must be ours: refuse to append to anything else. */
+static int check_header(mp_fd_build *b)
+{
+    char path[4200], buf[256];
+    path_of(b, "onboarding.csv", path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot open%s: %s", path, errno == ELOOP ? " (a symbolic link)" : "", strerror(errno));
+    }
+    size_t hl = strlen(mp_fd_onboarding_header);
+    ssize_t n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n == 0) return MP_OK;
+    if (n < (ssize_t)hl || memcmp(buf, mp_fd_onboarding_header, hl) != 0) {
+        return mp_err(MP_ERR_INVALID, "%s: its first line is not matter-pki's onboarding header (%.*s); refusing to add to a file "
+                      "this tool did not write (an older matter-pki wrote 8 columns): move it away or use another --out-dir",
+                      path, (int)hl - 1, mp_fd_onboarding_header);
+    }
+    return MP_OK;
 }
 
 int mp_fd_lists_recover(mp_fd_build *b)
 {
-    char marker[4200];
-    uint64_t dropped = 0;
-    int rc = MP_OK;
-    snprintf(marker, sizeof(marker), "%s/.build-incomplete", b->out_dir);
-    if (access(marker, F_OK) == 0) {
-        sweep_tmp(b->out_dir);
-        if ((rc = filter(b, "onboarding.csv", 0, &dropped)) == MP_OK) {
-            rc = filter(b, "manifest.jsonl", 1, &dropped);
+    char marker[4200], pending[4200];
+    uint64_t dropped = 0, tmp = 0;
+    pend_set p = {0};
+    struct stat st;
+    int rc = check_header(b);
+    if (rc != MP_OK) return rc;
+    path_of(b, MARKER, marker, sizeof(marker));
+    path_of(b, PENDING, pending, sizeof(pending));
+    if (lstat(marker, &st) != 0) {
+        return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", marker, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return mp_err(MP_ERR_IO, "%s: not a regular file (a symbolic link?); remove it", marker);
+    }
+    tmp = sweep_tmp(b->out_dir);
+    if ((rc = pend_load(b, &p)) == MP_OK && (rc = filter(b, "onboarding.csv", 0, &p, &dropped)) == MP_OK &&
+        (rc = filter(b, "manifest.jsonl", 1, &p, &dropped)) == MP_OK) {
+        uint64_t kept = 0;
+        for (size_t i = 0; i < p.n; i++) {
+            kept += p.v[i].committed && p.v[i].type == 'O';
+            dropped += !p.v[i].committed;
         }
-        if (rc == MP_OK && dropped > 0) {
-            fprintf(stderr, "matter-pki factory-data build: dropped %llu line(s) of an interrupted run that never reached the ledger\n",
-                    (unsigned long long)dropped);
+        if (unlink(pending) != 0 && errno != ENOENT) rc = mp_err(MP_ERR_IO, "%s: %s", pending, strerror(errno));
+        if (rc == MP_OK && (dropped > 0 || tmp > 0 || kept > 0)) {
+            fprintf(stderr, "matter-pki factory-data build: finishing an interrupted run: %llu temporary file(s) removed, "
+                    "%llu label line(s) of committed devices restored, %llu line(s) that are not the ledger's record dropped\n",
+                    (unsigned long long)tmp, (unsigned long long)kept, (unsigned long long)dropped);
         }
     }
-    int fd = rc == MP_OK ? open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
-    if (rc == MP_OK && (fd < 0 || fsync(fd) != 0)) rc = mp_err(MP_ERR_IO, "%s: cannot create", marker);
-    if (fd >= 0) close(fd);
+    pend_free(&p);
     return rc;
 }
 
@@ -164,55 +383,34 @@ int mp_fd_lists_passcode(const mp_fd_build *b, const char *udid, uint32_t *passc
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/onboarding.csv", b->out_dir);
-    FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0, ul = strlen(udid);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     int rc = mp_err(MP_ERR_INVALID, "device %s: its passcode is neither recorded (--record-passcodes) nor in %s", udid, path);
-    while (f != NULL && getline(&line, &cap, f) > 0) {
-        if (strncmp(line, udid, ul) == 0 && line[ul] == ',') {
-            const char *p = line;
-            for (int field = 0; field < 5 && p != NULL; field++) {
-                p = strchr(p, ',');
-                p = p ? p + 1 : NULL;
+    if (f == NULL) {
+        if (fd >= 0) close(fd);
+        return rc;
+    }
+    mp_csv c;
+    mp_csv_init(&c, f, path);
+    int col = -1;
+    while (mp_csv_next(&c) == MP_OK && c.n > 0) {
+        if (c.line == 1) {
+            for (int i = 0; i < c.n; i++) {
+                if (strcmp(c.fields[i], "passcode") == 0) col = i;
             }
-            *passcode = p ? (uint32_t)strtoul(p, NULL, 10) : 0;
-            rc = *passcode ? MP_OK : rc;
+            continue;
+        }
+        if (col >= 0 && col < c.n && strcmp(c.fields[0], udid) == 0) {
+            uint64_t v;
+            if (mp_parse_uint(c.fields[col], MP_PASSCODE_MAX, &v) == MP_OK && v != 0) {
+                *passcode = (uint32_t)v;
+                rc = MP_OK;
+                mp_err_clear();
+            }
             break;
         }
     }
-    if (line) mp_free_secret(line, cap);
-    if (f) fclose(f);
-    return rc;
-}
-
-int mp_fd_qr_svg(mp_outdir *od, const char *udid, const char *qr)
-{
-    char name[MP_UDID_MAX + 16];
-    QRcode *c = QRcode_encodeString(qr, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    if (c == NULL) {
-        return mp_err(MP_ERR_GENERAL, "%s: cannot encode the QR code", udid);
-    }
-    int q = 4, size = c->width + 2 * q;
-    size_t cap = (size_t)c->width * (size_t)c->width * 48 + 512, o = 0;
-    char *svg = malloc(cap);
-    if (svg == NULL) {
-        QRcode_free(c);
-        return mp_err(MP_ERR_GENERAL, "out of memory");
-    }
-    o += (size_t)snprintf(svg + o, cap - o,
-                          "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" shape-rendering=\"crispEdges\">"
-                          "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"", size, size, size, size);
-    for (int y = 0; y < c->width; y++) {
-        for (int x = 0; x < c->width; x++) {
-            if (c->data[y * c->width + x] & 1) {
-                o += (size_t)snprintf(svg + o, cap - o, "M%d %dh1v1h-1z", x + q, y + q);
-            }
-        }
-    }
-    o += (size_t)snprintf(svg + o, cap - o, "\"/></svg>\n");
-    QRcode_free(c);
-    snprintf(name, sizeof(name), "%s.qr.svg", udid);
-    int rc = mp_outdir_write(od, name, (const uint8_t *)svg, o, 0600);
-    mp_free_secret(svg, cap);
+    mp_csv_free(&c);
+    fclose(f);
     return rc;
 }

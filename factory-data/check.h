@@ -7,7 +7,7 @@
 
 #include <openssl/x509.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "fd.h"
 
 /* The DAC certificate's public key is the point of the DAC private key.

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "src/commands.h"
 #include "check.h"
@@ -14,7 +16,7 @@
 #include "util.h"
 #include "x509.h"
 
-enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD };
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST };
 
 #define MAX_IMAGE (16u << 20)
 
@@ -42,7 +44,7 @@ int fd_verifier_main(int argc, char **argv)
         case O_PASSCODE: pc = mp_opt_uint(val); have |= 1; break;
         case O_SALT: salt64 = val; have |= 2; break;
         case O_ITER: it = mp_opt_uint(val); have |= 4; break;
-        default: return mp_err(MP_ERR_USAGE, "factory-data verifier: unexpected argument '%s'", val ? val : "");
+        default: return mp_err(MP_ERR_USAGE, "factory-data verifier: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
@@ -64,6 +66,7 @@ static const mp_opt inspect_opts[] = {
     {"pai", O_PAI, OT_FILE, "FILE", "the PAI the DAC must chain to (PEM or DER)"},
     {"cd", O_CD, OT_FILE, "FILE", "a CD (DER, hex or base64) that must cover the device's VID/PID"},
     {"passcode", O_PASSCODE, OT_UINT, "N", "check the verifier against this passcode"},
+    {"manifest", O_MANIFEST, OT_FILE, "FILE", "the build's manifest.jsonl: the image must be one it lists (SHA-256)"},
     {"json", O_JSON, OT_FLAG, NULL, "print JSON"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
     {NULL, 0, 0, NULL, NULL},
@@ -74,8 +77,39 @@ typedef struct inspect_in {
     int format;
     X509 *pai;
     const char *cd_file;
+    const char *manifest;
     uint32_t passcode; /* 0 = unknown */
+    char sha256[65];   /* of the file, set by inspect */
 } inspect_in;
+
+/* The image is listed in the manifest with this SHA-256 (a flipped bit in a
+ * format without a checksum shows here). */
+static int in_manifest(const inspect_in *in)
+{
+    FILE *f = fopen(in->manifest, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    long n = 0;
+    int rc = f ? mp_err(MP_ERR_MISMATCH, "SHA-256 %s is not an image listed in %s (corrupted, or from another build)", in->sha256, in->manifest)
+               : mp_err(MP_ERR_IO, "%s: cannot open", in->manifest);
+    while (f != NULL && getline(&line, &cap, f) > 0) {
+        json_t *o = json_loads(line, 0, NULL), *v;
+        const char *k;
+        n++;
+        json_object_foreach(json_object_get(o, "sha256"), k, v) {
+            if (json_is_string(v) && strcmp(json_string_value(v), in->sha256) == 0) {
+                rc = MP_OK;
+                mp_err_clear();
+            }
+        }
+        json_decref(o);
+        if (rc == MP_OK) break;
+    }
+    free(line);
+    if (f) fclose(f);
+    return rc;
+}
+
 
 /* Run one check; record "ok", "skipped" or the failure; keep the first rc. */
 static void check(json_t *checks, const char *name, int run, int rc, int *first)
@@ -121,6 +155,7 @@ static int run_checks(const mp_fd_device *d, const inspect_in *in, json_t *check
     check(checks, "verifier_matches_passcode", pc != 0, pc ? mp_fd_check_verifier(d, pc) : MP_OK, &first);
     check(checks, "image_cd_covers_vid_pid", d->cd_len > 0, d->cd_len ? mp_fd_check_image_cd(d) : MP_OK, &first);
     check(checks, "cd_covers_vid_pid", in->cd_file != NULL, in->cd_file ? given_cd(d, in->cd_file) : MP_OK, &first);
+    check(checks, "sha256_in_manifest", in->manifest != NULL, in->manifest ? in_manifest(in) : MP_OK, &first);
     return first;
 }
 
@@ -146,7 +181,7 @@ static void print_inspect(json_t *report, int as_json)
     }
 }
 
-static int inspect(const inspect_in *in, int as_json)
+static int inspect(inspect_in *in, int as_json)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -162,6 +197,10 @@ static int inspect(const inspect_in *in, int as_json)
         mp_err_ctx(rc, "%s", in->file);
         goto end;
     }
+    uint8_t md[32];
+    SHA256(buf, len, md);
+    mp_hex(md, 32, in->sha256, 0);
+
     json_t *report = json_object(), *checks = json_object();
     json_object_set_new(report, "file", json_string(in->file));
     json_object_set_new(report, "format", json_string(mp_fd_format_name(format)));
@@ -198,13 +237,14 @@ int fd_inspect_main(int argc, char **argv)
         case O_FORMAT: in.format = mp_fd_format_parse(val); break;
         case O_PAI: pai = val; break;
         case O_CD: in.cd_file = val; break;
+        case O_MANIFEST: in.manifest = val; break;
         case O_PASSCODE:
             if ((rc = mp_passcode_check("--passcode", mp_opt_uint(val))) != MP_OK) return rc;
             in.passcode = (uint32_t)mp_opt_uint(val);
             break;
         case O_JSON: json = 1; break;
         case OPT_POSITIONAL: if (in.file == NULL) { in.file = val; break; } /* fall through */
-        default: return mp_err(MP_ERR_USAGE, "factory-data inspect: unexpected argument '%s'", val ? val : "");
+        default: return mp_err(MP_ERR_USAGE, "factory-data inspect: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
@@ -262,7 +302,7 @@ int fd_pack_main(int argc, char **argv)
         case O_PSIZE: psize = mp_opt_uint(val); break;
         case O_OUT: out = val; break;
         case OPT_FORCE: force = 1; break;
-        default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument '%s'", val ? val : "");
+        default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;

@@ -65,6 +65,12 @@ int mp_discriminator_random(uint16_t *out)
     return MP_OK;
 }
 
+static int serial_char(char c, int first)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) return 1;
+    return !first && strchr(MP_SERIAL_PUNCT, c) != NULL && c != 0;
+}
+
 int mp_serial_check(const char *what, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -72,8 +78,9 @@ int mp_serial_check(const char *what, const char *s)
         return mp_err(MP_ERR_INVALID, "%s: serial number must be 1..%d characters (is %zu)", what, MP_SERIAL_MAX, n);
     }
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0x20 || s[i] > 0x7E) {
-            return mp_err(MP_ERR_INVALID, "%s: serial number must be printable ASCII (character %zu)", what, i + 1);
+        if (!serial_char(s[i], i == 0)) {
+            return mp_err(MP_ERR_INVALID, "%s: serial number '%.*s': character %zu is not allowed (a serial number is A-Z a-z 0-9 and %s, "
+                          "starting with a letter or digit)", what, MP_SERIAL_MAX + 1, s, i + 1, MP_SERIAL_PUNCT);
         }
     }
     return MP_OK;

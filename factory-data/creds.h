@@ -35,7 +35,11 @@ int mp_random_bytes(uint8_t *buf, size_t n) MP_MUST_CHECK;
  * digits), {udid}, {hex:N} (N random uppercase hex digits, 1..32). The result
  * must be 1..32 characters. */
 int mp_serial_format(const char *tmpl, uint64_t seq, const char *udid, char out[static MP_SERIAL_MAX + 1]) MP_MUST_CHECK;
-/* Check a serial number: 1..32 printable ASCII characters. */
+/* Serial numbers: 1..32 characters of A-Z a-z 0-9 and these, the first a
+ * letter or digit. Nothing a CSV file or a spreadsheet reads as a separator,
+ * a quote or a formula (, " = + @ ; and a leading -), no spaces. */
+#define MP_SERIAL_PUNCT "-._:/#"
+/* Check a serial number against that alphabet. */
 int mp_serial_check(const char *what, const char *serial) MP_MUST_CHECK;
 
 /* One row of --assign: values pre-assigned to a device by UDID. */

@@ -141,7 +141,7 @@ static int check_format(int format, const mp_fd_device *d)
     if ((format == MP_FD_ESP32 || format == MP_FD_ESP32_CSV || format == MP_FD_NXP) && d->cd_len == 0) {
         return mp_err(MP_ERR_INVALID, "format %s: the certification declaration is required", fn);
     }
-    if ((format == MP_FD_NRF || format == MP_FD_NRF_JSON) &&
+    if ((format == MP_FD_NRF || format == MP_FD_NRF_JSON || format == MP_FD_NXP) &&
         (strlen(d->mfg_date) != 10 || d->mfg_date[4] != '-' || d->mfg_date[7] != '-')) {
         return mp_err(MP_ERR_INVALID, "format %s: the manufacturing date must be exactly YYYY-MM-DD (is '%s')", fn, d->mfg_date);
     }

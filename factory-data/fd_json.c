@@ -128,12 +128,25 @@ int fd_json_pack(const mp_fd_device *d, uint8_t **out, size_t *len)
     return MP_OK;
 }
 
+/* The tree's copies of the secrets (the DAC key's hex, the passcode) are
+ * wiped before jansson frees them. */
+static void wipe_secrets(json_t *j)
+{
+    json_t *k = json_object_get(j, "dac_key"), *p = json_object_get(j, "passcode");
+    if (json_is_string(k)) mp_wipe((void *)json_string_value(k), json_string_length(k));
+    if (json_is_integer(p)) json_integer_set(p, 0);
+}
+
 int fd_json_unpack(const uint8_t *buf, size_t len, mp_fd_device *d)
 {
     json_error_t e;
     json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &e);
-    if (j == NULL) return mp_err(MP_ERR_INVALID, "json:%d:%d: %s", e.line, e.column, e.text);
+    if (j == NULL) {
+        mp_wipe(e.text, sizeof(e.text)); /* may quote a piece of the input */
+        return mp_err(MP_ERR_INVALID, "json:%d:%d: syntax error", e.line, e.column);
+    }
     int rc = mp_fd_from_json("json", j, d);
+    wipe_secrets(j);
     json_decref(j);
     return rc;
 }

@@ -66,6 +66,9 @@ int mp_payload_check(const mp_payload *p, int for_qr)
     if (p->discriminator > MP_DISC_MAX) return mp_err(MP_ERR_INVALID, "payload: discriminator %u; expected 0..4095", p->discriminator);
     if (p->vendor_id > 0xFFF4) return mp_err(MP_ERR_INVALID, "payload: vendor ID 0x%04X; expected 0 or 0x0001..0xFFF4", p->vendor_id);
     if (p->vendor_id == 0 && p->product_id != 0) return mp_err(MP_ERR_INVALID, "payload: a product ID needs a vendor ID");
+    if (p->vendor_id != 0 && p->product_id == 0) {
+        return mp_err(MP_ERR_INVALID, "payload: vendor ID 0x%04X with product ID 0; the SDK's payload rules allow product ID 0 only with vendor ID 0", p->vendor_id);
+    }
     if (for_qr && p->caps == 0) return mp_err(MP_ERR_INVALID, "payload: a QR code needs at least one discovery capability");
     if (p->caps & ~MP_CAPS_KNOWN) return mp_err(MP_ERR_INVALID, "payload: unknown discovery capability bits 0x%02X (known: 0x3F)", p->caps & ~MP_CAPS_KNOWN);
     return mp_passcode_check("payload", p->passcode);

@@ -29,7 +29,7 @@ int cert_lint_main(int argc, char **argv)
         if (id == OPT_HELP) return MP_OK;
         if (id == O_TYPE) type = val;
         else if (id == OPT_POSITIONAL && file == NULL) file = val;
-        else return mp_err(MP_ERR_USAGE, "cert lint: unexpected argument '%s'", val);
+        else return mp_err(MP_ERR_USAGE, "cert lint: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     if (type == NULL || file == NULL) {

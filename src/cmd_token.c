@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "keystore.h"
 #include "opts.h"
+#include "pin.h"
 #include "util.h"
 
 enum { O_LABEL = 1, O_SO_PIN_FILE };
@@ -54,7 +55,7 @@ int token_init_main(int argc, char **argv)
         if (id == OPT_HELP) return MP_OK;
         if (id == O_LABEL) label = val;
         else if (id == O_SO_PIN_FILE) so_file = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "token init: unexpected argument '%s'", val ? val : "");
+        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "token init: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
@@ -65,8 +66,8 @@ int token_init_main(int argc, char **argv)
         return rc;
     }
     mp_ks_prepare_env(&c.hsm);
-    if ((rc = mp_pin_read(c.hsm.pin_file, "MATTER_PKI_PIN", "New user PIN: ", &pin)) != MP_OK ||
-        (rc = mp_pin_read(so_file, "MATTER_PKI_SO_PIN", "New SO PIN: ", &so_pin)) != MP_OK) {
+    if ((rc = mp_pin_read(c.hsm.pin_file, "MATTER_PKI_PIN", "New user PIN: ", 1, &pin)) != MP_OK ||
+        (rc = mp_pin_read(so_file, "MATTER_PKI_SO_PIN", "New SO PIN: ", 1, &so_pin)) != MP_OK) {
         goto end;
     }
     if (strlen(pin) < 4 || strlen(so_pin) < 4) {

@@ -10,6 +10,8 @@
 
 #include "commands.h"
 #include "err.h"
+#include "pin.h"
+#include "product.h"
 
 typedef struct command {
     const char *group;
@@ -82,7 +84,17 @@ static void exit_codes(void)
 
 int main(int argc, char **argv)
 {
+    mp_cli_startup(); /* before anything else: PINs out of the environment */
     umask(077);
+    while (argc > 1 && strcmp(argv[1], "--no-prompt") == 0) {
+        mp_cli_set_no_prompt(1);
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
+    /* product.json: core validates the common fields, the stages their sections */
+    mp_product_section_check("cd", mp_cd_section_check);
+    mp_product_section_check("dcl", mp_dcl_section_check);
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         if (argc >= 3 && strcmp(argv[2], "exit-codes") == 0) {

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "ca.h"
+#include "opts.h"
 #include "src/commands.h"
 #include "tv_gen.h"
 #include "util.h"
@@ -79,7 +80,7 @@ static int open_pai(mp_ks *ks, const mp_common *c, const tv_args *a, mp_ca *paa,
     snprintf(path, sizeof(path), "%s/pai.pem", tmp);
     mp_cert_spec spec = {.type = MP_PAI, .cn = a->pai_cn ? a->pai_cn : "Matter Test Vector PAI", .vid = vid, .pid = pid,
                          .not_before = time(NULL), .not_after = MP_NO_EXPIRY};
-    if ((rc = mp_ca_ceremony(ks, c, "testvectors generate", a->pai_key, &spec, paa, path)) != MP_OK) return rc;
+    if ((rc = mp_ca_ceremony(ks, &c->rec, "testvectors generate", a->pai_key, &spec, paa, path)) != MP_OK) return rc;
     *created = 1;
     return mp_ca_open(ks, path, a->pai_key, MP_PAI, 1, pai);
 }
@@ -168,7 +169,7 @@ static int parse(int argc, char **argv, tv_args *a, mp_common *c)
         case O_PID: a->pid = val; break;
         case O_OUT: a->out = val; break;
         default:
-            if (!mp_opt_common(c, id, val)) return mp_err(MP_ERR_USAGE, "testvectors generate: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(c, id, val)) return mp_err(MP_ERR_USAGE, "testvectors generate: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;

@@ -76,7 +76,7 @@ static int option(mp_va_input *in, args *a, int id, const char *val)
     case O_REVSET: a->revset = val; a->revset_given++; break;
     case O_PRODUCTION: in->production = 1; break;
     case O_JSON: a->json = 1; break;
-    default: return mp_err(MP_ERR_USAGE, "verify attestation: unexpected argument '%s'", val ? val : "");
+    default: return mp_err(MP_ERR_USAGE, "verify attestation: unexpected argument %s", mp_opt_shown(val));
     }
     return MP_OK;
 }

@@ -8,7 +8,7 @@
 
 #include <openssl/err.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "keystore.h"
 #include "util.h"
 #include "va_int.h"

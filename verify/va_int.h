@@ -14,6 +14,7 @@ typedef struct va_ctx {
     uint8_t pai_akid[20], paa_skid[20];
 } va_ctx;
 
+/* Verdicts (va_result.c); the checks call these and never the runner. */
 void va_pass(va_ctx *c, int id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void va_skip(va_ctx *c, int id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Record the failure of check id with code; returns -1 (stop). */

@@ -3,14 +3,14 @@
 # 100 devices without a secure element (--generate-keys) gets all formats.
 PRODUCT="$(dirname "$0")/../examples/product.json"
 step "factory data for the chip-list order (json: the key stays in the chip)"
-"$MP" factory-data build --order "$ORDER" --product "$PRODUCT" --cd "$OUT/cd.der" --format json \
+"$MP" factory-data build --order "$ORDER" --product "$PRODUCT" --cd "$OUT/cd.der" --paa "$OUT/paa.pem" --cd-signer "$OUT/cd-signer.pem" --format json \
     --out-dir "$OUT/factory-data" --jobs 2 --iterations 1000
 step "off-chip keys: 100 devices, every platform format"
 ORDER2=$("$MP" order create "${H[@]}" --vid FFF2 --pid 8001 --pai-cert "$OUT/pai.pem" --pai-key demo-pai \
     --quota 100 --cn-template "Acme DAC {udid:16}")
 "$MP" dac issue "${H[@]}" --order "$ORDER2" --generate-keys --count 100 --out-dir "$OUT/dacs-offchip" --quiet
-"$MP" factory-data build --order "$ORDER2" --product "$PRODUCT" --cd "$OUT/cd.der" --format nrf --format esp32 \
-    --format nxp --format json --out-dir "$OUT/factory-data-offchip" --jobs 2 --iterations 1000 --qr-images
+"$MP" factory-data build --order "$ORDER2" --product "$PRODUCT" --cd "$OUT/cd.der" --paa "$OUT/paa.pem" --cd-signer "$OUT/cd-signer.pem" --format nrf --format esp32 \
+    --format nxp --format json --out-dir "$OUT/factory-data-offchip" --jobs 2 --iterations 1000 --qr-images svg
 u=$(sed -n 2p "$OUT/factory-data-offchip/onboarding.csv" | cut -d, -f1)
 p=$(sed -n 2p "$OUT/factory-data-offchip/onboarding.csv" | cut -d, -f6)
 "$MP" factory-data inspect "$OUT/factory-data-offchip/$u.esp32.bin" --pai "$OUT/pai.pem" --cd "$OUT/cd.der" --passcode "$p"

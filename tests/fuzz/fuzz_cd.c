@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "tlv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -14,13 +14,13 @@ T=${FUZZ_TIME:-60}
 VEC=${MP_VECTORS:-$here/../shared/vectors/chip}
 CC=${FUZZ_CC:-clang}
 SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
-CFLAGS="-std=c11 -g -O1 -D_GNU_SOURCE -DMP_VERSION=\"fuzz\" -I. -Icore -I/usr/include/p11-kit-1"
+CFLAGS="-std=c11 -g -O1 -D_GNU_SOURCE -DMP_VERSION=\"fuzz\" -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1"
 LIBS="-lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -ldl -lm -pthread"
 mkdir -p "$B/obj"
 
 # The library: every stage source (not src/, whose commands are not fuzzed).
 objs=()
-for src in $(ls core/*.c paa/*.c pai/*.c dac/*.c certdecl/*.c factory-data/*.c dcl-export/*.c verify/*.c 2>/dev/null | grep -v '/cmd_'); do
+for src in $(ls core/*.c src/cli/*.c paa/*.c pai/*.c chips/*.c order/*.c dac/*.c ledger/*.c certdecl/*.c factory-data/*.c onboarding/*.c dcl-export/*.c verify/*.c 2>/dev/null | grep -v '/cmd_'); do
     o="$B/obj/${src%.c}.o"
     mkdir -p "$(dirname "$o")"
     if [ ! -e "$o" ] || [ "$src" -nt "$o" ]; then

@@ -29,7 +29,13 @@ p11 --login --pin "$PIN" --list-objects --type privkey > objs.txt 2>&1
 check "private keys never extractable" bash -c "[ \$(grep -c 'sensitive, always sensitive, never extractable' objs.txt) = 4 ]"
 check "private keys sign-only" bash -c "! grep -Eq 'Usage:.*(decrypt|unwrap)' objs.txt"
 skid=$(openssl x509 -in paa.pem -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :' | tr A-F a-f)
-check "CKA_ID is the SKID" grep -q "ID:         $skid" objs.txt
+# CKA_ID: a CA key is unmodifiable and uncopyable (issue 13 item 8), so its
+# attributes are final at generation, before its point (so its SKID) is known.
+# Its CKA_ID is the id= of the key URI in the ceremony log, which also records
+# the SKID of the key and of the certificate.
+paa_id=$(grep '"command":"paa create"' state/ceremony.log | head -1 | sed 's/.*;id=\([^;]*\);.*/\1/' | tr -d '%')
+check "CKA_ID is the id= of the ceremony log's key URI" grep -q "ID:         $paa_id" objs.txt
+check "ceremony log records the key's SKID = certificate SKID" bash -c "head -1 state/ceremony.log | grep -qi '\"skid\":\"$skid\"'"
 check "CKA_VALUE read refused" env SOFTHSM2_CONF="$MATTER_PKI_STATE/softhsm2.conf" "$MP_TOOLS/p11_read_value" /usr/lib/softhsm/libsofthsm2.so test "$PIN" paa
 
 # ceremony log

@@ -12,9 +12,9 @@ cp "$(dirname "$0")/../../examples/product.json" product.json
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1000 > /dev/null
 "$MP" dac issue $H --order 1 --generate-keys --count 30 --out-dir dacs --quiet > /dev/null
 db() { sqlite3 state/ledger.sqlite "$1"; }
-B="--order 1 --product product.json --cd cd.der"
+B="--order 1 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem"
 
-expect 0 "build nrf, esp32, nxp and json" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd --jobs 2 --qr-images
+expect 0 "build nrf, esp32, nxp and json" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd --jobs 2 --qr-images svg
 check "30 devices x 6 files" test "$(ls fd | grep -Ec '\.(nrf\.cbor|nrf\.json|esp32\.bin|esp32\.csv|nxp\.bin|json)$')" = 180
 check "images holding keys are 0600" bash -c "for f in fd/*.bin fd/*.cbor fd/*.json; do [ \$(stat -c %a \$f) = 600 ] || exit 1; done"
 check "onboarding.csv: header + 30 lines, 0600" bash -c "[ \$(wc -l < fd/onboarding.csv) = 31 ] && [ \$(stat -c %a fd/onboarding.csv) = 600 ]"
@@ -48,7 +48,7 @@ rm fd/$u.nxp.bin fd/$u.json
 expect 0 "a lost image rebuilt on one CPU (the worker packs)" taskset -c 0 "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd
 check "same bytes whichever thread packs" bash -c "cmp fd/$u.nxp.bin nxp.before && cmp fd/$u.json json.before"
 cp fd/$u.qr.svg qr.before; rm fd/$u.qr.svg
-expect 0 "a lost QR image is rebuilt (passcode from onboarding.csv)" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd --qr-images
+expect 0 "a lost QR image is rebuilt (passcode from onboarding.csv)" "$MP" factory-data build $B --format nrf --format esp32 --format nxp --format json --out-dir fd --qr-images svg
 check "same QR image" cmp fd/$u.qr.svg qr.before
 
 # refusals
@@ -56,12 +56,12 @@ check "same QR image" cmp fd/$u.qr.svg qr.before
 "$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem > /dev/null
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 > /dev/null
 "$MP" dac issue $H --order 2 --out-dir dacs2 --quiet > /dev/null
-expect_err 10 "keep their key in the chip" "key formats refuse chip-list devices" "$MP" factory-data build --order 2 --product product.json --cd cd.der --format esp32 --out-dir fd2
-expect 0 "json for chip-list devices" "$MP" factory-data build --order 2 --product product.json --cd cd.der --format json --out-dir fd2 --record-passcodes
+expect_err 10 "keep their key in the chip" "key formats refuse chip-list devices" "$MP" factory-data build --order 2 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format esp32 --out-dir fd2
+expect 0 "json for chip-list devices" "$MP" factory-data build --order 2 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format json --out-dir fd2 --record-passcodes
 check "json holds no key for chip devices" bash -c "! jq -e '.dac_key' fd2/*.json > /dev/null 2>&1 || [ \"\$(jq -r '.dac_key' \$(ls fd2/*.json | head -1))\" = null ]"
 check "--record-passcodes records them" test "$(db 'select count(*) from factory_data where passcode is not null')" = 5
 jq '.product_id = "0x8002"' product.json > other.json
-expect_err 12 "order 1 is for" "product of another PID" "$MP" factory-data build --order 1 --product other.json --cd cd.der --format json --out-dir x
+expect_err 12 "order 1 is for" "product of another PID" "$MP" factory-data build --order 1 --product other.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format json --out-dir x
 expect_err 10 "iterations" "iterations out of range" "$MP" factory-data build $B --format json --out-dir x --iterations 999
 expect_err 2 "at least one --format" "no format" "$MP" factory-data build $B --out-dir x
 expect_err 2 "is not one of" "unknown format" "$MP" factory-data build $B --format zigbee --out-dir x
@@ -71,21 +71,21 @@ expect_err 2 "is not one of" "unknown format" "$MP" factory-data build $B --form
 "$MP" dac issue $H --order 3 --generate-keys --count 3 --out-dir dacs3 --quiet > /dev/null
 u1=$(ls dacs3/*.der | grep -v key | head -1 | xargs basename | sed 's/.der$//')
 printf 'udid,passcode,discriminator,serial\n%s,20202021,3840,ACME-0001\n' "$u1" > assign.csv
-expect 0 "build with --assign, --keep-keys, --include-passcode" "$MP" factory-data build --order 3 --product product.json --cd cd.der --format json --out-dir fd3 --assign assign.csv --keep-keys --include-passcode
+expect 0 "build with --assign, --keep-keys, --include-passcode" "$MP" factory-data build --order 3 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format json --out-dir fd3 --assign assign.csv --keep-keys --include-passcode
 check "assigned values used" grep -q "^$u1,ACME-0001,0xFFF2,0x8001,3840,20202021," fd3/onboarding.csv
 check "passcode in the image when asked" jq -e '.passcode == 20202021' "fd3/$u1.json"
 check "--keep-keys keeps the key files" test "$(ls dacs3/*.key.der | wc -l)" = 3
 printf 'udid,passcode\n%s,11111111\n' "$u1" > badassign.csv
-expect_err 10 "passcode" "--assign with an invalid passcode" "$MP" factory-data build --order 3 --product product.json --cd cd.der --format json --out-dir fd4 --assign badassign.csv
+expect_err 10 "passcode" "--assign with an invalid passcode" "$MP" factory-data build --order 3 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format json --out-dir fd4 --assign badassign.csv
 
 # crash: kill -9 part-way through a bigger build, then finish
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 3000 > /dev/null
 "$MP" dac issue $H --order 4 --generate-keys --count 3000 --out-dir dacs4 --quiet > /dev/null
-"$MP" factory-data build --order 4 --product product.json --cd cd.der --format nxp --format json --out-dir fd5 --iterations 1000 --quiet > /dev/null 2>&1 &
+"$MP" factory-data build --order 4 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd5 --iterations 1000 --quiet > /dev/null 2>&1 &
 pid=$!
 for i in $(seq 1 300); do [ "$(ls fd5 2>/dev/null | wc -l)" -gt 1500 ] && break; sleep 0.01; done
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
-expect 0 "re-run after kill -9" "$MP" factory-data build --order 4 --product product.json --cd cd.der --format nxp --format json --out-dir fd5 --iterations 1000 --quiet
+expect 0 "re-run after kill -9" "$MP" factory-data build --order 4 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd5 --iterations 1000 --quiet
 check "every device once in onboarding.csv" bash -c "[ \$(tail -n +2 fd5/onboarding.csv | cut -d, -f1 | sort -u | wc -l) = 3000 ] && [ \$(wc -l < fd5/onboarding.csv) = 3001 ]"
 check "every device once in manifest.jsonl" bash -c "[ \$(jq -r .udid fd5/manifest.jsonl | sort -u | wc -l) = 3000 ] && [ \$(wc -l < fd5/manifest.jsonl) = 3000 ]"
 check "all written in the ledger" test "$(db 'select count(*) from factory_data where order_id=4 and written=1')" = 3000

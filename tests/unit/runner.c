@@ -5,6 +5,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "product.h"
+
 #define X(fn) void fn(void);
 #include "suites.h"
 #undef X
@@ -14,6 +16,8 @@ int main(int argc, char **argv)
     if (CU_initialize_registry() != CUE_SUCCESS) {
         return 2;
     }
+    mp_product_section_check("cd", mp_cd_section_check); /* as src/main.c does */
+    mp_product_section_check("dcl", mp_dcl_section_check);
 #define X(fn) fn();
 #include "suites.h"
 #undef X

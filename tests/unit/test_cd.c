@@ -5,7 +5,7 @@
 #include <openssl/cms.h>
 #include <openssl/pem.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "testutil.h"
 #include "tlv.h"
 #include "util.h"

@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "dac/chips.h"
+#include "chips/chips.h"
 #include "b64.h"
 #include "testutil.h"
 #include "util.h"

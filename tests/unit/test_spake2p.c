@@ -189,10 +189,14 @@ static void test_assign_csv(void)
         {"udid,serial,serial\n", MP_ERR_INVALID, "a.csv:1: column 3"},
         {"udid,serial\nd1\n", MP_ERR_INVALID, "a.csv:2: 1 columns"},
         {"udid,serial\nd 1,x\n", MP_ERR_INVALID, "a.csv:2: udid"},
-        {"udid,serial\n\"d1\",x\n", MP_ERR_INVALID, "a.csv:2: quoted"},
+        {"udid,serial\n\"d1,x\n", MP_ERR_INVALID, "a.csv:2: a quoted field is not closed"},
+        {"udid,serial\nd1,x\"y\n", MP_ERR_INVALID, "a.csv:2: field 2: a quote inside"},
+        {"udid,serial\nd1,\"SN,1\"\n", MP_ERR_INVALID, "a.csv:2: serial: serial number 'SN,1': character 3"},
+        {"udid,serial\nd1,=1+2\n", MP_ERR_INVALID, "a.csv:2: serial: serial number '=1+2': character 1"},
+        {"udid,serial\nd1,SN\"1\n", MP_ERR_INVALID, "a.csv:2: field 2: a quote inside"},
         {"udid,serial\nd1,A\nd1,B\n", MP_ERR_DUPLICATE, "udid 'd1'"},
         {"udid,serial\nd1,A\nd2,A\n", MP_ERR_DUPLICATE, "serial 'A'"},
-        {"", MP_ERR_INVALID, "column 1"},
+        {"", MP_ERR_INVALID, "a.csv: empty file"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = mp_assign_parse("a.csv", bad[i].csv, strlen(bad[i].csv), &a);

@@ -7,7 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "certdecl/cd.h"
+#include "cd.h"
 #include "keystore.h"
 #include "testutil.h"
 #include "util.h"

@@ -1,6 +1,4 @@
-/* pai.c - `pai create` and `pai csr`: the PAI key ceremony. */
-#include "pai.h"
-
+/* cmd_pai.c - `pai create` and `pai csr`: the PAI key ceremony. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,68 +12,12 @@
 #include "ceremony.h"
 #include "keystore.h"
 #include "opts.h"
+#include "pai_req.h"
 #include "src/commands.h"
 #include "util.h"
 
 enum { O_PAA_CERT = 1, O_PAA_KEY, O_KEY_LABEL, O_CN, O_VID, O_PID, O_FROM, O_DAYS,
        O_NO_EXPIRY, O_OUT, O_TEST_MODE };
-
-int mp_pai_check_vid(const mp_ca *paa, uint16_t vid)
-{
-    if (paa->vp.has_vid && paa->vp.vid != vid) {
-        return mp_err(MP_ERR_MISMATCH, "PAI vendor ID 0x%04X differs from the PAA's 0x%04X", vid, paa->vp.vid);
-    }
-    return MP_OK;
-}
-
-static int req_subject(X509_REQ *r, const char *path, mp_pai_req *req)
-{
-    const X509_NAME *n = X509_REQ_get_subject_name(r);
-    mp_vidpid vp;
-    int idx = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
-    if (idx < 0 || X509_NAME_get_index_by_NID(n, NID_commonName, idx) >= 0) {
-        return mp_err(MP_ERR_PROFILE, "%s: the subject must have exactly one CN", path);
-    }
-    const ASN1_STRING *cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, idx));
-    int len = ASN1_STRING_length(cn);
-    if (len < 1 || len > MP_MAX_CN || memchr(ASN1_STRING_get0_data(cn), 0, (size_t)len) != NULL) {
-        return mp_err(MP_ERR_PROFILE, "%s: subject CN must be 1..%d characters", path, MP_MAX_CN);
-    }
-    memcpy(req->cn, ASN1_STRING_get0_data(cn), (size_t)len);
-    req->cn[len] = 0;
-    if (mp_dn_vidpid(n, &vp) != MP_OK || vp.from_cn) {
-        return mp_err(MP_ERR_PROFILE, "%s: subject VID/PID must be matter-vid/matter-pid attributes of 4 uppercase hex digits", path);
-    }
-    if (!vp.has_vid || vp.vid == 0 || vp.vid > 0xFFF4) {
-        return mp_err(MP_ERR_PROFILE, "%s: subject needs a matter-vid in 0001..FFF4", path);
-    }
-    if (vp.has_pid && vp.pid == 0) {
-        return mp_err(MP_ERR_PROFILE, "%s: matter-pid 0000 is not a product ID", path);
-    }
-    for (int i = 0; i < X509_NAME_entry_count(n); i++) {
-        const ASN1_OBJECT *o = X509_NAME_ENTRY_get_object(X509_NAME_get_entry(n, i));
-        char oid[64];
-        OBJ_obj2txt(oid, sizeof(oid), o, 1);
-        if (OBJ_obj2nid(o) != NID_commonName && strcmp(oid, "1.3.6.1.4.1.37244.2.1") != 0 &&
-            strcmp(oid, "1.3.6.1.4.1.37244.2.2") != 0) {
-            return mp_err(MP_ERR_PROFILE, "%s: unexpected subject attribute %s (only CN, matter-vid, matter-pid)", path, oid);
-        }
-    }
-    req->vid = vp.vid;
-    req->pid = vp.has_pid ? vp.pid : 0;
-    return MP_OK;
-}
-
-int mp_pai_req_load(const char *path, mp_pai_req *req)
-{
-    X509_REQ *r = NULL;
-    int rc = mp_csr_load(path, &r, req->point);
-    if (rc == MP_OK) {
-        rc = req_subject(r, path, req);
-    }
-    X509_REQ_free(r);
-    return rc;
-}
 
 /* ---- pai create ---------------------------------------------------------- */
 
@@ -121,7 +63,7 @@ static int parse(mp_optparse *p, mp_common *c, pai_args *a)
         case O_TEST_MODE: a->test_mode = 1; break;
         case O_OUT: a->out = val; break;
         default:
-            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "%s: unexpected argument '%s'", p->cmd, val ? val : "");
+            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "%s: unexpected argument %s", p->cmd, mp_opt_shown(val));
         }
     }
     mp_common_finish(c);
@@ -176,7 +118,7 @@ int pai_create_main(int argc, char **argv)
         (rc = mp_pai_check_vid(&paa, spec.vid)) != MP_OK) {
         goto end;
     }
-    rc = mp_ca_ceremony(ks, &c, "pai create", a.label, &spec, &paa, a.out);
+    rc = mp_ca_ceremony(ks, &c.rec, "pai create", a.label, &spec, &paa, a.out);
     if (rc == MP_OK && !c.quiet) {
         printf("PAI certificate written to %s (key '%s' on token '%s')\n", a.out, a.label, mp_ks_token_label(ks));
     }
@@ -273,7 +215,7 @@ int pai_csr_main(int argc, char **argv)
         goto end;
     }
     if ((rc = write_csr(ks, &key, &spec, a.out, c.force)) != MP_OK ||
-        (rc = mp_ceremony_log(&c, "pai csr", mp_ks_token_label(ks), &key, NULL, a.out)) != MP_OK) {
+        (rc = mp_ceremony_log(&c.rec, "pai csr", mp_ks_token_label(ks), &key, NULL, a.out)) != MP_OK) {
         if (rc != MP_ERR_EXISTS) {
             unlink(a.out);
         }

@@ -7,7 +7,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pin.h"
 #include "util.h"
+
+const char *mp_opt_shown(const char *val)
+{
+    static _Thread_local char buf[64];
+    size_t n = val != NULL ? strlen(val) : 0;
+    if (n > 8) {
+        snprintf(buf, sizeof(buf), "'%.2s...' (%zu characters, not shown in full)", val, n);
+    } else {
+        snprintf(buf, sizeof(buf), "of %zu characters (not shown: it may be a secret)", n);
+    }
+    return buf;
+}
 
 void mp_opt_init(mp_optparse *p, int argc, char **argv, const mp_opt *opts,
                  const char *cmd, const char *synopsis, const char *about)
@@ -99,7 +112,7 @@ int mp_opt_next(mp_optparse *p, const char **val)
         if (strcmp(a, "--") == 0 && p->i < p->argc) {
             a = p->argv[p->i++];
         } else if (a[0] == '-' && a[1] != 0 && strcmp(a, "-h") != 0) {
-            return -mp_err(MP_ERR_USAGE, "%s: unknown option '%s' (see --help)", p->cmd, a);
+            return -mp_err(MP_ERR_USAGE, "%s: unknown option %s (see --help)", p->cmd, mp_opt_shown(a));
         } else if (strcmp(a, "-h") == 0) {
             mp_opt_help(p);
             return OPT_HELP;
@@ -149,6 +162,8 @@ int mp_opt_common(mp_common *c, int id, const char *val)
     case OPT_STATE_DIR: c->state_dir = val; return 1;
     case OPT_OPERATOR: c->operator_name = val; return 1;
     case OPT_FORCE: c->force = 1; return 1;
+    case OPT_NO_PROMPT: mp_cli_set_no_prompt(1); return 1;
+    case OPT_FORCE_PIN_TRY: c->hsm.force_pin_try = 1; return 1;
     case OPT_QUIET: c->quiet = 1; return 1;
     default: return 0;
     }
@@ -169,6 +184,9 @@ void mp_common_finish(mp_common *c)
         c->hsm.token = t != NULL && *t ? t : NULL;
     }
     c->hsm.state_dir = c->state_dir;
+    c->hsm.pin_cb = mp_cli_pin;
+    c->hsm.warn = mp_cli_warn;
+    c->rec = (mp_ceremony_cfg){c->state_dir, c->operator_name, c->force};
 }
 
 uint64_t mp_opt_uint(const char *val)

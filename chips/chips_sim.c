@@ -6,7 +6,7 @@
  * Large outputs are streamed to temporary files in DIR and renamed into
  * place only when everything succeeded; memory does not grow with --count.
  */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <errno.h>
 #include <stdio.h>

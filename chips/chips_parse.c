@@ -1,5 +1,5 @@
 /* chips_parse.c - streaming CSV and JSON chip-list parsers (see chips.h). */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <stdio.h>
 #include <string.h>

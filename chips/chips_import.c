@@ -1,5 +1,5 @@
 /* chips_import.c - a chip list into the ledger, all or nothing (see chips.h). */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <dirent.h>
 #include <stdio.h>

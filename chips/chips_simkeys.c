@@ -1,6 +1,6 @@
 /* chips_simkeys.c - the simulator's device key store: "the key inside the
  * chip" for demos and CSR tests (see chips.h). */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +70,7 @@ int mp_sim_device_key(const char *dir, const char *udid, EVP_PKEY **out)
     uint8_t scalar[32];
     int hit = 0, rc;
     snprintf(path, sizeof(path), "%s/device-keys.csv", dir);
-    FILE *f = fopen(path, "r");
+    FILE *f = mp_fopen_input(path);
     if (f == NULL) {
         return mp_err(MP_ERR_IO, "%s: cannot open the simulated device key store", path);
     }

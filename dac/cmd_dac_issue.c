@@ -1,4 +1,4 @@
-/* issue_cmd.c - `matter-pki dac issue` in its three modes: a batch for
+/* cmd_dac_issue.c - `matter-pki dac issue` in its three modes: a batch for
  * authorized chip-list devices, one PKCS#10 request made inside a device, and
  * off-chip key generation for chips without a secure element. */
 #include <errno.h>
@@ -80,7 +80,7 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
             a->udids[a->n_udids++] = (char *)val;
             break;
         default:
-            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "dac issue: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "dac issue: unexpected argument %s", mp_opt_shown(val));
         }
     }
     mp_common_finish(c);

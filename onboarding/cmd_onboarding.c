@@ -6,8 +6,8 @@
 #include <jansson.h>
 
 #include "src/commands.h"
-#include "creds.h"
-#include "onboarding.h"
+#include "factory-data/creds.h"
+#include "factory-data/onboarding.h"
 #include "opts.h"
 #include "b64.h"
 #include "factory-data/qr_ext.h"
@@ -119,7 +119,7 @@ int onboarding_encode_main(int argc, char **argv)
         case O_CAPS: n = mp_opt_uint(val); if (n > 0xFF) return mp_err(MP_ERR_INVALID, "--caps: %s; expected 1..63", val); pl.caps = (uint8_t)n; have |= 16; break;
         case O_JSON: json = 1; break;
         default:
-            if (!ext_opt(id, val, &ext, salt, &rc)) return mp_err(MP_ERR_USAGE, "onboarding encode: unexpected argument '%s'", val ? val : "");
+            if (!ext_opt(id, val, &ext, salt, &rc)) return mp_err(MP_ERR_USAGE, "onboarding encode: unexpected argument %s", mp_opt_shown(val));
             if (rc != MP_OK) return rc;
             has_ext = 1;
         }
@@ -232,7 +232,7 @@ int onboarding_decode_main(int argc, char **argv)
         if (id == OPT_HELP) return MP_OK;
         if (id == O_JSON) json = 1;
         else if (id == OPT_POSITIONAL && code == NULL) code = val;
-        else return mp_err(MP_ERR_USAGE, "onboarding decode: unexpected argument '%s'", val);
+        else return mp_err(MP_ERR_USAGE, "onboarding decode: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     if (code == NULL) return mp_err(MP_ERR_USAGE, "onboarding decode: CODE is required");

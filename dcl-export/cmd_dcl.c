@@ -1,4 +1,4 @@
-/* dcl_cmd.c - `matter-pki dcl export KIND`: parse, load the product, the
+/* cmd_dcl.c - `matter-pki dcl export KIND`: parse, load the product, the
  * certificates and the CD, build and validate one record (or all of them),
  * then write. */
 #include <stdio.h>
@@ -116,7 +116,7 @@ static int parse(int argc, char **argv, dcl_args *a, int *help)
         }
         int s = id == OPT_POSITIONAL ? 0 : set_opt(a, id, val);
         if (s < 0) return MP_ERR_USAGE;
-        if (s == 0) return mp_err(MP_ERR_USAGE, "dcl export: unexpected argument '%s'", val ? val : "");
+        if (s == 0) return mp_err(MP_ERR_USAGE, "dcl export: unexpected argument %s", mp_opt_shown(val));
         if (id < O_NOPT) seen[id] = 1;
     }
     if (id < 0) return -id;

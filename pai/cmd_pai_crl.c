@@ -1,6 +1,5 @@
-/* revoke.c - `dac revoke` records a revocation; `pai crl` signs the PAI's
- * CRL (v2, AKID, CRL number, reason codes) with the PAI key in the token. */
-#include <ctype.h>
+/* cmd_pai_crl.c - `pai crl` signs the PAI's CRL (v2, AKID, CRL number,
+ * reason codes) with the PAI key in the token. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,73 +15,7 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_SERIAL = 1, O_REASON, O_LEDGER, O_PAI_CERT, O_PAI_KEY, O_OUT, O_DAYS };
-
-#define REASONS "unspecified|keyCompromise|cACompromise|affiliationChanged|superseded|cessationOfOperation|privilegeWithdrawn"
-
-static const mp_opt revoke_opts[] = {
-    {"serial", O_SERIAL, OT_STR, "HEX", "serial number of the DAC (hex, as `ledger export` prints it)"},
-    {"reason", O_REASON, OT_ENUM, REASONS, "RFC 5280 reason (required)"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
-    MP_OPTS_COMMON,
-    {NULL, 0, 0, NULL, NULL},
-};
-
-/* Normalise a serial to uppercase hex of the integer value, even length. */
-static int norm_serial(const char *in, char out[41])
-{
-    const char *s = in;
-    if (strncmp(s, "0x", 2) == 0 || strncmp(s, "0X", 2) == 0) s += 2;
-    while (*s == '0' && s[1] != 0) s++;
-    size_t n = strlen(s);
-    if (n == 0 || n > 40) {
-        return mp_err(MP_ERR_INVALID, "--serial: '%s' is not a serial number (1..20 octets of hex)", in);
-    }
-    size_t o = n % 2;
-    if (o) out[0] = '0';
-    for (size_t i = 0; i < n; i++) {
-        if (!isxdigit((unsigned char)s[i])) return mp_err(MP_ERR_INVALID, "--serial: '%s' is not hex", in);
-        out[o + i] = (char)toupper((unsigned char)s[i]);
-    }
-    out[o + n] = 0;
-    return MP_OK;
-}
-
-int dac_revoke_main(int argc, char **argv)
-{
-    mp_optparse p;
-    mp_common c = {0};
-    const char *val, *serial = NULL, *reason = NULL, *ledger = NULL;
-    char norm[41];
-    mp_ledger *l = NULL;
-    int id, rc;
-    mp_opt_init(&p, argc, argv, revoke_opts, "dac revoke", "--serial HEX --reason R",
-                "Records the revocation of an issued DAC in the ledger. `pai crl` then publishes it.");
-    while ((id = mp_opt_next(&p, &val)) > 0) {
-        if (id == OPT_HELP) return MP_OK;
-        if (id == O_SERIAL) serial = val;
-        else if (id == O_REASON) reason = val;
-        else if (id == O_LEDGER) ledger = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac revoke: unexpected argument '%s'", val ? val : "");
-    }
-    if (id < 0) return -id;
-    mp_common_finish(&c);
-    if (serial == NULL || reason == NULL) {
-        return mp_err(MP_ERR_USAGE, "dac revoke: --serial and --reason are required");
-    }
-    if ((rc = norm_serial(serial, norm)) != MP_OK || (rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK) {
-        return rc;
-    }
-    if ((rc = mp_ledger_begin(l)) == MP_OK && (rc = mp_ledger_revoke(l, norm, reason)) == MP_OK) {
-        rc = mp_ledger_commit(l);
-    }
-    mp_ledger_rollback(l);
-    mp_ledger_close(l);
-    if (rc == MP_OK) printf("DAC serial %s revoked (%s)\n", norm, reason);
-    return rc;
-}
-
-/* ---- pai crl ------------------------------------------------------------- */
+enum { O_LEDGER = 1, O_PAI_CERT, O_PAI_KEY, O_OUT, O_DAYS };
 
 static const mp_opt crl_opts[] = {
     {"pai-cert", O_PAI_CERT, OT_FILE, "FILE", "PAI certificate (required)"},
@@ -195,7 +128,7 @@ int pai_crl_main(int argc, char **argv)
         else if (id == O_OUT) out = val;
         else if (id == O_DAYS) days = val;
         else if (id == O_LEDGER) ledger = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "pai crl: unexpected argument '%s'", val ? val : "");
+        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "pai crl: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
@@ -210,7 +143,7 @@ int pai_crl_main(int argc, char **argv)
     }
     int n = i2d_X509_CRL(crl, &der);
     if ((rc = mp_write_file(out, der, (size_t)n, 0644, c.force)) == MP_OK) {
-        rc = mp_ceremony_log(&c, "pai crl", mp_ks_token_label(ks), &pai.key, NULL, out);
+        rc = mp_ceremony_log(&c.rec, "pai crl", mp_ks_token_label(ks), &pai.key, NULL, out);
     }
     if (rc == MP_OK) printf("CRL with %d revoked DAC(s) written to %s\n", sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), out);
 end:

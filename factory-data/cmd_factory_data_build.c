@@ -1,12 +1,15 @@
-/* cmd_build.c - `factory-data build`: options, inputs and their checks. */
+/* cmd_factory_data_build.c - `factory-data build`: options, inputs and their checks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "certdecl/cd.h"
+#include <jansson.h>
+
+#include "cd.h"
 #include "factory-data/build.h"
+#include "factory-data/build_check.h"
 #include "factory-data/check.h"
 #include "opts.h"
 #include "src/commands.h"
@@ -15,12 +18,17 @@
 #include "x509.h"
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
-       O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER };
+       O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
+       O_TRUST_DIR, O_PRODUCTION, O_JSON };
 
 static const mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
     {"product", O_PRODUCT, OT_FILE, "FILE", "product description, product.json (required)"},
     {"cd", O_CD, OT_FILE, "FILE", "Certification Declaration (required; must list the order's VID/PID)"},
+    {"paa", O_PAA, OT_FILE, "FILE", "the PAA the order's devices chain to (repeatable; or --trust-dir)"},
+    {"cd-signer", O_CD_SIGNER, OT_FILE, "FILE", "the certificate the CD must be signed with (repeatable; or --trust-dir)"},
+    {"trust-dir", O_TRUST_DIR, OT_DIR, "DIR", "a folder of PAA and CD signer certificates (*.pem, *.der)"},
+    {"production", O_PRODUCTION, OT_FLAG, NULL, "a production lot: refuse a development or provisional CD, add the certification-test checks"},
     {"format", O_FORMAT, OT_ENUM, "nrf|esp32|nxp|json", "output format (repeatable; nrf also writes its JSON form, esp32 its CSV)"},
     {"iterations", O_ITER, OT_UINT, "N", "SPAKE2+ PBKDF2 iterations 1000..100000 (default: product.json, else 10000)"},
     {"out-dir", O_OUT_DIR, OT_DIR, "DIR", "output folder (required)"},
@@ -30,8 +38,11 @@ static const mp_opt opts[] = {
     {"include-passcode", O_INCLUDE_PC, OT_FLAG, NULL, "also write the passcode into the images (spec 5.1.7: avoid)"},
     {"record-passcodes", O_RECORD_PC, OT_FLAG, NULL, "record passcodes in the ledger in clear (default: never)"},
     {"keep-keys", O_KEEP_KEYS, OT_FLAG, NULL, "keep the loose off-chip DAC key files after packing them"},
-    {"qr-images", O_QR, OT_FLAG, NULL, "write UDID.qr.svg, the onboarding QR code of each new device"},
+    {"qr-images", O_QR, OT_ENUM, "png|svg", "write UDID.qr.png or UDID.qr.svg: the QR code with the manual code under it"},
+    {"qr-module-px", O_QR_PX, OT_UINT, "N", "PNG: pixels per QR module, 1..40 (default 6)"},
     {"serial-template", O_SERIAL, OT_STR, "T", "serial numbers: {seq}, {seq:W}, {udid}, {hex:N} (default {hex:16})"},
+    {"serial-start", O_SERIAL_START, OT_UINT, "N", "first {seq} (default: where the template's counter in the ledger stands)"},
+    {"json", O_JSON, OT_FLAG, NULL, "print the summary as one JSON object"},
     {"mfg-date", O_MFG, OT_DATE, "DATE", "manufacturing date YYYY-MM-DD (default today, UTC)"},
     {"partition-size", O_PSIZE, OT_UINT, "BYTES", "esp32 NVS partition size (default 0x6000)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
@@ -41,12 +52,14 @@ static const mp_opt opts[] = {
 };
 
 typedef struct build_args {
-    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger;
+    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start;
+    mp_fd_trust trust;
+    int json;
     const char *formats[MP_FD_MAX_FORMATS];
     int nformats;
     char *udids[4096];
     size_t n_udids;
-    int include_pc, record_pc, keep_keys, qr;
+    int include_pc, record_pc, keep_keys;
 } build_args;
 
 static int parse(int argc, char **argv, mp_common *c, build_args *a)
@@ -55,12 +68,13 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
     const char *val;
     int id;
     mp_opt_init(&p, argc, argv, opts, "factory-data build",
-                "--order ID --product product.json --cd cd.der --format F [--format F]... --out-dir DIR [--jobs J]",
+                "--order ID --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format F [--format F]... --out-dir DIR [--jobs J]",
                 "Builds the factory-data partition of every issued device of the order, one\n"
                 "file per device and format (UDID.<ext>, mode 0600 when it holds a key or the\n"
                 "passcode), plus manifest.jsonl and onboarding.csv (the only place passcodes go).\n"
                 "Re-running is idempotent; an interrupted build finishes on re-run. Credentials\n"
-                "are recorded in the ledger so a rebuild gives the same values.");
+                "are recorded in the ledger so a rebuild gives the same values. Before writing\n"
+                "anything the CD and one device are verified as a commissioner would.");
     while ((id = mp_opt_next(&p, &val)) > 0) {
         switch (id) {
         case OPT_HELP: return OPT_HELP;
@@ -78,7 +92,20 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_INCLUDE_PC: a->include_pc = 1; break;
         case O_RECORD_PC: a->record_pc = 1; break;
         case O_KEEP_KEYS: a->keep_keys = 1; break;
-        case O_QR: a->qr = 1; break;
+        case O_QR: a->qr = val; break;
+        case O_QR_PX: a->qr_px = val; break;
+        case O_SERIAL_START: a->serial_start = val; break;
+        case O_JSON: a->json = 1; break;
+        case O_PRODUCTION: a->trust.production = 1; break;
+        case O_TRUST_DIR: a->trust.trust_dir = val; break;
+        case O_PAA:
+            if (a->trust.n_paa >= 8) return -mp_err(MP_ERR_USAGE, "factory-data build: at most 8 --paa options");
+            a->trust.paa[a->trust.n_paa++] = val;
+            break;
+        case O_CD_SIGNER:
+            if (a->trust.n_signer >= 8) return -mp_err(MP_ERR_USAGE, "factory-data build: at most 8 --cd-signer options");
+            a->trust.signer[a->trust.n_signer++] = val;
+            break;
         case O_FORMAT:
             if (a->nformats >= 4) return -mp_err(MP_ERR_USAGE, "factory-data build: at most 4 --format options");
             a->formats[a->nformats++] = val;
@@ -88,7 +115,7 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
             a->udids[a->n_udids++] = (char *)val;
             break;
         default:
-            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "factory-data build: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "factory-data build: unexpected argument %s", mp_opt_shown(val));
         }
     }
     mp_common_finish(c);
@@ -129,12 +156,18 @@ static int check_inputs(mp_fd_build *b, const build_args *a, mp_cd *cd)
     if ((rc = mp_fd_check_cd_covers(&probe, cd)) != MP_OK) {
         return mp_err_ctx(MP_ERR_MISMATCH, "%s", a->cd);
     }
-    if (b->needs_key) {
-        if ((rc = mp_ledger_count_issued(b->ledger, b->order.id, MP_KEY_CHIP, &chip)) != MP_OK) return rc;
-        if (chip > 0) {
-            return mp_err(MP_ERR_INVALID, "the requested format stores the DAC private key, but %llu device(s) of order %lld keep their key in the chip (chip-list devices); use --format json for them, or issue with --generate-keys",
-                          (unsigned long long)chip, (long long)b->order.id);
-        }
+    uint64_t offchip = 0;
+    if ((rc = mp_ledger_count_issued(b->ledger, b->order.id, MP_KEY_CHIP, &chip)) != MP_OK ||
+        (rc = mp_ledger_count_issued(b->ledger, b->order.id, MP_KEY_OFFCHIP, &offchip)) != MP_OK) {
+        return rc;
+    }
+    b->total = b->n_udids ? b->n_udids : chip + offchip;
+    int all_key = 1;
+    for (int f = 0; f < b->nformats; f++) all_key &= mp_fd_needs_dac_key(b->formats[f]);
+    if (all_key && chip > 0 && offchip == 0) {
+        /* a mixed order builds the key formats for its off-chip devices and reports the others as skipped */
+        return mp_err(MP_ERR_INVALID, "the requested formats store the DAC private key, but all %llu device(s) of order %lld keep their key in the chip (chip-list devices); use --format json for them, or issue with --generate-keys",
+                      (unsigned long long)chip, (long long)b->order.id);
     }
     if (a->iter != NULL && (mp_parse_uint(a->iter, 100000, &n) != MP_OK || n < 1000)) {
         return mp_err(MP_ERR_INVALID, "--iterations: 1000..100000");
@@ -146,6 +179,15 @@ static int check_inputs(mp_fd_build *b, const build_args *a, mp_cd *cd)
     char sn[MP_SERIAL_MAX + 1];
     if ((rc = mp_serial_format(b->serial_tmpl, 0, "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF", sn)) != MP_OK) {
         return mp_err_ctx(rc, "--serial-template");
+    }
+    b->seq_tmpl = strstr(b->serial_tmpl, "{seq") != NULL;
+    if (a->serial_start != NULL) {
+        if (!b->seq_tmpl) return mp_err(MP_ERR_USAGE, "--serial-start: the serial template has no {seq}");
+        if (mp_parse_uint(a->serial_start, (uint64_t)INT64_MAX, &b->seq_start) != MP_OK) return mp_err(MP_ERR_USAGE, "--serial-start: not a number");
+    } else if (b->seq_tmpl) {
+        int found = 0;
+        if ((rc = mp_ledger_serial_next(b->ledger, b->serial_tmpl, &b->seq_start, &found)) != MP_OK) return rc;
+        if (!found && (rc = mp_ledger_count_fd(b->ledger, b->order.id, &b->seq_start)) != MP_OK) return rc; /* ledgers before the counter */
     }
     return MP_OK;
 }
@@ -169,6 +211,26 @@ static int load_pai(mp_fd_build *b)
     return rc;
 }
 
+
+static void summary(const mp_fd_build *b, const char *out_dir, int json)
+{
+    if (json) {
+        printf("{\"order\":%lld,\"built\":%llu,\"rebuilt\":%llu,\"already_built\":%llu,\"revoked_skipped\":%llu,"
+               "\"chip_key_skipped\":%llu,\"key_files_removed\":%llu,\"out_dir\":",
+               (long long)b->order.id, (unsigned long long)b->built, (unsigned long long)b->rebuilt, (unsigned long long)b->skipped,
+               (unsigned long long)b->revoked, (unsigned long long)b->chip_skipped, (unsigned long long)b->keys_removed);
+        json_t *s = json_string(out_dir);
+        char *t = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+        printf("%s}\n", t ? t : "null");
+        free(t);
+        json_decref(s);
+        return;
+    }
+    printf("order %lld: factory data for %llu new device(s), %llu rebuilt, %llu already built; %llu revoked device(s) skipped; "
+           "%llu chip-key device(s) skipped (their key formats need the key); %llu loose key file(s) removed; output in %s\n",
+           (long long)b->order.id, (unsigned long long)b->built, (unsigned long long)b->rebuilt, (unsigned long long)b->skipped,
+           (unsigned long long)b->revoked, (unsigned long long)b->chip_skipped, (unsigned long long)b->keys_removed, out_dir);
+}
 
 int fd_build_main(int argc, char **argv)
 {
@@ -200,7 +262,14 @@ int fd_build_main(int argc, char **argv)
     b.include_passcode = a.include_pc;
     b.record_passcodes = a.record_pc;
     b.keep_keys = a.keep_keys;
-    b.qr_images = a.qr;
+    b.qr_images = a.qr == NULL ? MP_QR_NONE : strcmp(a.qr, "png") == 0 ? MP_QR_PNG : MP_QR_SVG;
+    b.qr_module_px = 6;
+    if (a.qr_px != NULL) {
+        uint64_t px;
+        if (mp_parse_uint(a.qr_px, 40, &px) != MP_OK || px == 0) return mp_err(MP_ERR_USAGE, "--qr-module-px: 1..40");
+        if (b.qr_images != MP_QR_PNG) return mp_err(MP_ERR_USAGE, "--qr-module-px goes with --qr-images png");
+        b.qr_module_px = (int)px;
+    }
     b.serial_tmpl = a.serial ? a.serial : "{hex:16}";
     if (a.mfg) snprintf(b.mfg_date, sizeof(b.mfg_date), "%.10s", a.mfg);
     else {
@@ -219,9 +288,11 @@ int fd_build_main(int argc, char **argv)
     b.cd_len = cd_len;
     if (a.assign && (rc = mp_assign_load(a.assign, &assign)) != MP_OK) goto end;
     b.assign = a.assign ? &assign : NULL;
+    b.assign_path = a.assign;
     if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &b.ledger)) != MP_OK ||
         (rc = mp_ledger_get_order(b.ledger, (int64_t)order, &b.order)) != MP_OK || (rc = check_inputs(&b, &a, &cd)) != MP_OK ||
-        (rc = load_pai(&b)) != MP_OK) {
+        (rc = load_pai(&b)) != MP_OK || (rc = mp_ledger_fd_prepare(b.ledger)) != MP_OK ||
+        (rc = mp_fd_build_precheck(&b)) != MP_OK || (rc = mp_fd_build_verify_cd(&b, &a.trust, &cd)) != MP_OK) {
         goto end;
     }
     int lock = -1; /* held until exit */
@@ -230,9 +301,7 @@ int fd_build_main(int argc, char **argv)
         goto end;
     }
     rc = mp_fd_build_run(&b);
-    printf("order %lld: factory data for %llu new device(s), %llu rebuilt, %llu already built; %llu loose key file(s) removed; output in %s\n",
-           (long long)order, (unsigned long long)b.built, (unsigned long long)b.rebuilt, (unsigned long long)b.skipped,
-           (unsigned long long)b.keys_removed, a.out_dir);
+    if (rc == MP_OK) summary(&b, a.out_dir, a.json);
 end:
     mp_assign_free(&assign);
     free(cd_der);

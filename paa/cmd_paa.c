@@ -1,4 +1,4 @@
-/* paa.c - `paa create` and `paa sign-pai`: the PAA key ceremony. */
+/* cmd_paa.c - `paa create` and `paa sign-pai`: the PAA key ceremony. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +13,7 @@
 #include "opts.h"
 #include "util.h"
 #include "x509.h"
-#include "pai/pai.h"
+#include "pai_req.h"
 
 enum { O_KEY_LABEL = 1, O_CN, O_VID, O_FROM, O_DAYS, O_NO_EXPIRY, O_OUT, O_NO_PATHLEN,
        O_PAA_CERT, O_PAA_KEY, O_CSR, O_TEST_MODE };
@@ -57,7 +57,7 @@ int paa_create_main(int argc, char **argv)
         case O_NO_PATHLEN: no_pathlen = 1; break;
         case O_OUT: out = val; break;
         default:
-            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "paa create: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "paa create: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
@@ -77,7 +77,7 @@ int paa_create_main(int argc, char **argv)
     if ((rc = mp_ks_open(&c.hsm, &ks)) != MP_OK) {
         return rc;
     }
-    rc = mp_ca_ceremony(ks, &c, "paa create", label, &spec, NULL, out);
+    rc = mp_ca_ceremony(ks, &c.rec, "paa create", label, &spec, NULL, out);
     if (rc == MP_OK && !c.quiet) {
         printf("PAA certificate written to %s (key '%s' on token '%s')\n", out, label, mp_ks_token_label(ks));
     }
@@ -129,7 +129,7 @@ int paa_sign_pai_main(int argc, char **argv)
         case O_TEST_MODE: test_mode = 1; break;
         case O_OUT: out = val; break;
         default:
-            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "paa sign-pai: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "paa sign-pai: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
@@ -156,7 +156,7 @@ int paa_sign_pai_main(int argc, char **argv)
         (rc = mp_cert_write_pem(out, cert, c.force)) != MP_OK) {
         goto end;
     }
-    if ((rc = mp_ceremony_log(&c, "paa sign-pai", mp_ks_token_label(ks), &paa.key, cert, out)) != MP_OK) {
+    if ((rc = mp_ceremony_log(&c.rec, "paa sign-pai", mp_ks_token_label(ks), &paa.key, cert, out)) != MP_OK) {
         unlink(out);
         goto end;
     }

@@ -1,5 +1,5 @@
 /* chips_birth.c - chip lists made of birth certificates (see chips.h). */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
-/* chips_cmd.c - `chips import` and `chips simulate`. */
+/* cmd_chips.c - `chips import` and `chips simulate`. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "src/commands.h"
-#include "dac/chips.h"
+#include "chips/chips.h"
 #include "opts.h"
 #include "util.h"
 #include "x509.h"
@@ -103,9 +103,9 @@ static int import_parse(import_args *a, int argc, char **argv)
         case O_LEDGER: a->ledger = val; break;
         case OPT_POSITIONAL:
             if (a->im.path == NULL) { a->im.path = val; break; }
-            return mp_err(MP_ERR_USAGE, "chips import: unexpected argument '%s'", val);
+            return mp_err(MP_ERR_USAGE, "chips import: unexpected argument %s", mp_opt_shown(val));
         default:
-            if (!mp_opt_common(&a->c, id, val)) return mp_err(MP_ERR_USAGE, "chips import: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(&a->c, id, val)) return mp_err(MP_ERR_USAGE, "chips import: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
@@ -175,7 +175,7 @@ int chips_simulate_main(int argc, char **argv)
         case O_OUT: s.out_dir = val; break;
         case O_BIRTH: s.birth_certs = 1; break;
         default:
-            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "chips simulate: unexpected argument '%s'", val ? val : "");
+            if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "chips simulate: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;

@@ -1,5 +1,5 @@
 /* chips_point.c - P-256 point decoding and UDID rules for chip lists. */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <stdlib.h>
 #include <string.h>

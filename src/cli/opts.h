@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "ceremony.h"
 #include "keystore.h"
 
 enum mp_opt_type {
@@ -36,16 +37,18 @@ typedef struct mp_opt {
 enum {
     OPT_HELP = 1000,
     OPT_MODULE, OPT_TOKEN, OPT_PIN_FILE, OPT_STATE_DIR, OPT_OPERATOR,
-    OPT_FORCE, OPT_QUIET, OPT_POSITIONAL,
+    OPT_FORCE, OPT_QUIET, OPT_POSITIONAL, OPT_NO_PROMPT, OPT_FORCE_PIN_TRY,
 };
 
 #define MP_OPTS_HSM                                                                     \
     {"module", OPT_MODULE, OT_STR, "PATH", "PKCS#11 module (default SoftHSMv2; env MATTER_PKI_MODULE)"}, \
     {"token", OPT_TOKEN, OT_STR, "LABEL", "token label"},                             \
-    {"pin-file", OPT_PIN_FILE, OT_FILE, "FILE", "user PIN file (else env MATTER_PKI_PIN, else prompt)"}
+    {"pin-file", OPT_PIN_FILE, OT_FILE, "FILE", "user PIN file (else env MATTER_PKI_PIN, else prompt)"}, \
+    {"force-pin-try", OPT_FORCE_PIN_TRY, OT_FLAG, NULL, "try the PIN even when the token says one try is left"}
 
 #define MP_OPTS_COMMON                                                                  \
-    {"state-dir", OPT_STATE_DIR, OT_STR, "DIR", "state directory (default ./.matter-pki; env MATTER_PKI_STATE)"}, \
+    {"state-dir", OPT_STATE_DIR, OT_STR, "DIR", "state directory (else env MATTER_PKI_STATE, else the nearest .matter-pki above the current folder)"}, \
+    {"no-prompt", OPT_NO_PROMPT, OT_FLAG, NULL, "never ask for a PIN on the terminal (env MATTER_PKI_NO_PROMPT=1)"}, \
     {"operator", OPT_OPERATOR, OT_STR, "NAME", "operator recorded in logs (default $USER)"}, \
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"}
 
@@ -56,6 +59,7 @@ typedef struct mp_common {
     const char *operator_name;
     int force;
     int quiet;
+    mp_ceremony_cfg rec; /* what core's ceremony steps need; set by mp_common_finish */
 } mp_common;
 
 typedef struct mp_optparse {
@@ -79,6 +83,10 @@ int mp_opt_common(mp_common *c, int id, const char *val);
 /* Defaults for state dir etc. after parsing. */
 void mp_common_finish(mp_common *c);
 void mp_opt_help(const mp_optparse *p);
+
+/* An unexpected argument as it may be shown in a message: never in full, as
+ * it may be a PIN typed in the wrong place ("'ab...' (9 characters)"). */
+const char *mp_opt_shown(const char *val);
 
 /* Helpers that turn an already type-checked value into a number. */
 uint64_t mp_opt_uint(const char *val);

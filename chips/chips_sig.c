@@ -1,5 +1,5 @@
 /* chips_sig.c - detached signatures over chip-list files (see chips.h). */
-#include "dac/chips.h"
+#include "chips/chips.h"
 
 #include <stdio.h>
 #include <string.h>

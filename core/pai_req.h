@@ -1,6 +1,6 @@
-/* pai.h - PAI ceremony helpers shared by `pai create/csr` and `paa sign-pai`. */
-#ifndef MP_PAI_H
-#define MP_PAI_H
+/* pai_req.h - PAI ceremony helpers shared by `pai create/csr` and `paa sign-pai`. */
+#ifndef MP_PAI_REQ_H
+#define MP_PAI_REQ_H
 
 #include <stdint.h>
 
