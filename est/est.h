@@ -16,13 +16,12 @@
 #define MP_EST_MAX_BODY 4096  /* largest simpleenroll body accepted */
 #define MP_EST_MAX_GROUP 64   /* most requests committed in one ledger transaction */
 
-/* station.c */
+/* est_codec.c: names and serials the station CA and the server share */
 /* A station name: 1..64 of [A-Za-z0-9._-], not starting with '.' or '-'. */
 int mp_station_name_check(const char *s) MP_MUST_CHECK;
 /* A certificate's serial as uppercase hex of the integer value (even length). */
 int mp_cert_serial_hex(X509 *x, char out[41]) MP_MUST_CHECK;
 
-/* est_codec.c */
 /* A certs-only CMS SignedData (DER) holding the given DER certificates, in
  * order; *out is malloc'd. */
 int mp_est_certs_only(const uint8_t *const *certs, const size_t *lens, size_t n, uint8_t **out,
@@ -35,7 +34,7 @@ int mp_est_b64_encode(const uint8_t *in, size_t n, char **out, size_t *out_len) 
  * rest strict (padding, alphabet). Returns the byte count, or -1. */
 long mp_est_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap);
 
-/* client.c: the exit code of an HTTP answer (status, X-MP-Reason header). */
+/* cmd_est.c: the exit code of an HTTP answer (status, X-MP-Reason header). */
 int mp_est_exit_code(long status, const char *reason);
 
 /* The checks of a PKCS#10 request body in their order, each with its HTTP

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
@@ -161,4 +162,28 @@ end:
     X509_REQ_free(r);
     ERR_clear_error();
     return status;
+}
+
+int mp_station_name_check(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-' ||
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n) {
+        return mp_err(MP_ERR_INVALID, "station name '%s': 1..64 characters of A-Z a-z 0-9 . _ -", s);
+    }
+    return MP_OK;
+}
+
+int mp_cert_serial_hex(X509 *x, char out[41])
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    char *h = bn ? BN_bn2hex(bn) : NULL;
+    int ok = h != NULL && strlen(h) <= 40;
+    if (ok) {
+        /* even length, as mp_serial_hex writes it */
+        snprintf(out, 41, "%s%s", strlen(h) % 2 ? "0" : "", h);
+    }
+    OPENSSL_free(h);
+    BN_free(bn);
+    return ok ? MP_OK : mp_err(MP_ERR_INVALID, "certificate serial is not a 1..20 octet integer");
 }

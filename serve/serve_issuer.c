@@ -1,4 +1,4 @@
-/* enroll.c - the issuing side of `serve`: one ledger thread owns the ledger
+/* serve_issuer.c - the issuing side of `serve`: one ledger thread owns the ledger
  * handle; it takes the jobs that arrived (at most MP_EST_MAX_GROUP, waiting
  * a few milliseconds for a group to fill), checks each against the ledger,
  * has the workers sign the accepted ones (one PKCS#11 session per worker and
@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "dac/issue.h"
-#include "est/serve_int.h"
+#include "serve/serve.h"
 #include "util.h"
 #include "workers.h"
 

@@ -1,9 +1,9 @@
-/* serve.c - `matter-pki serve`: the HTTP side of the EST service. One
+/* cmd_serve.c - `matter-pki serve`: the HTTP side of the EST service. One
  * event-loop thread runs libevent's evhttp over OpenSSL bufferevents (TLS
  * 1.2/1.3, client certificates required, no renegotiation, TCP_NODELAY and
  * keep-alive on every connection). It checks what needs no ledger (client
  * certificate chain, validity and CRL; rate; body; CSR signature and key
- * type), hands enrollments to the ledger thread (enroll.c) and sends the
+ * type), hands enrollments to the ledger thread (serve_issuer.c) and sends the
  * answers that come back. SIGTERM: stop accepting, finish what is in flight,
  * exit 0. SIGHUP: read the station CRL again. */
 #include <errno.h>
@@ -28,7 +28,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "est/serve_int.h"
+#include "serve/serve.h"
 #include "opts.h"
 #include "src/commands.h"
 #include "util.h"

@@ -1,8 +1,8 @@
-/* serve_int.h - internals of `matter-pki serve`, shared by the HTTP side
- * (serve.c: one event-loop thread) and the issuing side (enroll.c: one
+/* serve.h - internals of `matter-pki serve`, shared by the HTTP side
+ * (cmd_serve.c: one event-loop thread) and the issuing side (serve_issuer.c: one
  * ledger thread and N signing workers). */
-#ifndef MP_SERVE_INT_H
-#define MP_SERVE_INT_H
+#ifndef MP_SERVE_H
+#define MP_SERVE_H
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,4 +1,4 @@
-/* station.c - the station CA: `station ca create` (a CA key of its own in
+/* cmd_station.c - the station CA: `station ca create` (a CA key of its own in
  * the token, never the PAA's or a PAI's), `station issue` (a clientAuth
  * certificate for a factory station's own key), `station revoke` and
  * `station crl` (what the EST server reloads on SIGHUP). Station
@@ -25,16 +25,6 @@
 enum { O_KEY_LABEL = 1, O_CN, O_OUT, O_DAYS, O_CSR, O_CA_CERT, O_CA_KEY, O_LEDGER, O_FROM };
 
 #define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
-
-int mp_station_name_check(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-' ||
-        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n) {
-        return mp_err(MP_ERR_INVALID, "station name '%s': 1..64 characters of A-Z a-z 0-9 . _ -", s);
-    }
-    return MP_OK;
-}
 
 /* Extensions from OpenSSL's configuration syntax (not a Matter profile). */
 static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
@@ -145,6 +135,9 @@ end:
 
 int station_ca_main(int argc, char **argv)
 {
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        return station_ca_create_main(argc, argv);
+    }
     if (argc < 1 || strcmp(argv[0], "create") != 0) {
         return mp_err(MP_ERR_USAGE, "station ca: the only subcommand is 'station ca create'");
     }
@@ -244,20 +237,6 @@ static int build_station_cert(station_ca *ca, const char *name, time_t nb, long 
     }
     *out = x;
     return MP_OK;
-}
-
-int mp_cert_serial_hex(X509 *x, char out[41])
-{
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-    char *h = bn ? BN_bn2hex(bn) : NULL;
-    int ok = h != NULL && strlen(h) <= 40;
-    if (ok) {
-        /* even length, as mp_serial_hex writes it */
-        snprintf(out, 41, "%s%s", strlen(h) % 2 ? "0" : "", h);
-    }
-    OPENSSL_free(h);
-    BN_free(bn);
-    return ok ? MP_OK : mp_err(MP_ERR_INVALID, "certificate serial is not a 1..20 octet integer");
 }
 
 int station_issue_main(int argc, char **argv)

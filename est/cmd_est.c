@@ -1,4 +1,4 @@
-/* client.c - `matter-pki est cacerts|enroll`: an EST client for factory
+/* cmd_est.c - `matter-pki est cacerts|enroll`: an EST client for factory
  * stations without other tools (libcurl, mutual TLS, keep-alive). The
  * station key is a PEM file or a pkcs11: URI in the token; either way it is
  * handed to OpenSSL through libcurl's SSL_CTX callback. Exit codes map the
