@@ -1,4 +1,4 @@
-/* cmd_station.c - the station CA: `station ca create` (a CA key of its own in
+/* cmd_station_ca.c - the station CA: `station ca create` (a CA key of its own in
  * the token, never the PAA's or a PAI's), `station issue` (a clientAuth
  * certificate for a factory station's own key), `station revoke` and
  * `station crl` (what the EST server reloads on SIGHUP). Station
