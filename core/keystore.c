@@ -809,9 +809,10 @@ struct mp_ks_sess {
 int mp_ks_sess_open(mp_ks *ks, const mp_ks_key *key, mp_ks_sess **out)
 {
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_BBOOL no = CK_FALSE;
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    /* the token object: other sessions' copies carry the same ID and label */
     CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)key->id, key->id_len},
-                        {CKA_LABEL, (void *)key->label, strlen(key->label)}};
+                        {CKA_LABEL, (void *)key->label, strlen(key->label)}, {CKA_TOKEN, &yes, sizeof(yes)}};
     CK_ATTRIBUTE copy_tmpl[] = {{CKA_TOKEN, &no, sizeof(no)}};
     CK_ULONG n = 0;
     mp_ks_sess *s = calloc(1, sizeof(*s));
@@ -825,7 +826,7 @@ int mp_ks_sess_open(mp_ks *ks, const mp_ks_key *key, mp_ks_sess **out)
         free(s);
         return mp_err(ckr_to_rc(rv), "token '%s': cannot open a signing session (0x%lx)", ks->token, rv);
     }
-    if ((rv = ks->fl->C_FindObjectsInit(s->sess, t, 3)) == CKR_OK) {
+    if ((rv = ks->fl->C_FindObjectsInit(s->sess, t, 4)) == CKR_OK) {
         rv = ks->fl->C_FindObjects(s->sess, &s->key, 1, &n);
         ks->fl->C_FindObjectsFinal(s->sess);
     }

@@ -652,7 +652,7 @@ static const mp_opt opts[] = {
     {"station-crl", O_STATION_CRL, OT_FILE, "FILE", "station CRL (`station crl`); read again on SIGHUP"},
     {"paa-cert", O_PAA_CERT, OT_FILE, "FILE", "PAA certificate for cacerts answers (repeatable)"},
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
-    {"jobs", O_JOBS, OT_UINT, "N", "signing workers, one PKCS#11 session each per order (default 2)"},
+    {"jobs", O_JOBS, OT_UINT, "N", "signing workers, one PKCS#11 session each per order (default 4)"},
     {"station-rate", O_RATE, OT_UINT, "N", "most requests per second and station (token bucket; default 0: no limit)"},
     {"max-connections", O_MAX_CONN, OT_UINT, "N", "most open connections (default 1024)"},
     {"timeout", O_TIMEOUT, OT_UINT, "S", "seconds a connection may stay idle or slow (default 10)"},
@@ -755,7 +755,7 @@ static int run(server *s, const mp_common *c, const serve_args *a)
     uint64_t jobs, rate, max_conn, timeout, group_ms;
     mp_serve_cfg cfg = {.test_mode = a->test_mode, .n_paa = a->n_paa};
     int rc;
-    if ((rc = num(a->jobs, 2, 1, MP_MAX_JOBS, "jobs", &jobs)) != MP_OK ||
+    if ((rc = num(a->jobs, 4, 1, MP_MAX_JOBS, "jobs", &jobs)) != MP_OK ||
         (rc = num(a->rate, 0, 0, 1000000, "station-rate", &rate)) != MP_OK ||
         (rc = num(a->max_conn, 1024, 1, 1000000, "max-connections", &max_conn)) != MP_OK ||
         (rc = num(a->timeout, 10, 1, 3600, "timeout", &timeout)) != MP_OK ||
