@@ -245,6 +245,32 @@ while :; do "$MP" est cacerts --server https://127.0.0.1:$R_PORT --cert st1.pem 
 check "est exits 22 on 429" test "$r" = 22
 kill -TERM "$R_PID"; wait "$R_PID" 2> /dev/null
 
+# limits: connections, slow clients; the server's TLS key in the token
+start_server M --max-connections 2 --timeout 2
+MU="https://127.0.0.1:$M_PORT/healthz"
+(sleep 6 | openssl s_client -connect 127.0.0.1:$M_PORT -cert st1.pem -key st1.key -CAfile srvca.pem > /dev/null 2>&1) &
+(sleep 6 | openssl s_client -connect 127.0.0.1:$M_PORT -cert st1.pem -key st1.key -CAfile srvca.pem > /dev/null 2>&1) &
+sleep 0.8
+cu st1 "$MU"
+check "--max-connections 2: a third connection is refused in the handshake" test "$(cat code.txt)" = 000
+sleep 2.5
+cu st1 "$MU"
+check "connections idle past --timeout are closed, freeing their slots" test "$(cat code.txt)" = 200
+exec 3<> /dev/tcp/127.0.0.1/$M_PORT
+printf 'GET /hea' >&3
+sleep 3
+timeout 2 cat <&3 > /dev/null; src=$?
+exec 3>&-
+check "a client that stalls mid-request is cut off after --timeout" test "$src" != 124
+cu st1 "$MU"
+is 200 "ok" "and the server still serves"
+kill -TERM "$M_PID"; wait "$M_PID" 2> /dev/null
+expect 0 "a TLS key made in the token" "$MP" station ca create $H --key-label tls-key --cn localhost --out tls-hsm.pem
+start_server P --tls-cert tls-hsm.pem --tls-key "pkcs11:object=tls-key;type=private"
+check "serve --tls-key pkcs11: URI: the handshake is signed in the token" bash -c "curl -sS -k --cert st1.pem --key st1.key https://127.0.0.1:$P_PORT/healthz | grep -qx ok"
+check "and the server presents the token key's certificate" bash -c "echo | openssl s_client -connect 127.0.0.1:$P_PORT -cert st1.pem -key st1.key 2> /dev/null | openssl x509 -noout -fingerprint | grep -q \"$(openssl x509 -in tls-hsm.pem -noout -fingerprint)\""
+kill -TERM "$P_PID"; wait "$P_PID" 2> /dev/null
+
 # two stations racing for the last DAC of order "last"
 post st1 "$URL/last/simpleenroll" csr/d006.b64 &
 p1=$!
