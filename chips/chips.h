@@ -47,8 +47,8 @@ void mp_chip_udid_of(const uint8_t point[static 65], char udid[static 65]);
 
 /* ---- parsing (chips_parse.c, chips_birth.c) ------------------------------ */
 
-enum mp_chips_format { MP_CHIPS_CSV = 0, MP_CHIPS_JSON = 1, MP_CHIPS_BIRTH = 2 };
-enum mp_udid_from { MP_UDID_FROM_CN = 0, MP_UDID_FROM_SERIAL = 1 };
+enum mp_chips_format { MP_CHIPS_CSV = 0, MP_CHIPS_JSON = 1, MP_CHIPS_BIRTH = 2, MP_CHIPS_MANIFEST = 3 };
+enum mp_udid_from { MP_UDID_FROM_CN = 0, MP_UDID_FROM_SERIAL = 1, MP_UDID_FROM_FILENAME = 2, MP_UDID_FROM_CSV = 3 };
 
 typedef struct mp_chip_entry {
     char udid[MP_UDID_MAX + 1];
@@ -68,6 +68,12 @@ typedef struct mp_chips_src {
     X509 *root;            /* trust anchor (the chip maker's root) */
     int udid_from;         /* mp_udid_from */
     time_t verify_time;    /* 0 = now */
+    /* Microchip manifests only (chips_manifest.c) */
+    X509 *manifest_signer; /* --signer: every entry's JWS must be its (x5t#S256) */
+    const char *slot;      /* --kid: the JWK "kid" (key slot) to take; NULL = "0" */
+    /* birth certificates: UDIDs from file names or a CSV map (chips_vendor.c) */
+    const char *udid_pattern; /* --udid-from filename[:PATTERN]; NULL = not used */
+    const char *udid_csv;     /* --udid-from csv:FILE; NULL = not used */
 } mp_chips_src;
 
 /* Set e->udid from the given text (validated) or, when len is 0, by the
@@ -96,6 +102,49 @@ int mp_birth_add_cas(mp_birth *b, const char *name, const uint8_t *buf, size_t l
 int mp_birth_parse(mp_birth *b, const char *name, const uint8_t *buf, size_t len,
                    mp_chip_cb cb, void *ctx, size_t *count) MP_MUST_CHECK;
 void mp_birth_free(mp_birth *b);
+
+/* ---- vendor birth-certificate bundles (chips_vendor.c) --------------------- */
+
+/* Offset of the DER after an OPTIGA Trust M data-object tag header (0xC0,
+ * 2-byte length, 3-byte list length, 3-byte certificate length), or 0 when
+ * the bytes do not start with one. */
+size_t mp_birth_tag_skip(const uint8_t *buf, size_t len);
+/* The UDID from a file name by a pattern holding <UDID> once, the rest a
+ * glob (default "<UDID>_*": the name up to its first '_'). */
+int mp_udid_from_filename(const char *pattern, const char *path,
+                          char udid[static MP_UDID_MAX + 1]) MP_MUST_CHECK;
+/* A udid,certificate-file map (header line optional; file names compared
+ * without their folder). */
+typedef struct mp_udid_map mp_udid_map;
+int mp_udid_map_load(const char *path, mp_udid_map **out) MP_MUST_CHECK;
+int mp_udid_map_get(mp_udid_map *m, const char *path, char udid[static MP_UDID_MAX + 1]) MP_MUST_CHECK;
+/* MP_ERR_INVALID naming the first row whose file was never read. */
+int mp_udid_map_all_used(const mp_udid_map *m) MP_MUST_CHECK;
+void mp_udid_map_free(mp_udid_map *m);
+/* UDIDs met so far and where: a second one is refused naming both places
+ * (MP_ERR_DUPLICATE). */
+typedef struct mp_udid_seen mp_udid_seen;
+int mp_udid_seen_new(mp_udid_seen **out) MP_MUST_CHECK;
+int mp_udid_seen_add(mp_udid_seen *t, const char *udid, const char *where) MP_MUST_CHECK;
+void mp_udid_seen_free(mp_udid_seen *t);
+/* After the last file: every row of a csv: map was used. */
+int mp_birth_finish(mp_birth *b) MP_MUST_CHECK;
+
+/* ---- Microchip Trust Platform manifests (chips_manifest.c) ----------------- */
+
+/* A JSON array of flattened JWS entries {"payload", "protected", "header":
+ * {"uniqueId"}, "signature"}, read from the file in a stream (memory does
+ * not grow with the file). Every entry's ES256 signature (raw r||s over
+ * protected "." payload) is verified with src->manifest_signer, which the
+ * protected header must name by x5t#S256; the key of slot src->slot is
+ * taken; UDID = the payload's uniqueId in uppercase hex (the unsigned
+ * header's uniqueId must agree). With src->root, the slot's x5c device
+ * certificate must verify to it (x5c[1..] as intermediates) and carry the
+ * same key. Errors name the entry: "FILE: entry N (uniqueId U): ...". */
+int mp_chips_parse_manifest(const mp_chips_src *src, const char *path,
+                            mp_chip_cb cb, void *ctx, size_t *count) MP_MUST_CHECK;
+/* SHA-256 (lowercase hex) of a file, read in a stream. */
+int mp_chips_hash_file(const char *path, char sha256[static 65]) MP_MUST_CHECK;
 
 /* ---- list signatures (chips_sig.c) ---------------------------------------- */
 

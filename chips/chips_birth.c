@@ -16,6 +16,8 @@ struct mp_birth {
     X509_STORE_CTX *vctx;
     STACK_OF(X509) *cas; /* untrusted intermediates */
     mp_chip_dec *dec;
+    mp_udid_map *map;     /* --udid-from csv:FILE */
+    const char *cur_name; /* the file being parsed */
 };
 
 void mp_birth_free(mp_birth *b)
@@ -27,6 +29,7 @@ void mp_birth_free(mp_birth *b)
     X509_STORE_free(b->store);
     sk_X509_pop_free(b->cas, X509_free);
     mp_chip_dec_free(b->dec);
+    mp_udid_map_free(b->map);
     free(b);
 }
 
@@ -47,6 +50,10 @@ int mp_birth_new(const mp_chips_src *src, mp_birth **out)
         mp_birth_free(b);
         return rc != MP_OK ? rc : mp_err_ssl(MP_ERR_GENERAL, "cannot set up certificate verification");
     }
+    if (src->udid_from == MP_UDID_FROM_CSV && (rc = mp_udid_map_load(src->udid_csv, &b->map)) != MP_OK) {
+        mp_birth_free(b);
+        return rc;
+    }
     /* The given root is the trust anchor even when it is not self-signed. */
     X509_STORE_set_flags(b->store, X509_V_FLAG_PARTIAL_CHAIN);
     *out = b;
@@ -66,6 +73,10 @@ static int reader_open(reader *r, const uint8_t *buf, size_t len)
     while (k < len && (buf[k] == ' ' || buf[k] == '\n' || buf[k] == '\r' || buf[k] == '\t')) k++;
     r->pem = len - k >= 10 && memcmp(buf + k, "-----BEGIN", 10) == 0;
     r->done = 0;
+    if (!r->pem && (k = mp_birth_tag_skip(buf, len)) > 0) { /* read from a chip dump */
+        buf += k;
+        len -= k;
+    }
     r->bio = BIO_new_mem_buf(buf, (int)len);
     return r->bio != NULL && len <= 0x7FFFFFFF ? MP_OK : mp_err(MP_ERR_INVALID, "file too large");
 }
@@ -160,6 +171,12 @@ static int cert_point(mp_birth *b, X509 *x, uint8_t point[static 65])
 /* The UDID attribute (CN or serialNumber) of the subject, exactly once. */
 static int cert_udid(mp_birth *b, X509 *x, mp_chip_entry *e)
 {
+    if (b->src->udid_from == MP_UDID_FROM_FILENAME || b->src->udid_from == MP_UDID_FROM_CSV) {
+        char u[MP_UDID_MAX + 1];
+        int rc = b->map != NULL ? mp_udid_map_get(b->map, b->cur_name, u)
+                                : mp_udid_from_filename(b->src->udid_pattern, b->cur_name, u);
+        return rc == MP_OK ? mp_chip_entry_udid(b->src, u, strlen(u), e) : rc;
+    }
     int nid = b->src->udid_from == MP_UDID_FROM_SERIAL ? NID_serialNumber : NID_commonName;
     const char *what = nid == NID_commonName ? "CN" : "serialNumber";
     const X509_NAME *sub = X509_get_subject_name(x);
@@ -197,9 +214,14 @@ int mp_birth_parse(mp_birth *b, const char *name, const uint8_t *buf, size_t len
     if ((rc = reader_open(&r, buf, len)) != MP_OK) {
         return mp_err_ctx(rc, "%s", name);
     }
+    b->cur_name = name;
+    size_t devices = 0;
+    int per_file = b->src->udid_from == MP_UDID_FROM_FILENAME || b->src->udid_from == MP_UDID_FROM_CSV;
     while (rc == MP_OK && (x = reader_next(&r, &bad)) != NULL) {
         n++;
-        if (!is_ca(x)) {
+        if (!is_ca(x) && per_file && ++devices > 1) {
+            rc = mp_err(MP_ERR_INVALID, "%s: certificate %zu: a second device certificate in one file, but the UDID comes from the file (one device certificate per file)", name, n);
+        } else if (!is_ca(x)) {
             memset(&e, 0, sizeof(e));
             e.index = *count + 1;
             snprintf(e.where, sizeof(e.where), "%s: certificate %zu", name, n);
@@ -223,9 +245,15 @@ int mp_chips_parse_birth(const mp_chips_src *src, const uint8_t *buf, size_t len
     int rc = mp_birth_new(src, &b);
     if (rc == MP_OK) rc = mp_birth_add_cas(b, src->name, buf, len);
     if (rc == MP_OK) rc = mp_birth_parse(b, src->name, buf, len, cb, ctx, count);
+    if (rc == MP_OK) rc = mp_birth_finish(b);
     mp_birth_free(b);
     if (rc == MP_OK && *count == 0) {
         rc = mp_err(MP_ERR_INVALID, "%s: no device certificates", src->name);
     }
     return rc;
+}
+
+int mp_birth_finish(mp_birth *b)
+{
+    return b->map != NULL ? mp_udid_map_all_used(b->map) : MP_OK;
 }

@@ -15,17 +15,22 @@
 #define MAX_LIST_BYTES ((size_t)4 << 30)
 #define MAX_CERT_FILE ((size_t)1 << 30)
 
-static const char *const format_names[] = {"csv", "json", "birth-certs"};
+static const char *const format_names[] = {"csv", "json", "birth-certs", "microchip-manifest"};
 
 typedef struct add_ctx {
     mp_ledger *l;
     int64_t list_id;
+    mp_udid_seen *seen; /* birth certificates: name both files of a collision */
 } add_ctx;
 
 static int add_cb(void *vctx, const mp_chip_entry *e)
 {
     add_ctx *a = vctx;
     mp_device d;
+    int rc;
+    if (a->seen != NULL && (rc = mp_udid_seen_add(a->seen, e->udid, e->where)) != MP_OK) {
+        return rc;
+    }
     memset(&d, 0, sizeof(d));
     memcpy(d.udid, e->udid, sizeof(d.udid));
     memcpy(d.point, e->point, 65);
@@ -109,6 +114,7 @@ static int folder_pass2(mp_chips_import *im, folder *f, mp_chip_cb cb, void *ctx
     if (rc == MP_OK && im->count == 0) {
         rc = mp_err(MP_ERR_INVALID, "%s: no device certificates", im->path);
     }
+    if (rc == MP_OK) rc = mp_birth_finish(f->b);
     return rc;
 }
 
@@ -150,6 +156,14 @@ static int check_authenticity(mp_chips_import *im, const uint8_t *data, size_t l
     if (im->sig_path != NULL) {
         return check_signature(im, data, len);
     }
+    if (im->format == MP_CHIPS_MANIFEST) {
+        /* each entry is a JWS of the manifest signer, verified as it is read */
+        char who[512];
+        mp_chips_signer_desc(im->src.manifest_signer, who);
+        snprintf(im->signer, sizeof(im->signer), "manifest entries signed by %s", who);
+        im->is_signed = 1;
+        return MP_OK;
+    }
     if (im->format == MP_CHIPS_BIRTH) {
         /* each entry is signed by the chip root; that is the list's authenticity */
         char root[512];
@@ -173,6 +187,7 @@ static int parse_into(mp_chips_import *im, const uint8_t *buf, size_t len, folde
     switch (im->format) {
     case MP_CHIPS_CSV: return mp_chips_parse_csv(&im->src, buf, len, add_cb, a, &im->count);
     case MP_CHIPS_JSON: return mp_chips_parse_json(&im->src, buf, len, add_cb, a, &im->count);
+    case MP_CHIPS_MANIFEST: return mp_chips_parse_manifest(&im->src, im->path, add_cb, a, &im->count);
     default: break;
     }
     return f == NULL ? mp_chips_parse_birth(&im->src, buf, len, add_cb, a, &im->count)
@@ -190,9 +205,14 @@ static int transaction(mp_ledger *l, mp_chips_import *im, const uint8_t *buf, si
         return mp_err(MP_ERR_DUPLICATE, "%s: this chip list (SHA-256 %s) was already imported", im->path, im->sha256);
     }
     if ((rc = mp_ledger_add_list(l, &list)) != MP_OK) return rc;
-    add_ctx a = {l, list.id};
+    add_ctx a = {l, list.id, NULL};
     im->count = 0;
-    if ((rc = parse_into(im, buf, len, f, &a)) != MP_OK) return rc;
+    /* a folder of files (Infineon bundles: one chip a file) names both files
+     * of a colliding UDID; a single bundle leaves that to the ledger */
+    if (im->format == MP_CHIPS_BIRTH && f != NULL && (rc = mp_udid_seen_new(&a.seen)) != MP_OK) return rc;
+    rc = parse_into(im, buf, len, f, &a);
+    mp_udid_seen_free(a.seen);
+    if (rc != MP_OK) return rc;
     im->list_id = list.id;
     return mp_ledger_set_list_count(l, list.id, im->count);
 }
@@ -232,6 +252,15 @@ int mp_chips_import_run(mp_ledger *l, mp_chips_import *im)
         if (rc == MP_OK) rc = check_authenticity(im, NULL, 0);
         if (rc == MP_OK) rc = run_locked(l, im, NULL, 0, &f);
         folder_free(&f);
+        return rc;
+    }
+    if (im->format == MP_CHIPS_MANIFEST) { /* streamed: never the whole file in memory */
+        if (im->sig_path != NULL) {
+            return mp_err(MP_ERR_USAGE, "%s: a manifest is signed entry by entry; it takes --signer, not --signature", im->path);
+        }
+        rc = mp_chips_hash_file(im->path, im->sha256);
+        if (rc == MP_OK) rc = check_authenticity(im, NULL, 0);
+        if (rc == MP_OK) rc = run_locked(l, im, NULL, 0, NULL);
         return rc;
     }
     if ((rc = mp_read_file(im->path, MAX_LIST_BYTES, &buf, &len)) != MP_OK) {

@@ -10,16 +10,17 @@
 #include "x509.h"
 
 enum { O_FORMAT = 1, O_SIGNATURE, O_SIGNER, O_ALLOW_UNSIGNED, O_CHECK_HASH, O_CHIP_ROOT,
-       O_UDID_FROM, O_LEDGER, O_COUNT, O_OUT, O_BIRTH };
+       O_UDID_FROM, O_LEDGER, O_COUNT, O_OUT, O_BIRTH, O_KID };
 
 static const mp_opt import_opts[] = {
-    {"format", O_FORMAT, OT_ENUM, "csv|json|birth-certs", "list format (default from the extension: .csv, .json, .pem/.crt/.der or a folder)"},
+    {"format", O_FORMAT, OT_ENUM, "csv|json|birth-certs|microchip-manifest", "list format (default from the extension: .csv, .json, .pem/.crt/.der or a folder)"},
     {"signature", O_SIGNATURE, OT_FILE, "FILE", "detached signature over the list file: CMS (DER/PEM) or raw ECDSA-P256/SHA-256 DER"},
-    {"signer", O_SIGNER, OT_FILE, "CERT", "the chip maker's signing certificate (required with --signature)"},
+    {"signer", O_SIGNER, OT_FILE, "CERT", "the chip maker's signing certificate (required with --signature; a manifest's signer)"},
+    {"kid", O_KID, OT_STR, "SLOT", "microchip-manifest: the key slot (JWK kid) to take (default 0)"},
     {"allow-unsigned", O_ALLOW_UNSIGNED, OT_FLAG, NULL, "accept a list without a signature (recorded as unsigned)"},
     {"check-udid-hash", O_CHECK_HASH, OT_FLAG, NULL, "given UDIDs must be the uppercase hex SHA-256 of the public key"},
     {"chip-root", O_CHIP_ROOT, OT_FILE, "CERT", "birth certificates: the chip maker's root (trust anchor)"},
-    {"udid-from", O_UDID_FROM, OT_ENUM, "cn|serial", "birth certificates: UDID from the subject CN (default) or serialNumber"},
+    {"udid-from", O_UDID_FROM, OT_STR, "cn|serial|filename[:PATTERN]|csv:FILE", "birth certificates: UDID from the subject CN (default), serialNumber, the file name (PATTERN default <UDID>_*) or a udid,certificate-file map"},
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
     MP_OPTS_COMMON,
@@ -43,15 +44,54 @@ static int guess_format(const char *path, const char *given, int *fmt)
                  (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) f = "birth-certs";
         else return mp_err(MP_ERR_USAGE, "chips import: cannot tell the format of %s; give --format csv|json|birth-certs", path);
     }
-    *fmt = strcmp(f, "csv") == 0 ? MP_CHIPS_CSV : strcmp(f, "json") == 0 ? MP_CHIPS_JSON : MP_CHIPS_BIRTH;
+    *fmt = strcmp(f, "csv") == 0 ? MP_CHIPS_CSV : strcmp(f, "json") == 0 ? MP_CHIPS_JSON
+         : strcmp(f, "microchip-manifest") == 0 ? MP_CHIPS_MANIFEST : MP_CHIPS_BIRTH;
     return MP_OK;
 }
 
 typedef struct import_args {
     mp_common c;
     mp_chips_import im;
-    const char *format, *root, *udid_from, *ledger;
+    const char *format, *root, *udid_from, *ledger, *kid;
 } import_args;
+
+/* --udid-from cn|serial|filename[:PATTERN]|csv:FILE */
+static int udid_from_arg(const char *v, mp_chips_src *src)
+{
+    if (v == NULL || strcmp(v, "cn") == 0) {
+        src->udid_from = MP_UDID_FROM_CN;
+    } else if (strcmp(v, "serial") == 0) {
+        src->udid_from = MP_UDID_FROM_SERIAL;
+    } else if (strcmp(v, "filename") == 0 || strncmp(v, "filename:", 9) == 0) {
+        char probe[MP_UDID_MAX + 1];
+        src->udid_from = MP_UDID_FROM_FILENAME;
+        src->udid_pattern = v[8] == ':' ? v + 9 : NULL;
+        if (src->udid_pattern != NULL && strstr(src->udid_pattern, "<UDID>") == NULL) {
+            return mp_udid_from_filename(src->udid_pattern, "x", probe);
+        }
+    } else if (strncmp(v, "csv:", 4) == 0 && v[4] != 0) {
+        src->udid_from = MP_UDID_FROM_CSV;
+        src->udid_csv = v + 4;
+    } else {
+        return mp_err(MP_ERR_USAGE, "chips import --udid-from: '%s' is not one of cn, serial, filename[:PATTERN], csv:FILE", v);
+    }
+    return MP_OK;
+}
+
+/* A manifest: --signer names the JWS signer; --chip-root (optional) checks x5c. */
+static int import_manifest_args(import_args *a)
+{
+    mp_chips_import *im = &a->im;
+    int rc;
+    if (im->signer_path == NULL || im->sig_path != NULL || a->udid_from != NULL) {
+        return mp_err(MP_ERR_USAGE, "chips import: a microchip-manifest takes --signer CERT (the manifest signer), no --signature or --udid-from");
+    }
+    im->src.slot = a->kid;
+    if ((rc = mp_cert_load(im->signer_path, &im->src.manifest_signer)) != MP_OK) {
+        return rc;
+    }
+    return a->root != NULL ? mp_cert_load(a->root, &im->src.root) : MP_OK;
+}
 
 static int import_validate(import_args *a)
 {
@@ -63,6 +103,12 @@ static int import_validate(import_args *a)
     if ((rc = guess_format(im->path, a->format, &im->format)) != MP_OK) {
         return rc;
     }
+    if (im->format == MP_CHIPS_MANIFEST) {
+        return import_manifest_args(a);
+    }
+    if (a->kid != NULL) {
+        return mp_err(MP_ERR_USAGE, "chips import: --kid applies to microchip-manifest only");
+    }
     if ((im->sig_path == NULL) != (im->signer_path == NULL)) {
         return mp_err(MP_ERR_USAGE, "chips import: --signature and --signer go together");
     }
@@ -72,8 +118,9 @@ static int import_validate(import_args *a)
     if (im->format != MP_CHIPS_BIRTH && (a->root != NULL || a->udid_from != NULL)) {
         return mp_err(MP_ERR_USAGE, "chips import: --chip-root and --udid-from apply to birth certificates only");
     }
-    im->src.udid_from = a->udid_from != NULL && strcmp(a->udid_from, "serial") == 0 ? MP_UDID_FROM_SERIAL
-                                                                                   : MP_UDID_FROM_CN;
+    if ((rc = udid_from_arg(a->udid_from, &im->src)) != MP_OK) {
+        return rc;
+    }
     return a->root != NULL ? mp_cert_load(a->root, &im->src.root) : MP_OK;
 }
 
@@ -83,7 +130,7 @@ static int import_parse(import_args *a, int argc, char **argv)
     const char *val;
     int id;
     mp_opt_init(&p, argc, argv, import_opts, "chips import",
-                "FILE|DIR [--format csv|json|birth-certs] (--signature SIG --signer CERT | --allow-unsigned) [--ledger PATH]",
+                "FILE|DIR [--format csv|json|birth-certs|microchip-manifest] (--signature SIG --signer CERT | --allow-unsigned) [--ledger PATH]",
                 "Imports the chip maker's list of authorized chips (UDID + public key born in the\n"
                 "chip) into the ledger, in one transaction: all entries or none. The detached\n"
                 "signature is verified over the exact file bytes before anything is parsed; an\n"
@@ -101,6 +148,7 @@ static int import_parse(import_args *a, int argc, char **argv)
         case O_CHIP_ROOT: a->root = val; break;
         case O_UDID_FROM: a->udid_from = val; break;
         case O_LEDGER: a->ledger = val; break;
+        case O_KID: a->kid = val; break;
         case OPT_POSITIONAL:
             if (a->im.path == NULL) { a->im.path = val; break; }
             return mp_err(MP_ERR_USAGE, "chips import: unexpected argument %s", mp_opt_shown(val));
@@ -129,6 +177,7 @@ int chips_import_main(int argc, char **argv)
     }
     mp_ledger_close(l);
     X509_free(a.im.src.root);
+    X509_free(a.im.src.manifest_signer);
     return rc < 0 ? MP_OK : rc;
 }
 

@@ -229,6 +229,16 @@ int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next) MP_M
 int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order,
                               int *found) MP_MUST_CHECK;
 
+/* DACs issued by another PKI (`dac import`, issue 18). Their order's pai_key
+ * is MP_PAI_KEY_EXTERNAL: it records, it never signs. */
+#define MP_PAI_KEY_EXTERNAL "external:"
+/* Raise an external order's quota by n (the imported DACs are then counted
+ * with mp_ledger_take_quota as any batch). MP_ERR_INVALID when the order is
+ * not an open external order. */
+int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHECK;
+/* Is the order external (its pai_key MP_PAI_KEY_EXTERNAL)? */
+int mp_order_is_external(const mp_order *o);
+
 /* Reports. */
 int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *ctx, const mp_cert_rec *c), void *ctx) MP_MUST_CHECK;
 typedef struct mp_ledger_counts {

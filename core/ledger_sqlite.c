@@ -929,3 +929,24 @@ int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, 
     sqlite3_reset(s);
     return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "device lookup");
 }
+
+/* ---- DACs issued by another PKI (issue 18) ---------------------------------- */
+
+int mp_order_is_external(const mp_order *o)
+{
+    return strcmp(o->pai_key, MP_PAI_KEY_EXTERNAL) == 0;
+}
+
+int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n)
+{
+    sqlite3_stmt *s = mp_ledger_stmt(l, "UPDATE orders SET quota = quota + ?2 WHERE id = ?1 AND pai_key = '"
+                                        MP_PAI_KEY_EXTERNAL "' AND closed = 0");
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, order_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
+    int rc = step_done(l, s, "raise the quota of an external order");
+    if (rc == MP_OK && sqlite3_changes(l->db) != 1) {
+        rc = mp_err(MP_ERR_INVALID, "order %lld is not an open order of externally issued DACs", (long long)order_id);
+    }
+    return rc;
+}

@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include "keystore.h"
+#include "subject.h"
 #include "x509.h"
 
 static void add(mp_lint *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -157,6 +158,26 @@ static void check_kids(mp_lint *l, X509 *x, int type, const uint8_t *point)
     }
 }
 
+/* The standard attributes of a full subject (O, OU, C, ST, L, serialNumber):
+ * size and character-set limits; other attribute types are left alone. */
+static void check_std_attrs(mp_lint *l, const X509_NAME *subj)
+{
+    static const int nids[] = {NID_countryName, NID_stateOrProvinceName, NID_localityName,
+                               NID_organizationName, NID_organizationalUnitName, NID_serialNumber};
+    for (int i = 0; i < X509_NAME_entry_count(subj); i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, i);
+        const ASN1_STRING *d = X509_NAME_ENTRY_get_data(e);
+        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+        for (size_t k = 0; k < sizeof(nids) / sizeof(nids[0]); k++) {
+            const char *why;
+            if (nids[k] == nid && (why = mp_subject_attr_problem(nid, (const char *)ASN1_STRING_get0_data(d),
+                                                                 (size_t)ASN1_STRING_length(d))) != NULL) {
+                add(l, "subject %s: %s", OBJ_nid2sn(nid), why);
+            }
+        }
+    }
+}
+
 static void check_dn(mp_lint *l, X509 *x, int type)
 {
     mp_vidpid vp;
@@ -173,7 +194,11 @@ static void check_dn(mp_lint *l, X509 *x, int type)
     if (idx >= 0) {
         const ASN1_STRING *cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
         if (ASN1_STRING_length(cn) > MP_MAX_CN) add(l, "common name longer than %d characters", MP_MAX_CN);
+        if (X509_NAME_get_index_by_NID(subj, NID_commonName, idx) >= 0) add(l, "subject has more than one CN (Matter: exactly one)");
+    } else if (type != MP_DAC) {
+        add(l, "%s subject has no CN", tname(type));
     }
+    check_std_attrs(l, subj);
     for (int i = 0; i < X509_NAME_entry_count(subj); i++) {
         const X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, i);
         const ASN1_OBJECT *o = X509_NAME_ENTRY_get_object(e);

@@ -38,14 +38,9 @@ static int req_subject(X509_REQ *r, const char *path, mp_pai_req *req)
     if (vp.has_pid && vp.pid == 0) {
         return mp_err(MP_ERR_PROFILE, "%s: matter-pid 0000 is not a product ID", path);
     }
-    for (int i = 0; i < X509_NAME_entry_count(n); i++) {
-        const ASN1_OBJECT *o = X509_NAME_ENTRY_get_object(X509_NAME_get_entry(n, i));
-        char oid[64];
-        OBJ_obj2txt(oid, sizeof(oid), o, 1);
-        if (OBJ_obj2nid(o) != NID_commonName && strcmp(oid, "1.3.6.1.4.1.37244.2.1") != 0 &&
-            strcmp(oid, "1.3.6.1.4.1.37244.2.2") != 0) {
-            return mp_err(MP_ERR_PROFILE, "%s: unexpected subject attribute %s (only CN, matter-vid, matter-pid)", path, oid);
-        }
+    int rc = mp_subject_from_name(n, &req->subj);
+    if (rc != MP_OK) {
+        return mp_err_ctx(rc, "%s", path);
     }
     req->vid = vp.vid;
     req->pid = vp.has_pid ? vp.pid : 0;

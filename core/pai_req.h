@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "ca.h"
+#include "subject.h"
 #include "x509.h"
 
 /* A PAI CSR after its signature and subject were checked. */
@@ -12,6 +13,7 @@ typedef struct mp_pai_req {
     char cn[MP_MAX_CN + 1];
     uint16_t vid, pid;
     uint8_t point[65];
+    mp_subject subj; /* the standard attributes, in the CSR's order */
 } mp_pai_req;
 
 int mp_pai_req_load(const char *path, mp_pai_req *req) MP_MUST_CHECK;

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "keystore.h"
+#include "subject.h"
 #include "util.h"
 
 /* Extension values exactly as chip-cert emits them. */
@@ -82,7 +83,8 @@ static X509_NAME *make_name(const mp_cert_spec *s)
 {
     X509_NAME *n = X509_NAME_new();
     char hex[5];
-    if (n == NULL || !add_utf8(n, OBJ_nid2obj(NID_commonName), s->cn)) {
+    if (n == NULL || (s->subject != NULL ? !mp_subject_add(s->subject, n)
+                                         : !add_utf8(n, OBJ_nid2obj(NID_commonName), s->cn))) {
         goto fail;
     }
     if (s->vid != 0) {

@@ -14,6 +14,8 @@
 
 #include "err.h"
 
+struct mp_subject;
+
 enum mp_cert_type { MP_PAA = 1, MP_PAI = 2, MP_DAC = 3 };
 
 #define MP_NO_EXPIRY ((time_t)253402300799) /* 9999-12-31T23:59:59Z */
@@ -32,6 +34,9 @@ typedef struct mp_cert_spec {
     const uint8_t *serial;    /* big-endian magnitude; NULL = random */
     size_t serial_len;
     int paa_pathlen_absent;   /* PAA: omit pathLen (default pathLen 1) */
+    const struct mp_subject *subject; /* PAA/PAI: full subject (subject.h) in its
+                                       * order, then VID/PID; NULL = CN only.
+                                       * cn must then be its CN. */
 } mp_cert_spec;
 
 /* Build and sign a certificate. signer signs (PKCS#11 or software key). */

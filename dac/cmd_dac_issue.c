@@ -18,7 +18,8 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE };
+enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE,
+       O_CSR_DIR, O_CSR_BUNDLE };
 
 static const mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
@@ -28,6 +29,8 @@ static const mp_opt opts[] = {
     {"jobs", O_JOBS, OT_UINT, "J", "signing threads, one PKCS#11 session each (default 1)"},
     {"csr", O_CSR, OT_FILE, "FILE", "CSR mode: a PKCS#10 request made inside the device"},
     {"out", O_OUT, OT_OUT, "FILE", "CSR mode: the DAC output (DER)"},
+    {"csr-dir", O_CSR_DIR, OT_DIR, "DIR", "CSR batch: a folder of PKCS#10 requests (PEM or DER), DACs to --out-dir"},
+    {"csr-bundle", O_CSR_BUNDLE, OT_FILE, "FILE", "CSR batch: one PEM file of many requests, DACs to --out-dir"},
     {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make N key pairs here, write UDID.key.der (0600) next to each DAC"},
     {"station", O_STATION, OT_STR, "NAME", "factory station recorded in the ledger (default host name)"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
@@ -40,7 +43,7 @@ static const mp_opt opts[] = {
 };
 
 typedef struct issue_args {
-    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station;
+    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *csr_dir, *csr_bundle;
     char *udids[4096];
     size_t n_udids;
     int generate, test_mode;
@@ -54,6 +57,7 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
     mp_opt_init(&p, argc, argv, opts, "dac issue",
                 "--order ID [--count N | --udid X ...] --out-dir DIR [--jobs J]\n"
                 "       matter-pki dac issue --order ID --csr FILE --out FILE\n"
+                "       matter-pki dac issue --order ID --csr-dir DIR | --csr-bundle FILE --out-dir DIR [--jobs J]\n"
                 "       matter-pki dac issue --order ID --generate-keys --count N --out-dir DIR",
                 "Issues DACs signed by the order's PAI key in the token, one per authorized\n"
                 "device that has none yet, within the order's quota, each recorded in the\n"
@@ -68,6 +72,8 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
         case O_OUT_DIR: a->out_dir = val; break;
         case O_JOBS: a->jobs = val; break;
         case O_CSR: a->csr = val; break;
+        case O_CSR_DIR: a->csr_dir = val; break;
+        case O_CSR_BUNDLE: a->csr_bundle = val; break;
         case O_OUT: a->out = val; break;
         case O_GEN: a->generate = 1; break;
         case O_LEDGER: a->ledger = val; break;
@@ -100,6 +106,9 @@ static int check_mode(const issue_args *a)
     }
     if (a->out_dir == NULL) {
         return mp_err(MP_ERR_USAGE, "dac issue: --out-dir DIR is required");
+    }
+    if ((a->csr_dir || a->csr_bundle) && ((a->csr_dir && a->csr_bundle) || a->count || a->n_udids || a->generate)) {
+        return mp_err(MP_ERR_USAGE, "dac issue: one of --csr-dir or --csr-bundle, and no --count, --udid, --generate-keys");
     }
     if (a->count && a->n_udids) {
         return mp_err(MP_ERR_USAGE, "dac issue: --count and --udid exclude each other");
@@ -214,6 +223,13 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
     if ((rc = mp_dir_lock(is->out_dir, &lock)) != MP_OK || (rc = mp_issue_recover(is, 1)) != MP_OK ||
         (rc = mp_issue_check_open(is)) != MP_OK || (rc = check_udids(is, a)) != MP_OK ||
         (rc = target(is, a, &count)) != MP_OK) {
+        return rc;
+    }
+    if (a->csr_dir != NULL || a->csr_bundle != NULL) {
+        size_t refused = 0, done = 0;
+        rc = mp_issue_csr_batch(is, a->csr_dir, a->csr_bundle, stdout, &count, &refused, &done);
+        printf("order %lld: issued %llu DAC(s) to %s for requests; %zu refused, %zu done earlier\n", (long long)is->order.id,
+               (unsigned long long)is->issued, a->out_dir, refused, done);
         return rc;
     }
     if (is->generate_keys && (rc = gen_list(is)) != MP_OK) {

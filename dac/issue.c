@@ -58,6 +58,9 @@ int mp_issue_prepare(mp_issue *is, mp_ledger *l, mp_ks *ks, int64_t order_id, in
     if ((rc = mp_ledger_get_order(l, order_id, &is->order)) != MP_OK) {
         return rc;
     }
+    if (mp_order_is_external(&is->order)) {
+        return mp_err(MP_ERR_USAGE, "order %lld records DACs issued by another PKI (dac import); it issues none", (long long)order_id);
+    }
     if ((rc = mp_ca_open(ks, is->order.pai_cert, is->order.pai_key, MP_PAI, test_mode, &is->pai)) != MP_OK) {
         return mp_err_ctx(rc, "order %lld", (long long)order_id);
     }

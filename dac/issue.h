@@ -19,6 +19,7 @@
 #define MP_ISSUE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "ca.h"
@@ -70,6 +71,15 @@ int mp_issue_set_validity(mp_issue *is, time_t now) MP_MUST_CHECK;
 
 /* CSR mode (issue_csr.c): one DAC for a device-made PKCS#10 request. */
 int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force) MP_MUST_CHECK;
+
+/* Batches of CSRs (issue_csrs.c): every request in the folder (PEM or DER
+ * files) or PEM bundle is checked like --csr; a bad one gets one line
+ * "refused WHERE: REASON" on report, one an earlier run issued into
+ * is->out_dir a line "done WHERE: ..."; the rest are issued by mp_issue_run
+ * (crash-safe, resumable). Returns MP_OK, or the first refusal's code once
+ * the good ones are issued, or an error that stopped the run. */
+int mp_issue_csr_batch(mp_issue *is, const char *dir, const char *bundle, FILE *report, uint64_t *queued,
+                       size_t *refused, size_t *done) MP_MUST_CHECK;
 
 /* issue_files.c: off-chip key encoding and serial text. */
 /* SEC1 ECPrivateKey DER of a P-256 key (for off-chip keys). */

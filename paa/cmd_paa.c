@@ -10,17 +10,19 @@
 #include "ca.h"
 #include "ceremony.h"
 #include "keystore.h"
+#include "subject.h"
 #include "opts.h"
 #include "util.h"
 #include "x509.h"
 #include "pai_req.h"
 
 enum { O_KEY_LABEL = 1, O_CN, O_VID, O_FROM, O_DAYS, O_NO_EXPIRY, O_OUT, O_NO_PATHLEN,
-       O_PAA_CERT, O_PAA_KEY, O_CSR, O_TEST_MODE };
+       O_PAA_CERT, O_PAA_KEY, O_CSR, O_TEST_MODE, O_SUBJECT };
 
 static const mp_opt create_opts[] = {
     {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new PAA key in the token (required)"},
-    {"cn", O_CN, OT_STR, "CN", "subject common name, at most 64 characters (required)"},
+    {"cn", O_CN, OT_STR, "CN", "subject common name, at most 64 characters (or --subject)"},
+    {"subject", O_SUBJECT, OT_STR, "DN", "full subject, e.g. \"/C=NL/O=Acme Inc/CN=Acme PAA\" (C, ST, L, O, OU, serialNumber, CN; in this order)"},
     {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex 0001..FFF4 (optional for a PAA)"},
     {"valid-from", O_FROM, OT_DATE, "DATE", "notBefore, YYYY-MM-DD[THH:MM:SSZ] UTC (default now)"},
     {"days", O_DAYS, OT_UINT, "N", "validity in days (default: no expiry)"},
@@ -37,11 +39,12 @@ int paa_create_main(int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *label = NULL, *cn = NULL, *vid = NULL, *from = NULL, *days = NULL, *out = NULL, *val;
+    const char *label = NULL, *cn = NULL, *subj = NULL, *vid = NULL, *from = NULL, *days = NULL, *out = NULL, *val;
     int no_expiry = 0, no_pathlen = 0, id, rc;
     mp_ks *ks = NULL;
+    mp_subject subject;
     mp_opt_init(&p, argc, argv, create_opts, "paa create",
-                "--key-label L --cn CN [--vid HEX] [--valid-from DATE] [--days N | --no-expiry] --out paa.pem",
+                "--key-label L (--cn CN | --subject DN) [--vid HEX] [--valid-from DATE] [--days N | --no-expiry] --out paa.pem",
                 "Generates the PAA key pair inside the token (EC P-256, sensitive, never\n"
                 "extractable, CKA_ID = SKID) and self-signs the PAA certificate per the Matter\n"
                 "profile: no PID, pathLen 1 (or absent), keyCertSign+cRLSign critical, SKID/AKID.");
@@ -50,6 +53,7 @@ int paa_create_main(int argc, char **argv)
         case OPT_HELP: return MP_OK;
         case O_KEY_LABEL: label = val; break;
         case O_CN: cn = val; break;
+        case O_SUBJECT: subj = val; break;
         case O_VID: vid = val; break;
         case O_FROM: from = val; break;
         case O_DAYS: days = val; break;
@@ -62,10 +66,14 @@ int paa_create_main(int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (label == NULL || cn == NULL || out == NULL) {
-        return mp_err(MP_ERR_USAGE, "paa create: --key-label, --cn and --out are required");
+    if (label == NULL || (cn == NULL) == (subj == NULL) || out == NULL) {
+        return mp_err(MP_ERR_USAGE, "paa create: --key-label, --out and one of --cn or --subject are required");
     }
-    mp_cert_spec spec = {.type = MP_PAA, .cn = cn, .paa_pathlen_absent = no_pathlen};
+    if ((rc = subj != NULL ? mp_subject_parse(subj, &subject) : mp_subject_cn(cn, &subject)) != MP_OK) {
+        return rc;
+    }
+    cn = mp_subject_get0_cn(&subject);
+    mp_cert_spec spec = {.type = MP_PAA, .cn = cn, .subject = &subject, .paa_pathlen_absent = no_pathlen};
     if ((vid != NULL && (rc = mp_parse_vid("--vid", vid, &spec.vid)) != MP_OK) ||
         (rc = mp_validity(from, days, no_expiry, 0, &spec.not_before, &spec.not_after)) != MP_OK ||
         (rc = mp_check_output(out, c.force)) != MP_OK) {
@@ -116,7 +124,9 @@ int paa_sign_pai_main(int argc, char **argv)
                 "--paa-cert paa.pem --paa-key L --csr pai.csr [--days N | --no-expiry] --out pai.pem",
                 "Signs a PAI certificate for a PAI key held by another party. The CSR's\n"
                 "signature is checked (proof of possession) and its subject re-validated:\n"
-                "CN, matter-vid (required, equal to the PAA's if it has one), matter-pid optional.");
+                "exactly one CN, O/OU/C/ST/L/serialNumber within their limits (kept in the\n"
+                "CSR's order), matter-vid (required, equal to the PAA's if it has one),\n"
+                "matter-pid optional.");
     while ((id = mp_opt_next(&p, &val)) > 0) {
         switch (id) {
         case OPT_HELP: return MP_OK;
@@ -143,6 +153,7 @@ int paa_sign_pai_main(int argc, char **argv)
         return rc;
     }
     spec.cn = req.cn;
+    spec.subject = &req.subj;
     spec.vid = req.vid;
     spec.pid = req.pid;
     spec.point = req.point;

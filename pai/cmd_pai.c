@@ -17,7 +17,7 @@
 #include "util.h"
 
 enum { O_PAA_CERT = 1, O_PAA_KEY, O_KEY_LABEL, O_CN, O_VID, O_PID, O_FROM, O_DAYS,
-       O_NO_EXPIRY, O_OUT, O_TEST_MODE };
+       O_NO_EXPIRY, O_OUT, O_TEST_MODE, O_SUBJECT };
 
 /* ---- pai create ---------------------------------------------------------- */
 
@@ -25,7 +25,8 @@ static const mp_opt create_opts[] = {
     {"paa-cert", O_PAA_CERT, OT_FILE, "FILE", "PAA certificate (required)"},
     {"paa-key", O_PAA_KEY, OT_STR, "LABEL|URI", "PAA key in the token (required)"},
     {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new PAI key (required)"},
-    {"cn", O_CN, OT_STR, "CN", "subject common name (required)"},
+    {"cn", O_CN, OT_STR, "CN", "subject common name (or --subject)"},
+    {"subject", O_SUBJECT, OT_STR, "DN", "full subject, e.g. \"/C=NL/O=Acme Inc/CN=Acme PAI\" (C, ST, L, O, OU, serialNumber, CN; in this order)"},
     {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex 0001..FFF4 (required)"},
     {"pid", O_PID, OT_HEX, "HEX", "product ID, hex (optional)"},
     {"valid-from", O_FROM, OT_DATE, "DATE", "notBefore (default now)"},
@@ -40,8 +41,9 @@ static const mp_opt create_opts[] = {
 };
 
 typedef struct pai_args {
-    const char *paa_cert, *paa_key, *label, *cn, *vid, *pid, *from, *days, *out;
+    const char *paa_cert, *paa_key, *label, *cn, *subj, *vid, *pid, *from, *days, *out;
     int no_expiry, test_mode;
+    mp_subject subject;
 } pai_args;
 
 static int parse(mp_optparse *p, mp_common *c, pai_args *a)
@@ -55,6 +57,7 @@ static int parse(mp_optparse *p, mp_common *c, pai_args *a)
         case O_PAA_KEY: a->paa_key = val; break;
         case O_KEY_LABEL: a->label = val; break;
         case O_CN: a->cn = val; break;
+        case O_SUBJECT: a->subj = val; break;
         case O_VID: a->vid = val; break;
         case O_PID: a->pid = val; break;
         case O_FROM: a->from = val; break;
@@ -70,17 +73,21 @@ static int parse(mp_optparse *p, mp_common *c, pai_args *a)
     return id;
 }
 
-static int subject_args(const pai_args *a, mp_cert_spec *spec)
+static int subject_args(pai_args *a, mp_cert_spec *spec)
 {
     int rc;
-    if (a->label == NULL || a->cn == NULL || a->vid == NULL || a->out == NULL) {
-        return mp_err(MP_ERR_USAGE, "--key-label, --cn, --vid and --out are required");
+    if (a->label == NULL || (a->cn == NULL) == (a->subj == NULL) || a->vid == NULL || a->out == NULL) {
+        return mp_err(MP_ERR_USAGE, "--key-label, --vid, --out and one of --cn or --subject are required");
     }
-    if (strlen(a->cn) > MP_MAX_CN) {
+    if (a->cn != NULL && strlen(a->cn) > MP_MAX_CN) {
         return mp_err(MP_ERR_INVALID, "--cn: at most %d characters", MP_MAX_CN);
     }
+    if ((rc = a->subj != NULL ? mp_subject_parse(a->subj, &a->subject) : mp_subject_cn(a->cn, &a->subject)) != MP_OK) {
+        return rc;
+    }
     spec->type = MP_PAI;
-    spec->cn = a->cn;
+    spec->cn = mp_subject_get0_cn(&a->subject);
+    spec->subject = &a->subject;
     if ((rc = mp_parse_vid("--vid", a->vid, &spec->vid)) != MP_OK ||
         (a->pid != NULL && (rc = mp_parse_pid("--pid", a->pid, &spec->pid)) != MP_OK)) {
         return rc;
@@ -98,7 +105,7 @@ int pai_create_main(int argc, char **argv)
     mp_ca paa = {0};
     int rc;
     mp_opt_init(&p, argc, argv, create_opts, "pai create",
-                "--paa-cert paa.pem --paa-key L --key-label L2 --cn CN --vid HEX [--pid HEX] --out pai.pem",
+                "--paa-cert paa.pem --paa-key L --key-label L2 (--cn CN | --subject DN) --vid HEX [--pid HEX] --out pai.pem",
                 "Generates the PAI key inside the token and signs its certificate with the PAA\n"
                 "key in the token: pathLen 0, VID required (equal to the PAA's VID if the PAA\n"
                 "has one), PID optional.");
@@ -132,7 +139,8 @@ end:
 
 static const mp_opt csr_opts[] = {
     {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new PAI key (required)"},
-    {"cn", O_CN, OT_STR, "CN", "subject common name (required)"},
+    {"cn", O_CN, OT_STR, "CN", "subject common name (or --subject)"},
+    {"subject", O_SUBJECT, OT_STR, "DN", "full subject, e.g. \"/C=NL/O=Acme Inc/CN=Acme PAI\" (C, ST, L, O, OU, serialNumber, CN; in this order)"},
     {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex 0001..FFF4 (required)"},
     {"pid", O_PID, OT_HEX, "HEX", "product ID, hex (optional)"},
     {"out", O_OUT, OT_OUT, "FILE", "CSR output, PEM (required)"},
@@ -168,7 +176,11 @@ static int write_csr(mp_ks *ks, const mp_ks_key *key, const mp_cert_spec *spec, 
     int rc = MP_ERR_GENERAL;
     X509_NAME *n = X509_NAME_new();
     char hex[5];
-    X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING, (const unsigned char *)spec->cn, -1, -1, 0);
+    if (spec->subject != NULL) {
+        mp_subject_add(spec->subject, n);
+    } else {
+        X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING, (const unsigned char *)spec->cn, -1, -1, 0);
+    }
     snprintf(hex, sizeof(hex), "%04X", spec->vid);
     X509_NAME_add_entry_by_txt(n, "1.3.6.1.4.1.37244.2.1", V_ASN1_UTF8STRING, (const unsigned char *)hex, -1, -1, 0);
     if (spec->pid != 0) {
@@ -201,7 +213,7 @@ int pai_csr_main(int argc, char **argv)
     mp_ks_key key;
     int rc;
     mp_opt_init(&p, argc, argv, csr_opts, "pai csr",
-                "--key-label L2 --cn CN --vid HEX [--pid HEX] --out pai.csr",
+                "--key-label L2 (--cn CN | --subject DN) --vid HEX [--pid HEX] --out pai.csr",
                 "Generates the PAI key inside the token and writes a PKCS#10 request, signed\n"
                 "with it, for a PAA held by another party (`paa sign-pai` on their side).");
     if ((rc = parse(&p, &c, &a)) != 0) {
