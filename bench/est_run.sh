@@ -12,7 +12,7 @@ set -eu
 MP=${MATTER_PKI_BIN:?}
 LOAD=${MP_BENCH_BIN:?}/est_load
 SECS=${EST_SECONDS:-30}
-N=${EST_CSRS:-60000}
+N=${EST_CSRS:-60000}  # enough CSRs for the runs (each CSR is enrolled once)
 OUT=$(pwd)/bench-out
 D=${EST_DIR:-/tmp/mp-est-bench}
 mkdir -p "$OUT"
@@ -23,7 +23,7 @@ rm -f port
 "$MP" serve --token bench --pin-file pin --listen 127.0.0.1:0 --port-file port --tls-cert srv.pem --tls-key srv.key \
     --station-ca stca.pem --paa-cert paa.pem --max-connections 4096 > serve.out 2> serve.err &
 SP=$!
-trap 'kill -9 $SP 2> /dev/null' EXIT
+trap 'kill -9 $SP 2> /dev/null || true' EXIT
 for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
 URL=https://127.0.0.1:$(cat port)
 metric() { curl -s --cacert srvca.pem --cert st1.pem --key st1.key "$URL/metrics" | awk -v k="$1" '$1 == k {print $2}'; }

@@ -32,9 +32,11 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from cryptography.hazmat.primitives import hashes, serialization
 os.makedirs("csrs", exist_ok=True)
-for i, line in enumerate(open("sim/device-keys.csv")):
+i = -1
+for line in open("sim/device-keys.csv"):
     f = line.strip().split(",")
     if len(f) < 2 or len(f[1]) != 64: continue
+    i += 1
     k = ec.derive_private_key(int(f[1], 16), ec.SECP256R1())
     csr = x509.CertificateSigningRequestBuilder().subject_name(
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f[0])])).sign(k, hashes.SHA256())
