@@ -15,7 +15,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time \
+        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time python3-cryptography \
         libevent-dev libcurl4-openssl-dev curl
 FUZZ_PKGS := clang libclang-rt-14-dev
 
@@ -36,7 +36,7 @@ CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
 LIBS := -lp11 -levent_openssl -levent_pthreads -levent -lcurl -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -lpng -ldl -lm
 
-STAGES := core paa pai chips order dac ledger certdecl factory-data onboarding dcl-export verify est serve station
+STAGES := core paa pai chips order dac ledger certdecl factory-data onboarding dcl-export verify revocation trust est serve station
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))

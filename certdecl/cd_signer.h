@@ -26,4 +26,11 @@ int mp_cd_signer_build(const char *cn, time_t nb, time_t na, const uint8_t point
  * whose SKID extension differs from that. */
 int mp_cd_signer_load(const char *path, uint8_t point[65], uint8_t skid[20]) MP_MUST_CHECK;
 
+/* cd verify --trust: the CD signer (signer_path, or found in dir by the CMS
+ * key ID = SHA-1 of its key), either a root of the trust folder itself or
+ * chained by OpenSSL to one, with digitalSignature when keyUsage is present.
+ * point receives its key; how says which. MP_ERR_VERIFY/MISMATCH/PROFILE. */
+int mp_cd_trust_signer(const char *dir, const char *signer_path, const uint8_t *kid, size_t kid_len,
+                       uint8_t point[65], char *how, size_t howlen) MP_MUST_CHECK;
+
 #endif

@@ -8,10 +8,12 @@
 #include "src/commands.h"
 #include "cd.h"
 #include "cd_signer.h"
+#include "keystore.h"
+#include "trust.h"
 #include "opts.h"
 #include "util.h"
 
-enum { O_JSON = 1, O_SIGNER_CERT, O_VID, O_PID };
+enum { O_JSON = 1, O_SIGNER_CERT, O_VID, O_PID, O_TRUST };
 
 /* ---- cd print ------------------------------------------------------------- */
 
@@ -136,7 +138,8 @@ int cd_print_main(int argc, char **argv)
 /* ---- cd verify ------------------------------------------------------------ */
 
 static const mp_opt verify_opts[] = {
-    {"signer-cert", O_SIGNER_CERT, OT_FILE, "FILE", "certificate of the CD signer, PEM or DER (required)"},
+    {"signer-cert", O_SIGNER_CERT, OT_FILE, "FILE", "certificate of the CD signer, PEM or DER (required without --trust)"},
+    {"trust", O_TRUST, OT_FILE, "DIR", "trust folder (CSA CD root or a test root): the signer must chain to it"},
     {"vid", O_VID, OT_HEX, "HEX", "require this vendor_id (hex)"},
     {"pid", O_PID, OT_HEX, "HEX", "require this product ID in product_id_array (hex)"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
@@ -163,17 +166,25 @@ static int check_membership(const mp_cd *cd, const char *vid, const char *pid)
     return MP_OK;
 }
 
-static int verify_one(const char *file, const char *signer, const char *vid, const char *pid)
+static int verify_one(const char *file, const char *signer, const char *trust, const char *vid, const char *pid)
 {
     uint8_t *der = NULL, point[65], skid[20];
     size_t der_len = 0;
     mp_cd_env env;
     mp_cd cd;
-    char want[41], got[65];
+    char want[41], got[65], how[160] = "";
     int rc;
-    if ((rc = mp_cd_signer_load(signer, point, skid)) != MP_OK ||
+    if ((signer != NULL && (rc = mp_cd_signer_load(signer, point, skid)) != MP_OK) ||
         (rc = mp_cd_read_file(file, &der, &der_len, &env, &cd)) != MP_OK) {
         return rc;
+    }
+    if (trust != NULL) {
+        if ((rc = mp_cd_trust_signer(trust, signer, env.skid, env.skid_len, point, how, sizeof(how))) != MP_OK) {
+            free(der);
+            return mp_err_ctx(rc, "%s", file);
+        }
+        mp_skid(point, skid);
+        printf("%s: CD signer %s\n", file, how);
     }
     if (env.skid_len != 20 || memcmp(env.skid, skid, 20) != 0) {
         mp_hex(env.skid, env.skid_len, got, 1);
@@ -190,9 +201,9 @@ static int verify_one(const char *file, const char *signer, const char *vid, con
 int cd_verify_main(int argc, char **argv)
 {
     mp_optparse p;
-    const char *file = NULL, *signer = NULL, *vid = NULL, *pid = NULL, *val;
+    const char *file = NULL, *signer = NULL, *trust = NULL, *vid = NULL, *pid = NULL, *val;
     int id, rc;
-    mp_opt_init(&p, argc, argv, verify_opts, "cd verify", "FILE --signer-cert C [--vid HEX] [--pid HEX]",
+    mp_opt_init(&p, argc, argv, verify_opts, "cd verify", "FILE (--signer-cert C | --trust DIR [--signer-cert C]) [--vid HEX] [--pid HEX]",
                 "Checks a CD strictly: the CMS envelope rule by rule (SignedData v3, one SHA-256\n"
                 "digest, attached pkcs7-data, no certificates/CRLs, one SignerInfo v3 by key ID,\n"
                 "no signed attributes, ecdsa-with-SHA256), that the key ID is SHA-1 of the\n"
@@ -203,6 +214,7 @@ int cd_verify_main(int argc, char **argv)
         switch (id) {
         case OPT_HELP: return MP_OK;
         case O_SIGNER_CERT: signer = val; break;
+        case O_TRUST: trust = val; break;
         case O_VID: vid = val; break;
         case O_PID: pid = val; break;
         case OPT_POSITIONAL:
@@ -212,10 +224,13 @@ int cd_verify_main(int argc, char **argv)
         }
     }
     if (id < 0) return -id;
-    if (file == NULL || signer == NULL) {
-        return mp_err(MP_ERR_USAGE, "cd verify: FILE and --signer-cert are required");
+    if (file == NULL || (signer == NULL && trust == NULL)) {
+        return mp_err(MP_ERR_USAGE, "cd verify: FILE and --signer-cert or --trust are required");
     }
-    if ((rc = verify_one(file, signer, vid, pid)) == MP_OK) {
+    if (trust != NULL && !mp_is_dir(trust)) {
+        return mp_err(MP_ERR_USAGE, "cd verify: --trust %s is not a directory", trust);
+    }
+    if ((rc = verify_one(file, signer, trust, vid, pid)) == MP_OK) {
         printf("%s: OK: CD envelope, signature and fields verified\n", file);
     }
     return rc;

@@ -246,4 +246,37 @@ typedef struct mp_ledger_counts {
 } mp_ledger_counts;
 int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c) MP_MUST_CHECK;
 
+/* ---- Credential lifecycle (issue 19): CA revocations, published CRLs and
+ * the DCL records exported last. Their tables are created on first use. */
+
+/* Record the revocation of a CA certificate (a PAI) under the issuer (the
+ * PAA) whose SKID is issuer_skid; listed by mp_ledger_each_revoked(issuer).
+ * MP_ERR_DUPLICATE when that serial is already revoked. */
+int mp_ledger_revoke_ca(mp_ledger *l, const char *issuer_skid, const char *serial,
+                        const char *reason) MP_MUST_CHECK;
+
+/* The last CRL signed for an issuer: the issuer (whose certificates it
+ * lists) and the signer (the issuer itself or a delegated CRL signer). */
+typedef struct mp_crl_rec {
+    char issuer_skid[41];
+    const uint8_t *issuer_der;  /* borrowed */
+    size_t issuer_len;
+    const uint8_t *signer_der;  /* borrowed; = issuer when not delegated */
+    size_t signer_len;
+    uint64_t number;
+    time_t this_update, next_update;
+} mp_crl_rec;
+/* Replace the issuer's record (inside a transaction). */
+int mp_ledger_crl_record(mp_ledger *l, const mp_crl_rec *r) MP_MUST_CHECK;
+int mp_ledger_each_crl(mp_ledger *l, int (*cb)(void *ctx, const mp_crl_rec *r), void *ctx) MP_MUST_CHECK;
+
+/* DCL records as exported last, by key (e.g. "model/FFF2/8001"), as JSON
+ * text. get: *json is malloc'd (NULL and *found 0 when absent). */
+int mp_ledger_dcl_get(mp_ledger *l, const char *key, char **json, int *found) MP_MUST_CHECK;
+int mp_ledger_dcl_put(mp_ledger *l, const char *key, const char *json) MP_MUST_CHECK;
+int mp_ledger_dcl_delete(mp_ledger *l, const char *key) MP_MUST_CHECK;
+/* Every stored record whose key starts with prefix, in key order. */
+int mp_ledger_dcl_each(mp_ledger *l, const char *prefix,
+                       int (*cb)(void *ctx, const char *key, const char *json), void *ctx) MP_MUST_CHECK;
+
 #endif

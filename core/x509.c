@@ -25,6 +25,7 @@ static const uint8_t bc_pai[] = {0x30, 0x06, 0x01, 0x01, 0xFF, 0x02, 0x01, 0x00}
 static const uint8_t bc_dac[] = {0x30, 0x00};
 static const uint8_t ku_ca[] = {0x03, 0x02, 0x01, 0x06};
 static const uint8_t ku_dac[] = {0x03, 0x02, 0x07, 0x80};
+static const uint8_t ku_crl[] = {0x03, 0x02, 0x01, 0x02}; /* cRLSign only */
 
 static const uint8_t test_paas[][20] = {
     {0x78, 0x5C, 0xE7, 0x05, 0xB8, 0x6B, 0x8F, 0x4E, 0x6F, 0xC7, 0x93, 0xAA, 0x60, 0xCB, 0x43, 0xEA, 0x69, 0x68, 0x82, 0xD5},
@@ -157,8 +158,9 @@ static int check_spec(const mp_cert_spec *s, uint8_t issuer_skid[20])
     if (s->type == MP_PAA && s->pid != 0) {
         return mp_err(MP_ERR_PROFILE, "a PAA must not carry a product ID");
     }
-    if ((s->type == MP_PAI || s->type == MP_DAC) && s->vid == 0) {
-        return mp_err(MP_ERR_PROFILE, "a %s requires a vendor ID", s->type == MP_PAI ? "PAI" : "DAC");
+    if ((s->type == MP_PAI || s->type == MP_DAC || s->type == MP_CRL_SIGNER) && s->vid == 0) {
+        return mp_err(MP_ERR_PROFILE, "a %s requires a vendor ID",
+                      s->type == MP_PAI ? "PAI" : s->type == MP_DAC ? "DAC" : "CRL signer");
     }
     if (s->type == MP_DAC && s->pid == 0) {
         return mp_err(MP_ERR_PROFILE, "a DAC requires a product ID");
@@ -216,11 +218,12 @@ int mp_cert_build(const mp_cert_spec *s, EVP_PKEY *signer, X509 **out)
         rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build certificate");
         goto end;
     }
-    const uint8_t *bc = s->type == MP_DAC ? bc_dac : s->type == MP_PAI ? bc_pai
+    int leaf = s->type == MP_DAC || s->type == MP_CRL_SIGNER;
+    const uint8_t *bc = leaf ? bc_dac : s->type == MP_PAI ? bc_pai
                         : s->paa_pathlen_absent ? bc_paa_nolen : bc_paa;
-    size_t bcl = s->type == MP_DAC ? sizeof(bc_dac) : s->type == MP_PAI ? sizeof(bc_pai)
+    size_t bcl = leaf ? sizeof(bc_dac) : s->type == MP_PAI ? sizeof(bc_pai)
                  : s->paa_pathlen_absent ? sizeof(bc_paa_nolen) : sizeof(bc_paa);
-    const uint8_t *ku = s->type == MP_DAC ? ku_dac : ku_ca;
+    const uint8_t *ku = s->type == MP_DAC ? ku_dac : s->type == MP_CRL_SIGNER ? ku_crl : ku_ca;
     skid_der[0] = 0x04;
     skid_der[1] = 20;
     memcpy(skid_der + 2, skid, 20);

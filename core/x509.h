@@ -16,7 +16,9 @@
 
 struct mp_subject;
 
-enum mp_cert_type { MP_PAA = 1, MP_PAI = 2, MP_DAC = 3 };
+/* MP_CRL_SIGNER: a delegated CRL signer (matter-attestation.md 7.2): cA
+ * FALSE, keyUsage cRLSign only, the issuer's VID (and PID when given). */
+enum mp_cert_type { MP_PAA = 1, MP_PAI = 2, MP_DAC = 3, MP_CRL_SIGNER = 4 };
 
 #define MP_NO_EXPIRY ((time_t)253402300799) /* 9999-12-31T23:59:59Z */
 #define MP_MAX_CERT_DER 600

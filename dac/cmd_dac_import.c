@@ -151,7 +151,7 @@ int dac_export_main(int argc, char **argv)
         return rc;
     }
     rc = mp_ledger_get_order(l, (int64_t)oid, &o);
-    if (rc == MP_OK) rc = mp_dac_export_infineon(l, (int64_t)oid, dir, c.force, &n);
+    if (rc == MP_OK) rc = mp_dac_export_infineon(l, (int64_t)oid, dir, NULL, c.force, &n);
     if (rc == MP_OK && !c.quiet) {
         printf("%llu DACs of order %llu written to %s as <UDID>_E0E0.pem\n", (unsigned long long)n, (unsigned long long)oid, dir);
     }

@@ -13,13 +13,14 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "dac/extdac.h"
 #include "dac/issue.h"
 #include "opts.h"
 #include "src/commands.h"
 #include "util.h"
 
 enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE,
-       O_CSR_DIR, O_CSR_BUNDLE };
+       O_CSR_DIR, O_CSR_BUNDLE, O_EXPORT_LAYOUT };
 
 static const mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
@@ -31,6 +32,7 @@ static const mp_opt opts[] = {
     {"out", O_OUT, OT_OUT, "FILE", "CSR mode: the DAC output (DER)"},
     {"csr-dir", O_CSR_DIR, OT_DIR, "DIR", "CSR batch: a folder of PKCS#10 requests (PEM or DER), DACs to --out-dir"},
     {"csr-bundle", O_CSR_BUNDLE, OT_FILE, "FILE", "CSR batch: one PEM file of many requests, DACs to --out-dir"},
+    {"export-layout", O_EXPORT_LAYOUT, OT_ENUM, "infineon", "also write the folder's DACs as <UDID>_E0E0.pem (Infineon station layout)"},
     {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make N key pairs here, write UDID.key.der (0600) next to each DAC"},
     {"station", O_STATION, OT_STR, "NAME", "factory station recorded in the ledger (default host name)"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
@@ -43,7 +45,7 @@ static const mp_opt opts[] = {
 };
 
 typedef struct issue_args {
-    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *csr_dir, *csr_bundle;
+    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *csr_dir, *csr_bundle, *layout;
     char *udids[4096];
     size_t n_udids;
     int generate, test_mode;
@@ -74,6 +76,7 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
         case O_CSR: a->csr = val; break;
         case O_CSR_DIR: a->csr_dir = val; break;
         case O_CSR_BUNDLE: a->csr_bundle = val; break;
+        case O_EXPORT_LAYOUT: a->layout = val; break;
         case O_OUT: a->out = val; break;
         case O_GEN: a->generate = 1; break;
         case O_LEDGER: a->ledger = val; break;
@@ -99,7 +102,7 @@ static int check_mode(const issue_args *a)
         return mp_err(MP_ERR_USAGE, "dac issue: --order ID is required");
     }
     if (a->csr != NULL) {
-        if (a->out == NULL || a->out_dir || a->count || a->n_udids || a->generate) {
+        if (a->out == NULL || a->out_dir || a->count || a->n_udids || a->generate || a->layout) {
             return mp_err(MP_ERR_USAGE, "dac issue --csr takes --out FILE (and no --out-dir, --count, --udid, --generate-keys)");
         }
         return MP_OK;
@@ -242,6 +245,20 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
     return rc;
 }
 
+/* --export-layout infineon: the folder's DACs (this run's and earlier ones')
+ * also as <UDID>_E0E0.pem; identical files are left, so a re-run after a
+ * crash only adds what is missing. A CSR batch's refusal status is kept. */
+static int export_layout(mp_issue *is, int rc)
+{
+    char msg[1024];
+    uint64_t n = 0;
+    snprintf(msg, sizeof(msg), "%s", rc != MP_OK ? mp_err_msg() : "");
+    int erc = mp_dac_export_infineon(is->ledger, is->order.id, is->out_dir, is->out_dir, 0, &n);
+    if (erc != MP_OK) return erc;
+    printf("%llu DAC(s) of %s also written as <UDID>_E0E0.pem\n", (unsigned long long)n, is->out_dir);
+    return rc != MP_OK ? mp_err(rc, "%s", msg) : MP_OK;
+}
+
 int dac_issue_main(int argc, char **argv)
 {
     mp_common c = {0};
@@ -270,6 +287,9 @@ int dac_issue_main(int argc, char **argv)
         goto end;
     }
     rc = run_batch(&is, &a, c.force);
+    if (a.layout != NULL && is.out_abs[0] != 0 && (rc == MP_OK || a.csr_dir != NULL || a.csr_bundle != NULL)) {
+        rc = export_layout(&is, rc);
+    }
 end:
     mp_issue_release(&is);
     mp_ks_close(ks);

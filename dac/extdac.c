@@ -167,17 +167,16 @@ static int verify_chain(ictx *c, mp_va_buf *dac)
     return MP_OK;
 }
 
-/* VID/PID: the first DAC sets a new order's; every DAC must match it. */
-static int order_vidpid(ictx *c, X509 *x, int *first)
+/* VID/PID: the first DAC sets a new order's (set); every DAC must match it. */
+static int order_vidpid(ictx *c, X509 *x, int set)
 {
     mp_vidpid vp;
     if (mp_dn_vidpid(X509_get_subject_name(x), &vp) != MP_OK || !vp.has_vid || !vp.has_pid) {
         return mp_err(MP_ERR_PROFILE, "the DAC subject has no readable VID and PID");
     }
-    if (*first && c->order.id == 0) {
+    if (set) {
         c->order.vid = vp.vid;
         c->order.pid = vp.pid;
-        *first = 0;
         return MP_OK;
     }
     if (vp.vid != c->order.vid || vp.pid != c->order.pid) {
@@ -239,7 +238,7 @@ static int record(ictx *c, const char *path, X509 *x, const mp_va_buf *dac, cons
     return mp_ledger_add_counted(c->l, &r);
 }
 
-static int import_one(ictx *c, const char *path, int *first)
+static int import_one(ictx *c, const char *path)
 {
     mp_va_buf dac = {0};
     X509 *x = NULL;
@@ -251,7 +250,7 @@ static int import_one(ictx *c, const char *path, int *first)
         rc = x == NULL ? mp_err(MP_ERR_INVALID, "not a certificate") : MP_OK;
     }
     if (rc == MP_OK) rc = verify_chain(c, &dac);
-    if (rc == MP_OK) rc = order_vidpid(c, x, first);
+    if (rc == MP_OK) rc = order_vidpid(c, x, 0);
     if (rc == MP_OK) rc = dac_udid(c, path, x, udid);
     if (rc == MP_OK) rc = record(c, path, x, &dac, udid);
     X509_free(x);
@@ -261,7 +260,7 @@ static int import_one(ictx *c, const char *path, int *first)
 
 /* ---- the transaction ---------------------------------------------------------------------- */
 
-static int open_order(ictx *c, X509 *first_dac)
+static int open_order(ictx *c)
 {
     mp_dac_import *im = c->im;
     if (im->order_id != 0) {
@@ -276,7 +275,6 @@ static int open_order(ictx *c, X509 *first_dac)
         }
         return MP_OK;
     }
-    (void)first_dac;
     memset(&c->order, 0, sizeof(c->order));
     char *abs = realpath(im->pai_path, NULL);
     if (abs == NULL || strlen(abs) >= sizeof(c->order.pai_cert)) {
@@ -295,7 +293,7 @@ static int transaction(ictx *c, const flist *f, const char *sha256)
 {
     mp_dac_import *im = c->im;
     char signer[512], paa_desc[512];
-    int known = 0, first = 1, rc;
+    int known = 0, rc;
     X509 *paa = NULL;
     if ((rc = mp_ledger_list_known(c->l, sha256, &known)) != MP_OK) return rc;
     if (known) return mp_err(MP_ERR_DUPLICATE, "these DAC files (SHA-256 %s) were imported before", sha256);
@@ -306,7 +304,7 @@ static int transaction(ictx *c, const flist *f, const char *sha256)
     mp_chip_list list = {.format = "external-dacs", .source = f->n == 1 ? f->v[0] : im->paths[0],
                          .is_signed = 1, .signer = signer};
     memcpy(list.sha256, sha256, 65);
-    if ((rc = mp_ledger_add_list(c->l, &list)) != MP_OK || (rc = open_order(c, NULL)) != MP_OK) return rc;
+    if ((rc = mp_ledger_add_list(c->l, &list)) != MP_OK || (rc = open_order(c)) != MP_OK) return rc;
     im->list_id = list.id;
     /* the order is added once its VID/PID is known (from the first DAC) */
     if (c->order.id == 0) {
@@ -315,7 +313,7 @@ static int transaction(ictx *c, const flist *f, const char *sha256)
         if ((rc = mp_va_load_cert(f->v[0], &dac)) == MP_OK) {
             const uint8_t *p = dac.der;
             x = d2i_X509(NULL, &p, (long)dac.len);
-            rc = x == NULL ? mp_err(MP_ERR_INVALID, "%s: not a certificate", f->v[0]) : order_vidpid(c, x, &first);
+            rc = x == NULL ? mp_err(MP_ERR_INVALID, "%s: not a certificate", f->v[0]) : order_vidpid(c, x, 1);
             if (rc != MP_OK) mp_err_ctx(rc, "%s", f->v[0]);
         }
         X509_free(x);
@@ -323,7 +321,6 @@ static int transaction(ictx *c, const flist *f, const char *sha256)
         if (rc == MP_OK) rc = mp_ledger_add_order(c->l, &c->order);
         if (rc != MP_OK) return rc;
     }
-    first = 0;
     mp_dac_batch b = {.order_id = c->order.id, .pai_skid = c->pai_skid, .dir = "", .station = im->station};
     if ((rc = mp_ledger_grow_external_quota(c->l, c->order.id, f->n)) != MP_OK ||
         (rc = mp_ledger_take_quota(c->l, c->order.id, f->n)) != MP_OK || (rc = mp_ledger_add_batch(c->l, &b)) != MP_OK) {
@@ -331,7 +328,7 @@ static int transaction(ictx *c, const flist *f, const char *sha256)
     }
     c->batch = b.id;
     for (size_t i = 0; rc == MP_OK && i < f->n; i++) {
-        rc = import_one(c, f->v[i], &first);
+        rc = import_one(c, f->v[i]);
     }
     if (rc == MP_OK && c->map != NULL) rc = mp_udid_map_all_used(c->map);
     if (rc == MP_OK) rc = mp_ledger_set_list_count(c->l, list.id, f->n);
@@ -418,7 +415,14 @@ static int write_pem(const char *dir, const mp_issued *d, int force)
     return rc;
 }
 
-int mp_dac_export_infineon(mp_ledger *l, int64_t order_id, const char *dir, int force, uint64_t *written)
+static int in_dir(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && strchr(path + n + 1, '/') == NULL;
+}
+
+int mp_dac_export_infineon(mp_ledger *l, int64_t order_id, const char *dir, const char *only_dir, int force,
+                           uint64_t *written)
 {
     enum { CHUNK = 256 };
     mp_issued *devs = calloc(CHUNK, sizeof(*devs));
@@ -428,6 +432,7 @@ int mp_dac_export_infineon(mp_ledger *l, int64_t order_id, const char *dir, int 
     *written = 0;
     while (rc == MP_OK && (rc = mp_ledger_next_issued(l, order_id, after, CHUNK, devs, &n)) == MP_OK && n > 0) {
         for (size_t i = 0; rc == MP_OK && i < n; i++) {
+            if (only_dir != NULL && !in_dir(devs[i].path, only_dir)) continue;
             rc = write_pem(dir, &devs[i], force);
             *written += rc == MP_OK;
         }

@@ -41,8 +41,10 @@ typedef struct mp_dac_import {
 int mp_dac_import_run(mp_ledger *l, mp_dac_import *im) MP_MUST_CHECK;
 
 /* Write every DAC of the order as DIR/<UDID>_E0E0.pem (PEM, atomically);
- * an existing file is replaced only with force or when it is identical. */
-int mp_dac_export_infineon(mp_ledger *l, int64_t order_id, const char *dir, int force,
+ * an identical existing file is left, a different one replaced only with
+ * force. only_dir: just the DACs `dac issue` wrote into that folder (NULL =
+ * all of the order's). */
+int mp_dac_export_infineon(mp_ledger *l, int64_t order_id, const char *dir, const char *only_dir, int force,
                            uint64_t *written) MP_MUST_CHECK;
 
 #endif

@@ -167,7 +167,8 @@ int dcl_export(const dcl_args *a)
     int rc = dcl_inputs_load(a, &in);
     dcl_ctx c = {.ver = a->ver, .from = a->from, .prod = &in.prod, .test_mode = a->test_mode};
     if (rc == MP_OK) {
-        rc = a->kind == DK_ALL ? dcl_export_all(a, &c, &in) : export_one(a, &c, &in);
+        rc = a->kind == DK_ALL ? dcl_export_all(a, &c, &in) : a->kind == DK_CHANGES ? dcl_export_changes(a, &c, &in)
+                                                                                 : export_one(a, &c, &in);
     }
     dcl_inputs_free(&in);
     return rc;

@@ -12,7 +12,8 @@
 #include "x509.h"
 
 static const char *const kinds[DK_COUNT] = {"vendor-info", "model", "model-version", "pai",
-                                            "revocation-point", "paa", "compliance", "all"};
+                                            "revocation-point", "paa", "compliance", "all",
+                                            "update-revocation-point", "delete-revocation-point", "changes"};
 
 int dcl_kind_parse(const char *s)
 {
@@ -69,10 +70,22 @@ static int revocation(const dcl_ctx *c, const dcl_args *a, const dcl_inputs *in,
 {
     dcl_rp_in rp = {.is_paa = rp_paa, .ca = rp_paa ? in->paa : in->pai, .signer = in->signer,
                     .label = a->label, .data_url = a->data_url};
-    if (a->kind == DK_RP && (in->paa != NULL) == (in->pai != NULL)) {
-        return mp_err(MP_ERR_USAGE, "dcl export revocation-point: give exactly one of --paa-cert (isPAA true) and --pai-cert");
+    json_t *add = NULL;
+    if (a->kind != DK_ALL && a->kind != DK_CHANGES && (in->paa != NULL) == (in->pai != NULL)) {
+        return mp_err(MP_ERR_USAGE, "dcl export %s: give exactly one of --paa-cert (isPAA true) and --pai-cert", dcl_kind_name(a->kind));
     }
-    return dcl_revocation_point(c, &rp, msg);
+    int rc = dcl_revocation_point(c, &rp, &add);
+    if (rc == MP_OK && a->crl_file != NULL) {
+        rc = dcl_rp_crl_check(a->crl_file, in->signer ? in->signer : rp.ca,
+                              json_string_value(json_object_get(add, "dataURL")));
+    }
+    if (rc == MP_OK && (a->kind == DK_RP_UPDATE || a->kind == DK_RP_DELETE)) {
+        rc = dcl_rp_project(c, a->kind == DK_RP_UPDATE ? &dcl_msg_rp_update : &dcl_msg_rp_delete, add, msg);
+        json_decref(add);
+        return rc;
+    }
+    *msg = add;
+    return rc;
 }
 
 int dcl_record(const dcl_ctx *c, const dcl_args *a, const dcl_inputs *in, int kind, int rp_paa, json_t **doc)

@@ -10,7 +10,9 @@
 
 #include "dcl_records.h"
 
-enum dcl_kind { DK_VENDOR, DK_MODEL, DK_MV, DK_PAI, DK_RP, DK_PAA, DK_COMPLIANCE, DK_ALL, DK_COUNT };
+enum dcl_kind { DK_VENDOR, DK_MODEL, DK_MV, DK_PAI, DK_RP, DK_PAA, DK_COMPLIANCE, DK_ALL,
+                DK_RP_UPDATE, DK_RP_DELETE, DK_CHANGES, DK_COUNT };
+#define DCL_MAX_DELETE 16
 
 typedef struct dcl_args {
     int kind;
@@ -18,6 +20,13 @@ typedef struct dcl_args {
     const char *from, *out, *out_dir;
     dcl_sw sw;
     int ver, test_mode, force;
+    /* after launch (dcl_changes.c) */
+    const char *crl_file;       /* revocation-point: the CRL published at dataURL, checked */
+    const char *ledger, *state_dir;
+    uint32_t delete_mv[DCL_MAX_DELETE];
+    size_t n_delete_mv;
+    int delete_model, remove_pai, revoke_paa;
+    const char *reason;         /* info of revoke/remove records */
 } dcl_args;
 
 /* "vendor-info" ... "all" -> DK_*, or -1. */
@@ -45,6 +54,17 @@ int dcl_record(const dcl_ctx *c, const dcl_args *a, const dcl_inputs *in, int ki
  * --out-dir; everything is built and validated before the first write, and
  * the files written are removed again if a later write fails. */
 int dcl_export_all(const dcl_args *a, const dcl_ctx *c, const dcl_inputs *in) MP_MUST_CHECK;
+
+/* After launch (dcl_changes.c). Project an add-revocation-point Msg onto
+ * MsgUpdate/DeletePkiRevocationDistributionPoint and validate it. */
+int dcl_rp_project(const dcl_ctx *c, const dcl_schema *to, json_t *add, json_t **msg) MP_MUST_CHECK;
+/* --crl-file: the CRL at dataURL must be DER, issued and signed by the
+ * point's CRL signer (AKID = its SKID) and, when it has an
+ * IssuingDistributionPoint URI, name dataURL. */
+int dcl_rp_crl_check(const char *path, X509 *signer, const char *data_url) MP_MUST_CHECK;
+/* `dcl export changes` / `--changes`: only what changed since the records
+ * stored in the ledger at the last export; then store the new state. */
+int dcl_export_changes(const dcl_args *a, const dcl_ctx *c, const dcl_inputs *in) MP_MUST_CHECK;
 
 /* Run one export: load, build, validate, write. */
 int dcl_export(const dcl_args *a) MP_MUST_CHECK;

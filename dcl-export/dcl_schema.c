@@ -141,6 +141,136 @@ static const dcl_field rp_fields[] = {
     END,
 };
 
+/* ---- After launch: updates, deletions, revocations (DCL v1.6.0 tx.proto).
+ * Update Msgs leave a field unchanged when it is empty/0, except the ones the
+ * keeper always overwrites (softwareVersionValid, enhancedSetupFlowOptions). */
+
+static const dcl_field rp_update_fields[] = {
+    ADDR("signer"),
+    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"label", DT_STR, V16, R_REQ, 0, 64, NULL},
+    {"label", DT_STR, V15, R_REQ, 0, NOCAP, NULL},
+    {"crlSignerCertificate", DT_STR, V16, R_PEM, 0, 2048, NULL},
+    {"crlSignerCertificate", DT_STR, V15, R_PEM, 0, NOCAP, NULL},
+    {"issuerSubjectKeyID", DT_STR, V16, R_REQ | R_HEXID, 0, 64, NULL},
+    {"issuerSubjectKeyID", DT_STR, V15, R_REQ | R_HEXID, 0, NOCAP, NULL},
+    {"dataURL", DT_STR, V16, R_HTTPX, 0, 256, NULL},
+    {"dataURL", DT_STR, V15, R_URL, 0, NOCAP, NULL},
+    {"dataFileSize", DT_INT64S, VA, 0, 0, INT64_MAX, NULL},
+    {"dataDigest", DT_STR, VA, 0, 0, 128, NULL},
+    {"dataDigestType", DT_INT, VA, 0, 0, U32, SHA_TYPES},
+    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
+    {"crlSignerDelegator", DT_STR, V16, R_PEM, 0, 2048, NULL},
+    {"crlSignerDelegator", DT_STR, V15, R_PEM, 0, 10485760, NULL},
+    END,
+};
+
+static const dcl_field rp_delete_fields[] = {
+    ADDR("signer"),
+    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"label", DT_STR, VA, R_REQ, 0, 64, NULL},
+    {"issuerSubjectKeyID", DT_STR, VA, R_REQ | R_HEXID, 0, 64, NULL},
+    END,
+};
+
+static const dcl_field vendor_update_fields[] = {
+    ADDR("creator"),
+    {"vendorID", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"vendorName", DT_STR, VA, 0, 0, 128, NULL},
+    {"companyLegalName", DT_STR, VA, 0, 0, 256, NULL},
+    {"companyPreferredName", DT_STR, VA, 0, 0, 256, NULL},
+    URL16("vendorLandingPageURL"),
+    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
+    END,
+};
+
+static const dcl_field model_update_fields[] = {
+    ADDR("creator"),
+    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"productName", DT_STR, VA, 0, 0, 128, NULL},
+    {"productLabel", DT_STR, VA, 0, 0, 256, NULL},
+    {"partNumber", DT_STR, VA, 0, 0, 32, NULL},
+    URL16("commissioningCustomFlowUrl"),
+    {"commissioningModeInitialStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL},
+    {"commissioningModeSecondaryStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL},
+    URL16("userManualUrl"),
+    URL16("supportUrl"),
+    URL16("productUrl"),
+    URL16("lsfUrl"),
+    {"lsfRevision", DT_INT, VA, 0, 0, 65535, NULL},
+    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
+    {"commissioningModeInitialStepsHint", DT_INT, VA, 0, 0, U32, NULL},
+    {"enhancedSetupFlowOptions", DT_INT, VA, 0, 0, 65535, NULL},
+    URL16("enhancedSetupFlowTCUrl"),
+    {"enhancedSetupFlowTCRevision", DT_INT, VA, 0, 0, 65535, NULL},
+    {"enhancedSetupFlowTCDigest", DT_STR, VA, R_B64, 0, 128, NULL},
+    {"enhancedSetupFlowTCFileSize", DT_INT, VA, 0, 0, U32, NULL},
+    URL16("maintenanceUrl"),
+    {"commissioningFallbackUrl", DT_STR, VA, R_HTTPS, 0, 256, NULL},
+    {"commissioningModeSecondaryStepsHint", DT_INT, VA, 0, 0, U32, NULL},
+    {"icdUserActiveModeTriggerHint", DT_INT, VA, 0, 0, U32, NULL},
+    {"icdUserActiveModeTriggerInstruction", DT_STR, VA, 0, 0, 1024, NULL},
+    {"factoryResetStepsHint", DT_INT, VA, 0, 0, U32, NULL},
+    {"factoryResetStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL},
+    END,
+};
+
+static const dcl_field model_delete_fields[] = {
+    ADDR("creator"),
+    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    END,
+};
+
+static const dcl_field mv_update_fields[] = {
+    ADDR("creator"),
+    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"softwareVersion", DT_INT, VA, 0, 0, U32, NULL},
+    {"softwareVersionValid", DT_BOOL, VA, 0, 0, 0, NULL},
+    URL16("otaUrl"),
+    {"minApplicableSoftwareVersion", DT_INT, VA, 0, 0, U32, NULL},
+    {"maxApplicableSoftwareVersion", DT_INT, VA, 0, 0, U32, NULL},
+    URL16("releaseNotesUrl"),
+    {"otaFileSize", DT_INT64S, VA, 0, 0, INT64_MAX, NULL},
+    {"otaChecksum", DT_STR, VA, R_B64, 0, 88, NULL},
+    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
+    {"otaChecksumType", DT_INT, V16, 0, 0, 12, SHA_TYPES},
+    END,
+};
+
+static const dcl_field mv_delete_fields[] = {
+    ADDR("creator"),
+    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    {"softwareVersion", DT_INT, VA, 0, 0, U32, NULL},
+    END,
+};
+
+#define REVOKE_FIELDS                                          \
+    ADDR("signer"),                                            \
+    {"subject", DT_STR, VA, R_REQ | R_B64, 0, 1024, NULL},     \
+    {"subjectKeyId", DT_STR, VA, R_REQ, 0, 256, NULL},         \
+    {"info", DT_STR, VA, 0, 0, 4096, NULL},                    \
+    {"time", DT_INT64S, VA, 0, 0, INT64_MAX, NULL},            \
+    {"serialNumber", DT_STR, VA, 0, 0, NOCAP, NULL},           \
+    {"revokeChild", DT_BOOL, VA, 0, 0, 0, NULL},               \
+    END
+
+static const dcl_field revoke_cert_fields[] = {REVOKE_FIELDS};
+static const dcl_field propose_revoke_root_fields[] = {REVOKE_FIELDS};
+
+static const dcl_field remove_cert_fields[] = {
+    ADDR("signer"),
+    {"subject", DT_STR, VA, R_REQ | R_B64, 0, 1024, NULL},
+    {"subjectKeyId", DT_STR, VA, R_REQ, 0, 256, NULL},
+    {"serialNumber", DT_STR, VA, 0, 0, NOCAP, NULL},
+    END,
+};
+
+static int mv_update_extra(const dcl_schema *s, json_t *m, int ver, json_t *src);
+
 #define COMPLIANCE_FIELDS(date)                                                              \
     ADDR("signer"),                                                                          \
     {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},                                              \
@@ -185,6 +315,16 @@ const dcl_schema dcl_msg_propose_root = {T("pki", "MsgProposeAddX509RootCert"), 
 const dcl_schema dcl_msg_revocation_point = {T("pki", "MsgAddPkiRevocationDistributionPoint"), rp_fields, rp_extra};
 const dcl_schema dcl_msg_certify = {T("compliance", "MsgCertifyModel"), certify_fields, compliance_extra};
 const dcl_schema dcl_msg_provision = {T("compliance", "MsgProvisionModel"), provision_fields, compliance_extra};
+const dcl_schema dcl_msg_rp_update = {T("pki", "MsgUpdatePkiRevocationDistributionPoint"), rp_update_fields, rp_extra};
+const dcl_schema dcl_msg_rp_delete = {T("pki", "MsgDeletePkiRevocationDistributionPoint"), rp_delete_fields, NULL};
+const dcl_schema dcl_msg_vendor_update = {T("vendorinfo", "MsgUpdateVendorInfo"), vendor_update_fields, NULL};
+const dcl_schema dcl_msg_model_update = {T("model", "MsgUpdateModel"), model_update_fields, model_extra};
+const dcl_schema dcl_msg_model_delete = {T("model", "MsgDeleteModel"), model_delete_fields, NULL};
+const dcl_schema dcl_msg_mv_update = {T("model", "MsgUpdateModelVersion"), mv_update_fields, mv_update_extra};
+const dcl_schema dcl_msg_mv_delete = {T("model", "MsgDeleteModelVersion"), mv_delete_fields, NULL};
+const dcl_schema dcl_msg_revoke_cert = {T("pki", "MsgRevokeX509Cert"), revoke_cert_fields, NULL};
+const dcl_schema dcl_msg_remove_cert = {T("pki", "MsgRemoveX509Cert"), remove_cert_fields, NULL};
+const dcl_schema dcl_msg_propose_revoke_root = {T("pki", "MsgProposeRevokeX509RootCert"), propose_revoke_root_fields, NULL};
 
 const char *dcl_version_name(int ver)
 {
@@ -404,6 +544,28 @@ static int compliance_extra(const dcl_schema *s, json_t *m, int ver, json_t *src
 {
     if (*str(m, "programTypeVersion") && !*str(m, "programType")) {
         return fail(s, src, "programTypeVersion", ver, "is only allowed together with programType");
+    }
+    return MP_OK;
+}
+
+/* MsgUpdateModelVersion: max >= min when both are given (omitempty,gtecsfield);
+ * OTA size, checksum and type come together with otaUrl (the keeper refuses
+ * a first otaUrl without them, and OTA metadata once an URL is set). */
+static int mv_update_extra(const dcl_schema *s, json_t *m, int ver, json_t *src)
+{
+    int has_url = *str(m, "otaUrl") != 0;
+    int size = strcmp(str(m, "otaFileSize"), "0") != 0, sum = *str(m, "otaChecksum") != 0,
+        type = ver == DCL_V16 && num(m, "otaChecksumType") != 0;
+    long long mx = num(m, "maxApplicableSoftwareVersion"), mn = num(m, "minApplicableSoftwareVersion");
+    if (mx != 0 && mx < mn) {
+        return fail(s, src, "maxApplicableSoftwareVersion", ver, "must be >= minApplicableSoftwareVersion (gtecsfield)");
+    }
+    if (!has_url && (size || sum || type)) {
+        return fail(s, src, size ? "otaFileSize" : sum ? "otaChecksum" : "otaChecksumType", ver,
+                    "may only be sent together with otaUrl");
+    }
+    if (sum && strlen(str(m, "otaChecksum")) < 44) {
+        return fail(s, src, "otaChecksum", ver, "must be at least 44 base64 characters");
     }
     return MP_OK;
 }

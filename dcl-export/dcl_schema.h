@@ -60,7 +60,9 @@ typedef struct dcl_schema {
 
 extern const dcl_schema dcl_msg_vendor_info, dcl_msg_model, dcl_msg_model_version,
     dcl_msg_add_cert, dcl_msg_propose_root, dcl_msg_revocation_point, dcl_msg_certify,
-    dcl_msg_provision;
+    dcl_msg_provision, dcl_msg_rp_update, dcl_msg_rp_delete, dcl_msg_vendor_update, dcl_msg_model_update,
+    dcl_msg_model_delete, dcl_msg_mv_update, dcl_msg_mv_delete, dcl_msg_revoke_cert, dcl_msg_remove_cert,
+    dcl_msg_propose_revoke_root;
 
 /* A new Msg: "@type" then every field of `ver` with its zero value. */
 json_t *dcl_msg_new(const dcl_schema *s, int ver);

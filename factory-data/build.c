@@ -362,6 +362,12 @@ static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char 
         snprintf(pc, sizeof(pc), "%08u", it->passcode);
         const char *cells[] = {it->dev.udid, it->rec.serial, vid, pid, disc, pc, it->qr, it->manual, it->dashed};
         size_t k = csv_line(line, sizeof(line), cells, 9);
+        if (k == 0) {
+            mp_free_secret(mp_jw_take(&o, &lo), lo);
+            mp_free_secret(mp_jw_take(&p, &lp), lp);
+            free(mp_jw_take(&m, &lm));
+            return mp_err(MP_ERR_GENERAL, "device %s: its onboarding.csv line is too long", it->dev.udid);
+        }
         mp_hex(it->rec.salt, it->rec.salt_len, salt, 0);
         int tl = snprintf(tag, sizeof(tag), "O\t%s\t%s\t", it->dev.udid, salt);
         mp_jw_raw(&o, line, k);
@@ -581,6 +587,8 @@ int mp_fd_build_run(mp_fd_build *b)
     }
     if (rc == MP_OK) {
         char marker[4200];
+        snprintf(marker, sizeof(marker), "%s/.labels.pending", b->out_dir); /* empty now: every chunk committed */
+        unlink(marker);
         snprintf(marker, sizeof(marker), "%s/.build-incomplete", b->out_dir);
         unlink(marker);
     }

@@ -22,17 +22,28 @@ static int add_cert(mp_va_buf *v, size_t *n, size_t max, const char *path)
 }
 
 /* Every certificate of the trust folder, as PAA and as CD signer candidates
- * (the verifier picks by SKID / key id). */
-static int load_trust_dir(const char *dir, mp_va_input *in)
+ * (the verifier picks by SKID / key id). The verifier keeps the file names
+ * for its messages: they live in names (freed by the caller). */
+static int load_trust_dir(const char *dir, mp_va_input *in, char **names, size_t *nnames, size_t max)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
-    char path[4400];
     int rc = d ? MP_OK : mp_err(MP_ERR_IO, "--trust-dir %s: cannot open", dir);
     while (rc == MP_OK && (e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
         if (e->d_name[0] == '.' || n < 5 || (strcmp(e->d_name + n - 4, ".pem") != 0 && strcmp(e->d_name + n - 4, ".der") != 0)) continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (*nnames >= max) {
+            rc = mp_err(MP_ERR_USAGE, "--trust-dir %s: more than %zu certificates", dir, max);
+            break;
+        }
+        size_t len = strlen(dir) + n + 2;
+        char *path = malloc(len);
+        if (path == NULL) {
+            rc = mp_err(MP_ERR_GENERAL, "out of memory");
+            break;
+        }
+        snprintf(path, len, "%s/%s", dir, e->d_name);
+        names[(*nnames)++] = path;
         if ((rc = add_cert(in->paa, &in->n_paa, MP_VA_MAX_PAAS, path)) == MP_OK) {
             rc = add_cert(in->cd_signer, &in->n_cd_signer, MP_VA_MAX_SIGNERS, path);
         }
@@ -71,12 +82,14 @@ int mp_fd_build_verify_cd(mp_fd_build *b, const mp_fd_trust *t, const mp_cd *cd)
     mp_va_input in;
     mp_va_report rep;
     mp_issued *dev = calloc(1, sizeof(*dev));
+    char *names[MP_VA_MAX_SIGNERS];
+    size_t nnames = 0;
     int rc = MP_OK, found = 0;
     memset(&in, 0, sizeof(in));
     if (dev == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
     for (size_t i = 0; rc == MP_OK && i < t->n_paa; i++) rc = add_cert(in.paa, &in.n_paa, MP_VA_MAX_PAAS, t->paa[i]);
     for (size_t i = 0; rc == MP_OK && i < t->n_signer; i++) rc = add_cert(in.cd_signer, &in.n_cd_signer, MP_VA_MAX_SIGNERS, t->signer[i]);
-    if (rc == MP_OK && t->trust_dir) rc = load_trust_dir(t->trust_dir, &in);
+    if (rc == MP_OK && t->trust_dir) rc = load_trust_dir(t->trust_dir, &in, names, &nnames, MP_VA_MAX_SIGNERS);
     if (rc == MP_OK && (in.n_paa == 0 || in.n_cd_signer == 0)) {
         rc = mp_err(MP_ERR_USAGE, "factory-data build checks the CD and one device as a commissioner does before writing anything: "
                     "give the PAA (--paa paa.pem) and the CD signer (--cd-signer cd-signer.pem), or --trust-dir DIR holding both");
@@ -119,6 +132,7 @@ int mp_fd_build_verify_cd(mp_fd_build *b, const mp_fd_trust *t, const mp_cd *cd)
     in.pai.der = in.dac.der = in.cd.der = NULL;
     in.pai.len = in.dac.len = in.cd.len = 0;
     mp_va_input_free(&in);
+    for (size_t i = 0; i < nnames; i++) free(names[i]);
     free(dev);
     return rc;
 }

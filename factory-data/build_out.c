@@ -222,6 +222,74 @@ static int line_matches(mp_fd_build *b, const char *udid, const char *serial, lo
     return rc;
 }
 
+/* manifest.jsonl lines that are the committed record of their device. */
+static int filter_json(mp_fd_build *b, FILE *in, FILE *out, const pend_set *p, uint64_t *dropped)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = MP_OK;
+    while (rc == MP_OK && (n = getline(&line, &cap, in)) > 0) {
+        json_t *o = line[n - 1] == '\n' ? json_loads(line, 0, NULL) : NULL;
+        const char *u = o ? json_string_value(json_object_get(o, "udid")) : NULL;
+        const char *sn = o ? json_string_value(json_object_get(o, "serial")) : NULL;
+        json_t *d = o ? json_object_get(o, "discriminator") : NULL;
+        int keep = 0;
+        if (u && sn && json_is_integer(d) && !in_pending(p, u)) rc = line_matches(b, u, sn, (long)json_integer_value(d), &keep);
+        json_decref(o);
+        if (keep) fwrite(line, 1, (size_t)n, out);
+        else (*dropped)++;
+    }
+    free(line);
+    return rc;
+}
+
+/* One onboarding.csv record written back (quoted as needed); 0 when it is
+ * longer than any line of ours (then it is dropped). */
+static int csv_record(const mp_csv *c, FILE *out)
+{
+    char line[1024];
+    size_t o = 0;
+    int ok = 1;
+    for (int i = 0; ok && i < c->n; i++) {
+        size_t room = o + 3 < sizeof(line) ? sizeof(line) - o - 3 : 0;
+        if (i) line[o++] = ',';
+        size_t k = room ? mp_csv_cell(line + o, room, c->fields[i]) : 0;
+        ok = k > 0 || c->fields[i][0] == 0;
+        o += k;
+    }
+    if (ok) {
+        line[o++] = '\n';
+        fwrite(line, 1, o, out);
+    }
+    mp_wipe(line, sizeof(line));
+    return ok;
+}
+
+/* onboarding.csv lines that are the committed record of their device; a
+ * line cut by a crash (inside a quote too) is dropped. */
+static int filter_csv(mp_fd_build *b, FILE *in, const char *path, FILE *out, const pend_set *p, uint64_t *dropped)
+{
+    mp_csv c;
+    int rc = MP_OK, prc = MP_OK;
+    mp_csv_init(&c, in, path);
+    while (rc == MP_OK && (prc = mp_csv_next(&c)) == MP_OK && c.n > 0) {
+        int keep = 0;
+        if (c.line == 1) continue; /* the header, checked before */
+        if (c.complete && c.n == 9 && !in_pending(p, c.fields[0])) {
+            uint64_t disc;
+            if (mp_parse_uint(c.fields[4], 4095, &disc) == MP_OK) rc = line_matches(b, c.fields[0], c.fields[1], (long)disc, &keep);
+        }
+        if (!keep || !csv_record(&c, out)) (*dropped)++;
+    }
+    if (prc != MP_OK) {
+        mp_err_clear();
+        (*dropped)++;
+    }
+    mp_csv_free(&c);
+    return rc;
+}
+
 /* Rewrite a list keeping the lines that are the committed record of their
  * device (not in .labels.pending), then the committed pending lines.
  * Streaming: flat memory. */
@@ -241,62 +309,12 @@ static int filter(mp_fd_build *b, const char *name, int json, const pend_set *p,
     FILE *out = ofd >= 0 ? fdopen(ofd, "w") : NULL;
     int rc = out ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
     if (rc == MP_OK && !json) fputs(mp_fd_onboarding_header, out);
-    if (in == NULL || rc != MP_OK) {
-        /* no list yet: only the header and the pending lines */
-    } else if (json) {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        while (rc == MP_OK && (n = getline(&line, &cap, in)) > 0) {
-            json_t *o = line[n - 1] == '\n' ? json_loads(line, 0, NULL) : NULL;
-            const char *u = o ? json_string_value(json_object_get(o, "udid")) : NULL;
-            const char *sn = o ? json_string_value(json_object_get(o, "serial")) : NULL;
-            json_t *d = o ? json_object_get(o, "discriminator") : NULL;
-            int keep = 0;
-            if (u && sn && json_is_integer(d) && !in_pending(p, u)) rc = line_matches(b, u, sn, (long)json_integer_value(d), &keep);
-            json_decref(o);
-            if (keep) fwrite(line, 1, (size_t)n, out);
-            else (*dropped)++;
-        }
-        free(line);
-    } else {
-        mp_csv c;
-        mp_csv_init(&c, in, path);
-        while (rc == MP_OK && (rc = mp_csv_next(&c)) == MP_OK && c.n > 0) {
-            int keep = 0;
-            if (c.line == 1) {
-                continue; /* the header, checked before */
-            }
-            if (c.complete && c.n == 9 && !in_pending(p, c.fields[0])) {
-                uint64_t disc;
-                if (mp_parse_uint(c.fields[4], 4095, &disc) == MP_OK) rc = line_matches(b, c.fields[0], c.fields[1], (long)disc, &keep);
-            }
-            if (keep) {
-                char line[1024];
-                size_t o = 0;
-                for (int i = 0; i < c.n; i++) {
-                    if (i) line[o++] = ',';
-                    size_t k = mp_csv_cell(line + o, sizeof(line) - o - 2, c.fields[i]);
-                    o += k;
-                }
-                line[o++] = '\n';
-                fwrite(line, 1, o, out);
-                mp_wipe(line, sizeof(line));
-            } else {
-                (*dropped)++;
-            }
-        }
-        if (rc != MP_OK) {
-            /* a line cut by a crash inside a quote: drop the rest */
-            rc = MP_OK;
-            (*dropped)++;
-        }
-        mp_csv_free(&c);
-    }
+    if (in != NULL && rc == MP_OK) rc = json ? filter_json(b, in, out, p, dropped) : filter_csv(b, in, path, out, p, dropped);
     for (size_t i = 0; rc == MP_OK && out != NULL && i < p->n; i++) {
         if (p->v[i].committed && p->v[i].type == (json ? 'M' : 'O')) fputs(p->v[i].line, out);
     }
     if (in) fclose(in);
+    else if (ifd >= 0) close(ifd);
     if (out != NULL && (fflush(out) != 0 || fsync(fileno(out)) != 0)) rc = mp_err(MP_ERR_IO, "%s: write failed", tmp);
     if (out != NULL) fclose(out);
     else if (ofd >= 0) close(ofd);

@@ -212,6 +212,41 @@ static int load_pai(mp_fd_build *b)
 }
 
 
+/* The options that need no file, ledger or token. */
+static int set_options(mp_fd_build *b, const build_args *a, const mp_common *c)
+{
+    uint64_t jobs = 1, px;
+    if (a->jobs && (mp_parse_uint(a->jobs, MP_MAX_JOBS, &jobs) != MP_OK || jobs == 0)) return mp_err(MP_ERR_USAGE, "--jobs: 1..64");
+    b->jobs = (int)jobs;
+    b->quiet = c->quiet;
+    b->out_dir = a->out_dir;
+    b->udids = (char **)a->udids;
+    b->n_udids = a->n_udids;
+    b->include_passcode = a->include_pc;
+    b->record_passcodes = a->record_pc;
+    b->keep_keys = a->keep_keys;
+    b->qr_images = a->qr == NULL ? MP_QR_NONE : strcmp(a->qr, "png") == 0 ? MP_QR_PNG : MP_QR_SVG;
+    b->qr_module_px = 6;
+    if (a->qr_px != NULL) {
+        if (mp_parse_uint(a->qr_px, 40, &px) != MP_OK || px == 0) return mp_err(MP_ERR_USAGE, "--qr-module-px: 1..40");
+        if (b->qr_images != MP_QR_PNG) return mp_err(MP_ERR_USAGE, "--qr-module-px goes with --qr-images png");
+        b->qr_module_px = (int)px;
+    }
+    b->serial_tmpl = a->serial ? a->serial : "{hex:16}";
+    if (a->mfg) {
+        snprintf(b->mfg_date, sizeof(b->mfg_date), "%.10s", a->mfg);
+        if (strlen(a->mfg) > 10 && !c->quiet) {
+            fprintf(stderr, "matter-pki factory-data build: warning: --mfg-date %s cut to %s (the nRF and NXP firmware read exactly YYYY-MM-DD)\n",
+                    a->mfg, b->mfg_date);
+        }
+    } else {
+        char now[21];
+        mp_time_iso(time(NULL), now);
+        snprintf(b->mfg_date, sizeof(b->mfg_date), "%.10s", now); /* YYYY-MM-DD, UTC */
+    }
+    return MP_OK;
+}
+
 static void summary(const mp_fd_build *b, const char *out_dir, int json)
 {
     if (json) {
@@ -243,7 +278,7 @@ int fd_build_main(int argc, char **argv)
     mp_cd_env env;
     uint8_t *cd_der = NULL;
     size_t cd_len = 0;
-    uint64_t order, jobs = 1;
+    uint64_t order;
     struct stat st;
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
@@ -253,30 +288,7 @@ int fd_build_main(int argc, char **argv)
         return mp_err(MP_ERR_USAGE, "factory-data build: --order, --product, --cd, --format and --out-dir are required");
     }
     if (mp_parse_uint(a.order, INT64_MAX, &order) != MP_OK) return mp_err(MP_ERR_USAGE, "--order: not a number");
-    if (a.jobs && (mp_parse_uint(a.jobs, MP_MAX_JOBS, &jobs) != MP_OK || jobs == 0)) return mp_err(MP_ERR_USAGE, "--jobs: 1..64");
-    b.jobs = (int)jobs;
-    b.quiet = c.quiet;
-    b.out_dir = a.out_dir;
-    b.udids = a.udids;
-    b.n_udids = a.n_udids;
-    b.include_passcode = a.include_pc;
-    b.record_passcodes = a.record_pc;
-    b.keep_keys = a.keep_keys;
-    b.qr_images = a.qr == NULL ? MP_QR_NONE : strcmp(a.qr, "png") == 0 ? MP_QR_PNG : MP_QR_SVG;
-    b.qr_module_px = 6;
-    if (a.qr_px != NULL) {
-        uint64_t px;
-        if (mp_parse_uint(a.qr_px, 40, &px) != MP_OK || px == 0) return mp_err(MP_ERR_USAGE, "--qr-module-px: 1..40");
-        if (b.qr_images != MP_QR_PNG) return mp_err(MP_ERR_USAGE, "--qr-module-px goes with --qr-images png");
-        b.qr_module_px = (int)px;
-    }
-    b.serial_tmpl = a.serial ? a.serial : "{hex:16}";
-    if (a.mfg) snprintf(b.mfg_date, sizeof(b.mfg_date), "%.10s", a.mfg);
-    else {
-        char now[21];
-        mp_time_iso(time(NULL), now);
-        snprintf(b.mfg_date, sizeof(b.mfg_date), "%.10s", now); /* YYYY-MM-DD, UTC */
-    }
+    if ((rc = set_options(&b, &a, &c)) != MP_OK) return rc;
     mp_signals_install();
     if ((rc = set_formats(&b, &a)) != MP_OK || (rc = mp_product_load(a.product, &prod)) != MP_OK) goto end;
     b.product = &prod;
@@ -286,6 +298,10 @@ int fd_build_main(int argc, char **argv)
     }
     b.cd = cd_der;
     b.cd_len = cd_len;
+    if (cd_len > MP_FD_MAX_CD) {
+        rc = mp_err(MP_ERR_INVALID, "%s: %zu bytes; a factory-data image holds a CD of at most %d", a.cd, cd_len, MP_FD_MAX_CD);
+        goto end;
+    }
     if (a.assign && (rc = mp_assign_load(a.assign, &assign)) != MP_OK) goto end;
     b.assign = a.assign ? &assign : NULL;
     b.assign_path = a.assign;

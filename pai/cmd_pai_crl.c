@@ -1,156 +1,208 @@
-/* cmd_pai_crl.c - `pai crl` signs the PAI's CRL (v2, AKID, CRL number,
- * reason codes) with the PAI key in the token. */
+/* cmd_pai_crl.c - `pai crl` and `paa crl` (one implementation for the two CA
+ * levels; paa_crl_main lives here too): sign a CRL in the token with the CA
+ * key or a delegated CRL signer's key, or check a published CRL (--check).
+ * The CRL logic is revocation/crl_build.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/bn.h>
 #include <openssl/x509v3.h>
 
 #include "ca.h"
 #include "ceremony.h"
-#include "ledger.h"
+#include "revocation/crl.h"
 #include "opts.h"
 #include "src/commands.h"
 #include "util.h"
+#include "x509.h"
 
-enum { O_LEDGER = 1, O_PAI_CERT, O_PAI_KEY, O_OUT, O_DAYS };
+enum { O_CA_CERT = 1, O_CA_KEY, O_SIGNER_CERT, O_SIGNER_KEY, O_OUT, O_DAYS, O_DATA_URL, O_CHECK, O_WARN_DAYS,
+       O_LEDGER };
 
-static const mp_opt crl_opts[] = {
-    {"pai-cert", O_PAI_CERT, OT_FILE, "FILE", "PAI certificate (required)"},
-    {"pai-key", O_PAI_KEY, OT_STR, "LABEL|URI", "PAI key in the token (required)"},
-    {"out", O_OUT, OT_OUT, "FILE", "CRL output, DER (required)"},
-    {"days", O_DAYS, OT_UINT, "N", "nextUpdate = now + N days (default 30)"},
-    {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
-    MP_OPTS_HSM,
-    MP_OPTS_COMMON,
-    {NULL, 0, 0, NULL, NULL},
-};
+#define CRL_OPTS(kind, lower)                                                                                    \
+    {lower "-cert", O_CA_CERT, OT_FILE, "FILE", kind " certificate whose revoked certificates the CRL lists (required)"}, \
+    {lower "-key", O_CA_KEY, OT_STR, "LABEL|URI", kind " key in the token (signs the CRL unless --signer-key)"},          \
+    {"signer-cert", O_SIGNER_CERT, OT_FILE, "FILE", "delegated CRL signer certificate (`crl-signer create`)"},            \
+    {"signer-key", O_SIGNER_KEY, OT_STR, "LABEL|URI", "the delegated CRL signer's key in the token"},                     \
+    {"out", O_OUT, OT_OUT, "FILE", "CRL output, DER"},                                                                     \
+    {"next-update-days", O_DAYS, OT_UINT, "N", "nextUpdate = thisUpdate + N days (default 30)"},                          \
+    {"days", O_DAYS, OT_UINT, "N", "same as --next-update-days"},                                                          \
+    {"data-url", O_DATA_URL, OT_STR, "URL", "IssuingDistributionPoint URI = the DCL dataURL (needed when several "        \
+                                            "revocation points share the VID and issuer)"},                              \
+    {"check", O_CHECK, OT_FILE, "CRL", "check a published CRL instead: exit 24 when nextUpdate is near or past"},          \
+    {"warn-days", O_WARN_DAYS, OT_UINT, "N", "with --check: warn when nextUpdate is less than N days away (default 7)"},  \
+    {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},                                                \
+    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},                            \
+    MP_OPTS_HSM, MP_OPTS_COMMON, {NULL, 0, 0, NULL, NULL}
 
-static int reason_code(const char *r)
+static const mp_opt pai_opts[] = {CRL_OPTS("PAI", "pai")};
+static const mp_opt paa_opts[] = {CRL_OPTS("PAA", "paa")};
+
+typedef struct crl_args {
+    int type; /* MP_PAI or MP_PAA */
+    const char *cmd, *ca_cert, *ca_key, *signer_cert, *signer_key, *out, *days, *data_url, *check, *warn, *ledger;
+} crl_args;
+
+static int parse(int argc, char **argv, crl_args *a, mp_common *c)
 {
-    static const char *const names[] = {"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-                                        "superseded", "cessationOfOperation", "certificateHold", "",
-                                        "removeFromCRL", "privilegeWithdrawn"};
-    for (int i = 0; i < 10; i++) {
-        if (strcmp(names[i], r) == 0) return i;
+    mp_optparse p;
+    const char *val;
+    int id;
+    int pai = a->type == MP_PAI;
+    mp_opt_init(&p, argc, argv, pai ? pai_opts : paa_opts, a->cmd,
+                pai ? "--pai-cert pai.pem (--pai-key LABEL | --signer-cert S --signer-key L) --out pai.crl [--next-update-days N]\n"
+                      "       --check pai.crl [--pai-cert pai.pem | --signer-cert S] [--warn-days N]"
+                    : "--paa-cert paa.pem (--paa-key LABEL | --signer-cert S --signer-key L) --out paa.crl [--next-update-days N]\n"
+                      "       --check paa.crl [--paa-cert paa.pem | --signer-cert S] [--warn-days N]",
+                pai ? "Signs, in the token, a v2 CRL (DER) of the DACs revoked under this PAI (`dac revoke`):\n"
+                      "ecdsa-with-SHA256, AKID = signer SKID, a CRL number committed before signing,\n"
+                      "reason codes, thisUpdate/nextUpdate. With --signer-cert/--signer-key a delegated\n"
+                      "CRL signer signs an indirect CRL. --check reports on a published CRL (exit 24)."
+                    : "Signs, in the token, a v2 CRL (DER) of the PAIs revoked under this PAA (`pai revoke`):\n"
+                      "ecdsa-with-SHA256, AKID = signer SKID, a CRL number committed before signing,\n"
+                      "reason codes, thisUpdate/nextUpdate. With --signer-cert/--signer-key a delegated\n"
+                      "CRL signer signs an indirect CRL. --check reports on a published CRL (exit 24).");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        switch (id) {
+        case OPT_HELP: return -1;
+        case O_CA_CERT: a->ca_cert = val; break;
+        case O_CA_KEY: a->ca_key = val; break;
+        case O_SIGNER_CERT: a->signer_cert = val; break;
+        case O_SIGNER_KEY: a->signer_key = val; break;
+        case O_OUT: a->out = val; break;
+        case O_DAYS: a->days = val; break;
+        case O_DATA_URL: a->data_url = val; break;
+        case O_CHECK: a->check = val; break;
+        case O_WARN_DAYS: a->warn = val; break;
+        case O_LEDGER: a->ledger = val; break;
+        default:
+            if (!mp_opt_common(c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument '%s'", a->cmd, val ? val : "");
+        }
     }
-    return 0;
+    if (id < 0) return -id;
+    mp_common_finish(c);
+    return MP_OK;
 }
 
-static int add_revoked(void *ctx, const char *serial, time_t when, const char *reason)
+static int check_main(const crl_args *a)
 {
-    X509_CRL *crl = ctx;
-    X509_REVOKED *r = X509_REVOKED_new();
-    BIGNUM *bn = NULL;
-    ASN1_INTEGER *sn = NULL;
-    ASN1_TIME *t = ASN1_TIME_set(NULL, when);
-    ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
-    int code = reason_code(reason);
-    int ok = r != NULL && t != NULL && e != NULL && BN_hex2bn(&bn, serial) > 0 &&
-             (sn = BN_to_ASN1_INTEGER(bn, NULL)) != NULL && X509_REVOKED_set_serialNumber(r, sn) == 1 &&
-             X509_REVOKED_set_revocationDate(r, t) == 1 &&
-             (code == 0 || (ASN1_ENUMERATED_set(e, code) == 1 &&
-                            X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, e, 0, 0) == 1)) &&
-             X509_CRL_add0_revoked(crl, r) == 1;
-    if (!ok) X509_REVOKED_free(r);
-    ASN1_ENUMERATED_free(e);
-    ASN1_TIME_free(t);
-    ASN1_INTEGER_free(sn);
-    BN_free(bn);
-    return ok ? MP_OK : mp_err_ssl(MP_ERR_GENERAL, "cannot add serial %s to the CRL", serial);
-}
-
-static int build_crl(mp_ca *pai, mp_ledger *l, long days, X509_CRL **out)
-{
-    char skid[41];
-    uint64_t number;
-    X509_CRL *crl = X509_CRL_new();
-    ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL)), *next = ASN1_TIME_adj(NULL, time(NULL), (int)days, 0);
-    AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
-    ASN1_INTEGER *num = ASN1_INTEGER_new();
-    int rc = MP_ERR_GENERAL;
-    mp_hex(pai->skid, 20, skid, 1);
-    akid->keyid = ASN1_OCTET_STRING_new();
-    if (crl == NULL || now == NULL || next == NULL || akid->keyid == NULL || num == NULL ||
-        ASN1_OCTET_STRING_set(akid->keyid, pai->skid, 20) != 1 || X509_CRL_set_version(crl, 1) != 1 ||
-        X509_CRL_set_issuer_name(crl, X509_get_subject_name(pai->cert)) != 1 ||
-        X509_CRL_set1_lastUpdate(crl, now) != 1 || X509_CRL_set1_nextUpdate(crl, next) != 1) {
-        rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build the CRL");
-        goto end;
+    X509 *who = NULL;
+    uint64_t w = a->warn ? mp_opt_uint(a->warn) : 7;
+    int rc = MP_OK;
+    if (a->out || a->ca_key || a->signer_key) {
+        return mp_err(MP_ERR_USAGE, "%s --check: takes the CRL file and optionally the signer's certificate, no key or --out", a->cmd);
     }
-    /* The CRL number is burnt (committed) before the CRL is signed and
-     * written: a crash later skips a number, never publishes one twice. */
-    if ((rc = mp_ledger_begin(l)) != MP_OK || (rc = mp_ledger_each_revoked(l, skid, add_revoked, crl)) != MP_OK ||
-        (rc = mp_ledger_next_crl_number(l, skid, &number)) != MP_OK || (rc = mp_ledger_commit(l)) != MP_OK) {
-        mp_ledger_rollback(l);
-        goto end;
-    }
-    if (ASN1_INTEGER_set_uint64(num, number) != 1 || X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid, 0, 0) != 1 ||
-        X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1 || X509_CRL_sort(crl) != 1 ||
-        X509_CRL_sign(crl, pai->signer, EVP_sha256()) <= 0) {
-        rc = mp_err_ssl(MP_ERR_GENERAL, "cannot sign the CRL");
-        goto end;
-    }
-    rc = MP_OK;
-    *out = crl;
-    crl = NULL;
-end:
-    X509_CRL_free(crl);
-    ASN1_TIME_free(now);
-    ASN1_TIME_free(next);
-    AUTHORITY_KEYID_free(akid);
-    ASN1_INTEGER_free(num);
+    if (w > 3650) return mp_err(MP_ERR_USAGE, "%s: --warn-days 0..3650", a->cmd);
+    const char *cert = a->signer_cert ? a->signer_cert : a->ca_cert;
+    if (cert != NULL && (rc = mp_cert_load(cert, &who)) != MP_OK) return rc;
+    rc = mp_crl_check(a->check, who, time(NULL), (long)w, stdout);
+    if (rc == MP_OK) printf("%s: current (nextUpdate more than %llu day(s) away)\n", a->check, (unsigned long long)w);
+    X509_free(who);
     return rc;
+}
+
+/* A delegated signer: its certificate, checked against the CA, and its key. */
+static int open_delegated(mp_ks *ks, const crl_args *a, X509 *ca, X509 **cert, EVP_PKEY **pkey, mp_ks_key *key)
+{
+    uint8_t point[65];
+    int rc = mp_cert_load(a->signer_cert, cert);
+    if (rc != MP_OK || (rc = mp_crl_check_delegated(*cert, ca, a->signer_cert)) != MP_OK ||
+        (rc = mp_ks_find(ks, a->signer_key, key)) != MP_OK) {
+        return rc;
+    }
+    if (mp_cert_point(*cert, point) != MP_OK || memcmp(point, key->point, 65) != 0) {
+        return mp_err(MP_ERR_MISMATCH, "key '%s' is not the key of %s", a->signer_key, a->signer_cert);
+    }
+    if ((*pkey = mp_ks_signer(ks, key)) == NULL) return mp_err_code() ? mp_err_code() : MP_ERR_GENERAL;
+    return MP_OK;
+}
+
+/* The CA certificate without its key (a delegated signer signs). */
+static int open_ca_cert(const crl_args *a, mp_ca *ca)
+{
+    int rc = mp_cert_load(a->ca_cert, &ca->cert);
+    if (rc == MP_OK && mp_cert_skid(ca->cert, ca->skid) != 0) {
+        rc = mp_err(MP_ERR_PROFILE, "%s: no 20-byte subjectKeyIdentifier", a->ca_cert);
+    }
+    return rc;
+}
+
+static int sign_main(const crl_args *a, mp_common *c)
+{
+    uint64_t d = a->days ? mp_opt_uint(a->days) : 30, number = 0;
+    mp_ledger *l = NULL;
+    mp_ks *ks = NULL;
+    mp_ca ca = {0};
+    mp_ks_key skey;
+    X509 *scert = NULL;
+    EVP_PKEY *spkey = NULL;
+    X509_CRL *crl = NULL;
+    uint8_t *der = NULL;
+    int delegated = a->signer_cert != NULL || a->signer_key != NULL, rc;
+    if (a->ca_cert == NULL || a->out == NULL || d == 0 || d > 3650) {
+        return mp_err(MP_ERR_USAGE, "%s: --%s-cert and --out are required; --next-update-days 1..3650", a->cmd,
+                      a->type == MP_PAI ? "pai" : "paa");
+    }
+    if (delegated ? (a->signer_cert == NULL || a->signer_key == NULL || a->ca_key != NULL) : a->ca_key == NULL) {
+        return mp_err(MP_ERR_USAGE, "%s: sign with --%s-key, or with --signer-cert and --signer-key (not both)", a->cmd,
+                      a->type == MP_PAI ? "pai" : "paa");
+    }
+    if (a->data_url != NULL && (strncmp(a->data_url, "http://", 7) != 0 && strncmp(a->data_url, "https://", 8) != 0)) {
+        return mp_err(MP_ERR_INVALID, "--data-url: '%s' is not an http:// or https:// URL", a->data_url);
+    }
+    if ((rc = mp_check_output(a->out, c->force)) != MP_OK || (rc = mp_ledger_open_state(c->state_dir, a->ledger, &l)) != MP_OK ||
+        (rc = mp_ks_open(&c->hsm, &ks)) != MP_OK) {
+        goto end;
+    }
+    if (delegated) {
+        rc = open_ca_cert(a, &ca);
+        if (rc == MP_OK) rc = open_delegated(ks, a, ca.cert, &scert, &spkey, &skey);
+    } else {
+        rc = mp_ca_open(ks, a->ca_cert, a->ca_key, a->type, 1, &ca);
+    }
+    if (rc != MP_OK) goto end;
+    mp_crl_spec s = {.issuer = ca.cert, .signer_cert = delegated ? scert : ca.cert,
+                     .signer = delegated ? spkey : ca.signer, .days = (long)d, .idp_url = a->data_url};
+    if ((rc = mp_crl_sign(l, &s, &crl, &number)) != MP_OK) goto end;
+    int n = i2d_X509_CRL(crl, &der);
+    if (n <= 0) {
+        rc = mp_err_ssl(MP_ERR_GENERAL, "cannot encode the CRL");
+        goto end;
+    }
+    if ((rc = mp_write_file(a->out, der, (size_t)n, 0644, c->force)) == MP_OK) {
+        rc = mp_ceremony_log(&c->rec, a->cmd, mp_ks_token_label(ks), delegated ? &skey : &ca.key, NULL, a->out);
+    }
+    if (rc == MP_OK && !c->quiet) {
+        printf("CRL number %llu with %d revoked %s(s)%s written to %s\n", (unsigned long long)number,
+               sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), a->type == MP_PAI ? "DAC" : "PAI",
+               delegated ? ", signed by the delegated CRL signer (indirect CRL)," : "", a->out);
+    }
+end:
+    OPENSSL_free(der);
+    X509_CRL_free(crl);
+    EVP_PKEY_free(spkey);
+    X509_free(scert);
+    mp_ca_close(&ca);
+    mp_ks_close(ks);
+    mp_ledger_close(l);
+    return rc;
+}
+
+static int crl_main(int type, const char *cmd, int argc, char **argv)
+{
+    crl_args a = {.type = type, .cmd = cmd};
+    mp_common c = {0};
+    int rc = parse(argc, argv, &a, &c);
+    if (rc != MP_OK) return rc < 0 ? MP_OK : rc;
+    return a.check ? check_main(&a) : sign_main(&a, &c);
 }
 
 int pai_crl_main(int argc, char **argv)
 {
-    mp_optparse p;
-    mp_common c = {0};
-    const char *val, *cert = NULL, *key = NULL, *out = NULL, *days = "30", *ledger = NULL;
-    mp_ledger *l = NULL;
-    mp_ks *ks = NULL;
-    mp_ca pai = {0};
-    X509_CRL *crl = NULL;
-    uint8_t *der = NULL;
-    int id, rc;
-    mp_opt_init(&p, argc, argv, crl_opts, "pai crl", "--pai-cert pai.pem --pai-key LABEL --out pai.crl [--days N]",
-                "Signs a v2 CRL (DER) listing the revoked DACs issued under this PAI, with the\n"
-                "PAI key in the token: ecdsa-with-SHA256, AKID = PAI SKID, a CRL number that\n"
-                "increases with every CRL, reason codes.");
-    while ((id = mp_opt_next(&p, &val)) > 0) {
-        if (id == OPT_HELP) return MP_OK;
-        if (id == O_PAI_CERT) cert = val;
-        else if (id == O_PAI_KEY) key = val;
-        else if (id == O_OUT) out = val;
-        else if (id == O_DAYS) days = val;
-        else if (id == O_LEDGER) ledger = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "pai crl: unexpected argument %s", mp_opt_shown(val));
-    }
-    if (id < 0) return -id;
-    mp_common_finish(&c);
-    uint64_t d = mp_opt_uint(days);
-    if (cert == NULL || key == NULL || out == NULL || d == 0 || d > 3650) {
-        return mp_err(MP_ERR_USAGE, "pai crl: --pai-cert, --pai-key and --out are required; --days 1..3650");
-    }
-    if ((rc = mp_check_output(out, c.force)) != MP_OK || (rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK ||
-        (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK || (rc = mp_ca_open(ks, cert, key, MP_PAI, 1, &pai)) != MP_OK ||
-        (rc = build_crl(&pai, l, (long)d, &crl)) != MP_OK) {
-        goto end;
-    }
-    int n = i2d_X509_CRL(crl, &der);
-    if ((rc = mp_write_file(out, der, (size_t)n, 0644, c.force)) == MP_OK) {
-        rc = mp_ceremony_log(&c.rec, "pai crl", mp_ks_token_label(ks), &pai.key, NULL, out);
-    }
-    if (rc == MP_OK) printf("CRL with %d revoked DAC(s) written to %s\n", sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), out);
-end:
-    OPENSSL_free(der);
-    X509_CRL_free(crl);
-    mp_ca_close(&pai);
-    mp_ks_close(ks);
-    mp_ledger_close(l);
-    return rc;
+    return crl_main(MP_PAI, "pai crl", argc, argv);
+}
+
+int paa_crl_main(int argc, char **argv)
+{
+    return crl_main(MP_PAA, "paa crl", argc, argv);
 }

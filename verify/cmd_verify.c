@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "opts.h"
+#include "trust.h"
 #include "src/commands.h"
 #include "util.h"
 #include "verify.h"
@@ -12,11 +13,11 @@ enum { O_PAA = 1, O_PAI, O_DAC, O_CD, O_CD_SIGNER, O_VID, O_PID, O_AT, O_REVSET,
        O_PRODUCTION, O_JSON };
 
 static const mp_opt opts[] = {
-    {"paa", O_PAA, OT_FILE, "FILE", "trusted PAA certificate, PEM or DER (repeat for a trust store; required)"},
+    {"paa", O_PAA, OT_FILE, "FILE|DIR", "trusted PAA certificate, PEM or DER, or a trust folder of *.der files (repeatable; required)"},
     {"pai", O_PAI, OT_FILE, "FILE", "PAI certificate (without it the verdict is 207 kPaiMissing)"},
     {"dac", O_DAC, OT_FILE, "FILE", "DAC certificate (required)"},
     {"cd", O_CD, OT_FILE, "FILE", "CMS-signed Certification Declaration, DER (optional)"},
-    {"cd-signer", O_CD_SIGNER, OT_FILE, "FILE", "trusted CD signing certificate (repeatable)"},
+    {"cd-signer", O_CD_SIGNER, OT_FILE, "FILE|DIR", "trusted CD signing certificate, or a folder of *.der files (repeatable)"},
     {"vid", O_VID, OT_HEX, "HEX", "Basic Information VendorID (default: the DAC's VID)"},
     {"pid", O_PID, OT_HEX, "HEX", "Basic Information ProductID (default: the DAC's PID)"},
     {"at", O_AT, OT_DATE, "TIME", "verification time, RFC 3339 (2025-06-01T00:00:00Z) or YYYY-MM-DD (default now)"},
@@ -35,13 +36,28 @@ typedef struct args {
     const char *revset;
 } args;
 
-static int add_buf(mp_va_buf *arr, size_t *n, size_t max, const char *what, const char *path, int crl)
+static int add_file(mp_va_buf *arr, size_t *n, size_t max, const char *what, const char *path, int crl)
 {
     if (*n >= max) {
         return mp_err(MP_ERR_USAGE, "verify attestation: at most %zu %s", max, what);
     }
     int rc = crl ? mp_va_load_crl(path, &arr[*n]) : mp_va_load_cert(path, &arr[*n]);
     if (rc == MP_OK) (*n)++;
+    return rc;
+}
+
+/* A trust folder (as chip-tool's --paa-trust-store-path): every *.der file
+ * directly in it. */
+static int add_buf(mp_va_buf *arr, size_t *n, size_t max, const char *what, const char *path, int crl)
+{
+    char **files = NULL;
+    size_t nf = 0;
+    int rc;
+    if (crl || !mp_is_dir(path)) return add_file(arr, n, max, what, path, crl);
+    if ((rc = mp_trust_dir_files(path, ".der", &files, &nf)) != MP_OK) return rc;
+    if (nf == 0) rc = mp_err(MP_ERR_INVALID, "%s %s: the folder holds no *.der certificate", what, path);
+    for (size_t i = 0; i < nf && rc == MP_OK; i++) rc = add_file(arr, n, max, what, files[i], 0);
+    mp_trust_files_free(files, nf);
     return rc;
 }
 

@@ -37,7 +37,8 @@ static int field_str(const char *file, size_t i, json_t *o, const char *key, int
 {
     json_t *v = json_object_get(o, key);
     *out = NULL;
-    if (v == NULL && optional) return MP_OK;
+    /* The SDK's generator writes an absent delegator as null. */
+    if ((v == NULL || json_is_null(v)) && optional) return MP_OK;
     if (!json_is_string(v)) {
         return mp_err(MP_ERR_INVALID, "%s: entry %zu: field '%s' must be a string", file, i, key);
     }

@@ -67,6 +67,12 @@ printf 'O\t%s\t%s\t%s,FAKE,0xFFF2,0x8001,1,12121212,MT:X,1,1\nM\t%s\t00\t{"udid"
 expect 0 "recovery of a staged chunk" FD --order $O3 --format json --out-dir fdP
 check "the uncommitted line was dropped" bash -c "! grep -q FAKE fdP/onboarding.csv"
 check "both devices have exactly one label" test "$(grep -c ',0xFFF2,0x8001,' fdP/onboarding.csv)" = 2
+cp fdP/onboarding.csv onb.before
+l3=$(grep "^$u3," fdP/onboarding.csv)
+{ echo "$l3" | awk -F, -v OFS=, '{ $7 = sprintf("%3000s", "X"); print }'; printf '%s,"cut by a crash' "$u3"; } >> fdP/onboarding.csv
+touch fdP/.build-incomplete
+expect 0 "recovery with an over-long line and a line cut inside a quote" FD --order $O3 --format json --out-dir fdP
+check "both dropped, the committed lines kept as they were" cmp fdP/onboarding.csv onb.before
 
 echo "# 13.3 serial characters and CSV quoting"
 O4=$(order 3)
@@ -76,6 +82,7 @@ expect_err 10 "character 1 is not allowed" "a leading = refused (formula)" FD --
 expect_err 10 "is not allowed" "a quote refused" FD --order $O4 --format json --out-dir x --serial-template 'A"{seq}'
 check "nothing written by the refusals" test ! -e x
 expect 0 "a serial of letters, digits and -._:/#" FD --order $O4 --format json --out-dir fd4 --serial-template 'AB-{seq:4}/x.y:z#'
+check "no bookkeeping files left after a finished build" bash -c "[ ! -e fd4/.labels.pending ] && [ ! -e fd4/.build-incomplete ]"
 check "every onboarding line has 9 fields" bash -c "[ \$(tail -n +2 fd4/onboarding.csv | wc -l) = 3 ] && tail -n +2 fd4/onboarding.csv | awk -F, 'NF != 9 {exit 1}'"
 check "header names the dashed manual code" grep -q '^udid,serial,vendor_id,product_id,discriminator,passcode,qr,manual_code,manual_code_dashed$' fd4/onboarding.csv
 check "dashed code is the manual code 4-3-4" bash -c "[ \$(tail -n +2 fd4/onboarding.csv | wc -l) = 3 ] && tail -n +2 fd4/onboarding.csv | while IFS=, read -r u s v p d pc qr m md; do [ \"\${md//-/}\" = \"\$m\" ] && echo \"\$md\" | grep -qE '^[0-9]{4}-[0-9]{3}-[0-9]{4}\$' || exit 1; done"
@@ -277,4 +284,9 @@ u19=$(ls dacs19/*.der | grep -v key | xargs -n1 basename | sed 's/\.der$//' | so
 sqlite3 state/ledger.sqlite "update dacs set der = der || zeroblob(680 - length(der)) where udid = '$u19'"
 expect_err 11 "device $u19: its DAC \(.* bytes, at most 600\)" "a 680-byte DAC refused, naming the device" FD --order $O19 --format nxp --out-dir fd19 --keep-keys
 check "no label for it" bash -c "! grep -q '^$u19,' fd19/onboarding.csv 2>/dev/null"
+echo "# 14 NXP: a manufacturing date with a time is cut to YYYY-MM-DD with a warning"
+O20=$(order 1)
+"$MP" dac issue $H --order $O20 --generate-keys --count 1 --out-dir dacs20 --quiet > /dev/null
+expect_err 0 "warning: --mfg-date 2025-03-04T10:11:12Z cut to 2025-03-04" "a longer --mfg-date warned about" FD --order $O20 --format nxp --out-dir fd20 --mfg-date 2025-03-04T10:11:12Z
+check "the NXP image holds exactly 2025-03-04" bash -c "$MP factory-data inspect fd20/*.nxp.bin --json | jq -e '.device.manufacturing_date == \"2025-03-04\"'"
 finish

@@ -88,7 +88,7 @@ def jws(signer_key, signer_cert, payload_obj):
 def secure_element(uid, keys):
     org = {"organizationName": "Example Chips Inc", "organizationalUnitName": "Secure Products"}
     return {"version": 1, "model": "ATECC608B", "partNumber": "ATECC608B-TNGTLSU-G",
-            "manufacturer": org, "provisioner": org, "distributor": org,
+            "manufacturer": org, "provisioner": org, "distributor": org, "groupId": "1",
             "provisioningTimestamp": "2024-01-01T00:00:00.000Z", "uniqueId": uid,
             "publicKeySet": {"keys": keys}}
 
