@@ -245,6 +245,18 @@ while :; do "$MP" est cacerts --server https://127.0.0.1:$R_PORT --cert st1.pem 
 check "est exits 22 on 429" test "$r" = 22
 kill -TERM "$R_PID"; wait "$R_PID" 2> /dev/null
 
+# clients that give up while their request waits in a group
+start_server G --group-ms 800
+for k in 1 2 3; do
+    curl -s --max-time 0.3 --cacert srvca.pem --cert st1.pem --key st1.key -H 'Content-Type: application/pkcs10' \
+        --data-binary @csr/d009.b64 "https://127.0.0.1:$G_PORT/.well-known/est/line1/simpleenroll" -o /dev/null 2> /dev/null
+done
+sleep 1.5
+cu st1 "https://127.0.0.1:$G_PORT/.well-known/est/line1/simpleenroll" -H 'Content-Type: application/pkcs10' --data-binary @csr/d009.b64
+is 200 "" "clients that hang up while their request is in flight do not stop the server; the retry gets the DAC"
+check "that device has exactly one DAC" test "$(db "select count(*) from certificates where udid='$(cat csr/d009.udid)'")" = 1
+kill -TERM "$G_PID"; wait "$G_PID"; check "and it stops with exit 0" test $? = 0
+
 # limits: connections, slow clients; the server's TLS key in the token
 start_server M --max-connections 2 --timeout 2
 MU="https://127.0.0.1:$M_PORT/healthz"
