@@ -6,8 +6,19 @@
 #   make demo       the whole pipeline on a local SoftHSM token -> demo-out/
 #   make bench      benchmarks (not part of make test)
 #   make fuzz       libFuzzer targets (clang)
+#   make install    binary, man pages, bash completion (PREFIX=/usr/local, DESTDIR)
 
-VERSION := 0.1.0
+# Parallel by default (one job per core); a -j on the command line wins.
+ifeq ($(MAKELEVEL),0)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
+# git describe in a checkout, else the VERSION file (scripts/version.sh).
+VERSION := $(shell sh scripts/version.sh)
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 CC ?= cc
 BUILD ?= build
 V ?= 0
@@ -30,7 +41,7 @@ WARN_CLANG :=
 WARN += $(if $(CC_IS_CLANG),$(WARN_CLANG),$(WARN_GCC))
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 OPT ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DMP_VERSION='"$(VERSION)"' -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1
+CPPFLAGS += -D_GNU_SOURCE -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1
 CFLAGS ?= $(OPT) $(HARDEN)
 CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
@@ -43,7 +54,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BIN := $(BUILD)/matter-pki
 
-.PHONY: all deps test unit integration asan demo bench fuzz clean check analyze fuzz-deps
+.PHONY: all deps test unit integration asan demo bench fuzz clean check analyze cppcheck scan fuzz-deps install docs dist FORCE
 all: $(BIN) matter-pki
 
 matter-pki: $(BIN)
@@ -52,10 +63,21 @@ matter-pki: $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(SCAN_H) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# make scan only: the analyzer learns that mp_err() returns its rc (.ci/analyzer.h).
+SCAN_H = $(if $(SCAN),-include .ci/analyzer.h)
+$(BUILD)/core/err.o: SCAN_H =
 
 $(BUILD)/libmp.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The stamp is rewritten only when the version changes, so main.o is rebuilt then.
+$(BUILD)/version: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(BUILD)/src/main.o: $(BUILD)/version
+$(BUILD)/src/main.o: CPPFLAGS += -DMP_VERSION='"$(VERSION)"'
 
 $(BIN): $(BUILD)/src/main.o $(BUILD)/libmp.a
 	@$(if $(Q),echo "  LD      $@")
@@ -85,8 +107,10 @@ deps:
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps PKGS="$(FUZZ_PKGS)"
 
-test: deps
-	$(Q)$(MAKE) --no-print-directory unit integration
+# Build everything in parallel first, then run the suites one after the other.
+test: deps matter-pki
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/unit-tests $(TEST_TOOLS)
+	$(Q)$(MAKE) --no-print-directory -j1 unit integration
 
 check: test
 
@@ -104,13 +128,15 @@ integration: $(BIN) $(TEST_TOOLS)
 	  MP_VECTORS=$(CURDIR)/../shared/vectors/chip bash tests/integration/run.sh
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan OPT="$(ASAN_FLAGS)" HARDEN= \
+	  LDFLAGS="-fsanitize=address,undefined -pthread"
 asan: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan OPT="$(ASAN_FLAGS)" HARDEN= \
-	  LDFLAGS="-fsanitize=address,undefined -pthread" \
-	  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	$(Q)$(ASAN_MAKE) build-asan/matter-pki build-asan/unit-tests \
+	  $(patsubst $(BUILD)/%,build-asan/%,$(TEST_TOOLS))
+	$(Q)$(ASAN_MAKE) -j1 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  unit integration
 
-demo: deps $(BIN)
+demo: deps matter-pki
 	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash tests/demo.sh
 
 BENCH_SRC := $(wildcard bench/*.c)
@@ -125,10 +151,36 @@ bench: deps $(BIN) $(BENCH_BIN)
 fuzz: fuzz-deps
 	$(Q)bash tests/fuzz/run.sh
 
-analyze:
-	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability -I core -I src/cli -I . $(STAGES) src
+# Man pages and bash completion, generated from the option tables
+# (matter-pki help --dump-options, scripts/gen-docs.sh).
+docs: $(BUILD)/docs/stamp
+$(BUILD)/docs/stamp: $(BIN) scripts/gen-docs.sh
+	$(Q)bash scripts/gen-docs.sh $(BIN) $(BUILD)/docs $(VERSION) && touch $@
+
+install: $(BIN) $(BUILD)/docs/stamp
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/matter-pki
+	install -m 0644 $(BUILD)/docs/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/docs/completion/matter-pki $(DESTDIR)$(BASHCOMPDIR)/matter-pki
+
+# A source tarball whose VERSION file holds the full version.
+dist:
+	$(Q)rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist
+	$(Q)git archive --prefix=matter-pki-$(VERSION)/ HEAD | tar -x -C $(BUILD)/dist
+	$(Q)echo '$(VERSION)' > $(BUILD)/dist/matter-pki-$(VERSION)/VERSION
+	$(Q)tar -C $(BUILD)/dist -czf matter-pki-$(VERSION).tar.gz matter-pki-$(VERSION)
+	@echo matter-pki-$(VERSION).tar.gz
+
+# Static analysis: cppcheck, then clang's scan-build over a full build.
+# Remaining findings are suppressed in .ci/cppcheck.supp, each with its reason.
+analyze: cppcheck scan
+cppcheck:
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --include=.ci/cppcheck.h \
+	  --suppressions-list=.ci/cppcheck.supp -I core -I src/cli -I . $(STAGES) src
+scan:
+	$(Q)bash .ci/scan.sh
 
 clean:
-	rm -rf build build-asan build-fuzz matter-pki
+	rm -rf build build-asan build-fuzz build-clang build-scan matter-pki
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/src/main.d

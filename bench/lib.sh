@@ -55,7 +55,8 @@ out_size() {
     DISK=$(( k * 1024 / $2 ))
 }
 
-fresh_ledger() { rm -f "$MATTER_PKI_STATE"/ledger.sqlite*; }
+# a new, empty ledger on purpose (a missing one is an error since issue 13 item 4)
+fresh_ledger() { rm -f "$MATTER_PKI_STATE"/ledger.sqlite*; "$MP" ledger init > /dev/null; }
 
 new_order() {
     "$MP" order create "${H[@]}" --vid FFF2 --pid 8001 --pai-cert "$W/pai.pem" --pai-key b-pai \
@@ -113,13 +114,19 @@ import_chips() {
         "$RSS" 0 0 "" 0 ""
 }
 
-# issue chips|gen JOBS ORDER COUNT ORD OUTDIR: dac issue, paired with the last limit.
+# issue chips|gen|bundle JOBS ORDER COUNT ORD OUTDIR: dac issue, paired with the last limit.
+# bundle: chip-list keys, every DAC in one JSON Lines file (--bundle OUTDIR/lot.jsonl)
+# instead of one file per device, so what binds is signing, not file creation.
 issue() {
     local kind=$1 j=$2 order=$3 n=$4 ord=$5 dir=$6 label="dac issue (chip-list keys)" peer="" extra=()
+    extra=(--out-dir "$dir")
     if [ "$kind" = gen ]; then
-        label="dac issue --generate-keys" peer="peer-j$j" extra=(--generate-keys)
+        label="dac issue --generate-keys" peer="peer-j$j" extra=(--generate-keys --out-dir "$dir")
+    elif [ "$kind" = bundle ]; then
+        label="dac issue --bundle (chip-list keys, one JSON Lines file instead of a file per device)"
+        extra=(--bundle "$dir/lot.jsonl")
     fi
-    measure "$MP" dac issue "${H[@]}" --order "$order" "${extra[@]}" --count "$n" --out-dir "$dir" \
+    measure "$MP" dac issue "${H[@]}" --order "$order" "${extra[@]}" --count "$n" \
         --jobs "$j" --quiet
     out_size "$dir" "$n"
     local fk="" fr=0

@@ -79,9 +79,13 @@ heavy() { local t
 # issue_pair KIND JOBS COUNT ORD: fresh ledger (+ chip list), order, limit, issuance; sets ORD
 issue_pair() {
     fresh_ledger
-    [ "$1" = chips ] && import_chips "$W/chips$([ "$3" = "$N" ] || echo -small)" "$3" $((10 + ($3 != N)))
+    [ "$1" != gen ] && import_chips "$W/chips$([ "$3" = "$N" ] || echo -small)" "$3" $((10 + ($3 != N)))
     ORDER=$(new_order "$3")
-    if [ "$1" = chips ]; then limit hsm "$2"; floor hsm-file "$2"; else limit hsm-keygen "$2"; fi
+    case $1 in
+    chips) limit hsm "$2"; floor hsm-file "$2" ;;
+    bundle) limit hsm "$2" ;;
+    *) limit hsm-keygen "$2" ;;
+    esac
     issue "$1" "$2" "$ORDER" "$3" "$4" "$W/dacs"
 }
 # bytes of each format's image per device (what the floor writes once per device)
@@ -104,6 +108,9 @@ round() { # round R: every paired row once; the big factory-data rows only in ro
     trash "$W/dacs"
     issue_pair chips 2 "$N" 21
     [ "$r" = 1 ] && heavy fd_pair json 1 "$ORDER" "$N" 1000 51
+    trash "$W/dacs"
+    # --bundle: one file for the lot, against the same bare build-and-sign limit
+    issue_pair bundle 2 "${BENCH_BUNDLE_N:-$N}" 24
     trash "$W/dacs"
     issue_pair gen 1 "$N" 22
     peer 1

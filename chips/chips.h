@@ -38,7 +38,7 @@ int mp_chip_point_decode(mp_chip_dec *d, const char *text, size_t len,
 int mp_chip_point_bytes(mp_chip_dec *d, const uint8_t *in, size_t len,
                         uint8_t point[static 65]) MP_MUST_CHECK;
 
-/* A UDID is 1..64 characters of [A-Za-z0-9._:-], not starting with '.'. */
+/* The UDID rule of core/udid.h (mp_udid_check). */
 int mp_chip_udid_check(const char *udid, size_t len) MP_MUST_CHECK;
 /* The default UDID: uppercase hex SHA-256 of the uncompressed point. */
 void mp_chip_udid_of(const uint8_t point[static 65], char udid[static 65]);

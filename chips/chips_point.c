@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "b64.h"
+#include "udid.h"
 #include "util.h"
 
 struct mp_chip_dec {
@@ -109,20 +110,7 @@ int mp_chip_point_decode(mp_chip_dec *d, const char *text, size_t len, uint8_t p
 
 int mp_chip_udid_check(const char *udid, size_t len)
 {
-    if (len == 0 || len > MP_UDID_MAX) {
-        return mp_err(MP_ERR_INVALID, "UDID must be 1..%d characters (got %zu)", MP_UDID_MAX, len);
-    }
-    if (udid[0] == '.') {
-        return mp_err(MP_ERR_INVALID, "UDID must not start with '.'");
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)udid[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              c == '.' || c == '_' || c == ':' || c == '-')) {
-            return mp_err(MP_ERR_INVALID, "UDID has character 0x%02X at position %zu; allowed: A-Z a-z 0-9 . _ : -", c, i + 1);
-        }
-    }
-    return MP_OK;
+    return mp_udid_check(udid, len);
 }
 
 void mp_chip_udid_of(const uint8_t point[static 65], char udid[static 65])

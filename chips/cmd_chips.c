@@ -3,6 +3,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "src/commands.h"
 #include "chips/chips.h"
 #include "opts.h"
@@ -10,7 +12,7 @@
 #include "x509.h"
 
 enum { O_FORMAT = 1, O_SIGNATURE, O_SIGNER, O_ALLOW_UNSIGNED, O_CHECK_HASH, O_CHIP_ROOT,
-       O_UDID_FROM, O_LEDGER, O_COUNT, O_OUT, O_BIRTH, O_KID };
+       O_UDID_FROM, O_LEDGER, O_COUNT, O_OUT, O_BIRTH, O_KID, O_JSON };
 
 static const mp_opt import_opts[] = {
     {"format", O_FORMAT, OT_ENUM, "csv|json|birth-certs|microchip-manifest", "list format (default from the extension: .csv, .json, .pem/.crt/.der or a folder)"},
@@ -23,6 +25,7 @@ static const mp_opt import_opts[] = {
     {"udid-from", O_UDID_FROM, OT_STR, "cn|serial|filename[:PATTERN]|csv:FILE", "birth certificates: UDID from the subject CN (default), serialNumber, the file name (PATTERN default <UDID>_*) or a udid,certificate-file map"},
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
+    {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
@@ -53,6 +56,7 @@ typedef struct import_args {
     mp_common c;
     mp_chips_import im;
     const char *format, *root, *udid_from, *ledger, *kid;
+    int json;
 } import_args;
 
 /* --udid-from cn|serial|filename[:PATTERN]|csv:FILE */
@@ -148,6 +152,7 @@ static int import_parse(import_args *a, int argc, char **argv)
         case O_CHIP_ROOT: a->root = val; break;
         case O_UDID_FROM: a->udid_from = val; break;
         case O_LEDGER: a->ledger = val; break;
+        case O_JSON: a->json = 1; break;
         case O_KID: a->kid = val; break;
         case OPT_POSITIONAL:
             if (a->im.path == NULL) { a->im.path = val; break; }
@@ -167,9 +172,16 @@ int chips_import_main(int argc, char **argv)
     mp_ledger *l = NULL;
     memset(&a, 0, sizeof(a));
     int rc = import_parse(&a, argc, argv);
-    if (rc == MP_OK) rc = mp_ledger_open_state(a.c.state_dir, a.ledger, &l);
+    /* a ledger is created only where --ledger names a file that does not exist */
+    if (rc == MP_OK) rc = mp_ledger_open_as(a.c.state_dir, a.ledger, a.ledger ? MP_LEDGER_CREATE : MP_LEDGER_WRITE, &l);
     if (rc == MP_OK) rc = mp_chips_import_run(l, &a.im);
-    if (rc == MP_OK && !a.c.quiet) {
+    if (rc == MP_OK && a.json) {
+        static const char *const fmts[] = {"csv", "json", "birth-certs", "microchip-manifest"};
+        rc = mp_json_print(json_pack("{sI ss ss sb ss ss sI ss}", "imported", (json_int_t)a.im.count, "source", a.im.path,
+                                     "format", a.im.format >= 0 && a.im.format < 4 ? fmts[a.im.format] : "?",
+                                     "signed", a.im.is_signed, "signer", a.im.is_signed ? a.im.signer : "",
+                                     "ledger", mp_ledger_path(l), "chip_list", (json_int_t)a.im.list_id, "sha256", a.im.sha256));
+    } else if (rc == MP_OK && !a.c.quiet) {
         printf("imported %zu chips from %s (%s) into %s as chip list %lld\n", a.im.count, a.im.path,
                a.im.is_signed ? "signed" : "UNSIGNED", mp_ledger_path(l), (long long)a.im.list_id);
         if (a.im.is_signed) printf("signer: %s\n", a.im.signer);

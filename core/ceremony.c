@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "state.h"
 #include "util.h"
 #include "x509.h"
 
@@ -24,6 +26,11 @@ int mp_ceremony_log(const mp_ceremony_cfg *c, const char *command, const char *t
     json_object_set_new(o, "operator", json_string(c->operator_name));
     json_object_set_new(o, "command", json_string(command));
     json_object_set_new(o, "token", json_string(token ? token : ""));
+    char pki[MP_PKI_ID_LEN + 1];
+    int has_pki = 0;
+    if (mp_state_pki_id(c->state_dir, pki, &has_pki) == MP_OK && has_pki) {
+        json_object_set_new(o, "pki_id", json_string(pki));
+    }
     if (key != NULL) {
         mp_hex(key->skid, 20, skid, 1);
         json_object_set_new(o, "key_label", json_string(key->label));
@@ -47,13 +54,14 @@ int mp_ceremony_log(const mp_ceremony_cfg *c, const char *command, const char *t
     if (line == NULL) {
         return mp_err(MP_ERR_GENERAL, "cannot encode ceremony record");
     }
-    int rc = mp_mkdir_p(c->state_dir, 0700);
-    if (rc != MP_OK) {
+    struct stat st;
+    int rc = MP_OK;
+    if (stat(c->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         free(line);
-        return rc;
+        return mp_err(MP_ERR_NO_STATE, "state directory %s does not exist, so the ceremony log cannot be kept; create it with 'matter-pki token init' or point at it with --state-dir DIR or MATTER_PKI_STATE=DIR", c->state_dir);
     }
     snprintf(path, sizeof(path), "%s/ceremony.log", c->state_dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     size_t n = strlen(line);
     line[n] = '\n';
     if (fd < 0 || write(fd, line, n + 1) != (ssize_t)(n + 1) || fsync(fd) != 0) {

@@ -1,4 +1,4 @@
-/* err.c - a one-slot, thread-local error record (see err.h). */
+/* err.c - the thread-local error record: a small stack of frames (see err.h). */
 #include "err.h"
 
 #include <stdarg.h>
@@ -7,8 +7,38 @@
 
 #include <openssl/err.h>
 
-static _Thread_local char msg[1024];
-static _Thread_local int code;
+typedef struct frame {
+    char text[1024];
+    int rc;
+} frame;
+
+static _Thread_local frame frames[MP_ERR_FRAMES];
+static _Thread_local int depth; /* index of the top frame */
+static _Thread_local int overflow; /* holds beyond the last frame */
+
+/* the top frame, where errors are recorded */
+#define msg (frames[depth].text)
+#define code (frames[depth].rc)
+
+void mp_err_hold(void)
+{
+    if (depth + 1 < MP_ERR_FRAMES) {
+        depth++;
+        frames[depth].text[0] = 0;
+        frames[depth].rc = 0;
+    } else {
+        overflow++;
+    }
+}
+
+void mp_err_release(void)
+{
+    if (overflow > 0) {
+        overflow--;
+    } else if (depth > 0) {
+        depth--;
+    }
+}
 
 __attribute__((format(printf, 2, 0))) static int vset(int rc, const char *fmt, va_list ap)
 {
@@ -58,7 +88,13 @@ int mp_err_ctx(int rc, const char *fmt, ...)
 
 const char *mp_err_msg(void) { return msg[0] ? msg : "unknown error"; }
 int mp_err_code(void) { return code; }
-void mp_err_clear(void) { msg[0] = 0; code = 0; }
+void mp_err_clear(void)
+{
+    depth = 0;
+    overflow = 0;
+    msg[0] = 0;
+    code = 0;
+}
 
 const char *mp_rc_name(int rc)
 {
@@ -69,7 +105,7 @@ const char *mp_rc_name(int rc)
         "profile violation", "inputs mismatch", "signature verification failed",
         "ledger error", "quota exceeded", "duplicate", "device not authorized",
         "reserved (not produced: batches stop at their first failure)",
-        "attestation rejected", "interrupted", "reserved (state or ledger not found)",
+        "attestation rejected", "interrupted", "state or ledger not found",
         "busy, retry later", "network or TLS failure",
         "CRL expires soon or has expired", "reserved (audit trail broken)",
     };

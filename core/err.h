@@ -1,8 +1,14 @@
 /*
- * err.h - exit codes and the error stack of matter-pki.
+ * err.h - exit codes and the error record of matter-pki.
  *
  * core/ never prints and never exits: it records an error with mp_err() and
  * returns the exit code. The CLI prints the recorded message once.
+ *
+ * The record is a small per-thread stack of frames. Normally there is one
+ * frame and a new error replaces the one before it. Cleanup that runs after
+ * a failure (and may fail itself) opens a frame with mp_err_hold(): what it
+ * records lands in that frame and goes with mp_err_release(), so the cause
+ * stays the recorded error, with no copying of messages by hand.
  */
 #ifndef MP_ERR_H
 #define MP_ERR_H
@@ -35,7 +41,7 @@ enum mp_rc {
     MP_ERR_INTERRUPTED = 20, /* stopped by a signal; re-run to finish */
     /* 21-25: reserved for work in progress; the first code that uses one
      * drops "reserved" here and in mp_rc_name. */
-    MP_ERR_NO_STATE = 21,    /* reserved: state directory or ledger missing,
+    MP_ERR_NO_STATE = 21,    /* state directory or ledger missing,
                                 empty, or not the ledger of this PKI */
     MP_ERR_BUSY = 22,        /* a server asked to retry later (HTTP 429/503) */
     MP_ERR_NETWORK = 23,     /* server unreachable, TLS or protocol failure */
@@ -56,7 +62,14 @@ int mp_err_ssl(int rc, const char *fmt, ...) MP_PRINTF(2, 3);
 int mp_err_ctx(int rc, const char *fmt, ...) MP_PRINTF(2, 3);
 const char *mp_err_msg(void);
 int mp_err_code(void);
+/* Clears every frame. */
 void mp_err_clear(void);
+/* Open a frame for cleanup after a failure; mp_err_release() drops what was
+ * recorded since and brings back the error below (the cause). Nests up to
+ * MP_ERR_FRAMES - 1 deep; deeper holds share the top frame. */
+#define MP_ERR_FRAMES 4
+void mp_err_hold(void);
+void mp_err_release(void);
 /* Name of an exit code, for help and messages. */
 const char *mp_rc_name(int rc);
 

@@ -40,11 +40,7 @@ void mp_skid(const uint8_t point[static 65], uint8_t skid[static 20])
 
 const char *mp_ks_module_path(const mp_hsm_cfg *cfg)
 {
-    if (cfg->module != NULL && *cfg->module) {
-        return cfg->module;
-    }
-    const char *env = getenv("MATTER_PKI_MODULE");
-    return env != NULL && *env ? env : MP_DEFAULT_MODULE;
+    return cfg->module != NULL && *cfg->module ? cfg->module : MP_DEFAULT_MODULE;
 }
 
 void mp_ks_prepare_env(const mp_hsm_cfg *cfg)
@@ -72,11 +68,12 @@ int mp_pin_from_file(const char *file, char **pin)
     if (mp_read_file(file, 4096, &b, &n) != MP_OK) {
         return mp_err_ctx(MP_ERR_AUTH, "PIN file");
     }
+    size_t size = n;
     while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r')) {
         b[--n] = 0;
     }
     if (n == 0 || memchr(b, 0, n) != NULL) {
-        mp_free_secret(b, n + 1);
+        mp_free_secret(b, size + 1);
         return mp_err(MP_ERR_AUTH, "%s: PIN file is empty or holds a NUL byte", file);
     }
     *pin = (char *)b;

@@ -35,7 +35,7 @@ typedef void (*mp_warn_cb)(void *arg, const char *msg);
 
 /* Where the keys are and how to log in: explicit configuration. */
 typedef struct mp_hsm_cfg {
-    const char *module;    /* PKCS#11 library; NULL: MATTER_PKI_MODULE, else SoftHSM */
+    const char *module;    /* PKCS#11 library; NULL: SoftHSM (the CLI fills in MATTER_PKI_MODULE) */
     const char *token;     /* token label (or from a pkcs11: URI) */
     const char *pin_file;  /* the user PIN is in this regular file ... */
     mp_pin_cb pin_cb;      /* ... else the caller gives it (NULL: no other source) */

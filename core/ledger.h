@@ -79,15 +79,34 @@ typedef struct mp_cert_rec {
     size_t der_len;
     const char *path;     /* output file; NULL when it is UDID.der in the batch's folder */
     const char *station;
+    const char *dir;      /* read back: its batch's folder (the run's output folder) */
 } mp_cert_rec;
 
 typedef struct mp_ledger mp_ledger;
 
-/* Open (creating and migrating the schema as needed). */
+/* Open (creating and migrating the schema as needed): the low-level call
+ * for tests and tools; commands use mp_ledger_open_as (ledger_id.c). */
 int mp_ledger_open(const char *path, mp_ledger **out) MP_MUST_CHECK;
-/* Open `path`, or STATE_DIR/ledger.sqlite when path is NULL (creating the
- * state directory). */
+/* The same with flags: MP_LEDGER_F_CREATE allows a new file and schema
+ * (without it a missing file or one without a ledger schema is
+ * MP_ERR_NO_STATE); MP_LEDGER_F_RO opens read-only (no migration; works on
+ * read-only media). */
+#define MP_LEDGER_F_CREATE 1
+#define MP_LEDGER_F_RO 2
+int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out) MP_MUST_CHECK;
+
+/* How a command opens its ledger: `path`, or STATE_DIR/ledger.sqlite when
+ * path is NULL. A ledger is created only in MP_LEDGER_CREATE mode and only
+ * where no file exists; a missing or empty ledger is MP_ERR_NO_STATE naming
+ * the path; a ledger bound to another PKI than the state directory's
+ * (state.h) is MP_ERR_NO_STATE. MP_LEDGER_READ never writes. */
+enum mp_ledger_mode { MP_LEDGER_WRITE = 0, MP_LEDGER_READ = 1, MP_LEDGER_CREATE = 2 };
+int mp_ledger_open_as(const char *state_dir, const char *path, int mode, mp_ledger **out) MP_MUST_CHECK;
+/* mp_ledger_open_as(state_dir, path, MP_LEDGER_WRITE, out). */
 int mp_ledger_open_state(const char *state_dir, const char *path, mp_ledger **out) MP_MUST_CHECK;
+/* The ledger's meta table (key/value text), e.g. "pki_id". */
+int mp_ledger_meta_get(mp_ledger *l, const char *key, char *val, size_t cap, int *found) MP_MUST_CHECK;
+int mp_ledger_meta_set(mp_ledger *l, const char *key, const char *val) MP_MUST_CHECK;
 void mp_ledger_close(mp_ledger *l);
 const char *mp_ledger_path(const mp_ledger *l);
 
@@ -245,6 +264,35 @@ typedef struct mp_ledger_counts {
     uint64_t lists, devices, authorized, issued, revoked, offchip;
 } mp_ledger_counts;
 int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c) MP_MUST_CHECK;
+
+/* The recorded file of the UDID's certificate and its order (found = 0 if it
+ * has none; order_id may be NULL). */
+int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int64_t *order_id,
+                        int *found) MP_MUST_CHECK;
+
+/* Runs of `dac issue` with a target (--count N, or --generate-keys up to the
+ * quota), remembered per order and output folder (schema 6) so that the same
+ * command re-run after an interruption finishes the remainder: at most one
+ * open run per (order, folder); each chunk's transaction counts its DACs
+ * against the run (never past its target); a run is finished (closed) when
+ * the command that completes it exits. */
+typedef struct mp_dac_run {
+    int64_t id;           /* set by mp_ledger_run_start */
+    int64_t order_id;
+    const char *dir;      /* absolute output folder */
+    int generate;         /* --generate-keys */
+    uint64_t target, issued;
+    const char *station;
+} mp_dac_run;
+/* The open run of this order and folder (found = 0 if none); r->dir must
+ * point at the folder; on return target, issued, generate and id are set. */
+int mp_ledger_run_get(mp_ledger *l, int64_t order_id, const char *dir, mp_dac_run *r, int *found) MP_MUST_CHECK;
+/* Inside a transaction: a new open run (issued 0). */
+int mp_ledger_run_start(mp_ledger *l, mp_dac_run *r) MP_MUST_CHECK;
+/* Inside a chunk's transaction: n more DACs of the run; MP_ERR_QUOTA past its target. */
+int mp_ledger_run_count(mp_ledger *l, int64_t run_id, uint64_t n) MP_MUST_CHECK;
+/* Inside a transaction: the run is complete (a later command starts a new one). */
+int mp_ledger_run_finish(mp_ledger *l, int64_t run_id) MP_MUST_CHECK;
 
 /* ---- Credential lifecycle (issue 19): CA revocations, published CRLs and
  * the DCL records exported last. Their tables are created on first use. */

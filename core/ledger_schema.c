@@ -108,16 +108,34 @@ static const char schema_v5[] =
     "CREATE INDEX devices_authorized ON devices(udid) WHERE state=0 AND key_origin=0;"
     "UPDATE meta SET value='5' WHERE key='schema_version';";
 
-/* v6: orders may carry a unique label (EST paths name an order by it), and
+/* v6: UDIDs that differ only in case name one file on a case-insensitive file
+ * system: a trigger refuses a new device whose UDID equals another's ignoring
+ * case (a trigger, not a UNIQUE index, so a ledger that already holds such a
+ * pair still opens; core/udid.h). And dac_runs: the target of a `dac issue
+ * --count N` (or --generate-keys) run, per order and output folder, counted in
+ * each chunk's transaction, so the same command re-run after an interruption
+ * finishes the remainder and never issues more than the run asked. */
+static const char schema_v6[] =
+    "CREATE INDEX devices_udid_nocase ON devices(udid COLLATE NOCASE);"
+    "CREATE TRIGGER devices_udid_case BEFORE INSERT ON devices"
+    " WHEN EXISTS(SELECT 1 FROM devices WHERE udid = NEW.udid COLLATE NOCASE AND udid <> NEW.udid)"
+    " BEGIN SELECT RAISE(ABORT, 'UDID differs only in case from another device'); END;"
+    "CREATE TABLE dac_runs(id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " dir TEXT NOT NULL, generate INTEGER NOT NULL, target INTEGER NOT NULL, issued INTEGER NOT NULL,"
+    " station TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, CHECK(issued <= target));"
+    "CREATE UNIQUE INDEX dac_runs_open ON dac_runs(order_id, dir) WHERE finished_at IS NULL;"
+    "UPDATE meta SET value='6' WHERE key='schema_version';";
+
+/* v7: orders may carry a unique label (EST paths name an order by it), and
  * the station CA's certificates are recorded for the station CRL and the
  * EST server's revocation check. */
-static const char schema_v6[] =
+static const char schema_v7[] =
     "ALTER TABLE orders ADD COLUMN label TEXT;"
     "CREATE UNIQUE INDEX orders_label ON orders(label) WHERE label IS NOT NULL;"
     "CREATE TABLE station_certs(serial TEXT PRIMARY KEY, name TEXT NOT NULL, not_after INTEGER NOT NULL,"
     " issued_at TEXT NOT NULL, revoked_at INTEGER);"
     "CREATE INDEX station_certs_name ON station_certs(name);"
-    "UPDATE meta SET value='6' WHERE key='schema_version';";
+    "UPDATE meta SET value='7' WHERE key='schema_version';";
 
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap)
 {
@@ -197,7 +215,7 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
     /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
      * version is read again under the write lock, so two programs opening
      * an old ledger at once do each step once. */
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7};
     while (version < MP_LEDGER_SCHEMA) {
         char *msg = NULL;
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {

@@ -24,7 +24,7 @@ enum {
 
 /* A certificate as row_cert reads it (c = dacs, b = its dac_batches row). */
 #define CERT_COLS "hex(c.serial),c.udid,c.order_id,b.pai_skid,b.not_before,b.not_after,lower(hex(c.sha256)),c.der," \
-                  CERT_PATH ",b.station,c.batch"
+                  CERT_PATH ",b.station,c.batch,b.dir"
 
 static const char *const sql[S_NSTMT] = {
     [S_LIST_KNOWN] = "SELECT 1 FROM chip_lists WHERE sha256=?",
@@ -125,6 +125,11 @@ static void now_iso(char out[21])
 
 int mp_ledger_open(const char *path, mp_ledger **out)
 {
+    return mp_ledger_open_flags(path, MP_LEDGER_F_CREATE, out);
+}
+
+int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out)
+{
     mp_ledger *l = calloc(1, sizeof(*l));
     int rc;
     *out = NULL;
@@ -136,13 +141,17 @@ int mp_ledger_open(const char *path, mp_ledger **out)
         free(l);
         return mp_err(MP_ERR_DB, "ledger %s: the PostgreSQL backend is not built in this version; use an SQLite file", path);
     }
-    if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        rc = mp_err(MP_ERR_DB, "ledger %s: cannot open: %s", path, l->db ? sqlite3_errmsg(l->db) : "out of memory");
+    flags = mp_ledger_sqlite_ro_flags(l->path, flags);
+    if ((rc = mp_ledger_sqlite_open(l->path, flags, &l->db)) != MP_OK) {
         mp_ledger_close(l);
         return rc;
     }
     sqlite3_busy_timeout(l->db, 10000);
     mp_ledger_sql_functions(l->db);
+    if (flags & MP_LEDGER_F_RO) {
+        *out = l;
+        return MP_OK;
+    }
     /* Switching a rollback-journal file (a restored backup, say) to WAL needs
      * the file to itself, and SQLite does not wait for that: retry while
      * another program holds it, up to the busy timeout. */
@@ -171,20 +180,6 @@ int mp_ledger_open(const char *path, mp_ledger **out)
     }
     *out = l;
     return MP_OK;
-}
-
-int mp_ledger_open_state(const char *state_dir, const char *path, mp_ledger **out)
-{
-    char def[4096];
-    if (path == NULL) {
-        int rc = mp_mkdir_p(state_dir, 0700);
-        if (rc != MP_OK) {
-            return rc;
-        }
-        snprintf(def, sizeof(def), "%s/ledger.sqlite", state_dir);
-        path = def;
-    }
-    return mp_ledger_open(path, out);
 }
 
 void mp_ledger_close(mp_ledger *l)
@@ -325,6 +320,24 @@ static int duplicate_device(mp_ledger *l, const mp_device *d)
     return db_err(l, "add device");
 }
 
+/* The schema 6 trigger: another device's UDID equals this one ignoring case. */
+static int case_duplicate(mp_ledger *l, const mp_device *d)
+{
+    static const char q[] = "SELECT udid,list_id FROM devices WHERE udid=? COLLATE NOCASE AND udid<>?1 LIMIT 1";
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, d->udid, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return db_err(l, "add device");
+    }
+    int rc = mp_err(MP_ERR_DUPLICATE, "duplicate UDID %s: differs only in case from %s (%s); UDIDs are unique ignoring case",
+                    d->udid, (const char *)sqlite3_column_text(s, 0),
+                    sqlite3_column_int64(s, 1) == d->list_id ? "earlier in the same list" : "already in the ledger");
+    sqlite3_reset(s);
+    return rc;
+}
+
 int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
 {
     char now[21];
@@ -344,6 +357,9 @@ int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
     if (sqlite3_step(s) != SQLITE_DONE) {
         int ext = sqlite3_extended_errcode(l->db);
         sqlite3_reset(s);
+        if (ext == SQLITE_CONSTRAINT_TRIGGER) {
+            return case_duplicate(l, d);
+        }
         return ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY ? duplicate_device(l, d)
                                                                                      : db_err(l, "add device");
     }
@@ -601,6 +617,7 @@ static void row_cert(sqlite3_stmt *s, mp_cert_rec *c)
     c->path = (const char *)sqlite3_column_text(s, 8);
     c->station = (const char *)sqlite3_column_text(s, 9);
     c->batch = sqlite3_column_int64(s, 10);
+    c->dir = (const char *)sqlite3_column_text(s, 11);
 }
 
 static int each_cert(mp_ledger *l, sqlite3_stmt *s, int (*cb)(void *, const mp_cert_rec *), void *ctx)
@@ -824,6 +841,36 @@ int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c)
     c->revoked = count_of(l, "SELECT count(*) FROM devices WHERE state=2");
     c->offchip = count_of(l, "SELECT count(*) FROM devices WHERE key_origin=1");
     return MP_OK;
+}
+
+int mp_ledger_meta_get(mp_ledger *l, const char *key, char *val, size_t cap, int *found)
+{
+    sqlite3_stmt *s = mp_ledger_stmt(l, "SELECT value FROM meta WHERE key=?");
+    *found = 0;
+    if (s == NULL) {
+        return MP_ERR_DB;
+    }
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        snprintf(val, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+        *found = 1;
+    }
+    sqlite3_reset(s);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "read meta");
+}
+
+int mp_ledger_meta_set(mp_ledger *l, const char *key, const char *val)
+{
+    sqlite3_stmt *s = mp_ledger_stmt(l, "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    if (s == NULL) {
+        return MP_ERR_DB;
+    }
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, val, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? MP_OK : db_err(l, "write meta");
 }
 
 /* ---- Credential lifecycle (issue 19) ---------------------------------- */
@@ -1077,4 +1124,98 @@ int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n)
         rc = mp_err(MP_ERR_INVALID, "order %lld is not an open order of externally issued DACs", (long long)order_id);
     }
     return rc;
+}
+
+/* ---- runs of dac issue with a target (schema 6; see ledger.h) ---------------- */
+
+int mp_ledger_run_get(mp_ledger *l, int64_t order_id, const char *dir, mp_dac_run *r, int *found)
+{
+    static const char q[] = "SELECT id,generate,target,issued FROM dac_runs WHERE order_id=? AND dir=? AND finished_at IS NULL";
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, order_id);
+    sqlite3_bind_text(s, 2, dir, -1, SQLITE_STATIC);
+    int st = sqlite3_step(s);
+    *found = st == SQLITE_ROW;
+    if (*found) {
+        r->id = sqlite3_column_int64(s, 0);
+        r->order_id = order_id;
+        r->generate = sqlite3_column_int(s, 1);
+        r->target = (uint64_t)sqlite3_column_int64(s, 2);
+        r->issued = (uint64_t)sqlite3_column_int64(s, 3);
+    }
+    sqlite3_reset(s);
+    return st == SQLITE_ROW || st == SQLITE_DONE ? MP_OK : db_err(l, "read the run of the output folder");
+}
+
+int mp_ledger_run_start(mp_ledger *l, mp_dac_run *r)
+{
+    static const char q[] = "INSERT INTO dac_runs(order_id,dir,generate,target,issued,station,started_at) VALUES(?,?,?,?,0,?,?)";
+    char now[21];
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    sqlite3_bind_int64(s, 1, r->order_id);
+    sqlite3_bind_text(s, 2, r->dir, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, r->generate);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)r->target);
+    sqlite3_bind_text(s, 5, r->station ? r->station : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, now, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        int ext = sqlite3_extended_errcode(l->db);
+        sqlite3_reset(s);
+        return ext == SQLITE_CONSTRAINT_UNIQUE ? mp_err(MP_ERR_UNAUTHORIZED, "order %lld already has an unfinished run in %s",
+                                                        (long long)r->order_id, r->dir)
+                                               : db_err(l, "record the run");
+    }
+    sqlite3_reset(s);
+    r->id = sqlite3_last_insert_rowid(l->db);
+    r->issued = 0;
+    return MP_OK;
+}
+
+int mp_ledger_run_count(mp_ledger *l, int64_t run_id, uint64_t n)
+{
+    static const char q[] = "UPDATE dac_runs SET issued=issued+?2 WHERE id=?1 AND issued+?2<=target AND finished_at IS NULL";
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
+    int st = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (st != SQLITE_DONE) return db_err(l, "count against the run");
+    if (sqlite3_changes(l->db) != 1) {
+        return mp_err(MP_ERR_QUOTA, "the run would pass its target (%llu more asked)", (unsigned long long)n);
+    }
+    return MP_OK;
+}
+
+int mp_ledger_run_finish(mp_ledger *l, int64_t run_id)
+{
+    static const char q[] = "UPDATE dac_runs SET finished_at=? WHERE id=? AND finished_at IS NULL";
+    char now[21];
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    sqlite3_bind_text(s, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, run_id);
+    int st = sqlite3_step(s);
+    sqlite3_reset(s);
+    return st == SQLITE_DONE ? MP_OK : db_err(l, "finish the run");
+}
+
+int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int64_t *order_id, int *found)
+{
+    static const char q[] = "SELECT " CERT_PATH ",c.order_id FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.udid=?";
+    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
+    int st = sqlite3_step(s);
+    *found = st == SQLITE_ROW;
+    if (*found) {
+        snprintf(path, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+        if (order_id != NULL) *order_id = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    return st == SQLITE_ROW || st == SQLITE_DONE ? MP_OK : db_err(l, "read a certificate's path");
 }

@@ -289,24 +289,47 @@ int mp_check_output(const char *path, int force)
 
 static void stream_free_buf(mp_stream *s);
 
+/* An unnamed file in path's folder, or -1 where the file system has none. */
+static int stream_open_anon(mp_stream *s, int mode)
+{
+    char dir[4096];
+    dir_of(s->path, dir, sizeof(dir));
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        return -1;
+    }
+    int dupfd = fchmod(fd, (mode_t)mode) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (dupfd < 0 || (s->f = fdopen(dupfd, "wb")) == NULL) {
+        if (dupfd >= 0) close(dupfd);
+        close(fd);
+        return -1;
+    }
+    s->fd = fd;
+    snprintf(s->tmp, sizeof(s->tmp), "/proc/self/fd/%d", fd);
+    return 0;
+}
+
 int mp_stream_open(mp_stream *s, const char *path, int mode)
 {
     memset(s, 0, sizeof(*s));
+    s->fd = -1;
     if (snprintf(s->path, sizeof(s->path), "%s", path) >= (int)sizeof(s->path) ||
         snprintf(s->tmp, sizeof(s->tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(s->tmp)) {
         s->tmp[0] = 0;
         return mp_err(MP_ERR_IO, "%s: name too long", path);
     }
-    int fd = mkostemp(s->tmp, O_CLOEXEC);
-    if (fd < 0) {
-        s->tmp[0] = 0;
-        return mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
-    }
-    if (fchmod(fd, (mode_t)mode) != 0 || (s->f = fdopen(fd, "wb")) == NULL) {
-        int rc = mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
-        close(fd);
-        mp_stream_abort(s);
-        return rc;
+    if (stream_open_anon(s, mode) != 0) {
+        int fd = mkostemp(s->tmp, O_CLOEXEC);
+        if (fd < 0) {
+            s->tmp[0] = 0;
+            return mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
+        }
+        if (fchmod(fd, (mode_t)mode) != 0 || (s->f = fdopen(fd, "wb")) == NULL) {
+            int rc = mp_err(MP_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
+            close(fd);
+            mp_stream_abort(s);
+            return rc;
+        }
     }
     /* glibc ignores the size when given no buffer: give it one, and wipe it
      * when done (the simulator's device keys pass through it) */
@@ -340,18 +363,50 @@ int mp_stream_close(mp_stream *s)
     return mp_err(MP_ERR_IO, "%s: write failed: %s", s->path, strerror(e ? e : errno ? errno : EIO));
 }
 
+/* Give the unnamed file a name: path itself, or with force a temporary
+ * name renamed over path (visible for an instant only). */
+static int stream_link_anon(mp_stream *s, int force)
+{
+    char tmp[4200];
+    if (linkat(AT_FDCWD, s->tmp, AT_FDCWD, s->path, AT_SYMLINK_FOLLOW) == 0) {
+        return MP_OK;
+    }
+    if (errno != EEXIST) {
+        return mp_err(MP_ERR_IO, "%s: cannot create: %s", s->path, strerror(errno));
+    }
+    if (!force) {
+        return mp_err(MP_ERR_EXISTS, "%s: already exists (use --force to replace it)", s->path);
+    }
+    for (int i = 0; i < 100; i++) {
+        snprintf(tmp, sizeof(tmp), "%s.tmp.%d.%d", s->path, (int)getpid(), i);
+        if (linkat(AT_FDCWD, s->tmp, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0) {
+            if (errno == EEXIST) continue;
+            break;
+        }
+        if (rename(tmp, s->path) == 0) {
+            return MP_OK;
+        }
+        int e = errno;
+        unlink(tmp);
+        return mp_err(MP_ERR_IO, "%s: cannot rename into place: %s", s->path, strerror(e));
+    }
+    return mp_err(MP_ERR_IO, "%s: cannot create: %s", s->path, strerror(errno));
+}
+
 int mp_stream_commit(mp_stream *s, int force)
 {
     char dir[4096];
     int rc = mp_stream_close(s);
-    if (rc == MP_OK && !force && link(s->tmp, s->path) != 0) {
+    if (rc == MP_OK && s->fd >= 0) {
+        rc = stream_link_anon(s, force);
+    } else if (rc == MP_OK && !force && link(s->tmp, s->path) != 0) {
         /* link() refuses to replace: a file made since the check is kept. */
         rc = errno == EEXIST ? mp_err(MP_ERR_EXISTS, "%s: already exists (use --force to replace it)", s->path)
                              : mp_err(MP_ERR_IO, "%s: cannot create: %s", s->path, strerror(errno));
     } else if (rc == MP_OK && force && rename(s->tmp, s->path) != 0) {
         rc = mp_err(MP_ERR_IO, "%s: cannot rename into place: %s", s->path, strerror(errno));
     }
-    if (rc == MP_OK && force) {
+    if (rc == MP_OK && force && s->fd < 0) {
         s->tmp[0] = 0; /* renamed: nothing to remove */
     }
     mp_stream_abort(s);
@@ -369,10 +424,13 @@ void mp_stream_abort(mp_stream *s)
         s->f = NULL;
     }
     stream_free_buf(s);
-    if (s->tmp[0] != 0) {
+    if (s->fd >= 0) {
+        close(s->fd); /* an unnamed file goes with its last descriptor */
+        s->fd = -1;
+    } else if (s->tmp[0] != 0) {
         unlink(s->tmp);
-        s->tmp[0] = 0;
     }
+    s->tmp[0] = 0;
 }
 
 int mp_write_file(const char *path, const void *data, size_t len, int mode, int force)
@@ -490,6 +548,7 @@ int mp_outdir_open(mp_outdir *d, const char *path)
     snprintf(d->path, sizeof(d->path), "%s", path);
     atomic_init(&d->no_tmpfile, 0);
     d->umask = -1; /* unknown: every file gets an fchmod */
+    d->tmp_fd = -1;
     FILE *st = fopen("/proc/self/status", "re");
     if (st != NULL) {
         char line[128];
@@ -514,22 +573,39 @@ void mp_outdir_close(mp_outdir *d)
     d->fd = -1;
 }
 
+/* The temporary name for `name` (which may hold a folder: a/b.der): in the
+ * caller's private folder (tmp_fd) when set, else beside the file. */
+static int tmp_name(const mp_outdir *d, const char *name, char *out, size_t cap, int *tfd)
+{
+    const char *slash = strrchr(name, '/');
+    *tfd = d->tmp_fd >= 0 ? d->tmp_fd : d->fd;
+    int n = slash == NULL || d->tmp_fd >= 0
+                ? snprintf(out, cap, ".%s.tmp.%d", slash ? slash + 1 : name, (int)getpid())
+                : snprintf(out, cap, "%.*s/.%s.tmp.%d", (int)(slash - name), name, slash + 1, (int)getpid());
+    return n > 0 && (size_t)n < cap ? MP_OK : mp_err(MP_ERR_IO, "%s/%s: name too long", d->path, name);
+}
+
 /* Through a dot-named temporary file and a rename (replaces an existing file). */
 static int outdir_write_rename(mp_outdir *d, const char *name, const uint8_t *data, size_t len, int mode)
 {
     char tmp[600];
-    if (snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid()) >= (int)sizeof(tmp)) {
-        return mp_err(MP_ERR_IO, "%s/%s: name too long", d->path, name);
+    int tfd;
+    if (tmp_name(d, name, tmp, sizeof(tmp), &tfd) != MP_OK) {
+        return MP_ERR_IO;
     }
-    int fd = openat(d->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    /* the name is this process's: a file there is a stale one of a killed
+     * run with the same pid; unlink it, never write through it (it may be a
+     * hard link to someone else's file) */
+    unlinkat(tfd, tmp, 0);
+    int fd = openat(tfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
     if (fd < 0) {
         return mp_err(MP_ERR_IO, "%s/%s: cannot create: %s", d->path, tmp, strerror(errno));
     }
     ssize_t w = write(fd, data, len);
     int ok = w == (ssize_t)len && fchmod(fd, (mode_t)mode) == 0;
-    if (close(fd) != 0 || !ok || renameat(d->fd, tmp, d->fd, name) != 0) {
+    if (close(fd) != 0 || !ok || renameat(tfd, tmp, d->fd, name) != 0) {
         int rc = mp_err(MP_ERR_IO, "%s/%s: write failed: %s", d->path, name, strerror(errno));
-        unlinkat(d->fd, tmp, 0);
+        unlinkat(tfd, tmp, 0);
         return rc;
     }
     return MP_OK;
@@ -560,13 +636,17 @@ int mp_outdir_write(mp_outdir *d, const char *name, const uint8_t *data, size_t 
             if (e == EEXIST) { /* a re-run replacing a file: link the written inode under a
                                  temporary name and rename it over the old one */
                 char tmp[600];
-                snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid());
-                unlinkat(d->fd, tmp, 0); /* a stale one from a killed run of this pid */
-                if (linkat(fd, "", d->fd, tmp, AT_EMPTY_PATH) == 0) {
+                int tfd;
+                if (tmp_name(d, name, tmp, sizeof(tmp), &tfd) != MP_OK) {
                     close(fd);
-                    if (renameat(d->fd, tmp, d->fd, name) == 0) return MP_OK;
+                    return MP_ERR_IO;
+                }
+                unlinkat(tfd, tmp, 0); /* a stale one from a killed run of this pid */
+                if (linkat(fd, "", tfd, tmp, AT_EMPTY_PATH) == 0) {
+                    close(fd);
+                    if (renameat(tfd, tmp, d->fd, name) == 0) return MP_OK;
                     e = errno;
-                    unlinkat(d->fd, tmp, 0);
+                    unlinkat(tfd, tmp, 0);
                     return mp_err(MP_ERR_IO, "%s/%s: cannot replace: %s", d->path, name, strerror(e));
                 }
                 e = errno;

@@ -48,14 +48,18 @@ int mp_write_file(const char *path, const void *data, size_t len, int mode,
 int mp_check_output(const char *path, int force) MP_MUST_CHECK;
 
 /* A file written as a stream and put in place only when complete (what
- * mp_write_file does for a buffer): FILE.tmp.XXXXXX beside it with the final
- * mode, buffered writes to s->f, then mp_stream_close (flush, fsync; the data
- * stays in s->tmp, e.g. to be signed) and mp_stream_commit (link() into place,
- * or rename() with force; the folder fsynced). mp_stream_abort removes the
- * temporary file; it is safe after commit and on a stream never opened. */
+ * mp_write_file does for a buffer). The data goes to an unnamed file in the
+ * target folder (O_TMPFILE), so a killed run leaves nothing behind; s->tmp
+ * names it for reading back (/proc/self/fd/N). Where the file system has no
+ * O_TMPFILE, FILE.tmp.XXXXXX beside it. Buffered writes to s->f, then
+ * mp_stream_close (flush, fsync; the data stays readable at s->tmp, e.g. to
+ * be signed) and mp_stream_commit (linked into place, or replacing the file
+ * with force; the folder fsynced). mp_stream_abort drops the data; it is
+ * safe after commit and on a stream never opened. */
 typedef struct mp_stream {
     FILE *f;
     char *buf; /* its stdio buffer (64 KiB), wiped when the stream closes */
+    int fd;    /* the unnamed file (O_TMPFILE), -1 for a named temporary */
     char path[4096], tmp[4200];
 } mp_stream;
 int mp_stream_open(mp_stream *s, const char *path, int mode) MP_MUST_CHECK;
@@ -84,6 +88,9 @@ typedef struct mp_outdir {
     int fd;
     atomic_int no_tmpfile;
     int umask; /* the process umask (-1: unknown): no fchmod when it keeps the mode */
+    int tmp_fd; /* where the rename path's temporary names go: -1 (default) this
+                   folder; a private folder of the caller's (dac issue's staging
+                   folder), so that a killed run's leftovers are provably its own */
     char path[4096];
 } mp_outdir;
 int mp_outdir_open(mp_outdir *d, const char *path) MP_MUST_CHECK;

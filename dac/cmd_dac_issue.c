@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -15,16 +16,17 @@
 
 #include "dac/extdac.h"
 #include "dac/issue.h"
+#include "udid.h"
 #include "opts.h"
 #include "src/commands.h"
 #include "util.h"
 
 enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE,
-       O_CSR_DIR, O_CSR_BUNDLE, O_EXPORT_LAYOUT };
+       O_CSR_DIR, O_CSR_BUNDLE, O_EXPORT_LAYOUT, O_LAYOUT, O_NAME_BY, O_BUNDLE, O_JSON };
 
 static const mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
-    {"count", O_COUNT, OT_UINT, "N", "issue N more DACs (refused if the quota has fewer left)"},
+    {"count", O_COUNT, OT_UINT, "N", "a run of N DACs into this folder (re-run the same command to finish it after an interruption)"},
     {"udid", O_UDID, OT_STR, "UDID", "issue to this device (repeatable)"},
     {"out-dir", O_OUT_DIR, OT_DIR, "DIR", "output folder: one UDID.der per device (batch modes)"},
     {"jobs", O_JOBS, OT_UINT, "J", "signing threads, one PKCS#11 session each (default 1)"},
@@ -33,7 +35,11 @@ static const mp_opt opts[] = {
     {"csr-dir", O_CSR_DIR, OT_DIR, "DIR", "CSR batch: a folder of PKCS#10 requests (PEM or DER), DACs to --out-dir"},
     {"csr-bundle", O_CSR_BUNDLE, OT_FILE, "FILE", "CSR batch: one PEM file of many requests, DACs to --out-dir"},
     {"export-layout", O_EXPORT_LAYOUT, OT_ENUM, "infineon", "also write the folder's DACs as <UDID>_E0E0.pem (Infineon station layout)"},
-    {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make N key pairs here, write UDID.key.der (0600) next to each DAC"},
+    {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make key pairs here (N, or the order's remaining quota), write UDID.key.der (0600) next to each DAC"},
+    {"layout", O_LAYOUT, OT_STR, "flat|per-device", "files in DIR (default flat: DIR/NAME.der) or one folder per device (DIR/NAME/NAME.der)"},
+    {"name-by", O_NAME_BY, OT_STR, "udid|serial", "file names from the UDID (default) or the DAC serial (hex)"},
+    {"bundle", O_BUNDLE, OT_STR, "FILE", "all DACs of the run in one JSON Lines file instead of one file per device"},
+    {"json", O_JSON, OT_FLAG, NULL, "print the summary as one JSON object on stdout"},
     {"station", O_STATION, OT_STR, "NAME", "factory station recorded in the ledger (default host name)"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress bar; print only the summary"},
@@ -45,10 +51,12 @@ static const mp_opt opts[] = {
 };
 
 typedef struct issue_args {
-    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *csr_dir, *csr_bundle, *layout;
+    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *layout, *name_by, *bundle;
+    const char *csr_dir, *csr_bundle, *export_layout;
     char *udids[4096];
     size_t n_udids;
-    int generate, test_mode;
+    int udid_mode; /* --udid given (n_udids may drop to 0: all done) */
+    int generate, test_mode, json;
 } issue_args;
 
 static int parse(int argc, char **argv, mp_common *c, issue_args *a)
@@ -57,10 +65,10 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
     const char *val;
     int id;
     mp_opt_init(&p, argc, argv, opts, "dac issue",
-                "--order ID [--count N | --udid X ...] --out-dir DIR [--jobs J]\n"
+                "--order ID [--count N | --udid X ...] (--out-dir DIR | --bundle FILE) [--jobs J]\n"
                 "       matter-pki dac issue --order ID --csr FILE --out FILE\n"
                 "       matter-pki dac issue --order ID --csr-dir DIR | --csr-bundle FILE --out-dir DIR [--jobs J]\n"
-                "       matter-pki dac issue --order ID --generate-keys --count N --out-dir DIR",
+                "       matter-pki dac issue --order ID --generate-keys [--count N] --out-dir DIR",
                 "Issues DACs signed by the order's PAI key in the token, one per authorized\n"
                 "device that has none yet, within the order's quota, each recorded in the\n"
                 "ledger. Without --count/--udid: every authorized device, up to the quota.\n"
@@ -76,17 +84,22 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
         case O_CSR: a->csr = val; break;
         case O_CSR_DIR: a->csr_dir = val; break;
         case O_CSR_BUNDLE: a->csr_bundle = val; break;
-        case O_EXPORT_LAYOUT: a->layout = val; break;
+        case O_EXPORT_LAYOUT: a->export_layout = val; break;
         case O_OUT: a->out = val; break;
         case O_GEN: a->generate = 1; break;
         case O_LEDGER: a->ledger = val; break;
         case O_STATION: a->station = val; break;
         case O_TEST_MODE: a->test_mode = 1; break;
+        case O_LAYOUT: a->layout = val; break;
+        case O_NAME_BY: a->name_by = val; break;
+        case O_BUNDLE: a->bundle = val; break;
+        case O_JSON: a->json = 1; break;
         case O_UDID:
             if (a->n_udids >= sizeof(a->udids) / sizeof(a->udids[0])) {
                 return -mp_err(MP_ERR_USAGE, "dac issue: at most 4096 --udid options; use a chip list");
             }
             a->udids[a->n_udids++] = (char *)val;
+            a->udid_mode = 1;
             break;
         default:
             if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "dac issue: unexpected argument %s", mp_opt_shown(val));
@@ -102,22 +115,34 @@ static int check_mode(const issue_args *a)
         return mp_err(MP_ERR_USAGE, "dac issue: --order ID is required");
     }
     if (a->csr != NULL) {
-        if (a->out == NULL || a->out_dir || a->count || a->n_udids || a->generate || a->layout) {
-            return mp_err(MP_ERR_USAGE, "dac issue --csr takes --out FILE (and no --out-dir, --count, --udid, --generate-keys)");
+        if (a->out == NULL || a->out_dir || a->count || a->n_udids || a->generate || a->bundle || a->layout || a->name_by ||
+            a->export_layout) {
+            return mp_err(MP_ERR_USAGE, "dac issue --csr takes --out FILE (and no --out-dir, --bundle, --count, --udid, --generate-keys)");
         }
         return MP_OK;
     }
-    if (a->out_dir == NULL) {
-        return mp_err(MP_ERR_USAGE, "dac issue: --out-dir DIR is required");
+    if ((a->out_dir == NULL) == (a->bundle == NULL)) {
+        return mp_err(MP_ERR_USAGE, "dac issue: one of --out-dir DIR or --bundle FILE is required");
     }
-    if ((a->csr_dir || a->csr_bundle) && ((a->csr_dir && a->csr_bundle) || a->count || a->n_udids || a->generate)) {
-        return mp_err(MP_ERR_USAGE, "dac issue: one of --csr-dir or --csr-bundle, and no --count, --udid, --generate-keys");
+    if (a->bundle != NULL && (a->layout || a->name_by || a->generate || a->export_layout || a->csr_dir || a->csr_bundle)) {
+        return mp_err(MP_ERR_USAGE, "dac issue --bundle takes no --layout, --name-by, --generate-keys, --export-layout,"
+                      " --csr-dir or --csr-bundle (one file holds every DAC)");
+    }
+    if ((a->csr_dir || a->csr_bundle) && ((a->csr_dir && a->csr_bundle) || a->count || a->n_udids || a->generate ||
+                                         a->layout || a->name_by)) {
+        return mp_err(MP_ERR_USAGE, "dac issue: one of --csr-dir or --csr-bundle, and no --count, --udid, --generate-keys,"
+                      " --layout, --name-by");
     }
     if (a->count && a->n_udids) {
         return mp_err(MP_ERR_USAGE, "dac issue: --count and --udid exclude each other");
     }
-    if (a->generate && (a->count == NULL || a->n_udids)) {
-        return mp_err(MP_ERR_USAGE, "dac issue --generate-keys needs --count N (and no --udid)");
+    if (a->generate && a->n_udids) {
+        return mp_err(MP_ERR_USAGE, "dac issue --generate-keys takes no --udid (the keys, and so the UDIDs, are made here)");
+    }
+    for (size_t i = 0; i < a->n_udids; i++) {
+        if (mp_udid_check(a->udids[i], strlen(a->udids[i])) != MP_OK) {
+            return mp_err_ctx(MP_ERR_INVALID, "--udid");
+        }
     }
     uint64_t j = 1;
     if (a->jobs && (mp_parse_uint(a->jobs, 64, &j) != MP_OK || j == 0)) {
@@ -126,29 +151,16 @@ static int check_mode(const issue_args *a)
     return MP_OK;
 }
 
-/* How many to issue; refuses what the quota cannot cover. */
-static int target(mp_issue *is, const issue_args *a, uint64_t *count)
+/* The quota and the authorized devices must cover n more. */
+static int covered(mp_issue *is, const issue_args *a, uint64_t n)
 {
-    uint64_t left = is->order.quota - is->order.issued, n;
-    if (a->count != NULL) {
-        if (mp_parse_uint(a->count, INT64_MAX, &n) != MP_OK || n == 0) {
-            return mp_err(MP_ERR_USAGE, "--count: '%s' must be a number >= 1", a->count);
-        }
-    } else if (a->n_udids > 0) {
-        n = a->n_udids;
-    } else {
-        int rc = mp_ledger_count_authorized(is->ledger, &n);
-        if (rc != MP_OK) return rc;
-        n = n < left ? n : left;
-        *count = n;
-        return MP_OK;
-    }
+    uint64_t left = is->order.quota - is->order.issued;
     if (n > left) {
         return mp_err(MP_ERR_QUOTA, "order %lld has %llu DAC(s) left of its quota of %llu; %llu asked",
                       (long long)is->order.id, (unsigned long long)left, (unsigned long long)is->order.quota,
                       (unsigned long long)n);
     }
-    if (a->count != NULL && !a->generate) {
+    if (!a->generate && !a->udid_mode) {
         uint64_t avail;
         int rc = mp_ledger_count_authorized(is->ledger, &avail);
         if (rc != MP_OK) return rc;
@@ -157,28 +169,138 @@ static int target(mp_issue *is, const issue_args *a, uint64_t *count)
                           (unsigned long long)avail, (unsigned long long)n);
         }
     }
-    *count = n;
     return MP_OK;
 }
 
-static int check_udids(mp_issue *is, const issue_args *a)
+/* A run with a target (--count N, or --generate-keys) is remembered in the
+ * ledger per order and output folder: the same command re-run after an
+ * interruption finishes its remainder (never more than it asked), and a
+ * different command in that folder is refused until the run is finished. */
+static int run_target(mp_issue *is, const issue_args *a, uint64_t *count, int *resumed)
 {
+    mp_dac_run run = {.order_id = is->order.id, .dir = is->bundle ? is->bundle : is->out_dir,
+                      .generate = a->generate, .station = is->station};
+    int found = 0, rc = mp_ledger_run_get(is->ledger, is->order.id, run.dir, &run, &found);
+    uint64_t n = 0;
+    if (rc != MP_OK) return rc;
+    if (a->count != NULL && (mp_parse_uint(a->count, INT64_MAX, &n) != MP_OK || n == 0)) {
+        return mp_err(MP_ERR_USAGE, "--count: '%s' must be a number >= 1", a->count);
+    }
+    if (found) {
+        if (run.generate != a->generate || (a->count != NULL && n != run.target) || (a->count == NULL && !a->generate)) {
+            return mp_err(MP_ERR_MISMATCH, "%s holds an unfinished run of order %lld (%llu of %llu DACs issued); finish it with"
+                          " the same command: --order %lld%s --count %llu, or use another folder",
+                          run.dir, (long long)is->order.id, (unsigned long long)run.issued, (unsigned long long)run.target,
+                          (long long)is->order.id, run.generate ? " --generate-keys" : "", (unsigned long long)run.target);
+        }
+        *count = run.target - run.issued;
+        *resumed = 1;
+        if ((rc = covered(is, a, *count)) != MP_OK) return rc;
+        is->run = run;
+        if (!is->quiet) {
+            fprintf(stderr, "matter-pki dac issue: finishing the interrupted run in %s: %llu of %llu DAC(s) were issued,"
+                            " %llu remain\n", run.dir, (unsigned long long)run.issued, (unsigned long long)run.target,
+                    (unsigned long long)*count);
+        }
+        return MP_OK;
+    }
+    /* --generate-keys without --count: the order's remaining quota */
+    run.target = a->count != NULL ? n : is->order.quota - is->order.issued;
+    if ((rc = covered(is, a, run.target)) != MP_OK) return rc;
+    *count = run.target;
+    if (run.target == 0) return MP_OK;
+    if ((rc = mp_ledger_begin(is->ledger)) == MP_OK && (rc = mp_ledger_run_start(is->ledger, &run)) == MP_OK) {
+        rc = mp_ledger_commit(is->ledger);
+    }
+    mp_ledger_rollback(is->ledger);
+    if (rc == MP_OK) is->run = run;
+    return rc;
+}
+
+/* How many to issue; refuses what the quota cannot cover. */
+static int target(mp_issue *is, const issue_args *a, uint64_t *count, int *resumed)
+{
+    uint64_t left = is->order.quota - is->order.issued, n;
+    if (a->count != NULL || a->generate) {
+        return run_target(is, a, count, resumed);
+    }
+    /* a run with a target is unfinished here: only its own command finishes it */
+    mp_dac_run run = {0};
+    int found = 0, rc0 = mp_ledger_run_get(is->ledger, is->order.id, is->bundle ? is->bundle : is->out_dir, &run, &found);
+    if (rc0 != MP_OK) return rc0;
+    if (found) {
+        return mp_err(MP_ERR_MISMATCH, "%s holds an unfinished run of order %lld (%llu of %llu DACs issued); finish it with"
+                      " the same command: --order %lld%s --count %llu, or use another folder",
+                      is->bundle ? is->bundle : is->out_dir, (long long)is->order.id, (unsigned long long)run.issued,
+                      (unsigned long long)run.target, (long long)is->order.id, run.generate ? " --generate-keys" : "",
+                      (unsigned long long)run.target);
+    }
+    if (a->udid_mode) {
+        n = a->n_udids;
+        int rc = covered(is, a, n);
+        if (rc == MP_OK) *count = n;
+        return rc;
+    }
+    int rc = mp_ledger_count_authorized(is->ledger, &n);
+    if (rc != MP_OK) return rc;
+    *count = n < left ? n : left;
+    return MP_OK;
+}
+
+/* Is the device's DAC, of this order, already in this run's folder or
+ * bundle? (A --udid run re-run after an interruption: that device is done,
+ * not refused.) */
+static int issued_here(mp_issue *is, const char *udid, int *here)
+{
+    char path[4400];
+    int64_t order = 0;
+    int found = 0, rc = mp_ledger_cert_path(is->ledger, udid, path, sizeof(path), &order, &found);
+    size_t dl = strlen(is->out_dir);
+    *here = 0;
+    if (rc == MP_OK && found && order == is->order.id) {
+        if (is->bundle != NULL) {
+            size_t bl = strlen(is->bundle);
+            *here = strncmp(path, is->bundle, bl) == 0 && path[bl] == '#' && strcmp(path + bl + 1, udid) == 0;
+        } else {
+            *here = strncmp(path, is->out_dir, dl) == 0 && path[dl] == '/';
+        }
+    }
+    return rc;
+}
+
+/* Every --udid must be authorized and without a DAC; one whose DAC this
+ * folder already holds (an interrupted run of the same command) is dropped
+ * from the list as done. */
+static int check_udids(mp_issue *is, issue_args *a)
+{
+    size_t kept = 0, done = 0;
     for (size_t i = 0; i < a->n_udids; i++) {
         mp_device d;
-        int found = 0, rc = mp_ledger_get_device(is->ledger, a->udids[i], &d, &found);
+        int found = 0, here = 0, rc = mp_ledger_get_device(is->ledger, a->udids[i], &d, &found);
         if (rc != MP_OK) return rc;
         if (!found) {
             return mp_err(MP_ERR_UNAUTHORIZED, "--udid %s: not on any imported chip list", a->udids[i]);
-        }
-        if (d.state != MP_DEV_AUTHORIZED) {
-            return mp_err(MP_ERR_UNAUTHORIZED, "--udid %s: already has a DAC%s", a->udids[i], d.state == MP_DEV_REVOKED ? " (revoked)" : "");
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(a->udids[i], a->udids[j]) == 0) {
                 return mp_err(MP_ERR_USAGE, "--udid %s given twice", a->udids[i]);
             }
         }
+        if (d.state == MP_DEV_ISSUED && (rc = issued_here(is, a->udids[i], &here)) != MP_OK) return rc;
+        if (here) {
+            done++;
+            continue;
+        }
+        if (d.state != MP_DEV_AUTHORIZED) {
+            return mp_err(MP_ERR_UNAUTHORIZED, "--udid %s: already has a DAC%s", a->udids[i], d.state == MP_DEV_REVOKED ? " (revoked)" : "");
+        }
+        a->udids[kept++] = a->udids[i];
     }
+    if (done > 0 && !is->quiet) {
+        fprintf(stderr, "matter-pki dac issue: %zu of the %zu --udid device(s) already have their DAC in %s (an earlier run"
+                        " of this command); issuing the other %zu\n", done, a->n_udids, is->bundle ? is->bundle : is->out_dir, kept);
+    }
+    a->n_udids = kept;
     return MP_OK;
 }
 
@@ -201,31 +323,86 @@ static int gen_list(mp_issue *is)
 }
 
 
-static int run_batch(mp_issue *is, const issue_args *a, int force)
+/* The run is complete: the next command in this folder starts a new one. */
+static int finish_run(mp_issue *is)
+{
+    if (is->run.id == 0) return MP_OK;
+    int rc = mp_ledger_begin(is->ledger);
+    if (rc == MP_OK && (rc = mp_ledger_run_finish(is->ledger, is->run.id)) == MP_OK) {
+        rc = mp_ledger_commit(is->ledger);
+    }
+    mp_ledger_rollback(is->ledger);
+    return rc;
+}
+
+static int print_summary(mp_issue *is, const issue_args *a, uint64_t count, int resumed)
+{
+    mp_order now = is->order; /* the totals as they are now: other runs may share the order */
+    if (mp_ledger_get_order(is->ledger, is->order.id, &now) != MP_OK) {
+        now.issued = is->order.issued + is->issued;
+    }
+    const char *dest = is->bundle ? is->bundle : a->out_dir;
+    if (a->json) {
+        json_t *o = json_pack("{sI sI ss ss sI sI sb sI sI sI sI}", "order", (json_int_t)is->order.id,
+                              "issued", (json_int_t)is->issued, is->bundle ? "bundle" : "out_dir", dest,
+                              "layout", is->bundle ? "bundle" : is->layout == MP_LAYOUT_PER_DEVICE ? "per-device" : "flat",
+                              "quota", (json_int_t)now.quota, "quota_used", (json_int_t)now.issued, "resumed", resumed,
+                              "run_target", (json_int_t)(is->run.id ? is->run.target : count),
+                              "recovered_files", (json_int_t)is->recovered_files,
+                              "removed_files", (json_int_t)(is->removed_files + is->removed_tmp),
+                              "moved_keys", (json_int_t)is->moved_keys);
+        return mp_json_print(o);
+    }
+    printf("order %lld: issued %llu DAC(s) to %s; %llu of quota %llu used%s%s\n", (long long)is->order.id,
+           (unsigned long long)is->issued, dest, (unsigned long long)now.issued, (unsigned long long)now.quota,
+           count == 0 ? " (nothing to do)" : "", resumed ? " (finished an interrupted run)" : "");
+    return MP_OK;
+}
+
+static int run_batch(mp_issue *is, issue_args *a, int force)
 {
     uint64_t count = 0;
-    int rc;
+    int rc, resumed = 0;
     struct stat st;
     if (a->csr != NULL) {
         return mp_issue_csr(is, a->csr, a->out, force);
     }
-    if (stat(a->out_dir, &st) != 0 && (rc = mp_mkdir_p(a->out_dir, 0755)) != MP_OK) {
+    /* --bundle FILE: the run's folder (lock, staging) is FILE's folder */
+    char folder[4096];
+    if (a->bundle != NULL) {
+        const char *sl = strrchr(a->bundle, '/');
+        snprintf(folder, sizeof(folder), "%.*s", sl ? (int)(sl - a->bundle) : 1, sl ? a->bundle : ".");
+        if (folder[0] == 0) snprintf(folder, sizeof(folder), "/");
+    } else {
+        snprintf(folder, sizeof(folder), "%s", a->out_dir);
+    }
+    if (stat(folder, &st) != 0 && (rc = mp_mkdir_p(folder, 0755)) != MP_OK) {
         return rc;
     }
     /* The ledger records absolute paths: recovery may run from another folder. */
-    char *abs = realpath(a->out_dir, NULL);
+    char *abs = realpath(folder, NULL);
     if (abs == NULL) {
-        return mp_err(MP_ERR_IO, "%s: %s", a->out_dir, strerror(errno));
+        return mp_err(MP_ERR_IO, "%s: %s", folder, strerror(errno));
     }
     snprintf(is->out_abs, sizeof(is->out_abs), "%s", abs);
     free(abs);
     is->out_dir = is->out_abs;
+    char bundle_abs[4200];
+    if (a->bundle != NULL) {
+        const char *sl = strrchr(a->bundle, '/');
+        snprintf(bundle_abs, sizeof(bundle_abs), "%s/%s", strcmp(is->out_abs, "/") ? is->out_abs : "", sl ? sl + 1 : a->bundle);
+        is->bundle = bundle_abs;
+    }
+    if ((a->layout && (rc = mp_layout_parse(a->layout, &is->layout)) != MP_OK) ||
+        (a->name_by && (rc = mp_name_by_parse(a->name_by, &is->name_by)) != MP_OK)) {
+        return rc;
+    }
     int lock = -1; /* held until exit */
     /* What an interrupted run left in this folder is finished or removed first,
      * also when this run itself is then refused (closed order, quota). */
     if ((rc = mp_dir_lock(is->out_dir, &lock)) != MP_OK || (rc = mp_issue_recover(is, 1)) != MP_OK ||
         (rc = mp_issue_check_open(is)) != MP_OK || (rc = check_udids(is, a)) != MP_OK ||
-        (rc = target(is, a, &count)) != MP_OK) {
+        (rc = target(is, a, &count, &resumed)) != MP_OK) {
         return rc;
     }
     if (a->csr_dir != NULL || a->csr_bundle != NULL) {
@@ -235,14 +412,24 @@ static int run_batch(mp_issue *is, const issue_args *a, int force)
                (unsigned long long)is->issued, a->out_dir, refused, done);
         return rc;
     }
-    if (is->generate_keys && (rc = gen_list(is)) != MP_OK) {
+    if (is->generate_keys && count > 0 && (rc = gen_list(is)) != MP_OK) {
         return rc;
     }
     rc = count > 0 ? mp_issue_run(is, count, a->n_udids ? (char **)a->udids : NULL, a->n_udids) : MP_OK;
-    printf("order %lld: issued %llu DAC(s) to %s; %llu of quota %llu used%s\n", (long long)is->order.id,
-           (unsigned long long)is->issued, a->out_dir, (unsigned long long)(is->order.issued + is->issued),
-           (unsigned long long)is->order.quota, count == 0 ? " (nothing to do)" : "");
-    return rc;
+    if (rc == MP_OK) {
+        rc = finish_run(is);
+    }
+    if (rc != MP_OK) {
+        /* no summary line: the error says what this run did */
+        if (is->issued > 0) {
+            char msg[1024];
+            snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+            rc = mp_err(rc, "%s (this run recorded %llu DAC(s) for %s before it stopped)", msg,
+                        (unsigned long long)is->issued, is->bundle ? is->bundle : a->out_dir);
+        }
+        return rc;
+    }
+    return print_summary(is, a, count, resumed);
 }
 
 /* --export-layout infineon: the folder's DACs (this run's and earlier ones')
@@ -287,7 +474,7 @@ int dac_issue_main(int argc, char **argv)
         goto end;
     }
     rc = run_batch(&is, &a, c.force);
-    if (a.layout != NULL && is.out_abs[0] != 0 && (rc == MP_OK || a.csr_dir != NULL || a.csr_bundle != NULL)) {
+    if (a.export_layout != NULL && is.out_abs[0] != 0 && (rc == MP_OK || a.csr_dir != NULL || a.csr_bundle != NULL)) {
         rc = export_layout(&is, rc);
     }
 end:

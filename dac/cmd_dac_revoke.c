@@ -5,18 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ledger.h"
 #include "opts.h"
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_SERIAL = 1, O_REASON, O_LEDGER };
+enum { O_SERIAL = 1, O_REASON, O_LEDGER, O_JSON };
 
 #define REASONS "unspecified|keyCompromise|cACompromise|affiliationChanged|superseded|cessationOfOperation|privilegeWithdrawn"
 
 static const mp_opt revoke_opts[] = {
     {"serial", O_SERIAL, OT_STR, "HEX", "serial number of the DAC (hex, as `ledger export` prints it)"},
     {"reason", O_REASON, OT_ENUM, REASONS, "RFC 5280 reason (required)"},
+    {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
@@ -49,7 +52,7 @@ int dac_revoke_main(int argc, char **argv)
     const char *val, *serial = NULL, *reason = NULL, *ledger = NULL;
     char norm[41];
     mp_ledger *l = NULL;
-    int id, rc;
+    int id, rc, json = 0;
     mp_opt_init(&p, argc, argv, revoke_opts, "dac revoke", "--serial HEX --reason R",
                 "Records the revocation of an issued DAC in the ledger. `pai crl` then publishes it.");
     while ((id = mp_opt_next(&p, &val)) > 0) {
@@ -57,6 +60,7 @@ int dac_revoke_main(int argc, char **argv)
         if (id == O_SERIAL) serial = val;
         else if (id == O_REASON) reason = val;
         else if (id == O_LEDGER) ledger = val;
+        else if (id == O_JSON) json = 1;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac revoke: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
@@ -72,6 +76,7 @@ int dac_revoke_main(int argc, char **argv)
     }
     mp_ledger_rollback(l);
     mp_ledger_close(l);
-    if (rc == MP_OK) printf("DAC serial %s revoked (%s)\n", norm, reason);
+    if (rc == MP_OK && json) rc = mp_json_print(json_pack("{ss ss}", "serial", norm, "reason", reason));
+    else if (rc == MP_OK) printf("DAC serial %s revoked (%s)\n", norm, reason);
     return rc;
 }

@@ -5,10 +5,12 @@
 #include "dac/issue.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,10 +151,11 @@ static int gen_key(EVP_PKEY_CTX *kg, item *it)
     return MP_OK;
 }
 
-/* The off-chip key, under its final name UDID.key.der before its DAC is
+/* The off-chip key, as UDID.key.der in the staging folder before its DAC is
  * committed (the ledger never holds private keys: the file must be on disk
- * first); a key whose DAC never committed is removed by the next run's sweep,
- * as a file of a UDID the ledger does not know. The key leaves memory here. */
+ * first); the writer moves it beside the DAC after the commit. A key whose
+ * DAC never committed stays in the staging folder, where the next run's
+ * recovery removes it. The key leaves memory here. */
 static int write_key(mp_outdir *od, item *it)
 {
     uint8_t der[121];
@@ -230,7 +233,10 @@ typedef struct writer {
     pthread_cond_t cv;
     chunk *q[NBUF];
     size_t head, len;
-    mp_outdir *od; /* the output folder, shared with the main thread */
+    mp_outdir *od;    /* the output folder, shared with the main thread */
+    mp_outdir *stage; /* its staging folder (off-chip keys before the commit) */
+    mp_bundle *bundle; /* --bundle: the lines go here instead of files */
+    const mp_issue *is;
     int failed;    /* first writer error (sticky): no new chunk is recorded after it */
     char fmsg[512];
 } writer;
@@ -271,6 +277,30 @@ static void free_marked(chunk *bufs, const int marked[NBUF])
     }
 }
 
+/* A device's output name (its UDID or its DAC serial). */
+static const char *out_name(const mp_issue *is, const char *udid, const char *serial)
+{
+    return is->name_by == MP_NAME_BY_SERIAL ? serial : udid;
+}
+
+/* What the ledger records as the certificate's path: "" for UDID.der in the
+ * batch's folder (the compact default), the file's absolute path for other
+ * layouts and names, or BUNDLE#UDID for a line of a bundle. */
+static int out_path(const mp_issue *is, const char *udid, const char *serial, char *out, size_t cap)
+{
+    char rel[300];
+    int rc = MP_OK;
+    out[0] = 0;
+    if (is->bundle != NULL) {
+        snprintf(out, cap, "%s#%s", is->bundle, udid);
+    } else if (is->layout != MP_LAYOUT_FLAT || is->name_by != MP_NAME_BY_UDID) {
+        if ((rc = mp_out_relpath(is->layout, out_name(is, udid, serial), ".der", rel, sizeof(rel))) == MP_OK) {
+            snprintf(out, cap, "%s/%s", is->out_dir, rel);
+        }
+    }
+    return rc;
+}
+
 /* One transaction: the written marks of finished chunks, then (c != NULL)
  * this chunk's certificates. */
 static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
@@ -297,11 +327,20 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
             c->batch = b.id;
         }
     }
+    if (rc == MP_OK && c != NULL && c->n > 0 && is->run.id != 0) {
+        rc = mp_ledger_run_count(is->ledger, is->run.id, c->n);
+    }
     for (size_t i = 0; c != NULL && rc == MP_OK && i < c->n; i++) {
         item *it = &c->items[i];
-        mp_cert_rec r;
-        mp_issue_rec(is, it->dev.udid, it->serial, it->der, it->len, &r);
-        r.batch = c->batch;
+        mp_cert_rec r = {.batch = c->batch, .order_id = is->order.id, .der = it->der, .der_len = it->len};
+        uint8_t h[32];
+        char path[4400];
+        snprintf(r.udid, sizeof(r.udid), "%s", it->dev.udid);
+        mp_serial_hex(it->serial, r.serial);
+        if ((rc = out_path(is, it->dev.udid, r.serial, path, sizeof(path))) != MP_OK) break;
+        r.path = path[0] ? path : NULL;
+        SHA256(it->der, it->len, h);
+        mp_hex(h, 32, r.sha256, 0);
         if (is->generate_keys) {
             it->dev.list_id = is->gen_list_id;
             rc = mp_ledger_add_device(is->ledger, &it->dev);
@@ -320,18 +359,54 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
     return rc;
 }
 
-/* Writer thread: a committed chunk's DER files, then one syncfs; the main
- * thread marks them written afterwards. */
-static int write_files(mp_outdir *od, chunk *c)
+/* A committed device's off-chip key, from the staging folder to its place
+ * beside the DAC (never over an existing file). */
+static int move_key(writer *w, const char *udid, const char *rel)
 {
-    char name[MP_UDID_MAX + 16];
+    char from[MP_UDID_MAX + 16];
+    snprintf(from, sizeof(from), "%s.key.der", udid);
+    const char *slash = strchr(rel, '/');
+    if (slash != NULL) {
+        char dir[300];
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - rel), rel);
+        if (mkdirat(w->od->fd, dir, 0755) != 0 && errno != EEXIST) {
+            return mp_err(MP_ERR_IO, "%s/%s: cannot create the device folder: %s", w->od->path, dir, strerror(errno));
+        }
+    }
+    if (renameat2(w->stage->fd, from, w->od->fd, rel, RENAME_NOREPLACE) != 0) {
+        return mp_err(MP_ERR_IO, "%s/%s: cannot put the key in place: %s", w->od->path, rel,
+                      errno == EEXIST ? "a file of that name exists (not replaced)" : strerror(errno));
+    }
+    return MP_OK;
+}
+
+/* Writer thread: a committed chunk's files (or bundle lines), then one
+ * sync; the main thread marks them written afterwards. */
+static int write_files(writer *w, chunk *c)
+{
+    const mp_issue *is = w->is;
+    char rel[300], serial[41];
     int rc = MP_OK;
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
         const item *it = &c->items[i];
-        snprintf(name, sizeof(name), "%s.der", it->dev.udid);
-        rc = mp_outdir_write(od, name, it->der, it->len, 0644);
+        mp_serial_hex(it->serial, serial);
+        const char *name = out_name(is, it->dev.udid, serial);
+        if (w->bundle != NULL) {
+            rc = mp_bundle_add(w->bundle, it->dev.udid, serial, it->der, it->len, "");
+            continue;
+        }
+        if (is->generate_keys && ((rc = mp_out_relpath(is->layout, name, ".key.der", rel, sizeof(rel))) != MP_OK ||
+                                  (rc = move_key(w, it->dev.udid, rel)) != MP_OK)) {
+            break;
+        }
+        if ((rc = mp_out_relpath(is->layout, name, ".der", rel, sizeof(rel))) == MP_OK) {
+            rc = mp_out_write(w->od, rel, it->der, it->len, 0644);
+        }
     }
-    return rc == MP_OK ? mp_outdir_sync(od) : rc;
+    if (w->bundle != NULL) {
+        return rc == MP_OK ? mp_bundle_flush(w->bundle) : rc;
+    }
+    return rc == MP_OK ? mp_outdir_sync(w->od) : rc;
 }
 
 static void *writer_main(void *arg)
@@ -349,7 +424,7 @@ static void *writer_main(void *arg)
         w->head = (w->head + 1) % NBUF;
         w->len--;
         pthread_mutex_unlock(&w->mu);
-        c->wrc = write_files(w->od, c);
+        c->wrc = write_files(w, c);
         if (c->wrc != MP_OK) {
             snprintf(c->wmsg, sizeof(c->wmsg), "%s", mp_err_msg());
         }
@@ -543,8 +618,9 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     void *states[MP_MAX_JOBS];
     mp_workers team;
     chunk bufs[NBUF];
-    mp_outdir od = {.fd = -1};
-    writer w = {.od = &od};
+    mp_outdir od = {.fd = -1}, stage = {.fd = -1};
+    mp_bundle bundle = {.fd = -1};
+    writer w = {.od = &od, .stage = &stage, .is = is};
     feed f = {.is = is, .left = count, .udids = udids, .n_udids = n_udids};
     chunk *sig = NULL;
     int rc;
@@ -558,15 +634,19 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     pthread_cond_init(&w.cv, NULL);
     for (int b = 0; b < NBUF; b++) {
         bufs[b].is = is;
-        bufs[b].od = &od;
+        bufs[b].od = &stage; /* off-chip keys are staged until their DAC commits */
         if ((bufs[b].items = calloc(CHUNK, sizeof(item))) == NULL) {
             rc = mp_err(MP_ERR_GENERAL, "out of memory");
             goto end;
         }
     }
-    if ((rc = mp_outdir_open(&od, is->out_dir)) != MP_OK || (rc = init_workers(is, ws)) != MP_OK) {
+    if ((rc = mp_outdir_open(&od, is->out_dir)) != MP_OK || (rc = mp_issue_staging_open(is->out_dir, &stage)) != MP_OK ||
+        (is->bundle != NULL && (rc = mp_bundle_open(&bundle, is->bundle, 0644)) != MP_OK) ||
+        (rc = init_workers(is, ws)) != MP_OK) {
         goto end;
     }
+    od.tmp_fd = stage.fd; /* temporary names only in the staging folder */
+    w.bundle = is->bundle != NULL ? &bundle : NULL;
     if (pthread_create(&w.th, NULL, writer_main, &w) != 0) {
         rc = mp_err(MP_ERR_GENERAL, "cannot start the file writer thread");
         goto end;
@@ -614,17 +694,16 @@ end:
                 rc = mp_err(w.failed, "%s", w.fmsg);
             }
         } else {
-            char msg[1024];
-            snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+            mp_err_hold(); /* the failure stays the recorded error */
             (void)record(is, &w, bufs, NULL);
-            rc = mp_err(rc, "%s", msg);
+            mp_err_release();
         }
     }
-    if (is->generate_keys && od.fd >= 0) {
-        char msg[1024];
-        snprintf(msg, sizeof(msg), "%s", mp_err_msg());
-        int r = drop_uncommitted_keys(is, &od, bufs);
-        rc = rc != MP_OK ? mp_err(rc, "%s", msg) : r;
+    if (is->generate_keys && stage.fd >= 0) {
+        if (rc != MP_OK) mp_err_hold(); /* after a failure, the failure stays the recorded error */
+        int r = drop_uncommitted_keys(is, &stage, bufs);
+        if (rc != MP_OK) mp_err_release();
+        rc = rc != MP_OK ? rc : r;
     }
     if (rc == MP_OK && mp_interrupted() && is->issued < count) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",
@@ -637,6 +716,8 @@ end:
         free(bufs[b].items);
     }
     mp_outdir_close(&od);
+    mp_outdir_close(&stage);
+    mp_bundle_close(&bundle);
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.mu);
     return rc;

@@ -9,11 +9,11 @@
  * run killed at any point leaves either nothing of a chunk (not committed:
  * its serials were never published) or a committed chunk whose files the
  * next run rewrites from the DER kept in the ledger. Off-chip private keys
- * are written to `UDID.key.der` and synced BEFORE the commit (the ledger
- * never holds private keys); the keys of a chunk that never committed are
- * removed by the next run's sweep (their UDIDs are not in the ledger).
- * Recovery still renames `UDID.key.der.pending` files that runs before
- * schema v5 left.
+ * are written to the run's staging folder (DIR/.matter-pki.staging) and
+ * synced BEFORE the commit (the ledger never holds private keys), then moved
+ * beside their DAC after it; recovery removes only staging entries whose
+ * UDID the ledger does not hold, never anything else in DIR. Recovery still
+ * renames `UDID.key.der.pending` files that runs before schema v5 left.
  */
 #ifndef MP_ISSUE_H
 #define MP_ISSUE_H
@@ -25,6 +25,7 @@
 #include "ca.h"
 #include "dac/dacgen.h"
 #include "ledger.h"
+#include "outsink.h"
 
 typedef struct mp_issue {
     mp_ledger *ledger;
@@ -39,9 +40,19 @@ typedef struct mp_issue {
     int quiet;
     int generate_keys;   /* off-chip key pairs, made here */
     int64_t gen_list_id; /* the ledger list that records generated devices */
+    int layout, name_by; /* outsink.h: flat | per-device, by UDID | serial */
+    const char *bundle;  /* --bundle: absolute path of the JSON Lines file (out_dir is its folder) */
+    mp_dac_run run;      /* the remembered run this one counts against (id 0: none) */
     /* results */
-    uint64_t issued, recovered_files, removed_files;
+    uint64_t issued, recovered_files, removed_files, removed_tmp, moved_keys;
 } mp_issue;
+
+/* The private folder of a run's uncommitted files in its output folder:
+ * off-chip keys before their DAC commits, and temporary names. Everything in
+ * it was made by matter-pki; recovery removes only what is in it (and whose
+ * device the ledger does not hold), never anything else in the folder. */
+#define MP_STAGING ".matter-pki.staging"
+int mp_issue_staging_open(const char *dir, mp_outdir *stage) MP_MUST_CHECK;
 
 /* Open the order, its PAI (checked against the profile and the token key)
  * and build the DER template. A closed order opens too (its unfinished files

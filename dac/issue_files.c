@@ -40,6 +40,24 @@ size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 6
     return o + 65;
 }
 
+int mp_issue_staging_open(const char *dir, mp_outdir *stage)
+{
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/" MP_STAGING, dir);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        return mp_err(MP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    }
+    /* ours: a real folder (not a link) of this user, closed to others */
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+        return mp_err(MP_ERR_IO, "%s: not a folder of this user (matter-pki keeps uncommitted files there)", path);
+    }
+    if ((st.st_mode & 077) != 0 && chmod(path, 0700) != 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot restrict: %s", path, strerror(errno));
+    }
+    return mp_outdir_open(stage, path);
+}
+
 #define MAX_DIRS 16
 
 typedef struct recover_ctx {
@@ -58,10 +76,15 @@ typedef struct recover_ctx {
     } dirs[MAX_DIRS];
     int ndirs;
     uint64_t skipped;
+    /* this run's bundle: opened (torn line cut) and its devices read at the
+     * first unwritten line of it */
+    mp_bundle bundle;
+    char **have;
+    size_t nhave;
 } recover_ctx;
 
 /* May this run rewrite files in dir? Only if no live run holds the folder:
- * that run writes and marks its own rows, and renaming its pending keys
+ * that run writes and marks its own rows, and renaming its staged keys
  * under it would break it. */
 static int dir_free(recover_ctx *r, const char *dir, int *slot)
 {
@@ -106,12 +129,68 @@ static int batch_done(recover_ctx *r)
     return MP_OK;
 }
 
+/* A committed device's staged off-chip key (dir/.matter-pki.staging/UDID.key.der)
+ * to its place beside its DAC (cert path minus ".der" plus ".key.der"); also
+ * the UDID.key.der.pending files of runs before schema 5. */
+static int place_key(mp_issue *is, const char *dir, const char *udid, const char *cert_path)
+{
+    char staged[4400], pending[4400], final[4400];
+    size_t pl = strlen(cert_path);
+    if (pl <= 4 || strcmp(cert_path + pl - 4, ".der") != 0) {
+        return MP_OK;
+    }
+    snprintf(staged, sizeof(staged), "%s/" MP_STAGING "/%s.key.der", dir, udid);
+    snprintf(pending, sizeof(pending), "%.*s.key.der.pending", (int)(pl - 4), cert_path);
+    snprintf(final, sizeof(final), "%.*s.key.der", (int)(pl - 4), cert_path);
+    const char *from = access(staged, F_OK) == 0 ? staged : access(pending, F_OK) == 0 ? pending : NULL;
+    if (from == NULL) {
+        return MP_OK;
+    }
+    char *slash = strrchr(final, '/');
+    if (slash != NULL && from == staged) {
+        *slash = 0;
+        if (mkdir(final, 0755) != 0 && errno != EEXIST) {
+            return mp_err(MP_ERR_IO, "%s: cannot create: %s", final, strerror(errno));
+        }
+        *slash = '/';
+    }
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, final, RENAME_NOREPLACE) != 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot put the key in place: %s", final,
+                      errno == EEXIST ? "a file of that name exists (not replaced)" : strerror(errno));
+    }
+    is->moved_keys++;
+    return MP_OK;
+}
+
+/* A line of this run's bundle that the ledger recorded but did not see
+ * written: appended unless the bundle holds the device already. */
+static int rewrite_line(recover_ctx *r, const mp_cert_rec *c, size_t bundle_len)
+{
+    mp_issue *is = r->is;
+    if (is->bundle == NULL || strlen(is->bundle) != bundle_len || strncmp(is->bundle, c->path, bundle_len) != 0) {
+        r->skipped++; /* another bundle: its own run finishes it */
+        r->cur_skipped = 1;
+        return MP_OK;
+    }
+    int rc;
+    if (r->bundle.fd < 0 && ((rc = mp_bundle_open(&r->bundle, is->bundle, 0644)) != MP_OK ||
+                             (rc = mp_bundle_udids(is->bundle, &r->have, &r->nhave)) != MP_OK)) {
+        return rc;
+    }
+    if (!mp_bundle_has(r->have, r->nhave, c->udid)) {
+        if ((rc = mp_bundle_add(&r->bundle, c->udid, c->serial, c->der, c->der_len, "")) != MP_OK) return rc;
+        r->n++;
+        is->recovered_files++;
+    }
+    return MP_OK;
+}
+
 /* Rewrite one recorded certificate at exactly the path its run recorded
- * (absolute), and rename its pending off-chip key. */
+ * (absolute), and put its staged off-chip key in place. */
 static int rewrite_one(void *ctx, const mp_cert_rec *c)
 {
     recover_ctx *r = ctx;
-    char dir[4096], pending[4200], final[4200];
+    char dir[4096];
     int rc;
     if (c->batch != r->cur) {
         if ((rc = batch_done(r)) != MP_OK) return rc;
@@ -119,86 +198,110 @@ static int rewrite_one(void *ctx, const mp_cert_rec *c)
         r->cur_skipped = 0;
     }
     /* the ledger gives every certificate its path (schema 5: its own, or
-     * UDID.der in its batch's folder) */
-    snprintf(dir, sizeof(dir), "%s", c->path ? c->path : "");
-    char *slash = strrchr(dir, '/');
+     * UDID.der in its batch's folder) and its batch's folder */
+    const char *path = c->path ? c->path : "";
+    const char *slash = strrchr(path, '/');
     if (slash == NULL) {
         return mp_err(MP_ERR_IO, "certificate of %s has no recorded absolute path; export it with `ledger export`", c->udid);
     }
-    *slash = 0;
+    if (c->dir != NULL && c->dir[0] == '/') {
+        snprintf(dir, sizeof(dir), "%s", c->dir);
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    }
     int slot;
     if (!dir_free(r, dir, &slot)) {
         r->skipped++;
         r->cur_skipped = 1;
         return MP_OK;
     }
+    size_t pl = strlen(path), ul = strlen(c->udid), dl = strlen(dir);
+    if (pl > ul + 1 && path[pl - ul - 1] == '#' && strcmp(path + pl - ul, c->udid) == 0) {
+        return rewrite_line(r, c, pl - ul - 1);
+    }
+    const char *rel = strncmp(path, dir, dl) == 0 && path[dl] == '/' ? path + dl + 1 : slash + 1;
     mp_outdir *od = &r->dirs[slot].od;
     if ((od->fd < 0 && (rc = mp_outdir_open(od, dir)) != MP_OK) ||
-        (rc = mp_outdir_write(od, slash + 1, c->der, c->der_len, 0644)) != MP_OK) {
+        (rc = mp_out_write(od, rel, c->der, c->der_len, 0644)) != MP_OK ||
+        (rc = place_key(r->is, dir, c->udid, path)) != MP_OK) {
         return rc;
-    }
-    size_t pl = strlen(c->path);
-    if (pl > 4 && strcmp(c->path + pl - 4, ".der") == 0) {
-        snprintf(pending, sizeof(pending), "%.*s.key.der.pending", (int)(pl - 4), c->path);
-        snprintf(final, sizeof(final), "%.*s.key.der", (int)(pl - 4), c->path);
-        if (access(pending, F_OK) == 0 && rename(pending, final) != 0) {
-            return mp_err(MP_ERR_IO, "%s: cannot rename: %s", pending, strerror(errno));
-        }
     }
     r->n++;
     r->is->recovered_files++;
     return MP_OK;
 }
 
-/* Remove files in out_dir that no committed certificate explains. */
-static int sweep(mp_issue *is)
+/* This run's staging folder after the rows are finished: a key whose device
+ * has a committed DAC goes to its place (a kill between the commit and the
+ * move), every other entry (keys of chunks that never committed, temporary
+ * names) is removed. Nothing outside the staging folder is ever removed. */
+static int sweep_staging(mp_issue *is)
 {
-    DIR *d = opendir(is->out_dir);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/" MP_STAGING, is->out_dir);
+    DIR *d = opendir(path);
     struct dirent *e;
     int rc = MP_OK;
     if (d == NULL) {
-        return mp_err(MP_ERR_IO, "%s: cannot list: %s", is->out_dir, strerror(errno));
+        return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot list: %s", path, strerror(errno));
     }
     while (rc == MP_OK && (e = readdir(d)) != NULL) {
-        char udid[MP_UDID_MAX + 1], sha[65], path[4400];
         const char *n = e->d_name;
         size_t len = strlen(n);
-        int leftover = 0, found = 1;
-        if (mp_is_tmp_name(n)) {
-            leftover = 1;
-        } else {
-            const char *suffixes[] = {".key.der.pending", ".key.der", ".der"};
-            for (size_t i = 0; i < 3 && !leftover; i++) {
-                size_t sl = strlen(suffixes[i]);
-                if (len > sl && len - sl <= MP_UDID_MAX && strcmp(n + len - sl, suffixes[i]) == 0) {
-                    snprintf(udid, sizeof(udid), "%.*s", (int)(len - sl), n);
-                    rc = mp_ledger_cert_for_udid(is->ledger, udid, sha, &found);
-                    leftover = rc == MP_OK && !found;
-                    break;
-                }
+        char udid[MP_UDID_MAX + 1], cert[4096], file[4400];
+        int found = 0;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0) continue;
+        if (len > 8 && len - 8 <= MP_UDID_MAX && strcmp(n + len - 8, ".key.der") == 0) {
+            snprintf(udid, sizeof(udid), "%.*s", (int)(len - 8), n);
+            if ((rc = mp_ledger_cert_path(is->ledger, udid, cert, sizeof(cert), NULL, &found)) != MP_OK) break;
+            if (found) {
+                rc = place_key(is, is->out_dir, udid, cert);
+                continue;
             }
         }
-        if (leftover) {
-            snprintf(path, sizeof(path), "%s/%s", is->out_dir, n);
-            if (unlink(path) == 0) {
-                is->removed_files++;
-                fprintf(stderr, "matter-pki dac issue: removed %s (left by an interrupted run; not in the ledger)\n", path);
-            }
+        snprintf(file, sizeof(file), "%s/%s", path, n);
+        if (unlink(file) == 0) {
+            if (len > 8 && strcmp(n + len - 8, ".key.der") == 0) is->removed_files++;
+            else is->removed_tmp++;
         }
     }
     closedir(d);
     return rc;
 }
 
+static void summary(const mp_issue *is)
+{
+    char parts[512] = "";
+    size_t o = 0;
+    if (is->recovered_files > 0) {
+        o += (size_t)snprintf(parts + o, sizeof(parts) - o, "; rewrote %llu %s the ledger recorded", (unsigned long long)is->recovered_files,
+                              is->bundle ? "bundle line(s) / file(s)" : "certificate file(s)");
+    }
+    if (is->moved_keys > 0 && o < sizeof(parts)) {
+        o += (size_t)snprintf(parts + o, sizeof(parts) - o, "; put %llu staged key file(s) in place", (unsigned long long)is->moved_keys);
+    }
+    if (is->removed_files + is->removed_tmp > 0 && o < sizeof(parts)) {
+        snprintf(parts + o, sizeof(parts) - o, "; removed %llu key file(s) of devices whose DAC never committed and %llu temporary"
+                 " file(s), all from %s/" MP_STAGING " (nothing else in the folder is touched)",
+                 (unsigned long long)is->removed_files, (unsigned long long)is->removed_tmp, is->out_dir);
+    }
+    if (parts[0]) {
+        fprintf(stderr, "matter-pki dac issue: finished what an interrupted run left%s\n", parts);
+    }
+}
+
 int mp_issue_recover(mp_issue *is, int sweep_out_dir)
 {
-    recover_ctx r = {.is = is};
+    recover_ctx r = {.is = is, .bundle = {.fd = -1}};
     int rc = mp_ledger_each_unwritten(is->ledger, is->order.id, rewrite_one, &r);
     if (rc == MP_OK) {
         rc = batch_done(&r);
     }
     for (int i = 0; rc == MP_OK && i < r.ndirs; i++) {
         if (r.dirs[i].od.fd >= 0) rc = mp_outdir_sync(&r.dirs[i].od);
+    }
+    if (rc == MP_OK && r.bundle.fd >= 0) {
+        rc = mp_bundle_flush(&r.bundle);
     }
     if (rc == MP_OK && r.nb > 0 && (rc = mp_ledger_begin(is->ledger)) == MP_OK) {
         for (size_t i = 0; rc == MP_OK && i < r.nb; i++) {
@@ -208,19 +311,24 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir)
             rc = mp_ledger_commit(is->ledger);
         }
         mp_ledger_rollback(is->ledger);
-        if (rc == MP_OK) {
-            fprintf(stderr, "matter-pki dac issue: rewrote %zu certificate file(s) recorded by an interrupted run\n", r.n);
-        }
+    }
+    for (int i = 0; i < r.ndirs; i++) {
+        mp_outdir_close(&r.dirs[i].od);
+        if (r.dirs[i].fd >= 0) close(r.dirs[i].fd);
+    }
+    mp_bundle_close(&r.bundle);
+    mp_bundle_udids_free(r.have, r.nhave);
+    free(r.batches);
+    if (rc == MP_OK && sweep_out_dir) {
+        rc = sweep_staging(is);
+    }
+    if (rc == MP_OK) {
+        summary(is);
     }
     if (r.skipped > 0) {
         fprintf(stderr, "matter-pki dac issue: %llu certificate file(s) of order %lld await their run in another folder"
                         " (in use or missing); a run there finishes them\n", (unsigned long long)r.skipped,
                 (long long)is->order.id);
     }
-    for (int i = 0; i < r.ndirs; i++) {
-        mp_outdir_close(&r.dirs[i].od);
-        if (r.dirs[i].fd >= 0) close(r.dirs[i].fd);
-    }
-    free(r.batches);
-    return rc == MP_OK && sweep_out_dir ? sweep(is) : rc;
+    return rc;
 }

@@ -14,20 +14,36 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_LEDGER = 1, O_ORDER, O_FORMAT, O_OUT };
+enum { O_LEDGER = 1, O_ORDER, O_FORMAT, O_OUT, O_JSON };
 
 #define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
 
 static const mp_opt list_opts[] = {
     LEDGER_OPT,
     {"order", O_ORDER, OT_UINT, "ID", "the order (order close)"},
+    {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
+void *ledger_order_json(const mp_order *o)
+{
+    char vid[5], pid[5];
+    snprintf(vid, sizeof(vid), "%04X", o->vid);
+    snprintf(pid, sizeof(pid), "%04X", o->pid);
+    json_t *j = json_pack("{sI ss ss sI sI ss ss ss ss sI}", "order", (json_int_t)o->id, "vid", vid, "pid", pid,
+                          "issued", (json_int_t)o->issued, "quota", (json_int_t)o->quota, "state", o->closed ? "closed" : "open",
+                          "pai_skid", o->pai_skid, "pai_cert", o->pai_cert, "cn_template", o->cn_template,
+                          "days", (json_int_t)o->days);
+    if (j != NULL && o->label[0]) json_object_set_new(j, "label", json_string(o->label));
+    return j;
+}
+
 int ledger_print_order(void *ctx, const mp_order *o)
 {
-    (void)ctx;
+    if (ctx != NULL) {
+        return json_array_append_new(ctx, ledger_order_json(o)) == 0 ? MP_OK : mp_err(MP_ERR_GENERAL, "out of memory");
+    }
     printf("%-6" PRId64 " %04X %04X %10" PRIu64 " %10" PRIu64 " %-6s %s  %s%s%s\n", o->id, o->vid, o->pid, o->issued,
            o->quota, o->closed ? "closed" : "open", o->pai_skid, o->cn_template, o->label[0] ? "  label=" : "", o->label);
     return MP_OK;
@@ -35,6 +51,19 @@ int ledger_print_order(void *ctx, const mp_order *o)
 
 int ledger_cmd_open(int argc, char **argv, const char *cmd, const char *syn, const char *about,
                     mp_ledger **l, const char **order)
+{
+    int json = 0;
+    int rc = ledger_cmd_open_json(argc, argv, cmd, syn, about, l, order, &json);
+    if (rc == MP_OK && json) {
+        mp_ledger_close(*l);
+        *l = NULL;
+        return mp_err(MP_ERR_USAGE, "%s: --json is not supported here", cmd);
+    }
+    return rc;
+}
+
+int ledger_cmd_open_json(int argc, char **argv, const char *cmd, const char *syn, const char *about,
+                         mp_ledger **l, const char **order, int *json)
 {
     mp_optparse p;
     mp_common c = {0};
@@ -46,11 +75,13 @@ int ledger_cmd_open(int argc, char **argv, const char *cmd, const char *syn, con
         if (id == OPT_HELP) return OPT_HELP;
         if (id == O_LEDGER) ledger = val;
         else if (id == O_ORDER) *order = val;
+        else if (id == O_JSON) *json = 1;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument %s", cmd, mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    return mp_ledger_open_state(c.state_dir, ledger, l);
+    /* order list and ledger report only read: they work on read-only media */
+    return mp_ledger_open_as(c.state_dir, ledger, strcmp(cmd, "order close") == 0 ? MP_LEDGER_WRITE : MP_LEDGER_READ, l);
 }
 
 /* ---- ledger report / export ---------------------------------------------- */
@@ -60,10 +91,21 @@ int ledger_report_main(int argc, char **argv)
     mp_ledger *l = NULL;
     const char *order;
     mp_ledger_counts n;
-    int rc = ledger_cmd_open(argc, argv, "ledger report", "[--ledger PATH]",
-                               "Counts per device state and per production order.", &l, &order);
+    int json = 0;
+    int rc = ledger_cmd_open_json(argc, argv, "ledger report", "[--ledger PATH] [--json]",
+                                  "Counts per device state and per production order.", &l, &order, &json);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
-    if ((rc = mp_ledger_counts_get(l, &n)) == MP_OK) {
+    if (json && (rc = mp_ledger_counts_get(l, &n)) == MP_OK) {
+        json_t *arr = json_array();
+        if ((rc = mp_ledger_each_order(l, ledger_print_order, arr)) == MP_OK) {
+            rc = mp_json_print(json_pack("{ss sI sI sI sI sI sI so}", "ledger", mp_ledger_path(l), "chip_lists", (json_int_t)n.lists,
+                                         "devices", (json_int_t)n.devices, "authorized", (json_int_t)n.authorized,
+                                         "issued", (json_int_t)n.issued, "revoked", (json_int_t)n.revoked,
+                                         "offchip_keys", (json_int_t)n.offchip, "orders", arr));
+        } else {
+            json_decref(arr);
+        }
+    } else if (!json && (rc = mp_ledger_counts_get(l, &n)) == MP_OK) {
         printf("ledger %s\n", mp_ledger_path(l));
         printf("chip lists  %" PRIu64 "\ndevices     %" PRIu64 "\n  authorized %" PRIu64 "\n  issued     %" PRIu64
                "\n  revoked    %" PRIu64 "\n  off-chip keys %" PRIu64 "\n\norders:\n",
@@ -179,7 +221,7 @@ int ledger_export_main(int argc, char **argv)
     if (id < 0) return -id;
     mp_common_finish(&c);
     if (out != NULL && (rc = mp_check_output(out, c.force)) != MP_OK) return rc;
-    if ((rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK) return rc;
+    if ((rc = mp_ledger_open_as(c.state_dir, ledger, MP_LEDGER_READ, &l)) != MP_OK) return rc;
     mp_signals_install(); /* Ctrl-C stops between rows, and --out's temporary file goes */
     export_ctx e = {stdout, out ? out : "standard output", strcmp(fmt, "jsonl") == 0};
     if (out != NULL) {

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ca.h"
 #include "dac/dacgen.h"
 #include "ledger.h"
@@ -13,7 +15,7 @@
 #include "util.h"
 
 enum { O_VID = 1, O_PID, O_PAI_CERT, O_PAI_KEY, O_QUOTA, O_CN_TMPL, O_FROM, O_DAYS, O_NO_EXPIRY,
-       O_LEDGER, O_TEST_MODE, O_LABEL };
+       O_LEDGER, O_TEST_MODE, O_LABEL, O_JSON };
 
 #define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
 #define DEFAULT_CN "Matter DAC {udid:16}"
@@ -30,6 +32,7 @@ static const mp_opt create_opts[] = {
     {"no-expiry", O_NO_EXPIRY, OT_FLAG, NULL, "DAC notAfter 99991231235959Z (the default)"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
     {"label", O_LABEL, OT_STR, "NAME", "unique name of the order (EST paths: /.well-known/est/NAME/...)"},
+    {"json", O_JSON, OT_FLAG, NULL, "print the order as one JSON object on stdout"},
     LEDGER_OPT,
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
@@ -38,7 +41,7 @@ static const mp_opt create_opts[] = {
 
 typedef struct order_args {
     const char *vid, *pid, *pai_cert, *pai_key, *quota, *cn, *from, *days, *ledger, *label;
-    int no_expiry, test_mode;
+    int no_expiry, test_mode, json;
 } order_args;
 
 /* A label names an order in EST paths: 1..63 of [A-Za-z0-9._-], not all
@@ -148,6 +151,7 @@ int order_create_main(int argc, char **argv)
         case O_TEST_MODE: a.test_mode = 1; break;
         case O_LEDGER: a.ledger = val; break;
         case O_LABEL: a.label = val; break;
+        case O_JSON: a.json = 1; break;
         default:
             if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "order create: unexpected argument %s", mp_opt_shown(val));
         }
@@ -166,6 +170,8 @@ int order_create_main(int argc, char **argv)
     }
     if (rc != MP_OK) {
         mp_ledger_rollback(l);
+    } else if (a.json) {
+        rc = mp_json_print(ledger_order_json(&o));
     } else {
         printf("%" PRId64 "\n", o.id);
     }
@@ -179,8 +185,19 @@ int order_list_main(int argc, char **argv)
 {
     mp_ledger *l = NULL;
     const char *order;
-    int rc = ledger_cmd_open(argc, argv, "order list", "[--ledger PATH]", "Lists production orders.", &l, &order);
+    int json = 0;
+    int rc = ledger_cmd_open_json(argc, argv, "order list", "[--ledger PATH] [--json]", "Lists production orders.", &l, &order, &json);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
+    if (json) {
+        json_t *arr = json_array();
+        if ((rc = mp_ledger_each_order(l, ledger_print_order, arr)) == MP_OK) {
+            rc = mp_json_print(json_pack("{so}", "orders", arr));
+        } else {
+            json_decref(arr);
+        }
+        mp_ledger_close(l);
+        return rc;
+    }
     printf("%-6s %-4s %-4s %10s %10s %-6s %-40s  %s\n", "id", "vid", "pid", "issued", "quota", "state", "pai_skid", "cn_template");
     rc = mp_ledger_each_order(l, ledger_print_order, NULL);
     mp_ledger_close(l);
@@ -192,8 +209,9 @@ int order_close_main(int argc, char **argv)
     mp_ledger *l = NULL;
     const char *order;
     uint64_t id;
-    int rc = ledger_cmd_open(argc, argv, "order close", "--order ID [--ledger PATH]",
-                               "Closes a production order: no further DAC is issued under it.", &l, &order);
+    int json = 0;
+    int rc = ledger_cmd_open_json(argc, argv, "order close", "--order ID [--ledger PATH] [--json]",
+                                  "Closes a production order: no further DAC is issued under it.", &l, &order, &json);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
     if (order == NULL || mp_parse_uint(order, INT64_MAX, &id) != MP_OK) {
         rc = mp_err(MP_ERR_USAGE, "order close: --order ID is required");
@@ -201,7 +219,8 @@ int order_close_main(int argc, char **argv)
         rc = mp_ledger_commit(l);
     }
     mp_ledger_rollback(l);
-    if (rc == MP_OK) printf("order %" PRIu64 " closed\n", id);
+    if (rc == MP_OK && json) rc = mp_json_print(json_pack("{sI sb}", "order", (json_int_t)id, "closed", 1));
+    else if (rc == MP_OK) printf("order %" PRIu64 " closed\n", id);
     mp_ledger_close(l);
     return rc;
 }

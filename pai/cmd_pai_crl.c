@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/x509v3.h>
 
 #include "ca.h"
@@ -17,7 +18,7 @@
 #include "x509.h"
 
 enum { O_CA_CERT = 1, O_CA_KEY, O_SIGNER_CERT, O_SIGNER_KEY, O_OUT, O_DAYS, O_DATA_URL, O_CHECK, O_WARN_DAYS,
-       O_LEDGER };
+       O_LEDGER, O_JSON };
 
 #define CRL_OPTS(kind, lower)                                                                                    \
     {lower "-cert", O_CA_CERT, OT_FILE, "FILE", kind " certificate whose revoked certificates the CRL lists (required)"}, \
@@ -33,6 +34,7 @@ enum { O_CA_CERT = 1, O_CA_KEY, O_SIGNER_CERT, O_SIGNER_KEY, O_OUT, O_DAYS, O_DA
     {"warn-days", O_WARN_DAYS, OT_UINT, "N", "with --check: warn when nextUpdate is less than N days away (default 7)"},  \
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},                                                \
     {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},                            \
+    {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},                                     \
     MP_OPTS_HSM, MP_OPTS_COMMON, {NULL, 0, 0, NULL, NULL}
 
 static const mp_opt pai_opts[] = {CRL_OPTS("PAI", "pai")};
@@ -41,6 +43,7 @@ static const mp_opt paa_opts[] = {CRL_OPTS("PAA", "paa")};
 typedef struct crl_args {
     int type; /* MP_PAI or MP_PAA */
     const char *cmd, *ca_cert, *ca_key, *signer_cert, *signer_key, *out, *days, *data_url, *check, *warn, *ledger;
+    int json;
 } crl_args;
 
 static int parse(int argc, char **argv, crl_args *a, mp_common *c)
@@ -75,6 +78,7 @@ static int parse(int argc, char **argv, crl_args *a, mp_common *c)
         case O_CHECK: a->check = val; break;
         case O_WARN_DAYS: a->warn = val; break;
         case O_LEDGER: a->ledger = val; break;
+        case O_JSON: a->json = 1; break;
         default:
             if (!mp_opt_common(c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument '%s'", a->cmd, val ? val : "");
         }
@@ -172,7 +176,10 @@ static int sign_main(const crl_args *a, mp_common *c)
     if ((rc = mp_write_file(a->out, der, (size_t)n, 0644, c->force)) == MP_OK) {
         rc = mp_ceremony_log(&c->rec, a->cmd, mp_ks_token_label(ks), delegated ? &skey : &ca.key, NULL, a->out);
     }
-    if (rc == MP_OK && !c->quiet) {
+    if (rc == MP_OK && a->json) {
+        rc = mp_json_print(json_pack("{sI ss sI sI sb}", "revoked", (json_int_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)),
+                                     "out", a->out, "crl_number", (json_int_t)number, "days", (json_int_t)d, "delegated", delegated));
+    } else if (rc == MP_OK && !c->quiet) {
         printf("CRL number %llu with %d revoked %s(s)%s written to %s\n", (unsigned long long)number,
                sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), a->type == MP_PAI ? "DAC" : "PAI",
                delegated ? ", signed by the delegated CRL signer (indirect CRL)," : "", a->out);

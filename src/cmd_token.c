@@ -4,16 +4,21 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <p11-kit/pkcs11.h>
+
 #include "commands.h"
+#include "ceremony.h"
 #include "keystore.h"
+#include "ledger.h"
 #include "opts.h"
 #include "pin.h"
+#include "state.h"
 #include "util.h"
 
 enum { O_LABEL = 1, O_SO_PIN_FILE };
 
 static const mp_opt opts[] = {
-    {"label", O_LABEL, OT_STR, "LABEL", "token label (required, at most 32 characters)"},
+    {"label", O_LABEL, OT_STR | OT_REQUIRED, "LABEL", "token label (at most 32 characters)"},
     {"pin-file", OPT_PIN_FILE, OT_FILE, "FILE", "user PIN file (else env MATTER_PKI_PIN, else prompt)"},
     {"so-pin-file", O_SO_PIN_FILE, OT_FILE, "FILE", "security officer PIN file (else env MATTER_PKI_SO_PIN, else prompt)"},
     {"module", OPT_MODULE, OT_STR, "PATH", "PKCS#11 module (default SoftHSMv2)"},
@@ -59,10 +64,11 @@ int token_init_main(int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (label == NULL || *label == 0 || strlen(label) > 32) {
-        return mp_err(MP_ERR_USAGE, "token init: --label LABEL (1..32 characters) is required");
+    if (*label == 0 || strlen(label) > 32) {
+        return mp_err(MP_ERR_USAGE, "token init: --label LABEL must be 1..32 characters");
     }
-    if ((rc = write_conf(c.state_dir)) != MP_OK) {
+    char pki[MP_PKI_ID_LEN + 1];
+    if ((rc = mp_state_create(c.state_dir, pki)) != MP_OK || (rc = write_conf(c.state_dir)) != MP_OK) {
         return rc;
     }
     mp_ks_prepare_env(&c.hsm);
@@ -74,11 +80,87 @@ int token_init_main(int argc, char **argv)
         rc = mp_err(MP_ERR_INVALID, "PINs must be at least 4 characters");
         goto end;
     }
-    if ((rc = mp_ks_init_token(&c.hsm, label, so_pin, pin)) == MP_OK) {
-        printf("token '%s' initialised in %s/softhsm2.conf\n", label, c.state_dir);
+    if ((rc = mp_ks_init_token(&c.hsm, label, so_pin, pin)) != MP_OK) {
+        goto end;
+    }
+    /* the ledger is made with the state, bound to its PKI ID: from now on a
+     * missing or empty ledger here is an error, never a fresh start */
+    mp_ledger *l = NULL;
+    if ((rc = mp_ledger_open_as(c.state_dir, NULL, MP_LEDGER_CREATE, &l)) == MP_OK) {
+        mp_ledger_close(l);
+        rc = mp_ceremony_log(&c.rec, "token init", label, NULL, NULL, NULL);
+    }
+    if (rc == MP_OK) {
+        printf("token '%s' initialised in %s/softhsm2.conf (PKI %s, ledger %s/ledger.sqlite)\n", label, c.state_dir, pki, c.state_dir);
     }
 end:
     mp_pin_free(pin);
     mp_pin_free(so_pin);
+    return rc;
+}
+
+/* ---- token list ---------------------------------------------------------- */
+
+static const mp_opt list_opts[] = {
+    MP_OPTS_HSM,
+    MP_OPTS_COMMON,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const char *cls_name(unsigned long cls)
+{
+    switch (cls) {
+    case CKO_PRIVATE_KEY: return "private-key";
+    case CKO_PUBLIC_KEY: return "public-key";
+    case CKO_SECRET_KEY: return "secret-key";
+    case CKO_CERTIFICATE: return "certificate";
+    case CKO_DATA: return "data";
+    default: return "other";
+    }
+}
+
+static const char *yn(int v) { return v < 0 ? "-" : v ? "yes" : "no"; }
+
+static void print_obj(const mp_ks_obj *o)
+{
+    char id[129];
+    mp_hex(o->id, o->id_len, id, 0);
+    int key = o->cls == CKO_PRIVATE_KEY || o->cls == CKO_SECRET_KEY;
+    printf("%-12s %-24s %-40s %-5s %-5s %-5s %-5s %-5s %s\n", cls_name(o->cls), o->label, o->id_len ? id : "-",
+           key ? yn(o->sensitive) : "-", key ? yn(o->extractable) : "-", key ? yn(o->sign) : "-",
+           key ? yn(o->derive) : "-", yn(o->modifiable), yn(o->copyable));
+}
+
+int token_list_main(int argc, char **argv)
+{
+    mp_optparse p;
+    mp_common c = {0};
+    mp_ks *ks = NULL;
+    mp_ks_obj *objs = NULL;
+    size_t n = 0;
+    const char *val;
+    int id, rc;
+    mp_opt_init(&p, argc, argv, list_opts, "token list", "[--token LABEL] [--pin-file F]",
+                "Lists every object on the token: class, label, CKA_ID, and for keys whether\n"
+                "they are sensitive, extractable, may sign, may derive, and whether the\n"
+                "object may be modified or copied. CA keys made by matter-pki show\n"
+                "sensitive yes, extractable no, sign yes, derive no, modifiable no, copyable no.");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        if (id == OPT_HELP) return MP_OK;
+        if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "token list: unexpected argument %s", mp_opt_shown(val));
+    }
+    if (id < 0) return -id;
+    mp_common_finish(&c);
+    if ((rc = mp_ks_open(&c.hsm, &ks)) != MP_OK || (rc = mp_ks_list(ks, &objs, &n)) != MP_OK) {
+        goto end;
+    }
+    printf("token '%s' (%zu objects)\n", mp_ks_token_label(ks), n);
+    printf("%-12s %-24s %-40s %-5s %-5s %-5s %-5s %-5s %s\n", "class", "label", "id", "sens", "extr", "sign", "derv", "modif", "copy");
+    for (size_t i = 0; i < n; i++) {
+        print_obj(&objs[i]);
+    }
+end:
+    free(objs);
+    mp_ks_close(ks);
     return rc;
 }

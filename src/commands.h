@@ -7,6 +7,8 @@
 #define MP_COMMANDS_H
 
 int token_init_main(int argc, char **argv);
+int token_list_main(int argc, char **argv);
+int ledger_init_main(int argc, char **argv);
 int cert_lint_main(int argc, char **argv);
 int paa_create_main(int argc, char **argv);
 int paa_sign_pai_main(int argc, char **argv);

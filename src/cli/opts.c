@@ -7,7 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "pin.h"
+#include "state.h"
 #include "util.h"
 
 const char *mp_opt_shown(const char *val)
@@ -32,10 +35,42 @@ void mp_opt_init(mp_optparse *p, int argc, char **argv, const mp_opt *opts,
     p->cmd = cmd;
     p->synopsis = synopsis;
     p->about = about;
+    p->seen = 0;
 }
+
+/* After the last argument: every OT_REQUIRED option given, else one usage
+ * error naming them all ("--a, --b and --c are required"). */
+static int check_required(mp_optparse *p)
+{
+    char list[512];
+    size_t n = 0, missing = 0, total = 0;
+    for (size_t k = 0; p->opts[k].name != NULL; k++) {
+        if ((p->opts[k].type & OT_REQUIRED) && !(k < 64 && (p->seen >> k) & 1)) {
+            total++;
+        }
+    }
+    list[0] = 0;
+    for (size_t k = 0; p->opts[k].name != NULL && total > 0; k++) {
+        if ((p->opts[k].type & OT_REQUIRED) && !(k < 64 && (p->seen >> k) & 1)) {
+            missing++;
+            n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s--%s",
+                                  missing == 1 ? "" : missing == total ? " and " : ", ", p->opts[k].name);
+        }
+    }
+    if (total == 0) {
+        return 0;
+    }
+    return -mp_err(MP_ERR_USAGE, "%s: %s %s required", p->cmd, list, total == 1 ? "is" : "are");
+}
+
+void (*mp_opt_help_hook)(const mp_optparse *p);
 
 void mp_opt_help(const mp_optparse *p)
 {
+    if (mp_opt_help_hook != NULL) {
+        mp_opt_help_hook(p);
+        return;
+    }
     printf("usage: matter-pki %s %s\n\n", p->cmd, p->synopsis ? p->synopsis : "[options]");
     if (p->about != NULL) {
         printf("%s\n\n", p->about);
@@ -43,14 +78,14 @@ void mp_opt_help(const mp_optparse *p)
     printf("options:\n");
     for (const mp_opt *o = p->opts; o->name != NULL; o++) {
         char left[64];
-        if (o->type == OT_FLAG) {
+        if (OT_TYPE(o->type) == OT_FLAG) {
             snprintf(left, sizeof(left), "--%s", o->name);
-        } else if (o->type == OT_ENUM) {
+        } else if (OT_TYPE(o->type) == OT_ENUM) {
             snprintf(left, sizeof(left), "--%s %s", o->name, o->arg);
         } else {
             snprintf(left, sizeof(left), "--%s %s", o->name, o->arg ? o->arg : "VALUE");
         }
-        printf("  %-28s %s\n", left, o->help);
+        printf("  %-28s %s%s\n", left, o->help, (o->type & OT_REQUIRED) ? " (required)" : "");
     }
     printf("\nExit codes: see 'matter-pki help exit-codes'.\n");
 }
@@ -60,7 +95,7 @@ static int check_value(const mp_optparse *p, const mp_opt *o, const char *v)
     uint64_t n;
     time_t t;
     struct stat st;
-    switch (o->type) {
+    switch (OT_TYPE(o->type)) {
     case OT_FILE:
         if (stat(v, &st) != 0) {
             return mp_err(MP_ERR_IO, "%s --%s: %s: no such file", p->cmd, o->name, v);
@@ -105,7 +140,7 @@ int mp_opt_next(mp_optparse *p, const char **val)
 {
     *val = NULL;
     if (p->i >= p->argc) {
-        return 0;
+        return check_required(p);
     }
     char *a = p->argv[p->i++];
     if (strncmp(a, "--", 2) != 0 || a[2] == 0) {
@@ -131,7 +166,10 @@ int mp_opt_next(mp_optparse *p, const char **val)
             mp_opt_help(p);
             return OPT_HELP;
         }
-        if (o->type == OT_FLAG) {
+        if (o - p->opts < 64) {
+            p->seen |= (uint64_t)1 << (o - p->opts);
+        }
+        if (OT_TYPE(o->type) == OT_FLAG) {
             if (eq != NULL) {
                 return -mp_err(MP_ERR_USAGE, "%s: --%s takes no value", p->cmd, o->name);
             }
@@ -171,13 +209,21 @@ int mp_opt_common(mp_common *c, int id, const char *val)
 
 void mp_common_finish(mp_common *c)
 {
-    if (c->state_dir == NULL) {
-        const char *e = getenv("MATTER_PKI_STATE");
-        c->state_dir = e != NULL && *e ? e : ".matter-pki";
-    }
+    /* --state-dir, else MATTER_PKI_STATE, else the nearest .matter-pki
+     * above the current folder; commands that need it and find none fail
+     * with MP_ERR_NO_STATE when they open the ledger or write a log. */
+    mp_err_hold(); /* a usage error recorded before this call stays the error */
+    c->state_found = mp_state_find(c->state_dir, getenv("MATTER_PKI_STATE"), c->state_buf,
+                                   sizeof(c->state_buf)) == MP_OK;
+    mp_err_release();
+    c->state_dir = c->state_buf;
     if (c->operator_name == NULL) {
         const char *u = getenv("USER");
         c->operator_name = u != NULL && *u ? u : "unknown";
+    }
+    if (c->hsm.module == NULL) {
+        const char *m = getenv("MATTER_PKI_MODULE");
+        c->hsm.module = m != NULL && *m ? m : NULL;
     }
     if (c->hsm.token == NULL) {
         const char *t = getenv("MATTER_PKI_TOKEN");
@@ -201,4 +247,15 @@ uint64_t mp_opt_hex(const char *val)
     uint64_t v = 0;
     (void)!mp_parse_hex(val, UINT64_MAX, &v);
     return v;
+}
+
+int mp_json_print(void *obj)
+{
+    json_t *o = obj;
+    char *t = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (t == NULL) return mp_err(MP_ERR_GENERAL, "out of memory building the JSON summary");
+    printf("%s\n", t);
+    free(t);
+    return MP_OK;
 }

@@ -24,6 +24,11 @@ enum mp_opt_type {
     OT_DATE,    /* YYYY-MM-DD[THH:MM:SSZ] UTC */
     OT_ENUM,    /* one of the |-separated words in .arg */
 };
+/* Or'ed into an option's type: the command cannot run without it. The parser
+ * checks it once the arguments are read (usage error naming every missing
+ * one) and --help marks it, so a command does not check it by hand. */
+#define OT_REQUIRED 0x100
+#define OT_TYPE(t) ((t) & 0xff)
 
 typedef struct mp_opt {
     const char *name; /* long name without "--"; NULL ends the table */
@@ -60,6 +65,8 @@ typedef struct mp_common {
     int force;
     int quiet;
     mp_ceremony_cfg rec; /* what core's ceremony steps need; set by mp_common_finish */
+    int state_found;     /* state_dir exists (else it is where token init would make it) */
+    char state_buf[4096];
 } mp_common;
 
 typedef struct mp_optparse {
@@ -70,6 +77,7 @@ typedef struct mp_optparse {
     const char *cmd;      /* "paa create" */
     const char *synopsis; /* one line of usage after the command */
     const char *about;    /* paragraph for --help */
+    uint64_t seen;        /* bit k: opts[k] was given (the first 64 options) */
 } mp_optparse;
 
 void mp_opt_init(mp_optparse *p, int argc, char **argv, const mp_opt *opts,
@@ -83,6 +91,9 @@ int mp_opt_common(mp_common *c, int id, const char *val);
 /* Defaults for state dir etc. after parsing. */
 void mp_common_finish(mp_common *c);
 void mp_opt_help(const mp_optparse *p);
+/* When set, mp_opt_help calls this instead of printing help (used by the
+ * hidden `help --dump-options` that generates man pages and completion). */
+extern void (*mp_opt_help_hook)(const mp_optparse *p);
 
 /* An unexpected argument as it may be shown in a message: never in full, as
  * it may be a PIN typed in the wrong place ("'ab...' (9 characters)"). */
@@ -91,5 +102,9 @@ const char *mp_opt_shown(const char *val);
 /* Helpers that turn an already type-checked value into a number. */
 uint64_t mp_opt_uint(const char *val);
 uint64_t mp_opt_hex(const char *val);
+
+/* --json: print one compact JSON object (a jansson json_t *, consumed; NULL
+ * when it could not be built) as one line on stdout. */
+int mp_json_print(void *obj) MP_MUST_CHECK;
 
 #endif

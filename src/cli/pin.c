@@ -82,13 +82,28 @@ static void take_env(stash *s)
     }
 }
 
+/* LeakSanitizer stops the process with ptrace, which a non-dumpable process
+ * refuses: sanitizer builds (make asan, fuzzing) keep RLIMIT_CORE 0 only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MP_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MP_SANITIZED 1
+#endif
+#endif
+#ifndef MP_SANITIZED
+#define MP_SANITIZED 0
+#endif
+
 void mp_cli_secure_process(int allow_core)
 {
     if (allow_core) {
         return;
     }
     struct rlimit none = {0, 0};
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (!MP_SANITIZED) {
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     (void)setrlimit(RLIMIT_CORE, &none);
 }
 
@@ -148,7 +163,8 @@ static int prompt_pin(const char *prompt, int confirm, const char *env, char **p
     }
     char again[PIN_MAX + 16];
     char *a = tty_line(fd, prompt), *b = NULL;
-    int rc = a != NULL ? MP_OK : mp_err(MP_ERR_AUTH, "cannot read a PIN from the terminal");
+    int rc = a == NULL ? mp_err(MP_ERR_AUTH, "cannot read a PIN from the terminal")
+           : a[0] == 0 ? mp_err(MP_ERR_AUTH, "no PIN typed") : MP_OK;
     if (rc == MP_OK && confirm) {
         snprintf(again, sizeof(again), "Again, %s", prompt);
         b = tty_line(fd, again);

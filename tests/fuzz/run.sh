@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# run.sh - build every tests/fuzz/fuzz_*.c as a libFuzzer binary against the
-# library sources and run each for a bounded time.
-#   FUZZ_TIME=60   seconds per target (default 60)
+# run.sh - build every tests/fuzz/fuzz_*.c as a libFuzzer binary (ASan +
+# UBSan) against the library and run each for a bounded time.
+#   FUZZ_TIME=60   seconds per target (default 60; CI's smoke uses 30)
 #   ONLY=name      run only targets whose name contains this
-# Seeds: tests/fuzz/seeds/<target>/ (committed) plus, for every target, the
-# DER vectors in ../shared/vectors/chip. New findings stay in
-# build-fuzz/corpus/<target>/; crashes in build-fuzz/crash-*.
+# The library is built by the Makefile (in parallel) into build-fuzz/ with
+# clang and the sanitizers. Seeds: tests/fuzz/seeds/<target>/ (committed,
+# small) plus, for every target, the DER vectors in ../shared/vectors/chip.
+# New findings stay in build-fuzz/corpus/<target>/; crashes are written to
+# build-fuzz/crash-<target>-* and fail the run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
@@ -13,38 +15,31 @@ B=build-fuzz
 T=${FUZZ_TIME:-60}
 VEC=${MP_VECTORS:-$here/../shared/vectors/chip}
 CC=${FUZZ_CC:-clang}
-SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
-CFLAGS="-std=c11 -g -O1 -D_GNU_SOURCE -DMP_VERSION=\"fuzz\" -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 LIBS="-lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -ldl -lm -pthread"
-mkdir -p "$B/obj"
+export FUZZ_DATA=$here/tests/fuzz/data
 
-# The library: every stage source (not src/, whose commands are not fuzzed).
-objs=()
-for src in $(ls core/*.c src/cli/*.c paa/*.c pai/*.c chips/*.c order/*.c dac/*.c ledger/*.c certdecl/*.c factory-data/*.c onboarding/*.c dcl-export/*.c verify/*.c 2>/dev/null | grep -v '/cmd_'); do
-    o="$B/obj/${src%.c}.o"
-    mkdir -p "$(dirname "$o")"
-    if [ ! -e "$o" ] || [ "$src" -nt "$o" ]; then
-        $CC $CFLAGS $SAN -c "$src" -o "$o"
-    fi
-    objs+=("$o")
-done
-rm -f "$B/libmp-fuzz.a"
-ar rcs "$B/libmp-fuzz.a" "${objs[@]}"
+make --no-print-directory -s BUILD=$B CC="$CC" HARDEN= \
+    OPT="-g -O1 -fsanitize=fuzzer-no-link $SAN" $B/libmp.a
 
 status=0
 for f in tests/fuzz/fuzz_*.c; do
     name=$(basename "$f" .c)
     [ -n "${ONLY:-}" ] && [[ "$name" != *"$ONLY"* ]] && continue
     echo "== $name (${T}s)"
-    $CC $CFLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "$f" "$B/libmp-fuzz.a" $LIBS -o "$B/$name"
+    $CC -std=c11 -g -O1 -D_GNU_SOURCE -I. -Icore -Isrc/cli -Itests/fuzz -I/usr/include/p11-kit-1 \
+        -fsanitize=fuzzer $SAN "$f" "$B/libmp.a" $LIBS -o "$B/$name"
     corpus="$B/corpus/$name"
     mkdir -p "$corpus"
     [ -d "tests/fuzz/seeds/$name" ] && cp -n tests/fuzz/seeds/"$name"/* "$corpus"/ 2>/dev/null || true
     cp -n "$VEC"/*.der "$corpus"/ 2>/dev/null || true
-    if ! ASAN_OPTIONS=detect_leaks=1 "$B/$name" -max_total_time="$T" -max_len=4096 \
-            -artifact_prefix="$B/crash-$name-" -print_final_stats=1 "$corpus" 2>&1 | tail -15; then
+    if ! ASAN_OPTIONS=detect_leaks=1 "$B/$name" -max_total_time="$T" -max_len=4096 -timeout=10 \
+            -artifact_prefix="$B/crash-$name-" -print_final_stats=1 "$corpus" > "$B/$name.log" 2>&1; then
+        tail -40 "$B/$name.log"
         echo "FUZZ FAIL: $name (see $B/crash-$name-*)"
         status=1
+    else
+        grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$B/$name.log" | tail -2 | sed 's/^/  /'
     fi
 done
 exit $status

@@ -35,12 +35,13 @@ skid=$(openssl x509 -in paa.pem -noout -ext subjectKeyIdentifier | tail -1 | tr 
 # the SKID of the key and of the certificate.
 paa_id=$(grep '"command":"paa create"' state/ceremony.log | head -1 | sed 's/.*;id=\([^;]*\);.*/\1/' | tr -d '%')
 check "CKA_ID is the id= of the ceremony log's key URI" grep -q "ID:         $paa_id" objs.txt
-check "ceremony log records the key's SKID = certificate SKID" bash -c "head -1 state/ceremony.log | grep -qi '\"skid\":\"$skid\"'"
+check "ceremony log records the key's SKID = certificate SKID" bash -c "grep '\"command\":\"paa create\"' state/ceremony.log | head -1 | grep -qi '\"skid\":\"$skid\"'"
 check "CKA_VALUE read refused" env SOFTHSM2_CONF="$MATTER_PKI_STATE/softhsm2.conf" "$MP_TOOLS/p11_read_value" /usr/lib/softhsm/libsofthsm2.so test "$PIN" paa
 
 # ceremony log
-check "ceremony log has 4 records" bash -c "[ \$(wc -l < state/ceremony.log) = 4 ]"
-check "ceremony log records are JSON with skid and fingerprint" bash -c "head -1 state/ceremony.log | grep -q '\"skid\":\"' && head -1 state/ceremony.log | grep -q '\"cert_sha256\"'"
+# (token init is recorded too, with the PKI ID that binds the ledger: issue 13 item 4)
+check "ceremony log has token init + 4 key records" bash -c "[ \$(wc -l < state/ceremony.log) = 5 ] && head -1 state/ceremony.log | grep -q '\"command\":\"token init\".*\"pki_id\":\"'\$(cat state/pki-id)"
+check "ceremony log records are JSON with skid and fingerprint" bash -c "sed -n 2p state/ceremony.log | grep -q '\"skid\":\"' && sed -n 2p state/ceremony.log | grep -q '\"cert_sha256\"'"
 check "ceremony log never holds the PIN" bash -c "! grep -q $PIN state/ceremony.log"
 check "ceremony log is 0600" bash -c "[ \$(stat -c %a state/ceremony.log) = 600 ]"
 

@@ -13,6 +13,7 @@
 #include <openssl/sha.h>
 
 #include "chips/chips.h"
+#include "udid.h"
 #include "b64.h"
 #include "testutil.h"
 #include "util.h"
@@ -123,7 +124,22 @@ static void test_udid_rules(void)
     char longu[70];
     memset(longu, 'A', 65);
     longu[65] = 0;
-    CU_ASSERT_EQUAL(mp_chip_udid_check("chip-0001_a.b:c", 15), MP_OK);
+    CU_ASSERT_EQUAL(mp_chip_udid_check("chip-0001_a-B", 13), MP_OK);
+    /* issue 13 item 17: one rule, core/udid.h */
+    CU_ASSERT_EQUAL(mp_chip_udid_check("chip-0001_a.b", 13), MP_ERR_INVALID); /* '.': DEV1.key.der */
+    CU_ASSERT_EQUAL(mp_chip_udid_check("DEV1.key", 8), MP_ERR_INVALID);
+    CU_ASSERT_EQUAL(mp_chip_udid_check("a:b", 3), MP_ERR_INVALID);
+    CU_ASSERT_EQUAL(mp_chip_udid_check("-rf", 3), MP_ERR_INVALID);
+    CU_ASSERT_EQUAL(mp_chip_udid_check("_a", 2), MP_ERR_INVALID);
+    const char *reserved[] = {"CON", "con", "PRN", "aux", "NUL", "nUl", "COM0", "com9", "LPT1", "lpt9"};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        CU_ASSERT_EQUAL(mp_udid_check(reserved[i], strlen(reserved[i])), MP_ERR_INVALID);
+        CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "Windows"));
+    }
+    const char *fine[] = {"CONS", "NULL", "COM", "COM10", "LPT", "A", "9", "a_b-c"};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        CU_ASSERT_EQUAL(mp_udid_check(fine[i], strlen(fine[i])), MP_OK);
+    }
     CU_ASSERT_EQUAL(mp_chip_udid_check(longu, 64), MP_OK);
     CU_ASSERT_EQUAL(mp_chip_udid_check(longu, 65), MP_ERR_INVALID);
     CU_ASSERT_EQUAL(mp_chip_udid_check("", 0), MP_ERR_INVALID);

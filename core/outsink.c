@@ -1,0 +1,220 @@
+/* outsink.c - batch output layouts and the JSON Lines bundle (see outsink.h). */
+#include "outsink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "b64.h"
+
+int mp_layout_parse(const char *s, int *layout)
+{
+    if (strcmp(s, "flat") == 0) *layout = MP_LAYOUT_FLAT;
+    else if (strcmp(s, "per-device") == 0) *layout = MP_LAYOUT_PER_DEVICE;
+    else return mp_err(MP_ERR_USAGE, "--layout: '%s' is not one of flat, per-device", s);
+    return MP_OK;
+}
+
+int mp_name_by_parse(const char *s, int *name_by)
+{
+    if (strcmp(s, "udid") == 0) *name_by = MP_NAME_BY_UDID;
+    else if (strcmp(s, "serial") == 0) *name_by = MP_NAME_BY_SERIAL;
+    else return mp_err(MP_ERR_USAGE, "--name-by: '%s' is not one of udid, serial", s);
+    return MP_OK;
+}
+
+int mp_out_relpath(int layout, const char *name, const char *suffix, char *out, size_t cap)
+{
+    int n = layout == MP_LAYOUT_PER_DEVICE ? snprintf(out, cap, "%s/%s%s", name, name, suffix)
+                                           : snprintf(out, cap, "%s%s", name, suffix);
+    return n > 0 && (size_t)n < cap ? MP_OK : mp_err(MP_ERR_IO, "%s%s: name too long", name, suffix);
+}
+
+int mp_out_write(mp_outdir *od, const char *rel, const uint8_t *data, size_t len, int mode)
+{
+    const char *slash = strchr(rel, '/');
+    if (slash != NULL) {
+        char dir[512];
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - rel), rel);
+        if (mkdirat(od->fd, dir, 0755) != 0 && errno != EEXIST) {
+            return mp_err(MP_ERR_IO, "%s/%s: cannot create the device folder: %s", od->path, dir, strerror(errno));
+        }
+    }
+    return mp_outdir_write(od, rel, data, len, mode);
+}
+
+/* ---- bundle ------------------------------------------------------------------ */
+
+/* Cut the file after its last newline (a torn last line of a killed run). */
+static int cut_torn(int fd, const char *path)
+{
+    struct stat st;
+    char buf[4096];
+    if (fstat(fd, &st) != 0) return mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
+    off_t end = st.st_size;
+    while (end > 0) {
+        off_t from = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+        ssize_t r = pread(fd, buf, (size_t)(end - from), from);
+        if (r != end - from) return mp_err(MP_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        for (ssize_t i = r - 1; i >= 0; i--) {
+            if (buf[i] == '\n') {
+                off_t keep = from + i + 1;
+                if (keep == st.st_size) return MP_OK;
+                return ftruncate(fd, keep) == 0 && fdatasync(fd) == 0 ? MP_OK
+                       : mp_err(MP_ERR_IO, "%s: cannot cut a torn last line: %s", path, strerror(errno));
+            }
+        }
+        end = from;
+    }
+    if (st.st_size == 0) return MP_OK;
+    return ftruncate(fd, 0) == 0 && fdatasync(fd) == 0 ? MP_OK
+           : mp_err(MP_ERR_IO, "%s: cannot cut a torn line: %s", path, strerror(errno));
+}
+
+int mp_bundle_open(mp_bundle *b, const char *path, int mode)
+{
+    memset(b, 0, sizeof(*b));
+    b->fd = -1;
+    b->mode = mode;
+    snprintf(b->path, sizeof(b->path), "%s", path);
+    b->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (b->fd < 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot open the bundle: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(b->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return mp_err(MP_ERR_IO, "%s: the bundle is not a regular file", path);
+    }
+    if (fchmod(b->fd, (mode_t)mode) != 0) {
+        return mp_err(MP_ERR_IO, "%s: cannot set its mode: %s", path, strerror(errno));
+    }
+    return cut_torn(b->fd, path);
+}
+
+static int reserve(mp_bundle *b, size_t more)
+{
+    if (b->len + more <= b->cap) return MP_OK;
+    size_t cap = b->cap ? b->cap : 1 << 20;
+    while (cap < b->len + more) cap *= 2;
+    char *p = malloc(cap);
+    if (p == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    if (b->buf != NULL) {
+        memcpy(p, b->buf, b->len);
+        mp_free_secret(b->buf, b->cap); /* lines may hold private keys */
+    }
+    b->buf = p;
+    b->cap = cap;
+    return MP_OK;
+}
+
+int mp_bundle_add(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len, const char *extra)
+{
+    uint8_t h[32];
+    char hex[65];
+    size_t b64 = (len + 2) / 3 * 4 + 1;
+    int rc = reserve(b, b64 + strlen(udid) + strlen(serial) + strlen(extra) + 128);
+    if (rc != MP_OK) return rc;
+    SHA256(der, len, h);
+    mp_hex(h, 32, hex, 0);
+    b->len += (size_t)sprintf(b->buf + b->len, "{\"udid\":\"%s\",\"serial\":\"%s\",\"dac\":\"", udid, serial);
+    b->len += mp_b64_encode(der, len, b->buf + b->len, b->cap - b->len);
+    b->len += (size_t)sprintf(b->buf + b->len, "\",\"sha256\":\"%s\"%s}\n", hex, extra);
+    return MP_OK;
+}
+
+int mp_bundle_flush(mp_bundle *b)
+{
+    if (b->len == 0) return MP_OK;
+    struct stat st;
+    if (fstat(b->fd, &st) != 0) return mp_err(MP_ERR_IO, "%s: %s", b->path, strerror(errno));
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t w = write(b->fd, b->buf + off, b->len - off);
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            if (ftruncate(b->fd, st.st_size) != 0) { /* the torn tail is cut by the next open */ }
+            return mp_err(MP_ERR_IO, "%s: cannot append: %s", b->path, strerror(e));
+        }
+        off += (size_t)w;
+    }
+    if (fdatasync(b->fd) != 0) {
+        return mp_err(MP_ERR_IO, "%s: sync failed: %s", b->path, strerror(errno));
+    }
+    mp_wipe(b->buf, b->len);
+    b->len = 0;
+    return MP_OK;
+}
+
+void mp_bundle_close(mp_bundle *b)
+{
+    if (b->fd >= 0) close(b->fd);
+    b->fd = -1;
+    if (b->buf != NULL) mp_free_secret(b->buf, b->cap);
+    b->buf = NULL;
+    b->len = b->cap = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int mp_bundle_has(char *const *udids, size_t n, const char *udid)
+{
+    return n > 0 && bsearch(&udid, udids, n, sizeof(*udids), cmp_str) != NULL;
+}
+
+void mp_bundle_udids_free(char **udids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(udids[i]);
+    free(udids);
+}
+
+int mp_bundle_udids(const char *path, char ***udids, size_t *n)
+{
+    static const char key[] = "{\"udid\":\"";
+    size_t cap = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t ll;
+    *udids = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot read the bundle: %s", path, strerror(errno));
+    }
+    int rc = MP_OK;
+    for (size_t lineno = 1; rc == MP_OK && (ll = getline(&line, &lcap, f)) > 0; lineno++) {
+        if (line[ll - 1] != '\n') break; /* a torn last line: not a device */
+        char *q = strncmp(line, key, sizeof(key) - 1) == 0 ? strchr(line + sizeof(key) - 1, '"') : NULL;
+        if (q == NULL) {
+            rc = mp_err(MP_ERR_INVALID, "%s:%zu: not a bundle line (expected {\"udid\":\"...\",...})", path, lineno);
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            char **p = realloc(*udids, cap * sizeof(char *));
+            if (p == NULL) { rc = mp_err(MP_ERR_GENERAL, "out of memory"); break; }
+            *udids = p;
+        }
+        char *u = strndup(line + sizeof(key) - 1, (size_t)(q - line) - (sizeof(key) - 1));
+        if (u == NULL) { rc = mp_err(MP_ERR_GENERAL, "out of memory"); break; }
+        (*udids)[(*n)++] = u;
+    }
+    free(line);
+    fclose(f);
+    if (rc != MP_OK) {
+        mp_bundle_udids_free(*udids, *n);
+        *udids = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (*n > 0) qsort(*udids, *n, sizeof(char *), cmp_str);
+    return MP_OK;
+}
