@@ -19,7 +19,7 @@ new_token
 db() { sqlite3 state/ledger.sqlite "$1"; }
 
 # orders with labels
-expect 0 "order create --label" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 140 --label line1
+expect 0 "order create --label" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 150 --label line1
 expect_err 16 "labelled 'line1' exists" "a label is unique" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label line1
 expect_err 10 "not only digits" "a label that reads as an ID" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label 42
 expect 0 "order with 1 DAC left (label last)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label last
@@ -68,11 +68,11 @@ for u in $(db "select udid from devices order by udid"); do
     echo "$u" > "csr/$n.udid"
 done
 check "150 device CSRs" test "$(ls csr/*.der | wc -l)" = 150
-# subsets: d001-d010 single tests, d011-d030 batch, d031-d050 SIGTERM, d051-d100 SIGKILL
+# subsets: d001-d010 single tests, d011-d030 batch, d031-d050 SIGTERM, d051-d150 SIGKILL
 mkdir -p b1 b2 b3
 for k in $(seq 11 30); do cp csr/$(printf 'd%03d' $k).der b1/; done
 for k in $(seq 31 50); do cp csr/$(printf 'd%03d' $k).der b2/; done
-for k in $(seq 51 100); do cp csr/$(printf 'd%03d' $k).der b3/; done
+for k in $(seq 51 150); do cp csr/$(printf 'd%03d' $k).der b3/; done
 
 start_server() { # start_server NAME ARGS...: sets NAME_PID and NAME_PORT
     local n=$1; shift
@@ -310,7 +310,7 @@ check "the port is closed after SIGTERM" bash -c "! curl -s --max-time 2 --cacer
 start_server K --group-ms 5
 "$MP" est enroll --server https://127.0.0.1:$K_PORT --cert st2.pem --key st2.key --ca srvca.pem --order line1 --csr-dir b3 --out-dir o3 --jobs 8 > k.out 2> k.err &
 cpid=$!
-for _ in $(seq 100); do [ "$(ls o3 2> /dev/null | wc -l)" -ge 5 ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ "$(ls o3 2> /dev/null | wc -l)" -ge 3 ] && break; sleep 0.02; done
 kill -9 "$K_PID"
 wait $cpid; krc=$?
 got=$(ls o3/*.der 2> /dev/null | wc -l)
@@ -318,7 +318,7 @@ check "SIGKILL under load: the client got some DACs ($got) and failures (exit $k
 check "every DAC received before the kill is in the ledger" bash -c 'for f in o3/*.der; do h=$(sha256sum < $f | cut -c1-64); [ "$(sqlite3 state/ledger.sqlite "select count(*) from certificates where sha256=\"$h\"")" = 1 ] || exit 1; done'
 start_server K2
 "$MP" est enroll --server https://127.0.0.1:$K2_PORT --cert st2.pem --key st2.key --ca srvca.pem --order line1 --csr-dir b3 --out-dir o3 --jobs 8 > k2.out 2> k2.err
-check "after a restart the same batch finishes" test "$(ls o3/*.der | wc -l)" = 50
+check "after a restart the same batch finishes" test "$(ls o3/*.der | wc -l)" = 100
 check "nothing doubled: one certificate per device, issued = certificates" bash -c "[ \"\$(sqlite3 state/ledger.sqlite 'select count(*) - count(distinct udid) from certificates')\" = 0 ] && [ \"\$(sqlite3 state/ledger.sqlite 'select issued from orders where id=1')\" = \"\$(sqlite3 state/ledger.sqlite 'select count(*) from certificates where order_id=1')\" ]"
 check "every DAC of the batch is the ledger's, for its device" bash -c 'for f in o3/*.der; do n=$(basename $f .der); u=$(cat csr/$n.udid); h=$(sha256sum < $f | cut -c1-64); [ "$(sqlite3 state/ledger.sqlite "select sha256 from certificates where udid=\"$u\"")" = "$h" ] || exit 1; done'
 check "every DAC of the batch passes cert lint" bash -c "for f in o3/*.der; do \"$MP\" cert lint --type dac \$f > /dev/null || exit 1; done"
