@@ -147,7 +147,7 @@ int dac_export_main(int argc, char **argv)
         return mp_err(MP_ERR_USAGE, "dac export: --order, --layout and --out-dir are required");
     }
     mp_order o;
-    if ((rc = mp_parse_uint(order, INT64_MAX, &oid)) != MP_OK || (rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK) {
+    if ((rc = mp_parse_uint(order, INT64_MAX, &oid)) != MP_OK || (rc = mp_ledger_open_as(c.state_dir, ledger, MP_LEDGER_READ, &l)) != MP_OK) {
         return rc;
     }
     rc = mp_ledger_get_order(l, (int64_t)oid, &o);
@@ -228,7 +228,7 @@ int dac_handoff_main(int argc, char **argv)
     if (id < 0) return -id;
     mp_common_finish(&c);
     if (pai_path == NULL || out == NULL) return mp_err(MP_ERR_USAGE, "dac handoff: --pai and --out are required");
-    if ((rc = mp_cert_load(pai_path, &pai)) == MP_OK && (rc = mp_ledger_open_state(c.state_dir, ledger, &l)) == MP_OK &&
+    if ((rc = mp_cert_load(pai_path, &pai)) == MP_OK && (rc = mp_ledger_open_as(c.state_dir, ledger, MP_LEDGER_READ, &l)) == MP_OK &&
         (rc = handoff_json(l, pai, &json)) == MP_OK) {
         rc = mp_write_file(out, json, strlen(json), 0644, c.force);
     }

@@ -51,8 +51,7 @@ expect_err 10 "UDID" "--udid NUL refused" "$MP" dac issue $H --order $O --udid N
 # ---- item 1: recovery removes only what this tool provably wrote
 # (a) a ledger from before the UDID rule holds DEV1.key and DEV2: the DAC of DEV1.key is
 # DEV1.key.der, which the old pattern sweep took for the key file of a UDID "DEV1" and deleted
-sqlite3 old.sqlite "select 1" > /dev/null
-"$MP" order list --ledger old.sqlite > /dev/null
+"$MP" ledger init --ledger old.sqlite > /dev/null
 "$MP" order create $H --ledger old.sqlite --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 > /dev/null
 sqlite3 old.sqlite "insert into chip_lists(sha256,format,source,signed,signer,count,imported_at) values('00','csv','old.csv',0,'',2,'2025-01-01T00:00:00Z');
   insert into devices values('DEV1.key', x'$(kline 6)', 1, 0, 0, '2025-01-01T00:00:00Z');

@@ -172,6 +172,7 @@ vskid=$(openssl x509 -in vpai.pem -noout -ext subjectKeyIdentifier | tail -1 | t
 check "hand-off names the PAI and the revoked serial" bash -c "jq -e --arg s $s1 --arg k $vskid '.issuer_subject_key_id == \$k and (.revoked | length) == 1 and .revoked[0].serial_number == \$s and .revoked[0].reason == \"keyCompromise\"' handoff.json"
 expect_err 7 "" "pai crl cannot sign for the vendor's PAI (no key here)" "$MP" pai crl $H --pai-cert vpai.pem --pai-key vpai --out v.crl
 # UDIDs from CN / a map
+"$MP" ledger init --ledger l-cn.sqlite > /dev/null; "$MP" ledger init --ledger l-map.sqlite > /dev/null
 "$MP" dac import again --pai vpai.pem --paa vpaa.pem --udid-from cn --ledger l-cn.sqlite > out.txt 2> err.txt
 check "--udid-from cn uses the DAC CN" grep -q "imported 1 DACs" out.txt
 printf 'udid,certificate-file\nMODULE-0001,%s\n' "$one" > dmap.csv
@@ -214,7 +215,7 @@ check "layout files kept" test "$(ls dacs/*_E0E0.pem | wc -l)" = 4
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100 --ledger l-cb.sqlite > /dev/null
 expect_err 17 "2 request\(s\) refused" "CSR bundle: good ones issued, bad ones refused" "$MP" dac issue $H --order 1 --csr-bundle creq/bundle.pem --out-dir cbdacs --ledger l-cb.sqlite
 check "bundle: 20 DACs, refusals name the request number" bash -c "[ \$(ls cbdacs/*.der | wc -l) = 20 ] && grep -q '^refused creq/bundle.pem: request 3: its key belongs to no device' out.txt && grep -q '^refused creq/bundle.pem: request 22: the same device twice' out.txt"
-expect_err 15 "has 3 DAC\(s\) left" "a batch beyond the quota is refused before anything is issued" bash -c "\"$MP\" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 3 --ledger l-cq.sqlite > /dev/null; \"$MP\" chips import csim/chips.csv --signature csim/chips.csv.sig --signer csim/chipmaker.pem --ledger l-cq.sqlite > /dev/null; \"$MP\" dac issue $H --order 1 --csr-dir creq/dir --out-dir cqdacs --ledger l-cq.sqlite"
+expect_err 15 "has 3 DAC\(s\) left" "a batch beyond the quota is refused before anything is issued" bash -c "\"$MP\" ledger init --ledger l-cq.sqlite > /dev/null; \"$MP\" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 3 --ledger l-cq.sqlite > /dev/null; \"$MP\" chips import csim/chips.csv --signature csim/chips.csv.sig --signer csim/chipmaker.pem --ledger l-cq.sqlite > /dev/null; \"$MP\" dac issue $H --order 1 --csr-dir creq/dir --out-dir cqdacs --ledger l-cq.sqlite"
 check "nothing issued past the quota" test "$(sqlite3 l-cq.sqlite 'select count(*) from dacs')" = 0
 expect_err 2 "one of --csr-dir or --csr-bundle" "--csr-dir with --count refused" "$MP" dac issue $H --order "$CO" --csr-dir creq/dir --count 2 --out-dir x
 finish
