@@ -26,9 +26,11 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time python3-cryptography \
+        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time python3-cryptography libpq-dev postgresql-15 pgbouncer \
         libevent-dev libcurl4-openssl-dev curl
+PKGS += man-db
 FUZZ_PKGS := clang libclang-rt-14-dev
+ANALYZE_PKGS := cppcheck clang clang-tools
 
 # Compiler-specific flags go in WARN_GCC / WARN_CLANG so neither breaks the other.
 CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
@@ -41,20 +43,20 @@ WARN_CLANG :=
 WARN += $(if $(CC_IS_CLANG),$(WARN_CLANG),$(WARN_GCC))
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 OPT ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1
+CPPFLAGS += -D_GNU_SOURCE -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1 -I/usr/include/postgresql
 CFLAGS ?= $(OPT) $(HARDEN)
 CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
-LIBS := -lp11 -levent_openssl -levent_pthreads -levent -lcurl -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -lpng -ldl -lm
+LIBS := -lp11 -levent_openssl -levent_pthreads -levent -lcurl -lssl -lcrypto -ljansson -lsqlite3 -lpq -lqrencode -lpng -ldl -lm
 
-STAGES := core paa pai chips order dac ledger certdecl factory-data onboarding dcl-export verify revocation trust est serve station
+STAGES := core paa pai chips order dac ledger station audit certdecl factory-data onboarding dcl-export verify revocation trust est serve
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BIN := $(BUILD)/matter-pki
 
-.PHONY: all deps test unit integration asan demo bench fuzz clean check analyze cppcheck scan fuzz-deps install docs dist FORCE
+.PHONY: all deps test unit integration asan demo demo-stations bench bench-stations fuzz clean check analyze cppcheck scan fuzz-deps analyze-deps install docs dist FORCE
 all: $(BIN) matter-pki
 
 matter-pki: $(BIN)
@@ -139,6 +141,10 @@ asan: deps
 demo: deps matter-pki
 	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash tests/demo.sh
 
+# four stations (processes) finishing one order on a PostgreSQL ledger
+demo-stations: deps $(BIN)
+	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash tests/demo_stations.sh
+
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libmp.a
@@ -147,6 +153,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmp.a
 
 bench: deps $(BIN) $(BENCH_BIN)
 	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) MP_BENCH_BIN=$(CURDIR)/$(BUILD)/bench bash bench/run.sh
+
+# 1, 2 and 4 stations on a PostgreSQL ledger against one SQLite station (not part of bench)
+bench-stations: deps $(BIN)
+	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) bash bench/stations.sh
 
 fuzz: fuzz-deps
 	$(Q)bash tests/fuzz/run.sh
@@ -174,10 +184,12 @@ dist:
 # Static analysis: cppcheck, then clang's scan-build over a full build.
 # Remaining findings are suppressed in .ci/cppcheck.supp, each with its reason.
 analyze: cppcheck scan
-cppcheck:
+analyze-deps:
+	@$(MAKE) --no-print-directory deps PKGS="$(ANALYZE_PKGS)"
+cppcheck: analyze-deps
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --include=.ci/cppcheck.h \
 	  --suppressions-list=.ci/cppcheck.supp -I core -I src/cli -I . $(STAGES) src
-scan:
+scan: analyze-deps
 	$(Q)bash .ci/scan.sh
 
 clean:

@@ -23,7 +23,7 @@ static const mp_opt import_opts[] = {
     {"check-udid-hash", O_CHECK_HASH, OT_FLAG, NULL, "given UDIDs must be the uppercase hex SHA-256 of the public key"},
     {"chip-root", O_CHIP_ROOT, OT_FILE, "CERT", "birth certificates: the chip maker's root (trust anchor)"},
     {"udid-from", O_UDID_FROM, OT_STR, "cn|serial|filename[:PATTERN]|csv:FILE", "birth certificates: UDID from the subject CN (default), serialNumber, the file name (PATTERN default <UDID>_*) or a udid,certificate-file map"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
     MP_OPTS_COMMON,

@@ -107,7 +107,7 @@ const char *mp_rc_name(int rc)
         "reserved (not produced: batches stop at their first failure)",
         "attestation rejected", "interrupted", "state or ledger not found",
         "busy, retry later", "network or TLS failure",
-        "CRL expires soon or has expired", "reserved (audit trail broken)",
+        "CRL expires soon or has expired", "audit trail broken",
     };
     if (rc >= 0 && (size_t)rc < sizeof(names) / sizeof(names[0])) {
         return names[rc];

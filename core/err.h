@@ -46,7 +46,7 @@ enum mp_rc {
     MP_ERR_BUSY = 22,        /* a server asked to retry later (HTTP 429/503) */
     MP_ERR_NETWORK = 23,     /* server unreachable, TLS or protocol failure */
     MP_ERR_EXPIRING = 24,    /* a CRL's nextUpdate is near or past */
-    MP_ERR_AUDIT = 25,       /* reserved: the audit chain is broken or a checkpoint
+    MP_ERR_AUDIT = 25,       /* the audit chain is broken or a checkpoint
                                 signature does not verify */
 };
 #define MP_ERR_LAST MP_ERR_AUDIT

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -380,7 +381,22 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
         rc = mp_err(MP_ERR_TOKEN, "%s: cannot list slots", ks->module);
         goto end;
     }
-    if ((rc = find_slot(ks, cfg->token)) != MP_OK) {
+    /* SoftHSM rewrites a token's file when a process logs in; another process
+     * loading the token at that moment does not see it. Several stations on
+     * one host start at once: look again with the module reloaded. */
+    for (int tries = 0; (rc = find_slot(ks, cfg->token)) == MP_ERR_TOKEN && cfg->token != NULL && tries < 10; tries++) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        PKCS11_release_all_slots(ks->p11, ks->slots, ks->nslots);
+        ks->slots = NULL;
+        ks->nslots = 0;
+        PKCS11_CTX_unload(ks->p11);
+        nanosleep(&ts, NULL);
+        if (PKCS11_CTX_load(ks->p11, ks->module) != 0 || PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) != 0) {
+            rc = mp_err(MP_ERR_MODULE, "PKCS#11 module %s cannot be loaded", ks->module);
+            goto end;
+        }
+    }
+    if (rc != MP_OK) {
         goto end;
     }
     if (PKCS11_open_session(ks->slot, 1) != 0) {
@@ -390,7 +406,17 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
     if ((rc = check_pin_flags(ks, cfg)) != MP_OK || (rc = mp_pin_get(cfg, "User PIN", &pin)) != MP_OK) {
         goto end;
     }
-    if (PKCS11_login(ks->slot, 0, pin) != 0) {
+    /* SoftHSM answers CKR_GENERAL_ERROR (0x5) to a login while another
+     * process rewrites the token's file (several stations starting at once):
+     * try again a few times; a wrong PIN is never retried */
+    int login = PKCS11_login(ks->slot, 0, pin);
+    for (int tries = 0; login != 0 && ERR_GET_REASON(ERR_peek_last_error()) == 0x5 && tries < 10; tries++) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        ERR_clear_error();
+        nanosleep(&ts, NULL);
+        login = PKCS11_login(ks->slot, 0, pin);
+    }
+    if (login != 0) {
         rc = login_rc();
         goto end;
     }

@@ -1,9 +1,19 @@
 /*
  * ledger.h - the device ledger: chip lists, devices, production orders,
- * issued certificates and revocations.
+ * issued certificates and revocations, stations, reservations and the audit
+ * trail.
  *
- * A small backend interface (mp_ledger_ops) so that a PostgreSQL backend for
- * several factory stations can follow the SQLite one (ledger_sqlite.c).
+ * Two backends behind these operations, chosen by the location: a file path
+ * is SQLite (one station, `make demo`); a postgresql:// or postgres:// URI or
+ * a libpq key=value string is PostgreSQL (many stations sharing one ledger).
+ * The operations are written once in portable SQL on a thin driver
+ * (ledger_int.h, ledger_db.c); both backends carry the same schema version.
+ * Enforcement lives in the database: unique (udid, profile) and unique
+ * serials are constraints, quotas conditional updates that are the last
+ * statements of a transaction (the order row is locked only for the commit,
+ * never across an HSM signature). No session state: PostgreSQL works through
+ * pgbouncer in transaction mode.
+ *
  * Every change happens inside mp_ledger_begin/commit; on any error the caller
  * rolls back, so an import or a batch chunk is all or nothing.
  *
@@ -21,7 +31,17 @@
 
 #define MP_UDID_MAX 64
 
-enum mp_dev_state { MP_DEV_AUTHORIZED = 0, MP_DEV_ISSUED = 1, MP_DEV_REVOKED = 2 };
+/* RESERVED: held by a run's lease (mp_ledger_reserve) until it is issued,
+ * released, or the lease expires (then any run may take it again). */
+enum mp_dev_state { MP_DEV_AUTHORIZED = 0, MP_DEV_ISSUED = 1, MP_DEV_REVOKED = 2, MP_DEV_RESERVED = 3 };
+
+/* The chain profile of a DAC row: one DAC per device and profile (Matter 1.7
+ * adds post-quantum chains sharing the P-256 DAC key). */
+#define MP_PROFILE_DEFAULT "matter-p256"
+
+/* mp_ledger_add_counted with a lease: the device's reservation expired or
+ * went to another run; nothing was recorded for it (the transaction goes on). */
+#define MP_ERR_LEASE_LOST MP_ERR_UNAUTHORIZED
 enum mp_key_origin { MP_KEY_CHIP = 0, MP_KEY_OFFCHIP = 1 };
 
 typedef struct mp_chip_list {
@@ -79,10 +99,16 @@ typedef struct mp_cert_rec {
     size_t der_len;
     const char *path;     /* output file; NULL when it is UDID.der in the batch's folder */
     const char *station;
+    const char *lease;    /* mp_ledger_add_counted: the run's lease on a reserved device (NULL: an authorized one) */
     const char *dir;      /* read back: its batch's folder (the run's output folder) */
 } mp_cert_rec;
 
 typedef struct mp_ledger mp_ledger;
+
+/* Is this location PostgreSQL (a URI or key=value string)? Does it carry a
+ * password (refused on the command line)? */
+int mp_ledger_is_pg_location(const char *loc);
+int mp_ledger_location_has_password(const char *loc);
 
 /* Open (creating and migrating the schema as needed): the low-level call
  * for tests and tools; commands use mp_ledger_open_as (ledger_id.c). */
@@ -95,8 +121,10 @@ int mp_ledger_open(const char *path, mp_ledger **out) MP_MUST_CHECK;
 #define MP_LEDGER_F_RO 2
 int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out) MP_MUST_CHECK;
 
-/* How a command opens its ledger: `path`, or STATE_DIR/ledger.sqlite when
- * path is NULL. A ledger is created only in MP_LEDGER_CREATE mode and only
+/* How a command opens its ledger: `path` (a --ledger value: refused with
+ * MP_ERR_USAGE when it holds a password), else $MATTER_PKI_LEDGER, else
+ * STATE_DIR/ledger.sqlite. A PostgreSQL ledger (an empty database) gets its
+ * schema in the write modes. A ledger is created only in MP_LEDGER_CREATE mode and only
  * where no file exists; a missing or empty ledger is MP_ERR_NO_STATE naming
  * the path; a ledger bound to another PKI than the state directory's
  * (state.h) is MP_ERR_NO_STATE. MP_LEDGER_READ never writes. */
@@ -146,6 +174,10 @@ int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c) MP_MUST_CHECK; /* sets c->b
  * fewer are left or it is closed), add the batch, then each certificate with
  * mp_ledger_add_counted (c->batch set), all in one transaction. */
 int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHECK;
+/* The same for a station: its sub-quota on the order (when the order has
+ * station assignments) and its enabled flag, in conditional updates, then the
+ * order's quota last. MP_ERR_QUOTA / MP_ERR_UNAUTHORIZED name what refused. */
+int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
 int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b) MP_MUST_CHECK; /* sets b->id */
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
 /* Files: the certificates of the order's batches whose files are not
@@ -225,6 +257,18 @@ int mp_ledger_get_fd(mp_ledger *l, const char *udid, mp_fd_rec *r, int *found) M
 int mp_ledger_fd_written(mp_ledger *l, const char *udid) MP_MUST_CHECK;
 int mp_ledger_count_fd(mp_ledger *l, int64_t order_id, uint64_t *n) MP_MUST_CHECK;
 
+/* Several `factory-data build` runs on one order (each in its own folder):
+ * a run claims a device without factory data under its lease before making
+ * its credentials (*got = 0: a live run of another folder has it), takes
+ * {seq} numbers in blocks (mp_ledger_serial_take: a killed run leaves a gap,
+ * never a repeat), and confirms each claim in the transaction that
+ * records the device (*ok = 0: the claim expired and another run took it).
+ * A confirmed claim keeps the folder (mp_ledger_fd_dir): only that folder's
+ * runs rebuild the device's files. */
+int mp_ledger_fd_claim(mp_ledger *l, const char *lease, time_t until, const char *dir, const char *udid, int *got) MP_MUST_CHECK;
+int mp_ledger_fd_confirm(mp_ledger *l, const char *udid, const char *lease, int *ok) MP_MUST_CHECK;
+int mp_ledger_fd_release(mp_ledger *l, const char *lease) MP_MUST_CHECK;
+int mp_ledger_fd_dir(mp_ledger *l, const char *udid, char *dir, size_t cap, int *found) MP_MUST_CHECK;
 /* Factory-data line-readiness (issues 13/14). Tables created on first use by
  * mp_ledger_fd_prepare (IF NOT EXISTS, outside the schema versions):
  * fd_images(udid, format, sha256) - the SHA-256 of every image built;
@@ -243,6 +287,9 @@ int mp_ledger_fd_rd_uid_owner(mp_ledger *l, const uint8_t *rd_uid, size_t len, c
  * and its update (never moves back). */
 int mp_ledger_serial_next(mp_ledger *l, const char *tmpl, uint64_t *next, int *found) MP_MUST_CHECK;
 int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next) MP_MUST_CHECK;
+/* Take n consecutive {seq} numbers of a template at once (not below floor):
+ * *first is the first; runs at once get disjoint blocks. */
+int mp_ledger_serial_take(mp_ledger *l, const char *tmpl, uint64_t floor, uint64_t n, uint64_t *first) MP_MUST_CHECK;
 /* The device's state (enum mp_dev_state) and whether its DAC belongs to
  * order_id; *found 0 for an unknown UDID. */
 int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order,
@@ -326,5 +373,110 @@ int mp_ledger_dcl_delete(mp_ledger *l, const char *key) MP_MUST_CHECK;
 /* Every stored record whose key starts with prefix, in key order. */
 int mp_ledger_dcl_each(mp_ledger *l, const char *prefix,
                        int (*cb)(void *ctx, const char *key, const char *json), void *ctx) MP_MUST_CHECK;
+
+/* ---- reservations (many runs, one order) ----------------------------------
+ * A run reserves the devices it works on under a lease (a random token of
+ * the run) that expires at `until`: expired reservations of any run return to
+ * the pool first. PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED; SQLite: the
+ * same statement under its single writer. At most what the order (and the
+ * station's sub-quota) has left beyond the live reservations of other runs
+ * is reserved. Each call is its own short transaction. */
+int mp_ledger_reserve(mp_ledger *l, int64_t order_id, const char *station, const char *lease, time_t until,
+                      size_t max, mp_device *out, size_t *n) MP_MUST_CHECK;
+/* One named device (--udid): *got = 0 when it has a DAC or another live run holds it. */
+int mp_ledger_reserve_udid(mp_ledger *l, int64_t order_id, const char *lease, time_t until, const char *udid,
+                           mp_device *d, int *got) MP_MUST_CHECK;
+/* Give back every device this lease still holds (the unused part of a block). */
+int mp_ledger_release(mp_ledger *l, const char *lease) MP_MUST_CHECK;
+/* Extend the lease of this run's reservations (long runs). */
+int mp_ledger_renew(mp_ledger *l, const char *lease, time_t until) MP_MUST_CHECK;
+
+/* ---- stations ------------------------------------------------------------ */
+typedef struct mp_station {
+    char name[65];
+    int enabled;
+    uint64_t issued;
+    char created_at[21];
+} mp_station;
+#define MP_STATION_MAX 64
+/* A station name: 1-64 of [A-Za-z0-9._-]. */
+int mp_station_name_ok(const char *name);
+/* Add (MP_ERR_DUPLICATE if it exists), disable (MP_ERR_INVALID if unknown). */
+int mp_ledger_station_add(mp_ledger *l, const char *name) MP_MUST_CHECK;
+int mp_ledger_station_disable(mp_ledger *l, const char *name) MP_MUST_CHECK;
+int mp_ledger_each_station(mp_ledger *l, int (*cb)(void *ctx, const mp_station *s), void *ctx) MP_MUST_CHECK;
+/* A run's station: registered on first use (enabled), refused when disabled
+ * (MP_ERR_UNAUTHORIZED) or, when the order has station assignments, not
+ * assigned to it (MP_ERR_UNAUTHORIZED). Its own transaction. */
+int mp_ledger_station_check(mp_ledger *l, const char *name, int64_t order_id) MP_MUST_CHECK;
+/* Is the station in the stations table (without registering it)? */
+int mp_ledger_station_exists(mp_ledger *l, const char *name, int *found) MP_MUST_CHECK;
+/* order assign: a per-station sub-quota of an order (replaces an earlier one;
+ * not below what the station already issued on it). */
+int mp_ledger_order_assign(mp_ledger *l, int64_t order_id, const char *station, uint64_t quota) MP_MUST_CHECK;
+typedef struct mp_station_count {
+    int64_t order_id;
+    char station[65];
+    uint64_t issued;
+    int64_t quota; /* -1: no sub-quota */
+} mp_station_count;
+/* Certificates per order and station (with the sub-quotas). */
+int mp_ledger_each_station_count(mp_ledger *l, int (*cb)(void *ctx, const mp_station_count *c), void *ctx) MP_MUST_CHECK;
+
+/* Copy every row of src into dst, which must be empty (`ledger migrate`),
+ * with its IDs and the audit chain as it is, in one transaction on dst, and
+ * verify each table read back (rows and SHA-256); then an audit row
+ * `ledger.migrate` on dst. *rows: rows copied. MP_ERR_EXISTS if dst is not
+ * empty. */
+int mp_ledger_copy(mp_ledger *src, mp_ledger *dst, uint64_t *rows) MP_MUST_CHECK;
+
+/* ---- audit trail ------------------------------------------------------------
+ * Append-only (a trigger refuses UPDATE and DELETE), hash-chained: hash =
+ * SHA-256(prev || canonical row) where the canonical row is
+ * "seq\nat\nstation\noperator\nevent\nobjects\ndetail". Appends serialize on
+ * the one-row table audit_head (inside the caller's transaction). */
+typedef struct mp_audit_row {
+    int64_t seq;
+    char at[21];
+    const char *station, *operator_, *event, *objects, *detail;
+    uint8_t prev[32], hash[32];
+} mp_audit_row;
+int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const char *objects,
+                    const char *detail_json) MP_MUST_CHECK;
+/* Recompute the chain: *bad = the first bad sequence number (0: all good),
+ * why names what is wrong. */
+int mp_ledger_audit_verify(mp_ledger *l, int64_t *bad, char *why, size_t why_cap, uint64_t *rows) MP_MUST_CHECK;
+int mp_ledger_each_audit(mp_ledger *l, int (*cb)(void *ctx, const mp_audit_row *r), void *ctx) MP_MUST_CHECK;
+/* Checkpoints: an ECDSA P-256 signature by the audit key in the HSM (its own
+ * key, never the PAA's or a PAI's) over SHA-256("matter-pki audit
+ * checkpoint v1\n" seq "\n" hex(hash) "\n" time) of the trail's head. The
+ * key's public point is kept in audit_keys; `audit init --out` also writes it
+ * to a file that `audit verify --audit-key` pins. */
+typedef struct mp_audit_key {
+    int64_t id;
+    char label[128];
+    char skid[41];
+    uint8_t point[65];
+} mp_audit_key;
+int mp_ledger_audit_key_add(mp_ledger *l, const char *label, const char *skid, const uint8_t point[static 65], int64_t *id) MP_MUST_CHECK;
+/* The newest audit key; *found = 0 when none was made (`audit init`). */
+int mp_ledger_audit_key(mp_ledger *l, mp_audit_key *k, int *found) MP_MUST_CHECK;
+int mp_ledger_audit_head(mp_ledger *l, int64_t *seq, uint8_t hash[static 32]) MP_MUST_CHECK;
+typedef struct mp_audit_checkpoint {
+    int64_t seq, key_id;
+    uint8_t hash[32];
+    char at[21];
+    uint8_t sig[80];
+    size_t sig_len;
+} mp_audit_checkpoint;
+int mp_ledger_checkpoint_add(mp_ledger *l, const mp_audit_checkpoint *c) MP_MUST_CHECK;
+int mp_ledger_each_checkpoint(mp_ledger *l, int (*cb)(void *ctx, const mp_audit_checkpoint *c), void *ctx) MP_MUST_CHECK;
+/* The digest a checkpoint signs. */
+void mp_audit_checkpoint_digest(const mp_audit_checkpoint *c, uint8_t out[static 32]);
+
+/* The station of a run that names none: $MATTER_PKI_STATION, else the host name. */
+const char *mp_ledger_station_default(void);
+/* The operator recorded in audit rows: $MATTER_PKI_OPERATOR, else the login name. */
+const char *mp_ledger_operator(void);
 
 #endif

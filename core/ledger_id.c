@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -178,8 +179,16 @@ static int bind_identity(mp_ledger *l, const char *state_dir, int mode)
 int mp_ledger_open_as(const char *state_dir, const char *path, int mode, mp_ledger **out)
 {
     char def[4200];
-    int is_default = path == NULL;
     *out = NULL;
+    if (path != NULL && mp_ledger_location_has_password(path)) {
+        return mp_err(MP_ERR_USAGE, "--ledger: a password on the command line is refused (others can read it);"
+                                    " use PGPASSFILE, ~/.pgpass or PGPASSWORD");
+    }
+    if (path == NULL) {
+        path = getenv("MATTER_PKI_LEDGER");
+        if (path != NULL && *path == 0) path = NULL;
+    }
+    int is_default = path == NULL;
     if (is_default) {
         if (!is_dir(state_dir)) {
             return mp_err(MP_ERR_NO_STATE, "state directory %s does not exist, so neither does its ledger; create one with 'matter-pki token init', or point at it with --state-dir DIR or MATTER_PKI_STATE=DIR (or name a ledger with --ledger)",
@@ -189,7 +198,7 @@ int mp_ledger_open_as(const char *state_dir, const char *path, int mode, mp_ledg
         path = def;
     }
     int rc = MP_OK;
-    if (strncmp(path, "postgres", 8) != 0) {
+    if (!mp_ledger_is_pg_location(path)) {
         rc = check_file(path, mode, state_dir, is_default);
     }
     int flags = mode == MP_LEDGER_READ ? MP_LEDGER_F_RO : mode == MP_LEDGER_CREATE ? MP_LEDGER_F_CREATE : 0;

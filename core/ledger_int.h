@@ -1,12 +1,66 @@
-/* ledger_int.h - internals shared by the SQLite ledger's files. */
+/* ledger_int.h - internals shared by the ledger's files: the thin driver
+ * (ledger_db.c) that runs one portable SQL text on SQLite or on PostgreSQL,
+ * and the schema (ledger_schema.c).
+ *
+ * Ledger logic is written once, in SQL both databases accept: `?` or `?N`
+ * parameters (turned into `$N` for PostgreSQL), RETURNING, ON CONFLICT,
+ * partial indexes, hex(BLOB) (a PostgreSQL function of the schema), integers
+ * for booleans and times. A query is a cached statement named by its SQL
+ * text's address (a string literal):
+ *
+ *     mp_q *q = mp_q_get(l, "UPDATE orders SET issued=issued+?2 WHERE id=?1 AND issued+?2<=quota");
+ *     if (q == NULL) return MP_ERR_DB;
+ *     mp_q_i64(q, 1, id); mp_q_i64(q, 2, n);
+ *     if (mp_q_step(q) < 0) return mp_ledger_err(l, "take quota");
+ *     if (mp_q_changes(q) != 1) ...
+ *
+ * Bound text and blobs are borrowed until the statement is stepped the
+ * first time. A statement left on a row keeps SQLite's read transaction:
+ * mp_q_reset it (mp_q_step resets at the end of the rows).
+ */
 #ifndef MP_LEDGER_INT_H
 #define MP_LEDGER_INT_H
 
 #include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "ledger.h"
 
-/* A cached prepared statement for this SQL text (reset, bindings cleared). */
+typedef struct mp_q mp_q;
+
+mp_q *mp_q_get(mp_ledger *l, const char *sql);
+void mp_q_i64(mp_q *q, int i, int64_t v);
+void mp_q_txt(mp_q *q, int i, const char *s); /* NULL binds NULL */
+void mp_q_blob(mp_q *q, int i, const void *p, size_t n);
+void mp_q_null(mp_q *q, int i);
+/* 1 = a row, 0 = done, -1 = error (mp_ledger_err names it). */
+int mp_q_step(mp_q *q);
+void mp_q_reset(mp_q *q);
+int64_t mp_q_changes(mp_q *q);
+int mp_q_isnull(mp_q *q, int c);
+int64_t mp_q_int(mp_q *q, int c);
+const char *mp_q_text(mp_q *q, int c);                /* NULL for NULL */
+const uint8_t *mp_q_bytes(mp_q *q, int c, size_t *n); /* blob / bytea */
+/* A column's value type in this row: 'i' integer, 't' text, 'b' blob, 'n' NULL
+ * ('r' a float, which the ledger does not use). */
+int mp_q_type(mp_q *q, int c);
+int mp_q_columns(mp_q *q);
+
+/* Run SQL without parameters (several statements; on PostgreSQL in one
+ * round trip). */
+int mp_ledger_exec(mp_ledger *l, const char *sql) MP_MUST_CHECK;
+/* The last error as MP_ERR_DB "ledger LOC: what: message". */
+int mp_ledger_err(mp_ledger *l, const char *what);
+int mp_ledger_db_err(mp_ledger *l, const char *what); /* the same (older name) */
+/* Was the last error a unique (or primary key) violation of table.column?
+ * column NULL: any unique violation. */
+int mp_ledger_conflict(mp_ledger *l, const char *table, const char *column);
+int mp_ledger_is_pg(const mp_ledger *l);
+int mp_ledger_in_tx(mp_ledger *l);
+
+/* SQLite only (NULL on PostgreSQL): the raw connection and a cached
+ * prepared statement, for code not yet written against mp_q. */
 sqlite3_stmt *mp_ledger_stmt(mp_ledger *l, const char *sql);
 sqlite3 *mp_ledger_db(mp_ledger *l);
 /* ledger_id.c: open the SQLite file for mp_ledger_open_flags: read-only
@@ -17,18 +71,20 @@ int mp_ledger_sqlite_open(const char *path, int flags, sqlite3 **db) MP_MUST_CHE
 /* A read-only open of a ledger of an older schema on writable media becomes
  * a read-write one, so that the one-time upgrade runs: returns flags. */
 int mp_ledger_sqlite_ro_flags(const char *path, int flags);
-int mp_ledger_db_err(mp_ledger *l, const char *what);
+
 
 /* ledger_schema.c: the schema version this code writes, the SQL functions its
  * migrations use, and the migration of an older ledger (under the write lock).
- * It works on the bare sqlite3 handle and never calls back into
- * ledger_sqlite.c (which opens the database and then calls these). */
-#define MP_LEDGER_SCHEMA 7
+ * The SQLite migration works on the bare sqlite3 handle and never calls back
+ * into the driver (which opens the database and then calls it). */
+#define MP_LEDGER_SCHEMA 8
 /* Hex text (either case; an odd length is a value's hex without its leading
  * 0) to bytes; -1 if it is not hex or longer than cap bytes. */
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap);
 void mp_ledger_sql_functions(sqlite3 *db);
 int mp_ledger_migrate(sqlite3 *db, const char *path) MP_MUST_CHECK;
+/* may_create: an empty database gets the schema (else MP_ERR_NO_STATE). */
+int mp_ledger_migrate_pg(mp_ledger *l, int may_create) MP_MUST_CHECK;
 
 /* A certificate's file: its own path (CSR mode), or UDID.der in its batch's
  * folder (schema 5: c = dacs, b = dac_batches). */

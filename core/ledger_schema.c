@@ -126,17 +126,148 @@ static const char schema_v6[] =
     "CREATE UNIQUE INDEX dac_runs_open ON dac_runs(order_id, dir) WHERE finished_at IS NULL;"
     "UPDATE meta SET value='6' WHERE key='schema_version';";
 
-/* v7: orders may carry a unique label (EST paths name an order by it), and
- * the station CA's certificates are recorded for the station CRL and the
- * EST server's revocation check. */
+
+/* v7: many stations, one ledger. A chain profile on each certificate row,
+ * unique per device and profile (Matter 1.7 stores several chains sharing the
+ * P-256 DAC key); device reservations (state 3 under a run's lease, which
+ * expires); stations with their enabled flag and per-order sub-quotas; the
+ * append-only, hash-chained audit trail. Runs with foreign keys off (dacs is
+ * rebuilt for its new unique constraint). The same tables as the PostgreSQL
+ * schema (pg_schema below). */
+#define V7_COMMON \
+    "CREATE INDEX devices_reserved ON devices(lease_until) WHERE state=3;" \
+    "CREATE TABLE stations(name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, issued INTEGER NOT NULL," \
+    " created_at TEXT NOT NULL);" \
+    "CREATE TABLE order_stations(order_id INTEGER NOT NULL REFERENCES orders(id)," \
+    " station TEXT NOT NULL REFERENCES stations(name), quota INTEGER NOT NULL, issued INTEGER NOT NULL," \
+    " PRIMARY KEY(order_id, station), CHECK(issued <= quota));" \
+    "CREATE TABLE audit(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, station TEXT NOT NULL, operator TEXT NOT NULL," \
+    " event TEXT NOT NULL, objects TEXT NOT NULL, detail TEXT NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL);" \
+    "CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL, hash BLOB NOT NULL);" \
+    "CREATE TABLE fd_claims(udid TEXT PRIMARY KEY, lease TEXT NOT NULL, until INTEGER NOT NULL, dir TEXT NOT NULL);" \
+    "CREATE TABLE audit_keys(id INTEGER PRIMARY KEY, label TEXT NOT NULL, skid TEXT NOT NULL, pubkey BLOB NOT NULL," \
+    " created_at TEXT NOT NULL);" \
+    "CREATE TABLE audit_checkpoints(seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, at TEXT NOT NULL," \
+    " key_id INTEGER NOT NULL REFERENCES audit_keys(id), sig BLOB NOT NULL);"
+
 static const char schema_v7[] =
-    "ALTER TABLE orders ADD COLUMN label TEXT;"
-    "CREATE UNIQUE INDEX orders_label ON orders(label) WHERE label IS NOT NULL;"
-    "CREATE TABLE station_certs(serial TEXT PRIMARY KEY, name TEXT NOT NULL, not_after INTEGER NOT NULL,"
-    " issued_at TEXT NOT NULL, revoked_at INTEGER);"
-    "CREATE INDEX station_certs_name ON station_certs(name);"
+    "DROP VIEW certificates;"
+    "CREATE TABLE dacs_v6(id INTEGER PRIMARY KEY, udid TEXT NOT NULL REFERENCES devices(udid),"
+    " profile TEXT NOT NULL DEFAULT '" MP_PROFILE_DEFAULT "', order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " batch INTEGER NOT NULL REFERENCES dac_batches(id), serial BLOB NOT NULL UNIQUE, sha256 BLOB NOT NULL,"
+    " der BLOB NOT NULL, path TEXT, UNIQUE(udid, profile));"
+    "INSERT INTO dacs_v6(id, udid, profile, order_id, batch, serial, sha256, der, path)"
+    " SELECT id, udid, '" MP_PROFILE_DEFAULT "', order_id, batch, serial, sha256, der, path FROM dacs ORDER BY id;"
+    "DROP TABLE dacs;"
+    "ALTER TABLE dacs_v6 RENAME TO dacs;"
+    "CREATE INDEX dacs_order ON dacs(order_id, udid);"
+    "CREATE INDEX dacs_batch ON dacs(batch);"
+    "CREATE VIEW certificates AS SELECT hex(c.serial) AS serial, b.pai_skid AS pai_skid, c.udid AS udid,"
+    " c.order_id AS order_id, b.not_before AS not_before, b.not_after AS not_after,"
+    " lower(hex(c.sha256)) AS sha256, c.der AS der, " CERT_PATH " AS path, b.station AS station,"
+    " b.issued_at AS issued_at, b.written AS written, c.batch AS batch, c.profile AS profile"
+    " FROM dacs c JOIN dac_batches b ON b.id = c.batch;"
+    "ALTER TABLE devices ADD COLUMN lease TEXT;"
+    "ALTER TABLE devices ADD COLUMN lease_until INTEGER;"
+    "ALTER TABLE devices ADD COLUMN lease_order INTEGER;"
+    V7_COMMON
+    "INSERT INTO stations(name, enabled, issued, created_at) SELECT b.station, 1, count(c.id), min(b.issued_at)"
+    " FROM dac_batches b LEFT JOIN dacs c ON c.batch = b.id GROUP BY b.station;"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+    "INSERT INTO audit_head(id, seq, hash) VALUES(1, 0, zeroblob(32));"
+    "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next INTEGER NOT NULL);"
     "UPDATE meta SET value='7' WHERE key='schema_version';";
 
+/* PostgreSQL: the whole current schema at once (an empty database), the same
+ * tables and constraints as SQLite's v6 (constraints named table_column_...
+ * so messages can say which field clashed). hex() and datetime('now') as
+ * SQLite has them, so the ledger's SQL runs unchanged. */
+static const char pg_schema[] =
+    "CREATE FUNCTION hex(bytea) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$SELECT upper(encode($1, 'hex'))$$;"
+    "CREATE FUNCTION datetime(text) RETURNS text LANGUAGE sql STABLE AS"
+    " $$SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')$$;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE chip_lists(id BIGSERIAL PRIMARY KEY, sha256 TEXT NOT NULL CONSTRAINT chip_lists_sha256_key UNIQUE,"
+    " format TEXT NOT NULL, source TEXT NOT NULL, signed BIGINT NOT NULL, signer TEXT NOT NULL, count BIGINT NOT NULL,"
+    " imported_at TEXT NOT NULL);"
+    "CREATE TABLE devices(udid TEXT CONSTRAINT devices_udid_key PRIMARY KEY,"
+    " pubkey BYTEA NOT NULL CONSTRAINT devices_pubkey_key UNIQUE, list_id BIGINT REFERENCES chip_lists(id),"
+    " state BIGINT NOT NULL, key_origin BIGINT NOT NULL, created_at TEXT NOT NULL, lease TEXT, lease_until BIGINT,"
+    " lease_order BIGINT);"
+    "CREATE INDEX devices_authorized ON devices(udid) WHERE state=0 AND key_origin=0;"
+    "CREATE UNIQUE INDEX devices_udid_nocase ON devices(lower(udid));"
+    "CREATE TABLE orders(id BIGSERIAL PRIMARY KEY, vid BIGINT NOT NULL, pid BIGINT NOT NULL, pai_cert TEXT NOT NULL,"
+    " pai_key TEXT NOT NULL, pai_skid TEXT NOT NULL, quota BIGINT NOT NULL, issued BIGINT NOT NULL,"
+    " cn_template TEXT NOT NULL, valid_from BIGINT NOT NULL, days BIGINT NOT NULL, closed BIGINT NOT NULL,"
+    " created_at TEXT NOT NULL, CHECK(issued <= quota));"
+    "CREATE TABLE dac_batches(id BIGSERIAL PRIMARY KEY, order_id BIGINT NOT NULL REFERENCES orders(id),"
+    " pai_skid TEXT NOT NULL, not_before BIGINT NOT NULL, not_after BIGINT NOT NULL, dir TEXT NOT NULL,"
+    " station TEXT NOT NULL, issued_at TEXT NOT NULL, written BIGINT NOT NULL);"
+    "CREATE INDEX dac_batches_unwritten ON dac_batches(order_id) WHERE written=0;"
+    "CREATE TABLE dacs(id BIGSERIAL PRIMARY KEY, udid TEXT NOT NULL REFERENCES devices(udid),"
+    " profile TEXT NOT NULL DEFAULT '" MP_PROFILE_DEFAULT "', order_id BIGINT NOT NULL REFERENCES orders(id),"
+    " batch BIGINT NOT NULL REFERENCES dac_batches(id), serial BYTEA NOT NULL CONSTRAINT dacs_serial_key UNIQUE,"
+    " sha256 BYTEA NOT NULL, der BYTEA NOT NULL, path TEXT, CONSTRAINT dacs_udid_profile_key UNIQUE(udid, profile));"
+    "CREATE INDEX dacs_order ON dacs(order_id, udid);"
+    "CREATE INDEX dacs_batch ON dacs(batch);"
+    "CREATE VIEW certificates AS SELECT hex(c.serial) AS serial, b.pai_skid AS pai_skid, c.udid AS udid,"
+    " c.order_id AS order_id, b.not_before AS not_before, b.not_after AS not_after,"
+    " lower(hex(c.sha256)) AS sha256, c.der AS der, " CERT_PATH " AS path, b.station AS station,"
+    " b.issued_at AS issued_at, b.written AS written, c.batch AS batch, c.profile AS profile"
+    " FROM dacs c JOIN dac_batches b ON b.id = c.batch;"
+    "CREATE TABLE revocations(serial TEXT NOT NULL, pai_skid TEXT NOT NULL, reason TEXT NOT NULL,"
+    " revoked_at BIGINT NOT NULL, CONSTRAINT revocations_serial_key PRIMARY KEY(pai_skid, serial));"
+    "CREATE TABLE crl_numbers(pai_skid TEXT PRIMARY KEY, next BIGINT NOT NULL);"
+    "CREATE TABLE factory_data(udid TEXT CONSTRAINT factory_data_udid_key PRIMARY KEY REFERENCES devices(udid),"
+    " order_id BIGINT NOT NULL REFERENCES orders(id), serial TEXT NOT NULL CONSTRAINT factory_data_serial_key UNIQUE,"
+    " discriminator BIGINT NOT NULL, iterations BIGINT NOT NULL, salt BYTEA NOT NULL,"
+    " verifier BYTEA NOT NULL, rd_uid BYTEA NOT NULL, passcode BIGINT, mfg_date TEXT NOT NULL,"
+    " written BIGINT NOT NULL, built_at TEXT NOT NULL);"
+    "CREATE INDEX factory_data_order ON factory_data(order_id, udid);"
+    "CREATE INDEX devices_reserved ON devices(lease_until) WHERE state=3;"
+    "CREATE TABLE stations(name TEXT CONSTRAINT stations_name_key PRIMARY KEY, enabled BIGINT NOT NULL,"
+    " issued BIGINT NOT NULL, created_at TEXT NOT NULL);"
+    "CREATE TABLE order_stations(order_id BIGINT NOT NULL REFERENCES orders(id),"
+    " station TEXT NOT NULL REFERENCES stations(name), quota BIGINT NOT NULL, issued BIGINT NOT NULL,"
+    " PRIMARY KEY(order_id, station), CHECK(issued <= quota));"
+    "CREATE TABLE audit(seq BIGINT PRIMARY KEY, at TEXT NOT NULL, station TEXT NOT NULL, operator TEXT NOT NULL,"
+    " event TEXT NOT NULL, objects TEXT NOT NULL, detail TEXT NOT NULL, prev BYTEA NOT NULL, hash BYTEA NOT NULL);"
+    "CREATE TABLE audit_head(id BIGINT PRIMARY KEY CHECK(id = 1), seq BIGINT NOT NULL, hash BYTEA NOT NULL);"
+    "CREATE TABLE fd_claims(udid TEXT PRIMARY KEY, lease TEXT NOT NULL, until BIGINT NOT NULL, dir TEXT NOT NULL);"
+    "CREATE TABLE fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format));"
+    "CREATE TABLE serial_counters(template TEXT PRIMARY KEY, next BIGINT NOT NULL);"
+    "CREATE UNIQUE INDEX factory_data_rd_uid ON factory_data(rd_uid);"
+    "CREATE TABLE audit_keys(id BIGSERIAL PRIMARY KEY, label TEXT NOT NULL, skid TEXT NOT NULL, pubkey BYTEA NOT NULL,"
+    " created_at TEXT NOT NULL);"
+    "CREATE TABLE audit_checkpoints(seq BIGINT PRIMARY KEY, hash BYTEA NOT NULL, at TEXT NOT NULL,"
+    " key_id BIGINT NOT NULL REFERENCES audit_keys(id), sig BYTEA NOT NULL);"
+    "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END$$;"
+    "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();"
+    "INSERT INTO audit_head(id, seq, hash) VALUES(1, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000');"
+    "CREATE TABLE dac_runs(id BIGSERIAL PRIMARY KEY, order_id BIGINT NOT NULL REFERENCES orders(id),"
+    " dir TEXT NOT NULL, generate BIGINT NOT NULL, target BIGINT NOT NULL, issued BIGINT NOT NULL,"
+    " station TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, CHECK(issued <= target));"
+    "CREATE UNIQUE INDEX dac_runs_open ON dac_runs(order_id, dir) WHERE finished_at IS NULL;"
+    "INSERT INTO meta VALUES('schema_version', '7');";
+
+
+/* v8: orders may carry a unique label (EST paths name an order by it), and
+ * the station CA's certificates are recorded for the station CRL and the
+ * EST server's revocation check. The same SQL on SQLite and PostgreSQL
+ * (INTEGER is 64-bit on both for these columns' values). */
+static const char schema_v8[] =
+    "ALTER TABLE orders ADD COLUMN label TEXT;"
+    "CREATE UNIQUE INDEX orders_label ON orders(label) WHERE label IS NOT NULL;"
+    "CREATE TABLE station_certs(serial TEXT PRIMARY KEY, name TEXT NOT NULL, not_after BIGINT NOT NULL,"
+    " issued_at TEXT NOT NULL, revoked_at BIGINT);"
+    "CREATE INDEX station_certs_name ON station_certs(name);"
+    "UPDATE meta SET value='8' WHERE key='schema_version';";
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap)
 {
     char even[2 * 256 + 2];
@@ -215,7 +346,8 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
     /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
      * version is read again under the write lock, so two programs opening
      * an old ledger at once do each step once. */
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7,
+                                        schema_v8};
     while (version < MP_LEDGER_SCHEMA) {
         char *msg = NULL;
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -244,7 +376,73 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
     }
     sqlite3_busy_timeout(db, 10000);
     if (version > MP_LEDGER_SCHEMA) {
-        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki (%d)", path, version, MP_LEDGER_SCHEMA);
+        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki's (%d): use a newer matter-pki",
+                      path, version, MP_LEDGER_SCHEMA);
+    }
+    return MP_OK;
+}
+
+/* PostgreSQL: under a transaction-level advisory lock (no session state), an
+ * empty database gets the whole schema; a ledger of another version is
+ * refused naming both (there are no PostgreSQL migrations before v6). */
+int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
+{
+    int rc = mp_ledger_begin(l);
+    if (rc != MP_OK) return rc;
+    mp_q *q = mp_q_get(l, "SELECT pg_advisory_xact_lock(7235218), to_regclass('meta') IS NOT NULL");
+    int r = q ? mp_q_step(q) : -1;
+    int exists = r == 1 && mp_q_int(q, 1) != 0;
+    if (q) mp_q_reset(q);
+    if (r != 1) {
+        rc = mp_ledger_err(l, "cannot lock for the schema check");
+        mp_ledger_rollback(l);
+        return rc;
+    }
+    int version = MP_LEDGER_SCHEMA;
+    if (!exists && !may_create) {
+        mp_ledger_rollback(l);
+        return mp_err(MP_ERR_NO_STATE, "ledger %s holds no matter-pki ledger (no meta table); a read-only command never creates"
+                      " one: run a command that writes (chips import, ledger migrate) first", mp_ledger_path(l));
+    }
+    if (!exists) {
+        /* the v7 schema, then the same migrations an existing v7 ledger gets */
+        if (mp_ledger_exec(l, pg_schema) != MP_OK || mp_ledger_exec(l, schema_v8) != MP_OK) {
+            rc = mp_ledger_err(l, "cannot create the ledger schema (does this role have CREATE on the database?)");
+            mp_ledger_rollback(l);
+            return rc;
+        }
+    } else {
+        q = mp_q_get(l, "SELECT value FROM meta WHERE key='schema_version'");
+        r = q ? mp_q_step(q) : -1;
+        version = r == 1 ? atoi(mp_q_text(q, 0)) : 0;
+        if (q) mp_q_reset(q);
+        if (r < 0) {
+            rc = mp_ledger_err(l, "read the schema version");
+            mp_ledger_rollback(l);
+            return rc;
+        }
+        /* v7 -> v8 (order labels, station certificates), under the same lock
+         * and in the same transaction as the version check */
+        if (version == 7 && may_create) {
+            if (mp_ledger_exec(l, schema_v8) != MP_OK) {
+                rc = mp_ledger_err(l, "cannot migrate the schema to version 8");
+                mp_ledger_rollback(l);
+                return rc;
+            }
+            version = 8;
+        }
+    }
+    if ((rc = mp_ledger_commit(l)) != MP_OK) {
+        mp_ledger_rollback(l);
+        return rc;
+    }
+    if (version > MP_LEDGER_SCHEMA) {
+        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki's (%d): use a newer matter-pki",
+                      mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
+    }
+    if (version < MP_LEDGER_SCHEMA) {
+        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is older than this matter-pki's (%d) and PostgreSQL ledgers"
+                      " before version %d cannot be upgraded", mp_ledger_path(l), version, MP_LEDGER_SCHEMA, MP_LEDGER_SCHEMA);
     }
     return MP_OK;
 }

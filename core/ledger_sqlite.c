@@ -1,6 +1,7 @@
-/* ledger_sqlite.c - the SQLite ledger backend (see ledger.h). WAL mode,
- * synchronous=FULL, foreign keys on; the schema is versioned in `meta` and
- * migrated by mp_ledger_open. */
+/* ledger_sqlite.c - the ledger's operations (see ledger.h), written once in
+ * portable SQL on the driver of ledger_db.c: the same code runs on an SQLite
+ * file (WAL mode, synchronous=FULL, foreign keys on) and on PostgreSQL. The
+ * schema is versioned in `meta` and migrated by mp_ledger_open. */
 #include "ledger.h"
 
 #include <stdio.h>
@@ -13,13 +14,12 @@
 #include "ledger_int.h"
 #include "util.h"
 
-#define MAX_EXTRA_STMT 32
-
 enum {
     S_LIST_KNOWN, S_ADD_LIST, S_LIST_COUNT, S_ADD_DEV, S_GET_DEV, S_DEV_BY_KEY, S_ADD_ORDER,
     S_GET_ORDER, S_CLOSE_ORDER, S_EACH_ORDER, S_NEXT_DEV, S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
     S_ADD_BATCH, S_ADD_CERT, S_UNWRITTEN, S_BATCH_WRITTEN, S_CERT_UDID, S_REVOKE_FIND, S_REVOKE_ADD,
-    S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_ORDER_LABEL, S_GET_DAC, S_ST_ADD, S_ST_REVOKE, S_ST_GET, S_ST_EACH_REVOKED, S_NSTMT
+    S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_DEV_ISSUE_LEASED, S_ORDER_LABEL, S_GET_DAC,
+    S_ST_ADD, S_ST_REVOKE, S_ST_GET, S_ST_EACH_REVOKED, S_NSTMT
 };
 
 /* A certificate as row_cert reads it (c = dacs, b = its dac_batches row). */
@@ -28,21 +28,29 @@ enum {
 
 static const char *const sql[S_NSTMT] = {
     [S_LIST_KNOWN] = "SELECT 1 FROM chip_lists WHERE sha256=?",
-    [S_ADD_LIST] = "INSERT INTO chip_lists(sha256,format,source,signed,signer,count,imported_at) VALUES(?,?,?,?,?,0,?)",
+    [S_ADD_LIST] = "INSERT INTO chip_lists(sha256,format,source,signed,signer,count,imported_at) VALUES(?,?,?,?,?,0,?) RETURNING id",
     [S_LIST_COUNT] = "UPDATE chip_lists SET count=? WHERE id=?",
     [S_ADD_DEV] = "INSERT INTO devices(udid,pubkey,list_id,state,key_origin,created_at) VALUES(?,?,?,?,?,?)",
     [S_GET_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE udid=?",
     [S_DEV_BY_KEY] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE pubkey=?",
-    [S_ADD_ORDER] = "INSERT INTO orders(vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at,label) VALUES(?,?,?,?,?,?,0,?,?,?,0,?,?)",
+    [S_ADD_ORDER] = "INSERT INTO orders(vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at,label)"
+                    " VALUES(?,?,?,?,?,?,0,?,?,?,0,?,?) RETURNING id",
     [S_GET_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders WHERE id=?",
     [S_CLOSE_ORDER] = "UPDATE orders SET closed=1 WHERE id=?",
     [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders ORDER BY id",
     [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices INDEXED BY devices_authorized"
                    " WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
-    [S_COUNT_AUTH] = "SELECT count(*) FROM devices WHERE state=0 AND key_origin=0",
-    [S_ORDER_INC] = "UPDATE orders SET issued=issued+?2 WHERE id=?1 AND issued+?2<=quota AND closed=0",
+    /* reserved ones too: authorized and without a DAC (a run may give them back) */
+    [S_COUNT_AUTH] = "SELECT count(*) FROM devices WHERE state IN (0,3) AND key_origin=0",
+    /* the order's quota: the last statement of an issuing transaction, so
+     * the order row is locked only for the commit */
+    [S_ORDER_INC] = "UPDATE orders SET issued=issued+?2 WHERE id=?1 AND issued+?2<=quota AND closed=0 RETURNING issued",
     [S_DEV_ISSUE] = "UPDATE devices SET state=1 WHERE udid=? AND state=0",
-    [S_ADD_BATCH] = "INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written) VALUES(?,?,?,?,?,?,?,0)",
+    /* a reserved device: only while this run's lease holds */
+    [S_DEV_ISSUE_LEASED] = "UPDATE devices SET state=1,lease=NULL,lease_until=NULL,lease_order=NULL"
+                           " WHERE udid=?1 AND state=3 AND lease=?2 AND lease_until>=?3",
+    [S_ADD_BATCH] = "INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written)"
+                    " VALUES(?,?,?,?,?,?,?,0) RETURNING id",
     [S_ADD_CERT] = "INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) VALUES(?,?,?,?,?,?,?)",
     [S_UNWRITTEN] = "SELECT " CERT_COLS " FROM dac_batches b JOIN dacs c ON c.batch=b.id"
                     " WHERE b.order_id=? AND b.written=0 ORDER BY b.id",
@@ -63,59 +71,14 @@ static const char *const sql[S_NSTMT] = {
     [S_EACH_CERT] = "SELECT " CERT_COLS " FROM dacs c JOIN dac_batches b ON b.id=c.batch ORDER BY c.order_id,c.udid",
 };
 
-struct mp_ledger {
-    sqlite3 *db;
-    sqlite3_stmt *st[S_NSTMT];
-    struct {
-        const char *sql;
-        sqlite3_stmt *st;
-    } extra[MAX_EXTRA_STMT];
-    char path[4096];
-};
-
-sqlite3_stmt *mp_ledger_stmt(mp_ledger *l, const char *sql)
+static mp_q *stmt(mp_ledger *l, int i)
 {
-    int i;
-    for (i = 0; i < MAX_EXTRA_STMT && l->extra[i].sql != NULL; i++) {
-        if (l->extra[i].sql == sql) {
-            sqlite3_reset(l->extra[i].st);
-            sqlite3_clear_bindings(l->extra[i].st);
-            return l->extra[i].st;
-        }
-    }
-    if (i == MAX_EXTRA_STMT) {
-        mp_err(MP_ERR_DB, "ledger: too many prepared statements");
-        return NULL;
-    }
-    if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->extra[i].st, NULL) != SQLITE_OK) {
-        mp_err(MP_ERR_DB, "ledger %s: prepare: %s", l->path, sqlite3_errmsg(l->db));
-        return NULL;
-    }
-    l->extra[i].sql = sql;
-    return l->extra[i].st;
+    return mp_q_get(l, sql[i]);
 }
-
-sqlite3 *mp_ledger_db(mp_ledger *l) { return l->db; }
 
 static int db_err(mp_ledger *l, const char *what)
 {
-    return mp_err(MP_ERR_DB, "ledger %s: %s: %s", l->path, what, sqlite3_errmsg(l->db));
-}
-
-int mp_ledger_db_err(mp_ledger *l, const char *what)
-{
-    return db_err(l, what);
-}
-
-static sqlite3_stmt *stmt(mp_ledger *l, int i)
-{
-    if (l->st[i] == NULL && sqlite3_prepare_v3(l->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->st[i], NULL) != SQLITE_OK) {
-        db_err(l, "prepare");
-        return NULL;
-    }
-    sqlite3_reset(l->st[i]);
-    sqlite3_clear_bindings(l->st[i]);
-    return l->st[i];
+    return mp_ledger_err(l, what);
 }
 
 static void now_iso(char out[21])
@@ -123,176 +86,103 @@ static void now_iso(char out[21])
     mp_time_iso(time(NULL), out);
 }
 
-int mp_ledger_open(const char *path, mp_ledger **out)
+static int step_done(mp_ledger *l, mp_q *s, const char *what)
 {
-    return mp_ledger_open_flags(path, MP_LEDGER_F_CREATE, out);
+    return s != NULL && mp_q_step(s) >= 0 ? MP_OK : db_err(l, what);
 }
 
-int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out)
+/* One row's first column as an integer (a RETURNING id, a count). */
+static int step_id(mp_ledger *l, mp_q *s, const char *what, int64_t *id)
 {
-    mp_ledger *l = calloc(1, sizeof(*l));
-    int rc;
-    *out = NULL;
-    if (l == NULL) {
-        return mp_err(MP_ERR_GENERAL, "out of memory");
-    }
-    snprintf(l->path, sizeof(l->path), "%s", path);
-    if (strncmp(path, "postgres", 8) == 0) {
-        free(l);
-        return mp_err(MP_ERR_DB, "ledger %s: the PostgreSQL backend is not built in this version; use an SQLite file", path);
-    }
-    flags = mp_ledger_sqlite_ro_flags(l->path, flags);
-    if ((rc = mp_ledger_sqlite_open(l->path, flags, &l->db)) != MP_OK) {
-        mp_ledger_close(l);
-        return rc;
-    }
-    sqlite3_busy_timeout(l->db, 10000);
-    mp_ledger_sql_functions(l->db);
-    if (flags & MP_LEDGER_F_RO) {
-        *out = l;
-        return MP_OK;
-    }
-    /* Switching a rollback-journal file (a restored backup, say) to WAL needs
-     * the file to itself, and SQLite does not wait for that: retry while
-     * another program holds it, up to the busy timeout. */
-    int r;
-    for (int waited = 0; (r = sqlite3_exec(l->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) == SQLITE_BUSY && waited < 10000;
-         waited += 10) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    if (r != SQLITE_OK ||
-        sqlite3_exec(l->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=16384;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        rc = db_err(l, "cannot configure (is it an SQLite database?)");
-        mp_ledger_close(l);
-        return rc;
-    }
-    if ((rc = mp_ledger_migrate(l->db, l->path)) != MP_OK) {
-        mp_ledger_close(l);
-        return rc;
-    }
-    /* after the migrations: v4 replaces a table others refer to */
-    if (sqlite3_exec(l->db, "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = db_err(l, "cannot enable foreign keys");
-        mp_ledger_close(l);
-        return rc;
-    }
-    *out = l;
-    return MP_OK;
+    int r = mp_q_step(s);
+    if (r < 0) return db_err(l, what);
+    *id = r == 1 ? mp_q_int(s, 0) : 0;
+    mp_q_reset(s);
+    return r == 1 ? MP_OK : mp_err(MP_ERR_DB, "ledger %s: %s: no row returned", mp_ledger_path(l), what);
 }
 
-void mp_ledger_close(mp_ledger *l)
+static void copy_text(char *dst, size_t cap, const char *src)
 {
-    if (l == NULL) {
-        return;
-    }
-    for (int i = 0; i < S_NSTMT; i++) {
-        sqlite3_finalize(l->st[i]);
-    }
-    for (int i = 0; i < MAX_EXTRA_STMT; i++) {
-        sqlite3_finalize(l->extra[i].st);
-    }
-    sqlite3_close(l->db);
-    free(l);
-}
-
-const char *mp_ledger_path(const mp_ledger *l) { return l->path; }
-
-int mp_ledger_begin(mp_ledger *l)
-{
-    return sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? MP_OK : db_err(l, "begin");
-}
-
-int mp_ledger_commit(mp_ledger *l)
-{
-    return sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? MP_OK : db_err(l, "commit");
-}
-
-void mp_ledger_rollback(mp_ledger *l)
-{
-    if (!sqlite3_get_autocommit(l->db)) {
-        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-    }
-}
-
-static int step_done(mp_ledger *l, sqlite3_stmt *s, const char *what)
-{
-    return s != NULL && sqlite3_step(s) == SQLITE_DONE ? MP_OK : db_err(l, what);
+    snprintf(dst, cap, "%s", src ? src : "");
 }
 
 int mp_ledger_list_known(mp_ledger *l, const char *sha256, int *known)
 {
-    sqlite3_stmt *s = stmt(l, S_LIST_KNOWN);
+    mp_q *s = stmt(l, S_LIST_KNOWN);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    *known = r == SQLITE_ROW;
-    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "list lookup");
-    sqlite3_reset(s);
-    return rc;
+    mp_q_txt(s, 1, sha256);
+    int r = mp_q_step(s);
+    *known = r == 1;
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : db_err(l, "list lookup");
 }
 
 int mp_ledger_add_list(mp_ledger *l, mp_chip_list *list)
 {
     char now[21];
-    sqlite3_stmt *s = stmt(l, S_ADD_LIST);
+    mp_q *s = stmt(l, S_ADD_LIST);
     if (s == NULL) return MP_ERR_DB;
     now_iso(now);
-    sqlite3_bind_text(s, 1, list->sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, list->format, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, list->source ? list->source : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, list->is_signed);
-    sqlite3_bind_text(s, 5, list->signer ? list->signer : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, now, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        if (sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_UNIQUE) {
+    mp_q_txt(s, 1, list->sha256);
+    mp_q_txt(s, 2, list->format);
+    mp_q_txt(s, 3, list->source ? list->source : "");
+    mp_q_i64(s, 4, list->is_signed);
+    mp_q_txt(s, 5, list->signer ? list->signer : "");
+    mp_q_txt(s, 6, now);
+    if (mp_q_step(s) != 1) {
+        if (mp_ledger_conflict(l, "chip_lists", "sha256")) {
             return mp_err(MP_ERR_DUPLICATE, "this chip list (SHA-256 %s) was already imported", list->sha256);
         }
         return db_err(l, "add chip list");
     }
-    list->id = sqlite3_last_insert_rowid(l->db);
+    list->id = mp_q_int(s, 0);
+    mp_q_reset(s);
     return MP_OK;
 }
 
 int mp_ledger_set_list_count(mp_ledger *l, int64_t id, size_t count)
 {
-    sqlite3_stmt *s = stmt(l, S_LIST_COUNT);
+    char obj[48], detail[64];
+    mp_q *s = stmt(l, S_LIST_COUNT);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)count);
-    sqlite3_bind_int64(s, 2, id);
-    return step_done(l, s, "set list count");
+    mp_q_i64(s, 1, (int64_t)count);
+    mp_q_i64(s, 2, id);
+    int rc = step_done(l, s, "set list count");
+    snprintf(obj, sizeof(obj), "list=%lld", (long long)id);
+    snprintf(detail, sizeof(detail), "{\"count\":%zu}", count);
+    return rc == MP_OK ? mp_ledger_audit(l, mp_ledger_station_default(), "chips.import", obj, detail) : rc;
 }
 
-static void row_device(sqlite3_stmt *s, mp_device *d)
+static void row_device(mp_q *s, mp_device *d)
 {
+    size_t n = 0;
+    const uint8_t *p;
     memset(d, 0, sizeof(*d));
-    snprintf(d->udid, sizeof(d->udid), "%s", (const char *)sqlite3_column_text(s, 0));
-    if (sqlite3_column_bytes(s, 1) == 65) {
-        memcpy(d->point, sqlite3_column_blob(s, 1), 65);
+    copy_text(d->udid, sizeof(d->udid), mp_q_text(s, 0));
+    if ((p = mp_q_bytes(s, 1, &n)) != NULL && n == 65) {
+        memcpy(d->point, p, 65);
     }
-    d->list_id = sqlite3_column_int64(s, 2);
-    d->state = sqlite3_column_int(s, 3);
-    d->key_origin = sqlite3_column_int(s, 4);
+    d->list_id = mp_q_int(s, 2);
+    d->state = (int)mp_q_int(s, 3);
+    d->key_origin = (int)mp_q_int(s, 4);
 }
 
 static int dev_lookup(mp_ledger *l, int which, const void *key, int keylen, mp_device *d, int *found)
 {
-    sqlite3_stmt *s = stmt(l, which);
+    mp_q *s = stmt(l, which);
     if (s == NULL) return MP_ERR_DB;
     if (which == S_GET_DEV) {
-        sqlite3_bind_text(s, 1, key, keylen, SQLITE_STATIC);
+        mp_q_txt(s, 1, key);
     } else {
-        sqlite3_bind_blob(s, 1, key, keylen, SQLITE_STATIC);
+        mp_q_blob(s, 1, key, (size_t)keylen);
     }
-    int r = sqlite3_step(s);
-    *found = r == SQLITE_ROW;
+    int r = mp_q_step(s);
+    *found = r == 1;
     if (*found && d != NULL) {
         row_device(s, d);
     }
-    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "device lookup");
-    sqlite3_reset(s); /* a statement left on a row keeps a read transaction open */
-    return rc;
+    mp_q_reset(s); /* a statement left on a row keeps a read transaction open */
+    return r >= 0 ? MP_OK : db_err(l, "device lookup");
 }
 
 int mp_ledger_get_device(mp_ledger *l, const char *udid, mp_device *d, int *found)
@@ -309,6 +199,15 @@ static int duplicate_device(mp_ledger *l, const mp_device *d)
 {
     mp_device other;
     int found = 0;
+    if (mp_ledger_is_pg(l)) {
+        /* the failed statement ended the transaction: no lookups; the
+         * constraint says which field clashed */
+        if (mp_ledger_conflict(l, "devices", "pubkey")) {
+            return mp_err(MP_ERR_DUPLICATE, "duplicate public key: UDID %s has the same key as another device"
+                          " (earlier in the same list or already in the ledger)", d->udid);
+        }
+        return mp_err(MP_ERR_DUPLICATE, "duplicate UDID %s (earlier in the same list or already in the ledger)", d->udid);
+    }
     if (mp_ledger_get_device(l, d->udid, &other, &found) == MP_OK && found) {
         return mp_err(MP_ERR_DUPLICATE, "duplicate UDID %s (%s)", d->udid,
                       other.list_id == d->list_id ? "earlier in the same list" : "already in the ledger from another list");
@@ -320,48 +219,51 @@ static int duplicate_device(mp_ledger *l, const mp_device *d)
     return db_err(l, "add device");
 }
 
-/* The schema 6 trigger: another device's UDID equals this one ignoring case. */
+/* The schema 6 rule: another device's UDID equals this one ignoring case. */
 static int case_duplicate(mp_ledger *l, const mp_device *d)
 {
-    static const char q[] = "SELECT udid,list_id FROM devices WHERE udid=? COLLATE NOCASE AND udid<>?1 LIMIT 1";
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    if (mp_ledger_is_pg(l)) {
+        return mp_err(MP_ERR_DUPLICATE, "duplicate UDID %s: differs only in case from another device (earlier in the same"
+                      " list or already in the ledger); UDIDs are unique ignoring case", d->udid);
+    }
+    static const char q[] = "SELECT udid,list_id FROM devices WHERE udid=?1 COLLATE NOCASE AND udid<>?1 LIMIT 1";
+    mp_q *s = mp_q_get(l, q);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, d->udid, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_reset(s);
+    mp_q_txt(s, 1, d->udid);
+    if (mp_q_step(s) != 1) {
+        mp_q_reset(s);
         return db_err(l, "add device");
     }
     int rc = mp_err(MP_ERR_DUPLICATE, "duplicate UDID %s: differs only in case from %s (%s); UDIDs are unique ignoring case",
-                    d->udid, (const char *)sqlite3_column_text(s, 0),
-                    sqlite3_column_int64(s, 1) == d->list_id ? "earlier in the same list" : "already in the ledger");
-    sqlite3_reset(s);
+                    d->udid, mp_q_text(s, 0), mp_q_int(s, 1) == d->list_id ? "earlier in the same list" : "already in the ledger");
+    mp_q_reset(s);
     return rc;
 }
 
 int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
 {
     char now[21];
-    sqlite3_stmt *s = stmt(l, S_ADD_DEV);
+    mp_q *s = stmt(l, S_ADD_DEV);
     if (s == NULL) return MP_ERR_DB;
     now_iso(now);
-    sqlite3_bind_text(s, 1, d->udid, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, d->point, 65, SQLITE_STATIC);
+    mp_q_txt(s, 1, d->udid);
+    mp_q_blob(s, 2, d->point, 65);
     if (d->list_id > 0) {
-        sqlite3_bind_int64(s, 3, d->list_id);
+        mp_q_i64(s, 3, d->list_id);
     } else {
-        sqlite3_bind_null(s, 3);
+        mp_q_null(s, 3);
     }
-    sqlite3_bind_int(s, 4, d->state);
-    sqlite3_bind_int(s, 5, d->key_origin);
-    sqlite3_bind_text(s, 6, now, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        int ext = sqlite3_extended_errcode(l->db);
-        sqlite3_reset(s);
-        if (ext == SQLITE_CONSTRAINT_TRIGGER) {
+    mp_q_i64(s, 4, d->state);
+    mp_q_i64(s, 5, d->key_origin);
+    mp_q_txt(s, 6, now);
+    if (mp_q_step(s) < 0) {
+        /* UDIDs are unique ignoring case (schema 6: a trigger on SQLite, a
+         * unique index on PostgreSQL) */
+        if (mp_ledger_conflict(l, "devices", "udid_nocase") ||
+            (!mp_ledger_is_pg(l) && strstr(sqlite3_errmsg(mp_ledger_db(l)), "differs only in case") != NULL)) {
             return case_duplicate(l, d);
         }
-        return ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY ? duplicate_device(l, d)
-                                                                                     : db_err(l, "add device");
+        return mp_ledger_conflict(l, NULL, NULL) ? duplicate_device(l, d) : db_err(l, "add device");
     }
     return MP_OK;
 }
@@ -369,69 +271,65 @@ int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
 int mp_ledger_add_order(mp_ledger *l, mp_order *o)
 {
     char now[21];
-    sqlite3_stmt *s = stmt(l, S_ADD_ORDER);
+    mp_q *s = stmt(l, S_ADD_ORDER);
     if (s == NULL) return MP_ERR_DB;
     now_iso(now);
-    sqlite3_bind_int(s, 1, o->vid);
-    sqlite3_bind_int(s, 2, o->pid);
-    sqlite3_bind_text(s, 3, o->pai_cert, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, o->pai_key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, o->pai_skid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, (sqlite3_int64)o->quota);
-    sqlite3_bind_text(s, 7, o->cn_template, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 8, (sqlite3_int64)o->valid_from);
-    sqlite3_bind_int64(s, 9, o->days);
-    sqlite3_bind_text(s, 10, now, -1, SQLITE_STATIC);
-    if (o->label[0]) {
-        sqlite3_bind_text(s, 11, o->label, -1, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_null(s, 11);
+    mp_q_i64(s, 1, o->vid);
+    mp_q_i64(s, 2, o->pid);
+    mp_q_txt(s, 3, o->pai_cert);
+    mp_q_txt(s, 4, o->pai_key);
+    mp_q_txt(s, 5, o->pai_skid);
+    mp_q_i64(s, 6, (int64_t)o->quota);
+    mp_q_txt(s, 7, o->cn_template);
+    mp_q_i64(s, 8, (int64_t)o->valid_from);
+    mp_q_i64(s, 9, o->days);
+    mp_q_txt(s, 10, now);
+    mp_q_txt(s, 11, o->label[0] ? o->label : NULL);
+    int rc = step_id(l, s, "add order", &o->id);
+    if (rc != MP_OK && mp_ledger_conflict(l, "orders", "label")) {
+        return mp_err(MP_ERR_DUPLICATE, "an order labelled '%s' exists", o->label);
     }
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        int ext = sqlite3_extended_errcode(l->db);
-        sqlite3_reset(s);
-        return ext == SQLITE_CONSTRAINT_UNIQUE ? mp_err(MP_ERR_DUPLICATE, "an order labelled '%s' exists", o->label)
-                                               : db_err(l, "add order");
-    }
-    int rc = MP_OK;
     if (rc == MP_OK) {
-        o->id = sqlite3_last_insert_rowid(l->db);
+        char obj[48], detail[160];
+        snprintf(obj, sizeof(obj), "order=%lld", (long long)o->id);
+        snprintf(detail, sizeof(detail), "{\"vid\":%u,\"pid\":%u,\"quota\":%llu,\"pai_skid\":\"%s\"}", o->vid, o->pid,
+                 (unsigned long long)o->quota, o->pai_skid);
+        rc = mp_ledger_audit(l, mp_ledger_station_default(), "order.create", obj, detail);
     }
     return rc;
 }
 
-static void row_order(sqlite3_stmt *s, mp_order *o)
+static void row_order(mp_q *s, mp_order *o)
 {
     memset(o, 0, sizeof(*o));
-    o->id = sqlite3_column_int64(s, 0);
-    o->vid = (uint16_t)sqlite3_column_int(s, 1);
-    o->pid = (uint16_t)sqlite3_column_int(s, 2);
-    snprintf(o->pai_cert, sizeof(o->pai_cert), "%s", (const char *)sqlite3_column_text(s, 3));
-    snprintf(o->pai_key, sizeof(o->pai_key), "%s", (const char *)sqlite3_column_text(s, 4));
-    snprintf(o->pai_skid, sizeof(o->pai_skid), "%s", (const char *)sqlite3_column_text(s, 5));
-    o->quota = (uint64_t)sqlite3_column_int64(s, 6);
-    o->issued = (uint64_t)sqlite3_column_int64(s, 7);
-    snprintf(o->cn_template, sizeof(o->cn_template), "%s", (const char *)sqlite3_column_text(s, 8));
-    o->valid_from = (time_t)sqlite3_column_int64(s, 9);
-    o->days = (long)sqlite3_column_int64(s, 10);
-    o->closed = sqlite3_column_int(s, 11);
-    snprintf(o->label, sizeof(o->label), "%s", (const char *)sqlite3_column_text(s, 12));
+    o->id = mp_q_int(s, 0);
+    o->vid = (uint16_t)mp_q_int(s, 1);
+    o->pid = (uint16_t)mp_q_int(s, 2);
+    copy_text(o->pai_cert, sizeof(o->pai_cert), mp_q_text(s, 3));
+    copy_text(o->pai_key, sizeof(o->pai_key), mp_q_text(s, 4));
+    copy_text(o->pai_skid, sizeof(o->pai_skid), mp_q_text(s, 5));
+    o->quota = (uint64_t)mp_q_int(s, 6);
+    o->issued = (uint64_t)mp_q_int(s, 7);
+    copy_text(o->cn_template, sizeof(o->cn_template), mp_q_text(s, 8));
+    o->valid_from = (time_t)mp_q_int(s, 9);
+    o->days = (long)mp_q_int(s, 10);
+    o->closed = (int)mp_q_int(s, 11);
+    copy_text(o->label, sizeof(o->label), mp_q_text(s, 12));
 }
 
 int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
 {
-    sqlite3_stmt *s = stmt(l, S_GET_ORDER);
+    mp_q *s = stmt(l, S_GET_ORDER);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
+    mp_q_i64(s, 1, id);
+    int r = mp_q_step(s);
+    if (r == 1) {
         row_order(s, o);
     }
-    int rc = r == SQLITE_ROW ? MP_OK
-             : r == SQLITE_DONE ? mp_err(MP_ERR_INVALID, "no production order %lld in %s", (long long)id, l->path)
-                                : db_err(l, "get order");
-    sqlite3_reset(s);
-    return rc;
+    mp_q_reset(s);
+    return r == 1 ? MP_OK
+           : r == 0 ? mp_err(MP_ERR_INVALID, "no production order %lld in %s", (long long)id, mp_ledger_path(l))
+                    : db_err(l, "get order");
 }
 
 int mp_ledger_find_order(mp_ledger *l, const char *ref, mp_order *o)
@@ -440,27 +338,31 @@ int mp_ledger_find_order(mp_ledger *l, const char *ref, mp_order *o)
     if (ref[0] >= '0' && ref[0] <= '9' && mp_parse_uint(ref, INT64_MAX, &id) == MP_OK) {
         return mp_ledger_get_order(l, (int64_t)id, o);
     }
-    sqlite3_stmt *s = stmt(l, S_ORDER_LABEL);
+    mp_q *s = stmt(l, S_ORDER_LABEL);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
+    mp_q_txt(s, 1, ref);
+    int r = mp_q_step(s);
+    if (r == 1) {
         row_order(s, o);
     }
-    int rc = r == SQLITE_ROW ? MP_OK
-             : r == SQLITE_DONE ? mp_err(MP_ERR_INVALID, "no production order with ID or label '%s'", ref)
-                                : db_err(l, "find order");
-    sqlite3_reset(s);
-    return rc;
+    mp_q_reset(s);
+    return r == 1 ? MP_OK
+           : r == 0 ? mp_err(MP_ERR_INVALID, "no production order with ID or label '%s'", ref)
+                    : db_err(l, "find order");
 }
 
 int mp_ledger_close_order(mp_ledger *l, int64_t id)
 {
-    sqlite3_stmt *s = stmt(l, S_CLOSE_ORDER);
+    char obj[48];
+    snprintf(obj, sizeof(obj), "order=%lld", (long long)id);
+    /* the audit head before the order row: issuing transactions lock in that order */
+    int arc = mp_ledger_audit(l, mp_ledger_station_default(), "order.close", obj, "{}");
+    if (arc != MP_OK) return arc;
+    mp_q *s = stmt(l, S_CLOSE_ORDER);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, id);
+    mp_q_i64(s, 1, id);
     int rc = step_done(l, s, "close order");
-    if (rc == MP_OK && sqlite3_changes(l->db) == 0) {
+    if (rc == MP_OK && mp_q_changes(s) == 0) {
         return mp_err(MP_ERR_INVALID, "no production order %lld", (long long)id);
     }
     return rc;
@@ -468,54 +370,56 @@ int mp_ledger_close_order(mp_ledger *l, int64_t id)
 
 int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *, const mp_order *), void *ctx)
 {
-    sqlite3_stmt *s = stmt(l, S_EACH_ORDER);
-    int r, rc = MP_OK;
+    mp_q *s = stmt(l, S_EACH_ORDER);
+    int r = 0, rc = MP_OK;
     if (s == NULL) return MP_ERR_DB;
-    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    while (rc == MP_OK && (r = mp_q_step(s)) == 1) {
         mp_order o;
         row_order(s, &o);
         rc = cb(ctx, &o);
     }
-    if (rc == MP_OK && r != SQLITE_DONE) {
+    if (rc == MP_OK && r < 0) {
         rc = db_err(l, "list orders");
     }
-    sqlite3_reset(s);
+    mp_q_reset(s);
     return rc;
 }
 
 int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_device *out, size_t *n)
 {
-    sqlite3_stmt *s = stmt(l, S_NEXT_DEV);
-    int r = SQLITE_DONE;
+    mp_q *s = stmt(l, S_NEXT_DEV);
+    int r = 0;
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, after, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    mp_q_txt(s, 1, after);
+    mp_q_i64(s, 2, (int64_t)max);
     *n = 0;
-    while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    while (*n < max && (r = mp_q_step(s)) == 1) {
         row_device(s, &out[(*n)++]);
     }
-    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "select devices");
-    sqlite3_reset(s);
-    return rc;
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : db_err(l, "select devices");
 }
 
 int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n)
 {
-    sqlite3_stmt *s = stmt(l, S_COUNT_AUTH);
-    if (s == NULL || sqlite3_step(s) != SQLITE_ROW) return db_err(l, "count");
-    *n = (uint64_t)sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return MP_OK;
+    int64_t v;
+    mp_q *s = stmt(l, S_COUNT_AUTH);
+    if (s == NULL) return MP_ERR_DB;
+    int rc = step_id(l, s, "count", &v);
+    *n = (uint64_t)v;
+    return rc;
 }
 
 int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n)
 {
-    sqlite3_stmt *s = stmt(l, S_ORDER_INC);
+    mp_q *s = stmt(l, S_ORDER_INC);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, order_id);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
-    if (step_done(l, s, "count against order") != MP_OK) return MP_ERR_DB;
-    if (sqlite3_changes(l->db) != 1) {
+    mp_q_i64(s, 1, order_id);
+    mp_q_i64(s, 2, (int64_t)n);
+    int r = mp_q_step(s);
+    mp_q_reset(s);
+    if (r < 0) return db_err(l, "count against order");
+    if (r == 0) {
         return mp_err(MP_ERR_QUOTA, "production order %lld is closed or has fewer than %llu of its quota left",
                       (long long)order_id, (unsigned long long)n);
     }
@@ -525,21 +429,17 @@ int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n)
 int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b)
 {
     char now[21];
-    sqlite3_stmt *s = stmt(l, S_ADD_BATCH);
+    mp_q *s = stmt(l, S_ADD_BATCH);
     if (s == NULL) return MP_ERR_DB;
     now_iso(now);
-    sqlite3_bind_int64(s, 1, b->order_id);
-    sqlite3_bind_text(s, 2, b->pai_skid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)b->not_before);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)b->not_after);
-    sqlite3_bind_text(s, 5, b->dir ? b->dir : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, b->station ? b->station : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, now, -1, SQLITE_STATIC);
-    int rc = step_done(l, s, "add batch");
-    if (rc == MP_OK) {
-        b->id = sqlite3_last_insert_rowid(l->db);
-    }
-    return rc;
+    mp_q_i64(s, 1, b->order_id);
+    mp_q_txt(s, 2, b->pai_skid);
+    mp_q_i64(s, 3, (int64_t)b->not_before);
+    mp_q_i64(s, 4, (int64_t)b->not_after);
+    mp_q_txt(s, 5, b->dir ? b->dir : "");
+    mp_q_txt(s, 6, b->station ? b->station : "");
+    mp_q_txt(s, 7, now);
+    return step_id(l, s, "add batch", &b->id);
 }
 
 int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c)
@@ -551,10 +451,14 @@ int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c)
     }
     mp_dac_batch b = {.order_id = c->order_id, .pai_skid = c->pai_skid, .not_before = c->not_before,
                       .not_after = c->not_after, .dir = dir, .station = c->station};
-    int rc = mp_ledger_take_quota(l, c->order_id, 1);
-    if (rc == MP_OK && (rc = mp_ledger_add_batch(l, &b)) == MP_OK) {
+    int rc = mp_ledger_add_batch(l, &b);
+    if (rc == MP_OK) {
         c->batch = b.id;
         rc = mp_ledger_add_counted(l, c);
+    }
+    if (rc == MP_OK) {
+        rc = c->station != NULL && *c->station ? mp_ledger_take_quota_station(l, c->order_id, c->station, 1)
+                                               : mp_ledger_take_quota(l, c->order_id, 1);
     }
     return rc;
 }
@@ -567,191 +471,234 @@ int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
     if (sn <= 0 || hn <= 0) {
         return mp_err(MP_ERR_INVALID, "certificate of %s: serial '%s' or SHA-256 is not hex", c->udid, c->serial);
     }
-    sqlite3_stmt *s;
-    if ((s = stmt(l, S_DEV_ISSUE)) == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, c->udid, -1, SQLITE_STATIC);
+    mp_q *s;
+    if (c->lease != NULL && mp_ledger_is_pg(l)) {
+        /* one round trip: the device moves to issued only while this run's
+         * lease holds, and the certificate row goes in only if it did */
+        static const char pg[] =
+            "WITH u AS (UPDATE devices SET state=1,lease=NULL,lease_until=NULL,lease_order=NULL"
+            " WHERE udid=?1 AND state=3 AND lease=?8 AND lease_until>=?9 RETURNING udid)"
+            " INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) SELECT udid,?2,?3,?4,?5,?6,?7 FROM u";
+        if ((s = mp_q_get(l, pg)) == NULL) return MP_ERR_DB;
+        mp_q_txt(s, 1, c->udid);
+        mp_q_i64(s, 2, c->order_id);
+        mp_q_i64(s, 3, c->batch);
+        mp_q_blob(s, 4, serial, (size_t)sn);
+        mp_q_blob(s, 5, hash, (size_t)hn);
+        mp_q_blob(s, 6, c->der, c->der_len);
+        if (c->path != NULL && *c->path) mp_q_txt(s, 7, c->path);
+        else mp_q_null(s, 7);
+        mp_q_txt(s, 8, c->lease);
+        mp_q_i64(s, 9, (int64_t)time(NULL));
+        if (mp_q_step(s) < 0) {
+            if (mp_ledger_conflict(l, "dacs", "udid")) {
+                return mp_err(MP_ERR_DUPLICATE, "device %s already has a certificate in the ledger", c->udid);
+            }
+            if (mp_ledger_conflict(l, NULL, NULL)) {
+                return mp_err(MP_ERR_DUPLICATE, "serial %s was already used", c->serial);
+            }
+            return db_err(l, "add certificate");
+        }
+        if (mp_q_changes(s) != 1) {
+            return mp_err(MP_ERR_LEASE_LOST, "device %s: this run's reservation expired (lease lost) before its DAC"
+                          " was recorded; nothing recorded for it", c->udid);
+        }
+        return MP_OK;
+    }
+    if (c->lease != NULL) {
+        if ((s = stmt(l, S_DEV_ISSUE_LEASED)) == NULL) return MP_ERR_DB;
+        mp_q_txt(s, 1, c->udid);
+        mp_q_txt(s, 2, c->lease);
+        mp_q_i64(s, 3, (int64_t)time(NULL));
+    } else {
+        if ((s = stmt(l, S_DEV_ISSUE)) == NULL) return MP_ERR_DB;
+        mp_q_txt(s, 1, c->udid);
+    }
     if (step_done(l, s, "mark device issued") != MP_OK) return MP_ERR_DB;
-    if (sqlite3_changes(l->db) != 1) {
+    if (mp_q_changes(s) != 1) {
+        if (c->lease != NULL) {
+            return mp_err(MP_ERR_LEASE_LOST, "device %s: this run's reservation expired (lease lost) before its DAC"
+                          " was recorded; nothing recorded for it", c->udid);
+        }
         return mp_err(MP_ERR_UNAUTHORIZED, "device %s is not authorized or already has a DAC", c->udid);
     }
     if ((s = stmt(l, S_ADD_CERT)) == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, c->udid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, c->order_id);
-    sqlite3_bind_int64(s, 3, c->batch);
-    sqlite3_bind_blob(s, 4, serial, (int)sn, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 5, hash, (int)hn, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 6, c->der, (int)c->der_len, SQLITE_STATIC);
+    mp_q_txt(s, 1, c->udid);
+    mp_q_i64(s, 2, c->order_id);
+    mp_q_i64(s, 3, c->batch);
+    mp_q_blob(s, 4, serial, (size_t)sn);
+    mp_q_blob(s, 5, hash, (size_t)hn);
+    mp_q_blob(s, 6, c->der, c->der_len);
     if (c->path != NULL && *c->path) {
-        sqlite3_bind_text(s, 7, c->path, -1, SQLITE_STATIC);
+        mp_q_txt(s, 7, c->path);
     } else {
-        sqlite3_bind_null(s, 7);
+        mp_q_null(s, 7);
     }
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        int ext = sqlite3_extended_errcode(l->db);
-        sqlite3_reset(s);
-        if ((ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) &&
-            strstr(sqlite3_errmsg(l->db), "dacs.udid") != NULL) {
+    if (mp_q_step(s) < 0) {
+        if (mp_ledger_conflict(l, "dacs", "udid")) {
             return mp_err(MP_ERR_DUPLICATE, "device %s already has a certificate in the ledger", c->udid);
         }
-        if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        if (mp_ledger_conflict(l, NULL, NULL)) {
             return mp_err(MP_ERR_DUPLICATE, "serial %s was already used", c->serial);
         }
         return db_err(l, "add certificate");
     }
-    sqlite3_reset(s);
     return MP_OK;
 }
 
-static void row_cert(sqlite3_stmt *s, mp_cert_rec *c)
+static void row_cert(mp_q *s, mp_cert_rec *c)
 {
     memset(c, 0, sizeof(*c));
-    snprintf(c->serial, sizeof(c->serial), "%s", (const char *)sqlite3_column_text(s, 0));
-    snprintf(c->udid, sizeof(c->udid), "%s", (const char *)sqlite3_column_text(s, 1));
-    c->order_id = sqlite3_column_int64(s, 2);
-    snprintf(c->pai_skid, sizeof(c->pai_skid), "%s", (const char *)sqlite3_column_text(s, 3));
-    c->not_before = (time_t)sqlite3_column_int64(s, 4);
-    c->not_after = (time_t)sqlite3_column_int64(s, 5);
-    snprintf(c->sha256, sizeof(c->sha256), "%s", (const char *)sqlite3_column_text(s, 6));
-    c->der = sqlite3_column_blob(s, 7);
-    c->der_len = (size_t)sqlite3_column_bytes(s, 7);
-    c->path = (const char *)sqlite3_column_text(s, 8);
-    c->station = (const char *)sqlite3_column_text(s, 9);
-    c->batch = sqlite3_column_int64(s, 10);
-    c->dir = (const char *)sqlite3_column_text(s, 11);
+    copy_text(c->serial, sizeof(c->serial), mp_q_text(s, 0));
+    copy_text(c->udid, sizeof(c->udid), mp_q_text(s, 1));
+    c->order_id = mp_q_int(s, 2);
+    copy_text(c->pai_skid, sizeof(c->pai_skid), mp_q_text(s, 3));
+    c->not_before = (time_t)mp_q_int(s, 4);
+    c->not_after = (time_t)mp_q_int(s, 5);
+    copy_text(c->sha256, sizeof(c->sha256), mp_q_text(s, 6));
+    c->der = mp_q_bytes(s, 7, &c->der_len);
+    c->path = mp_q_text(s, 8);
+    c->station = mp_q_text(s, 9);
+    c->batch = mp_q_int(s, 10);
+    c->dir = mp_q_text(s, 11);
 }
 
-static int each_cert(mp_ledger *l, sqlite3_stmt *s, int (*cb)(void *, const mp_cert_rec *), void *ctx)
+static int each_cert(mp_ledger *l, mp_q *s, int (*cb)(void *, const mp_cert_rec *), void *ctx)
 {
-    int r, rc = MP_OK;
-    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    int r = 0, rc = MP_OK;
+    while (rc == MP_OK && (r = mp_q_step(s)) == 1) {
         mp_cert_rec c;
         row_cert(s, &c);
         rc = cb(ctx, &c);
     }
-    if (rc == MP_OK && r != SQLITE_DONE) {
+    if (rc == MP_OK && r < 0) {
         rc = db_err(l, "read certificates");
     }
-    sqlite3_reset(s);
+    mp_q_reset(s);
     return rc;
 }
 
 int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id, int (*cb)(void *, const mp_cert_rec *), void *ctx)
 {
-    sqlite3_stmt *s = stmt(l, S_UNWRITTEN);
+    mp_q *s = stmt(l, S_UNWRITTEN);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, order_id);
+    mp_q_i64(s, 1, order_id);
     return each_cert(l, s, cb, ctx);
 }
 
 int mp_ledger_each_cert(mp_ledger *l, int (*cb)(void *, const mp_cert_rec *), void *ctx)
 {
-    sqlite3_stmt *s = stmt(l, S_EACH_CERT);
+    mp_q *s = stmt(l, S_EACH_CERT);
     if (s == NULL) return MP_ERR_DB;
     return each_cert(l, s, cb, ctx);
 }
 
 int mp_ledger_batch_written(mp_ledger *l, int64_t batch)
 {
-    sqlite3_stmt *s = stmt(l, S_BATCH_WRITTEN);
+    mp_q *s = stmt(l, S_BATCH_WRITTEN);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, batch);
+    mp_q_i64(s, 1, batch);
     return step_done(l, s, "mark written");
 }
 
 int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int *found)
 {
-    sqlite3_stmt *s = stmt(l, S_CERT_UDID);
+    mp_q *s = stmt(l, S_CERT_UDID);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    *found = r == SQLITE_ROW;
+    mp_q_txt(s, 1, udid);
+    int r = mp_q_step(s);
+    *found = r == 1;
     if (*found) {
-        snprintf(sha256, 65, "%s", (const char *)sqlite3_column_text(s, 0));
+        copy_text(sha256, 65, mp_q_text(s, 0));
     }
-    sqlite3_reset(s);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "certificate lookup");
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : db_err(l, "certificate lookup");
 }
 
 int mp_ledger_get_dac(mp_ledger *l, const char *udid, mp_dac_row *r, int *found)
 {
-    sqlite3_stmt *s = stmt(l, S_GET_DAC);
+    mp_q *s = stmt(l, S_GET_DAC);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
-    int x = sqlite3_step(s);
-    *found = x == SQLITE_ROW;
+    mp_q_txt(s, 1, udid);
+    int x = mp_q_step(s);
+    *found = x == 1;
     if (*found) {
-        size_t n = (size_t)sqlite3_column_bytes(s, 1);
-        r->order_id = sqlite3_column_int64(s, 0);
-        r->der_len = n <= sizeof(r->der) ? n : 0;
-        memcpy(r->der, sqlite3_column_blob(s, 1), r->der_len);
-        snprintf(r->station, sizeof(r->station), "%s", (const char *)sqlite3_column_text(s, 2));
+        size_t n = 0;
+        const uint8_t *der = mp_q_bytes(s, 1, &n);
+        r->order_id = mp_q_int(s, 0);
+        r->der_len = der != NULL && n <= sizeof(r->der) ? n : 0;
+        if (r->der_len) memcpy(r->der, der, r->der_len);
+        copy_text(r->station, sizeof(r->station), mp_q_text(s, 2));
     }
-    sqlite3_reset(s);
-    return x == SQLITE_ROW || x == SQLITE_DONE ? MP_OK : db_err(l, "DAC lookup");
+    mp_q_reset(s);
+    return x >= 0 ? MP_OK : db_err(l, "DAC lookup");
 }
 
 int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c)
 {
     char now[21];
-    sqlite3_stmt *s = stmt(l, S_ST_ADD);
+    mp_q *s = stmt(l, S_ST_ADD);
     if (s == NULL) return MP_ERR_DB;
     now_iso(now);
-    sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)c->not_after);
-    sqlite3_bind_text(s, 4, now, -1, SQLITE_STATIC);
-    return step_done(l, s, "add station certificate");
+    mp_q_txt(s, 1, c->serial);
+    mp_q_txt(s, 2, c->name);
+    mp_q_i64(s, 3, (int64_t)c->not_after);
+    mp_q_txt(s, 4, now);
+    int rc = step_done(l, s, "add station certificate");
+    mp_q_reset(s);
+    return rc;
 }
 
 int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n)
 {
-    sqlite3_stmt *s = stmt(l, S_ST_REVOKE);
+    mp_q *s = stmt(l, S_ST_REVOKE);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    mp_q_i64(s, 1, (int64_t)time(NULL));
+    mp_q_txt(s, 2, name);
     int rc = step_done(l, s, "revoke station");
-    *n = rc == MP_OK ? (uint64_t)sqlite3_changes(l->db) : 0;
+    *n = rc == MP_OK ? (uint64_t)mp_q_changes(s) : 0;
+    mp_q_reset(s);
     return rc;
 }
 
-static void row_station(sqlite3_stmt *s, mp_station_cert *c)
+static void row_station(mp_q *s, mp_station_cert *c)
 {
     memset(c, 0, sizeof(*c));
-    snprintf(c->serial, sizeof(c->serial), "%s", (const char *)sqlite3_column_text(s, 0));
-    snprintf(c->name, sizeof(c->name), "%s", (const char *)sqlite3_column_text(s, 1));
-    c->not_after = (time_t)sqlite3_column_int64(s, 2);
-    c->revoked = sqlite3_column_type(s, 3) != SQLITE_NULL;
-    c->revoked_at = (time_t)sqlite3_column_int64(s, 3);
+    copy_text(c->serial, sizeof(c->serial), mp_q_text(s, 0));
+    copy_text(c->name, sizeof(c->name), mp_q_text(s, 1));
+    c->not_after = (time_t)mp_q_int(s, 2);
+    c->revoked = !mp_q_isnull(s, 3);
+    c->revoked_at = c->revoked ? (time_t)mp_q_int(s, 3) : 0;
 }
 
 int mp_ledger_get_station_cert(mp_ledger *l, const char *serial, mp_station_cert *c, int *found)
 {
-    sqlite3_stmt *s = stmt(l, S_ST_GET);
+    mp_q *s = stmt(l, S_ST_GET);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
-    int x = sqlite3_step(s);
-    *found = x == SQLITE_ROW;
+    mp_q_txt(s, 1, serial);
+    int x = mp_q_step(s);
+    *found = x == 1;
     if (*found) {
         row_station(s, c);
     }
-    sqlite3_reset(s);
-    return x == SQLITE_ROW || x == SQLITE_DONE ? MP_OK : db_err(l, "station certificate lookup");
+    mp_q_reset(s);
+    return x >= 0 ? MP_OK : db_err(l, "station certificate lookup");
 }
 
 int mp_ledger_each_station_revoked(mp_ledger *l, int (*cb)(void *, const mp_station_cert *), void *ctx)
 {
-    sqlite3_stmt *s = stmt(l, S_ST_EACH_REVOKED);
-    int r, rc = MP_OK;
+    mp_q *s = stmt(l, S_ST_EACH_REVOKED);
+    int r = 0, rc = MP_OK;
     if (s == NULL) return MP_ERR_DB;
-    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    while (rc == MP_OK && (r = mp_q_step(s)) == 1) {
         mp_station_cert c;
         row_station(s, &c);
         rc = cb(ctx, &c);
     }
-    if (rc == MP_OK && r != SQLITE_DONE) {
+    if (rc == MP_OK && r < 0) {
         rc = db_err(l, "list revoked stations");
     }
-    sqlite3_reset(s);
+    mp_q_reset(s);
     return rc;
 }
 
@@ -763,72 +710,85 @@ int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)
     if (sn <= 0) {
         return mp_err(MP_ERR_INVALID, "serial '%s': expected hex of at most 20 bytes", serial);
     }
-    sqlite3_stmt *s = stmt(l, S_REVOKE_FIND);
+    mp_q *s = stmt(l, S_REVOKE_FIND);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_blob(s, 1, sb, (int)sn, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    if (r != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return r == SQLITE_DONE ? mp_err(MP_ERR_INVALID, "no certificate with serial %s in the ledger", serial)
-                                : db_err(l, "find certificate");
+    mp_q_blob(s, 1, sb, (size_t)sn);
+    int r = mp_q_step(s);
+    if (r != 1) {
+        mp_q_reset(s);
+        return r == 0 ? mp_err(MP_ERR_INVALID, "no certificate with serial %s in the ledger", serial)
+                      : db_err(l, "find certificate");
     }
-    snprintf(skid, sizeof(skid), "%s", (const char *)sqlite3_column_text(s, 0));
-    snprintf(udid, sizeof(udid), "%s", (const char *)sqlite3_column_text(s, 1));
-    sqlite3_reset(s); /* serials are unique in the ledger */
+    copy_text(skid, sizeof(skid), mp_q_text(s, 0));
+    copy_text(udid, sizeof(udid), mp_q_text(s, 1));
+    mp_q_reset(s); /* serials are unique in the ledger */
     if ((s = stmt(l, S_REVOKE_ADD)) == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, skid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        return sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_PRIMARYKEY
-                   ? mp_err(MP_ERR_DUPLICATE, "serial %s is already revoked", serial)
-                   : db_err(l, "revoke");
+    mp_q_txt(s, 1, serial);
+    mp_q_txt(s, 2, skid);
+    mp_q_txt(s, 3, reason);
+    mp_q_i64(s, 4, (int64_t)time(NULL));
+    if (mp_q_step(s) < 0) {
+        return mp_ledger_conflict(l, NULL, NULL) ? mp_err(MP_ERR_DUPLICATE, "serial %s is already revoked", serial)
+                                                 : db_err(l, "revoke");
     }
     if ((s = stmt(l, S_REVOKE_DEV)) == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
-    return step_done(l, s, "mark device revoked");
+    mp_q_txt(s, 1, udid);
+    int rc = step_done(l, s, "mark device revoked");
+    if (rc == MP_OK) {
+        char obj[160], detail[96];
+        snprintf(obj, sizeof(obj), "serial=%s udid=%s pai_skid=%s", serial, udid, skid);
+        snprintf(detail, sizeof(detail), "{\"reason\":\"%.60s\"}", reason);
+        rc = mp_ledger_audit(l, mp_ledger_station_default(), "dac.revoke", obj, detail);
+    }
+    return rc;
 }
 
 int mp_ledger_each_revoked(mp_ledger *l, const char *pai_skid,
                            int (*cb)(void *, const char *, time_t, const char *), void *ctx)
 {
-    sqlite3_stmt *s = stmt(l, S_EACH_REVOKED);
-    int r, rc = MP_OK;
+    mp_q *s = stmt(l, S_EACH_REVOKED);
+    int r = 0, rc = MP_OK;
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, pai_skid, -1, SQLITE_STATIC);
-    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        rc = cb(ctx, (const char *)sqlite3_column_text(s, 0), (time_t)sqlite3_column_int64(s, 1),
-                (const char *)sqlite3_column_text(s, 2));
+    mp_q_txt(s, 1, pai_skid);
+    while (rc == MP_OK && (r = mp_q_step(s)) == 1) {
+        rc = cb(ctx, mp_q_text(s, 0), (time_t)mp_q_int(s, 1), mp_q_text(s, 2));
     }
-    if (rc == MP_OK && r != SQLITE_DONE) {
+    if (rc == MP_OK && r < 0) {
         rc = db_err(l, "list revocations");
     }
-    sqlite3_reset(s);
+    mp_q_reset(s);
     return rc;
 }
 
 int mp_ledger_next_crl_number(mp_ledger *l, const char *pai_skid, uint64_t *n)
 {
-    sqlite3_stmt *s = stmt(l, S_CRL_NUM);
+    mp_q *s = stmt(l, S_CRL_NUM);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, pai_skid, -1, SQLITE_STATIC);
-    *n = sqlite3_step(s) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 1;
-    sqlite3_reset(s);
+    mp_q_txt(s, 1, pai_skid);
+    int r = mp_q_step(s);
+    if (r < 0) return db_err(l, "crl number");
+    *n = r == 1 ? (uint64_t)mp_q_int(s, 0) : 1;
+    mp_q_reset(s);
     if ((s = stmt(l, S_CRL_SET)) == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, pai_skid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)(*n + 1));
-    return step_done(l, s, "crl number");
+    mp_q_txt(s, 1, pai_skid);
+    mp_q_i64(s, 2, (int64_t)(*n + 1));
+    int rc = step_done(l, s, "crl number");
+    if (rc == MP_OK) {
+        char obj[96];
+        snprintf(obj, sizeof(obj), "pai_skid=%s crl_number=%llu", pai_skid, (unsigned long long)*n);
+        rc = mp_ledger_audit(l, mp_ledger_station_default(), "crl.issue", obj, "{}");
+    }
+    return rc;
 }
 
 static uint64_t count_of(mp_ledger *l, const char *q)
 {
-    sqlite3_stmt *s = NULL;
+    mp_q *s = mp_q_get(l, q);
     uint64_t n = 0;
-    if (sqlite3_prepare_v2(l->db, q, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
-        n = (uint64_t)sqlite3_column_int64(s, 0);
+    if (s != NULL && mp_q_step(s) == 1) {
+        n = (uint64_t)mp_q_int(s, 0);
     }
-    sqlite3_finalize(s);
+    if (s != NULL) mp_q_reset(s);
     return n;
 }
 
@@ -836,41 +796,176 @@ int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c)
 {
     c->lists = count_of(l, "SELECT count(*) FROM chip_lists");
     c->devices = count_of(l, "SELECT count(*) FROM devices");
-    c->authorized = count_of(l, "SELECT count(*) FROM devices WHERE state=0");
+    c->authorized = count_of(l, "SELECT count(*) FROM devices WHERE state IN (0,3)");
     c->issued = count_of(l, "SELECT count(*) FROM devices WHERE state=1");
     c->revoked = count_of(l, "SELECT count(*) FROM devices WHERE state=2");
     c->offchip = count_of(l, "SELECT count(*) FROM devices WHERE key_origin=1");
     return MP_OK;
 }
 
+/* ---- factory-data line-readiness (see ledger.h) ------------------------------ */
+
+int mp_ledger_fd_prepare(mp_ledger *l)
+{
+    /* PostgreSQL: in the schema (a station role may not CREATE) */
+    static const char ddl[] =
+        "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
+        " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format)) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS factory_data_rd_uid ON factory_data(rd_uid);";
+    if (mp_ledger_is_pg(l)) return MP_OK;
+    if (mp_ledger_exec(l, ddl) != MP_OK) {
+        return mp_ledger_conflict(l, NULL, NULL)
+                   ? mp_err(MP_ERR_DUPLICATE, "ledger %s: two devices already share an rd_uid in factory_data; find them with: "
+                            "SELECT hex(rd_uid), group_concat(udid) FROM factory_data GROUP BY rd_uid HAVING count(*) > 1",
+                            mp_ledger_path(l))
+                   : db_err(l, "prepare factory-data tables");
+    }
+    return MP_OK;
+}
+
+int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const char sha256[65], char recorded[65])
+{
+    static const char q_get[] = "SELECT sha256 FROM fd_images WHERE udid = ? AND format = ?";
+    static const char q_put[] = "INSERT INTO fd_images(udid, format, sha256) VALUES(?,?,?)";
+    mp_q *s = mp_q_get(l, q_get);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    mp_q_txt(s, 2, format);
+    int r = mp_q_step(s);
+    recorded[0] = 0;
+    if (r == 1) copy_text(recorded, 65, mp_q_text(s, 0));
+    mp_q_reset(s);
+    if (r < 0) return db_err(l, "image hash");
+    if (r == 1) return MP_OK;
+    if ((s = mp_q_get(l, q_put)) == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    mp_q_txt(s, 2, format);
+    mp_q_txt(s, 3, sha256);
+    return step_done(l, s, "record image hash");
+}
+
+static int owner_of(mp_ledger *l, const char *q, const void *key, size_t len, int text, char udid[MP_UDID_MAX + 1])
+{
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    if (text) mp_q_txt(s, 1, key);
+    else mp_q_blob(s, 1, key, len);
+    int r = mp_q_step(s);
+    udid[0] = 0;
+    if (r == 1) copy_text(udid, MP_UDID_MAX + 1, mp_q_text(s, 0));
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : db_err(l, "factory-data lookup");
+}
+
+int mp_ledger_fd_serial_owner(mp_ledger *l, const char *serial, char udid[MP_UDID_MAX + 1])
+{
+    static const char q[] = "SELECT udid FROM factory_data WHERE serial = ?";
+    return owner_of(l, q, serial, 0, 1, udid);
+}
+
+int mp_ledger_fd_rd_uid_owner(mp_ledger *l, const uint8_t *rd_uid, size_t len, char udid[MP_UDID_MAX + 1])
+{
+    static const char q[] = "SELECT udid FROM factory_data WHERE rd_uid = ?";
+    return owner_of(l, q, rd_uid, len, 0, udid);
+}
+
+int mp_ledger_serial_next(mp_ledger *l, const char *tmpl, uint64_t *next, int *found)
+{
+    static const char q[] = "SELECT next FROM serial_counters WHERE template = ?";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, tmpl);
+    int r = mp_q_step(s);
+    *found = r == 1;
+    *next = *found ? (uint64_t)mp_q_int(s, 0) : 0;
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : db_err(l, "serial counter");
+}
+
+int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next)
+{
+    static const char q[] = "INSERT INTO serial_counters(template, next) VALUES(?1, ?2)"
+                            " ON CONFLICT(template) DO UPDATE SET next = CASE WHEN serial_counters.next > ?2"
+                            " THEN serial_counters.next ELSE ?2 END";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, tmpl);
+    mp_q_i64(s, 2, (int64_t)next);
+    return step_done(l, s, "advance serial counter");
+}
+
+int mp_ledger_serial_take(mp_ledger *l, const char *tmpl, uint64_t floor, uint64_t n, uint64_t *first)
+{
+    /* one conditional upsert: the counter's row is locked until the commit,
+     * so runs at once get disjoint blocks */
+    static const char q[] = "INSERT INTO serial_counters(template, next) VALUES(?1, ?2 + ?3)"
+                            " ON CONFLICT(template) DO UPDATE SET next = CASE WHEN serial_counters.next > ?2"
+                            " THEN serial_counters.next ELSE ?2 END + ?3 RETURNING next";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, tmpl);
+    mp_q_i64(s, 2, (int64_t)floor);
+    mp_q_i64(s, 3, (int64_t)n);
+    int r = mp_q_step(s);
+    int64_t v = r == 1 ? mp_q_int(s, 0) : 0;
+    mp_q_reset(s);
+    if (r != 1) return db_err(l, "take serial numbers");
+    *first = (uint64_t)v - n;
+    return MP_OK;
+}
+
+int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order, int *found)
+{
+    static const char q[] = "SELECT d.state, CASE WHEN EXISTS(SELECT 1 FROM dacs c WHERE c.udid = d.udid AND c.order_id = ?2)"
+                            " THEN 1 ELSE 0 END FROM devices d WHERE d.udid = ?1";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    mp_q_i64(s, 2, order_id);
+    int r = mp_q_step(s);
+    *found = r == 1;
+    *state = *found ? (int)mp_q_int(s, 0) : 0;
+    *in_order = *found ? (int)mp_q_int(s, 1) : 0;
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : db_err(l, "device lookup");
+}
+
+/* ---- SQLite only: statements not yet on the driver -------------------------- */
+
+static int raw_done(mp_ledger *l, sqlite3_stmt *s, const char *what)
+{
+    int r = s != NULL ? sqlite3_step(s) : SQLITE_ERROR;
+    if (s != NULL) sqlite3_reset(s);
+    return r == SQLITE_DONE ? MP_OK : mp_ledger_db_err(l, what);
+}
+
 int mp_ledger_meta_get(mp_ledger *l, const char *key, char *val, size_t cap, int *found)
 {
-    sqlite3_stmt *s = mp_ledger_stmt(l, "SELECT value FROM meta WHERE key=?");
+    mp_q *s = mp_q_get(l, "SELECT value FROM meta WHERE key=?");
     *found = 0;
     if (s == NULL) {
         return MP_ERR_DB;
     }
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        snprintf(val, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    mp_q_txt(s, 1, key);
+    int r = mp_q_step(s);
+    if (r == 1) {
+        copy_text(val, cap, mp_q_text(s, 0));
         *found = 1;
     }
-    sqlite3_reset(s);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "read meta");
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : db_err(l, "read meta");
 }
 
 int mp_ledger_meta_set(mp_ledger *l, const char *key, const char *val)
 {
-    sqlite3_stmt *s = mp_ledger_stmt(l, "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    mp_q *s = mp_q_get(l, "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
     if (s == NULL) {
         return MP_ERR_DB;
     }
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, val, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    return r == SQLITE_DONE ? MP_OK : db_err(l, "write meta");
+    mp_q_txt(s, 1, key);
+    mp_q_txt(s, 2, val);
+    return step_done(l, s, "write meta");
 }
 
 /* ---- Credential lifecycle (issue 19) ---------------------------------- */
@@ -882,7 +977,11 @@ static const char life_ddl[] =
 
 static int life_tables(mp_ledger *l)
 {
-    return sqlite3_exec(l->db, life_ddl, NULL, NULL, NULL) == SQLITE_OK ? MP_OK : db_err(l, "lifecycle tables");
+    if (mp_ledger_is_pg(l)) {
+        return mp_err(MP_ERR_DB, "ledger %s: CA revocations, CRL records and DCL state are not available on PostgreSQL yet",
+                      mp_ledger_path(l));
+    }
+    return mp_ledger_exec(l, life_ddl) == MP_OK ? MP_OK : db_err(l, "lifecycle tables");
 }
 
 int mp_ledger_revoke_ca(mp_ledger *l, const char *issuer_skid, const char *serial, const char *reason)
@@ -897,7 +996,7 @@ int mp_ledger_revoke_ca(mp_ledger *l, const char *issuer_skid, const char *seria
     int r = sqlite3_step(s);
     sqlite3_reset(s);
     if (r == SQLITE_DONE) return MP_OK;
-    return sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_PRIMARYKEY
+    return sqlite3_extended_errcode(mp_ledger_db(l)) == SQLITE_CONSTRAINT_PRIMARYKEY
                ? mp_err(MP_ERR_DUPLICATE, "serial %s is already revoked", serial)
                : db_err(l, "revoke");
 }
@@ -917,7 +1016,7 @@ int mp_ledger_crl_record(mp_ledger *l, const mp_crl_rec *r)
     sqlite3_bind_int64(s, 4, (sqlite3_int64)r->number);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)r->this_update);
     sqlite3_bind_int64(s, 6, (sqlite3_int64)r->next_update);
-    return step_done(l, s, "record CRL");
+    return raw_done(l, s, "record CRL");
 }
 
 int mp_ledger_each_crl(mp_ledger *l, int (*cb)(void *, const mp_crl_rec *), void *ctx)
@@ -973,7 +1072,7 @@ int mp_ledger_dcl_put(mp_ledger *l, const char *key, const char *json)
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
-    return step_done(l, s, "write DCL state");
+    return raw_done(l, s, "write DCL state");
 }
 
 int mp_ledger_dcl_delete(mp_ledger *l, const char *key)
@@ -983,7 +1082,7 @@ int mp_ledger_dcl_delete(mp_ledger *l, const char *key)
     sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
     if (s == NULL) return MP_ERR_DB;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    return step_done(l, s, "delete DCL state");
+    return raw_done(l, s, "delete DCL state");
 }
 
 int mp_ledger_dcl_each(mp_ledger *l, const char *prefix, int (*cb)(void *, const char *, const char *), void *ctx)
@@ -1001,109 +1100,14 @@ int mp_ledger_dcl_each(mp_ledger *l, const char *prefix, int (*cb)(void *, const
     return rc;
 }
 
-/* ---- factory-data line-readiness (see ledger.h) ------------------------------ */
 
-int mp_ledger_fd_prepare(mp_ledger *l)
-{
-    static const char ddl[] =
-        "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
-        " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format)) WITHOUT ROWID;"
-        "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next INTEGER NOT NULL);"
-        "CREATE UNIQUE INDEX IF NOT EXISTS factory_data_rd_uid ON factory_data(rd_uid);";
-    if (sqlite3_exec(l->db, ddl, NULL, NULL, NULL) != SQLITE_OK) {
-        return sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_UNIQUE
-                   ? mp_err(MP_ERR_DUPLICATE, "ledger %s: two devices already share an rd_uid in factory_data; find them with: "
-                            "SELECT hex(rd_uid), group_concat(udid) FROM factory_data GROUP BY rd_uid HAVING count(*) > 1", l->path)
-                   : db_err(l, "prepare factory-data tables");
-    }
-    return MP_OK;
-}
 
-int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const char sha256[65], char recorded[65])
-{
-    static const char q_get[] = "SELECT sha256 FROM fd_images WHERE udid = ? AND format = ?";
-    static const char q_put[] = "INSERT INTO fd_images(udid, format, sha256) VALUES(?,?,?)";
-    sqlite3_stmt *s = mp_ledger_stmt(l, q_get);
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, format, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    recorded[0] = 0;
-    if (r == SQLITE_ROW) snprintf(recorded, 65, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_reset(s);
-    if (r != SQLITE_ROW && r != SQLITE_DONE) return db_err(l, "image hash");
-    if (r == SQLITE_ROW) return MP_OK;
-    if ((s = mp_ledger_stmt(l, q_put)) == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, format, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, sha256, -1, SQLITE_STATIC);
-    return step_done(l, s, "record image hash");
-}
 
-static int owner_of(mp_ledger *l, const char *q, const void *key, int len, int text, char udid[MP_UDID_MAX + 1])
-{
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    if (text) sqlite3_bind_text(s, 1, key, len, SQLITE_STATIC);
-    else sqlite3_bind_blob(s, 1, key, len, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    udid[0] = 0;
-    if (r == SQLITE_ROW) snprintf(udid, MP_UDID_MAX + 1, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_reset(s);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "factory-data lookup");
-}
 
-int mp_ledger_fd_serial_owner(mp_ledger *l, const char *serial, char udid[MP_UDID_MAX + 1])
-{
-    static const char q[] = "SELECT udid FROM factory_data WHERE serial = ?";
-    return owner_of(l, q, serial, -1, 1, udid);
-}
 
-int mp_ledger_fd_rd_uid_owner(mp_ledger *l, const uint8_t *rd_uid, size_t len, char udid[MP_UDID_MAX + 1])
-{
-    static const char q[] = "SELECT udid FROM factory_data WHERE rd_uid = ?";
-    return owner_of(l, q, rd_uid, (int)len, 0, udid);
-}
 
-int mp_ledger_serial_next(mp_ledger *l, const char *tmpl, uint64_t *next, int *found)
-{
-    static const char q[] = "SELECT next FROM serial_counters WHERE template = ?";
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, tmpl, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    *found = r == SQLITE_ROW;
-    *next = *found ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "serial counter");
-}
 
-int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next)
-{
-    static const char q[] = "INSERT INTO serial_counters(template, next) VALUES(?1, ?2)"
-                            " ON CONFLICT(template) DO UPDATE SET next = max(next, ?2)";
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, tmpl, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)next);
-    return step_done(l, s, "advance serial counter");
-}
 
-int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order, int *found)
-{
-    static const char q[] = "SELECT d.state, EXISTS(SELECT 1 FROM dacs c WHERE c.udid = d.udid AND c.order_id = ?2)"
-                            " FROM devices d WHERE d.udid = ?1";
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, order_id);
-    int r = sqlite3_step(s);
-    *found = r == SQLITE_ROW;
-    *state = *found ? sqlite3_column_int(s, 0) : 0;
-    *in_order = *found ? sqlite3_column_int(s, 1) : 0;
-    sqlite3_reset(s);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "device lookup");
-}
 
 /* ---- DACs issued by another PKI (issue 18) ---------------------------------- */
 
@@ -1114,13 +1118,13 @@ int mp_order_is_external(const mp_order *o)
 
 int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n)
 {
-    sqlite3_stmt *s = mp_ledger_stmt(l, "UPDATE orders SET quota = quota + ?2 WHERE id = ?1 AND pai_key = '"
-                                        MP_PAI_KEY_EXTERNAL "' AND closed = 0");
+    mp_q *s = mp_q_get(l, "UPDATE orders SET quota = quota + ?2 WHERE id = ?1 AND pai_key = '"
+                          MP_PAI_KEY_EXTERNAL "' AND closed = 0");
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, order_id);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
+    mp_q_i64(s, 1, order_id);
+    mp_q_i64(s, 2, (int64_t)n);
     int rc = step_done(l, s, "raise the quota of an external order");
-    if (rc == MP_OK && sqlite3_changes(l->db) != 1) {
+    if (rc == MP_OK && mp_q_changes(s) != 1) {
         rc = mp_err(MP_ERR_INVALID, "order %lld is not an open order of externally issued DACs", (long long)order_id);
     }
     return rc;
@@ -1131,45 +1135,43 @@ int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n)
 int mp_ledger_run_get(mp_ledger *l, int64_t order_id, const char *dir, mp_dac_run *r, int *found)
 {
     static const char q[] = "SELECT id,generate,target,issued FROM dac_runs WHERE order_id=? AND dir=? AND finished_at IS NULL";
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    mp_q *s = mp_q_get(l, q);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, order_id);
-    sqlite3_bind_text(s, 2, dir, -1, SQLITE_STATIC);
-    int st = sqlite3_step(s);
-    *found = st == SQLITE_ROW;
+    mp_q_i64(s, 1, order_id);
+    mp_q_txt(s, 2, dir);
+    int st = mp_q_step(s);
+    *found = st == 1;
     if (*found) {
-        r->id = sqlite3_column_int64(s, 0);
+        r->id = mp_q_int(s, 0);
         r->order_id = order_id;
-        r->generate = sqlite3_column_int(s, 1);
-        r->target = (uint64_t)sqlite3_column_int64(s, 2);
-        r->issued = (uint64_t)sqlite3_column_int64(s, 3);
+        r->generate = (int)mp_q_int(s, 1);
+        r->target = (uint64_t)mp_q_int(s, 2);
+        r->issued = (uint64_t)mp_q_int(s, 3);
     }
-    sqlite3_reset(s);
-    return st == SQLITE_ROW || st == SQLITE_DONE ? MP_OK : db_err(l, "read the run of the output folder");
+    mp_q_reset(s);
+    return st >= 0 ? MP_OK : db_err(l, "read the run of the output folder");
 }
 
 int mp_ledger_run_start(mp_ledger *l, mp_dac_run *r)
 {
-    static const char q[] = "INSERT INTO dac_runs(order_id,dir,generate,target,issued,station,started_at) VALUES(?,?,?,?,0,?,?)";
+    static const char q[] = "INSERT INTO dac_runs(order_id,dir,generate,target,issued,station,started_at) VALUES(?,?,?,?,0,?,?) RETURNING id";
     char now[21];
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    mp_q *s = mp_q_get(l, q);
     if (s == NULL) return MP_ERR_DB;
     now_iso(now);
-    sqlite3_bind_int64(s, 1, r->order_id);
-    sqlite3_bind_text(s, 2, r->dir, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, r->generate);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)r->target);
-    sqlite3_bind_text(s, 5, r->station ? r->station : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, now, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        int ext = sqlite3_extended_errcode(l->db);
-        sqlite3_reset(s);
-        return ext == SQLITE_CONSTRAINT_UNIQUE ? mp_err(MP_ERR_UNAUTHORIZED, "order %lld already has an unfinished run in %s",
-                                                        (long long)r->order_id, r->dir)
-                                               : db_err(l, "record the run");
+    mp_q_i64(s, 1, r->order_id);
+    mp_q_txt(s, 2, r->dir);
+    mp_q_i64(s, 3, r->generate);
+    mp_q_i64(s, 4, (int64_t)r->target);
+    mp_q_txt(s, 5, r->station ? r->station : "");
+    mp_q_txt(s, 6, now);
+    if (mp_q_step(s) != 1) {
+        return mp_ledger_conflict(l, NULL, NULL) ? mp_err(MP_ERR_UNAUTHORIZED, "order %lld already has an unfinished run in %s",
+                                                          (long long)r->order_id, r->dir)
+                                                 : db_err(l, "record the run");
     }
-    sqlite3_reset(s);
-    r->id = sqlite3_last_insert_rowid(l->db);
+    r->id = mp_q_int(s, 0);
+    mp_q_reset(s);
     r->issued = 0;
     return MP_OK;
 }
@@ -1177,14 +1179,12 @@ int mp_ledger_run_start(mp_ledger *l, mp_dac_run *r)
 int mp_ledger_run_count(mp_ledger *l, int64_t run_id, uint64_t n)
 {
     static const char q[] = "UPDATE dac_runs SET issued=issued+?2 WHERE id=?1 AND issued+?2<=target AND finished_at IS NULL";
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    mp_q *s = mp_q_get(l, q);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
-    int st = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (st != SQLITE_DONE) return db_err(l, "count against the run");
-    if (sqlite3_changes(l->db) != 1) {
+    mp_q_i64(s, 1, run_id);
+    mp_q_i64(s, 2, (int64_t)n);
+    if (mp_q_step(s) < 0) return db_err(l, "count against the run");
+    if (mp_q_changes(s) != 1) {
         return mp_err(MP_ERR_QUOTA, "the run would pass its target (%llu more asked)", (unsigned long long)n);
     }
     return MP_OK;
@@ -1194,28 +1194,26 @@ int mp_ledger_run_finish(mp_ledger *l, int64_t run_id)
 {
     static const char q[] = "UPDATE dac_runs SET finished_at=? WHERE id=? AND finished_at IS NULL";
     char now[21];
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    mp_q *s = mp_q_get(l, q);
     if (s == NULL) return MP_ERR_DB;
     now_iso(now);
-    sqlite3_bind_text(s, 1, now, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, run_id);
-    int st = sqlite3_step(s);
-    sqlite3_reset(s);
-    return st == SQLITE_DONE ? MP_OK : db_err(l, "finish the run");
+    mp_q_txt(s, 1, now);
+    mp_q_i64(s, 2, run_id);
+    return step_done(l, s, "finish the run");
 }
 
 int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int64_t *order_id, int *found)
 {
     static const char q[] = "SELECT " CERT_PATH ",c.order_id FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.udid=?";
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
+    mp_q *s = mp_q_get(l, q);
     if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, udid, -1, SQLITE_STATIC);
-    int st = sqlite3_step(s);
-    *found = st == SQLITE_ROW;
+    mp_q_txt(s, 1, udid);
+    int st = mp_q_step(s);
+    *found = st == 1;
     if (*found) {
-        snprintf(path, cap, "%s", (const char *)sqlite3_column_text(s, 0));
-        if (order_id != NULL) *order_id = sqlite3_column_int64(s, 1);
+        copy_text(path, cap, mp_q_text(s, 0));
+        if (order_id != NULL) *order_id = mp_q_int(s, 1);
     }
-    sqlite3_reset(s);
-    return st == SQLITE_ROW || st == SQLITE_DONE ? MP_OK : db_err(l, "read a certificate's path");
+    mp_q_reset(s);
+    return st >= 0 ? MP_OK : db_err(l, "read a certificate's path");
 }

@@ -14,6 +14,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "audit_ckpt.h"
+#include "ceremony.h"
 #include "dac/extdac.h"
 #include "dac/issue.h"
 #include "udid.h"
@@ -22,7 +24,7 @@
 #include "util.h"
 
 enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE,
-       O_CSR_DIR, O_CSR_BUNDLE, O_EXPORT_LAYOUT, O_LAYOUT, O_NAME_BY, O_BUNDLE, O_JSON };
+       O_CSR_DIR, O_CSR_BUNDLE, O_EXPORT_LAYOUT, O_LAYOUT, O_NAME_BY, O_BUNDLE, O_JSON, O_LEASE, O_BLOCK };
 
 static const mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
@@ -40,18 +42,20 @@ static const mp_opt opts[] = {
     {"name-by", O_NAME_BY, OT_STR, "udid|serial", "file names from the UDID (default) or the DAC serial (hex)"},
     {"bundle", O_BUNDLE, OT_STR, "FILE", "all DACs of the run in one JSON Lines file instead of one file per device"},
     {"json", O_JSON, OT_FLAG, NULL, "print the summary as one JSON object on stdout"},
-    {"station", O_STATION, OT_STR, "NAME", "factory station recorded in the ledger (default host name)"},
+    {"station", O_STATION, OT_STR, "NAME", "factory station recorded in the ledger (default $MATTER_PKI_STATION, else the host name)"},
+    {"block", O_BLOCK, OT_UINT, "N", "devices reserved and signed at a time (1..2048, default 2048; smaller shares an order more evenly between stations)"},
+    {"lease", O_LEASE, OT_STR, "DURATION", "how long this run holds the devices it reserved (default 10m; 30s, 10m, 1h)"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress bar; print only the summary"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "CSR mode: replace an existing output file"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
 typedef struct issue_args {
-    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *layout, *name_by, *bundle;
+    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *layout, *name_by, *bundle, *lease, *block;
     const char *csr_dir, *csr_bundle, *export_layout;
     char *udids[4096];
     size_t n_udids;
@@ -89,6 +93,8 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
         case O_GEN: a->generate = 1; break;
         case O_LEDGER: a->ledger = val; break;
         case O_STATION: a->station = val; break;
+        case O_LEASE: a->lease = val; break;
+        case O_BLOCK: a->block = val; break;
         case O_TEST_MODE: a->test_mode = 1; break;
         case O_LAYOUT: a->layout = val; break;
         case O_NAME_BY: a->name_by = val; break;
@@ -244,6 +250,7 @@ static int target(mp_issue *is, const issue_args *a, uint64_t *count, int *resum
     int rc = mp_ledger_count_authorized(is->ledger, &n);
     if (rc != MP_OK) return rc;
     *count = n < left ? n : left;
+    is->all_mode = 1; /* with any other runs on the order, until it is done */
     return MP_OK;
 }
 
@@ -353,9 +360,9 @@ static int print_summary(mp_issue *is, const issue_args *a, uint64_t count, int 
                               "moved_keys", (json_int_t)is->moved_keys);
         return mp_json_print(o);
     }
-    printf("order %lld: issued %llu DAC(s) to %s; %llu of quota %llu used%s%s\n", (long long)is->order.id,
-           (unsigned long long)is->issued, dest, (unsigned long long)now.issued, (unsigned long long)now.quota,
-           count == 0 ? " (nothing to do)" : "", resumed ? " (finished an interrupted run)" : "");
+    printf("order %lld: station %s issued %llu DAC(s) to %s; %llu of quota %llu used%s%s\n", (long long)is->order.id,
+           is->station, (unsigned long long)is->issued, dest, (unsigned long long)now.issued, (unsigned long long)now.quota,
+           count == 0 && is->issued == 0 ? " (nothing to do)" : "", resumed ? " (finished an interrupted run)" : "");
     return MP_OK;
 }
 
@@ -398,9 +405,25 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
         return rc;
     }
     int lock = -1; /* held until exit */
+    if ((rc = mp_ledger_station_check(is->ledger, is->station, is->order.id)) != MP_OK) {
+        return rc;
+    }
+    /* The lease is this folder's (order, station, host, folder): a run killed
+     * here left its reservations under it, and the folder's lock says that run
+     * is gone, so they go back to the pool at once. */
+    {
+        char host[256] = "", seed[4600];
+        uint8_t h[32];
+        gethostname(host, sizeof(host) - 1);
+        int n = snprintf(seed, sizeof(seed), "matter-pki lease\n%lld\n%s\n%s\n%s", (long long)is->order.id, is->station, host,
+                         is->out_abs);
+        SHA256((const uint8_t *)seed, (size_t)n, h);
+        mp_hex(h, 16, is->lease, 0);
+    }
     /* What an interrupted run left in this folder is finished or removed first,
      * also when this run itself is then refused (closed order, quota). */
-    if ((rc = mp_dir_lock(is->out_dir, &lock)) != MP_OK || (rc = mp_issue_recover(is, 1)) != MP_OK ||
+    if ((rc = mp_dir_lock(is->out_dir, &lock)) != MP_OK || (rc = mp_ledger_release(is->ledger, is->lease)) != MP_OK ||
+        (rc = mp_issue_recover(is, 1)) != MP_OK ||
         (rc = mp_issue_check_open(is)) != MP_OK || (rc = check_udids(is, a)) != MP_OK ||
         (rc = target(is, a, &count, &resumed)) != MP_OK) {
         return rc;
@@ -416,6 +439,14 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
         return rc;
     }
     rc = count > 0 ? mp_issue_run(is, count, a->n_udids ? (char **)a->udids : NULL, a->n_udids) : MP_OK;
+    /* every device up to the quota, with other runs: a chunk that met the
+     * quota they had just taken was dropped; go on while the order has room */
+    for (int tries = 0; rc == MP_OK && is->quota_race && tries < 100 && !mp_interrupted(); tries++) {
+        mp_order o;
+        is->quota_race = 0;
+        if ((rc = mp_ledger_get_order(is->ledger, is->order.id, &o)) != MP_OK || o.issued >= o.quota || o.closed) break;
+        rc = mp_issue_run(is, count, NULL, 0);
+    }
     if (rc == MP_OK) {
         rc = finish_run(is);
     }
@@ -446,6 +477,22 @@ static int export_layout(mp_issue *is, int rc)
     return rc != MP_OK ? mp_err(rc, "%s", msg) : MP_OK;
 }
 
+/* 30s, 10m, 1h or plain seconds: 1 s .. 7 days. */
+static int mp_parse_duration(const char *s, long *out)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10), mul = 1;
+    if (end == s || v <= 0) goto bad;
+    if (*end == 's') mul = 1, end++;
+    else if (*end == 'm') mul = 60, end++;
+    else if (*end == 'h') mul = 3600, end++;
+    if (*end != 0 || v > 7 * 86400 / mul) goto bad;
+    *out = v * mul;
+    return MP_OK;
+bad:
+    return mp_err(MP_ERR_USAGE, "--lease '%s': expected a duration such as 30s, 10m or 1h (at most 7 days)", s);
+}
+
 int dac_issue_main(int argc, char **argv)
 {
     mp_common c = {0};
@@ -463,7 +510,17 @@ int dac_issue_main(int argc, char **argv)
     if (mp_parse_uint(a.order, INT64_MAX, &order) != MP_OK) return mp_err(MP_ERR_USAGE, "--order: not a number");
     gethostname(host, sizeof(host) - 1);
     is.out_dir = a.out_dir;
-    is.station = a.station ? a.station : host;
+    is.station = a.station ? a.station : getenv("MATTER_PKI_STATION") && *getenv("MATTER_PKI_STATION") ? getenv("MATTER_PKI_STATION") : host;
+    is.lease_secs = 600;
+    if (a.lease != NULL && (rc = mp_parse_duration(a.lease, &is.lease_secs)) != MP_OK) return rc;
+    if (a.block != NULL && ((is.block = (size_t)mp_opt_uint(a.block)) < 1 || is.block > 2048)) {
+        return mp_err(MP_ERR_USAGE, "--block: 1..2048");
+    }
+    {
+        uint8_t r[16];
+        if (RAND_bytes(r, sizeof(r)) != 1) return mp_err_ssl(MP_ERR_GENERAL, "RAND_bytes");
+        mp_hex(r, sizeof(r), is.lease, 0);
+    }
     is.jobs = a.jobs ? (int)mp_opt_uint(a.jobs) : 1;
     is.quiet = c.quiet;
     is.generate_keys = a.generate;
@@ -474,6 +531,16 @@ int dac_issue_main(int argc, char **argv)
         goto end;
     }
     rc = run_batch(&is, &a, c.force);
+    if (rc == MP_OK && is.issued > 0) {
+        /* a checkpoint of the audit rows this run wrote, when the token holds the audit key */
+        int64_t seq = 0;
+        mp_ks_key ak;
+        char what[64];
+        if ((rc = mp_audit_checkpoint_if_key(l, ks, &seq, &ak)) == MP_OK && seq > 0) {
+            snprintf(what, sizeof(what), "audit checkpoint %lld", (long long)seq);
+            rc = mp_ceremony_log(&c.rec, what, mp_ks_token_label(ks), &ak, NULL, NULL);
+        }
+    }
     if (a.export_layout != NULL && is.out_abs[0] != 0 && (rc == MP_OK || a.csr_dir != NULL || a.csr_bundle != NULL)) {
         rc = export_layout(&is, rc);
     }

@@ -20,7 +20,7 @@ static const mp_opt revoke_opts[] = {
     {"serial", O_SERIAL, OT_STR, "HEX", "serial number of the DAC (hex, as `ledger export` prints it)"},
     {"reason", O_REASON, OT_ENUM, REASONS, "RFC 5280 reason (required)"},
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };

@@ -31,6 +31,7 @@ typedef struct item {
     size_t len;
     uint8_t scalar[32]; /* off-chip key, wiped after use */
     int rc;
+    int lost; /* its lease was lost: nothing recorded, no file */
     char msg[256];
 } item;
 
@@ -277,6 +278,24 @@ static void free_marked(chunk *bufs, const int marked[NBUF])
     }
 }
 
+/* Drop the items whose lease was lost (nothing of them was recorded):
+ * their DACs are never written or published. */
+static size_t compact(chunk *c)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->items[i].lost) {
+            mp_wipe(&c->items[i], sizeof(item));
+            continue;
+        }
+        if (k != i) c->items[k] = c->items[i];
+        k++;
+    }
+    size_t lost = c->n - k;
+    c->n = k;
+    return lost;
+}
+
 /* A device's output name (its UDID or its DAC serial). */
 static const char *out_name(const mp_issue *is, const char *udid, const char *serial)
 {
@@ -302,10 +321,13 @@ static int out_path(const mp_issue *is, const char *udid, const char *serial, ch
 }
 
 /* One transaction: the written marks of finished chunks, then (c != NULL)
- * this chunk's certificates. */
+ * this chunk's certificates (a device whose lease was lost is skipped), its
+ * audit row, and the station's and the order's quota as the last statements
+ * (conditional updates: the order row is locked only for the commit). */
 static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
 {
     int marked[NBUF];
+    size_t kept = 0;
     if (c != NULL) {
         pthread_mutex_lock(&w->mu);
         int failed = w->failed;
@@ -322,17 +344,14 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
         mp_dac_batch b = {.order_id = is->order.id, .pai_skid = is->order.pai_skid,
                           .not_before = is->tmpl.not_before, .not_after = is->tmpl.not_after,
                           .dir = is->out_dir, .station = is->station};
-        if ((rc = mp_ledger_take_quota(is->ledger, is->order.id, c->n)) == MP_OK &&
-            (rc = mp_ledger_add_batch(is->ledger, &b)) == MP_OK) {
+        if ((rc = mp_ledger_add_batch(is->ledger, &b)) == MP_OK) {
             c->batch = b.id;
         }
     }
-    if (rc == MP_OK && c != NULL && c->n > 0 && is->run.id != 0) {
-        rc = mp_ledger_run_count(is->ledger, is->run.id, c->n);
-    }
     for (size_t i = 0; c != NULL && rc == MP_OK && i < c->n; i++) {
         item *it = &c->items[i];
-        mp_cert_rec r = {.batch = c->batch, .order_id = is->order.id, .der = it->der, .der_len = it->len};
+        mp_cert_rec r = {.batch = c->batch, .order_id = is->order.id, .der = it->der, .der_len = it->len,
+                         .lease = is->generate_keys ? NULL : is->lease};
         uint8_t h[32];
         char path[4400];
         snprintf(r.udid, sizeof(r.udid), "%s", it->dev.udid);
@@ -341,12 +360,38 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
         r.path = path[0] ? path : NULL;
         SHA256(it->der, it->len, h);
         mp_hex(h, 32, r.sha256, 0);
+        it->lost = 0;
         if (is->generate_keys) {
             it->dev.list_id = is->gen_list_id;
             rc = mp_ledger_add_device(is->ledger, &it->dev);
         }
         if (rc == MP_OK) {
             rc = mp_ledger_add_counted(is->ledger, &r);
+        }
+        if (rc == MP_ERR_LEASE_LOST && r.lease != NULL) {
+            it->lost = 1; /* another run may hold it now: record nothing for it */
+            rc = MP_OK;
+        } else if (rc == MP_OK) {
+            kept++;
+        }
+    }
+    if (rc == MP_OK && c != NULL && c->n > 0) {
+        char objects[128], detail[512];
+        size_t first = 0, last = c->n;
+        while (first < c->n && c->items[first].lost) first++;
+        while (last > first && c->items[last - 1].lost) last--;
+        snprintf(objects, sizeof(objects), "order=%lld batch=%lld", (long long)is->order.id, (long long)c->batch);
+        snprintf(detail, sizeof(detail), "{\"count\":%zu,\"lost_lease\":%zu,\"dir\":\"%s\",\"first\":\"%s\",\"last\":\"%s\"}",
+                 kept, c->n - kept, is->out_dir, kept ? c->items[first].dev.udid : "", kept ? c->items[last - 1].dev.udid : "");
+        for (char *p = detail; *p; p++) {
+            if (*p == '\\') *p = '/';
+        }
+        if (is->run.id != 0 && kept > 0) {
+            rc = mp_ledger_run_count(is->ledger, is->run.id, kept);
+        }
+        if (rc == MP_OK) rc = mp_ledger_audit(is->ledger, is->station, "dac.issue", objects, detail);
+        if (rc == MP_OK && kept > 0) {
+            rc = mp_ledger_take_quota_station(is->ledger, is->order.id, is->station, kept);
         }
     }
     if (rc == MP_OK) {
@@ -355,6 +400,14 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
     mp_ledger_rollback(is->ledger);
     if (rc == MP_OK) {
         free_marked(bufs, marked);
+        if (c != NULL) {
+            size_t lost = compact(c);
+            is->lost += lost;
+            if (lost > 0 && !is->quiet) {
+                fprintf(stderr, "matter-pki dac issue: %zu device(s) of this chunk lost their reservation (--lease %ld s)"
+                        " before the commit: nothing recorded for them; they return to the pool\n", lost, is->lease_secs);
+            }
+        }
     }
     return rc;
 }
@@ -523,30 +576,36 @@ typedef struct feed {
 
 static int fill(feed *f, chunk *c)
 {
-    size_t want = f->left < CHUNK ? (size_t)f->left : CHUNK;
+    mp_issue *is = f->is;
+    size_t block = is->block > 0 && is->block < CHUNK ? is->block : CHUNK;
+    size_t want = f->left < block ? (size_t)f->left : block;
+    time_t until = time(NULL) + is->lease_secs;
     c->n = 0;
-    if (want == 0) {
+    if (want == 0 || mp_interrupted()) {
         return MP_OK;
     }
-    if (f->is->generate_keys) {
+    if (is->generate_keys) {
         memset(c->items, 0, want * sizeof(item));
         c->n = want;
     } else if (f->udids != NULL) {
         for (; c->n < want && f->next_udid < f->n_udids; f->next_udid++) {
-            int found = 0;
-            int rc = mp_ledger_get_device(f->is->ledger, f->udids[f->next_udid], &c->items[c->n].dev, &found);
+            int got = 0;
+            const char *u = f->udids[f->next_udid];
+            int rc = mp_ledger_reserve_udid(is->ledger, is->order.id, is->lease, until, u, &c->items[c->n].dev, &got);
             if (rc != MP_OK) return rc;
+            if (!got) {
+                return mp_err(MP_ERR_UNAUTHORIZED, "--udid %s: it has a DAC now or another run holds it", u);
+            }
             c->n++;
         }
     } else {
         mp_device devs[CHUNK];
-        int rc = mp_ledger_next_devices(f->is->ledger, f->after, want, devs, &c->n);
+        /* this run's earlier reservations stay ours while it signs */
+        int rc = mp_ledger_renew(is->ledger, is->lease, until);
+        if (rc == MP_OK) rc = mp_ledger_reserve(is->ledger, is->order.id, is->station, is->lease, until, want, devs, &c->n);
         if (rc != MP_OK) return rc;
         for (size_t i = 0; i < c->n; i++) {
             c->items[i].dev = devs[i];
-        }
-        if (c->n > 0) {
-            snprintf(f->after, sizeof(f->after), "%s", devs[c->n - 1].udid);
         }
     }
     f->left -= c->n;
@@ -621,7 +680,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     mp_outdir od = {.fd = -1}, stage = {.fd = -1};
     mp_bundle bundle = {.fd = -1};
     writer w = {.od = &od, .stage = &stage, .is = is};
-    feed f = {.is = is, .left = count, .udids = udids, .n_udids = n_udids};
+    feed f = {.is = is, .left = is->all_mode ? UINT64_MAX : count, .udids = udids, .n_udids = n_udids};
     chunk *sig = NULL;
     int rc;
     memset(ws, 0, sizeof(ws));
@@ -672,6 +731,14 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
         }
         rc = store_chunk(is, &w, bufs, done);
         progress(is, count, t0, 0);
+        if (rc == MP_ERR_QUOTA && is->all_mode) {
+            /* another run took the order's last quota between this chunk's
+             * reservation and its commit: nothing of it was recorded; its
+             * devices go back at the end and the caller looks again */
+            is->quota_race = 1;
+            rc = MP_OK;
+            break;
+        }
         if (rc != MP_OK) {
             break;
         }
@@ -699,13 +766,26 @@ end:
             mp_err_release();
         }
     }
+    if (!is->generate_keys) {
+        /* the unused part of this run's block goes back to the pool (a run
+         * killed instead leaves it to its lease's expiry) */
+        if (rc != MP_OK) mp_err_hold(); /* after a failure, the failure stays the recorded error */
+        int r = mp_ledger_release(is->ledger, is->lease);
+        if (rc != MP_OK) mp_err_release();
+        rc = rc != MP_OK ? rc : r;
+    }
     if (is->generate_keys && stage.fd >= 0) {
         if (rc != MP_OK) mp_err_hold(); /* after a failure, the failure stays the recorded error */
         int r = drop_uncommitted_keys(is, &stage, bufs);
         if (rc != MP_OK) mp_err_release();
         rc = rc != MP_OK ? rc : r;
     }
-    if (rc == MP_OK && mp_interrupted() && is->issued < count) {
+    if (rc == MP_OK && !is->all_mode && !mp_interrupted() && is->issued < count && !is->generate_keys) {
+        rc = mp_err(MP_ERR_QUOTA, "issued %llu of the %llu asked: the order's quota, this station's sub-quota or the"
+                    " authorized devices ran out (other runs share them)", (unsigned long long)is->issued,
+                    (unsigned long long)count);
+    }
+    if (rc == MP_OK && mp_interrupted() && (is->all_mode || is->issued < count)) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",
                     (unsigned long long)is->issued);
     }

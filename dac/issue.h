@@ -40,6 +40,15 @@ typedef struct mp_issue {
     int quiet;
     int generate_keys;   /* off-chip key pairs, made here */
     int64_t gen_list_id; /* the ledger list that records generated devices */
+    /* Reservations: this run's lease on the devices it works on (a random
+     * token), for lease_secs at a time; all_mode = every device up to the
+     * quota, together with any other runs on the order. */
+    char lease[33];
+    long lease_secs;
+    int all_mode;
+    uint64_t lost;       /* devices whose lease was lost before their commit */
+    size_t block;        /* devices reserved and signed per chunk (0: 2048) */
+    int quota_race;      /* all_mode: a commit met the quota another run had just taken */
     int layout, name_by; /* outsink.h: flat | per-device, by UDID | serial */
     const char *bundle;  /* --bundle: absolute path of the JSON Lines file (out_dir is its folder) */
     mp_dac_run run;      /* the remembered run this one counts against (id 0: none) */

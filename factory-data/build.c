@@ -272,19 +272,27 @@ static int wanted(const mp_fd_build *b, const char *udid)
     return 0;
 }
 
-/* Next chunk: classify each issued device as new, to rebuild, or done. */
+/* Next chunk: classify each issued device as new, to rebuild, or done. A
+ * device without factory data is this run's only once it holds the claim
+ * (another run on the order may build it in its own folder); a recorded one
+ * is rebuilt only in the folder that built it. With a {seq} template the
+ * sequence numbers come in one block per chunk from the ledger's counter. */
 static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint64_t *seq)
 {
     size_t n = 0;
+    const char *dir = b->out_abs[0] ? b->out_abs : b->out_dir;
     c->n = 0;
     while (c->n == 0) {
         int rc = mp_ledger_next_issued(b->ledger, b->order.id, after, CHUNK, devs, &n);
         if (rc != MP_OK || n == 0) return rc;
         snprintf(after, MP_UDID_MAX + 1, "%s", devs[n - 1].udid);
-        for (size_t i = 0; i < n; i++) {
-            int found = 0, state = 0, in_order = 0;
+        time_t until = time(NULL) + (b->lease_secs > 0 ? b->lease_secs : 600);
+        size_t fresh = 0;
+        if ((rc = mp_ledger_begin(b->ledger)) != MP_OK) return rc;
+        for (size_t i = 0; rc == MP_OK && i < n; i++) {
+            int found = 0, state = 0, in_order = 0, got = 1;
             if (!wanted(b, devs[i].udid)) continue;
-            if ((rc = mp_ledger_device_in_order(b->ledger, devs[i].udid, b->order.id, &state, &in_order, &found)) != MP_OK) return rc;
+            if ((rc = mp_ledger_device_in_order(b->ledger, devs[i].udid, b->order.id, &state, &in_order, &found)) != MP_OK) break;
             if (state == MP_DEV_REVOKED) {
                 b->revoked++; /* no factory data, no label */
                 continue;
@@ -294,15 +302,31 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
                 b->chip_skipped++;
                 continue;
             }
-            fd_item *it = &c->items[c->n++];
+            fd_item *it = &c->items[c->n];
             item_clear(it);
             it->dev = devs[i];
             it->fmask = fmask;
-            if ((rc = mp_ledger_get_fd(b->ledger, it->dev.udid, &it->rec, &found)) != MP_OK) return rc;
+            if ((rc = mp_ledger_get_fd(b->ledger, it->dev.udid, &it->rec, &found)) != MP_OK) break;
             if (!found) {
+                if (b->lease[0] && (rc = mp_ledger_fd_claim(b->ledger, b->lease, until, dir, it->dev.udid, &got)) != MP_OK) break;
+                if (!got) {
+                    b->skipped++; /* another run builds it, in its folder */
+                    continue;
+                }
                 it->state = ST_NEW;
-                it->seq = (*seq)++;
-            } else if (it->rec.written && files_exist(b, it->dev.udid, fmask)) {
+                fresh++;
+                c->n++;
+                continue;
+            }
+            char owner[4096];
+            int has_owner = 0;
+            if ((rc = mp_ledger_fd_dir(b->ledger, it->dev.udid, owner, sizeof(owner), &has_owner)) != MP_OK) break;
+            if (has_owner && strcmp(owner, dir) != 0) {
+                b->skipped++; /* built by a run in another folder: its files are there */
+                continue;
+            }
+            c->n++;
+            if (it->rec.written && files_exist(b, it->dev.udid, fmask)) {
                 it->state = ST_SKIP;
             } else {
                 it->state = ST_REBUILD;
@@ -318,11 +342,21 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
                     if (it->rec.has_passcode) {
                         it->passcode = it->rec.passcode;
                     } else if ((rc = mp_fd_lists_passcode(b, it->dev.udid, &it->passcode)) != MP_OK) {
-                        return rc;
+                        break;
                     }
                 }
             }
         }
+        uint64_t first = *seq;
+        /* {seq}: a block from the counter, so runs at once never share a number */
+        if (rc == MP_OK && fresh > 0 && b->seq_tmpl) rc = mp_ledger_serial_take(b->ledger, b->serial_tmpl, *seq, fresh, &first);
+        if (rc == MP_OK) rc = mp_ledger_commit(b->ledger);
+        mp_ledger_rollback(b->ledger);
+        if (rc != MP_OK) return rc;
+        for (size_t i = 0; i < c->n; i++) {
+            if (c->items[i].state == ST_NEW) c->items[i].seq = first++;
+        }
+        if (first > *seq) *seq = first;
     }
     return MP_OK;
 }
@@ -439,6 +473,7 @@ static int record(mp_fd_build *b, fd_chunk *c, int written)
 {
     uint64_t next_seq = 0;
     int any_new = 0;
+    size_t added = 0;
     int rc = mp_ledger_begin(b->ledger);
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
         fd_item *it = &c->items[i];
@@ -448,7 +483,13 @@ static int record(mp_fd_build *b, fd_chunk *c, int written)
             continue;
         }
         if (it->state == ST_NEW) {
-            rc = mp_ledger_add_fd(b->ledger, &it->rec);
+            int ok = 1;
+            if (b->lease[0] && (rc = mp_ledger_fd_confirm(b->ledger, it->dev.udid, b->lease, &ok)) == MP_OK && !ok) {
+                rc = mp_err(MP_ERR_INTERRUPTED, "device %s: this run's claim expired (--lease) and another run took it;"
+                            " nothing of this chunk was recorded: run the same command again", it->dev.udid);
+            }
+            if (rc == MP_OK) rc = mp_ledger_add_fd(b->ledger, &it->rec);
+            added++;
             any_new = 1;
             if (it->seq + 1 > next_seq) next_seq = it->seq + 1;
         }
@@ -464,6 +505,12 @@ static int record(mp_fd_build *b, fd_chunk *c, int written)
         }
     }
     if (rc == MP_OK && !written && any_new && b->seq_tmpl) rc = mp_ledger_serial_advance(b->ledger, b->serial_tmpl, next_seq);
+    if (rc == MP_OK && added > 0) {
+        char obj[48], detail[64];
+        snprintf(obj, sizeof(obj), "order=%lld", (long long)b->order.id);
+        snprintf(detail, sizeof(detail), "{\"count\":%zu}", added);
+        rc = mp_ledger_audit(b->ledger, mp_ledger_station_default(), "factory-data.build", obj, detail);
+    }
     if (rc == MP_OK) rc = mp_ledger_commit(b->ledger);
     mp_ledger_rollback(b->ledger);
     return rc;
@@ -593,6 +640,13 @@ int mp_fd_build_run(mp_fd_build *b)
         unlink(marker);
     }
 end:
+    if (b->lease[0]) {
+        /* what this run claimed and did not record goes back at once */
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+        int r = mp_ledger_fd_release(b->ledger, b->lease);
+        rc = rc != MP_OK ? mp_err(rc, "%s", msg) : r;
+    }
     mp_workers_free(&team);
     free(devs);
     mp_outdir_close(&od);

@@ -57,6 +57,10 @@ typedef struct mp_fd_build {
     int seq_tmpl;     /* the serial template has {seq}: a ledger counter */
     uint64_t seq_start;
     int pack_on_main; /* set by mp_fd_build_run: images packed by the main thread, not the workers */
+    /* several runs on one order: this run's claims (see mp_ledger_fd_claim) */
+    char lease[33];
+    long lease_secs;      /* 0: 600 */
+    char out_abs[4096];   /* the folder recorded with the claims ("" : out_dir) */
     uint64_t total;   /* devices of the order (or --udid), for the progress bar */
     /* results */
     uint64_t built, rebuilt, skipped, keys_removed, revoked, chip_skipped;

@@ -1,10 +1,12 @@
 /* cmd_factory_data_build.c - `factory-data build`: options, inputs and their checks. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include <openssl/rand.h>
 #include <jansson.h>
 
 #include "cd.h"
@@ -19,7 +21,7 @@
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
        O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
-       O_TRUST_DIR, O_PRODUCTION, O_JSON };
+       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_LEASE };
 
 static const mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
@@ -46,13 +48,14 @@ static const mp_opt opts[] = {
     {"mfg-date", O_MFG, OT_DATE, "DATE", "manufacturing date YYYY-MM-DD (default today, UTC)"},
     {"partition-size", O_PSIZE, OT_UINT, "BYTES", "esp32 NVS partition size (default 0x6000)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"lease", O_LEASE, OT_UINT, "SECONDS", "how long this run holds the devices it claimed before recording them (default 600)"},
+    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
 typedef struct build_args {
-    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start;
+    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start, *lease;
     mp_fd_trust trust;
     int json;
     const char *formats[MP_FD_MAX_FORMATS];
@@ -89,6 +92,7 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_MFG: a->mfg = val; break;
         case O_PSIZE: a->psize = val; break;
         case O_LEDGER: a->ledger = val; break;
+        case O_LEASE: a->lease = val; break;
         case O_INCLUDE_PC: a->include_pc = 1; break;
         case O_RECORD_PC: a->record_pc = 1; break;
         case O_KEEP_KEYS: a->keep_keys = 1; break;
@@ -289,6 +293,9 @@ int fd_build_main(int argc, char **argv)
     }
     if (mp_parse_uint(a.order, INT64_MAX, &order) != MP_OK) return mp_err(MP_ERR_USAGE, "--order: not a number");
     if ((rc = set_options(&b, &a, &c)) != MP_OK) return rc;
+    if (a.lease != NULL && ((b.lease_secs = (long)mp_opt_uint(a.lease)) < 1 || b.lease_secs > 7 * 86400)) {
+        return mp_err(MP_ERR_USAGE, "--lease: 1..604800 seconds");
+    }
     mp_signals_install();
     if ((rc = set_formats(&b, &a)) != MP_OK || (rc = mp_product_load(a.product, &prod)) != MP_OK) goto end;
     b.product = &prod;
@@ -315,6 +322,21 @@ int fd_build_main(int argc, char **argv)
     if ((stat(a.out_dir, &st) != 0 && (rc = mp_mkdir_p(a.out_dir, 0700)) != MP_OK) ||
         (rc = mp_dir_lock(a.out_dir, &lock)) != MP_OK) {
         goto end;
+    }
+    {
+        uint8_t r[16];
+        char *abs = realpath(a.out_dir, NULL);
+        if (abs == NULL) {
+            rc = mp_err(MP_ERR_IO, "%s: %s", a.out_dir, strerror(errno));
+            goto end;
+        }
+        snprintf(b.out_abs, sizeof(b.out_abs), "%s", abs);
+        free(abs);
+        if (RAND_bytes(r, sizeof(r)) != 1) {
+            rc = mp_err_ssl(MP_ERR_GENERAL, "RAND_bytes");
+            goto end;
+        }
+        mp_hex(r, sizeof(r), b.lease, 0);
     }
     rc = mp_fd_build_run(&b);
     if (rc == MP_OK) summary(&b, a.out_dir, a.json);

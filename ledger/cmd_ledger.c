@@ -16,7 +16,7 @@
 
 enum { O_LEDGER = 1, O_ORDER, O_FORMAT, O_OUT, O_JSON };
 
-#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
+#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
 
 static const mp_opt list_opts[] = {
     LEDGER_OPT,
@@ -86,6 +86,15 @@ int ledger_cmd_open_json(int argc, char **argv, const char *cmd, const char *syn
 
 /* ---- ledger report / export ---------------------------------------------- */
 
+static int print_station_count(void *ctx, const mp_station_count *c)
+{
+    char q[24] = "-";
+    (void)ctx;
+    if (c->quota >= 0) snprintf(q, sizeof(q), "%lld", (long long)c->quota);
+    printf("%-6lld %-24s %10" PRIu64 " %10s\n", (long long)c->order_id, c->station, c->issued, q);
+    return MP_OK;
+}
+
 int ledger_report_main(int argc, char **argv)
 {
     mp_ledger *l = NULL;
@@ -112,6 +121,10 @@ int ledger_report_main(int argc, char **argv)
                n.lists, n.devices, n.authorized, n.issued, n.revoked, n.offchip);
         printf("%-6s %-4s %-4s %10s %10s %-6s %-40s  %s\n", "id", "vid", "pid", "issued", "quota", "state", "pai_skid", "cn_template");
         rc = mp_ledger_each_order(l, ledger_print_order, NULL);
+    }
+    if (rc == MP_OK) {
+        printf("\nper station:\n%-6s %-24s %10s %10s\n", "order", "station", "issued", "sub-quota");
+        rc = mp_ledger_each_station_count(l, print_station_count, NULL);
     }
     mp_ledger_close(l);
     return rc;

@@ -17,7 +17,7 @@
 enum { O_VID = 1, O_PID, O_PAI_CERT, O_PAI_KEY, O_QUOTA, O_CN_TMPL, O_FROM, O_DAYS, O_NO_EXPIRY,
        O_LEDGER, O_TEST_MODE, O_LABEL, O_JSON };
 
-#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
+#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
 #define DEFAULT_CN "Matter DAC {udid:16}"
 
 static const mp_opt create_opts[] = {

@@ -33,7 +33,7 @@ enum { O_CA_CERT = 1, O_CA_KEY, O_SIGNER_CERT, O_SIGNER_KEY, O_OUT, O_DAYS, O_DA
     {"check", O_CHECK, OT_FILE, "CRL", "check a published CRL instead: exit 24 when nextUpdate is near or past"},          \
     {"warn-days", O_WARN_DAYS, OT_UINT, "N", "with --check: warn when nextUpdate is less than N days away (default 7)"},  \
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},                                                \
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},                            \
+    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},                            \
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},                                     \
     MP_OPTS_HSM, MP_OPTS_COMMON, {NULL, 0, 0, NULL, NULL}
 

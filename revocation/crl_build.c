@@ -131,7 +131,7 @@ static int add_idp(X509_CRL *crl, const char *url, int indirect)
         GENERAL_NAME_free(g);
         ASN1_IA5STRING_free(u);
     }
-    idp->indirectCRL = indirect ? 1 : 0;
+    if (idp != NULL) idp->indirectCRL = indirect ? 1 : 0;
     ok = ok && X509_CRL_add1_ext_i2d(crl, NID_issuing_distribution_point, idp, 1, 0) == 1;
     ISSUING_DIST_POINT_free(idp);
     return ok;

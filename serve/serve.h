@@ -87,8 +87,10 @@ void mp_issuer_stop(mp_issuer *is);
 
 /* The single place where a station's standing is decided on the ledger
  * thread: its certificate is one the station CA issued and recorded, not
- * revoked. (Station enablement, order assignment and per-station quota of
- * the shared-ledger stations table plug in here.) Returns 0 or 403 and why. */
+ * revoked; and when the station is in the stations table (station add,
+ * order assign, or its first DAC), mp_ledger_station_check: enabled and,
+ * when the order has station assignments, assigned to it. Returns 0, 403 or
+ * 503 (ledger error) and why. */
 int mp_serve_station_check(mp_ledger *l, const job *j, int64_t order_id, char *why, size_t why_len);
 
 double mp_now(void);

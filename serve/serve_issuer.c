@@ -142,7 +142,6 @@ int mp_serve_station_check(mp_ledger *l, const job *j, int64_t order_id, char *w
 {
     mp_station_cert sc;
     int found = 0;
-    (void)order_id; /* stations' order assignments: the shared-ledger stations table */
     if (mp_ledger_get_station_cert(l, j->station_serial, &sc, &found) != MP_OK) {
         snprintf(why, why_len, "station check failed: ledger error");
         return 503;
@@ -155,6 +154,19 @@ int mp_serve_station_check(mp_ledger *l, const job *j, int64_t order_id, char *w
     if (sc.revoked) {
         snprintf(why, why_len, "station %s: client certificate serial %s is revoked", j->station, j->station_serial);
         return 403;
+    }
+    /* a station of the shared ledger's stations table (station add/disable,
+     * order assign): enabled and, when the order has assignments, assigned */
+    if (mp_ledger_station_exists(l, j->station, &found) != MP_OK) {
+        snprintf(why, why_len, "station check failed: ledger error");
+        return 503;
+    }
+    if (found) {
+        int rc = mp_ledger_station_check(l, j->station, order_id);
+        if (rc != MP_OK) {
+            snprintf(why, why_len, "%s", rc == MP_ERR_DB ? "station check failed: ledger error" : mp_err_msg());
+            return rc == MP_ERR_DB ? 503 : 403;
+        }
     }
     return 0;
 }
@@ -258,8 +270,9 @@ static int record(mp_issuer *s, job **jobs, size_t n)
             }
         }
         if (k == 0) continue;
-        if ((rc = mp_ledger_take_quota(l, o->is.order.id, k)) != MP_OK) break;
-        /* one batch per station of this order */
+        /* one batch per station of this order, each counted against the
+         * station (enabled, its sub-quota when the order has assignments)
+         * and then the order's quota, as dac issue counts a station's run */
         for (size_t b = a; rc == MP_OK && b < n; b++) {
             job *j = jobs[b];
             int first_of_station = j->ord == o && j->status == -1;
@@ -267,6 +280,11 @@ static int record(mp_issuer *s, job **jobs, size_t n)
                 first_of_station = !(jobs[c]->ord == o && jobs[c]->status == -1 && strcmp(jobs[c]->station, j->station) == 0);
             }
             if (!first_of_station) continue;
+            uint64_t mine = 0;
+            for (size_t c = b; c < n; c++) {
+                mine += jobs[c]->ord == o && jobs[c]->status == -1 && strcmp(jobs[c]->station, j->station) == 0;
+            }
+            if ((rc = mp_ledger_take_quota_station(l, o->is.order.id, j->station, mine)) != MP_OK) break;
             mp_dac_batch bt = {.order_id = o->is.order.id, .pai_skid = o->is.order.pai_skid,
                                .not_before = o->is.tmpl.not_before, .not_after = o->is.tmpl.not_after,
                                .dir = "est:", .station = j->station};
@@ -312,10 +330,16 @@ static void commit_group(mp_issuer *s, group *g)
         mp_ledger_rollback(l);
         if (rc == MP_OK) {
             if (j->status == -1) j->status = 201;
+        } else if (rc == MP_ERR_UNAUTHORIZED && j->ord != NULL &&
+                   mp_serve_station_check(l, j, j->ord->is.order.id, j->why, sizeof(j->why)) == 403) {
+            /* the station was disabled or unassigned since the check */
+            j->status = 403;
+            j->reason = R_STATION;
         } else if (rc == MP_ERR_DUPLICATE || rc == MP_ERR_UNAUTHORIZED) {
             mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC", j->udid);
         } else if (rc == MP_ERR_QUOTA) {
-            mp_job_refuse(j, 409, R_QUOTA, "production order %s is closed or out of quota", j->order);
+            mp_job_refuse(j, 409, R_QUOTA, "production order %s is closed or out of quota for station %s (%s)", j->order,
+                          j->station, mp_err_msg());
         } else {
             fprintf(stderr, "matter-pki serve: recording the DAC of %s failed: %s\n", j->udid, mp_err_msg());
             mp_job_refuse(j, 503, R_UNAVAILABLE, "the ledger could not record the DAC; retry");

@@ -44,6 +44,14 @@ static const command commands[] = {
     {"order", "create", order_create_main, "create a production order (VID, PID, PAI, quota) and print its ID", NEEDS_LEDGER},
     {"order", "list", order_list_main, "list production orders", NEEDS_LEDGER},
     {"order", "close", order_close_main, "close a production order", NEEDS_LEDGER},
+    {"order", "assign", order_assign_main, "give a station a sub-quota of an order", NEEDS_LEDGER},
+    {"station", "add", station_add_main, "register a factory station", NEEDS_LEDGER},
+    {"station", "list", station_list_main, "list stations, their state and DAC counts", NEEDS_LEDGER},
+    {"station", "disable", station_disable_main, "stop a station from issuing", NEEDS_LEDGER},
+    {"audit", "init", audit_init_main, "make the audit key in the token and sign the first checkpoint", NEEDS_STATE | NEEDS_LEDGER},
+    {"audit", "checkpoint", audit_checkpoint_main, "sign the audit trail's head with the audit key", NEEDS_STATE | NEEDS_LEDGER},
+    {"audit", "verify", audit_verify_main, "check the audit chain, its signed checkpoints and the ceremony log (exit 25)", NEEDS_LEDGER},
+    {"audit", "export", audit_export_main, "write the audit trail as JSON lines", NEEDS_LEDGER},
     {"dac", "issue", dac_issue_main, "issue DACs to authorized devices (batch, CSR, or off-chip keys)", NEEDS_LEDGER},
     {"dac", "revoke", dac_revoke_main, "record the revocation of a DAC", NEEDS_LEDGER},
     {"dac", "import", dac_import_main, "record DACs issued by another PKI (verified chains) in the ledger", NEEDS_LEDGER},
@@ -59,6 +67,7 @@ static const command commands[] = {
     {"ledger", "init", ledger_init_main, "start a new, empty ledger bound to this PKI (never over an existing one)", NEEDS_STATE},
     {"ledger", "report", ledger_report_main, "counts per device state and per order", NEEDS_LEDGER},
     {"ledger", "export", ledger_export_main, "export every issued certificate (csv or jsonl)", NEEDS_LEDGER},
+    {"ledger", "migrate", ledger_migrate_main, "copy the ledger into an empty PostgreSQL ledger and verify the copy", NEEDS_LEDGER},
     {"cert", "lint", cert_lint_main, "check a certificate against the Matter PAA/PAI/DAC profile", NEEDS_NOTHING},
     {"cd", "create", cd_create_main, "encode and sign a Certification Declaration (key in the token)", NEEDS_NOTHING},
     {"cd", "create-signer", cd_create_signer_main, "generate a CD signing key in the token and a development certificate", NEEDS_STATE},
@@ -110,8 +119,9 @@ static int check_needs(const command *c, int argc, char **argv)
     if (need == 0) {
         return MP_OK;
     }
-    if (need == NEEDS_LEDGER && arg_value(argc, argv, "ledger") != NULL) {
-        return MP_OK; /* the ledger is named; no state directory needed */
+    if (need == NEEDS_LEDGER && (arg_value(argc, argv, "ledger") != NULL ||
+                                 (getenv("MATTER_PKI_LEDGER") != NULL && *getenv("MATTER_PKI_LEDGER")))) {
+        return MP_OK; /* the ledger is named (or MATTER_PKI_LEDGER); no state directory needed */
     }
     return mp_state_find(arg_value(argc, argv, "state-dir"), getenv("MATTER_PKI_STATE"), dir, sizeof(dir));
 }

@@ -48,6 +48,20 @@ static int add_file(mp_va_buf *arr, size_t *n, size_t max, const char *what, con
 
 /* A trust folder (as chip-tool's --paa-trust-store-path): every *.der file
  * directly in it. */
+/* A trust folder's file names: the inputs borrow them (mp_va_buf.name) until
+ * the verdict is printed, so they are freed with the inputs, not here. */
+static struct {
+    char **files[16];
+    size_t n_files[16];
+    size_t n;
+} held;
+
+static void held_free(void)
+{
+    for (size_t i = 0; i < held.n; i++) mp_trust_files_free(held.files[i], held.n_files[i]);
+    held.n = 0;
+}
+
 static int add_buf(mp_va_buf *arr, size_t *n, size_t max, const char *what, const char *path, int crl)
 {
     char **files = NULL;
@@ -56,8 +70,16 @@ static int add_buf(mp_va_buf *arr, size_t *n, size_t max, const char *what, cons
     if (crl || !mp_is_dir(path)) return add_file(arr, n, max, what, path, crl);
     if ((rc = mp_trust_dir_files(path, ".der", &files, &nf)) != MP_OK) return rc;
     if (nf == 0) rc = mp_err(MP_ERR_INVALID, "%s %s: the folder holds no *.der certificate", what, path);
+    if (rc == MP_OK && held.n >= sizeof(held.files) / sizeof(held.files[0])) {
+        rc = mp_err(MP_ERR_USAGE, "%s %s: at most 16 trust folders", what, path);
+    }
+    if (rc != MP_OK) {
+        mp_trust_files_free(files, nf);
+        return rc;
+    }
+    held.files[held.n] = files;
+    held.n_files[held.n++] = nf;
     for (size_t i = 0; i < nf && rc == MP_OK; i++) rc = add_file(arr, n, max, what, files[i], 0);
-    mp_trust_files_free(files, nf);
     return rc;
 }
 
@@ -130,7 +152,7 @@ int verify_attestation_main(int argc, char **argv)
                 "the same checks, in the same order, with its AttestationVerificationResult codes.\n"
                 "Exit 0 when accepted; 19 when rejected (code and name in the message).");
     while (rc == MP_OK && (id = mp_opt_next(&p, &val)) > 0) {
-        if (id == OPT_HELP) return MP_OK;
+        if (id == OPT_HELP) { mp_va_input_free(&in); held_free(); return MP_OK; }
         if (id == O_VID) vid = val;
         if (id == O_PID) pid = val;
         rc = option(&in, &a, id, val);
@@ -148,5 +170,6 @@ int verify_attestation_main(int argc, char **argv)
                     mp_va_check_name(rep.failed), rep.checks[rep.failed].detail);
     }
     mp_va_input_free(&in);
+    held_free();
     return rc;
 }

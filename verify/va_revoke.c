@@ -85,7 +85,12 @@ static int on_crls(va_ctx *c, X509 *cert, X509 *issuer, int *used)
                             b->name, signer == issuer ? "issuer's" : "delegated signer's");
             } else {
                 used[i] = 1;
-                revoked |= X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(cert)) == 1;
+                /* An indirect CRL names the certificate issuer on its entries
+                 * (certificateIssuer): look up by certificate. Entries without
+                 * it match by serial, as the SDK's revocation-set generator
+                 * takes every such entry of the signer's CRL. */
+                revoked |= X509_CRL_get0_by_cert(crl, &rev, cert) == 1 ||
+                           X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(cert)) == 1;
             }
         }
         X509_free(owned);

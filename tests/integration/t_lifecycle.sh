@@ -87,6 +87,8 @@ check "its own CRL number sequence starts at 1" test "$(crlnum ind.crl)" = 0x01
 # (openssl verify -extended_crl applies an indirect CRL only to certificates whose CRL
 # distribution point names the CRL issuer in cRLIssuer, RFC 5280 4.2.1.13; our DACs
 # carry no CDP, so the revocation set below is what checks the entries.)
+verdict 302 "verify attestation --crl (indirect) --crl-signer: revoked DAC refused" --paa paa.pem --pai pai.pem --dac "$dac3" --crl ind.crl --crl-signer pai-signer.pem
+verdict 0 "verify attestation --crl (indirect): other DAC accepted" --paa paa.pem --pai pai.pem --dac "$dac2" --crl ind.crl --crl-signer pai-signer.pem
 expect 0 "revocation-set from the delegated CRL file" "$MP" revocation-set --no-ledger --crl ind.crl --cert pai-signer.pem --cert pai.pem --out revset-d.json
 check "delegated entry: delegator = the PAI, SKID of the PAI" python3 -c "
 import json, base64, subprocess

@@ -290,7 +290,7 @@ static int count_cert(void *ctx, const mp_cert_rec *c)
 static void migrate_fixture(int as_v2)
 {
     static char before[1 << 15], after[1 << 15];
-    char path[128], plan[1024], t[256];
+    char path[128], plan[1024], t[512];
     snprintf(dir, sizeof(dir), "/tmp/mp-ledger-XXXXXX");
     CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/l.sqlite", dir);
@@ -323,7 +323,7 @@ static void migrate_fixture(int as_v2)
     mp_ledger_rollback(l);
     mp_ledger_close(l);
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "7");
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "8"); /* upgraded in place to the current schema */
     CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT type FROM sqlite_master WHERE name='certificates'", t, sizeof(t)), "view");
     CU_ASSERT_PTR_NOT_NULL(strstr(text_of(db, "SELECT sql FROM sqlite_master WHERE name='devices'", t, sizeof(t)),
                                   "WITHOUT ROWID"));

@@ -1,0 +1,207 @@
+/* audit_ckpt.c - see audit_ckpt.h. */
+#include "audit_ckpt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "cd.h"
+#include "ledger_int.h"
+#include "util.h"
+
+int mp_audit_sign_head(mp_ledger *l, mp_ks *ks, const mp_ks_key *key, int64_t key_id, int64_t *seq)
+{
+    mp_audit_checkpoint c;
+    uint8_t digest[32];
+    mp_ks_sess *s = NULL;
+    int rc;
+    *seq = 0;
+    memset(&c, 0, sizeof(c));
+    if ((rc = mp_ledger_audit_head(l, &c.seq, c.hash)) != MP_OK || c.seq == 0) return rc;
+    mp_time_iso(time(NULL), c.at);
+    c.key_id = key_id;
+    mp_audit_checkpoint_digest(&c, digest);
+    /* the signature first, then a short transaction (never one held across it) */
+    if ((rc = mp_ks_sess_open(ks, key, &s)) == MP_OK) {
+        c.sig_len = sizeof(c.sig);
+        rc = mp_ks_sess_sign(s, digest, c.sig, &c.sig_len);
+        mp_ks_sess_close(s);
+    }
+    if (rc != MP_OK) return mp_err_ctx(rc, "audit checkpoint");
+    if ((rc = mp_ledger_begin(l)) == MP_OK && (rc = mp_ledger_checkpoint_add(l, &c)) == MP_OK) {
+        rc = mp_ledger_commit(l);
+    }
+    mp_ledger_rollback(l);
+    if (rc == MP_OK) *seq = c.seq;
+    return rc;
+}
+
+int mp_audit_checkpoint_if_key(mp_ledger *l, mp_ks *ks, int64_t *seq, mp_ks_key *key)
+{
+    mp_audit_key ak;
+    int found = 0;
+    *seq = 0;
+    int rc = mp_ledger_audit_key(l, &ak, &found);
+    if (rc != MP_OK || !found) return rc;
+    if (mp_ks_find(ks, ak.label, key) != MP_OK) {
+        mp_err_clear();
+        return MP_OK; /* the audit key lives in another token */
+    }
+    if (memcmp(key->point, ak.point, 65) != 0) {
+        return mp_err(MP_ERR_MISMATCH, "key '%s' in token %s is not the ledger's audit key (SKID %s)", ak.label,
+                      mp_ks_token_label(ks), ak.skid);
+    }
+    return mp_audit_sign_head(l, ks, key, ak.id, seq);
+}
+
+typedef struct ck_ctx {
+    mp_ledger *l;
+    const uint8_t *pinned;
+    int64_t last; /* the trail's last row */
+    mp_audit_result *r;
+    int64_t key_id;
+    EVP_PKEY *key;
+    int rc;
+} ck_ctx;
+
+static int row_hash(mp_ledger *l, int64_t seq, uint8_t out[32], int *found)
+{
+    mp_q *q = mp_q_get(l, "SELECT hash FROM audit WHERE seq=?");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, seq);
+    int r = mp_q_step(q);
+    *found = 0;
+    if (r == 1) {
+        size_t n = 0;
+        const uint8_t *p = mp_q_bytes(q, 0, &n);
+        if (p != NULL && n == 32) {
+            memcpy(out, p, 32);
+            *found = 1;
+        }
+    }
+    mp_q_reset(q);
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "read an audit row");
+}
+
+static int key_point(mp_ledger *l, int64_t id, uint8_t point[65], int *found)
+{
+    mp_q *q = mp_q_get(l, "SELECT pubkey FROM audit_keys WHERE id=?");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, id);
+    int r = mp_q_step(q);
+    *found = 0;
+    if (r == 1) {
+        size_t n = 0;
+        const uint8_t *p = mp_q_bytes(q, 0, &n);
+        if (p != NULL && n == 65) {
+            memcpy(point, p, 65);
+            *found = 1;
+        }
+    }
+    mp_q_reset(q);
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "read an audit key");
+}
+
+static int bad(ck_ctx *x, int64_t seq, const char *what, long long a)
+{
+    x->r->bad = seq;
+    snprintf(x->r->why, sizeof(x->r->why), "the checkpoint of row %lld: %s", a, what);
+    return 1; /* stop */
+}
+
+static int check_one(void *arg, const mp_audit_checkpoint *c)
+{
+    ck_ctx *x = arg;
+    uint8_t h[32], point[65], digest[32];
+    int found = 0;
+    x->r->checkpoints++;
+    if (c->seq > x->last) {
+        return bad(x, x->last + 1, "the trail no longer has that row: rows were deleted", c->seq);
+    }
+    if ((x->rc = row_hash(x->l, c->seq, h, &found)) != MP_OK) return x->rc;
+    if (!found || memcmp(h, c->hash, 32) != 0) {
+        return bad(x, c->seq, "the row is not the one it signed (changed)", c->seq);
+    }
+    if (x->key == NULL || x->key_id != c->key_id) {
+        EVP_PKEY_free(x->key);
+        x->key = NULL;
+        if ((x->rc = key_point(x->l, c->key_id, point, &found)) != MP_OK) return x->rc;
+        if (!found) return bad(x, c->seq, "it names an audit key the ledger does not have", c->seq);
+        if (x->pinned != NULL && memcmp(point, x->pinned, 65) != 0) {
+            return bad(x, c->seq, "signed by another key than --audit-key", c->seq);
+        }
+        if ((x->key = mp_cd_point_key(point)) == NULL) return bad(x, c->seq, "its audit key is not a P-256 point", c->seq);
+        x->key_id = c->key_id;
+    }
+    mp_audit_checkpoint_digest(c, digest);
+    EVP_PKEY_CTX *v = EVP_PKEY_CTX_new(x->key, NULL);
+    int ok = v != NULL && EVP_PKEY_verify_init(v) == 1 && EVP_PKEY_verify(v, c->sig, c->sig_len, digest, 32) == 1;
+    EVP_PKEY_CTX_free(v);
+    if (!ok) return bad(x, c->seq, "the signature does not verify", c->seq);
+    return MP_OK;
+}
+
+/* The ceremony log: from its first line that carries "prev", each line's
+ * prev is the SHA-256 (hex) of the line before it. */
+static int check_ceremony(const char *path, mp_audit_result *r)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
+    char *line = NULL, prev_hex[65] = "";
+    size_t cap = 0;
+    ssize_t n;
+    int chained = 0;
+    long no = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        no++;
+        size_t len = (size_t)n;
+        if (line[len - 1] == '\n') len--;
+        json_t *o = json_loadb(line, len, 0, NULL);
+        const char *p = o ? json_string_value(json_object_get(o, "prev")) : NULL;
+        if (o == NULL) {
+            r->bad_line = no;
+            snprintf(r->why, sizeof(r->why), "%s line %ld is not JSON", path, no);
+        } else if (p != NULL || chained) {
+            if (p == NULL || (no > 1 && strcmp(p, prev_hex) != 0) || (no == 1 && strspn(p, "0") != 64)) {
+                r->bad_line = no;
+                snprintf(r->why, sizeof(r->why), "%s line %ld does not chain to the line before it (changed, removed or inserted)",
+                         path, no);
+            }
+            chained = 1;
+        }
+        json_decref(o);
+        if (r->bad_line) break;
+        uint8_t h[32];
+        unsigned int hl = 0;
+        EVP_Digest(line, len, h, &hl, EVP_sha256(), NULL);
+        mp_hex(h, 32, prev_hex, 0);
+        r->ceremony_lines++;
+    }
+    free(line);
+    fclose(f);
+    return MP_OK;
+}
+
+int mp_audit_verify_all(mp_ledger *l, const uint8_t *pinned, const char *ceremony_log, mp_audit_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    int rc = mp_ledger_audit_verify(l, &r->bad, r->why, sizeof(r->why), &r->rows);
+    if (rc != MP_OK || r->bad) return rc;
+    ck_ctx x = {.l = l, .pinned = pinned, .last = (int64_t)r->rows, .r = r};
+    rc = mp_ledger_each_checkpoint(l, check_one, &x);
+    EVP_PKEY_free(x.key);
+    if (rc == 1) rc = MP_OK;
+    if (rc != MP_OK) return x.rc != MP_OK ? x.rc : rc;
+    if (r->bad) return MP_OK;
+    if (pinned != NULL && r->checkpoints == 0 && r->rows > 0) {
+        r->bad = 1;
+        snprintf(r->why, sizeof(r->why), "--audit-key given but the trail has no signed checkpoint");
+        return MP_OK;
+    }
+    return ceremony_log != NULL ? check_ceremony(ceremony_log, r) : MP_OK;
+}

@@ -1,0 +1,37 @@
+/*
+ * audit_ckpt.h - signed checkpoints of the ledger's audit trail and the
+ * checks of `audit verify`: the hash chain (ledger.h), every checkpoint's
+ * signature by the audit key, and the ceremony log's chain.
+ */
+#ifndef MP_AUDIT_CKPT_H
+#define MP_AUDIT_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keystore.h"
+#include "ledger.h"
+
+/* Sign the trail's head with the audit key in the token (its own
+ * transaction); *seq = the row signed, 0 when the trail is empty or the
+ * head already has a checkpoint (nothing done). */
+int mp_audit_sign_head(mp_ledger *l, mp_ks *ks, const mp_ks_key *key, int64_t key_id, int64_t *seq) MP_MUST_CHECK;
+
+/* At the end of a command that wrote audit rows: sign the head if the ledger
+ * has an audit key and this token holds it (*seq = 0 otherwise; *label gets
+ * the key's label for the ceremony log). MP_ERR_MISMATCH if the token's key
+ * of that label is another key. */
+int mp_audit_checkpoint_if_key(mp_ledger *l, mp_ks *ks, int64_t *seq, mp_ks_key *key) MP_MUST_CHECK;
+
+typedef struct mp_audit_result {
+    uint64_t rows, checkpoints, ceremony_lines;
+    int64_t bad;        /* first bad sequence number (0: none) */
+    long bad_line;      /* first bad ceremony log line (0: none) */
+    char why[512];
+} mp_audit_result;
+/* Everything `audit verify` checks. pinned: the audit key's public point
+ * from a file (NULL: the ledger's own); ceremony_log NULL or absent: not
+ * checked. MP_OK with r->bad / r->bad_line set when something is wrong. */
+int mp_audit_verify_all(mp_ledger *l, const uint8_t *pinned, const char *ceremony_log, mp_audit_result *r) MP_MUST_CHECK;
+
+#endif

@@ -1,0 +1,605 @@
+/* ledger_station.c - many runs, one ledger: device reservations under
+ * expiring leases, stations and their sub-quotas, and the hash-chained audit
+ * trail (see ledger.h). Portable SQL on the driver of ledger_db.c; the one
+ * statement that differs is the reservation (FOR UPDATE SKIP LOCKED on
+ * PostgreSQL, where many writers run at once; SQLite has one writer). */
+#include <ctype.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "ledger.h"
+#include "ledger_int.h"
+#include "util.h"
+
+static void now_iso(char out[21])
+{
+    mp_time_iso(time(NULL), out);
+}
+
+/* ---- reservations ---------------------------------------------------------- */
+
+/* Expired leases of any run go back to the pool. */
+static int sweep(mp_ledger *l, time_t now)
+{
+    mp_q *q = mp_q_get(l, "UPDATE devices SET state=0,lease=NULL,lease_until=NULL,lease_order=NULL"
+                          " WHERE state=3 AND lease_until<?");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, (int64_t)now);
+    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "return expired reservations");
+}
+
+/* What the order, and the station's sub-quota if it has one, leave beyond
+ * the live reservations on the order. */
+static int room(mp_ledger *l, int64_t order_id, const char *station, int64_t *left)
+{
+    mp_q *q = mp_q_get(l, "SELECT o.quota-o.issued-(SELECT count(*) FROM devices d WHERE d.state=3 AND d.lease_order=o.id),"
+                          " o.closed, (SELECT s.quota-s.issued FROM order_stations s WHERE s.order_id=o.id AND s.station=?2)"
+                          " FROM orders o WHERE o.id=?1");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, order_id);
+    mp_q_txt(q, 2, station ? station : "");
+    int r = mp_q_step(q);
+    if (r < 0) return mp_ledger_err(l, "read the order's quota");
+    if (r == 0) return mp_err(MP_ERR_INVALID, "no production order %lld in %s", (long long)order_id, mp_ledger_path(l));
+    *left = mp_q_int(q, 1) ? 0 : mp_q_int(q, 0);
+    if (!mp_q_isnull(q, 2) && mp_q_int(q, 2) < *left) *left = mp_q_int(q, 2);
+    mp_q_reset(q);
+    if (*left < 0) *left = 0;
+    return MP_OK;
+}
+
+int mp_ledger_reserve(mp_ledger *l, int64_t order_id, const char *station, const char *lease, time_t until,
+                      size_t max, mp_device *out, size_t *n)
+{
+    static const char pg[] =
+        "WITH c AS (SELECT udid FROM devices WHERE state=0 AND key_origin=0 ORDER BY udid LIMIT ?1"
+        " FOR UPDATE SKIP LOCKED)"
+        " UPDATE devices d SET state=3,lease=?2,lease_until=?3,lease_order=?4 FROM c WHERE d.udid=c.udid"
+        " RETURNING d.udid,d.pubkey,d.list_id,d.state,d.key_origin";
+    static const char lite[] =
+        "UPDATE devices SET state=3,lease=?2,lease_until=?3,lease_order=?4 WHERE udid IN"
+        " (SELECT udid FROM devices INDEXED BY devices_authorized WHERE state=0 AND key_origin=0 ORDER BY udid LIMIT ?1)"
+        " RETURNING udid,pubkey,list_id,state,key_origin";
+    int64_t left = 0;
+    int rc;
+    *n = 0;
+    if ((rc = mp_ledger_begin(l)) != MP_OK) return rc;
+    if ((rc = sweep(l, time(NULL))) == MP_OK && (rc = room(l, order_id, station, &left)) == MP_OK && left > 0) {
+        size_t want = (uint64_t)left < max ? (size_t)left : max;
+        mp_q *q = mp_q_get(l, mp_ledger_is_pg(l) ? pg : lite);
+        if (q == NULL) {
+            rc = MP_ERR_DB;
+        } else {
+            mp_q_i64(q, 1, (int64_t)want);
+            mp_q_txt(q, 2, lease);
+            mp_q_i64(q, 3, (int64_t)until);
+            mp_q_i64(q, 4, order_id);
+            int r;
+            while ((r = mp_q_step(q)) == 1) {
+                mp_device *d = &out[*n];
+                size_t len = 0;
+                const uint8_t *p;
+                memset(d, 0, sizeof(*d));
+                snprintf(d->udid, sizeof(d->udid), "%s", mp_q_text(q, 0));
+                if ((p = mp_q_bytes(q, 1, &len)) != NULL && len == 65) memcpy(d->point, p, 65);
+                d->list_id = mp_q_int(q, 2);
+                d->state = (int)mp_q_int(q, 3);
+                d->key_origin = (int)mp_q_int(q, 4);
+                if (*n < max) (*n)++;
+            }
+            if (r < 0) rc = mp_ledger_err(l, "reserve devices");
+        }
+    }
+    if (rc == MP_OK) rc = mp_ledger_commit(l);
+    if (rc != MP_OK) *n = 0;
+    mp_ledger_rollback(l);
+    return rc;
+}
+
+int mp_ledger_reserve_udid(mp_ledger *l, int64_t order_id, const char *lease, time_t until, const char *udid,
+                           mp_device *d, int *got)
+{
+    mp_q *q = mp_q_get(l, "UPDATE devices SET state=3,lease=?2,lease_until=?3,lease_order=?4"
+                          " WHERE udid=?1 AND key_origin=0 AND (state=0 OR (state=3 AND (lease_until<?5 OR lease=?2)))"
+                          " RETURNING udid,pubkey,list_id,state,key_origin");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, udid);
+    mp_q_txt(q, 2, lease);
+    mp_q_i64(q, 3, (int64_t)until);
+    mp_q_i64(q, 4, order_id);
+    mp_q_i64(q, 5, (int64_t)time(NULL));
+    int r = mp_q_step(q);
+    *got = r == 1;
+    if (r == 1) {
+        size_t len = 0;
+        const uint8_t *p;
+        memset(d, 0, sizeof(*d));
+        snprintf(d->udid, sizeof(d->udid), "%s", mp_q_text(q, 0));
+        if ((p = mp_q_bytes(q, 1, &len)) != NULL && len == 65) memcpy(d->point, p, 65);
+        d->list_id = mp_q_int(q, 2);
+        d->state = (int)mp_q_int(q, 3);
+        d->key_origin = (int)mp_q_int(q, 4);
+        while ((r = mp_q_step(q)) == 1) {
+        }
+    }
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "reserve a device");
+}
+
+int mp_ledger_release(mp_ledger *l, const char *lease)
+{
+    mp_q *q = mp_q_get(l, "UPDATE devices SET state=0,lease=NULL,lease_until=NULL,lease_order=NULL WHERE state=3 AND lease=?");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, lease);
+    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "return reserved devices");
+}
+
+int mp_ledger_renew(mp_ledger *l, const char *lease, time_t until)
+{
+    mp_q *q = mp_q_get(l, "UPDATE devices SET lease_until=?2 WHERE state=3 AND lease=?1 AND lease_until>=?3");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, lease);
+    mp_q_i64(q, 2, (int64_t)until);
+    mp_q_i64(q, 3, (int64_t)time(NULL));
+    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "renew the lease");
+}
+
+/* ---- stations -------------------------------------------------------------- */
+
+int mp_station_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > MP_STATION_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)name[i]) && name[i] != '.' && name[i] != '-' && name[i] != '_') return 0;
+    }
+    return 1;
+}
+
+int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n)
+{
+    char now[21];
+    now_iso(now);
+    /* the station: registered at its first certificate, refused when disabled */
+    mp_q *q = mp_q_get(l, "INSERT INTO stations(name,enabled,issued,created_at) VALUES(?1,1,?2,?3)"
+                          " ON CONFLICT(name) DO UPDATE SET issued=stations.issued+excluded.issued WHERE stations.enabled=1");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, station);
+    mp_q_i64(q, 2, (int64_t)n);
+    mp_q_txt(q, 3, now);
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "count against the station");
+    if (mp_q_changes(q) != 1) {
+        return mp_err(MP_ERR_UNAUTHORIZED, "station %s is disabled: it may not issue (station list)", station);
+    }
+    /* its sub-quota, when the order has station assignments */
+    q = mp_q_get(l, "UPDATE order_stations SET issued=issued+?3 WHERE order_id=?1 AND station=?2 AND issued+?3<=quota");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, order_id);
+    mp_q_txt(q, 2, station);
+    mp_q_i64(q, 3, (int64_t)n);
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "count against the station's sub-quota");
+    if (mp_q_changes(q) != 1) {
+        q = mp_q_get(l, "SELECT count(*), CAST(sum(CASE WHEN station=?2 THEN quota-issued END) AS BIGINT) FROM order_stations WHERE order_id=?1");
+        if (q == NULL) return MP_ERR_DB;
+        mp_q_i64(q, 1, order_id);
+        mp_q_txt(q, 2, station);
+        if (mp_q_step(q) != 1) return mp_ledger_err(l, "read station assignments");
+        int64_t assigned = mp_q_int(q, 0);
+        int has = !mp_q_isnull(q, 1);
+        int64_t left = mp_q_int(q, 1);
+        mp_q_reset(q);
+        if (assigned > 0 && !has) {
+            return mp_err(MP_ERR_UNAUTHORIZED, "station %s is not assigned to production order %lld (order assign)", station,
+                          (long long)order_id);
+        }
+        if (assigned > 0) {
+            return mp_err(MP_ERR_QUOTA, "station %s has %lld of its sub-quota left on production order %lld; %llu asked",
+                          station, (long long)left, (long long)order_id, (unsigned long long)n);
+        }
+    }
+    /* the order's quota last: its row is locked only until the commit */
+    return mp_ledger_take_quota(l, order_id, n);
+}
+
+int mp_ledger_station_add(mp_ledger *l, const char *name)
+{
+    char now[21];
+    now_iso(now);
+    mp_q *q = mp_q_get(l, "INSERT INTO stations(name,enabled,issued,created_at) VALUES(?,1,0,?)");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, name);
+    mp_q_txt(q, 2, now);
+    if (mp_q_step(q) < 0) {
+        return mp_ledger_conflict(l, NULL, NULL) ? mp_err(MP_ERR_DUPLICATE, "station %s already exists", name)
+                                                 : mp_ledger_err(l, "add station");
+    }
+    return MP_OK;
+}
+
+int mp_ledger_station_disable(mp_ledger *l, const char *name)
+{
+    mp_q *q = mp_q_get(l, "UPDATE stations SET enabled=0 WHERE name=?");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, name);
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "disable station");
+    return mp_q_changes(q) == 1 ? MP_OK : mp_err(MP_ERR_INVALID, "no station %s in the ledger (station list)", name);
+}
+
+int mp_ledger_each_station(mp_ledger *l, int (*cb)(void *, const mp_station *), void *ctx)
+{
+    mp_q *q = mp_q_get(l, "SELECT name,enabled,issued,created_at FROM stations ORDER BY name");
+    int r = 0, rc = MP_OK;
+    if (q == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = mp_q_step(q)) == 1) {
+        mp_station s;
+        memset(&s, 0, sizeof(s));
+        snprintf(s.name, sizeof(s.name), "%s", mp_q_text(q, 0));
+        s.enabled = (int)mp_q_int(q, 1);
+        s.issued = (uint64_t)mp_q_int(q, 2);
+        snprintf(s.created_at, sizeof(s.created_at), "%s", mp_q_text(q, 3) ? mp_q_text(q, 3) : "");
+        rc = cb(ctx, &s);
+    }
+    mp_q_reset(q);
+    return rc == MP_OK && r < 0 ? mp_ledger_err(l, "list stations") : rc;
+}
+
+int mp_ledger_station_exists(mp_ledger *l, const char *name, int *found)
+{
+    mp_q *q = mp_q_get(l, "SELECT 1 FROM stations WHERE name=?");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, name);
+    int r = mp_q_step(q);
+    mp_q_reset(q);
+    *found = r == 1;
+    return r < 0 ? mp_ledger_err(l, "read station") : MP_OK;
+}
+
+int mp_ledger_station_check(mp_ledger *l, const char *name, int64_t order_id)
+{
+    char now[21];
+    int rc;
+    if (!mp_station_name_ok(name)) {
+        return mp_err(MP_ERR_USAGE, "station '%s': expected 1-%d letters, digits, '.', '-' or '_'", name, MP_STATION_MAX);
+    }
+    now_iso(now);
+    mp_q *q = mp_q_get(l, "INSERT INTO stations(name,enabled,issued,created_at) VALUES(?,1,0,?) ON CONFLICT(name) DO NOTHING");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, name);
+    mp_q_txt(q, 2, now);
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "register station");
+    q = mp_q_get(l, "SELECT s.enabled, (SELECT count(*) FROM order_stations WHERE order_id=?2),"
+                    " (SELECT count(*) FROM order_stations WHERE order_id=?2 AND station=?1) FROM stations s WHERE s.name=?1");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, name);
+    mp_q_i64(q, 2, order_id);
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "read station");
+    int enabled = (int)mp_q_int(q, 0);
+    int64_t assigned = mp_q_int(q, 1), mine = mp_q_int(q, 2);
+    mp_q_reset(q);
+    if (!enabled) {
+        rc = mp_err(MP_ERR_UNAUTHORIZED, "station %s is disabled: it may not issue (station list)", name);
+    } else if (order_id > 0 && assigned > 0 && mine == 0) {
+        rc = mp_err(MP_ERR_UNAUTHORIZED, "station %s is not assigned to production order %lld (order assign)", name,
+                    (long long)order_id);
+    } else {
+        rc = MP_OK;
+    }
+    return rc;
+}
+
+int mp_ledger_order_assign(mp_ledger *l, int64_t order_id, const char *station, uint64_t quota)
+{
+    char now[21];
+    now_iso(now);
+    mp_q *q = mp_q_get(l, "INSERT INTO stations(name,enabled,issued,created_at) VALUES(?,1,0,?) ON CONFLICT(name) DO NOTHING");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, station);
+    mp_q_txt(q, 2, now);
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "register station");
+    q = mp_q_get(l, "INSERT INTO order_stations(order_id,station,quota,issued) VALUES(?1,?2,?3,0)"
+                    " ON CONFLICT(order_id,station) DO UPDATE SET quota=excluded.quota WHERE order_stations.issued<=excluded.quota");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, order_id);
+    mp_q_txt(q, 2, station);
+    mp_q_i64(q, 3, (int64_t)quota);
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "assign station");
+    if (mp_q_changes(q) != 1) {
+        return mp_err(MP_ERR_QUOTA, "station %s already issued more than %llu on production order %lld", station,
+                      (unsigned long long)quota, (long long)order_id);
+    }
+    return MP_OK;
+}
+
+int mp_ledger_each_station_count(mp_ledger *l, int (*cb)(void *, const mp_station_count *), void *ctx)
+{
+    mp_q *q = mp_q_get(l,
+        "SELECT x.order_id, x.station, CAST(sum(x.n) AS BIGINT), max(x.quota) FROM ("
+        " SELECT b.order_id AS order_id, b.station AS station, count(*) AS n, NULL AS quota"
+        " FROM dacs c JOIN dac_batches b ON b.id=c.batch GROUP BY b.order_id, b.station"
+        " UNION ALL SELECT order_id, station, 0, quota FROM order_stations) x"
+        " GROUP BY x.order_id, x.station ORDER BY x.order_id, x.station");
+    int r = 0, rc = MP_OK;
+    if (q == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = mp_q_step(q)) == 1) {
+        mp_station_count c;
+        memset(&c, 0, sizeof(c));
+        c.order_id = mp_q_int(q, 0);
+        snprintf(c.station, sizeof(c.station), "%s", mp_q_text(q, 1));
+        c.issued = (uint64_t)mp_q_int(q, 2);
+        c.quota = mp_q_isnull(q, 3) ? -1 : mp_q_int(q, 3);
+        rc = cb(ctx, &c);
+    }
+    mp_q_reset(q);
+    return rc == MP_OK && r < 0 ? mp_ledger_err(l, "count per station") : rc;
+}
+
+/* ---- audit trail ------------------------------------------------------------- */
+
+const char *mp_ledger_station_default(void)
+{
+    static char host[MP_STATION_MAX + 1];
+    const char *e = getenv("MATTER_PKI_STATION");
+    if (e != NULL && *e) return e;
+    if (host[0] == 0 && gethostname(host, sizeof(host) - 1) != 0) snprintf(host, sizeof(host), "localhost");
+    return host;
+}
+
+const char *mp_ledger_operator(void)
+{
+    static char name[64];
+    const char *e = getenv("MATTER_PKI_OPERATOR");
+    if (e != NULL && *e) return e;
+    struct passwd *pw = getpwuid(geteuid());
+    snprintf(name, sizeof(name), "%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+    return name;
+}
+
+static void audit_hash(const mp_audit_row *r, uint8_t out[32])
+{
+    char seq[24];
+    unsigned int len = 0;
+    snprintf(seq, sizeof(seq), "%lld", (long long)r->seq);
+    const char *parts[] = {seq, r->at, r->station, r->operator_, r->event, r->objects, r->detail};
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+    EVP_DigestUpdate(m, r->prev, 32);
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        if (i > 0) EVP_DigestUpdate(m, "\n", 1);
+        EVP_DigestUpdate(m, parts[i] ? parts[i] : "", strlen(parts[i] ? parts[i] : ""));
+    }
+    EVP_DigestFinal_ex(m, out, &len);
+    EVP_MD_CTX_free(m);
+}
+
+int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const char *objects, const char *detail)
+{
+    mp_audit_row r;
+    size_t n = 0;
+    const uint8_t *p;
+    memset(&r, 0, sizeof(r));
+    /* the one-row head: its lock serializes appends until the commit */
+    mp_q *q = mp_q_get(l, "UPDATE audit_head SET seq=seq+1 WHERE id=1 RETURNING seq, hash");
+    if (q == NULL) return MP_ERR_DB;
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "append to the audit trail");
+    r.seq = mp_q_int(q, 0);
+    if ((p = mp_q_bytes(q, 1, &n)) != NULL && n == 32) memcpy(r.prev, p, 32);
+    mp_q_reset(q);
+    now_iso(r.at);
+    r.station = station ? station : "";
+    r.operator_ = mp_ledger_operator();
+    r.event = event;
+    r.objects = objects ? objects : "";
+    r.detail = detail ? detail : "{}";
+    audit_hash(&r, r.hash);
+    q = mp_q_get(l, "INSERT INTO audit(seq,at,station,operator,event,objects,detail,prev,hash) VALUES(?,?,?,?,?,?,?,?,?)");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, r.seq);
+    mp_q_txt(q, 2, r.at);
+    mp_q_txt(q, 3, r.station);
+    mp_q_txt(q, 4, r.operator_);
+    mp_q_txt(q, 5, r.event);
+    mp_q_txt(q, 6, r.objects);
+    mp_q_txt(q, 7, r.detail);
+    mp_q_blob(q, 8, r.prev, 32);
+    mp_q_blob(q, 9, r.hash, 32);
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "append to the audit trail");
+    q = mp_q_get(l, "UPDATE audit_head SET hash=? WHERE id=1");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_blob(q, 1, r.hash, 32);
+    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "append to the audit trail");
+}
+
+int mp_ledger_each_audit(mp_ledger *l, int (*cb)(void *, const mp_audit_row *), void *ctx)
+{
+    mp_q *q = mp_q_get(l, "SELECT seq,at,station,operator,event,objects,detail,prev,hash FROM audit ORDER BY seq");
+    int r = 0, rc = MP_OK;
+    if (q == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = mp_q_step(q)) == 1) {
+        mp_audit_row a;
+        size_t n = 0;
+        const uint8_t *p;
+        memset(&a, 0, sizeof(a));
+        a.seq = mp_q_int(q, 0);
+        snprintf(a.at, sizeof(a.at), "%s", mp_q_text(q, 1) ? mp_q_text(q, 1) : "");
+        a.station = mp_q_text(q, 2);
+        a.operator_ = mp_q_text(q, 3);
+        a.event = mp_q_text(q, 4);
+        a.objects = mp_q_text(q, 5);
+        a.detail = mp_q_text(q, 6);
+        if ((p = mp_q_bytes(q, 7, &n)) != NULL && n == 32) memcpy(a.prev, p, 32);
+        if ((p = mp_q_bytes(q, 8, &n)) != NULL && n == 32) memcpy(a.hash, p, 32);
+        rc = cb(ctx, &a);
+    }
+    mp_q_reset(q);
+    return rc == MP_OK && r < 0 ? mp_ledger_err(l, "read the audit trail") : rc;
+}
+
+typedef struct verify_ctx {
+    int64_t expect, bad;
+    uint8_t prev[32];
+    char *why;
+    size_t cap;
+    uint64_t rows;
+} verify_ctx;
+
+static int verify_row(void *arg, const mp_audit_row *r)
+{
+    verify_ctx *v = arg;
+    uint8_t h[32];
+    v->rows++;
+    if (r->seq != v->expect) {
+        v->bad = v->expect;
+        snprintf(v->why, v->cap, "row %lld is missing (the next row is %lld)", (long long)v->expect, (long long)r->seq);
+        return 1;
+    }
+    if (memcmp(r->prev, v->prev, 32) != 0) {
+        v->bad = r->seq;
+        snprintf(v->why, v->cap, "row %lld does not chain to the row before it", (long long)r->seq);
+        return 1;
+    }
+    audit_hash(r, h);
+    if (memcmp(h, r->hash, 32) != 0) {
+        v->bad = r->seq;
+        snprintf(v->why, v->cap, "row %lld was altered (its hash does not match its contents)", (long long)r->seq);
+        return 1;
+    }
+    memcpy(v->prev, r->hash, 32);
+    v->expect++;
+    return MP_OK;
+}
+
+int mp_ledger_audit_verify(mp_ledger *l, int64_t *bad, char *why, size_t why_cap, uint64_t *rows)
+{
+    verify_ctx v = {.expect = 1, .why = why, .cap = why_cap};
+    memset(v.prev, 0, sizeof(v.prev));
+    *bad = 0;
+    why[0] = 0;
+    int rc = mp_ledger_each_audit(l, verify_row, &v);
+    *rows = v.rows;
+    if (rc < 0 || rc > 1) return rc;
+    if (v.bad) {
+        *bad = v.bad;
+        return MP_OK;
+    }
+    /* the head names the last row: rows deleted at the end show here */
+    mp_q *q = mp_q_get(l, "SELECT seq, hash FROM audit_head WHERE id=1");
+    if (q == NULL) return MP_ERR_DB;
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "read the audit head");
+    size_t n = 0;
+    const uint8_t *p = mp_q_bytes(q, 1, &n);
+    int64_t head = mp_q_int(q, 0);
+    int same = p != NULL && n == 32 && memcmp(p, v.prev, 32) == 0;
+    mp_q_reset(q);
+    if (head != v.expect - 1 || !same) {
+        *bad = v.expect;
+        snprintf(why, why_cap, "the trail ends at row %lld but %lld row(s) were written: row %lld onwards is missing",
+                 (long long)(v.expect - 1), (long long)head, (long long)v.expect);
+    }
+    return MP_OK;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------- */
+
+void mp_audit_checkpoint_digest(const mp_audit_checkpoint *c, uint8_t out[static 32])
+{
+    char hex[65], msg[160];
+    unsigned int len = 0;
+    static const char hexd[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = hexd[c->hash[i] >> 4];
+        hex[2 * i + 1] = hexd[c->hash[i] & 15];
+    }
+    hex[64] = 0;
+    int n = snprintf(msg, sizeof(msg), "matter-pki audit checkpoint v1\n%lld\n%s\n%s", (long long)c->seq, hex, c->at);
+    EVP_Digest(msg, (size_t)n, out, &len, EVP_sha256(), NULL);
+}
+
+int mp_ledger_audit_key_add(mp_ledger *l, const char *label, const char *skid, const uint8_t point[static 65], int64_t *id)
+{
+    char now[21];
+    now_iso(now);
+    mp_q *q = mp_q_get(l, "INSERT INTO audit_keys(label,skid,pubkey,created_at) VALUES(?,?,?,?) RETURNING id");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, label);
+    mp_q_txt(q, 2, skid);
+    mp_q_blob(q, 3, point, 65);
+    mp_q_txt(q, 4, now);
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "add the audit key");
+    *id = mp_q_int(q, 0);
+    mp_q_reset(q);
+    return MP_OK;
+}
+
+int mp_ledger_audit_key(mp_ledger *l, mp_audit_key *k, int *found)
+{
+    mp_q *q = mp_q_get(l, "SELECT id,label,skid,pubkey FROM audit_keys ORDER BY id DESC LIMIT 1");
+    if (q == NULL) return MP_ERR_DB;
+    int r = mp_q_step(q);
+    *found = r == 1;
+    if (r == 1) {
+        size_t n = 0;
+        const uint8_t *p = mp_q_bytes(q, 3, &n);
+        memset(k, 0, sizeof(*k));
+        k->id = mp_q_int(q, 0);
+        snprintf(k->label, sizeof(k->label), "%s", mp_q_text(q, 1));
+        snprintf(k->skid, sizeof(k->skid), "%s", mp_q_text(q, 2));
+        if (p != NULL && n == 65) memcpy(k->point, p, 65);
+    }
+    mp_q_reset(q);
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "read the audit key");
+}
+
+int mp_ledger_audit_head(mp_ledger *l, int64_t *seq, uint8_t hash[static 32])
+{
+    mp_q *q = mp_q_get(l, "SELECT seq,hash FROM audit_head WHERE id=1");
+    if (q == NULL) return MP_ERR_DB;
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "read the audit head");
+    size_t n = 0;
+    const uint8_t *p = mp_q_bytes(q, 1, &n);
+    *seq = mp_q_int(q, 0);
+    memset(hash, 0, 32);
+    if (p != NULL && n == 32) memcpy(hash, p, 32);
+    mp_q_reset(q);
+    return MP_OK;
+}
+
+int mp_ledger_checkpoint_add(mp_ledger *l, const mp_audit_checkpoint *c)
+{
+    mp_q *q = mp_q_get(l, "INSERT INTO audit_checkpoints(seq,hash,at,key_id,sig) VALUES(?,?,?,?,?) ON CONFLICT(seq) DO NOTHING");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, c->seq);
+    mp_q_blob(q, 2, c->hash, 32);
+    mp_q_txt(q, 3, c->at);
+    mp_q_i64(q, 4, c->key_id);
+    mp_q_blob(q, 5, c->sig, c->sig_len);
+    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "add an audit checkpoint");
+}
+
+int mp_ledger_each_checkpoint(mp_ledger *l, int (*cb)(void *, const mp_audit_checkpoint *), void *ctx)
+{
+    mp_q *q = mp_q_get(l, "SELECT seq,hash,at,key_id,sig FROM audit_checkpoints ORDER BY seq");
+    int r = 0, rc = MP_OK;
+    if (q == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = mp_q_step(q)) == 1) {
+        mp_audit_checkpoint c;
+        size_t n = 0;
+        const uint8_t *p;
+        memset(&c, 0, sizeof(c));
+        c.seq = mp_q_int(q, 0);
+        if ((p = mp_q_bytes(q, 1, &n)) != NULL && n == 32) memcpy(c.hash, p, 32);
+        snprintf(c.at, sizeof(c.at), "%s", mp_q_text(q, 2) ? mp_q_text(q, 2) : "");
+        c.key_id = mp_q_int(q, 3);
+        if ((p = mp_q_bytes(q, 4, &n)) != NULL && n <= sizeof(c.sig)) {
+            memcpy(c.sig, p, n);
+            c.sig_len = n;
+        }
+        rc = cb(ctx, &c);
+    }
+    mp_q_reset(q);
+    return rc == MP_OK && r < 0 ? mp_ledger_err(l, "read audit checkpoints") : rc;
+}

@@ -1,0 +1,207 @@
+/* test_stations.c - many runs, one ledger (SQLite backend; t_pg.sh runs the
+ * same operations on PostgreSQL): reservations and leases (a lost lease
+ * records nothing), station sub-quotas and disabled stations, the audit
+ * chain, and which locations are PostgreSQL or carry a password. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "ledger.h"
+#include "testutil.h"
+
+static char dir[64], path[128];
+
+static mp_ledger *setup(int ndev, uint64_t quota, int64_t *order)
+{
+    mp_ledger *l = NULL;
+    snprintf(dir, sizeof(dir), "/tmp/mp-st-XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/l.sqlite", dir);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK);
+    mp_chip_list cl = {.format = "csv", .source = "t", .signer = ""};
+    strcpy(cl.sha256, "ab");
+    mp_order o = {.vid = 0xFFF2, .pid = 1, .quota = quota};
+    strcpy(o.pai_cert, "pai.pem");
+    strcpy(o.pai_key, "pai");
+    strcpy(o.pai_skid, "AA");
+    strcpy(o.cn_template, "X");
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_begin(l), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_add_list(l, &cl), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_add_order(l, &o), MP_OK);
+    for (int i = 0; i < ndev; i++) {
+        mp_device d = {.list_id = cl.id};
+        snprintf(d.udid, sizeof(d.udid), "U%02d", i);
+        memset(d.point, i + 1, 65);
+        d.point[0] = 4;
+        CU_ASSERT_EQUAL_FATAL(mp_ledger_add_device(l, &d), MP_OK);
+    }
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_commit(l), MP_OK);
+    *order = o.id;
+    return l;
+}
+
+static void done(mp_ledger *l)
+{
+    char cmd[128];
+    mp_ledger_close(l);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+/* Record one reserved device's certificate under a lease, then the quota. */
+static int issue(mp_ledger *l, int64_t order, const char *udid, const char *lease, const char *station, int serial)
+{
+    static const uint8_t der[3] = {1, 2, 3};
+    mp_dac_batch b = {.order_id = order, .pai_skid = "AA", .dir = "/tmp", .station = station};
+    mp_cert_rec c = {.order_id = order, .der = der, .der_len = 3, .lease = lease};
+    snprintf(c.udid, sizeof(c.udid), "%s", udid);
+    snprintf(c.serial, sizeof(c.serial), "%02X", serial);
+    strcpy(c.sha256, "0011");
+    int rc = mp_ledger_begin(l);
+    if (rc == MP_OK && (rc = mp_ledger_add_batch(l, &b)) == MP_OK) {
+        c.batch = b.id;
+        rc = mp_ledger_add_counted(l, &c);
+    }
+    if (rc == MP_OK) rc = mp_ledger_take_quota_station(l, order, station, 1);
+    if (rc == MP_OK) rc = mp_ledger_commit(l);
+    mp_ledger_rollback(l);
+    return rc;
+}
+
+static void test_reserve_disjoint_and_capped(void)
+{
+    int64_t o;
+    mp_ledger *l = setup(10, 6, &o);
+    mp_device a[10], b[10];
+    size_t na = 0, nb = 0;
+    time_t until = time(NULL) + 60;
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s1", "leaseA", until, 4, a, &na), MP_OK);
+    CU_ASSERT_EQUAL(na, 4);
+    /* the quota (6) less A's live reservations (4) leaves 2 for B */
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s2", "leaseB", until, 4, b, &nb), MP_OK);
+    CU_ASSERT_EQUAL(nb, 2);
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++) CU_ASSERT(strcmp(a[i].udid, b[j].udid) != 0);
+    /* A gives back what it did not use */
+    CU_ASSERT_EQUAL(issue(l, o, a[0].udid, "leaseA", "s1", 1), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_release(l, "leaseA"), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s2", "leaseC", until, 10, b, &nb), MP_OK);
+    CU_ASSERT_EQUAL(nb, 3); /* 6 - 1 issued - 2 held by B */
+    /* a device reserved under another lease cannot be issued by this one */
+    CU_ASSERT_EQUAL(issue(l, o, b[0].udid, "leaseA", "s1", 2), MP_ERR_LEASE_LOST);
+    done(l);
+}
+
+static void test_lost_lease_records_nothing(void)
+{
+    int64_t o;
+    mp_ledger *l = setup(4, 4, &o);
+    mp_device a[4], b[4];
+    size_t na = 0, nb = 0;
+    /* A's lease has expired while it was signing */
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s1", "leaseA", time(NULL) - 1, 2, a, &na), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(na, 2);
+    CU_ASSERT_EQUAL(issue(l, o, a[0].udid, "leaseA", "s1", 1), MP_ERR_LEASE_LOST);
+    mp_order ord;
+    CU_ASSERT_EQUAL(mp_ledger_get_order(l, o, &ord), MP_OK);
+    CU_ASSERT_EQUAL(ord.issued, 0);
+    char sha[65];
+    int found = 1;
+    CU_ASSERT_EQUAL(mp_ledger_cert_for_udid(l, a[0].udid, sha, &found), MP_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    /* the expired devices return to the pool for the next run */
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s2", "leaseB", time(NULL) + 60, 4, b, &nb), MP_OK);
+    CU_ASSERT_EQUAL(nb, 4);
+    CU_ASSERT_EQUAL(issue(l, o, a[0].udid, "leaseB", "s2", 1), MP_OK);
+    CU_ASSERT_EQUAL(issue(l, o, a[0].udid, "leaseB", "s2", 2), MP_ERR_LEASE_LOST); /* once */
+    done(l);
+}
+
+static void test_station_subquota_and_disable(void)
+{
+    int64_t o;
+    mp_ledger *l = setup(10, 10, &o);
+    mp_device a[10];
+    size_t na = 0;
+    time_t until = time(NULL) + 60;
+    CU_ASSERT_EQUAL(mp_ledger_station_check(l, "free", o), MP_OK); /* no assignments: any station */
+    CU_ASSERT_EQUAL(mp_ledger_begin(l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_order_assign(l, o, "s1", 2), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_commit(l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_station_check(l, "s1", o), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_station_check(l, "s2", o), MP_ERR_UNAUTHORIZED); /* not assigned */
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s1", "L1", until, 10, a, &na), MP_OK);
+    CU_ASSERT_EQUAL(na, 2); /* capped by the sub-quota */
+    CU_ASSERT_EQUAL(issue(l, o, a[0].udid, "L1", "s1", 1), MP_OK);
+    CU_ASSERT_EQUAL(issue(l, o, a[1].udid, "L1", "s1", 2), MP_OK);
+    /* the database refuses a third even for a device the station holds */
+    CU_ASSERT_EQUAL(mp_ledger_reserve_udid(l, o, "L1", until, "U09", &a[2], &(int){0}), MP_OK);
+    CU_ASSERT_EQUAL(issue(l, o, "U09", "L1", "s1", 3), MP_ERR_QUOTA);
+    CU_ASSERT_EQUAL(issue(l, o, "U09", "L1", "s2", 3), MP_ERR_UNAUTHORIZED); /* s2 not assigned */
+    CU_ASSERT_EQUAL(mp_ledger_station_disable(l, "s1"), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_station_check(l, "s1", o), MP_ERR_UNAUTHORIZED);
+    CU_ASSERT_EQUAL(mp_ledger_begin(l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_order_assign(l, o, "s1", 5), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_order_assign(l, o, "s1", 1), MP_ERR_QUOTA); /* below what it issued */
+    mp_ledger_rollback(l);
+    CU_ASSERT_EQUAL(issue(l, o, "U09", "L1", "s1", 3), MP_ERR_UNAUTHORIZED); /* disabled */
+    CU_ASSERT_EQUAL(mp_ledger_station_disable(l, "nosuch"), MP_ERR_INVALID);
+    CU_ASSERT_EQUAL(mp_station_name_ok("line-1.a_b"), 1);
+    CU_ASSERT_EQUAL(mp_station_name_ok("bad name"), 0);
+    CU_ASSERT_EQUAL(mp_station_name_ok(""), 0);
+    done(l);
+}
+
+static void test_audit_chain(void)
+{
+    int64_t o, bad = -1;
+    uint64_t rows = 0;
+    char why[256];
+    mp_ledger *l = setup(1, 1, &o);
+    CU_ASSERT_EQUAL(mp_ledger_begin(l), MP_OK);
+    for (int i = 0; i < 5; i++) CU_ASSERT_EQUAL(mp_ledger_audit(l, "s", "test", "x", "{\"i\":1}"), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_commit(l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_audit_verify(l, &bad, why, sizeof(why), &rows), MP_OK);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(rows, 6); /* order.create and the five */
+    mp_ledger_close(l);
+    sqlite3 *db = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    CU_ASSERT_NOT_EQUAL(sqlite3_exec(db, "UPDATE audit SET detail='{}' WHERE seq=3", NULL, NULL, NULL), SQLITE_OK); /* trigger */
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "DROP TRIGGER audit_no_update; UPDATE audit SET detail='{}' WHERE seq=3", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_audit_verify(l, &bad, why, sizeof(why), &rows), MP_OK);
+    CU_ASSERT_EQUAL(bad, 3);
+    done(l);
+}
+
+static void test_locations(void)
+{
+    CU_ASSERT_EQUAL(mp_ledger_is_pg_location("postgresql://h/db"), 1);
+    CU_ASSERT_EQUAL(mp_ledger_is_pg_location("postgres://h/db"), 1);
+    CU_ASSERT_EQUAL(mp_ledger_is_pg_location("host=/tmp/s dbname=x"), 1);
+    CU_ASSERT_EQUAL(mp_ledger_is_pg_location("dbname=x"), 1);
+    CU_ASSERT_EQUAL(mp_ledger_is_pg_location("state/ledger.sqlite"), 0);
+    CU_ASSERT_EQUAL(mp_ledger_is_pg_location("/tmp/a=b/host=x.sqlite"), 0);
+    CU_ASSERT_EQUAL(mp_ledger_location_has_password("postgresql://u:pw@h/db"), 1);
+    CU_ASSERT_EQUAL(mp_ledger_location_has_password("postgresql://u@h/db"), 0);
+    CU_ASSERT_EQUAL(mp_ledger_location_has_password("postgresql://u@h/db?password=x"), 1);
+    CU_ASSERT_EQUAL(mp_ledger_location_has_password("host=h password=x"), 1);
+    CU_ASSERT_EQUAL(mp_ledger_location_has_password("host=h user=password"), 0);
+    CU_ASSERT_EQUAL(mp_ledger_location_has_password("state/password=.sqlite"), 0);
+}
+
+void register_stations(void)
+{
+    CU_pSuite s = CU_add_suite("stations", NULL, NULL);
+    TU_ADD(s, test_reserve_disjoint_and_capped);
+    TU_ADD(s, test_lost_lease_records_nothing);
+    TU_ADD(s, test_station_subquota_and_disable);
+    TU_ADD(s, test_audit_chain);
+    TU_ADD(s, test_locations);
+}
