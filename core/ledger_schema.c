@@ -440,9 +440,13 @@ int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
         return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki's (%d): use a newer matter-pki",
                       mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
     }
+    if (version == 7) {
+        return mp_err(MP_ERR_DB, "ledger %s: schema version 7 is older than this matter-pki's (%d); a command that writes"
+                      " upgrades it", mp_ledger_path(l), MP_LEDGER_SCHEMA);
+    }
     if (version < MP_LEDGER_SCHEMA) {
         return mp_err(MP_ERR_DB, "ledger %s: schema version %d is older than this matter-pki's (%d) and PostgreSQL ledgers"
-                      " before version %d cannot be upgraded", mp_ledger_path(l), version, MP_LEDGER_SCHEMA, MP_LEDGER_SCHEMA);
+                      " before version 7 cannot be upgraded", mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
     }
     return MP_OK;
 }

@@ -232,6 +232,21 @@ expect 0 "a re-run skips what is there" "$MP" est enroll $E --order line1 --csr-
 check "it says 20 skipped" grep -q "20 skipped" out.txt
 check "ledger: issued count = certificates (order 1)" test "$(db 'select issued from orders where id=1')" = "$(db 'select count(*) from certificates where order_id=1')"
 
+# the shared ledger's stations table: enabled flag, order assignments and sub-quotas
+check "st1 is registered in stations, its DACs counted" test "$(db "select issued from stations where name='st1'")" = "$(db "select count(*) from certificates where station='st1'")"
+station st6
+expect 0 "order create --label asg" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 5 --label asg
+ASG=$(db "select id from orders where label='asg'")
+expect 0 "order assign asg to st6 (sub-quota 1)" "$MP" order assign --order "$ASG" --station st6 --quota 1
+post st1 "$URL/asg/simpleenroll" csr/d010.b64
+is 403 "st1 is not assigned to production order $ASG" "a station not assigned to the order: 403"
+post st6 "$URL/asg/simpleenroll" csr/d010.b64
+is 200 "" "the assigned station: 200"
+check "its sub-quota and station count are taken" test "$(db "select issued from order_stations where order_id=$ASG and station='st6'"),$(db "select issued from stations where name='st6'"),$(db "select issued from orders where id=$ASG")" = 1,1,1
+expect 0 "station disable st6" "$MP" station disable st6
+post st6 "$URL/asg/simpleenroll" csr/d010.b64
+is 403 "st6 is disabled" "a disabled station: 403 (even for a retry)"
+
 # rate limit
 start_server R --station-rate 2
 for k in 1 2 3 4 5 6; do cu st1 "https://127.0.0.1:$R_PORT/.well-known/est/line1/cacerts"; echo "$(cat code.txt)" >> rate.codes; grep -i '^Retry-After' hdr.txt >> rate.hdr; done

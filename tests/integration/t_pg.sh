@@ -164,6 +164,19 @@ expect_err 21 "holds no matter-pki ledger" "a read command never creates a ledge
 expect 0 "a writing command gives an empty database the schema" "$MP" station add probe --ledger "$V"
 psql_ newer "UPDATE meta SET value='99' WHERE key='schema_version'" > /dev/null
 expect_err 14 "schema version 99 is newer than this matter-pki's \(8\)" "a newer schema is refused, naming both versions" "$MP" order list --ledger "$V"
+# schema 7 -> 8 (order labels, station certificates) on PostgreSQL
+V7=$(pg_newdb seven)
+expect 0 "a schema 8 ledger to turn back into 7" "$MP" station add probe --ledger "$V7"
+psql_ seven "DROP TABLE station_certs; DROP INDEX orders_label; ALTER TABLE orders DROP COLUMN label; UPDATE meta SET value='7' WHERE key='schema_version'" > /dev/null
+expect_err 14 "schema version 7 .*a command that writes upgrades it" "a read command does not upgrade a schema 7 ledger" "$MP" order list --ledger "$V7"
+expect 0 "a writing command upgrades schema 7 to 8" "$MP" station add probe2 --ledger "$V7"
+check "schema 8: version, orders.label and station_certs" test "$(psql_ seven "select value from meta where key='schema_version'"),$(psql_ seven "select count(*) from information_schema.columns where table_name='orders' and column_name='label'"),$(psql_ seven "select count(*) from station_certs")" = 8,1,0
+# EST's ledger functions on PostgreSQL: order labels, station certificates
+expect 0 "order create --label on PostgreSQL" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label pgl
+expect_err 16 "labelled 'pgl' exists" "a duplicate label is refused on PostgreSQL (unique index)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label pgl
+expect 0 "order list shows the label" "$MP" order list
+check "label=pgl listed" grep -q "label=pgl" out.txt
+expect_err 10 "no certificate that is not revoked" "station revoke on PostgreSQL with none issued" "$MP" station revoke nosuch
 
 # a connection lost in the middle of a batch: a re-run finishes
 expect 0 "order create (quota 300)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 300
