@@ -93,11 +93,14 @@ MO=$(cat mig.order)
 ser=$(sqlite3 mig.sqlite "select serial from certificates limit 1")
 "$MP" dac revoke --serial "$ser" --reason keyCompromise $M > /dev/null
 "$MP" factory-data build --order $MO --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format json --iterations 1000 --out-dir migfd --quiet $M > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label miglabel $M > /dev/null
+sqlite3 mig.sqlite "insert into station_certs(serial,name,not_after,issued_at,revoked_at) values('0A1B','line-9',2000000000,'2026-01-01 00:00:00',1700000000)"
 check "the SQLite ledger has issued, revoked and factory-data rows" test "$(sqlite3 mig.sqlite "select count(*) from dacs")$(sqlite3 mig.sqlite "select count(*) from revocations")$(sqlite3 mig.sqlite "select count(*) from factory_data")" = "12111" # the revoked device gets no factory data
 D=$(pg_newdb migrated)
 expect_err 2 "password on the command line" "ledger migrate refuses a password in --to" "$MP" ledger migrate $M --to "postgresql://mp:pw@localhost/migrated"
 expect 0 "ledger migrate --to PostgreSQL" "$MP" ledger migrate $M --to "$D"
 check "it says every table was verified" grep -q "every table verified" out.txt
+check "schema 8 rows are copied: the order label and station certificates" test "$(psql_ migrated "select label from orders where label is not null"),$(psql_ migrated "select name||':'||revoked_at from station_certs")" = "miglabel,line-9:1700000000"
 "$MP" ledger export --format jsonl $M > mig.sqlite.jsonl
 "$MP" ledger export --format jsonl --ledger "$D" > mig.pg.jsonl
 check "ledger export is the same from both" cmp -s mig.sqlite.jsonl mig.pg.jsonl
