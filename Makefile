@@ -26,7 +26,8 @@ Q := $(if $(filter 1,$(V)),,@)
 
 PKGS := gcc make pkg-config libssl-dev openssl libp11-dev libp11-kit-dev \
         libengine-pkcs11-openssl softhsm2 opensc libjansson-dev libcunit1-dev \
-        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time python3-cryptography libpq-dev postgresql-15 pgbouncer
+        libsqlite3-dev sqlite3 libqrencode-dev libpng-dev zbar-tools jq perl time python3-cryptography libpq-dev postgresql-15 pgbouncer \
+        libevent-dev libcurl4-openssl-dev curl
 PKGS += man-db
 FUZZ_PKGS := clang libclang-rt-14-dev
 ANALYZE_PKGS := cppcheck clang clang-tools
@@ -46,9 +47,9 @@ CPPFLAGS += -D_GNU_SOURCE -I. -Icore -Isrc/cli -I/usr/include/p11-kit-1 -I/usr/i
 CFLAGS ?= $(OPT) $(HARDEN)
 CFLAGS += $(WARN) -pthread
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
-LIBS := -lp11 -lssl -lcrypto -ljansson -lsqlite3 -lpq -lqrencode -lpng -ldl -lm
+LIBS := -lp11 -levent_openssl -levent_pthreads -levent -lcurl -lssl -lcrypto -ljansson -lsqlite3 -lpq -lqrencode -lpng -ldl -lm
 
-STAGES := core paa pai chips order dac ledger station audit certdecl factory-data onboarding dcl-export verify revocation trust
+STAGES := core paa pai chips order dac ledger station audit certdecl factory-data onboarding dcl-export verify revocation trust est serve
 LIB_SRC := $(sort $(foreach d,$(STAGES),$(wildcard $(d)/*.c))) $(filter-out src/main.c,$(wildcard src/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))

@@ -106,7 +106,7 @@ const char *mp_rc_name(int rc)
         "ledger error", "quota exceeded", "duplicate", "device not authorized",
         "reserved (not produced: batches stop at their first failure)",
         "attestation rejected", "interrupted", "state or ledger not found",
-        "reserved (busy, retry later)", "reserved (network or TLS failure)",
+        "busy, retry later", "network or TLS failure",
         "CRL expires soon or has expired", "audit trail broken",
     };
     if (rc >= 0 && (size_t)rc < sizeof(names) / sizeof(names[0])) {

@@ -43,8 +43,8 @@ enum mp_rc {
      * drops "reserved" here and in mp_rc_name. */
     MP_ERR_NO_STATE = 21,    /* state directory or ledger missing,
                                 empty, or not the ledger of this PKI */
-    MP_ERR_BUSY = 22,        /* reserved: a server asked to retry later (HTTP 429/503) */
-    MP_ERR_NETWORK = 23,     /* reserved: server unreachable, TLS or protocol failure */
+    MP_ERR_BUSY = 22,        /* a server asked to retry later (HTTP 429/503) */
+    MP_ERR_NETWORK = 23,     /* server unreachable, TLS or protocol failure */
     MP_ERR_EXPIRING = 24,    /* a CRL's nextUpdate is near or past */
     MP_ERR_AUDIT = 25,       /* the audit chain is broken or a checkpoint
                                 signature does not verify */

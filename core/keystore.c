@@ -522,8 +522,11 @@ static int check_p256(mp_ks *ks, CK_OBJECT_HANDLE h, const char *label)
 int mp_ks_find(mp_ks *ks, const char *ref, mp_ks_key *key)
 {
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY, pubc = CKO_PUBLIC_KEY;
-    CK_ATTRIBUTE t[3] = {{CKA_CLASS, &priv, sizeof(priv)}};
-    CK_ULONG nt = 1;
+    CK_BBOOL on_token = CK_TRUE;
+    /* token objects only: the session copies signing sessions hold
+     * (mp_ks_sess_open) carry the same label and ID */
+    CK_ATTRIBUTE t[4] = {{CKA_CLASS, &priv, sizeof(priv)}, {CKA_TOKEN, &on_token, sizeof(on_token)}};
+    CK_ULONG nt = 2;
     p11_uri u;
     int rc;
     memset(key, 0, sizeof(*key));
@@ -829,9 +832,10 @@ struct mp_ks_sess {
 int mp_ks_sess_open(mp_ks *ks, const mp_ks_key *key, mp_ks_sess **out)
 {
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_BBOOL no = CK_FALSE;
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    /* the token object: other sessions' copies carry the same ID and label */
     CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)key->id, key->id_len},
-                        {CKA_LABEL, (void *)key->label, strlen(key->label)}};
+                        {CKA_LABEL, (void *)key->label, strlen(key->label)}, {CKA_TOKEN, &yes, sizeof(yes)}};
     CK_ATTRIBUTE copy_tmpl[] = {{CKA_TOKEN, &no, sizeof(no)}};
     CK_ULONG n = 0;
     mp_ks_sess *s = calloc(1, sizeof(*s));
@@ -845,7 +849,7 @@ int mp_ks_sess_open(mp_ks *ks, const mp_ks_key *key, mp_ks_sess **out)
         free(s);
         return mp_err(ckr_to_rc(rv), "token '%s': cannot open a signing session (0x%lx)", ks->token, rv);
     }
-    if ((rv = ks->fl->C_FindObjectsInit(s->sess, t, 3)) == CKR_OK) {
+    if ((rv = ks->fl->C_FindObjectsInit(s->sess, t, 4)) == CKR_OK) {
         rv = ks->fl->C_FindObjects(s->sess, &s->key, 1, &n);
         ks->fl->C_FindObjectsFinal(s->sess);
     }

@@ -73,6 +73,7 @@ typedef struct mp_order {
     time_t valid_from;    /* 0 = time of issuance */
     long days;            /* 0 = no expiry */
     int closed;
+    char label[64];       /* "" = none; unique among orders (EST paths name it) */
 } mp_order;
 
 /* A batch of certificates written to one folder by one run (a chunk of
@@ -156,6 +157,8 @@ int mp_ledger_find_device_by_key(mp_ledger *l, const uint8_t point[static 65], m
 int mp_ledger_add_order(mp_ledger *l, mp_order *o) MP_MUST_CHECK; /* sets o->id */
 int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o) MP_MUST_CHECK;
 int mp_ledger_close_order(mp_ledger *l, int64_t id) MP_MUST_CHECK;
+/* An order by its decimal ID or its label (MP_ERR_INVALID when neither). */
+int mp_ledger_find_order(mp_ledger *l, const char *ref, mp_order *o) MP_MUST_CHECK;
 int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *ctx, const mp_order *o), void *ctx) MP_MUST_CHECK;
 
 /* Issuance. Up to max authorized chip devices without a DAC, in UDID order,
@@ -184,6 +187,30 @@ int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id,
 int mp_ledger_batch_written(mp_ledger *l, int64_t batch) MP_MUST_CHECK;
 /* Is there a certificate for this UDID (any order)? sha256 receives its hash. */
 int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int *found) MP_MUST_CHECK;
+
+/* The DAC of a device (any order): its DER (MP_DAC_MAX_DER bytes), order and station. */
+typedef struct mp_dac_row {
+    int64_t order_id;
+    uint8_t der[700];
+    size_t der_len;
+    char station[128];
+} mp_dac_row;
+int mp_ledger_get_dac(mp_ledger *l, const char *udid, mp_dac_row *r, int *found) MP_MUST_CHECK;
+
+/* Station certificates (`station issue`/`station revoke`), keyed by serial
+ * (uppercase hex of the integer value), for the station CRL and the server. */
+typedef struct mp_station_cert {
+    char serial[41];
+    char name[128];
+    time_t not_after;
+    int revoked;
+    time_t revoked_at;
+} mp_station_cert;
+int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c) MP_MUST_CHECK;
+/* Revoke every certificate of station `name`; *n receives how many were not revoked yet. */
+int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n) MP_MUST_CHECK;
+int mp_ledger_get_station_cert(mp_ledger *l, const char *serial, mp_station_cert *c, int *found) MP_MUST_CHECK;
+int mp_ledger_each_station_revoked(mp_ledger *l, int (*cb)(void *ctx, const mp_station_cert *c), void *ctx) MP_MUST_CHECK;
 
 /* Revocation. */
 int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason) MP_MUST_CHECK;
@@ -382,6 +409,8 @@ int mp_ledger_each_station(mp_ledger *l, int (*cb)(void *ctx, const mp_station *
  * (MP_ERR_UNAUTHORIZED) or, when the order has station assignments, not
  * assigned to it (MP_ERR_UNAUTHORIZED). Its own transaction. */
 int mp_ledger_station_check(mp_ledger *l, const char *name, int64_t order_id) MP_MUST_CHECK;
+/* Is the station in the stations table (without registering it)? */
+int mp_ledger_station_exists(mp_ledger *l, const char *name, int *found) MP_MUST_CHECK;
 /* order assign: a per-station sub-quota of an order (replaces an earlier one;
  * not below what the station already issued on it). */
 int mp_ledger_order_assign(mp_ledger *l, int64_t order_id, const char *station, uint64_t quota) MP_MUST_CHECK;

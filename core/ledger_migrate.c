@@ -21,7 +21,7 @@ typedef struct table {
 static const table tables[] = {
     {"chip_lists", "id,sha256,format,source,signed,signer,count,imported_at", "id", 8, "id"},
     {"devices", "udid,pubkey,list_id,state,key_origin,created_at,lease,lease_until,lease_order", "udid", 9, NULL},
-    {"orders", "id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at", "id", 13, "id"},
+    {"orders", "id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at,label", "id", 14, "id"},
     {"dac_batches", "id,order_id,pai_skid,not_before,not_after,dir,station,issued_at,written", "id", 9, "id"},
     {"dacs", "id,udid,profile,order_id,batch,serial,sha256,der,path", "id", 9, "id"},
     {"revocations", "serial,pai_skid,reason,revoked_at", "pai_skid,serial", 4, NULL},
@@ -32,6 +32,7 @@ static const table tables[] = {
     {"serial_counters", "template,next", "template", 2, NULL},
     {"stations", "name,enabled,issued,created_at", "name", 4, NULL},
     {"order_stations", "order_id,station,quota,issued", "order_id,station", 4, NULL},
+    {"station_certs", "serial,name,not_after,issued_at,revoked_at", "serial", 5, NULL},
     {"audit", "seq,at,station,operator,event,objects,detail,prev,hash", "seq", 9, NULL},
     {"audit_head", "seq,hash", "id", 2, NULL},
     {"audit_keys", "id,label,skid,pubkey,created_at", "id", 5, "id"},

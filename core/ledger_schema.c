@@ -257,6 +257,17 @@ static const char pg_schema[] =
     "INSERT INTO meta VALUES('schema_version', '7');";
 
 
+/* v8: orders may carry a unique label (EST paths name an order by it), and
+ * the station CA's certificates are recorded for the station CRL and the
+ * EST server's revocation check. The same SQL on SQLite and PostgreSQL
+ * (INTEGER is 64-bit on both for these columns' values). */
+static const char schema_v8[] =
+    "ALTER TABLE orders ADD COLUMN label TEXT;"
+    "CREATE UNIQUE INDEX orders_label ON orders(label) WHERE label IS NOT NULL;"
+    "CREATE TABLE station_certs(serial TEXT PRIMARY KEY, name TEXT NOT NULL, not_after BIGINT NOT NULL,"
+    " issued_at TEXT NOT NULL, revoked_at BIGINT);"
+    "CREATE INDEX station_certs_name ON station_certs(name);"
+    "UPDATE meta SET value='8' WHERE key='schema_version';";
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap)
 {
     char even[2 * 256 + 2];
@@ -335,7 +346,8 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
     /* Each step runs in its own transaction: v0 -> v1 -> v2 -> ...; the
      * version is read again under the write lock, so two programs opening
      * an old ledger at once do each step once. */
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7,
+                                        schema_v8};
     while (version < MP_LEDGER_SCHEMA) {
         char *msg = NULL;
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -393,7 +405,8 @@ int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
                       " one: run a command that writes (chips import, ledger migrate) first", mp_ledger_path(l));
     }
     if (!exists) {
-        if (mp_ledger_exec(l, pg_schema) != MP_OK) {
+        /* the v7 schema, then the same migrations an existing v7 ledger gets */
+        if (mp_ledger_exec(l, pg_schema) != MP_OK || mp_ledger_exec(l, schema_v8) != MP_OK) {
             rc = mp_ledger_err(l, "cannot create the ledger schema (does this role have CREATE on the database?)");
             mp_ledger_rollback(l);
             return rc;
@@ -408,6 +421,16 @@ int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
             mp_ledger_rollback(l);
             return rc;
         }
+        /* v7 -> v8 (order labels, station certificates), under the same lock
+         * and in the same transaction as the version check */
+        if (version == 7 && may_create) {
+            if (mp_ledger_exec(l, schema_v8) != MP_OK) {
+                rc = mp_ledger_err(l, "cannot migrate the schema to version 8");
+                mp_ledger_rollback(l);
+                return rc;
+            }
+            version = 8;
+        }
     }
     if ((rc = mp_ledger_commit(l)) != MP_OK) {
         mp_ledger_rollback(l);
@@ -417,9 +440,13 @@ int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
         return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki's (%d): use a newer matter-pki",
                       mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
     }
+    if (version == 7) {
+        return mp_err(MP_ERR_DB, "ledger %s: schema version 7 is older than this matter-pki's (%d); a command that writes"
+                      " upgrades it", mp_ledger_path(l), MP_LEDGER_SCHEMA);
+    }
     if (version < MP_LEDGER_SCHEMA) {
         return mp_err(MP_ERR_DB, "ledger %s: schema version %d is older than this matter-pki's (%d) and PostgreSQL ledgers"
-                      " before version %d cannot be upgraded", mp_ledger_path(l), version, MP_LEDGER_SCHEMA, MP_LEDGER_SCHEMA);
+                      " before version 7 cannot be upgraded", mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
     }
     return MP_OK;
 }

@@ -18,7 +18,8 @@ enum {
     S_LIST_KNOWN, S_ADD_LIST, S_LIST_COUNT, S_ADD_DEV, S_GET_DEV, S_DEV_BY_KEY, S_ADD_ORDER,
     S_GET_ORDER, S_CLOSE_ORDER, S_EACH_ORDER, S_NEXT_DEV, S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
     S_ADD_BATCH, S_ADD_CERT, S_UNWRITTEN, S_BATCH_WRITTEN, S_CERT_UDID, S_REVOKE_FIND, S_REVOKE_ADD,
-    S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_DEV_ISSUE_LEASED, S_NSTMT
+    S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_DEV_ISSUE_LEASED, S_ORDER_LABEL, S_GET_DAC,
+    S_ST_ADD, S_ST_REVOKE, S_ST_GET, S_ST_EACH_REVOKED, S_NSTMT
 };
 
 /* A certificate as row_cert reads it (c = dacs, b = its dac_batches row). */
@@ -32,11 +33,11 @@ static const char *const sql[S_NSTMT] = {
     [S_ADD_DEV] = "INSERT INTO devices(udid,pubkey,list_id,state,key_origin,created_at) VALUES(?,?,?,?,?,?)",
     [S_GET_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE udid=?",
     [S_DEV_BY_KEY] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE pubkey=?",
-    [S_ADD_ORDER] = "INSERT INTO orders(vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at)"
-                    " VALUES(?,?,?,?,?,?,0,?,?,?,0,?) RETURNING id",
-    [S_GET_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders WHERE id=?",
+    [S_ADD_ORDER] = "INSERT INTO orders(vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at,label)"
+                    " VALUES(?,?,?,?,?,?,0,?,?,?,0,?,?) RETURNING id",
+    [S_GET_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders WHERE id=?",
     [S_CLOSE_ORDER] = "UPDATE orders SET closed=1 WHERE id=?",
-    [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed FROM orders ORDER BY id",
+    [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders ORDER BY id",
     [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices INDEXED BY devices_authorized"
                    " WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
     /* reserved ones too: authorized and without a DAC (a run may give them back) */
@@ -61,6 +62,12 @@ static const char *const sql[S_NSTMT] = {
     [S_EACH_REVOKED] = "SELECT serial,revoked_at,reason FROM revocations WHERE pai_skid=? ORDER BY serial",
     [S_CRL_NUM] = "SELECT next FROM crl_numbers WHERE pai_skid=?",
     [S_CRL_SET] = "INSERT INTO crl_numbers(pai_skid,next) VALUES(?,?) ON CONFLICT(pai_skid) DO UPDATE SET next=excluded.next",
+    [S_ORDER_LABEL] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders WHERE label=?",
+    [S_GET_DAC] = "SELECT c.order_id,c.der,b.station FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.udid=?",
+    [S_ST_ADD] = "INSERT INTO station_certs(serial,name,not_after,issued_at) VALUES(?,?,?,?)",
+    [S_ST_REVOKE] = "UPDATE station_certs SET revoked_at=? WHERE name=? AND revoked_at IS NULL",
+    [S_ST_GET] = "SELECT serial,name,not_after,revoked_at FROM station_certs WHERE serial=?",
+    [S_ST_EACH_REVOKED] = "SELECT serial,name,not_after,revoked_at FROM station_certs WHERE revoked_at IS NOT NULL ORDER BY serial",
     [S_EACH_CERT] = "SELECT " CERT_COLS " FROM dacs c JOIN dac_batches b ON b.id=c.batch ORDER BY c.order_id,c.udid",
 };
 
@@ -277,7 +284,11 @@ int mp_ledger_add_order(mp_ledger *l, mp_order *o)
     mp_q_i64(s, 8, (int64_t)o->valid_from);
     mp_q_i64(s, 9, o->days);
     mp_q_txt(s, 10, now);
+    mp_q_txt(s, 11, o->label[0] ? o->label : NULL);
     int rc = step_id(l, s, "add order", &o->id);
+    if (rc != MP_OK && mp_ledger_conflict(l, "orders", "label")) {
+        return mp_err(MP_ERR_DUPLICATE, "an order labelled '%s' exists", o->label);
+    }
     if (rc == MP_OK) {
         char obj[48], detail[160];
         snprintf(obj, sizeof(obj), "order=%lld", (long long)o->id);
@@ -303,6 +314,7 @@ static void row_order(mp_q *s, mp_order *o)
     o->valid_from = (time_t)mp_q_int(s, 9);
     o->days = (long)mp_q_int(s, 10);
     o->closed = (int)mp_q_int(s, 11);
+    copy_text(o->label, sizeof(o->label), mp_q_text(s, 12));
 }
 
 int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
@@ -318,6 +330,25 @@ int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
     return r == 1 ? MP_OK
            : r == 0 ? mp_err(MP_ERR_INVALID, "no production order %lld in %s", (long long)id, mp_ledger_path(l))
                     : db_err(l, "get order");
+}
+
+int mp_ledger_find_order(mp_ledger *l, const char *ref, mp_order *o)
+{
+    uint64_t id;
+    if (ref[0] >= '0' && ref[0] <= '9' && mp_parse_uint(ref, INT64_MAX, &id) == MP_OK) {
+        return mp_ledger_get_order(l, (int64_t)id, o);
+    }
+    mp_q *s = stmt(l, S_ORDER_LABEL);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, ref);
+    int r = mp_q_step(s);
+    if (r == 1) {
+        row_order(s, o);
+    }
+    mp_q_reset(s);
+    return r == 1 ? MP_OK
+           : r == 0 ? mp_err(MP_ERR_INVALID, "no production order with ID or label '%s'", ref)
+                    : db_err(l, "find order");
 }
 
 int mp_ledger_close_order(mp_ledger *l, int64_t id)
@@ -582,6 +613,93 @@ int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int
     }
     mp_q_reset(s);
     return r >= 0 ? MP_OK : db_err(l, "certificate lookup");
+}
+
+int mp_ledger_get_dac(mp_ledger *l, const char *udid, mp_dac_row *r, int *found)
+{
+    mp_q *s = stmt(l, S_GET_DAC);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    int x = mp_q_step(s);
+    *found = x == 1;
+    if (*found) {
+        size_t n = 0;
+        const uint8_t *der = mp_q_bytes(s, 1, &n);
+        r->order_id = mp_q_int(s, 0);
+        r->der_len = der != NULL && n <= sizeof(r->der) ? n : 0;
+        if (r->der_len) memcpy(r->der, der, r->der_len);
+        copy_text(r->station, sizeof(r->station), mp_q_text(s, 2));
+    }
+    mp_q_reset(s);
+    return x >= 0 ? MP_OK : db_err(l, "DAC lookup");
+}
+
+int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c)
+{
+    char now[21];
+    mp_q *s = stmt(l, S_ST_ADD);
+    if (s == NULL) return MP_ERR_DB;
+    now_iso(now);
+    mp_q_txt(s, 1, c->serial);
+    mp_q_txt(s, 2, c->name);
+    mp_q_i64(s, 3, (int64_t)c->not_after);
+    mp_q_txt(s, 4, now);
+    int rc = step_done(l, s, "add station certificate");
+    mp_q_reset(s);
+    return rc;
+}
+
+int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n)
+{
+    mp_q *s = stmt(l, S_ST_REVOKE);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_i64(s, 1, (int64_t)time(NULL));
+    mp_q_txt(s, 2, name);
+    int rc = step_done(l, s, "revoke station");
+    *n = rc == MP_OK ? (uint64_t)mp_q_changes(s) : 0;
+    mp_q_reset(s);
+    return rc;
+}
+
+static void row_station(mp_q *s, mp_station_cert *c)
+{
+    memset(c, 0, sizeof(*c));
+    copy_text(c->serial, sizeof(c->serial), mp_q_text(s, 0));
+    copy_text(c->name, sizeof(c->name), mp_q_text(s, 1));
+    c->not_after = (time_t)mp_q_int(s, 2);
+    c->revoked = !mp_q_isnull(s, 3);
+    c->revoked_at = c->revoked ? (time_t)mp_q_int(s, 3) : 0;
+}
+
+int mp_ledger_get_station_cert(mp_ledger *l, const char *serial, mp_station_cert *c, int *found)
+{
+    mp_q *s = stmt(l, S_ST_GET);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, serial);
+    int x = mp_q_step(s);
+    *found = x == 1;
+    if (*found) {
+        row_station(s, c);
+    }
+    mp_q_reset(s);
+    return x >= 0 ? MP_OK : db_err(l, "station certificate lookup");
+}
+
+int mp_ledger_each_station_revoked(mp_ledger *l, int (*cb)(void *, const mp_station_cert *), void *ctx)
+{
+    mp_q *s = stmt(l, S_ST_EACH_REVOKED);
+    int r = 0, rc = MP_OK;
+    if (s == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = mp_q_step(s)) == 1) {
+        mp_station_cert c;
+        row_station(s, &c);
+        rc = cb(ctx, &c);
+    }
+    if (rc == MP_OK && r < 0) {
+        rc = db_err(l, "list revoked stations");
+    }
+    mp_q_reset(s);
+    return rc;
 }
 
 int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)

@@ -248,6 +248,17 @@ int mp_ledger_each_station(mp_ledger *l, int (*cb)(void *, const mp_station *), 
     return rc == MP_OK && r < 0 ? mp_ledger_err(l, "list stations") : rc;
 }
 
+int mp_ledger_station_exists(mp_ledger *l, const char *name, int *found)
+{
+    mp_q *q = mp_q_get(l, "SELECT 1 FROM stations WHERE name=?");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, name);
+    int r = mp_q_step(q);
+    mp_q_reset(q);
+    *found = r == 1;
+    return r < 0 ? mp_ledger_err(l, "read station") : MP_OK;
+}
+
 int mp_ledger_station_check(mp_ledger *l, const char *name, int64_t order_id)
 {
     char now[21];

@@ -26,7 +26,6 @@
 
 typedef struct item {
     mp_device dev;
-    char cn[65];
     uint8_t serial[16];
     uint8_t der[MP_DAC_MAX_DER];
     size_t len;
@@ -73,7 +72,12 @@ int mp_issue_prepare(mp_issue *is, mp_ledger *l, mp_ks *ks, int64_t order_id, in
         return mp_err(MP_ERR_MISMATCH, "%s is not the PAI order %lld was created with (SKID %s)", is->order.pai_cert,
                       (long long)order_id, is->order.pai_skid);
     }
-    time_t nb = is->order.valid_from ? is->order.valid_from : time(NULL);
+    return mp_issue_set_validity(is, time(NULL));
+}
+
+int mp_issue_set_validity(mp_issue *is, time_t now)
+{
+    time_t nb = is->order.valid_from ? is->order.valid_from : now;
     time_t na = is->order.days ? nb + (time_t)is->order.days * 86400 - 1 : MP_NO_EXPIRY;
     if (na > MP_NO_EXPIRY) {
         na = MP_NO_EXPIRY; /* beyond 9999 there is no encoding: no expiry */
@@ -84,6 +88,35 @@ int mp_issue_prepare(mp_issue *is, mp_ledger *l, mp_ks *ks, int64_t order_id, in
         return mp_err(MP_ERR_PROFILE, "the DAC notBefore lies outside the PAI's validity window");
     }
     return mp_dac_tmpl_init(&is->tmpl, is->pai.cert, is->order.vid, is->order.pid, nb, na);
+}
+
+int mp_issue_sign(const mp_issue *is, const mp_dac_signer *sg, const char *udid, const uint8_t point[static 65],
+                  uint8_t serial[static 16], uint8_t *der, size_t *len)
+{
+    char cn[65];
+    int rc;
+    if ((rc = mp_dac_cn(is->order.cn_template, udid, is->order.vid, is->order.pid, cn)) != MP_OK ||
+        (rc = mp_serial_random(serial)) != MP_OK) {
+        return rc;
+    }
+    return mp_dac_build(&is->tmpl, cn, point, serial, sg, der, len);
+}
+
+void mp_issue_rec(const mp_issue *is, const char *udid, const uint8_t serial[static 16], const uint8_t *der, size_t len,
+                  mp_cert_rec *r)
+{
+    uint8_t h[32];
+    memset(r, 0, sizeof(*r));
+    r->order_id = is->order.id;
+    r->not_before = is->tmpl.not_before;
+    r->not_after = is->tmpl.not_after;
+    r->der = der;
+    r->der_len = len;
+    snprintf(r->udid, sizeof(r->udid), "%s", udid);
+    snprintf(r->pai_skid, sizeof(r->pai_skid), "%s", is->order.pai_skid);
+    mp_serial_hex(serial, r->serial);
+    SHA256(der, len, h);
+    mp_hex(h, 32, r->sha256, 0);
 }
 
 int mp_issue_check_open(const mp_issue *is)
@@ -147,9 +180,7 @@ static void work(void *ctx, void *state, size_t i)
         snprintf(it->msg, sizeof(it->msg), "%s", mp_err_msg());
         return;
     }
-    if ((it->rc = mp_dac_cn(is->order.cn_template, it->dev.udid, is->order.vid, is->order.pid, it->cn)) != MP_OK ||
-        (it->rc = mp_serial_random(it->serial)) != MP_OK ||
-        (it->rc = mp_dac_build(&is->tmpl, it->cn, it->dev.point, it->serial, &w->sign, it->der, &it->len)) != MP_OK ||
+    if ((it->rc = mp_issue_sign(is, &w->sign, it->dev.udid, it->dev.point, it->serial, it->der, &it->len)) != MP_OK ||
         (is->generate_keys && (it->rc = write_key(c->od, it)) != MP_OK)) {
         snprintf(it->msg, sizeof(it->msg), "%s: %s", it->dev.udid, mp_err_msg());
     }

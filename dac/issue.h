@@ -78,6 +78,17 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir) MP_MUST_CHECK;
  * given UDIDs, or (generate_keys) newly generated ones. */
 int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids) MP_MUST_CHECK;
 
+/* One DAC for a device: CN from the order's template, a fresh random serial,
+ * built and signed by sg (the code every issuing path shares). */
+int mp_issue_sign(const mp_issue *is, const mp_dac_signer *sg, const char *udid, const uint8_t point[static 65],
+                  uint8_t serial[static 16], uint8_t *der, size_t *len) MP_MUST_CHECK;
+/* Its ledger record (der borrowed; batch, path and station left to the caller). */
+void mp_issue_rec(const mp_issue *is, const char *udid, const uint8_t serial[static 16], const uint8_t *der, size_t len,
+                  mp_cert_rec *r);
+/* Rebuild the template's validity from the order for DACs made now (orders
+ * without --valid-from start at the time of issuance: long-running servers). */
+int mp_issue_set_validity(mp_issue *is, time_t now) MP_MUST_CHECK;
+
 /* CSR mode (issue_csr.c): one DAC for a device-made PKCS#10 request. */
 int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force) MP_MUST_CHECK;
 

@@ -25,8 +25,7 @@ static int load_csr(const char *path, uint8_t point[65])
 
 int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force)
 {
-    uint8_t point[65], serial[16], der[MP_DAC_MAX_DER], h[32];
-    char cn[65];
+    uint8_t point[65], serial[16], der[MP_DAC_MAX_DER];
     size_t len;
     mp_device d;
     int found = 0;
@@ -51,23 +50,17 @@ int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force)
     }
     mp_dac_signer sg = {0};
     if ((rc = mp_ks_sess_open(is->ks, &is->pai.key, &sg.sess)) != MP_OK) return rc;
-    rc = mp_dac_cn(is->order.cn_template, d.udid, is->order.vid, is->order.pid, cn);
-    if (rc == MP_OK && (rc = mp_serial_random(serial)) == MP_OK) {
-        rc = mp_dac_build(&is->tmpl, cn, point, serial, &sg, der, &len);
-    }
+    rc = mp_issue_sign(is, &sg, d.udid, point, serial, der, &len);
     mp_ks_sess_close(sg.sess);
     if (rc != MP_OK) return rc;
     /* Record the absolute path: recovery writes exactly there. */
     char abs[4096], *dir = realpath(".", NULL);
     snprintf(abs, sizeof(abs), "%s%s%s", out[0] == '/' ? "" : (dir ? dir : "."), out[0] == '/' ? "" : "/", out);
     free(dir);
-    mp_cert_rec r = {.order_id = is->order.id, .not_before = is->tmpl.not_before, .not_after = is->tmpl.not_after,
-                     .der = der, .der_len = len, .path = abs, .station = is->station};
-    snprintf(r.udid, sizeof(r.udid), "%s", d.udid);
-    snprintf(r.pai_skid, sizeof(r.pai_skid), "%s", is->order.pai_skid);
-    mp_serial_hex(serial, r.serial);
-    SHA256(der, len, h);
-    mp_hex(h, 32, r.sha256, 0);
+    mp_cert_rec r;
+    mp_issue_rec(is, d.udid, serial, der, len, &r);
+    r.path = abs;
+    r.station = is->station;
     if ((rc = mp_ledger_begin(is->ledger)) == MP_OK && (rc = mp_ledger_add_cert(is->ledger, &r)) == MP_OK) {
         rc = mp_ledger_commit(is->ledger);
     }

@@ -31,10 +31,12 @@ void *ledger_order_json(const mp_order *o)
     char vid[5], pid[5];
     snprintf(vid, sizeof(vid), "%04X", o->vid);
     snprintf(pid, sizeof(pid), "%04X", o->pid);
-    return json_pack("{sI ss ss sI sI ss ss ss ss sI}", "order", (json_int_t)o->id, "vid", vid, "pid", pid,
-                     "issued", (json_int_t)o->issued, "quota", (json_int_t)o->quota, "state", o->closed ? "closed" : "open",
-                     "pai_skid", o->pai_skid, "pai_cert", o->pai_cert, "cn_template", o->cn_template,
-                     "days", (json_int_t)o->days);
+    json_t *j = json_pack("{sI ss ss sI sI ss ss ss ss sI}", "order", (json_int_t)o->id, "vid", vid, "pid", pid,
+                          "issued", (json_int_t)o->issued, "quota", (json_int_t)o->quota, "state", o->closed ? "closed" : "open",
+                          "pai_skid", o->pai_skid, "pai_cert", o->pai_cert, "cn_template", o->cn_template,
+                          "days", (json_int_t)o->days);
+    if (j != NULL && o->label[0]) json_object_set_new(j, "label", json_string(o->label));
+    return j;
 }
 
 int ledger_print_order(void *ctx, const mp_order *o)
@@ -42,8 +44,8 @@ int ledger_print_order(void *ctx, const mp_order *o)
     if (ctx != NULL) {
         return json_array_append_new(ctx, ledger_order_json(o)) == 0 ? MP_OK : mp_err(MP_ERR_GENERAL, "out of memory");
     }
-    printf("%-6" PRId64 " %04X %04X %10" PRIu64 " %10" PRIu64 " %-6s %s  %s\n", o->id, o->vid, o->pid, o->issued,
-           o->quota, o->closed ? "closed" : "open", o->pai_skid, o->cn_template);
+    printf("%-6" PRId64 " %04X %04X %10" PRIu64 " %10" PRIu64 " %-6s %s  %s%s%s\n", o->id, o->vid, o->pid, o->issued,
+           o->quota, o->closed ? "closed" : "open", o->pai_skid, o->cn_template, o->label[0] ? "  label=" : "", o->label);
     return MP_OK;
 }
 

@@ -15,7 +15,7 @@
 #include "util.h"
 
 enum { O_VID = 1, O_PID, O_PAI_CERT, O_PAI_KEY, O_QUOTA, O_CN_TMPL, O_FROM, O_DAYS, O_NO_EXPIRY,
-       O_LEDGER, O_TEST_MODE, O_JSON };
+       O_LEDGER, O_TEST_MODE, O_LABEL, O_JSON };
 
 #define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
 #define DEFAULT_CN "Matter DAC {udid:16}"
@@ -31,6 +31,7 @@ static const mp_opt create_opts[] = {
     {"days", O_DAYS, OT_UINT, "N", "DAC validity in days (default: no expiry)"},
     {"no-expiry", O_NO_EXPIRY, OT_FLAG, NULL, "DAC notAfter 99991231235959Z (the default)"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
+    {"label", O_LABEL, OT_STR, "NAME", "unique name of the order (EST paths: /.well-known/est/NAME/...)"},
     {"json", O_JSON, OT_FLAG, NULL, "print the order as one JSON object on stdout"},
     LEDGER_OPT,
     MP_OPTS_HSM,
@@ -39,9 +40,21 @@ static const mp_opt create_opts[] = {
 };
 
 typedef struct order_args {
-    const char *vid, *pid, *pai_cert, *pai_key, *quota, *cn, *from, *days, *ledger;
+    const char *vid, *pid, *pai_cert, *pai_key, *quota, *cn, *from, *days, *ledger, *label;
     int no_expiry, test_mode, json;
 } order_args;
+
+/* A label names an order in EST paths: 1..63 of [A-Za-z0-9._-], not all
+ * digits (so it never reads as an ID). */
+static int label_check(const char *s)
+{
+    size_t n = strlen(s), digits = strspn(s, "0123456789");
+    if (n == 0 || n > 63 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n ||
+        digits == n || s[0] == '.') {
+        return mp_err(MP_ERR_INVALID, "--label '%s': 1..63 characters of A-Z a-z 0-9 . _ -, not only digits, not starting with '.'", s);
+    }
+    return MP_OK;
+}
 
 static int create_check(mp_common *c, const order_args *a, mp_order *o)
 {
@@ -58,6 +71,10 @@ static int create_check(mp_common *c, const order_args *a, mp_order *o)
         return mp_err(MP_ERR_INVALID, "--quota: '%s' must be a number >= 1", a->quota);
     }
     o->quota = q;
+    if (a->label != NULL && (rc = label_check(a->label)) != MP_OK) {
+        return rc;
+    }
+    snprintf(o->label, sizeof(o->label), "%s", a->label ? a->label : "");
     snprintf(o->cn_template, sizeof(o->cn_template), "%s", a->cn ? a->cn : DEFAULT_CN);
     /* Worst case: a 64-character UDID (uppercase hex SHA-256). */
     if ((rc = mp_dac_cn(o->cn_template, "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF",
@@ -133,6 +150,7 @@ int order_create_main(int argc, char **argv)
         case O_NO_EXPIRY: a.no_expiry = 1; break;
         case O_TEST_MODE: a.test_mode = 1; break;
         case O_LEDGER: a.ledger = val; break;
+        case O_LABEL: a.label = val; break;
         case O_JSON: a.json = 1; break;
         default:
             if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "order create: unexpected argument %s", mp_opt_shown(val));

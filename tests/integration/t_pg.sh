@@ -16,7 +16,7 @@ new_token
 "$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
 "$MP" chips simulate --count 2000 --out sim > /dev/null
 expect 0 "chips import into PostgreSQL (MATTER_PKI_LEDGER)" "$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem
-check "the schema version is 7 on PostgreSQL too" test "$(q "select value from meta where key='schema_version'")" = 7
+check "the schema version is 8 on PostgreSQL too" test "$(q "select value from meta where key='schema_version'")" = 8
 expect 0 "order create (quota 1200 of 2000 devices)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1200
 O=$(cat out.txt)
 
@@ -93,11 +93,14 @@ MO=$(cat mig.order)
 ser=$(sqlite3 mig.sqlite "select serial from certificates limit 1")
 "$MP" dac revoke --serial "$ser" --reason keyCompromise $M > /dev/null
 "$MP" factory-data build --order $MO --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format json --iterations 1000 --out-dir migfd --quiet $M > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label miglabel $M > /dev/null
+sqlite3 mig.sqlite "insert into station_certs(serial,name,not_after,issued_at,revoked_at) values('0A1B','line-9',2000000000,'2026-01-01 00:00:00',1700000000)"
 check "the SQLite ledger has issued, revoked and factory-data rows" test "$(sqlite3 mig.sqlite "select count(*) from dacs")$(sqlite3 mig.sqlite "select count(*) from revocations")$(sqlite3 mig.sqlite "select count(*) from factory_data")" = "12111" # the revoked device gets no factory data
 D=$(pg_newdb migrated)
 expect_err 2 "password on the command line" "ledger migrate refuses a password in --to" "$MP" ledger migrate $M --to "postgresql://mp:pw@localhost/migrated"
 expect 0 "ledger migrate --to PostgreSQL" "$MP" ledger migrate $M --to "$D"
 check "it says every table was verified" grep -q "every table verified" out.txt
+check "schema 8 rows are copied: the order label and station certificates" test "$(psql_ migrated "select label from orders where label is not null"),$(psql_ migrated "select name||':'||revoked_at from station_certs")" = "miglabel,line-9:1700000000"
 "$MP" ledger export --format jsonl $M > mig.sqlite.jsonl
 "$MP" ledger export --format jsonl --ledger "$D" > mig.pg.jsonl
 check "ledger export is the same from both" cmp -s mig.sqlite.jsonl mig.pg.jsonl
@@ -163,7 +166,20 @@ V=$(pg_newdb newer)
 expect_err 21 "holds no matter-pki ledger" "a read command never creates a ledger in an empty database" "$MP" order list --ledger "$V"
 expect 0 "a writing command gives an empty database the schema" "$MP" station add probe --ledger "$V"
 psql_ newer "UPDATE meta SET value='99' WHERE key='schema_version'" > /dev/null
-expect_err 14 "schema version 99 is newer than this matter-pki's \(7\)" "a newer schema is refused, naming both versions" "$MP" order list --ledger "$V"
+expect_err 14 "schema version 99 is newer than this matter-pki's \(8\)" "a newer schema is refused, naming both versions" "$MP" order list --ledger "$V"
+# schema 7 -> 8 (order labels, station certificates) on PostgreSQL
+V7=$(pg_newdb seven)
+expect 0 "a schema 8 ledger to turn back into 7" "$MP" station add probe --ledger "$V7"
+psql_ seven "DROP TABLE station_certs; DROP INDEX orders_label; ALTER TABLE orders DROP COLUMN label; UPDATE meta SET value='7' WHERE key='schema_version'" > /dev/null
+expect_err 14 "schema version 7 .*a command that writes upgrades it" "a read command does not upgrade a schema 7 ledger" "$MP" order list --ledger "$V7"
+expect 0 "a writing command upgrades schema 7 to 8" "$MP" station add probe2 --ledger "$V7"
+check "schema 8: version, orders.label and station_certs" test "$(psql_ seven "select value from meta where key='schema_version'"),$(psql_ seven "select count(*) from information_schema.columns where table_name='orders' and column_name='label'"),$(psql_ seven "select count(*) from station_certs")" = 8,1,0
+# EST's ledger functions on PostgreSQL: order labels, station certificates
+expect 0 "order create --label on PostgreSQL" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label pgl
+expect_err 16 "labelled 'pgl' exists" "a duplicate label is refused on PostgreSQL (unique index)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label pgl
+expect 0 "order list shows the label" "$MP" order list
+check "label=pgl listed" grep -q "label=pgl" out.txt
+expect_err 10 "no certificate that is not revoked" "station revoke on PostgreSQL with none issued" "$MP" station revoke nosuch
 
 # a connection lost in the middle of a batch: a re-run finishes
 expect 0 "order create (quota 300)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 300

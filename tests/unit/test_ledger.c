@@ -323,7 +323,7 @@ static void migrate_fixture(int as_v2)
     mp_ledger_rollback(l);
     mp_ledger_close(l);
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "7"); /* upgraded in place to the current schema */
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "8"); /* upgraded in place to the current schema */
     CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT type FROM sqlite_master WHERE name='certificates'", t, sizeof(t)), "view");
     CU_ASSERT_PTR_NOT_NULL(strstr(text_of(db, "SELECT sql FROM sqlite_master WHERE name='devices'", t, sizeof(t)),
                                   "WITHOUT ROWID"));
@@ -383,6 +383,61 @@ static void test_migrate_v4_serial_twice(void)
 static void test_migrate_v4_to_v5(void) { migrate_fixture(0); }
 static void test_migrate_v2_to_v5(void) { migrate_fixture(1); }
 
+/* v6: orders found by label, a device's DAC read back (EST retries), station
+ * certificates revoked by name. */
+static int count_station(void *ctx, const mp_station_cert *c)
+{
+    (void)c;
+    (*(int *)ctx)++;
+    return MP_OK;
+}
+
+static void test_labels_dacs_stations(void)
+{
+    mp_ledger *l = fresh();
+    mp_order o = {.vid = 0xFFF2, .pid = 0x8001, .quota = 2}, o2 = o, back;
+    snprintf(o.pai_skid, sizeof(o.pai_skid), "SKID");
+    snprintf(o.label, sizeof(o.label), "line-7");
+    o2 = o;
+    CU_ASSERT_EQUAL(mp_ledger_begin(l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_add_order(l, &o), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_add_order(l, &o2), MP_ERR_DUPLICATE); /* label unique */
+    o2.label[0] = 0;
+    CU_ASSERT_EQUAL(mp_ledger_add_order(l, &o2), MP_OK);
+    int64_t a = add_list(l, "aa");
+    mp_device d = dev("A", 1, a);
+    CU_ASSERT_EQUAL(mp_ledger_add_device(l, &d), MP_OK);
+    mp_cert_rec c = rec("01", "A", o.id);
+    CU_ASSERT_EQUAL(mp_ledger_add_cert(l, &c), MP_OK);
+    mp_station_cert sc = {.serial = "0A", .name = "st1", .not_after = 100};
+    CU_ASSERT_EQUAL(mp_ledger_add_station_cert(l, &sc), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_commit(l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_find_order(l, "line-7", &back), MP_OK);
+    CU_ASSERT(back.id == o.id && strcmp(back.label, "line-7") == 0);
+    CU_ASSERT_EQUAL(mp_ledger_find_order(l, "2", &back), MP_OK);
+    CU_ASSERT(back.id == o2.id && back.label[0] == 0);
+    CU_ASSERT_EQUAL(mp_ledger_find_order(l, "line-8", &back), MP_ERR_INVALID);
+    mp_dac_row r;
+    int found = 0;
+    CU_ASSERT_EQUAL(mp_ledger_get_dac(l, "A", &r, &found), MP_OK);
+    CU_ASSERT(found && r.order_id == o.id && r.der_len == 3 && r.der[2] == 3 && strcmp(r.station, "s") == 0);
+    CU_ASSERT_EQUAL(mp_ledger_get_dac(l, "B", &r, &found), MP_OK);
+    CU_ASSERT(!found);
+    CU_ASSERT_EQUAL(mp_ledger_get_station_cert(l, "0A", &sc, &found), MP_OK);
+    CU_ASSERT(found && !sc.revoked && strcmp(sc.name, "st1") == 0);
+    uint64_t n = 0;
+    int revoked = 0;
+    CU_ASSERT_EQUAL(mp_ledger_revoke_station(l, "st1", &n), MP_OK);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(mp_ledger_revoke_station(l, "st1", &n), MP_OK);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(mp_ledger_get_station_cert(l, "0A", &sc, &found), MP_OK);
+    CU_ASSERT(found && sc.revoked);
+    CU_ASSERT_EQUAL(mp_ledger_each_station_revoked(l, count_station, &revoked), MP_OK);
+    CU_ASSERT_EQUAL(revoked, 1);
+    done(l);
+}
+
 void register_ledger(void)
 {
     CU_pSuite s = CU_add_suite("ledger", NULL, NULL);
@@ -393,4 +448,5 @@ void register_ledger(void)
     TU_ADD(s, test_migrate_v4_to_v5);
     TU_ADD(s, test_migrate_v2_to_v5);
     TU_ADD(s, test_migrate_v4_serial_twice);
+    TU_ADD(s, test_labels_dacs_stations);
 }

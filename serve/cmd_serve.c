@@ -1,0 +1,845 @@
+/* cmd_serve.c - `matter-pki serve`: the HTTP side of the EST service. One
+ * event-loop thread runs libevent's evhttp over OpenSSL bufferevents (TLS
+ * 1.2/1.3, client certificates required, no renegotiation, TCP_NODELAY and
+ * keep-alive on every connection). It checks what needs no ledger (client
+ * certificate chain, validity and CRL; rate; body; CSR signature and key
+ * type), hands enrollments to the ledger thread (serve_issuer.c) and sends the
+ * answers that come back. SIGTERM: stop accepting, finish what is in flight,
+ * exit 0. SIGHUP: read the station CRL again. */
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "serve/serve.h"
+#include "opts.h"
+#include "src/commands.h"
+#include "util.h"
+#include "workers.h"
+#include "x509.h"
+
+const char *const mp_serve_reason_names[R_NREASONS] = {
+    "client_certificate", "station", "rate", "body", "csr", "key", "not_listed", "order", "quota", "issued",
+    "not_found", "method", "unavailable", "internal",
+};
+const double mp_serve_lat_bounds[12] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, INFINITY};
+
+/* What the event loop knows about a TLS connection (SSL ex_data). */
+typedef struct conn_info {
+    unsigned gen;      /* station store generation of the cached verdict (0: none) */
+    double at;
+    int status;        /* 0 or 403 */
+    char why[200];
+    char station[128];
+    char serial[41];
+    int sock_set, refuse;
+} conn_info;
+
+typedef struct bucket {
+    struct bucket *next;
+    double tokens, last;
+    char name[128];
+} bucket;
+
+typedef struct server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    SSL_CTX *ctx;
+    X509 *station_ca;
+    const char *crl_path;
+    X509_STORE *store;
+    unsigned gen;
+    int ex_idx;
+    mp_issuer *issuer;
+    struct event *done_ev, *ev_term, *ev_int, *ev_hup;
+    pthread_mutex_t mu;
+    job *done_head, *done_tail;
+    long inflight;
+    int draining;
+    double rate;
+    bucket *buckets[256];
+    long max_conns;
+    atomic_long conns;
+    mp_metrics m;
+} server;
+
+static server *g_srv; /* for the SSL ex_data free callback */
+
+/* ---- station certificates --------------------------------------------------- */
+
+static int load_store(server *s)
+{
+    X509_STORE *st = X509_STORE_new();
+    X509_CRL *crl = NULL;
+    int rc = MP_OK;
+    if (st == NULL || X509_STORE_add_cert(st, s->station_ca) != 1) {
+        rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build the station certificate store");
+    } else if (s->crl_path != NULL) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if ((rc = mp_read_file(s->crl_path, 16 << 20, &buf, &len)) == MP_OK) {
+            BIO *b = BIO_new_mem_buf(buf, (int)len);
+            crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
+            if (crl == NULL) {
+                const uint8_t *p = buf;
+                ERR_clear_error();
+                crl = d2i_X509_CRL(NULL, &p, (long)len);
+            }
+            BIO_free(b);
+            free(buf);
+            EVP_PKEY *ca_key = X509_get0_pubkey(s->station_ca);
+            if (crl == NULL) {
+                rc = mp_err_ssl(MP_ERR_INVALID, "%s: not a CRL (PEM or DER)", s->crl_path);
+            } else if (X509_CRL_verify(crl, ca_key) != 1) {
+                rc = mp_err_ssl(MP_ERR_VERIFY, "%s: not signed by the station CA", s->crl_path);
+            } else if (X509_STORE_add_crl(st, crl) != 1) {
+                rc = mp_err_ssl(MP_ERR_GENERAL, "cannot use the station CRL");
+            } else {
+                X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+            }
+        }
+    }
+    X509_CRL_free(crl);
+    if (rc != MP_OK) {
+        X509_STORE_free(st);
+        return rc;
+    }
+    X509_STORE_free(s->store);
+    s->store = st;
+    s->gen++;
+    return MP_OK;
+}
+
+/* The verdict on a connection's client certificate: chains to the station
+ * CA, within its validity, clientAuth, not on the CRL (403 otherwise). */
+static conn_info *check_client(server *s, SSL *ssl)
+{
+    conn_info *ci = SSL_get_ex_data(ssl, s->ex_idx);
+    double now = mp_now();
+    if (ci == NULL) return NULL;
+    if (ci->gen == s->gen && now - ci->at < 60) return ci;
+    ci->gen = s->gen;
+    ci->at = now;
+    ci->status = 403;
+    X509 *peer = SSL_get0_peer_certificate(ssl);
+    if (peer == NULL) {
+        snprintf(ci->why, sizeof(ci->why), "a client certificate is required");
+        return ci;
+    }
+    X509_STORE_CTX *x = X509_STORE_CTX_new();
+    int ok = x != NULL && X509_STORE_CTX_init(x, s->store, peer, SSL_get_peer_cert_chain(ssl)) == 1 &&
+             X509_STORE_CTX_set_purpose(x, X509_PURPOSE_SSL_CLIENT) == 1 && X509_verify_cert(x) == 1;
+    if (!ok) {
+        snprintf(ci->why, sizeof(ci->why), "client certificate refused: %s",
+                 x ? X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)) : "out of memory");
+    }
+    X509_STORE_CTX_free(x);
+    ERR_clear_error();
+    if (!ok) return ci;
+    X509_NAME *n = X509_get_subject_name(peer);
+    if (X509_NAME_get_text_by_NID(n, NID_commonName, ci->station, sizeof(ci->station)) <= 0 ||
+        mp_station_name_check(ci->station) != MP_OK || mp_cert_serial_hex(peer, ci->serial) != MP_OK) {
+        snprintf(ci->why, sizeof(ci->why), "client certificate has no valid station name (CN)");
+        return ci;
+    }
+    ci->status = 0;
+    return ci;
+}
+
+/* ---- TLS ------------------------------------------------------------------------ */
+
+static int accept_any(int ok, X509_STORE_CTX *x)
+{
+    /* The handshake still proves the client holds the certificate's key;
+     * the chain is judged per request so that a refusal is a 403 with a reason. */
+    (void)ok;
+    (void)x;
+    return 1;
+}
+
+static int client_hello(SSL *ssl, int *al, void *arg)
+{
+    server *s = arg;
+    conn_info *ci = SSL_get_ex_data(ssl, s->ex_idx);
+    if (ci != NULL && ci->refuse) {
+        *al = SSL_AD_INTERNAL_ERROR;
+        atomic_fetch_add(&s->m.conn_refused, 1);
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (ptr != NULL && g_srv != NULL) {
+        atomic_fetch_sub(&g_srv->conns, 1);
+    }
+    free(ptr);
+}
+
+static struct bufferevent *new_conn(struct event_base *base, void *arg)
+{
+    server *s = arg;
+    SSL *ssl = SSL_new(s->ctx);
+    conn_info *ci = calloc(1, sizeof(*ci));
+    if (ssl == NULL || ci == NULL || SSL_set_ex_data(ssl, s->ex_idx, ci) != 1) {
+        free(ci);
+        SSL_free(ssl);
+        return NULL;
+    }
+    long n = atomic_fetch_add(&s->conns, 1) + 1;
+    atomic_fetch_add(&s->m.connections, 1);
+    ci->refuse = n > s->max_conns || s->draining;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int load_key(SSL_CTX *ctx, mp_ks *ks, const char *ref)
+{
+    EVP_PKEY *k = NULL;
+    if (strncmp(ref, "pkcs11:", 7) == 0) {
+        mp_ks_key key;
+        int rc = mp_ks_find(ks, ref, &key);
+        if (rc != MP_OK) return rc;
+        if ((k = mp_ks_signer(ks, &key)) == NULL) return mp_err_code() ? mp_err_code() : MP_ERR_GENERAL;
+    } else {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int rc = mp_read_file(ref, 1 << 16, &buf, &len);
+        if (rc != MP_OK) return rc;
+        BIO *b = BIO_new_mem_buf(buf, (int)len);
+        k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+        BIO_free(b);
+        mp_free_secret(buf, len);
+        if (k == NULL) return mp_err_ssl(MP_ERR_INVALID, "%s: not a PEM private key", ref);
+    }
+    int ok = SSL_CTX_use_PrivateKey(ctx, k) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    EVP_PKEY_free(k);
+    return ok ? MP_OK : mp_err_ssl(MP_ERR_MISMATCH, "--tls-key %s is not the key of --tls-cert", ref);
+}
+
+static int make_ctx(server *s, mp_ks *ks, const char *cert, const char *key)
+{
+    static const unsigned char sid[] = "matter-pki-est";
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) return mp_err_ssl(MP_ERR_GENERAL, "SSL_CTX_new");
+    s->ctx = ctx;
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    X509_NAME *cn = X509_NAME_dup(X509_get_subject_name(s->station_ca));
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 || names == NULL || cn == NULL ||
+        sk_X509_NAME_push(names, cn) <= 0 || SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1) != 1) {
+        sk_X509_NAME_free(names);
+        X509_NAME_free(cn);
+        return mp_err_ssl(MP_ERR_GENERAL, "cannot configure TLS");
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE, accept_any);
+    SSL_CTX_set_client_hello_cb(ctx, client_hello, s);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        return mp_err_ssl(MP_ERR_INVALID, "--tls-cert %s: cannot load the certificate (chain)", cert);
+    }
+    return load_key(ctx, ks, key);
+}
+
+/* ---- answers --------------------------------------------------------------------- */
+
+static const char *phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 429: return "Too Many Requests";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+static void send_text(struct evhttp_request *req, int status, const char *text)
+{
+    struct evbuffer *b = evbuffer_new();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+    if (b != NULL) evbuffer_add_printf(b, "%s\n", text);
+    evhttp_send_reply(req, status, phrase(status), b);
+    evbuffer_free(b);
+}
+
+static void refuse_now(server *s, struct evhttp_request *req, const char *order, const char *station, int status,
+                       int reason, const char *why)
+{
+    atomic_fetch_add(&s->m.refusals[reason], 1);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "X-MP-Reason", mp_serve_reason_names[reason]);
+    if (reason != R_RATE) {
+        fprintf(stderr, "matter-pki serve: %d %s (station %s, order %s)\n", status, why, station ? station : "-",
+                order ? order : "-");
+    }
+    send_text(req, status, why);
+}
+
+static void send_b64(struct evhttp_request *req, const char *type, const uint8_t *der, size_t len)
+{
+    char *text = NULL;
+    size_t n = 0;
+    if (mp_est_b64_encode(der, len, &text, &n) != MP_OK) {
+        send_text(req, 500, "cannot encode the response");
+        return;
+    }
+    struct evbuffer *b = evbuffer_new();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", type);
+    evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
+    if (b != NULL) evbuffer_add(b, text, n);
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+    free(text);
+}
+
+static void observe(server *s, double secs)
+{
+    int i = 0;
+    while (i < 11 && secs > mp_serve_lat_bounds[i]) i++;
+    atomic_fetch_add(&s->m.lat_bucket[i], 1);
+    atomic_fetch_add(&s->m.lat_count, 1);
+    atomic_fetch_add(&s->m.lat_sum_us, (unsigned long long)(secs * 1e6));
+}
+
+/* csrattrs: ecdsa-with-SHA256, and id-ecPublicKey with the P-256 curve. */
+static const uint8_t csrattrs_der[] = {
+    0x30, 0x21, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02, 0x30, 0x15, 0x06, 0x07, 0x2A, 0x86,
+    0x48, 0xCE, 0x3D, 0x02, 0x01, 0x31, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07,
+};
+
+static void answer(server *s, job *j)
+{
+    if (j->status == 200) {
+        if (j->kind == J_ENROLL) {
+            send_b64(j->req, "application/pkcs7-mime; smime-type=certs-only", j->body, j->body_len);
+        } else if (j->kind == J_CACERTS) {
+            send_b64(j->req, "application/pkcs7-mime", j->body, j->body_len);
+        } else {
+            send_b64(j->req, "application/csrattrs", csrattrs_der, sizeof(csrattrs_der));
+        }
+    } else {
+        refuse_now(s, j->req, j->order, j->station, j->status, j->reason, j->why);
+    }
+    if (j->kind == J_ENROLL) observe(s, mp_now() - j->t0);
+}
+
+static void finish_if_drained(server *s)
+{
+    if (s->draining && s->inflight == 0) {
+        struct timeval tv = {0, 100000}; /* let the last answers flush */
+        event_base_loopexit(s->base, &tv);
+    }
+}
+
+/* Ledger thread -> event loop. */
+static void job_done(void *ctx, job *j)
+{
+    server *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    j->next = NULL;
+    if (s->done_tail) s->done_tail->next = j;
+    else s->done_head = j;
+    s->done_tail = j;
+    pthread_mutex_unlock(&s->mu);
+    event_active(s->done_ev, EV_READ, 0);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&s->mu);
+    job *j = s->done_head;
+    s->done_head = s->done_tail = NULL;
+    pthread_mutex_unlock(&s->mu);
+    while (j != NULL) {
+        job *next = j->next;
+        answer(s, j);
+        s->inflight--;
+        free(j->body);
+        free(j);
+        j = next;
+    }
+    finish_if_drained(s);
+}
+
+/* ---- rate ---------------------------------------------------------------------------- */
+
+/* Token bucket per station: --station-rate per second, bursts of one
+ * second's worth. Returns 0, or the seconds to wait. */
+static int rate_wait(server *s, const char *station)
+{
+    if (s->rate <= 0) return 0;
+    unsigned h = 5381;
+    for (const char *p = station; *p; p++) h = h * 33 + (unsigned char)*p;
+    bucket **slot = &s->buckets[h % 256], *b = *slot;
+    while (b != NULL && strcmp(b->name, station) != 0) b = b->next;
+    double now = mp_now();
+    if (b == NULL) {
+        if ((b = calloc(1, sizeof(*b))) == NULL) return 1;
+        snprintf(b->name, sizeof(b->name), "%s", station);
+        b->tokens = s->rate;
+        b->last = now;
+        b->next = *slot;
+        *slot = b;
+    }
+    b->tokens += (now - b->last) * s->rate;
+    if (b->tokens > s->rate) b->tokens = s->rate;
+    b->last = now;
+    if (b->tokens >= 1) {
+        b->tokens -= 1;
+        return 0;
+    }
+    return (int)ceil((1 - b->tokens) / s->rate);
+}
+
+/* ---- requests ------------------------------------------------------------------------ */
+
+static void metrics(server *s, struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+    mp_metrics *m = &s->m;
+    static const char *const kinds[3] = {"simpleenroll", "cacerts", "csrattrs"};
+    if (b == NULL) return;
+    evbuffer_add_printf(b, "# TYPE mp_requests_total counter\n");
+    for (int i = 0; i < 3; i++) {
+        evbuffer_add_printf(b, "mp_requests_total{endpoint=\"%s\"} %llu\n", kinds[i], atomic_load(&m->requests[i]));
+    }
+    evbuffer_add_printf(b, "# TYPE mp_dacs_issued_total counter\nmp_dacs_issued_total %llu\n", atomic_load(&m->issued));
+    evbuffer_add_printf(b, "# TYPE mp_dacs_resent_total counter\nmp_dacs_resent_total %llu\n", atomic_load(&m->retried));
+    evbuffer_add_printf(b, "# TYPE mp_refusals_total counter\n");
+    for (int i = 0; i < R_NREASONS; i++) {
+        evbuffer_add_printf(b, "mp_refusals_total{reason=\"%s\"} %llu\n", mp_serve_reason_names[i],
+                            atomic_load(&m->refusals[i]));
+    }
+    evbuffer_add_printf(b, "# TYPE mp_enroll_seconds histogram\n");
+    unsigned long long cum = 0;
+    for (int i = 0; i < 12; i++) {
+        cum += atomic_load(&m->lat_bucket[i]);
+        if (i < 11) evbuffer_add_printf(b, "mp_enroll_seconds_bucket{le=\"%g\"} %llu\n", mp_serve_lat_bounds[i], cum);
+        else evbuffer_add_printf(b, "mp_enroll_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+    }
+    evbuffer_add_printf(b, "mp_enroll_seconds_sum %.6f\nmp_enroll_seconds_count %llu\n",
+                        (double)atomic_load(&m->lat_sum_us) / 1e6, atomic_load(&m->lat_count));
+    evbuffer_add_printf(b, "# TYPE mp_ledger_seconds_total counter\nmp_ledger_seconds_total %.6f\n",
+                        (double)atomic_load(&m->ledger_us) / 1e6);
+    evbuffer_add_printf(b, "# TYPE mp_hsm_seconds_total counter\nmp_hsm_seconds_total %.6f\n",
+                        (double)atomic_load(&m->hsm_us) / 1e6);
+    evbuffer_add_printf(b, "# TYPE mp_ledger_groups_total counter\nmp_ledger_groups_total %llu\n", atomic_load(&m->groups));
+    evbuffer_add_printf(b, "# TYPE mp_ledger_grouped_requests_total counter\nmp_ledger_grouped_requests_total %llu\n",
+                        atomic_load(&m->grouped));
+    evbuffer_add_printf(b, "# TYPE mp_connections_total counter\nmp_connections_total %llu\n", atomic_load(&m->connections));
+    evbuffer_add_printf(b, "# TYPE mp_connections_refused_total counter\nmp_connections_refused_total %llu\n",
+                        atomic_load(&m->conn_refused));
+    evbuffer_add_printf(b, "# TYPE mp_connections_open gauge\nmp_connections_open %ld\n", atomic_load(&s->conns));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static void socket_options(struct bufferevent *bev, conn_info *ci)
+{
+    if (ci == NULL || ci->sock_set) return;
+    int one = 1, fd = (int)bufferevent_getfd(bev);
+    /* evhttp does not set TCP_NODELAY: without it keep-alive answers wait
+     * for delayed ACKs (~40 ms each) */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    ci->sock_set = 1;
+}
+
+/* The body of a simpleenroll: base64 (whitespace ignored) of a DER PKCS#10. */
+static int read_csr(struct evhttp_request *req, job *j)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    uint8_t der[MP_EST_MAX_BODY];
+    if (n == 0) {
+        mp_job_refuse(j, 400, R_BODY, "the body is empty: send the base64 of a DER PKCS#10 request");
+        return -1;
+    }
+    if (n > MP_EST_MAX_BODY) {
+        mp_job_refuse(j, 400, R_BODY, "the body is larger than 4096 bytes");
+        return -1;
+    }
+    const char *text = (const char *)evbuffer_pullup(in, -1);
+    long len = text ? mp_est_b64_decode(text, n, der, sizeof(der)) : -1;
+    if (len <= 0) {
+        mp_job_refuse(j, 400, R_BODY, "the body is not valid base64");
+        return -1;
+    }
+    int st = mp_est_check_csr(der, (size_t)len, &j->csr, j->why, sizeof(j->why));
+    if (st != 0) {
+        j->status = st;
+        j->reason = st == 400 ? R_CSR : R_KEY;
+        return -1;
+    }
+    return 0;
+}
+
+static int order_ref_ok(const char *s, size_t n)
+{
+    return n > 0 && n < 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") >= n &&
+           s[0] != '.';
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    server *s = arg;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    conn_info *ci = ssl ? SSL_get_ex_data(ssl, s->ex_idx) : NULL;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    static const char prefix[] = "/.well-known/est/";
+    if (bev != NULL) socket_options(bev, ci);
+    if (s->draining) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        refuse_now(s, req, NULL, NULL, 503, R_UNAVAILABLE, "the server is shutting down");
+        return;
+    }
+    if (path == NULL || ssl == NULL) {
+        refuse_now(s, req, NULL, NULL, 400, R_NOT_FOUND, "bad request");
+        return;
+    }
+    if (strcmp(path, "/healthz") == 0) {
+        send_text(req, 200, "ok");
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        metrics(s, req);
+        return;
+    }
+    const char *rest = strncmp(path, prefix, sizeof(prefix) - 1) == 0 ? path + sizeof(prefix) - 1 : NULL;
+    const char *slash = rest ? strchr(rest, '/') : NULL;
+    if (rest == NULL || slash == NULL || !order_ref_ok(rest, (size_t)(slash - rest))) {
+        refuse_now(s, req, NULL, NULL, 404, R_NOT_FOUND,
+                   "not found: use /.well-known/est/ORDER/{cacerts,csrattrs,simpleenroll} (ORDER: an order's ID or label)");
+        return;
+    }
+    const char *op = slash + 1;
+    int kind = strcmp(op, "simpleenroll") == 0 ? J_ENROLL : strcmp(op, "cacerts") == 0 ? J_CACERTS
+               : strcmp(op, "csrattrs") == 0   ? J_CSRATTRS : -1;
+    char order[64];
+    snprintf(order, sizeof(order), "%.*s", (int)(slash - rest), rest);
+    if (strcmp(op, "simplereenroll") == 0 || strcmp(op, "serverkeygen") == 0) {
+        refuse_now(s, req, order, NULL, 501, R_METHOD,
+                   strcmp(op, "serverkeygen") == 0 ? "serverkeygen: device keys are made in the device, never by this server"
+                                                   : "simplereenroll: DACs are not renewed");
+        return;
+    }
+    if (kind < 0) {
+        refuse_now(s, req, order, NULL, 404, R_NOT_FOUND, "unknown EST operation");
+        return;
+    }
+    if ((kind == J_ENROLL) != (method == EVHTTP_REQ_POST) || (kind != J_ENROLL && method != EVHTTP_REQ_GET)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", kind == J_ENROLL ? "POST" : "GET");
+        refuse_now(s, req, order, NULL, 405, R_METHOD, kind == J_ENROLL ? "use POST" : "use GET");
+        return;
+    }
+    atomic_fetch_add(&s->m.requests[kind], 1);
+    job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        refuse_now(s, req, order, NULL, 503, R_UNAVAILABLE, "out of memory");
+        return;
+    }
+    j->req = req;
+    j->kind = kind;
+    j->t0 = mp_now();
+    snprintf(j->order, sizeof(j->order), "%s", order);
+    /* 1. the station: its client certificate (403) */
+    conn_info *v = check_client(s, ssl);
+    if (v == NULL || v->status != 0) {
+        mp_job_refuse(j, 403, R_CLIENT_CERT, "%s", v ? v->why : "no connection state");
+    } else {
+        snprintf(j->station, sizeof(j->station), "%s", v->station);
+        snprintf(j->station_serial, sizeof(j->station_serial), "%s", v->serial);
+        /* 2. its rate (429) */
+        int wait = rate_wait(s, j->station);
+        if (wait > 0) {
+            char ra[16];
+            snprintf(ra, sizeof(ra), "%d", wait);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+            mp_job_refuse(j, 429, R_RATE, "station %s: more than %g requests per second", j->station, s->rate);
+        } else if (kind == J_ENROLL) {
+            /* 3. the body and the CSR (400/403) */
+            (void)read_csr(req, j);
+        }
+    }
+    if (j->status != 0) {
+        answer(s, j);
+        free(j);
+        return;
+    }
+    s->inflight++;
+    mp_issuer_submit(s->issuer, j);
+}
+
+/* ---- signals ------------------------------------------------------------------------ */
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+    server *s = arg;
+    (void)what;
+    if (s->draining) return;
+    fprintf(stderr, "matter-pki serve: %s: no new connections; finishing %ld request(s) in flight\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", s->inflight);
+    s->draining = 1;
+    if (s->bound != NULL) {
+        evhttp_del_accept_socket(s->http, s->bound);
+        s->bound = NULL;
+    }
+    finish_if_drained(s);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    server *s = arg;
+    (void)sig;
+    (void)what;
+    if (s->crl_path == NULL) return;
+    if (load_store(s) == MP_OK) {
+        fprintf(stderr, "matter-pki serve: SIGHUP: station CRL %s loaded again\n", s->crl_path);
+    } else {
+        fprintf(stderr, "matter-pki serve: SIGHUP: keeping the previous station CRL: %s\n", mp_err_msg());
+    }
+}
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+enum { O_LISTEN = 1, O_PORT_FILE, O_TLS_CERT, O_TLS_KEY, O_STATION_CA, O_STATION_CRL, O_PAA_CERT, O_LEDGER, O_JOBS,
+       O_RATE, O_MAX_CONN, O_TIMEOUT, O_GROUP_MS, O_TEST_MODE };
+
+static const mp_opt opts[] = {
+    {"listen", O_LISTEN, OT_STR, "ADDR:PORT", "address to listen on (port 0: any free port; required)"},
+    {"port-file", O_PORT_FILE, OT_OUT, "FILE", "write the port listened on to FILE once ready"},
+    {"tls-cert", O_TLS_CERT, OT_FILE, "FILE", "server certificate (PEM, chain after it; required)"},
+    {"tls-key", O_TLS_KEY, OT_STR, "FILE|URI", "server key: PEM file or pkcs11: URI in the token (required)"},
+    {"station-ca", O_STATION_CA, OT_FILE, "FILE", "station CA certificate: stations' client certificates chain to it (required)"},
+    {"station-crl", O_STATION_CRL, OT_FILE, "FILE", "station CRL (`station crl`); read again on SIGHUP"},
+    {"paa-cert", O_PAA_CERT, OT_FILE, "FILE", "PAA certificate for cacerts answers (repeatable)"},
+    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"jobs", O_JOBS, OT_UINT, "N", "signing workers, one PKCS#11 session each per order (default 4)"},
+    {"station-rate", O_RATE, OT_UINT, "N", "most requests per second and station (token bucket; default 0: no limit)"},
+    {"max-connections", O_MAX_CONN, OT_UINT, "N", "most open connections (default 1024)"},
+    {"timeout", O_TIMEOUT, OT_UINT, "S", "seconds a connection may stay idle or slow (default 10)"},
+    {"group-ms", O_GROUP_MS, OT_UINT, "MS", "wait up to MS milliseconds for a group of requests to fill (default 2)"},
+    {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow PAIs under a Matter SDK test PAA"},
+    MP_OPTS_HSM,
+    MP_OPTS_COMMON,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+typedef struct serve_args {
+    const char *listen, *port_file, *tls_cert, *tls_key, *station_ca, *station_crl, *ledger;
+    const char *jobs, *rate, *max_conn, *timeout, *group_ms;
+    const char *paa[8];
+    int n_paa, test_mode;
+} serve_args;
+
+static int parse(int argc, char **argv, mp_common *c, serve_args *a)
+{
+    mp_optparse p;
+    const char *val;
+    int id;
+    mp_opt_init(&p, argc, argv, opts, "serve",
+                "--listen ADDR:PORT --tls-cert CERT --tls-key KEY|URI --station-ca CERT [--port-file FILE]",
+                "Issues DACs over EST (RFC 7030/8951) to factory stations that present a client\n"
+                "certificate of the station CA: GET /.well-known/est/ORDER/cacerts and csrattrs,\n"
+                "POST /.well-known/est/ORDER/simpleenroll; GET /healthz and /metrics. SIGTERM\n"
+                "finishes the requests in flight and exits 0; SIGHUP reads --station-crl again.");
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        switch (id) {
+        case OPT_HELP: return OPT_HELP;
+        case O_LISTEN: a->listen = val; break;
+        case O_PORT_FILE: a->port_file = val; break;
+        case O_TLS_CERT: a->tls_cert = val; break;
+        case O_TLS_KEY: a->tls_key = val; break;
+        case O_STATION_CA: a->station_ca = val; break;
+        case O_STATION_CRL: a->station_crl = val; break;
+        case O_LEDGER: a->ledger = val; break;
+        case O_JOBS: a->jobs = val; break;
+        case O_RATE: a->rate = val; break;
+        case O_MAX_CONN: a->max_conn = val; break;
+        case O_TIMEOUT: a->timeout = val; break;
+        case O_GROUP_MS: a->group_ms = val; break;
+        case O_TEST_MODE: a->test_mode = 1; break;
+        case O_PAA_CERT:
+            if (a->n_paa == 8) return -mp_err(MP_ERR_USAGE, "serve: at most 8 --paa-cert");
+            a->paa[a->n_paa++] = val;
+            break;
+        default:
+            if (!mp_opt_common(c, id, val)) return -mp_err(MP_ERR_USAGE, "serve: unexpected argument '%s'", val ? val : "");
+        }
+    }
+    mp_common_finish(c);
+    return id;
+}
+
+static int num(const char *v, uint64_t def, uint64_t lo, uint64_t hi, const char *name, uint64_t *out)
+{
+    *out = v ? mp_opt_uint(v) : def;
+    if (*out < lo || *out > hi) {
+        return mp_err(MP_ERR_USAGE, "serve --%s: %llu..%llu", name, (unsigned long long)lo, (unsigned long long)hi);
+    }
+    return MP_OK;
+}
+
+static int bind_listen(server *s, const char *listen, const char *port_file)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    uint64_t port;
+    if (colon == NULL || (size_t)(colon - listen) >= sizeof(host) || mp_parse_uint(colon + 1, 65535, &port) != MP_OK) {
+        return mp_err(MP_ERR_USAGE, "serve --listen '%s': expected ADDR:PORT", listen);
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = 0;
+    }
+    s->bound = evhttp_bind_socket_with_handle(s->http, host, (uint16_t)port);
+    if (s->bound == NULL) {
+        return mp_err(MP_ERR_NETWORK, "serve: cannot listen on %s: %s", listen, strerror(errno));
+    }
+    int fd = (int)evhttp_bound_socket_get_fd(s->bound), one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* inherited by accepted sockets on Linux */
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char text[16];
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return mp_err(MP_ERR_NETWORK, "serve: getsockname: %s", strerror(errno));
+    }
+    unsigned p = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                          : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    snprintf(text, sizeof(text), "%u\n", p);
+    fprintf(stderr, "matter-pki serve: listening on %s port %u\n", host, p);
+    return port_file ? mp_write_file(port_file, text, strlen(text), 0644, 1) : MP_OK;
+}
+
+static int run(server *s, const mp_common *c, const serve_args *a)
+{
+    uint64_t jobs, rate, max_conn, timeout, group_ms;
+    mp_serve_cfg cfg = {.test_mode = a->test_mode, .n_paa = a->n_paa};
+    int rc;
+    if ((rc = num(a->jobs, 4, 1, MP_MAX_JOBS, "jobs", &jobs)) != MP_OK ||
+        (rc = num(a->rate, 0, 0, 1000000, "station-rate", &rate)) != MP_OK ||
+        (rc = num(a->max_conn, 1024, 1, 1000000, "max-connections", &max_conn)) != MP_OK ||
+        (rc = num(a->timeout, 10, 1, 3600, "timeout", &timeout)) != MP_OK ||
+        (rc = num(a->group_ms, 2, 0, 1000, "group-ms", &group_ms)) != MP_OK) {
+        return rc;
+    }
+    for (int i = 0; i < a->n_paa; i++) cfg.paa_certs[i] = a->paa[i];
+    cfg.jobs = (int)jobs;
+    cfg.group_ms = (int)group_ms;
+    s->rate = (double)rate;
+    s->max_conns = (long)max_conn;
+    s->crl_path = a->station_crl;
+    if ((rc = mp_cert_load(a->station_ca, &s->station_ca)) != MP_OK || (rc = load_store(s)) != MP_OK ||
+        (rc = mp_ledger_open_state(c->state_dir, a->ledger, &cfg.ledger)) != MP_OK ||
+        (rc = mp_ks_open(&c->hsm, &cfg.ks)) != MP_OK || (rc = make_ctx(s, cfg.ks, a->tls_cert, a->tls_key)) != MP_OK) {
+        goto end;
+    }
+    s->ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
+    if (evthread_use_pthreads() != 0 || (s->base = event_base_new()) == NULL || (s->http = evhttp_new(s->base)) == NULL) {
+        rc = mp_err(MP_ERR_GENERAL, "cannot set up libevent");
+        goto end;
+    }
+    evhttp_set_bevcb(s->http, new_conn, s);
+    evhttp_set_gencb(s->http, on_request, s);
+    evhttp_set_timeout(s->http, (int)timeout);
+    evhttp_set_max_headers_size(s->http, 8192);
+    evhttp_set_max_body_size(s->http, 64 * 1024); /* beyond: 413 and the connection closed; 4 KiB+ is refused with 400 */
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    s->done_ev = event_new(s->base, -1, 0, on_done, s);
+    s->ev_term = evsignal_new(s->base, SIGTERM, on_term, s);
+    s->ev_int = evsignal_new(s->base, SIGINT, on_term, s);
+    s->ev_hup = evsignal_new(s->base, SIGHUP, on_hup, s);
+    if (s->done_ev == NULL || s->ev_term == NULL || s->ev_int == NULL || s->ev_hup == NULL ||
+        event_add(s->ev_term, NULL) != 0 || event_add(s->ev_int, NULL) != 0 || event_add(s->ev_hup, NULL) != 0) {
+        rc = mp_err(MP_ERR_GENERAL, "cannot set up events");
+        goto end;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if ((rc = mp_issuer_start(&cfg, &s->m, job_done, s, &s->issuer)) != MP_OK ||
+        (rc = bind_listen(s, a->listen, a->port_file)) != MP_OK) {
+        goto end;
+    }
+    event_base_dispatch(s->base);
+    fprintf(stderr, "matter-pki serve: stopped; %llu DAC(s) issued\n", atomic_load(&s->m.issued));
+end:
+    mp_issuer_stop(s->issuer);
+    if (s->http) evhttp_free(s->http);
+    if (s->done_ev) event_free(s->done_ev);
+    if (s->ev_term) event_free(s->ev_term);
+    if (s->ev_int) event_free(s->ev_int);
+    if (s->ev_hup) event_free(s->ev_hup);
+    if (s->base) event_base_free(s->base);
+    SSL_CTX_free(s->ctx);
+    X509_STORE_free(s->store);
+    X509_free(s->station_ca);
+    for (int i = 0; i < 256; i++) {
+        while (s->buckets[i]) {
+            bucket *b = s->buckets[i];
+            s->buckets[i] = b->next;
+            free(b);
+        }
+    }
+    mp_ks_close(cfg.ks);
+    mp_ledger_close(cfg.ledger);
+    return rc;
+}
+
+int serve_main(int argc, char **argv)
+{
+    mp_common c = {0};
+    serve_args a;
+    memset(&a, 0, sizeof(a));
+    int rc = parse(argc, argv, &c, &a);
+    if (rc != 0) return rc == OPT_HELP ? MP_OK : -rc;
+    if (a.listen == NULL || a.tls_cert == NULL || a.tls_key == NULL || a.station_ca == NULL) {
+        return mp_err(MP_ERR_USAGE, "serve: --listen, --tls-cert, --tls-key and --station-ca are required");
+    }
+    server *s = calloc(1, sizeof(*s));
+    if (s == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    pthread_mutex_init(&s->mu, NULL);
+    g_srv = s;
+    rc = run(s, &c, &a);
+    g_srv = NULL;
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    return rc;
+}
