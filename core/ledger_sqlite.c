@@ -402,7 +402,7 @@ int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_devic
 
 int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n)
 {
-    int64_t v;
+    int64_t v = 0;
     mp_q *s = stmt(l, S_COUNT_AUTH);
     if (s == NULL) return MP_ERR_DB;
     int rc = step_id(l, s, "count", &v);

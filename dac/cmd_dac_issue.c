@@ -510,7 +510,8 @@ int dac_issue_main(int argc, char **argv)
     if (mp_parse_uint(a.order, INT64_MAX, &order) != MP_OK) return mp_err(MP_ERR_USAGE, "--order: not a number");
     gethostname(host, sizeof(host) - 1);
     is.out_dir = a.out_dir;
-    is.station = a.station ? a.station : getenv("MATTER_PKI_STATION") && *getenv("MATTER_PKI_STATION") ? getenv("MATTER_PKI_STATION") : host;
+    const char *env_station = getenv("MATTER_PKI_STATION");
+    is.station = a.station ? a.station : env_station != NULL && *env_station ? env_station : host;
     is.lease_secs = 600;
     if (a.lease != NULL && (rc = mp_parse_duration(a.lease, &is.lease_secs)) != MP_OK) return rc;
     if (a.block != NULL && ((is.block = (size_t)mp_opt_uint(a.block)) < 1 || is.block > 2048)) {

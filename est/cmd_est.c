@@ -436,7 +436,7 @@ static int enroll_dir(client *cl, const est_args *a)
         b.names[b.n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(b.names, b.n, sizeof(char *), cmp_names);
+    if (b.n > 1) qsort(b.names, b.n, sizeof(char *), cmp_names);
     if ((rc = mp_mkdir_p(a->out_dir, 0755)) != MP_OK) goto end;
     pthread_mutex_init(&b.mu, NULL);
     for (; started < (int)jobs && (size_t)started < b.n; started++) {

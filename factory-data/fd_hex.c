@@ -87,6 +87,7 @@ static int parse_record(const uint8_t *s, const uint8_t *e, size_t line, uint8_t
 {
     size_t hexlen = (size_t)(e - s) - 1;
     uint8_t sum = 0;
+    raw[0] = 0;
     if (*s != ':' || hexlen < 10 || hexlen % 2 != 0 || hexlen / 2 > 4 + 255 + 1) return bad(line, "expected ':' and an even number of hex digits (a record)");
     for (size_t i = 0; i < hexlen / 2; i++) {
         int h = hexval(s[1 + 2 * i]), l = hexval(s[2 + 2 * i]);

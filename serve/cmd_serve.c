@@ -738,6 +738,7 @@ static int bind_listen(server *s, const char *listen, const char *port_file)
     int fd = (int)evhttp_bound_socket_get_fd(s->bound), one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* inherited by accepted sockets on Linux */
     struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
     socklen_t sl = sizeof(ss);
     char text[16];
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {

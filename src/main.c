@@ -119,8 +119,8 @@ static int check_needs(const command *c, int argc, char **argv)
     if (need == 0) {
         return MP_OK;
     }
-    if (need == NEEDS_LEDGER && (arg_value(argc, argv, "ledger") != NULL ||
-                                 (getenv("MATTER_PKI_LEDGER") != NULL && *getenv("MATTER_PKI_LEDGER")))) {
+    const char *env_ledger = getenv("MATTER_PKI_LEDGER");
+    if (need == NEEDS_LEDGER && (arg_value(argc, argv, "ledger") != NULL || (env_ledger != NULL && *env_ledger))) {
         return MP_OK; /* the ledger is named (or MATTER_PKI_LEDGER); no state directory needed */
     }
     return mp_state_find(arg_value(argc, argv, "state-dir"), getenv("MATTER_PKI_STATE"), dir, sizeof(dir));

@@ -211,7 +211,8 @@ done
 wait $p; rc=$?
 check "the run finishes the order although leases were lost under it (exit $rc)" test "$rc" = 0
 check "it says which devices lost their reservation" grep -q "lost their reservation" ll.err
-check "after lost leases: each device once, issued == certificates == files" test "$(q "select issued from orders where id=$O6")/$(q "select count(distinct udid) from dacs where order_id=$O6")/$(ls ll | grep -c '[.]der$')" = "200/200/200"
+ll_got="$(q "select issued from orders where id=$O6")/$(q "select count(distinct udid) from dacs where order_id=$O6")/$(ls ll | grep -c '[.]der$')"
+check "after lost leases: each device once, issued == certificates == files ($ll_got)" test "$ll_got" = "200/200/200"
 
 # the README's station role: INSERT-only on the record, issuing works, editing does not
 q "CREATE ROLE station LOGIN;

@@ -129,7 +129,11 @@ static void test_nxp_aes128(void)
     CU_ASSERT_EQUAL(mp_fd_unpack_with(MP_FD_NXP_AES128, enc, en, &wrong, &back), MP_ERR_INVALID);
     CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "wrong key"));
     CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_NXP_AES128, enc, en, &back), MP_ERR_INVALID); /* no key */
+    mp_free_secret(plain, pn);
+    plain = NULL;
+    pn = 0;
     CU_ASSERT_EQUAL(mp_fd_pack(MP_FD_NXP_AES128, &d, NULL, &plain, &pn), MP_ERR_USAGE);
+    free(plain); /* NULL unless the refused call returned an image */
     mp_free_secret(p, padded);
     mp_free_secret(enc, en);
     mp_fd_device_wipe(&d);
