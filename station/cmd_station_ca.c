@@ -367,7 +367,7 @@ static int add_revoked(void *ctx, const mp_station_cert *sc)
 static int build_crl(station_ca *ca, mp_ledger *l, long days, X509_CRL **out)
 {
     uint8_t skid[20];
-    char hex[48];
+    char hex[8 + 40 + 1]; /* "station:" + the SKID in hex + NUL */
     uint64_t number;
     X509_CRL *crl = X509_CRL_new();
     ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL)), *next = ASN1_TIME_adj(NULL, time(NULL), (int)days, 0);
