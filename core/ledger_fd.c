@@ -195,3 +195,131 @@ int mp_ledger_fd_dir(mp_ledger *l, const char *udid, char *dir, size_t cap, int 
     mp_q_reset(s);
     return r >= 0 ? MP_OK : mp_ledger_err(l, "read a factory-data claim");
 }
+
+/* ---- factory-data line-readiness (see ledger.h) ------------------------------ */
+
+int mp_ledger_fd_prepare(mp_ledger *l)
+{
+    /* PostgreSQL: in the schema (a station role may not CREATE) */
+    static const char ddl[] =
+        "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
+        " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format)) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS factory_data_rd_uid ON factory_data(rd_uid);";
+    if (mp_ledger_is_pg(l)) return MP_OK;
+    if (mp_ledger_exec(l, ddl) != MP_OK) {
+        return mp_ledger_conflict(l, NULL, NULL)
+                   ? mp_err(MP_ERR_DUPLICATE, "ledger %s: two devices already share an rd_uid in factory_data; find them with: "
+                            "SELECT hex(rd_uid), group_concat(udid) FROM factory_data GROUP BY rd_uid HAVING count(*) > 1",
+                            mp_ledger_path(l))
+                   : mp_ledger_err(l, "prepare factory-data tables");
+    }
+    return MP_OK;
+}
+
+int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const char sha256[65], char recorded[65])
+{
+    static const char q_get[] = "SELECT sha256 FROM fd_images WHERE udid = ? AND format = ?";
+    static const char q_put[] = "INSERT INTO fd_images(udid, format, sha256) VALUES(?,?,?)";
+    mp_q *s = mp_q_get(l, q_get);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    mp_q_txt(s, 2, format);
+    int r = mp_q_step(s);
+    recorded[0] = 0;
+    if (r == 1) mp_ledger_copy_text(recorded, 65, mp_q_text(s, 0));
+    mp_q_reset(s);
+    if (r < 0) return mp_ledger_err(l, "image hash");
+    if (r == 1) return MP_OK;
+    if ((s = mp_q_get(l, q_put)) == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    mp_q_txt(s, 2, format);
+    mp_q_txt(s, 3, sha256);
+    return mp_ledger_step_done(l, s, "record image hash");
+}
+
+static int owner_of(mp_ledger *l, const char *q, const void *key, size_t len, int text, char udid[MP_UDID_MAX + 1])
+{
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    if (text) mp_q_txt(s, 1, key);
+    else mp_q_blob(s, 1, key, len);
+    int r = mp_q_step(s);
+    udid[0] = 0;
+    if (r == 1) mp_ledger_copy_text(udid, MP_UDID_MAX + 1, mp_q_text(s, 0));
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "factory-data lookup");
+}
+
+int mp_ledger_fd_serial_owner(mp_ledger *l, const char *serial, char udid[MP_UDID_MAX + 1])
+{
+    static const char q[] = "SELECT udid FROM factory_data WHERE serial = ?";
+    return owner_of(l, q, serial, 0, 1, udid);
+}
+
+int mp_ledger_fd_rd_uid_owner(mp_ledger *l, const uint8_t *rd_uid, size_t len, char udid[MP_UDID_MAX + 1])
+{
+    static const char q[] = "SELECT udid FROM factory_data WHERE rd_uid = ?";
+    return owner_of(l, q, rd_uid, len, 0, udid);
+}
+
+int mp_ledger_serial_next(mp_ledger *l, const char *tmpl, uint64_t *next, int *found)
+{
+    static const char q[] = "SELECT next FROM serial_counters WHERE template = ?";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, tmpl);
+    int r = mp_q_step(s);
+    *found = r == 1;
+    *next = *found ? (uint64_t)mp_q_int(s, 0) : 0;
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "serial counter");
+}
+
+int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next)
+{
+    static const char q[] = "INSERT INTO serial_counters(template, next) VALUES(?1, ?2)"
+                            " ON CONFLICT(template) DO UPDATE SET next = CASE WHEN serial_counters.next > ?2"
+                            " THEN serial_counters.next ELSE ?2 END";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, tmpl);
+    mp_q_i64(s, 2, (int64_t)next);
+    return mp_ledger_step_done(l, s, "advance serial counter");
+}
+
+int mp_ledger_serial_take(mp_ledger *l, const char *tmpl, uint64_t floor, uint64_t n, uint64_t *first)
+{
+    /* one conditional upsert: the counter's row is locked until the commit,
+     * so runs at once get disjoint blocks */
+    static const char q[] = "INSERT INTO serial_counters(template, next) VALUES(?1, ?2 + ?3)"
+                            " ON CONFLICT(template) DO UPDATE SET next = CASE WHEN serial_counters.next > ?2"
+                            " THEN serial_counters.next ELSE ?2 END + ?3 RETURNING next";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, tmpl);
+    mp_q_i64(s, 2, (int64_t)floor);
+    mp_q_i64(s, 3, (int64_t)n);
+    int r = mp_q_step(s);
+    int64_t v = r == 1 ? mp_q_int(s, 0) : 0;
+    mp_q_reset(s);
+    if (r != 1) return mp_ledger_err(l, "take serial numbers");
+    *first = (uint64_t)v - n;
+    return MP_OK;
+}
+
+int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order, int *found)
+{
+    static const char q[] = "SELECT d.state, CASE WHEN EXISTS(SELECT 1 FROM dacs c WHERE c.udid = d.udid AND c.order_id = ?2)"
+                            " THEN 1 ELSE 0 END FROM devices d WHERE d.udid = ?1";
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    mp_q_i64(s, 2, order_id);
+    int r = mp_q_step(s);
+    *found = r == 1;
+    *state = *found ? (int)mp_q_int(s, 0) : 0;
+    *in_order = *found ? (int)mp_q_int(s, 1) : 0;
+    mp_q_reset(s);
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "device lookup");
+}

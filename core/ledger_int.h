@@ -52,6 +52,11 @@ int mp_q_columns(mp_q *q);
 int mp_ledger_exec(mp_ledger *l, const char *sql) MP_MUST_CHECK;
 /* The last error as MP_ERR_DB "ledger LOC: what: message". */
 int mp_ledger_err(mp_ledger *l, const char *what);
+/* Shared by the ledger's operation files: step a statement that returns no
+ * row; the time now as ISO 8601 UTC; a possibly NULL text into a buffer. */
+int mp_ledger_step_done(mp_ledger *l, mp_q *s, const char *what);
+void mp_ledger_now_iso(char out[21]);
+void mp_ledger_copy_text(char *dst, size_t cap, const char *src);
 int mp_ledger_db_err(mp_ledger *l, const char *what); /* the same (older name) */
 /* Was the last error a unique (or primary key) violation of table.column?
  * column NULL: any unique violation. */

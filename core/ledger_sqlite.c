@@ -81,12 +81,12 @@ static int db_err(mp_ledger *l, const char *what)
     return mp_ledger_err(l, what);
 }
 
-static void now_iso(char out[21])
+void mp_ledger_now_iso(char out[21])
 {
     mp_time_iso(time(NULL), out);
 }
 
-static int step_done(mp_ledger *l, mp_q *s, const char *what)
+int mp_ledger_step_done(mp_ledger *l, mp_q *s, const char *what)
 {
     return s != NULL && mp_q_step(s) >= 0 ? MP_OK : db_err(l, what);
 }
@@ -101,7 +101,7 @@ static int step_id(mp_ledger *l, mp_q *s, const char *what, int64_t *id)
     return r == 1 ? MP_OK : mp_err(MP_ERR_DB, "ledger %s: %s: no row returned", mp_ledger_path(l), what);
 }
 
-static void copy_text(char *dst, size_t cap, const char *src)
+void mp_ledger_copy_text(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src ? src : "");
 }
@@ -122,7 +122,7 @@ int mp_ledger_add_list(mp_ledger *l, mp_chip_list *list)
     char now[21];
     mp_q *s = stmt(l, S_ADD_LIST);
     if (s == NULL) return MP_ERR_DB;
-    now_iso(now);
+    mp_ledger_now_iso(now);
     mp_q_txt(s, 1, list->sha256);
     mp_q_txt(s, 2, list->format);
     mp_q_txt(s, 3, list->source ? list->source : "");
@@ -147,7 +147,7 @@ int mp_ledger_set_list_count(mp_ledger *l, int64_t id, size_t count)
     if (s == NULL) return MP_ERR_DB;
     mp_q_i64(s, 1, (int64_t)count);
     mp_q_i64(s, 2, id);
-    int rc = step_done(l, s, "set list count");
+    int rc = mp_ledger_step_done(l, s, "set list count");
     snprintf(obj, sizeof(obj), "list=%lld", (long long)id);
     snprintf(detail, sizeof(detail), "{\"count\":%zu}", count);
     return rc == MP_OK ? mp_ledger_audit(l, mp_ledger_station_default(), "chips.import", obj, detail) : rc;
@@ -158,7 +158,7 @@ static void row_device(mp_q *s, mp_device *d)
     size_t n = 0;
     const uint8_t *p;
     memset(d, 0, sizeof(*d));
-    copy_text(d->udid, sizeof(d->udid), mp_q_text(s, 0));
+    mp_ledger_copy_text(d->udid, sizeof(d->udid), mp_q_text(s, 0));
     if ((p = mp_q_bytes(s, 1, &n)) != NULL && n == 65) {
         memcpy(d->point, p, 65);
     }
@@ -245,7 +245,7 @@ int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
     char now[21];
     mp_q *s = stmt(l, S_ADD_DEV);
     if (s == NULL) return MP_ERR_DB;
-    now_iso(now);
+    mp_ledger_now_iso(now);
     mp_q_txt(s, 1, d->udid);
     mp_q_blob(s, 2, d->point, 65);
     if (d->list_id > 0) {
@@ -273,7 +273,7 @@ int mp_ledger_add_order(mp_ledger *l, mp_order *o)
     char now[21];
     mp_q *s = stmt(l, S_ADD_ORDER);
     if (s == NULL) return MP_ERR_DB;
-    now_iso(now);
+    mp_ledger_now_iso(now);
     mp_q_i64(s, 1, o->vid);
     mp_q_i64(s, 2, o->pid);
     mp_q_txt(s, 3, o->pai_cert);
@@ -305,16 +305,16 @@ static void row_order(mp_q *s, mp_order *o)
     o->id = mp_q_int(s, 0);
     o->vid = (uint16_t)mp_q_int(s, 1);
     o->pid = (uint16_t)mp_q_int(s, 2);
-    copy_text(o->pai_cert, sizeof(o->pai_cert), mp_q_text(s, 3));
-    copy_text(o->pai_key, sizeof(o->pai_key), mp_q_text(s, 4));
-    copy_text(o->pai_skid, sizeof(o->pai_skid), mp_q_text(s, 5));
+    mp_ledger_copy_text(o->pai_cert, sizeof(o->pai_cert), mp_q_text(s, 3));
+    mp_ledger_copy_text(o->pai_key, sizeof(o->pai_key), mp_q_text(s, 4));
+    mp_ledger_copy_text(o->pai_skid, sizeof(o->pai_skid), mp_q_text(s, 5));
     o->quota = (uint64_t)mp_q_int(s, 6);
     o->issued = (uint64_t)mp_q_int(s, 7);
-    copy_text(o->cn_template, sizeof(o->cn_template), mp_q_text(s, 8));
+    mp_ledger_copy_text(o->cn_template, sizeof(o->cn_template), mp_q_text(s, 8));
     o->valid_from = (time_t)mp_q_int(s, 9);
     o->days = (long)mp_q_int(s, 10);
     o->closed = (int)mp_q_int(s, 11);
-    copy_text(o->label, sizeof(o->label), mp_q_text(s, 12));
+    mp_ledger_copy_text(o->label, sizeof(o->label), mp_q_text(s, 12));
 }
 
 int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
@@ -361,7 +361,7 @@ int mp_ledger_close_order(mp_ledger *l, int64_t id)
     mp_q *s = stmt(l, S_CLOSE_ORDER);
     if (s == NULL) return MP_ERR_DB;
     mp_q_i64(s, 1, id);
-    int rc = step_done(l, s, "close order");
+    int rc = mp_ledger_step_done(l, s, "close order");
     if (rc == MP_OK && mp_q_changes(s) == 0) {
         return mp_err(MP_ERR_INVALID, "no production order %lld", (long long)id);
     }
@@ -431,7 +431,7 @@ int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b)
     char now[21];
     mp_q *s = stmt(l, S_ADD_BATCH);
     if (s == NULL) return MP_ERR_DB;
-    now_iso(now);
+    mp_ledger_now_iso(now);
     mp_q_i64(s, 1, b->order_id);
     mp_q_txt(s, 2, b->pai_skid);
     mp_q_i64(s, 3, (int64_t)b->not_before);
@@ -514,7 +514,7 @@ int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
         if ((s = stmt(l, S_DEV_ISSUE)) == NULL) return MP_ERR_DB;
         mp_q_txt(s, 1, c->udid);
     }
-    if (step_done(l, s, "mark device issued") != MP_OK) return MP_ERR_DB;
+    if (mp_ledger_step_done(l, s, "mark device issued") != MP_OK) return MP_ERR_DB;
     if (mp_q_changes(s) != 1) {
         if (c->lease != NULL) {
             return mp_err(MP_ERR_LEASE_LOST, "device %s: this run's reservation expired (lease lost) before its DAC"
@@ -549,13 +549,13 @@ int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
 static void row_cert(mp_q *s, mp_cert_rec *c)
 {
     memset(c, 0, sizeof(*c));
-    copy_text(c->serial, sizeof(c->serial), mp_q_text(s, 0));
-    copy_text(c->udid, sizeof(c->udid), mp_q_text(s, 1));
+    mp_ledger_copy_text(c->serial, sizeof(c->serial), mp_q_text(s, 0));
+    mp_ledger_copy_text(c->udid, sizeof(c->udid), mp_q_text(s, 1));
     c->order_id = mp_q_int(s, 2);
-    copy_text(c->pai_skid, sizeof(c->pai_skid), mp_q_text(s, 3));
+    mp_ledger_copy_text(c->pai_skid, sizeof(c->pai_skid), mp_q_text(s, 3));
     c->not_before = (time_t)mp_q_int(s, 4);
     c->not_after = (time_t)mp_q_int(s, 5);
-    copy_text(c->sha256, sizeof(c->sha256), mp_q_text(s, 6));
+    mp_ledger_copy_text(c->sha256, sizeof(c->sha256), mp_q_text(s, 6));
     c->der = mp_q_bytes(s, 7, &c->der_len);
     c->path = mp_q_text(s, 8);
     c->station = mp_q_text(s, 9);
@@ -598,7 +598,7 @@ int mp_ledger_batch_written(mp_ledger *l, int64_t batch)
     mp_q *s = stmt(l, S_BATCH_WRITTEN);
     if (s == NULL) return MP_ERR_DB;
     mp_q_i64(s, 1, batch);
-    return step_done(l, s, "mark written");
+    return mp_ledger_step_done(l, s, "mark written");
 }
 
 int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int *found)
@@ -609,7 +609,7 @@ int mp_ledger_cert_for_udid(mp_ledger *l, const char *udid, char sha256[65], int
     int r = mp_q_step(s);
     *found = r == 1;
     if (*found) {
-        copy_text(sha256, 65, mp_q_text(s, 0));
+        mp_ledger_copy_text(sha256, 65, mp_q_text(s, 0));
     }
     mp_q_reset(s);
     return r >= 0 ? MP_OK : db_err(l, "certificate lookup");
@@ -628,7 +628,7 @@ int mp_ledger_get_dac(mp_ledger *l, const char *udid, mp_dac_row *r, int *found)
         r->order_id = mp_q_int(s, 0);
         r->der_len = der != NULL && n <= sizeof(r->der) ? n : 0;
         if (r->der_len) memcpy(r->der, der, r->der_len);
-        copy_text(r->station, sizeof(r->station), mp_q_text(s, 2));
+        mp_ledger_copy_text(r->station, sizeof(r->station), mp_q_text(s, 2));
     }
     mp_q_reset(s);
     return x >= 0 ? MP_OK : db_err(l, "DAC lookup");
@@ -639,12 +639,12 @@ int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c)
     char now[21];
     mp_q *s = stmt(l, S_ST_ADD);
     if (s == NULL) return MP_ERR_DB;
-    now_iso(now);
+    mp_ledger_now_iso(now);
     mp_q_txt(s, 1, c->serial);
     mp_q_txt(s, 2, c->name);
     mp_q_i64(s, 3, (int64_t)c->not_after);
     mp_q_txt(s, 4, now);
-    int rc = step_done(l, s, "add station certificate");
+    int rc = mp_ledger_step_done(l, s, "add station certificate");
     mp_q_reset(s);
     return rc;
 }
@@ -655,7 +655,7 @@ int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n)
     if (s == NULL) return MP_ERR_DB;
     mp_q_i64(s, 1, (int64_t)time(NULL));
     mp_q_txt(s, 2, name);
-    int rc = step_done(l, s, "revoke station");
+    int rc = mp_ledger_step_done(l, s, "revoke station");
     *n = rc == MP_OK ? (uint64_t)mp_q_changes(s) : 0;
     mp_q_reset(s);
     return rc;
@@ -664,8 +664,8 @@ int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n)
 static void row_station(mp_q *s, mp_station_cert *c)
 {
     memset(c, 0, sizeof(*c));
-    copy_text(c->serial, sizeof(c->serial), mp_q_text(s, 0));
-    copy_text(c->name, sizeof(c->name), mp_q_text(s, 1));
+    mp_ledger_copy_text(c->serial, sizeof(c->serial), mp_q_text(s, 0));
+    mp_ledger_copy_text(c->name, sizeof(c->name), mp_q_text(s, 1));
     c->not_after = (time_t)mp_q_int(s, 2);
     c->revoked = !mp_q_isnull(s, 3);
     c->revoked_at = c->revoked ? (time_t)mp_q_int(s, 3) : 0;
@@ -719,8 +719,8 @@ int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)
         return r == 0 ? mp_err(MP_ERR_INVALID, "no certificate with serial %s in the ledger", serial)
                       : db_err(l, "find certificate");
     }
-    copy_text(skid, sizeof(skid), mp_q_text(s, 0));
-    copy_text(udid, sizeof(udid), mp_q_text(s, 1));
+    mp_ledger_copy_text(skid, sizeof(skid), mp_q_text(s, 0));
+    mp_ledger_copy_text(udid, sizeof(udid), mp_q_text(s, 1));
     mp_q_reset(s); /* serials are unique in the ledger */
     if ((s = stmt(l, S_REVOKE_ADD)) == NULL) return MP_ERR_DB;
     mp_q_txt(s, 1, serial);
@@ -733,7 +733,7 @@ int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)
     }
     if ((s = stmt(l, S_REVOKE_DEV)) == NULL) return MP_ERR_DB;
     mp_q_txt(s, 1, udid);
-    int rc = step_done(l, s, "mark device revoked");
+    int rc = mp_ledger_step_done(l, s, "mark device revoked");
     if (rc == MP_OK) {
         char obj[160], detail[96];
         snprintf(obj, sizeof(obj), "serial=%s udid=%s pai_skid=%s", serial, udid, skid);
@@ -772,7 +772,7 @@ int mp_ledger_next_crl_number(mp_ledger *l, const char *pai_skid, uint64_t *n)
     if ((s = stmt(l, S_CRL_SET)) == NULL) return MP_ERR_DB;
     mp_q_txt(s, 1, pai_skid);
     mp_q_i64(s, 2, (int64_t)(*n + 1));
-    int rc = step_done(l, s, "crl number");
+    int rc = mp_ledger_step_done(l, s, "crl number");
     if (rc == MP_OK) {
         char obj[96];
         snprintf(obj, sizeof(obj), "pai_skid=%s crl_number=%llu", pai_skid, (unsigned long long)*n);
@@ -801,419 +801,4 @@ int mp_ledger_counts_get(mp_ledger *l, mp_ledger_counts *c)
     c->revoked = count_of(l, "SELECT count(*) FROM devices WHERE state=2");
     c->offchip = count_of(l, "SELECT count(*) FROM devices WHERE key_origin=1");
     return MP_OK;
-}
-
-/* ---- factory-data line-readiness (see ledger.h) ------------------------------ */
-
-int mp_ledger_fd_prepare(mp_ledger *l)
-{
-    /* PostgreSQL: in the schema (a station role may not CREATE) */
-    static const char ddl[] =
-        "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
-        " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format)) WITHOUT ROWID;"
-        "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next INTEGER NOT NULL);"
-        "CREATE UNIQUE INDEX IF NOT EXISTS factory_data_rd_uid ON factory_data(rd_uid);";
-    if (mp_ledger_is_pg(l)) return MP_OK;
-    if (mp_ledger_exec(l, ddl) != MP_OK) {
-        return mp_ledger_conflict(l, NULL, NULL)
-                   ? mp_err(MP_ERR_DUPLICATE, "ledger %s: two devices already share an rd_uid in factory_data; find them with: "
-                            "SELECT hex(rd_uid), group_concat(udid) FROM factory_data GROUP BY rd_uid HAVING count(*) > 1",
-                            mp_ledger_path(l))
-                   : db_err(l, "prepare factory-data tables");
-    }
-    return MP_OK;
-}
-
-int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const char sha256[65], char recorded[65])
-{
-    static const char q_get[] = "SELECT sha256 FROM fd_images WHERE udid = ? AND format = ?";
-    static const char q_put[] = "INSERT INTO fd_images(udid, format, sha256) VALUES(?,?,?)";
-    mp_q *s = mp_q_get(l, q_get);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_txt(s, 1, udid);
-    mp_q_txt(s, 2, format);
-    int r = mp_q_step(s);
-    recorded[0] = 0;
-    if (r == 1) copy_text(recorded, 65, mp_q_text(s, 0));
-    mp_q_reset(s);
-    if (r < 0) return db_err(l, "image hash");
-    if (r == 1) return MP_OK;
-    if ((s = mp_q_get(l, q_put)) == NULL) return MP_ERR_DB;
-    mp_q_txt(s, 1, udid);
-    mp_q_txt(s, 2, format);
-    mp_q_txt(s, 3, sha256);
-    return step_done(l, s, "record image hash");
-}
-
-static int owner_of(mp_ledger *l, const char *q, const void *key, size_t len, int text, char udid[MP_UDID_MAX + 1])
-{
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    if (text) mp_q_txt(s, 1, key);
-    else mp_q_blob(s, 1, key, len);
-    int r = mp_q_step(s);
-    udid[0] = 0;
-    if (r == 1) copy_text(udid, MP_UDID_MAX + 1, mp_q_text(s, 0));
-    mp_q_reset(s);
-    return r >= 0 ? MP_OK : db_err(l, "factory-data lookup");
-}
-
-int mp_ledger_fd_serial_owner(mp_ledger *l, const char *serial, char udid[MP_UDID_MAX + 1])
-{
-    static const char q[] = "SELECT udid FROM factory_data WHERE serial = ?";
-    return owner_of(l, q, serial, 0, 1, udid);
-}
-
-int mp_ledger_fd_rd_uid_owner(mp_ledger *l, const uint8_t *rd_uid, size_t len, char udid[MP_UDID_MAX + 1])
-{
-    static const char q[] = "SELECT udid FROM factory_data WHERE rd_uid = ?";
-    return owner_of(l, q, rd_uid, len, 0, udid);
-}
-
-int mp_ledger_serial_next(mp_ledger *l, const char *tmpl, uint64_t *next, int *found)
-{
-    static const char q[] = "SELECT next FROM serial_counters WHERE template = ?";
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_txt(s, 1, tmpl);
-    int r = mp_q_step(s);
-    *found = r == 1;
-    *next = *found ? (uint64_t)mp_q_int(s, 0) : 0;
-    mp_q_reset(s);
-    return r >= 0 ? MP_OK : db_err(l, "serial counter");
-}
-
-int mp_ledger_serial_advance(mp_ledger *l, const char *tmpl, uint64_t next)
-{
-    static const char q[] = "INSERT INTO serial_counters(template, next) VALUES(?1, ?2)"
-                            " ON CONFLICT(template) DO UPDATE SET next = CASE WHEN serial_counters.next > ?2"
-                            " THEN serial_counters.next ELSE ?2 END";
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_txt(s, 1, tmpl);
-    mp_q_i64(s, 2, (int64_t)next);
-    return step_done(l, s, "advance serial counter");
-}
-
-int mp_ledger_serial_take(mp_ledger *l, const char *tmpl, uint64_t floor, uint64_t n, uint64_t *first)
-{
-    /* one conditional upsert: the counter's row is locked until the commit,
-     * so runs at once get disjoint blocks */
-    static const char q[] = "INSERT INTO serial_counters(template, next) VALUES(?1, ?2 + ?3)"
-                            " ON CONFLICT(template) DO UPDATE SET next = CASE WHEN serial_counters.next > ?2"
-                            " THEN serial_counters.next ELSE ?2 END + ?3 RETURNING next";
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_txt(s, 1, tmpl);
-    mp_q_i64(s, 2, (int64_t)floor);
-    mp_q_i64(s, 3, (int64_t)n);
-    int r = mp_q_step(s);
-    int64_t v = r == 1 ? mp_q_int(s, 0) : 0;
-    mp_q_reset(s);
-    if (r != 1) return db_err(l, "take serial numbers");
-    *first = (uint64_t)v - n;
-    return MP_OK;
-}
-
-int mp_ledger_device_in_order(mp_ledger *l, const char *udid, int64_t order_id, int *state, int *in_order, int *found)
-{
-    static const char q[] = "SELECT d.state, CASE WHEN EXISTS(SELECT 1 FROM dacs c WHERE c.udid = d.udid AND c.order_id = ?2)"
-                            " THEN 1 ELSE 0 END FROM devices d WHERE d.udid = ?1";
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_txt(s, 1, udid);
-    mp_q_i64(s, 2, order_id);
-    int r = mp_q_step(s);
-    *found = r == 1;
-    *state = *found ? (int)mp_q_int(s, 0) : 0;
-    *in_order = *found ? (int)mp_q_int(s, 1) : 0;
-    mp_q_reset(s);
-    return r >= 0 ? MP_OK : db_err(l, "device lookup");
-}
-
-/* ---- SQLite only: statements not yet on the driver -------------------------- */
-
-static int raw_done(mp_ledger *l, sqlite3_stmt *s, const char *what)
-{
-    int r = s != NULL ? sqlite3_step(s) : SQLITE_ERROR;
-    if (s != NULL) sqlite3_reset(s);
-    return r == SQLITE_DONE ? MP_OK : mp_ledger_db_err(l, what);
-}
-
-int mp_ledger_meta_get(mp_ledger *l, const char *key, char *val, size_t cap, int *found)
-{
-    mp_q *s = mp_q_get(l, "SELECT value FROM meta WHERE key=?");
-    *found = 0;
-    if (s == NULL) {
-        return MP_ERR_DB;
-    }
-    mp_q_txt(s, 1, key);
-    int r = mp_q_step(s);
-    if (r == 1) {
-        copy_text(val, cap, mp_q_text(s, 0));
-        *found = 1;
-    }
-    mp_q_reset(s);
-    return r >= 0 ? MP_OK : db_err(l, "read meta");
-}
-
-int mp_ledger_meta_set(mp_ledger *l, const char *key, const char *val)
-{
-    mp_q *s = mp_q_get(l, "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
-    if (s == NULL) {
-        return MP_ERR_DB;
-    }
-    mp_q_txt(s, 1, key);
-    mp_q_txt(s, 2, val);
-    return step_done(l, s, "write meta");
-}
-
-/* ---- Credential lifecycle (issue 19) ---------------------------------- */
-
-static const char life_ddl[] =
-    "CREATE TABLE IF NOT EXISTS crl_published(issuer_skid TEXT PRIMARY KEY, issuer_der BLOB NOT NULL,"
-    " signer_der BLOB NOT NULL, number INTEGER NOT NULL, this_update INTEGER NOT NULL, next_update INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS dcl_state(key TEXT PRIMARY KEY, json TEXT NOT NULL, exported_at INTEGER NOT NULL);";
-
-static int life_tables(mp_ledger *l)
-{
-    if (mp_ledger_is_pg(l)) {
-        return mp_err(MP_ERR_DB, "ledger %s: CA revocations, CRL records and DCL state are not available on PostgreSQL yet",
-                      mp_ledger_path(l));
-    }
-    return mp_ledger_exec(l, life_ddl) == MP_OK ? MP_OK : db_err(l, "lifecycle tables");
-}
-
-int mp_ledger_revoke_ca(mp_ledger *l, const char *issuer_skid, const char *serial, const char *reason)
-{
-    static const char q[] = "INSERT INTO revocations(serial,pai_skid,reason,revoked_at) VALUES(?,?,?,?)";
-    sqlite3_stmt *s = mp_ledger_stmt(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, issuer_skid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (r == SQLITE_DONE) return MP_OK;
-    return sqlite3_extended_errcode(mp_ledger_db(l)) == SQLITE_CONSTRAINT_PRIMARYKEY
-               ? mp_err(MP_ERR_DUPLICATE, "serial %s is already revoked", serial)
-               : db_err(l, "revoke");
-}
-
-int mp_ledger_crl_record(mp_ledger *l, const mp_crl_rec *r)
-{
-    static const char q[] = "INSERT INTO crl_published(issuer_skid,issuer_der,signer_der,number,this_update,next_update)"
-                            " VALUES(?,?,?,?,?,?) ON CONFLICT(issuer_skid) DO UPDATE SET issuer_der=excluded.issuer_der,"
-                            " signer_der=excluded.signer_der, number=excluded.number, this_update=excluded.this_update,"
-                            " next_update=excluded.next_update";
-    int rc = life_tables(l);
-    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, r->issuer_skid, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, r->issuer_der, (int)r->issuer_len, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 3, r->signer_der, (int)r->signer_len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)r->number);
-    sqlite3_bind_int64(s, 5, (sqlite3_int64)r->this_update);
-    sqlite3_bind_int64(s, 6, (sqlite3_int64)r->next_update);
-    return raw_done(l, s, "record CRL");
-}
-
-int mp_ledger_each_crl(mp_ledger *l, int (*cb)(void *, const mp_crl_rec *), void *ctx)
-{
-    static const char q[] = "SELECT issuer_skid,issuer_der,signer_der,number,this_update,next_update"
-                            " FROM crl_published ORDER BY issuer_skid";
-    int rc = life_tables(l), r = SQLITE_DONE;
-    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
-    if (s == NULL) return MP_ERR_DB;
-    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        mp_crl_rec c = {0};
-        snprintf(c.issuer_skid, sizeof(c.issuer_skid), "%s", (const char *)sqlite3_column_text(s, 0));
-        c.issuer_der = sqlite3_column_blob(s, 1);
-        c.issuer_len = (size_t)sqlite3_column_bytes(s, 1);
-        c.signer_der = sqlite3_column_blob(s, 2);
-        c.signer_len = (size_t)sqlite3_column_bytes(s, 2);
-        c.number = (uint64_t)sqlite3_column_int64(s, 3);
-        c.this_update = (time_t)sqlite3_column_int64(s, 4);
-        c.next_update = (time_t)sqlite3_column_int64(s, 5);
-        rc = cb(ctx, &c);
-    }
-    if (rc == MP_OK && r != SQLITE_DONE) rc = db_err(l, "list CRLs");
-    sqlite3_reset(s);
-    return rc;
-}
-
-int mp_ledger_dcl_get(mp_ledger *l, const char *key, char **json, int *found)
-{
-    static const char q[] = "SELECT json FROM dcl_state WHERE key=?";
-    int rc = life_tables(l);
-    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
-    *json = NULL;
-    *found = 0;
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        *json = strdup((const char *)sqlite3_column_text(s, 0));
-        *found = 1;
-    }
-    sqlite3_reset(s);
-    if (r == SQLITE_ROW && *json == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
-    return r == SQLITE_ROW || r == SQLITE_DONE ? MP_OK : db_err(l, "read DCL state");
-}
-
-int mp_ledger_dcl_put(mp_ledger *l, const char *key, const char *json)
-{
-    static const char q[] = "INSERT INTO dcl_state(key,json,exported_at) VALUES(?,?,?)"
-                            " ON CONFLICT(key) DO UPDATE SET json=excluded.json, exported_at=excluded.exported_at";
-    int rc = life_tables(l);
-    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
-    return raw_done(l, s, "write DCL state");
-}
-
-int mp_ledger_dcl_delete(mp_ledger *l, const char *key)
-{
-    static const char q[] = "DELETE FROM dcl_state WHERE key=?";
-    int rc = life_tables(l);
-    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    return raw_done(l, s, "delete DCL state");
-}
-
-int mp_ledger_dcl_each(mp_ledger *l, const char *prefix, int (*cb)(void *, const char *, const char *), void *ctx)
-{
-    static const char q[] = "SELECT key,json FROM dcl_state WHERE substr(key,1,length(?1))=?1 ORDER BY key";
-    int rc = life_tables(l), r = SQLITE_DONE;
-    sqlite3_stmt *s = rc == MP_OK ? mp_ledger_stmt(l, q) : NULL;
-    if (s == NULL) return MP_ERR_DB;
-    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
-    while (rc == MP_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        rc = cb(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
-    }
-    if (rc == MP_OK && r != SQLITE_DONE) rc = db_err(l, "list DCL state");
-    sqlite3_reset(s);
-    return rc;
-}
-
-
-
-
-
-
-
-
-
-
-/* ---- DACs issued by another PKI (issue 18) ---------------------------------- */
-
-int mp_order_is_external(const mp_order *o)
-{
-    return strcmp(o->pai_key, MP_PAI_KEY_EXTERNAL) == 0;
-}
-
-int mp_ledger_grow_external_quota(mp_ledger *l, int64_t order_id, uint64_t n)
-{
-    mp_q *s = mp_q_get(l, "UPDATE orders SET quota = quota + ?2 WHERE id = ?1 AND pai_key = '"
-                          MP_PAI_KEY_EXTERNAL "' AND closed = 0");
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_i64(s, 1, order_id);
-    mp_q_i64(s, 2, (int64_t)n);
-    int rc = step_done(l, s, "raise the quota of an external order");
-    if (rc == MP_OK && mp_q_changes(s) != 1) {
-        rc = mp_err(MP_ERR_INVALID, "order %lld is not an open order of externally issued DACs", (long long)order_id);
-    }
-    return rc;
-}
-
-/* ---- runs of dac issue with a target (schema 6; see ledger.h) ---------------- */
-
-int mp_ledger_run_get(mp_ledger *l, int64_t order_id, const char *dir, mp_dac_run *r, int *found)
-{
-    static const char q[] = "SELECT id,generate,target,issued FROM dac_runs WHERE order_id=? AND dir=? AND finished_at IS NULL";
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_i64(s, 1, order_id);
-    mp_q_txt(s, 2, dir);
-    int st = mp_q_step(s);
-    *found = st == 1;
-    if (*found) {
-        r->id = mp_q_int(s, 0);
-        r->order_id = order_id;
-        r->generate = (int)mp_q_int(s, 1);
-        r->target = (uint64_t)mp_q_int(s, 2);
-        r->issued = (uint64_t)mp_q_int(s, 3);
-    }
-    mp_q_reset(s);
-    return st >= 0 ? MP_OK : db_err(l, "read the run of the output folder");
-}
-
-int mp_ledger_run_start(mp_ledger *l, mp_dac_run *r)
-{
-    static const char q[] = "INSERT INTO dac_runs(order_id,dir,generate,target,issued,station,started_at) VALUES(?,?,?,?,0,?,?) RETURNING id";
-    char now[21];
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    now_iso(now);
-    mp_q_i64(s, 1, r->order_id);
-    mp_q_txt(s, 2, r->dir);
-    mp_q_i64(s, 3, r->generate);
-    mp_q_i64(s, 4, (int64_t)r->target);
-    mp_q_txt(s, 5, r->station ? r->station : "");
-    mp_q_txt(s, 6, now);
-    if (mp_q_step(s) != 1) {
-        return mp_ledger_conflict(l, NULL, NULL) ? mp_err(MP_ERR_UNAUTHORIZED, "order %lld already has an unfinished run in %s",
-                                                          (long long)r->order_id, r->dir)
-                                                 : db_err(l, "record the run");
-    }
-    r->id = mp_q_int(s, 0);
-    mp_q_reset(s);
-    r->issued = 0;
-    return MP_OK;
-}
-
-int mp_ledger_run_count(mp_ledger *l, int64_t run_id, uint64_t n)
-{
-    static const char q[] = "UPDATE dac_runs SET issued=issued+?2 WHERE id=?1 AND issued+?2<=target AND finished_at IS NULL";
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_i64(s, 1, run_id);
-    mp_q_i64(s, 2, (int64_t)n);
-    if (mp_q_step(s) < 0) return db_err(l, "count against the run");
-    if (mp_q_changes(s) != 1) {
-        return mp_err(MP_ERR_QUOTA, "the run would pass its target (%llu more asked)", (unsigned long long)n);
-    }
-    return MP_OK;
-}
-
-int mp_ledger_run_finish(mp_ledger *l, int64_t run_id)
-{
-    static const char q[] = "UPDATE dac_runs SET finished_at=? WHERE id=? AND finished_at IS NULL";
-    char now[21];
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    now_iso(now);
-    mp_q_txt(s, 1, now);
-    mp_q_i64(s, 2, run_id);
-    return step_done(l, s, "finish the run");
-}
-
-int mp_ledger_cert_path(mp_ledger *l, const char *udid, char *path, size_t cap, int64_t *order_id, int *found)
-{
-    static const char q[] = "SELECT " CERT_PATH ",c.order_id FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.udid=?";
-    mp_q *s = mp_q_get(l, q);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_txt(s, 1, udid);
-    int st = mp_q_step(s);
-    *found = st == 1;
-    if (*found) {
-        copy_text(path, cap, mp_q_text(s, 0));
-        if (order_id != NULL) *order_id = mp_q_int(s, 1);
-    }
-    mp_q_reset(s);
-    return st >= 0 ? MP_OK : db_err(l, "read a certificate's path");
 }
