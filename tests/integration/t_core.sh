@@ -56,7 +56,9 @@ expect_err 8 "already exists" "ledger init never replaces even an empty file" "$
 
 # ---- prompts: never in the suite, and under a terminal the paths that prompt (issue 14)
 # pty CMD...: run CMD on a pseudo-terminal (what it prints lands in err.txt), its exit status
-pty() { timeout 20 script -qec "$*" /dev/null >&2; }
+# (stdin is /dev/null: when the suite itself runs on a terminal, script would
+# otherwise wait on that terminal's input)
+pty() { timeout 20 script -qec "$*" /dev/null < /dev/null >&2; }
 expect_err 3 "prompting is off" "MATTER_PKI_NO_PROMPT: no PIN source exits 3 at once" \
     pty "\"$MP\" paa create --token test --key-label np1 --cn X --out np1.pem"
 expect_err 3 "prompting is off" "--no-prompt on the command" \
@@ -64,7 +66,7 @@ expect_err 3 "prompting is off" "--no-prompt on the command" \
 expect_err 3 "prompting is off" "--no-prompt before the command words" \
     env -u MATTER_PKI_NO_PROMPT bash -c "$(declare -f pty); pty '\"$MP\" --no-prompt token list --token test'"
 check "the 'make test' path never prompts: the no-PIN test of t_ceremony under a terminal" bash -c \
-    "timeout 20 script -qec '\"$MP\" paa create --token test --key-label x19 --cn X --out x19.pem < /dev/null' /dev/null | grep -q 'no PIN'"
+    "timeout 20 script -qec '\"$MP\" paa create --token test --key-label x19 --cn X --out x19.pem < /dev/null' /dev/null < /dev/null | grep -q 'no PIN'"
 # a real prompt on a pseudo-terminal: the user PIN typed once, a new PIN twice
 expect 0 "the user PIN prompt reads the terminal" \
     bash -c "printf '%s\n' '$PIN' | timeout 20 env -u MATTER_PKI_NO_PROMPT script -qec '\"$MP\" token list --token test' /dev/null | grep -q 'private-key\|objects'"
