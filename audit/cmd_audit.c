@@ -85,8 +85,9 @@ static int checkpoint(mp_ledger *l, mp_ks *ks, const mp_common *c, int quiet_if_
     return rc;
 }
 
-int audit_init_main(int argc, char **argv)
+int audit_init_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_common c = {0};
     audit_args a;
     mp_ledger *l = NULL;
@@ -134,8 +135,9 @@ end:
     return rc;
 }
 
-int audit_checkpoint_main(int argc, char **argv)
+int audit_checkpoint_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_common c = {0};
     audit_args a;
     mp_ledger *l = NULL;
@@ -163,8 +165,9 @@ static int read_point(const char *file, uint8_t point[65])
     return ok ? MP_OK : mp_err_ssl(MP_ERR_INVALID, "%s: expected a PEM P-256 public key (audit init --out)", file);
 }
 
-int audit_verify_main(int argc, char **argv)
+int audit_verify_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_common c = {0};
     audit_args a;
     mp_ledger *l = NULL;
@@ -214,8 +217,9 @@ static int export_row(void *ctx, const mp_audit_row *r)
     return ok ? MP_OK : mp_err(MP_ERR_IO, "standard output: write failed");
 }
 
-int audit_export_main(int argc, char **argv)
+int audit_export_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_common c = {0};
     audit_args a;
     mp_ledger *l = NULL;

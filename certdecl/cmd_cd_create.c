@@ -234,8 +234,9 @@ static int sign_and_write(const create_args *a, const mp_common *c, const mp_cd 
     return rc;
 }
 
-int cd_create_main(int argc, char **argv)
+int cd_create_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     create_args a = {0};
     mp_common c = {0};
     mp_cd_input in;
@@ -298,8 +299,9 @@ static int signer_ceremony(mp_ks *ks, const mp_common *c, const char *label, con
     return mp_key_ceremony(ks, &c->rec, "cd create-signer", label, build_signer, &b, out);
 }
 
-int cd_create_signer_main(int argc, char **argv)
+int cd_create_signer_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *label = NULL, *cn = NULL, *from = NULL, *days = NULL, *out = NULL, *val;

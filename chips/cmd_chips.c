@@ -166,8 +166,9 @@ static int import_parse(import_args *a, int argc, char **argv)
     return import_validate(a);
 }
 
-int chips_import_main(int argc, char **argv)
+int chips_import_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     import_args a;
     mp_ledger *l = NULL;
     memset(&a, 0, sizeof(a));
@@ -216,8 +217,9 @@ static void sim_report(const mp_chips_sim *s)
     if (s->birth_certs) printf("  birth-certs.pem                 birth certificates issued by chipmaker.pem\n");
 }
 
-int chips_simulate_main(int argc, char **argv)
+int chips_simulate_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     mp_chips_sim s = {0};

@@ -49,8 +49,9 @@ static int udid_from(const char *v, mp_dac_import *im)
     return MP_OK;
 }
 
-int dac_import_main(int argc, char **argv)
+int dac_import_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     mp_dac_import im;
@@ -120,8 +121,9 @@ static const mp_opt export_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int dac_export_main(int argc, char **argv)
+int dac_export_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *ledger = NULL, *order = NULL, *layout = NULL, *dir = NULL;
@@ -205,8 +207,9 @@ static int handoff_json(mp_ledger *l, X509 *pai, char **out)
     return *out ? MP_OK : mp_err(MP_ERR_GENERAL, "cannot encode the hand-off");
 }
 
-int dac_handoff_main(int argc, char **argv)
+int dac_handoff_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *ledger = NULL, *pai_path = NULL, *out = NULL;

@@ -493,8 +493,9 @@ bad:
     return mp_err(MP_ERR_USAGE, "--lease '%s': expected a duration such as 30s, 10m or 1h (at most 7 days)", s);
 }
 
-int dac_issue_main(int argc, char **argv)
+int dac_issue_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_common c = {0};
     issue_args a;
     mp_issue is;

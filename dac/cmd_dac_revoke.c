@@ -45,8 +45,9 @@ static int norm_serial(const char *in, char out[41])
     return MP_OK;
 }
 
-int dac_revoke_main(int argc, char **argv)
+int dac_revoke_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *serial = NULL, *reason = NULL, *ledger = NULL;

@@ -164,8 +164,9 @@ static int parse(int argc, char **argv, dcl_args *a, int *help)
     return MP_OK;
 }
 
-int dcl_export_main(int argc, char **argv)
+int dcl_export_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     dcl_args a = {.product = "product.json", .ver = DCL_V16};
     int help = 0;
     int rc = parse(argc, argv, &a, &help);

@@ -272,8 +272,9 @@ static int parse(int argc, char **argv, const char *cmd, const char *syn, const 
     return 0;
 }
 
-int est_cacerts_main(int argc, char **argv)
+int est_cacerts_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     client cl = {0};
     est_args a = {0};
     reply r = {0};
@@ -453,8 +454,9 @@ end:
     return rc;
 }
 
-int est_enroll_main(int argc, char **argv)
+int est_enroll_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     client cl = {0};
     est_args a = {0};
     reply r = {0};

@@ -28,8 +28,9 @@ static const mp_opt verifier_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int fd_verifier_main(int argc, char **argv)
+int fd_verifier_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *val, *salt64 = NULL;
     uint64_t pc = 0, it = 0;
@@ -285,8 +286,9 @@ static int inspect_main(int argc, char **argv, inspect_in *inp)
 #undef in
 }
 
-int fd_inspect_main(int argc, char **argv)
+int fd_inspect_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     inspect_in in = {0};
     int rc = inspect_main(argc, argv, &in);
     if (in.opts.esp_sc_dev != NULL) {
@@ -369,8 +371,9 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
 }
 
 /* The options hold the AES key: wiped on every path. */
-int fd_pack_main(int argc, char **argv)
+int fd_pack_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_fd_opts o = {0};
     int rc = pack_main(argc, argv, &o);
     mp_wipe(&o, sizeof(o));

@@ -306,8 +306,9 @@ static void summary(const mp_fd_build *b, const char *out_dir, int json)
            (unsigned long long)b->revoked, (unsigned long long)b->chip_skipped, (unsigned long long)b->keys_removed, out_dir);
 }
 
-int fd_build_main(int argc, char **argv)
+int fd_build_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_common c = {0};
     build_args a;
     mp_fd_build b;

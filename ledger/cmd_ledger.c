@@ -95,8 +95,9 @@ static int print_station_count(void *ctx, const mp_station_count *c)
     return MP_OK;
 }
 
-int ledger_report_main(int argc, char **argv)
+int ledger_report_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_ledger *l = NULL;
     const char *order;
     mp_ledger_counts n;
@@ -214,8 +215,9 @@ static int export_to_file(mp_ledger *l, export_ctx *e, const char *out, int forc
     return rc;
 }
 
-int ledger_export_main(int argc, char **argv)
+int ledger_export_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *ledger = NULL, *fmt = "csv", *out = NULL;

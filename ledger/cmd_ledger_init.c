@@ -16,8 +16,9 @@ static const mp_opt opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int ledger_init_main(int argc, char **argv)
+int ledger_init_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     mp_ledger *l = NULL;

@@ -18,8 +18,9 @@ static const mp_opt migrate_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int ledger_migrate_main(int argc, char **argv)
+int ledger_migrate_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *ledger = NULL, *to = NULL;

@@ -93,8 +93,9 @@ static int flow_of(const char *s)
     return 0;
 }
 
-int onboarding_encode_main(int argc, char **argv)
+int onboarding_encode_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_payload pl = {0};
     const char *val;
@@ -219,8 +220,9 @@ static int decode_all(const char *code, json_t *arr)
     return rc;
 }
 
-int onboarding_decode_main(int argc, char **argv)
+int onboarding_decode_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *val, *code = NULL;
     int id, json = 0;

@@ -123,8 +123,9 @@ end:
     return rc;
 }
 
-int order_create_main(int argc, char **argv)
+int order_create_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     order_args a = {0};
@@ -181,8 +182,9 @@ int order_create_main(int argc, char **argv)
 
 /* ---- order list / order close (options shared with ledger report) -------- */
 
-int order_list_main(int argc, char **argv)
+int order_list_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_ledger *l = NULL;
     const char *order;
     int json = 0;
@@ -204,8 +206,9 @@ int order_list_main(int argc, char **argv)
     return rc;
 }
 
-int order_close_main(int argc, char **argv)
+int order_close_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_ledger *l = NULL;
     const char *order;
     uint64_t id;

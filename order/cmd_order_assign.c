@@ -23,8 +23,9 @@ static const mp_opt assign_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int order_assign_main(int argc, char **argv)
+int order_assign_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *ledger = NULL, *order = NULL, *station = NULL, *quota = NULL;

@@ -35,8 +35,9 @@ static const mp_opt create_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int paa_create_main(int argc, char **argv)
+int paa_create_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *label = NULL, *cn = NULL, *subj = NULL, *vid = NULL, *from = NULL, *days = NULL, *out = NULL, *val;
@@ -110,8 +111,9 @@ static const mp_opt sign_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int paa_sign_pai_main(int argc, char **argv)
+int paa_sign_pai_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *paa_cert = NULL, *paa_key = NULL, *csr = NULL, *from = NULL, *days = NULL, *out = NULL, *val;

@@ -95,8 +95,9 @@ static int subject_args(pai_args *a, mp_cert_spec *spec)
     return MP_OK;
 }
 
-int pai_create_main(int argc, char **argv)
+int pai_create_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     pai_args a = {0};
@@ -203,8 +204,9 @@ static int write_csr(mp_ks *ks, const mp_ks_key *key, const mp_cert_spec *spec, 
     return rc;
 }
 
-int pai_csr_main(int argc, char **argv)
+int pai_csr_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     pai_args a = {0};

@@ -204,12 +204,14 @@ static int crl_main(int type, const char *cmd, int argc, char **argv)
     return a.check ? check_main(&a) : sign_main(&a, &c);
 }
 
-int pai_crl_main(int argc, char **argv)
+int pai_crl_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     return crl_main(MP_PAI, "pai crl", argc, argv);
 }
 
-int paa_crl_main(int argc, char **argv)
+int paa_crl_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     return crl_main(MP_PAA, "paa crl", argc, argv);
 }

@@ -25,8 +25,9 @@ static const mp_opt revoke_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int pai_revoke_main(int argc, char **argv)
+int pai_revoke_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *cert = NULL, *reason = NULL, *ledger = NULL;

@@ -100,8 +100,9 @@ static int signer_spec(const signer_args *a, const mp_ca *ca, int type, mp_cert_
     return MP_OK;
 }
 
-int crl_signer_create_main(int argc, char **argv)
+int crl_signer_create_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     signer_args a = {0};
     mp_common c = {0};
     mp_ks *ks = NULL;

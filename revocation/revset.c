@@ -218,8 +218,9 @@ static const mp_opt revset_opts[] = {
 
 #define MAX_IN 64
 
-int revocation_set_main(int argc, char **argv)
+int revocation_set_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *out = NULL, *ledger = NULL, *crl_names[MAX_IN];

@@ -824,8 +824,9 @@ end:
     return rc;
 }
 
-int serve_main(int argc, char **argv)
+int serve_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_common c = {0};
     serve_args a;
     memset(&a, 0, sizeof(a));

@@ -15,8 +15,9 @@ static const mp_opt opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int cert_lint_main(int argc, char **argv)
+int cert_lint_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *type = NULL, *file = NULL, *val;
     int id, rc;

@@ -45,8 +45,9 @@ static int write_conf(const char *state)
     return mp_write_file(conf, body, strlen(body), 0600, 0);
 }
 
-int token_init_main(int argc, char **argv)
+int token_init_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *label = NULL, *so_file = NULL, *val;
@@ -131,8 +132,9 @@ static void print_obj(const mp_ks_obj *o)
            key ? yn(o->derive) : "-", yn(o->modifiable), yn(o->copyable));
 }
 
-int token_list_main(int argc, char **argv)
+int token_list_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     mp_ks *ks = NULL;

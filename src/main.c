@@ -15,19 +15,10 @@
 #include "product.h"
 #include "state.h"
 
-/* What a command needs before it runs, checked once here so that a command
- * in the wrong folder fails the same way everywhere: NEEDS_STATE, the state
- * directory; NEEDS_LEDGER, a ledger: --ledger PATH or the state directory's.
- * (token init makes the state; commands with neither need nothing.) */
-enum { NEEDS_NOTHING = 0, NEEDS_STATE = 1, NEEDS_LEDGER = 2 };
-
-typedef struct command {
-    const char *group;
-    const char *name; /* NULL for one-word commands */
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-    int needs;        /* NEEDS_* */
-} command;
+/* The command table: a row's needs flags (cmd.h) say what the dispatcher
+ * checks and opens for the command (token init makes the state; commands
+ * with no flags need nothing). */
+typedef mp_cmd_def command;
 
 static const command commands[] = {
     {"token", "init", token_init_main, "create a SoftHSM development token in the state directory", NEEDS_NOTHING},
@@ -89,43 +80,6 @@ static const command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-/* The value of --NAME V or --NAME=V among the command's arguments. */
-static const char *arg_value(int argc, char **argv, const char *name)
-{
-    size_t n = strlen(name);
-    for (int i = 0; i < argc; i++) {
-        if (strncmp(argv[i], "--", 2) != 0 || strncmp(argv[i] + 2, name, n) != 0) {
-            continue;
-        }
-        if (argv[i][2 + n] == '=') {
-            return argv[i] + 3 + n;
-        }
-        if (argv[i][2 + n] == 0 && i + 1 < argc) {
-            return argv[i + 1];
-        }
-    }
-    return NULL;
-}
-
-static int check_needs(const command *c, int argc, char **argv)
-{
-    char dir[4096];
-    int need = c->needs;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            return MP_OK;
-        }
-    }
-    if (need == 0) {
-        return MP_OK;
-    }
-    const char *env_ledger = getenv("MATTER_PKI_LEDGER");
-    if (need == NEEDS_LEDGER && (arg_value(argc, argv, "ledger") != NULL || (env_ledger != NULL && *env_ledger))) {
-        return MP_OK; /* the ledger is named (or MATTER_PKI_LEDGER); no state directory needed */
-    }
-    return mp_state_find(arg_value(argc, argv, "state-dir"), getenv("MATTER_PKI_STATE"), dir, sizeof(dir));
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: matter-pki COMMAND [SUBCOMMAND] [options]\n\n"
@@ -144,7 +98,7 @@ static int dump_options(void)
 {
     for (size_t i = 0; i < NCOMMANDS; i++) {
         const command *c = &commands[i];
-        if (mp_dump_command(c->group, c->name, c->summary, c->fn) != MP_OK) {
+        if (mp_dump_command(c) != MP_OK) {
             fprintf(stderr, "matter-pki: %s %s: --help failed\n", c->group, c->name ? c->name : "");
             return MP_ERR_GENERAL;
         }
@@ -201,10 +155,7 @@ int main(int argc, char **argv)
             continue;
         }
         mp_err_clear();
-        int rc = check_needs(c, argc - 1 - words, argv + 1 + words);
-        if (rc == MP_OK) {
-            rc = c->fn(argc - 1 - words, argv + 1 + words);
-        }
+        int rc = mp_cmd_run(c, argc - 1 - words, argv + 1 + words);
         if (rc != MP_OK) {
             fprintf(stderr, "matter-pki %s%s%s: error: %s\n", c->group, c->name ? " " : "",
                     c->name ? c->name : "", mp_err_msg());

@@ -94,8 +94,9 @@ static const mp_opt ca_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int station_ca_create_main(int argc, char **argv)
+int station_ca_create_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *label = NULL, *out = NULL, *days = "3650";
@@ -133,15 +134,16 @@ end:
     return rc;
 }
 
-int station_ca_main(int argc, char **argv)
+int station_ca_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        return station_ca_create_main(argc, argv);
+        return station_ca_create_main(mc, argc, argv);
     }
     if (argc < 1 || strcmp(argv[0], "create") != 0) {
         return mp_err(MP_ERR_USAGE, "station ca: the only subcommand is 'station ca create'");
     }
-    return station_ca_create_main(argc - 1, argv + 1);
+    return station_ca_create_main(mc, argc - 1, argv + 1);
 }
 
 /* ---- the station CA as an issuer ---------------------------------------------- */
@@ -239,8 +241,9 @@ static int build_station_cert(station_ca *ca, const char *name, time_t nb, long 
     return MP_OK;
 }
 
-int station_issue_main(int argc, char **argv)
+int station_issue_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *name = NULL, *csr = NULL, *out = NULL, *days = "90", *cert = NULL, *key = NULL, *ledger = NULL;
@@ -314,8 +317,9 @@ static const mp_opt revoke_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int station_revoke_main(int argc, char **argv)
+int station_revoke_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *name = NULL, *ledger = NULL;
@@ -420,8 +424,9 @@ static const mp_opt crl_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int station_crl_main(int argc, char **argv)
+int station_crl_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *val, *cert = NULL, *key = NULL, *out = NULL, *days = "7", *ledger = NULL;

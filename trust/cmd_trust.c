@@ -178,8 +178,9 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-int trust_export_main(int argc, char **argv)
+int trust_export_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *val, *out = NULL, *what = NULL;
     certs paa = {0}, cd = {0};

@@ -180,8 +180,9 @@ static int parse(int argc, char **argv, tv_args *a, mp_common *c)
     return MP_OK;
 }
 
-int testvectors_generate_main(int argc, char **argv)
+int testvectors_generate_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_common c = {0};
     tv_args a = {0};
     mp_ks *ks = NULL;

@@ -136,8 +136,9 @@ static int check_args(const mp_va_input *in, const args *a, const char *vid, con
     return MP_OK;
 }
 
-int verify_attestation_main(int argc, char **argv)
+int verify_attestation_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_va_input in = {0};
     args a = {0};

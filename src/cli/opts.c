@@ -205,6 +205,7 @@ int mp_opt_common(mp_common *c, int id, const char *val)
     case OPT_TOKEN: c->hsm.token = val; return 1;
     case OPT_PIN_FILE: c->hsm.pin_file = val; return 1;
     case OPT_STATE_DIR: c->state_dir = val; return 1;
+    case OPT_LEDGER: c->ledger = val; return 1;
     case OPT_OPERATOR: c->operator_name = val; return 1;
     case OPT_FORCE: c->force = 1; return 1;
     case OPT_NO_PROMPT: mp_cli_set_no_prompt(1); return 1;

@@ -47,6 +47,7 @@ enum {
     OPT_HELP = 1000,
     OPT_MODULE, OPT_TOKEN, OPT_PIN_FILE, OPT_STATE_DIR, OPT_OPERATOR,
     OPT_FORCE, OPT_QUIET, OPT_POSITIONAL, OPT_NO_PROMPT, OPT_FORCE_PIN_TRY,
+    OPT_LEDGER, /* --ledger PATH|URI: the ledger mp_cmd_open opens (cmd.h) */
 };
 
 #define MP_OPTS_HSM                                                                     \
@@ -65,6 +66,7 @@ enum {
 typedef struct mp_common {
     mp_hsm_cfg hsm;
     const char *state_dir;
+    const char *ledger;  /* --ledger, else NULL ($MATTER_PKI_LEDGER or the state directory's) */
     const char *operator_name;
     int force;
     int quiet;
