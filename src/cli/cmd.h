@@ -24,6 +24,9 @@
  *   read-only (never migrated or written).
  * NEEDS_TOKEN: the key store (token session, logged in) opened by
  *   mp_cmd_open after the ledger.
+ * NEEDS_LATE: nothing is checked before the command runs, as one of its
+ *   modes needs none of it (paa crl --check); opening reports what is
+ *   missing.
  * --help never needs anything. */
 enum {
     NEEDS_NOTHING = 0,
@@ -31,6 +34,7 @@ enum {
     NEEDS_LEDGER = 2,
     NEEDS_TOKEN = 4,
     NEEDS_LEDGER_RO = 8,
+    NEEDS_LATE = 16,
 };
 
 typedef struct mp_cmd mp_cmd;
