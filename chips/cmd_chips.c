@@ -198,8 +198,8 @@ int chips_import_main(mp_cmd *mc, int argc, char **argv)
 /* ---- chips simulate ------------------------------------------------------------ */
 
 static const mp_opt sim_opts[] = {
-    {"count", O_COUNT, OT_UINT, "N", "number of simulated chips, 1..100000000 (required)"},
-    {"out", O_OUT, OT_DIR, "DIR", "output folder (created; required)"},
+    {"count", O_COUNT, OT_UINT | OT_REQUIRED, "N", "number of simulated chips, 1..100000000"},
+    {"out", O_OUT, OT_DIR | OT_REQUIRED, "DIR", "output folder (created)"},
     {"birth-certs", O_BIRTH, OT_FLAG, NULL, "also write birth certificates (CN = UDID) to DIR/birth-certs.pem"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace existing outputs"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
@@ -243,9 +243,6 @@ int chips_simulate_main(mp_cmd *mc, int argc, char **argv)
         }
     }
     if (id < 0) return -id;
-    if (count == NULL || s.out_dir == NULL) {
-        return mp_err(MP_ERR_USAGE, "chips simulate: --count and --out are required");
-    }
     s.force = c.force;
     if ((rc = mp_parse_uint(count, 100000000, &s.count)) != MP_OK || s.count == 0) {
         return mp_err(MP_ERR_INVALID, "chips simulate --count: '%s' is not in 1..100000000", count);
