@@ -64,7 +64,7 @@ static const command commands[] = {
     {"cd", "create-signer", cd_create_signer_main, "generate a CD signing key in the token and a development certificate", NEEDS_STATE | NEEDS_TOKEN},
     {"cd", "print", cd_print_main, "print the fields of a Certification Declaration", NEEDS_NOTHING},
     {"cd", "verify", cd_verify_main, "check a CD's envelope, signature and fields strictly", NEEDS_NOTHING},
-    {"dcl", "export", dcl_export_main, "write DCL records (vendor, model, versions, PKI, compliance) as unsigned dcld transactions", NEEDS_NOTHING},
+    {"dcl", "export", dcl_export_main, "write DCL records (vendor, model, versions, PKI, compliance) as unsigned dcld transactions", NEEDS_LATE | NEEDS_LEDGER},
     {"onboarding", "encode", onboarding_encode_main, "QR code text and manual pairing code of an onboarding payload", NEEDS_NOTHING},
     {"onboarding", "decode", onboarding_decode_main, "print every field of a QR code text or manual pairing code", NEEDS_NOTHING},
     {"factory-data", "verifier", fd_verifier_main, "SPAKE2+ verifier (base64) of a passcode, salt and iteration count", NEEDS_NOTHING},
