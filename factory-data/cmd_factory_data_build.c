@@ -31,7 +31,7 @@ static mp_opt opts[] = {
     {"cd-signer", O_CD_SIGNER, OT_FILE, "FILE", "the certificate the CD must be signed with (repeatable; or --trust-dir)"},
     {"trust-dir", O_TRUST_DIR, OT_DIR, "DIR", "a folder of PAA and CD signer certificates (*.pem, *.der)"},
     {"production", O_PRODUCTION, OT_FLAG, NULL, "a production lot: refuse a development or provisional CD, add the certification-test checks"},
-    {"format", O_FORMAT, OT_ENUM | OT_REQUIRED, NULL /* set from the format table */, "output format (repeatable; nrf also writes its JSON form, esp32 its CSV)"},
+    {"format", O_FORMAT, OT_ENUM | OT_REQUIRED | OT_REPEATABLE, NULL /* set from the format table */, "output format (repeatable; nrf also writes its JSON form, esp32 its CSV)"},
     {"iterations", O_ITER, OT_UINT, "N", "SPAKE2+ PBKDF2 iterations 1000..100000 (default: product.json, else 10000)"},
     {"out-dir", O_OUT_DIR, OT_DIR | OT_REQUIRED, "DIR", "output folder"},
     {"jobs", O_JOBS, OT_UINT, "J", "worker threads for PBKDF2 and packing (default 1)"},

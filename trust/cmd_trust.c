@@ -35,7 +35,7 @@ enum { F_CHIP_TOOL, F_MATTER_SERVER, F_TEST_HARNESS, F_DIR };
 static const mp_opt opts[] = {
     {"for", O_FOR, OT_ENUM | OT_REQUIRED, "chip-tool|matter-server|test-harness|dir", "the consumer whose layout to write"},
     {"out", O_OUT, OT_OUT | OT_REQUIRED, "DIR", "output directory, created"},
-    {"paa", O_PAA, OT_FILE | OT_REQUIRED, "FILE|DIR", "PAA certificate, PEM or DER, or a folder of them (repeatable)"},
+    {"paa", O_PAA, OT_FILE | OT_REQUIRED | OT_REPEATABLE, "FILE|DIR", "PAA certificate, PEM or DER, or a folder of them (repeatable)"},
     {"cd-signer", O_CD_SIGNER, OT_FILE, "FILE|DIR", "development CD signer certificate (repeatable)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "write into an existing directory, replacing files"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},

@@ -13,7 +13,7 @@ enum { O_PAA = 1, O_PAI, O_DAC, O_CD, O_CD_SIGNER, O_VID, O_PID, O_AT, O_REVSET,
        O_PRODUCTION, O_JSON };
 
 static const mp_opt opts[] = {
-    {"paa", O_PAA, OT_FILE | OT_REQUIRED, "FILE|DIR", "trusted PAA certificate, PEM or DER, or a trust folder of *.der files (repeatable)"},
+    {"paa", O_PAA, OT_FILE | OT_REQUIRED | OT_REPEATABLE, "FILE|DIR", "trusted PAA certificate, PEM or DER, or a trust folder of *.der files (repeatable)"},
     {"pai", O_PAI, OT_FILE, "FILE", "PAI certificate (without it the verdict is 207 kPaiMissing)"},
     {"dac", O_DAC, OT_FILE | OT_REQUIRED, "FILE", "DAC certificate"},
     {"cd", O_CD, OT_FILE, "FILE", "CMS-signed Certification Declaration, DER (optional)"},

@@ -28,6 +28,10 @@ enum mp_opt_type {
  * checks it once the arguments are read (usage error naming every missing
  * one) and --help marks it, so a command does not check it by hand. */
 #define OT_REQUIRED 0x100
+/* Or'ed into an option's type: the option may be given more than once (the
+ * command collects every value). A missing required one is reported as
+ * "at least one --NAME". */
+#define OT_REPEATABLE 0x200
 #define OT_TYPE(t) ((t) & 0xff)
 
 typedef struct mp_opt {

@@ -35,5 +35,5 @@ else
 fi
 expect_err 2 "^matter-pki onboarding encode: error: onboarding encode: --pid, --discriminator, --passcode and --caps are required$" \
     "a missing required option is a usage error naming it" "$MP" onboarding encode --vid FFF1
-expect_err 2 "trust export: --out and --paa are required" "trust export without --out and --paa" "$MP" trust export --for dir
+expect_err 2 "trust export: --out and at least one --paa are required" "trust export without --out and --paa" "$MP" trust export --for dir
 finish
