@@ -16,7 +16,7 @@
 #include "util.h"
 #include "x509.h"
 
-enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES, O_ESP_SC };
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES, O_ESP_SC, O_NVS_KEYS, O_NVS_KEYGEN, O_SC_CD, O_HMAC };
 
 #define MAX_IMAGE (16u << 20)
 
@@ -68,7 +68,9 @@ static mp_opt inspect_opts[] = {
     {"passcode", O_PASSCODE, OT_UINT, "N", "check the verifier against this passcode"},
     {"manifest", O_MANIFEST, OT_FILE, "FILE", "the build's manifest.jsonl: the image must be one it lists (SHA-256)"},
     {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp-aes128: the AES-128 key (16 bytes or 32 hex digits)"},
-    {"esp32-secure-cert", O_ESP_SC, OT_FILE, "FILE", "esp32, esp32-csv: the device's esp_secure_cert partition (DAC, PAI, key)"},
+    {"esp32-secure-cert", O_ESP_SC, OT_FILE, "FILE", "esp32, esp32-csv, esp32-enc: the device's esp_secure_cert partition (DAC, PAI, key; commissionable data)"},
+    {"esp32-nvs-keys", O_NVS_KEYS, OT_FILE, "FILE", "esp32-enc: the NVS keys partition"},
+    {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: the eFuse HMAC key its DAC key is encrypted under"},
     {"json", O_JSON, OT_FLAG, NULL, "print JSON"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
     {NULL, 0, 0, NULL, NULL},
@@ -122,7 +124,7 @@ static int read_secure_cert(inspect_in *in)
     size_t len = 0;
     mp_fd_device *sc = malloc(sizeof(*sc));
     int rc = sc ? mp_read_file(in->esp_sc, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
-    if (rc == MP_OK && (rc = mp_fd_unpack(MP_FD_ESP32_SC, buf, len, sc)) != MP_OK) mp_err_ctx(rc, "%s", in->esp_sc);
+    if (rc == MP_OK && (rc = mp_fd_unpack_with(MP_FD_ESP32_SC, buf, len, &in->opts, sc)) != MP_OK) mp_err_ctx(rc, "%s", in->esp_sc);
     if (buf) mp_free_secret(buf, len);
     if (rc == MP_OK) {
         in->opts.esp_sc_dev = sc;
@@ -267,6 +269,12 @@ static int inspect_main(int argc, char **argv, inspect_in *inp)
             if ((rc = mp_fd_aes128_load(val, &in.opts)) != MP_OK) return rc;
             break;
         case O_ESP_SC: in.esp_sc = val; break;
+        case O_NVS_KEYS:
+            if ((rc = mp_fd_nvs_keys_load(val, &in.opts)) != MP_OK) return rc;
+            break;
+        case O_HMAC:
+            if ((rc = mp_fd_esp_hmac_load(val, &in.opts)) != MP_OK) return rc;
+            break;
         case O_PASSCODE:
             if ((rc = mp_passcode_check("--passcode", mp_opt_uint(val))) != MP_OK) return rc;
             in.passcode = (uint32_t)mp_opt_uint(val);
@@ -305,7 +313,11 @@ static mp_opt pack_opts[] = {
     {"partition-size", O_PSIZE, OT_UINT, "N", "esp32: partition size, multiple of 0x1000, >= 0x3000 (default 0x6000); nrf, nxp and their hex forms: the largest image"},
     {"offset", O_OFFSET, OT_UINT, "ADDR", "nrf-hex, nxp-hex: the partition's flash address"},
     {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp-aes128: the AES-128 key (16 bytes or 32 hex digits)"},
-    {"esp32-secure-cert", O_ESP_SC, OT_FLAG, NULL, "esp32, esp32-csv: leave DAC, PAI and key to the esp_secure_cert partition"},
+    {"esp32-secure-cert", O_ESP_SC, OT_FLAG, NULL, "esp32, esp32-csv, esp32-enc: leave DAC, PAI and key to the esp_secure_cert partition"},
+    {"esp32-sc-commissionable", O_SC_CD, OT_FLAG, NULL, "esp32-secure-cert: also the commissionable data; esp32, esp32-csv, esp32-enc: leave it to that partition"},
+    {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: encrypt the DAC key under this eFuse HMAC key (32 bytes or 64 hex digits)"},
+    {"esp32-nvs-keys", O_NVS_KEYS, OT_FILE, "FILE", "esp32-enc: the NVS keys partition (4096 bytes, its CRC checked)"},
+    {"esp32-nvs-keygen", O_NVS_KEYGEN, OT_OUT, "FILE", "esp32-enc: generate a new NVS keys partition into FILE (0600) and encrypt with it"},
     {"out", O_OUT, OT_OUT, "FILE", "output file; mode 0600 when it holds the DAC key (required)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
@@ -332,7 +344,7 @@ static int pack_file(const char *dev, int format, const mp_fd_opts *o, const cha
 static int pack_main(int argc, char **argv, mp_fd_opts *op)
 {
     mp_optparse p;
-    const char *val, *dev = NULL, *out = NULL;
+    const char *val, *dev = NULL, *out = NULL, *keygen = NULL;
     int id, format = 0, force = 0, rc;
     uint64_t psize = 0;
 #define o (*op)
@@ -355,6 +367,14 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
             if ((rc = mp_fd_aes128_load(val, &o)) != MP_OK) return rc;
             break;
         case O_ESP_SC: o.esp_secure_cert = 1; break;
+        case O_SC_CD: o.esp_sc_cd = 1; break;
+        case O_HMAC:
+            if ((rc = mp_fd_esp_hmac_load(val, &o)) != MP_OK) return rc;
+            break;
+        case O_NVS_KEYS:
+            if ((rc = mp_fd_nvs_keys_load(val, &o)) != MP_OK) return rc;
+            break;
+        case O_NVS_KEYGEN: keygen = val; break;
         case O_OUT: out = val; break;
         case OPT_FORCE: force = 1; break;
         default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument %s", mp_opt_shown(val));
@@ -362,8 +382,17 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
     }
     if (id < 0) return -id;
     o.partition_size = (size_t)psize;
-    if (dev == NULL || format == 0 || out == NULL) rc = mp_err(MP_ERR_USAGE, "factory-data pack: --device, --format and --out are required");
-    else if ((rc = mp_check_output(out, force)) == MP_OK) rc = pack_file(dev, format, &o, out, force);
+    if (dev == NULL || format == 0 || out == NULL) return mp_err(MP_ERR_USAGE, "factory-data pack: --device, --format and --out are required");
+    if (keygen != NULL && o.has_nvs_keys) return mp_err(MP_ERR_USAGE, "factory-data pack: --esp32-nvs-keys or --esp32-nvs-keygen, not both");
+    if ((rc = mp_check_output(out, force)) != MP_OK || (keygen != NULL && (rc = mp_check_output(keygen, force)) != MP_OK)) return rc;
+    if (keygen != NULL) { /* the keys partition first: an image no key opens is never written */
+        uint8_t part[MP_NVS_KEYS_SIZE];
+        rc = mp_fd_nvs_keys_new(&o, part);
+        if (rc == MP_OK) rc = mp_write_file(keygen, part, sizeof(part), 0600, force);
+        mp_wipe(part, sizeof(part));
+        if (rc != MP_OK) return rc;
+    }
+    rc = pack_file(dev, format, &o, out, force);
     return rc;
 #undef o
 }

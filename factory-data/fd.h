@@ -16,7 +16,10 @@
  *   linux      chip_factory.ini of the SDK's Linux platform (fd_linux.c)
  *   nrf-hex, nxp-hex  the nrf / nxp image as Intel HEX at the partition address
  *   nxp-aes128 the nxp image with its payload AES-128-ECB encrypted (fd_nxp.c)
- *   esp32-secure-cert  the esp_secure_cert TLV partition: DAC, PAI, key (fd_esp32_sc.c)
+ *   esp32-secure-cert  the esp_secure_cert TLV partition: DAC, PAI, key (fd_esp32_sc.c),
+ *              optionally the commissionable data and an HMAC-encrypted key
+ *   esp32-enc  the esp32 NVS image XTS-AES encrypted as nvs_partition_gen's
+ *              `encrypt` does, with its keys partition (fd_esp32_enc.c)
  *
  * Everything a format is (name, file extension, whether it stores the DAC
  * key, packer, reader, content test, size limit, side output) is one row of
@@ -35,7 +38,7 @@
 #include "product.h"
 
 enum mp_fd_format {
-    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON, MP_FD_LINUX, MP_FD_NRF_HEX, MP_FD_NXP_HEX, MP_FD_NXP_AES128, MP_FD_ESP32_SC,
+    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON, MP_FD_LINUX, MP_FD_NRF_HEX, MP_FD_NXP_HEX, MP_FD_NXP_AES128, MP_FD_ESP32_SC, MP_FD_ESP32_ENC,
 };
 
 #define MP_FD_MAX_CERT 600
@@ -84,6 +87,15 @@ typedef struct mp_fd_opts {
     int esp_secure_cert;        /* esp32, esp32-csv: DAC, PAI and key are in the esp_secure_cert
                                    partition, not in the NVS */
     const struct mp_fd_device *esp_sc_dev; /* esp32, esp32-csv reader: that partition, read */
+    int esp_sc_cd;              /* esp32-secure-cert: also the discriminator, SPAKE2+ verifier, salt,
+                                   iterations and rotating-ID unique ID (type 201, as esp-matter's
+                                   ESP32SecureCertDataProvider reads them); esp32, esp32-csv: omit those */
+    uint8_t esp_hmac_key[32];   /* esp32-secure-cert: the eFuse HMAC key (purpose HMAC_UP) the DAC
+                                   key is encrypted under (wipe the opts after use) */
+    int has_esp_hmac_key;
+    uint8_t nvs_keys[64];       /* esp32-enc: the XTS key (encryption key || tweak key) of the
+                                   NVS keys partition (wipe the opts after use) */
+    int has_nvs_keys;
 } mp_fd_opts;
 
 /* Flags of a format descriptor. */
@@ -97,7 +109,8 @@ enum {
     MP_FDF_FLASH = 32,    /* a flash partition image: --partition-size bounds it */
     MP_FDF_HEX = 64,      /* an Intel HEX form: needs the partition's offset and size */
     MP_FDF_AES = 128,     /* encrypted: pack and unpack need the AES-128 key */
-    MP_FDF_ATTEST = 256   /* holds only the attestation material (DAC, PAI, key) */
+    MP_FDF_ATTEST = 256,  /* holds only the attestation material (DAC, PAI, key) */
+    MP_FDF_XTS = 512      /* encrypted: pack and unpack need the NVS keys partition's XTS key */
 };
 
 /* One factory-data format. */
@@ -121,6 +134,18 @@ typedef struct mp_fd_format_desc {
 /* The AES-128 key of nxp-aes128 from a file: 16 raw bytes or 32 hex digits
  * (one line end allowed); the file's bytes are wiped. */
 int mp_fd_aes128_load(const char *path, mp_fd_opts *o) MP_MUST_CHECK;
+
+/* The eFuse HMAC key of esp32-secure-cert from a file: 32 raw bytes or 64
+ * hex digits (one line end allowed); the file's bytes are wiped. */
+int mp_fd_esp_hmac_load(const char *path, mp_fd_opts *o) MP_MUST_CHECK;
+
+/* ESP-IDF NVS keys partition (fd_esp32_enc.c): 4096 bytes, the 64-byte XTS
+ * key, its CRC32 (NVS variant, little-endian), 0xFF. Load checks the CRC;
+ * new draws a key (CSPRNG, halves distinct) and renders the partition. */
+#define MP_NVS_KEYS_SIZE 4096
+int mp_fd_nvs_keys_load(const char *path, mp_fd_opts *o) MP_MUST_CHECK;
+int mp_fd_nvs_keys_new(mp_fd_opts *o, uint8_t part[static MP_NVS_KEYS_SIZE]) MP_MUST_CHECK;
+int mp_fd_nvs_keys_parse(const uint8_t *buf, size_t len, const char *where, mp_fd_opts *o) MP_MUST_CHECK;
 
 /* Intel HEX (fd_hex.c): the image at addr, 16-byte data records, extended
  * linear address records; decode checks checksums and wants one contiguous

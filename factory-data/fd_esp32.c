@@ -200,6 +200,7 @@ static int each_field(const mp_fd_device *d, const mp_fd_opts *o, emit_fn fn, vo
     for (size_t i = 0; i < NMAP && rc == MP_OK; i++) {
         int f = esp_map[i].field;
         if (o != NULL && o->esp_secure_cert && (f == F_DAC || f == F_PAI || f == F_DACKEY)) continue; /* in esp_secure_cert */
+        if (o != NULL && o->esp_sc_cd && fd_esp_sc_cd_field(f)) continue; /* so is the commissionable data */
         if (!fd_get(d, f, &v)) continue;
         if ((rc = fd_encode(&esp_map[i], &v, scratch, sizeof(scratch), &s)) != MP_OK) break;
         fn(ctx, &esp_map[i], &s);

@@ -224,10 +224,29 @@ int fd_esp_merge_sc(mp_fd_device *d, const mp_fd_opts *o, const char *where)
     d->pai_len = s->pai_len;
     memcpy(d->dac_key, s->dac_key, 32);
     d->has_dac_key = s->has_dac_key;
+    if (s->iterations == 0) return MP_OK; /* the commissionable data is in the NVS */
+    if (d->iterations || d->salt_len || (s->rd_uid_len && d->rd_uid_len)) {
+        return mp_err(MP_ERR_INVALID, "%s: the NVS holds the commissionable data too, which the esp_secure_cert partition holds (type 201)", where);
+    }
+    d->discriminator = s->discriminator;
+    d->iterations = s->iterations;
+    memcpy(d->salt, s->salt, s->salt_len);
+    d->salt_len = s->salt_len;
+    memcpy(d->verifier, s->verifier, sizeof(d->verifier));
+    if (s->rd_uid_len) {
+        memcpy(d->rd_uid, s->rd_uid, s->rd_uid_len);
+        d->rd_uid_len = s->rd_uid_len;
+    }
     return MP_OK;
+}
+
+int fd_esp_sc_cd_field(int f)
+{
+    return f == F_DISC || f == F_ITER || f == F_SALT || f == F_VERIFIER || f == F_RDUID;
 }
 
 int fd_esp32_detect(const uint8_t *b, size_t n)
 {
-    return n >= 4096 && n % 4096 == 0 && b[1] == 0xFF && b[2] == 0xFF && b[3] == 0xFF && (b[0] == 0xFE || b[0] == 0xFC) ? 2 : 0;
+    int page = n >= 4096 && n % 4096 == 0 && b[1] == 0xFF && b[2] == 0xFF && b[3] == 0xFF && (b[0] == 0xFE || b[0] == 0xFC);
+    return !page ? 0 : fd_esp_entry0_plain(b, n) ? 2 : 1; /* 1: entries not in clear (esp32-enc) */
 }

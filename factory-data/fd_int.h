@@ -95,6 +95,17 @@ int fd_esp32_sc_detect(const uint8_t *buf, size_t len);
 /* esp32/esp32-csv reader: with o->esp_sc_dev, take DAC, PAI and key from it
  * (the NVS must not hold them). */
 int fd_esp_merge_sc(mp_fd_device *d, const mp_fd_opts *o, const char *where) MP_MUST_CHECK;
+/* 1 for the fields esp32-secure-cert holds with --esp32-sc-commissionable
+ * (discriminator, SPAKE2+ verifier, salt, iterations, rotating-ID UID). */
+int fd_esp_sc_cd_field(int field);
+int fd_esp32_enc_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_esp32_enc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
+int fd_esp32_enc_detect(const uint8_t *buf, size_t len);
+/* The NVS image's used entries (bitmap "written") XTS-AES-256 en/decrypted
+ * in place, each 32-byte entry under the tweak of its offset (fd_esp32_enc.c). */
+int fd_nvs_xts(uint8_t *img, size_t len, const uint8_t key[64], int enc) MP_MUST_CHECK;
+/* 1 if page 0's first entry has a valid header CRC (an NVS in clear). */
+int fd_esp_entry0_plain(const uint8_t *b, size_t n);
 int fd_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_detect(const uint8_t *buf, size_t len);
