@@ -188,6 +188,9 @@ static int fill_device(const mp_fd_build *b, fd_item *it)
     d->pai_len = b->pai_len;
     memcpy(d->cd_der, b->cd, b->cd_len);
     d->cd_len = b->cd_len;
+    if (b->opts.extras != NULL && (d->extra = mp_fd_extras_row(b->opts.extras, it->dev.udid)) == NULL) {
+        return mp_err(MP_ERR_INVALID, "device %s: no row for it in the --esp32-extra-values file", it->dev.udid);
+    }
     if (it->dev.key_origin == MP_KEY_OFFCHIP && b->needs_key) { /* chip devices: key formats not in fmask */
         int rc = read_key(b, &it->dev, d->dac_key);
         if (rc != MP_OK) return rc;

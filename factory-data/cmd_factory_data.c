@@ -11,12 +11,13 @@
 #include "check.h"
 #include "creds.h"
 #include "fd.h"
+#include "fd_int.h"
 #include "opts.h"
 #include "spake2p.h"
 #include "util.h"
 #include "x509.h"
 
-enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES, O_ESP_SC, O_NVS_KEYS, O_NVS_KEYGEN, O_SC_CD, O_HMAC };
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES, O_ESP_SC, O_NVS_KEYS, O_NVS_KEYGEN, O_SC_CD, O_HMAC, O_XCONF, O_XVALS };
 
 #define MAX_IMAGE (16u << 20)
 
@@ -206,6 +207,26 @@ static void print_inspect(json_t *report, int as_json)
     }
 }
 
+/* esp32, esp32-enc: the NVS entries besides matter-pki's chip-factory keys
+ * (--esp32-extra-config entries, other namespaces) as "nvs_other". */
+static int other_entries(int format, const uint8_t *buf, size_t len, const mp_fd_opts *o, json_t *report)
+{
+    json_t *x = NULL;
+    uint8_t *plain = NULL;
+    int rc = MP_OK;
+    if (format != MP_FD_ESP32 && format != MP_FD_ESP32_ENC) return MP_OK;
+    if (format == MP_FD_ESP32_ENC) { /* read back already, so the key is there */
+        if ((plain = malloc(len)) == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+        memcpy(plain, buf, len);
+        rc = fd_nvs_xts(plain, len, o->nvs_keys, 0);
+    }
+    if (rc == MP_OK) rc = mp_fd_esp32_other_entries(plain ? plain : buf, len, &x);
+    if (plain) mp_free_secret(plain, len);
+    if (rc == MP_OK && json_object_size(x) > 0) json_object_set(report, "nvs_other", x);
+    json_decref(x);
+    return rc;
+}
+
 static int inspect(inspect_in *in, int as_json)
 {
     uint8_t *buf = NULL;
@@ -231,6 +252,12 @@ static int inspect(inspect_in *in, int as_json)
     json_object_set_new(report, "file", json_string(in->file));
     json_object_set_new(report, "format", json_string(mp_fd_format_name(format)));
     json_object_set_new(report, "device", mp_fd_to_json(d, 0));
+    if ((rc = other_entries(format, buf, len, &in->opts, report)) != MP_OK) {
+        json_decref(report);
+        json_decref(checks);
+        mp_fd_device_wipe(d);
+        goto end;
+    }
     rc = run_checks(d, in, checks);
     json_object_set_new(report, "checks", checks);
     print_inspect(report, as_json);
@@ -318,6 +345,8 @@ static mp_opt pack_opts[] = {
     {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: encrypt the DAC key under this eFuse HMAC key (32 bytes or 64 hex digits)"},
     {"esp32-nvs-keys", O_NVS_KEYS, OT_FILE, "FILE", "esp32-enc: the NVS keys partition (4096 bytes, its CRC checked)"},
     {"esp32-nvs-keygen", O_NVS_KEYGEN, OT_OUT, "FILE", "esp32-enc: generate a new NVS keys partition into FILE (0600) and encrypt with it"},
+    {"esp32-extra-config", O_XCONF, OT_FILE, "FILE", "esp32, esp32-csv, esp32-enc: extra NVS entries, key,type,encoding lines under namespace lines"},
+    {"esp32-extra-values", O_XVALS, OT_FILE, "FILE", "their values: CSV with the header udid,KEY...; pack takes its one row"},
     {"out", O_OUT, OT_OUT, "FILE", "output file; mode 0600 when it holds the DAC key (required)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
@@ -331,6 +360,7 @@ static int pack_file(const char *dev, int format, const mp_fd_opts *o, const cha
     mp_fd_device *d = malloc(sizeof(*d));
     int rc = d ? mp_read_file(dev, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
     if (rc == MP_OK && (rc = mp_fd_unpack(MP_FD_JSON, buf, len, d)) != MP_OK) mp_err_ctx(rc, "%s", dev);
+    if (rc == MP_OK && o->extras != NULL) d->extra = o->extras->vals; /* its one row */
     if (rc == MP_OK && (rc = mp_fd_pack(format, d, o, &img, &n)) == MP_OK) {
         rc = mp_write_file(out, img, n, d->has_dac_key ? 0600 : 0644, force);
     }
@@ -344,7 +374,7 @@ static int pack_file(const char *dev, int format, const mp_fd_opts *o, const cha
 static int pack_main(int argc, char **argv, mp_fd_opts *op)
 {
     mp_optparse p;
-    const char *val, *dev = NULL, *out = NULL, *keygen = NULL;
+    const char *val, *dev = NULL, *out = NULL, *keygen = NULL, *xconf = NULL, *xvals = NULL;
     int id, format = 0, force = 0, rc;
     uint64_t psize = 0;
 #define o (*op)
@@ -375,6 +405,8 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
             if ((rc = mp_fd_nvs_keys_load(val, &o)) != MP_OK) return rc;
             break;
         case O_NVS_KEYGEN: keygen = val; break;
+        case O_XCONF: xconf = val; break;
+        case O_XVALS: xvals = val; break;
         case O_OUT: out = val; break;
         case OPT_FORCE: force = 1; break;
         default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument %s", mp_opt_shown(val));
@@ -384,6 +416,14 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
     o.partition_size = (size_t)psize;
     if (dev == NULL || format == 0 || out == NULL) return mp_err(MP_ERR_USAGE, "factory-data pack: --device, --format and --out are required");
     if (keygen != NULL && o.has_nvs_keys) return mp_err(MP_ERR_USAGE, "factory-data pack: --esp32-nvs-keys or --esp32-nvs-keygen, not both");
+    if ((xconf == NULL) != (xvals == NULL)) return mp_err(MP_ERR_USAGE, "factory-data pack: --esp32-extra-config and --esp32-extra-values go together");
+    if (xconf != NULL) {
+        mp_fd_extras *x = calloc(1, sizeof(*x));
+        if (x == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+        o.extras = x; /* freed by fd_pack_main */
+        if ((rc = mp_fd_extras_load(xconf, xvals, x)) != MP_OK) return rc;
+        if (x->nrows != 1) return mp_err(MP_ERR_USAGE, "%s: %zu rows; pack takes one device (build takes one row per device)", xvals, x->nrows);
+    }
     if ((rc = mp_check_output(out, force)) != MP_OK || (keygen != NULL && (rc = mp_check_output(keygen, force)) != MP_OK)) return rc;
     if (keygen != NULL) { /* the keys partition first: an image no key opens is never written */
         uint8_t part[MP_NVS_KEYS_SIZE];
@@ -402,6 +442,10 @@ int fd_pack_main(int argc, char **argv)
 {
     mp_fd_opts o = {0};
     int rc = pack_main(argc, argv, &o);
+    if (o.extras != NULL) {
+        mp_fd_extras_free((mp_fd_extras *)o.extras);
+        free((void *)o.extras);
+    }
     mp_wipe(&o, sizeof(o));
     return rc;
 }

@@ -21,7 +21,7 @@
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
        O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
-       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE, O_NVS_ENC, O_NVS_KEYS, O_SC_CD, O_HMAC };
+       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE, O_NVS_ENC, O_NVS_KEYS, O_SC_CD, O_HMAC, O_XCONF, O_XVALS };
 
 static mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
@@ -54,6 +54,8 @@ static mp_opt opts[] = {
     {"esp32-nvs-keys", O_NVS_KEYS, OT_FILE, "FILE", "--esp32-nvs-encrypt: the NVS keys partition (default: OUT-DIR/nvs_keys.bin, generated 0600 on the first run)"},
     {"esp32-sc-commissionable", O_SC_CD, OT_FLAG, NULL, "esp32-secure-cert: also the discriminator, SPAKE2+ data and rotating-ID UID (the NVS omits them)"},
     {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: encrypt the DAC key under this eFuse HMAC key (one device per key: with --udid)"},
+    {"esp32-extra-config", O_XCONF, OT_FILE, "FILE", "esp32: extra NVS entries per device, key,type,encoding lines under namespace lines"},
+    {"esp32-extra-values", O_XVALS, OT_FILE, "FILE", "their values: CSV with the header udid,KEY..., one row per device"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
     {"lease", O_LEASE, OT_UINT, "SECONDS", "how long this run holds the devices it claimed before recording them (default 600)"},
     {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
@@ -63,7 +65,7 @@ static mp_opt opts[] = {
 
 typedef struct build_args {
     const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start, *lease;
-    const char *offset, *aes_key, *nvs_keys, *hmac_key;
+    const char *offset, *aes_key, *nvs_keys, *hmac_key, *xconf, *xvals;
     int hex, nvs_enc, sc_cd;
     mp_fd_trust trust;
     int json;
@@ -108,6 +110,8 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_NVS_KEYS: a->nvs_keys = val; break;
         case O_SC_CD: a->sc_cd = 1; break;
         case O_HMAC: a->hmac_key = val; break;
+        case O_XCONF: a->xconf = val; break;
+        case O_XVALS: a->xvals = val; break;
         case O_LEDGER: a->ledger = val; break;
         case O_LEASE: a->lease = val; break;
         case O_INCLUDE_PC: a->include_pc = 1; break;
@@ -188,6 +192,16 @@ static int set_formats(mp_fd_build *b, const build_args *a)
     }
     if (a->aes_key != NULL && !with_enc) return mp_err(MP_ERR_USAGE, "factory-data build --nxp-aes128-key: no --format nxp to encrypt");
     if (a->nvs_enc && !with_xts) return mp_err(MP_ERR_USAGE, "factory-data build --esp32-nvs-encrypt: no --format esp32 to encrypt");
+    if ((a->xconf == NULL) != (a->xvals == NULL)) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-extra-config and --esp32-extra-values go together");
+    if (a->xconf != NULL) {
+        int esp = 0;
+        for (int i = 0; i < b->nformats; i++) esp |= b->formats[i] == MP_FD_ESP32 || b->formats[i] == MP_FD_ESP32_ENC;
+        if (!esp) return mp_err(MP_ERR_USAGE, "factory-data build --esp32-extra-config: no --format esp32");
+        mp_fd_extras *x = calloc(1, sizeof(*x));
+        if (x == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+        b->opts.extras = x; /* freed by fd_build_main */
+        if ((rc = mp_fd_extras_load(a->xconf, a->xvals, x)) != MP_OK) return rc;
+    }
     if ((a->sc_cd || a->hmac_key) && !with_sc) {
         return mp_err(MP_ERR_USAGE, "factory-data build --%s: no --format esp32-secure-cert", a->sc_cd ? "esp32-sc-commissionable" : "esp32-hmac-key");
     }
@@ -414,7 +428,11 @@ int fd_build_main(int argc, char **argv)
     rc = mp_fd_build_run(&b);
     if (rc == MP_OK) summary(&b, a.out_dir, a.json);
 end:
-    mp_wipe(&b.opts, sizeof(b.opts)); /* the AES key */
+    if (b.opts.extras != NULL) {
+        mp_fd_extras_free((mp_fd_extras *)b.opts.extras);
+        free((void *)b.opts.extras);
+    }
+    mp_wipe(&b.opts, sizeof(b.opts)); /* the AES, XTS and HMAC keys */
     mp_assign_free(&assign);
     free(cd_der);
     mp_product_free(&prod);

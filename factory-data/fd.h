@@ -45,6 +45,15 @@ enum mp_fd_format {
 #define MP_FD_MAX_CD 2048
 #define MP_FD_ESP32_DEFAULT_SIZE 0x6000
 
+/* One value of an extra NVS entry (fd_extras.c): the CSV cell as written
+ * and what the NVS stores (integer, or bytes of a string or blob). */
+typedef struct mp_fd_xval {
+    char *text;
+    uint8_t *p;
+    size_t len;
+    uint64_t u;                 /* integers, two's complement for the signed types */
+} mp_fd_xval;
+
 typedef struct mp_fd_device {
     uint16_t vendor_id;         /* 1..0xFFF4 */
     uint16_t product_id;        /* 1..0xFFFF */
@@ -75,7 +84,43 @@ typedef struct mp_fd_device {
     size_t cd_len;              /* 0 absent */
     uint8_t dac_key[32];        /* raw big-endian scalar */
     int has_dac_key;            /* 0 when the key stays on the chip */
+    const mp_fd_xval *extra;    /* esp32, esp32-csv, esp32-enc: this device's row of
+                                   mp_fd_opts.extras (borrowed; NULL: none) */
 } mp_fd_device;
+
+/* Extra NVS entries (esp-matter-mfg-tool's --csv/--mcsv, fd_extras.c): a
+ * config CSV of key,type,encoding lines under namespace lines, and a values
+ * CSV whose first column is `udid` and whose other columns are the keys,
+ * one row per device. */
+typedef struct mp_fd_xkey {
+    char ns[16];
+    char key[16];
+    char enc[8];                /* u8 i8 u16 i16 u32 i32 u64 i64 string hex2bin base64 */
+    uint8_t type;               /* NVS entry type: 0x01.. integers, 0x21 string, 0x48 blob */
+    int col;                    /* its column in the values CSV */
+} mp_fd_xkey;
+
+typedef struct mp_fd_extras {
+    mp_fd_xkey *keys;
+    size_t nkeys;
+    char **udid;                /* nrows */
+    mp_fd_xval *vals;           /* nrows * nkeys, row-major */
+    size_t nrows;
+    size_t *sorted;             /* row numbers in UDID order (for the lookup) */
+} mp_fd_extras;
+
+/* Load and check both files (every key a column, every value valid for its
+ * encoding, keys <= 15 characters, no key matter-pki writes itself, no UDID
+ * twice); errors name file, line and column. MP_ERR_INVALID / MP_ERR_IO. */
+int mp_fd_extras_load(const char *config, const char *values, mp_fd_extras *x) MP_MUST_CHECK;
+/* The device's row (NULL when the values file has none). */
+const mp_fd_xval *mp_fd_extras_row(const mp_fd_extras *x, const char *udid);
+/* Wipes the values and frees everything. */
+void mp_fd_extras_free(mp_fd_extras *x);
+/* Every entry of an esp32 NVS image that is not one of the chip-factory
+ * keys matter-pki maps (other namespaces too), as {"ns": {"key": value}}:
+ * integers as numbers, strings as strings, blobs as lowercase hex. */
+int mp_fd_esp32_other_entries(const uint8_t *buf, size_t len, json_t **out) MP_MUST_CHECK;
 
 typedef struct mp_fd_opts {
     size_t partition_size;      /* esp32: multiple of 4096, >= 0x3000; 0 = 0x6000; flash
@@ -96,6 +141,8 @@ typedef struct mp_fd_opts {
     uint8_t nvs_keys[64];       /* esp32-enc: the XTS key (encryption key || tweak key) of the
                                    NVS keys partition (wipe the opts after use) */
     int has_nvs_keys;
+    const mp_fd_extras *extras; /* esp32, esp32-csv, esp32-enc: the extra entries' keys (the
+                                   values are the device's .extra row) */
 } mp_fd_opts;
 
 /* Flags of a format descriptor. */

@@ -134,6 +134,12 @@ extern const size_t fd_esp_nmap;
  * key (where: "esp32", "esp32-csv"). MP_ERR_INVALID / MP_ERR_MISMATCH. */
 int fd_esp_check_pub(const mp_fd_device *d, const uint8_t pub[65], int has_pub, const char *where) MP_MUST_CHECK;
 
+/* A place in a CSV file, for messages. */
+typedef struct mp_fd_csv_pos {
+    const char *file;
+    unsigned long line;
+} mp_fd_csv_pos;
+
 /* NVS CRC32 (zlib crc32(0xFFFFFFFF, ...)). */
 uint32_t mp_nvs_crc32(const uint8_t *p, size_t n);
 
