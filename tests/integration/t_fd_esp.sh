@@ -85,6 +85,40 @@ check "generated keys partition and image are 0600; the key opens only its image
 expect_err 10 "at least 0x3000" "a partition below three pages is refused" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-enc --esp32-nvs-keys "$GOLD/nvs_keys.bin" --partition-size 0x2000 --out small.bin
 check "nothing written on refusal" test ! -e small.bin
 
+# -- extra NVS entries (--esp32-extra-config / --esp32-extra-values) --------------------------
+printf 'key,type,encoding\nchip-factory,namespace,\nfl-sz/1,data,u32\nfl-k/1/0,data,string\nfl-v/1/0,data,string\nlocale-sz,data,u32\nlocale/0,data,string\napp,namespace,\nfw_key,data,hex2bin\ncounter,data,i32\nbig,data,u64\ntoken,data,base64\n' > xcfg.csv
+printf 'udid,fl-sz/1,fl-k/1/0,fl-v/1/0,locale-sz,locale/0,fw_key,counter,big,token\nD1,1,room,"kitchen, north",1,en-US,1a2b3c4d5e6faabb,-5,18446744073709551615,aGVsbG8=\n' > xvals.csv
+expect 0 "pack esp32 with extra entries" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32 --esp32-extra-config xcfg.csv --esp32-extra-values xvals.csv --out x.esp32.bin
+expect 0 "inspect lists them (nvs_other) and the device still reads back" "$MP" factory-data inspect x.esp32.bin --json --passcode 20202021
+check "every extra entry read back with its type: u32, strings (quoted comma), hex2bin, i32 -5, u64 max, base64" bash -c "jq -e '.nvs_other == {\"chip-factory\": {\"fl-sz/1\": 1, \"fl-k/1/0\": \"room\", \"fl-v/1/0\": \"kitchen, north\", \"locale-sz\": 1, \"locale/0\": \"en-US\"}, \"app\": {\"fw_key\": \"1a2b3c4d5e6faabb\", \"counter\": -5, \"big\": \"18446744073709551615\", \"token\": \"68656c6c6f\"}} and .checks.verifier_matches_passcode == \"ok\"' out.txt"
+expect 0 "pack esp32-csv with extra entries" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-csv --esp32-extra-config xcfg.csv --esp32-extra-values xvals.csv --out x.esp32.csv
+check "the CSV lists them after matter-pki's keys, namespace app opened once" bash -c "tail -10 x.esp32.csv | head -1 | grep -qx 'fl-sz/1,data,u32,1' && grep -qx 'app,namespace,,' x.esp32.csv && grep -qx 'counter,data,i32,-5' x.esp32.csv && grep -qx 'fl-v/1/0,data,string,\"kitchen, north\"' x.esp32.csv"
+if python3 -c 'import esp_idf_nvs_partition_gen' 2> /dev/null; then
+    check "Espressif's generator makes the same image from the CSV" bash -c "python3 -m esp_idf_nvs_partition_gen generate x.esp32.csv gen.bin 0x6000 > /dev/null && cmp gen.bin x.esp32.bin"
+    check "Espressif's generator encrypts golden.esp32.csv to golden.esp32.enc.bin" bash -c "python3 -m esp_idf_nvs_partition_gen encrypt '$GOLD/golden.esp32.csv' genenc.bin 0x6000 --inputkey '$GOLD/nvs_keys.bin' > /dev/null && cmp genenc.bin '$GOLD/golden.esp32.enc.bin'"
+else
+    echo "  skip Espressif's generator comparison (python3 -m esp_idf_nvs_partition_gen not installed)"
+fi
+expect 0 "pack esp32-enc with extra entries" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-enc --esp32-nvs-keys "$GOLD/nvs_keys.bin" --esp32-extra-config xcfg.csv --esp32-extra-values xvals.csv --out x.enc.bin
+expect 0 "inspect the encrypted image: the extras decrypted too" "$MP" factory-data inspect x.enc.bin --esp32-nvs-keys "$GOLD/nvs_keys.bin" --json
+check "same extras as the clear image" bash -c "jq -e '.nvs_other.app.fw_key == \"1a2b3c4d5e6faabb\" and .nvs_other[\"chip-factory\"][\"locale/0\"] == \"en-US\"' out.txt && ! grep -a -q en-US x.enc.bin"
+xbad() { # xbad WANT DESC CONFIG-LINES VALUES-LINES: a refused pair of files
+    printf "$3" > bad.cfg; printf "$4" > bad.vals
+    expect_err 10 "$1" "$2" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32 --esp32-extra-config bad.cfg --esp32-extra-values bad.vals --out bad.bin
+}
+xbad "bad.cfg:2: key 'k': encoding 'u33'" "an unknown encoding names file and line" 'app,namespace,\nk,data,u33\n' 'udid,k\nD,1\n'
+xbad "bad.vals:2: column k: '300' is not a decimal u8" "a value out of its type's range names line and column" 'app,namespace,\nk,data,u8\n' 'udid,k\nD,300\n'
+xbad "writes chip-factory/serial-num itself" "a key matter-pki writes is refused" 'chip-factory,namespace,\nserial-num,data,string\n' 'udid,serial-num\nD,x\n'
+xbad "only .data. is taken" "file lines are refused (a path per device)" 'app,namespace,\nk,data,u8\nf,file,binary\n' 'udid,k,f\nD,1,x\n'
+xbad "4th column" "REPEAT is refused" 'app,namespace,\nk,data,string,REPEAT\n' 'udid,k\nD,x\n'
+xbad "no column for key k2" "a key without a values column" 'app,namespace,\nk,data,u8\nk2,data,u8\n' 'udid,k\nD,1\n'
+xbad "before any" "a key before its namespace" 'k,data,u8\n' 'udid,k\nD,1\n'
+xbad "derived Wi-Fi entries" "Wi-Fi keys the generator expands are refused" 'wifi,namespace,\nsta.ssid,data,string\n' 'udid,sta.ssid\nD,x\n'
+xbad "column k: not hex" "odd hex is refused" 'app,namespace,\nk,data,hex2bin\n' 'udid,k\nD,abc\n'
+check "nothing written by the refusals" test ! -e bad.bin
+printf 'udid,fl-sz/1,fl-k/1/0,fl-v/1/0,locale-sz,locale/0,fw_key,counter,big,token\nD1,1,a,b,1,en,00,1,1,AA==\nD2,1,a,b,1,en,00,1,1,AA==\n' > two.csv
+expect_err 2 "pack takes one device" "pack with a two-row values file" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32 --esp32-extra-config xcfg.csv --esp32-extra-values two.csv --out bad.bin
+
 # -- build: every device packed and read back ---------------------------------------------
 H="--token test --pin-file pin"
 new_token
@@ -133,6 +167,16 @@ check "every device read back: decrypted, merged with its partition, every check
 cp "$GOLD/nvs_keys.bin" given.keys
 expect 0 "build --esp32-nvs-keys FILE (given keys)" "$MP" factory-data build --order "$O2" $B --format esp32 --esp32-nvs-encrypt --esp32-nvs-keys given.keys --out-dir fd2
 check "given keys: no nvs_keys.bin written; each image opens with the given keys" bash -c "[ ! -e fd2/nvs_keys.bin ] && for f in fd2/*.esp32.enc.bin; do \"$MP\" factory-data inspect \$f --esp32-nvs-keys given.keys > /dev/null || exit 1; done && [ \$(ls fd2/*.esp32.enc.bin | wc -l) = 3 ]"
+# extra entries per device, keyed by UDID
+O4=$(new_order 4 dacs4)
+printf 'app,namespace,\nnode_id,data,string\nslot,data,u16\n' > bcfg.csv
+{ echo "udid,node_id,slot"; i=0; for u in $(sqlite3 state/ledger.sqlite "select udid from certificates where order_id = $O4 order by udid"); do i=$((i + 1)); echo "$u,node-$u,$i"; done; } > bvals.csv
+head -4 bvals.csv > bvals3.csv
+expect_err 10 "no row for device" "a device without a values row: refused before anything is written" "$MP" factory-data build --order "$O4" $B --format esp32 --esp32-extra-config bcfg.csv --esp32-extra-values bvals3.csv --out-dir fd4
+check "nothing written" test ! -e fd4
+expect_err 2 "no --format esp32" "--esp32-extra-config without an esp32 format" "$MP" factory-data build --order "$O4" $B --format json --esp32-extra-config bcfg.csv --esp32-extra-values bvals.csv --out-dir fd4
+expect 0 "build --format esp32 --esp32-nvs-encrypt with per-device extras" "$MP" factory-data build --order "$O4" $B --format esp32 --esp32-nvs-encrypt --esp32-extra-config bcfg.csv --esp32-extra-values bvals.csv --out-dir fd4
+check "every device's image holds its own row" bash -c "n=0; while IFS=, read -r u node slot; do \"$MP\" factory-data inspect fd4/\$u.esp32.enc.bin --esp32-nvs-keys fd4/nvs_keys.bin --pai pai.pem --json | jq -e --arg n \"\$node\" --argjson s \"\$slot\" '.nvs_other.app == {node_id: \$n, slot: \$s}' > /dev/null || exit 1; n=\$((n + 1)); done < <(tail -n +2 bvals.csv); [ \$n = 4 ]"
 U3=$(sqlite3 state/ledger.sqlite "select udid from certificates where order_id = $O3 order by udid limit 1")
 expect 0 "build --esp32-hmac-key for one device (--udid)" "$MP" factory-data build --order "$O3" $B --format esp32-secure-cert --esp32-hmac-key "$GOLD/hmac.key" --udid "$U3" --out-dir fd3
 check "its key entry is encrypted and reads back with the key only" bash -c "python3 sc.py fd3/$U3.esp_secure_cert.bin $HK | jq -e '.\"2/0\".flags == 128' && \"$MP\" factory-data inspect fd3/$U3.esp_secure_cert.bin --esp32-hmac-key '$GOLD/hmac.key' --pai pai.pem > /dev/null && ! \"$MP\" factory-data inspect fd3/$U3.esp_secure_cert.bin > /dev/null 2>&1"
