@@ -18,6 +18,8 @@
  *   nxp-aes128 the nxp image with its payload AES-128-ECB encrypted (fd_nxp.c)
  *   esp32-secure-cert  the esp_secure_cert TLV partition: DAC, PAI, key (fd_esp32_sc.c),
  *              optionally the commissionable data and an HMAC-encrypted key
+ *   silabs     the inputs of Silicon Labs' provisioning tool, one ustar archive
+ *              per device (fd_silabs.c)
  *   esp32-enc  the esp32 NVS image XTS-AES encrypted as nvs_partition_gen's
  *              `encrypt` does, with its keys partition (fd_esp32_enc.c)
  *
@@ -38,7 +40,7 @@
 #include "product.h"
 
 enum mp_fd_format {
-    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON, MP_FD_LINUX, MP_FD_NRF_HEX, MP_FD_NXP_HEX, MP_FD_NXP_AES128, MP_FD_ESP32_SC, MP_FD_ESP32_ENC,
+    MP_FD_NRF = 1, MP_FD_NRF_JSON, MP_FD_ESP32, MP_FD_ESP32_CSV, MP_FD_NXP, MP_FD_JSON, MP_FD_LINUX, MP_FD_NRF_HEX, MP_FD_NXP_HEX, MP_FD_NXP_AES128, MP_FD_ESP32_SC, MP_FD_ESP32_ENC, MP_FD_SILABS,
 };
 
 #define MP_FD_MAX_CERT 600

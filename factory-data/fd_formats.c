@@ -33,6 +33,8 @@ const mp_fd_format_desc mp_fd_formats[] = {
      fd_esp32_sc_pack, fd_esp32_sc_unpack, fd_esp32_sc_detect, NULL},
     {MP_FD_ESP32_ENC, "esp32-enc", "esp32.enc.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_SUFFIX | MP_FDF_XTS, 16u << 20, 0, 0, 0,
      fd_esp32_enc_pack, fd_esp32_enc_unpack, fd_esp32_enc_detect, NULL},
+    {MP_FD_SILABS, "silabs", "silabs.tar", MP_FDF_KEY | MP_FDF_CD | MP_FDF_ISO_DATE | MP_FDF_BUILD, 64u << 10, 0, 0, 0,
+     fd_silabs_pack, fd_silabs_unpack, fd_silabs_detect, fd_silabs_check},
     {0, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 

@@ -106,6 +106,10 @@ int fd_esp32_enc_detect(const uint8_t *buf, size_t len);
 int fd_nvs_xts(uint8_t *img, size_t len, const uint8_t key[64], int enc) MP_MUST_CHECK;
 /* 1 if page 0's first entry has a valid header CRC (an NVS in clear). */
 int fd_esp_entry0_plain(const uint8_t *b, size_t n);
+int fd_silabs_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_silabs_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
+int fd_silabs_detect(const uint8_t *buf, size_t len);
+int fd_silabs_check(const mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_detect(const uint8_t *buf, size_t len);
