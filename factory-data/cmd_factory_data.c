@@ -17,7 +17,7 @@
 #include "util.h"
 #include "x509.h"
 
-enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES, O_ESP_SC, O_NVS_KEYS, O_NVS_KEYGEN, O_SC_CD, O_HMAC, O_XCONF, O_XVALS };
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES, O_ESP_SC, O_NVS_KEYS, O_NVS_KEYGEN, O_SC_CD, O_HMAC, O_XCONF, O_XVALS, O_ECDSA };
 
 #define MAX_IMAGE (16u << 20)
 
@@ -252,6 +252,7 @@ static int inspect(inspect_in *in, int as_json)
     json_object_set_new(report, "file", json_string(in->file));
     json_object_set_new(report, "format", json_string(mp_fd_format_name(format)));
     json_object_set_new(report, "device", mp_fd_to_json(d, 0));
+    if (d->key_efuse_block) json_object_set_new(json_object_get(report, "device"), "dac_key_efuse_key_id", json_integer(d->key_efuse_block - 4));
     if ((rc = other_entries(format, buf, len, &in->opts, report)) != MP_OK) {
         json_decref(report);
         json_decref(checks);
@@ -343,6 +344,7 @@ static mp_opt pack_opts[] = {
     {"esp32-secure-cert", O_ESP_SC, OT_FLAG, NULL, "esp32, esp32-csv, esp32-enc: leave DAC, PAI and key to the esp_secure_cert partition"},
     {"esp32-sc-commissionable", O_SC_CD, OT_FLAG, NULL, "esp32-secure-cert: also the commissionable data; esp32, esp32-csv, esp32-enc: leave it to that partition"},
     {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: encrypt the DAC key under this eFuse HMAC key (32 bytes or 64 hex digits)"},
+    {"esp32-ecdsa-efuse-key-id", O_ECDSA, OT_UINT, "N", "esp32-secure-cert: the chip's own key is in eFuse key block N (0..5, ECDSA peripheral); devices without dac_key"},
     {"esp32-nvs-keys", O_NVS_KEYS, OT_FILE, "FILE", "esp32-enc: the NVS keys partition (4096 bytes, its CRC checked)"},
     {"esp32-nvs-keygen", O_NVS_KEYGEN, OT_OUT, "FILE", "esp32-enc: generate a new NVS keys partition into FILE (0600) and encrypt with it"},
     {"esp32-extra-config", O_XCONF, OT_FILE, "FILE", "esp32, esp32-csv, esp32-enc: extra NVS entries, key,type,encoding lines under namespace lines"},
@@ -361,6 +363,10 @@ static int pack_file(const char *dev, int format, const mp_fd_opts *o, const cha
     int rc = d ? mp_read_file(dev, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
     if (rc == MP_OK && (rc = mp_fd_unpack(MP_FD_JSON, buf, len, d)) != MP_OK) mp_err_ctx(rc, "%s", dev);
     if (rc == MP_OK && o->extras != NULL) d->extra = o->extras->vals; /* its one row */
+    if (rc == MP_OK && o->has_esp_ecdsa) {
+        if (d->has_dac_key) rc = mp_err(MP_ERR_INVALID, "%s: --esp32-ecdsa-efuse-key-id is for a key held in the chip, but the device has dac_key", dev);
+        d->key_efuse_block = (uint8_t)(o->esp_ecdsa_key_id + 4);
+    }
     if (rc == MP_OK && (rc = mp_fd_pack(format, d, o, &img, &n)) == MP_OK) {
         rc = mp_write_file(out, img, n, d->has_dac_key ? 0600 : 0644, force);
     }
@@ -405,6 +411,11 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
             if ((rc = mp_fd_nvs_keys_load(val, &o)) != MP_OK) return rc;
             break;
         case O_NVS_KEYGEN: keygen = val; break;
+        case O_ECDSA:
+            if (mp_opt_uint(val) > 5) return mp_err(MP_ERR_USAGE, "factory-data pack --esp32-ecdsa-efuse-key-id: 0..5");
+            o.has_esp_ecdsa = 1;
+            o.esp_ecdsa_key_id = (int)mp_opt_uint(val);
+            break;
         case O_XCONF: xconf = val; break;
         case O_XVALS: xvals = val; break;
         case O_OUT: out = val; break;

@@ -21,7 +21,7 @@
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
        O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
-       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE, O_NVS_ENC, O_NVS_KEYS, O_SC_CD, O_HMAC, O_XCONF, O_XVALS };
+       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE, O_NVS_ENC, O_NVS_KEYS, O_SC_CD, O_HMAC, O_XCONF, O_XVALS, O_ECDSA };
 
 static mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
@@ -54,6 +54,7 @@ static mp_opt opts[] = {
     {"esp32-nvs-keys", O_NVS_KEYS, OT_FILE, "FILE", "--esp32-nvs-encrypt: the NVS keys partition (default: OUT-DIR/nvs_keys.bin, generated 0600 on the first run)"},
     {"esp32-sc-commissionable", O_SC_CD, OT_FLAG, NULL, "esp32-secure-cert: also the discriminator, SPAKE2+ data and rotating-ID UID (the NVS omits them)"},
     {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: encrypt the DAC key under this eFuse HMAC key (one device per key: with --udid)"},
+    {"esp32-ecdsa-efuse-key-id", O_ECDSA, OT_UINT, "N", "esp32-secure-cert: chip-list devices keep their key in eFuse key block N (0..5, ECDSA peripheral)"},
     {"esp32-extra-config", O_XCONF, OT_FILE, "FILE", "esp32: extra NVS entries per device, key,type,encoding lines under namespace lines"},
     {"esp32-extra-values", O_XVALS, OT_FILE, "FILE", "their values: CSV with the header udid,KEY..., one row per device"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
@@ -65,7 +66,7 @@ static mp_opt opts[] = {
 
 typedef struct build_args {
     const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start, *lease;
-    const char *offset, *aes_key, *nvs_keys, *hmac_key, *xconf, *xvals;
+    const char *offset, *aes_key, *nvs_keys, *hmac_key, *xconf, *xvals, *ecdsa;
     int hex, nvs_enc, sc_cd;
     mp_fd_trust trust;
     int json;
@@ -111,6 +112,7 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_SC_CD: a->sc_cd = 1; break;
         case O_HMAC: a->hmac_key = val; break;
         case O_XCONF: a->xconf = val; break;
+        case O_ECDSA: a->ecdsa = val; break;
         case O_XVALS: a->xvals = val; break;
         case O_LEDGER: a->ledger = val; break;
         case O_LEASE: a->lease = val; break;
@@ -167,6 +169,12 @@ static int set_formats(mp_fd_build *b, const build_args *a)
     if (a->nvs_keys != NULL && (rc = mp_fd_nvs_keys_load(a->nvs_keys, &b->opts)) != MP_OK) return rc;
     if (a->hmac_key != NULL && (rc = mp_fd_esp_hmac_load(a->hmac_key, &b->opts)) != MP_OK) return rc;
     b->opts.esp_sc_cd = a->sc_cd;
+    if (a->ecdsa != NULL) {
+        if (mp_opt_uint(a->ecdsa) > 5) return mp_err(MP_ERR_USAGE, "--esp32-ecdsa-efuse-key-id: 0..5");
+        if (a->hmac_key != NULL) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-ecdsa-efuse-key-id (key in eFuse) or --esp32-hmac-key (key in the partition), not both");
+        b->opts.has_esp_ecdsa = 1;
+        b->opts.esp_ecdsa_key_id = (int)mp_opt_uint(a->ecdsa);
+    }
     for (int i = 0; i < a->nformats; i++) {
         int f = mp_fd_format_parse(a->formats[i]), e = mp_fd_format(f)->enc;
         unsigned ef = e ? mp_fd_format(e)->flags : 0;
@@ -202,8 +210,8 @@ static int set_formats(mp_fd_build *b, const build_args *a)
         b->opts.extras = x; /* freed by fd_build_main */
         if ((rc = mp_fd_extras_load(a->xconf, a->xvals, x)) != MP_OK) return rc;
     }
-    if ((a->sc_cd || a->hmac_key) && !with_sc) {
-        return mp_err(MP_ERR_USAGE, "factory-data build --%s: no --format esp32-secure-cert", a->sc_cd ? "esp32-sc-commissionable" : "esp32-hmac-key");
+    if ((a->sc_cd || a->hmac_key || a->ecdsa) && !with_sc) {
+        return mp_err(MP_ERR_USAGE, "factory-data build --%s: no --format esp32-secure-cert", a->sc_cd ? "esp32-sc-commissionable" : a->hmac_key ? "esp32-hmac-key" : "esp32-ecdsa-efuse-key-id");
     }
     if (a->hex && !with_hex) return mp_err(MP_ERR_USAGE, "factory-data build --hex: none of the formats has an Intel HEX form (nrf, nxp)");
     return MP_OK;
@@ -237,7 +245,11 @@ static int check_inputs(mp_fd_build *b, const build_args *a, mp_cd *cd)
                       (unsigned long long)b->total);
     }
     int all_key = 1;
-    for (int f = 0; f < b->nformats; f++) all_key &= mp_fd_needs_dac_key(b->formats[f]);
+    for (int f = 0; f < b->nformats; f++) all_key &= mp_fd_needs_dac_key_with(b->formats[f], &b->opts);
+    if (b->opts.has_esp_ecdsa && offchip > 0 && b->n_udids == 0) {
+        return mp_err(MP_ERR_INVALID, "--esp32-ecdsa-efuse-key-id: order %lld has %llu device(s) whose DAC key is held off the chip; burning it into eFuse would need it in a file in clear (build them without the option, or choose chip-list devices with --udid)",
+                      (long long)b->order.id, (unsigned long long)offchip);
+    }
     if (all_key && chip > 0 && offchip == 0) {
         /* a mixed order builds the key formats for its off-chip devices and reports the others as skipped */
         return mp_err(MP_ERR_INVALID, "the requested formats store the DAC private key, but all %llu device(s) of order %lld keep their key in the chip (chip-list devices); use --format json for them, or issue with --generate-keys",

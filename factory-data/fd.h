@@ -86,6 +86,8 @@ typedef struct mp_fd_device {
     size_t cd_len;              /* 0 absent */
     uint8_t dac_key[32];        /* raw big-endian scalar */
     int has_dac_key;            /* 0 when the key stays on the chip */
+    uint8_t key_efuse_block;    /* esp32-secure-cert: the chip's key is in this eFuse key block
+                                   (ECDSA peripheral; key id + 4, so 4..9); 0: not said */
     const mp_fd_xval *extra;    /* esp32, esp32-csv, esp32-enc: this device's row of
                                    mp_fd_opts.extras (borrowed; NULL: none) */
 } mp_fd_device;
@@ -143,6 +145,9 @@ typedef struct mp_fd_opts {
     uint8_t nvs_keys[64];       /* esp32-enc: the XTS key (encryption key || tweak key) of the
                                    NVS keys partition (wipe the opts after use) */
     int has_nvs_keys;
+    int has_esp_ecdsa;          /* esp32-secure-cert: the chip's own key is in eFuse key block
+                                   esp_ecdsa_key_id (0..5) for the ECDSA peripheral; chip-held keys only */
+    int esp_ecdsa_key_id;
     const mp_fd_extras *extras; /* esp32, esp32-csv, esp32-enc: the extra entries' keys (the
                                    values are the device's .extra row) */
 } mp_fd_opts;
@@ -232,6 +237,9 @@ int mp_fd_detect(const uint8_t *buf, size_t len);
 int mp_fd_detect_file(const char *name, const uint8_t *buf, size_t len);
 /* 1 if the format stores the DAC private key (and so requires it). */
 int mp_fd_needs_dac_key(int format);
+/* The same under these options: with o->has_esp_ecdsa the ESP32 formats
+ * (the esp_secure_cert partition and the NVS beside it) take a chip-held key. */
+int mp_fd_needs_dac_key_with(int format, const mp_fd_opts *o);
 
 /* Every field checked against its limit, and the format's required fields.
  * The error names the field. */

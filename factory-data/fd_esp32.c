@@ -197,6 +197,9 @@ static int each_field(const mp_fd_device *d, const mp_fd_opts *o, emit_fn fn, vo
     uint8_t scratch[FD_SCRATCH], point[65];
     fd_value v, s;
     int rc = MP_OK;
+    if (!d->has_dac_key && !(o != NULL && o->esp_secure_cert)) { /* validation let it through for the eFuse key */
+        return mp_err(MP_ERR_INVALID, "esp32: the DAC key is in the chip's eFuse: the DAC and PAI go to the esp_secure_cert partition (--format esp32-secure-cert, or pack --esp32-secure-cert)");
+    }
     for (size_t i = 0; i < NMAP && rc == MP_OK; i++) {
         int f = esp_map[i].field;
         if (o != NULL && o->esp_secure_cert && (f == F_DAC || f == F_PAI || f == F_DACKEY)) continue; /* in esp_secure_cert */

@@ -226,6 +226,7 @@ int fd_esp_merge_sc(mp_fd_device *d, const mp_fd_opts *o, const char *where)
     d->pai_len = s->pai_len;
     memcpy(d->dac_key, s->dac_key, 32);
     d->has_dac_key = s->has_dac_key;
+    d->key_efuse_block = s->key_efuse_block;
     if (s->iterations == 0) return MP_OK; /* the commissionable data is in the NVS */
     if (d->iterations || d->salt_len || (s->rd_uid_len && d->rd_uid_len)) {
         return mp_err(MP_ERR_INVALID, "%s: the NVS holds the commissionable data too, which the esp_secure_cert partition holds (type 201)", where);

@@ -17,6 +17,11 @@
  *     IV = the first 16 bytes of HMAC-SHA256(K, 8 x u32le 0xABCDABCD), no
  *     AAD, K the 32-byte eFuse key of purpose HMAC_UP (--esp32-hmac-key);
  *     the chip derives both through its HMAC peripheral and decrypts;
+ *     or, with no data, flags 0x08 (bits 5..3 = 0b001, "ECDSA peripheral"):
+ *     the key is the chip's own, in an eFuse key block of purpose ECDSA_KEY
+ *     (--esp32-ecdsa-efuse-key-id, for chip-held keys: ESP32-H2 and later);
+ *   6 security configuration, with that key: 40 bytes, the eFuse block id
+ *     (key id + 4) and 39 zero bytes;
  *   201 (ESP_SECURE_CERT_MATTER_TLV_1), as connectedhomeip's
  *     ESP32SecureCertDataProvider and esp-matter-mfg-tool's
  *     --commissionable-data-in-secure-cert: subtype 0 discriminator (u16le,
@@ -52,7 +57,9 @@
 #define FL_HMAC_ENC 0x80
 #define FL_HMAC_DERIVED 0x40
 #define FL_KEY_MASK 0x38
-enum { T_CA = 0, T_DEV = 1, T_KEY = 2, T_MATTER = 201 };
+#define FL_ECDSA_PERIPHERAL 0x08
+#define SEC_CFG_LEN 40
+enum { T_CA = 0, T_DEV = 1, T_KEY = 2, T_SEC_CFG = 6, T_MATTER = 201 };
 enum { M_DISC = 0, M_VERIFIER, M_SALT, M_ITER, M_RDUID, M_COUNT };
 static const uint8_t magic[4] = {0x11, 0xBA, 0x5E, 0xBA};
 /* SEC1 ECPrivateKey for P-256: version 1, the scalar, the curve, the point. */
@@ -151,6 +158,16 @@ static int put_commissionable(fd_buf *b, const mp_fd_device *d)
 static int put_key(fd_buf *b, const mp_fd_device *d, const mp_fd_opts *o)
 {
     uint8_t key[SEC1_LEN], ct[SEC1_LEN + GCM_TAG], point[65];
+    if (d->key_efuse_block) { /* the chip's own key, in eFuse: an empty key entry and the block */
+        uint8_t cfg[SEC_CFG_LEN] = {d->key_efuse_block};
+        if (d->has_dac_key) {
+            return mp_err(MP_ERR_INVALID, "esp32-secure-cert --esp32-ecdsa-efuse-key-id: this device's DAC key is held off the chip; burning it into eFuse would need it in a file in clear (use the partition's key entry, plain or --esp32-hmac-key)");
+        }
+        if (d->key_efuse_block < 4 || d->key_efuse_block > 9) return mp_err(MP_ERR_INVALID, "esp32-secure-cert: eFuse key block %u; expected 4..9 (key id 0..5)", d->key_efuse_block);
+        tlv(b, FL_ECDSA_PERIPHERAL, T_KEY, 0, NULL, 0);
+        tlv(b, 0, T_SEC_CFG, 0, cfg, sizeof(cfg));
+        return MP_OK;
+    }
     int rc = mp_p256_point(d->dac_key, point);
     if (rc != MP_OK) return rc;
     memcpy(key, sec1_head, 7);
@@ -208,13 +225,17 @@ static int key_der(const uint8_t *p, size_t n, size_t off, mp_fd_device *d)
 }
 
 /* The private key entry: plain, or HMAC-encrypted (decrypted with o's key). */
-static int key_of(const uint8_t *h, size_t n, size_t off, const mp_fd_opts *o, mp_fd_device *d)
+static int key_of(const uint8_t *h, size_t n, size_t off, const mp_fd_opts *o, mp_fd_device *d, int *peripheral)
 {
     uint8_t plain[SEC1_LEN], tag[GCM_TAG];
     int flags = h[4];
     if (flags == 0) return key_der(h + SC_HDR, n, off, d);
     if ((flags & FL_HMAC_MASK) == FL_HMAC_DERIVED) return bad(off, "the private key is derived on the chip from its eFuse HMAC key (flags 0x40); matter-pki reads stored keys only");
-    if ((flags & FL_KEY_MASK) != 0) return bad(off, "the private key is in an eFuse key block (ECDSA peripheral); matter-pki reads stored keys only");
+    if (flags == FL_ECDSA_PERIPHERAL) { /* the chip's own key; the block comes with type 6 */
+        *peripheral = 1;
+        return n == 0 ? MP_OK : bad(off, "an ECDSA-peripheral key entry (flags 0x08) holds no data");
+    }
+    if ((flags & FL_KEY_MASK) != 0) return bad(off, "unknown private key flags");
     if (flags != FL_HMAC_ENC) return bad(off, "unknown private key flags");
     if (o == NULL || !o->has_esp_hmac_key) {
         return mp_err(MP_ERR_INVALID, "esp32-secure-cert: the private key is encrypted with the chip's eFuse HMAC key (give it: --esp32-hmac-key FILE)");
@@ -248,11 +269,22 @@ static int matter_of(int sub, const uint8_t *p, size_t n, size_t off, mp_fd_devi
     return fd_assign(d, field[sub], &v, "esp32-secure-cert", name[sub]);
 }
 
+/* Type 6: the eFuse block of the chip's key (block id, 39 zero bytes). */
+static int sec_cfg(const uint8_t *p, size_t n, size_t off, mp_fd_device *d)
+{
+    if (n != SEC_CFG_LEN || p[0] < 4 || p[0] > 9) return bad(off, "the security configuration is not 40 bytes naming eFuse block 4..9");
+    for (size_t i = 1; i < n; i++) {
+        if (p[i] != 0) return bad(off, "the security configuration's reserved bytes are not zero");
+    }
+    d->key_efuse_block = p[0];
+    return MP_OK;
+}
+
 int fd_esp32_sc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d)
 {
     unsigned seen = 0, mseen = 0;
     size_t off = 0;
-    int rc = MP_OK;
+    int rc = MP_OK, peripheral = 0, cfg = 0;
     if (len != SC_SIZE) return mp_err(MP_ERR_INVALID, "esp32-secure-cert: %zu bytes; the partition is 0x%x", len, SC_SIZE);
     while (rc == MP_OK && len - off >= SC_HDR && memcmp(buf + off, magic, 4) == 0) {
         const uint8_t *h = buf + off;
@@ -266,8 +298,11 @@ int fd_esp32_sc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_f
             seen |= 1u << type;
             fd_value v = {K_BYTES, 0, h + SC_HDR, n};
             if (type != T_KEY && h[4] != 0) return bad(off, "flags other than 0 (plain data) on a certificate are not read by matter-pki");
-            rc = type == T_KEY ? key_of(h, n, off, o, d)
+            rc = type == T_KEY ? key_of(h, n, off, o, d, &peripheral)
                                : fd_assign(d, type == T_CA ? F_PAI : F_DAC, &v, "esp32-secure-cert", type == T_CA ? "CA certificate" : "device certificate");
+        } else if (type == T_SEC_CFG && sub == 0) {
+            if (cfg++) return bad(off, "a second entry of the same type and subtype");
+            rc = sec_cfg(h + SC_HDR, n, off, d);
         } else if (type == T_MATTER && sub < M_COUNT) {
             if (mseen & (1u << sub)) return bad(off, "a second entry of the same type and subtype");
             if (h[4] != 0) return bad(off, "flags other than 0 on Matter data are not read by matter-pki");
@@ -278,6 +313,10 @@ int fd_esp32_sc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_f
     }
     if (rc == MP_OK && seen != 7) {
         rc = mp_err(MP_ERR_INVALID, "esp32-secure-cert: the %s entry is missing", !(seen & 1) ? "CA certificate (PAI)" : !(seen & 2) ? "device certificate (DAC)" : "private key");
+    }
+    if (rc == MP_OK && peripheral != (d->key_efuse_block != 0)) {
+        rc = mp_err(MP_ERR_INVALID, "esp32-secure-cert: %s", peripheral ? "an ECDSA-peripheral key entry without the security configuration (type 6) naming its eFuse block"
+                                                                        : "a security configuration (type 6) naming an eFuse key block, but the key entry is not the ECDSA peripheral's");
     }
     if (rc == MP_OK && mseen != 0 && (mseen & 0xF) != 0xF) {
         rc = mp_err(MP_ERR_INVALID, "esp32-secure-cert: incomplete commissionable data (type 201): discriminator, verifier, salt and iteration count go together");
