@@ -68,6 +68,18 @@ check "one device: every check ok, verifier matches the passcode" bash -c "jq -e
 "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32 --esp32-secure-cert --out nvs_att.bin
 expect_err 10 "commissionable data too" "an NVS that still holds the commissionable data is refused with such a partition" "$MP" factory-data inspect nvs_att.bin --esp32-secure-cert "$GOLD/golden.esp_secure_cert.cd_hmac.bin" --esp32-hmac-key "$GOLD/hmac.key"
 
+# -- the chip's own key in eFuse (ECDSA peripheral) -----------------------------------------
+jq 'del(.dac_key)' "$GOLD/dev.json" > nokey.json
+expect 0 "pack esp32-secure-cert --esp32-ecdsa-efuse-key-id 1 (a chip-held key)" "$MP" factory-data pack --device nokey.json --format esp32-secure-cert --esp32-sc-commissionable --esp32-ecdsa-efuse-key-id 1 --out ef.bin
+check "byte-identical to golden.esp_secure_cert.efuse.bin" cmp ef.bin "$GOLD/golden.esp_secure_cert.efuse.bin"
+check "independent reader: key entry empty with flags 0x08, type 6 = block 5 and 39 zero bytes" bash -c "python3 sc.py ef.bin > ef.json && jq -e '.\"2/0\" == {flags: 8, hex: \"\"} and .\"6/0\".hex == (\"05\" + (\"00\" * 39)) and .\"201/3\".hex == \"e8030000\"' ef.json"
+expect 0 "the NVS beside it, without DAC, PAI, key" "$MP" factory-data pack --device nokey.json --format esp32 --esp32-secure-cert --esp32-sc-commissionable --esp32-ecdsa-efuse-key-id 1 --out ef.nvs.bin
+expect 0 "inspect the pair" "$MP" factory-data inspect ef.nvs.bin --esp32-secure-cert ef.bin --pai "$PAI_T" --passcode 20202021 --json
+check "read back: the key's eFuse key id 1, no key, chain and verifier ok" bash -c "jq -e '.device.dac_key == false and .device.dac_key_efuse_key_id == 1 and .checks.dac_chains_to_pai == \"ok\" and .checks.verifier_matches_passcode == \"ok\"' out.txt"
+expect_err 10 "held in the chip, but the device has dac_key" "an off-chip key is refused (it would have to be burned from a file in clear)" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-secure-cert --esp32-ecdsa-efuse-key-id 1 --out ef2.bin
+expect_err 10 "esp_secure_cert partition" "an NVS without DAC and key but without its partition is refused" "$MP" factory-data pack --device nokey.json --format esp32 --esp32-ecdsa-efuse-key-id 1 --out ef3.bin
+check "nothing written on refusal" bash -c "[ ! -e ef2.bin ] && [ ! -e ef3.bin ]"
+
 # -- esp32-enc: NVS encryption -----------------------------------------------------------
 expect 0 "pack esp32-enc with the fixed keys partition" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-enc --esp32-nvs-keys "$GOLD/nvs_keys.bin" --out enc.bin
 check "byte-identical to golden.esp32.enc.bin" cmp enc.bin "$GOLD/golden.esp32.enc.bin"
@@ -177,6 +189,17 @@ check "nothing written" test ! -e fd4
 expect_err 2 "no --format esp32" "--esp32-extra-config without an esp32 format" "$MP" factory-data build --order "$O4" $B --format json --esp32-extra-config bcfg.csv --esp32-extra-values bvals.csv --out-dir fd4
 expect 0 "build --format esp32 --esp32-nvs-encrypt with per-device extras" "$MP" factory-data build --order "$O4" $B --format esp32 --esp32-nvs-encrypt --esp32-extra-config bcfg.csv --esp32-extra-values bvals.csv --out-dir fd4
 check "every device's image holds its own row" bash -c "n=0; while IFS=, read -r u node slot; do \"$MP\" factory-data inspect fd4/\$u.esp32.enc.bin --esp32-nvs-keys fd4/nvs_keys.bin --pai pai.pem --json | jq -e --arg n \"\$node\" --argjson s \"\$slot\" '.nvs_other.app == {node_id: \$n, slot: \$s}' > /dev/null || exit 1; n=\$((n + 1)); done < <(tail -n +2 bvals.csv); [ \$n = 4 ]"
+# chip-list devices: their key in eFuse, the NVS and the partition both built for them
+"$MP" chips simulate --count 5 --out sim > /dev/null
+"$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem > /dev/null
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 5 > /dev/null
+O5=$(sqlite3 state/ledger.sqlite "select max(id) from orders")
+"$MP" dac issue $H --order "$O5" --out-dir dacs5 --quiet > /dev/null
+expect_err 10 "held off the chip" "--esp32-ecdsa-efuse-key-id on an order of off-chip keys: refused before writing" "$MP" factory-data build --order "$O2" $B --format esp32-secure-cert --esp32-ecdsa-efuse-key-id 1 --out-dir fdx
+check "nothing written" test ! -e fdx
+expect 0 "build chip-list devices: --format esp32 --esp32-nvs-encrypt --format esp32-secure-cert --esp32-ecdsa-efuse-key-id 1" "$MP" factory-data build --order "$O5" $B \
+    --format esp32 --esp32-nvs-encrypt --format esp32-secure-cert --esp32-sc-commissionable --esp32-ecdsa-efuse-key-id 1 --out-dir fd5
+check "every chip-list device: encrypted NVS + partition naming eFuse key id 1, read back with every check" bash -c "n=0; while IFS=, read -r u _ _ _ _ pc _; do \"$MP\" factory-data inspect fd5/\$u.esp32.enc.bin --esp32-nvs-keys fd5/nvs_keys.bin --esp32-secure-cert fd5/\$u.esp_secure_cert.bin --pai pai.pem --cd cd.der --passcode \$((10#\$pc)) --json | jq -e '.device.dac_key_efuse_key_id == 1 and .device.dac_key == false and ([.checks[] | select(startswith(\"FAIL\"))] | length == 0)' > /dev/null || exit 1; n=\$((n + 1)); done < <(tail -n +2 fd5/onboarding.csv); [ \$n = 5 ]"
 U3=$(sqlite3 state/ledger.sqlite "select udid from certificates where order_id = $O3 order by udid limit 1")
 expect 0 "build --esp32-hmac-key for one device (--udid)" "$MP" factory-data build --order "$O3" $B --format esp32-secure-cert --esp32-hmac-key "$GOLD/hmac.key" --udid "$U3" --out-dir fd3
 check "its key entry is encrypted and reads back with the key only" bash -c "python3 sc.py fd3/$U3.esp_secure_cert.bin $HK | jq -e '.\"2/0\".flags == 128' && \"$MP\" factory-data inspect fd3/$U3.esp_secure_cert.bin --esp32-hmac-key '$GOLD/hmac.key' --pai pai.pem > /dev/null && ! \"$MP\" factory-data inspect fd3/$U3.esp_secure_cert.bin > /dev/null 2>&1"

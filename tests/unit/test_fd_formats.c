@@ -289,6 +289,59 @@ static void test_esp32_sc_commissionable_hmac(void)
     mp_fd_device_wipe(&back);
 }
 
+/* --esp32-ecdsa-efuse-key-id: a chip-held key (no dac_key) in eFuse: the
+ * key entry empty with flags 0x08, type 6 naming the block; the NVS beside
+ * it without DAC, PAI and key; read back together; an off-chip key and an
+ * NVS without the partition refused. */
+static void test_esp32_sc_ecdsa_efuse(void)
+{
+    mp_fd_device d, sc, back;
+    uint8_t *img = NULL, *nvs = NULL;
+    size_t n = 0, nn = 0, l = 0;
+    int flags = -1;
+    mp_fd_opts o = {.has_esp_ecdsa = 1, .esp_ecdsa_key_id = 2, .esp_secure_cert = 1};
+    fdt_make_device(&d);
+    CU_ASSERT_EQUAL(mp_fd_needs_dac_key_with(MP_FD_ESP32_SC, &o), 0);
+    CU_ASSERT_EQUAL(mp_fd_needs_dac_key_with(MP_FD_NRF, &o), 1);
+    d.key_efuse_block = 6;
+    CU_ASSERT_EQUAL(mp_fd_pack(MP_FD_ESP32_SC, &d, &o, &img, &n), MP_ERR_INVALID); /* off-chip key */
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "in a file in clear"));
+    d.has_dac_key = 0;
+    memset(d.dac_key, 0, 32);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_ESP32_SC, &d, &o, &img, &n), MP_OK);
+    const uint8_t *p = sc_find(img, n, 2, 0, &l, &flags);
+    CU_ASSERT(p != NULL && l == 0 && flags == 0x08);
+    p = sc_find(img, n, 6, 0, &l, &flags);
+    CU_ASSERT(p != NULL && l == 40 && p[0] == 6 && p[1] == 0 && p[39] == 0);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_unpack(MP_FD_ESP32_SC, img, n, &sc), MP_OK);
+    CU_ASSERT(!sc.has_dac_key && sc.key_efuse_block == 6);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_ESP32, &d, &o, &nvs, &nn), MP_OK);
+    CU_ASSERT(memmem(nvs, nn, "dac-key", 7) == NULL && memmem(nvs, nn, "dac-cert", 8) == NULL);
+    mp_fd_opts r = {.esp_sc_dev = &sc};
+    CU_ASSERT_EQUAL(mp_fd_unpack_with(MP_FD_ESP32, nvs, nn, &r, &back), MP_OK);
+    fdt_same_fields("esp32 + esp_secure_cert with the key in eFuse", &d, &back);
+    CU_ASSERT_EQUAL(back.key_efuse_block, 6);
+    mp_free_secret(nvs, nn);
+    nvs = NULL;
+    mp_fd_opts alone = {.has_esp_ecdsa = 1, .esp_ecdsa_key_id = 2};
+    CU_ASSERT_EQUAL(mp_fd_pack(MP_FD_ESP32, &d, &alone, &nvs, &nn), MP_ERR_INVALID); /* its DAC would be nowhere */
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "esp_secure_cert partition"));
+    d.key_efuse_block = 0; /* a chip-held key and no block: the key formats refuse as before */
+    CU_ASSERT_EQUAL(mp_fd_pack(MP_FD_ESP32_SC, &d, &o, &nvs, &nn), MP_ERR_INVALID);
+    /* type 6 without the peripheral key entry, or the reverse, is refused */
+    size_t at = (size_t)(sc_find(img, n, 6, 0, &l, &flags) - img) - 12;
+    img[at + 8] = 7; /* type 7: skipped; the key entry then has no block */
+    uint32_t c = mp_nvs_crc32(img + at, 12 + 40 + 8);
+    for (int i = 0; i < 4; i++) img[at + 12 + 48 + i] = (uint8_t)(c >> (8 * i));
+    CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_ESP32_SC, img, n, &back), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "without the security configuration"));
+    mp_free_secret(img, n);
+    free(nvs);
+    mp_fd_device_wipe(&d);
+    mp_fd_device_wipe(&sc);
+    mp_fd_device_wipe(&back);
+}
+
 /* esp32-enc: the test's own XTS decryption of the used entries gives the
  * clear esp32 image; keys partition CRC; no key, wrong key refused. */
 static void test_esp32_enc(void)
@@ -359,5 +412,6 @@ void register_fd_formats(void)
     TU_ADD(s, test_nxp_aes128);
     TU_ADD(s, test_esp32_secure_cert);
     TU_ADD(s, test_esp32_sc_commissionable_hmac);
+    TU_ADD(s, test_esp32_sc_ecdsa_efuse);
     TU_ADD(s, test_esp32_enc);
 }
