@@ -202,6 +202,14 @@ static void print_inspect(json_t *report, int as_json)
         else if (json_is_integer(v)) printf("  %s: %lld\n", k, (long long)json_integer_value(v));
         else printf("  %s: %s\n", k, json_is_true(v) ? "present" : "absent");
     }
+    const char *ns;
+    json_t *keys;
+    json_object_foreach(json_object_get(report, "nvs_other"), ns, keys) {
+        json_object_foreach(keys, k, v) {
+            if (json_is_integer(v)) printf("  nvs %s/%s: %lld\n", ns, k, (long long)json_integer_value(v));
+            else printf("  nvs %s/%s: %s\n", ns, k, json_string_value(v));
+        }
+    }
     json_object_foreach(json_object_get(report, "checks"), k, v) {
         printf("check %s: %s\n", k, json_string_value(v));
     }

@@ -261,7 +261,17 @@ static json_t *other_value(const reader *r, const item *it, int *rc)
     uint8_t *b = NULL;
     const uint8_t *p = it->data;
     size_t n = it->size;
-    if (it->type == 0x21) return json_stringn((const char *)it->data, it->size - 1);
+    if (it->type == 0x21) {
+        json_t *s = json_stringn((const char *)it->data, it->size - 1);
+        if (s != NULL) return s;
+        char *hx = malloc(2 * it->size + 5); /* not UTF-8: "hex:" and its bytes */
+        if (hx == NULL) return NULL;
+        memcpy(hx, "hex:", 4);
+        mp_hex(it->data, it->size - 1, hx + 4, 0);
+        s = json_string(hx);
+        free(hx);
+        return s;
+    }
     if (it->type == 0x48) {
         if ((*rc = blob(r, it, &b)) != MP_OK) return NULL;
         p = b;
@@ -314,6 +324,7 @@ int mp_fd_esp32_other_entries(const uint8_t *buf, size_t len, json_t **out)
         if (ns == NULL) json_object_set_new(o, names[it->ns], ns = json_object());
         json_t *v = other_value(&r, it, &rc);
         if (v != NULL) json_object_set_new(ns, it->key, v);
+        else if (rc == MP_OK) rc = mp_err(MP_ERR_GENERAL, "out of memory");
     }
     free(r.items);
     if (rc != MP_OK) {

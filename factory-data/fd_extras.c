@@ -61,6 +61,16 @@ static int reserved(const char *ns, const char *key)
 
 static int add_key(mp_fd_extras *x, const mp_fd_csv_pos *at, const char *ns, const char *key, const char *enc);
 
+/* NVS key and namespace names: 1..15 printable ASCII characters. */
+static int name_ok(const char *s)
+{
+    size_t l = strlen(s);
+    for (size_t i = 0; i < l; i++) {
+        if (s[i] < 0x21 || s[i] > 0x7E) return 0;
+    }
+    return l >= 1 && l <= 15;
+}
+
 /* ---- config ----------------------------------------------------------------- */
 
 static int config_line(mp_fd_extras *x, const mp_csv *c, char *ns, int first)
@@ -70,9 +80,8 @@ static int config_line(mp_fd_extras *x, const mp_csv *c, char *ns, int first)
     if (first && c->n >= 3 && strcmp(f[0], "key") == 0 && strcmp(f[1], "type") == 0) return MP_OK;
     if (c->n >= 2 && strcmp(f[1], "namespace") == 0) {
         if (c->n > 3 || (c->n == 3 && f[2][0] != 0)) return mp_err(MP_ERR_INVALID, "%s:%lu: a namespace line is `name,namespace,`", c->where, c->line);
-        size_t l = strlen(f[0]);
-        if (l == 0 || l > 15) return mp_err(MP_ERR_INVALID, "%s:%lu: namespace '%s': 1..15 characters", c->where, c->line, f[0]);
-        memcpy(ns, f[0], l + 1);
+        if (!name_ok(f[0])) return mp_err(MP_ERR_INVALID, "%s:%lu: a namespace is 1..15 printable ASCII characters", c->where, c->line);
+        memcpy(ns, f[0], strlen(f[0]) + 1);
         return MP_OK;
     }
     if (c->n < 3 || c->n > 4) return mp_err(MP_ERR_INVALID, "%s:%lu: expected key,type,encoding", c->where, c->line);
@@ -89,9 +98,8 @@ static int config_line(mp_fd_extras *x, const mp_csv *c, char *ns, int first)
 
 static int add_key(mp_fd_extras *x, const mp_fd_csv_pos *at, const char *ns, const char *key, const char *enc)
 {
-    size_t l = strlen(key);
     int e = enc_of(enc), r;
-    if (l == 0 || l > 15) return mp_err(MP_ERR_INVALID, "%s:%lu: key '%s': 1..15 characters", at->file, at->line, key);
+    if (!name_ok(key)) return mp_err(MP_ERR_INVALID, "%s:%lu: a key is 1..15 printable ASCII characters", at->file, at->line);
     if (e < 0) return mp_err(MP_ERR_INVALID, "%s:%lu: key '%s': encoding '%s'; expected u8, i8, u16, i16, u32, i32, u64, i64, string, hex2bin or base64", at->file, at->line, key, enc);
     if ((r = reserved(ns, key)) != 0) {
         return mp_err(MP_ERR_INVALID, r == 1 ? "%s:%lu: key '%s': matter-pki writes chip-factory/%s itself" : "%s:%lu: key '%s': Espressif's generator adds derived Wi-Fi entries for it (%s), which matter-pki does not",

@@ -127,7 +127,11 @@ xbad "no column for key k2" "a key without a values column" 'app,namespace,\nk,d
 xbad "before any" "a key before its namespace" 'k,data,u8\n' 'udid,k\nD,1\n'
 xbad "derived Wi-Fi entries" "Wi-Fi keys the generator expands are refused" 'wifi,namespace,\nsta.ssid,data,string\n' 'udid,sta.ssid\nD,x\n'
 xbad "column k: not hex" "odd hex is refused" 'app,namespace,\nk,data,hex2bin\n' 'udid,k\nD,abc\n'
+xbad "printable ASCII" "a key with a byte outside printable ASCII is refused" 'app,namespace,\nk\xc3\xa9,data,u8\n' 'udid,k\xc3\xa9\nD,1\n'
 check "nothing written by the refusals" test ! -e bad.bin
+printf 'app,namespace,\ns,data,string\n' > u.cfg; printf 'udid,s\nD,a\xae\n' > u.vals
+expect 0 "a string that is not UTF-8 is stored as given" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32 --esp32-extra-config u.cfg --esp32-extra-values u.vals --out u.bin
+check "and listed as hex:<bytes> (found by fuzz_fd_extras: it was left out of nvs_other)" bash -c "\"$MP\" factory-data inspect u.bin --json | jq -e '.nvs_other.app.s == \"hex:61ae\"'"
 printf 'udid,fl-sz/1,fl-k/1/0,fl-v/1/0,locale-sz,locale/0,fw_key,counter,big,token\nD1,1,a,b,1,en,00,1,1,AA==\nD2,1,a,b,1,en,00,1,1,AA==\n' > two.csv
 expect_err 2 "pack takes one device" "pack with a two-row values file" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32 --esp32-extra-config xcfg.csv --esp32-extra-values two.csv --out bad.bin
 
