@@ -1,4 +1,5 @@
 /* cmd_factory_data_build.c - `factory-data build`: options, inputs and their checks. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,41 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
     return id;
 }
 
+/* The ESP32 options' keys and modes into b->opts (issue 20). */
+static int esp_keys(mp_fd_build *b, const build_args *a)
+{
+    int rc;
+    if (a->nvs_keys != NULL && !a->nvs_enc) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-nvs-keys goes with --esp32-nvs-encrypt");
+    if (a->nvs_keys != NULL && (rc = mp_fd_nvs_keys_load(a->nvs_keys, &b->opts)) != MP_OK) return rc;
+    if (a->hmac_key != NULL && (rc = mp_fd_esp_hmac_load(a->hmac_key, &b->opts)) != MP_OK) return rc;
+    b->opts.esp_sc_cd = a->sc_cd;
+    if (a->ecdsa != NULL) {
+        if (mp_opt_uint(a->ecdsa) > 5) return mp_err(MP_ERR_USAGE, "--esp32-ecdsa-efuse-key-id: 0..5");
+        if (a->hmac_key != NULL) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-ecdsa-efuse-key-id (key in eFuse) or --esp32-hmac-key (key in the partition), not both");
+        b->opts.has_esp_ecdsa = 1;
+        b->opts.esp_ecdsa_key_id = (int)mp_opt_uint(a->ecdsa);
+    }
+    return MP_OK;
+}
+
+/* The ESP32 options against the formats; the extra entries loaded. */
+static int esp_formats(mp_fd_build *b, const build_args *a, int with_xts, int with_sc)
+{
+    if (a->nvs_enc && !with_xts) return mp_err(MP_ERR_USAGE, "factory-data build --esp32-nvs-encrypt: no --format esp32 to encrypt");
+    if ((a->sc_cd || a->hmac_key || a->ecdsa) && !with_sc) {
+        return mp_err(MP_ERR_USAGE, "factory-data build --%s: no --format esp32-secure-cert", a->sc_cd ? "esp32-sc-commissionable" : a->hmac_key ? "esp32-hmac-key" : "esp32-ecdsa-efuse-key-id");
+    }
+    if ((a->xconf == NULL) != (a->xvals == NULL)) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-extra-config and --esp32-extra-values go together");
+    if (a->xconf == NULL) return MP_OK;
+    int esp = 0;
+    for (int i = 0; i < b->nformats; i++) esp |= b->formats[i] == MP_FD_ESP32 || b->formats[i] == MP_FD_ESP32_ENC;
+    if (!esp) return mp_err(MP_ERR_USAGE, "factory-data build --esp32-extra-config: no --format esp32");
+    mp_fd_extras *x = calloc(1, sizeof(*x));
+    if (x == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    b->opts.extras = x; /* freed by fd_build_main */
+    return mp_fd_extras_load(a->xconf, a->xvals, x);
+}
+
 static int set_formats(mp_fd_build *b, const build_args *a)
 {
     if (a->nformats == 0) {
@@ -165,16 +201,7 @@ static int set_formats(mp_fd_build *b, const build_args *a)
     }
     int with_hex = 0, with_enc = 0, with_xts = 0, with_sc = 0, rc;
     if (a->aes_key != NULL && (rc = mp_fd_aes128_load(a->aes_key, &b->opts)) != MP_OK) return rc;
-    if (a->nvs_keys != NULL && !a->nvs_enc) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-nvs-keys goes with --esp32-nvs-encrypt");
-    if (a->nvs_keys != NULL && (rc = mp_fd_nvs_keys_load(a->nvs_keys, &b->opts)) != MP_OK) return rc;
-    if (a->hmac_key != NULL && (rc = mp_fd_esp_hmac_load(a->hmac_key, &b->opts)) != MP_OK) return rc;
-    b->opts.esp_sc_cd = a->sc_cd;
-    if (a->ecdsa != NULL) {
-        if (mp_opt_uint(a->ecdsa) > 5) return mp_err(MP_ERR_USAGE, "--esp32-ecdsa-efuse-key-id: 0..5");
-        if (a->hmac_key != NULL) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-ecdsa-efuse-key-id (key in eFuse) or --esp32-hmac-key (key in the partition), not both");
-        b->opts.has_esp_ecdsa = 1;
-        b->opts.esp_ecdsa_key_id = (int)mp_opt_uint(a->ecdsa);
-    }
+    if ((rc = esp_keys(b, a)) != MP_OK) return rc;
     for (int i = 0; i < a->nformats; i++) {
         int f = mp_fd_format_parse(a->formats[i]), e = mp_fd_format(f)->enc;
         unsigned ef = e ? mp_fd_format(e)->flags : 0;
@@ -199,20 +226,7 @@ static int set_formats(mp_fd_build *b, const build_args *a)
         if (mp_fd_format(b->formats[i])->flags & MP_FDF_ATTEST) b->opts.esp_secure_cert = 1;
     }
     if (a->aes_key != NULL && !with_enc) return mp_err(MP_ERR_USAGE, "factory-data build --nxp-aes128-key: no --format nxp to encrypt");
-    if (a->nvs_enc && !with_xts) return mp_err(MP_ERR_USAGE, "factory-data build --esp32-nvs-encrypt: no --format esp32 to encrypt");
-    if ((a->xconf == NULL) != (a->xvals == NULL)) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-extra-config and --esp32-extra-values go together");
-    if (a->xconf != NULL) {
-        int esp = 0;
-        for (int i = 0; i < b->nformats; i++) esp |= b->formats[i] == MP_FD_ESP32 || b->formats[i] == MP_FD_ESP32_ENC;
-        if (!esp) return mp_err(MP_ERR_USAGE, "factory-data build --esp32-extra-config: no --format esp32");
-        mp_fd_extras *x = calloc(1, sizeof(*x));
-        if (x == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
-        b->opts.extras = x; /* freed by fd_build_main */
-        if ((rc = mp_fd_extras_load(a->xconf, a->xvals, x)) != MP_OK) return rc;
-    }
-    if ((a->sc_cd || a->hmac_key || a->ecdsa) && !with_sc) {
-        return mp_err(MP_ERR_USAGE, "factory-data build --%s: no --format esp32-secure-cert", a->sc_cd ? "esp32-sc-commissionable" : a->hmac_key ? "esp32-hmac-key" : "esp32-ecdsa-efuse-key-id");
-    }
+    if ((rc = esp_formats(b, a, with_xts, with_sc)) != MP_OK) return rc;
     if (a->hex && !with_hex) return mp_err(MP_ERR_USAGE, "factory-data build --hex: none of the formats has an Intel HEX form (nrf, nxp)");
     return MP_OK;
 }
@@ -343,6 +357,17 @@ static int nvs_keys_default(mp_fd_build *b, const char *out_dir)
     struct stat st;
     snprintf(path, sizeof(path), "%s/nvs_keys.bin", out_dir);
     if (lstat(path, &st) == 0) return mp_fd_nvs_keys_load(path, &b->opts);
+    DIR *dir = opendir(out_dir);
+    struct dirent *e;
+    size_t ext = strlen(".esp32.enc.bin");
+    while (dir != NULL && (e = readdir(dir)) != NULL) { /* a new key would not open them */
+        size_t l = strlen(e->d_name);
+        if (l > ext && strcmp(e->d_name + l - ext, ".esp32.enc.bin") == 0) {
+            closedir(dir);
+            return mp_err(MP_ERR_NO_STATE, "%s: encrypted NVS images but no nvs_keys.bin: the keys partition they were made with is gone (restore it, or give it with --esp32-nvs-keys)", out_dir);
+        }
+    }
+    if (dir != NULL) closedir(dir);
     int rc = mp_fd_nvs_keys_new(&b->opts, part);
     if (rc == MP_OK) rc = mp_write_file(path, part, sizeof(part), 0600, 0);
     mp_wipe(part, sizeof(part));

@@ -180,6 +180,12 @@ readback() { # readback DIR [extra inspect args]: every device, NVS + secure cer
     [ "$n" -gt 0 ]
 }
 check "every device read back: decrypted, merged with its partition, every check ok (and the independent decryption)" bash -c "$(declare -f readback); MP='$MP' readback fd1"
+mv fd1/nvs_keys.bin keys.aside
+expect_err 21 "the keys partition they were made with is gone" "a re-run into a folder whose nvs_keys.bin is gone: refused, no new key" "$MP" factory-data build --order "$O1" $B --format esp32 --esp32-nvs-encrypt --format esp32-secure-cert --esp32-sc-commissionable --out-dir fd1
+check "no keys partition made" test ! -e fd1/nvs_keys.bin
+mv keys.aside fd1/nvs_keys.bin
+expect 0 "the re-run with it back: nothing to build, the same key" "$MP" factory-data build --order "$O1" $B --format esp32 --esp32-nvs-encrypt --format esp32-secure-cert --esp32-sc-commissionable --out-dir fd1
+check "every device still reads back" bash -c "$(declare -f readback); MP='$MP' readback fd1"
 cp "$GOLD/nvs_keys.bin" given.keys
 expect 0 "build --esp32-nvs-keys FILE (given keys)" "$MP" factory-data build --order "$O2" $B --format esp32 --esp32-nvs-encrypt --esp32-nvs-keys given.keys --out-dir fd2
 check "given keys: no nvs_keys.bin written; each image opens with the given keys" bash -c "[ ! -e fd2/nvs_keys.bin ] && for f in fd2/*.esp32.enc.bin; do \"$MP\" factory-data inspect \$f --esp32-nvs-keys given.keys > /dev/null || exit 1; done && [ \$(ls fd2/*.esp32.enc.bin | wc -l) = 3 ]"
