@@ -22,7 +22,7 @@
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
        O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
-       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE, O_NVS_ENC, O_NVS_KEYS, O_SC_CD, O_HMAC, O_XCONF, O_XVALS, O_ECDSA };
+       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE, O_NVS_ENC, O_NVS_KEYS, O_SC_CD, O_HMAC, O_XCONF, O_XVALS, O_ECDSA, O_ESP_DS };
 
 static mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
@@ -56,6 +56,7 @@ static mp_opt opts[] = {
     {"esp32-sc-commissionable", O_SC_CD, OT_FLAG, NULL, "esp32-secure-cert: also the discriminator, SPAKE2+ data and rotating-ID UID (the NVS omits them)"},
     {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: encrypt the DAC key under this eFuse HMAC key (one device per key: with --udid)"},
     {"esp32-ecdsa-efuse-key-id", O_ECDSA, OT_UINT, "N", "esp32-secure-cert: chip-list devices keep their key in eFuse key block N (0..5, ECDSA peripheral)"},
+    {"esp-ds", O_ESP_DS, OT_STR, "FILE", "refused: the DS peripheral signs RSA only, a DAC key is P-256 (use --esp32-ecdsa-efuse-key-id or --esp32-hmac-key)"},
     {"esp32-extra-config", O_XCONF, OT_FILE, "FILE", "esp32: extra NVS entries per device, key,type,encoding lines under namespace lines"},
     {"esp32-extra-values", O_XVALS, OT_FILE, "FILE", "their values: CSV with the header udid,KEY..., one row per device"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
@@ -114,6 +115,7 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_HMAC: a->hmac_key = val; break;
         case O_XCONF: a->xconf = val; break;
         case O_ECDSA: a->ecdsa = val; break;
+        case O_ESP_DS: return -mp_fd_esp_ds_refuse("factory-data build"); /* its file is never read */
         case O_XVALS: a->xvals = val; break;
         case O_LEDGER: a->ledger = val; break;
         case O_LEASE: a->lease = val; break;

@@ -193,6 +193,13 @@ int mp_fd_aes128_load(const char *path, mp_fd_opts *o) MP_MUST_CHECK;
  * hex digits (one line end allowed); the file's bytes are wiped. */
 int mp_fd_esp_hmac_load(const char *path, mp_fd_opts *o) MP_MUST_CHECK;
 
+/* --esp-ds (issue 20): always refused, without reading its file: the ESP32
+ * digital-signature peripheral signs with RSA keys only, so its encrypted key
+ * block cannot hold a Matter DAC key (ECDSA P-256). The message names the two
+ * forms that protect one: --esp32-ecdsa-efuse-key-id, --esp32-hmac-key.
+ * Returns MP_ERR_USAGE; cmd is the command shown ("factory-data build"). */
+int mp_fd_esp_ds_refuse(const char *cmd);
+
 /* ESP-IDF NVS keys partition (fd_esp32_enc.c): 4096 bytes, the 64-byte XTS
  * key, its CRC32 (NVS variant, little-endian), 0xFF. Load checks the CRC;
  * new draws a key (CSPRNG, halves distinct) and renders the partition. */

@@ -59,7 +59,7 @@
 #define FL_KEY_MASK 0x38
 #define FL_ECDSA_PERIPHERAL 0x08
 #define SEC_CFG_LEN 40
-enum { T_CA = 0, T_DEV = 1, T_KEY = 2, T_SEC_CFG = 6, T_MATTER = 201 };
+enum { T_CA = 0, T_DEV = 1, T_KEY = 2, T_DS_DATA = 3, T_DS_CTX = 4, T_SEC_CFG = 6, T_MATTER = 201 };
 enum { M_DISC = 0, M_VERIFIER, M_SALT, M_ITER, M_RDUID, M_COUNT };
 static const uint8_t magic[4] = {0x11, 0xBA, 0x5E, 0xBA};
 /* SEC1 ECPrivateKey for P-256: version 1, the scalar, the curve, the point. */
@@ -284,7 +284,7 @@ int fd_esp32_sc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_f
 {
     unsigned seen = 0, mseen = 0;
     size_t off = 0;
-    int rc = MP_OK, peripheral = 0, cfg = 0;
+    int rc = MP_OK, peripheral = 0, cfg = 0, ds = 0;
     if (len != SC_SIZE) return mp_err(MP_ERR_INVALID, "esp32-secure-cert: %zu bytes; the partition is 0x%x", len, SC_SIZE);
     while (rc == MP_OK && len - off >= SC_HDR && memcmp(buf + off, magic, 4) == 0) {
         const uint8_t *h = buf + off;
@@ -300,6 +300,8 @@ int fd_esp32_sc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_f
             if (type != T_KEY && h[4] != 0) return bad(off, "flags other than 0 (plain data) on a certificate are not read by matter-pki");
             rc = type == T_KEY ? key_of(h, n, off, o, d, &peripheral)
                                : fd_assign(d, type == T_CA ? F_PAI : F_DAC, &v, "esp32-secure-cert", type == T_CA ? "CA certificate" : "device certificate");
+        } else if (type == T_DS_DATA || type == T_DS_CTX) {
+            ds = 1; /* the RSA DS peripheral's key block: said below if there is no key */
         } else if (type == T_SEC_CFG && sub == 0) {
             if (cfg++) return bad(off, "a second entry of the same type and subtype");
             rc = sec_cfg(h + SC_HDR, n, off, d);
@@ -310,6 +312,10 @@ int fd_esp32_sc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_f
             rc = matter_of(sub, h + SC_HDR, n, off, d);
         }
         off += total;
+    }
+    if (rc == MP_OK && (seen & 3) == 3 && !(seen & 4) && ds) {
+        rc = mp_err(MP_ERR_INVALID, "esp32-secure-cert: the key is the digital-signature peripheral's encrypted key block (types 3, 4), "
+                                    "which holds an RSA key; a Matter DAC key is ECDSA P-256 (not a Matter device's partition)");
     }
     if (rc == MP_OK && seen != 7) {
         rc = mp_err(MP_ERR_INVALID, "esp32-secure-cert: the %s entry is missing", !(seen & 1) ? "CA certificate (PAI)" : !(seen & 2) ? "device certificate (DAC)" : "private key");
@@ -327,6 +333,17 @@ int fd_esp32_sc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_f
 int fd_esp32_sc_detect(const uint8_t *b, size_t n)
 {
     return n >= SC_HDR && memcmp(b, magic, 4) == 0 ? 2 : 0;
+}
+
+int mp_fd_esp_ds_refuse(const char *cmd)
+{
+    return mp_err(MP_ERR_USAGE,
+                  "%s --esp-ds: not applicable to a Matter DAC: the ESP32 digital-signature (DS) peripheral signs with RSA keys only "
+                  "(its encrypted key block, esp_secure_cert types 3 and 4, holds RSA parameters), and a DAC key is ECDSA P-256. "
+                  "For a key made in the chip and kept in an eFuse key block (ECDSA peripheral, ESP32-H2 and later; "
+                  "esp-matter-mfg-tool's --ds-peripheral --efuse-key-id) use --esp32-ecdsa-efuse-key-id N; "
+                  "for the DAC key in the partition encrypted under the chip's eFuse HMAC key use --esp32-hmac-key FILE",
+                  cmd);
 }
 
 int mp_fd_esp_hmac_load(const char *path, mp_fd_opts *o)

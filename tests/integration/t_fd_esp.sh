@@ -79,6 +79,12 @@ check "read back: the key's eFuse key id 1, no key, chain and verifier ok" bash 
 expect_err 10 "held in the chip, but the device has dac_key" "an off-chip key is refused (it would have to be burned from a file in clear)" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-secure-cert --esp32-ecdsa-efuse-key-id 1 --out ef2.bin
 expect_err 10 "esp_secure_cert partition" "an NVS without DAC and key but without its partition is refused" "$MP" factory-data pack --device nokey.json --format esp32 --esp32-ecdsa-efuse-key-id 1 --out ef3.bin
 check "nothing written on refusal" bash -c "[ ! -e ef2.bin ] && [ ! -e ef3.bin ]"
+# --esp-ds: the DS peripheral signs RSA only; a DAC key is P-256: refused, pointing at the two forms that apply
+head -c 1200 /dev/urandom > ds.bin
+DSWHY="--esp-ds: not applicable to a Matter DAC: .*RSA keys only.*ECDSA P-256.*--esp32-ecdsa-efuse-key-id N.*--esp32-hmac-key FILE"
+expect_err 2 "factory-data pack $DSWHY" "pack --esp-ds: refused, saying why and what to use" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-secure-cert --esp-ds ds.bin --out ds.out.bin
+expect_err 2 "$DSWHY" "pack --esp-ds with a file that does not exist: the same refusal (its file is never read)" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-secure-cert --esp-ds no-such-file --out ds.out.bin
+check "nothing written" test ! -e ds.out.bin
 
 # -- esp32-enc: NVS encryption -----------------------------------------------------------
 expect 0 "pack esp32-enc with the fixed keys partition" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-enc --esp32-nvs-keys "$GOLD/nvs_keys.bin" --out enc.bin
@@ -207,6 +213,8 @@ O5=$(sqlite3 state/ledger.sqlite "select max(id) from orders")
 "$MP" dac issue $H --order "$O5" --out-dir dacs5 --quiet > /dev/null
 expect_err 10 "held off the chip" "--esp32-ecdsa-efuse-key-id on an order of off-chip keys: refused before writing" "$MP" factory-data build --order "$O2" $B --format esp32-secure-cert --esp32-ecdsa-efuse-key-id 1 --out-dir fdx
 check "nothing written" test ! -e fdx
+expect_err 2 "factory-data build $DSWHY" "build --esp-ds: refused before anything is written" "$MP" factory-data build --order "$O5" $B --format esp32-secure-cert --esp-ds ds.bin --out-dir fdds
+check "nothing written" test ! -e fdds
 expect 0 "build chip-list devices: --format esp32 --esp32-nvs-encrypt --format esp32-secure-cert --esp32-ecdsa-efuse-key-id 1" "$MP" factory-data build --order "$O5" $B \
     --format esp32 --esp32-nvs-encrypt --format esp32-secure-cert --esp32-sc-commissionable --esp32-ecdsa-efuse-key-id 1 --out-dir fd5
 check "every chip-list device: encrypted NVS + partition naming eFuse key id 1, read back with every check" bash -c "n=0; while IFS=, read -r u _ _ _ _ pc _; do \"$MP\" factory-data inspect fd5/\$u.esp32.enc.bin --esp32-nvs-keys fd5/nvs_keys.bin --esp32-secure-cert fd5/\$u.esp_secure_cert.bin --pai pai.pem --cd cd.der --passcode \$((10#\$pc)) --json | jq -e '.device.dac_key_efuse_key_id == 1 and .device.dac_key == false and ([.checks[] | select(startswith(\"FAIL\"))] | length == 0)' > /dev/null || exit 1; n=\$((n + 1)); done < <(tail -n +2 fd5/onboarding.csv); [ \$n = 5 ]"

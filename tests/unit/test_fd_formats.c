@@ -342,6 +342,39 @@ static void test_esp32_sc_ecdsa_efuse(void)
     mp_fd_device_wipe(&back);
 }
 
+/* --esp-ds is refused with the reason and the two forms that apply, and a
+ * partition whose key is the RSA DS peripheral's block (types 3, 4) is read
+ * as such, not as a missing key. */
+static void test_esp32_sc_ds_refused(void)
+{
+    mp_fd_device d, back;
+    uint8_t *img = NULL;
+    size_t n = 0, l = 0;
+    int flags = -1;
+    CU_ASSERT_EQUAL(mp_fd_esp_ds_refuse("factory-data pack"), MP_ERR_USAGE);
+    const char *m = mp_err_msg();
+    CU_ASSERT(strstr(m, "factory-data pack --esp-ds") != NULL && strstr(m, "RSA keys only") != NULL && strstr(m, "ECDSA P-256") != NULL &&
+              strstr(m, "--esp32-ecdsa-efuse-key-id") != NULL && strstr(m, "--esp32-hmac-key") != NULL);
+    fdt_make_device(&d);
+    CU_ASSERT_EQUAL_FATAL(mp_fd_pack(MP_FD_ESP32_SC, &d, NULL, &img, &n), MP_OK);
+    const uint8_t *p = sc_find(img, n, 2, 0, &l, &flags);
+    CU_ASSERT_FATAL(p != NULL && l == 121 && flags == 0);
+    size_t at = (size_t)(p - img) - 12, crc_at = at + 12 + 128;
+    img[at + 8] = 3; /* ESP_SECURE_CERT_DS_DATA_TLV */
+    uint32_t c = mp_nvs_crc32(img + at, 12 + 128);
+    for (int i = 0; i < 4; i++) img[crc_at + i] = (uint8_t)(c >> (8 * i));
+    CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_ESP32_SC, img, n, &back), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "digital-signature peripheral's encrypted key block"));
+    img[at + 8] = 9; /* an unknown type instead: the key is simply missing */
+    c = mp_nvs_crc32(img + at, 12 + 128);
+    for (int i = 0; i < 4; i++) img[crc_at + i] = (uint8_t)(c >> (8 * i));
+    CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_ESP32_SC, img, n, &back), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "private key entry is missing"));
+    mp_free_secret(img, n);
+    mp_fd_device_wipe(&d);
+    mp_fd_device_wipe(&back);
+}
+
 /* esp32-enc: the test's own XTS decryption of the used entries gives the
  * clear esp32 image; keys partition CRC; no key, wrong key refused. */
 static void test_esp32_enc(void)
@@ -413,5 +446,6 @@ void register_fd_formats(void)
     TU_ADD(s, test_esp32_secure_cert);
     TU_ADD(s, test_esp32_sc_commissionable_hmac);
     TU_ADD(s, test_esp32_sc_ecdsa_efuse);
+    TU_ADD(s, test_esp32_sc_ds_refused);
     TU_ADD(s, test_esp32_enc);
 }
