@@ -134,6 +134,14 @@ xbad "before any" "a key before its namespace" 'k,data,u8\n' 'udid,k\nD,1\n'
 xbad "derived Wi-Fi entries" "Wi-Fi keys the generator expands are refused" 'wifi,namespace,\nsta.ssid,data,string\n' 'udid,sta.ssid\nD,x\n'
 xbad "column k: not hex" "odd hex is refused" 'app,namespace,\nk,data,hex2bin\n' 'udid,k\nD,abc\n'
 xbad "printable ASCII" "a key with a byte outside printable ASCII is refused" 'app,namespace,\nk\xc3\xa9,data,u8\n' 'udid,k\xc3\xa9\nD,1\n'
+printf 'app,namespace,\ns,data,string\n' > big.cfg
+{ printf 'udid,s\nD,'; head -c 4000 /dev/zero | tr '\0' a; printf '\n'; } > big.vals
+expect_err 10 "big.vals:2: column s: a string holds at most 3999 bytes \\(is 4000\\)" "a string over NVS's 3999 bytes names line and column" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32 --esp32-extra-config big.cfg --esp32-extra-values big.vals --out bad.bin
+printf 'app,namespace,\ns1,data,string\ns2,data,string\ns3,data,string\n' > fill.cfg
+{ printf 'udid,s1,s2,s3\nD'; for i in 1 2 3; do printf ,; head -c 3000 /dev/zero | tr '\0' b; done; printf '\n'; } > fill.vals
+expect_err 10 "does not fit a partition of 0x3000 bytes \\(the last page stays reserved\\); raise --partition-size" "esp32-enc: entries past the usable pages of --partition-size 0x3000 are refused" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-enc --esp32-nvs-keys "$GOLD/nvs_keys.bin" --partition-size 0x3000 --esp32-extra-config fill.cfg --esp32-extra-values fill.vals --out bad.bin
+expect 0 "the same entries fit 0x6000" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-enc --esp32-nvs-keys "$GOLD/nvs_keys.bin" --partition-size 0x6000 --esp32-extra-config fill.cfg --esp32-extra-values fill.vals --out fill.enc.bin
+check "and read back decrypted, each 3000-byte string whole" bash -c "\"$MP\" factory-data inspect fill.enc.bin --esp32-nvs-keys '$GOLD/nvs_keys.bin' --json | jq -e '[.nvs_other.app.s1, .nvs_other.app.s2, .nvs_other.app.s3] | map(length) == [3000, 3000, 3000]'"
 check "nothing written by the refusals" test ! -e bad.bin
 printf 'app,namespace,\ns,data,string\n' > u.cfg; printf 'udid,s\nD,a\xae\n' > u.vals
 expect 0 "a string that is not UTF-8 is stored as given" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32 --esp32-extra-config u.cfg --esp32-extra-values u.vals --out u.bin
