@@ -85,6 +85,16 @@ DSWHY="--esp-ds: not applicable to a Matter DAC: .*RSA keys only.*ECDSA P-256.*-
 expect_err 2 "factory-data pack $DSWHY" "pack --esp-ds: refused, saying why and what to use" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-secure-cert --esp-ds ds.bin --out ds.out.bin
 expect_err 2 "$DSWHY" "pack --esp-ds with a file that does not exist: the same refusal (its file is never read)" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-secure-cert --esp-ds no-such-file --out ds.out.bin
 check "nothing written" test ! -e ds.out.bin
+python3 - "$GOLD/golden.esp_secure_cert.bin" ds.part.bin <<'PY'
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], 'rb').read()); off = 0
+while b[off:off + 4] == b'\x11\xba\x5e\xba':  # the key entry (type 2) made type 3, the DS peripheral's data, CRC fixed
+    n = b[off + 10] | b[off + 11] << 8; end = off + 12 + n + (16 - n % 16) % 16
+    if b[off + 8] == 2: b[off + 8] = 3; b[end:end + 4] = struct.pack('<I', zlib.crc32(bytes(b[off:end]), 0xFFFFFFFF))
+    off = end + 4
+open(sys.argv[2], 'wb').write(b)
+PY
+expect_err 10 "digital-signature peripheral's encrypted key block \\(types 3, 4\\), which holds an RSA key" "inspect of a partition whose key is the RSA DS block says so" "$MP" factory-data inspect ds.part.bin
 
 # -- esp32-enc: NVS encryption -----------------------------------------------------------
 expect 0 "pack esp32-enc with the fixed keys partition" "$MP" factory-data pack --device "$GOLD/dev.json" --format esp32-enc --esp32-nvs-keys "$GOLD/nvs_keys.bin" --out enc.bin
