@@ -407,7 +407,8 @@ int mp_ledger_station_disable(mp_ledger *l, const char *name) MP_MUST_CHECK;
 int mp_ledger_each_station(mp_ledger *l, int (*cb)(void *ctx, const mp_station *s), void *ctx) MP_MUST_CHECK;
 /* A run's station: registered on first use (enabled), refused when disabled
  * (MP_ERR_UNAUTHORIZED) or, when the order has station assignments, not
- * assigned to it (MP_ERR_UNAUTHORIZED). Its own transaction. */
+ * assigned to it (MP_ERR_UNAUTHORIZED). Its own transaction. A registered
+ * station is only read (no write lock taken). */
 int mp_ledger_station_check(mp_ledger *l, const char *name, int64_t order_id) MP_MUST_CHECK;
 /* Is the station in the stations table (without registering it)? */
 int mp_ledger_station_exists(mp_ledger *l, const char *name, int *found) MP_MUST_CHECK;
