@@ -339,4 +339,18 @@ check "every DAC of the batch is the ledger's, for its device" bash -c 'for f in
 check "every DAC of the batch passes cert lint" bash -c "for f in o3/*.der; do \"$MP\" cert lint --type dac \$f > /dev/null || exit 1; done"
 kill -TERM "$K2_PID"; wait "$K2_PID"; check "the restarted server stops with exit 0" test $? = 0
 
+# the audit trail: every enrollment and every refusal, chained
+expect 0 "audit verify after every scenario above (SIGKILL included)" "$MP" audit verify
+"$MP" audit export --format jsonl > audit.jsonl
+jq -r 'select(.event == "est.enroll") | .detail.dacs // (.detail | fromjson? | .dacs) // empty' audit.jsonl | tr ' ' '\n' | grep . | sort > audit.dacs
+db "select c.station || ':' || c.udid from certificates c join dac_batches b on b.id = c.batch where b.dir = 'est:' order by 1" | sort > ledger.dacs
+check "est.enroll rows name every DAC the server recorded, once ($(wc -l < ledger.dacs) DACs)" bash -c "[ -s ledger.dacs ] && cmp -s audit.dacs ledger.dacs"
+check "one est.enroll row per commit, not per DAC" test "$(grep -c '"est.enroll"' audit.jsonl)" -lt "$(wc -l < ledger.dacs)"
+refused() { jq -r 'select(.event == "est.refuse") | (.detail | if type == "string" then fromjson else . end) | .reason' audit.jsonl | sort | uniq -c; }
+refused > audit.reasons
+for r in client_certificate station rate body csr key not_listed quota issued not_found method; do
+    check "est.refuse rows with reason $r" grep -qE " $r\$" audit.reasons
+done
+check "a refusal row carries its station, status and one-line reason" bash -c "jq -c 'select(.event == \"est.refuse\")' audit.jsonl | grep '\"station\":\"st1\"' | grep -q 'no chip on a trusted list'"
+
 finish
