@@ -85,6 +85,7 @@ typedef struct mp_dac_batch {
     time_t not_before, not_after;
     const char *dir;      /* absolute folder of its UDID.der files */
     const char *station;
+    int written;          /* recorded as written already (no files to write: serve) */
 } mp_dac_batch;
 
 typedef struct mp_cert_rec {
@@ -178,6 +179,11 @@ int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHE
  * station assignments) and its enabled flag, in conditional updates, then the
  * order's quota last. MP_ERR_QUOTA / MP_ERR_UNAUTHORIZED name what refused. */
 int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
+/* The same for k stations at once (serve: one group of requests), with the
+ * order's assignments read once and its quota taken once for the total;
+ * *failed = the index of the station refused (k when the order's quota was). */
+int mp_ledger_take_quota_stations(mp_ledger *l, int64_t order_id, const char *const *stations, const uint64_t *n, size_t k,
+                                  size_t *failed) MP_MUST_CHECK;
 int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b) MP_MUST_CHECK; /* sets b->id */
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
 /* Files: the certificates of the order's batches whose files are not

@@ -161,7 +161,10 @@ int mp_station_name_ok(const char *name)
     return 1;
 }
 
-int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n)
+/* Count n certificates against a station: registered at its first
+ * certificate, refused when disabled; with check_assign, its sub-quota when
+ * the order has station assignments. */
+static int count_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n, int check_assign)
 {
     char now[21];
     now_iso(now);
@@ -176,6 +179,7 @@ int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *sta
     if (mp_q_changes(q) != 1) {
         return mp_err(MP_ERR_UNAUTHORIZED, "station %s is disabled: it may not issue (station list)", station);
     }
+    if (!check_assign) return MP_OK;
     /* its sub-quota, when the order has station assignments */
     q = mp_q_get(l, "UPDATE order_stations SET issued=issued+?3 WHERE order_id=?1 AND station=?2 AND issued+?3<=quota");
     if (q == NULL) return MP_ERR_DB;
@@ -202,8 +206,38 @@ int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *sta
                           station, (long long)left, (long long)order_id, (unsigned long long)n);
         }
     }
+    return MP_OK;
+}
+
+int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n)
+{
+    int rc = count_station(l, order_id, station, n, 1);
     /* the order's quota last: its row is locked only until the commit */
-    return mp_ledger_take_quota(l, order_id, n);
+    return rc == MP_OK ? mp_ledger_take_quota(l, order_id, n) : rc;
+}
+
+int mp_ledger_take_quota_stations(mp_ledger *l, int64_t order_id, const char *const *stations, const uint64_t *n, size_t k,
+                                  size_t *failed)
+{
+    /* whether the order has station assignments: one read for all */
+    mp_q *q = mp_q_get(l, "SELECT count(*) FROM order_stations WHERE order_id=?1");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, order_id);
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "read station assignments");
+    int64_t assigned = mp_q_int(q, 0);
+    mp_q_reset(q);
+    uint64_t total = 0;
+    for (size_t i = 0; i < k; i++) {
+        int rc = count_station(l, order_id, stations[i], n[i], assigned > 0);
+        if (rc != MP_OK) {
+            if (failed) *failed = i;
+            return rc;
+        }
+        total += n[i];
+    }
+    if (failed) *failed = k;
+    /* the order's quota last: its row is locked only until the commit */
+    return mp_ledger_take_quota(l, order_id, total);
 }
 
 int mp_ledger_station_add(mp_ledger *l, const char *name)

@@ -425,30 +425,39 @@ static int record(mp_issuer *s, job **jobs, size_t n)
         }
         if (k == 0) continue;
         /* one batch per station of this order, each counted against the
-         * station (enabled, its sub-quota when the order has assignments)
-         * and then the order's quota, as dac issue counts a station's run */
-        int64_t first_batch = 0, last_batch = 0;
-        for (size_t b = a; rc == MP_OK && b < n; b++) {
+         * station (enabled, its sub-quota when the order has assignments),
+         * then the order's quota once for the lot, as dac issue counts a
+         * station's run */
+        const char *names[MP_EST_MAX_GROUP];
+        uint64_t counts[MP_EST_MAX_GROUP];
+        size_t ns = 0, failed = 0;
+        for (size_t b = a; b < n; b++) {
             job *j = jobs[b];
-            int first_of_station = j->ord == o && j->status == -1;
-            for (size_t c = a; first_of_station && c < b; c++) {
-                first_of_station = !(jobs[c]->ord == o && jobs[c]->status == -1 && strcmp(jobs[c]->station, j->station) == 0);
+            if (j->ord != o || j->status != -1) continue;
+            size_t i = 0;
+            while (i < ns && strcmp(names[i], j->station) != 0) i++;
+            if (i == ns) {
+                names[ns] = j->station;
+                counts[ns++] = 0;
             }
-            if (!first_of_station) continue;
-            uint64_t mine = 0;
-            for (size_t c = b; c < n; c++) {
-                mine += jobs[c]->ord == o && jobs[c]->status == -1 && strcmp(jobs[c]->station, j->station) == 0;
+            counts[i]++;
+        }
+        if ((rc = mp_ledger_take_quota_stations(l, o->is.order.id, names, counts, ns, &failed)) != MP_OK) break;
+        int64_t first_batch = 0, last_batch = 0;
+        for (size_t i = 0; rc == MP_OK && i < ns; i++) {
+            const job *j = NULL;
+            for (size_t b = a; j == NULL && b < n; b++) {
+                if (jobs[b]->ord == o && jobs[b]->status == -1 && strcmp(jobs[b]->station, names[i]) == 0) j = jobs[b];
             }
-            if ((rc = mp_ledger_take_quota_station(l, o->is.order.id, j->station, mine)) != MP_OK) break;
             mp_dac_batch bt = {.order_id = o->is.order.id, .pai_skid = o->is.order.pai_skid,
                                .not_before = j->not_before, .not_after = j->not_after,
-                               .dir = "est:", .station = j->station};
-            if ((rc = mp_ledger_add_batch(l, &bt)) != MP_OK || (rc = mp_ledger_batch_written(l, bt.id)) != MP_OK) break;
+                               .dir = "est:", .station = names[i], .written = 1};
+            if ((rc = mp_ledger_add_batch(l, &bt)) != MP_OK) break;
             if (first_batch == 0) first_batch = bt.id;
             last_batch = bt.id;
-            for (size_t c = b; rc == MP_OK && c < n; c++) {
+            for (size_t c = a; rc == MP_OK && c < n; c++) {
                 job *x = jobs[c];
-                if (x->ord != o || x->status != -1 || strcmp(x->station, j->station) != 0) continue;
+                if (x->ord != o || x->status != -1 || strcmp(x->station, names[i]) != 0) continue;
                 mp_cert_rec r;
                 mp_issue_rec(&o->is, x->udid, x->serial, x->der, x->der_len, &r);
                 r.not_before = x->not_before;
