@@ -216,6 +216,32 @@ int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c) MP_MUST_C
 /* Revoke every certificate of station `name`; *n receives how many were not revoked yet. */
 int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n) MP_MUST_CHECK;
 int mp_ledger_get_station_cert(mp_ledger *l, const char *serial, mp_station_cert *c, int *found) MP_MUST_CHECK;
+
+/* ---- a group of EST requests at once (ledger_est.c; one statement each on
+ * PostgreSQL, per-row operations on SQLite) -------------------------------- */
+/* The devices of n public keys: found[i] = 0 for a key on no list. */
+int mp_ledger_devices_by_keys(mp_ledger *l, const uint8_t *const *points, size_t n, mp_device *out, int *found) MP_MUST_CHECK;
+/* A station's standing for an order, read only: its certificate serials[i]
+ * (cert_found, cert), whether names[i] is in the stations table (exists) and
+ * then whether it may issue for the order (enabled and, when the order has
+ * assignments, assigned; why says what it may not). */
+typedef struct mp_station_standing {
+    int cert_found;
+    mp_station_cert cert;
+    int exists, allowed;
+    char why[200];
+} mp_station_standing;
+int mp_ledger_stations_standing(mp_ledger *l, int64_t order_id, const char *const *serials, const char *const *names,
+                                size_t n, mp_station_standing *out) MP_MUST_CHECK;
+/* Record n DACs of one order (recs[i].station set; proto: the order's batch
+ * fields) in the caller's transaction: one batch per station, marked
+ * written; the stations counted (refused when disabled or over a sub-quota),
+ * the order's quota taken once; the devices moved from authorized to issued.
+ * *first and *last: the batch IDs made. MP_ERR_UNAUTHORIZED (a station
+ * refused, a device not authorized), MP_ERR_QUOTA, MP_ERR_DUPLICATE: the
+ * caller rolls back. */
+int mp_ledger_add_est_group(mp_ledger *l, const mp_dac_batch *proto, const mp_cert_rec *recs, size_t n, int64_t *first,
+                            int64_t *last) MP_MUST_CHECK;
 int mp_ledger_each_station_revoked(mp_ledger *l, int (*cb)(void *ctx, const mp_station_cert *c), void *ctx) MP_MUST_CHECK;
 
 /* Revocation. */

@@ -178,39 +178,37 @@ static ord *order_get(mp_issuer *s, job *j)
 
 /* ---- checks against the ledger --------------------------------------------- */
 
-int mp_serve_station_check(mp_ledger *l, const job *j, int64_t order_id, char *why, size_t why_len)
+/* A station's verdict from its standing in the ledger: 0 or 403 and why. */
+static int verdict_of(const job *j, const mp_station_standing *st, char *why, size_t why_len)
 {
-    mp_station_cert sc;
-    int found = 0;
-    if (mp_ledger_get_station_cert(l, j->station_serial, &sc, &found) != MP_OK) {
-        snprintf(why, why_len, "station check failed: ledger error");
-        return 503;
-    }
-    if (!found || strcmp(sc.name, j->station) != 0) {
+    if (!st->cert_found || strcmp(st->cert.name, j->station) != 0) {
         snprintf(why, why_len, "station %s: client certificate serial %s was not issued by `station issue`", j->station,
                  j->station_serial);
         return 403;
     }
-    if (sc.revoked) {
+    if (st->cert.revoked) {
         snprintf(why, why_len, "station %s: client certificate serial %s is revoked", j->station, j->station_serial);
         return 403;
     }
     /* a station of the shared ledger's stations table (station add/disable,
      * order assign): enabled and, when the order has assignments, assigned */
-    if (mp_ledger_station_exists(l, j->station, &found) != MP_OK) {
-        snprintf(why, why_len, "station check failed: ledger error");
-        return 503;
-    }
-    if (found) {
-        int rc = mp_ledger_station_check(l, j->station, order_id);
-        if (rc != MP_OK) {
-            snprintf(why, why_len, "%s", rc == MP_ERR_DB ? "station check failed: ledger error" : mp_err_msg());
-            return rc == MP_ERR_DB ? 503 : 403;
-        }
+    if (st->exists && !st->allowed) {
+        snprintf(why, why_len, "%s", st->why);
+        return 403;
     }
     return 0;
 }
 
+int mp_serve_station_check(mp_ledger *l, const job *j, int64_t order_id, char *why, size_t why_len)
+{
+    mp_station_standing st;
+    const char *serial = j->station_serial, *name = j->station;
+    if (mp_ledger_stations_standing(l, order_id, &serial, &name, 1, &st) != MP_OK) {
+        snprintf(why, why_len, "station check failed: ledger error");
+        return 503;
+    }
+    return verdict_of(j, &st, why, why_len);
+}
 
 /* ---- keys in flight (under cmu) ------------------------------------------------ */
 
@@ -242,103 +240,148 @@ static void flight_remove(mp_issuer *s, job *j)
 
 /* ---- checks against the ledger (checker, read connection) ------------------------ */
 
-/* A station's verdict, asked once per group and station certificate. */
-typedef struct verdict {
-    const char *serial;
-    const ord *o;
-    int status;
-    char why[200];
-} verdict;
-
-typedef struct checks {
-    verdict v[MP_EST_MAX_GROUP];
-    size_t n;
-} checks;
-
-static int station_ok(mp_issuer *s, checks *c, job *j)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->v[i].o == j->ord && strcmp(c->v[i].serial, j->station_serial) == 0) {
-            if (c->v[i].status != 0) {
-                mp_job_refuse(j, c->v[i].status, c->v[i].status == 403 ? R_STATION : R_UNAVAILABLE, "%s", c->v[i].why);
-            }
-            return c->v[i].status == 0;
-        }
-    }
-    verdict *v = c->n < MP_EST_MAX_GROUP ? &c->v[c->n++] : &c->v[MP_EST_MAX_GROUP - 1];
-    v->serial = j->station_serial;
-    v->o = j->ord;
-    v->status = mp_serve_station_check(s->cfg.ledger_rd, j, j->ord->is.order.id, v->why, sizeof(v->why));
-    if (v->status != 0) mp_job_refuse(j, v->status, v->status == 403 ? R_STATION : R_UNAVAILABLE, "%s", v->why);
-    return v->status == 0;
-}
-
-/* The ledger checks of one enrollment, in the issue's order: station (403),
- * key on a trusted list (403), order open (409), device not issued yet
- * (409, or the same DAC again for a retry). Returns 1 when the job now
- * follows a request in flight for the same key; leaves j->status 0 when it
- * is to be signed. */
-static int check_job(mp_issuer *s, checks *c, job *j)
+/* The ledger checks of a group's enrollments, in the issue's order: station
+ * (403), key on a trusted list (403), order open (409), device not issued
+ * yet (409, or the same DAC again for a retry). Each kind of lookup is one
+ * query for the group. A request for a key in flight follows it (taken out
+ * of the group: *follows[i] = 1). Leaves j->status 0 for those to sign. */
+static void check_enrollments(mp_issuer *s, group *g, int *follows)
 {
     mp_ledger *l = s->cfg.ledger_rd;
-    mp_device d;
-    int found = 0;
-    if ((j->ord = order_get(s, j)) == NULL) return 0;
-    if (!station_ok(s, c, j)) return 0;
-    /* the same key in flight: its answer is this one's (looked up before
+    size_t n = g->n;
+    const char **serials = calloc(n, sizeof(char *)), **names = calloc(n, sizeof(char *));
+    const uint8_t **points = calloc(n, sizeof(uint8_t *));
+    mp_station_standing *st = calloc(n, sizeof(*st));
+    mp_device *dev = calloc(n, sizeof(*dev));
+    int *found = calloc(n, sizeof(int)), *vst = calloc(n, sizeof(int));
+    size_t *who = calloc(n, sizeof(size_t));
+    char (*vwhy)[200] = calloc(n, sizeof(*vwhy));
+    if (!serials || !names || !points || !st || !dev || !found || !vst || !who || !vwhy) {
+        for (size_t i = 0; i < n; i++) {
+            if (g->jobs[i]->kind == J_ENROLL && g->jobs[i]->status == 0) mp_job_refuse(g->jobs[i], 503, R_UNAVAILABLE, "out of memory");
+        }
+        goto end;
+    }
+    /* 1. stations: one lookup per order for the group's distinct certificates */
+    for (int oi = 0; oi < s->n_orders; oi++) {
+        const ord *o = s->orders[oi];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            job *j = g->jobs[i];
+            if (j->kind != J_ENROLL || j->status != 0 || j->ord != o) continue;
+            size_t v = 0;
+            while (v < k && strcmp(serials[v], j->station_serial) != 0) v++;
+            if (v == k) {
+                serials[k] = j->station_serial;
+                names[k] = j->station;
+                who[k++] = i;
+            }
+        }
+        if (k == 0) continue;
+        int rc = mp_ledger_stations_standing(l, o->is.order.id, serials, names, k, st);
+        for (size_t v = 0; v < k; v++) {
+            if (rc != MP_OK) {
+                vst[v] = 503;
+                snprintf(vwhy[v], sizeof(vwhy[v]), "station check failed: ledger error");
+            } else {
+                vst[v] = verdict_of(g->jobs[who[v]], &st[v], vwhy[v], sizeof(vwhy[v]));
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            job *j = g->jobs[i];
+            if (j->kind != J_ENROLL || j->status != 0 || j->ord != o) continue;
+            size_t v = 0;
+            while (strcmp(serials[v], j->station_serial) != 0) v++;
+            if (vst[v] != 0) mp_job_refuse(j, vst[v], vst[v] == 403 ? R_STATION : R_UNAVAILABLE, "%s", vwhy[v]);
+        }
+    }
+    /* 2. the same key in flight: its answer is this one's (looked up before
      * the ledger, which shows that request only once it is committed) */
-    pthread_mutex_lock(&s->cmu);
-    job *lead = flight_find(s, j);
-    if (lead != NULL) {
-        j->fnext = lead->followers;
-        lead->followers = j;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        job *j = g->jobs[i];
+        if (j->kind != J_ENROLL || j->status != 0) continue;
+        pthread_mutex_lock(&s->cmu);
+        job *lead = flight_find(s, j);
+        if (lead != NULL) {
+            j->fnext = lead->followers;
+            lead->followers = j;
+        }
+        pthread_mutex_unlock(&s->cmu);
+        if (lead != NULL) {
+            follows[i] = 1;
+            continue;
+        }
+        points[m] = j->csr.point;
+        who[m++] = i;
     }
-    pthread_mutex_unlock(&s->cmu);
-    if (lead != NULL) return 1;
-    if (mp_ledger_find_device_by_key(l, j->csr.point, &d, &found) != MP_OK) {
-        mp_job_refuse(j, 503, R_UNAVAILABLE, "ledger error");
-        return 0;
+    /* 3. the devices of the keys, one lookup */
+    if (mp_ledger_devices_by_keys(l, points, m, dev, found) != MP_OK) {
+        for (size_t v = 0; v < m; v++) mp_job_refuse(g->jobs[who[v]], 503, R_UNAVAILABLE, "ledger error");
+        goto end;
     }
-    if (!found) {
-        mp_dac_row r;
-        int named = 0, has = 0;
-        /* the chip the request names has a DAC for another key */
-        if (j->csr.cn[0] && mp_ledger_get_device(l, j->csr.cn, &d, &named) == MP_OK && named &&
-            mp_ledger_get_dac(l, d.udid, &r, &has) == MP_OK && has) {
-            mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC for another key", d.udid);
+    for (size_t v = 0; v < m; v++) {
+        job *j = g->jobs[who[v]];
+        mp_device *d = &dev[v];
+        if (!found[v]) {
+            mp_dac_row r;
+            mp_device named;
+            int isnamed = 0, has = 0;
+            /* the chip the request names has a DAC for another key */
+            if (j->csr.cn[0] && mp_ledger_get_device(l, j->csr.cn, &named, &isnamed) == MP_OK && isnamed &&
+                mp_ledger_get_dac(l, named.udid, &r, &has) == MP_OK && has) {
+                mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC for another key", named.udid);
+            } else {
+                mp_job_refuse(j, 403, R_NOT_LISTED, "the request's key belongs to no chip on a trusted list");
+            }
+            continue;
+        }
+        snprintf(j->udid, sizeof(j->udid), "%s", d->udid);
+        if (d->state != MP_DEV_AUTHORIZED) {
+            mp_dac_row r;
+            int has = 0;
+            if (d->state == MP_DEV_ISSUED && mp_ledger_get_dac(l, d->udid, &r, &has) == MP_OK && has &&
+                r.order_id == j->ord->is.order.id && r.der_len > 0 && r.der_len <= sizeof(j->der)) {
+                /* a retry: the same DAC bytes again */
+                memcpy(j->der, r.der, r.der_len);
+                j->der_len = r.der_len;
+                j->status = 200;
+                atomic_fetch_add(&s->m->retried, 1);
+                continue;
+            }
+            mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC%s", d->udid,
+                          d->state == MP_DEV_REVOKED ? " (revoked)" : has ? " under another order" : "");
+            continue;
+        }
+        if (j->ord->is.order.closed) {
+            mp_job_refuse(j, 409, R_QUOTA, "production order %s is closed", j->order);
+            continue;
+        }
+        /* to be signed: later requests for this key follow it (also later
+         * in this group) */
+        pthread_mutex_lock(&s->cmu);
+        job *lead = flight_find(s, j);
+        if (lead != NULL) {
+            j->fnext = lead->followers;
+            lead->followers = j;
+            follows[who[v]] = 1;
         } else {
-            mp_job_refuse(j, 403, R_NOT_LISTED, "the request's key belongs to no chip on a trusted list");
+            job **slot = flight_slot(s, j->csr.point);
+            j->hnext = *slot;
+            *slot = j;
         }
-        return 0;
+        pthread_mutex_unlock(&s->cmu);
     }
-    snprintf(j->udid, sizeof(j->udid), "%s", d.udid);
-    if (d.state != MP_DEV_AUTHORIZED) {
-        mp_dac_row r;
-        int has = 0;
-        if (d.state == MP_DEV_ISSUED && mp_ledger_get_dac(l, d.udid, &r, &has) == MP_OK && has &&
-            r.order_id == j->ord->is.order.id && r.der_len > 0 && r.der_len <= sizeof(j->der)) {
-            /* a retry: the same DAC bytes again */
-            memcpy(j->der, r.der, r.der_len);
-            j->der_len = r.der_len;
-            j->status = 200;
-            atomic_fetch_add(&s->m->retried, 1);
-            return 0;
-        }
-        mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC%s", d.udid,
-               d.state == MP_DEV_REVOKED ? " (revoked)" : has ? " under another order" : "");
-        return 0;
-    }
-    if (j->ord->is.order.closed) {
-        mp_job_refuse(j, 409, R_QUOTA, "production order %s is closed", j->order);
-        return 0;
-    }
-    /* to be signed: later requests for this key follow it */
-    pthread_mutex_lock(&s->cmu);
-    job **slot = flight_slot(s, j->csr.point);
-    j->hnext = *slot;
-    *slot = j;
-    pthread_mutex_unlock(&s->cmu);
-    return 0;
+end:
+    free(serials);
+    free(names);
+    free(points);
+    free(st);
+    free(dev);
+    free(found);
+    free(vst);
+    free(who);
+    free(vwhy);
 }
 
 /* ---- signing (workers) ------------------------------------------------------------ */
@@ -428,45 +471,26 @@ static int record(mp_issuer *s, job **jobs, size_t n)
          * station (enabled, its sub-quota when the order has assignments),
          * then the order's quota once for the lot, as dac issue counts a
          * station's run */
-        const char *names[MP_EST_MAX_GROUP];
-        uint64_t counts[MP_EST_MAX_GROUP];
-        size_t ns = 0, failed = 0;
+        mp_cert_rec *recs = calloc(k, sizeof(*recs));
+        size_t nr = 0;
+        if (recs == NULL) {
+            rc = mp_err(MP_ERR_GENERAL, "out of memory");
+            break;
+        }
         for (size_t b = a; b < n; b++) {
-            job *j = jobs[b];
-            if (j->ord != o || j->status != -1) continue;
-            size_t i = 0;
-            while (i < ns && strcmp(names[i], j->station) != 0) i++;
-            if (i == ns) {
-                names[ns] = j->station;
-                counts[ns++] = 0;
-            }
-            counts[i]++;
+            job *x = jobs[b];
+            if (x->ord != o || x->status != -1) continue;
+            mp_cert_rec *r = &recs[nr++];
+            mp_issue_rec(&o->is, x->udid, x->serial, x->der, x->der_len, r);
+            r->not_before = x->not_before;
+            r->not_after = x->not_after;
+            r->station = x->station;
         }
-        if ((rc = mp_ledger_take_quota_stations(l, o->is.order.id, names, counts, ns, &failed)) != MP_OK) break;
+        mp_dac_batch proto = {.order_id = o->is.order.id, .pai_skid = o->is.order.pai_skid,
+                              .not_before = recs[0].not_before, .not_after = recs[0].not_after, .dir = "est:", .written = 1};
         int64_t first_batch = 0, last_batch = 0;
-        for (size_t i = 0; rc == MP_OK && i < ns; i++) {
-            const job *j = NULL;
-            for (size_t b = a; j == NULL && b < n; b++) {
-                if (jobs[b]->ord == o && jobs[b]->status == -1 && strcmp(jobs[b]->station, names[i]) == 0) j = jobs[b];
-            }
-            mp_dac_batch bt = {.order_id = o->is.order.id, .pai_skid = o->is.order.pai_skid,
-                               .not_before = j->not_before, .not_after = j->not_after,
-                               .dir = "est:", .station = names[i], .written = 1};
-            if ((rc = mp_ledger_add_batch(l, &bt)) != MP_OK) break;
-            if (first_batch == 0) first_batch = bt.id;
-            last_batch = bt.id;
-            for (size_t c = a; rc == MP_OK && c < n; c++) {
-                job *x = jobs[c];
-                if (x->ord != o || x->status != -1 || strcmp(x->station, names[i]) != 0) continue;
-                mp_cert_rec r;
-                mp_issue_rec(&o->is, x->udid, x->serial, x->der, x->der_len, &r);
-                r.not_before = x->not_before;
-                r.not_after = x->not_after;
-                r.batch = bt.id;
-                r.station = x->station;
-                rc = mp_ledger_add_counted(l, &r);
-            }
-        }
+        rc = mp_ledger_add_est_group(l, &proto, recs, nr, &first_batch, &last_batch);
+        free(recs);
         if (rc == MP_OK) rc = audit_issued(s, jobs, n, o, first_batch, last_batch);
     }
     return rc;
@@ -697,7 +721,6 @@ static void check_group(mp_issuer *s, group *g)
 {
     time_t now = time(NULL);
     double t0 = mp_now();
-    checks *c = calloc(1, sizeof(*c));
     /* the orders' status and their DACs' validity (orders without
      * --valid-from start their DACs at the time of issuance) */
     for (int i = 0; i < s->n_orders; i++) {
@@ -711,23 +734,22 @@ static void check_group(mp_issuer *s, group *g)
             o->tmpl_at = now;
         }
     }
+    int follows[MP_EST_MAX_GROUP] = {0};
+    for (size_t i = 0; i < g->n; i++) {
+        job *j = g->jobs[i];
+        if ((j->ord = order_get(s, j)) == NULL || j->kind == J_ENROLL) continue;
+        if (j->kind == J_CACERTS) {
+            j->body = malloc(j->ord->cacerts_len);
+            if (j->body) memcpy(j->body, j->ord->cacerts, j->ord->cacerts_len);
+            j->body_len = j->body ? j->ord->cacerts_len : 0;
+        }
+        j->status = j->body || j->kind == J_CSRATTRS ? 200 : 500;
+    }
+    check_enrollments(s, g, follows);
     size_t kept = 0, to_sign = 0;
     for (size_t i = 0; i < g->n; i++) {
         job *j = g->jobs[i];
-        if (j->kind != J_ENROLL) {
-            if ((j->ord = order_get(s, j)) != NULL) {
-                if (j->kind == J_CACERTS) {
-                    j->body = malloc(j->ord->cacerts_len);
-                    if (j->body) memcpy(j->body, j->ord->cacerts, j->ord->cacerts_len);
-                    j->body_len = j->body ? j->ord->cacerts_len : 0;
-                }
-                j->status = j->body || j->kind == J_CSRATTRS ? 200 : 500;
-            }
-        } else if (c == NULL) {
-            mp_job_refuse(j, 503, R_UNAVAILABLE, "out of memory");
-        } else if (check_job(s, c, j)) {
-            continue; /* follows a request in flight */
-        }
+        if (follows[i]) continue; /* answered with the request it follows */
         if (pending(j)) {
             j->not_before = j->ord->is.tmpl.not_before;
             j->not_after = j->ord->is.tmpl.not_after;
@@ -736,7 +758,6 @@ static void check_group(mp_issuer *s, group *g)
         g->jobs[kept++] = j;
     }
     g->n = kept;
-    free(c);
     double t1 = mp_now();
     if (to_sign > 0) {
         if (mp_workers_start(&s->team, g, g->n) == MP_OK) {
