@@ -811,9 +811,42 @@ static void *checker_main(void *arg)
             continue;
         }
         check_group(s, g);
-        /* to the committer; at most one group waits while one commits */
+        /* to the committer; at most one group waits while one commits, and
+         * while it waits it takes in what arrives (checked and signed), so
+         * that a slow commit makes the next group larger, not the queue */
         pthread_mutex_lock(&s->cmu);
-        while (s->cqueued >= 1) pthread_cond_wait(&s->cspace, &s->cmu);
+        while (s->cqueued >= 1) {
+            if (g->n >= MP_EST_MAX_GROUP) {
+                pthread_cond_wait(&s->cspace, &s->cmu);
+                continue;
+            }
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->cspace, &s->cmu, &until);
+            if (s->cqueued == 0) break;
+            pthread_mutex_unlock(&s->cmu);
+            group more = {.n = 0};
+            pthread_mutex_lock(&s->mu);
+            while (s->head != NULL && g->n + more.n < MP_EST_MAX_GROUP) {
+                job *j = s->head;
+                s->head = j->next;
+                if (s->head == NULL) s->tail = NULL;
+                s->queued--;
+                j->next = NULL;
+                more.jobs[more.n++] = j;
+            }
+            pthread_mutex_unlock(&s->mu);
+            if (more.n > 0) {
+                check_group(s, &more);
+                for (size_t i = 0; i < more.n; i++) g->jobs[g->n++] = more.jobs[i];
+            }
+            pthread_mutex_lock(&s->cmu);
+        }
         if (s->ctail) s->ctail->next = g;
         else s->chead = g;
         s->ctail = g;
