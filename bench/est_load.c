@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ static void lat_add(lat *l, double x)
 }
 
 static void report(const char *mode, int stations, double el, long ok, long failed, lat *l, long next, int exhausted,
-                   double offered)
+                   double offered, long reused)
 {
     qsort(l->v, l->n, sizeof(double), cmp_d);
     size_t i99 = (size_t)((double)l->n * 0.99);
@@ -103,6 +104,12 @@ static void report(const char *mode, int stations, double el, long ok, long fail
            "\"p99_ms\":%.2f,\"next\":%ld",
            mode, stations, el, ok, failed, (double)ok / el, p50 * 1e3, p99 * 1e3, next);
     if (offered > 0) printf(",\"offered\":%.1f", offered);
+    if (reused >= 0) printf(",\"reused\":%ld", reused); /* connections that resumed a session */
+    struct rusage ru; /* the load generator's own CPU: its share of the cores */
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        printf(",\"client_cpu_s\":%.3f", (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                                              (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+    }
     printf("%s}\n", exhausted ? ",\"csrs_exhausted\":true" : "");
 }
 
@@ -121,6 +128,10 @@ static void hs_close(hs *c, int keep_session)
 {
     if (c->ssl != NULL) {
         if (keep_session) {
+            /* the server closes without close_notify: shut quietly, else
+             * OpenSSL marks the session not resumable at SSL_free */
+            SSL_set_quiet_shutdown(c->ssl, 1);
+            SSL_shutdown(c->ssl);
             SSL_SESSION *s = SSL_get1_session(c->ssl);
             if (s != NULL) {
                 SSL_SESSION_free(c->sess);
@@ -230,7 +241,7 @@ static int handshakes(const char *url, const char *dir, int n, int seconds, int 
         SSL_CTX_use_PrivateKey_file(c->ctx, path, SSL_FILETYPE_PEM);
         if (!resume) SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
     }
-    long ok = 0, failed = 0;
+    long ok = 0, failed = 0, reused = 0;
     double start = now(), end = start + seconds;
     int active = 0;
     for (int i = 0; i < n; i++) {
@@ -256,6 +267,7 @@ static int handshakes(const char *url, const char *dir, int n, int seconds, int 
             double t = now();
             if (r == 1) {
                 ok++;
+                reused += SSL_session_reused(c->ssl) == 1;
                 lat_add(&l, t - c->t0);
             } else {
                 failed++;
@@ -274,7 +286,7 @@ static int handshakes(const char *url, const char *dir, int n, int seconds, int 
         }
         if (active > 0) poll(pf, (nfds_t)n, 100);
     }
-    report(resume ? "resumed" : "handshakes", n, now() - start, ok, failed, &l, 0, 0, 0);
+    report(resume ? "resumed" : "handshakes", n, now() - start, ok, failed, &l, 0, 0, 0, reused);
     for (int i = 0; i < n; i++) {
         SSL_SESSION_free(cs[i].sess);
         SSL_CTX_free(cs[i].ctx);
@@ -389,7 +401,7 @@ int main(int argc, char **argv)
             s->t0 = interval > 0 ? s->t0 + interval : tt;
         }
     }
-    report(rate > 0 ? "enroll-paced" : "enroll", stations, now() - start, ok, failed, &l, next, exhausted, rate);
+    report(rate > 0 ? "enroll-paced" : "enroll", stations, now() - start, ok, failed, &l, next, exhausted, rate, -1L);
     for (int i = 0; i < stations; i++) {
         curl_easy_cleanup(ss[i].h);
         curl_slist_free_all(ss[i].hdr);

@@ -103,6 +103,52 @@ HZ=$(getconf CLK_TCK)
 hsm_limit() { # the bare signing loop, JOBS threads, about 2 s
     "$BB/dac_bench" hsm $((3000 * JOBS)) "$JOBS" pai.pem pai | jq -r .rate
 }
+# CPU samples, clock ticks, as one JSON object: the server's threads by name
+# (matter-pki = the event loop, mp-check, mp-commit, mp-sign = the signing
+# workers), our PostgreSQL's processes, and the whole machine (busy, of
+# nproc cores: what everybody else on it used too)
+sample() {
+    {
+        for t in /proc/"$SP"/task/*/stat; do
+            { read -r l < "$t"; } 2> /dev/null || continue
+            c=${l#*(}; c=${c%%)*}; r=(${l##*) })
+            echo "$c ${r[11]} ${r[12]}"
+        done
+        if [ -n "$PGT" ] && [ -s "$PGT/data/postmaster.pid" ]; then
+            pm=$(head -1 "$PGT/data/postmaster.pid")
+            for p in /proc/[0-9]*/stat; do
+                { read -r l < "$p"; } 2> /dev/null || continue
+                r=(${l##*) })
+                [ "${p#/proc/}" = "$pm/stat" ] || [ "${r[1]}" = "$pm" ] || continue
+                echo "postgres ${r[11]} ${r[12]}"
+            done
+        fi
+        awk '/^cpu /{print "machine", $2 + $3 + $4 + $7 + $8 + $9, 0}' /proc/stat
+        awk -v hz="$HZ" '{printf "wall %d 0\n", $1 * hz}' /proc/uptime
+    } | awk '{a[$1] += $2 + $3} END {for (k in a) printf "%s %d\n", k, a[k]}' |
+        jq -R -s -c '[split("\n")[] | select(length > 0) | split(" ") | {key: .[0], value: (.[1] | tonumber)}] | from_entries'
+}
+# verdict: our CPU per DAC (server threads, PostgreSQL, load generator) and
+# the ceiling it sets on these cores if nothing else ran; each rate as a
+# ratio of the limits measured in the same run; and what binds the row: the
+# machine's CPU when it is >= 90% busy (other helpers' work included), else
+# the busiest stage (event loop thread CPU; checker: check + sign, wall;
+# committer: ledger transactions, wall) when >= 80%, else the offered load
+# (paced) or the round trip (closed loop: each station waits for its answer)
+VERDICT='def pct: . * 100 | floor | tostring + "%";
+def verdict:
+  ((.cpu_us // {}) | del(.machine) | add // 0) as $ours
+  | . + {ours_cpu_us: $ours, ours_cores: ($ours * (.ok // 0) / 1e6 / .seconds),
+         cpu_ceiling: (if $ours > 0 then .ncpu * 1e6 / $ours else 0 end)}
+  | . + {vs_hsm: (if (.hsm_limit // 0) > 0 then .rate / .hsm_limit else null end),
+         vs_ledger: (if (.ledger_limit // 0) > 0 then .rate / .ledger_limit else null end),
+         vs_cpu: (if .cpu_ceiling > 0 then .rate / .cpu_ceiling else null end)}
+  | ([{k: "event loop", v: .busy.loop}, {k: "checker (check + sign)", v: ((.busy.check // 0) + (.busy.sign // 0))},
+      {k: "committer (ledger transactions)", v: (.busy.commit // 0)}] | max_by(.v)) as $st
+  | .binds = (if .machine_busy >= 0.9 then "CPU: machine \(.machine_busy | pct) busy, ours \(.ours_cores * 100 | floor / 100) of \(.ncpu) cores; busiest stage \($st.k) \($st.v | pct)"
+              elif $st.v >= 0.8 then "\($st.k) \($st.v | pct) busy"
+              elif (.offered // 0) > 0 and .rate >= 0.95 * .offered then "offered load (busiest stage \($st.k) \($st.v | pct))"
+              else "round trip: \(.stations) requests in flight (busiest stage \($st.k) \($st.v | pct))" end);'
 ROWS=$OUTD/est.jsonl
 : > "$ROWS"
 # one_run KIND STATIONS [RATE]
@@ -112,12 +158,12 @@ one_run() {
     lim=$(hsm_limit)
     start_serve "$led"
     l0=$(load)
-    m0=$(metrics); c0=$(cpu)
+    m0=$(metrics); c0=$(cpu); s0=$(sample)
     line=$("$BB/est_load" --url "$URL" --dir "$D" --stations "$s" --seconds "$SECS" ${rate:+--rate "$rate"})
-    m1=$(metrics); c1=$(cpu)
+    s1=$(sample); m1=$(metrics); c1=$(cpu)
     stop_serve
     jq -c -n --argjson r "$line" --arg kind "$kind" --arg lim "$lim" --arg load "$l0 -> $(load)" --arg m0 "$m0" --arg m1 "$m1" \
-        --argjson cpu "$(( c1 - c0 ))" --argjson hz "$HZ" '
+        --argjson cpu "$(( c1 - c0 ))" --argjson hz "$HZ" --argjson s0 "$s0" --argjson s1 "$s1" --argjson ncpu "$(nproc)" "$VERDICT"'
         def met($t): [$t | split("\n")[] | select(length > 0) | split(" ") | {key: .[0], value: (.[1] | tonumber)}] | from_entries;
         (met($m1)) as $b | (met($m0)) as $a | def d($k): ($b[$k] // 0) - ($a[$k] // 0);
         d("mp_dacs_issued_total") as $n |
@@ -125,8 +171,15 @@ one_run() {
               hsm_stage: (if d("mp_hsm_seconds_total") > 0 then $n / d("mp_hsm_seconds_total") else 0 end),
               ledger_limit: (if d("mp_commit_seconds_total") > 0 then $n / d("mp_commit_seconds_total") else 0 end),
               per_commit: (if d("mp_ledger_commits_total") > 0 then $n / d("mp_ledger_commits_total") else 0 end),
-              server_cpu_us: (if $n > 0 then $cpu / $hz * 1e6 / $n else 0 end)}' >> "$ROWS"
-    tail -1 "$ROWS" | jq -r '"\(.ledger) \(.stations) stations \(.mode): \(.rate) DACs/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms (HSM limit \(.hsm_limit | floor)/s, ledger limit \(.ledger_limit | floor)/s; load \(.load))"' >&2
+              server_cpu_us: (if $n > 0 then $cpu / $hz * 1e6 / $n else 0 end),
+              busy: {loop: ((($s1["matter-pki"] // 0) - ($s0["matter-pki"] // 0)) / ($s1.wall - $s0.wall)),
+                     check: (d("mp_check_seconds_total") / $r.seconds), sign: (d("mp_hsm_seconds_total") / $r.seconds),
+                     commit: (d("mp_commit_seconds_total") / $r.seconds)},
+              cpu_us: (if $n > 0 then ($s1 | del(.machine, .wall) | to_entries | map({key, value: ((.value - ($s0[.key] // 0)) / $hz * 1e6 / $n)}) | from_entries)
+                       + {client: (($r.client_cpu_s // 0) * 1e6 / $n)} else {} end),
+              machine_busy: ((($s1.machine // 0) - ($s0.machine // 0)) / ($s1.wall - $s0.wall) / $ncpu), ncpu: $ncpu}
+        | verdict' >> "$ROWS"
+    tail -1 "$ROWS" | jq -r '"\(.ledger) \(.stations) stations \(.mode): \(.rate) DACs/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms (HSM limit \(.hsm_limit | floor)/s, ledger limit \(.ledger_limit | floor)/s, CPU ceiling \(.cpu_ceiling | floor)/s; \(.binds); load \(.load))"' >&2
 }
 kinds=()
 case $WHICH in sqlite) kinds=(sqlite) ;; pg) kinds=(pg) ;; *) kinds=(sqlite pg) ;; esac
@@ -145,23 +198,38 @@ done
 say "new TLS connections, 16 clients, $SECS s"
 start_serve "$(fresh_ledger sqlite)"
 for mode in "" --resume; do
-    c0=$(cpu); l0=$(load)
+    c0=$(cpu); l0=$(load); s0=$(sample)
     line=$("$BB/est_load" --url "$URL" --dir "$D" --stations 16 --seconds "$SECS" --handshakes $mode)
-    c1=$(cpu)
+    s1=$(sample); c1=$(cpu)
     echo "$line" | jq -c --arg load "$l0 -> $(load)" --argjson cpu "$(( c1 - c0 ))" --argjson hz "$HZ" \
-        '. + {ledger: "-", load: $load, server_cpu_us: (if .ok > 0 then $cpu / $hz * 1e6 / .ok else 0 end)}' >> "$ROWS"
+        --argjson s0 "$s0" --argjson s1 "$s1" --argjson ncpu "$(nproc)" "$VERDICT"'
+        . as $r | $r + {ledger: "-", load: $load, server_cpu_us: (if .ok > 0 then $cpu / $hz * 1e6 / .ok else 0 end),
+              busy: {loop: ((($s1["matter-pki"] // 0) - ($s0["matter-pki"] // 0)) / ($s1.wall - $s0.wall))},
+              cpu_us: (if .ok > 0 then ($s1 | del(.machine, .wall) | to_entries | map({key, value: ((.value - ($s0[.key] // 0)) / $hz * 1e6 / $r.ok)}) | from_entries)
+                       + {client: ((.client_cpu_s // 0) * 1e6 / .ok)} else {} end),
+              machine_busy: ((($s1.machine // 0) - ($s0.machine // 0)) / ($s1.wall - $s0.wall) / $ncpu), ncpu: $ncpu}
+        | verdict' >> "$ROWS"
+    tail -1 "$ROWS" | jq -r '"\(.mode): \(.rate) connections/s (CPU ceiling \(.cpu_ceiling | floor)/s; \(.binds); load \(.load))"' >&2
 done
 stop_serve
 
 {
     echo "### EST service (\`matter-pki serve\`), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $SECS s per run, serve --jobs $JOBS"
     echo
-    echo "| ledger | stations | load | DACs/s | p50 ms | p99 ms | HSM limit /s | HSM stage /s | ledger limit /s | DACs per commit | server CPU µs/DAC | load average |"
-    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-    jq -r 'select(.mode | startswith("enroll")) | "| \(.ledger) | \(.stations) | \(if .offered then "paced \(.offered | floor)/s" else "closed loop" end) | \(.rate | floor) | \(.p50_ms) | \(.p99_ms) | \(.hsm_limit | floor) | \(.hsm_stage | floor) | \(.ledger_limit | floor) | \(.per_commit * 10 | floor / 10) | \(.server_cpu_us | floor) | \(.load) |"' "$ROWS"
+    echo "Ratios are the row's rate over a limit measured in the same run: **HSM** the bare signing loop"
+    echo "(dac_bench hsm, $JOBS threads, just before), **ledger** DACs per second of the committer's transaction"
+    echo "time, **CPU** the rate these $(nproc) cores would give if only our processes ran (their CPU per DAC:"
+    echo "server threads, PostgreSQL, load generator). CPU µs per DAC by thread: loop (TLS, HTTP, CSR check),"
+    echo "check, sign (the workers), commit, pg (PostgreSQL's processes), client (est_load)."
     echo
-    echo "| new TLS connections (16 clients, one GET /healthz each) | per second | p50 ms | p99 ms | server CPU µs/connection | load average |"
-    echo "|---|---:|---:|---:|---:|---|"
-    jq -r 'select(.mode == "handshakes" or .mode == "resumed") | "| \(if .mode == "resumed" then "resumed (session cache)" else "full handshake (ECDHE P-256, client certificate)" end) | \(.rate | floor) | \(.p50_ms) | \(.p99_ms) | \(.server_cpu_us | floor) | \(.load) |"' "$ROWS"
+    echo "| ledger | stations | mode | DACs/s | p50 ms | p99 ms | vs HSM limit | vs ledger limit | vs CPU ceiling | DACs per commit | CPU µs/DAC loop/check/sign/commit/pg/client | binds | load average |"
+    echo "|---|---:|---|---:|---:|---:|---|---|---|---:|---|---|---|"
+    jq -r 'def r($x; $l): if $x == null then "-" else "\($x * 100 | round / 100) (\($l | floor)/s)" end;
+        def u($k): (.cpu_us[$k] // 0 | round | tostring);
+        select(.mode | startswith("enroll")) | "| \(.ledger) | \(.stations) | \(if .offered then "paced \(.offered | floor)/s" else "closed loop" end) | \(.rate | floor) | \(.p50_ms) | \(.p99_ms) | \(r(.vs_hsm; .hsm_limit)) | \(r(.vs_ledger; .ledger_limit)) | \(r(.vs_cpu; .cpu_ceiling)) | \(.per_commit * 10 | floor / 10) | \(u("matter-pki"))/\(u("mp-check"))/\(u("mp-sign"))/\(u("mp-commit"))/\(u("postgres"))/\(u("client")) | \(.binds) | \(.load) |"' "$ROWS"
+    echo
+    echo "| new TLS connections (16 clients, one GET /healthz each) | per second | p50 ms | p99 ms | vs CPU ceiling | CPU µs/connection server/client | binds | load average |"
+    echo "|---|---:|---:|---:|---|---|---|---|"
+    jq -r 'select(.mode == "handshakes" or .mode == "resumed") | "| \(if .mode == "resumed" then "resumed (session cache)" else "full handshake (ECDHE P-256, client certificate)" end) | \(.rate | floor) | \(.p50_ms) | \(.p99_ms) | \(if .vs_cpu then "\(.vs_cpu * 100 | round / 100) (\(.cpu_ceiling | floor)/s)" else "-" end) | \(.server_cpu_us | floor)/\(.cpu_us.client // 0 | floor) | \(.binds) | \(.load) |"' "$ROWS"
 } > "$OUTD/est.md"
 cat "$OUTD/est.md"

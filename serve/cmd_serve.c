@@ -489,7 +489,20 @@ static void metrics(server *s, struct evhttp_request *req)
     evbuffer_free(b);
 }
 
-static void socket_options(struct bufferevent *bev, conn_info *ci)
+/* evhttp closes a connection without a TLS close_notify, and OpenSSL drops
+ * the session of a connection freed unshut from the session cache: no
+ * resumption ever. An HTTP message has its own framing, so a connection that
+ * ends after complete exchanges is marked shut (as a quiet shutdown does,
+ * nothing is sent) and its session stays resumable. */
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    if (ssl != NULL && SSL_is_init_finished(ssl)) SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+}
+
+static void socket_options(struct evhttp_connection *evcon, struct bufferevent *bev, conn_info *ci)
 {
     if (ci == NULL || ci->sock_set) return;
     int one = 1, fd = (int)bufferevent_getfd(bev);
@@ -497,6 +510,7 @@ static void socket_options(struct bufferevent *bev, conn_info *ci)
      * for delayed ACKs (~40 ms each) */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    evhttp_connection_set_closecb(evcon, on_close, NULL);
     ci->sock_set = 1;
 }
 
@@ -545,7 +559,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     static const char prefix[] = "/.well-known/est/";
-    if (bev != NULL) socket_options(bev, ci);
+    if (bev != NULL) socket_options(evcon, bev, ci);
     if (s->draining) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         refuse_now(s, req, NULL, NULL, 503, R_UNAVAILABLE, "the server is shutting down");

@@ -970,15 +970,18 @@ int mp_issuer_start(const mp_serve_cfg *cfg, mp_metrics *m, void (*done)(void *c
         s->states[j] = &s->worker_ids[j];
     }
     mp_workers_init(&s->team, cfg->jobs, s->states, sign_one);
+    s->team.name = "mp-sign"; /* thread names: bench/est_run.sh splits the CPU by them */
     *out = s;
     if (pthread_create(&s->th_commit, NULL, committer_main, s) != 0) {
         return mp_err(MP_ERR_GENERAL, "cannot start the ledger threads");
     }
     s->started_commit = 1;
+    pthread_setname_np(s->th_commit, "mp-commit");
     if (pthread_create(&s->th_check, NULL, checker_main, s) != 0) {
         return mp_err(MP_ERR_GENERAL, "cannot start the ledger threads");
     }
     s->started_check = 1;
+    pthread_setname_np(s->th_check, "mp-check");
     return MP_OK;
 }
 

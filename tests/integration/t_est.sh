@@ -145,7 +145,22 @@ cu foreign "$URL/line1/cacerts"
 is 403 "client certificate refused: unable to get local issuer" "a foreign CA's certificate: 403"
 post old "$URL/line1/simpleenroll" csr/d003.b64
 is 403 "certificate has expired" "an expired station certificate: 403"
+# TLS sessions: a second connection resumes the first's session (evhttp
+# closes without close_notify; the server keeps the session regardless), and a
+# resumed connection's station is checked again at its request
+sc() { # sc STATION [s_client args]: POST simpleenroll (d001 again: its DAC, 200) on a new connection; output in sc.txt
+    local s=$1; shift
+    { printf 'POST /.well-known/est/line1/simpleenroll HTTP/1.1\r\nHost: est\r\nContent-Type: application/pkcs10\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' "$(wc -c < csr/d001.b64)"
+      cat csr/d001.b64; sleep 0.5; } |
+        openssl s_client -connect "127.0.0.1:$A_PORT" -cert "$s.pem" -key "$s.key" -CAfile srvca.pem -ign_eof "$@" > sc.txt 2>&1
+}
+sc st3 -sess_out st3.sess
+check "a new session: full handshake, 200" bash -c "grep -q '^New, TLS' sc.txt && grep -q '^HTTP/1.1 200' sc.txt"
+sc st3 -sess_in st3.sess
+check "the next connection resumes it, 200" bash -c "grep -q '^Reused, TLS' sc.txt && grep -q '^HTTP/1.1 200' sc.txt"
 expect 0 "station revoke st3" "$MP" station revoke st3
+sc st3 -sess_in st3.sess
+check "a resumed session of a station revoked since: 403" bash -c "grep -q '^Reused, TLS' sc.txt && grep -q '^HTTP/1.1 403' sc.txt && grep -q 'st3.*revoked' sc.txt"
 expect_err 10 "no certificate that is not revoked" "revoking again says so" "$MP" station revoke st3
 post st3 "$URL/line1/simpleenroll" csr/d003.b64
 is 403 "st3.*revoked" "a station revoked in the ledger: 403 at once"
