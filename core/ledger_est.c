@@ -244,26 +244,17 @@ int mp_ledger_add_est_group(mp_ledger *l, const mp_dac_batch *proto, const mp_ce
         }
         counts[i]++;
     }
-    int64_t assigned = 0;
     mp_q *q = NULL;
-    if (rc == MP_OK && mp_ledger_is_pg(l)) {
-        if ((q = mp_q_get(l, "SELECT count(*) FROM order_stations WHERE order_id=?1")) == NULL) rc = MP_ERR_DB;
-        if (rc == MP_OK) {
-            mp_q_i64(q, 1, proto->order_id);
-            if (mp_q_step(q) != 1) rc = mp_ledger_err(l, "read station assignments");
-            else assigned = mp_q_int(q, 0);
-            mp_q_reset(q);
-        }
-    }
-    if (rc != MP_OK || !mp_ledger_is_pg(l) || assigned > 0 || n == 0) {
-        /* SQLite, or an order with sub-quotas: the per-row operations */
+    if (rc != MP_OK || !mp_ledger_is_pg(l) || n == 0) {
+        /* SQLite: the per-row operations */
         if (rc == MP_OK) rc = add_group_sqlite(l, proto, recs, n, names, counts, k, first, last);
         free(names);
         free(counts);
         return rc;
     }
-    /* PostgreSQL: the stations, the order's quota, then batches, devices
-     * and certificates in one statement */
+    /* PostgreSQL: the order's quota and the stations in one statement (only
+     * when the order has no station assignments: sub-quotas take the
+     * per-row path), then batches, devices and certificates in one */
     arr an = {0}, ac = {0}, au = {0}, as = {0}, ah = {0}, ad = {0}, ast = {0};
     char num[24], now[21];
     mp_ledger_now_iso(now);
@@ -292,24 +283,41 @@ int mp_ledger_add_est_group(mp_ledger *l, const mp_dac_batch *proto, const mp_ce
                *lh = arr_end(&ah), *ld = arr_end(&ad);
     if (rc == MP_OK && !(ln && lc && lu && lst && ls && lh && ld)) rc = mp_err(MP_ERR_GENERAL, "out of memory");
     if (rc == MP_OK &&
-        (q = mp_q_get(l, "INSERT INTO stations(name,enabled,issued,created_at)"
+        (q = mp_q_get(l, "WITH a AS (SELECT count(*) AS n FROM order_stations WHERE order_id=?4),"
+                         " o AS (UPDATE orders SET issued=issued+?5 WHERE id=?4 AND issued+?5<=quota AND closed=0"
+                         " AND (SELECT n FROM a)=0 RETURNING issued),"
+                         " s AS (INSERT INTO stations(name,enabled,issued,created_at)"
                          " SELECT v.name, 1, v.n, ?3 FROM unnest(?1::text[], ?2::bigint[]) AS v(name, n)"
+                         " WHERE EXISTS (SELECT 1 FROM o)"
                          " ON CONFLICT(name) DO UPDATE SET issued=stations.issued+excluded.issued WHERE stations.enabled=1"
-                         " RETURNING name")) == NULL) {
+                         " RETURNING name)"
+                         " SELECT (SELECT n FROM a), (SELECT count(*) FROM o), (SELECT count(*) FROM s)")) == NULL) {
         rc = MP_ERR_DB;
     }
+    int64_t assigned = 0;
     if (rc == MP_OK) {
         mp_q_txt(q, 1, ln);
         mp_q_txt(q, 2, lc);
         mp_q_txt(q, 3, now);
-        size_t got = 0;
-        int r;
-        while ((r = mp_q_step(q)) == 1) got++;
-        if (r < 0) rc = mp_ledger_err(l, "count against the stations");
-        else if (got != k) rc = mp_err(MP_ERR_UNAUTHORIZED, "a station of this group is disabled: it may not issue (station list)");
+        mp_q_i64(q, 4, proto->order_id);
+        mp_q_i64(q, 5, (int64_t)total);
+        if (mp_q_step(q) != 1) {
+            rc = mp_ledger_err(l, "count against the order and the stations");
+        } else if ((assigned = mp_q_int(q, 0)) == 0 && mp_q_int(q, 1) == 0) {
+            rc = mp_err(MP_ERR_QUOTA, "production order %lld is closed or has fewer than %llu of its quota left",
+                        (long long)proto->order_id, (unsigned long long)total);
+        } else if (assigned == 0 && mp_q_int(q, 2) != (int64_t)k) {
+            rc = mp_err(MP_ERR_UNAUTHORIZED, "a station of this group is disabled: it may not issue (station list)");
+        }
+        mp_q_reset(q);
     }
-    if (rc == MP_OK) rc = mp_ledger_take_quota(l, proto->order_id, total);
-    if (rc == MP_OK &&
+    int per_row = 0;
+    if (rc == MP_OK && assigned > 0) {
+        /* an order with sub-quotas: nothing was written above */
+        rc = add_group_sqlite(l, proto, recs, n, names, counts, k, first, last);
+        per_row = 1;
+    }
+    if (rc == MP_OK && !per_row &&
         (q = mp_q_get(l, "WITH v AS (SELECT * FROM unnest(?1::text[],?2::text[],?3::text[],?4::text[],?5::text[])"
                          " AS v(udid,station,serial,sha256,der)),"
                          " b AS (INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written)"
@@ -320,7 +328,7 @@ int mp_ledger_add_est_group(mp_ledger *l, const mp_dac_batch *proto, const mp_ce
                          " FROM v JOIN u ON u.udid=v.udid JOIN b ON b.station=v.station RETURNING batch")) == NULL) {
         rc = MP_ERR_DB;
     }
-    if (rc == MP_OK) {
+    if (rc == MP_OK && !per_row) {
         mp_q_txt(q, 1, lu);
         mp_q_txt(q, 2, lst);
         mp_q_txt(q, 3, ls);

@@ -96,6 +96,17 @@ check "two stations, one DAC left: one 200 and one 409 ($codes)" test "$codes" =
 check "the loser is told the quota is gone" bash -c "grep -q 'out of quota' body.txt || grep -q 'out of quota' race2.txt"
 check "order 'last': exactly 1 DAC, issued 1" test "$(db "select count(*) from dacs where order_id=$O2"),$(db "select issued from orders where id=$O2")" = 1,1
 
+# an order with station assignments: the station's sub-quota holds (the group
+# takes the per-row path), and an order without them counts its stations
+expect 0 "order create --label sub (quota 10)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 --label sub
+O3=$(db "select id from orders where label='sub'")
+expect 0 "order assign st2 a sub-quota of 1" "$MP" order assign --order "$O3" --station st2 --quota 1
+post st2 "$URL/sub/simpleenroll" csr/d008.b64; c1=$(cat code.txt)
+post st2 "$URL/sub/simpleenroll" csr/d009.b64; c2=$(cat code.txt)
+check "sub-quota 1: 200 then 409 ($c1 $c2)" test "$c1,$c2" = 200,409
+check "order 'sub': 1 DAC, its station's count 1" test "$(db "select count(*) from dacs where order_id=$O3"),$(db "select issued from orders where id=$O3"),$(db "select issued from order_stations where order_id=$O3 and station='st2'")" = 1,1,1
+check "line1's station st1 is counted in stations (one DAC so far)" test "$(db "select issued from stations where name='st1'")" = 1
+
 # concurrent requests are grouped into transactions
 E="--cert st1.pem --key st1.key --ca srvca.pem --order line1"
 expect 0 "est enroll --csr-dir (20 CSRs, 8 connections)" "$MP" est enroll --server "https://127.0.0.1:$A_PORT" $E --csr-dir b1 --out-dir o1 --jobs 8
