@@ -377,9 +377,7 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
     /* --bundle FILE: the run's folder (lock, staging) is FILE's folder */
     char folder[4096];
     if (a->bundle != NULL) {
-        const char *sl = strrchr(a->bundle, '/');
-        snprintf(folder, sizeof(folder), "%.*s", sl ? (int)(sl - a->bundle) : 1, sl ? a->bundle : ".");
-        if (folder[0] == 0) snprintf(folder, sizeof(folder), "/");
+        mp_bundle_folder(a->bundle, folder, sizeof(folder));
     } else {
         snprintf(folder, sizeof(folder), "%s", a->out_dir);
     }
@@ -396,8 +394,7 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
     is->out_dir = is->out_abs;
     char bundle_abs[4200];
     if (a->bundle != NULL) {
-        const char *sl = strrchr(a->bundle, '/');
-        snprintf(bundle_abs, sizeof(bundle_abs), "%s/%s", strcmp(is->out_abs, "/") ? is->out_abs : "", sl ? sl + 1 : a->bundle);
+        mp_bundle_abs(is->out_abs, a->bundle, bundle_abs, sizeof(bundle_abs));
         is->bundle = bundle_abs;
     }
     if ((a->layout && (rc = mp_layout_parse(a->layout, &is->layout)) != MP_OK) ||
