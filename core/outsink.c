@@ -115,6 +115,7 @@ int mp_bundle_open(mp_bundle *b, const char *path, int mode)
     if ((st.st_mode & 07777) != want && fchmod(b->fd, want) != 0) {
         return mp_err(MP_ERR_IO, "%s: cannot set its mode: %s", path, strerror(errno));
     }
+    b->mode = (int)want;
     return cut_torn(b->fd, path);
 }
 
@@ -177,6 +178,14 @@ int mp_bundle_add_blobs(mp_bundle *b, const char *udid, const char *serial, cons
 int mp_bundle_add(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len, const char *extra)
 {
     return mp_bundle_add_blobs(b, udid, serial, der, len, extra, NULL, 0);
+}
+
+int mp_bundle_private(mp_bundle *b)
+{
+    if (b->mode == 0600) return MP_OK;
+    if (fchmod(b->fd, 0600) != 0) return mp_err(MP_ERR_IO, "%s: cannot make it private (0600): %s", b->path, strerror(errno));
+    b->mode = 0600;
+    return MP_OK;
 }
 
 int mp_bundle_flush(mp_bundle *b)

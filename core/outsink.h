@@ -71,6 +71,8 @@ typedef struct mp_bundle_blob {
 } mp_bundle_blob;
 int mp_bundle_add_blobs(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
                         const char *extra, const mp_bundle_blob *blobs, size_t nblobs) MP_MUST_CHECK;
+/* The bundle is about to hold a private key: 0600 from now on. */
+int mp_bundle_private(mp_bundle *b) MP_MUST_CHECK;
 /* Append the buffered lines and fdatasync; on failure the file is cut back
  * to where it was (nothing half-written stays). */
 int mp_bundle_flush(mp_bundle *b) MP_MUST_CHECK;

@@ -141,13 +141,42 @@ static int key_from_image(const mp_fd_build *b, const mp_issued *d, const char *
     return MP_ERR_IO;
 }
 
-/* The off-chip key written by `dac issue --generate-keys` (SEC1 DER). */
+/* The off-chip key in the line of a `dac issue --generate-keys --bundle`
+ * (the DAC's recorded path is BUNDLE#UDID): "key", base64 PKCS#8 DER. */
+static int key_from_dac_bundle(const mp_issued *d, uint8_t scalar[32])
+{
+    char bundle[4096];
+    const char *hash = strrchr(d->path, '#');
+    char *line = NULL;
+    snprintf(bundle, sizeof(bundle), "%.*s", (int)(hash - d->path), d->path);
+    int rc = mp_bundle_line(bundle, d->udid, &line);
+    if (rc != MP_OK) return rc;
+    json_t *o = line ? json_loads(line, 0, NULL) : NULL;
+    const char *k = json_string_value(json_object_get(o, "key"));
+    uint8_t der[160];
+    long n = k ? mp_b64_decode(k, strlen(k), der, sizeof(der)) : -1;
+    rc = n == 138 && der[36 - 2] == 0x04 && der[36 - 1] == 0x20
+             ? (memcpy(scalar, der + 36, 32), MP_OK)
+             : mp_err(MP_ERR_IO, "its DAC private key is not in its line of %s (a bundle of dac issue --generate-keys holds it)", bundle);
+    mp_wipe(der, sizeof(der));
+    if (k != NULL) mp_wipe((void *)k, strlen(k));
+    json_decref(o);
+    if (line != NULL) mp_free_secret(line, strlen(line));
+    return rc;
+}
+
+/* The off-chip key written by `dac issue --generate-keys` (SEC1 DER), or
+ * in its bundle line. */
 static int read_key(const mp_fd_build *b, const mp_issued *d, const char *serial, uint8_t scalar[32])
 {
     static const uint8_t head[] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
     char path[1100];
     uint8_t *buf = NULL;
     size_t len = 0;
+    if (strchr(d->path, '#') != NULL && key_from_dac_bundle(d, scalar) == MP_OK) {
+        return MP_OK;
+    }
+    mp_err_clear();
     key_path(d, path, sizeof(path));
     int rc = mp_read_file(path, 4096, &buf, &len);
     if (rc != MP_OK) {
