@@ -15,7 +15,9 @@ q() {
 
 now_ns() { date +%s%N; }
 
-# measure CMD...: run CMD once; sets SECS (wall, from here) and RSS (peak KiB).
+# measure CMD...: run CMD once; sets SECS (wall, from here), RSS (peak KiB) and
+# USR / SYS (CPU seconds of the process and its threads in user space and in the
+# kernel: what binds a row shows in them, next to the load average).
 # Dirty data of earlier steps is written back first (sync, not timed): the syncfs
 # of a measured run would otherwise pay for it (a floor of 20,000 files measured
 # 5k to 20k/s without it, 20.1-20.2k/s with it).
@@ -23,14 +25,15 @@ measure() {
     local t0 t1
     sync
     t0=$(now_ns)
-    if ! /usr/bin/time -f '%M' -o "$W/time.txt" "$@" > "$W/cmd.out" 2> "$W/cmd.err"; then
+    if ! /usr/bin/time -f '%M %U %S' -o "$W/time.txt" "$@" > "$W/cmd.out" 2> "$W/cmd.err"; then
         echo "bench: failed: $*" >&2
         cat "$W/cmd.err" >&2
         exit 1
     fi
     t1=$(now_ns)
     SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
-    RSS=$(tail -n 1 "$W/time.txt")
+    read -r RSS USR SYS < <(tail -n 1 "$W/time.txt")
+    LOAD1=$(cut -d' ' -f1 /proc/loadavg)
 }
 
 # row KEY ORD GROUP LABEL N JOBS ITER RATE SECS RSS BYTES DISK LIMIT_KEY LIMIT_RATE PEER_KEY [FLOOR_KEY FLOOR_RATE]
@@ -40,10 +43,11 @@ row() {
         --argjson rss_kb "${10}" --argjson bytes_dev "${11}" --argjson disk_dev "${12}" \
         --arg limit_key "${13}" --argjson limit_rate "${14}" --arg peer_key "${15}" \
         --arg floor_key "${16:-}" --argjson floor_rate "${17:-0}" \
+        --argjson usr "${USR:-0}" --argjson sys "${SYS:-0}" --argjson load1 "${LOAD1:-0}" \
         '{key: $key, ord: $ord, group: $group, label: $lbl, n: $n, jobs: $jobs, iterations: $iterations,
           rate: $rate, seconds: $seconds, rss_kb: $rss_kb, bytes_dev: $bytes_dev, disk_dev: $disk_dev,
           limit_key: $limit_key, limit_rate: $limit_rate, peer_key: $peer_key,
-          floor_key: $floor_key, floor_rate: $floor_rate}' >> "$ROWS"
+          floor_key: $floor_key, floor_rate: $floor_rate, usr: $usr, sys: $sys, load1: $load1}' >> "$ROWS"
 }
 
 # out_size DIR COUNT: sets BYTES (apparent bytes per device) and DISK (allocated bytes per device).
@@ -135,16 +139,23 @@ issue() {
         "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "$peer" "$fk" "$fr"
 }
 
-# fd FORMAT JOBS ORDER COUNT ITERATIONS ORD OUTDIR: factory-data build, paired with the last limit.
+# fd FORMAT JOBS ORDER COUNT ITERATIONS ORD OUTDIR [bundle]: factory-data build, paired with the
+# last limit (and floor). bundle: every device's images in one JSON Lines file (--bundle
+# OUTDIR/fd.jsonl) instead of a file per image; paired with the limit only (no file per device).
 fd() {
-    local f=$1 j=$2 order=$3 n=$4 it=$5 ord=$6 dir=$7
+    local f=$1 j=$2 order=$3 n=$4 it=$5 ord=$6 dir=$7 kind=${8:-files} out=(--out-dir "$7") key label fk=$FLOOR_KEY fr=$FLOOR_RATE
+    key="fd-$f-it$it-j$j-n$n" label="factory-data build --format $f, $it iterations"
+    if [ "$kind" = bundle ]; then
+        out=(--bundle "$dir/fd.jsonl") key="fd-bundle-$f-it$it-j$j-n$n" fk="" fr=0
+        label="factory-data build --format $f --bundle, $it iterations (one JSON Lines file instead of a file per device)"
+    fi
     measure "$MP" factory-data build --order "$order" --product "$PRODUCT" --cd "$W/cd.der" --paa "$W/paa.pem" --cd-signer "$W/cd-signer.pem" --format "$f" \
-        --out-dir "$dir" --jobs "$j" --iterations "$it" --quiet
+        "${out[@]}" --jobs "$j" --iterations "$it" --quiet
     grep -q "for $n new device" "$W/cmd.out" || { echo "bench: factory-data built fewer than $n devices:" >&2;
         cat "$W/cmd.out" >&2; exit 1; }
     out_size "$dir" "$n"
-    row "fd-$f-it$it-j$j-n$n" "$ord" fd "factory-data build --format $f, $it iterations" "$n" "$j" "$it" \
-        "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "" "$FLOOR_KEY" "$FLOOR_RATE"
+    row "$key" "$ord" fd "$label" "$n" "$j" "$it" \
+        "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "" "$fk" "$fr"
     trash "$dir"
 }
 
@@ -226,6 +237,7 @@ machine_json() {
 # report ELAPSED LOAD_START LOAD_END: results.json, results.md, the table on stdout.
 report() {
     local cmd="make bench"
+    [ -n "${BENCH_ONLY:-}" ] && cmd="BENCH_ONLY=$BENCH_ONLY BENCH_N=$N BENCH_NS=$NS BENCH_RUNS=$RUNS make bench"
     cp "$ROWS" "$OUTD/rows.jsonl"
     [ "${BENCH_FULL:-0}" = 1 ] && cmd="BENCH_FULL=1 make bench"
     jq -s --argjson machine "$(machine_json)" --argjson elapsed "$1" --arg load_start "$2" --arg load_end "$3" \

@@ -13,8 +13,12 @@
 # BENCH_NS (small batch: scale rows and 10,000-iteration factory data, default
 # 10000), BENCH_RUNS (rounds, default 3; a round that would pass BENCH_BUDGET
 # seconds, default 540, is skipped), BENCH_PEER_N (openssl loop devices,
-# default 200), BENCH_OUT (default bench-out). Writes BENCH_OUT/results.md and
-# BENCH_OUT/results.json and prints the Markdown table.
+# default 200), BENCH_OUT (default bench-out), BENCH_ONLY=bundle (only the rows of
+# the outputs a line uses, issue 14: dac issue --jobs 2 with one file per device
+# against its limit and its floor, with --bundle against the same limit, and
+# factory-data build json with a file per device and with --bundle, each against
+# the PBKDF2 limit; BENCH_N, BENCH_NS and BENCH_RUNS apply). Writes
+# BENCH_OUT/results.md and BENCH_OUT/results.json and prints the Markdown table.
 set -euo pipefail
 MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
 BB=${MP_BENCH_BIN:?set MP_BENCH_BIN}
@@ -28,6 +32,8 @@ NPEER=${BENCH_PEER_N:-200}
 FULL=${BENCH_FULL:-0}
 OUTD=${BENCH_OUT:-bench-out}
 BUDGET=${BENCH_BUDGET:-540}
+ONLY=${BENCH_ONLY:-}
+case $ONLY in ""|bundle) ;; *) echo "bench: BENCH_ONLY=$ONLY: only 'bundle' is known" >&2; exit 2 ;; esac
 LIGHT=0
 for t in /usr/bin/time jq openssl; do
     command -v "$t" > /dev/null || { echo "bench: $t is missing (make deps installs it)" >&2; exit 1; }
@@ -69,8 +75,10 @@ q "$MP" cd create-signer "${H[@]}" --key-label b-cd --cn "Bench CD signer" --out
 q "$MP" cd create "${H[@]}" --signer-cert "$W/cd-signer.pem" --signer-key b-cd --product "$PRODUCT" \
     --authorized-paa "$W/paa.pem" --out "$W/cd.der"
 q "$MP" chips simulate --count "$N" --out "$W/chips" --quiet
-q "$MP" chips simulate --count "$NS" --out "$W/chips-small" --quiet
-peer_setup
+if [ -z "$ONLY" ]; then
+    q "$MP" chips simulate --count "$NS" --out "$W/chips-small" --quiet
+    peer_setup
+fi
 
 FORMATS=(nrf esp32 nxp)
 HEAVY=0 # seconds spent in the once-only big rows (round 1)
@@ -129,6 +137,8 @@ round() { # round R: every paired row once; the big factory-data rows only in ro
     issue_pair chips 2 "$NS" 30
     fd_pair json 2 "$ORDER" "$NS" 1000 60
     trash "$W/dacs"
+    fd_bundle_pair
+    trash "$W/dacs-gen"
     if [ "$r" = 1 ]; then # factory data at 10,000 iterations on $NS off-chip devices
         heavy gen_order "$NS"
         heavy fd_pair json 2 "$ORDER" "$NS" 10000 55
@@ -137,6 +147,27 @@ round() { # round R: every paired row once; the big factory-data rows only in ro
         trash "$W/dacs-gen"
     fi
     return 0
+}
+
+# factory data, json at 1,000 iterations on $NS off-chip devices (--jobs 2): one file per
+# device against the PBKDF2 limit and its floor, then --bundle against the limit
+fd_bundle_pair() {
+    gen_order "$NS"
+    fd_pair json 2 "$ORDER" "$NS" 1000 57
+    gen_order "$NS"
+    limit pbkdf2 2 1000
+    fd json 2 "$ORDER" "$NS" 1000 58 "$W/fd" bundle
+}
+round_bundle() { # BENCH_ONLY=bundle: the rows of issue 14's outputs, each paired with its limit
+    # one file per device: against the build-and-sign limit and the floor (signing plus
+    # one file per device, both cores signing and one writer thread)
+    issue_pair chips 2 "$N" 21
+    trash "$W/dacs"
+    # --bundle: against the same bare build-and-sign limit, measured right before it
+    issue_pair bundle 2 "${BENCH_BUNDLE_N:-$N}" 24
+    trash "$W/dacs"
+    fd_bundle_pair
+    trash "$W/dacs-gen"
 }
 
 ROUNDS=0
@@ -148,12 +179,12 @@ for r in $(seq 1 "$RUNS"); do
     fi
     say "round $r of $RUNS ($(( t - T0 )) s so far)"
     HEAVY=0
-    round "$r"
+    if [ "$ONLY" = bundle ]; then round_bundle; else round "$r"; fi
     LIGHT=$(( $(date +%s) - t - HEAVY ))
     ROUNDS=$r
 done
 
-if [ "$FULL" = 1 ]; then
+if [ "$FULL" = 1 ] && [ -z "$ONLY" ]; then
     say "BENCH_FULL: $NBIG devices ($(( $(date +%s) - T0 )) s so far)"
     q "$MP" chips simulate --count "$NBIG" --out "$W/chips-big" --quiet
     fresh_ledger

@@ -562,7 +562,8 @@ static int bundle_line(mp_fd_build *b, mp_bundle *bu, fd_item *it)
             return rc;
         }
         snprintf(names[nb], sizeof(names[nb]), "%s.%s", name, png ? "qr.png" : "qr.svg");
-        blobs[nb++] = (mp_bundle_blob){.key = png ? "qr-png" : "qr-svg", .name = names[nb - 1], .data = qr, .len = qlen};
+        blobs[nb] = (mp_bundle_blob){.key = png ? "qr-png" : "qr-svg", .name = names[nb], .data = qr, .len = qlen};
+        nb++;
     }
     snprintf(extra, sizeof(extra), ",\"dac_serial\":\"%s\"", it->dev.serial);
     rc = mp_bundle_add_blobs(bu, it->dev.udid, it->rec.serial, it->dev.der, it->dev.der_len, extra, blobs, nb);
