@@ -118,7 +118,8 @@ import_chips() {
         "$RSS" 0 0 "" 0 ""
 }
 
-# issue chips|gen|bundle JOBS ORDER COUNT ORD OUTDIR: dac issue, paired with the last limit.
+# issue chips|gen|bundle|perdev JOBS ORDER COUNT ORD OUTDIR: dac issue, paired with the last limit.
+# perdev: chip-list keys, --layout per-device (a folder and a file per device).
 # bundle: chip-list keys, every DAC in one JSON Lines file (--bundle OUTDIR/lot.jsonl)
 # instead of one file per device, so what binds is signing, not file creation.
 issue() {
@@ -129,12 +130,15 @@ issue() {
     elif [ "$kind" = bundle ]; then
         label="dac issue --bundle (chip-list keys, one JSON Lines file instead of a file per device)"
         extra=(--bundle "$dir/lot.jsonl")
+    elif [ "$kind" = perdev ]; then
+        label="dac issue --layout per-device (chip-list keys, a folder per device)"
+        extra=(--out-dir "$dir" --layout per-device)
     fi
     measure "$MP" dac issue "${H[@]}" --order "$order" "${extra[@]}" --count "$n" \
         --jobs "$j" --quiet
     out_size "$dir" "$n"
     local fk="" fr=0
-    [ "$kind" = chips ] && fk=$FLOOR_KEY fr=$FLOOR_RATE
+    [ "$kind" = chips ] || [ "$kind" = perdev ] && fk=$FLOOR_KEY fr=$FLOOR_RATE
     row "issue-$kind-j$j-n$n" "$ord" issue "$label" "$n" "$j" 0 "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" \
         "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "$peer" "$fk" "$fr"
 }

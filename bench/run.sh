@@ -90,7 +90,7 @@ issue_pair() {
     [ "$1" != gen ] && import_chips "$W/chips$([ "$3" = "$N" ] || echo -small)" "$3" $((10 + ($3 != N)))
     ORDER=$(new_order "$3")
     case $1 in
-    chips) limit hsm "$2"; floor hsm-file "$2" ;;
+    chips|perdev) limit hsm "$2"; floor hsm-file "$2" ;;
     bundle) limit hsm "$2" ;;
     *) limit hsm-keygen "$2" ;;
     esac
@@ -162,6 +162,9 @@ round_bundle() { # BENCH_ONLY=bundle: the rows of issue 14's outputs, each paire
     # one file per device: against the build-and-sign limit and the floor (signing plus
     # one file per device, both cores signing and one writer thread)
     issue_pair chips 2 "$N" 21
+    trash "$W/dacs"
+    # --layout per-device: a folder per device (what the layout costs against flat)
+    issue_pair perdev 2 "$N" 25
     trash "$W/dacs"
     # --bundle: against the same bare build-and-sign limit, measured right before it
     issue_pair bundle 2 "${BENCH_BUNDLE_N:-$N}" 24

@@ -307,3 +307,81 @@ int mp_bundle_line(const char *path, const char *udid, char **out)
     fclose(f);
     return MP_OK;
 }
+
+static int cmp_ent(const void *a, const void *b)
+{
+    return strcmp(((const mp_bundle_ent *)a)->udid, ((const mp_bundle_ent *)b)->udid);
+}
+
+void mp_bundle_index_close(mp_bundle_index *ix)
+{
+    for (size_t i = 0; i < ix->n; i++) free(ix->v[i].udid);
+    free(ix->v);
+    if (ix->fd >= 0) close(ix->fd);
+    ix->v = NULL;
+    ix->n = 0;
+    ix->fd = -1;
+}
+
+int mp_bundle_index_open(const char *path, mp_bundle_index *ix)
+{
+    static const char key[] = "{\"udid\":\"";
+    size_t cap = 0, vcap = 0;
+    char *line = NULL;
+    ssize_t ll;
+    off_t off = 0;
+    int rc = MP_OK;
+    memset(ix, 0, sizeof(*ix));
+    ix->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int dup_fd = ix->fd >= 0 ? dup(ix->fd) : -1;
+    FILE *f = dup_fd >= 0 ? fdopen(dup_fd, "r") : NULL;
+    if (f == NULL) {
+        int e = errno;
+        if (dup_fd >= 0) close(dup_fd);
+        if (ix->fd >= 0) close(ix->fd);
+        ix->fd = -1;
+        return e == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot read the bundle: %s", path, strerror(e));
+    }
+    for (size_t lineno = 1; (ll = getline(&line, &cap, f)) > 0; lineno++, off += ll) {
+        if (line[ll - 1] != '\n') break; /* a torn last line */
+        char *q = strncmp(line, key, sizeof(key) - 1) == 0 ? strchr(line + sizeof(key) - 1, '"') : NULL;
+        if (q == NULL) {
+            rc = mp_err(MP_ERR_INVALID, "%s:%zu: not a bundle line (expected {\"udid\":\"...\",...})", path, lineno);
+            break;
+        }
+        if (ix->n == vcap) {
+            vcap = vcap ? 2 * vcap : 4096;
+            mp_bundle_ent *nv = realloc(ix->v, vcap * sizeof(*nv));
+            if (nv == NULL) { rc = mp_err(MP_ERR_GENERAL, "out of memory"); break; }
+            ix->v = nv;
+        }
+        char *u = strndup(line + sizeof(key) - 1, (size_t)(q - line) - (sizeof(key) - 1));
+        if (u == NULL) { rc = mp_err(MP_ERR_GENERAL, "out of memory"); break; }
+        ix->v[ix->n++] = (mp_bundle_ent){.udid = u, .off = off, .len = (size_t)ll};
+    }
+    if (line != NULL) mp_free_secret(line, cap);
+    fclose(f);
+    if (rc != MP_OK) {
+        mp_bundle_index_close(ix);
+        return rc;
+    }
+    if (ix->n > 0) qsort(ix->v, ix->n, sizeof(*ix->v), cmp_ent);
+    return MP_OK;
+}
+
+int mp_bundle_index_line(const mp_bundle_index *ix, const char *udid, char **line)
+{
+    mp_bundle_ent k = {.udid = (char *)udid};
+    const mp_bundle_ent *e = ix->n > 0 ? bsearch(&k, ix->v, ix->n, sizeof(*ix->v), cmp_ent) : NULL;
+    *line = NULL;
+    if (e == NULL) return MP_OK;
+    char *p = malloc(e->len);
+    if (p == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    if (pread(ix->fd, p, e->len, e->off) != (ssize_t)e->len || p[e->len - 1] != '\n') {
+        mp_free_secret(p, e->len);
+        return mp_err(MP_ERR_IO, "a bundle line of %s changed while it was read", udid);
+    }
+    p[e->len - 1] = 0;
+    *line = p;
+    return MP_OK;
+}

@@ -83,7 +83,25 @@ int mp_bundle_udids(const char *path, char ***udids, size_t *n) MP_MUST_CHECK;
 int mp_bundle_has(char *const *udids, size_t n, const char *udid);
 void mp_bundle_udids_free(char **udids, size_t n);
 /* The complete line of udid in the bundle (malloc'd, without its newline;
- * free with mp_free_secret), or *line NULL when the bundle has none. */
+ * free with mp_free_secret), or *line NULL when the bundle has none. Reads
+ * the file up to that line: for one look-up; many use an index. */
 int mp_bundle_line(const char *path, const char *udid, char **line) MP_MUST_CHECK;
+
+/* Where each complete line of a bundle starts (sorted by UDID; no line is
+ * kept in memory): many look-ups, each one pread. Lines appended after
+ * mp_bundle_index_open are not in it. */
+typedef struct mp_bundle_ent {
+    char *udid;
+    off_t off;
+    size_t len; /* with the newline */
+} mp_bundle_ent;
+typedef struct mp_bundle_index {
+    int fd;
+    mp_bundle_ent *v;
+    size_t n;
+} mp_bundle_index;
+int mp_bundle_index_open(const char *path, mp_bundle_index *ix) MP_MUST_CHECK;
+int mp_bundle_index_line(const mp_bundle_index *ix, const char *udid, char **line) MP_MUST_CHECK;
+void mp_bundle_index_close(mp_bundle_index *ix);
 
 #endif

@@ -2,6 +2,7 @@
 #include "factory-data/build.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,46 @@ static void key_path(const mp_issued *d, char *out, size_t cap)
     snprintf(out, cap, "%.*s.key.der", (int)n, d->path);
 }
 
+/* Bundles read during a run: this run's own (images of devices built
+ * before, for a rebuild's key) and `dac issue --generate-keys --bundle`
+ * files (off-chip keys). Each is indexed once, at its first look-up, so a
+ * look-up is one pread whatever the lot's size; workers share the indexes. */
+#define FD_BUNDLES 8
+typedef struct fd_bundles {
+    pthread_mutex_t mu;
+    int n;
+    struct {
+        char path[4096];
+        mp_bundle_index ix;
+    } v[FD_BUNDLES];
+} fd_bundles;
+
+static int bundle_line_of(const mp_fd_build *b, const char *path, const char *udid, char **line)
+{
+    fd_bundles *c = b->bundles;
+    if (c == NULL) return mp_bundle_line(path, udid, line);
+    int rc = MP_OK, slot = -1;
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->n && slot < 0; i++) {
+        if (strcmp(c->v[i].path, path) == 0) slot = i;
+    }
+    if (slot < 0 && c->n < FD_BUNDLES) {
+        snprintf(c->v[c->n].path, sizeof(c->v[c->n].path), "%s", path);
+        if ((rc = mp_bundle_index_open(path, &c->v[c->n].ix)) == MP_OK) slot = c->n++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc != MP_OK) return rc;
+    return slot < 0 ? mp_bundle_line(path, udid, line) : mp_bundle_index_line(&c->v[slot].ix, udid, line);
+}
+
+static void bundles_free(fd_bundles *c)
+{
+    if (c == NULL) return;
+    for (int i = 0; i < c->n; i++) mp_bundle_index_close(&c->v[i].ix);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
 /* A device's output name: its UDID, or (--name-by serial) its serial number. */
 static const char *out_name(const mp_fd_build *b, const char *udid, const char *serial)
 {
@@ -98,7 +139,7 @@ static void image_of(const mp_fd_build *b, const char *udid, const char *serial,
         return;
     }
     char *line = NULL;
-    if (mp_bundle_line(b->bundle, udid, &line) != MP_OK || line == NULL) {
+    if (bundle_line_of(b, b->bundle, udid, &line) != MP_OK || line == NULL) {
         mp_err_clear();
         return;
     }
@@ -143,13 +184,13 @@ static int key_from_image(const mp_fd_build *b, const mp_issued *d, const char *
 
 /* The off-chip key in the line of a `dac issue --generate-keys --bundle`
  * (the DAC's recorded path is BUNDLE#UDID): "key", base64 PKCS#8 DER. */
-static int key_from_dac_bundle(const mp_issued *d, uint8_t scalar[32])
+static int key_from_dac_bundle(const mp_fd_build *b, const mp_issued *d, uint8_t scalar[32])
 {
     char bundle[4096];
     const char *hash = strrchr(d->path, '#');
     char *line = NULL;
     snprintf(bundle, sizeof(bundle), "%.*s", (int)(hash - d->path), d->path);
-    int rc = mp_bundle_line(bundle, d->udid, &line);
+    int rc = bundle_line_of(b, bundle, d->udid, &line);
     if (rc != MP_OK) return rc;
     json_t *o = line ? json_loads(line, 0, NULL) : NULL;
     const char *k = json_string_value(json_object_get(o, "key"));
@@ -173,7 +214,7 @@ static int read_key(const mp_fd_build *b, const mp_issued *d, const char *serial
     char path[1100];
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (strchr(d->path, '#') != NULL && key_from_dac_bundle(d, scalar) == MP_OK) {
+    if (strchr(d->path, '#') != NULL && key_from_dac_bundle(b, d, scalar) == MP_OK) {
         return MP_OK;
     }
     mp_err_clear();
@@ -764,6 +805,7 @@ int mp_fd_build_run(mp_fd_build *b)
     b->pack_on_main = ncpu > 0 && b->jobs < ncpu;
     mp_workers_init(&team, b->jobs, states, work);
     mp_issued *devs = calloc(CHUNK, sizeof(*devs)); /* one ledger page of devices */
+    if ((b->bundles = calloc(1, sizeof(*b->bundles))) != NULL) pthread_mutex_init(&b->bundles->mu, NULL);
     bufs[0].items = calloc(CHUNK, sizeof(fd_item));
     bufs[1].items = calloc(CHUNK, sizeof(fd_item));
     if (devs == NULL || bufs[0].items == NULL || bufs[1].items == NULL) {
@@ -820,6 +862,8 @@ end:
     mp_outdir_close(&od);
     mp_bundle_close(&bundle);
     mp_bundle_udids_free(b->have, b->nhave);
+    bundles_free(b->bundles);
+    b->bundles = NULL;
     b->have = NULL;
     b->nhave = 0;
     mp_fd_lists_close();

@@ -76,6 +76,7 @@ typedef struct mp_fd_build {
     uint64_t total;   /* devices of the order (or --udid), for the progress bar */
     char **have;      /* --bundle: the devices it held when the run started (sorted) */
     size_t nhave;
+    struct fd_bundles *bundles; /* indexes of the bundles keys and images are read from (build.c) */
     /* results */
     uint64_t built, rebuilt, skipped, keys_removed, revoked, chip_skipped;
 } mp_fd_build;

@@ -145,6 +145,23 @@ static void test_bundle_blobs(void)
     mp_free_secret(line, strlen(line));
     CU_ASSERT_EQUAL(mp_bundle_line(path, "U", &line), MP_OK); /* a prefix of a UDID is not that UDID */
     CU_ASSERT_PTR_NULL(line);
+    /* the index: each line by one pread */
+    FILE *f = fopen(path, "a");
+    fputs("{\"udid\":\"U0\",\"cut", f); /* a torn last line is not indexed */
+    fclose(f);
+    mp_bundle_index ix;
+    CU_ASSERT_EQUAL_FATAL(mp_bundle_index_open(path, &ix), MP_OK);
+    CU_ASSERT_EQUAL(ix.n, 2);
+    CU_ASSERT_EQUAL(mp_bundle_index_line(&ix, "U2", &line), MP_OK);
+    CU_ASSERT(line != NULL && strcmp(line, "{\"udid\":\"U2\",\"serial\":\"SN-2\",\"dac\":\"MAMCAQc=\",\"sha256\":"
+                                     "\"eceda61045db145d209debf0d245e44b5b1cc52e3c04266aa2a486fdb6a2b285\"}") == 0);
+    if (line) mp_free_secret(line, strlen(line));
+    CU_ASSERT_EQUAL(mp_bundle_index_line(&ix, "U0", &line), MP_OK);
+    CU_ASSERT_PTR_NULL(line);
+    mp_bundle_index_close(&ix);
+    CU_ASSERT_EQUAL(mp_bundle_index_open("/nonexistent/b.jsonl", &ix), MP_OK); /* no bundle: no lines */
+    CU_ASSERT_EQUAL(ix.n, 0);
+    mp_bundle_index_close(&ix);
     struct stat st;
     CU_ASSERT_EQUAL_FATAL(mp_bundle_open(&b, path, 0644), MP_OK); /* a 0600 bundle stays 0600 */
     mp_bundle_close(&b);
