@@ -379,6 +379,32 @@ static int files_exist(const mp_fd_build *b, const char *udid, const char *seria
     return stat(path, &st) == 0;
 }
 
+/* --bundle: a device's line holds an image of every format this run builds
+ * for it (and its label image). A line cannot be amended (one line a
+ * device), so a bundle made with other --format / --qr-images options is
+ * refused for this build before the device is touched. */
+static int bundle_line_covers(const mp_fd_build *b, const char *udid, unsigned fmask)
+{
+    char *line = NULL, pat[64];
+    int rc = bundle_line_of(b, b->bundle, udid, &line);
+    if (rc != MP_OK || line == NULL) return rc;
+    const char *missing = NULL;
+    for (int f = 0; missing == NULL && f < b->nformats; f++) {
+        if (!(fmask & (1u << f))) continue;
+        snprintf(pat, sizeof(pat), "\"%s\":{\"name\":\"", mp_fd_format_name(b->formats[f]));
+        if (strstr(line, pat) == NULL) missing = mp_fd_format_name(b->formats[f]);
+    }
+    if (missing == NULL && b->qr_images) {
+        missing = b->qr_images == MP_QR_PNG ? "qr-png" : "qr-svg";
+        snprintf(pat, sizeof(pat), "\"%s\":{\"name\":\"", missing);
+        if (strstr(line, pat) != NULL) missing = NULL;
+    }
+    mp_free_secret(line, strlen(line));
+    return missing == NULL ? MP_OK
+           : mp_err(MP_ERR_MISMATCH, "device %s: its line in %s has no %s image (that bundle was built with other --format or --qr-images options, and a line is never rewritten); give this build a new --bundle file",
+                    udid, b->bundle, missing);
+}
+
 /* The formats a device gets: all, less those that hold the DAC key when the
  * key stays in the chip. */
 static unsigned formats_for(const mp_fd_build *b, const mp_issued *d)
@@ -453,6 +479,10 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
                 continue;
             }
             c->n++;
+            if (b->bundle != NULL && mp_bundle_has(b->have, b->nhave, it->dev.udid) &&
+                (rc = bundle_line_covers(b, it->dev.udid, fmask)) != MP_OK) {
+                break;
+            }
             if (it->rec.written && files_exist(b, it->dev.udid, it->rec.serial, fmask)) {
                 it->state = ST_SKIP;
             } else {

@@ -79,6 +79,10 @@ check "each image's sha256 is the one the ledger recorded" bash -c "jq -r '.udid
 check "onboarding.csv still one row a device (the bundle run added none)" test "$(tail -n +2 lot2/onboarding.csv | wc -l)" = 5
 expect 0 "a bundle re-run: nothing to do" "$MP" factory-data build --order $O2 $T0 --format nrf --format esp32 --format nxp --format json --bundle lot2/lot.jsonl --qr-images svg
 check "5 already built, still 5 lines" bash -c "grep -q '0 new device(s), 0 rebuilt, 5 already built' out.txt && [ \$(wc -l < lot2/lot.jsonl) = 5 ]"
+expect 0 "a bundle re-run with fewer formats: its lines cover them" "$MP" factory-data build --order $O2 $T0 --format json --bundle lot2/lot.jsonl
+check "still 5 lines" test "$(wc -l < lot2/lot.jsonl)" = 5
+expect_err 12 "has no qr-png image .*give this build a new --bundle file" "a bundle made with other options is refused (a line is never rewritten)" "$MP" factory-data build --order $O2 $T0 --format json --bundle lot2/lot.jsonl --qr-images png
+check "and left as it was" test "$(wc -l < lot2/lot.jsonl)" = 5
 ln -s lot.jsonl lot2/link.jsonl
 expect_err 9 "symbolic link" "a bundle path that is a symbolic link is refused" "$MP" factory-data build --order $O2 $T0 --format json --bundle lot2/link.jsonl
 
