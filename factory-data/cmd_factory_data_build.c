@@ -349,7 +349,7 @@ int fd_build_main(int argc, char **argv)
     b.assign_path = a.assign;
     if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &b.ledger)) != MP_OK ||
         (rc = mp_ledger_get_order(b.ledger, (int64_t)order, &b.order)) != MP_OK || (rc = check_inputs(&b, &a, &cd)) != MP_OK ||
-        (rc = load_pai(&b)) != MP_OK || (rc = mp_ledger_fd_prepare(b.ledger)) != MP_OK ||
+        (rc = load_pai(&b)) != MP_OK ||
         (rc = mp_fd_build_precheck(&b)) != MP_OK || (rc = mp_fd_build_verify_cd(&b, &a.trust, &cd)) != MP_OK) {
         goto end;
     }
