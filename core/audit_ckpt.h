@@ -23,8 +23,23 @@ int mp_audit_sign_head(mp_ledger *l, mp_ks *ks, const mp_ks_key *key, int64_t ke
  * of that label is another key. */
 int mp_audit_checkpoint_if_key(mp_ledger *l, mp_ks *ks, int64_t *seq, mp_ks_key *key) MP_MUST_CHECK;
 
+/* Checkpoints in long runs: besides the one at the end of a command that
+ * wrote audit rows, one whenever the trail has grown by `every` rows (1,000;
+ * MATTER_PKI_AUDIT_EVERY overrides it, for tests) since the newest
+ * checkpoint, its own or another station's. Only when the token holds the
+ * ledger's audit key (else key_id stays 0 and nothing is done). */
+typedef struct mp_audit_every {
+    int64_t every, key_id, signed_seq;
+    mp_ks_key key;
+} mp_audit_every;
+int mp_audit_every_init(mp_audit_every *e, mp_ledger *l, mp_ks *ks) MP_MUST_CHECK;
+/* After a commit (outside a transaction): sign the head if a checkpoint is
+ * due; *seq = the row signed (0: none was due). Costs no database round
+ * trip until one is due (it compares the last row this handle appended). */
+int mp_audit_every_tick(mp_audit_every *e, mp_ledger *l, mp_ks *ks, int64_t *seq) MP_MUST_CHECK;
+
 typedef struct mp_audit_result {
-    uint64_t rows, checkpoints, ceremony_lines;
+    uint64_t rows, checkpoints, ceremony_lines, ceremony_signed;
     int64_t bad;        /* first bad sequence number (0: none) */
     long bad_line;      /* first bad ceremony log line (0: none) */
     char why[512];

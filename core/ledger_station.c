@@ -411,7 +411,9 @@ int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const 
     q = mp_q_get(l, "UPDATE audit_head SET hash=? WHERE id=1");
     if (q == NULL) return MP_ERR_DB;
     mp_q_blob(q, 1, r.hash, 32);
-    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "append to the audit trail");
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "append to the audit trail");
+    mp_ledger_audit_note(l, r.seq);
+    return MP_OK;
 }
 
 int mp_ledger_each_audit(mp_ledger *l, int (*cb)(void *, const mp_audit_row *), void *ctx)

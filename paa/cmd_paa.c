@@ -167,7 +167,7 @@ int paa_sign_pai_main(int argc, char **argv)
         (rc = mp_cert_write_pem(out, cert, c.force)) != MP_OK) {
         goto end;
     }
-    if ((rc = mp_ceremony_log(&c.rec, "paa sign-pai", mp_ks_token_label(ks), &paa.key, cert, out)) != MP_OK) {
+    if ((rc = mp_ceremony_log_signed(&c.rec, "paa sign-pai", ks, &paa.key, cert, out)) != MP_OK) {
         unlink(out);
         goto end;
     }

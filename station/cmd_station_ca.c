@@ -294,7 +294,7 @@ int station_issue_main(int argc, char **argv)
     }
     mp_ledger_rollback(l);
     if (rc == MP_OK && (rc = mp_cert_write_pem(out, x, c.force)) == MP_OK) {
-        rc = mp_ceremony_log(&c.rec, "station issue", mp_ks_token_label(ks), &ca.key, x, out);
+        rc = mp_ceremony_log_signed(&c.rec, "station issue", ks, &ca.key, x, out);
     }
     if (rc == MP_OK) printf("station %s: certificate serial %s written to %s\n", name, sc.serial, out);
 end:
