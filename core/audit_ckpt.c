@@ -24,6 +24,14 @@ int mp_audit_sign_head(mp_ledger *l, mp_ks *ks, const mp_ks_key *key, int64_t ke
     *seq = 0;
     memset(&c, 0, sizeof(c));
     if ((rc = mp_ledger_audit_head(l, &c.seq, c.hash)) != MP_OK || c.seq == 0) return rc;
+    mp_q *q = mp_q_get(l, "SELECT count(*) FROM audit_checkpoints WHERE seq=?");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, c.seq);
+    int r = mp_q_step(q);
+    int64_t have = r == 1 ? mp_q_int(q, 0) : 0;
+    mp_q_reset(q);
+    if (r != 1) return mp_ledger_err(l, "read the audit checkpoints");
+    if (have > 0) return MP_OK; /* the head is signed already */
     mp_time_iso(time(NULL), c.at);
     c.key_id = key_id;
     mp_audit_checkpoint_digest(&c, digest);
