@@ -125,6 +125,15 @@ check "its DCL state came along: nothing to export" grep -q "no changes" out.txt
 expect 0 "pai crl on the migrated ledger" "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out mig-pai2.crl --ledger "$D"
 check "the CRL number goes on after the copied one" test "$(( $(openssl crl -inform DER -in mig-pai2.crl -noout -crlnumber | cut -d= -f2) ))" = "$(( $(openssl crl -inform DER -in mig-pai.crl -noout -crlnumber | cut -d= -f2) + 1 ))"
 expect_err 8 "not empty" "ledger migrate into a ledger that is not empty" "$MP" ledger migrate $M --to "$D"
+# the verification reads every table back: a destination that changes a copied CRL record on the way in is caught
+DX=$(pg_newdb migbad)
+"$MP" station add probe --ledger "$DX" > /dev/null
+psql_ migbad "ALTER TABLE audit DISABLE TRIGGER audit_no_change; DELETE FROM audit; DELETE FROM stations;
+  UPDATE audit_head SET seq = 0, hash = '\\x0000000000000000000000000000000000000000000000000000000000000000';
+  CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN NEW.number := NEW.number + 1; RETURN NEW; END\$\$;
+  CREATE TRIGGER bump BEFORE INSERT ON crl_published FOR EACH ROW EXECUTE FUNCTION bump()" > /dev/null
+expect_err 14 "table crl_published differs after the copy.*nothing was kept" "a copy that differs is refused, naming the table" "$MP" ledger migrate $M --to "$DX"
+check "... and nothing was kept" test "$(psql_ migbad "select count(*) from devices")/$(psql_ migbad "select count(*) from crl_published")" = "0/0"
 expect 0 "issuing goes on in the migrated ledger" "$MP" dac issue $H --order $MO --count 4 --out-dir mig --ledger "$D" --quiet
 check "its IDs go on after the copied ones" test "$(psql_ migrated "select count(distinct batch) from dacs")" = "$(psql_ migrated "select count(*) from dac_batches")"
 
