@@ -68,6 +68,18 @@ int mp_audit_checkpoint_if_key(mp_ledger *l, mp_ks *ks, int64_t *seq, mp_ks_key 
     return mp_audit_sign_head(l, ks, key, ak.id, seq);
 }
 
+int mp_audit_command_end(mp_ledger *l, mp_ks *ks, const mp_ceremony_cfg *rec)
+{
+    int64_t seq = 0;
+    mp_ks_key key;
+    char what[64];
+    if (l == NULL || ks == NULL || mp_ledger_audit_last(l) == 0) return MP_OK;
+    int rc = mp_audit_checkpoint_if_key(l, ks, &seq, &key);
+    if (rc != MP_OK || seq == 0) return rc;
+    snprintf(what, sizeof(what), "audit checkpoint %lld", (long long)seq);
+    return mp_ceremony_log_audit_key(rec, what, ks, &key, NULL);
+}
+
 static int newest_checkpoint(mp_ledger *l, int64_t *seq)
 {
     mp_q *q = mp_q_get(l, "SELECT coalesce(max(seq), 0) FROM audit_checkpoints");

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ceremony.h"
 #include "keystore.h"
 #include "ledger.h"
 
@@ -22,6 +23,13 @@ int mp_audit_sign_head(mp_ledger *l, mp_ks *ks, const mp_ks_key *key, int64_t ke
  * the key's label for the ceremony log). MP_ERR_MISMATCH if the token's key
  * of that label is another key. */
 int mp_audit_checkpoint_if_key(mp_ledger *l, mp_ks *ks, int64_t *seq, mp_ks_key *key) MP_MUST_CHECK;
+
+/* At the end of a command that wrote audit rows through l (and holds the
+ * token ks open): sign the trail's head if this token holds the ledger's
+ * audit key, and record that in the ceremony log (its line signed by the
+ * key). Nothing when the command wrote no audit row or the token lacks the
+ * key. For any command (a dispatcher may call it after each one). */
+int mp_audit_command_end(mp_ledger *l, mp_ks *ks, const mp_ceremony_cfg *rec) MP_MUST_CHECK;
 
 /* Checkpoints in long runs: besides the one at the end of a command that
  * wrote audit rows, one whenever the trail has grown by `every` rows (1,000;

@@ -562,15 +562,9 @@ int dac_issue_main(int argc, char **argv)
         is.on_commit_ctx = &every;
     }
     rc = run_batch(&is, &a, c.force);
-    if (rc == MP_OK && is.issued > 0) {
+    if (rc == MP_OK) {
         /* a checkpoint of the audit rows this run wrote, when the token holds the audit key */
-        int64_t seq = 0;
-        mp_ks_key ak;
-        char what[64];
-        if ((rc = mp_audit_checkpoint_if_key(l, ks, &seq, &ak)) == MP_OK && seq > 0) {
-            snprintf(what, sizeof(what), "audit checkpoint %lld", (long long)seq);
-            rc = mp_ceremony_log_audit_key(&c.rec, what, ks, &ak, NULL);
-        }
+        rc = mp_audit_command_end(l, ks, &c.rec);
     }
     if (a.export_layout != NULL && is.out_abs[0] != 0 && (rc == MP_OK || a.csr_dir != NULL || a.csr_bundle != NULL)) {
         rc = export_layout(&is, rc);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <openssl/x509v3.h>
 
+#include "audit_ckpt.h"
 #include "ca.h"
 #include "ceremony.h"
 #include "revocation/crl.h"
@@ -176,6 +177,7 @@ static int sign_main(const crl_args *a, mp_common *c)
     if ((rc = mp_write_file(a->out, der, (size_t)n, 0644, c->force)) == MP_OK) {
         rc = mp_ceremony_log_signed(&c->rec, a->cmd, ks, delegated ? &skey : &ca.key, NULL, a->out);
     }
+    if (rc == MP_OK) rc = mp_audit_command_end(l, ks, &c->rec); /* the crl.issue row */
     if (rc == MP_OK && a->json) {
         rc = mp_json_print(json_pack("{sI ss sI sI sb}", "revoked", (json_int_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)),
                                      "out", a->out, "crl_number", (json_int_t)number, "days", (json_int_t)d, "delegated", delegated));

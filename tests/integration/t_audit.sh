@@ -72,7 +72,9 @@ expect_err 2 "MATTER_PKI_AUDIT_EVERY" "a bad MATTER_PKI_AUDIT_EVERY is refused" 
 
 # --- entries after the key: signed when the token holds it
 expect 0 "pai crl (token with the audit key)" "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out pai.crl
-check "its entry is signed" bash -c "tail -1 $LOG | jq -e '.command == \"pai crl\" and (.sig | length) > 100' > /dev/null"
+check "its entry is signed" bash -c "tail -2 $LOG | head -1 | jq -e '.command == \"pai crl\" and (.sig | length) > 100' > /dev/null"
+check "its audit row (crl.issue) gets a checkpoint at the command's end" test "$(db "select count(*) from audit_checkpoints c join audit a on a.seq = c.seq where a.event = 'crl.issue'")" = 1
+check "... recorded in the ceremony log" bash -c "tail -1 $LOG | jq -e '(.command | startswith(\"audit checkpoint \")) and (.sig | length) > 100' > /dev/null"
 "$MP" token init --label other --pin-file pin --so-pin-file sopin > /dev/null
 expect 0 "paa create with a token that lacks the audit key" "$MP" paa create --token other --pin-file pin --key-label paa-o --cn "Other PAA" --out paa-o.pem
 n_uns=$(wc -l < $LOG)
