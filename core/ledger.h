@@ -206,6 +206,8 @@ typedef struct mp_station_cert {
     int revoked;
     time_t revoked_at;
 } mp_station_cert;
+/* Both append an audit row (station.cert.issue; station.cert.revoke when
+ * *n > 0) in the caller's transaction. */
 int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c) MP_MUST_CHECK;
 /* Revoke every certificate of station `name`; *n receives how many were not revoked yet. */
 int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n) MP_MUST_CHECK;

@@ -472,6 +472,15 @@ static int count_station(void *ctx, const mp_station_cert *c)
     return MP_OK;
 }
 
+/* station.cert.issue counts 1, station.cert.revoke 10, other events nothing */
+static int audit_events(void *ctx, const mp_audit_row *r)
+{
+    int64_t *n = ctx;
+    if (strcmp(r->event, "station.cert.issue") == 0 && strcmp(r->station, "st1") == 0) *n += 1;
+    if (strcmp(r->event, "station.cert.revoke") == 0 && strcmp(r->objects, "station=st1") == 0) *n += 10;
+    return MP_OK;
+}
+
 static void test_labels_dacs_stations(void)
 {
     mp_ledger *l = fresh();
@@ -515,6 +524,10 @@ static void test_labels_dacs_stations(void)
     CU_ASSERT(found && sc.revoked);
     CU_ASSERT_EQUAL(mp_ledger_each_station_revoked(l, count_station, &revoked), MP_OK);
     CU_ASSERT_EQUAL(revoked, 1);
+    /* each change of a station certificate is an audit row (the second revoke changed nothing) */
+    int64_t ev = 0;
+    CU_ASSERT_EQUAL(mp_ledger_each_audit(l, audit_events, &ev), MP_OK);
+    CU_ASSERT_EQUAL(ev, 11); /* station.cert.issue = 1, station.cert.revoke = 10 */
     done(l);
 }
 
