@@ -130,6 +130,7 @@ typedef struct ck_ctx {
     mp_ledger *l;
     const uint8_t *pinned;
     int64_t last; /* the trail's last row */
+    int64_t good; /* the last checkpoint that verified */
     mp_audit_result *r;
     int64_t key_id;
     EVP_PKEY *key;
@@ -192,7 +193,11 @@ static int check_one(void *arg, const mp_audit_checkpoint *c)
     }
     if ((x->rc = row_hash(x->l, c->seq, h, &found)) != MP_OK) return x->rc;
     if (!found || memcmp(h, c->hash, 32) != 0) {
-        return bad(x, c->seq, "the row is not the one it signed (changed)", c->seq);
+        /* the chain held, so it was recomputed after a change somewhere after the last good checkpoint */
+        char what[160];
+        snprintf(what, sizeof(what), "the row is not the one it signed: a row from %lld to %lld was changed and the "
+                 "chain recomputed", (long long)x->good + 1, (long long)c->seq);
+        return bad(x, c->seq, what, c->seq);
     }
     if (x->key == NULL || x->key_id != c->key_id) {
         EVP_PKEY_free(x->key);
@@ -210,6 +215,7 @@ static int check_one(void *arg, const mp_audit_checkpoint *c)
     int ok = v != NULL && EVP_PKEY_verify_init(v) == 1 && EVP_PKEY_verify(v, c->sig, c->sig_len, digest, 32) == 1;
     EVP_PKEY_CTX_free(v);
     if (!ok) return bad(x, c->seq, "the signature does not verify", c->seq);
+    x->good = c->seq;
     return MP_OK;
 }
 

@@ -497,7 +497,12 @@ int mp_ledger_audit_verify(mp_ledger *l, int64_t *bad, char *why, size_t why_cap
     int64_t head = mp_q_int(q, 0);
     int same = p != NULL && n == 32 && memcmp(p, v.prev, 32) == 0;
     mp_q_reset(q);
-    if (head != v.expect - 1 || !same) {
+    if (head == v.expect - 1 && !same && head > 0) {
+        /* as many rows as were written, but the last is not the one the head recorded */
+        *bad = head;
+        snprintf(why, why_cap, "row %lld is not the row that was written last (the head holds another hash): it was "
+                 "changed and its hash recomputed", (long long)head);
+    } else if (head != v.expect - 1 || !same) {
         *bad = v.expect;
         snprintf(why, why_cap, "the trail ends at row %lld but %lld row(s) were written: row %lld onwards is missing",
                  (long long)(v.expect - 1), (long long)head, (long long)v.expect);
