@@ -82,7 +82,7 @@ static int checkpoint(mp_ledger *l, mp_ks *ks, const mp_common *c, int quiet_if_
     char cmd[64];
     if (seq > 0) snprintf(cmd, sizeof(cmd), "audit checkpoint %lld", (long long)seq);
     else snprintf(cmd, sizeof(cmd), "audit checkpoint");
-    rc = mp_ceremony_log_audit_key(&c->rec, cmd, ks, &key, NULL);
+    rc = seq > 0 ? mp_audit_log_checkpoint(l, &c->rec, cmd, ks, &key, seq) : mp_ceremony_log_audit_key(&c->rec, cmd, ks, &key, NULL);
     if (rc == MP_OK && seq > 0) printf("audit checkpoint at row %lld signed by %s\n", (long long)seq, ak.label);
     if (rc == MP_OK && seq == 0) printf("the audit trail's head has its checkpoint already; the ceremony log's head signed by %s\n", ak.label);
     return rc;

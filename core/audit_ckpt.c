@@ -15,6 +15,18 @@
 #include "ledger_int.h"
 #include "util.h"
 
+static int row_hash(mp_ledger *l, int64_t seq, uint8_t out[32], int *found);
+
+int mp_audit_log_checkpoint(mp_ledger *l, const mp_ceremony_cfg *rec, const char *what, mp_ks *ks, const mp_ks_key *key,
+                            int64_t seq)
+{
+    uint8_t h[32];
+    int found = 0;
+    int rc = row_hash(l, seq, h, &found);
+    if (rc == MP_OK && !found) rc = mp_err(MP_ERR_DB, "audit row %lld, just signed, cannot be read back", (long long)seq);
+    return rc == MP_OK ? mp_ceremony_log_checkpoint(rec, what, ks, key, seq, h) : rc;
+}
+
 int mp_audit_sign_head(mp_ledger *l, mp_ks *ks, const mp_ks_key *key, int64_t key_id, int64_t *seq)
 {
     mp_audit_checkpoint c;
@@ -77,7 +89,7 @@ int mp_audit_command_end(mp_ledger *l, mp_ks *ks, const mp_ceremony_cfg *rec)
     int rc = mp_audit_checkpoint_if_key(l, ks, &seq, &key);
     if (rc != MP_OK || seq == 0) return rc;
     snprintf(what, sizeof(what), "audit checkpoint %lld", (long long)seq);
-    return mp_ceremony_log_audit_key(rec, what, ks, &key, NULL);
+    return mp_audit_log_checkpoint(l, rec, what, ks, &key, seq);
 }
 
 static int newest_checkpoint(mp_ledger *l, int64_t *seq)
@@ -298,8 +310,40 @@ static void bad_line(mp_audit_result *r, long no, const char *path, const char *
  * trusted audit key verifies; and from the line that announced that key
  * (`audit init`) on, every line is covered by a signed line at or after it
  * (the signed bytes hold "prev": a signature covers all lines before). */
-static int check_ceremony(const char *path, const trusted *t, size_t nt, mp_audit_result *r)
+/* A signed checkpoint entry (audit_seq, audit_hash) held to the trail: 0
+ * when it matches or is no such entry, 1 when r->bad was set. */
+static int held_to_trail(mp_ledger *l, json_t *o, const char *path, long no, mp_audit_result *r, int *rc)
 {
+    json_t *js = json_object_get(o, "audit_seq");
+    const char *jh = json_string_value(json_object_get(o, "audit_hash"));
+    uint8_t want[32], have[32];
+    int found = 0;
+    if (!json_is_integer(js) || jh == NULL) return 0;
+    long long seq = (long long)json_integer_value(js);
+    if (strlen(jh) != 64 || mp_unhex(jh, want, sizeof(want)) != 32) {
+        bad_line(r, no, path, "has a malformed audit_hash");
+        return 1;
+    }
+    if ((*rc = row_hash(l, seq, have, &found)) != MP_OK) return 1;
+    if (!found) {
+        r->bad = seq > 0 ? seq : 1;
+        snprintf(r->why, sizeof(r->why), "%s line %ld records the signed checkpoint of row %lld, which the trail no longer "
+                 "has: rows were cut off its end (or the line is about a ledger copied from this one by `ledger migrate`)",
+                 path, no, seq);
+        return 1;
+    }
+    if (memcmp(want, have, 32) != 0) {
+        r->bad = seq;
+        snprintf(r->why, sizeof(r->why), "%s line %ld records the signed checkpoint of row %lld with another hash: a row up "
+                 "to %lld was changed, the chain recomputed and the checkpoint taken out of the ledger", path, no, seq, seq);
+        return 1;
+    }
+    return 0;
+}
+
+static int check_ceremony(mp_ledger *l, const char *path, const trusted *t, size_t nt, mp_audit_result *r)
+{
+    int hrc = MP_OK;
     FILE *f = fopen(path, "r");
     if (f == NULL) return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
     char *line = NULL, prev_hex[65] = "";
@@ -329,11 +373,12 @@ static int check_ceremony(const char *path, const trusted *t, size_t nt, mp_audi
                 last_signed = no;
                 r->ceremony_signed++;
                 if (announced == 0) announced = no;
+                (void)held_to_trail(l, o, path, no, r, &hrc);
             }
         }
         if (r->bad_line == 0 && announced == 0 && o != NULL && is_trusted_point(o, t, nt)) announced = no;
         json_decref(o);
-        if (r->bad_line) break;
+        if (r->bad_line || r->bad || hrc != MP_OK) break;
         uint8_t h[32];
         unsigned int hl = 0;
         EVP_Digest(line, len, h, &hl, EVP_sha256(), NULL);
@@ -342,7 +387,8 @@ static int check_ceremony(const char *path, const trusted *t, size_t nt, mp_audi
     }
     free(line);
     fclose(f);
-    if (r->bad_line == 0 && announced > 0 && last_signed < no) {
+    if (hrc != MP_OK) return hrc;
+    if (r->bad_line == 0 && r->bad == 0 && announced > 0 && last_signed < no) {
         bad_line(r, last_signed + 1 > announced ? last_signed + 1 : announced, path,
                  "and the lines after it are signed by no audit key of this ledger and no later signed line covers them"
                  " (written with a token that lacks the audit key, or added by hand): `audit checkpoint` with the audit"
@@ -371,5 +417,5 @@ int mp_audit_verify_all(mp_ledger *l, const uint8_t *pinned, const char *ceremon
     trusted t[16];
     size_t nt = 0;
     if ((rc = trusted_keys(l, pinned, t, 16, &nt)) != MP_OK) return rc;
-    return check_ceremony(ceremony_log, t, nt, r);
+    return check_ceremony(l, ceremony_log, t, nt, r);
 }

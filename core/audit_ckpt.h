@@ -31,6 +31,11 @@ int mp_audit_checkpoint_if_key(mp_ledger *l, mp_ks *ks, int64_t *seq, mp_ks_key 
  * key. For any command (a dispatcher may call it after each one). */
 int mp_audit_command_end(mp_ledger *l, mp_ks *ks, const mp_ceremony_cfg *rec) MP_MUST_CHECK;
 
+/* The ceremony log's entry for the checkpoint of row seq (command `what`),
+ * with the row's hash (mp_ceremony_log_checkpoint), signed by key. */
+int mp_audit_log_checkpoint(mp_ledger *l, const mp_ceremony_cfg *rec, const char *what, mp_ks *ks, const mp_ks_key *key,
+                            int64_t seq) MP_MUST_CHECK;
+
 /* Checkpoints in long runs: besides the one at the end of a command that
  * wrote audit rows, one whenever the trail has grown by `every` rows (1,000;
  * MATTER_PKI_AUDIT_EVERY overrides it, for tests) since the newest
@@ -54,7 +59,9 @@ typedef struct mp_audit_result {
 } mp_audit_result;
 /* Everything `audit verify` checks. pinned: the audit key's public point
  * from a file (NULL: the ledger's own); ceremony_log NULL or absent: not
- * checked. MP_OK with r->bad / r->bad_line set when something is wrong. */
+ * checked. MP_OK with r->bad / r->bad_line set when something is wrong. The
+ * log's signed checkpoint entries (audit_seq, audit_hash) are held to the
+ * trail: a row they name that is gone or has another hash sets r->bad. */
 int mp_audit_verify_all(mp_ledger *l, const uint8_t *pinned, const char *ceremony_log, mp_audit_result *r) MP_MUST_CHECK;
 
 #endif

@@ -267,12 +267,29 @@ int mp_ceremony_log_signed(const mp_ceremony_cfg *c, const char *command, mp_ks 
     return append(c, entry(c, command, ks ? mp_ks_token_label(ks) : "", key, cert, out_path), ks, NULL);
 }
 
-int mp_ceremony_log_audit_key(const mp_ceremony_cfg *c, const char *command, mp_ks *ks,
-                              const mp_ks_key *audit_key, const char *out_path)
+static json_t *key_entry(const mp_ceremony_cfg *c, const char *command, mp_ks *ks, const mp_ks_key *audit_key,
+                         const char *out_path)
 {
     char hex[131];
     json_t *o = entry(c, command, mp_ks_token_label(ks), audit_key, NULL, out_path);
     mp_hex(audit_key->point, 65, hex, 0);
     json_object_set_new(o, "audit_key", json_string(hex));
+    return o;
+}
+
+int mp_ceremony_log_audit_key(const mp_ceremony_cfg *c, const char *command, mp_ks *ks,
+                              const mp_ks_key *audit_key, const char *out_path)
+{
+    return append(c, key_entry(c, command, ks, audit_key, out_path), ks, audit_key);
+}
+
+int mp_ceremony_log_checkpoint(const mp_ceremony_cfg *c, const char *command, mp_ks *ks, const mp_ks_key *audit_key,
+                               int64_t seq, const uint8_t hash[32])
+{
+    char hex[65];
+    json_t *o = key_entry(c, command, ks, audit_key, NULL);
+    mp_hex(hash, 32, hex, 0);
+    json_object_set_new(o, "audit_seq", json_integer((json_int_t)seq));
+    json_object_set_new(o, "audit_hash", json_string(hex));
     return append(c, o, ks, audit_key);
 }

@@ -5,6 +5,8 @@
 #ifndef MP_CEREMONY_H
 #define MP_CEREMONY_H
 
+#include <stdint.h>
+
 #include <openssl/x509.h>
 
 #include "keystore.h"
@@ -39,6 +41,13 @@ int mp_ceremony_log_signed(const mp_ceremony_cfg *c, const char *command, mp_ks 
  * hex in "audit_key"), signed by that key. */
 int mp_ceremony_log_audit_key(const mp_ceremony_cfg *c, const char *command, mp_ks *ks,
                               const mp_ks_key *audit_key, const char *out_path) MP_MUST_CHECK;
+
+/* An audit checkpoint's entry: the same as mp_ceremony_log_audit_key, plus
+ * "audit_seq" (the row signed) and "audit_hash" (its hash, hex), so that
+ * `audit verify` can hold the ledger's trail to what the log recorded (a
+ * trail rewritten with its checkpoints deleted no longer matches). */
+int mp_ceremony_log_checkpoint(const mp_ceremony_cfg *c, const char *command, mp_ks *ks, const mp_ks_key *audit_key,
+                               int64_t seq, const uint8_t hash[32]) MP_MUST_CHECK;
 
 /* For `audit verify`: the digest a signed line's signature is over. line
  * (len bytes, no newline) must end with ,"sig":"HEX"}: *sig gets the hex

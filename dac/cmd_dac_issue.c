@@ -510,7 +510,7 @@ static int checkpoint_due(void *arg)
     int rc = mp_audit_every_tick(&x->e, x->l, x->ks, &seq);
     if (rc != MP_OK || seq == 0) return rc;
     snprintf(what, sizeof(what), "audit checkpoint %lld (every %lld rows)", (long long)seq, (long long)x->e.every);
-    return mp_ceremony_log_audit_key(x->rec, what, x->ks, &x->e.key, NULL);
+    return mp_audit_log_checkpoint(x->l, x->rec, what, x->ks, &x->e.key, seq);
 }
 
 int dac_issue_main(int argc, char **argv)
