@@ -109,8 +109,10 @@ int audit_init_main(mp_cmd *mc, int argc, char **argv)
     int rc = audit_parse(argc, argv, "audit init", "--key-label LABEL [--out audit-key.pem] --token T --pin-file F",
                          "Makes the audit key (ECDSA P-256, in the token, its own key: never the PAA's\n"
                          "or a PAI's), records its public key in the ledger and signs the first\n"
-                         "checkpoint. From then on `dac issue` signs a checkpoint at its end (and every\n"
-                         "1,000 audit rows in a long run), `audit checkpoint` signs one on demand, and\n"
+                         "checkpoint. From then on every command that writes audit rows signs a\n"
+                         "checkpoint at its end when its token holds the key (commands that need no\n"
+                         "token open it when given --pin-file or MATTER_PKI_PIN), `dac issue` also every\n"
+                         "1,000 audit rows in a long run, `audit checkpoint` signs one on demand, and\n"
                          "the ceremony log's lines are signed by the key when the token holds it.", &c, &a);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
     if (a.out && (rc = mp_check_output(a.out, c.force)) != MP_OK) return rc;
