@@ -68,6 +68,7 @@ static mp_opt opts[] = {
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
     {"lease", O_LEASE, OT_UINT, "SECONDS", "how long this run holds the devices it claimed before recording them (default 600)"},
     {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
@@ -483,7 +484,7 @@ int fd_build_main(mp_cmd *mc, int argc, char **argv)
     if ((rc = mp_cmd_open(mc, &c)) != MP_OK) goto end;
     b.ledger = mc->ledger;
     if ((rc = mp_ledger_get_order(b.ledger, (int64_t)order, &b.order)) != MP_OK || (rc = check_inputs(&b, &a, &cd)) != MP_OK ||
-        (rc = load_pai(&b)) != MP_OK || (rc = mp_ledger_fd_prepare(b.ledger)) != MP_OK ||
+        (rc = load_pai(&b)) != MP_OK ||
         (rc = mp_fd_build_precheck(&b)) != MP_OK || (rc = mp_fd_build_verify_cd(&b, &a.trust, &cd)) != MP_OK) {
         goto end;
     }
