@@ -69,7 +69,7 @@ run() {
 }
 
 : > rows.md
-run sqlite-1 "$T/ledger.sqlite" 1
+run sqlite-1 "$MATTER_PKI_STATE/ledger.sqlite" 1  # token init made it
 for k in 1 2 4; do run "pg-$k" "$(pg_newdb "b$k")" "$k"; done
 ratio=$(awk -v a="$(cat rate.pg-4)" -v b="$(cat rate.sqlite-1)" 'BEGIN { printf "%.2f", a / b }')
 {

@@ -180,6 +180,12 @@ int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHE
 int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
 int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b) MP_MUST_CHECK; /* sets b->id */
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
+/* The same for n certificates of one batch (c[k].batch, order and lease the
+ * same for all): a device whose lease was lost gets lost[k] = 1 and nothing
+ * recorded, the others are recorded (each once: a reused UDID or serial fails
+ * the call, MP_ERR_DUPLICATE, and the caller rolls back). On PostgreSQL with a
+ * lease, one set-based statement for the whole chunk. */
+int mp_ledger_add_counted_many(mp_ledger *l, const mp_cert_rec *c, size_t n, uint8_t *lost) MP_MUST_CHECK;
 /* Files: the certificates of the order's batches whose files are not
  * confirmed written, batch by batch (c->path always set), and the mark. */
 int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id,
