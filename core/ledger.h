@@ -178,6 +178,9 @@ int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHE
  * station assignments) and its enabled flag, in conditional updates, then the
  * order's quota last. MP_ERR_QUOTA / MP_ERR_UNAUTHORIZED name what refused. */
 int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
+/* Its first half, the station's count and sub-quota (mp_ledger_take_quota
+ * must follow in the same transaction, last). */
+int mp_ledger_count_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
 int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b) MP_MUST_CHECK; /* sets b->id */
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
 /* The same for n certificates of one batch (c[k].batch, order and lease the

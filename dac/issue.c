@@ -415,10 +415,12 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
         if (is->run.id != 0 && kept > 0) {
             rc = mp_ledger_run_count(is->ledger, is->run.id, kept);
         }
+        /* the station's rows first, then the two rows every station
+         * shares: the audit head and the order's quota (last), so that their
+         * locks are held for the fewest round trips */
+        if (rc == MP_OK && kept > 0) rc = mp_ledger_count_station(is->ledger, is->order.id, is->station, kept);
         if (rc == MP_OK) rc = mp_ledger_audit(is->ledger, is->station, "dac.issue", objects, detail);
-        if (rc == MP_OK && kept > 0) {
-            rc = mp_ledger_take_quota_station(is->ledger, is->order.id, is->station, kept);
-        }
+        if (rc == MP_OK && kept > 0) rc = mp_ledger_take_quota(is->ledger, is->order.id, kept);
     }
     if (rc == MP_OK) {
         rc = mp_ledger_commit(is->ledger);
