@@ -213,6 +213,23 @@ check "the run finishes the order although leases were lost under it (exit $rc)"
 check "it says which devices lost their reservation" grep -q "lost their reservation" ll.err
 ll_got="$(q "select issued from orders where id=$O6")/$(q "select count(distinct udid) from dacs where order_id=$O6")/$(ls ll | grep -c '[.]der$')"
 check "after lost leases: each device once, issued == certificates == files ($ll_got)" test "$ll_got" = "200/200/200"
+# a chunk is one set-based statement on PostgreSQL: a device that (wrongly)
+# already has a certificate row makes the constraint refuse the whole chunk;
+# nothing of it is recorded or lost, and once the row is gone a re-run
+# records every device of the chunk exactly once
+expect 0 "order create (quota 12)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 12
+O7=$(cat out.txt)
+X=$(q "select udid from devices where state=0 and key_origin=0 order by udid offset 2 limit 1")
+q "insert into dacs(udid,order_id,batch,serial,sha256,der) values('$X',$O7,(select min(id) from dac_batches),'\xdeadbeef01','\x01','\x01')" > /dev/null
+expect 16 "a chunk with a device that already has a certificate row is refused (exit 16)" "$MP" dac issue $H --order $O7 --out-dir dup --station line-d --block 6 --quiet
+check "the message names the duplicated device" grep -q "$X" err.txt
+check "nothing of the refused chunk is recorded (only the planted row, quota untouched)" test "$(q "select count(*) from dacs where order_id=$O7"),$(q "select issued from orders where id=$O7")" = "1,0"
+check "no device was left issued without its certificate or still reserved" test "$(q "select count(*) from devices d where (state=1 and not exists(select 1 from dacs c where c.udid=d.udid)) or (state=3 and lease_order=$O7)")" = 0
+check "no file was written for the refused chunk" test "$(ls dup 2> /dev/null | grep -c '[.]der$')" = 0
+q "delete from dacs where serial='\xdeadbeef01'" > /dev/null
+expect 0 "the re-run without the planted row finishes the order" "$MP" dac issue $H --order $O7 --out-dir dup --station line-d --block 6 --quiet
+dup_got="$(q "select issued from orders where id=$O7")/$(q "select count(*) from dacs where order_id=$O7")/$(q "select count(distinct udid) from dacs where order_id=$O7")/$(ls dup | grep -c '[.]der$')/$(q "select count(*) from dacs where udid='$X'")"
+check "each device of the order once, the planted device too ($dup_got)" test "$dup_got" = "12/12/12/12/1"
 
 # the README's station role: INSERT-only on the record, issuing works, editing does not
 q "CREATE ROLE station LOGIN;
