@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
 # stations.sh - `make bench-stations`: chip-list issuance by 1, 2 and 4
 # stations (processes, --jobs 1 each) on one PostgreSQL ledger against one
-# station on SQLite, measured in the same run: total devices/s, p50/p99 time
-# per ledger transaction (MATTER_PKI_LEDGER_STATS, begin to commit), peak
-# memory of each station (/usr/bin/time) and of the server (RSS of its
-# processes, sampled). PostgreSQL 15 runs in a temporary folder (Unix socket).
-# BENCH_STATIONS_N devices per configuration (default 20000); writes
-# BENCH_OUT/stations.md (default bench-out).
+# station on SQLite, measured in the same run and paired: each round runs
+# sqlite-1, pg-1, pg-2 and pg-4 back to back (a fresh ledger each), and a
+# PostgreSQL row's ratio is taken against the SQLite run of its own round, so
+# load from other users moves both sides; the table shows medians over the
+# rounds. Per row: total devices/s, p50/p99 time per ledger transaction
+# (MATTER_PKI_LEDGER_STATS, begin to commit), round trips per transaction,
+# the share of the stations' time spent waiting for the database, CPU seconds
+# per 1000 DACs of the stations and of the server, peak memory of each station
+# (/usr/bin/time) and of the server (PSS of its processes, sampled), and the
+# load average. PostgreSQL 15 runs in a temporary folder (Unix socket,
+# synchronous_commit on).
+#   BENCH_STATIONS_N       devices per run (default 20000)
+#   BENCH_STATIONS_ROUNDS  rounds (default 3)
+#   BENCH_STATIONS_BLOCK   --block per station (default 256)
+# Writes BENCH_OUT/stations.md (default bench-out) and stations.jsonl (every run).
 set -euo pipefail
 MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
 N=${BENCH_STATIONS_N:-20000}
+ROUNDS=${BENCH_STATIONS_ROUNDS:-3}
+BLOCK=${BENCH_STATIONS_BLOCK:-256}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUTD=${BENCH_OUT:-bench-out}
 mkdir -p "$OUTD"
 OUTD=$(cd "$OUTD" && pwd)
 T=$(mktemp -d /tmp/mp-bench-st.XXXXXX)
+chmod 755 "$T"
 cd "$T"
 set +u
 # shellcheck source=/dev/null
@@ -30,54 +42,89 @@ H=(--token bench --pin-file pin)
 "$MP" paa create "${H[@]}" --key-label paa --cn "Bench PAA" --vid FFF2 --out paa.pem > /dev/null
 "$MP" pai create "${H[@]}" --paa-cert paa.pem --paa-key paa --key-label pai --cn "Bench PAI" --vid FFF2 --pid 8001 --out pai.pem > /dev/null
 "$MP" chips simulate --count "$N" --out chips --quiet > /dev/null
+cp "$MATTER_PKI_STATE/ledger.sqlite" empty.sqlite # token init made it, bound to this PKI
 
-server_rss() { ps -u postgres -o rss= 2> /dev/null | awk '{s += $1} END {print s + 0}'; }
+# this server's processes: the postmaster and its children
+server_pids() { local pm; pm=$(head -1 "$PGT/data/postmaster.pid"); echo "$pm" $(ps -o pid= --ppid "$pm"); }
+# their proportional set size (shared memory counted once), KiB
+server_pss() { for p in $(server_pids); do awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2> /dev/null; done | awk '{s += $1} END {print s + 0}'; }
+# CPU ticks of the server: live processes plus the children it has reaped
+server_ticks() { for p in $(server_pids); do awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2> /dev/null; done | awk '{s += $1} END {print s + 0}'; }
+load() { cut -d' ' -f1 /proc/loadavg; }
 
-# run NAME LEDGER STATIONS: one row of the table
+# run ROUND NAME LEDGER STATIONS: one run, one line of stations.jsonl
 run() {
-    local name=$1 ledger=$2 k=$3 i peak=0 rss
+    local round=$1 name=$2 ledger=$3 k=$4 i peak=0 pss
     export MATTER_PKI_LEDGER=$ledger
     "$MP" chips import chips/chips.csv --signature chips/chips.csv.sig --signer chips/chipmaker.pem > /dev/null
     local order; order=$("$MP" order create "${H[@]}" --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota "$N")
     rm -f stats.jsonl mem.*
+    sync
+    local l0; l0=$(load)
+    local c0=0; [ "$name" != sqlite-1 ] && c0=$(server_ticks)
     local t0; t0=$(date +%s%N)
     local pids=()
     for i in $(seq 1 "$k"); do
-        MATTER_PKI_LEDGER_STATS=$T/stats.jsonl /usr/bin/time -f %M -o "mem.$i" \
-            "$MP" dac issue "${H[@]}" --order "$order" --out-dir "out-$name-$i" --station "st$i" --jobs 1 --block 256 --quiet > /dev/null &
+        MATTER_PKI_LEDGER_STATS=$T/stats.jsonl /usr/bin/time -f '%M %U %S' -o "mem.$i" \
+            "$MP" dac issue "${H[@]}" --order "$order" --out-dir "out-$name-$i" --station "st$i" --jobs 1 --block "$BLOCK" --quiet > /dev/null &
         pids+=($!)
     done
     while kill -0 "${pids[@]}" 2> /dev/null; do
-        rss=$(server_rss); [ "$rss" -gt "$peak" ] && peak=$rss
+        if [ "$name" != sqlite-1 ]; then pss=$(server_pss); [ "$pss" -gt "$peak" ] && peak=$pss; fi
         sleep 0.2
     done
     for p in "${pids[@]}"; do wait "$p"; done
     local t1; t1=$(date +%s%N)
-    local secs; secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+    local c1=0; [ "$name" != sqlite-1 ] && c1=$(server_ticks)
     local issued; issued=$(find out-"$name"-* -name '*.der' | wc -l)
-    local rate; rate=$(awk -v n="$issued" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
-    local p50 p99 tx st_mem
-    tx=$(jq -s 'map(.transactions) | add' stats.jsonl)
-    p50=$(jq -s 'map(.p50_ms) | sort | .[length / 2 | floor]' stats.jsonl)
-    p99=$(jq -s 'map(.p99_ms) | max' stats.jsonl)
-    st_mem=$(cat mem.* | sort -n | tail -1)
-    [ "$name" = sqlite-1 ] && peak=0
-    printf '| %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s |\n' "$name" "$k" "$issued" "$secs" "$rate" "$tx" \
-        "$p50" "$p99" "$((st_mem / 1024))" "$([ "$peak" -gt 0 ] && echo "$((peak / 1024))" || echo -)" >> rows.md
-    echo "$rate" > "rate.$name"
+    jq -s --arg name "$name" --argjson round "$round" --argjson k "$k" --argjson n "$issued" \
+        --argjson ns "$((t1 - t0))" --argjson sticks "$((c1 - c0))" --argjson hz "$(getconf CLK_TCK)" \
+        --argjson peak "$peak" --arg l0 "$l0" --arg l1 "$(load)" --arg mem "$(cat mem.*)" '
+        ($ns / 1e9) as $s | ($mem | split("\n") | map(select(length > 0) | split(" ") | map(tonumber))) as $m | {
+        name: $name, round: $round, stations: $k, dacs: $n, secs: $s, rate: ($n / $s),
+        transactions: (map(.transactions) | add),
+        p50_ms: (map(.p50_ms) | sort | .[length / 2 | floor]), p99_ms: (map(.p99_ms) | max),
+        trips_per_tx: ((map(.tx_round_trips // 0) | add) / (map(.transactions) | add)),
+        db_wait: ((map(.wait_ms // 0) | add) / 1000 / ($s * $k)),
+        station_cpu_per_k: (($m | map(.[1] + .[2]) | add) / $n * 1000),
+        server_cpu_per_k: ($sticks / $hz / $n * 1000),
+        station_mib: ($m | map(.[0] / 1024 | round)), server_mib: ($peak / 1024 | round),
+        cores_busy: ((($m | map(.[1] + .[2]) | add) + $sticks / $hz) / $s),
+        load_start: ($l0 | tonumber), load_end: ($l1 | tonumber)}' stats.jsonl >> runs.jsonl
     rm -rf out-"$name"-*
 }
 
-: > rows.md
-run sqlite-1 "$MATTER_PKI_STATE/ledger.sqlite" 1  # token init made it
-for k in 1 2 4; do run "pg-$k" "$(pg_newdb "b$k")" "$k"; done
-ratio=$(awk -v a="$(cat rate.pg-4)" -v b="$(cat rate.sqlite-1)" 'BEGIN { printf "%.2f", a / b }')
+: > runs.jsonl
+for r in $(seq 1 "$ROUNDS"); do
+    cp empty.sqlite "$MATTER_PKI_STATE/ledger.sqlite"; rm -f "$MATTER_PKI_STATE"/ledger.sqlite-*
+    run "$r" sqlite-1 "$MATTER_PKI_STATE/ledger.sqlite" 1
+    for k in 1 2 4; do run "$r" "pg-$k" "$(pg_newdb "r${r}k$k")" "$k"; done
+done
+cp runs.jsonl "$OUTD/stations.jsonl"
+# medians over the rounds; a PostgreSQL row's ratio is the median of its
+# per-round ratios against that round's SQLite run
+jq -s -r --argjson ncpu "$(nproc)" '
+    def med: sort | .[length / 2 | floor];
+    (map(select(.name == "sqlite-1")) | map({key: (.round | tostring), value: .rate}) | from_entries) as $lite |
+    group_by(.name) | sort_by(.[0].stations, (.[0].name | startswith("pg"))) | map(
+        . as $g | {name: .[0].name, k: .[0].stations, dacs: .[0].dacs, runs: length, rate: (map(.rate) | med),
+        ratio: (map(.rate / $lite[.round | tostring]) | med), tx: (map(.transactions) | med),
+        p50: (map(.p50_ms) | med), p99: (map(.p99_ms) | med), trips: (map(.trips_per_tx) | med),
+        wait: (map(.db_wait) | med), scpu: (map(.station_cpu_per_k) | med), dcpu: (map(.server_cpu_per_k) | med),
+        busy: (map(.cores_busy) | med), smib: (map(.station_mib | max) | max),
+        each: (map(.station_mib) | last | map(tostring) | join("/")), dmib: (map(.server_mib) | max),
+        load: "\(map(.load_start) | min)-\(map(.load_end) | max)"} |
+        .binds = (if .wait >= 0.5 then "the ledger: the stations wait on it \(.wait * 100 | round)% of their time"
+                  else "CPU, not the ledger (wait \(.wait * 100 | round)%): ours used \(.busy * 10 | round / 10) of \($ncpu) cores, shared at load \(.load)" end)) |
+    (["| ledger | stations | DACs | runs | DACs/s | vs sqlite-1 | tx | p50 ms/tx | p99 ms/tx | round trips/tx | station CPU s/1k | server CPU s/1k | station peak MiB (each) | server peak MiB (PSS) | load avg | binds |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|"] +
+     map("| \(.name) | \(.k) | \(.dacs) | \(.runs) | \(.rate | round) | \(if .name == "sqlite-1" then "1" else (.ratio * 100 | round / 100 | tostring) end) | \(.tx) | \(.p50 * 10 | round / 10) | \(.p99 * 10 | round / 10) | \(if .name == "sqlite-1" then "-" else (.trips * 10 | round / 10 | tostring) end) | \(.scpu * 100 | round / 100) | \(if .name == "sqlite-1" then "-" else (.dcpu * 100 | round / 100 | tostring) end) | \(.each) | \(if .name == "sqlite-1" then "-" else (.dmib | tostring) end) | \(.load) | \(.binds) |")) | join("\n")
+' runs.jsonl > rows.md
+ratio=$(grep '^| pg-4 ' rows.md | cut -d'|' -f7 | tr -d ' ')
 {
-    echo "### Stations on one ledger ($N devices each, \`--jobs 1 --block 256\` per station, $(nproc) CPUs)"
+    echo "### Stations on one ledger ($N devices per run, \`--jobs 1 --block $BLOCK\` per station, $(nproc) CPUs, $ROUNDS round(s), medians)"
     echo
-    echo "| ledger | stations | DACs | s | DACs/s | transactions | p50 ms/tx | p99 ms/tx | station peak MiB | server peak MiB |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     cat rows.md
     echo
-    echo "4 stations on PostgreSQL reach $ratio of one SQLite station's rate (target 0.8)."
+    echo "4 stations on PostgreSQL reach $ratio of one SQLite station's rate, paired per round (target 0.8)."
 } | tee "$OUTD/stations.md"
