@@ -55,7 +55,8 @@ struct mp_ledger {
     double tx_start;
     float *tx_ms;
     size_t tx_n, tx_cap;
-    uint64_t trips, tx_trips, tx_trip0; /* statements sent to the server (round trips), in committed transactions */
+    uint64_t trips, tx_trips, tx_trip0;
+    int begin_pending; /* PostgreSQL: BEGIN not sent yet; it goes with the first statement */ /* statements sent to the server (round trips), in committed transactions */
     double wait_ms;           /* time spent waiting for the server */
     /* last error */
     char errmsg[1024];
@@ -394,6 +395,49 @@ void mp_q_reset(mp_q *q)
     q->nrows = 0;
 }
 
+#define PG_BEGIN "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+/* A transaction's BEGIN and its first statement in one round trip (libpq
+ * pipeline mode, PostgreSQL 14+ client library): BEGIN, the statement, one
+ * Sync. Only the extended protocol's unnamed statements, as PQexecParams
+ * uses: no session state, so it works through pgbouncer in transaction mode.
+ * Returns the statement's result (a failed BEGIN's error in its place). */
+static PGresult *pg_exec_after_begin(mp_ledger *l, mp_q *q)
+{
+    PGresult *res = NULL, *r;
+    if (!PQenterPipelineMode(l->pg)) {
+        /* not idle (cannot happen between statements): the plain way */
+        PGresult *b = PQexec(l->pg, PG_BEGIN);
+        int ok = b != NULL && PQresultStatus(b) == PGRES_COMMAND_OK;
+        if (!ok) return b;
+        PQclear(b);
+        return PQexecParams(l->pg, q->pg_sql, q->nparams, NULL, q->val, q->len, q->fmt, 1);
+    }
+    int sent = PQsendQueryParams(l->pg, PG_BEGIN, 0, NULL, NULL, NULL, NULL, 0) &&
+               PQsendQueryParams(l->pg, q->pg_sql, q->nparams, NULL, q->val, q->len, q->fmt, 1) && PQpipelineSync(l->pg);
+    /* results in order: BEGIN's, the statement's (each followed by NULL),
+     * then the Sync's; an error makes the rest PGRES_PIPELINE_ABORTED */
+    for (int step = 0; sent && step < 2; step++) {
+        while ((r = PQgetResult(l->pg)) != NULL) {
+            ExecStatusType st = PQresultStatus(r);
+            if (res == NULL && (step == 1 || (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED))) {
+                res = r; /* the statement's result, or BEGIN's error */
+            } else {
+                PQclear(r);
+            }
+        }
+        if (PQstatus(l->pg) == CONNECTION_BAD) break;
+    }
+    /* the Sync */
+    while (sent && PQstatus(l->pg) != CONNECTION_BAD && (r = PQgetResult(l->pg)) != NULL) {
+        int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync) break;
+    }
+    PQexitPipelineMode(l->pg);
+    return res;
+}
+
 int mp_q_step(mp_q *q)
 {
     mp_ledger *l = q->l;
@@ -412,7 +456,12 @@ int mp_q_step(mp_q *q)
     if (q->res == NULL) {
         clear_err(l);
         double t0 = mono_ms();
-        q->res = PQexecParams(l->pg, q->pg_sql, q->nparams, NULL, q->val, q->len, q->fmt, 1);
+        if (l->begin_pending) {
+            l->begin_pending = 0;
+            q->res = pg_exec_after_begin(l, q);
+        } else {
+            q->res = PQexecParams(l->pg, q->pg_sql, q->nparams, NULL, q->val, q->len, q->fmt, 1);
+        }
         l->wait_ms += mono_ms() - t0;
         l->trips++;
         ExecStatusType s = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
@@ -527,6 +576,20 @@ int mp_ledger_exec(mp_ledger *l, const char *sql)
             return MP_ERR_DB;
         }
         return MP_OK;
+    }
+    if (l->begin_pending) {
+        /* a transaction that sent nothing: nothing to commit or roll back */
+        if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0) {
+            l->begin_pending = 0;
+            return MP_OK;
+        }
+        l->begin_pending = 0;
+        PGresult *b = PQexec(l->pg, PG_BEGIN);
+        int ok = b != NULL && PQresultStatus(b) == PGRES_COMMAND_OK;
+        if (!ok) pg_err(l, b);
+        PQclear(b);
+        l->trips++;
+        if (!ok) return MP_ERR_DB;
     }
     double t0 = mono_ms();
     PGresult *r = PQexec(l->pg, sql);
@@ -700,7 +763,15 @@ int mp_ledger_begin(mp_ledger *l)
 {
     l->tx_start = mono_ms();
     l->tx_trip0 = l->trips;
-    if (mp_ledger_exec(l, l->db ? "BEGIN IMMEDIATE" : "BEGIN ISOLATION LEVEL READ COMMITTED") != MP_OK) {
+    if (l->pg != NULL) {
+        /* sent with the transaction's first statement (one round trip less) */
+        clear_err(l);
+        if (!mp_ledger_in_tx(l)) {
+            l->begin_pending = 1;
+            return MP_OK;
+        }
+    }
+    if (mp_ledger_exec(l, l->db ? "BEGIN IMMEDIATE" : PG_BEGIN) != MP_OK) {
         return mp_ledger_err(l, "begin");
     }
     return MP_OK;
@@ -726,6 +797,7 @@ int mp_ledger_commit(mp_ledger *l)
 int mp_ledger_in_tx(mp_ledger *l)
 {
     if (l->db) return !sqlite3_get_autocommit(l->db);
+    if (l->begin_pending) return 1;
     return PQtransactionStatus(l->pg) != PQTRANS_IDLE && PQtransactionStatus(l->pg) != PQTRANS_UNKNOWN;
 }
 
