@@ -15,13 +15,19 @@
 #   BENCH_STATIONS_N       devices per run (default 20000)
 #   BENCH_STATIONS_ROUNDS  rounds (default 3)
 #   BENCH_STATIONS_BLOCK   --block per station (default 256)
+#   BENCH_STATIONS_BUDGET  seconds (default 270): a round that would end
+#                          after it is not started (at least one round runs)
 # Writes BENCH_OUT/stations.md (default bench-out) and stations.jsonl (every run).
 set -euo pipefail
 MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
 N=${BENCH_STATIONS_N:-20000}
 ROUNDS=${BENCH_STATIONS_ROUNDS:-3}
 BLOCK=${BENCH_STATIONS_BLOCK:-256}
+BUDGET=${BENCH_STATIONS_BUDGET:-270}
 HERE=$(cd "$(dirname "$0")" && pwd)
+COMMIT=$(git -C "$HERE" rev-parse --short HEAD 2> /dev/null || echo unknown)
+START=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 OUTD=${BENCH_OUT:-bench-out}
 mkdir -p "$OUTD"
 OUTD=$(cd "$OUTD" && pwd)
@@ -32,7 +38,7 @@ set +u
 # shellcheck source=/dev/null
 . "$HERE/../tests/integration/pg.sh"
 set -u
-trap 'pg_stop; rm -rf "$T"' EXIT
+trap 'cp "$PGT/log" "$OUTD/stations-server.log" 2> /dev/null; pg_stop; rm -rf "$T"' EXIT
 export MATTER_PKI_STATE=$T/state
 unset SOFTHSM2_CONF MATTER_PKI_MODULE MATTER_PKI_LEDGER
 mkdir -p "$MATTER_PKI_STATE"
@@ -45,6 +51,7 @@ H=(--token bench --pin-file pin)
 cp "$MATTER_PKI_STATE/ledger.sqlite" empty.sqlite # token init made it, bound to this PKI
 
 # this server's processes: the postmaster and its children
+# shellcheck disable=SC2046 # the children, one word each
 server_pids() { local pm; pm=$(head -1 "$PGT/data/postmaster.pid"); echo "$pm" $(ps -o pid= --ppid "$pm"); }
 # their proportional set size (shared memory counted once), KiB
 server_pss() { for p in $(server_pids); do awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2> /dev/null; done | awk '{s += $1} END {print s + 0}'; }
@@ -73,7 +80,13 @@ run() {
         if [ "$name" != sqlite-1 ]; then pss=$(server_pss); [ "$pss" -gt "$peak" ] && peak=$pss; fi
         sleep 0.2
     done
-    for p in "${pids[@]}"; do wait "$p"; done
+    i=0
+    for p in "${pids[@]}"; do
+        i=$((i + 1))
+        wait "$p" && continue
+        echo "bench-stations: round $round $name: station st$i failed (exit $?); the server's log is kept in $OUTD/stations-server.log" >&2
+        exit 1
+    done
     local t1; t1=$(date +%s%N)
     local c1=0; [ "$name" != sqlite-1 ] && c1=$(server_ticks)
     local issued; issued=$(find out-"$name"-* -name '*.der' | wc -l)
@@ -95,10 +108,19 @@ run() {
 }
 
 : > runs.jsonl
+done_rounds=0
 for r in $(seq 1 "$ROUNDS"); do
+    # a round takes about as long as the one before it
+    now=$(date +%s)
+    if [ "$r" -gt 1 ] && [ $((now + (now - round_start) - START)) -gt "$BUDGET" ]; then
+        echo "bench-stations: round $r not started: it would end after the budget of $BUDGET s (BENCH_STATIONS_BUDGET)" >&2
+        break
+    fi
+    round_start=$now
     cp empty.sqlite "$MATTER_PKI_STATE/ledger.sqlite"; rm -f "$MATTER_PKI_STATE"/ledger.sqlite-*
     run "$r" sqlite-1 "$MATTER_PKI_STATE/ledger.sqlite" 1
     for k in 1 2 4; do run "$r" "pg-$k" "$(pg_newdb "r${r}k$k")" "$k"; done
+    done_rounds=$r
 done
 cp runs.jsonl "$OUTD/stations.jsonl"
 # medians over the rounds; a PostgreSQL row's ratio is the median of its
@@ -122,7 +144,9 @@ jq -s -r --argjson ncpu "$(nproc)" '
 ' runs.jsonl > rows.md
 ratio=$(grep '^| pg-4 ' rows.md | cut -d'|' -f7 | tr -d ' ')
 {
-    echo "### Stations on one ledger ($N devices per run, \`--jobs 1 --block $BLOCK\` per station, $(nproc) CPUs, $ROUNDS round(s), medians)"
+    echo "### Stations on one ledger ($N devices per run, \`--jobs 1 --block $BLOCK\` per station, $(nproc) CPUs, $done_rounds round(s), medians)"
+    echo
+    echo "Commit $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC'), $(($(date +%s) - START)) s; load average (1/5/15 min) $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
     echo
     cat rows.md
     echo
