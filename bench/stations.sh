@@ -61,7 +61,7 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 
 # run ROUND NAME LEDGER STATIONS: one run, one line of stations.jsonl
 run() {
-    local round=$1 name=$2 ledger=$3 k=$4 i peak=0 pss
+    local round=$1 name=$2 ledger=$3 k=$4 i peak=0 pss ts; ts=$(date +%s%N)
     export MATTER_PKI_LEDGER=$ledger
     "$MP" chips import chips/chips.csv --signature chips/chips.csv.sig --signer chips/chipmaker.pem > /dev/null
     local order; order=$("$MP" order create "${H[@]}" --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota "$N")
@@ -105,6 +105,7 @@ run() {
         cores_busy: ((($m | map(.[1] + .[2]) | add) + $sticks / $hz) / $s),
         load_start: ($l0 | tonumber), load_end: ($l1 | tonumber)}' stats.jsonl >> runs.jsonl
     rm -rf out-"$name"-*
+    echo "bench-stations: round $round $name: $(jq -r 'select(.name == "'"$name"'") | .rate | round' runs.jsonl | tail -1) DACs/s; set-up and clean-up $(( ($(date +%s%N) - ts - t1 + t0) / 1000000 )) ms" >&2
 }
 
 : > runs.jsonl
