@@ -561,7 +561,9 @@ static int acquire(mp_issue *is, writer *w, chunk *bufs, chunk **out)
             finished |= bufs[b].state == C_WRITTEN;
         }
         if (!finished) {
+            double t = now_s();
             pthread_cond_wait(&w->cv, &w->mu);
+            is->write_wait_ms += (now_s() - t) * 1e3;
         }
         pthread_mutex_unlock(&w->mu);
         if (finished) {
@@ -706,6 +708,18 @@ static void progress(const mp_issue *is, uint64_t total, double t0, int final)
     if (final) fputc('\n', stderr);
 }
 
+/* MATTER_PKI_LEDGER_STATS: where the ledger's thread waited (make
+ * bench-stations tells from it which stage binds a station). */
+static void write_stats(const mp_issue *is)
+{
+    const char *path = getenv("MATTER_PKI_LEDGER_STATS");
+    FILE *f = path != NULL && *path ? fopen(path, "a") : NULL;
+    if (f == NULL) return;
+    fprintf(f, "{\"pid\":%ld,\"kind\":\"issue\",\"jobs\":%d,\"issued\":%llu,\"run_ms\":%.1f,\"sign_wait_ms\":%.1f,\"write_wait_ms\":%.1f}\n",
+            (long)getpid(), is->jobs, (unsigned long long)is->issued, is->run_ms, is->sign_wait_ms, is->write_wait_ms);
+    fclose(f);
+}
+
 int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
 {
     worker ws[MP_MAX_JOBS];
@@ -756,7 +770,9 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
      * start it the moment they are done. */
     if (sig->n > 0 && ((rc = acquire(is, &w, bufs, &nxt)) != MP_OK || (rc = fill(&f, nxt)) != MP_OK)) goto end;
     while (sig->n > 0) {
+        double tj = now_s();
         mp_workers_join(&team);
+        is->sign_wait_ms += (now_s() - tj) * 1e3;
         chunk *done = sig;
         sig = nxt;
         nxt = NULL;
@@ -781,6 +797,8 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     }
     mp_workers_join(&team);
     progress(is, count, t0, 1);
+    is->run_ms += (now_s() - t0) * 1e3;
+    write_stats(is);
 end:
     if (w.started) {
         pthread_mutex_lock(&w.mu);

@@ -231,6 +231,20 @@ expect 0 "the re-run without the planted row finishes the order" "$MP" dac issue
 dup_got="$(q "select issued from orders where id=$O7")/$(q "select count(*) from dacs where order_id=$O7")/$(q "select count(distinct udid) from dacs where order_id=$O7")/$(ls dup | grep -c '[.]der$')/$(q "select count(*) from dacs where udid='$X'")"
 check "each device of the order once, the planted device too ($dup_got)" test "$dup_got" = "12/12/12/12/1"
 
+# MATTER_PKI_LEDGER_STATS (make bench-stations): per connection its
+# transactions and round trips, per run where its ledger thread waited. A
+# chunk's certificates are one statement, so a transaction of 8 devices takes
+# a handful of round trips, not one or more per device (13 before)
+expect 0 "order create (quota 40)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 40
+O9=$(cat out.txt)
+export MATTER_PKI_LEDGER_STATS=$PWD/stats.jsonl
+expect 0 "dac issue with MATTER_PKI_LEDGER_STATS" "$MP" dac issue $H --order $O9 --out-dir stats --station line-s --block 8 --quiet
+unset MATTER_PKI_LEDGER_STATS
+st_got=$(jq -s -r '(map(select(.backend == "postgresql" and .transactions >= 5)) | map(.tx_round_trips / .transactions) | max) as $t |
+    (map(select(.kind == "issue")) | .[0]) as $i | "\($t | . * 10 | round / 10) \($i.issued) \($i.run_ms > 0 and $i.sign_wait_ms >= 0 and $i.write_wait_ms >= 0)"' stats.jsonl 2> /dev/null)
+check "stats: at most 6 round trips per transaction of 8 devices; the run's line counts 40 DACs and its waits ($st_got)" \
+    awk -v g="$st_got" 'BEGIN { split(g, a, " "); exit !(a[1] > 0 && a[1] <= 6 && a[2] == 40 && a[3] == "true") }'
+
 # the README's station role: INSERT-only on the record, issuing works, editing does not
 q "CREATE ROLE station LOGIN;
 GRANT CONNECT ON DATABASE ledger TO station;
