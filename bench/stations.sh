@@ -26,6 +26,7 @@ BLOCK=${BENCH_STATIONS_BLOCK:-256}
 BUDGET=${BENCH_STATIONS_BUDGET:-270}
 HERE=$(cd "$(dirname "$0")" && pwd)
 COMMIT=$(git -C "$HERE" rev-parse --short HEAD 2> /dev/null || echo unknown)
+git -C "$HERE" diff --quiet HEAD 2> /dev/null || COMMIT="$COMMIT (with uncommitted changes)"
 START=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 OUTD=${BENCH_OUT:-bench-out}
@@ -48,22 +49,31 @@ H=(--token bench --pin-file pin)
 "$MP" paa create "${H[@]}" --key-label paa --cn "Bench PAA" --vid FFF2 --out paa.pem > /dev/null
 "$MP" pai create "${H[@]}" --paa-cert paa.pem --paa-key paa --key-label pai --cn "Bench PAI" --vid FFF2 --pid 8001 --out pai.pem > /dev/null
 "$MP" chips simulate --count "$N" --out chips --quiet > /dev/null
-cp "$MATTER_PKI_STATE/ledger.sqlite" empty.sqlite # token init made it, bound to this PKI
+# the chip list imported once per backend (token init made the SQLite ledger,
+# bound to this PKI); every run starts from a copy: a file, or a database
+# made from the template
+CHIPS=(chips/chips.csv --signature chips/chips.csv.sig --signer chips/chipmaker.pem)
+MATTER_PKI_LEDGER=$MATTER_PKI_STATE/ledger.sqlite "$MP" chips import "${CHIPS[@]}" > /dev/null
+cp "$MATTER_PKI_STATE/ledger.sqlite" chips.sqlite
+MATTER_PKI_LEDGER=$(pg_newdb chips) "$MP" chips import "${CHIPS[@]}" > /dev/null
+pg_copydb() { psql_ postgres "CREATE DATABASE $1 TEMPLATE chips" > /dev/null && echo "host=$PGSOCK user=mp dbname=$1"; }
 
 # this server's processes: the postmaster and its children
 # shellcheck disable=SC2046 # the children, one word each
 server_pids() { local pm; pm=$(head -1 "$PGT/data/postmaster.pid"); echo "$pm" $(ps -o pid= --ppid "$pm"); }
-# their proportional set size (shared memory counted once), KiB
-server_pss() { for p in $(server_pids); do awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2> /dev/null; done | awk '{s += $1} END {print s + 0}'; }
+# their proportional set size (shared memory counted once), KiB; a backend
+# that exits between the listing and the reading is skipped (under set -e
+# and pipefail its failed read stopped the whole benchmark, and the EXIT trap
+# then stopped the server under the running stations)
+server_pss() { for p in $(server_pids); do awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2> /dev/null || :; done | awk '{s += $1} END {print s + 0}'; }
 # CPU ticks of the server: live processes plus the children it has reaped
-server_ticks() { for p in $(server_pids); do awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2> /dev/null; done | awk '{s += $1} END {print s + 0}'; }
+server_ticks() { for p in $(server_pids); do awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2> /dev/null || :; done | awk '{s += $1} END {print s + 0}'; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 # run ROUND NAME LEDGER STATIONS: one run, one line of stations.jsonl
 run() {
     local round=$1 name=$2 ledger=$3 k=$4 i peak=0 pss ts; ts=$(date +%s%N)
     export MATTER_PKI_LEDGER=$ledger
-    "$MP" chips import chips/chips.csv --signature chips/chips.csv.sig --signer chips/chipmaker.pem > /dev/null
     local order; order=$("$MP" order create "${H[@]}" --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota "$N")
     rm -f stats.jsonl mem.*
     sync
@@ -93,12 +103,16 @@ run() {
     jq -s --arg name "$name" --argjson round "$round" --argjson k "$k" --argjson n "$issued" \
         --argjson ns "$((t1 - t0))" --argjson sticks "$((c1 - c0))" --argjson hz "$(getconf CLK_TCK)" \
         --argjson peak "$peak" --arg l0 "$l0" --arg l1 "$(load)" --arg mem "$(cat mem.*)" '
-        ($ns / 1e9) as $s | ($mem | split("\n") | map(select(length > 0) | split(" ") | map(tonumber))) as $m | {
+        ($ns / 1e9) as $s | ($mem | split("\n") | map(select(length > 0) | split(" ") | map(tonumber))) as $m |
+        map(select(.kind != "issue")) as $L | map(select(.kind == "issue")) as $I |
+        ($I | map(.run_ms) | add) as $run | {
         name: $name, round: $round, stations: $k, dacs: $n, secs: $s, rate: ($n / $s),
-        transactions: (map(.transactions) | add),
-        p50_ms: (map(.p50_ms) | sort | .[length / 2 | floor]), p99_ms: (map(.p99_ms) | max),
-        trips_per_tx: ((map(.tx_round_trips // 0) | add) / (map(.transactions) | add)),
-        db_wait: ((map(.wait_ms // 0) | add) / 1000 / ($s * $k)),
+        transactions: ($L | map(.transactions) | add),
+        p50_ms: ($L | map(.p50_ms) | sort | .[length / 2 | floor]), p99_ms: ($L | map(.p99_ms) | max),
+        trips_per_tx: (($L | map(.tx_round_trips // 0) | add) / ($L | map(.transactions) | add)),
+        db_wait: (($L | map(.wait_ms // 0) | add) / $run),
+        sign_wait: (($I | map(.sign_wait_ms) | add) / $run),
+        write_wait: (($I | map(.write_wait_ms) | add) / $run),
         station_cpu_per_k: (($m | map(.[1] + .[2]) | add) / $n * 1000),
         server_cpu_per_k: ($sticks / $hz / $n * 1000),
         station_mib: ($m | map(.[0] / 1024 | round)), server_mib: ($peak / 1024 | round),
@@ -118,9 +132,9 @@ for r in $(seq 1 "$ROUNDS"); do
         break
     fi
     round_start=$now
-    cp empty.sqlite "$MATTER_PKI_STATE/ledger.sqlite"; rm -f "$MATTER_PKI_STATE"/ledger.sqlite-*
+    cp chips.sqlite "$MATTER_PKI_STATE/ledger.sqlite"; rm -f "$MATTER_PKI_STATE"/ledger.sqlite-*
     run "$r" sqlite-1 "$MATTER_PKI_STATE/ledger.sqlite" 1
-    for k in 1 2 4; do run "$r" "pg-$k" "$(pg_newdb "r${r}k$k")" "$k"; done
+    for k in 1 2 4; do run "$r" "pg-$k" "$(pg_copydb "r${r}k$k")" "$k"; done
     done_rounds=$r
 done
 cp runs.jsonl "$OUTD/stations.jsonl"
@@ -133,15 +147,25 @@ jq -s -r --argjson ncpu "$(nproc)" '
         . as $g | {name: .[0].name, k: .[0].stations, dacs: .[0].dacs, runs: length, rate: (map(.rate) | med),
         ratio: (map(.rate / $lite[.round | tostring]) | med), tx: (map(.transactions) | med),
         p50: (map(.p50_ms) | med), p99: (map(.p99_ms) | med), trips: (map(.trips_per_tx) | med),
-        wait: (map(.db_wait) | med), scpu: (map(.station_cpu_per_k) | med), dcpu: (map(.server_cpu_per_k) | med),
+        wait: (map(.db_wait) | med), sign: (map(.sign_wait) | med), write: (map(.write_wait) | med),
+        scpu: (map(.station_cpu_per_k) | med), dcpu: (map(.server_cpu_per_k) | med),
         busy: (map(.cores_busy) | med), smib: (map(.station_mib | max) | max),
         each: (map(.station_mib) | last | map(tostring) | join("/")), dmib: (map(.server_mib) | max),
         load: "\(map(.load_start) | min)-\(map(.load_end) | max)"} |
-        .binds = (if .wait >= 0.5 then "the ledger: the stations wait on it \(.wait * 100 | round)% of their time"
-                  else "CPU, not the ledger (wait \(.wait * 100 | round)%): ours used \(.busy * 10 | round / 10) of \($ncpu) cores, shared at load \(.load)" end)) |
-    (["| ledger | stations | DACs | runs | DACs/s | vs sqlite-1 | tx | p50 ms/tx | p99 ms/tx | round trips/tx | station CPU s/1k | server CPU s/1k | station peak MiB (each) | server peak MiB (PSS) | load avg | binds |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|"] +
-     map("| \(.name) | \(.k) | \(.dacs) | \(.runs) | \(.rate | round) | \(if .name == "sqlite-1" then "1" else (.ratio * 100 | round / 100 | tostring) end) | \(.tx) | \(.p50 * 10 | round / 10) | \(.p99 * 10 | round / 10) | \(if .name == "sqlite-1" then "-" else (.trips * 10 | round / 10 | tostring) end) | \(.scpu * 100 | round / 100) | \(if .name == "sqlite-1" then "-" else (.dcpu * 100 | round / 100 | tostring) end) | \(.each) | \(if .name == "sqlite-1" then "-" else (.dmib | tostring) end) | \(.load) | \(.binds) |")) | join("\n")
+        # the station thread that talks to the ledger records chunk k while
+        # the workers sign chunk k+1 and the writer writes chunk k-1: what it
+        # waits for binds; what is left of its time is ledger work
+        .ledger = ([1 - .sign - .write, 0] | max) |
+        def pct: . * 100 | round | tostring + "%";
+        .split = "\(.ledger | pct) / \(.sign | pct) / \(.write | pct)" |
+        .binds = (if .sign >= .ledger and .sign >= .write
+                  then "signing (SoftHSM ECDSA on the CPU): the ledger thread waits for the signer \(.sign | pct) of its time"
+                  elif .write >= .ledger then "writing files: the ledger thread waits for the writer \(.write | pct) of its time"
+                  else "the ledger: \(.ledger | pct) of the ledger thread'"'"'s time\(if .name == "sqlite-1" then "" else ", \(.wait | pct) waiting for the server" end)" end) +
+                 "; \(.busy * 10 | round / 10) of \($ncpu) cores busy with ours at load \(.load)") |
+    (["| ledger | stations | DACs | runs | DACs/s | vs sqlite-1 | tx | p50 ms/tx | p99 ms/tx | round trips/tx | ledger/sign/write wait | station CPU s/1k | server CPU s/1k | station peak MiB (each) | server peak MiB (PSS) | load avg | binds |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---|---|"] +
+     map("| \(.name) | \(.k) | \(.dacs) | \(.runs) | \(.rate | round) | \(if .name == "sqlite-1" then "1" else (.ratio * 100 | round / 100 | tostring) end) | \(.tx) | \(.p50 * 10 | round / 10) | \(.p99 * 10 | round / 10) | \(if .name == "sqlite-1" then "-" else (.trips * 10 | round / 10 | tostring) end) | \(.split) | \(.scpu * 100 | round / 100) | \(if .name == "sqlite-1" then "-" else (.dcpu * 100 | round / 100 | tostring) end) | \(.each) | \(if .name == "sqlite-1" then "-" else (.dmib | tostring) end) | \(.load) | \(.binds) |")) | join("\n")
 ' runs.jsonl > rows.md
 ratio=$(grep '^| pg-4 ' rows.md | cut -d'|' -f7 | tr -d ' ')
 {
