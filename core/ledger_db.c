@@ -55,8 +55,10 @@ struct mp_ledger {
     double tx_start;
     float *tx_ms;
     size_t tx_n, tx_cap;
+    /* statements sent to the server (round trips): all, in committed
+     * transactions, and the count when this transaction began */
     uint64_t trips, tx_trips, tx_trip0;
-    int begin_pending; /* PostgreSQL: BEGIN not sent yet; it goes with the first statement */ /* statements sent to the server (round trips), in committed transactions */
+    int begin_pending; /* PostgreSQL: BEGIN not sent yet; it goes with the first statement */
     double wait_ms;           /* time spent waiting for the server */
     /* last error */
     char errmsg[1024];
