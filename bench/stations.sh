@@ -13,7 +13,7 @@
 # load average. PostgreSQL 15 runs in a temporary folder (Unix socket,
 # synchronous_commit on).
 #   BENCH_STATIONS_N       devices per run (default 20000)
-#   BENCH_STATIONS_ROUNDS  rounds (default 3)
+#   BENCH_STATIONS_ROUNDS  rounds (default 5)
 #   BENCH_STATIONS_BLOCK   --block per station (default 256)
 #   BENCH_STATIONS_BUDGET  seconds (default 270): a round that would end
 #                          after it is not started (at least one round runs)
@@ -21,7 +21,7 @@
 set -euo pipefail
 MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
 N=${BENCH_STATIONS_N:-20000}
-ROUNDS=${BENCH_STATIONS_ROUNDS:-3}
+ROUNDS=${BENCH_STATIONS_ROUNDS:-5}
 BLOCK=${BENCH_STATIONS_BLOCK:-256}
 BUDGET=${BENCH_STATIONS_BUDGET:-270}
 HERE=$(cd "$(dirname "$0")" && pwd)
