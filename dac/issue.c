@@ -731,6 +731,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     writer w = {.od = &od, .stage = &stage, .is = is};
     feed f = {.is = is, .left = is->all_mode ? UINT64_MAX : count, .udids = udids, .n_udids = n_udids};
     chunk *sig = NULL;
+    uint64_t lost0 = is->lost;
     int rc;
     memset(ws, 0, sizeof(ws));
     memset(bufs, 0, sizeof(bufs));
@@ -798,6 +799,13 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     mp_workers_join(&team);
     progress(is, count, t0, 1);
     is->run_ms += (now_s() - t0) * 1e3;
+    /* every device up to the quota: devices of the last chunks whose lease
+     * was lost went back to the pool after the next chunk found no room
+     * (they were still reserved then); look again, or the run ended with the
+     * order short and exit 0 */
+    if (rc == MP_OK && is->all_mode && is->lost > lost0) {
+        is->quota_race = 1;
+    }
     write_stats(is);
 end:
     if (w.started) {

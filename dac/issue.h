@@ -48,7 +48,8 @@ typedef struct mp_issue {
     int all_mode;
     uint64_t lost;       /* devices whose lease was lost before their commit */
     size_t block;        /* devices reserved and signed per chunk (0: 2048) */
-    int quota_race;      /* all_mode: a commit met the quota another run had just taken */
+    int quota_race;      /* all_mode: look again (a commit met the quota another run had just
+                          * taken, or devices lost their lease and went back to the pool) */
     int layout, name_by; /* outsink.h: flat | per-device, by UDID | serial */
     const char *bundle;  /* --bundle: absolute path of the JSON Lines file (out_dir is its folder) */
     mp_dac_run run;      /* the remembered run this one counts against (id 0: none) */
