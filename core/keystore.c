@@ -347,11 +347,14 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
     if ((rc = check_pin_flags(ks, cfg)) != MP_OK || (rc = mp_pin_get(cfg, "User PIN", &pin)) != MP_OK) {
         goto end;
     }
-    /* SoftHSM answers CKR_GENERAL_ERROR (0x5) to a login while another
-     * process rewrites the token's file (several stations starting at once):
-     * try again a few times; a wrong PIN is never retried */
+    /* SoftHSM answers CKR_GENERAL_ERROR (0x5), or CKR_USER_PIN_NOT_INITIALIZED
+     * (0x102) when it read the token's flags half-written, to a login while
+     * another process rewrites the token's file (several stations starting at
+     * once): try again a few times; a wrong PIN is never retried */
     int login = PKCS11_login(ks->slot, 0, pin);
-    for (int tries = 0; login != 0 && ERR_GET_REASON(ERR_peek_last_error()) == 0x5 && tries < 10; tries++) {
+    for (int tries = 0; login != 0 && (ERR_GET_REASON(ERR_peek_last_error()) == 0x5 || ERR_GET_REASON(ERR_peek_last_error()) == 0x102) &&
+                        tries < 10;
+         tries++) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         ERR_clear_error();
         nanosleep(&ts, NULL);
