@@ -24,6 +24,7 @@
 
 #include "ca.h"
 #include "dac/dacgen.h"
+#include "devsecret.h"
 #include "ledger.h"
 #include "outsink.h"
 
@@ -60,7 +61,7 @@ typedef struct mp_issue {
  * off-chip keys before their DAC commits, and temporary names. Everything in
  * it was made by matter-pki; recovery removes only what is in it (and whose
  * device the ledger does not hold), never anything else in the folder. */
-#define MP_STAGING ".matter-pki.staging"
+#define MP_STAGING MP_DEVSECRET_STAGING
 int mp_issue_staging_open(const char *dir, mp_outdir *stage) MP_MUST_CHECK;
 
 /* Open the order, its PAI (checked against the profile and the token key)
@@ -101,10 +102,7 @@ int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force) MP_M
 int mp_issue_csr_batch(mp_issue *is, const char *dir, const char *bundle, FILE *report, uint64_t *queued,
                        size_t *refused, size_t *done) MP_MUST_CHECK;
 
-/* issue_files.c: off-chip key encoding and serial text. */
-/* SEC1 ECPrivateKey DER of a P-256 key (for off-chip keys). */
-size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 121]);
-
+/* issue_files.c: serial text (off-chip key files: devsecret.h). */
 /* Serial as uppercase hex of the integer value (even length). */
 void mp_serial_hex(const uint8_t serial[static 16], char out[41]);
 

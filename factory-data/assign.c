@@ -7,7 +7,7 @@
 
 #include <openssl/crypto.h>
 
-#include "factory-data/csv.h"
+#include "csv.h"
 #include "util.h"
 
 enum { C_UDID, C_PASSCODE, C_DISC, C_SERIAL, C_RDUID, C_N };

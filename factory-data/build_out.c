@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "factory-data/build.h"
-#include "factory-data/csv.h"
+#include "csv.h"
 #include "util.h"
 
 const char mp_fd_onboarding_header[] = "udid,serial,vendor_id,product_id,discriminator,passcode,qr,manual_code,manual_code_dashed\n";
@@ -394,41 +394,5 @@ int mp_fd_lists_recover(mp_fd_build *b)
         }
     }
     pend_free(&p);
-    return rc;
-}
-
-int mp_fd_lists_passcode(const mp_fd_build *b, const char *udid, uint32_t *passcode)
-{
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/onboarding.csv", b->out_dir);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-    int rc = mp_err(MP_ERR_INVALID, "device %s: its passcode is neither recorded (--record-passcodes) nor in %s", udid, path);
-    if (f == NULL) {
-        if (fd >= 0) close(fd);
-        return rc;
-    }
-    mp_csv c;
-    mp_csv_init(&c, f, path);
-    int col = -1;
-    while (mp_csv_next(&c) == MP_OK && c.n > 0) {
-        if (c.line == 1) {
-            for (int i = 0; i < c.n; i++) {
-                if (strcmp(c.fields[i], "passcode") == 0) col = i;
-            }
-            continue;
-        }
-        if (col >= 0 && col < c.n && strcmp(c.fields[0], udid) == 0) {
-            uint64_t v;
-            if (mp_parse_uint(c.fields[col], MP_PASSCODE_MAX, &v) == MP_OK && v != 0) {
-                *passcode = (uint32_t)v;
-                rc = MP_OK;
-                mp_err_clear();
-            }
-            break;
-        }
-    }
-    mp_csv_free(&c);
-    fclose(f);
     return rc;
 }
