@@ -309,6 +309,7 @@ int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, mp_devkey
     int r, dummy;
     from = from ? from : &dummy;
     *from = 0;
+    mp_devsecret_clear(key, sizeof(*key)); /* nothing stale comes back on an error path */
     if (!dac_point(dev->der, dev->der_len, pt)) {
         return mp_err(MP_ERR_INVALID, "device %s: its DAC in the ledger has no P-256 public key", dev->udid);
     }

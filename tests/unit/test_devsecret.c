@@ -1,0 +1,325 @@
+/* test_devsecret.c - core/devsecret.c: the contract of device secrets
+ * between stages (staged keys 0600 and exclusive, placed beside their DAC,
+ * found by UDID through the DAC's recorded path whatever its layout, then
+ * through a ledger-recorded image checked by SHA-256; forgotten; passcodes
+ * from the ledger or onboarding.csv; buffers wiped). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "devsecret.h"
+#include "ledger.h"
+#include "testutil.h"
+#include "util.h"
+
+#define UDID "3F2A00000000000000000000000000000000000000000000000000000000BEEF"
+
+static char dir[64];
+
+static void setup_dir(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/mp-devsecret-XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+}
+
+static void rm_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+static int all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] != 0) return 0;
+    }
+    return 1;
+}
+
+/* A stand-in DAC: its P-256 SubjectPublicKeyInfo is all the module reads. */
+static void fake_dac(mp_issued *d, const mp_devkey *k, const char *path)
+{
+    static const uint8_t spki[] = {0x30, 0x82, 0x01, 0x00, 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE,
+                                   0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0x03,
+                                   0x42, 0x00};
+    memset(d, 0, sizeof(*d));
+    snprintf(d->udid, sizeof(d->udid), "%s", UDID);
+    memcpy(d->der, spki, sizeof(spki));
+    memcpy(d->der + sizeof(spki), k->point, 65);
+    d->der_len = sizeof(spki) + 65 + 10;
+    d->key_origin = MP_KEY_OFFCHIP;
+    snprintf(d->path, sizeof(d->path), "%s", path);
+    snprintf(d->dir, sizeof(d->dir), "%s", dir);
+}
+
+static void make_key(mp_devkey *k, uint8_t seed)
+{
+    memset(k->scalar, seed, 32);
+    memset(k->point, seed ^ 0x5A, 65);
+    k->point[0] = 4;
+}
+
+static int stage_open(void)
+{
+    char p[128];
+    snprintf(p, sizeof(p), "%s/" MP_DEVSECRET_STAGING, dir);
+    CU_ASSERT_EQUAL(mkdir(p, 0700), 0);
+    return open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void test_names(void)
+{
+    char out[64], udid[MP_UDID_MAX + 1];
+    CU_ASSERT_EQUAL(mp_devsecret_key_path("/a/b/SER1/SER1.der", out, sizeof(out)), MP_OK);
+    CU_ASSERT_STRING_EQUAL(out, "/a/b/SER1/SER1.key.der");
+    CU_ASSERT_EQUAL(mp_devsecret_key_path("/a/lot.jsonl#" UDID, out, sizeof(out)), MP_ERR_INVALID);
+    CU_ASSERT_EQUAL(mp_devsecret_key_path("/a/b.der", out, 8), MP_ERR_IO);
+    CU_ASSERT_STRING_EQUAL(out, "");
+    CU_ASSERT_EQUAL(mp_devsecret_staged_udid("DEV1.key.der", udid), 1);
+    CU_ASSERT_STRING_EQUAL(udid, "DEV1");
+    CU_ASSERT_EQUAL(mp_devsecret_staged_udid("DEV1.der", udid), 0);
+    CU_ASSERT_EQUAL(mp_devsecret_staged_udid(".key.der", udid), 0);
+    CU_ASSERT_EQUAL(mp_devsecret_staged_name("a/b", out, sizeof(out)), MP_ERR_INVALID);
+}
+
+/* put: 0600 whatever the umask, exclusive, never through a link; get from
+ * staging, then beside the DAC in another layout; forget; wiped. */
+static void test_put_get_forget(void)
+{
+    mp_devkey k, got;
+    mp_issued d;
+    char path[256], key_file[256], staged[256];
+    struct stat st;
+    int from = 0;
+    setup_dir();
+    int sfd = stage_open(), ofd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    make_key(&k, 0x11);
+    mode_t old = umask(0); /* the mode must not depend on it */
+    CU_ASSERT_EQUAL(mp_devsecret_put_key(sfd, UDID, &k), MP_OK);
+    umask(old);
+    snprintf(staged, sizeof(staged), "%s/" MP_DEVSECRET_STAGING "/" UDID ".key.der", dir);
+    CU_ASSERT_EQUAL_FATAL(stat(staged, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+    CU_ASSERT_EQUAL(st.st_size, MP_SEC1_LEN);
+    CU_ASSERT_EQUAL(mp_devsecret_put_key(sfd, UDID, &k), MP_ERR_EXISTS); /* never over a file */
+    /* a link planted under the name is refused, its target untouched */
+    char other[128], link_name[256];
+    snprintf(other, sizeof(other), "%s/victim", dir);
+    FILE *v = fopen(other, "w");
+    fputs("x", v);
+    fclose(v);
+    snprintf(link_name, sizeof(link_name), "%s/" MP_DEVSECRET_STAGING "/LINKED.key.der", dir);
+    CU_ASSERT_EQUAL(symlink(other, link_name), 0);
+    CU_ASSERT_EQUAL(mp_devsecret_put_key(sfd, "LINKED", &k), MP_ERR_EXISTS);
+    CU_ASSERT_EQUAL(stat(other, &st), 0);
+    CU_ASSERT_EQUAL(st.st_size, 1);
+
+    /* committed with --layout per-device --name-by serial: the ledger's DAC path says where */
+    snprintf(path, sizeof(path), "%s/0A1B/0A1B.der", dir);
+    fake_dac(&d, &k, path);
+    mp_devsecret ds = {.ledger = NULL, .img = {.dir = dir}};
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, &from), MP_OK); /* killed between commit and move */
+    CU_ASSERT_EQUAL(from, 2);
+    CU_ASSERT_EQUAL(memcmp(got.scalar, k.scalar, 32), 0);
+    CU_ASSERT_EQUAL(mp_devsecret_place_key(sfd, ofd, dir, UDID, "0A1B/0A1B.key.der"), MP_OK);
+    snprintf(key_file, sizeof(key_file), "%s/0A1B/0A1B.key.der", dir);
+    CU_ASSERT_EQUAL(stat(key_file, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+    CU_ASSERT_EQUAL(access(staged, F_OK), -1);
+    MP_DEVSECRET_CLEAR(&got);
+    CU_ASSERT(all_zero(&got, sizeof(got))); /* the free function wipes */
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, &from), MP_OK);
+    CU_ASSERT_EQUAL(from, 1);
+    CU_ASSERT_EQUAL(memcmp(got.scalar, k.scalar, 32), 0);
+    CU_ASSERT_EQUAL(memcmp(got.point, k.point, 65), 0);
+    /* the old guess (UDID.key.der in the output folder) is not where it is */
+    char guess[256];
+    snprintf(guess, sizeof(guess), "%s/" UDID ".key.der", dir);
+    CU_ASSERT_EQUAL(access(guess, F_OK), -1);
+
+    /* another device's key file at that name: refused, not used */
+    mp_devkey k2;
+    make_key(&k2, 0x22);
+    mp_issued d2;
+    fake_dac(&d2, &k2, path);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d2, &got, NULL), MP_ERR_MISMATCH);
+    CU_ASSERT(all_zero(&got, sizeof(got)));
+
+    CU_ASSERT_EQUAL(mp_devsecret_forget(&ds, &d), 1);
+    CU_ASSERT_EQUAL(access(key_file, F_OK), -1);
+    CU_ASSERT_EQUAL(mp_devsecret_forget(&ds, &d), 0);
+    memset(&got, 0xAA, sizeof(got));
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, NULL), MP_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "0A1B/0A1B.key.der"));
+    CU_ASSERT(all_zero(&got, sizeof(got))); /* wiped on the error path too */
+
+    /* a symbolic link as the key file is refused */
+    CU_ASSERT_EQUAL(symlink(other, key_file), 0);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, NULL), MP_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "symbolic link"));
+    unlink(key_file);
+
+    /* a short (cut) key file */
+    int fd = open(key_file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    CU_ASSERT_EQUAL(write(fd, "\x30\x77\x02\x01", 4), 4);
+    close(fd);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, NULL), MP_ERR_INVALID);
+    unlink(key_file);
+    close(sfd);
+    close(ofd);
+    rm_dir();
+}
+
+/* The factory-data stage's reader, played by the test: an "image" is
+ * 32 bytes of scalar followed by the DAC. */
+static int t_name(void *arg, const char *format, const mp_issued *dev, char *out, size_t cap)
+{
+    (void)arg;
+    snprintf(out, cap, "%s.%s", dev->udid, format);
+    return MP_OK;
+}
+
+static int t_key(void *arg, const char *format, const uint8_t *img, size_t len, uint8_t scalar[static 32], uint8_t *dac,
+                 size_t dac_cap, size_t *dac_len)
+{
+    (void)arg;
+    (void)format;
+    if (len < 32 || len - 32 > dac_cap) return MP_ERR_INVALID;
+    memcpy(scalar, img, 32);
+    memcpy(dac, img + 32, len - 32);
+    *dac_len = len - 32;
+    return MP_OK;
+}
+
+static void write_image(const char *name, const mp_devkey *k, const mp_issued *d, char sha[65])
+{
+    char path[256];
+    uint8_t buf[800], md[32];
+    memcpy(buf, k->scalar, 32);
+    memcpy(buf + 32, d->der, d->der_len);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    fwrite(buf, 1, 32 + d->der_len, f);
+    fclose(f);
+    SHA256(buf, 32 + d->der_len, md);
+    mp_hex(md, 32, sha, 0);
+}
+
+/* A rebuild after the key file was packed and removed: the image the
+ * ledger records (fd_images, SHA-256) gives the key back; an image that is
+ * not the recorded one does not. */
+static void test_from_image(void)
+{
+    char path[256], sha[65], was[65];
+    mp_ledger *l = NULL;
+    mp_devkey k, got;
+    mp_issued d;
+    int from = 0;
+    setup_dir();
+    snprintf(path, sizeof(path), "%s/l.sqlite", dir);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_fd_prepare(l), MP_OK);
+    mp_chip_list cl = {.format = "csv", .source = "x", .signer = ""};
+    snprintf(cl.sha256, sizeof(cl.sha256), "aa");
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_add_list(l, &cl), MP_OK);
+    make_key(&k, 0x33);
+    mp_device dv = {.list_id = cl.id, .key_origin = MP_KEY_OFFCHIP};
+    snprintf(dv.udid, sizeof(dv.udid), "%s", UDID);
+    memcpy(dv.point, k.point, 65);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_add_device(l, &dv), MP_OK);
+    snprintf(path, sizeof(path), "%s/dacs/" UDID ".der", dir);
+    fake_dac(&d, &k, path);
+    write_image(UDID ".kimg", &k, &d, sha);
+    CU_ASSERT_EQUAL(mp_ledger_fd_image(l, UDID, "kimg", sha, was), MP_OK);
+    static const char *const formats[] = {"kimg", NULL};
+    mp_devsecret ds = {.ledger = l, .img = {.dir = dir, .formats = formats, .name = t_name, .key = t_key}};
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, &from), MP_OK);
+    CU_ASSERT_EQUAL(from, 3);
+    CU_ASSERT_EQUAL(memcmp(got.scalar, k.scalar, 32), 0);
+    CU_ASSERT_EQUAL(memcmp(got.point, k.point, 65), 0);
+    MP_DEVSECRET_CLEAR(&got);
+    /* the file replaced by an image of other bytes: not the ledger's record */
+    mp_devkey bad = k;
+    bad.scalar[0] ^= 1;
+    write_image(UDID ".kimg", &bad, &d, sha);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, NULL), MP_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "is missing"));
+    CU_ASSERT(all_zero(&got, sizeof(got)));
+    mp_ledger_close(l);
+    rm_dir();
+}
+
+static void test_passcode(void)
+{
+    char path[256];
+    uint32_t pc = 0;
+    mp_fd_rec r;
+    setup_dir();
+    memset(&r, 0, sizeof(r));
+    snprintf(r.udid, sizeof(r.udid), "%s", UDID);
+    mp_devsecret ds = {.img = {.dir = dir}};
+    CU_ASSERT_EQUAL(mp_devsecret_get_passcode(&ds, &r, &pc), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "onboarding.csv"));
+    snprintf(path, sizeof(path), "%s/onboarding.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("udid,serial,vid,pid,discriminator,passcode,qr,manual,manual_dashed\n", f);
+    fputs("OTHER,S0,0xFFF2,0x8001,1,11223344,MT:x,1,1\n", f);
+    fputs(UDID ",\"S,1\",0xFFF2,0x8001,3840,20202021,MT:y,2,2\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(mp_devsecret_get_passcode(&ds, &r, &pc), MP_OK);
+    CU_ASSERT_EQUAL(pc, 20202021);
+    r.has_passcode = 1;
+    r.passcode = 12345678;
+    CU_ASSERT_EQUAL(mp_devsecret_get_passcode(&ds, &r, &pc), MP_OK); /* the ledger's record first */
+    CU_ASSERT_EQUAL(pc, 12345678);
+    /* a link instead of onboarding.csv is not followed */
+    char real[256];
+    snprintf(real, sizeof(real), "%s/real.csv", dir);
+    CU_ASSERT_EQUAL(rename(path, real), 0);
+    CU_ASSERT_EQUAL(symlink(real, path), 0);
+    r.has_passcode = 0;
+    CU_ASSERT_EQUAL(mp_devsecret_get_passcode(&ds, &r, &pc), MP_ERR_INVALID);
+    mp_devcreds c;
+    memset(&c, 0x55, sizeof(c));
+    MP_DEVSECRET_CLEAR(&c);
+    CU_ASSERT(all_zero(&c, sizeof(c)));
+    rm_dir();
+}
+
+/* The line reader for secret lists: lines longer than its buffer. */
+static void test_getline_wiped(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *f = tmpfile();
+    for (int i = 0; i < 600; i++) fputc('a' + i % 26, f);
+    fputs("\nshort\nlast", f);
+    rewind(f);
+    CU_ASSERT_EQUAL(mp_getline_wiped(&line, &cap, f), 601);
+    CU_ASSERT_EQUAL(line[600], '\n');
+    CU_ASSERT_EQUAL(mp_getline_wiped(&line, &cap, f), 6);
+    CU_ASSERT_STRING_EQUAL(line, "short\n");
+    CU_ASSERT_EQUAL(mp_getline_wiped(&line, &cap, f), 4);
+    CU_ASSERT_STRING_EQUAL(line, "last");
+    CU_ASSERT_EQUAL(mp_getline_wiped(&line, &cap, f), -1);
+    fclose(f);
+    mp_free_secret(line, cap);
+}
+
+void register_devsecret(void)
+{
+    CU_pSuite s = CU_add_suite("devsecret", NULL, NULL);
+    TU_ADD(s, test_names);
+    TU_ADD(s, test_put_get_forget);
+    TU_ADD(s, test_from_image);
+    TU_ADD(s, test_passcode);
+    TU_ADD(s, test_getline_wiped);
+}
