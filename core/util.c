@@ -13,7 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 
 static int parse_base(const char *s, int base, uint64_t max, uint64_t *out)
 {
@@ -715,4 +718,27 @@ long mp_getline_wiped(char **line, size_t *cap, FILE *f)
     if (n == 0) return -1;
     (*line)[n] = 0;
     return (long)n;
+}
+
+/* jansson frees the parser's token buffers and the tree's strings without
+ * wiping them; a factory-data JSON image holds the DAC key and the
+ * passcode there. From the first call on, every block jansson frees is
+ * wiped first (malloc_usable_size: the whole block). */
+static void wiping_free(void *p)
+{
+    if (p != NULL) {
+        OPENSSL_cleanse(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+static void json_wipe_init(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
+}
+
+void mp_json_wipe_frees(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, json_wipe_init);
 }

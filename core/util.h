@@ -115,6 +115,10 @@ int mp_fclose_wiped(FILE *f, char *vbuf);
  * (getline's realloc leaves the old copy behind); free with mp_free_secret(*line, *cap). */
 long mp_getline_wiped(char **line, size_t *cap, FILE *f);
 
+/* From now on jansson wipes every block it frees (call before parsing or
+ * building JSON that holds a key or a passcode; idempotent). */
+void mp_json_wipe_frees(void);
+
 /* Time as "YYYY-MM-DDTHH:MM:SSZ". */
 void mp_time_iso(time_t t, char out[21]);
 
