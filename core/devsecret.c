@@ -16,7 +16,6 @@
 #include "csv.h"
 #include "util.h"
 
-#define IMAGE_MAX (1u << 20) /* the largest image read back */
 #define DAC_MAX 1024
 
 static const uint8_t sec1_head[7] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
@@ -261,32 +260,52 @@ static int key_format(const mp_devsecret_images *im, const char *format)
     return 0;
 }
 
-/* 1: the key from this image; 0: not this one. Reads only a regular file
- * (no link) whose SHA-256 is the recorded one (sha NULL: any, when its DAC
- * is the ledger's). */
-static int key_from_image(const mp_devsecret *ds, const char *format, const char *sha, const mp_issued *dev, mp_devkey *key)
+int mp_devsecret_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
-    const mp_devsecret_images *im = &ds->img;
-    char name[1024], path[5200], hex[65];
-    uint8_t *buf = NULL, md[32], dac[DAC_MAX];
-    size_t len = 0, dac_len = 0;
     struct stat st;
-    if (im->name(im->arg, format, dev, name, sizeof(name)) != MP_OK) {
-        mp_err_clear();
-        return 0;
-    }
-    snprintf(path, sizeof(path), "%s/%s", im->dir, name);
+    *buf = NULL;
+    *len = 0;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) return 0;
-    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= IMAGE_MAX &&
-             (buf = malloc((size_t)st.st_size + 1)) != NULL;
-    while (ok && len < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + len, (size_t)st.st_size - len);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return MP_OK;
+        return mp_err(MP_ERR_IO, "%s: cannot open%s: %s", path, errno == ELOOP ? " (a symbolic link: refused)" : "",
+                      strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+        close(fd);
+        return mp_err(MP_ERR_IO, "%s: not a regular file of at most %zu bytes", path, max);
+    }
+    size_t cap = (size_t)st.st_size + 1, got = 0;
+    uint8_t *b = malloc(cap);
+    int ok = b != NULL;
+    while (ok && got < (size_t)st.st_size) {
+        ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
         if (r < 0 && errno == EINTR) continue;
         ok = r > 0;
-        if (ok) len += (size_t)r;
+        if (ok) got += (size_t)r;
     }
     close(fd);
+    if (!ok) {
+        mp_free_secret(b, cap); /* whatever a short read brought */
+        return mp_err(MP_ERR_IO, "%s: read failed", path);
+    }
+    b[got] = 0;
+    *buf = b;
+    *len = got;
+    return MP_OK;
+}
+
+/* 1: the key from this image; 0: not this one. The image must be the one
+ * the ledger recorded (sha NULL: a ledger from before fd_images, any image
+ * that holds the ledger's DAC). */
+static int key_from_image(const mp_devsecret *ds, void *item, const char *format, const char *sha, const mp_issued *dev,
+                          mp_devkey *key)
+{
+    const mp_devsecret_images *im = &ds->img;
+    uint8_t *buf = NULL, md[32], dac[DAC_MAX];
+    size_t len = 0, dac_len = 0;
+    char hex[65];
+    int ok = im->load(im->arg, item, format, dev, &buf, &len) == MP_OK && buf != NULL;
     if (ok && sha != NULL) {
         SHA256(buf, len, md);
         mp_hex(md, 32, hex, 0);
@@ -298,11 +317,11 @@ static int key_from_image(const mp_devsecret *ds, const char *format, const char
         mp_err_clear();
         mp_devsecret_clear(key, sizeof(*key));
     }
-    if (buf != NULL) mp_free_secret(buf, (size_t)st.st_size + 1); /* a short read too */
+    mp_free_secret(buf, len);
     return ok;
 }
 
-int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, mp_devkey *key, int *from)
+int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, void *item, mp_devkey *key, int *from)
 {
     char path[4200], staged[4400], bdir[4096];
     uint8_t pt[65];
@@ -329,20 +348,20 @@ int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, mp_devkey
     }
     /* 3. a committed image the ledger records */
     img_list l = {.n = 0};
-    if (ds->img.dir != NULL && ds->img.name != NULL && ds->img.key != NULL) {
+    if (ds->img.load != NULL && ds->img.key != NULL) {
         int rc = ds->ledger ? mp_ledger_fd_images(ds->ledger, dev->udid, add_image, &l) : MP_OK;
         if (rc != MP_OK) return rc;
         int recorded = 0;
         for (int i = 0; i < l.n; i++) {
             if (!key_format(&ds->img, l.format[i])) continue;
             recorded = 1;
-            if (key_from_image(ds, l.format[i], l.sha[i], dev, key)) {
+            if (key_from_image(ds, item, l.format[i], l.sha[i], dev, key)) {
                 *from = 3;
                 return MP_OK;
             }
         }
         for (size_t i = 0; !recorded && ds->img.formats != NULL && ds->img.formats[i] != NULL; i++) {
-            if (key_from_image(ds, ds->img.formats[i], NULL, dev, key)) { /* a ledger from before fd_images */
+            if (key_from_image(ds, item, ds->img.formats[i], NULL, dev, key)) { /* a ledger from before fd_images */
                 *from = 3;
                 return MP_OK;
             }

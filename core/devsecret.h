@@ -146,30 +146,43 @@ int mp_devsecret_key_path(const char *dac_path, char *out, size_t cap) MP_MUST_C
 
 /* ---- factory-data build ------------------------------------------------------ */
 
-/* How the caller reads its own images (core knows no formats). */
+/* How the caller reads its own images back (core knows no formats nor
+ * output layouts). */
 typedef struct mp_devsecret_images {
-    /* The folder this run builds in (where the ledger's claims say the
-     * device's images are). */
+    /* The folder this run builds in: where the ledger's claims put the
+     * device's images, and its onboarding.csv. */
     const char *dir;
-    /* The formats that hold a key, by the ledger's names (fd_images.format),
-     * NULL-terminated; each with the image's name for a device. */
+    /* The formats an image may hold the key in, by the ledger's names
+     * (fd_images.format), NULL-terminated. */
     const char *const *formats;
-    int (*name)(void *arg, const char *format, const mp_issued *dev, char *out, size_t cap);
-    /* Read the key out of an image of that format; the DAC it holds into
-     * dac/dac_len (cap MP_FD_MAX_CERT-like: dac_cap). */
+    /* The device's image of a format as this run keeps it (a file under
+     * dir, a bundle line, ...): malloc'd bytes in *img (the module wipes and
+     * frees them) or *img NULL when there is none. item is the caller's
+     * argument of mp_devsecret_get_key (per device: e.g. its name). */
+    int (*load)(void *arg, void *item, const char *format, const mp_issued *dev, uint8_t **img, size_t *len);
+    /* The key an image of that format holds, and the DAC it holds (into
+     * dac, at most dac_cap bytes). */
     int (*key)(void *arg, const char *format, const uint8_t *img, size_t len, uint8_t scalar[static 32],
                uint8_t *dac, size_t dac_cap, size_t *dac_len);
     void *arg;
 } mp_devsecret_images;
+
+/* A private file read back (for load callbacks): not through a symbolic
+ * link, a regular file of at most max bytes; *buf NULL when it does not
+ * exist. The buffer is wiped on every error path (a short read too); free
+ * it with mp_free_secret(*buf, *len). */
+int mp_devsecret_read_file(const char *path, size_t max, uint8_t **buf, size_t *len) MP_MUST_CHECK;
 
 typedef struct mp_devsecret {
     mp_ledger *ledger;
     mp_devsecret_images img;
 } mp_devsecret;
 
-/* The device's off-chip key, found as the contract says (above). *from
- * (may be NULL) receives where: 1 key file, 2 staged, 3 image. */
-int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, mp_devkey *key, int *from) MP_MUST_CHECK;
+/* The device's off-chip key, found as the contract says (above). item goes
+ * to the load callback. *from (may be NULL) receives where: 1 key file,
+ * 2 staged, 3 image. On an error *key is all zero. */
+int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, void *item, mp_devkey *key,
+                         int *from) MP_MUST_CHECK;
 
 /* The device's credentials: the ledger's row; the passcode from it when
  * recorded, else (need_passcode) from onboarding.csv in ds->img.dir.

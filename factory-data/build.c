@@ -63,12 +63,18 @@ static void item_clear(fd_item *it)
 
 /* ---- device secrets (devsecret.h): how this stage reads its own images ---- */
 
-static int image_name(void *arg, const char *format, const mp_issued *dev, char *out, size_t cap)
+/* Its image of a format as this run keeps it (UDID.ext in the folder). */
+static int image_load(void *arg, void *item, const char *format, const mp_issued *dev, uint8_t **img, size_t *len)
 {
-    (void)arg;
+    const mp_fd_build *b = arg;
+    char path[4300];
+    (void)item;
     int id = mp_fd_format_parse(format);
-    int n = id != 0 ? snprintf(out, cap, "%s.%s", dev->udid, mp_fd_format_ext(id)) : -1;
-    return n > 0 && (size_t)n < cap ? MP_OK : mp_err(MP_ERR_INVALID, "%s: no image name", format);
+    *img = NULL;
+    *len = 0;
+    if (id == 0) return MP_OK;
+    snprintf(path, sizeof(path), "%s/%s.%s", b->out_dir, dev->udid, mp_fd_format_ext(id));
+    return mp_devsecret_read_file(path, 1 << 20, img, len);
 }
 
 static int image_key(void *arg, const char *format, const uint8_t *img, size_t len, uint8_t scalar[static 32],
@@ -95,11 +101,11 @@ static void secrets(const mp_fd_build *b, mp_devsecret *ds, const char **names, 
 {
     size_t n = 0;
     for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0 && n + 1 < cap; f++) {
-        if (mp_fd_needs_dac_key(f->id)) names[n++] = f->name; /* any key format may hold it */
+        names[n++] = f->name; /* any format may hold it (json too, for an off-chip device) */
     }
     names[n] = NULL;
     *ds = (mp_devsecret){.ledger = b->ledger,
-                         .img = {.dir = b->out_dir, .formats = names, .name = image_name, .key = image_key, .arg = (void *)b}};
+                         .img = {.dir = b->out_dir, .formats = names, .load = image_load, .key = image_key, .arg = (void *)b}};
 }
 
 static int new_creds(const mp_fd_build *b, fd_item *it)
@@ -268,7 +274,7 @@ static void find_keys(const mp_fd_build *b, const mp_devsecret *ds, fd_chunk *c)
         fd_item *it = &c->items[i];
         it->key_rc = MP_OK;
         if (it->state == ST_SKIP || it->dev.key_origin != MP_KEY_OFFCHIP || !b->needs_key) continue;
-        if ((it->key_rc = mp_devsecret_get_key(ds, &it->dev, &it->key, NULL)) != MP_OK) {
+        if ((it->key_rc = mp_devsecret_get_key(ds, &it->dev, it, &it->key, NULL)) != MP_OK) {
             snprintf(it->msg, sizeof(it->msg), "%s", mp_err_msg());
             mp_err_clear();
         }

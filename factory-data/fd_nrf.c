@@ -283,8 +283,11 @@ int fd_nrf_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_f
     const char *k;
     int rc = MP_OK, handled;
     if (j == NULL) {
-        mp_wipe(e.text, sizeof(e.text)); /* may quote a piece of the key: not in the message */
-        return mp_err(MP_ERR_INVALID, "nrf-json:%d:%d: syntax error", e.line, e.column);
+        char *near = strstr(e.text, " near "); /* "... near '<a piece of the input>'": maybe of the key */
+        if (near != NULL) mp_wipe(near, sizeof(e.text) - (size_t)(near - e.text));
+        rc = mp_err(MP_ERR_INVALID, "nrf-json:%d:%d: %s", e.line, e.column, e.text);
+        mp_wipe(e.text, sizeof(e.text));
+        return rc;
     }
     json_t *ver = json_object_get(j, "version");
     if (!json_is_object(j)) {

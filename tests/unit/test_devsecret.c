@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 
 #include "devsecret.h"
+#include "factory-data/fd.h"
 #include "ledger.h"
 #include "testutil.h"
 #include "util.h"
@@ -126,7 +127,7 @@ static void test_put_get_forget(void)
     snprintf(path, sizeof(path), "%s/0A1B/0A1B.der", dir);
     fake_dac(&d, &k, path);
     mp_devsecret ds = {.ledger = NULL, .img = {.dir = dir}};
-    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, &from), MP_OK); /* killed between commit and move */
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, NULL, &got, &from), MP_OK); /* killed between commit and move */
     CU_ASSERT_EQUAL(from, 2);
     CU_ASSERT_EQUAL(memcmp(got.scalar, k.scalar, 32), 0);
     CU_ASSERT_EQUAL(mp_devsecret_place_key(sfd, ofd, dir, UDID, "0A1B/0A1B.key.der"), MP_OK);
@@ -136,7 +137,7 @@ static void test_put_get_forget(void)
     CU_ASSERT_EQUAL(access(staged, F_OK), -1);
     MP_DEVSECRET_CLEAR(&got);
     CU_ASSERT(all_zero(&got, sizeof(got))); /* the free function wipes */
-    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, &from), MP_OK);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, NULL, &got, &from), MP_OK);
     CU_ASSERT_EQUAL(from, 1);
     CU_ASSERT_EQUAL(memcmp(got.scalar, k.scalar, 32), 0);
     CU_ASSERT_EQUAL(memcmp(got.point, k.point, 65), 0);
@@ -150,20 +151,20 @@ static void test_put_get_forget(void)
     make_key(&k2, 0x22);
     mp_issued d2;
     fake_dac(&d2, &k2, path);
-    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d2, &got, NULL), MP_ERR_MISMATCH);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d2, NULL, &got, NULL), MP_ERR_MISMATCH);
     CU_ASSERT(all_zero(&got, sizeof(got)));
 
     CU_ASSERT_EQUAL(mp_devsecret_forget(&ds, &d), 1);
     CU_ASSERT_EQUAL(access(key_file, F_OK), -1);
     CU_ASSERT_EQUAL(mp_devsecret_forget(&ds, &d), 0);
     memset(&got, 0xAA, sizeof(got));
-    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, NULL), MP_ERR_IO);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, NULL, &got, NULL), MP_ERR_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "0A1B/0A1B.key.der"));
     CU_ASSERT(all_zero(&got, sizeof(got))); /* wiped on the error path too */
 
     /* a symbolic link as the key file is refused */
     CU_ASSERT_EQUAL(symlink(other, key_file), 0);
-    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, NULL), MP_ERR_IO);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, NULL, &got, NULL), MP_ERR_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "symbolic link"));
     unlink(key_file);
 
@@ -171,7 +172,7 @@ static void test_put_get_forget(void)
     int fd = open(key_file, O_WRONLY | O_CREAT | O_EXCL, 0600);
     CU_ASSERT_EQUAL(write(fd, "\x30\x77\x02\x01", 4), 4);
     close(fd);
-    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, NULL), MP_ERR_INVALID);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, NULL, &got, NULL), MP_ERR_INVALID);
     unlink(key_file);
     close(sfd);
     close(ofd);
@@ -180,11 +181,13 @@ static void test_put_get_forget(void)
 
 /* The factory-data stage's reader, played by the test: an "image" is
  * 32 bytes of scalar followed by the DAC. */
-static int t_name(void *arg, const char *format, const mp_issued *dev, char *out, size_t cap)
+static int t_load(void *arg, void *item, const char *format, const mp_issued *dev, uint8_t **img, size_t *len)
 {
+    char path[256];
     (void)arg;
-    snprintf(out, cap, "%s.%s", dev->udid, format);
-    return MP_OK;
+    CU_ASSERT_STRING_EQUAL((const char *)item, "item-arg");
+    snprintf(path, sizeof(path), "%s/%s.%s", dir, dev->udid, format);
+    return mp_devsecret_read_file(path, 4096, img, len);
 }
 
 static int t_key(void *arg, const char *format, const uint8_t *img, size_t len, uint8_t scalar[static 32], uint8_t *dac,
@@ -240,8 +243,9 @@ static void test_from_image(void)
     write_image(UDID ".kimg", &k, &d, sha);
     CU_ASSERT_EQUAL(mp_ledger_fd_image(l, UDID, "kimg", sha, was), MP_OK);
     static const char *const formats[] = {"kimg", NULL};
-    mp_devsecret ds = {.ledger = l, .img = {.dir = dir, .formats = formats, .name = t_name, .key = t_key}};
-    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, &from), MP_OK);
+    char item_arg[] = "item-arg";
+    mp_devsecret ds = {.ledger = l, .img = {.dir = dir, .formats = formats, .load = t_load, .key = t_key}};
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, item_arg, &got, &from), MP_OK);
     CU_ASSERT_EQUAL(from, 3);
     CU_ASSERT_EQUAL(memcmp(got.scalar, k.scalar, 32), 0);
     CU_ASSERT_EQUAL(memcmp(got.point, k.point, 65), 0);
@@ -250,7 +254,7 @@ static void test_from_image(void)
     mp_devkey bad = k;
     bad.scalar[0] ^= 1;
     write_image(UDID ".kimg", &bad, &d, sha);
-    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, &got, NULL), MP_ERR_IO);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, item_arg, &got, NULL), MP_ERR_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "is missing"));
     CU_ASSERT(all_zero(&got, sizeof(got)));
     mp_ledger_close(l);
@@ -314,6 +318,22 @@ static void test_getline_wiped(void)
     mp_free_secret(line, cap);
 }
 
+/* A factory-data JSON reader's error never quotes the input: a cut image
+ * would otherwise show a piece of the key. */
+static void test_json_error_quotes_nothing(void)
+{
+    static const char cut[] = "{\n  \"version\": 1,\n  \"dac_key\": \"hex:0123456789abcdef0123456789abcdef0123";
+    static const char dup[] = "{\"format\": \"matter-pki-factory-data\", \"version\": 1, \"dac_key\": \"0123456789abcdef\","
+                              " \"dac_key\": \"0123456789abcdef\"}";
+    mp_fd_device d;
+    CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_NRF_JSON, (const uint8_t *)cut, sizeof(cut) - 1, &d), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "nrf-json:"));
+    CU_ASSERT_PTR_NULL(strstr(mp_err_msg(), "0123456789"));
+    CU_ASSERT_EQUAL(mp_fd_unpack(MP_FD_JSON, (const uint8_t *)dup, sizeof(dup) - 1, &d), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NULL(strstr(mp_err_msg(), "0123456789"));
+    mp_fd_device_wipe(&d);
+}
+
 void register_devsecret(void)
 {
     CU_pSuite s = CU_add_suite("devsecret", NULL, NULL);
@@ -322,4 +342,5 @@ void register_devsecret(void)
     TU_ADD(s, test_from_image);
     TU_ADD(s, test_passcode);
     TU_ADD(s, test_getline_wiped);
+    TU_ADD(s, test_json_error_quotes_nothing);
 }
