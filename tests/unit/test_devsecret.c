@@ -257,6 +257,38 @@ static void test_from_image(void)
     CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, item_arg, &got, NULL), MP_ERR_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "is missing"));
     CU_ASSERT(all_zero(&got, sizeof(got)));
+
+    /* credentials: the ledger's row; the passcode only when recorded, else onboarding.csv */
+    mp_order o = {.vid = 0xFFF2, .pid = 0x8001, .quota = 2};
+    snprintf(o.pai_skid, sizeof(o.pai_skid), "SKID");
+    snprintf(o.cn_template, sizeof(o.cn_template), "{udid}");
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_add_order(l, &o), MP_OK);
+    mp_fd_rec r = {.order_id = o.id, .discriminator = 3840, .iterations = 1000, .salt_len = 32, .rd_uid_len = 16};
+    snprintf(r.udid, sizeof(r.udid), "%s", UDID);
+    snprintf(r.serial, sizeof(r.serial), "SN1");
+    snprintf(r.mfg_date, sizeof(r.mfg_date), "2026-01-01");
+    memset(r.salt, 7, 32);
+    memset(r.verifier, 9, 97);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_add_fd(l, &r), MP_OK);
+    mp_devcreds c;
+    CU_ASSERT_EQUAL(mp_devsecret_get_credentials(&ds, UDID, 0, &c), MP_OK);
+    CU_ASSERT_EQUAL(c.discriminator, 3840);
+    CU_ASSERT_EQUAL(c.iterations, 1000);
+    CU_ASSERT_EQUAL(c.salt_len, 32);
+    CU_ASSERT_EQUAL(c.verifier[96], 9);
+    CU_ASSERT_EQUAL(c.has_passcode, 0);
+    memset(&c, 0x77, sizeof(c));
+    CU_ASSERT_EQUAL(mp_devsecret_get_credentials(&ds, UDID, 1, &c), MP_ERR_INVALID); /* no onboarding.csv */
+    CU_ASSERT(all_zero(&c, sizeof(c)));
+    snprintf(path, sizeof(path), "%s/onboarding.csv", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "udid,serial,vid,pid,discriminator,passcode,qr,manual,manual_dashed\n%s,SN1,0xFFF2,0x8001,3840,00123456,MT:y,2,2\n", UDID);
+    fclose(f);
+    CU_ASSERT_EQUAL(mp_devsecret_get_credentials(&ds, UDID, 1, &c), MP_OK);
+    CU_ASSERT_EQUAL(c.has_passcode, 1);
+    CU_ASSERT_EQUAL(c.passcode, 123456);
+    MP_DEVSECRET_CLEAR(&c);
+    CU_ASSERT_EQUAL(mp_devsecret_get_credentials(&ds, "NOPE", 0, &c), MP_ERR_INVALID);
     mp_ledger_close(l);
     rm_dir();
 }
