@@ -9,7 +9,9 @@
  * run killed at any point leaves either nothing of a chunk (not committed:
  * its serials were never published) or a committed chunk whose files the
  * next run rewrites from the DER kept in the ledger. Off-chip private keys
- * are written to the run's staging folder (DIR/.matter-pki.staging) and
+ * (where they live and when they go: core/devsecret.h, the only code that
+ * names or reads key files) are written to the run's staging folder
+ * (DIR/.matter-pki.staging) and
  * synced BEFORE the commit (the ledger never holds private keys), then moved
  * beside their DAC after it; recovery removes only staging entries whose
  * UDID the ledger does not hold, never anything else in DIR. Recovery still

@@ -528,7 +528,7 @@ static void remove_keys(mp_fd_build *b, fd_chunk *c)
     mp_devsecret ds;
     secrets(b, &ds, names, sizeof(names) / sizeof(names[0]));
     for (size_t i = 0; i < c->n && !b->keep_keys && b->needs_key; i++) {
-        if (c->items[i].dev.key_origin != MP_KEY_OFFCHIP || c->items[i].state == ST_SKIP) continue;
+        if (c->items[i].dev.key_origin != MP_KEY_OFFCHIP) continue; /* already built ones too: their images are marked */
         b->keys_removed += (uint64_t)mp_devsecret_forget(&ds, &c->items[i].dev);
     }
 }
