@@ -110,14 +110,14 @@ cp fd6/$u5.json json5.before
 rm fd6/$u5.json
 expect 0 "key file gone: the rebuild takes the key from the image the ledger records" "$MP" factory-data build --order $O5 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd6
 check "the same image" cmp fd6/$u5.json json5.before
-rm fd6/$u5.json
-other=$(ls fd6/*.nxp.bin | grep -v $u5 | head -1)
-cp fd6/$u5.nxp.bin nxp5.keep && cp "$other" fd6/$u5.nxp.bin
-expect_err 9 "device $u5: its DAC private key is missing: not at .*dacs5/[0-9A-F]+/[0-9A-F]+\.key\.der.*no image in fd6 that the ledger records holds it" \
-    "an image that is not the ledger's record is not read back: refused, naming where it looked" \
+cp fd6/$u5.nxp.bin nxp5.before
+rm fd6/$u5.nxp.bin
+jq '.dac_key = "1111111111111111111111111111111111111111111111111111111111111111"' json5.before > fd6/$u5.json
+expect_err 9 "device $u5: its DAC private key is missing: not at .*dacs5/[0-9A-F]+/[0-9A-F]+\\.key\\.der.*no image in fd6 that the ledger records holds it" \
+    "an image whose bytes are not the ledger's record gives no key (its DAC matches, its key was changed): refused, naming where it looked" \
     "$MP" factory-data build --order $O5 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd6
-check "nothing written for it" test ! -e fd6/$u5.json
-cp nxp5.keep fd6/$u5.nxp.bin
-expect 0 "the recorded image back: rebuilt" "$MP" factory-data build --order $O5 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd6
-check "the same image again" cmp fd6/$u5.json json5.before
+check "no image made with the changed key" test ! -e fd6/$u5.nxp.bin
+cp json5.before fd6/$u5.json
+expect 0 "the recorded image back: the key comes from it" "$MP" factory-data build --order $O5 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd6
+check "the same nxp image again" cmp fd6/$u5.nxp.bin nxp5.before
 finish
