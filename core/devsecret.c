@@ -325,7 +325,8 @@ int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, void *ite
 {
     char path[4200], staged[4400], bdir[4096];
     uint8_t pt[65];
-    int r, dummy;
+    int r, dummy = 0;
+    if (key == NULL || dev == NULL) return mp_err(MP_ERR_GENERAL, "internal: mp_devsecret_get_key without a device or key buffer");
     from = from ? from : &dummy;
     *from = 0;
     mp_devsecret_clear(key, sizeof(*key)); /* nothing stale comes back on an error path */
