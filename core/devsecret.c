@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "b64.h"
 #include "csv.h"
 #include "util.h"
 
@@ -34,6 +36,50 @@ size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 6
     memcpy(out + 39, sec1_mid, sizeof(sec1_mid));
     memcpy(out + 56, point, 65);
     return MP_SEC1_LEN;
+}
+
+static const uint8_t pkcs8_head[] = {0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48,
+                                     0xCE, 0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01,
+                                     0x07, 0x04, 0x6D, 0x30, 0x6B, 0x02, 0x01, 0x01, 0x04, 0x20};
+static const uint8_t pkcs8_mid[] = {0xA1, 0x44, 0x03, 0x42, 0x00};
+
+size_t mp_pkcs8_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static MP_PKCS8_LEN])
+{
+    memcpy(out, pkcs8_head, sizeof(pkcs8_head));
+    memcpy(out + sizeof(pkcs8_head), scalar, 32);
+    memcpy(out + sizeof(pkcs8_head) + 32, pkcs8_mid, sizeof(pkcs8_mid));
+    memcpy(out + sizeof(pkcs8_head) + 32 + sizeof(pkcs8_mid), point, 65);
+    return MP_PKCS8_LEN;
+}
+
+int mp_devsecret_bundle_member(const mp_devkey *key, char *out, size_t cap)
+{
+    uint8_t der[MP_PKCS8_LEN];
+    size_t n = mp_pkcs8_der(key->scalar, key->point, der);
+    int k = snprintf(out, cap, ",\"key\":\"");
+    size_t b = k > 0 && (size_t)k < cap ? mp_b64_encode(der, n, out + k, cap - (size_t)k) : 0;
+    mp_devsecret_clear(der, sizeof(der));
+    if (b == 0 || (size_t)k + b + 2 > cap) {
+        mp_devsecret_clear(out, cap);
+        return mp_err(MP_ERR_GENERAL, "the key member does not fit");
+    }
+    memcpy(out + k + b, "\"", 2);
+    return MP_OK;
+}
+
+/* The key of a bundle line's member (base64 PKCS#8 DER of matter-pki's form). */
+static int key_from_member(const char *b64, size_t len, mp_devkey *key)
+{
+    uint8_t der[MP_PKCS8_LEN + 8];
+    long n = mp_b64_decode(b64, len, der, sizeof(der));
+    int ok = n == MP_PKCS8_LEN && memcmp(der, pkcs8_head, sizeof(pkcs8_head)) == 0 &&
+             memcmp(der + sizeof(pkcs8_head) + 32, pkcs8_mid, sizeof(pkcs8_mid)) == 0;
+    if (ok) {
+        memcpy(key->scalar, der + sizeof(pkcs8_head), 32);
+        memcpy(key->point, der + sizeof(pkcs8_head) + 32 + sizeof(pkcs8_mid), 65);
+    }
+    mp_devsecret_clear(der, sizeof(der));
+    return ok;
 }
 
 /* ---- names --------------------------------------------------------------------- */
@@ -223,7 +269,7 @@ static int read_key_file(const char *path, const uint8_t dac_pt[65], mp_devkey *
     } else if (got != MP_SEC1_LEN || memcmp(buf, sec1_head, 7) != 0 || memcmp(buf + 39, sec1_mid, 17) != 0) {
         rc = -1;
         mp_err(MP_ERR_INVALID, "%s: not a P-256 SEC1 private key (%zu bytes)", path, got);
-    } else if (memcmp(buf + 56, dac_pt, 65) != 0) {
+    } else if (dac_pt != NULL && memcmp(buf + 56, dac_pt, 65) != 0) {
         rc = -1;
         mp_err(MP_ERR_MISMATCH, "%s: the key's public point is not the DAC's (a key file of another device?)", path);
     } else {
@@ -321,6 +367,60 @@ static int key_from_image(const mp_devsecret *ds, void *item, const char *format
     return ok;
 }
 
+int mp_devsecret_get_staged(const char *dir, const char *udid, mp_devkey *key, int *found)
+{
+    char path[4400];
+    *found = 0;
+    snprintf(path, sizeof(path), "%s/" MP_DEVSECRET_STAGING "/%s" MP_DEVSECRET_KEY_SUFFIX, dir, udid);
+    int r = read_key_file(path, NULL, key);
+    if (r > 0) *found = 1;
+    return r < 0 ? mp_err_code() : MP_OK;
+}
+
+/* 1: the key from the device's line of its bundle (BUNDLE#UDID), checked
+ * against the DAC; 0: no line or no key member; <0: an error. */
+static int read_bundle_key(const mp_issued *dev, const uint8_t pt[65], mp_devkey *key, char *bundle, size_t cap)
+{
+    size_t pl = strlen(dev->path) - strlen(dev->udid) - 1;
+    snprintf(bundle, cap, "%.*s", (int)pl, dev->path);
+    int fd = open(bundle, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return 0;
+    char *vbuf = NULL, *line = NULL, want[MP_UDID_MAX + 16];
+    size_t lcap = 0;
+    long n;
+    int r = 0;
+    FILE *f = mp_fdopen_wiped(fd, "r", &vbuf);
+    if (f == NULL) {
+        close(fd);
+        return 0;
+    }
+    snprintf(want, sizeof(want), "\"udid\":\"%s\"", dev->udid);
+    mp_json_wipe_frees(); /* the line's tree holds the key */
+    while (r == 0 && (n = mp_getline_wiped(&line, &lcap, f)) > 0) {
+        if (line[n - 1] != '\n' || strstr(line, want) == NULL) continue; /* a torn last line is no line */
+        json_t *o = json_loadb(line, (size_t)n, 0, NULL), *k = json_object_get(o, "key");
+        if (json_is_string(json_object_get(o, "udid")) && strcmp(json_string_value(json_object_get(o, "udid")), dev->udid) == 0) {
+            if (!json_is_string(k)) {
+                r = -1;
+                mp_err(MP_ERR_INVALID, "%s: the line of %s holds no key", bundle, dev->udid);
+            } else if (!key_from_member(json_string_value(k), json_string_length(k), key)) {
+                r = -1;
+                mp_err(MP_ERR_INVALID, "%s: the key of %s is not a P-256 PKCS#8 key", bundle, dev->udid);
+            } else if (memcmp(key->point, pt, 65) != 0) {
+                r = -1;
+                mp_err(MP_ERR_MISMATCH, "%s: the key of %s is not its DAC's", bundle, dev->udid);
+            } else {
+                r = 1;
+            }
+        }
+        json_decref(o);
+    }
+    mp_free_secret(line, lcap);
+    mp_fclose_wiped(f, vbuf);
+    if (r < 0) mp_devsecret_clear(key, sizeof(*key));
+    return r;
+}
+
 int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, void *item, mp_devkey *key, int *from)
 {
     char path[4200], staged[4400], bdir[4096];
@@ -337,7 +437,7 @@ int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, void *ite
     int bundle = in_bundle(dev);
     path[0] = 0;
     if (!bundle && mp_devsecret_key_path(dev->path, path, sizeof(path)) != MP_OK) return MP_ERR_INVALID;
-    if (!bundle && (r = read_key_file(path, pt, key)) != 0) {
+    if ((r = bundle ? read_bundle_key(dev, pt, key, path, sizeof(path)) : read_key_file(path, pt, key)) != 0) {
         *from = 1;
         return r > 0 ? MP_OK : mp_err_ctx(mp_err_code(), "device %s", dev->udid);
     }
@@ -369,9 +469,9 @@ int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, void *ite
         }
     }
     mp_devsecret_clear(key, sizeof(*key));
-    return mp_err(MP_ERR_IO, "device %s: its DAC private key is missing: not at %s (beside its DAC), not staged at %s, "
+    return mp_err(MP_ERR_IO, "device %s: its DAC private key is missing: not at %s (%s), not staged at %s, "
                   "and no image in %s that the ledger records holds it; the device cannot get images that need its key "
-                  "(revoke its DAC and issue it a new one)", dev->udid, bundle ? "its bundle line" : path, staged,
+                  "(revoke its DAC and issue it a new one)", dev->udid, path, bundle ? "its DAC's bundle" : "beside its DAC", staged,
                   ds->img.dir ? ds->img.dir : "the output folder");
 }
 

@@ -21,7 +21,10 @@
  *    the DAC (dacs.path, or UDID.der in its batch's folder) is the record of
  *    where the key went: the key file is that path with ".der" replaced by
  *    ".key.der" (mp_devsecret_key_path says so, and nothing else), moved
- *    there from staging with RENAME_NOREPLACE (never over a file).
+ *    there from staging with RENAME_NOREPLACE (never over a file). A DAC
+ *    recorded as BUNDLE#UDID (--bundle) has its key in its line of that
+ *    bundle (0600), member "key": base64 PKCS#8 DER; the staged file goes
+ *    once the line is synced.
  *  - A key after `factory-data build`: in the images of the formats that
  *    hold a key (0600), in the folder that built the device. The ledger
  *    records the folder (fd_claims.dir) and each image's SHA-256
@@ -34,8 +37,10 @@
  *
  * WHO READS AND WRITES THEM
  *  - `dac issue --generate-keys`: mp_devsecret_put_key (staging),
- *    mp_devsecret_place_key (beside the DAC, after the commit),
- *    mp_devsecret_staged_udid (recovery of the staging folder).
+ *    mp_devsecret_place_key (beside the DAC, after the commit) or
+ *    mp_devsecret_bundle_member (into its bundle line),
+ *    mp_devsecret_staged_udid, mp_devsecret_get_staged and
+ *    mp_devsecret_recover_key (recovery of the staging folder).
  *  - `factory-data build`: mp_devsecret_get_key, mp_devsecret_get_passcode,
  *    mp_devsecret_forget. No other stage reads them (`factory-data inspect`
  *    reads only the image file an operator names).
@@ -47,19 +52,24 @@
  *    (mp_devsecret_forget) once every image of the device that holds the
  *    key is written, synced and marked written in the ledger; never with
  *    --keep-keys. The images are then the key's only copy.
+ *  - A staged key of a --bundle run: by dac issue once its line (with the
+ *    key) is synced, or by the next run's recovery, which finds the line.
+ *  - A key in a bundle line stays: the bundle is the lot's file, the
+ *    operator's to remove once the devices are programmed.
  *  - Nothing else deletes a key or a passcode.
  *
  * HOW A REBUILD FINDS THEM (by UDID, through the ledger; never by guessing
  * names)
  *  Key, first found wins:
- *   1. the key file at the DAC's recorded path (".der" -> ".key.der");
+ *   1. the key file at the DAC's recorded path (".der" -> ".key.der"), or
+ *      the "key" member of the DAC's bundle line;
  *   2. the staged key in the DAC's batch folder (a run killed between the
  *      commit and the move);
  *   3. an image of the device in the folder that built it, of a format the
  *      ledger's fd_images records for it, whose SHA-256 is the recorded
  *      one (ledgers from before fd_images: any key format whose DAC is the
  *      ledger's), read back by the caller's format reader.
- *  A key file must be a P-256 SEC1 key whose public point is the DAC's,
+ *  A key file or member must be a P-256 key whose public point is the DAC's,
  *  else MP_ERR_MISMATCH; an image must hold the ledger's DAC. None found:
  *  MP_ERR_IO naming every place looked at (the device cannot get new images
  *  that need its key: revoke its DAC and issue the device a new one).
@@ -115,6 +125,19 @@ void mp_devsecret_clear(void *p, size_t n);
 
 /* SEC1 ECPrivateKey DER of a P-256 key. */
 size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static MP_SEC1_LEN]);
+
+/* PKCS#8 PrivateKeyInfo DER of a P-256 key, as OpenSSL writes it (the
+ * curve in the algorithm, not repeated in the key). */
+#define MP_PKCS8_LEN 138
+size_t mp_pkcs8_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static MP_PKCS8_LEN]);
+/* The key as the member a bundle line carries (`dac issue --generate-keys
+ * --bundle`): ,"key":"<base64 PKCS#8 DER>" into out (wiped when it does not
+ * fit: MP_ERR_GENERAL). */
+#define MP_DEVSECRET_MEMBER_MAX 200
+int mp_devsecret_bundle_member(const mp_devkey *key, char *out, size_t cap) MP_MUST_CHECK;
+/* The staged key of a device in the run folder dir (for a bundle line made
+ * after a kill); *found 0 when there is none. */
+int mp_devsecret_get_staged(const char *dir, const char *udid, mp_devkey *key, int *found) MP_MUST_CHECK;
 
 /* The key's name in the staging folder: UDID.key.der. */
 int mp_devsecret_staged_name(const char *udid, char *out, size_t cap) MP_MUST_CHECK;

@@ -179,6 +179,54 @@ static void test_put_get_forget(void)
     rm_dir();
 }
 
+/* --bundle: the key in the device's line ("key": base64 PKCS#8), found by
+ * the ledger's BUNDLE#UDID; a torn line or another device's line is none. */
+static void test_bundle_key(void)
+{
+    char bundle[128], path[256], member[MP_DEVSECRET_MEMBER_MAX];
+    mp_devkey k, got;
+    mp_issued d;
+    int from = 0, found = 0;
+    setup_dir();
+    make_key(&k, 0x44);
+    CU_ASSERT_EQUAL(mp_devsecret_bundle_member(&k, member, 20), MP_ERR_GENERAL);
+    CU_ASSERT(all_zero(member, 20));
+    CU_ASSERT_EQUAL_FATAL(mp_devsecret_bundle_member(&k, member, sizeof(member)), MP_OK);
+    static const char pfx[] = ",\"key\":\"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg"; /* PKCS#8, P-256 */
+    CU_ASSERT_EQUAL(strncmp(member, pfx, sizeof(pfx) - 1), 0);
+    snprintf(bundle, sizeof(bundle), "%s/lot.jsonl", dir);
+    FILE *f = fopen(bundle, "w");
+    fprintf(f, "{\"udid\":\"OTHER\",\"serial\":\"01\",\"dac\":\"\"%s}\n", member);
+    fprintf(f, "{\"udid\":\"%s\",\"serial\":\"02\",\"dac\":\"\"%s}\n", UDID, member);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s#%s", bundle, UDID);
+    fake_dac(&d, &k, path);
+    mp_devsecret ds = {.img = {.dir = dir}};
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, NULL, &got, &from), MP_OK);
+    CU_ASSERT_EQUAL(from, 1);
+    CU_ASSERT_EQUAL(memcmp(got.scalar, k.scalar, 32), 0);
+    /* a line cut by a crash holds no key */
+    f = fopen(bundle, "w");
+    fprintf(f, "{\"udid\":\"%s\",\"serial\":\"02\",\"dac\":\"\"%s}", UDID, member);
+    fclose(f);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, NULL, &got, NULL), MP_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "lot.jsonl (its DAC's bundle)"));
+    /* ... but its staged key, which stays until the line is synced, is found */
+    int sfd = stage_open();
+    CU_ASSERT_EQUAL(mp_devsecret_put_key(sfd, UDID, &k), MP_OK);
+    CU_ASSERT_EQUAL(mp_devsecret_get_staged(dir, UDID, &got, &found), MP_OK);
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL(memcmp(got.point, k.point, 65), 0);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, NULL, &got, &from), MP_OK);
+    CU_ASSERT_EQUAL(from, 2);
+    CU_ASSERT_EQUAL(mp_devsecret_drop_staged(sfd, UDID), 1);
+    CU_ASSERT_EQUAL(mp_devsecret_get_staged(dir, UDID, &got, &found), MP_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    MP_DEVSECRET_CLEAR(&got);
+    close(sfd);
+    rm_dir();
+}
+
 /* The factory-data stage's reader, played by the test: an "image" is
  * 32 bytes of scalar followed by the DAC. */
 static int t_load(void *arg, void *item, const char *format, const mp_issued *dev, uint8_t **img, size_t *len)
@@ -371,6 +419,7 @@ void register_devsecret(void)
     CU_pSuite s = CU_add_suite("devsecret", NULL, NULL);
     TU_ADD(s, test_names);
     TU_ADD(s, test_put_get_forget);
+    TU_ADD(s, test_bundle_key);
     TU_ADD(s, test_from_image);
     TU_ADD(s, test_passcode);
     TU_ADD(s, test_getline_wiped);
