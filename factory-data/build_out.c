@@ -311,6 +311,7 @@ static int filter(mp_fd_build *b, const char *name, int json, const pend_set *p,
     if (ofd >= 0) (void)fchmod(ofd, 0600); /* not left to the umask */
     FILE *out = ofd >= 0 ? mp_fdopen_wiped(ofd, "w", &obuf) : NULL;
     int rc = out ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (rc == MP_OK && ifd >= 0 && in == NULL) rc = mp_err(MP_ERR_GENERAL, "%s: out of memory", path); /* never a list without its lines */
     if (rc == MP_OK && !json) fputs(mp_fd_onboarding_header, out);
     if (in != NULL && rc == MP_OK) rc = json ? filter_json(b, in, out, p, dropped) : filter_csv(b, in, path, out, p, dropped);
     for (size_t i = 0; rc == MP_OK && out != NULL && i < p->n; i++) {
