@@ -336,6 +336,37 @@ static void test_from_image(void)
     CU_ASSERT_EQUAL(c.has_passcode, 1);
     CU_ASSERT_EQUAL(c.passcode, 123456);
     MP_DEVSECRET_CLEAR(&c);
+    /* --record-passcodes: the ledger's passcode, even when onboarding.csv
+     * (of another run) says otherwise or is gone */
+    mp_device dv2 = {.list_id = cl.id, .key_origin = MP_KEY_OFFCHIP};
+    snprintf(dv2.udid, sizeof(dv2.udid), "REC1");
+    memcpy(dv2.point, k.point, 65);
+    dv2.point[64] ^= 1; /* one device per public key */
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_add_device(l, &dv2), MP_OK);
+    mp_fd_rec r2 = r;
+    snprintf(r2.udid, sizeof(r2.udid), "REC1");
+    snprintf(r2.serial, sizeof(r2.serial), "SN2");
+    r2.discriminator = 77;
+    r2.rd_uid[0] = 1; /* rd_uid is unique too */
+    r2.has_passcode = 1;
+    r2.passcode = 24681357;
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_add_fd(l, &r2), MP_OK);
+    f = fopen(path, "a");
+    fputs("REC1,SN2,0xFFF2,0x8001,77,11111111,MT:z,3,3\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(mp_devsecret_get_credentials(&ds, "REC1", 0, &c), MP_OK);
+    CU_ASSERT_EQUAL(c.has_passcode, 1);
+    CU_ASSERT_EQUAL(c.passcode, 24681357);
+    CU_ASSERT_EQUAL(c.discriminator, 77);
+    CU_ASSERT_EQUAL(unlink(path), 0);
+    MP_DEVSECRET_CLEAR(&c);
+    CU_ASSERT_EQUAL(mp_devsecret_get_credentials(&ds, "REC1", 1, &c), MP_OK);
+    CU_ASSERT_EQUAL(c.passcode, 24681357);
+    MP_DEVSECRET_CLEAR(&c);
+    /* the first device again: onboarding.csv gone, passcode not recorded */
+    CU_ASSERT_EQUAL(mp_devsecret_get_credentials(&ds, UDID, 1, &c), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "onboarding.csv"));
+    CU_ASSERT(all_zero(&c, sizeof(c)));
     CU_ASSERT_EQUAL(mp_devsecret_get_credentials(&ds, "NOPE", 0, &c), MP_ERR_INVALID);
     mp_ledger_close(l);
     rm_dir();
