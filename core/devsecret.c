@@ -38,6 +38,16 @@ size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 6
     return MP_SEC1_LEN;
 }
 
+int mp_sec1_parse(const uint8_t *der, size_t len, const uint8_t **scalar, const uint8_t **point)
+{
+    if (len != MP_SEC1_LEN || memcmp(der, sec1_head, sizeof(sec1_head)) != 0 || memcmp(der + 39, sec1_mid, sizeof(sec1_mid)) != 0) {
+        return 0;
+    }
+    *scalar = der + 7;
+    *point = der + 56;
+    return 1;
+}
+
 static const uint8_t pkcs8_head[] = {0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48,
                                      0xCE, 0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01,
                                      0x07, 0x04, 0x6D, 0x30, 0x6B, 0x02, 0x01, 0x01, 0x04, 0x20};
@@ -242,6 +252,7 @@ static int dac_point(const uint8_t *der, size_t len, uint8_t point[65])
 static int read_key_file(const char *path, const uint8_t dac_pt[65], mp_devkey *key)
 {
     uint8_t buf[MP_SEC1_LEN + 1];
+    const uint8_t *sc = NULL, *pt = NULL;
     struct stat st;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
@@ -266,15 +277,15 @@ static int read_key_file(const char *path, const uint8_t dac_pt[65], mp_devkey *
     if (bad) {
         rc = -1;
         mp_err(MP_ERR_IO, "%s: cannot read the key file (not a regular file?)", path);
-    } else if (got != MP_SEC1_LEN || memcmp(buf, sec1_head, 7) != 0 || memcmp(buf + 39, sec1_mid, 17) != 0) {
+    } else if (!mp_sec1_parse(buf, got, &sc, &pt)) {
         rc = -1;
         mp_err(MP_ERR_INVALID, "%s: not a P-256 SEC1 private key (%zu bytes)", path, got);
-    } else if (dac_pt != NULL && memcmp(buf + 56, dac_pt, 65) != 0) {
+    } else if (dac_pt != NULL && memcmp(pt, dac_pt, 65) != 0) {
         rc = -1;
         mp_err(MP_ERR_MISMATCH, "%s: the key's public point is not the DAC's (a key file of another device?)", path);
     } else {
-        memcpy(key->scalar, buf + 7, 32);
-        memcpy(key->point, buf + 56, 65);
+        memcpy(key->scalar, sc, 32);
+        memcpy(key->point, pt, 65);
     }
     mp_devsecret_clear(buf, sizeof(buf)); /* every path, a short read too */
     return rc;

@@ -123,8 +123,12 @@ void mp_devsecret_clear(void *p, size_t n);
 
 /* ---- dac issue ------------------------------------------------------------- */
 
-/* SEC1 ECPrivateKey DER of a P-256 key. */
+/* SEC1 ECPrivateKey DER of a P-256 key (key files, and the images of the
+ * formats that carry such a file). */
 size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static MP_SEC1_LEN]);
+/* The scalar and point of a P-256 SEC1 DER key of that form (1), or 0 when
+ * der is not one (nothing is checked beyond the form). */
+int mp_sec1_parse(const uint8_t *der, size_t len, const uint8_t **scalar, const uint8_t **point);
 
 /* PKCS#8 PrivateKeyInfo DER of a P-256 key, as OpenSSL writes it (the
  * curve in the algorithm, not repeated in the key). */

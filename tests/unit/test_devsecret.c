@@ -89,6 +89,22 @@ static void test_names(void)
     CU_ASSERT_EQUAL(mp_devsecret_staged_udid("DEV1.der", udid), 0);
     CU_ASSERT_EQUAL(mp_devsecret_staged_udid(".key.der", udid), 0);
     CU_ASSERT_EQUAL(mp_devsecret_staged_name("a/b", out, sizeof(out)), MP_ERR_INVALID);
+    /* the one SEC1 codec (key files, esp32-secure-cert and silabs images) */
+    mp_devkey k;
+    uint8_t der[MP_SEC1_LEN];
+    const uint8_t *sc = NULL, *pt = NULL;
+    memset(k.scalar, 0x21, 32);
+    memset(k.point, 0x43, 65);
+    CU_ASSERT_EQUAL(mp_sec1_der(k.scalar, k.point, der), MP_SEC1_LEN);
+    CU_ASSERT_EQUAL(mp_sec1_parse(der, sizeof(der), &sc, &pt), 1);
+    CU_ASSERT(sc == der + 7 && memcmp(sc, k.scalar, 32) == 0 && memcmp(pt, k.point, 65) == 0);
+    CU_ASSERT_EQUAL(mp_sec1_parse(der, sizeof(der) - 1, &sc, &pt), 0);
+    der[55] = 1; /* the BIT STRING's unused-bits byte */
+    CU_ASSERT_EQUAL(mp_sec1_parse(der, sizeof(der), &sc, &pt), 0);
+    der[55] = 0;
+    der[48] = 0x22; /* not prime256v1 */
+    CU_ASSERT_EQUAL(mp_sec1_parse(der, sizeof(der), &sc, &pt), 0);
+    mp_devsecret_clear(der, sizeof(der));
 }
 
 /* put: 0600 whatever the umask, exclusive, never through a link; get from
