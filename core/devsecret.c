@@ -16,6 +16,7 @@
 
 #include "b64.h"
 #include "csv.h"
+#include "outsink.h"
 #include "util.h"
 
 #define DAC_MAX 1024
@@ -378,56 +379,49 @@ static int key_from_image(const mp_devsecret *ds, void *item, const char *format
     return ok;
 }
 
-int mp_devsecret_get_staged(const char *dir, const char *udid, mp_devkey *key, int *found)
+int mp_devsecret_get_staged(const char *dir, const char *udid, const uint8_t *dac, size_t dac_len, mp_devkey *key,
+                            int *found)
 {
     char path[4400];
+    uint8_t pt[65];
     *found = 0;
+    mp_devsecret_clear(key, sizeof(*key));
+    if (dac != NULL && !dac_point(dac, dac_len, pt)) {
+        return mp_err(MP_ERR_INVALID, "device %s: its DAC has no P-256 public key", udid);
+    }
     snprintf(path, sizeof(path), "%s/" MP_DEVSECRET_STAGING "/%s" MP_DEVSECRET_KEY_SUFFIX, dir, udid);
-    int r = read_key_file(path, NULL, key);
+    int r = read_key_file(path, dac != NULL ? pt : NULL, key);
     if (r > 0) *found = 1;
     return r < 0 ? mp_err_code() : MP_OK;
 }
 
 /* 1: the key from the device's line of its bundle (BUNDLE#UDID), checked
- * against the DAC; 0: no line or no key member; <0: an error. */
-static int read_bundle_key(const mp_issued *dev, const uint8_t pt[65], mp_devkey *key, char *bundle, size_t cap)
+ * against the DAC; 0: no complete line; <0: an error (a line without a key
+ * is one: a bundle of --generate-keys holds every key). */
+static int read_bundle_key(const mp_devsecret *ds, const mp_issued *dev, const uint8_t pt[65], mp_devkey *key, char *bundle,
+                           size_t cap)
 {
     size_t pl = strlen(dev->path) - strlen(dev->udid) - 1;
+    char *line = NULL;
     snprintf(bundle, cap, "%.*s", (int)pl, dev->path);
-    int fd = open(bundle, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) return 0;
-    char *vbuf = NULL, *line = NULL, want[MP_UDID_MAX + 16];
-    size_t lcap = 0;
-    long n;
-    int r = 0;
-    FILE *f = mp_fdopen_wiped(fd, "r", &vbuf);
-    if (f == NULL) {
-        close(fd);
-        return 0;
-    }
-    snprintf(want, sizeof(want), "\"udid\":\"%s\"", dev->udid);
+    int rc = ds->img.line != NULL ? ds->img.line(ds->img.arg, bundle, dev->udid, &line) : mp_bundle_line(bundle, dev->udid, &line);
+    if (rc != MP_OK || line == NULL) return rc != MP_OK ? -1 : 0;
     mp_json_wipe_frees(); /* the line's tree holds the key */
-    while (r == 0 && (n = mp_getline_wiped(&line, &lcap, f)) > 0) {
-        if (line[n - 1] != '\n' || strstr(line, want) == NULL) continue; /* a torn last line is no line */
-        json_t *o = json_loadb(line, (size_t)n, 0, NULL), *k = json_object_get(o, "key");
-        if (json_is_string(json_object_get(o, "udid")) && strcmp(json_string_value(json_object_get(o, "udid")), dev->udid) == 0) {
-            if (!json_is_string(k)) {
-                r = -1;
-                mp_err(MP_ERR_INVALID, "%s: the line of %s holds no key", bundle, dev->udid);
-            } else if (!key_from_member(json_string_value(k), json_string_length(k), key)) {
-                r = -1;
-                mp_err(MP_ERR_INVALID, "%s: the key of %s is not a P-256 PKCS#8 key", bundle, dev->udid);
-            } else if (memcmp(key->point, pt, 65) != 0) {
-                r = -1;
-                mp_err(MP_ERR_MISMATCH, "%s: the key of %s is not its DAC's", bundle, dev->udid);
-            } else {
-                r = 1;
-            }
-        }
-        json_decref(o);
+    json_t *o = json_loads(line, 0, NULL), *k = json_object_get(o, "key"), *u = json_object_get(o, "udid");
+    int r = -1;
+    if (!json_is_string(u) || strcmp(json_string_value(u), dev->udid) != 0) {
+        mp_err(MP_ERR_INVALID, "%s: the line of %s is not a bundle line of it", bundle, dev->udid);
+    } else if (!json_is_string(k)) {
+        mp_err(MP_ERR_INVALID, "%s: the line of %s holds no key", bundle, dev->udid);
+    } else if (!key_from_member(json_string_value(k), json_string_length(k), key)) {
+        mp_err(MP_ERR_INVALID, "%s: the key of %s is not a P-256 PKCS#8 key", bundle, dev->udid);
+    } else if (memcmp(key->point, pt, 65) != 0) {
+        mp_err(MP_ERR_MISMATCH, "%s: the key of %s is not its DAC's", bundle, dev->udid);
+    } else {
+        r = 1;
     }
-    mp_free_secret(line, lcap);
-    mp_fclose_wiped(f, vbuf);
+    json_decref(o);
+    mp_free_secret(line, strlen(line));
     if (r < 0) mp_devsecret_clear(key, sizeof(*key));
     return r;
 }
@@ -448,7 +442,7 @@ int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, void *ite
     int bundle = in_bundle(dev);
     path[0] = 0;
     if (!bundle && mp_devsecret_key_path(dev->path, path, sizeof(path)) != MP_OK) return MP_ERR_INVALID;
-    if ((r = bundle ? read_bundle_key(dev, pt, key, path, sizeof(path)) : read_key_file(path, pt, key)) != 0) {
+    if ((r = bundle ? read_bundle_key(ds, dev, pt, key, path, sizeof(path)) : read_key_file(path, pt, key)) != 0) {
         *from = 1;
         return r > 0 ? MP_OK : mp_err_ctx(mp_err_code(), "device %s", dev->udid);
     }

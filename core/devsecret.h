@@ -140,8 +140,10 @@ size_t mp_pkcs8_der(const uint8_t scalar[static 32], const uint8_t point[static 
 #define MP_DEVSECRET_MEMBER_MAX 200
 int mp_devsecret_bundle_member(const mp_devkey *key, char *out, size_t cap) MP_MUST_CHECK;
 /* The staged key of a device in the run folder dir (for a bundle line made
- * after a kill); *found 0 when there is none. */
-int mp_devsecret_get_staged(const char *dir, const char *udid, mp_devkey *key, int *found) MP_MUST_CHECK;
+ * after a kill); *found 0 when there is none. With dac (its DER), a key that
+ * is not the DAC's is MP_ERR_MISMATCH. */
+int mp_devsecret_get_staged(const char *dir, const char *udid, const uint8_t *dac, size_t dac_len, mp_devkey *key,
+                            int *found) MP_MUST_CHECK;
 
 /* The key's name in the staging folder: UDID.key.der. */
 int mp_devsecret_staged_name(const char *udid, char *out, size_t cap) MP_MUST_CHECK;
@@ -191,6 +193,11 @@ typedef struct mp_devsecret_images {
      * dac, at most dac_cap bytes). */
     int (*key)(void *arg, const char *format, const uint8_t *img, size_t len, uint8_t scalar[static 32],
                uint8_t *dac, size_t dac_cap, size_t *dac_len);
+    /* The device's line of a bundle (a DAC recorded as BUNDLE#UDID), e.g.
+     * through the caller's index of it: malloc'd, NUL-terminated without
+     * its newline, *line NULL when the bundle has no complete line of udid
+     * (the module wipes and frees it). NULL: mp_bundle_line (one scan). */
+    int (*line)(void *arg, const char *bundle, const char *udid, char **line);
     void *arg;
 } mp_devsecret_images;
 

@@ -56,7 +56,7 @@ typedef struct mp_issue {
     const char *bundle;  /* --bundle: absolute path of the JSON Lines file (out_dir is its folder) */
     mp_dac_run run;      /* the remembered run this one counts against (id 0: none) */
     /* results */
-    uint64_t issued, recovered_files, removed_files, removed_tmp, moved_keys;
+    uint64_t issued, recovered_files, removed_files, removed_tmp, moved_keys, bundled_keys;
 } mp_issue;
 
 /* The private folder of a run's uncommitted files in its output folder:

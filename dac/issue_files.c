@@ -135,15 +135,29 @@ static int rewrite_line(recover_ctx *r, const mp_cert_rec *c, size_t bundle_len)
         return MP_OK;
     }
     int rc;
-    if (r->bundle.fd < 0 && ((rc = mp_bundle_open(&r->bundle, is->bundle, 0644)) != MP_OK ||
+    if (r->bundle.fd < 0 && ((rc = mp_bundle_open(&r->bundle, is->bundle, is->generate_keys ? 0600 : 0644)) != MP_OK ||
                              (rc = mp_bundle_udids(is->bundle, &r->have, &r->nhave)) != MP_OK)) {
         return rc;
     }
-    if (!mp_bundle_has(r->have, r->nhave, c->udid)) {
-        if ((rc = mp_bundle_add(&r->bundle, c->udid, c->serial, c->der, c->der_len, "")) != MP_OK) return rc;
-        r->n++;
-        is->recovered_files++;
+    if (mp_bundle_has(r->have, r->nhave, c->udid)) {
+        return MP_OK;
     }
+    /* an off-chip device: its key waits in the staging folder (synced
+     * before its DAC committed) and goes into the line; the sweep after the
+     * flush removes the staged file */
+    mp_devkey k;
+    char key[MP_DEVSECRET_MEMBER_MAX] = "";
+    int found = 0;
+    rc = mp_devsecret_get_staged(is->out_dir, c->udid, c->der, c->der_len, &k, &found);
+    if (rc == MP_OK && found && (rc = mp_bundle_private(&r->bundle)) == MP_OK) {
+        rc = mp_devsecret_bundle_member(&k, key, sizeof(key));
+    }
+    MP_DEVSECRET_CLEAR(&k);
+    if (rc == MP_OK) rc = mp_bundle_add(&r->bundle, c->udid, c->serial, c->der, c->der_len, key);
+    mp_wipe(key, sizeof(key));
+    if (rc != MP_OK) return rc;
+    r->n++;
+    is->recovered_files++;
     return MP_OK;
 }
 
@@ -193,12 +207,28 @@ static int rewrite_one(void *ctx, const mp_cert_rec *c)
     return MP_OK;
 }
 
+/* Is cert (BUNDLE#UDID) this run's bundle, and does the bundle hold the
+ * device's line? (The list is read once, at the first question.) */
+static int in_bundle(mp_issue *is, const char *cert, const char *udid, char ***have, size_t *nhave, int *found)
+{
+    size_t bl = is->bundle ? strlen(is->bundle) : 0;
+    *found = 0;
+    if (bl == 0 || strncmp(cert, is->bundle, bl) != 0 || cert[bl] != '#') {
+        return MP_OK; /* another bundle: its own run finishes it */
+    }
+    int rc = *have == NULL ? mp_bundle_udids(is->bundle, have, nhave) : MP_OK;
+    *found = rc == MP_OK && mp_bundle_has(*have, *nhave, udid);
+    return rc;
+}
+
 /* This run's staging folder after the rows are finished: a key whose device
  * has a committed DAC goes to its place (a kill between the commit and the
  * move), every other entry (keys of chunks that never committed, temporary
  * names) is removed. Nothing outside the staging folder is ever removed. */
 static int sweep_staging(mp_issue *is)
 {
+    char **have = NULL;
+    size_t nhave = 0;
     char path[4200];
     snprintf(path, sizeof(path), "%s/" MP_STAGING, is->out_dir);
     DIR *d = opendir(path);
@@ -215,18 +245,24 @@ static int sweep_staging(mp_issue *is)
         int key = mp_devsecret_staged_udid(n, udid);
         if (key) {
             if ((rc = mp_ledger_cert_path(is->ledger, udid, cert, sizeof(cert), NULL, &found)) != MP_OK) break;
-            if (found) {
+            if (found && strchr(cert, '#') != NULL) {
+                /* a line of a bundle: its key is in the line once the line is there */
+                if ((rc = in_bundle(is, cert, udid, &have, &nhave, &found)) != MP_OK) break;
+                if (!found) continue; /* its run (this bundle's or another's) appends the line first */
+            } else if (found) {
                 rc = place_key(is, is->out_dir, udid, cert);
                 continue;
             }
         }
         snprintf(file, sizeof(file), "%s/%s", path, n);
         if (unlink(file) == 0) {
-            if (key) is->removed_files++;
+            if (found) is->bundled_keys++;
+            else if (key) is->removed_files++;
             else is->removed_tmp++;
         }
     }
     closedir(d);
+    mp_bundle_udids_free(have, nhave);
     return rc;
 }
 
@@ -242,9 +278,13 @@ static void summary(const mp_issue *is)
         o += (size_t)snprintf(parts + o, sizeof(parts) - o, "; put %llu staged key file(s) in place", (unsigned long long)is->moved_keys);
     }
     if (is->removed_files + is->removed_tmp > 0 && o < sizeof(parts)) {
-        snprintf(parts + o, sizeof(parts) - o, "; removed %llu key file(s) of devices whose DAC never committed and %llu temporary"
+        o += (size_t)snprintf(parts + o, sizeof(parts) - o, "; removed %llu key file(s) of devices whose DAC never committed and %llu temporary"
                  " file(s), all from %s/" MP_STAGING " (nothing else in the folder is touched)",
                  (unsigned long long)is->removed_files, (unsigned long long)is->removed_tmp, is->out_dir);
+    }
+    if (is->bundled_keys > 0 && o < sizeof(parts)) {
+        snprintf(parts + o, sizeof(parts) - o, "; removed %llu staged key file(s) whose key is in the bundle's line",
+                 (unsigned long long)is->bundled_keys);
     }
     if (parts[0]) {
         fprintf(stderr, "matter-pki dac issue: finished what an interrupted run left%s\n", parts);

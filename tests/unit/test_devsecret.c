@@ -230,13 +230,21 @@ static void test_bundle_key(void)
     /* ... but its staged key, which stays until the line is synced, is found */
     int sfd = stage_open();
     CU_ASSERT_EQUAL(mp_devsecret_put_key(sfd, UDID, &k), MP_OK);
-    CU_ASSERT_EQUAL(mp_devsecret_get_staged(dir, UDID, &got, &found), MP_OK);
+    CU_ASSERT_EQUAL(mp_devsecret_get_staged(dir, UDID, d.der, d.der_len, &got, &found), MP_OK);
     CU_ASSERT_EQUAL(found, 1);
     CU_ASSERT_EQUAL(memcmp(got.point, k.point, 65), 0);
+    /* checked against the DAC it is staged for: another device's DAC is refused */
+    mp_devkey other;
+    mp_issued od;
+    make_key(&other, 0x45);
+    fake_dac(&od, &other, d.path);
+    CU_ASSERT_EQUAL(mp_devsecret_get_staged(dir, UDID, od.der, od.der_len, &got, &found), MP_ERR_MISMATCH);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT(all_zero(&got, sizeof(got)));
     CU_ASSERT_EQUAL(mp_devsecret_get_key(&ds, &d, NULL, &got, &from), MP_OK);
     CU_ASSERT_EQUAL(from, 2);
     CU_ASSERT_EQUAL(mp_devsecret_drop_staged(sfd, UDID), 1);
-    CU_ASSERT_EQUAL(mp_devsecret_get_staged(dir, UDID, &got, &found), MP_OK);
+    CU_ASSERT_EQUAL(mp_devsecret_get_staged(dir, UDID, NULL, 0, &got, &found), MP_OK);
     CU_ASSERT_EQUAL(found, 0);
     MP_DEVSECRET_CLEAR(&got);
     close(sfd);
