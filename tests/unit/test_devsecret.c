@@ -195,6 +195,20 @@ static void test_put_get_forget(void)
     rm_dir();
 }
 
+/* A caller's bundle line reader (factory-data build: its index): the line
+ * it gives is the one the module reads the key from. */
+static int lines_asked;
+static const char *line_given;
+static int t_line(void *arg, const char *bundle, const char *udid, char **line)
+{
+    (void)arg;
+    lines_asked++;
+    *line = NULL;
+    if (strstr(bundle, "lot.jsonl") == NULL || strcmp(udid, UDID) != 0) return MP_OK;
+    *line = line_given ? strdup(line_given) : NULL;
+    return MP_OK;
+}
+
 /* --bundle: the key in the device's line ("key": base64 PKCS#8), found by
  * the ledger's BUNDLE#UDID; a torn line or another device's line is none. */
 static void test_bundle_key(void)
@@ -233,6 +247,22 @@ static void test_bundle_key(void)
     CU_ASSERT_EQUAL(mp_devsecret_get_staged(dir, UDID, d.der, d.der_len, &got, &found), MP_OK);
     CU_ASSERT_EQUAL(found, 1);
     CU_ASSERT_EQUAL(memcmp(got.point, k.point, 65), 0);
+    /* through the caller's line reader (the file is not read then) */
+    char given[512];
+    snprintf(given, sizeof(given), "{\"udid\":\"%s\",\"serial\":\"02\",\"dac\":\"\"%s}", UDID, member);
+    line_given = given;
+    mp_devsecret via = {.img = {.dir = dir, .line = t_line}};
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&via, &d, NULL, &got, &from), MP_OK);
+    CU_ASSERT_EQUAL(from, 1);
+    CU_ASSERT_EQUAL(lines_asked, 1);
+    CU_ASSERT_EQUAL(memcmp(got.scalar, k.scalar, 32), 0);
+    snprintf(given, sizeof(given), "{\"udid\":\"OTHER\",\"serial\":\"02\",\"dac\":\"\"%s}", member);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&via, &d, NULL, &got, NULL), MP_ERR_INVALID); /* not its line */
+    CU_ASSERT(all_zero(&got, sizeof(got)));
+    snprintf(given, sizeof(given), "{\"udid\":\"%s\",\"serial\":\"02\",\"dac\":\"\"}", UDID);
+    CU_ASSERT_EQUAL(mp_devsecret_get_key(&via, &d, NULL, &got, NULL), MP_ERR_INVALID); /* a line without its key */
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "holds no key"));
+    line_given = NULL;
     /* checked against the DAC it is staged for: another device's DAC is refused */
     mp_devkey other;
     mp_issued od;
