@@ -331,7 +331,6 @@ static void test_from_image(void)
     setup_dir();
     snprintf(path, sizeof(path), "%s/l.sqlite", dir);
     CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK);
-    CU_ASSERT_EQUAL_FATAL(mp_ledger_fd_prepare(l), MP_OK);
     mp_chip_list cl = {.format = "csv", .source = "x", .signer = ""};
     snprintf(cl.sha256, sizeof(cl.sha256), "aa");
     CU_ASSERT_EQUAL_FATAL(mp_ledger_add_list(l, &cl), MP_OK);
