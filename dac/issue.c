@@ -529,6 +529,7 @@ static void *writer_main(void *arg)
         w->len--;
         pthread_mutex_unlock(&w->mu);
         c->wrc = write_files(w, c);
+        if (c->wrc == MP_OK) mp_fault_point("dac-issue-written"); /* synced, not yet marked written */
         if (c->wrc != MP_OK) {
             snprintf(c->wmsg, sizeof(c->wmsg), "%s", mp_err_msg());
         }
@@ -609,9 +610,11 @@ static int store_chunk(mp_issue *is, writer *w, chunk *bufs, chunk *c)
     if (is->generate_keys && (rc = mp_outdir_sync(w->od)) != MP_OK) {
         return rc;
     }
+    mp_fault_point("dac-issue-record");
     if ((rc = record(is, w, bufs, c)) != MP_OK) {
         return rc;
     }
+    mp_fault_point("dac-issue-commit"); /* committed, its files or lines not yet written */
     is->issued += c->n;
     writer_push(w, c);
     return is->on_commit != NULL ? is->on_commit(is->on_commit_ctx) : MP_OK;
