@@ -53,6 +53,7 @@ struct mp_ledger {
     double tx_start;
     float *tx_ms;
     size_t tx_n, tx_cap;
+    int64_t audit_last; /* the last audit row this handle appended */
     /* last error */
     char errmsg[1024];
     char constraint[128];
@@ -60,6 +61,8 @@ struct mp_ledger {
 };
 
 int mp_ledger_is_pg(const mp_ledger *l) { return l->pg != NULL; }
+void mp_ledger_audit_note(mp_ledger *l, int64_t seq) { l->audit_last = seq; }
+int64_t mp_ledger_audit_last(const mp_ledger *l) { return l->audit_last; }
 sqlite3 *mp_ledger_db(mp_ledger *l) { return l->db; }
 const char *mp_ledger_path(const mp_ledger *l) { return l->path; }
 

@@ -62,6 +62,11 @@ int mp_ledger_db_err(mp_ledger *l, const char *what); /* the same (older name) *
  * column NULL: any unique violation. */
 int mp_ledger_conflict(mp_ledger *l, const char *table, const char *column);
 int mp_ledger_is_pg(const mp_ledger *l);
+/* The sequence number of the last audit row this handle appended (0: none;
+ * set by mp_ledger_audit, also when its transaction is then rolled back): a
+ * long run's hint that a checkpoint is due (audit_ckpt.h). */
+void mp_ledger_audit_note(mp_ledger *l, int64_t seq);
+int64_t mp_ledger_audit_last(const mp_ledger *l);
 int mp_ledger_in_tx(mp_ledger *l);
 
 /* SQLite only (NULL on PostgreSQL): the raw connection and a cached
@@ -82,7 +87,7 @@ int mp_ledger_sqlite_ro_flags(const char *path, int flags);
  * migrations use, and the migration of an older ledger (under the write lock).
  * The SQLite migration works on the bare sqlite3 handle and never calls back
  * into the driver (which opens the database and then calls it). */
-#define MP_LEDGER_SCHEMA 8
+#define MP_LEDGER_SCHEMA 9
 /* Hex text (either case; an odd length is a value's hex without its leading
  * 0) to bytes; -1 if it is not hex or longer than cap bytes. */
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap);

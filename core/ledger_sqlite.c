@@ -647,6 +647,12 @@ int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c)
     mp_q_txt(s, 4, now);
     int rc = mp_ledger_step_done(l, s, "add station certificate");
     mp_q_reset(s);
+    if (rc == MP_OK) {
+        char obj[200], detail[48];
+        snprintf(obj, sizeof(obj), "station=%s serial=%s", c->name, c->serial);
+        snprintf(detail, sizeof(detail), "{\"not_after\":%lld}", (long long)c->not_after);
+        rc = mp_ledger_audit(l, c->name, "station.cert.issue", obj, detail);
+    }
     return rc;
 }
 
@@ -659,6 +665,12 @@ int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n)
     int rc = mp_ledger_step_done(l, s, "revoke station");
     *n = rc == MP_OK ? (uint64_t)mp_q_changes(s) : 0;
     mp_q_reset(s);
+    if (rc == MP_OK && *n > 0) {
+        char obj[96], detail[48];
+        snprintf(obj, sizeof(obj), "station=%s", name);
+        snprintf(detail, sizeof(detail), "{\"certificates\":%llu}", (unsigned long long)*n);
+        rc = mp_ledger_audit(l, name, "station.cert.revoke", obj, detail);
+    }
     return rc;
 }
 

@@ -452,7 +452,9 @@ int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const 
     q = mp_q_get(l, "UPDATE audit_head SET hash=? WHERE id=1");
     if (q == NULL) return MP_ERR_DB;
     mp_q_blob(q, 1, r.hash, 32);
-    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "append to the audit trail");
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "append to the audit trail");
+    mp_ledger_audit_note(l, r.seq);
+    return MP_OK;
 }
 
 int mp_ledger_each_audit(mp_ledger *l, int (*cb)(void *, const mp_audit_row *), void *ctx)
@@ -536,7 +538,12 @@ int mp_ledger_audit_verify(mp_ledger *l, int64_t *bad, char *why, size_t why_cap
     int64_t head = mp_q_int(q, 0);
     int same = p != NULL && n == 32 && memcmp(p, v.prev, 32) == 0;
     mp_q_reset(q);
-    if (head != v.expect - 1 || !same) {
+    if (head == v.expect - 1 && !same && head > 0) {
+        /* as many rows as were written, but the last is not the one the head recorded */
+        *bad = head;
+        snprintf(why, why_cap, "row %lld is not the row that was written last (the head holds another hash): it was "
+                 "changed and its hash recomputed", (long long)head);
+    } else if (head != v.expect - 1 || !same) {
         *bad = v.expect;
         snprintf(why, why_cap, "the trail ends at row %lld but %lld row(s) were written: row %lld onwards is missing",
                  (long long)(v.expect - 1), (long long)head, (long long)v.expect);

@@ -591,7 +591,7 @@ static int store_chunk(mp_issue *is, writer *w, chunk *bufs, chunk *c)
     }
     is->issued += c->n;
     writer_push(w, c);
-    return MP_OK;
+    return is->on_commit != NULL ? is->on_commit(is->on_commit_ctx) : MP_OK;
 }
 
 /* ---- selecting devices ----------------------------------------------------- */

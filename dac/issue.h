@@ -52,6 +52,10 @@ typedef struct mp_issue {
     int layout, name_by; /* outsink.h: flat | per-device, by UDID | serial */
     const char *bundle;  /* --bundle: absolute path of the JSON Lines file (out_dir is its folder) */
     mp_dac_run run;      /* the remembered run this one counts against (id 0: none) */
+    /* called after each committed chunk, outside a transaction (NULL: none):
+     * the CLI signs an audit checkpoint there when one is due */
+    int (*on_commit)(void *ctx);
+    void *on_commit_ctx;
     /* results */
     uint64_t issued, recovered_files, removed_files, removed_tmp, moved_keys, bundled_keys;
 } mp_issue;
