@@ -179,6 +179,9 @@ int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHE
  * station assignments) and its enabled flag, in conditional updates, then the
  * order's quota last. MP_ERR_QUOTA / MP_ERR_UNAUTHORIZED name what refused. */
 int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
+/* Its first half, the station's count and sub-quota (mp_ledger_take_quota
+ * must follow in the same transaction, last). */
+int mp_ledger_count_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
 /* The same for k stations at once (serve: one group of requests), with the
  * order's assignments read once and its quota taken once for the total;
  * *failed = the index of the station refused (k when the order's quota was). */
@@ -186,6 +189,12 @@ int mp_ledger_take_quota_stations(mp_ledger *l, int64_t order_id, const char *co
                                   size_t *failed) MP_MUST_CHECK;
 int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b) MP_MUST_CHECK; /* sets b->id */
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
+/* The same for n certificates of one batch (c[k].batch, order and lease the
+ * same for all): a device whose lease was lost gets lost[k] = 1 and nothing
+ * recorded, the others are recorded (each once: a reused UDID or serial fails
+ * the call, MP_ERR_DUPLICATE, and the caller rolls back). On PostgreSQL with a
+ * lease, one set-based statement for the whole chunk. */
+int mp_ledger_add_counted_many(mp_ledger *l, const mp_cert_rec *c, size_t n, uint8_t *lost) MP_MUST_CHECK;
 /* Files: the certificates of the order's batches whose files are not
  * confirmed written, batch by batch (c->path always set), and the mark. */
 int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id,
