@@ -1,52 +1,103 @@
 #!/usr/bin/env bash
 # t_readme.sh - the README's examples run as written. Every ```sh block of
-# README.md (a block opened with ```sh no-run is skipped; other languages
-# are not shell) is run in order, in one shell (variables carry over), in an
-# empty folder holding a copy of examples/, with `matter-pki` on PATH and no
+# README.md is run in order, in one shell (variables carry over), in an empty
+# folder holding a copy of examples/, with `matter-pki` on PATH and no
 # MATTER_PKI_* variables, against a real SoftHSM token: each block sees the
-# files the earlier blocks made. Runnable lines may not show option syntax
-# (`[--opt]`, `a|b`): those belong in tables or in no-run blocks.
+# files the earlier blocks made, and any nonzero exit fails it. Fences:
+#   ```sh                       runs; must succeed
+#   ```sh expect-exit=N         runs in a subshell; must exit N (a refusal shown on purpose)
+#   ```sh no-run: REASON        not run; the reason is required
+# Runnable lines may not show option syntax (`[--opt]`, `a|b`, `| --opt`,
+# ` ... `): optional flags belong in the tables next to the blocks. Every
+# command of `matter-pki help` must appear in a runnable block, and the
+# README's exit-code table must be `matter-pki help exit-codes`.
 here=$(cd "$(dirname "$0")/../.." && pwd)
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 . "$(dirname "$0")/lib.sh"
 unset MATTER_PKI_STATE
 README=${README:-$here/README.md}
 mkdir -p "$T/bin" "$T/work" "$T/blocks"
+# The examples start a throw-away PostgreSQL as the `postgres` user, who must
+# reach the folder (mktemp made it 0700).
+chmod 755 "$T"
 ln -s "$(cd "$(dirname "$MP")" && pwd)/$(basename "$MP")" "$T/bin/matter-pki"
 cp -r "$here/examples" "$T/work/"
 
-# Extract: blocks/NNN.sh per runnable block, blocks/NNN.line = its README line.
+# Extract: blocks/NNN.sh per runnable block, NNN.line = its README line,
+# NNN.exit = the exit status it must end with (0 unless expect-exit=N).
 awk -v dir="$T/blocks" '
-    /^```/ && !inb { inb = 1; run = ($0 ~ /^```(sh|bash)[ \t]*$/); if (run) { n++; f = sprintf("%s/%03d.sh", dir, n)
-                     printf "" > f; print NR + 1 > sprintf("%s/%03d.line", dir, n) } ; next }
+    /^```/ && !inb { inb = 1; run = ($0 ~ /^```(sh|bash)([ \t]+expect-exit=[0-9]+)?[ \t]*$/)
+                     if (run) { n++; f = sprintf("%s/%03d.sh", dir, n); printf "" > f
+                                print NR + 1 > sprintf("%s/%03d.line", dir, n)
+                                want = 0; if (match($0, /expect-exit=[0-9]+/)) want = substr($0, RSTART + 12, RLENGTH - 12)
+                                print want > sprintf("%s/%03d.exit", dir, n) }
+                     next }
     /^```/ && inb  { inb = 0; if (run) close(f); run = 0; next }
     inb && run     { print > f }' "$README"
 nb=$(ls "$T/blocks"/*.sh 2>/dev/null | wc -l)
 nskip=$(grep -cE '^```(sh|bash)[ \t]+no-run' "$README")
 check "README has runnable shell blocks ($nb; $nskip marked no-run)" test "$nb" -gt 0
-check "every shell block is either runnable or marked no-run" \
+check "every shell block is runnable, expect-exit=N or no-run" \
     test "$(grep -cE '^```(sh|bash)([ \t]|$)' "$README")" = $((nb + nskip))
+noreason=$(grep -nE '^```(sh|bash)[ \t]+no-run' "$README" | grep -vE 'no-run: *[^ ]' | head -3)
+check "every no-run block says why (\`\`\`sh no-run: REASON)${noreason:+: $noreason}" test -z "$noreason"
 other=$(grep -nE '^```(shell|console|zsh|shell-session)([ \t]|$)' "$README" | grep -v 'no-run' | head -3)
 check "shell blocks are written \`\`\`sh (or marked no-run)${other:+: $other}" test -z "$other"
 
-# Option syntax inside runnable lines (comments aside).
+# Option syntax inside runnable lines (comments aside): [--opt], a|b, an
+# alternative option after a pipe, and elided arguments (" ... ").
 for b in "$T/blocks"/*.sh; do
     l=$(cat "${b%.sh}.line")
-    bad=$(sed 's/#.*//' "$b" | grep -nE '\[--|[A-Za-z0-9_]\|[A-Za-z0-9_-]' | head -1)
-    check "README block at line $l: no [--opt] or a|b in runnable lines${bad:+ (found: $bad)}" test -z "$bad"
+    bad=$(sed 's/#.*//' "$b" | grep -nE '\[--|[A-Za-z0-9_]\|[A-Za-z0-9_-]|\| *--|( |^)\.\.\.( |$)' | grep -vE '\| *\\$' | head -1)
+    check "README block at line $l: no [--opt], a|b or ... in runnable lines${bad:+ (found: $bad)}" test -z "$bad"
 done
 
-# Run them all in one shell, each block followed by a marker.
+# Every command of `matter-pki help` has a runnable example (comments aside).
+sed 's/#.*//' "$T/blocks"/*.sh > "$T/runnable.txt"
+"$MP" help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { sub(/^  /, ""); split($0, a, /  +/); print a[1] } on && /^$/ { on = 0 }' > "$T/commands.txt"
+missing=$(while read -r c; do grep -qE "matter-pki $c( |\$)" "$T/runnable.txt" || printf '%s, ' "$c"; done < "$T/commands.txt")
+check "every command of 'matter-pki help' ($(wc -l < "$T/commands.txt")) has a runnable README block${missing:+; missing: ${missing%, }}" \
+    test -z "$missing" -a "$(wc -l < "$T/commands.txt")" -ge 40
+
+# The exit-code table is `matter-pki help exit-codes` (the same codes, in order).
+awk '/^## Exit codes/ { on = 1 } on && /^## / && !/Exit codes/ { on = 0 } on && /^\| [0-9]+ \|/ { print $2 }' "$README" > "$T/codes-readme.txt"
+"$MP" help exit-codes | awk '/^ *[0-9]+ / { print $1 }' > "$T/codes-help.txt"
+if [ -z "${T_README_INNER:-}" ]; then
+    check "the README's exit-code table lists the codes of 'matter-pki help exit-codes' ($(wc -l < "$T/codes-help.txt"))" \
+        bash -c "[ \$(wc -l < '$T/codes-help.txt') -ge 26 ] && diff '$T/codes-readme.txt' '$T/codes-help.txt'"
+fi
+
+# Run them all in one shell, each block followed by a marker. A block with
+# expect-exit=N runs in a subshell (errexit on) and must end with status N.
 {
     echo 'set -eo pipefail'
     for b in "$T/blocks"/*.sh; do
-        cat "$b"
-        echo "echo \"@@ block $(basename "$b" .sh) ok\""
+        id=$(basename "$b" .sh); want=$(cat "$T/blocks/$id.exit")
+        if [ "$want" = 0 ]; then cat "$b"
+        else
+            echo 'set +e'; echo '('; echo 'set -e'; cat "$b"; echo ')'
+            echo "rc=\$?; set -e; [ \$rc = $want ] || { echo \"block $id exited \$rc, wanted $want\" >&2; exit 1; }"
+        fi
+        echo "echo \"@@ block $id ok\""
     done
 } > "$T/readme-script.sh"
-(cd "$T/work" && env -u MATTER_PKI_PIN -u MATTER_PKI_TOKEN -u MATTER_PKI_MODULE PATH="$T/bin:$PATH" \
-    timeout 600 bash "$T/readme-script.sh" > "$T/readme.out" 2> "$T/readme.err" < /dev/null)
+# Its own process group (setsid), so what the examples start in the
+# background (serve) is stopped afterwards even when a block fails; the
+# throw-away PostgreSQL of the ledger migrate example likewise.
+stop_examples() {
+    [ -n "${spid:-}" ] && kill -TERM -- "-$spid" 2> /dev/null
+    [ -f "$T/work/pg/data/postmaster.pid" ] &&
+        runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$T/work/pg/data" -m immediate stop > /dev/null 2>&1
+    spid=
+}
+trap 'stop_examples; rm -rf "$T"' EXIT
+(cd "$T/work" && exec env -u MATTER_PKI_PIN -u MATTER_PKI_TOKEN -u MATTER_PKI_MODULE -u MATTER_PKI_LEDGER \
+    -u MATTER_PKI_NO_PROMPT PATH="$T/bin:$PATH" \
+    setsid timeout 600 bash "$T/readme-script.sh" > "$T/readme.out" 2> "$T/readme.err" < /dev/null) &
+spid=$!
+wait "$spid"
 rc=$?
+stop_examples
 for b in "$T/blocks"/*.sh; do
     id=$(basename "$b" .sh)
     if grep -qx "@@ block $id ok" "$T/readme.out"; then ok "README block at line $(cat "$T/blocks/$id.line") runs"
@@ -63,15 +114,23 @@ check "factory engineer: every output extension of the table" bash -c "cd '$W/fd
     for e in nrf.cbor nrf.json esp32.bin esp32.csv nxp.bin json qr.png; do ls *.\$e > /dev/null || exit 1; done"
 check "certification engineer: the defective vector was rejected (19)" jq -e '.code == 19 or .verdict != "accepted"' "$W/rejected.json"
 
-# The checker itself: a README with option syntax in a runnable line, a block
-# that fails and an unmarked ```shell block must each be reported.
+# The checker itself, on bad READMEs: option syntax in a runnable line, a
+# block that fails, an unmarked ```shell block, a no-run block without a
+# reason, and expect-exit=N both met and not met must each be reported.
 if [ -z "${T_README_INNER:-}" ]; then
-    printf '%s\n' '# x' '```sh' 'true' '```' '```sh' 'matter-pki ledger export --format csv|jsonl' '```' \
-        '```sh' 'false' '```' '```shell' 'echo' '```' '```sh no-run: synopsis' 'matter-pki x [--y]' '```' > "$T/bad.md"
+    printf '%s\n' '# x' '```sh' 'true' '```' '```sh expect-exit=3' '(exit 3)' '```' \
+        '```sh' 'false' '```' '```sh' 'matter-pki ledger export --format csv|jsonl' '```' \
+        '```shell' 'echo' '```' '```sh no-run: synopsis' 'matter-pki x [--y]' '```' '```sh no-run' 'echo' '```' > "$T/bad.md"
     T_README_INNER=1 README="$T/bad.md" bash "$self" > "$T/inner.out" 2>&1
-    check "checker: flags a|b in a runnable line" grep -q 'FAIL README block at line 6: no \[--opt\]' "$T/inner.out"
+    check "checker: flags a|b in a runnable line" grep -q 'FAIL README block at line 12: no \[--opt\]' "$T/inner.out"
     check "checker: flags a block that fails" grep -q 'FAIL README block at line 9 runs' "$T/inner.out"
     check "checker: flags an unmarked \`\`\`shell block" grep -q 'FAIL shell blocks are written' "$T/inner.out"
-    check "checker: runs the good block and skips no-run" bash -c "grep -q 'ok   README block at line 3 runs' '$T/inner.out' && grep -q '3; 1 marked no-run' '$T/inner.out'"
+    check "checker: flags a no-run block without a reason" grep -q 'FAIL every no-run block says why' "$T/inner.out"
+    check "checker: flags a command without a runnable example" grep -q 'FAIL every command .*missing: token init' "$T/inner.out"
+    check "checker: runs the good block, accepts expect-exit=3 ending 3, skips no-run" bash -c "grep -q 'ok   README block at line 3 runs' '$T/inner.out' &&
+        grep -q 'ok   README block at line 6 runs' '$T/inner.out' && grep -q '4; 2 marked no-run' '$T/inner.out'"
+    printf '%s\n' '# y' '```sh expect-exit=3' 'true' '```' > "$T/bad2.md"
+    T_README_INNER=1 README="$T/bad2.md" bash "$self" > "$T/inner2.out" 2>&1
+    check "checker: flags an expect-exit=3 block that exits 0" grep -q 'FAIL README block at line 3 runs' "$T/inner2.out"
 fi
 finish
