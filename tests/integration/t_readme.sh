@@ -71,6 +71,7 @@ fi
 # expect-exit=N runs in a subshell (errexit on) and must end with status N.
 {
     echo 'set -eo pipefail'
+    echo 'echo "@@ time 000 $(date +%s%N)"'
     for b in "$T/blocks"/*.sh; do
         id=$(basename "$b" .sh); want=$(cat "$T/blocks/$id.exit")
         if [ "$want" = 0 ]; then cat "$b"
@@ -78,7 +79,7 @@ fi
             echo 'set +e'; echo '('; echo 'set -e'; cat "$b"; echo ')'
             echo "rc=\$?; set -e; [ \$rc = $want ] || { echo \"block $id exited \$rc, wanted $want\" >&2; exit 1; }"
         fi
-        echo "echo \"@@ block $id ok\""
+        echo "echo \"@@ block $id ok\"; echo \"@@ time $id \$(date +%s%N)\""
     done
 } > "$T/readme-script.sh"
 # Its own process group (setsid), so what the examples start in the
@@ -100,7 +101,9 @@ rc=$?
 stop_examples
 for b in "$T/blocks"/*.sh; do
     id=$(basename "$b" .sh)
-    if grep -qx "@@ block $id ok" "$T/readme.out"; then ok "README block at line $(cat "$T/blocks/$id.line") runs"
+    if grep -qx "@@ block $id ok" "$T/readme.out"; then
+        ms=$(awk -v id="$id" '$1 == "@@" && $2 == "time" { if ($3 == id) { print int(($4 - prev) / 1000000); exit } prev = $4 }' "$T/readme.out")
+        ok "README block at line $(cat "$T/blocks/$id.line") runs (${ms} ms)"
     else fail "README block at line $(cat "$T/blocks/$id.line") runs (script exit $rc)"
         [ -n "${shown:-}" ] || { sed 's/^/       /' "$T/readme.err" | tail -8; shown=1; }
     fi
