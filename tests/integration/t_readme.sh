@@ -116,6 +116,15 @@ check "factory engineer: one DAC per chip" test "$(ls "$W"/dacs/*.der 2>/dev/nul
 check "factory engineer: every output extension of the table" bash -c "cd '$W/fd-offchip' &&
     for e in nrf.cbor nrf.json esp32.bin esp32.csv nxp.bin json qr.png; do ls *.\$e > /dev/null || exit 1; done"
 check "certification engineer: the defective vector was rejected (19)" jq -e '.code == 19 or .verdict != "accepted"' "$W/rejected.json"
+# What the command reference's comments promise.
+check "onboarding encode prints the QR text and manual code its comments show" \
+    bash -c "grep -q 'MT:Y.K9042C00KA0648G00' '$T/readme.out' && grep -q '34970112332' '$T/readme.out'"
+check "the revoked DAC is rejected with 302 kDacRevoked" grep -q '302 kDacRevoked' "$T/readme.err"
+check "the defective vector is rejected with 303 kDacFormatInvalid" grep -q '303 kDacFormatInvalid' "$T/readme.err"
+check "serve issued over curl and est enroll (single and --csr-dir)" test -s "$W/dev6-dac.pem" -a -s "$W/dev7-dac.der" -a -s "$W/est-dacs/dev8.der"
+check "serve and the throw-away PostgreSQL were stopped by the examples" bash -c "! grep -q 'block.*exited' '$T/readme.err' && [ ! -e '$W/pg/data/postmaster.pid' ]"
+check "factory-data build of the mixed order: nrf only for the 5 off-chip devices, json and svg for all" \
+    bash -c "cd '$W/fd-line7' && [ \$(ls *.nrf.cbor | wc -l) = 5 ] && [ \$(ls *.qr.svg | wc -l) = \$(ls *.json | grep -vc nrf.json) ] && [ \$(ls *.qr.svg | wc -l) -gt 100 ]"
 
 # The checker itself, on bad READMEs: option syntax in a runnable line, a
 # block that fails, an unmarked ```shell block, a no-run block without a
