@@ -88,7 +88,8 @@ fi
 stop_examples() {
     [ -n "${spid:-}" ] && kill -TERM -- "-$spid" 2> /dev/null
     [ -f "$T/work/pg/data/postmaster.pid" ] &&
-        runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$T/work/pg/data" -m immediate stop > /dev/null 2>&1
+        if [ "$(id -u)" = 0 ]; then runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$T/work/pg/data" -m immediate stop
+        else /usr/lib/postgresql/15/bin/pg_ctl -D "$T/work/pg/data" -m immediate stop; fi > /dev/null 2>&1
     spid=
 }
 trap 'stop_examples; rm -rf "$T"' EXIT
