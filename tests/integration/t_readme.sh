@@ -100,6 +100,8 @@ spid=$!
 wait "$spid"
 rc=$?
 stop_examples
+# T_README_KEEP=DIR keeps the folder and the output for a look afterwards.
+[ -n "${T_README_KEEP:-}" ] && [ -z "${T_README_INNER:-}" ] && { mkdir -p "$T_README_KEEP" && cp -a "$T/work" "$T/readme.out" "$T/readme.err" "$T_README_KEEP/"; }
 for b in "$T/blocks"/*.sh; do
     id=$(basename "$b" .sh)
     if grep -qx "@@ block $id ok" "$T/readme.out"; then
