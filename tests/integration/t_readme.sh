@@ -52,12 +52,60 @@ for b in "$T/blocks"/*.sh; do
     check "README block at line $l: no [--opt], a|b or ... in runnable lines${bad:+ (found: $bad)}" test -z "$bad"
 done
 
-# Every command of `matter-pki help` has a runnable example (comments aside).
+# Every command of the dispatcher table (src/main.c, as `matter-pki help
+# --dump-options` prints it with each command's option table) has a runnable
+# example (comments aside).
 sed 's/#.*//' "$T/blocks"/*.sh > "$T/runnable.txt"
-"$MP" help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { sub(/^  /, ""); split($0, a, /  +/); print a[1] } on && /^$/ { on = 0 }' > "$T/commands.txt"
+"$MP" help --dump-options > "$T/dump.tsv"
+awk -F'\t' '$1 == "command" { print $2 ($3 != "" ? " " $3 : "") }' "$T/dump.tsv" > "$T/commands.txt"
+awk -F'\t' '$1 == "command" { c = $2 ($3 != "" ? " " $3 : "") } $1 == "option" { print c "\t--" $2 }' "$T/dump.tsv" > "$T/options.tsv"
 missing=$(while read -r c; do grep -qE "matter-pki $c( |\$)" "$T/runnable.txt" || printf '%s, ' "$c"; done < "$T/commands.txt")
-check "every command of 'matter-pki help' ($(wc -l < "$T/commands.txt")) has a runnable README block${missing:+; missing: ${missing%, }}" \
+check "every command of the dispatcher table ($(wc -l < "$T/commands.txt")) has a runnable README block${missing:+; missing: ${missing%, }}" \
     test -z "$missing" -a "$(wc -l < "$T/commands.txt")" -ge 40
+check "'matter-pki help' lists the dispatcher table's commands" \
+    bash -c "diff <('$MP' help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { sub(/^  /, \"\"); split(\$0, a, /  +/); print a[1] } on && /^\$/ { on = 0 }') '$T/commands.txt'"
+
+# The flag tables claim only options that exist, and every option of a command
+# is in its section. A section is a `### ` heading naming commands
+# ("### dac import / dac export", "### order create / list / close"); its
+# tables are the rows whose first cell starts with `--`. The options every
+# token or ledger command shares are in Concepts, and are checked there.
+awk -F'\t' -v cf="$T/commands.txt" '
+    function resolve(q) { while (q != "" && !(q in cmd)) if (!sub(/ [^ ]+$/, "", q)) q = ""; return q }
+    BEGIN { while ((getline line < cf) > 0) cmd[line] = 1 }
+    sec != "" { printf "T\t%d\t%s\n", NR, $0 }
+    /^```/ { inb = !inb; next }
+    inb { next }
+    /^## / { sec = ""; concepts = ($0 ~ /^## Concepts/); next }
+    /^### / { h = substr($0, 5); sub(/ *\(.*$/, "", h); gsub(/,/, " /", h)
+              n = split(h, parts, / \/ /); sec = ""; grp = ""
+              for (i = 1; i <= n; i++) { p = parts[i]; gsub(/^ +| +$/, "", p)
+                  q = resolve(p); if (q == "" && grp != "") q = resolve(grp " " p)
+                  if (q != "") { sec = sec (sec == "" ? "" : ",") q; split(q, g, / /); grp = g[1] } }
+              if (sec != "") printf "S\t%d\t%s\n", NR, sec
+              next }
+    concepts { printf "C\t%d\t%s\n", NR, $0 }
+    (sec != "" || concepts) && /^\| *`--/ { split($0, col, /\|/); s = col[2]
+              while (match(s, /--[a-z0-9][a-z0-9_-]*/)) { printf "F\t%d\t%s\n", NR, substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH) } }
+' "$README" > "$T/sections.tsv"
+common=' --help --state-dir --operator --no-prompt --module --token --pin-file --force-pin-try --ledger '
+unknown=; undocumented=
+while IFS=$'\t' read -r line cmds; do
+    end=$(awk -F'\t' -v l="$line" '$1 == "S" && $2 > l { print $2; exit }' "$T/sections.tsv")
+    opts=$(tr , '\n' <<< "$cmds" | while read -r c; do awk -F'\t' -v c="$c" '$1 == c { print $2 }' "$T/options.tsv"; done | sort -u)
+    for f in $(awk -F'\t' -v s="$line" -v e="${end:-999999}" '$1 == "F" && $2 > s && $2 < e { print $3 }' "$T/sections.tsv"); do
+        grep -qxF -- "$f" <<< "$opts" || unknown="$unknown $f ($cmds, line $line);"
+    done
+    awk -F'\t' -v s="$line" -v e="${end:-999999}" '$1 == "T" && $2 > s && $2 < e { sub(/^T\t[0-9]+\t/, ""); print }' "$T/sections.tsv" > "$T/section.txt"
+    for o in $opts; do
+        case "$common" in *" $o "*) continue ;; esac
+        grep -qE -- "$o([^a-z0-9-]|\$)" "$T/section.txt" || undocumented="$undocumented $o ($cmds, line $line);"
+    done
+done < <(awk -F'\t' '$1 == "S" { print $2 "\t" $3 }' "$T/sections.tsv")
+check "every flag in a command's table is an option of that command${unknown:+; not:$unknown}" test -z "$unknown"
+check "every option of a command is in its README section (table, example or text)${undocumented:+; missing:$undocumented}" test -z "$undocumented"
+nocommon=$(for o in $common; do [ "$o" = --help ] || grep -qE -- "^C.*\`$o( |\`)" "$T/sections.tsv" || printf '%s ' "$o"; done)
+check "Concepts explains the options commands share${nocommon:+; missing: $nocommon}" test -z "$nocommon"
 
 # The exit-code table is `matter-pki help exit-codes` (the same codes, in order).
 awk '/^## Exit codes/ { on = 1 } on && /^## / && !/Exit codes/ { on = 0 } on && /^\| [0-9]+ \|/ { print $2 }' "$README" > "$T/codes-readme.txt"
@@ -131,17 +179,22 @@ check "factory-data build of the mixed order: nrf only for the 5 off-chip device
 
 # The checker itself, on bad READMEs: option syntax in a runnable line, a
 # block that fails, an unmarked ```shell block, a no-run block without a
-# reason, and expect-exit=N both met and not met must each be reported.
+# reason, expect-exit=N both met and not met, a table flag that does not
+# exist and a command option the README omits must each be reported.
 if [ -z "${T_README_INNER:-}" ]; then
     printf '%s\n' '# x' '```sh' 'true' '```' '```sh expect-exit=3' '(exit 3)' '```' \
         '```sh' 'false' '```' '```sh' 'matter-pki ledger export --format csv|jsonl' '```' \
-        '```shell' 'echo' '```' '```sh no-run: synopsis' 'matter-pki x [--y]' '```' '```sh no-run' 'echo' '```' > "$T/bad.md"
+        '```shell' 'echo' '```' '```sh no-run: synopsis' 'matter-pki x [--y]' '```' '```sh no-run' 'echo' '```' \
+        '## Commands' '### cert lint' '| flag | meaning |' '|---|---|' '| `--bogus` | no such option |' > "$T/bad.md"
     T_README_INNER=1 README="$T/bad.md" bash "$self" > "$T/inner.out" 2>&1
     check "checker: flags a|b in a runnable line" grep -q 'FAIL README block at line 12: no \[--opt\]' "$T/inner.out"
     check "checker: flags a block that fails" grep -q 'FAIL README block at line 9 runs' "$T/inner.out"
     check "checker: flags an unmarked \`\`\`shell block" grep -q 'FAIL shell blocks are written' "$T/inner.out"
     check "checker: flags a no-run block without a reason" grep -q 'FAIL every no-run block says why' "$T/inner.out"
     check "checker: flags a command without a runnable example" grep -q 'FAIL every command .*missing: token init' "$T/inner.out"
+    check "checker: flags a table flag the command does not have" grep -q 'FAIL every flag in a .*not: --bogus (cert lint, line 24)' "$T/inner.out"
+    check "checker: flags an option missing from its command's section" grep -q 'FAIL every option of a command .*missing: --type (cert lint, line 24)' "$T/inner.out"
+    check "checker: flags shared options Concepts does not explain" grep -q 'FAIL Concepts explains .*--pin-file' "$T/inner.out"
     check "checker: runs the good block, accepts expect-exit=3 ending 3, skips no-run" bash -c "grep -q 'ok   README block at line 3 runs' '$T/inner.out' &&
         grep -q 'ok   README block at line 6 runs' '$T/inner.out' && grep -q '4; 2 marked no-run' '$T/inner.out'"
     printf '%s\n' '# y' '```sh expect-exit=3' 'true' '```' > "$T/bad2.md"
