@@ -44,11 +44,12 @@ check "every no-run block says why (\`\`\`sh no-run: REASON)${noreason:+: $norea
 other=$(grep -nE '^```(shell|console|zsh|shell-session)([ \t]|$)' "$README" | grep -v 'no-run' | head -3)
 check "shell blocks are written \`\`\`sh (or marked no-run)${other:+: $other}" test -z "$other"
 
-# Option syntax inside runnable lines (comments aside): [--opt], a|b, an
-# alternative option after a pipe, and elided arguments (" ... ").
+# Option syntax inside runnable lines (comments aside): [--opt], an optional
+# [PLACEHOLDER], a|b, an alternative option after a pipe, and elided
+# arguments (" ... ").
 for b in "$T/blocks"/*.sh; do
     l=$(cat "${b%.sh}.line")
-    bad=$(sed 's/#.*//' "$b" | grep -nE '\[--|[A-Za-z0-9_]\|[A-Za-z0-9_-]|\| *--|( |^)\.\.\.( |$)' | grep -vE '\| *\\$' | head -1)
+    bad=$(sed 's/#.*//' "$b" | grep -nE '\[--|\[[A-Z][A-Z_]*\]|[A-Za-z0-9_]\|[A-Za-z0-9_-]|\| *--|( |^)\.\.\.( |$)' | grep -vE '\| *\\$' | head -1)
     check "README block at line $l: no [--opt], a|b or ... in runnable lines${bad:+ (found: $bad)}" test -z "$bad"
 done
 
@@ -106,6 +107,20 @@ check "every flag in a command's table is an option of that command${unknown:+; 
 check "every option of a command is in its README section (table, example or text)${undocumented:+; missing:$undocumented}" test -z "$undocumented"
 nocommon=$(for o in $common; do [ "$o" = --help ] || grep -qE -- "^C.*\`$o( |\`)" "$T/sections.tsv" || printf '%s ' "$o"; done)
 check "Concepts explains the options commands share${nocommon:+; missing: $nocommon}" test -z "$nocommon"
+
+# No claims of what does not exist: the source files, folders and fuzz
+# targets the README names, and the make targets of its table.
+if [ -z "${T_README_INNER:-}" ]; then
+    nofile=$(grep -oE '`(\.\./shared/|\.ci/|[a-z-]+/)[A-Za-z0-9_./-]*`' "$README" | tr -d '`' | sort -u |
+        grep -E '\.(c|h|sh|supp)$|^(core|src|tests|scripts|\.ci|bench|examples|\.\./shared)/' |
+        while read -r p; do [ -e "$here/$p" ] || printf '%s ' "$p"; done)
+    check "every source file and folder the README names exists${nofile:+; not: $nofile}" test -z "$nofile"
+    nofuzz=$(grep -oE '`fuzz_[a-z0-9_]+`' "$README" | tr -d '`' | sort -u | while read -r f; do [ -e "$here/tests/fuzz/$f.c" ] || printf '%s ' "$f"; done)
+    check "every fuzz target the README names exists${nofuzz:+; not: $nofuzz}" test -z "$nofuzz"
+    notarget=$(awk '/^### Make targets/ { on = 1; next } on && /^#/ { on = 0 } on && /^\| `make / { print }' "$README" |
+        grep -oE '`make [a-z-]+' | awk '{ print $2 }' | sort -u | while read -r t; do grep -qE "^([a-z -]* )?$t( [a-z -]*)?:" "$here/Makefile" || printf '%s ' "$t"; done)
+    check "every make target of the README's table is in the Makefile${notarget:+; not: $notarget}" test -z "$notarget"
+fi
 
 # The exit-code table is `matter-pki help exit-codes` (the same codes, in order).
 awk '/^## Exit codes/ { on = 1 } on && /^## / && !/Exit codes/ { on = 0 } on && /^\| [0-9]+ \|/ { print $2 }' "$README" > "$T/codes-readme.txt"
@@ -197,8 +212,15 @@ if [ -z "${T_README_INNER:-}" ]; then
     check "checker: flags shared options Concepts does not explain" grep -q 'FAIL Concepts explains .*--pin-file' "$T/inner.out"
     check "checker: runs the good block, accepts expect-exit=3 ending 3, skips no-run" bash -c "grep -q 'ok   README block at line 3 runs' '$T/inner.out' &&
         grep -q 'ok   README block at line 6 runs' '$T/inner.out' && grep -q '4; 2 marked no-run' '$T/inner.out'"
-    printf '%s\n' '# y' '```sh expect-exit=3' 'true' '```' > "$T/bad2.md"
+    # The real README with one option misspelt in its first runnable block.
+    first=$(awk '/^```sh$/ { print NR + 1; exit }' "$README")
+    awk -v l="$first" 'NR >= l && !done && /--out / { sub(/--out /, "--output "); done = 1 } { print }' "$README" > "$T/broken.md"
+    T_README_INNER=1 README="$T/broken.md" bash "$self" > "$T/inner3.out" 2>&1
+    check "checker: the README with a misspelt option in its first block fails that block" \
+        bash -c "! cmp -s '$README' '$T/broken.md' && grep -q 'FAIL README block at line $first runs' '$T/inner3.out'"
+    printf '%s\n' '# y' '```sh expect-exit=3' 'true' '```' '```sh' 'matter-pki cert lint --type pai [FILE]' '```' > "$T/bad2.md"
     T_README_INNER=1 README="$T/bad2.md" bash "$self" > "$T/inner2.out" 2>&1
     check "checker: flags an expect-exit=3 block that exits 0" grep -q 'FAIL README block at line 3 runs' "$T/inner2.out"
+    check "checker: flags an optional [PLACEHOLDER] in a runnable line" grep -q 'FAIL README block at line 6: no \[--opt\]' "$T/inner2.out"
 fi
 finish
