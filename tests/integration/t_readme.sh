@@ -108,8 +108,9 @@ check "every option of a command is in its README section (table, example or tex
 nocommon=$(for o in $common; do [ "$o" = --help ] || grep -qE -- "^C.*\`$o( |\`)" "$T/sections.tsv" || printf '%s ' "$o"; done)
 check "Concepts explains the options commands share${nocommon:+; missing: $nocommon}" test -z "$nocommon"
 
-# No claims of what does not exist: the source files, folders and fuzz
-# targets the README names, and the make targets of its table.
+# No claims of what does not exist: the source files, folders, fuzz targets
+# and environment variables the README names, and the make targets of its
+# table.
 if [ -z "${T_README_INNER:-}" ]; then
     nofile=$(grep -oE '`(\.\./shared/|\.ci/|[a-z-]+/)[A-Za-z0-9_./-]*`' "$README" | tr -d '`' | sort -u |
         grep -E '\.(c|h|sh|supp)$|^(core|src|tests|scripts|\.ci|bench|examples|\.\./shared)/' |
@@ -120,6 +121,10 @@ if [ -z "${T_README_INNER:-}" ]; then
     notarget=$(awk '/^### Make targets/ { on = 1; next } on && /^#/ { on = 0 } on && /^\| `make / { print }' "$README" |
         grep -oE '`make [a-z-]+' | awk '{ print $2 }' | sort -u | while read -r t; do grep -qE "^([a-z -]* )?$t( [a-z -]*)?:" "$here/Makefile" || printf '%s ' "$t"; done)
     check "every make target of the README's table is in the Makefile${notarget:+; not: $notarget}" test -z "$notarget"
+    noenv=$(grep -oE '\b(MATTER_PKI|BENCH|FUZZ|CI)_[A-Z_]+' "$README" | sort -u | while read -r v; do
+        grep -rqsF --include='*.c' --include='*.h' --include='*.sh' --include=Makefile --include=run -- "$v" "$here/core" "$here/src" \
+            "$here"/[a-z]*/ "$here/.ci" "$here/Makefile" --exclude-dir=tests --exclude-dir='build*' || printf '%s ' "$v"; done)
+    check "every environment variable the README names is read somewhere${noenv:+; not: $noenv}" test -z "$noenv"
 fi
 
 # The exit-code table is `matter-pki help exit-codes` (the same codes, in order).
