@@ -19,9 +19,9 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_LEDGER = 1, O_FORMAT, O_KEY_LABEL, O_OUT, O_AUDIT_KEY };
+enum { O_FORMAT = 1, O_KEY_LABEL, O_OUT, O_AUDIT_KEY };
 
-#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
+#define LEDGER_OPT {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
 
 static const mp_opt audit_opts[] = {
     {"format", O_FORMAT, OT_ENUM, "jsonl", "output format (audit export; jsonl)"},
@@ -34,8 +34,20 @@ static const mp_opt audit_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+/* audit init: the same options, --key-label required. */
+static const mp_opt init_opts[] = {
+    {"format", O_FORMAT, OT_ENUM, "jsonl", "output format (audit export; jsonl)"},
+    {"audit-key", O_AUDIT_KEY, OT_FILE, "PEM", "audit verify: the audit key's public key (from audit init --out): checkpoints must be signed by it"},
+    {"key-label", O_KEY_LABEL, OT_STR | OT_REQUIRED, "LABEL", "audit init: label of the new audit key in the token"},
+    {"out", O_OUT, OT_OUT, "PEM", "audit init: write the audit key's public key here"},
+    LEDGER_OPT,
+    MP_OPTS_HSM,
+    MP_OPTS_COMMON,
+    {NULL, 0, 0, NULL, NULL},
+};
+
 typedef struct audit_args {
-    const char *ledger, *key_label, *out, *audit_key;
+    const char *key_label, *out, *audit_key;
 } audit_args;
 
 static int audit_parse(int argc, char **argv, const char *cmd, const char *syn, const char *about, mp_common *c,
@@ -45,11 +57,10 @@ static int audit_parse(int argc, char **argv, const char *cmd, const char *syn, 
     const char *val;
     int id;
     memset(a, 0, sizeof(*a));
-    mp_opt_init(&p, argc, argv, audit_opts, cmd, syn, about);
+    mp_opt_init(&p, argc, argv, strcmp(cmd, "audit init") == 0 ? init_opts : audit_opts, cmd, syn, about);
     while ((id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return OPT_HELP;
-        if (id == O_LEDGER) a->ledger = val;
-        else if (id == O_FORMAT) continue;
+        if (id == O_FORMAT) continue;
         else if (id == O_KEY_LABEL) a->key_label = val;
         else if (id == O_OUT) a->out = val;
         else if (id == O_AUDIT_KEY) a->audit_key = val;
@@ -85,12 +96,10 @@ static int checkpoint(mp_ledger *l, mp_ks *ks, const mp_common *c, int quiet_if_
     return rc;
 }
 
-int audit_init_main(int argc, char **argv)
+int audit_init_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_common c = {0};
     audit_args a;
-    mp_ledger *l = NULL;
-    mp_ks *ks = NULL;
     mp_ks_key key;
     int64_t kid = 0;
     char skid[41], obj[128];
@@ -100,12 +109,11 @@ int audit_init_main(int argc, char **argv)
                          "checkpoint. From then on `dac issue` signs a checkpoint at its end and\n"
                          "`audit checkpoint` signs one on demand.", &c, &a);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
-    if (a.key_label == NULL) return mp_err(MP_ERR_USAGE, "audit init: --key-label LABEL is required");
     if (a.out && (rc = mp_check_output(a.out, c.force)) != MP_OK) return rc;
-    if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &l)) != MP_OK || (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK ||
-        (rc = mp_ks_generate(ks, a.key_label, &key)) != MP_OK) {
-        goto end;
-    }
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK) return rc;
+    mp_ledger *l = mc->ledger;
+    mp_ks *ks = mc->ks;
+    if ((rc = mp_ks_generate(ks, a.key_label, &key)) != MP_OK) return rc;
     mp_hex(key.skid, 20, skid, 1);
     snprintf(obj, sizeof(obj), "audit_key=%s", skid);
     if ((rc = mp_ledger_begin(l)) == MP_OK && (rc = mp_ledger_audit(l, mp_ledger_station_default(), "audit.init", obj, "{}")) == MP_OK &&
@@ -115,40 +123,32 @@ int audit_init_main(int argc, char **argv)
     mp_ledger_rollback(l);
     if (rc != MP_OK) {
         (void)mp_ks_delete(ks, &key);
-        goto end;
+        return rc;
     }
-    if ((rc = mp_ceremony_log(&c.rec, "audit init", mp_ks_token_label(ks), &key, NULL, a.out)) != MP_OK) goto end;
+    if ((rc = mp_ceremony_log(&c.rec, "audit init", mp_ks_token_label(ks), &key, NULL, a.out)) != MP_OK) return rc;
     if (a.out) {
         EVP_PKEY *pk = mp_cd_point_key(key.point);
         FILE *f = pk ? fopen(a.out, "w") : NULL;
         if (f == NULL || PEM_write_PUBKEY(f, pk) != 1) rc = mp_err(MP_ERR_IO, "%s: cannot write the public key", a.out);
         if (f && fclose(f) != 0 && rc == MP_OK) rc = mp_err(MP_ERR_IO, "%s: cannot write the public key", a.out);
         EVP_PKEY_free(pk);
-        if (rc != MP_OK) goto end;
+        if (rc != MP_OK) return rc;
     }
     printf("audit key %s (SKID %s) in token %s\n", a.key_label, skid, mp_ks_token_label(ks));
-    rc = checkpoint(l, ks, &c, 0);
-end:
-    mp_ks_close(ks);
-    mp_ledger_close(l);
-    return rc;
+    return checkpoint(l, ks, &c, 0);
 }
 
-int audit_checkpoint_main(int argc, char **argv)
+int audit_checkpoint_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_common c = {0};
     audit_args a;
-    mp_ledger *l = NULL;
-    mp_ks *ks = NULL;
     int rc = audit_parse(argc, argv, "audit checkpoint", "--token T --pin-file F [--ledger PATH|URI]",
                          "Signs the audit trail's head (sequence number, hash, time) with the\n"
                          "ledger's audit key in the token; stored in the ledger and the ceremony log.", &c, &a);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
-    if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &l)) == MP_OK && (rc = mp_ks_open(&c.hsm, &ks)) == MP_OK) {
-        rc = checkpoint(l, ks, &c, 0);
+    if ((rc = mp_cmd_open(mc, &c)) == MP_OK) {
+        rc = checkpoint(mc->ledger, mc->ks, &c, 0);
     }
-    mp_ks_close(ks);
-    mp_ledger_close(l);
     return rc;
 }
 
@@ -163,11 +163,10 @@ static int read_point(const char *file, uint8_t point[65])
     return ok ? MP_OK : mp_err_ssl(MP_ERR_INVALID, "%s: expected a PEM P-256 public key (audit init --out)", file);
 }
 
-int audit_verify_main(int argc, char **argv)
+int audit_verify_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_common c = {0};
     audit_args a;
-    mp_ledger *l = NULL;
     mp_audit_result r;
     uint8_t pinned[65];
     char log[4200];
@@ -180,7 +179,8 @@ int audit_verify_main(int argc, char **argv)
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
     if (a.audit_key && (rc = read_point(a.audit_key, pinned)) != MP_OK) return rc;
     snprintf(log, sizeof(log), "%s/ceremony.log", c.state_dir);
-    if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &l)) != MP_OK) return rc;
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK) return rc;
+    mp_ledger *l = mc->ledger;
     rc = mp_audit_verify_all(l, a.audit_key ? pinned : NULL, log, &r);
     if (rc == MP_OK && r.bad != 0) {
         rc = mp_err(MP_ERR_AUDIT, "audit trail of %s is broken at sequence number %lld: %s", mp_ledger_path(l), (long long)r.bad, r.why);
@@ -191,7 +191,6 @@ int audit_verify_main(int argc, char **argv)
                " ceremony log: %" PRIu64 " line(s), chain intact\n",
                mp_ledger_path(l), r.rows, r.checkpoints, r.ceremony_lines);
     }
-    mp_ledger_close(l);
     return rc;
 }
 
@@ -214,18 +213,16 @@ static int export_row(void *ctx, const mp_audit_row *r)
     return ok ? MP_OK : mp_err(MP_ERR_IO, "standard output: write failed");
 }
 
-int audit_export_main(int argc, char **argv)
+int audit_export_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_common c = {0};
     audit_args a;
-    mp_ledger *l = NULL;
     int rc = audit_parse(argc, argv, "audit export", "[--format jsonl] [--ledger PATH|URI]",
                          "Writes the audit trail, one JSON object per row (seq, time, station,\n"
                          "operator, event, objects, detail, prev, hash), to standard output.", &c, &a);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
-    if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &l)) != MP_OK) return rc;
-    rc = mp_ledger_each_audit(l, export_row, NULL);
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK) return rc;
+    rc = mp_ledger_each_audit(mc->ledger, export_row, NULL);
     if (rc == MP_OK && fflush(stdout) != 0) rc = mp_err(MP_ERR_IO, "standard output: write failed");
-    mp_ledger_close(l);
     return rc;
 }

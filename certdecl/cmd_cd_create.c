@@ -21,7 +21,7 @@ enum { O_SIGNER_CERT = 1, O_SIGNER_KEY, O_SIGNER_KEY_FILE, O_VID, O_PID, O_DEVTY
        O_OUT, O_KEY_LABEL, O_CN, O_FROM, O_DAYS, O_NO_EXPIRY };
 
 static const mp_opt create_opts[] = {
-    {"signer-cert", O_SIGNER_CERT, OT_FILE, "FILE", "CD signing certificate, PEM or DER (required)"},
+    {"signer-cert", O_SIGNER_CERT, OT_FILE | OT_REQUIRED, "FILE", "CD signing certificate, PEM or DER"},
     {"signer-key", O_SIGNER_KEY, OT_STR, "LABEL|URI", "CD signing key in the token"},
     {"signer-key-file", O_SIGNER_KEY_FILE, OT_FILE, "FILE", "PEM software key: ONLY for public test keys (e.g. Chip-Test-CD-Signing-Key.pem)"},
     {"product", O_PRODUCT, OT_FILE, "FILE", "product.json: vendor_id, product_id, device_type_id and the \"cd\" section; options override"},
@@ -36,7 +36,7 @@ static const mp_opt create_opts[] = {
     {"dac-origin-vid", O_ORIGIN_VID, OT_HEX, "HEX", "dac_origin_vendor_id, hex (with --dac-origin-pid)"},
     {"dac-origin-pid", O_ORIGIN_PID, OT_HEX, "HEX", "dac_origin_product_id, hex (with --dac-origin-vid)"},
     {"authorized-paa", O_PAA, OT_FILE, "CERT", "PAA certificate whose SKID goes into authorized_paa_list; repeat for up to 10"},
-    {"out", O_OUT, OT_OUT, "FILE", "signed CD output, DER (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "signed CD output, DER"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
@@ -94,8 +94,8 @@ static int parse_create(int argc, char **argv, create_args *a, mp_common *c)
     }
     if (id < 0) return -id;
     mp_common_finish(c);
-    if (a->signer_cert == NULL || a->out == NULL || (a->signer_key == NULL) == (a->key_file == NULL)) {
-        return mp_err(MP_ERR_USAGE, "cd create: --signer-cert, --out and one of --signer-key / --signer-key-file are required");
+    if ((a->signer_key == NULL) == (a->key_file == NULL)) { /* --signer-cert and --out are OT_REQUIRED */
+        return mp_err(MP_ERR_USAGE, "cd create: one of --signer-key / --signer-key-file is required (not both)");
     }
     return MP_OK;
 }
@@ -185,7 +185,8 @@ typedef struct signer {
     EVP_PKEY *pkey;
 } signer;
 
-static int open_signer(const create_args *a, const mp_common *c, const uint8_t point[65], signer *s)
+/* The token is opened (by the dispatcher's mp_cmd_open) only for --signer-key. */
+static int open_signer(mp_cmd *mc, const create_args *a, const mp_common *c, const uint8_t point[65], signer *s)
 {
     int rc;
     if (a->key_file != NULL) {
@@ -201,7 +202,11 @@ static int open_signer(const create_args *a, const mp_common *c, const uint8_t p
         EVP_PKEY_free(pub);
         return same ? MP_OK : mp_err(MP_ERR_MISMATCH, "%s is not the key of %s", a->key_file, a->signer_cert);
     }
-    if ((rc = mp_ks_open(&c->hsm, &s->ks)) != MP_OK || (rc = mp_ks_find(s->ks, a->signer_key, &s->key)) != MP_OK) {
+    if ((rc = mp_cmd_open(mc, c)) != MP_OK) {
+        return rc;
+    }
+    s->ks = mc->ks;
+    if ((rc = mp_ks_find(s->ks, a->signer_key, &s->key)) != MP_OK) {
         return rc;
     }
     if (memcmp(s->key.point, point, 65) != 0) {
@@ -234,7 +239,7 @@ static int sign_and_write(const create_args *a, const mp_common *c, const mp_cd 
     return rc;
 }
 
-int cd_create_main(int argc, char **argv)
+int cd_create_main(mp_cmd *mc, int argc, char **argv)
 {
     create_args a = {0};
     mp_common c = {0};
@@ -250,7 +255,7 @@ int cd_create_main(int argc, char **argv)
         (rc = apply_ids(&a, &in)) != MP_OK || (rc = apply_numbers(&a, &in)) != MP_OK ||
         (rc = mp_cd_input_finish(&in)) != MP_OK || (rc = mp_check_output(a.out, c.force)) != MP_OK ||
         (rc = mp_cd_signer_load(a.signer_cert, point, skid)) != MP_OK ||
-        (rc = open_signer(&a, &c, point, &s)) != MP_OK ||
+        (rc = open_signer(mc, &a, &c, point, &s)) != MP_OK ||
         (rc = sign_and_write(&a, &c, &in.cd, &s, point, skid)) != MP_OK) {
         goto end;
     }
@@ -261,19 +266,18 @@ int cd_create_main(int argc, char **argv)
     }
 end:
     EVP_PKEY_free(s.pkey);
-    mp_ks_close(s.ks);
     return rc;
 }
 
 /* ---- cd create-signer ----------------------------------------------------- */
 
 static const mp_opt signer_opts[] = {
-    {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new CD signing key in the token (required)"},
-    {"cn", O_CN, OT_STR, "CN", "subject common name, at most 64 characters (required)"},
+    {"key-label", O_KEY_LABEL, OT_STR | OT_REQUIRED, "LABEL", "label of the new CD signing key in the token"},
+    {"cn", O_CN, OT_STR | OT_REQUIRED, "CN", "subject common name, at most 64 characters"},
     {"valid-from", O_FROM, OT_DATE, "DATE", "notBefore, YYYY-MM-DD[THH:MM:SSZ] UTC (default now)"},
     {"days", O_DAYS, OT_UINT, "N", "validity in days, decimal (default: no expiry)"},
     {"no-expiry", O_NO_EXPIRY, OT_FLAG, NULL, "notAfter 99991231235959Z (the default)"},
-    {"out", O_OUT, OT_OUT, "FILE", "signer certificate output, PEM (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "signer certificate output, PEM"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
@@ -298,14 +302,13 @@ static int signer_ceremony(mp_ks *ks, const mp_common *c, const char *label, con
     return mp_key_ceremony(ks, &c->rec, "cd create-signer", label, build_signer, &b, out);
 }
 
-int cd_create_signer_main(int argc, char **argv)
+int cd_create_signer_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
     const char *label = NULL, *cn = NULL, *from = NULL, *days = NULL, *out = NULL, *val;
     int no_expiry = 0, id, rc;
     time_t nb, na;
-    mp_ks *ks = NULL;
     mp_opt_init(&p, argc, argv, signer_opts, "cd create-signer",
                 "--key-label L --cn CN [--valid-from DATE] [--days N | --no-expiry] --out cd-signer.pem",
                 "Generates a CD signing key in the token (EC P-256, non-extractable) and a\n"
@@ -327,20 +330,16 @@ int cd_create_signer_main(int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (label == NULL || cn == NULL || out == NULL) {
-        return mp_err(MP_ERR_USAGE, "cd create-signer: --key-label, --cn and --out are required");
-    }
     if (strlen(cn) > 64) {
         return mp_err(MP_ERR_INVALID, "--cn: at most 64 characters");
     }
     if ((rc = mp_validity(from, days, no_expiry, 0, &nb, &na)) != MP_OK || (rc = mp_check_output(out, c.force)) != MP_OK ||
-        (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK) {
+        (rc = mp_cmd_open(mc, &c)) != MP_OK) {
         return rc;
     }
-    rc = signer_ceremony(ks, &c, label, cn, nb, na, out);
+    rc = signer_ceremony(mc->ks, &c, label, cn, nb, na, out);
     if (rc == MP_OK && !c.quiet) {
-        printf("CD signer certificate written to %s (key '%s' on token '%s')\n", out, label, mp_ks_token_label(ks));
+        printf("CD signer certificate written to %s (key '%s' on token '%s')\n", out, label, mp_ks_token_label(mc->ks));
     }
-    mp_ks_close(ks);
     return rc;
 }

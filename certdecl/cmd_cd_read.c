@@ -97,8 +97,9 @@ static void cd_text(const mp_cd_env *env, const mp_cd *cd)
     }
 }
 
-int cd_print_main(int argc, char **argv)
+int cd_print_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *file = NULL, *val;
     int json = 0, id, rc;
@@ -198,8 +199,9 @@ static int verify_one(const char *file, const char *signer, const char *trust, c
     return rc;
 }
 
-int cd_verify_main(int argc, char **argv)
+int cd_verify_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *file = NULL, *signer = NULL, *trust = NULL, *vid = NULL, *pid = NULL, *val;
     int id, rc;

@@ -12,7 +12,7 @@
 #include "x509.h"
 
 enum { O_FORMAT = 1, O_SIGNATURE, O_SIGNER, O_ALLOW_UNSIGNED, O_CHECK_HASH, O_CHIP_ROOT,
-       O_UDID_FROM, O_LEDGER, O_COUNT, O_OUT, O_BIRTH, O_KID, O_JSON };
+       O_UDID_FROM, O_COUNT, O_OUT, O_BIRTH, O_KID, O_JSON };
 
 static const mp_opt import_opts[] = {
     {"format", O_FORMAT, OT_ENUM, "csv|json|birth-certs|microchip-manifest", "list format (default from the extension: .csv, .json, .pem/.crt/.der or a folder)"},
@@ -23,7 +23,7 @@ static const mp_opt import_opts[] = {
     {"check-udid-hash", O_CHECK_HASH, OT_FLAG, NULL, "given UDIDs must be the uppercase hex SHA-256 of the public key"},
     {"chip-root", O_CHIP_ROOT, OT_FILE, "CERT", "birth certificates: the chip maker's root (trust anchor)"},
     {"udid-from", O_UDID_FROM, OT_STR, "cn|serial|filename[:PATTERN]|csv:FILE", "birth certificates: UDID from the subject CN (default), serialNumber, the file name (PATTERN default <UDID>_*) or a udid,certificate-file map"},
-    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
+    {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
     MP_OPTS_COMMON,
@@ -55,7 +55,7 @@ static int guess_format(const char *path, const char *given, int *fmt)
 typedef struct import_args {
     mp_common c;
     mp_chips_import im;
-    const char *format, *root, *udid_from, *ledger, *kid;
+    const char *format, *root, *udid_from, *kid;
     int json;
 } import_args;
 
@@ -151,7 +151,6 @@ static int import_parse(import_args *a, int argc, char **argv)
         case O_CHECK_HASH: a->im.src.check_udid_hash = 1; break;
         case O_CHIP_ROOT: a->root = val; break;
         case O_UDID_FROM: a->udid_from = val; break;
-        case O_LEDGER: a->ledger = val; break;
         case O_JSON: a->json = 1; break;
         case O_KID: a->kid = val; break;
         case OPT_POSITIONAL:
@@ -166,14 +165,17 @@ static int import_parse(import_args *a, int argc, char **argv)
     return import_validate(a);
 }
 
-int chips_import_main(int argc, char **argv)
+int chips_import_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc; /* the ledger is opened here, see below */
     import_args a;
     mp_ledger *l = NULL;
     memset(&a, 0, sizeof(a));
     int rc = import_parse(&a, argc, argv);
-    /* a ledger is created only where --ledger names a file that does not exist */
-    if (rc == MP_OK) rc = mp_ledger_open_as(a.c.state_dir, a.ledger, a.ledger ? MP_LEDGER_CREATE : MP_LEDGER_WRITE, &l);
+    /* Opened here, not by the dispatcher: a ledger is created (create mode)
+     * where --ledger names a file that does not exist, which only this
+     * command and the init commands do. */
+    if (rc == MP_OK) rc = mp_ledger_open_as(a.c.state_dir, a.c.ledger, a.c.ledger ? MP_LEDGER_CREATE : MP_LEDGER_WRITE, &l);
     if (rc == MP_OK) rc = mp_chips_import_run(l, &a.im);
     if (rc == MP_OK && a.json) {
         static const char *const fmts[] = {"csv", "json", "birth-certs", "microchip-manifest"};
@@ -196,8 +198,8 @@ int chips_import_main(int argc, char **argv)
 /* ---- chips simulate ------------------------------------------------------------ */
 
 static const mp_opt sim_opts[] = {
-    {"count", O_COUNT, OT_UINT, "N", "number of simulated chips, 1..100000000 (required)"},
-    {"out", O_OUT, OT_DIR, "DIR", "output folder (created; required)"},
+    {"count", O_COUNT, OT_UINT | OT_REQUIRED, "N", "number of simulated chips, 1..100000000"},
+    {"out", O_OUT, OT_DIR | OT_REQUIRED, "DIR", "output folder (created)"},
     {"birth-certs", O_BIRTH, OT_FLAG, NULL, "also write birth certificates (CN = UDID) to DIR/birth-certs.pem"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace existing outputs"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
@@ -216,8 +218,9 @@ static void sim_report(const mp_chips_sim *s)
     if (s->birth_certs) printf("  birth-certs.pem                 birth certificates issued by chipmaker.pem\n");
 }
 
-int chips_simulate_main(int argc, char **argv)
+int chips_simulate_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     mp_chips_sim s = {0};
@@ -240,9 +243,6 @@ int chips_simulate_main(int argc, char **argv)
         }
     }
     if (id < 0) return -id;
-    if (count == NULL || s.out_dir == NULL) {
-        return mp_err(MP_ERR_USAGE, "chips simulate: --count and --out are required");
-    }
     s.force = c.force;
     if ((rc = mp_parse_uint(count, 100000000, &s.count)) != MP_OK || s.count == 0) {
         return mp_err(MP_ERR_INVALID, "chips simulate --count: '%s' is not in 1..100000000", count);

@@ -312,24 +312,26 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
         goto end;
     }
     ks->loaded = 1;
-    if (PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) != 0) {
-        rc = mp_err(MP_ERR_TOKEN, "%s: cannot list slots", ks->module);
-        goto end;
-    }
     /* SoftHSM rewrites a token's file when a process logs in; another process
-     * loading the token at that moment does not see it. Several stations on
-     * one host start at once: look again with the module reloaded. */
-    for (int tries = 0; (rc = find_slot(ks, cfg->token)) == MP_ERR_TOKEN && cfg->token != NULL && tries < 10; tries++) {
+     * loading the token at that moment does not see it, or cannot list the
+     * slots at all. Several stations on one host start at once: look again
+     * with the module reloaded. */
+    int listed = PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) == 0;
+    for (int tries = 0;
+         (rc = listed ? find_slot(ks, cfg->token) : mp_err(MP_ERR_TOKEN, "%s: cannot list slots", ks->module)) == MP_ERR_TOKEN &&
+         cfg->token != NULL && tries < 10;
+         tries++) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         PKCS11_release_all_slots(ks->p11, ks->slots, ks->nslots);
         ks->slots = NULL;
         ks->nslots = 0;
         PKCS11_CTX_unload(ks->p11);
         nanosleep(&ts, NULL);
-        if (PKCS11_CTX_load(ks->p11, ks->module) != 0 || PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) != 0) {
+        if (PKCS11_CTX_load(ks->p11, ks->module) != 0) {
             rc = mp_err(MP_ERR_MODULE, "PKCS#11 module %s cannot be loaded", ks->module);
             goto end;
         }
+        listed = PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) == 0;
     }
     if (rc != MP_OK) {
         goto end;

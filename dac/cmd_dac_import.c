@@ -13,13 +13,13 @@
 #include "util.h"
 #include "x509.h"
 
-enum { O_PAI = 1, O_PAA, O_UDID_FROM, O_ORDER, O_LEDGER, O_STATION, O_LAYOUT, O_OUT_DIR, O_OUT, O_AT };
+enum { O_PAI = 1, O_PAA, O_UDID_FROM, O_ORDER, O_STATION, O_LAYOUT, O_OUT_DIR, O_OUT, O_AT };
 
-#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
+#define LEDGER_OPT {"ledger", OPT_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
 
 static const mp_opt import_opts[] = {
-    {"pai", O_PAI, OT_FILE, "CERT", "the vendor's PAI certificate (required)"},
-    {"paa", O_PAA, OT_FILE, "CERT", "the PAA the chains must verify to (required)"},
+    {"pai", O_PAI, OT_FILE | OT_REQUIRED, "CERT", "the vendor's PAI certificate"},
+    {"paa", O_PAA, OT_FILE | OT_REQUIRED, "CERT", "the PAA the chains must verify to"},
     {"udid-from", O_UDID_FROM, OT_STR, "filename[:PATTERN]|cn|serial|csv:FILE", "UDID of each DAC (default filename, PATTERN <UDID>_*)"},
     {"order", O_ORDER, OT_UINT, "ID", "add to this order of an earlier dac import (same PAI, VID, PID)"},
     {"station", O_STATION, OT_STR, "NAME", "station recorded in the ledger (default host name)"},
@@ -49,13 +49,12 @@ static int udid_from(const char *v, mp_dac_import *im)
     return MP_OK;
 }
 
-int dac_import_main(int argc, char **argv)
+int dac_import_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
     mp_dac_import im;
-    mp_ledger *l = NULL;
-    const char *val, *ledger = NULL, *uf = NULL, *order = NULL, *at = NULL;
+    const char *val, *uf = NULL, *order = NULL, *at = NULL;
     char host[256] = "";
     int id, rc;
     memset(&im, 0, sizeof(im));
@@ -77,7 +76,6 @@ int dac_import_main(int argc, char **argv)
         case O_ORDER: order = val; break;
         case O_STATION: im.station = val; break;
         case O_AT: at = val; break;
-        case O_LEDGER: ledger = val; break;
         case OPT_POSITIONAL: im.paths[im.n_paths++] = (char *)val; break;
         default:
             if (!mp_opt_common(&c, id, val)) {
@@ -88,8 +86,8 @@ int dac_import_main(int argc, char **argv)
     }
     rc = id < 0 ? -id : MP_OK;
     mp_common_finish(&c);
-    if (rc == MP_OK && (im.pai_path == NULL || im.paa_path == NULL || im.n_paths == 0)) {
-        rc = mp_err(MP_ERR_USAGE, "dac import: DAC files or folders, --pai and --paa are required");
+    if (rc == MP_OK && im.n_paths == 0) { /* operands: the option table cannot declare them */
+        rc = mp_err(MP_ERR_USAGE, "dac import: DAC files or folders are required");
     }
     uint64_t oid = 0;
     if (rc == MP_OK) rc = udid_from(uf, &im);
@@ -97,13 +95,12 @@ int dac_import_main(int argc, char **argv)
     if (rc == MP_OK && at != NULL) rc = mp_parse_time(at, &im.at);
     gethostname(host, sizeof(host) - 1);
     if (im.station == NULL) im.station = host;
-    if (rc == MP_OK) rc = mp_ledger_open_state(c.state_dir, ledger, &l);
-    if (rc == MP_OK) rc = mp_dac_import_run(l, &im);
+    if (rc == MP_OK) rc = mp_cmd_open(mc, &c);
+    if (rc == MP_OK) rc = mp_dac_import_run(mc->ledger, &im);
     if (rc == MP_OK && !c.quiet) {
         printf("imported %zu DACs issued by another PKI (VID %04X PID %04X) into order %lld, chip list %lld\n", im.count,
                im.vid, im.pid, (long long)im.order_id, (long long)im.list_id);
     }
-    mp_ledger_close(l);
     free(im.paths);
     return rc;
 }
@@ -111,21 +108,20 @@ int dac_import_main(int argc, char **argv)
 /* ---- dac export ------------------------------------------------------------- */
 
 static const mp_opt export_opts[] = {
-    {"order", O_ORDER, OT_UINT, "ID", "the order whose DACs to write (required)"},
-    {"layout", O_LAYOUT, OT_ENUM, "infineon", "file layout: infineon = DIR/<UDID>_E0E0.pem (required)"},
-    {"out-dir", O_OUT_DIR, OT_DIR, "DIR", "output folder (created; required)"},
+    {"order", O_ORDER, OT_UINT | OT_REQUIRED, "ID", "the order whose DACs to write"},
+    {"layout", O_LAYOUT, OT_ENUM | OT_REQUIRED, "infineon", "file layout: infineon = DIR/<UDID>_E0E0.pem"},
+    {"out-dir", O_OUT_DIR, OT_DIR | OT_REQUIRED, "DIR", "output folder (created)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace existing files that differ"},
     LEDGER_OPT,
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
-int dac_export_main(int argc, char **argv)
+int dac_export_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *ledger = NULL, *order = NULL, *layout = NULL, *dir = NULL;
-    mp_ledger *l = NULL;
+    const char *val, *order = NULL, *dir = NULL;
     uint64_t oid = 0, n = 0;
     int id, rc;
     mp_opt_init(&p, argc, argv, export_opts, "dac export", "--order ID --layout infineon --out-dir DIR",
@@ -136,34 +132,30 @@ int dac_export_main(int argc, char **argv)
     while ((id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return MP_OK;
         if (id == O_ORDER) order = val;
-        else if (id == O_LAYOUT) layout = val;
+        else if (id == O_LAYOUT) continue; /* required; infineon is its only value */
         else if (id == O_OUT_DIR) dir = val;
-        else if (id == O_LEDGER) ledger = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac export: unexpected argument '%s'", val ? val : "");
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (order == NULL || layout == NULL || dir == NULL) {
-        return mp_err(MP_ERR_USAGE, "dac export: --order, --layout and --out-dir are required");
-    }
     mp_order o;
-    if ((rc = mp_parse_uint(order, INT64_MAX, &oid)) != MP_OK || (rc = mp_ledger_open_as(c.state_dir, ledger, MP_LEDGER_READ, &l)) != MP_OK) {
+    if ((rc = mp_parse_uint(order, INT64_MAX, &oid)) != MP_OK || (rc = mp_cmd_open(mc, &c)) != MP_OK) { /* NEEDS_LEDGER_RO */
         return rc;
     }
+    mp_ledger *l = mc->ledger;
     rc = mp_ledger_get_order(l, (int64_t)oid, &o);
     if (rc == MP_OK) rc = mp_dac_export_infineon(l, (int64_t)oid, dir, NULL, c.force, &n);
     if (rc == MP_OK && !c.quiet) {
         printf("%llu DACs of order %llu written to %s as <UDID>_E0E0.pem\n", (unsigned long long)n, (unsigned long long)oid, dir);
     }
-    mp_ledger_close(l);
     return rc;
 }
 
 /* ---- dac handoff -------------------------------------------------------------- */
 
 static const mp_opt handoff_opts[] = {
-    {"pai", O_PAI, OT_FILE, "CERT", "the other PKI's PAI certificate (required)"},
-    {"out", O_OUT, OT_OUT, "FILE", "hand-off JSON (required)"},
+    {"pai", O_PAI, OT_FILE | OT_REQUIRED, "CERT", "the other PKI's PAI certificate"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "hand-off JSON"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     LEDGER_OPT,
     MP_OPTS_COMMON,
@@ -205,12 +197,11 @@ static int handoff_json(mp_ledger *l, X509 *pai, char **out)
     return *out ? MP_OK : mp_err(MP_ERR_GENERAL, "cannot encode the hand-off");
 }
 
-int dac_handoff_main(int argc, char **argv)
+int dac_handoff_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *ledger = NULL, *pai_path = NULL, *out = NULL;
-    mp_ledger *l = NULL;
+    const char *val, *pai_path = NULL, *out = NULL;
     X509 *pai = NULL;
     char *json = NULL;
     int id, rc;
@@ -222,19 +213,16 @@ int dac_handoff_main(int argc, char **argv)
         if (id == OPT_HELP) return MP_OK;
         if (id == O_PAI) pai_path = val;
         else if (id == O_OUT) out = val;
-        else if (id == O_LEDGER) ledger = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac handoff: unexpected argument '%s'", val ? val : "");
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (pai_path == NULL || out == NULL) return mp_err(MP_ERR_USAGE, "dac handoff: --pai and --out are required");
-    if ((rc = mp_cert_load(pai_path, &pai)) == MP_OK && (rc = mp_ledger_open_as(c.state_dir, ledger, MP_LEDGER_READ, &l)) == MP_OK &&
-        (rc = handoff_json(l, pai, &json)) == MP_OK) {
+    if ((rc = mp_cert_load(pai_path, &pai)) == MP_OK && (rc = mp_cmd_open(mc, &c)) == MP_OK && /* NEEDS_LEDGER_RO */
+        (rc = handoff_json(mc->ledger, pai, &json)) == MP_OK) {
         rc = mp_write_file(out, json, strlen(json), 0644, c.force);
     }
     if (rc == MP_OK && !c.quiet) printf("revocation hand-off for %s written to %s\n", pai_path, out);
     free(json);
     X509_free(pai);
-    mp_ledger_close(l);
     return rc;
 }

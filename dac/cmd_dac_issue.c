@@ -23,11 +23,11 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_LEDGER, O_STATION, O_TEST_MODE,
+enum { O_ORDER = 1, O_COUNT, O_UDID, O_OUT_DIR, O_JOBS, O_CSR, O_OUT, O_GEN, O_STATION, O_TEST_MODE,
        O_CSR_DIR, O_CSR_BUNDLE, O_EXPORT_LAYOUT, O_LAYOUT, O_NAME_BY, O_BUNDLE, O_JSON, O_LEASE, O_BLOCK };
 
 static const mp_opt opts[] = {
-    {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
+    {"order", O_ORDER, OT_UINT | OT_REQUIRED, "ID", "production order"},
     {"count", O_COUNT, OT_UINT, "N", "a run of N DACs into this folder (re-run the same command to finish it after an interruption)"},
     {"udid", O_UDID, OT_STR, "UDID", "issue to this device (repeatable)"},
     {"out-dir", O_OUT_DIR, OT_DIR, "DIR", "output folder: one UDID.der per device (batch modes)"},
@@ -48,14 +48,14 @@ static const mp_opt opts[] = {
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow a PAI under a Matter SDK test PAA"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress bar; print only the summary"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "CSR mode: replace an existing output file"},
-    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
+    {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
 typedef struct issue_args {
-    const char *order, *count, *out_dir, *jobs, *csr, *out, *ledger, *station, *layout, *name_by, *bundle, *lease, *block;
+    const char *order, *count, *out_dir, *jobs, *csr, *out, *station, *layout, *name_by, *bundle, *lease, *block;
     const char *csr_dir, *csr_bundle, *export_layout;
     char *udids[4096];
     size_t n_udids;
@@ -91,7 +91,6 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
         case O_EXPORT_LAYOUT: a->export_layout = val; break;
         case O_OUT: a->out = val; break;
         case O_GEN: a->generate = 1; break;
-        case O_LEDGER: a->ledger = val; break;
         case O_STATION: a->station = val; break;
         case O_LEASE: a->lease = val; break;
         case O_BLOCK: a->block = val; break;
@@ -117,9 +116,6 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
 
 static int check_mode(const issue_args *a)
 {
-    if (a->order == NULL) {
-        return mp_err(MP_ERR_USAGE, "dac issue: --order ID is required");
-    }
     if (a->csr != NULL) {
         if (a->out == NULL || a->out_dir || a->count || a->n_udids || a->generate || a->bundle || a->layout || a->name_by ||
             a->export_layout) {
@@ -493,13 +489,11 @@ bad:
     return mp_err(MP_ERR_USAGE, "--lease '%s': expected a duration such as 30s, 10m or 1h (at most 7 days)", s);
 }
 
-int dac_issue_main(int argc, char **argv)
+int dac_issue_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_common c = {0};
     issue_args a;
     mp_issue is;
-    mp_ledger *l = NULL;
-    mp_ks *ks = NULL;
     uint64_t order;
     char host[64] = "";
     memset(&a, 0, sizeof(a));
@@ -526,9 +520,8 @@ int dac_issue_main(int argc, char **argv)
     is.quiet = c.quiet;
     is.generate_keys = a.generate;
     mp_signals_install();
-    if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &l)) != MP_OK ||
-        (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK ||
-        (rc = mp_issue_prepare(&is, l, ks, (int64_t)order, a.test_mode)) != MP_OK) {
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK ||
+        (rc = mp_issue_prepare(&is, mc->ledger, mc->ks, (int64_t)order, a.test_mode)) != MP_OK) {
         goto end;
     }
     rc = run_batch(&is, &a, c.force);
@@ -537,9 +530,9 @@ int dac_issue_main(int argc, char **argv)
         int64_t seq = 0;
         mp_ks_key ak;
         char what[64];
-        if ((rc = mp_audit_checkpoint_if_key(l, ks, &seq, &ak)) == MP_OK && seq > 0) {
+        if ((rc = mp_audit_checkpoint_if_key(mc->ledger, mc->ks, &seq, &ak)) == MP_OK && seq > 0) {
             snprintf(what, sizeof(what), "audit checkpoint %lld", (long long)seq);
-            rc = mp_ceremony_log(&c.rec, what, mp_ks_token_label(ks), &ak, NULL, NULL);
+            rc = mp_ceremony_log(&c.rec, what, mp_ks_token_label(mc->ks), &ak, NULL, NULL);
         }
     }
     if (a.export_layout != NULL && is.out_abs[0] != 0 && (rc == MP_OK || a.csr_dir != NULL || a.csr_bundle != NULL)) {
@@ -547,7 +540,5 @@ int dac_issue_main(int argc, char **argv)
     }
 end:
     mp_issue_release(&is);
-    mp_ks_close(ks);
-    mp_ledger_close(l);
     return rc;
 }

@@ -12,15 +12,15 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_SERIAL = 1, O_REASON, O_LEDGER, O_JSON };
+enum { O_SERIAL = 1, O_REASON, O_JSON };
 
 #define REASONS "unspecified|keyCompromise|cACompromise|affiliationChanged|superseded|cessationOfOperation|privilegeWithdrawn"
 
 static const mp_opt revoke_opts[] = {
-    {"serial", O_SERIAL, OT_STR, "HEX", "serial number of the DAC (hex, as `ledger export` prints it)"},
-    {"reason", O_REASON, OT_ENUM, REASONS, "RFC 5280 reason (required)"},
+    {"serial", O_SERIAL, OT_STR | OT_REQUIRED, "HEX", "serial number of the DAC (hex, as `ledger export` prints it)"},
+    {"reason", O_REASON, OT_ENUM | OT_REQUIRED, REASONS, "RFC 5280 reason"},
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
-    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
+    {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
@@ -45,13 +45,12 @@ static int norm_serial(const char *in, char out[41])
     return MP_OK;
 }
 
-int dac_revoke_main(int argc, char **argv)
+int dac_revoke_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *serial = NULL, *reason = NULL, *ledger = NULL;
+    const char *val, *serial = NULL, *reason = NULL;
     char norm[41];
-    mp_ledger *l = NULL;
     int id, rc, json = 0;
     mp_opt_init(&p, argc, argv, revoke_opts, "dac revoke", "--serial HEX --reason R",
                 "Records the revocation of an issued DAC in the ledger. `pai crl` then publishes it.");
@@ -59,23 +58,19 @@ int dac_revoke_main(int argc, char **argv)
         if (id == OPT_HELP) return MP_OK;
         if (id == O_SERIAL) serial = val;
         else if (id == O_REASON) reason = val;
-        else if (id == O_LEDGER) ledger = val;
         else if (id == O_JSON) json = 1;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "dac revoke: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (serial == NULL || reason == NULL) {
-        return mp_err(MP_ERR_USAGE, "dac revoke: --serial and --reason are required");
-    }
-    if ((rc = norm_serial(serial, norm)) != MP_OK || (rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK) {
+    if ((rc = norm_serial(serial, norm)) != MP_OK || (rc = mp_cmd_open(mc, &c)) != MP_OK) {
         return rc;
     }
+    mp_ledger *l = mc->ledger;
     if ((rc = mp_ledger_begin(l)) == MP_OK && (rc = mp_ledger_revoke(l, norm, reason)) == MP_OK) {
         rc = mp_ledger_commit(l);
     }
     mp_ledger_rollback(l);
-    mp_ledger_close(l);
     if (rc == MP_OK && json) rc = mp_json_print(json_pack("{ss ss}", "serial", norm, "reason", reason));
     else if (rc == MP_OK) printf("DAC serial %s revoked (%s)\n", norm, reason);
     return rc;

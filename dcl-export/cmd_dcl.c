@@ -164,9 +164,22 @@ static int parse(int argc, char **argv, dcl_args *a, int *help)
     return MP_OK;
 }
 
-int dcl_export_main(int argc, char **argv)
+/* dcl export changes: the dispatcher opens the ledger (the row says
+ * NEEDS_LATE | NEEDS_LEDGER: the other kinds need none) and closes it. */
+static int open_ledger(void *ctx, const char *state_dir, const char *ledger, mp_ledger **l)
 {
-    dcl_args a = {.product = "product.json", .ver = DCL_V16};
+    mp_cmd *mc = ctx;
+    mp_common c = {0};
+    c.state_dir = state_dir;
+    c.ledger = ledger;
+    int rc = mp_cmd_open(mc, &c);
+    *l = mc->ledger;
+    return rc;
+}
+
+int dcl_export_main(mp_cmd *mc, int argc, char **argv)
+{
+    dcl_args a = {.product = "product.json", .ver = DCL_V16, .open_ledger = open_ledger, .open_ctx = mc};
     int help = 0;
     int rc = parse(argc, argv, &a, &help);
     if (rc != MP_OK || help) return rc;

@@ -634,7 +634,7 @@ int dcl_export_changes(const dcl_args *a, const dcl_ctx *c, const dcl_inputs *in
     const char *sd = a->state_dir;
     if (sd == NULL) sd = getenv("MATTER_PKI_STATE");
     if (sd == NULL || *sd == 0) sd = ".matter-pki";
-    if ((rc = mp_ledger_open_state(sd, a->ledger, &r.l)) != MP_OK) goto end;
+    if ((rc = a->open_ledger(a->open_ctx, sd, a->ledger, &r.l)) != MP_OK) goto end;
     if ((rc = deletes(&r)) != MP_OK || (a->delete_model ? 0 : (rc = build_wants(&r, w, &nw))) != MP_OK) goto end;
     for (int i = 0; i < nw && rc == MP_OK; i++) {
         /* a version being deleted is not re-added */
@@ -657,6 +657,5 @@ end:
     for (int i = 0; i < nw; i++) json_decref(w[i].msg);
     for (int i = 0; i < r.n; i++) json_decref(r.out[i].doc);
     json_decref(r.state);
-    mp_ledger_close(r.l);
-    return rc;
+    return rc; /* r.l belongs to the caller */
 }

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "dcl_records.h"
+#include "ledger.h"
 
 enum dcl_kind { DK_VENDOR, DK_MODEL, DK_MV, DK_PAI, DK_RP, DK_PAA, DK_COMPLIANCE, DK_ALL,
                 DK_RP_UPDATE, DK_RP_DELETE, DK_CHANGES, DK_COUNT };
@@ -23,6 +24,12 @@ typedef struct dcl_args {
     /* after launch (dcl_changes.c) */
     const char *crl_file;       /* revocation-point: the CRL published at dataURL, checked */
     const char *ledger, *state_dir;
+    /* changes: the ledger, opened by the caller (the CLI's dispatcher, which
+     * also closes it) when the run gets to it; state_dir is the folder
+     * whose ledger it is (--state-dir, else $MATTER_PKI_STATE, else
+     * .matter-pki) */
+    int (*open_ledger)(void *ctx, const char *state_dir, const char *ledger, mp_ledger **l);
+    void *open_ctx;
     uint32_t delete_mv[DCL_MAX_DELETE];
     size_t n_delete_mv;
     int delete_model, remove_pai, revoke_paa;

@@ -28,6 +28,7 @@ typedef struct client {
     const char *server, *order, *cert, *key, *ca;
     long timeout;
     mp_common c;
+    mp_cmd *mc; /* the dispatcher's context: it opens the token for a pkcs11: key */
     mp_ks *ks;
     EVP_PKEY *pkey;
     X509 *x509;
@@ -125,7 +126,9 @@ static int load_identity(client *cl)
     if (cl->x509 == NULL) return mp_err_ssl(MP_ERR_INVALID, "--cert %s: not a PEM certificate", cl->cert);
     if (strncmp(cl->key, "pkcs11:", 7) == 0) {
         mp_ks_key key;
-        if ((rc = mp_ks_open(&cl->c.hsm, &cl->ks)) != MP_OK || (rc = mp_ks_find(cl->ks, cl->key, &key)) != MP_OK) return rc;
+        if ((rc = mp_cmd_open(cl->mc, &cl->c)) != MP_OK) return rc;
+        cl->ks = cl->mc->ks;
+        if ((rc = mp_ks_find(cl->ks, cl->key, &key)) != MP_OK) return rc;
         if ((cl->pkey = mp_ks_signer(cl->ks, &key)) == NULL) return mp_err_code() ? mp_err_code() : MP_ERR_GENERAL;
     } else {
         if ((rc = mp_read_file(cl->key, 1 << 16, &buf, &len)) != MP_OK) return rc;
@@ -146,7 +149,6 @@ static void unload_identity(client *cl)
     EVP_PKEY_free(cl->pkey);
     X509_free(cl->x509);
     sk_X509_pop_free(cl->chain, X509_free);
-    mp_ks_close(cl->ks);
 }
 
 static CURL *new_handle(client *cl)
@@ -214,23 +216,26 @@ static int certs_of(const reply *r, STACK_OF(X509) **out)
 
 /* ---- options ------------------------------------------------------------------- */
 
-static const mp_opt opts[] = {
-    {"server", O_SERVER, OT_STR, "URL", "https://HOST:PORT of the matter-pki server (required)"},
-    {"order", O_ORDER, OT_STR, "ORDER", "production order ID or label (required)"},
-    {"cert", O_CERT, OT_FILE, "FILE", "station certificate, PEM (required)"},
-    {"key", O_KEY, OT_STR, "FILE|URI", "station key: PEM file or pkcs11: URI (required)"},
-    {"ca", O_CA, OT_FILE, "FILE", "CA certificate(s) that sign the server's TLS certificate (required)"},
-    {"csr", O_CSR, OT_FILE, "FILE", "enroll: one device CSR (PEM or DER)"},
-    {"out", O_OUT, OT_OUT, "FILE", "enroll: the DAC (DER); cacerts: the certificates (PEM)"},
-    {"csr-dir", O_CSR_DIR, OT_DIR, "DIR", "enroll: every *.csr / *.der in DIR"},
-    {"out-dir", O_OUT_DIR, OT_STR, "DIR", "enroll --csr-dir: DACs as NAME.der (existing ones are skipped)"},
-    {"jobs", O_JOBS, OT_UINT, "J", "enroll --csr-dir: J keep-alive connections (default 4)"},
-    {"timeout", O_TIMEOUT, OT_UINT, "S", "seconds per request (default 30)"},
-    {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
-    MP_OPTS_HSM,
-    MP_OPTS_COMMON,
-    {NULL, 0, 0, NULL, NULL},
-};
+/* enroll and cacerts share their options; cacerts requires --out. */
+#define EST_OPTS(out_type, out_help)                                                                                  \
+    {"server", O_SERVER, OT_STR | OT_REQUIRED, "URL", "https://HOST:PORT of the matter-pki server"},                  \
+    {"order", O_ORDER, OT_STR | OT_REQUIRED, "ORDER", "production order ID or label"},                                  \
+    {"cert", O_CERT, OT_FILE | OT_REQUIRED, "FILE", "station certificate, PEM"},                                       \
+    {"key", O_KEY, OT_STR | OT_REQUIRED, "FILE|URI", "station key: PEM file or pkcs11: URI"},                          \
+    {"ca", O_CA, OT_FILE | OT_REQUIRED, "FILE", "CA certificate(s) that sign the server's TLS certificate"},           \
+    {"csr", O_CSR, OT_FILE, "FILE", "enroll: one device CSR (PEM or DER)"},                                            \
+    {"out", O_OUT, out_type, "FILE", out_help},                                                                        \
+    {"csr-dir", O_CSR_DIR, OT_DIR, "DIR", "enroll: every *.csr / *.der in DIR"},                                       \
+    {"out-dir", O_OUT_DIR, OT_STR, "DIR", "enroll --csr-dir: DACs as NAME.der (existing ones are skipped)"},           \
+    {"jobs", O_JOBS, OT_UINT, "J", "enroll --csr-dir: J keep-alive connections (default 4)"},                         \
+    {"timeout", O_TIMEOUT, OT_UINT, "S", "seconds per request (default 30)"},                                         \
+    {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},                                            \
+    MP_OPTS_HSM,                                                                                                      \
+    MP_OPTS_COMMON,                                                                                                   \
+    {NULL, 0, 0, NULL, NULL}
+
+static const mp_opt opts[] = {EST_OPTS(OT_OUT, "enroll: the DAC (DER); cacerts: the certificates (PEM)")};
+static const mp_opt cacerts_opts[] = {EST_OPTS(OT_OUT | OT_REQUIRED, "enroll: the DAC (DER); cacerts: the certificates (PEM)")};
 
 typedef struct est_args {
     const char *csr, *out, *csr_dir, *out_dir, *jobs, *timeout;
@@ -241,7 +246,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *syn, const 
     mp_optparse p;
     const char *val;
     int id;
-    mp_opt_init(&p, argc, argv, opts, cmd, syn, about);
+    mp_opt_init(&p, argc, argv, strcmp(cmd, "est cacerts") == 0 ? cacerts_opts : opts, cmd, syn, about);
     while ((id = mp_opt_next(&p, &val)) > 0) {
         switch (id) {
         case OPT_HELP: return OPT_HELP;
@@ -262,9 +267,6 @@ static int parse(int argc, char **argv, const char *cmd, const char *syn, const 
     }
     mp_common_finish(&cl->c);
     if (id < 0) return id;
-    if (!cl->server || !cl->order || !cl->cert || !cl->key || !cl->ca) {
-        return -mp_err(MP_ERR_USAGE, "%s: --server, --order, --cert, --key and --ca are required", cmd);
-    }
     if (strncmp(cl->server, "https://", 8) != 0) {
         return -mp_err(MP_ERR_USAGE, "%s --server: an https:// URL", cmd);
     }
@@ -272,9 +274,9 @@ static int parse(int argc, char **argv, const char *cmd, const char *syn, const 
     return 0;
 }
 
-int est_cacerts_main(int argc, char **argv)
+int est_cacerts_main(mp_cmd *mc, int argc, char **argv)
 {
-    client cl = {0};
+    client cl = {.mc = mc};
     est_args a = {0};
     reply r = {0};
     STACK_OF(X509) *sk = NULL;
@@ -282,7 +284,6 @@ int est_cacerts_main(int argc, char **argv)
     int rc = parse(argc, argv, "est cacerts", "--server URL --order ORDER --cert station.pem --key KEY --ca server-ca.pem --out ca.pem",
                    "Fetches the order's PAI and PAA (EST cacerts) and writes them as PEM.", &cl, &a);
     if (rc != 0) return rc == OPT_HELP ? MP_OK : -rc;
-    if (a.out == NULL) return mp_err(MP_ERR_USAGE, "est cacerts: --out FILE is required");
     CURL *h = NULL;
     if ((rc = mp_check_output(a.out, cl.c.force)) != MP_OK || (rc = load_identity(&cl)) != MP_OK) goto end;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -453,9 +454,9 @@ end:
     return rc;
 }
 
-int est_enroll_main(int argc, char **argv)
+int est_enroll_main(mp_cmd *mc, int argc, char **argv)
 {
-    client cl = {0};
+    client cl = {.mc = mc};
     est_args a = {0};
     reply r = {0};
     CURL *h = NULL;

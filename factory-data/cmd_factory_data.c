@@ -21,19 +21,20 @@ enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT,
 #define MAX_IMAGE (16u << 20)
 
 static const mp_opt verifier_opts[] = {
-    {"passcode", O_PASSCODE, OT_UINT, "N", "setup passcode 1..99999998 (required)"},
-    {"salt", O_SALT, OT_STR, "BASE64", "salt, 16..32 bytes in base64 (required)"},
-    {"iterations", O_ITER, OT_UINT, "N", "PBKDF2 iterations 1000..100000 (required)"},
+    {"passcode", O_PASSCODE, OT_UINT | OT_REQUIRED, "N", "setup passcode 1..99999998"},
+    {"salt", O_SALT, OT_STR | OT_REQUIRED, "BASE64", "salt, 16..32 bytes in base64"},
+    {"iterations", O_ITER, OT_UINT | OT_REQUIRED, "N", "PBKDF2 iterations 1000..100000"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
     {NULL, 0, 0, NULL, NULL},
 };
 
-int fd_verifier_main(int argc, char **argv)
+int fd_verifier_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *val, *salt64 = NULL;
     uint64_t pc = 0, it = 0;
-    int id, rc, have = 0;
+    int id, rc;
     uint8_t salt[MP_SALT_MAX + 3], v[MP_VERIFIER_LEN];
     char out[MP_VERIFIER_B64_LEN + 1];
     mp_opt_init(&p, argc, argv, verifier_opts, "factory-data verifier", "--passcode N --salt BASE64 --iterations N",
@@ -41,14 +42,13 @@ int fd_verifier_main(int argc, char **argv)
     while ((id = mp_opt_next(&p, &val)) > 0) {
         switch (id) {
         case OPT_HELP: return MP_OK;
-        case O_PASSCODE: pc = mp_opt_uint(val); have |= 1; break;
-        case O_SALT: salt64 = val; have |= 2; break;
-        case O_ITER: it = mp_opt_uint(val); have |= 4; break;
+        case O_PASSCODE: pc = mp_opt_uint(val); break;
+        case O_SALT: salt64 = val; break;
+        case O_ITER: it = mp_opt_uint(val); break;
         default: return mp_err(MP_ERR_USAGE, "factory-data verifier: unexpected argument %s", mp_opt_shown(val));
         }
     }
     if (id < 0) return -id;
-    if (have != 7) return mp_err(MP_ERR_USAGE, "factory-data verifier: --passcode, --salt and --iterations are required");
     if ((rc = mp_passcode_check("--passcode", pc)) != MP_OK) return rc;
     long sl = mp_b64_decode(salt64, strlen(salt64), salt, sizeof(salt));
     if (sl < 0) return mp_err(MP_ERR_INVALID, "--salt: not valid base64 of at most %d bytes", MP_SALT_MAX);
@@ -285,8 +285,9 @@ static int inspect_main(int argc, char **argv, inspect_in *inp)
 #undef in
 }
 
-int fd_inspect_main(int argc, char **argv)
+int fd_inspect_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     inspect_in in = {0};
     int rc = inspect_main(argc, argv, &in);
     if (in.opts.esp_sc_dev != NULL) {
@@ -300,13 +301,13 @@ int fd_inspect_main(int argc, char **argv)
 /* ---- pack --------------------------------------------------------------- */
 
 static mp_opt pack_opts[] = {
-    {"device", O_DEVICE, OT_FILE, "FILE", "the device's factory data in matter-pki JSON (required)"},
-    {"format", O_FORMAT, OT_ENUM, NULL /* set from the format table */, "output format (required)"},
+    {"device", O_DEVICE, OT_FILE | OT_REQUIRED, "FILE", "the device's factory data in matter-pki JSON"},
+    {"format", O_FORMAT, OT_ENUM | OT_REQUIRED, NULL /* set from the format table */, "output format"},
     {"partition-size", O_PSIZE, OT_UINT, "N", "esp32: partition size, multiple of 0x1000, >= 0x3000 (default 0x6000); nrf, nxp and their hex forms: the largest image"},
     {"offset", O_OFFSET, OT_UINT, "ADDR", "nrf-hex, nxp-hex: the partition's flash address"},
     {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp-aes128: the AES-128 key (16 bytes or 32 hex digits)"},
     {"esp32-secure-cert", O_ESP_SC, OT_FLAG, NULL, "esp32, esp32-csv: leave DAC, PAI and key to the esp_secure_cert partition"},
-    {"out", O_OUT, OT_OUT, "FILE", "output file; mode 0600 when it holds the DAC key (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "output file; mode 0600 when it holds the DAC key"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
     {NULL, 0, 0, NULL, NULL},
@@ -362,15 +363,15 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
     }
     if (id < 0) return -id;
     o.partition_size = (size_t)psize;
-    if (dev == NULL || format == 0 || out == NULL) rc = mp_err(MP_ERR_USAGE, "factory-data pack: --device, --format and --out are required");
-    else if ((rc = mp_check_output(out, force)) == MP_OK) rc = pack_file(dev, format, &o, out, force);
+    if ((rc = mp_check_output(out, force)) == MP_OK) rc = pack_file(dev, format, &o, out, force);
     return rc;
 #undef o
 }
 
 /* The options hold the AES key: wiped on every path. */
-int fd_pack_main(int argc, char **argv)
+int fd_pack_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_fd_opts o = {0};
     int rc = pack_main(argc, argv, &o);
     mp_wipe(&o, sizeof(o));

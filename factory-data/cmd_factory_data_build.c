@@ -20,20 +20,20 @@
 #include "x509.h"
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
-       O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_LEDGER, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
+       O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
        O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE };
 
 static mp_opt opts[] = {
-    {"order", O_ORDER, OT_UINT, "ID", "production order whose issued devices get factory data (required)"},
-    {"product", O_PRODUCT, OT_FILE, "FILE", "product description, product.json (required)"},
-    {"cd", O_CD, OT_FILE, "FILE", "Certification Declaration (required; must list the order's VID/PID)"},
+    {"order", O_ORDER, OT_UINT | OT_REQUIRED, "ID", "production order whose issued devices get factory data"},
+    {"product", O_PRODUCT, OT_FILE | OT_REQUIRED, "FILE", "product description, product.json"},
+    {"cd", O_CD, OT_FILE | OT_REQUIRED, "FILE", "Certification Declaration (must list the order's VID/PID)"},
     {"paa", O_PAA, OT_FILE, "FILE", "the PAA the order's devices chain to (repeatable; or --trust-dir)"},
     {"cd-signer", O_CD_SIGNER, OT_FILE, "FILE", "the certificate the CD must be signed with (repeatable; or --trust-dir)"},
     {"trust-dir", O_TRUST_DIR, OT_DIR, "DIR", "a folder of PAA and CD signer certificates (*.pem, *.der)"},
     {"production", O_PRODUCTION, OT_FLAG, NULL, "a production lot: refuse a development or provisional CD, add the certification-test checks"},
-    {"format", O_FORMAT, OT_ENUM, NULL /* set from the format table */, "output format (repeatable; nrf also writes its JSON form, esp32 its CSV)"},
+    {"format", O_FORMAT, OT_ENUM | OT_REQUIRED | OT_REPEATABLE, NULL /* set from the format table */, "output format (repeatable; nrf also writes its JSON form, esp32 its CSV)"},
     {"iterations", O_ITER, OT_UINT, "N", "SPAKE2+ PBKDF2 iterations 1000..100000 (default: product.json, else 10000)"},
-    {"out-dir", O_OUT_DIR, OT_DIR, "DIR", "output folder (required)"},
+    {"out-dir", O_OUT_DIR, OT_DIR | OT_REQUIRED, "DIR", "output folder"},
     {"jobs", O_JOBS, OT_UINT, "J", "worker threads for PBKDF2 and packing (default 1)"},
     {"udid", O_UDID, OT_STR, "UDID", "only this device (repeatable)"},
     {"assign", O_ASSIGN, OT_FILE, "FILE", "pre-assigned values: CSV udid,passcode,discriminator,serial,rd_uid"},
@@ -52,13 +52,13 @@ static mp_opt opts[] = {
     {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp: write UDID.nxp.aes128.bin, the payload AES-128 encrypted, instead of UDID.nxp.bin"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
     {"lease", O_LEASE, OT_UINT, "SECONDS", "how long this run holds the devices it claimed before recording them (default 600)"},
-    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
+    {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
 typedef struct build_args {
-    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *ledger, *qr, *qr_px, *serial_start, *lease;
+    const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *qr, *qr_px, *serial_start, *lease;
     const char *offset, *aes_key;
     int hex;
     mp_fd_trust trust;
@@ -100,7 +100,6 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_HEX: a->hex = 1; break;
         case O_OFFSET: a->offset = val; break;
         case O_AES: a->aes_key = val; break;
-        case O_LEDGER: a->ledger = val; break;
         case O_LEASE: a->lease = val; break;
         case O_INCLUDE_PC: a->include_pc = 1; break;
         case O_RECORD_PC: a->record_pc = 1; break;
@@ -137,9 +136,6 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
 
 static int set_formats(mp_fd_build *b, const build_args *a)
 {
-    if (a->nformats == 0) {
-        return mp_err(MP_ERR_USAGE, "factory-data build: at least one --format is required");
-    }
     if (a->hex && (a->offset == NULL || a->psize == NULL)) {
         return mp_err(MP_ERR_USAGE, "factory-data build --hex: --offset ADDR and --partition-size BYTES are required (the partition's address and size)");
     }
@@ -306,7 +302,7 @@ static void summary(const mp_fd_build *b, const char *out_dir, int json)
            (unsigned long long)b->revoked, (unsigned long long)b->chip_skipped, (unsigned long long)b->keys_removed, out_dir);
 }
 
-int fd_build_main(int argc, char **argv)
+int fd_build_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_common c = {0};
     build_args a;
@@ -323,9 +319,6 @@ int fd_build_main(int argc, char **argv)
     memset(&b, 0, sizeof(b));
     int rc = parse(argc, argv, &c, &a);
     if (rc != 0) return rc == OPT_HELP ? MP_OK : -rc;
-    if (!a.order || !a.product || !a.cd || !a.out_dir) {
-        return mp_err(MP_ERR_USAGE, "factory-data build: --order, --product, --cd, --format and --out-dir are required");
-    }
     if (mp_parse_uint(a.order, INT64_MAX, &order) != MP_OK) return mp_err(MP_ERR_USAGE, "--order: not a number");
     if ((rc = set_options(&b, &a, &c)) != MP_OK) return rc;
     if (a.lease != NULL && ((b.lease_secs = (long)mp_opt_uint(a.lease)) < 1 || b.lease_secs > 7 * 86400)) {
@@ -347,8 +340,9 @@ int fd_build_main(int argc, char **argv)
     if (a.assign && (rc = mp_assign_load(a.assign, &assign)) != MP_OK) goto end;
     b.assign = a.assign ? &assign : NULL;
     b.assign_path = a.assign;
-    if ((rc = mp_ledger_open_state(c.state_dir, a.ledger, &b.ledger)) != MP_OK ||
-        (rc = mp_ledger_get_order(b.ledger, (int64_t)order, &b.order)) != MP_OK || (rc = check_inputs(&b, &a, &cd)) != MP_OK ||
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK) goto end;
+    b.ledger = mc->ledger;
+    if ((rc = mp_ledger_get_order(b.ledger, (int64_t)order, &b.order)) != MP_OK || (rc = check_inputs(&b, &a, &cd)) != MP_OK ||
         (rc = load_pai(&b)) != MP_OK || (rc = mp_ledger_fd_prepare(b.ledger)) != MP_OK ||
         (rc = mp_fd_build_precheck(&b)) != MP_OK || (rc = mp_fd_build_verify_cd(&b, &a.trust, &cd)) != MP_OK) {
         goto end;
@@ -380,6 +374,5 @@ end:
     mp_assign_free(&assign);
     free(cd_der);
     mp_product_free(&prod);
-    mp_ledger_close(b.ledger);
     return rc;
 }

@@ -14,13 +14,21 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_LEDGER = 1, O_ORDER, O_FORMAT, O_OUT, O_JSON };
+enum { O_ORDER = 1, O_FORMAT, O_OUT, O_JSON };
 
-#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
+#define LEDGER_OPT {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
 
 static const mp_opt list_opts[] = {
     LEDGER_OPT,
     {"order", O_ORDER, OT_UINT, "ID", "the order (order close)"},
+    {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
+    MP_OPTS_COMMON,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const mp_opt close_opts[] = {
+    LEDGER_OPT,
+    {"order", O_ORDER, OT_UINT | OT_REQUIRED, "ID", "the order"},
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
@@ -49,39 +57,26 @@ int ledger_print_order(void *ctx, const mp_order *o)
     return MP_OK;
 }
 
-int ledger_cmd_open(int argc, char **argv, const char *cmd, const char *syn, const char *about,
-                    mp_ledger **l, const char **order)
-{
-    int json = 0;
-    int rc = ledger_cmd_open_json(argc, argv, cmd, syn, about, l, order, &json);
-    if (rc == MP_OK && json) {
-        mp_ledger_close(*l);
-        *l = NULL;
-        return mp_err(MP_ERR_USAGE, "%s: --json is not supported here", cmd);
-    }
-    return rc;
-}
-
-int ledger_cmd_open_json(int argc, char **argv, const char *cmd, const char *syn, const char *about,
-                         mp_ledger **l, const char **order, int *json)
+int ledger_cmd_open_json(mp_cmd *mc, int argc, char **argv, const char *cmd, const char *syn, const char *about,
+                         const char **order, int *json)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *ledger = NULL;
+    const char *val;
     int id;
     *order = NULL;
-    mp_opt_init(&p, argc, argv, list_opts, cmd, syn, about);
+    mp_opt_init(&p, argc, argv, strcmp(cmd, "order close") == 0 ? close_opts : list_opts, cmd, syn, about);
     while ((id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return OPT_HELP;
-        if (id == O_LEDGER) ledger = val;
-        else if (id == O_ORDER) *order = val;
+        if (id == O_ORDER) *order = val;
         else if (id == O_JSON) *json = 1;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument %s", cmd, mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    /* order list and ledger report only read: they work on read-only media */
-    return mp_ledger_open_as(c.state_dir, ledger, strcmp(cmd, "order close") == 0 ? MP_LEDGER_WRITE : MP_LEDGER_READ, l);
+    /* order list and ledger report only read (NEEDS_LEDGER_RO): they work on
+     * read-only media */
+    return mp_cmd_open(mc, &c);
 }
 
 /* ---- ledger report / export ---------------------------------------------- */
@@ -95,15 +90,15 @@ static int print_station_count(void *ctx, const mp_station_count *c)
     return MP_OK;
 }
 
-int ledger_report_main(int argc, char **argv)
+int ledger_report_main(mp_cmd *mc, int argc, char **argv)
 {
-    mp_ledger *l = NULL;
     const char *order;
     mp_ledger_counts n;
     int json = 0;
-    int rc = ledger_cmd_open_json(argc, argv, "ledger report", "[--ledger PATH] [--json]",
-                                  "Counts per device state and per production order.", &l, &order, &json);
+    int rc = ledger_cmd_open_json(mc, argc, argv, "ledger report", "[--ledger PATH] [--json]",
+                                  "Counts per device state and per production order.", &order, &json);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
+    mp_ledger *l = mc->ledger;
     if (json && (rc = mp_ledger_counts_get(l, &n)) == MP_OK) {
         json_t *arr = json_array();
         if ((rc = mp_ledger_each_order(l, ledger_print_order, arr)) == MP_OK) {
@@ -126,7 +121,6 @@ int ledger_report_main(int argc, char **argv)
         printf("\nper station:\n%-6s %-24s %10s %10s\n", "order", "station", "issued", "sub-quota");
         rc = mp_ledger_each_station_count(l, print_station_count, NULL);
     }
-    mp_ledger_close(l);
     return rc;
 }
 
@@ -214,27 +208,26 @@ static int export_to_file(mp_ledger *l, export_ctx *e, const char *out, int forc
     return rc;
 }
 
-int ledger_export_main(int argc, char **argv)
+int ledger_export_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *ledger = NULL, *fmt = "csv", *out = NULL;
-    mp_ledger *l = NULL;
+    const char *val, *fmt = "csv", *out = NULL;
     int id, rc;
     mp_opt_init(&p, argc, argv, export_opts, "ledger export", "[--format csv|jsonl] [--out FILE]",
                 "Exports every issued certificate: serial, UDID, order, PAI SKID, validity,\n"
                 "SHA-256 of the DER, and for jsonl also the output path and station.");
     while ((id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return MP_OK;
-        if (id == O_LEDGER) ledger = val;
-        else if (id == O_FORMAT) fmt = val;
+        if (id == O_FORMAT) fmt = val;
         else if (id == O_OUT) out = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "ledger export: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
     if (out != NULL && (rc = mp_check_output(out, c.force)) != MP_OK) return rc;
-    if ((rc = mp_ledger_open_as(c.state_dir, ledger, MP_LEDGER_READ, &l)) != MP_OK) return rc;
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK) return rc; /* NEEDS_LEDGER_RO */
+    mp_ledger *l = mc->ledger;
     mp_signals_install(); /* Ctrl-C stops between rows, and --out's temporary file goes */
     export_ctx e = {stdout, out ? out : "standard output", strcmp(fmt, "jsonl") == 0};
     if (out != NULL) {
@@ -246,6 +239,5 @@ int ledger_export_main(int argc, char **argv)
             rc = export_fail(&e, errno);
         }
     }
-    mp_ledger_close(l);
     return rc;
 }

@@ -8,20 +8,19 @@
 #include "state.h"
 #include "util.h"
 
-enum { O_LEDGER = 1 };
-
 static const mp_opt opts[] = {
-    {"ledger", O_LEDGER, OT_OUT, "PATH", "the new ledger file (default STATE_DIR/ledger.sqlite)"},
+    {"ledger", OPT_LEDGER, OT_OUT, "PATH", "the new ledger file (default STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
-int ledger_init_main(int argc, char **argv)
+int ledger_init_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc; /* its row needs only the state directory: see below */
     mp_optparse p;
     mp_common c = {0};
     mp_ledger *l = NULL;
-    const char *val, *path = NULL;
+    const char *val;
     char def[4200];
     int id, rc;
     mp_opt_init(&p, argc, argv, opts, "ledger init", "[--ledger PATH]",
@@ -30,15 +29,17 @@ int ledger_init_main(int argc, char **argv)
                 "from a backup, not started again by accident. token init makes the first one.");
     while ((id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return MP_OK;
-        if (id == O_LEDGER) path = val;
-        else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "ledger init: unexpected argument %s", mp_opt_shown(val));
+        if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "ledger init: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
+    const char *path = c.ledger;
     snprintf(def, sizeof(def), "%s/ledger.sqlite", c.state_dir);
     if ((rc = mp_check_output(path ? path : def, 0)) != MP_OK) {
         return rc;
     }
+    /* Opened here, not by the dispatcher: this command creates the ledger
+     * (MP_LEDGER_CREATE), which no other command may do. */
     if ((rc = mp_ledger_open_as(c.state_dir, path, MP_LEDGER_CREATE, &l)) != MP_OK) {
         return rc;
     }

@@ -9,21 +9,21 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_LEDGER = 1, O_TO };
+enum { O_TO = 1 };
 
 static const mp_opt migrate_opts[] = {
-    {"to", O_TO, OT_STR, "URI", "the empty destination ledger (a PostgreSQL URI or key=value string; no password)"},
-    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "the ledger to copy (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
+    {"to", O_TO, OT_STR | OT_REQUIRED, "URI", "the empty destination ledger (a PostgreSQL URI or key=value string; no password)"},
+    {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "the ledger to copy (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
-int ledger_migrate_main(int argc, char **argv)
+int ledger_migrate_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *ledger = NULL, *to = NULL;
-    mp_ledger *src = NULL, *dst = NULL;
+    const char *val, *to = NULL;
+    mp_ledger *dst = NULL;
     uint64_t rows = 0;
     int id, rc;
     mp_opt_init(&p, argc, argv, migrate_opts, "ledger migrate", "--to URI [--ledger PATH]",
@@ -34,22 +34,22 @@ int ledger_migrate_main(int argc, char **argv)
                 "new ledger afterwards (MATTER_PKI_LEDGER).");
     while ((id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return MP_OK;
-        if (id == O_LEDGER) ledger = val;
-        else if (id == O_TO) to = val;
+        if (id == O_TO) to = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "ledger migrate: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (to == NULL) return mp_err(MP_ERR_USAGE, "ledger migrate: --to URI is required");
     if (mp_ledger_location_has_password(to)) {
         return mp_err(MP_ERR_USAGE, "--to: a password on the command line is refused (others can read it);"
                                     " use PGPASSFILE, ~/.pgpass or PGPASSWORD");
     }
-    if ((rc = mp_ledger_open_state(c.state_dir, ledger, &src)) == MP_OK && (rc = mp_ledger_open(to, &dst)) == MP_OK &&
-        (rc = mp_ledger_copy(src, dst, &rows)) == MP_OK) {
-        printf("ledger %s copied into %s: %" PRIu64 " rows, every table verified\n", mp_ledger_path(src), mp_ledger_path(dst), rows);
+    /* The source is the command's ledger (the dispatcher opens and closes
+     * it); the destination is a second ledger, opened here with
+     * mp_ledger_open because it is empty and gets its schema now. */
+    if ((rc = mp_cmd_open(mc, &c)) == MP_OK && (rc = mp_ledger_open(to, &dst)) == MP_OK &&
+        (rc = mp_ledger_copy(mc->ledger, dst, &rows)) == MP_OK) {
+        printf("ledger %s copied into %s: %" PRIu64 " rows, every table verified\n", mp_ledger_path(mc->ledger), mp_ledger_path(dst), rows);
     }
     mp_ledger_close(dst);
-    mp_ledger_close(src);
     return rc;
 }

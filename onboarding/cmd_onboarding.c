@@ -19,12 +19,12 @@ static const char *const flow_names[] = {"standard", "user-intent", "custom", "r
 static const char *const cap_names[] = {"soft-ap", "ble", "on-network", "wifi-paf", "nfc", "thread"};
 
 static const mp_opt encode_opts[] = {
-    {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex 0 (unspecified) or 1..FFF4 (required)"},
-    {"pid", O_PID, OT_HEX, "HEX", "product ID, hex (0 only with VID 0) (required)"},
-    {"discriminator", O_DISC, OT_UINT, "N", "discriminator 0..4095 (required)"},
-    {"passcode", O_PASSCODE, OT_UINT, "N", "setup passcode 1..99999998, not a trivial one (required)"},
+    {"vid", O_VID, OT_HEX | OT_REQUIRED, "HEX", "vendor ID, hex 0 (unspecified) or 1..FFF4"},
+    {"pid", O_PID, OT_HEX | OT_REQUIRED, "HEX", "product ID, hex (0 only with VID 0)"},
+    {"discriminator", O_DISC, OT_UINT | OT_REQUIRED, "N", "discriminator 0..4095"},
+    {"passcode", O_PASSCODE, OT_UINT | OT_REQUIRED, "N", "setup passcode 1..99999998, not a trivial one"},
     {"flow", O_FLOW, OT_ENUM, "standard|user-intent|custom", "commissioning flow (default standard)"},
-    {"caps", O_CAPS, OT_UINT, "N", "discovery capabilities bits: 1 SoftAP, 2 BLE, 4 on-network, 8 Wi-Fi PAF, 16 NFC, 32 Thread (required)"},
+    {"caps", O_CAPS, OT_UINT | OT_REQUIRED, "N", "discovery capabilities bits: 1 SoftAP, 2 BLE, 4 on-network, 8 Wi-Fi PAF, 16 NFC, 32 Thread"},
     {"serial-number", O_SERIAL, OT_STR, "S", "TLV extension: serial number (1..32 characters)"},
     {"pbkdf-iterations", O_XITER, OT_UINT, "N", "TLV extension: PBKDF iterations 1000..100000"},
     {"pbkdf-salt", O_XSALT, OT_STR, "BASE64", "TLV extension: PBKDF salt, 16..32 bytes"},
@@ -93,12 +93,13 @@ static int flow_of(const char *s)
     return 0;
 }
 
-int onboarding_encode_main(int argc, char **argv)
+int onboarding_encode_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_payload pl = {0};
     const char *val;
-    int id, json = 0, have = 0, rc, has_ext = 0;
+    int id, json = 0, rc, has_ext = 0;
     char qr[MP_QR_MAX], manual[MP_MANUAL_MAX];
     mp_qr_ext ext = {0};
     uint8_t salt[35];
@@ -111,12 +112,12 @@ int onboarding_encode_main(int argc, char **argv)
         uint64_t n = id == O_VID || id == O_PID ? mp_opt_hex(val) : 0;
         switch (id) {
         case OPT_HELP: return MP_OK;
-        case O_VID: if (n > 0xFFFF) return mp_err(MP_ERR_INVALID, "--vid: above FFFF"); pl.vendor_id = (uint16_t)n; have |= 1; break;
-        case O_PID: if (n > 0xFFFF) return mp_err(MP_ERR_INVALID, "--pid: above FFFF"); pl.product_id = (uint16_t)n; have |= 2; break;
-        case O_DISC: n = mp_opt_uint(val); if (n > MP_DISC_MAX) return mp_err(MP_ERR_INVALID, "--discriminator: %s; expected 0..4095", val); pl.discriminator = (uint16_t)n; have |= 4; break;
-        case O_PASSCODE: n = mp_opt_uint(val); if ((rc = mp_passcode_check("--passcode", n)) != MP_OK) return rc; pl.passcode = (uint32_t)n; have |= 8; break;
+        case O_VID: if (n > 0xFFFF) return mp_err(MP_ERR_INVALID, "--vid: above FFFF"); pl.vendor_id = (uint16_t)n; break;
+        case O_PID: if (n > 0xFFFF) return mp_err(MP_ERR_INVALID, "--pid: above FFFF"); pl.product_id = (uint16_t)n; break;
+        case O_DISC: n = mp_opt_uint(val); if (n > MP_DISC_MAX) return mp_err(MP_ERR_INVALID, "--discriminator: %s; expected 0..4095", val); pl.discriminator = (uint16_t)n; break;
+        case O_PASSCODE: n = mp_opt_uint(val); if ((rc = mp_passcode_check("--passcode", n)) != MP_OK) return rc; pl.passcode = (uint32_t)n; break;
         case O_FLOW: pl.flow = (uint8_t)flow_of(val); break;
-        case O_CAPS: n = mp_opt_uint(val); if (n > 0xFF) return mp_err(MP_ERR_INVALID, "--caps: %s; expected 1..63", val); pl.caps = (uint8_t)n; have |= 16; break;
+        case O_CAPS: n = mp_opt_uint(val); if (n > 0xFF) return mp_err(MP_ERR_INVALID, "--caps: %s; expected 1..63", val); pl.caps = (uint8_t)n; break;
         case O_JSON: json = 1; break;
         default:
             if (!ext_opt(id, val, &ext, salt, &rc)) return mp_err(MP_ERR_USAGE, "onboarding encode: unexpected argument %s", mp_opt_shown(val));
@@ -125,7 +126,6 @@ int onboarding_encode_main(int argc, char **argv)
         }
     }
     if (id < 0) return -id;
-    if (have != 31) return mp_err(MP_ERR_USAGE, "onboarding encode: --vid, --pid, --discriminator, --passcode and --caps are required");
     if (has_ext && (rc = mp_qr_ext_encode(&ext, pl.tlv, sizeof(pl.tlv), &pl.tlv_len)) != MP_OK) return rc;
     if ((rc = mp_qr_encode(&pl, qr)) != MP_OK || (rc = mp_manual_encode(&pl, manual)) != MP_OK) return rc;
     if (json) {
@@ -219,8 +219,9 @@ static int decode_all(const char *code, json_t *arr)
     return rc;
 }
 
-int onboarding_decode_main(int argc, char **argv)
+int onboarding_decode_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *val, *code = NULL;
     int id, json = 0;

@@ -15,17 +15,17 @@
 #include "util.h"
 
 enum { O_VID = 1, O_PID, O_PAI_CERT, O_PAI_KEY, O_QUOTA, O_CN_TMPL, O_FROM, O_DAYS, O_NO_EXPIRY,
-       O_LEDGER, O_TEST_MODE, O_LABEL, O_JSON };
+       O_TEST_MODE, O_LABEL, O_JSON };
 
-#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
+#define LEDGER_OPT {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
 #define DEFAULT_CN "Matter DAC {udid:16}"
 
 static const mp_opt create_opts[] = {
-    {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex (required; must equal the PAI's)"},
-    {"pid", O_PID, OT_HEX, "HEX", "product ID, hex (required; must equal the PAI's PID if it has one)"},
-    {"pai-cert", O_PAI_CERT, OT_FILE, "FILE", "PAI certificate (required)"},
-    {"pai-key", O_PAI_KEY, OT_STR, "LABEL|URI", "PAI key in the token (required)"},
-    {"quota", O_QUOTA, OT_UINT, "N", "most DACs this order may issue (required, >= 1)"},
+    {"vid", O_VID, OT_HEX | OT_REQUIRED, "HEX", "vendor ID, hex (must equal the PAI's)"},
+    {"pid", O_PID, OT_HEX | OT_REQUIRED, "HEX", "product ID, hex (must equal the PAI's PID if it has one)"},
+    {"pai-cert", O_PAI_CERT, OT_FILE | OT_REQUIRED, "FILE", "PAI certificate"},
+    {"pai-key", O_PAI_KEY, OT_STR | OT_REQUIRED, "LABEL|URI", "PAI key in the token"},
+    {"quota", O_QUOTA, OT_UINT | OT_REQUIRED, "N", "most DACs this order may issue (>= 1)"},
     {"cn-template", O_CN_TMPL, OT_STR, "T", "DAC CN: {udid}, {udid:N}, {vid}, {pid} (default \"" DEFAULT_CN "\")"},
     {"valid-from", O_FROM, OT_DATE, "DATE", "DAC notBefore (default: time of issuance)"},
     {"days", O_DAYS, OT_UINT, "N", "DAC validity in days (default: no expiry)"},
@@ -40,7 +40,7 @@ static const mp_opt create_opts[] = {
 };
 
 typedef struct order_args {
-    const char *vid, *pid, *pai_cert, *pai_key, *quota, *cn, *from, *days, *ledger, *label;
+    const char *vid, *pid, *pai_cert, *pai_key, *quota, *cn, *from, *days, *label;
     int no_expiry, test_mode, json;
 } order_args;
 
@@ -56,9 +56,8 @@ static int label_check(const char *s)
     return MP_OK;
 }
 
-static int create_check(mp_common *c, const order_args *a, mp_order *o)
+static int create_check(mp_cmd *mc, mp_common *c, const order_args *a, mp_order *o)
 {
-    mp_ks *ks = NULL;
     mp_ca pai = {0};
     char cn[65];
     uint64_t q;
@@ -94,8 +93,9 @@ static int create_check(mp_common *c, const order_args *a, mp_order *o)
     }
     o->valid_from = nb;
     o->days = (long)days;
-    if ((rc = mp_ks_open(&c->hsm, &ks)) != MP_OK ||
-        (rc = mp_ca_open(ks, a->pai_cert, a->pai_key, MP_PAI, a->test_mode, &pai)) != MP_OK) {
+    /* the token before the ledger: the PAI and its key are checked first */
+    if ((rc = mp_cmd_open_needs(mc, c, NEEDS_TOKEN)) != MP_OK ||
+        (rc = mp_ca_open(mc->ks, a->pai_cert, a->pai_key, MP_PAI, a->test_mode, &pai)) != MP_OK) {
         goto end;
     }
     if (pai.vp.vid != o->vid) {
@@ -119,17 +119,15 @@ static int create_check(mp_common *c, const order_args *a, mp_order *o)
     snprintf(o->pai_key, sizeof(o->pai_key), "%s", a->pai_key);
 end:
     mp_ca_close(&pai);
-    mp_ks_close(ks);
     return rc;
 }
 
-int order_create_main(int argc, char **argv)
+int order_create_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
     order_args a = {0};
     mp_order o = {0};
-    mp_ledger *l = NULL;
     const char *val;
     int id, rc;
     mp_opt_init(&p, argc, argv, create_opts, "order create",
@@ -149,7 +147,6 @@ int order_create_main(int argc, char **argv)
         case O_DAYS: a.days = val; break;
         case O_NO_EXPIRY: a.no_expiry = 1; break;
         case O_TEST_MODE: a.test_mode = 1; break;
-        case O_LEDGER: a.ledger = val; break;
         case O_LABEL: a.label = val; break;
         case O_JSON: a.json = 1; break;
         default:
@@ -158,13 +155,10 @@ int order_create_main(int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (!a.vid || !a.pid || !a.pai_cert || !a.pai_key || !a.quota) {
-        return mp_err(MP_ERR_USAGE, "order create: --vid, --pid, --pai-cert, --pai-key and --quota are required");
-    }
-    if ((rc = create_check(&c, &a, &o)) != MP_OK ||
-        (rc = mp_ledger_open_state(c.state_dir, a.ledger, &l)) != MP_OK) {
+    if ((rc = create_check(mc, &c, &a, &o)) != MP_OK || (rc = mp_cmd_open(mc, &c)) != MP_OK) {
         return rc;
     }
+    mp_ledger *l = mc->ledger;
     if ((rc = mp_ledger_begin(l)) == MP_OK && (rc = mp_ledger_add_order(l, &o)) == MP_OK) {
         rc = mp_ledger_commit(l);
     }
@@ -175,19 +169,18 @@ int order_create_main(int argc, char **argv)
     } else {
         printf("%" PRId64 "\n", o.id);
     }
-    mp_ledger_close(l);
     return rc;
 }
 
 /* ---- order list / order close (options shared with ledger report) -------- */
 
-int order_list_main(int argc, char **argv)
+int order_list_main(mp_cmd *mc, int argc, char **argv)
 {
-    mp_ledger *l = NULL;
     const char *order;
     int json = 0;
-    int rc = ledger_cmd_open_json(argc, argv, "order list", "[--ledger PATH] [--json]", "Lists production orders.", &l, &order, &json);
+    int rc = ledger_cmd_open_json(mc, argc, argv, "order list", "[--ledger PATH] [--json]", "Lists production orders.", &order, &json);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
+    mp_ledger *l = mc->ledger;
     if (json) {
         json_t *arr = json_array();
         if ((rc = mp_ledger_each_order(l, ledger_print_order, arr)) == MP_OK) {
@@ -195,32 +188,28 @@ int order_list_main(int argc, char **argv)
         } else {
             json_decref(arr);
         }
-        mp_ledger_close(l);
         return rc;
     }
     printf("%-6s %-4s %-4s %10s %10s %-6s %-40s  %s\n", "id", "vid", "pid", "issued", "quota", "state", "pai_skid", "cn_template");
-    rc = mp_ledger_each_order(l, ledger_print_order, NULL);
-    mp_ledger_close(l);
-    return rc;
+    return mp_ledger_each_order(l, ledger_print_order, NULL);
 }
 
-int order_close_main(int argc, char **argv)
+int order_close_main(mp_cmd *mc, int argc, char **argv)
 {
-    mp_ledger *l = NULL;
     const char *order;
     uint64_t id;
     int json = 0;
-    int rc = ledger_cmd_open_json(argc, argv, "order close", "--order ID [--ledger PATH] [--json]",
-                                  "Closes a production order: no further DAC is issued under it.", &l, &order, &json);
+    int rc = ledger_cmd_open_json(mc, argc, argv, "order close", "--order ID [--ledger PATH] [--json]",
+                                  "Closes a production order: no further DAC is issued under it.", &order, &json);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
-    if (order == NULL || mp_parse_uint(order, INT64_MAX, &id) != MP_OK) {
-        rc = mp_err(MP_ERR_USAGE, "order close: --order ID is required");
+    mp_ledger *l = mc->ledger;
+    if (mp_parse_uint(order, INT64_MAX, &id) != MP_OK) {
+        rc = mp_err(MP_ERR_USAGE, "order close: --order: '%s' is not an order ID", order);
     } else if ((rc = mp_ledger_begin(l)) == MP_OK && (rc = mp_ledger_close_order(l, (int64_t)id)) == MP_OK) {
         rc = mp_ledger_commit(l);
     }
     mp_ledger_rollback(l);
     if (rc == MP_OK && json) rc = mp_json_print(json_pack("{sI sb}", "order", (json_int_t)id, "closed", 1));
     else if (rc == MP_OK) printf("order %" PRIu64 " closed\n", id);
-    mp_ledger_close(l);
     return rc;
 }

@@ -10,25 +10,24 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_LEDGER = 1, O_ORDER, O_STATION, O_QUOTA, O_FORMAT, O_OUT };
+enum { O_ORDER = 1, O_STATION, O_QUOTA, O_FORMAT, O_OUT };
 
-#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
+#define LEDGER_OPT {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
 
 static const mp_opt assign_opts[] = {
-    {"order", O_ORDER, OT_UINT, "ID", "production order (required)"},
-    {"station", O_STATION, OT_STR, "NAME", "station (required)"},
-    {"quota", O_QUOTA, OT_UINT, "N", "most DACs this station may issue on the order (required)"},
+    {"order", O_ORDER, OT_UINT | OT_REQUIRED, "ID", "production order"},
+    {"station", O_STATION, OT_STR | OT_REQUIRED, "NAME", "station"},
+    {"quota", O_QUOTA, OT_UINT | OT_REQUIRED, "N", "most DACs this station may issue on the order"},
     LEDGER_OPT,
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
-int order_assign_main(int argc, char **argv)
+int order_assign_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *ledger = NULL, *order = NULL, *station = NULL, *quota = NULL;
-    mp_ledger *l = NULL;
+    const char *val, *order = NULL, *station = NULL, *quota = NULL;
     mp_order o;
     int id, rc;
     mp_opt_init(&p, argc, argv, assign_opts, "order assign", "--order ID --station NAME --quota N [--ledger PATH|URI]",
@@ -38,7 +37,6 @@ int order_assign_main(int argc, char **argv)
     while ((id = mp_opt_next(&p, &val)) > 0) {
         switch (id) {
         case OPT_HELP: return MP_OK;
-        case O_LEDGER: ledger = val; break;
         case O_ORDER: order = val; break;
         case O_STATION: station = val; break;
         case O_QUOTA: quota = val; break;
@@ -48,14 +46,12 @@ int order_assign_main(int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (order == NULL || station == NULL || quota == NULL) {
-        return mp_err(MP_ERR_USAGE, "order assign: --order, --station and --quota are required");
-    }
     if (!mp_station_name_ok(station)) {
         return mp_err(MP_ERR_USAGE, "--station '%s': expected 1-%d letters, digits, '.', '-' or '_'", station, MP_STATION_MAX);
     }
     uint64_t oid = mp_opt_uint(order), q = mp_opt_uint(quota);
-    if ((rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK) return rc;
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK) return rc;
+    mp_ledger *l = mc->ledger;
     char obj[128], detail[64];
     snprintf(obj, sizeof(obj), "order=%" PRIu64 " station=%s", oid, station);
     snprintf(detail, sizeof(detail), "{\"quota\":%" PRIu64 "}", q);
@@ -69,7 +65,6 @@ int order_assign_main(int argc, char **argv)
     }
     mp_ledger_rollback(l);
     if (rc == MP_OK) printf("order %" PRIu64 ": station %s may issue %" PRIu64 "\n", oid, station, q);
-    mp_ledger_close(l);
     return rc;
 }
 

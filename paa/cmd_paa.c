@@ -20,7 +20,7 @@ enum { O_KEY_LABEL = 1, O_CN, O_VID, O_FROM, O_DAYS, O_NO_EXPIRY, O_OUT, O_NO_PA
        O_PAA_CERT, O_PAA_KEY, O_CSR, O_TEST_MODE, O_SUBJECT };
 
 static const mp_opt create_opts[] = {
-    {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new PAA key in the token (required)"},
+    {"key-label", O_KEY_LABEL, OT_STR | OT_REQUIRED, "LABEL", "label of the new PAA key in the token"},
     {"cn", O_CN, OT_STR, "CN", "subject common name, at most 64 characters (or --subject)"},
     {"subject", O_SUBJECT, OT_STR, "DN", "full subject, e.g. \"/C=NL/O=Acme Inc/CN=Acme PAA\" (C, ST, L, O, OU, serialNumber, CN; in this order)"},
     {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex 0001..FFF4 (optional for a PAA)"},
@@ -28,20 +28,19 @@ static const mp_opt create_opts[] = {
     {"days", O_DAYS, OT_UINT, "N", "validity in days (default: no expiry)"},
     {"no-expiry", O_NO_EXPIRY, OT_FLAG, NULL, "notAfter 99991231235959Z (the default)"},
     {"no-pathlen", O_NO_PATHLEN, OT_FLAG, NULL, "omit pathLen from basicConstraints (default pathLen 1)"},
-    {"out", O_OUT, OT_OUT, "FILE", "PAA certificate output, PEM (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "PAA certificate output, PEM"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
-int paa_create_main(int argc, char **argv)
+int paa_create_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
     const char *label = NULL, *cn = NULL, *subj = NULL, *vid = NULL, *from = NULL, *days = NULL, *out = NULL, *val;
     int no_expiry = 0, no_pathlen = 0, id, rc;
-    mp_ks *ks = NULL;
     mp_subject subject;
     mp_opt_init(&p, argc, argv, create_opts, "paa create",
                 "--key-label L (--cn CN | --subject DN) [--vid HEX] [--valid-from DATE] [--days N | --no-expiry] --out paa.pem",
@@ -66,8 +65,8 @@ int paa_create_main(int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (label == NULL || (cn == NULL) == (subj == NULL) || out == NULL) {
-        return mp_err(MP_ERR_USAGE, "paa create: --key-label, --out and one of --cn or --subject are required");
+    if ((cn == NULL) == (subj == NULL)) { /* --key-label and --out are OT_REQUIRED; a choice of two is not */
+        return mp_err(MP_ERR_USAGE, "paa create: one of --cn or --subject is required (not both)");
     }
     if ((rc = subj != NULL ? mp_subject_parse(subj, &subject) : mp_subject_cn(cn, &subject)) != MP_OK) {
         return rc;
@@ -82,27 +81,26 @@ int paa_create_main(int argc, char **argv)
     if (strlen(cn) > MP_MAX_CN) {
         return mp_err(MP_ERR_INVALID, "--cn: at most %d characters", MP_MAX_CN);
     }
-    if ((rc = mp_ks_open(&c.hsm, &ks)) != MP_OK) {
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK) {
         return rc;
     }
-    rc = mp_ca_ceremony(ks, &c.rec, "paa create", label, &spec, NULL, out);
+    rc = mp_ca_ceremony(mc->ks, &c.rec, "paa create", label, &spec, NULL, out);
     if (rc == MP_OK && !c.quiet) {
-        printf("PAA certificate written to %s (key '%s' on token '%s')\n", out, label, mp_ks_token_label(ks));
+        printf("PAA certificate written to %s (key '%s' on token '%s')\n", out, label, mp_ks_token_label(mc->ks));
     }
-    mp_ks_close(ks);
     return rc;
 }
 
 /* ---- paa sign-pai -------------------------------------------------------- */
 
 static const mp_opt sign_opts[] = {
-    {"paa-cert", O_PAA_CERT, OT_FILE, "FILE", "PAA certificate (required)"},
-    {"paa-key", O_PAA_KEY, OT_STR, "LABEL|URI", "PAA key in the token (required)"},
-    {"csr", O_CSR, OT_FILE, "FILE", "PKCS#10 request made by `pai csr` (required)"},
+    {"paa-cert", O_PAA_CERT, OT_FILE | OT_REQUIRED, "FILE", "PAA certificate"},
+    {"paa-key", O_PAA_KEY, OT_STR | OT_REQUIRED, "LABEL|URI", "PAA key in the token"},
+    {"csr", O_CSR, OT_FILE | OT_REQUIRED, "FILE", "PKCS#10 request made by `pai csr`"},
     {"valid-from", O_FROM, OT_DATE, "DATE", "notBefore (default now)"},
     {"days", O_DAYS, OT_UINT, "N", "validity in days (default: no expiry)"},
     {"no-expiry", O_NO_EXPIRY, OT_FLAG, NULL, "notAfter 99991231235959Z (the default)"},
-    {"out", O_OUT, OT_OUT, "FILE", "PAI certificate output, PEM (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "PAI certificate output, PEM"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow the Matter SDK test PAAs (certification rejects them)"},
     MP_OPTS_HSM,
@@ -110,13 +108,12 @@ static const mp_opt sign_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int paa_sign_pai_main(int argc, char **argv)
+int paa_sign_pai_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
     const char *paa_cert = NULL, *paa_key = NULL, *csr = NULL, *from = NULL, *days = NULL, *out = NULL, *val;
     int no_expiry = 0, test_mode = 0, id, rc;
-    mp_ks *ks = NULL;
     mp_ca paa = {0};
     mp_pai_req req = {0};
     X509 *cert = NULL;
@@ -144,9 +141,6 @@ int paa_sign_pai_main(int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (paa_cert == NULL || paa_key == NULL || csr == NULL || out == NULL) {
-        return mp_err(MP_ERR_USAGE, "paa sign-pai: --paa-cert, --paa-key, --csr and --out are required");
-    }
     mp_cert_spec spec = {.type = MP_PAI};
     if ((rc = mp_validity(from, days, no_expiry, 0, &spec.not_before, &spec.not_after)) != MP_OK ||
         (rc = mp_check_output(out, c.force)) != MP_OK || (rc = mp_pai_req_load(csr, &req)) != MP_OK) {
@@ -157,8 +151,8 @@ int paa_sign_pai_main(int argc, char **argv)
     spec.vid = req.vid;
     spec.pid = req.pid;
     spec.point = req.point;
-    if ((rc = mp_ks_open(&c.hsm, &ks)) != MP_OK ||
-        (rc = mp_ca_open(ks, paa_cert, paa_key, MP_PAA, test_mode, &paa)) != MP_OK ||
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK ||
+        (rc = mp_ca_open(mc->ks, paa_cert, paa_key, MP_PAA, test_mode, &paa)) != MP_OK ||
         (rc = mp_pai_check_vid(&paa, spec.vid)) != MP_OK) {
         goto end;
     }
@@ -167,7 +161,7 @@ int paa_sign_pai_main(int argc, char **argv)
         (rc = mp_cert_write_pem(out, cert, c.force)) != MP_OK) {
         goto end;
     }
-    if ((rc = mp_ceremony_log(&c.rec, "paa sign-pai", mp_ks_token_label(ks), &paa.key, cert, out)) != MP_OK) {
+    if ((rc = mp_ceremony_log(&c.rec, "paa sign-pai", mp_ks_token_label(mc->ks), &paa.key, cert, out)) != MP_OK) {
         unlink(out);
         goto end;
     }
@@ -177,6 +171,5 @@ int paa_sign_pai_main(int argc, char **argv)
 end:
     X509_free(cert);
     mp_ca_close(&paa);
-    mp_ks_close(ks);
     return rc;
 }

@@ -22,17 +22,17 @@ enum { O_PAA_CERT = 1, O_PAA_KEY, O_KEY_LABEL, O_CN, O_VID, O_PID, O_FROM, O_DAY
 /* ---- pai create ---------------------------------------------------------- */
 
 static const mp_opt create_opts[] = {
-    {"paa-cert", O_PAA_CERT, OT_FILE, "FILE", "PAA certificate (required)"},
-    {"paa-key", O_PAA_KEY, OT_STR, "LABEL|URI", "PAA key in the token (required)"},
-    {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new PAI key (required)"},
+    {"paa-cert", O_PAA_CERT, OT_FILE | OT_REQUIRED, "FILE", "PAA certificate"},
+    {"paa-key", O_PAA_KEY, OT_STR | OT_REQUIRED, "LABEL|URI", "PAA key in the token"},
+    {"key-label", O_KEY_LABEL, OT_STR | OT_REQUIRED, "LABEL", "label of the new PAI key"},
     {"cn", O_CN, OT_STR, "CN", "subject common name (or --subject)"},
     {"subject", O_SUBJECT, OT_STR, "DN", "full subject, e.g. \"/C=NL/O=Acme Inc/CN=Acme PAI\" (C, ST, L, O, OU, serialNumber, CN; in this order)"},
-    {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex 0001..FFF4 (required)"},
+    {"vid", O_VID, OT_HEX | OT_REQUIRED, "HEX", "vendor ID, hex 0001..FFF4"},
     {"pid", O_PID, OT_HEX, "HEX", "product ID, hex (optional)"},
     {"valid-from", O_FROM, OT_DATE, "DATE", "notBefore (default now)"},
     {"days", O_DAYS, OT_UINT, "N", "validity in days (default: no expiry)"},
     {"no-expiry", O_NO_EXPIRY, OT_FLAG, NULL, "notAfter 99991231235959Z (the default)"},
-    {"out", O_OUT, OT_OUT, "FILE", "PAI certificate output, PEM (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "PAI certificate output, PEM"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"test-mode", O_TEST_MODE, OT_FLAG, NULL, "allow the Matter SDK test PAAs (certification rejects them)"},
     MP_OPTS_HSM,
@@ -73,11 +73,12 @@ static int parse(mp_optparse *p, mp_common *c, pai_args *a)
     return id;
 }
 
-static int subject_args(pai_args *a, mp_cert_spec *spec)
+static int subject_args(const char *cmd, pai_args *a, mp_cert_spec *spec)
 {
     int rc;
-    if (a->label == NULL || (a->cn == NULL) == (a->subj == NULL) || a->vid == NULL || a->out == NULL) {
-        return mp_err(MP_ERR_USAGE, "--key-label, --vid, --out and one of --cn or --subject are required");
+    /* --key-label, --vid and --out are OT_REQUIRED; a choice of two is not */
+    if ((a->cn == NULL) == (a->subj == NULL)) {
+        return mp_err(MP_ERR_USAGE, "%s: one of --cn or --subject is required (not both)", cmd);
     }
     if (a->cn != NULL && strlen(a->cn) > MP_MAX_CN) {
         return mp_err(MP_ERR_INVALID, "--cn: at most %d characters", MP_MAX_CN);
@@ -95,13 +96,12 @@ static int subject_args(pai_args *a, mp_cert_spec *spec)
     return MP_OK;
 }
 
-int pai_create_main(int argc, char **argv)
+int pai_create_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
     pai_args a = {0};
     mp_cert_spec spec = {0};
-    mp_ks *ks = NULL;
     mp_ca paa = {0};
     int rc;
     mp_opt_init(&p, argc, argv, create_opts, "pai create",
@@ -112,38 +112,35 @@ int pai_create_main(int argc, char **argv)
     if ((rc = parse(&p, &c, &a)) != 0) {
         return rc == OPT_HELP ? MP_OK : -rc;
     }
-    if (a.paa_cert == NULL || a.paa_key == NULL) {
-        return mp_err(MP_ERR_USAGE, "pai create: --paa-cert and --paa-key are required");
-    }
-    if ((rc = subject_args(&a, &spec)) != MP_OK ||
+    if ((rc = subject_args("pai create", &a, &spec)) != MP_OK ||
         (rc = mp_validity(a.from, a.days, a.no_expiry, 0, &spec.not_before, &spec.not_after)) != MP_OK ||
         (rc = mp_check_output(a.out, c.force)) != MP_OK) {
         return rc;
     }
-    if ((rc = mp_ks_open(&c.hsm, &ks)) != MP_OK ||
-        (rc = mp_ca_open(ks, a.paa_cert, a.paa_key, MP_PAA, a.test_mode, &paa)) != MP_OK ||
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK ||
+        (rc = mp_ca_open(mc->ks, a.paa_cert, a.paa_key, MP_PAA, a.test_mode, &paa)) != MP_OK ||
         (rc = mp_pai_check_vid(&paa, spec.vid)) != MP_OK) {
         goto end;
     }
+    mp_ks *ks = mc->ks;
     rc = mp_ca_ceremony(ks, &c.rec, "pai create", a.label, &spec, &paa, a.out);
     if (rc == MP_OK && !c.quiet) {
         printf("PAI certificate written to %s (key '%s' on token '%s')\n", a.out, a.label, mp_ks_token_label(ks));
     }
 end:
     mp_ca_close(&paa);
-    mp_ks_close(ks);
     return rc;
 }
 
 /* ---- pai csr ------------------------------------------------------------- */
 
 static const mp_opt csr_opts[] = {
-    {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new PAI key (required)"},
+    {"key-label", O_KEY_LABEL, OT_STR | OT_REQUIRED, "LABEL", "label of the new PAI key"},
     {"cn", O_CN, OT_STR, "CN", "subject common name (or --subject)"},
     {"subject", O_SUBJECT, OT_STR, "DN", "full subject, e.g. \"/C=NL/O=Acme Inc/CN=Acme PAI\" (C, ST, L, O, OU, serialNumber, CN; in this order)"},
-    {"vid", O_VID, OT_HEX, "HEX", "vendor ID, hex 0001..FFF4 (required)"},
+    {"vid", O_VID, OT_HEX | OT_REQUIRED, "HEX", "vendor ID, hex 0001..FFF4"},
     {"pid", O_PID, OT_HEX, "HEX", "product ID, hex (optional)"},
-    {"out", O_OUT, OT_OUT, "FILE", "CSR output, PEM (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "CSR output, PEM"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
@@ -203,13 +200,12 @@ static int write_csr(mp_ks *ks, const mp_ks_key *key, const mp_cert_spec *spec, 
     return rc;
 }
 
-int pai_csr_main(int argc, char **argv)
+int pai_csr_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
     pai_args a = {0};
     mp_cert_spec spec = {0};
-    mp_ks *ks = NULL;
     mp_ks_key key;
     int rc;
     mp_opt_init(&p, argc, argv, csr_opts, "pai csr",
@@ -219,12 +215,13 @@ int pai_csr_main(int argc, char **argv)
     if ((rc = parse(&p, &c, &a)) != 0) {
         return rc == OPT_HELP ? MP_OK : -rc;
     }
-    if ((rc = subject_args(&a, &spec)) != MP_OK || (rc = mp_check_output(a.out, c.force)) != MP_OK ||
-        (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK) {
+    if ((rc = subject_args("pai csr", &a, &spec)) != MP_OK || (rc = mp_check_output(a.out, c.force)) != MP_OK ||
+        (rc = mp_cmd_open(mc, &c)) != MP_OK) {
         return rc;
     }
+    mp_ks *ks = mc->ks;
     if ((rc = mp_ks_generate(ks, a.label, &key)) != MP_OK) {
-        goto end;
+        return rc;
     }
     if ((rc = write_csr(ks, &key, &spec, a.out, c.force)) != MP_OK ||
         (rc = mp_ceremony_log(&c.rec, "pai csr", mp_ks_token_label(ks), &key, NULL, a.out)) != MP_OK) {
@@ -232,12 +229,10 @@ int pai_csr_main(int argc, char **argv)
             unlink(a.out);
         }
         mp_ks_delete(ks, &key);
-        goto end;
+        return rc;
     }
     if (!c.quiet) {
         printf("PAI CSR written to %s (key '%s' on token '%s')\n", a.out, a.label, mp_ks_token_label(ks));
     }
-end:
-    mp_ks_close(ks);
     return rc;
 }

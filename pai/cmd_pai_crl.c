@@ -18,7 +18,7 @@
 #include "x509.h"
 
 enum { O_CA_CERT = 1, O_CA_KEY, O_SIGNER_CERT, O_SIGNER_KEY, O_OUT, O_DAYS, O_DATA_URL, O_CHECK, O_WARN_DAYS,
-       O_LEDGER, O_JSON };
+       O_JSON };
 
 #define CRL_OPTS(kind, lower)                                                                                    \
     {lower "-cert", O_CA_CERT, OT_FILE, "FILE", kind " certificate whose revoked certificates the CRL lists (required)"}, \
@@ -33,7 +33,7 @@ enum { O_CA_CERT = 1, O_CA_KEY, O_SIGNER_CERT, O_SIGNER_KEY, O_OUT, O_DAYS, O_DA
     {"check", O_CHECK, OT_FILE, "CRL", "check a published CRL instead: exit 24 when nextUpdate is near or past"},          \
     {"warn-days", O_WARN_DAYS, OT_UINT, "N", "with --check: warn when nextUpdate is less than N days away (default 7)"},  \
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},                                                \
-    {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},                            \
+    {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},                            \
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},                                     \
     MP_OPTS_HSM, MP_OPTS_COMMON, {NULL, 0, 0, NULL, NULL}
 
@@ -42,7 +42,7 @@ static const mp_opt paa_opts[] = {CRL_OPTS("PAA", "paa")};
 
 typedef struct crl_args {
     int type; /* MP_PAI or MP_PAA */
-    const char *cmd, *ca_cert, *ca_key, *signer_cert, *signer_key, *out, *days, *data_url, *check, *warn, *ledger;
+    const char *cmd, *ca_cert, *ca_key, *signer_cert, *signer_key, *out, *days, *data_url, *check, *warn;
     int json;
 } crl_args;
 
@@ -77,7 +77,6 @@ static int parse(int argc, char **argv, crl_args *a, mp_common *c)
         case O_DATA_URL: a->data_url = val; break;
         case O_CHECK: a->check = val; break;
         case O_WARN_DAYS: a->warn = val; break;
-        case O_LEDGER: a->ledger = val; break;
         case O_JSON: a->json = 1; break;
         default:
             if (!mp_opt_common(c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument '%s'", a->cmd, val ? val : "");
@@ -131,7 +130,7 @@ static int open_ca_cert(const crl_args *a, mp_ca *ca)
     return rc;
 }
 
-static int sign_main(const crl_args *a, mp_common *c)
+static int sign_main(mp_cmd *mc, const crl_args *a, mp_common *c)
 {
     uint64_t d = a->days ? mp_opt_uint(a->days) : 30, number = 0;
     mp_ledger *l = NULL;
@@ -154,10 +153,11 @@ static int sign_main(const crl_args *a, mp_common *c)
     if (a->data_url != NULL && (strncmp(a->data_url, "http://", 7) != 0 && strncmp(a->data_url, "https://", 8) != 0)) {
         return mp_err(MP_ERR_INVALID, "--data-url: '%s' is not an http:// or https:// URL", a->data_url);
     }
-    if ((rc = mp_check_output(a->out, c->force)) != MP_OK || (rc = mp_ledger_open_state(c->state_dir, a->ledger, &l)) != MP_OK ||
-        (rc = mp_ks_open(&c->hsm, &ks)) != MP_OK) {
+    if ((rc = mp_check_output(a->out, c->force)) != MP_OK || (rc = mp_cmd_open(mc, c)) != MP_OK) {
         goto end;
     }
+    l = mc->ledger;
+    ks = mc->ks;
     if (delegated) {
         rc = open_ca_cert(a, &ca);
         if (rc == MP_OK) rc = open_delegated(ks, a, ca.cert, &scert, &spkey, &skey);
@@ -190,26 +190,25 @@ end:
     EVP_PKEY_free(spkey);
     X509_free(scert);
     mp_ca_close(&ca);
-    mp_ks_close(ks);
-    mp_ledger_close(l);
     return rc;
 }
 
-static int crl_main(int type, const char *cmd, int argc, char **argv)
+/* --check opens nothing; signing needs the ledger (CRL numbers) and the token. */
+static int crl_main(mp_cmd *mc, int type, const char *cmd, int argc, char **argv)
 {
     crl_args a = {.type = type, .cmd = cmd};
     mp_common c = {0};
     int rc = parse(argc, argv, &a, &c);
     if (rc != MP_OK) return rc < 0 ? MP_OK : rc;
-    return a.check ? check_main(&a) : sign_main(&a, &c);
+    return a.check ? check_main(&a) : sign_main(mc, &a, &c);
 }
 
-int pai_crl_main(int argc, char **argv)
+int pai_crl_main(mp_cmd *mc, int argc, char **argv)
 {
-    return crl_main(MP_PAI, "pai crl", argc, argv);
+    return crl_main(mc, MP_PAI, "pai crl", argc, argv);
 }
 
-int paa_crl_main(int argc, char **argv)
+int paa_crl_main(mp_cmd *mc, int argc, char **argv)
 {
-    return crl_main(MP_PAA, "paa crl", argc, argv);
+    return crl_main(mc, MP_PAA, "paa crl", argc, argv);
 }

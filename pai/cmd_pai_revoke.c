@@ -11,27 +11,26 @@
 #include "verify/verify.h"
 #include "x509.h"
 
-enum { O_PAI_CERT = 1, O_REASON, O_LEDGER };
+enum { O_PAI_CERT = 1, O_REASON };
 
 /* ---- pai revoke ----------------------------------------------------------- */
 
 #define REASONS "unspecified|keyCompromise|cACompromise|affiliationChanged|superseded|cessationOfOperation|privilegeWithdrawn"
 
 static const mp_opt revoke_opts[] = {
-    {"pai-cert", O_PAI_CERT, OT_FILE, "FILE", "the PAI certificate to revoke (required)"},
-    {"reason", O_REASON, OT_ENUM, REASONS, "RFC 5280 reason (required)"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"pai-cert", O_PAI_CERT, OT_FILE | OT_REQUIRED, "FILE", "the PAI certificate to revoke"},
+    {"reason", O_REASON, OT_ENUM | OT_REQUIRED, REASONS, "RFC 5280 reason"},
+    {"ledger", OPT_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
-int pai_revoke_main(int argc, char **argv)
+int pai_revoke_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *cert = NULL, *reason = NULL, *ledger = NULL;
+    const char *val, *cert = NULL, *reason = NULL;
     X509 *x = NULL;
-    mp_ledger *l = NULL;
     mp_lint lint;
     uint8_t akid[20];
     char issuer[41], serial[41];
@@ -43,12 +42,10 @@ int pai_revoke_main(int argc, char **argv)
         if (id == OPT_HELP) return MP_OK;
         if (id == O_PAI_CERT) cert = val;
         else if (id == O_REASON) reason = val;
-        else if (id == O_LEDGER) ledger = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "pai revoke: unexpected argument '%s'", val ? val : "");
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if (cert == NULL || reason == NULL) return mp_err(MP_ERR_USAGE, "pai revoke: --pai-cert and --reason are required");
     if ((rc = mp_cert_load(cert, &x)) != MP_OK) return rc;
     if (mp_lint_cert(x, MP_PAI, &lint) > 0) {
         rc = mp_err(MP_ERR_PROFILE, "%s: not a PAI certificate: %s", cert, lint.msg[0]);
@@ -57,13 +54,13 @@ int pai_revoke_main(int argc, char **argv)
     } else {
         mp_hex(akid, 20, issuer, 1);
         mp_va_serial_hex(X509_get0_serialNumber(x), serial);
-        if ((rc = mp_ledger_open_state(c.state_dir, ledger, &l)) == MP_OK && (rc = mp_ledger_begin(l)) == MP_OK) {
+        mp_ledger *l = NULL;
+        if ((rc = mp_cmd_open(mc, &c)) == MP_OK && (rc = mp_ledger_begin(l = mc->ledger)) == MP_OK) {
             if ((rc = mp_ledger_revoke_ca(l, issuer, serial, reason)) == MP_OK) rc = mp_ledger_commit(l);
             if (rc != MP_OK) mp_ledger_rollback(l);
         }
     }
     if (rc == MP_OK) printf("PAI serial %s revoked under the PAA with SKID %s (%s)\n", serial, issuer, reason);
-    mp_ledger_close(l);
     X509_free(x);
     return rc;
 }

@@ -15,14 +15,14 @@
 enum { O_ISSUER_CERT = 1, O_ISSUER_KEY, O_KEY_LABEL, O_CN, O_VID, O_FROM, O_DAYS, O_OUT };
 
 static const mp_opt signer_opts[] = {
-    {"issuer-cert", O_ISSUER_CERT, OT_FILE, "FILE", "the PAA or PAI that delegates CRL signing (required)"},
-    {"issuer-key", O_ISSUER_KEY, OT_STR, "LABEL|URI", "its key in the token (required)"},
-    {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new CRL signer key in the token (required)"},
+    {"issuer-cert", O_ISSUER_CERT, OT_FILE | OT_REQUIRED, "FILE", "the PAA or PAI that delegates CRL signing"},
+    {"issuer-key", O_ISSUER_KEY, OT_STR | OT_REQUIRED, "LABEL|URI", "its key in the token"},
+    {"key-label", O_KEY_LABEL, OT_STR | OT_REQUIRED, "LABEL", "label of the new CRL signer key in the token"},
     {"cn", O_CN, OT_STR, "CN", "subject common name (default: the issuer's CN + \" CRL Signer\")"},
     {"vid", O_VID, OT_HEX, "HEX", "vendor ID, only for a PAA without one (default: the issuer's VID)"},
     {"valid-from", O_FROM, OT_DATE, "DATE", "notBefore (default now)"},
     {"days", O_DAYS, OT_UINT, "N", "validity in days (default: until the issuer's notAfter)"},
-    {"out", O_OUT, OT_OUT, "FILE", "CRL signer certificate output, PEM (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "CRL signer certificate output, PEM"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
@@ -61,9 +61,6 @@ static int parse_signer(int argc, char **argv, signer_args *a, mp_common *c)
     }
     if (id < 0) return -id;
     mp_common_finish(c);
-    if (!a->issuer_cert || !a->issuer_key || !a->label || !a->out) {
-        return mp_err(MP_ERR_USAGE, "crl-signer create: --issuer-cert, --issuer-key, --key-label and --out are required");
-    }
     return MP_OK;
 }
 
@@ -100,11 +97,10 @@ static int signer_spec(const signer_args *a, const mp_ca *ca, int type, mp_cert_
     return MP_OK;
 }
 
-int crl_signer_create_main(int argc, char **argv)
+int crl_signer_create_main(mp_cmd *mc, int argc, char **argv)
 {
     signer_args a = {0};
     mp_common c = {0};
-    mp_ks *ks = NULL;
     mp_ca ca = {0};
     mp_cert_spec spec = {0};
     X509 *probe = NULL;
@@ -116,10 +112,11 @@ int crl_signer_create_main(int argc, char **argv)
     }
     int type = X509_check_issued(probe, probe) == X509_V_OK ? MP_PAA : MP_PAI;
     X509_free(probe);
-    if ((rc = mp_ks_open(&c.hsm, &ks)) != MP_OK || (rc = mp_ca_open(ks, a.issuer_cert, a.issuer_key, type, 1, &ca)) != MP_OK ||
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK || (rc = mp_ca_open(mc->ks, a.issuer_cert, a.issuer_key, type, 1, &ca)) != MP_OK ||
         (rc = signer_spec(&a, &ca, type, &spec, cn, sizeof(cn))) != MP_OK) {
         goto end;
     }
+    mp_ks *ks = mc->ks;
     rc = mp_ca_ceremony(ks, &c.rec, "crl-signer create", a.label, &spec, &ca, a.out);
     if (rc == MP_OK && !c.quiet) {
         printf("CRL signer certificate for the %s written to %s (key '%s' on token '%s'): VID 0x%04X%s\n",
@@ -128,6 +125,5 @@ int crl_signer_create_main(int argc, char **argv)
     }
 end:
     mp_ca_close(&ca);
-    mp_ks_close(ks);
     return rc;
 }

@@ -203,13 +203,13 @@ char *mp_revset_dumps(json_t *set)
 
 /* ---- revocation-set ------------------------------------------------------- */
 
-enum { O_OUT = 1, O_CRL, O_CERT, O_LEDGER, O_NO_LEDGER };
+enum { O_OUT = 1, O_CRL, O_CERT, O_NO_LEDGER };
 
 static const mp_opt revset_opts[] = {
-    {"out", O_OUT, OT_OUT, "FILE", "revocation-set JSON output (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "revocation-set JSON output"},
     {"crl", O_CRL, OT_FILE, "FILE", "a CRL file (DER or PEM) to add (repeatable)"},
     {"cert", O_CERT, OT_FILE, "FILE", "certificates that resolve --crl files: CRL signers, delegators, PAAs (repeatable)"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"ledger", OPT_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     {"no-ledger", O_NO_LEDGER, OT_FLAG, NULL, "only the --crl files, not the ledger's CRLs"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     MP_OPTS_COMMON,
@@ -218,16 +218,15 @@ static const mp_opt revset_opts[] = {
 
 #define MAX_IN 64
 
-int revocation_set_main(int argc, char **argv)
+int revocation_set_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *out = NULL, *ledger = NULL, *crl_names[MAX_IN];
+    const char *val, *out = NULL, *crl_names[MAX_IN];
     X509_CRL *crls[MAX_IN];
     X509 *pool[MAX_IN];
     size_t nc = 0, np = 0;
     int id, rc = MP_OK, no_ledger = 0;
-    mp_ledger *l = NULL;
     json_t *set = NULL;
     char *text = NULL;
     mp_opt_init(&p, argc, argv, revset_opts, "revocation-set", "--out revset.json [--crl FILE --cert FILE ...] [--no-ledger]",
@@ -237,7 +236,6 @@ int revocation_set_main(int argc, char **argv)
     while (rc == MP_OK && (id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return MP_OK;
         if (id == O_OUT) out = val;
-        else if (id == O_LEDGER) ledger = val;
         else if (id == O_NO_LEDGER) no_ledger = 1;
         else if ((id == O_CRL && nc == MAX_IN) || (id == O_CERT && np == MAX_IN)) rc = mp_err(MP_ERR_USAGE, "revocation-set: at most %d --crl and --cert", MAX_IN);
         else if (id == O_CRL) { crl_names[nc] = val; if ((rc = mp_crl_load(val, &crls[nc])) == MP_OK) nc++; }
@@ -246,17 +244,16 @@ int revocation_set_main(int argc, char **argv)
     }
     if (rc == MP_OK && id < 0) rc = -id;
     mp_common_finish(&c);
-    if (rc == MP_OK && out == NULL) rc = mp_err(MP_ERR_USAGE, "revocation-set: --out is required");
     if (rc == MP_OK) rc = mp_check_output(out, c.force);
-    if (rc == MP_OK && !no_ledger) rc = mp_ledger_open_state(c.state_dir, ledger, &l);
-    if (rc == MP_OK) rc = mp_revset_build(l, crls, crl_names, nc, pool, np, &set);
+    /* the row says NEEDS_LATE: with --no-ledger no ledger (or state) is needed */
+    if (rc == MP_OK && !no_ledger) rc = mp_cmd_open(mc, &c);
+    if (rc == MP_OK) rc = mp_revset_build(mc->ledger, crls, crl_names, nc, pool, np, &set);
     if (rc == MP_OK && (text = mp_revset_dumps(set)) == NULL) rc = mp_err(MP_ERR_GENERAL, "out of memory");
     if (rc == MP_OK) rc = mp_write_file(out, text, strlen(text), 0644, c.force);
     if (rc == MP_OK && !c.quiet) printf("revocation set with %zu entr%s written to %s\n", json_array_size(set),
                                         json_array_size(set) == 1 ? "y" : "ies", out);
     free(text);
     json_decref(set);
-    mp_ledger_close(l);
     for (size_t i = 0; i < nc; i++) X509_CRL_free(crls[i]);
     for (size_t i = 0; i < np; i++) X509_free(pool[i]);
     return rc;

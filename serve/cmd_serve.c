@@ -640,18 +640,18 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 /* ---- the command ------------------------------------------------------------------------ */
 
-enum { O_LISTEN = 1, O_PORT_FILE, O_TLS_CERT, O_TLS_KEY, O_STATION_CA, O_STATION_CRL, O_PAA_CERT, O_LEDGER, O_JOBS,
+enum { O_LISTEN = 1, O_PORT_FILE, O_TLS_CERT, O_TLS_KEY, O_STATION_CA, O_STATION_CRL, O_PAA_CERT, O_JOBS,
        O_RATE, O_MAX_CONN, O_TIMEOUT, O_GROUP_MS, O_TEST_MODE };
 
 static const mp_opt opts[] = {
-    {"listen", O_LISTEN, OT_STR, "ADDR:PORT", "address to listen on (port 0: any free port; required)"},
+    {"listen", O_LISTEN, OT_STR | OT_REQUIRED, "ADDR:PORT", "address to listen on (port 0: any free port)"},
     {"port-file", O_PORT_FILE, OT_OUT, "FILE", "write the port listened on to FILE once ready"},
-    {"tls-cert", O_TLS_CERT, OT_FILE, "FILE", "server certificate (PEM, chain after it; required)"},
-    {"tls-key", O_TLS_KEY, OT_STR, "FILE|URI", "server key: PEM file or pkcs11: URI in the token (required)"},
-    {"station-ca", O_STATION_CA, OT_FILE, "FILE", "station CA certificate: stations' client certificates chain to it (required)"},
+    {"tls-cert", O_TLS_CERT, OT_FILE | OT_REQUIRED, "FILE", "server certificate (PEM, chain after it)"},
+    {"tls-key", O_TLS_KEY, OT_STR | OT_REQUIRED, "FILE|URI", "server key: PEM file or pkcs11: URI in the token"},
+    {"station-ca", O_STATION_CA, OT_FILE | OT_REQUIRED, "FILE", "station CA certificate: stations' client certificates chain to it"},
     {"station-crl", O_STATION_CRL, OT_FILE, "FILE", "station CRL (`station crl`); read again on SIGHUP"},
     {"paa-cert", O_PAA_CERT, OT_FILE, "FILE", "PAA certificate for cacerts answers (repeatable)"},
-    {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    {"ledger", OPT_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
     {"jobs", O_JOBS, OT_UINT, "N", "signing workers, one PKCS#11 session each per order (default 4)"},
     {"station-rate", O_RATE, OT_UINT, "N", "most requests per second and station (token bucket; default 0: no limit)"},
     {"max-connections", O_MAX_CONN, OT_UINT, "N", "most open connections (default 1024)"},
@@ -664,7 +664,7 @@ static const mp_opt opts[] = {
 };
 
 typedef struct serve_args {
-    const char *listen, *port_file, *tls_cert, *tls_key, *station_ca, *station_crl, *ledger;
+    const char *listen, *port_file, *tls_cert, *tls_key, *station_ca, *station_crl;
     const char *jobs, *rate, *max_conn, *timeout, *group_ms;
     const char *paa[8];
     int n_paa, test_mode;
@@ -690,7 +690,6 @@ static int parse(int argc, char **argv, mp_common *c, serve_args *a)
         case O_TLS_KEY: a->tls_key = val; break;
         case O_STATION_CA: a->station_ca = val; break;
         case O_STATION_CRL: a->station_crl = val; break;
-        case O_LEDGER: a->ledger = val; break;
         case O_JOBS: a->jobs = val; break;
         case O_RATE: a->rate = val; break;
         case O_MAX_CONN: a->max_conn = val; break;
@@ -751,7 +750,7 @@ static int bind_listen(server *s, const char *listen, const char *port_file)
     return port_file ? mp_write_file(port_file, text, strlen(text), 0644, 1) : MP_OK;
 }
 
-static int run(server *s, const mp_common *c, const serve_args *a)
+static int run(mp_cmd *mc, server *s, const mp_common *c, const serve_args *a)
 {
     uint64_t jobs, rate, max_conn, timeout, group_ms;
     mp_serve_cfg cfg = {.test_mode = a->test_mode, .n_paa = a->n_paa};
@@ -770,8 +769,12 @@ static int run(server *s, const mp_common *c, const serve_args *a)
     s->max_conns = (long)max_conn;
     s->crl_path = a->station_crl;
     if ((rc = mp_cert_load(a->station_ca, &s->station_ca)) != MP_OK || (rc = load_store(s)) != MP_OK ||
-        (rc = mp_ledger_open_state(c->state_dir, a->ledger, &cfg.ledger)) != MP_OK ||
-        (rc = mp_ks_open(&c->hsm, &cfg.ks)) != MP_OK || (rc = make_ctx(s, cfg.ks, a->tls_cert, a->tls_key)) != MP_OK) {
+        (rc = mp_cmd_open(mc, c)) != MP_OK) {
+        goto end;
+    }
+    cfg.ledger = mc->ledger;
+    cfg.ks = mc->ks;
+    if ((rc = make_ctx(s, cfg.ks, a->tls_cert, a->tls_key)) != MP_OK) {
         goto end;
     }
     s->ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
@@ -819,26 +822,21 @@ end:
             free(b);
         }
     }
-    mp_ks_close(cfg.ks);
-    mp_ledger_close(cfg.ledger);
     return rc;
 }
 
-int serve_main(int argc, char **argv)
+int serve_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_common c = {0};
     serve_args a;
     memset(&a, 0, sizeof(a));
     int rc = parse(argc, argv, &c, &a);
     if (rc != 0) return rc == OPT_HELP ? MP_OK : -rc;
-    if (a.listen == NULL || a.tls_cert == NULL || a.tls_key == NULL || a.station_ca == NULL) {
-        return mp_err(MP_ERR_USAGE, "serve: --listen, --tls-cert, --tls-key and --station-ca are required");
-    }
     server *s = calloc(1, sizeof(*s));
     if (s == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     g_srv = s;
-    rc = run(s, &c, &a);
+    rc = run(mc, s, &c, &a);
     g_srv = NULL;
     pthread_mutex_destroy(&s->mu);
     free(s);

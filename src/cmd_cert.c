@@ -10,13 +10,14 @@
 enum { O_TYPE = 1 };
 
 static const mp_opt opts[] = {
-    {"type", O_TYPE, OT_ENUM, "paa|pai|dac", "the profile to check against (required)"},
+    {"type", O_TYPE, OT_ENUM | OT_REQUIRED, "paa|pai|dac", "the profile to check against"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
     {NULL, 0, 0, NULL, NULL},
 };
 
-int cert_lint_main(int argc, char **argv)
+int cert_lint_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *type = NULL, *file = NULL, *val;
     int id, rc;
@@ -32,8 +33,8 @@ int cert_lint_main(int argc, char **argv)
         else return mp_err(MP_ERR_USAGE, "cert lint: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
-    if (type == NULL || file == NULL) {
-        return mp_err(MP_ERR_USAGE, "cert lint: --type and FILE are required");
+    if (file == NULL) { /* an operand: the option table cannot declare it */
+        return mp_err(MP_ERR_USAGE, "cert lint: FILE is required");
     }
     if ((rc = mp_cert_load(file, &x)) != MP_OK) {
         return rc;

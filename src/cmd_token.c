@@ -45,8 +45,9 @@ static int write_conf(const char *state)
     return mp_write_file(conf, body, strlen(body), 0600, 0);
 }
 
-int token_init_main(int argc, char **argv)
+int token_init_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_common c = {0};
     const char *label = NULL, *so_file = NULL, *val;
@@ -84,7 +85,9 @@ int token_init_main(int argc, char **argv)
         goto end;
     }
     /* the ledger is made with the state, bound to its PKI ID: from now on a
-     * missing or empty ledger here is an error, never a fresh start */
+     * missing or empty ledger here is an error, never a fresh start. Opened
+     * here, not by the dispatcher: creating it (MP_LEDGER_CREATE) is this
+     * command's job. */
     mp_ledger *l = NULL;
     if ((rc = mp_ledger_open_as(c.state_dir, NULL, MP_LEDGER_CREATE, &l)) == MP_OK) {
         mp_ledger_close(l);
@@ -131,11 +134,10 @@ static void print_obj(const mp_ks_obj *o)
            key ? yn(o->derive) : "-", yn(o->modifiable), yn(o->copyable));
 }
 
-int token_list_main(int argc, char **argv)
+int token_list_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    mp_ks *ks = NULL;
     mp_ks_obj *objs = NULL;
     size_t n = 0;
     const char *val;
@@ -151,16 +153,15 @@ int token_list_main(int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
-    if ((rc = mp_ks_open(&c.hsm, &ks)) != MP_OK || (rc = mp_ks_list(ks, &objs, &n)) != MP_OK) {
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK || (rc = mp_ks_list(mc->ks, &objs, &n)) != MP_OK) {
         goto end;
     }
-    printf("token '%s' (%zu objects)\n", mp_ks_token_label(ks), n);
+    printf("token '%s' (%zu objects)\n", mp_ks_token_label(mc->ks), n);
     printf("%-12s %-24s %-40s %-5s %-5s %-5s %-5s %-5s %s\n", "class", "label", "id", "sens", "extr", "sign", "derv", "modif", "copy");
     for (size_t i = 0; i < n; i++) {
         print_obj(&objs[i]);
     }
 end:
     free(objs);
-    mp_ks_close(ks);
     return rc;
 }

@@ -10,7 +10,8 @@
  *   end
  *
  * type is flag, str, file, out, dir, uint, hex, date or enum (arg then holds
- * the |-separated choices). The command's own --help path produces the
+ * the |-separated choices); the help of a required option (OT_REQUIRED) ends
+ * in " (required)", as in --help. The command's own --help path produces the
  * lines: its parser is handed "--help" with mp_opt_help_hook set, so the
  * dump comes from the very table the command parses with.
  */
@@ -47,23 +48,25 @@ static void dump_table(const mp_optparse *p)
     put_escaped(p->about);
     putchar('\n');
     for (const mp_opt *o = p->opts; o->name != NULL; o++) {
-        printf("option\t%s\t%s\t", o->name, type_name(o->type));
-        put_escaped(o->type == OT_FLAG ? "" : o->arg ? o->arg : "VALUE");
+        printf("option\t%s\t%s\t", o->name, type_name(OT_TYPE(o->type)));
+        put_escaped(OT_TYPE(o->type) == OT_FLAG ? "" : o->arg ? o->arg : "VALUE");
         putchar('\t');
         put_escaped(o->help);
-        putchar('\n');
+        fputs((o->type & OT_REQUIRED) ? " (required)\n" : "\n", stdout);
     }
 }
 
-int mp_dump_command(const char *group, const char *name, const char *summary, int (*fn)(int, char **))
+int mp_dump_command(const mp_cmd_def *d)
 {
+    mp_cmd x = {.def = d};
     char help[] = "--help";
     char *argv[] = {help, NULL};
-    printf("command\t%s\t%s\t", group, name ? name : "");
-    put_escaped(summary);
+    printf("command\t%s\t%s\t", d->group, d->name ? d->name : "");
+    put_escaped(d->summary);
     putchar('\n');
     mp_opt_help_hook = dump_table;
-    int rc = fn(1, argv);
+    int rc = d->fn(&x, 1, argv);
+    mp_cmd_close(&x); /* --help opens nothing; closes whatever a bug opened */
     mp_opt_help_hook = NULL;
     puts("end");
     return rc;

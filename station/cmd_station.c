@@ -12,9 +12,9 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_LEDGER = 1, O_ORDER, O_STATION, O_QUOTA, O_FORMAT, O_OUT };
+enum { O_ORDER = 1, O_STATION, O_QUOTA, O_FORMAT, O_OUT };
 
-#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
+#define LEDGER_OPT {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
 
 static const mp_opt st_opts[] = {
     LEDGER_OPT,
@@ -22,20 +22,19 @@ static const mp_opt st_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-/* Parse [NAME] --ledger ...; open the ledger. */
-static int open_cmd(int argc, char **argv, const char *cmd, const char *syn, const char *about, int want_name,
-                    const char **name, mp_ledger **l)
+/* Parse [NAME] --ledger ...; the dispatcher opens the ledger (mc->ledger). */
+static int open_cmd(mp_cmd *mc, int argc, char **argv, const char *cmd, const char *syn, const char *about, int want_name,
+                    const char **name)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *ledger = NULL;
+    const char *val;
     int id;
     *name = NULL;
     mp_opt_init(&p, argc, argv, st_opts, cmd, syn, about);
     while ((id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return OPT_HELP;
-        if (id == O_LEDGER) ledger = val;
-        else if (id == OPT_POSITIONAL && want_name && *name == NULL) *name = val;
+        if (id == OPT_POSITIONAL && want_name && *name == NULL) *name = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "%s: unexpected argument '%s'", cmd, val ? val : "");
     }
     if (id < 0) return -id;
@@ -44,19 +43,19 @@ static int open_cmd(int argc, char **argv, const char *cmd, const char *syn, con
     if (want_name && !mp_station_name_ok(*name)) {
         return mp_err(MP_ERR_USAGE, "%s: station '%s': expected 1-%d letters, digits, '.', '-' or '_'", cmd, *name, MP_STATION_MAX);
     }
-    return mp_ledger_open_state(c.state_dir, ledger, l);
+    return mp_cmd_open(mc, &c);
 }
 
-static int station_change(int argc, char **argv, int disable)
+static int station_change(mp_cmd *mc, int argc, char **argv, int disable)
 {
-    mp_ledger *l = NULL;
     const char *name;
     char obj[96];
-    int rc = open_cmd(argc, argv, disable ? "station disable" : "station add", "NAME [--ledger PATH|URI]",
+    int rc = open_cmd(mc, argc, argv, disable ? "station disable" : "station add", "NAME [--ledger PATH|URI]",
                       disable ? "Disables a station: it may no longer issue (its certificates stay valid)."
                               : "Registers a factory station (runs register theirs at first use too).",
-                      1, &name, &l);
+                      1, &name);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
+    mp_ledger *l = mc->ledger;
     snprintf(obj, sizeof(obj), "station=%s", name);
     if ((rc = mp_ledger_begin(l)) == MP_OK &&
         (rc = mp_ledger_audit(l, name, disable ? "station.disable" : "station.add", obj, "{}")) == MP_OK &&
@@ -65,12 +64,11 @@ static int station_change(int argc, char **argv, int disable)
     }
     mp_ledger_rollback(l);
     if (rc == MP_OK) printf("station %s %s\n", name, disable ? "disabled" : "added");
-    mp_ledger_close(l);
     return rc;
 }
 
-int station_add_main(int argc, char **argv) { return station_change(argc, argv, 0); }
-int station_disable_main(int argc, char **argv) { return station_change(argc, argv, 1); }
+int station_add_main(mp_cmd *mc, int argc, char **argv) { return station_change(mc, argc, argv, 0); }
+int station_disable_main(mp_cmd *mc, int argc, char **argv) { return station_change(mc, argc, argv, 1); }
 
 static int print_station(void *ctx, const mp_station *s)
 {
@@ -79,16 +77,13 @@ static int print_station(void *ctx, const mp_station *s)
     return MP_OK;
 }
 
-int station_list_main(int argc, char **argv)
+int station_list_main(mp_cmd *mc, int argc, char **argv)
 {
-    mp_ledger *l = NULL;
     const char *name;
-    int rc = open_cmd(argc, argv, "station list", "[--ledger PATH|URI]", "Lists the stations, their state and DAC count.", 0,
-                      &name, &l);
+    int rc = open_cmd(mc, argc, argv, "station list", "[--ledger PATH|URI]", "Lists the stations, their state and DAC count.", 0,
+                      &name);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
     printf("%-24s %-8s %10s  %s\n", "station", "state", "issued", "since");
-    rc = mp_ledger_each_station(l, print_station, NULL);
-    mp_ledger_close(l);
-    return rc;
+    return mp_ledger_each_station(mc->ledger, print_station, NULL);
 }
 

@@ -22,9 +22,9 @@
 #include "src/commands.h"
 #include "util.h"
 
-enum { O_KEY_LABEL = 1, O_CN, O_OUT, O_DAYS, O_CSR, O_CA_CERT, O_CA_KEY, O_LEDGER, O_FROM };
+enum { O_KEY_LABEL = 1, O_CN, O_OUT, O_DAYS, O_CSR, O_CA_CERT, O_CA_KEY, O_FROM };
 
-#define LEDGER_OPT {"ledger", O_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
+#define LEDGER_OPT {"ledger", OPT_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
 
 /* Extensions from OpenSSL's configuration syntax (not a Matter profile). */
 static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
@@ -84,23 +84,22 @@ static int build_station_ca(void *ctx, const mp_ks_key *key, EVP_PKEY *own, X509
 }
 
 static const mp_opt ca_opts[] = {
-    {"key-label", O_KEY_LABEL, OT_STR, "LABEL", "label of the new station CA key in the token (required)"},
-    {"cn", O_CN, OT_STR, "NAME", "subject CN of the station CA (required)"},
+    {"key-label", O_KEY_LABEL, OT_STR | OT_REQUIRED, "LABEL", "label of the new station CA key in the token"},
+    {"cn", O_CN, OT_STR | OT_REQUIRED, "NAME", "subject CN of the station CA"},
     {"days", O_DAYS, OT_UINT, "N", "validity in days (default 3650)"},
-    {"out", O_OUT, OT_OUT, "FILE", "station CA certificate, PEM (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "station CA certificate, PEM"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
 
-int station_ca_create_main(int argc, char **argv)
+int station_ca_create_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
     const char *val, *label = NULL, *out = NULL, *days = "3650";
     ca_args a = {0};
-    mp_ks *ks = NULL;
     int id, rc;
     mp_opt_init(&p, argc, argv, ca_opts, "station ca create", "--key-label LABEL --cn NAME --out station-ca.pem [--days N]",
                 "Generates the station CA key in the token (a new key: never the PAA's or a PAI's)\n"
@@ -117,31 +116,29 @@ int station_ca_create_main(int argc, char **argv)
     if (id < 0) return -id;
     mp_common_finish(&c);
     a.days = (long)mp_opt_uint(days);
-    if (label == NULL || a.cn == NULL || out == NULL || a.days < 1 || a.days > 36500) {
-        return mp_err(MP_ERR_USAGE, "station ca create: --key-label, --cn and --out are required; --days 1..36500");
+    if (a.days < 1 || a.days > 36500) {
+        return mp_err(MP_ERR_USAGE, "station ca create: --days 1..36500");
     }
     if (strlen(a.cn) == 0 || strlen(a.cn) > 64) {
         return mp_err(MP_ERR_INVALID, "--cn: 1..64 characters");
     }
-    if ((rc = mp_check_output(out, c.force)) != MP_OK || (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK) {
-        goto end;
+    if ((rc = mp_check_output(out, c.force)) != MP_OK || (rc = mp_cmd_open(mc, &c)) != MP_OK) {
+        return rc;
     }
-    rc = mp_key_ceremony(ks, &c.rec, "station ca create", label, build_station_ca, &a, out);
+    rc = mp_key_ceremony(mc->ks, &c.rec, "station ca create", label, build_station_ca, &a, out);
     if (rc == MP_OK) printf("station CA '%s' (key %s) written to %s\n", a.cn, label, out);
-end:
-    mp_ks_close(ks);
     return rc;
 }
 
-int station_ca_main(int argc, char **argv)
+int station_ca_main(mp_cmd *mc, int argc, char **argv)
 {
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        return station_ca_create_main(argc, argv);
+        return station_ca_create_main(mc, argc, argv);
     }
     if (argc < 1 || strcmp(argv[0], "create") != 0) {
         return mp_err(MP_ERR_USAGE, "station ca: the only subcommand is 'station ca create'");
     }
-    return station_ca_create_main(argc - 1, argv + 1);
+    return station_ca_create_main(mc, argc - 1, argv + 1);
 }
 
 /* ---- the station CA as an issuer ---------------------------------------------- */
@@ -180,12 +177,12 @@ static void ca_close(station_ca *ca)
 /* ---- station issue ---------------------------------------------------------- */
 
 static const mp_opt issue_opts[] = {
-    {"csr", O_CSR, OT_FILE, "FILE", "the station's PKCS#10 request, PEM or DER (required)"},
+    {"csr", O_CSR, OT_FILE | OT_REQUIRED, "FILE", "the station's PKCS#10 request, PEM or DER"},
     {"days", O_DAYS, OT_UINT, "N", "validity in days (default 90)"},
     {"valid-from", O_FROM, OT_DATE, "DATE", "notBefore (default: now)"},
-    {"out", O_OUT, OT_OUT, "FILE", "station certificate, PEM (required)"},
-    {"ca-cert", O_CA_CERT, OT_FILE, "FILE", "station CA certificate (required)"},
-    {"ca-key", O_CA_KEY, OT_STR, "LABEL|URI", "station CA key in the token (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "station certificate, PEM"},
+    {"ca-cert", O_CA_CERT, OT_FILE | OT_REQUIRED, "FILE", "station CA certificate"},
+    {"ca-key", O_CA_KEY, OT_STR | OT_REQUIRED, "LABEL|URI", "station CA key in the token"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     LEDGER_OPT,
     MP_OPTS_HSM,
@@ -239,18 +236,16 @@ static int build_station_cert(station_ca *ca, const char *name, time_t nb, long 
     return MP_OK;
 }
 
-int station_issue_main(int argc, char **argv)
+int station_issue_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *name = NULL, *csr = NULL, *out = NULL, *days = "90", *cert = NULL, *key = NULL, *ledger = NULL;
+    const char *val, *name = NULL, *csr = NULL, *out = NULL, *days = "90", *cert = NULL, *key = NULL;
     const char *from = NULL;
     time_t nb = time(NULL) - 300;
     station_ca ca = {0};
     X509_REQ *req = NULL;
     X509 *x = NULL;
-    mp_ks *ks = NULL;
-    mp_ledger *l = NULL;
     int id, rc;
     mp_opt_init(&p, argc, argv, issue_opts, "station issue",
                 "NAME --csr station.csr --ca-cert station-ca.pem --ca-key LABEL --out station.pem [--days N]",
@@ -265,23 +260,21 @@ int station_issue_main(int argc, char **argv)
         else if (id == O_DAYS) days = val;
         else if (id == O_CA_CERT) cert = val;
         else if (id == O_CA_KEY) key = val;
-        else if (id == O_LEDGER) ledger = val;
         else if (id == O_FROM) from = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "station issue: unexpected argument '%s'", val ? val : "");
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
     long d = (long)mp_opt_uint(days);
-    if (name == NULL || csr == NULL || out == NULL || cert == NULL || key == NULL || d < 1 || d > 3650) {
-        return mp_err(MP_ERR_USAGE, "station issue: NAME, --csr, --ca-cert, --ca-key and --out are required; --days 1..3650");
-    }
+    if (name == NULL) return mp_err(MP_ERR_USAGE, "station issue: NAME is required"); /* an operand */
+    if (d < 1 || d > 3650) return mp_err(MP_ERR_USAGE, "station issue: --days 1..3650");
     if (from != NULL && (rc = mp_parse_time(from, &nb)) != MP_OK) return rc;
     if ((rc = mp_station_name_check(name)) != MP_OK || (rc = mp_check_output(out, c.force)) != MP_OK ||
-        (rc = load_req(csr, &req)) != MP_OK || (rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK ||
-        (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK || (rc = ca_open(ks, cert, key, &ca)) != MP_OK ||
-        (rc = build_station_cert(&ca, name, nb, d, req, &x)) != MP_OK) {
+        (rc = load_req(csr, &req)) != MP_OK || (rc = mp_cmd_open(mc, &c)) != MP_OK ||
+        (rc = ca_open(mc->ks, cert, key, &ca)) != MP_OK || (rc = build_station_cert(&ca, name, nb, d, req, &x)) != MP_OK) {
         goto end;
     }
+    mp_ledger *l = mc->ledger;
     mp_station_cert sc = {.revoked = 0};
     snprintf(sc.name, sizeof(sc.name), "%s", name);
     if ((rc = mp_cert_serial_hex(x, sc.serial)) != MP_OK || mp_asn1_time(X509_get0_notAfter(x), &sc.not_after) != 0) {
@@ -294,15 +287,13 @@ int station_issue_main(int argc, char **argv)
     }
     mp_ledger_rollback(l);
     if (rc == MP_OK && (rc = mp_cert_write_pem(out, x, c.force)) == MP_OK) {
-        rc = mp_ceremony_log(&c.rec, "station issue", mp_ks_token_label(ks), &ca.key, x, out);
+        rc = mp_ceremony_log(&c.rec, "station issue", mp_ks_token_label(mc->ks), &ca.key, x, out);
     }
     if (rc == MP_OK) printf("station %s: certificate serial %s written to %s\n", name, sc.serial, out);
 end:
     X509_free(x);
     X509_REQ_free(req);
     ca_close(&ca);
-    mp_ks_close(ks);
-    mp_ledger_close(l);
     return rc;
 }
 
@@ -314,12 +305,11 @@ static const mp_opt revoke_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int station_revoke_main(int argc, char **argv)
+int station_revoke_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *name = NULL, *ledger = NULL;
-    mp_ledger *l = NULL;
+    const char *val, *name = NULL;
     uint64_t n = 0;
     int id, rc;
     mp_opt_init(&p, argc, argv, revoke_opts, "station revoke", "NAME",
@@ -328,18 +318,17 @@ int station_revoke_main(int argc, char **argv)
     while ((id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return MP_OK;
         if (id == OPT_POSITIONAL && name == NULL) name = val;
-        else if (id == O_LEDGER) ledger = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "station revoke: unexpected argument '%s'", val ? val : "");
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
     if (name == NULL) return mp_err(MP_ERR_USAGE, "station revoke: NAME is required");
-    if ((rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK) return rc;
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK) return rc;
+    mp_ledger *l = mc->ledger;
     if ((rc = mp_ledger_begin(l)) == MP_OK && (rc = mp_ledger_revoke_station(l, name, &n)) == MP_OK) {
         rc = mp_ledger_commit(l);
     }
     mp_ledger_rollback(l);
-    mp_ledger_close(l);
     if (rc == MP_OK && n == 0) {
         return mp_err(MP_ERR_INVALID, "station %s has no certificate that is not revoked yet", name);
     }
@@ -409,9 +398,9 @@ end:
 }
 
 static const mp_opt crl_opts[] = {
-    {"ca-cert", O_CA_CERT, OT_FILE, "FILE", "station CA certificate (required)"},
-    {"ca-key", O_CA_KEY, OT_STR, "LABEL|URI", "station CA key in the token (required)"},
-    {"out", O_OUT, OT_OUT, "FILE", "CRL output, PEM (required)"},
+    {"ca-cert", O_CA_CERT, OT_FILE | OT_REQUIRED, "FILE", "station CA certificate"},
+    {"ca-key", O_CA_KEY, OT_STR | OT_REQUIRED, "LABEL|URI", "station CA key in the token"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "CRL output, PEM"},
     {"days", O_DAYS, OT_UINT, "N", "nextUpdate = now + N days (default 7)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     LEDGER_OPT,
@@ -420,15 +409,13 @@ static const mp_opt crl_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-int station_crl_main(int argc, char **argv)
+int station_crl_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_optparse p;
     mp_common c = {0};
-    const char *val, *cert = NULL, *key = NULL, *out = NULL, *days = "7", *ledger = NULL;
+    const char *val, *cert = NULL, *key = NULL, *out = NULL, *days = "7";
     station_ca ca = {0};
     X509_CRL *crl = NULL;
-    mp_ks *ks = NULL;
-    mp_ledger *l = NULL;
     BIO *mem = NULL;
     int id, rc;
     mp_opt_init(&p, argc, argv, crl_opts, "station crl", "--ca-cert station-ca.pem --ca-key LABEL --out station-crl.pem [--days N]",
@@ -440,18 +427,14 @@ int station_crl_main(int argc, char **argv)
         else if (id == O_CA_KEY) key = val;
         else if (id == O_OUT) out = val;
         else if (id == O_DAYS) days = val;
-        else if (id == O_LEDGER) ledger = val;
         else if (!mp_opt_common(&c, id, val)) return mp_err(MP_ERR_USAGE, "station crl: unexpected argument '%s'", val ? val : "");
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
     long d = (long)mp_opt_uint(days);
-    if (cert == NULL || key == NULL || out == NULL || d < 1 || d > 3650) {
-        return mp_err(MP_ERR_USAGE, "station crl: --ca-cert, --ca-key and --out are required; --days 1..3650");
-    }
-    if ((rc = mp_check_output(out, c.force)) != MP_OK || (rc = mp_ledger_open_state(c.state_dir, ledger, &l)) != MP_OK ||
-        (rc = mp_ks_open(&c.hsm, &ks)) != MP_OK || (rc = ca_open(ks, cert, key, &ca)) != MP_OK ||
-        (rc = build_crl(&ca, l, d, &crl)) != MP_OK) {
+    if (d < 1 || d > 3650) return mp_err(MP_ERR_USAGE, "station crl: --days 1..3650");
+    if ((rc = mp_check_output(out, c.force)) != MP_OK || (rc = mp_cmd_open(mc, &c)) != MP_OK ||
+        (rc = ca_open(mc->ks, cert, key, &ca)) != MP_OK || (rc = build_crl(&ca, mc->ledger, d, &crl)) != MP_OK) {
         goto end;
     }
     char *pem = NULL;
@@ -469,7 +452,5 @@ end:
     BIO_free(mem);
     X509_CRL_free(crl);
     ca_close(&ca);
-    mp_ks_close(ks);
-    mp_ledger_close(l);
     return rc;
 }

@@ -33,9 +33,9 @@ enum { F_CHIP_TOOL, F_MATTER_SERVER, F_TEST_HARNESS, F_DIR };
 #define MAX_CERTS 32
 
 static const mp_opt opts[] = {
-    {"for", O_FOR, OT_ENUM, "chip-tool|matter-server|test-harness|dir", "the consumer whose layout to write (required)"},
-    {"out", O_OUT, OT_OUT, "DIR", "output directory, created (required)"},
-    {"paa", O_PAA, OT_FILE, "FILE|DIR", "PAA certificate, PEM or DER, or a folder of them (repeatable; required)"},
+    {"for", O_FOR, OT_ENUM | OT_REQUIRED, "chip-tool|matter-server|test-harness|dir", "the consumer whose layout to write"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "DIR", "output directory, created"},
+    {"paa", O_PAA, OT_FILE | OT_REQUIRED | OT_REPEATABLE, "FILE|DIR", "PAA certificate, PEM or DER, or a folder of them (repeatable)"},
     {"cd-signer", O_CD_SIGNER, OT_FILE, "FILE|DIR", "development CD signer certificate (repeatable)"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "write into an existing directory, replacing files"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
@@ -178,8 +178,9 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-int trust_export_main(int argc, char **argv)
+int trust_export_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     const char *val, *out = NULL, *what = NULL;
     certs paa = {0}, cd = {0};
@@ -201,8 +202,8 @@ int trust_export_main(int argc, char **argv)
         }
     }
     if (rc == MP_OK && id < 0) rc = -id;
-    if (rc == MP_OK && (what == NULL || out == NULL || paa.n == 0)) {
-        rc = mp_err(MP_ERR_USAGE, "trust export: --for, --out and at least one --paa are required");
+    if (rc == MP_OK && paa.n == 0) { /* --for, --out and --paa are OT_REQUIRED; a --paa folder may hold none */
+        rc = mp_err(MP_ERR_USAGE, "trust export: --paa gave no PAA certificate");
     }
     if (rc == MP_OK) {
         kind = strcmp(what, "chip-tool") == 0 ? F_CHIP_TOOL : strcmp(what, "matter-server") == 0 ? F_MATTER_SERVER

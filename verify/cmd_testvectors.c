@@ -20,14 +20,14 @@
 enum { O_PAA_CERT = 1, O_PAA_KEY, O_PAI_CERT, O_PAI_KEY, O_PAI_CN, O_VID, O_PID, O_OUT };
 
 static const mp_opt opts[] = {
-    {"paa-cert", O_PAA_CERT, OT_FILE, "FILE", "PAA certificate (required)"},
-    {"paa-key", O_PAA_KEY, OT_STR, "LABEL|URI", "PAA key in the token (required)"},
+    {"paa-cert", O_PAA_CERT, OT_FILE | OT_REQUIRED, "FILE", "PAA certificate"},
+    {"paa-key", O_PAA_KEY, OT_STR | OT_REQUIRED, "LABEL|URI", "PAA key in the token"},
     {"pai-cert", O_PAI_CERT, OT_FILE, "FILE", "an existing PAI whose key is --pai-key (else a new PAI is made)"},
-    {"pai-key", O_PAI_KEY, OT_STR, "LABEL|URI", "PAI key in the token; without --pai-cert a NEW key with this label (required)"},
+    {"pai-key", O_PAI_KEY, OT_STR | OT_REQUIRED, "LABEL|URI", "PAI key in the token; without --pai-cert a NEW key with this label"},
     {"pai-cn", O_PAI_CN, OT_STR, "CN", "CN of a new PAI (default \"Matter Test Vector PAI\")"},
     {"vid", O_VID, OT_HEX, "HEX", "vendor ID (default: the PAI's, else the PAA's)"},
     {"pid", O_PID, OT_HEX, "HEX", "product ID of the DACs (default: the PAI's, else 8000)"},
-    {"out", O_OUT, OT_OUT, "DIR", "output directory, must not exist (required)"},
+    {"out", O_OUT, OT_OUT | OT_REQUIRED, "DIR", "output directory, must not exist"},
     MP_OPTS_HSM,
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
@@ -174,17 +174,13 @@ static int parse(int argc, char **argv, tv_args *a, mp_common *c)
     }
     if (id < 0) return -id;
     mp_common_finish(c);
-    if (!a->paa_cert || !a->paa_key || !a->pai_key || !a->out) {
-        return mp_err(MP_ERR_USAGE, "testvectors generate: --paa-cert, --paa-key, --pai-key and --out are required");
-    }
     return MP_OK;
 }
 
-int testvectors_generate_main(int argc, char **argv)
+int testvectors_generate_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_common c = {0};
     tv_args a = {0};
-    mp_ks *ks = NULL;
     struct stat st;
     char tmp[4096];
     int created = 0, rc = parse(argc, argv, &a, &c);
@@ -193,8 +189,9 @@ int testvectors_generate_main(int argc, char **argv)
     snprintf(tmp, sizeof(tmp), "%s.partial-XXXXXX", a.out);
     if (mkdtemp(tmp) == NULL) return mp_err(MP_ERR_IO, "%s: cannot create the output directory next to it", a.out);
     chmod(tmp, 0755);
-    if ((rc = mp_ks_open(&c.hsm, &ks)) == MP_OK) {
-        rc = run(ks, &c, &a, tmp, &created);
+    mp_ks *ks = NULL;
+    if ((rc = mp_cmd_open(mc, &c)) == MP_OK) {
+        rc = run(ks = mc->ks, &c, &a, tmp, &created);
     }
     if (rc == MP_OK && rename(tmp, a.out) != 0) rc = mp_err(MP_ERR_IO, "%s: cannot move the finished vectors into place", a.out);
     if (rc != MP_OK) {
@@ -202,6 +199,5 @@ int testvectors_generate_main(int argc, char **argv)
         mp_ks_key key;
         if (created && mp_ks_find(ks, a.pai_key, &key) == MP_OK) mp_ks_delete(ks, &key);
     }
-    mp_ks_close(ks);
     return rc;
 }

@@ -13,9 +13,9 @@ enum { O_PAA = 1, O_PAI, O_DAC, O_CD, O_CD_SIGNER, O_VID, O_PID, O_AT, O_REVSET,
        O_PRODUCTION, O_JSON };
 
 static const mp_opt opts[] = {
-    {"paa", O_PAA, OT_FILE, "FILE|DIR", "trusted PAA certificate, PEM or DER, or a trust folder of *.der files (repeatable; required)"},
+    {"paa", O_PAA, OT_FILE | OT_REQUIRED | OT_REPEATABLE, "FILE|DIR", "trusted PAA certificate, PEM or DER, or a trust folder of *.der files (repeatable)"},
     {"pai", O_PAI, OT_FILE, "FILE", "PAI certificate (without it the verdict is 207 kPaiMissing)"},
-    {"dac", O_DAC, OT_FILE, "FILE", "DAC certificate (required)"},
+    {"dac", O_DAC, OT_FILE | OT_REQUIRED, "FILE", "DAC certificate"},
     {"cd", O_CD, OT_FILE, "FILE", "CMS-signed Certification Declaration, DER (optional)"},
     {"cd-signer", O_CD_SIGNER, OT_FILE, "FILE|DIR", "trusted CD signing certificate, or a folder of *.der files (repeatable)"},
     {"vid", O_VID, OT_HEX, "HEX", "Basic Information VendorID (default: the DAC's VID)"},
@@ -121,8 +121,8 @@ static int option(mp_va_input *in, args *a, int id, const char *val)
 
 static int check_args(const mp_va_input *in, const args *a, const char *vid, const char *pid)
 {
-    if (in->n_paa == 0 || in->dac.der == NULL) {
-        return mp_err(MP_ERR_USAGE, "verify attestation: --paa and --dac are required");
+    if (in->n_paa == 0) { /* --paa and --dac are OT_REQUIRED; a --paa folder may hold none */
+        return mp_err(MP_ERR_USAGE, "verify attestation: --paa gave no PAA certificate");
     }
     if (a->revset_given > 1 || (a->revset_given && in->n_crl > 0)) {
         return mp_err(MP_ERR_USAGE, "verify attestation: give one --revocation-set or --crl files, not both");
@@ -136,8 +136,9 @@ static int check_args(const mp_va_input *in, const args *a, const char *vid, con
     return MP_OK;
 }
 
-int verify_attestation_main(int argc, char **argv)
+int verify_attestation_main(mp_cmd *mc, int argc, char **argv)
 {
+    (void)mc;
     mp_optparse p;
     mp_va_input in = {0};
     args a = {0};

@@ -46,7 +46,8 @@ void mp_opt_set_arg(mp_opt *opts, int id, const char *arg)
 }
 
 /* After the last argument: every OT_REQUIRED option given, else one usage
- * error naming them all ("--a, --b and --c are required"). */
+ * error naming them all ("--a, --b and --c are required"; a repeatable one
+ * as "at least one --d"). */
 static int check_required(mp_optparse *p)
 {
     char list[512];
@@ -60,8 +61,9 @@ static int check_required(mp_optparse *p)
     for (size_t k = 0; p->opts[k].name != NULL && total > 0; k++) {
         if ((p->opts[k].type & OT_REQUIRED) && !(k < 64 && (p->seen >> k) & 1)) {
             missing++;
-            n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s--%s",
-                                  missing == 1 ? "" : missing == total ? " and " : ", ", p->opts[k].name);
+            n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s%s--%s",
+                                  missing == 1 ? "" : missing == total ? " and " : ", ",
+                                  (p->opts[k].type & OT_REPEATABLE) ? "at least one " : "", p->opts[k].name);
         }
     }
     if (total == 0) {
@@ -205,6 +207,7 @@ int mp_opt_common(mp_common *c, int id, const char *val)
     case OPT_TOKEN: c->hsm.token = val; return 1;
     case OPT_PIN_FILE: c->hsm.pin_file = val; return 1;
     case OPT_STATE_DIR: c->state_dir = val; return 1;
+    case OPT_LEDGER: c->ledger = val; return 1;
     case OPT_OPERATOR: c->operator_name = val; return 1;
     case OPT_FORCE: c->force = 1; return 1;
     case OPT_NO_PROMPT: mp_cli_set_no_prompt(1); return 1;

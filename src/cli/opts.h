@@ -28,6 +28,10 @@ enum mp_opt_type {
  * checks it once the arguments are read (usage error naming every missing
  * one) and --help marks it, so a command does not check it by hand. */
 #define OT_REQUIRED 0x100
+/* Or'ed into an option's type: the option may be given more than once (the
+ * command collects every value). A missing required one is reported as
+ * "at least one --NAME". */
+#define OT_REPEATABLE 0x200
 #define OT_TYPE(t) ((t) & 0xff)
 
 typedef struct mp_opt {
@@ -47,6 +51,7 @@ enum {
     OPT_HELP = 1000,
     OPT_MODULE, OPT_TOKEN, OPT_PIN_FILE, OPT_STATE_DIR, OPT_OPERATOR,
     OPT_FORCE, OPT_QUIET, OPT_POSITIONAL, OPT_NO_PROMPT, OPT_FORCE_PIN_TRY,
+    OPT_LEDGER, /* --ledger PATH|URI: the ledger mp_cmd_open opens (cmd.h) */
 };
 
 #define MP_OPTS_HSM                                                                     \
@@ -65,6 +70,7 @@ enum {
 typedef struct mp_common {
     mp_hsm_cfg hsm;
     const char *state_dir;
+    const char *ledger;  /* --ledger, else NULL ($MATTER_PKI_LEDGER or the state directory's) */
     const char *operator_name;
     int force;
     int quiet;

@@ -302,6 +302,37 @@ static void test_opt_required(void)
     CU_ASSERT_EQUAL(parse_all(6, all), 0);
 }
 
+/* A required repeatable option is reported as "at least one --NAME"; given
+ * twice it is seen every time. */
+static void test_opt_required_repeatable(void)
+{
+    static const mp_opt t[] = {
+        {"out", 1, OT_OUT | OT_REQUIRED, "F", "output"},
+        {"format", 2, OT_STR | OT_REQUIRED | OT_REPEATABLE, "F", "format"},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    char a0[] = "--format", a1[] = "json", a2[] = "--format=esp32", a3[] = "--out", a4[] = "d";
+    char *none[] = {a3, a4};
+    char *many[] = {a0, a1, a2, a3, a4};
+    mp_optparse p;
+    const char *val;
+    int id, n = 0;
+    mp_opt_init(&p, 0, none, t, "factory-data build", NULL, NULL);
+    CU_ASSERT_EQUAL(mp_opt_next(&p, &val), -MP_ERR_USAGE);
+    CU_ASSERT_STRING_EQUAL(mp_err_msg(), "factory-data build: --out and at least one --format are required");
+    mp_opt_init(&p, 2, none, t, "factory-data build", NULL, NULL);
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+    }
+    CU_ASSERT_EQUAL(id, -MP_ERR_USAGE);
+    CU_ASSERT_STRING_EQUAL(mp_err_msg(), "factory-data build: at least one --format is required");
+    mp_opt_init(&p, 5, many, t, "factory-data build", NULL, NULL);
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+        n += id == 2;
+    }
+    CU_ASSERT_EQUAL(id, 0);
+    CU_ASSERT_EQUAL(n, 2);
+}
+
 static int failing_cleanup(void)
 {
     return mp_err(MP_ERR_IO, "cleanup could not remove a file");
@@ -338,6 +369,7 @@ void register_cli(void)
     TU_ADD(s, test_pin_source);
     TU_ADD(s, test_opt_shown);
     TU_ADD(s, test_opt_required);
+    TU_ADD(s, test_opt_required_repeatable);
     TU_ADD(s, test_input_types);
     TU_ADD(s, test_stream_leaves_nothing);
     TU_ADD(s, test_outdir_fallback_excl);
