@@ -4,7 +4,7 @@
 #   make test       unit + integration tests (real SoftHSM token, real SQLite)
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make demo       the whole pipeline on a local SoftHSM token -> demo-out/
-#   make bench      benchmarks (not part of make test)
+#   make bench      benchmarks (not part of make test); make bench-est: the EST service alone
 #   make fuzz       libFuzzer targets (clang)
 #   make install    binary, man pages, bash completion (PREFIX=/usr/local, DESTDIR)
 
@@ -56,7 +56,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BIN := $(BUILD)/matter-pki
 
-.PHONY: all deps test unit integration asan demo demo-stations bench bench-stations fuzz clean check analyze cppcheck scan fuzz-deps analyze-deps install docs dist FORCE
+.PHONY: all deps test unit integration asan demo demo-stations bench bench-est bench-stations fuzz clean check analyze cppcheck scan fuzz-deps analyze-deps install docs dist FORCE
 all: $(BIN) matter-pki
 
 matter-pki: $(BIN)
@@ -153,6 +153,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmp.a
 
 bench: deps $(BIN) $(BENCH_BIN)
 	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) MP_BENCH_BIN=$(CURDIR)/$(BUILD)/bench bash bench/run.sh
+	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) MP_BENCH_BIN=$(CURDIR)/$(BUILD)/bench bash bench/est_run.sh
+
+# the EST service alone (part of bench): SQLite and PostgreSQL, 1-64 stations, new TLS connections
+bench-est: deps $(BIN) $(BENCH_BIN)
+	$(Q)MATTER_PKI_BIN=$(CURDIR)/$(BIN) MP_BENCH_BIN=$(CURDIR)/$(BUILD)/bench bash bench/est_run.sh
 
 # 1, 2 and 4 stations on a PostgreSQL ledger against one SQLite station (not part of bench)
 bench-stations: deps $(BIN)

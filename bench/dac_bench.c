@@ -24,6 +24,7 @@
 #include "dac/dacgen.h"
 #include "keystore.h"
 #include "opts.h"
+#include "pin.h"
 #include "util.h"
 #include "filering.h"
 #include "x509.h"
@@ -100,6 +101,7 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
+    mp_cli_startup(); /* MATTER_PKI_PIN is read from the start-up stash, as in matter-pki */
     if (argc < 4) {
         fprintf(stderr, "usage: dac_bench soft|hsm|hsm-libp11|hsm-keygen|hsm-file|keygen N J [PAI_CERT PAI_KEY [DIR]]\n");
         return 2;

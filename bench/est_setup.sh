@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # est_setup.sh DIR N - a throw-away PKI for EST load runs: token, PAA, PAI,
 # N simulated chips imported, an order labelled "big", a station CA, stations
-# st1..st64, a server certificate, and N device CSRs (DER) in DIR/csrs.
+# st1..st64, a server certificate, N device CSRs (DER) in DIR/csrs, and
+# pristine.sqlite: the ledger before any DAC (each load run starts from a copy).
 set -eu
 D=$1; N=$2
 MP=${MATTER_PKI_BIN:?}
@@ -42,3 +43,8 @@ for line in open("sim/device-keys.csv"):
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f[0])])).sign(k, hashes.SHA256())
     open("csrs/%07d.der" % i, "wb").write(csr.public_bytes(serialization.Encoding.DER))
 PY
+# the ledger before any DAC: every run starts from a copy of it, so the same
+# CSRs serve every run
+sqlite3 state/ledger.sqlite 'PRAGMA wal_checkpoint(TRUNCATE)' > /dev/null
+cp state/ledger.sqlite pristine.sqlite
+echo "$N" > csrs.count

@@ -135,15 +135,18 @@ issue() {
         "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "$peer" "$fk" "$fr"
 }
 
-# fd FORMAT JOBS ORDER COUNT ITERATIONS ORD OUTDIR: factory-data build, paired with the last limit.
+# fd FORMAT JOBS ORDER COUNT ITERATIONS ORD OUTDIR [NAME "OPTIONS"]: factory-data build,
+# paired with the last limit. NAME and OPTIONS: a variant's row key and its extra
+# options (word-split), e.g. esp32-enc "--esp32-nvs-encrypt".
 fd() {
-    local f=$1 j=$2 order=$3 n=$4 it=$5 ord=$6 dir=$7
-    measure "$MP" factory-data build --order "$order" --product "$PRODUCT" --cd "$W/cd.der" --paa "$W/paa.pem" --cd-signer "$W/cd-signer.pem" --format "$f" \
+    local f=$1 j=$2 order=$3 n=$4 it=$5 ord=$6 dir=$7 name=${8:-$1} extra=${9:-}
+    # shellcheck disable=SC2086
+    measure "$MP" factory-data build --order "$order" --product "$PRODUCT" --cd "$W/cd.der" --paa "$W/paa.pem" --cd-signer "$W/cd-signer.pem" --format "$f" $extra \
         --out-dir "$dir" --jobs "$j" --iterations "$it" --quiet
     grep -q "for $n new device" "$W/cmd.out" || { echo "bench: factory-data built fewer than $n devices:" >&2;
         cat "$W/cmd.out" >&2; exit 1; }
     out_size "$dir" "$n"
-    row "fd-$f-it$it-j$j-n$n" "$ord" fd "factory-data build --format $f, $it iterations" "$n" "$j" "$it" \
+    row "fd-$name-it$it-j$j-n$n" "$ord" fd "factory-data build --format $f${extra:+ $extra}, $it iterations" "$n" "$j" "$it" \
         "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "" "$FLOOR_KEY" "$FLOOR_RATE"
     trash "$dir"
 }

@@ -13,7 +13,10 @@
 # BENCH_NS (small batch: scale rows and 10,000-iteration factory data, default
 # 10000), BENCH_RUNS (rounds, default 3; a round that would pass BENCH_BUDGET
 # seconds, default 540, is skipped), BENCH_PEER_N (openssl loop devices,
-# default 200), BENCH_OUT (default bench-out). Writes BENCH_OUT/results.md and
+# default 200), BENCH_OUT (default bench-out), BENCH_ONLY=formats (only the
+# issue-20 formats: esp32-enc, esp32-secure-cert with the commissionable data,
+# silabs, each against the PBKDF2 limit and the floor of its bytes, BENCH_RUNS
+# rounds; BENCH_FMT_N devices each, default BENCH_NS). Writes BENCH_OUT/results.md and
 # BENCH_OUT/results.json and prints the Markdown table.
 set -euo pipefail
 MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
@@ -68,9 +71,12 @@ q "$MP" pai create "${H[@]}" --paa-cert "$W/paa.pem" --paa-key b-paa --key-label
 q "$MP" cd create-signer "${H[@]}" --key-label b-cd --cn "Bench CD signer" --out "$W/cd-signer.pem"
 q "$MP" cd create "${H[@]}" --signer-cert "$W/cd-signer.pem" --signer-key b-cd --product "$PRODUCT" \
     --authorized-paa "$W/paa.pem" --out "$W/cd.der"
-q "$MP" chips simulate --count "$N" --out "$W/chips" --quiet
-q "$MP" chips simulate --count "$NS" --out "$W/chips-small" --quiet
-peer_setup
+ONLY=${BENCH_ONLY:-}
+if [ -z "$ONLY" ]; then
+    q "$MP" chips simulate --count "$N" --out "$W/chips" --quiet
+    q "$MP" chips simulate --count "$NS" --out "$W/chips-small" --quiet
+    peer_setup
+fi
 
 FORMATS=(nrf esp32 nxp)
 HEAVY=0 # seconds spent in the once-only big rows (round 1)
@@ -89,11 +95,21 @@ issue_pair() {
     issue "$1" "$2" "$ORDER" "$3" "$4" "$W/dacs"
 }
 # bytes of each format's image per device (what the floor writes once per device)
-declare -A IMG=([json]=3100 [nrf]=1400 [esp32]=24576 [nxp]=2300)
-fd_pair() { # fd_pair FORMAT JOBS ORDER COUNT ITERATIONS ORD
+declare -A IMG=([json]=3100 [nrf]=1400 [esp32]=24576 [nxp]=2300 [esp32-enc]=24576 [esp32-sc]=32768 [silabs]=5120)
+fd_pair() { # fd_pair FORMAT JOBS ORDER COUNT ITERATIONS ORD [NAME "OPTIONS"]
     limit pbkdf2 "$2" "$5"
-    floor pbkdf2-file "$2" "$5" "${IMG[$1]}"
-    fd "$1" "$2" "$3" "$4" "$5" "$6" "$W/fd"
+    floor pbkdf2-file "$2" "$5" "${IMG[${7:-$1}]}"
+    fd "$1" "$2" "$3" "$4" "$5" "$6" "$W/fd" "${7:-$1}" "${8:-}"
+}
+formats_round() { # the issue-20 formats, each on a fresh order of BENCH_FMT_N (default $NS) off-chip devices
+    local n=${BENCH_FMT_N:-$NS}
+    gen_order "$n"
+    fd_pair esp32 2 "$ORDER" "$n" 1000 57 esp32-enc "--esp32-nvs-encrypt"
+    gen_order "$n"
+    fd_pair esp32 2 "$ORDER" "$n" 1000 58 esp32-sc "--format esp32-secure-cert --esp32-sc-commissionable"
+    gen_order "$n"
+    fd_pair silabs 2 "$ORDER" "$n" 1000 59 silabs "--include-passcode"
+    trash "$W/dacs-gen"
 }
 gen_order() { # gen_order COUNT: a fresh order of COUNT off-chip devices (not measured); sets ORDER
     ORDER=$(new_order "$1")
@@ -148,7 +164,9 @@ for r in $(seq 1 "$RUNS"); do
     fi
     say "round $r of $RUNS ($(( t - T0 )) s so far)"
     HEAVY=0
+    if [ "$ONLY" = formats ]; then fresh_ledger; formats_round; LIGHT=$(( $(date +%s) - t )); ROUNDS=$r; continue; fi
     round "$r"
+    [ "$r" = 1 ] && heavy formats_round
     LIGHT=$(( $(date +%s) - t - HEAVY ))
     ROUNDS=$r
 done

@@ -85,6 +85,7 @@ typedef struct mp_dac_batch {
     time_t not_before, not_after;
     const char *dir;      /* absolute folder of its UDID.der files */
     const char *station;
+    int written;          /* recorded as written already (no files to write: serve) */
 } mp_dac_batch;
 
 typedef struct mp_cert_rec {
@@ -178,6 +179,11 @@ int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHE
  * station assignments) and its enabled flag, in conditional updates, then the
  * order's quota last. MP_ERR_QUOTA / MP_ERR_UNAUTHORIZED name what refused. */
 int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
+/* The same for k stations at once (serve: one group of requests), with the
+ * order's assignments read once and its quota taken once for the total;
+ * *failed = the index of the station refused (k when the order's quota was). */
+int mp_ledger_take_quota_stations(mp_ledger *l, int64_t order_id, const char *const *stations, const uint64_t *n, size_t k,
+                                  size_t *failed) MP_MUST_CHECK;
 int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b) MP_MUST_CHECK; /* sets b->id */
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
 /* Files: the certificates of the order's batches whose files are not
@@ -210,6 +216,32 @@ int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c) MP_MUST_C
 /* Revoke every certificate of station `name`; *n receives how many were not revoked yet. */
 int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n) MP_MUST_CHECK;
 int mp_ledger_get_station_cert(mp_ledger *l, const char *serial, mp_station_cert *c, int *found) MP_MUST_CHECK;
+
+/* ---- a group of EST requests at once (ledger_est.c; one statement each on
+ * PostgreSQL, per-row operations on SQLite) -------------------------------- */
+/* The devices of n public keys: found[i] = 0 for a key on no list. */
+int mp_ledger_devices_by_keys(mp_ledger *l, const uint8_t *const *points, size_t n, mp_device *out, int *found) MP_MUST_CHECK;
+/* A station's standing for an order, read only: its certificate serials[i]
+ * (cert_found, cert), whether names[i] is in the stations table (exists) and
+ * then whether it may issue for the order (enabled and, when the order has
+ * assignments, assigned; why says what it may not). */
+typedef struct mp_station_standing {
+    int cert_found;
+    mp_station_cert cert;
+    int exists, allowed;
+    char why[200];
+} mp_station_standing;
+int mp_ledger_stations_standing(mp_ledger *l, int64_t order_id, const char *const *serials, const char *const *names,
+                                size_t n, mp_station_standing *out) MP_MUST_CHECK;
+/* Record n DACs of one order (recs[i].station set; proto: the order's batch
+ * fields) in the caller's transaction: one batch per station, marked
+ * written; the stations counted (refused when disabled or over a sub-quota),
+ * the order's quota taken once; the devices moved from authorized to issued.
+ * *first and *last: the batch IDs made. MP_ERR_UNAUTHORIZED (a station
+ * refused, a device not authorized), MP_ERR_QUOTA, MP_ERR_DUPLICATE: the
+ * caller rolls back. */
+int mp_ledger_add_est_group(mp_ledger *l, const mp_dac_batch *proto, const mp_cert_rec *recs, size_t n, int64_t *first,
+                            int64_t *last) MP_MUST_CHECK;
 int mp_ledger_each_station_revoked(mp_ledger *l, int (*cb)(void *ctx, const mp_station_cert *c), void *ctx) MP_MUST_CHECK;
 
 /* Revocation. */
@@ -407,7 +439,8 @@ int mp_ledger_station_disable(mp_ledger *l, const char *name) MP_MUST_CHECK;
 int mp_ledger_each_station(mp_ledger *l, int (*cb)(void *ctx, const mp_station *s), void *ctx) MP_MUST_CHECK;
 /* A run's station: registered on first use (enabled), refused when disabled
  * (MP_ERR_UNAUTHORIZED) or, when the order has station assignments, not
- * assigned to it (MP_ERR_UNAUTHORIZED). Its own transaction. */
+ * assigned to it (MP_ERR_UNAUTHORIZED). Its own transaction. A registered
+ * station is only read (no write lock taken). */
 int mp_ledger_station_check(mp_ledger *l, const char *name, int64_t order_id) MP_MUST_CHECK;
 /* Is the station in the stations table (without registering it)? */
 int mp_ledger_station_exists(mp_ledger *l, const char *name, int *found) MP_MUST_CHECK;

@@ -50,7 +50,7 @@ static const char *const sql[S_NSTMT] = {
     [S_DEV_ISSUE_LEASED] = "UPDATE devices SET state=1,lease=NULL,lease_until=NULL,lease_order=NULL"
                            " WHERE udid=?1 AND state=3 AND lease=?2 AND lease_until>=?3",
     [S_ADD_BATCH] = "INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written)"
-                    " VALUES(?,?,?,?,?,?,?,0) RETURNING id",
+                    " VALUES(?,?,?,?,?,?,?,?) RETURNING id",
     [S_ADD_CERT] = "INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) VALUES(?,?,?,?,?,?,?)",
     [S_UNWRITTEN] = "SELECT " CERT_COLS " FROM dac_batches b JOIN dacs c ON c.batch=b.id"
                     " WHERE b.order_id=? AND b.written=0 ORDER BY b.id",
@@ -439,6 +439,7 @@ int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b)
     mp_q_txt(s, 5, b->dir ? b->dir : "");
     mp_q_txt(s, 6, b->station ? b->station : "");
     mp_q_txt(s, 7, now);
+    mp_q_i64(s, 8, b->written ? 1 : 0);
     return step_id(l, s, "add batch", &b->id);
 }
 

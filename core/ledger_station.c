@@ -161,7 +161,10 @@ int mp_station_name_ok(const char *name)
     return 1;
 }
 
-int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n)
+/* Count n certificates against a station: registered at its first
+ * certificate, refused when disabled; with check_assign, its sub-quota when
+ * the order has station assignments. */
+static int count_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n, int check_assign)
 {
     char now[21];
     now_iso(now);
@@ -176,6 +179,7 @@ int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *sta
     if (mp_q_changes(q) != 1) {
         return mp_err(MP_ERR_UNAUTHORIZED, "station %s is disabled: it may not issue (station list)", station);
     }
+    if (!check_assign) return MP_OK;
     /* its sub-quota, when the order has station assignments */
     q = mp_q_get(l, "UPDATE order_stations SET issued=issued+?3 WHERE order_id=?1 AND station=?2 AND issued+?3<=quota");
     if (q == NULL) return MP_ERR_DB;
@@ -202,8 +206,38 @@ int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *sta
                           station, (long long)left, (long long)order_id, (unsigned long long)n);
         }
     }
+    return MP_OK;
+}
+
+int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n)
+{
+    int rc = count_station(l, order_id, station, n, 1);
     /* the order's quota last: its row is locked only until the commit */
-    return mp_ledger_take_quota(l, order_id, n);
+    return rc == MP_OK ? mp_ledger_take_quota(l, order_id, n) : rc;
+}
+
+int mp_ledger_take_quota_stations(mp_ledger *l, int64_t order_id, const char *const *stations, const uint64_t *n, size_t k,
+                                  size_t *failed)
+{
+    /* whether the order has station assignments: one read for all */
+    mp_q *q = mp_q_get(l, "SELECT count(*) FROM order_stations WHERE order_id=?1");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, order_id);
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "read station assignments");
+    int64_t assigned = mp_q_int(q, 0);
+    mp_q_reset(q);
+    uint64_t total = 0;
+    for (size_t i = 0; i < k; i++) {
+        int rc = count_station(l, order_id, stations[i], n[i], assigned > 0);
+        if (rc != MP_OK) {
+            if (failed) *failed = i;
+            return rc;
+        }
+        total += n[i];
+    }
+    if (failed) *failed = k;
+    /* the order's quota last: its row is locked only until the commit */
+    return mp_ledger_take_quota(l, order_id, total);
 }
 
 int mp_ledger_station_add(mp_ledger *l, const char *name)
@@ -262,34 +296,41 @@ int mp_ledger_station_exists(mp_ledger *l, const char *name, int *found)
 int mp_ledger_station_check(mp_ledger *l, const char *name, int64_t order_id)
 {
     char now[21];
-    int rc;
+    int rc, r;
     if (!mp_station_name_ok(name)) {
         return mp_err(MP_ERR_USAGE, "station '%s': expected 1-%d letters, digits, '.', '-' or '_'", name, MP_STATION_MAX);
     }
-    now_iso(now);
-    mp_q *q = mp_q_get(l, "INSERT INTO stations(name,enabled,issued,created_at) VALUES(?,1,0,?) ON CONFLICT(name) DO NOTHING");
-    if (q == NULL) return MP_ERR_DB;
-    mp_q_txt(q, 1, name);
-    mp_q_txt(q, 2, now);
-    if (mp_q_step(q) < 0) return mp_ledger_err(l, "register station");
-    q = mp_q_get(l, "SELECT s.enabled, (SELECT count(*) FROM order_stations WHERE order_id=?2),"
-                    " (SELECT count(*) FROM order_stations WHERE order_id=?2 AND station=?1) FROM stations s WHERE s.name=?1");
-    if (q == NULL) return MP_ERR_DB;
-    mp_q_txt(q, 1, name);
-    mp_q_i64(q, 2, order_id);
-    if (mp_q_step(q) != 1) return mp_ledger_err(l, "read station");
-    int enabled = (int)mp_q_int(q, 0);
-    int64_t assigned = mp_q_int(q, 1), mine = mp_q_int(q, 2);
-    mp_q_reset(q);
-    if (!enabled) {
-        rc = mp_err(MP_ERR_UNAUTHORIZED, "station %s is disabled: it may not issue (station list)", name);
-    } else if (order_id > 0 && assigned > 0 && mine == 0) {
-        rc = mp_err(MP_ERR_UNAUTHORIZED, "station %s is not assigned to production order %lld (order assign)", name,
-                    (long long)order_id);
-    } else {
-        rc = MP_OK;
+    /* read first: a registered station is checked without a write (serve
+     * checks each enrollment on a connection that only reads) */
+    for (int pass = 0;; pass++) {
+        mp_q *q = mp_q_get(l, "SELECT s.enabled, (SELECT count(*) FROM order_stations WHERE order_id=?2),"
+                              " (SELECT count(*) FROM order_stations WHERE order_id=?2 AND station=?1) FROM stations s WHERE s.name=?1");
+        if (q == NULL) return MP_ERR_DB;
+        mp_q_txt(q, 1, name);
+        mp_q_i64(q, 2, order_id);
+        if ((r = mp_q_step(q)) == 1) {
+            int enabled = (int)mp_q_int(q, 0);
+            int64_t assigned = mp_q_int(q, 1), mine = mp_q_int(q, 2);
+            mp_q_reset(q);
+            if (!enabled) {
+                rc = mp_err(MP_ERR_UNAUTHORIZED, "station %s is disabled: it may not issue (station list)", name);
+            } else if (order_id > 0 && assigned > 0 && mine == 0) {
+                rc = mp_err(MP_ERR_UNAUTHORIZED, "station %s is not assigned to production order %lld (order assign)", name,
+                            (long long)order_id);
+            } else {
+                rc = MP_OK;
+            }
+            return rc;
+        }
+        mp_q_reset(q);
+        if (r < 0 || pass > 0) return mp_ledger_err(l, "read station");
+        now_iso(now);
+        q = mp_q_get(l, "INSERT INTO stations(name,enabled,issued,created_at) VALUES(?,1,0,?) ON CONFLICT(name) DO NOTHING");
+        if (q == NULL) return MP_ERR_DB;
+        mp_q_txt(q, 1, name);
+        mp_q_txt(q, 2, now);
+        if (mp_q_step(q) < 0) return mp_ledger_err(l, "register station");
     }
-    return rc;
 }
 
 int mp_ledger_order_assign(mp_ledger *l, int64_t order_id, const char *station, uint64_t quota)

@@ -8,6 +8,9 @@ static void *run(void *arg)
     struct mp_worker_arg *a = arg;
     mp_workers *w = a->w;
     unsigned seen = 0;
+    if (w->name != NULL) {
+        pthread_setname_np(pthread_self(), w->name);
+    }
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (w->gen == seen && !w->quit) {
@@ -39,6 +42,7 @@ void mp_workers_init(mp_workers *w, int jobs, void **states, mp_work_fn fn)
     w->jobs = jobs < 1 ? 1 : jobs > MP_MAX_JOBS ? MP_MAX_JOBS : jobs;
     w->states = states;
     w->fn = fn;
+    w->name = NULL;
     w->running = w->spawned = w->quit = w->active = 0;
     w->gen = 0;
     w->n = 0;

@@ -23,6 +23,7 @@ typedef struct mp_workers {
     int jobs;
     void **states;         /* one per thread, owned by the caller */
     mp_work_fn fn;
+    const char *name;      /* the threads' name (ps, /proc/PID/task), or NULL */
     void *ctx;
     size_t n;
     atomic_size_t next;    /* next item to take */

@@ -46,5 +46,10 @@ typedef struct mp_est_csr {
     char cn[65];
 } mp_est_csr;
 int mp_est_check_csr(const uint8_t *der, size_t len, mp_est_csr *out, char *why, size_t why_len);
+/* Its two ways: the usual shape (P-256 key, ecdsa-with-SHA256) read without
+ * OpenSSL's decoders (-1: not that shape), and OpenSSL's X509_REQ for the
+ * rest. Both give the same status for the same bytes (tests/unit/test_est.c). */
+int mp_est_check_csr_fast(const uint8_t *der, size_t len, mp_est_csr *out, char *why, size_t why_len);
+int mp_est_check_csr_openssl(const uint8_t *der, size_t len, mp_est_csr *out, char *why, size_t why_len);
 
 #endif

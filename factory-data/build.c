@@ -188,6 +188,15 @@ static int fill_device(const mp_fd_build *b, fd_item *it)
     d->pai_len = b->pai_len;
     memcpy(d->cd_der, b->cd, b->cd_len);
     d->cd_len = b->cd_len;
+    if (b->opts.extras != NULL && (d->extra = mp_fd_extras_row(b->opts.extras, it->dev.udid)) == NULL) {
+        return mp_err(MP_ERR_INVALID, "device %s: no row for it in the --esp32-extra-values file", it->dev.udid);
+    }
+    if (b->opts.has_esp_ecdsa) { /* the chip's key in eFuse: never for a key held off the chip */
+        if (it->dev.key_origin == MP_KEY_OFFCHIP) {
+            return mp_err(MP_ERR_INVALID, "device %s: --esp32-ecdsa-efuse-key-id: its DAC key is held off the chip", it->dev.udid);
+        }
+        d->key_efuse_block = (uint8_t)(b->opts.esp_ecdsa_key_id + 4);
+    }
     if (it->dev.key_origin == MP_KEY_OFFCHIP && b->needs_key) { /* chip devices: key formats not in fmask */
         int rc = read_key(b, &it->dev, d->dac_key);
         if (rc != MP_OK) return rc;
@@ -257,7 +266,7 @@ static unsigned formats_for(const mp_fd_build *b, const mp_issued *d)
 {
     unsigned m = 0;
     for (int f = 0; f < b->nformats; f++) {
-        if (d->key_origin == MP_KEY_OFFCHIP || !mp_fd_needs_dac_key(b->formats[f])) m |= 1u << f;
+        if (d->key_origin == MP_KEY_OFFCHIP || !mp_fd_needs_dac_key_with(b->formats[f], &b->opts)) m |= 1u << f;
     }
     return m;
 }

@@ -201,7 +201,7 @@ static int check_serials(mp_fd_build *b)
             if ((rc = mp_ledger_device_in_order(b->ledger, page[i].udid, b->order.id, &st, &in_order, &found)) != MP_OK) break;
             if (st == MP_DEV_REVOKED) continue;
             int chip_only = 1;
-            for (int f = 0; f < b->nformats; f++) chip_only &= page[i].key_origin != MP_KEY_OFFCHIP && mp_fd_needs_dac_key(b->formats[f]);
+            for (int f = 0; f < b->nformats; f++) chip_only &= page[i].key_origin != MP_KEY_OFFCHIP && mp_fd_needs_dac_key_with(b->formats[f], &b->opts);
             if (chip_only) continue;
             if ((rc = mp_ledger_get_fd(b->ledger, page[i].udid, &r, &found)) != MP_OK) break;
             mp_wipe(&r, sizeof(r));
@@ -223,10 +223,42 @@ static int check_serials(mp_fd_build *b)
     return rc;
 }
 
+/* --esp32-extra-values: a row for every device that gets an esp32 image
+ * (off-chip keys, or any with --esp32-ecdsa-efuse-key-id), revoked ones
+ * aside; --esp32-ecdsa-efuse-key-id: no device with a key held off the chip. */
+static int check_esp(mp_fd_build *b)
+{
+    char after[MP_UDID_MAX + 1] = "";
+    size_t n = 0;
+    int rc = MP_OK;
+    if (b->opts.extras == NULL && !b->opts.has_esp_ecdsa) return MP_OK;
+    mp_issued *page = calloc(256, sizeof(*page));
+    if (page == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    while (rc == MP_OK && (rc = mp_ledger_next_issued(b->ledger, b->order.id, after, 256, page, &n)) == MP_OK && n > 0) {
+        for (size_t i = 0; i < n && rc == MP_OK; i++) {
+            int st = 0, in_order = 0, found = 0, want = b->n_udids == 0;
+            for (size_t k = 0; k < b->n_udids && !want; k++) want = strcmp(b->udids[k], page[i].udid) == 0;
+            int offchip = page[i].key_origin == MP_KEY_OFFCHIP;
+            if (!want || (!offchip && !b->opts.has_esp_ecdsa)) continue;
+            if ((rc = mp_ledger_device_in_order(b->ledger, page[i].udid, b->order.id, &st, &in_order, &found)) != MP_OK) break;
+            if (st == MP_DEV_REVOKED) continue;
+            if (b->opts.has_esp_ecdsa && offchip) {
+                rc = mp_err(MP_ERR_INVALID, "--esp32-ecdsa-efuse-key-id: device %s's DAC key is held off the chip; burning it into eFuse would need it in a file in clear; nothing written", page[i].udid);
+            } else if (b->opts.extras != NULL && mp_fd_extras_row(b->opts.extras, page[i].udid) == NULL) {
+                rc = mp_err(MP_ERR_INVALID, "--esp32-extra-values: no row for device %s; nothing written", page[i].udid);
+            }
+        }
+        snprintf(after, sizeof(after), "%s", page[n - 1].udid);
+    }
+    free(page);
+    return rc;
+}
+
 int mp_fd_build_precheck(mp_fd_build *b)
 {
     int rc = check_udids(b);
     if (rc == MP_OK) rc = check_assign(b, b->assign_path ? b->assign_path : "--assign");
     if (rc == MP_OK) rc = check_serials(b);
+    if (rc == MP_OK) rc = check_esp(b);
     return rc;
 }

@@ -11,12 +11,13 @@
 #include "check.h"
 #include "creds.h"
 #include "fd.h"
+#include "fd_int.h"
 #include "opts.h"
 #include "spake2p.h"
 #include "util.h"
 #include "x509.h"
 
-enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES, O_ESP_SC };
+enum { O_PASSCODE = 1, O_SALT, O_ITER, O_FORMAT, O_PAI, O_JSON, O_DEVICE, O_OUT, O_PSIZE, O_CD, O_MANIFEST, O_OFFSET, O_AES, O_ESP_SC, O_NVS_KEYS, O_NVS_KEYGEN, O_SC_CD, O_HMAC, O_XCONF, O_XVALS, O_ECDSA, O_ESP_DS };
 
 #define MAX_IMAGE (16u << 20)
 
@@ -68,7 +69,9 @@ static mp_opt inspect_opts[] = {
     {"passcode", O_PASSCODE, OT_UINT, "N", "check the verifier against this passcode"},
     {"manifest", O_MANIFEST, OT_FILE, "FILE", "the build's manifest.jsonl: the image must be one it lists (SHA-256)"},
     {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp-aes128: the AES-128 key (16 bytes or 32 hex digits)"},
-    {"esp32-secure-cert", O_ESP_SC, OT_FILE, "FILE", "esp32, esp32-csv: the device's esp_secure_cert partition (DAC, PAI, key)"},
+    {"esp32-secure-cert", O_ESP_SC, OT_FILE, "FILE", "esp32, esp32-csv, esp32-enc: the device's esp_secure_cert partition (DAC, PAI, key; commissionable data)"},
+    {"esp32-nvs-keys", O_NVS_KEYS, OT_FILE, "FILE", "esp32-enc: the NVS keys partition"},
+    {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: the eFuse HMAC key its DAC key is encrypted under"},
     {"json", O_JSON, OT_FLAG, NULL, "print JSON"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
     {NULL, 0, 0, NULL, NULL},
@@ -122,7 +125,7 @@ static int read_secure_cert(inspect_in *in)
     size_t len = 0;
     mp_fd_device *sc = malloc(sizeof(*sc));
     int rc = sc ? mp_read_file(in->esp_sc, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
-    if (rc == MP_OK && (rc = mp_fd_unpack(MP_FD_ESP32_SC, buf, len, sc)) != MP_OK) mp_err_ctx(rc, "%s", in->esp_sc);
+    if (rc == MP_OK && (rc = mp_fd_unpack_with(MP_FD_ESP32_SC, buf, len, &in->opts, sc)) != MP_OK) mp_err_ctx(rc, "%s", in->esp_sc);
     if (buf) mp_free_secret(buf, len);
     if (rc == MP_OK) {
         in->opts.esp_sc_dev = sc;
@@ -199,9 +202,37 @@ static void print_inspect(json_t *report, int as_json)
         else if (json_is_integer(v)) printf("  %s: %lld\n", k, (long long)json_integer_value(v));
         else printf("  %s: %s\n", k, json_is_true(v) ? "present" : "absent");
     }
+    const char *ns;
+    json_t *keys;
+    json_object_foreach(json_object_get(report, "nvs_other"), ns, keys) {
+        json_object_foreach(keys, k, v) {
+            if (json_is_integer(v)) printf("  nvs %s/%s: %lld\n", ns, k, (long long)json_integer_value(v));
+            else printf("  nvs %s/%s: %s\n", ns, k, json_string_value(v));
+        }
+    }
     json_object_foreach(json_object_get(report, "checks"), k, v) {
         printf("check %s: %s\n", k, json_string_value(v));
     }
+}
+
+/* esp32, esp32-enc: the NVS entries besides matter-pki's chip-factory keys
+ * (--esp32-extra-config entries, other namespaces) as "nvs_other". */
+static int other_entries(int format, const uint8_t *buf, size_t len, const mp_fd_opts *o, json_t *report)
+{
+    json_t *x = NULL;
+    uint8_t *plain = NULL;
+    int rc = MP_OK;
+    if (format != MP_FD_ESP32 && format != MP_FD_ESP32_ENC) return MP_OK;
+    if (format == MP_FD_ESP32_ENC) { /* read back already, so the key is there */
+        if ((plain = malloc(len)) == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+        memcpy(plain, buf, len);
+        rc = fd_nvs_xts(plain, len, o->nvs_keys, 0);
+    }
+    if (rc == MP_OK) rc = mp_fd_esp32_other_entries(plain ? plain : buf, len, &x);
+    if (plain) mp_free_secret(plain, len);
+    if (rc == MP_OK && json_object_size(x) > 0) json_object_set(report, "nvs_other", x);
+    json_decref(x);
+    return rc;
 }
 
 static int inspect(inspect_in *in, int as_json)
@@ -229,6 +260,13 @@ static int inspect(inspect_in *in, int as_json)
     json_object_set_new(report, "file", json_string(in->file));
     json_object_set_new(report, "format", json_string(mp_fd_format_name(format)));
     json_object_set_new(report, "device", mp_fd_to_json(d, 0));
+    if (d->key_efuse_block) json_object_set_new(json_object_get(report, "device"), "dac_key_efuse_key_id", json_integer(d->key_efuse_block - 4));
+    if ((rc = other_entries(format, buf, len, &in->opts, report)) != MP_OK) {
+        json_decref(report);
+        json_decref(checks);
+        mp_fd_device_wipe(d);
+        goto end;
+    }
     rc = run_checks(d, in, checks);
     json_object_set_new(report, "checks", checks);
     print_inspect(report, as_json);
@@ -267,6 +305,12 @@ static int inspect_main(int argc, char **argv, inspect_in *inp)
             if ((rc = mp_fd_aes128_load(val, &in.opts)) != MP_OK) return rc;
             break;
         case O_ESP_SC: in.esp_sc = val; break;
+        case O_NVS_KEYS:
+            if ((rc = mp_fd_nvs_keys_load(val, &in.opts)) != MP_OK) return rc;
+            break;
+        case O_HMAC:
+            if ((rc = mp_fd_esp_hmac_load(val, &in.opts)) != MP_OK) return rc;
+            break;
         case O_PASSCODE:
             if ((rc = mp_passcode_check("--passcode", mp_opt_uint(val))) != MP_OK) return rc;
             in.passcode = (uint32_t)mp_opt_uint(val);
@@ -306,7 +350,15 @@ static mp_opt pack_opts[] = {
     {"partition-size", O_PSIZE, OT_UINT, "N", "esp32: partition size, multiple of 0x1000, >= 0x3000 (default 0x6000); nrf, nxp and their hex forms: the largest image"},
     {"offset", O_OFFSET, OT_UINT, "ADDR", "nrf-hex, nxp-hex: the partition's flash address"},
     {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp-aes128: the AES-128 key (16 bytes or 32 hex digits)"},
-    {"esp32-secure-cert", O_ESP_SC, OT_FLAG, NULL, "esp32, esp32-csv: leave DAC, PAI and key to the esp_secure_cert partition"},
+    {"esp32-secure-cert", O_ESP_SC, OT_FLAG, NULL, "esp32, esp32-csv, esp32-enc: leave DAC, PAI and key to the esp_secure_cert partition"},
+    {"esp32-sc-commissionable", O_SC_CD, OT_FLAG, NULL, "esp32-secure-cert: also the commissionable data; esp32, esp32-csv, esp32-enc: leave it to that partition"},
+    {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: encrypt the DAC key under this eFuse HMAC key (32 bytes or 64 hex digits)"},
+    {"esp32-ecdsa-efuse-key-id", O_ECDSA, OT_UINT, "N", "esp32-secure-cert: the chip's own key is in eFuse key block N (0..5, ECDSA peripheral); devices without dac_key"},
+    {"esp-ds", O_ESP_DS, OT_STR, "FILE", "refused: the DS peripheral signs RSA only, a DAC key is P-256 (use --esp32-ecdsa-efuse-key-id or --esp32-hmac-key)"},
+    {"esp32-nvs-keys", O_NVS_KEYS, OT_FILE, "FILE", "esp32-enc: the NVS keys partition (4096 bytes, its CRC checked)"},
+    {"esp32-nvs-keygen", O_NVS_KEYGEN, OT_OUT, "FILE", "esp32-enc: generate a new NVS keys partition into FILE (0600) and encrypt with it"},
+    {"esp32-extra-config", O_XCONF, OT_FILE, "FILE", "esp32, esp32-csv, esp32-enc: extra NVS entries, key,type,encoding lines under namespace lines"},
+    {"esp32-extra-values", O_XVALS, OT_FILE, "FILE", "their values: CSV with the header udid,KEY...; pack takes its one row"},
     {"out", O_OUT, OT_OUT | OT_REQUIRED, "FILE", "output file; mode 0600 when it holds the DAC key"},
     {"force", OPT_FORCE, OT_FLAG, NULL, "replace an existing output file"},
     {"help", OPT_HELP, OT_FLAG, NULL, "show this help"},
@@ -320,6 +372,11 @@ static int pack_file(const char *dev, int format, const mp_fd_opts *o, const cha
     mp_fd_device *d = malloc(sizeof(*d));
     int rc = d ? mp_read_file(dev, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
     if (rc == MP_OK && (rc = mp_fd_unpack(MP_FD_JSON, buf, len, d)) != MP_OK) mp_err_ctx(rc, "%s", dev);
+    if (rc == MP_OK && o->extras != NULL) d->extra = o->extras->vals; /* its one row */
+    if (rc == MP_OK && o->has_esp_ecdsa) {
+        if (d->has_dac_key) rc = mp_err(MP_ERR_INVALID, "%s: --esp32-ecdsa-efuse-key-id is for a key held in the chip, but the device has dac_key", dev);
+        d->key_efuse_block = (uint8_t)(o->esp_ecdsa_key_id + 4);
+    }
     if (rc == MP_OK && (rc = mp_fd_pack(format, d, o, &img, &n)) == MP_OK) {
         rc = mp_write_file(out, img, n, d->has_dac_key ? 0600 : 0644, force);
     }
@@ -333,7 +390,7 @@ static int pack_file(const char *dev, int format, const mp_fd_opts *o, const cha
 static int pack_main(int argc, char **argv, mp_fd_opts *op)
 {
     mp_optparse p;
-    const char *val, *dev = NULL, *out = NULL;
+    const char *val, *dev = NULL, *out = NULL, *keygen = NULL, *xconf = NULL, *xvals = NULL;
     int id, format = 0, force = 0, rc;
     uint64_t psize = 0;
 #define o (*op)
@@ -356,6 +413,22 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
             if ((rc = mp_fd_aes128_load(val, &o)) != MP_OK) return rc;
             break;
         case O_ESP_SC: o.esp_secure_cert = 1; break;
+        case O_SC_CD: o.esp_sc_cd = 1; break;
+        case O_HMAC:
+            if ((rc = mp_fd_esp_hmac_load(val, &o)) != MP_OK) return rc;
+            break;
+        case O_NVS_KEYS:
+            if ((rc = mp_fd_nvs_keys_load(val, &o)) != MP_OK) return rc;
+            break;
+        case O_NVS_KEYGEN: keygen = val; break;
+        case O_ECDSA:
+            if (mp_opt_uint(val) > 5) return mp_err(MP_ERR_USAGE, "factory-data pack --esp32-ecdsa-efuse-key-id: 0..5");
+            o.has_esp_ecdsa = 1;
+            o.esp_ecdsa_key_id = (int)mp_opt_uint(val);
+            break;
+        case O_ESP_DS: return mp_fd_esp_ds_refuse("factory-data pack"); /* its file is never read */
+        case O_XCONF: xconf = val; break;
+        case O_XVALS: xvals = val; break;
         case O_OUT: out = val; break;
         case OPT_FORCE: force = 1; break;
         default: return mp_err(MP_ERR_USAGE, "factory-data pack: unexpected argument %s", mp_opt_shown(val));
@@ -363,7 +436,24 @@ static int pack_main(int argc, char **argv, mp_fd_opts *op)
     }
     if (id < 0) return -id;
     o.partition_size = (size_t)psize;
-    if ((rc = mp_check_output(out, force)) == MP_OK) rc = pack_file(dev, format, &o, out, force);
+    if (keygen != NULL && o.has_nvs_keys) return mp_err(MP_ERR_USAGE, "factory-data pack: --esp32-nvs-keys or --esp32-nvs-keygen, not both");
+    if ((xconf == NULL) != (xvals == NULL)) return mp_err(MP_ERR_USAGE, "factory-data pack: --esp32-extra-config and --esp32-extra-values go together");
+    if (xconf != NULL) {
+        mp_fd_extras *x = calloc(1, sizeof(*x));
+        if (x == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+        o.extras = x; /* freed by fd_pack_main */
+        if ((rc = mp_fd_extras_load(xconf, xvals, x)) != MP_OK) return rc;
+        if (x->nrows != 1) return mp_err(MP_ERR_USAGE, "%s: %zu rows; pack takes one device (build takes one row per device)", xvals, x->nrows);
+    }
+    if ((rc = mp_check_output(out, force)) != MP_OK || (keygen != NULL && (rc = mp_check_output(keygen, force)) != MP_OK)) return rc;
+    if (keygen != NULL) { /* the keys partition first: an image no key opens is never written */
+        uint8_t part[MP_NVS_KEYS_SIZE];
+        rc = mp_fd_nvs_keys_new(&o, part);
+        if (rc == MP_OK) rc = mp_write_file(keygen, part, sizeof(part), 0600, force);
+        mp_wipe(part, sizeof(part));
+        if (rc != MP_OK) return rc;
+    }
+    rc = pack_file(dev, format, &o, out, force);
     return rc;
 #undef o
 }
@@ -374,6 +464,10 @@ int fd_pack_main(mp_cmd *mc, int argc, char **argv)
     (void)mc;
     mp_fd_opts o = {0};
     int rc = pack_main(argc, argv, &o);
+    if (o.extras != NULL) {
+        mp_fd_extras_free((mp_fd_extras *)o.extras);
+        free((void *)o.extras);
+    }
     mp_wipe(&o, sizeof(o));
     return rc;
 }

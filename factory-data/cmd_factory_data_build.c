@@ -1,4 +1,5 @@
 /* cmd_factory_data_build.c - `factory-data build`: options, inputs and their checks. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
        O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
-       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE };
+       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE, O_NVS_ENC, O_NVS_KEYS, O_SC_CD, O_HMAC, O_XCONF, O_XVALS, O_ECDSA, O_ESP_DS };
 
 static mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT | OT_REQUIRED, "ID", "production order whose issued devices get factory data"},
@@ -50,6 +51,14 @@ static mp_opt opts[] = {
     {"hex", O_HEX, OT_FLAG, NULL, "also write UDID.nrf.hex / UDID.nxp.hex: Intel HEX at --offset (needs --offset, --partition-size)"},
     {"offset", O_OFFSET, OT_UINT, "ADDR", "--hex: the factory-data partition's flash address"},
     {"nxp-aes128-key", O_AES, OT_FILE, "FILE", "nxp: write UDID.nxp.aes128.bin, the payload AES-128 encrypted, instead of UDID.nxp.bin"},
+    {"esp32-nvs-encrypt", O_NVS_ENC, OT_FLAG, NULL, "esp32: write UDID.esp32.enc.bin, the NVS XTS-AES encrypted, instead of UDID.esp32.bin and its CSV"},
+    {"esp32-nvs-keys", O_NVS_KEYS, OT_FILE, "FILE", "--esp32-nvs-encrypt: the NVS keys partition (default: OUT-DIR/nvs_keys.bin, generated 0600 on the first run)"},
+    {"esp32-sc-commissionable", O_SC_CD, OT_FLAG, NULL, "esp32-secure-cert: also the discriminator, SPAKE2+ data and rotating-ID UID (the NVS omits them)"},
+    {"esp32-hmac-key", O_HMAC, OT_FILE, "FILE", "esp32-secure-cert: encrypt the DAC key under this eFuse HMAC key (one device per key: with --udid)"},
+    {"esp32-ecdsa-efuse-key-id", O_ECDSA, OT_UINT, "N", "esp32-secure-cert: chip-list devices keep their key in eFuse key block N (0..5, ECDSA peripheral)"},
+    {"esp-ds", O_ESP_DS, OT_STR, "FILE", "refused: the DS peripheral signs RSA only, a DAC key is P-256 (use --esp32-ecdsa-efuse-key-id or --esp32-hmac-key)"},
+    {"esp32-extra-config", O_XCONF, OT_FILE, "FILE", "esp32: extra NVS entries per device, key,type,encoding lines under namespace lines"},
+    {"esp32-extra-values", O_XVALS, OT_FILE, "FILE", "their values: CSV with the header udid,KEY..., one row per device"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
     {"lease", O_LEASE, OT_UINT, "SECONDS", "how long this run holds the devices it claimed before recording them (default 600)"},
     {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
@@ -59,8 +68,8 @@ static mp_opt opts[] = {
 
 typedef struct build_args {
     const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *qr, *qr_px, *serial_start, *lease;
-    const char *offset, *aes_key;
-    int hex;
+    const char *offset, *aes_key, *nvs_keys, *hmac_key, *xconf, *xvals, *ecdsa;
+    int hex, nvs_enc, sc_cd;
     mp_fd_trust trust;
     int json;
     const char *formats[MP_FD_MAX_FORMATS];
@@ -100,6 +109,14 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_HEX: a->hex = 1; break;
         case O_OFFSET: a->offset = val; break;
         case O_AES: a->aes_key = val; break;
+        case O_NVS_ENC: a->nvs_enc = 1; break;
+        case O_NVS_KEYS: a->nvs_keys = val; break;
+        case O_SC_CD: a->sc_cd = 1; break;
+        case O_HMAC: a->hmac_key = val; break;
+        case O_XCONF: a->xconf = val; break;
+        case O_ECDSA: a->ecdsa = val; break;
+        case O_ESP_DS: return -mp_fd_esp_ds_refuse("factory-data build"); /* its file is never read */
+        case O_XVALS: a->xvals = val; break;
         case O_LEASE: a->lease = val; break;
         case O_INCLUDE_PC: a->include_pc = 1; break;
         case O_RECORD_PC: a->record_pc = 1; break;
@@ -134,6 +151,41 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
     return id;
 }
 
+/* The ESP32 options' keys and modes into b->opts (issue 20). */
+static int esp_keys(mp_fd_build *b, const build_args *a)
+{
+    int rc;
+    if (a->nvs_keys != NULL && !a->nvs_enc) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-nvs-keys goes with --esp32-nvs-encrypt");
+    if (a->nvs_keys != NULL && (rc = mp_fd_nvs_keys_load(a->nvs_keys, &b->opts)) != MP_OK) return rc;
+    if (a->hmac_key != NULL && (rc = mp_fd_esp_hmac_load(a->hmac_key, &b->opts)) != MP_OK) return rc;
+    b->opts.esp_sc_cd = a->sc_cd;
+    if (a->ecdsa != NULL) {
+        if (mp_opt_uint(a->ecdsa) > 5) return mp_err(MP_ERR_USAGE, "--esp32-ecdsa-efuse-key-id: 0..5");
+        if (a->hmac_key != NULL) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-ecdsa-efuse-key-id (key in eFuse) or --esp32-hmac-key (key in the partition), not both");
+        b->opts.has_esp_ecdsa = 1;
+        b->opts.esp_ecdsa_key_id = (int)mp_opt_uint(a->ecdsa);
+    }
+    return MP_OK;
+}
+
+/* The ESP32 options against the formats; the extra entries loaded. */
+static int esp_formats(mp_fd_build *b, const build_args *a, int with_xts, int with_sc)
+{
+    if (a->nvs_enc && !with_xts) return mp_err(MP_ERR_USAGE, "factory-data build --esp32-nvs-encrypt: no --format esp32 to encrypt");
+    if ((a->sc_cd || a->hmac_key || a->ecdsa) && !with_sc) {
+        return mp_err(MP_ERR_USAGE, "factory-data build --%s: no --format esp32-secure-cert", a->sc_cd ? "esp32-sc-commissionable" : a->hmac_key ? "esp32-hmac-key" : "esp32-ecdsa-efuse-key-id");
+    }
+    if ((a->xconf == NULL) != (a->xvals == NULL)) return mp_err(MP_ERR_USAGE, "factory-data build: --esp32-extra-config and --esp32-extra-values go together");
+    if (a->xconf == NULL) return MP_OK;
+    int esp = 0;
+    for (int i = 0; i < b->nformats; i++) esp |= b->formats[i] == MP_FD_ESP32 || b->formats[i] == MP_FD_ESP32_ENC;
+    if (!esp) return mp_err(MP_ERR_USAGE, "factory-data build --esp32-extra-config: no --format esp32");
+    mp_fd_extras *x = calloc(1, sizeof(*x));
+    if (x == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    b->opts.extras = x; /* freed by fd_build_main */
+    return mp_fd_extras_load(a->xconf, a->xvals, x);
+}
+
 static int set_formats(mp_fd_build *b, const build_args *a)
 {
     if (a->hex && (a->offset == NULL || a->psize == NULL)) {
@@ -145,18 +197,19 @@ static int set_formats(mp_fd_build *b, const build_args *a)
         b->opts.offset = (uint32_t)mp_opt_uint(a->offset);
         b->opts.has_offset = 1;
     }
-    int with_hex = 0, with_enc = 0;
-    if (a->aes_key != NULL) {
-        int rc = mp_fd_aes128_load(a->aes_key, &b->opts);
-        if (rc != MP_OK) return rc;
-    }
+    int with_hex = 0, with_enc = 0, with_xts = 0, with_sc = 0, rc;
+    if (a->aes_key != NULL && (rc = mp_fd_aes128_load(a->aes_key, &b->opts)) != MP_OK) return rc;
+    if ((rc = esp_keys(b, a)) != MP_OK) return rc;
     for (int i = 0; i < a->nformats; i++) {
-        int f = mp_fd_format_parse(a->formats[i]);
-        if (a->aes_key != NULL && mp_fd_format(f)->enc != 0) { /* the clear image is not written at all */
-            if (a->hex) return mp_err(MP_ERR_USAGE, "factory-data build: --hex with --nxp-aes128-key would write the %s image in clear; the encrypted form has no hex form yet", a->formats[i]);
-            f = mp_fd_format(f)->enc;
-            with_enc = 1;
+        int f = mp_fd_format_parse(a->formats[i]), e = mp_fd_format(f)->enc;
+        unsigned ef = e ? mp_fd_format(e)->flags : 0;
+        if ((a->aes_key != NULL && (ef & MP_FDF_AES)) || (a->nvs_enc && (ef & MP_FDF_XTS))) { /* the clear image is not written at all */
+            if (a->hex) return mp_err(MP_ERR_USAGE, "factory-data build: --hex with an encryption key would write the %s image in clear; the encrypted form has no hex form yet", a->formats[i]);
+            f = e;
+            with_enc |= (ef & MP_FDF_AES) != 0;
+            with_xts |= (ef & MP_FDF_XTS) != 0;
         }
+        with_sc |= f == MP_FD_ESP32_SC;
         for (int j = 0; j < b->nformats; j++) {
             if (b->formats[j] == f) return mp_err(MP_ERR_USAGE, "--format %s given twice", a->formats[i]);
         }
@@ -171,6 +224,7 @@ static int set_formats(mp_fd_build *b, const build_args *a)
         if (mp_fd_format(b->formats[i])->flags & MP_FDF_ATTEST) b->opts.esp_secure_cert = 1;
     }
     if (a->aes_key != NULL && !with_enc) return mp_err(MP_ERR_USAGE, "factory-data build --nxp-aes128-key: no --format nxp to encrypt");
+    if ((rc = esp_formats(b, a, with_xts, with_sc)) != MP_OK) return rc;
     if (a->hex && !with_hex) return mp_err(MP_ERR_USAGE, "factory-data build --hex: none of the formats has an Intel HEX form (nrf, nxp)");
     return MP_OK;
 }
@@ -197,8 +251,17 @@ static int check_inputs(mp_fd_build *b, const build_args *a, mp_cd *cd)
         return rc;
     }
     b->total = b->n_udids ? b->n_udids : chip + offchip;
+    if (b->opts.has_esp_hmac_key && b->total != 1) {
+        /* esp_secure_cert derives the AES-GCM key and IV from the HMAC key alone */
+        return mp_err(MP_ERR_USAGE, "--esp32-hmac-key: one eFuse HMAC key would encrypt %llu devices' DAC keys under the same AES-GCM key and IV; give each device its own key (one --udid per run)",
+                      (unsigned long long)b->total);
+    }
     int all_key = 1;
-    for (int f = 0; f < b->nformats; f++) all_key &= mp_fd_needs_dac_key(b->formats[f]);
+    for (int f = 0; f < b->nformats; f++) all_key &= mp_fd_needs_dac_key_with(b->formats[f], &b->opts);
+    if (b->opts.has_esp_ecdsa && offchip > 0 && b->n_udids == 0) {
+        return mp_err(MP_ERR_INVALID, "--esp32-ecdsa-efuse-key-id: order %lld has %llu device(s) whose DAC key is held off the chip; burning it into eFuse would need it in a file in clear (build them without the option, or choose chip-list devices with --udid)",
+                      (long long)b->order.id, (unsigned long long)offchip);
+    }
     if (all_key && chip > 0 && offchip == 0) {
         /* a mixed order builds the key formats for its off-chip devices and reports the others as skipped */
         return mp_err(MP_ERR_INVALID, "the requested formats store the DAC private key, but all %llu device(s) of order %lld keep their key in the chip (chip-list devices); use --format json for them, or issue with --generate-keys",
@@ -280,6 +343,33 @@ static int set_options(mp_fd_build *b, const build_args *a, const mp_common *c)
         snprintf(b->mfg_date, sizeof(b->mfg_date), "%.10s", now); /* YYYY-MM-DD, UTC */
     }
     return MP_OK;
+}
+
+/* --esp32-nvs-encrypt without --esp32-nvs-keys: OUT-DIR/nvs_keys.bin, made
+ * 0600 by the first run and read by the runs that finish or extend it (so
+ * every image of the folder opens with the one keys partition). */
+static int nvs_keys_default(mp_fd_build *b, const char *out_dir)
+{
+    char path[4200];
+    uint8_t part[MP_NVS_KEYS_SIZE];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/nvs_keys.bin", out_dir);
+    if (lstat(path, &st) == 0) return mp_fd_nvs_keys_load(path, &b->opts);
+    DIR *dir = opendir(out_dir);
+    struct dirent *e;
+    size_t ext = strlen(".esp32.enc.bin");
+    while (dir != NULL && (e = readdir(dir)) != NULL) { /* a new key would not open them */
+        size_t l = strlen(e->d_name);
+        if (l > ext && strcmp(e->d_name + l - ext, ".esp32.enc.bin") == 0) {
+            closedir(dir);
+            return mp_err(MP_ERR_NO_STATE, "%s: encrypted NVS images but no nvs_keys.bin: the keys partition they were made with is gone (restore it, or give it with --esp32-nvs-keys)", out_dir);
+        }
+    }
+    if (dir != NULL) closedir(dir);
+    int rc = mp_fd_nvs_keys_new(&b->opts, part);
+    if (rc == MP_OK) rc = mp_write_file(path, part, sizeof(part), 0600, 0);
+    mp_wipe(part, sizeof(part));
+    return rc;
 }
 
 static void summary(const mp_fd_build *b, const char *out_dir, int json)
@@ -367,10 +457,15 @@ int fd_build_main(mp_cmd *mc, int argc, char **argv)
         }
         mp_hex(r, sizeof(r), b.lease, 0);
     }
+    if (a.nvs_enc && a.nvs_keys == NULL && (rc = nvs_keys_default(&b, a.out_dir)) != MP_OK) goto end;
     rc = mp_fd_build_run(&b);
     if (rc == MP_OK) summary(&b, a.out_dir, a.json);
 end:
-    mp_wipe(&b.opts, sizeof(b.opts)); /* the AES key */
+    if (b.opts.extras != NULL) {
+        mp_fd_extras_free((mp_fd_extras *)b.opts.extras);
+        free((void *)b.opts.extras);
+    }
+    mp_wipe(&b.opts, sizeof(b.opts)); /* the AES, XTS and HMAC keys */
     mp_assign_free(&assign);
     free(cd_der);
     mp_product_free(&prod);

@@ -65,6 +65,18 @@ int mp_fd_needs_dac_key(int format)
     return f != NULL && (f->flags & MP_FDF_KEY) != 0;
 }
 
+/* The ESP32 formats that can leave the key to an eFuse block named in the
+ * esp_secure_cert partition. */
+static int esp_family(int format)
+{
+    return format == MP_FD_ESP32_SC || format == MP_FD_ESP32 || format == MP_FD_ESP32_CSV || format == MP_FD_ESP32_ENC;
+}
+
+int mp_fd_needs_dac_key_with(int format, const mp_fd_opts *o)
+{
+    return mp_fd_needs_dac_key(format) && !(o != NULL && o->has_esp_ecdsa && esp_family(format));
+}
+
 /* The format whose content test is surest (the first such row on a tie);
  * *score 2 sure, 1 a fallback guess, 0 none. */
 static int detect(const uint8_t *b, size_t n, int *score)
@@ -116,7 +128,7 @@ static const int required[] = {F_SN, F_VID, F_PID, F_VNAME, F_PNAME, F_DATE, F_H
 static int check_format(const mp_fd_format_desc *f, const mp_fd_device *d)
 {
     const char *fn = f->name;
-    if ((f->flags & MP_FDF_KEY) && !d->has_dac_key) {
+    if ((f->flags & MP_FDF_KEY) && !d->has_dac_key && !(d->key_efuse_block && esp_family(f->id))) {
         return mp_err(MP_ERR_INVALID, "format %s stores the DAC private key, but this device's key is not available (chip-held key): use a format without the key (json)", fn);
     }
     if ((f->flags & MP_FDF_CD) && d->cd_len == 0) {

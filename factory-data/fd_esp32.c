@@ -137,7 +137,7 @@ static void hdr(uint8_t e[32], uint8_t ns, uint8_t type, size_t span, uint8_t ch
     memcpy(e + 8, key, strlen(key));
 }
 
-static void put_prim(nvs *w, uint8_t type, const char *key, uint8_t ns, uint32_t v, int width)
+static void put_prim(nvs *w, uint8_t type, const char *key, uint8_t ns, uint64_t v, int width)
 {
     uint8_t e[32];
     if (w->used >= SLOTS) new_page(w);
@@ -146,7 +146,7 @@ static void put_prim(nvs *w, uint8_t type, const char *key, uint8_t ns, uint32_t
     put_entry(w, e, NULL, 0);
 }
 
-static void put_str(nvs *w, const char *key, const uint8_t *s, size_t len)
+static void put_str(nvs *w, uint8_t ns, const char *key, const uint8_t *s, size_t len)
 {
     uint8_t e[32], buf[4001];
     size_t n = len + 1, span = 1 + (n + 31) / 32;
@@ -157,21 +157,21 @@ static void put_str(nvs *w, const char *key, const uint8_t *s, size_t len)
     memcpy(buf, s, len);
     buf[len] = 0;
     if (w->used + (int)span >= SLOTS) new_page(w);
-    hdr(e, 1, T_SZ, span, 0xFF, key);
+    hdr(e, ns, T_SZ, span, 0xFF, key);
     e[24] = (uint8_t)n;
     e[25] = (uint8_t)(n >> 8);
     le32(e + 28, mp_nvs_crc32(buf, n));
     put_entry(w, e, buf, n);
 }
 
-static void put_blob(nvs *w, const char *key, const uint8_t *data, size_t n)
+static void put_blob(nvs *w, uint8_t ns, const char *key, const uint8_t *data, size_t n)
 {
     uint8_t e[32], chunks = 0;
     size_t off = 0, rest = n;
     if (w->used >= SLOTS) new_page(w);
     while (!w->full) {
         size_t room = (size_t)(SLOTS - w->used - 1) * 32, sz = rest < room ? rest : room;
-        hdr(e, 1, T_BLOB_DATA, 1 + (sz + 31) / 32, chunks, key);
+        hdr(e, ns, T_BLOB_DATA, 1 + (sz + 31) / 32, chunks, key);
         e[24] = (uint8_t)sz;
         e[25] = (uint8_t)(sz >> 8);
         le32(e + 28, mp_nvs_crc32(data + off, sz));
@@ -182,7 +182,7 @@ static void put_blob(nvs *w, const char *key, const uint8_t *data, size_t n)
         if (rest > 0 || room - sz < 32) new_page(w);
         if (rest == 0) break;
     }
-    hdr(e, 1, T_BLOB_IDX, 1, 0xFF, key);
+    hdr(e, ns, T_BLOB_IDX, 1, 0xFF, key);
     le32(e + 24, (uint32_t)n);
     e[28] = chunks;
     e[29] = 0;
@@ -197,9 +197,13 @@ static int each_field(const mp_fd_device *d, const mp_fd_opts *o, emit_fn fn, vo
     uint8_t scratch[FD_SCRATCH], point[65];
     fd_value v, s;
     int rc = MP_OK;
+    if (!d->has_dac_key && !(o != NULL && o->esp_secure_cert)) { /* validation let it through for the eFuse key */
+        return mp_err(MP_ERR_INVALID, "esp32: the DAC key is in the chip's eFuse: the DAC and PAI go to the esp_secure_cert partition (--format esp32-secure-cert, or pack --esp32-secure-cert)");
+    }
     for (size_t i = 0; i < NMAP && rc == MP_OK; i++) {
         int f = esp_map[i].field;
         if (o != NULL && o->esp_secure_cert && (f == F_DAC || f == F_PAI || f == F_DACKEY)) continue; /* in esp_secure_cert */
+        if (o != NULL && o->esp_sc_cd && fd_esp_sc_cd_field(f)) continue; /* so is the commissionable data */
         if (!fd_get(d, f, &v)) continue;
         if ((rc = fd_encode(&esp_map[i], &v, scratch, sizeof(scratch), &s)) != MP_OK) break;
         fn(ctx, &esp_map[i], &s);
@@ -217,8 +221,47 @@ static void emit_nvs(void *ctx, const fd_map *m, const fd_value *v)
 {
     nvs *w = ctx;
     if (v->kind == K_UINT) put_prim(w, T_U32, m->key, 1, (uint32_t)v->u, 4);
-    else if (m->enc == E_RAW) put_blob(w, m->key, v->p, v->len);
-    else put_str(w, m->key, v->p, v->len);
+    else if (m->enc == E_RAW) put_blob(w, 1, m->key, v->p, v->len);
+    else put_str(w, 1, m->key, v->p, v->len);
+}
+
+/* The extra entries (fd_extras.c): chip-factory's in its namespace, then
+ * each other namespace (its definition entry, index 2, 3, ...) and its keys,
+ * in the config's order; what the esp32-csv side output lists the same way. */
+typedef void (*xemit_fn)(void *ctx, int ns_index, const char *ns, const mp_fd_xkey *k, const mp_fd_xval *v);
+
+static void each_extra(const mp_fd_device *d, const mp_fd_opts *o, xemit_fn fn, void *ctx)
+{
+    const mp_fd_extras *x = o ? o->extras : NULL;
+    if (x == NULL || d->extra == NULL) return;
+    for (size_t i = 0; i < x->nkeys; i++) {
+        if (strcmp(x->keys[i].ns, NS_NAME) == 0) fn(ctx, 1, NULL, &x->keys[i], &d->extra[i]);
+    }
+    int idx = 1;
+    for (size_t i = 0; i < x->nkeys; i++) {
+        const char *ns = x->keys[i].ns;
+        int seen = strcmp(ns, NS_NAME) == 0;
+        for (size_t j = 0; j < i && !seen; j++) seen = strcmp(x->keys[j].ns, ns) == 0;
+        if (seen) continue;
+        idx++;
+        for (size_t j = i; j < x->nkeys; j++) {
+            if (strcmp(x->keys[j].ns, ns) == 0) fn(ctx, idx, j == i ? ns : NULL, &x->keys[j], &d->extra[j]);
+        }
+    }
+}
+
+static int prim_width(uint8_t type)
+{
+    return type & 0x0F; /* 1, 2, 4, 8 bytes */
+}
+
+static void emit_nvs_extra(void *ctx, int ns_index, const char *ns, const mp_fd_xkey *k, const mp_fd_xval *v)
+{
+    nvs *w = ctx;
+    if (ns != NULL) put_prim(w, T_U8, ns, 0, (uint64_t)ns_index, 1);
+    if (k->type == T_SZ) put_str(w, (uint8_t)ns_index, k->key, v->p, v->len);
+    else if (k->type == T_BLOB_IDX) put_blob(w, (uint8_t)ns_index, k->key, v->p, v->len);
+    else put_prim(w, k->type, k->key, (uint8_t)ns_index, v->u, prim_width(k->type));
 }
 
 int fd_esp32_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
@@ -233,6 +276,7 @@ int fd_esp32_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, siz
     page_start(&w, 0);
     put_prim(&w, T_U8, NS_NAME, 0, 1, 1);
     int rc = each_field(d, o, emit_nvs, &w);
+    if (rc == MP_OK) each_extra(d, o, emit_nvs_extra, &w);
     if (rc == MP_OK && w.full) {
         rc = mp_err(MP_ERR_INVALID, "esp32: the data does not fit a partition of 0x%zx bytes (the last page stays reserved); raise --partition-size", size);
     }
@@ -280,12 +324,29 @@ static void emit_csv(void *ctx, const fd_map *m, const fd_value *v)
     fd_put_u8(b, '\n');
 }
 
+static void emit_csv_extra(void *ctx, int ns_index, const char *ns, const mp_fd_xkey *k, const mp_fd_xval *v)
+{
+    fd_buf *b = ctx;
+    (void)ns_index;
+    if (ns != NULL) {
+        fd_put(b, ns, strlen(ns));
+        fd_put(b, ",namespace,,\n", 13);
+    }
+    fd_put(b, k->key, strlen(k->key));
+    fd_put(b, ",data,", 6);
+    fd_put(b, k->enc, strlen(k->enc));
+    fd_put_u8(b, ',');
+    csv_text(b, (const uint8_t *)v->text, strlen(v->text));
+    fd_put_u8(b, '\n');
+}
+
 int fd_esp32_csv_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
 {
     fd_buf b = {0};
     static const char head[] = "key,type,encoding,value\n" NS_NAME ",namespace,,\n";
     fd_put(&b, head, strlen(head));
     int rc = each_field(d, o, emit_csv, &b);
+    if (rc == MP_OK) each_extra(d, o, emit_csv_extra, &b);
     if (rc != MP_OK) {
         fd_buf_wipe(&b);
         return rc;

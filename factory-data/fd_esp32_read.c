@@ -22,7 +22,8 @@ typedef struct item {
     char key[16];
     const uint8_t *data;
     size_t size;        /* SZ/BLOB_DATA bytes; BLOB_IDX total */
-    uint32_t u;         /* primitive value; BLOB_IDX chunk count */
+    uint32_t u;         /* primitive value (low 32 bits); BLOB_IDX chunk count */
+    uint64_t u64;       /* primitive value, all 8 bytes of the field */
     size_t page, slot;
 } item;
 
@@ -70,6 +71,7 @@ static int entry(reader *r, const uint8_t *p, size_t page, int i, int *span)
         it.u = e[28];
     } else if ((it.type & 0x0F) <= 8 && (it.type & 0xF0) <= 0x10) {
         it.u = rd32(e + 24);
+        it.u64 = (uint64_t)it.u | (uint64_t)rd32(e + 28) << 32;
     } else {
         return bad(page, (size_t)i, "unknown entry type");
     }
@@ -224,10 +226,111 @@ int fd_esp_merge_sc(mp_fd_device *d, const mp_fd_opts *o, const char *where)
     d->pai_len = s->pai_len;
     memcpy(d->dac_key, s->dac_key, 32);
     d->has_dac_key = s->has_dac_key;
+    d->key_efuse_block = s->key_efuse_block;
+    if (s->iterations == 0) return MP_OK; /* the commissionable data is in the NVS */
+    if (d->iterations || d->salt_len || (s->rd_uid_len && d->rd_uid_len)) {
+        return mp_err(MP_ERR_INVALID, "%s: the NVS holds the commissionable data too, which the esp_secure_cert partition holds (type 201)", where);
+    }
+    d->discriminator = s->discriminator;
+    d->iterations = s->iterations;
+    memcpy(d->salt, s->salt, s->salt_len);
+    d->salt_len = s->salt_len;
+    memcpy(d->verifier, s->verifier, sizeof(d->verifier));
+    if (s->rd_uid_len) {
+        memcpy(d->rd_uid, s->rd_uid, s->rd_uid_len);
+        d->rd_uid_len = s->rd_uid_len;
+    }
     return MP_OK;
+}
+
+int fd_esp_sc_cd_field(int f)
+{
+    return f == F_DISC || f == F_ITER || f == F_SALT || f == F_VERIFIER || f == F_RDUID;
 }
 
 int fd_esp32_detect(const uint8_t *b, size_t n)
 {
-    return n >= 4096 && n % 4096 == 0 && b[1] == 0xFF && b[2] == 0xFF && b[3] == 0xFF && (b[0] == 0xFE || b[0] == 0xFC) ? 2 : 0;
+    int page = n >= 4096 && n % 4096 == 0 && b[1] == 0xFF && b[2] == 0xFF && b[3] == 0xFF && (b[0] == 0xFE || b[0] == 0xFC);
+    return !page ? 0 : fd_esp_entry0_plain(b, n) ? 2 : 1; /* 1: entries not in clear (esp32-enc) */
+}
+
+/* ---- the other entries ---------------------------------------------------- */
+
+static json_t *other_value(const reader *r, const item *it, int *rc)
+{
+    uint8_t *b = NULL;
+    const uint8_t *p = it->data;
+    size_t n = it->size;
+    if (it->type == 0x21) {
+        json_t *s = json_stringn((const char *)it->data, it->size - 1);
+        if (s != NULL) return s;
+        char *hx = malloc(2 * it->size + 5); /* not UTF-8: "hex:" and its bytes */
+        if (hx == NULL) return NULL;
+        memcpy(hx, "hex:", 4);
+        mp_hex(it->data, it->size - 1, hx + 4, 0);
+        s = json_string(hx);
+        free(hx);
+        return s;
+    }
+    if (it->type == 0x48) {
+        if ((*rc = blob(r, it, &b)) != MP_OK) return NULL;
+        p = b;
+    }
+    if (it->type == 0x48) {
+        char *hx = malloc(2 * n + 1);
+        json_t *j = hx ? (mp_hex(p, n, hx, 0), json_string(hx)) : NULL;
+        if (hx) OPENSSL_clear_free(hx, 2 * n + 1);
+        mp_free_secret(b, n);
+        return j;
+    }
+    /* integers: the value field's first 1, 2, 4 or 8 bytes, sign-extended for the I types */
+    int w = it->type & 0x0F;
+    uint64_t u = it->u64;
+    if (w < 8) u &= (1ull << (8 * w)) - 1;
+    if ((it->type & 0xF0) == 0x10) {
+        int64_t s = w < 8 && (u >> (8 * w - 1)) ? (int64_t)(u | ~((1ull << (8 * w)) - 1)) : (int64_t)u;
+        return json_integer((json_int_t)s);
+    }
+    if (u > (uint64_t)INT64_MAX) { /* a u64 above JSON's safe integers: decimal text */
+        char t[24];
+        snprintf(t, sizeof(t), "%llu", (unsigned long long)u);
+        return json_string(t);
+    }
+    return json_integer((json_int_t)u);
+}
+
+int mp_fd_esp32_other_entries(const uint8_t *buf, size_t len, json_t **out)
+{
+    reader r = {0};
+    int rc = MP_OK;
+    char names[256][16];
+    memset(names, 0, sizeof(names));
+    *out = NULL;
+    if (len < 0x3000 || len % PAGE != 0) return mp_err(MP_ERR_INVALID, "esp32: image of %zu bytes; expected a multiple of 4096, at least 0x3000", len);
+    for (size_t p = 0; p < len / PAGE && rc == MP_OK; p++) rc = page(&r, buf + p * PAGE, p);
+    json_t *o = rc == MP_OK ? json_object() : NULL;
+    for (size_t k = 0; o != NULL && k < r.n; k++) {
+        const item *it = &r.items[k];
+        if (it->ns == 0 && it->type == 0x01) memcpy(names[it->u & 0xFF], it->key, 16);
+    }
+    for (size_t k = 0; rc == MP_OK && o != NULL && k < r.n; k++) {
+        const item *it = &r.items[k];
+        if (it->ns == 0 || it->type == 0x42 || names[it->ns][0] == 0) continue;
+        if (strcmp(names[it->ns], "chip-factory") == 0 &&
+            (strcmp(it->key, "dac-pub-key") == 0 || fd_map_key(fd_esp_map, fd_esp_nmap, it->key, strlen(it->key)) != NULL)) {
+            continue;
+        }
+        json_t *ns = json_object_get(o, names[it->ns]);
+        if (ns == NULL) json_object_set_new(o, names[it->ns], ns = json_object());
+        json_t *v = other_value(&r, it, &rc);
+        if (v != NULL) json_object_set_new(ns, it->key, v);
+        else if (rc == MP_OK) rc = mp_err(MP_ERR_GENERAL, "out of memory");
+    }
+    free(r.items);
+    if (rc != MP_OK) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return o ? MP_OK : mp_err(MP_ERR_GENERAL, "out of memory");
 }

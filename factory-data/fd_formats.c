@@ -13,7 +13,7 @@ const mp_fd_format_desc mp_fd_formats[] = {
      fd_nrf_pack, fd_nrf_unpack, fd_nrf_detect, NULL},
     {MP_FD_NRF_JSON, "nrf-json", "nrf.json", MP_FDF_KEY | MP_FDF_ISO_DATE | MP_FDF_SUFFIX, 0, 0, 0, 0,
      fd_nrf_json_pack, fd_nrf_json_unpack, fd_nrf_json_detect, NULL},
-    {MP_FD_ESP32, "esp32", "esp32.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_BUILD, 16u << 20, MP_FD_ESP32_CSV, 0, 0,
+    {MP_FD_ESP32, "esp32", "esp32.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_BUILD, 16u << 20, MP_FD_ESP32_CSV, 0, MP_FD_ESP32_ENC,
      fd_esp32_pack, fd_esp32_unpack, fd_esp32_detect, NULL},
     {MP_FD_ESP32_CSV, "esp32-csv", "esp32.csv", MP_FDF_KEY | MP_FDF_CD, 0, 0, 0, 0,
      fd_esp32_csv_pack, fd_esp32_csv_unpack, fd_esp32_csv_detect, NULL},
@@ -31,6 +31,10 @@ const mp_fd_format_desc mp_fd_formats[] = {
      fd_nxp_aes_pack, fd_nxp_aes_unpack, fd_nxp_aes_detect, fd_nxp_check},
     {MP_FD_ESP32_SC, "esp32-secure-cert", "esp_secure_cert.bin", MP_FDF_KEY | MP_FDF_BUILD | MP_FDF_ATTEST, 0x2000, 0, 0, 0,
      fd_esp32_sc_pack, fd_esp32_sc_unpack, fd_esp32_sc_detect, NULL},
+    {MP_FD_ESP32_ENC, "esp32-enc", "esp32.enc.bin", MP_FDF_KEY | MP_FDF_CD | MP_FDF_SUFFIX | MP_FDF_XTS, 16u << 20, 0, 0, 0,
+     fd_esp32_enc_pack, fd_esp32_enc_unpack, fd_esp32_enc_detect, NULL},
+    {MP_FD_SILABS, "silabs", "silabs.tar", MP_FDF_KEY | MP_FDF_CD | MP_FDF_ISO_DATE | MP_FDF_BUILD, 64u << 10, 0, 0, 0,
+     fd_silabs_pack, fd_silabs_unpack, fd_silabs_detect, fd_silabs_check},
     {0, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 

@@ -95,6 +95,21 @@ int fd_esp32_sc_detect(const uint8_t *buf, size_t len);
 /* esp32/esp32-csv reader: with o->esp_sc_dev, take DAC, PAI and key from it
  * (the NVS must not hold them). */
 int fd_esp_merge_sc(mp_fd_device *d, const mp_fd_opts *o, const char *where) MP_MUST_CHECK;
+/* 1 for the fields esp32-secure-cert holds with --esp32-sc-commissionable
+ * (discriminator, SPAKE2+ verifier, salt, iterations, rotating-ID UID). */
+int fd_esp_sc_cd_field(int field);
+int fd_esp32_enc_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_esp32_enc_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
+int fd_esp32_enc_detect(const uint8_t *buf, size_t len);
+/* The NVS image's used entries (bitmap "written") XTS-AES-256 en/decrypted
+ * in place, each 32-byte entry under the tweak of its offset (fd_esp32_enc.c). */
+int fd_nvs_xts(uint8_t *img, size_t len, const uint8_t key[64], int enc) MP_MUST_CHECK;
+/* 1 if page 0's first entry has a valid header CRC (an NVS in clear). */
+int fd_esp_entry0_plain(const uint8_t *b, size_t n);
+int fd_silabs_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
+int fd_silabs_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
+int fd_silabs_detect(const uint8_t *buf, size_t len);
+int fd_silabs_check(const mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len) MP_MUST_CHECK;
 int fd_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_device *d) MP_MUST_CHECK;
 int fd_json_detect(const uint8_t *buf, size_t len);
@@ -122,6 +137,12 @@ extern const size_t fd_esp_nmap;
 /* dac-key and dac-pub-key are present together and pub is the point of the
  * key (where: "esp32", "esp32-csv"). MP_ERR_INVALID / MP_ERR_MISMATCH. */
 int fd_esp_check_pub(const mp_fd_device *d, const uint8_t pub[65], int has_pub, const char *where) MP_MUST_CHECK;
+
+/* A place in a CSV file, for messages. */
+typedef struct mp_fd_csv_pos {
+    const char *file;
+    unsigned long line;
+} mp_fd_csv_pos;
 
 /* NVS CRC32 (zlib crc32(0xFFFFFFFF, ...)). */
 uint32_t mp_nvs_crc32(const uint8_t *p, size_t n);

@@ -256,6 +256,17 @@ static int make_ctx(server *s, mp_ks *ks, const char *cert, const char *key)
         return mp_err_ssl(MP_ERR_GENERAL, "cannot configure TLS");
     }
     SSL_CTX_set_client_CA_list(ctx, names);
+    /* Resumption through the server's session cache (stateful tickets), one
+     * ticket per handshake: OpenSSL 3.0 builds each stateless ticket by
+     * encoding the session and decoding it again, client certificate and
+     * all (d2i_SSL_SESSION was a quarter of a full handshake's time). A
+     * resumed connection keeps its client certificate and is checked again
+     * against the station store and CRL at its first request. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 1);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(ctx, 4096);
+    SSL_CTX_set_timeout(ctx, 300);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE, accept_any);
     SSL_CTX_set_client_hello_cb(ctx, client_hello, s);
@@ -297,6 +308,7 @@ static void refuse_now(server *s, struct evhttp_request *req, const char *order,
                        int reason, const char *why)
 {
     atomic_fetch_add(&s->m.refusals[reason], 1);
+    mp_issuer_refusal(s->issuer, station, order, status, reason, why); /* the audit trail, in batches */
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-MP-Reason", mp_serve_reason_names[reason]);
     if (reason != R_RATE) {
         fprintf(stderr, "matter-pki serve: %d %s (station %s, order %s)\n", status, why, station ? station : "-",
@@ -464,12 +476,33 @@ static void metrics(server *s, struct evhttp_request *req)
     evbuffer_add_printf(b, "# TYPE mp_connections_refused_total counter\nmp_connections_refused_total %llu\n",
                         atomic_load(&m->conn_refused));
     evbuffer_add_printf(b, "# TYPE mp_connections_open gauge\nmp_connections_open %ld\n", atomic_load(&s->conns));
+    evbuffer_add_printf(b, "# TYPE mp_check_seconds_total counter\nmp_check_seconds_total %.6f\n",
+                        (double)atomic_load(&m->check_us) / 1e6);
+    evbuffer_add_printf(b, "# TYPE mp_commit_seconds_total counter\nmp_commit_seconds_total %.6f\n",
+                        (double)atomic_load(&m->commit_us) / 1e6);
+    evbuffer_add_printf(b, "# TYPE mp_ledger_commits_total counter\nmp_ledger_commits_total %llu\n", atomic_load(&m->commits));
+    evbuffer_add_printf(b, "# TYPE mp_audit_rows_total counter\nmp_audit_rows_total %llu\n", atomic_load(&m->audit_rows));
+    evbuffer_add_printf(b, "# TYPE mp_audit_unrecorded_refusals_total counter\nmp_audit_unrecorded_refusals_total %llu\n",
+                        atomic_load(&m->audit_unrecorded));
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);
     evbuffer_free(b);
 }
 
-static void socket_options(struct bufferevent *bev, conn_info *ci)
+/* evhttp closes a connection without a TLS close_notify, and OpenSSL drops
+ * the session of a connection freed unshut from the session cache: no
+ * resumption ever. An HTTP message has its own framing, so a connection that
+ * ends after complete exchanges is marked shut (as a quiet shutdown does,
+ * nothing is sent) and its session stays resumable. */
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    if (ssl != NULL && SSL_is_init_finished(ssl)) SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+}
+
+static void socket_options(struct evhttp_connection *evcon, struct bufferevent *bev, conn_info *ci)
 {
     if (ci == NULL || ci->sock_set) return;
     int one = 1, fd = (int)bufferevent_getfd(bev);
@@ -477,6 +510,7 @@ static void socket_options(struct bufferevent *bev, conn_info *ci)
      * for delayed ACKs (~40 ms each) */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    evhttp_connection_set_closecb(evcon, on_close, NULL);
     ci->sock_set = 1;
 }
 
@@ -525,7 +559,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     static const char prefix[] = "/.well-known/est/";
-    if (bev != NULL) socket_options(bev, ci);
+    if (bev != NULL) socket_options(evcon, bev, ci);
     if (s->draining) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         refuse_now(s, req, NULL, NULL, 503, R_UNAVAILABLE, "the server is shutting down");
@@ -769,7 +803,11 @@ static int run(mp_cmd *mc, server *s, const mp_common *c, const serve_args *a)
     s->max_conns = (long)max_conn;
     s->crl_path = a->station_crl;
     if ((rc = mp_cert_load(a->station_ca, &s->station_ca)) != MP_OK || (rc = load_store(s)) != MP_OK ||
-        (rc = mp_cmd_open(mc, c)) != MP_OK) {
+        (rc = mp_cmd_open(mc, c)) != MP_OK ||
+        /* a second ledger connection, opened here (not the dispatcher's):
+         * the checks run on it, so that a group is checked while the one
+         * before it commits on the dispatcher's */
+        (rc = mp_ledger_open_state(c->state_dir, c->ledger, &cfg.ledger_rd)) != MP_OK) {
         goto end;
     }
     cfg.ledger = mc->ledger;
@@ -822,6 +860,7 @@ end:
             free(b);
         }
     }
+    mp_ledger_close(cfg.ledger_rd); /* token and ledger: the dispatcher closes them */
     return rc;
 }
 

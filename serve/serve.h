@@ -40,13 +40,16 @@ typedef struct job {
     char why[200];             /* one-line text/plain reason */
     uint8_t *body;             /* response body (DER, base64-encoded by the event loop) */
     size_t body_len;
-    /* issuing (ledger thread only) */
+    /* issuing (issuer threads only) */
     struct ord *ord;
     char udid[MP_UDID_MAX + 1];
     uint8_t serial[16];
     uint8_t der[700];
     size_t der_len;
-    int leader;                /* index of an earlier job of the same device in its group, or -1 */
+    time_t not_before, not_after; /* the validity it was signed with */
+    struct job *hnext;         /* in the issuer's table of keys in flight */
+    struct job *followers;     /* requests for the same key that take this one's answer */
+    struct job *fnext;
 } job;
 
 /* Refuse a job: HTTP status, reason label, one-line text. */
@@ -54,7 +57,8 @@ void mp_job_refuse(job *j, int status, int reason, const char *fmt, ...) MP_PRIN
 
 /* Settings and shared state of a server. */
 typedef struct mp_serve_cfg {
-    mp_ledger *ledger;
+    mp_ledger *ledger;         /* the commits (and the audit rows) */
+    mp_ledger *ledger_rd;      /* the checks: a second connection that only reads */
     mp_ks *ks;
     int jobs;                  /* signing workers */
     int group_ms;              /* wait this long for a group to fill (0: no wait) */
@@ -71,6 +75,8 @@ typedef struct mp_metrics {
     atomic_ullong lat_count;
     atomic_ullong lat_sum_us;
     atomic_ullong ledger_us, hsm_us, groups, grouped;
+    atomic_ullong check_us, commit_us, commits;  /* ledger_us = check_us + commit_us */
+    atomic_ullong audit_rows, audit_unrecorded;
     atomic_ullong connections, conn_refused;
 } mp_metrics;
 extern const double mp_serve_lat_bounds[12];
@@ -82,8 +88,15 @@ typedef struct mp_issuer mp_issuer;
 int mp_issuer_start(const mp_serve_cfg *cfg, mp_metrics *m, void (*done)(void *ctx, job *j), void *ctx,
                     mp_issuer **out) MP_MUST_CHECK;
 void mp_issuer_submit(mp_issuer *is, job *j);
-/* Finish every submitted job, then stop the threads. */
+/* Finish every submitted job, write the refusals noted, then stop the threads. */
 void mp_issuer_stop(mp_issuer *is);
+/* A refusal for the audit trail (any thread): written in batches, in the
+ * next group's transaction or within MP_SERVE_AUDIT_MS. Beyond
+ * MP_SERVE_AUDIT_MAX waiting, refusals are counted by reason into one
+ * summary row instead. */
+#define MP_SERVE_AUDIT_MS 200
+#define MP_SERVE_AUDIT_MAX 4096
+void mp_issuer_refusal(mp_issuer *is, const char *station, const char *order, int status, int reason, const char *why);
 
 /* The single place where a station's standing is decided on the ledger
  * thread: its certificate is one the station CA issued and recorded, not

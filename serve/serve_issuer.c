@@ -1,13 +1,22 @@
-/* serve_issuer.c - the issuing side of `serve`: one ledger thread owns the ledger
- * handle; it takes the jobs that arrived (at most MP_EST_MAX_GROUP, waiting
- * a few milliseconds for a group to fill), checks each against the ledger,
- * has the workers sign the accepted ones (one PKCS#11 session per worker and
- * order, the path `dac issue` uses) and records them all in ONE transaction:
- * the order's quota taken by the same conditional update as `dac issue`,
- * one batch per order and station. If that transaction fails, each job is
- * recorded alone, so one bad request never fails its neighbours. A job's
- * answer leaves only after its commit: every DAC a client receives is in
- * the ledger. */
+/* serve_issuer.c - the issuing side of `serve`, a pipeline of two threads
+ * with a ledger connection each:
+ *
+ *   checker:   takes the jobs that arrived (at most MP_EST_MAX_GROUP, waiting
+ *              up to --group-ms for a group to fill), checks each against
+ *              the ledger on a connection that only reads, and has the N
+ *              signing workers sign the accepted ones (one PKCS#11 session
+ *              per worker and order, the path `dac issue` uses);
+ *   committer: records a signed group in ONE transaction (the order's quota
+ *              taken by the same conditional update as `dac issue`, one batch
+ *              per order and station, one audit row per order, the refusals
+ *              noted meanwhile), then hands the answers back.
+ *
+ * So group N+1 is checked and signed while group N commits. A key already in
+ * flight (a retry that arrives before the first answer) waits for that
+ * request's answer instead of being checked against a ledger that does not
+ * show it yet. If a group's transaction fails, each job is recorded alone,
+ * so one bad request never fails its neighbours. A job's answer leaves only
+ * after its commit: every DAC a client receives is in the ledger. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +25,7 @@
 #include <time.h>
 
 #include "dac/issue.h"
+#include "jw.h"
 #include "serve/serve.h"
 #include "util.h"
 #include "workers.h"
@@ -31,17 +41,47 @@ typedef struct ord {
     size_t cacerts_len;
 } ord;
 
+#define FLIGHT_BUCKETS 4096
+
+typedef struct group {
+    struct group *next;
+    job *jobs[MP_EST_MAX_GROUP];
+    size_t n;
+} group;
+
+/* A refusal waiting for the audit trail. */
+typedef struct refusal {
+    struct refusal *next;
+    int status, reason;
+    char station[128];
+    char order[64];
+    char why[200];
+    char at[21];
+} refusal;
+
 struct mp_issuer {
     mp_serve_cfg cfg;
     mp_metrics *m;
     void (*done)(void *ctx, job *j);
     void *done_ctx;
-    pthread_t th;
+    pthread_t th_check, th_commit;
+    int started_check, started_commit;
+    /* jobs in (event loop -> checker) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job *head, *tail;
     size_t queued;
     int stop;
+    /* signed groups (checker -> committer), keys in flight, refusals */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv, cspace;
+    group *chead, *ctail;
+    int cqueued, check_done;
+    job *flight[FLIGHT_BUCKETS];
+    refusal *rhead, *rtail;
+    size_t rqueued;
+    uint64_t runrecorded[R_NREASONS];
+    /* checker only */
     ord *orders[MAX_ORDERS];
     int n_orders;
     mp_workers team;
@@ -111,7 +151,7 @@ static ord *order_get(mp_issuer *s, job *j)
         if (strcmp(s->orders[i]->ref, j->order) == 0) return s->orders[i];
     }
     mp_order probe;
-    if (mp_ledger_find_order(s->cfg.ledger, j->order, &probe) != MP_OK) {
+    if (mp_ledger_find_order(s->cfg.ledger_rd, j->order, &probe) != MP_OK) {
         mp_job_refuse(j, 404, R_NOT_FOUND, "no production order '%s'", j->order);
         return NULL;
     }
@@ -119,7 +159,7 @@ static ord *order_get(mp_issuer *s, job *j)
     int rc = o == NULL ? MP_ERR_GENERAL : MP_OK;
     if (rc == MP_OK) {
         snprintf(o->ref, sizeof(o->ref), "%s", j->order);
-        rc = mp_issue_prepare(&o->is, s->cfg.ledger, s->cfg.ks, probe.id, s->cfg.test_mode);
+        rc = mp_issue_prepare(&o->is, s->cfg.ledger_rd, s->cfg.ks, probe.id, s->cfg.test_mode);
     }
     for (int w = 0; rc == MP_OK && w < s->cfg.jobs; w++) {
         rc = mp_ks_sess_open(s->cfg.ks, &o->is.pai.key, &o->sess[w]);
@@ -138,113 +178,270 @@ static ord *order_get(mp_issuer *s, job *j)
 
 /* ---- checks against the ledger --------------------------------------------- */
 
-int mp_serve_station_check(mp_ledger *l, const job *j, int64_t order_id, char *why, size_t why_len)
+/* A station's verdict from its standing in the ledger: 0 or 403 and why. */
+static int verdict_of(const job *j, const mp_station_standing *st, char *why, size_t why_len)
 {
-    mp_station_cert sc;
-    int found = 0;
-    if (mp_ledger_get_station_cert(l, j->station_serial, &sc, &found) != MP_OK) {
-        snprintf(why, why_len, "station check failed: ledger error");
-        return 503;
-    }
-    if (!found || strcmp(sc.name, j->station) != 0) {
+    if (!st->cert_found || strcmp(st->cert.name, j->station) != 0) {
         snprintf(why, why_len, "station %s: client certificate serial %s was not issued by `station issue`", j->station,
                  j->station_serial);
         return 403;
     }
-    if (sc.revoked) {
+    if (st->cert.revoked) {
         snprintf(why, why_len, "station %s: client certificate serial %s is revoked", j->station, j->station_serial);
         return 403;
     }
     /* a station of the shared ledger's stations table (station add/disable,
      * order assign): enabled and, when the order has assignments, assigned */
-    if (mp_ledger_station_exists(l, j->station, &found) != MP_OK) {
-        snprintf(why, why_len, "station check failed: ledger error");
-        return 503;
-    }
-    if (found) {
-        int rc = mp_ledger_station_check(l, j->station, order_id);
-        if (rc != MP_OK) {
-            snprintf(why, why_len, "%s", rc == MP_ERR_DB ? "station check failed: ledger error" : mp_err_msg());
-            return rc == MP_ERR_DB ? 503 : 403;
-        }
+    if (st->exists && !st->allowed) {
+        snprintf(why, why_len, "%s", st->why);
+        return 403;
     }
     return 0;
 }
 
-/* The ledger checks of one enrollment, in the issue's order: station, key on
- * a trusted list (403), order open (409), device not issued yet (409, or the
- * same DAC again for a retry). Leaves j->status 0 when it is to be signed. */
-static void check_job(mp_issuer *s, job *j)
+int mp_serve_station_check(mp_ledger *l, const job *j, int64_t order_id, char *why, size_t why_len)
 {
-    mp_ledger *l = s->cfg.ledger;
-    mp_device d;
-    int found = 0, st;
-    if ((j->ord = order_get(s, j)) == NULL) return;
-    if ((st = mp_serve_station_check(l, j, j->ord->is.order.id, j->why, sizeof(j->why))) != 0) {
-        j->status = st;
-        j->reason = st == 403 ? R_STATION : R_UNAVAILABLE;
-        return;
+    mp_station_standing st;
+    const char *serial = j->station_serial, *name = j->station;
+    if (mp_ledger_stations_standing(l, order_id, &serial, &name, 1, &st) != MP_OK) {
+        snprintf(why, why_len, "station check failed: ledger error");
+        return 503;
     }
-    if (mp_ledger_find_device_by_key(l, j->csr.point, &d, &found) != MP_OK) {
-        mp_job_refuse(j, 503, R_UNAVAILABLE, "ledger error");
-        return;
+    return verdict_of(j, &st, why, why_len);
+}
+
+/* ---- keys in flight (under cmu) ------------------------------------------------ */
+
+static job **flight_slot(mp_issuer *s, const uint8_t point[65])
+{
+    unsigned h = (unsigned)point[1] | (unsigned)point[2] << 8 | (unsigned)point[3] << 16;
+    return &s->flight[h % FLIGHT_BUCKETS];
+}
+
+/* The job in flight for this key and order, or NULL. */
+static job *flight_find(mp_issuer *s, const job *j)
+{
+    for (job *x = *flight_slot(s, j->csr.point); x != NULL; x = x->hnext) {
+        if (memcmp(x->csr.point, j->csr.point, 65) == 0 && strcmp(x->order, j->order) == 0) return x;
     }
-    if (!found) {
-        mp_dac_row r;
-        int named = 0, has = 0;
-        /* the chip the request names has a DAC for another key */
-        if (j->csr.cn[0] && mp_ledger_get_device(l, j->csr.cn, &d, &named) == MP_OK && named &&
-            mp_ledger_get_dac(l, d.udid, &r, &has) == MP_OK && has) {
-            mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC for another key", d.udid);
-        } else {
-            mp_job_refuse(j, 403, R_NOT_LISTED, "the request's key belongs to no chip on a trusted list");
-        }
-        return;
-    }
-    snprintf(j->udid, sizeof(j->udid), "%s", d.udid);
-    if (d.state != MP_DEV_AUTHORIZED) {
-        mp_dac_row r;
-        int has = 0;
-        if (d.state == MP_DEV_ISSUED && mp_ledger_get_dac(l, d.udid, &r, &has) == MP_OK && has &&
-            r.order_id == j->ord->is.order.id && r.der_len > 0) {
-            /* a retry: the same DAC bytes again */
-            memcpy(j->der, r.der, r.der_len);
-            j->der_len = r.der_len;
-            j->status = 200;
-            atomic_fetch_add(&s->m->retried, 1);
+    return NULL;
+}
+
+static void flight_remove(mp_issuer *s, job *j)
+{
+    for (job **p = flight_slot(s, j->csr.point); *p != NULL; p = &(*p)->hnext) {
+        if (*p == j) {
+            *p = j->hnext;
+            j->hnext = NULL;
             return;
         }
-        mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC%s", d.udid,
-               d.state == MP_DEV_REVOKED ? " (revoked)" : has ? " under another order" : "");
-        return;
-    }
-    if (j->ord->is.order.closed) {
-        mp_job_refuse(j, 409, R_QUOTA, "production order %s is closed", j->order);
     }
 }
 
-/* ---- signing ----------------------------------------------------------------- */
+/* ---- checks against the ledger (checker, read connection) ------------------------ */
 
-typedef struct group {
-    job *jobs[MP_EST_MAX_GROUP];
-    size_t n;
-} group;
+/* The ledger checks of a group's enrollments, in the issue's order: station
+ * (403), key on a trusted list (403), order open (409), device not issued
+ * yet (409, or the same DAC again for a retry). Each kind of lookup is one
+ * query for the group. A request for a key in flight follows it (taken out
+ * of the group: *follows[i] = 1). Leaves j->status 0 for those to sign. */
+static void check_enrollments(mp_issuer *s, group *g, int *follows)
+{
+    mp_ledger *l = s->cfg.ledger_rd;
+    size_t n = g->n;
+    const char **serials = calloc(n, sizeof(char *)), **names = calloc(n, sizeof(char *));
+    const uint8_t **points = calloc(n, sizeof(uint8_t *));
+    mp_station_standing *st = calloc(n, sizeof(*st));
+    mp_device *dev = calloc(n, sizeof(*dev));
+    int *found = calloc(n, sizeof(int)), *vst = calloc(n, sizeof(int));
+    size_t *who = calloc(n, sizeof(size_t));
+    char (*vwhy)[200] = calloc(n, sizeof(*vwhy));
+    if (!serials || !names || !points || !st || !dev || !found || !vst || !who || !vwhy) {
+        for (size_t i = 0; i < n; i++) {
+            if (g->jobs[i]->kind == J_ENROLL && g->jobs[i]->status == 0) mp_job_refuse(g->jobs[i], 503, R_UNAVAILABLE, "out of memory");
+        }
+        goto end;
+    }
+    /* 1. stations: one lookup per order for the group's distinct certificates */
+    for (int oi = 0; oi < s->n_orders; oi++) {
+        const ord *o = s->orders[oi];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            job *j = g->jobs[i];
+            if (j->kind != J_ENROLL || j->status != 0 || j->ord != o) continue;
+            size_t v = 0;
+            while (v < k && strcmp(serials[v], j->station_serial) != 0) v++;
+            if (v == k) {
+                serials[k] = j->station_serial;
+                names[k] = j->station;
+                who[k++] = i;
+            }
+        }
+        if (k == 0) continue;
+        int rc = mp_ledger_stations_standing(l, o->is.order.id, serials, names, k, st);
+        for (size_t v = 0; v < k; v++) {
+            if (rc != MP_OK) {
+                vst[v] = 503;
+                snprintf(vwhy[v], sizeof(vwhy[v]), "station check failed: ledger error");
+            } else {
+                vst[v] = verdict_of(g->jobs[who[v]], &st[v], vwhy[v], sizeof(vwhy[v]));
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            job *j = g->jobs[i];
+            if (j->kind != J_ENROLL || j->status != 0 || j->ord != o) continue;
+            size_t v = 0;
+            while (strcmp(serials[v], j->station_serial) != 0) v++;
+            if (vst[v] != 0) mp_job_refuse(j, vst[v], vst[v] == 403 ? R_STATION : R_UNAVAILABLE, "%s", vwhy[v]);
+        }
+    }
+    /* 2. the same key in flight: its answer is this one's (looked up before
+     * the ledger, which shows that request only once it is committed) */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        job *j = g->jobs[i];
+        if (j->kind != J_ENROLL || j->status != 0) continue;
+        pthread_mutex_lock(&s->cmu);
+        job *lead = flight_find(s, j);
+        if (lead != NULL) {
+            j->fnext = lead->followers;
+            lead->followers = j;
+        }
+        pthread_mutex_unlock(&s->cmu);
+        if (lead != NULL) {
+            follows[i] = 1;
+            continue;
+        }
+        points[m] = j->csr.point;
+        who[m++] = i;
+    }
+    /* 3. the devices of the keys, one lookup */
+    if (mp_ledger_devices_by_keys(l, points, m, dev, found) != MP_OK) {
+        for (size_t v = 0; v < m; v++) mp_job_refuse(g->jobs[who[v]], 503, R_UNAVAILABLE, "ledger error");
+        goto end;
+    }
+    for (size_t v = 0; v < m; v++) {
+        job *j = g->jobs[who[v]];
+        mp_device *d = &dev[v];
+        if (!found[v]) {
+            mp_dac_row r;
+            mp_device named;
+            int isnamed = 0, has = 0;
+            /* the chip the request names has a DAC for another key */
+            if (j->csr.cn[0] && mp_ledger_get_device(l, j->csr.cn, &named, &isnamed) == MP_OK && isnamed &&
+                mp_ledger_get_dac(l, named.udid, &r, &has) == MP_OK && has) {
+                mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC for another key", named.udid);
+            } else {
+                mp_job_refuse(j, 403, R_NOT_LISTED, "the request's key belongs to no chip on a trusted list");
+            }
+            continue;
+        }
+        snprintf(j->udid, sizeof(j->udid), "%s", d->udid);
+        if (d->state != MP_DEV_AUTHORIZED) {
+            mp_dac_row r;
+            int has = 0;
+            if (d->state == MP_DEV_ISSUED && mp_ledger_get_dac(l, d->udid, &r, &has) == MP_OK && has &&
+                r.order_id == j->ord->is.order.id && r.der_len > 0 && r.der_len <= sizeof(j->der)) {
+                /* a retry: the same DAC bytes again */
+                memcpy(j->der, r.der, r.der_len);
+                j->der_len = r.der_len;
+                j->status = 200;
+                atomic_fetch_add(&s->m->retried, 1);
+                continue;
+            }
+            mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC%s", d->udid,
+                          d->state == MP_DEV_REVOKED ? " (revoked)" : has ? " under another order" : "");
+            continue;
+        }
+        if (j->ord->is.order.closed) {
+            mp_job_refuse(j, 409, R_QUOTA, "production order %s is closed", j->order);
+            continue;
+        }
+        /* to be signed: later requests for this key follow it (also later
+         * in this group) */
+        pthread_mutex_lock(&s->cmu);
+        job *lead = flight_find(s, j);
+        if (lead != NULL) {
+            j->fnext = lead->followers;
+            lead->followers = j;
+            follows[who[v]] = 1;
+        } else {
+            job **slot = flight_slot(s, j->csr.point);
+            j->hnext = *slot;
+            *slot = j;
+        }
+        pthread_mutex_unlock(&s->cmu);
+    }
+end:
+    free(serials);
+    free(names);
+    free(points);
+    free(st);
+    free(dev);
+    free(found);
+    free(vst);
+    free(who);
+    free(vwhy);
+}
+
+/* ---- signing (workers) ------------------------------------------------------------ */
+
+static int pending(const job *j) { return j->kind == J_ENROLL && j->status == 0; }
 
 static void sign_one(void *ctx, void *state, size_t i)
 {
     group *g = ctx;
     int w = *(int *)state;
     job *j = g->jobs[i];
-    if (j->status != 0 || j->leader >= 0) return;
+    if (!pending(j)) return;
     mp_dac_signer sg = {.sess = j->ord->sess[w]};
     if (mp_issue_sign(&j->ord->is, &sg, j->udid, j->csr.point, j->serial, j->der, &j->der_len) != MP_OK) {
         mp_job_refuse(j, 503, R_UNAVAILABLE, "signing failed: %s", mp_err_msg());
     }
 }
 
-/* ---- recording ----------------------------------------------------------------- */
+/* ---- recording (committer, write connection) ------------------------------------------ */
 
-static int pending(const job *j) { return j->status == 0 && j->leader < 0; }
+/* One audit row per order and transaction: what was issued, to which station. */
+static int audit_issued(mp_issuer *s, job **jobs, size_t n, const ord *o, int64_t first_batch, int64_t last_batch)
+{
+    mp_jw w;
+    size_t count = 0, len = 0;
+    char objects[96];
+    mp_jw_init(&w, 0, 64 + n * 96);
+    mp_jw_open(&w);
+    mp_jw_key_cstr(&w, "server", "est");
+    /* "station udid" pairs, one per DAC, space separated */
+    char *list = malloc(n * (MP_UDID_MAX + 130) + 1);
+    if (list == NULL) {
+        mp_jw_free(&w);
+        return mp_err(MP_ERR_GENERAL, "out of memory");
+    }
+    list[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        const job *j = jobs[i];
+        if (j->ord != o || j->status != -1) continue;
+        len += (size_t)sprintf(list + len, "%s%s:%s", count ? " " : "", j->station, j->udid);
+        count++;
+    }
+    mp_jw_key_int(&w, "count", (long long)count);
+    mp_jw_key_str(&w, "dacs", list, len);
+    mp_jw_close(&w);
+    free(list);
+    size_t dlen = 0;
+    char *detail = mp_jw_take(&w, &dlen);
+    if (detail == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    if (first_batch == last_batch) {
+        snprintf(objects, sizeof(objects), "order=%lld batch=%lld", (long long)o->is.order.id, (long long)first_batch);
+    } else {
+        snprintf(objects, sizeof(objects), "order=%lld batches=%lld-%lld", (long long)o->is.order.id,
+                 (long long)first_batch, (long long)last_batch);
+    }
+    int rc = mp_ledger_audit(s->cfg.ledger, mp_ledger_station_default(), "est.enroll", objects, detail);
+    free(detail);
+    if (rc == MP_OK) atomic_fetch_add(&s->m->audit_rows, 1);
+    return rc;
+}
 
 /* Record jobs[0..n) that are pending, in the caller's transaction. Jobs past
  * an order's quota are refused here (409) and not recorded. */
@@ -271,56 +468,197 @@ static int record(mp_issuer *s, job **jobs, size_t n)
         }
         if (k == 0) continue;
         /* one batch per station of this order, each counted against the
-         * station (enabled, its sub-quota when the order has assignments)
-         * and then the order's quota, as dac issue counts a station's run */
-        for (size_t b = a; rc == MP_OK && b < n; b++) {
-            job *j = jobs[b];
-            int first_of_station = j->ord == o && j->status == -1;
-            for (size_t c = a; first_of_station && c < b; c++) {
-                first_of_station = !(jobs[c]->ord == o && jobs[c]->status == -1 && strcmp(jobs[c]->station, j->station) == 0);
-            }
-            if (!first_of_station) continue;
-            uint64_t mine = 0;
-            for (size_t c = b; c < n; c++) {
-                mine += jobs[c]->ord == o && jobs[c]->status == -1 && strcmp(jobs[c]->station, j->station) == 0;
-            }
-            if ((rc = mp_ledger_take_quota_station(l, o->is.order.id, j->station, mine)) != MP_OK) break;
-            mp_dac_batch bt = {.order_id = o->is.order.id, .pai_skid = o->is.order.pai_skid,
-                               .not_before = o->is.tmpl.not_before, .not_after = o->is.tmpl.not_after,
-                               .dir = "est:", .station = j->station};
-            if ((rc = mp_ledger_add_batch(l, &bt)) != MP_OK || (rc = mp_ledger_batch_written(l, bt.id)) != MP_OK) break;
-            for (size_t c = b; rc == MP_OK && c < n; c++) {
-                job *x = jobs[c];
-                if (x->ord != o || x->status != -1 || strcmp(x->station, j->station) != 0) continue;
-                mp_cert_rec r;
-                mp_issue_rec(&o->is, x->udid, x->serial, x->der, x->der_len, &r);
-                r.batch = bt.id;
-                r.station = x->station;
-                rc = mp_ledger_add_counted(l, &r);
-            }
+         * station (enabled, its sub-quota when the order has assignments),
+         * then the order's quota once for the lot, as dac issue counts a
+         * station's run */
+        mp_cert_rec *recs = calloc(k, sizeof(*recs));
+        size_t nr = 0;
+        if (recs == NULL) {
+            rc = mp_err(MP_ERR_GENERAL, "out of memory");
+            break;
+        }
+        for (size_t b = a; b < n; b++) {
+            job *x = jobs[b];
+            if (x->ord != o || x->status != -1) continue;
+            mp_cert_rec *r = &recs[nr++];
+            mp_issue_rec(&o->is, x->udid, x->serial, x->der, x->der_len, r);
+            r->not_before = x->not_before;
+            r->not_after = x->not_after;
+            r->station = x->station;
+        }
+        mp_dac_batch proto = {.order_id = o->is.order.id, .pai_skid = o->is.order.pai_skid,
+                              .not_before = recs[0].not_before, .not_after = recs[0].not_after, .dir = "est:", .written = 1};
+        int64_t first_batch = 0, last_batch = 0;
+        rc = mp_ledger_add_est_group(l, &proto, recs, nr, &first_batch, &last_batch);
+        free(recs);
+        if (rc == MP_OK) rc = audit_issued(s, jobs, n, o, first_batch, last_batch);
+    }
+    return rc;
+}
+
+/* ---- refusals for the audit trail ---------------------------------------------------- */
+
+void mp_issuer_refusal(mp_issuer *s, const char *station, const char *order, int status, int reason, const char *why)
+{
+    if (s == NULL) return;
+    refusal *r = NULL;
+    pthread_mutex_lock(&s->cmu);
+    if (s->rqueued < MP_SERVE_AUDIT_MAX) r = malloc(sizeof(*r));
+    if (r == NULL) {
+        s->runrecorded[reason >= 0 && reason < R_NREASONS ? reason : R_INTERNAL]++;
+    } else {
+        r->next = NULL;
+        r->status = status;
+        r->reason = reason;
+        snprintf(r->station, sizeof(r->station), "%s", station ? station : "");
+        snprintf(r->order, sizeof(r->order), "%s", order ? order : "");
+        snprintf(r->why, sizeof(r->why), "%s", why ? why : "");
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(r->at, sizeof(r->at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (s->rtail) s->rtail->next = r;
+        else s->rhead = r;
+        s->rtail = r;
+        s->rqueued++;
+    }
+    pthread_mutex_unlock(&s->cmu);
+}
+
+/* Take the refusals noted so far (and the counts of those that did not fit). */
+static refusal *take_refusals(mp_issuer *s, uint64_t unrec[R_NREASONS])
+{
+    pthread_mutex_lock(&s->cmu);
+    refusal *r = s->rhead;
+    s->rhead = s->rtail = NULL;
+    s->rqueued = 0;
+    memcpy(unrec, s->runrecorded, sizeof(s->runrecorded));
+    memset(s->runrecorded, 0, sizeof(s->runrecorded));
+    pthread_mutex_unlock(&s->cmu);
+    return r;
+}
+
+/* Give them back (their transaction failed): first in line again. */
+static void return_refusals(mp_issuer *s, refusal *r, const uint64_t unrec[R_NREASONS])
+{
+    pthread_mutex_lock(&s->cmu);
+    if (r != NULL) {
+        refusal *t = r;
+        size_t k = 1;
+        while (t->next) {
+            t = t->next;
+            k++;
+        }
+        t->next = s->rhead;
+        if (s->rhead == NULL) s->rtail = t;
+        s->rhead = r;
+        s->rqueued += k;
+    }
+    for (int i = 0; i < R_NREASONS; i++) s->runrecorded[i] += unrec[i];
+    pthread_mutex_unlock(&s->cmu);
+}
+
+static void free_refusals(refusal *r)
+{
+    while (r != NULL) {
+        refusal *n = r->next;
+        free(r);
+        r = n;
+    }
+}
+
+/* One audit row per refusal, in the caller's transaction; one summary row
+ * for those that did not fit in the queue. */
+static int audit_refusals(mp_issuer *s, const refusal *r, const uint64_t unrec[R_NREASONS])
+{
+    int rc = MP_OK;
+    for (; rc == MP_OK && r != NULL; r = r->next) {
+        mp_jw w;
+        char objects[96];
+        mp_jw_init(&w, 0, 320);
+        mp_jw_open(&w);
+        mp_jw_key_int(&w, "status", r->status);
+        mp_jw_key_cstr(&w, "reason", mp_serve_reason_names[r->reason]);
+        mp_jw_key_cstr(&w, "why", r->why);
+        mp_jw_key_cstr(&w, "at", r->at);
+        mp_jw_close(&w);
+        size_t n = 0;
+        char *detail = mp_jw_take(&w, &n);
+        snprintf(objects, sizeof(objects), "order=%s", r->order[0] ? r->order : "-");
+        rc = detail ? mp_ledger_audit(s->cfg.ledger, r->station, "est.refuse", objects, detail)
+                    : mp_err(MP_ERR_GENERAL, "out of memory");
+        free(detail);
+        if (rc == MP_OK) atomic_fetch_add(&s->m->audit_rows, 1);
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < R_NREASONS; i++) total += unrec[i];
+    if (rc == MP_OK && total > 0) {
+        mp_jw w;
+        mp_jw_init(&w, 0, 512);
+        mp_jw_open(&w);
+        mp_jw_key_int(&w, "count", (long long)total);
+        for (int i = 0; i < R_NREASONS; i++) {
+            if (unrec[i] > 0) mp_jw_key_int(&w, mp_serve_reason_names[i], (long long)unrec[i]);
+        }
+        mp_jw_close(&w);
+        size_t n = 0;
+        char *detail = mp_jw_take(&w, &n);
+        rc = detail ? mp_ledger_audit(s->cfg.ledger, "", "est.refuse.summary", "", detail) : mp_err(MP_ERR_GENERAL, "out of memory");
+        free(detail);
+        if (rc == MP_OK) {
+            atomic_fetch_add(&s->m->audit_rows, 1);
+            atomic_fetch_add(&s->m->audit_unrecorded, total);
         }
     }
     return rc;
 }
 
-/* Commit the group in one transaction; after a failure, each job alone. */
+/* Write the refusals noted so far in a transaction of their own. */
+static void flush_refusals(mp_issuer *s)
+{
+    uint64_t unrec[R_NREASONS];
+    refusal *r = take_refusals(s, unrec);
+    int any = r != NULL;
+    for (int i = 0; i < R_NREASONS; i++) any |= unrec[i] != 0;
+    if (!any) return;
+    mp_ledger *l = s->cfg.ledger;
+    int rc = mp_ledger_begin(l);
+    if (rc == MP_OK && (rc = audit_refusals(s, r, unrec)) == MP_OK) rc = mp_ledger_commit(l);
+    mp_ledger_rollback(l);
+    if (rc != MP_OK) {
+        fprintf(stderr, "matter-pki serve: writing refusals to the audit trail failed (will retry): %s\n", mp_err_msg());
+        return_refusals(s, r, unrec);
+        return;
+    }
+    free_refusals(r);
+}
+
+/* Commit the group in one transaction, with the refusals noted meanwhile;
+ * after a failure, each job alone. */
 static void commit_group(mp_issuer *s, group *g)
 {
     mp_ledger *l = s->cfg.ledger;
+    uint64_t unrec[R_NREASONS];
+    refusal *refs = take_refusals(s, unrec);
     int rc = mp_ledger_begin(l);
-    if (rc == MP_OK && (rc = record(s, g->jobs, g->n)) == MP_OK) rc = mp_ledger_commit(l);
+    if (rc == MP_OK && (rc = record(s, g->jobs, g->n)) == MP_OK && (rc = audit_refusals(s, refs, unrec)) == MP_OK) {
+        rc = mp_ledger_commit(l);
+    }
     mp_ledger_rollback(l);
+    atomic_fetch_add(&s->m->commits, 1);
     if (rc == MP_OK) {
+        free_refusals(refs);
         for (size_t i = 0; i < g->n; i++) {
             if (g->jobs[i]->status == -1) g->jobs[i]->status = 201;
         }
         return;
     }
+    return_refusals(s, refs, unrec);
     for (size_t i = 0; i < g->n; i++) {
         job *j = g->jobs[i];
         if (j->status == -1) j->status = 0;
         /* quota refusals made during the failed attempt are decided again */
-        if (j->status == 409 && j->reason == R_QUOTA && j->leader < 0 && j->der_len > 0) j->status = 0;
+        if (j->status == 409 && j->reason == R_QUOTA && j->der_len > 0) j->status = 0;
     }
     for (size_t i = 0; i < g->n; i++) {
         job *j = g->jobs[i];
@@ -328,8 +666,24 @@ static void commit_group(mp_issuer *s, group *g)
         rc = mp_ledger_begin(l);
         if (rc == MP_OK && (rc = record(s, &g->jobs[i], 1)) == MP_OK) rc = mp_ledger_commit(l);
         mp_ledger_rollback(l);
+        atomic_fetch_add(&s->m->commits, 1);
         if (rc == MP_OK) {
             if (j->status == -1) j->status = 201;
+            continue;
+        }
+        mp_device d;
+        mp_dac_row r;
+        int found = 0, has = 0;
+        if ((rc == MP_ERR_DUPLICATE || rc == MP_ERR_UNAUTHORIZED) &&
+            mp_ledger_find_device_by_key(l, j->csr.point, &d, &found) == MP_OK && found && d.state == MP_DEV_ISSUED &&
+            mp_ledger_get_dac(l, d.udid, &r, &has) == MP_OK && has && r.order_id == j->ord->is.order.id &&
+            r.der_len > 0 && r.der_len <= sizeof(j->der)) {
+            /* another request (another server) recorded this key's DAC
+             * first: that DAC is the answer, as for a retry */
+            memcpy(j->der, r.der, r.der_len);
+            j->der_len = r.der_len;
+            j->status = 200;
+            atomic_fetch_add(&s->m->retried, 1);
         } else if (rc == MP_ERR_UNAUTHORIZED && j->ord != NULL &&
                    mp_serve_station_check(l, j, j->ord->is.order.id, j->why, sizeof(j->why)) == 403) {
             /* the station was disabled or unassigned since the check */
@@ -360,39 +714,19 @@ static void answer_body(job *j)
     }
 }
 
-static void process(mp_issuer *s, group *g)
+/* ---- the checker --------------------------------------------------------------------- */
+
+/* Check and sign a group; jobs that follow a request in flight leave it. */
+static void check_group(mp_issuer *s, group *g)
 {
     time_t now = time(NULL);
     double t0 = mp_now();
-    for (size_t i = 0; i < g->n; i++) {
-        job *j = g->jobs[i];
-        j->leader = -1;
-        if (j->kind != J_ENROLL) {
-            if ((j->ord = order_get(s, j)) != NULL) {
-                if (j->kind == J_CACERTS) {
-                    j->body = malloc(j->ord->cacerts_len);
-                    if (j->body) memcpy(j->body, j->ord->cacerts, j->ord->cacerts_len);
-                    j->body_len = j->body ? j->ord->cacerts_len : 0;
-                }
-                j->status = j->body || j->kind == J_CSRATTRS ? 200 : 500;
-            }
-            continue;
-        }
-        check_job(s, j);
-        /* the same device twice in a group: the later ones share the first's result */
-        for (size_t k = 0; j->status == 0 && k < i; k++) {
-            if (g->jobs[k]->kind == J_ENROLL && g->jobs[k]->ord == j->ord && strcmp(g->jobs[k]->udid, j->udid) == 0) {
-                j->leader = (int)k;
-                break;
-            }
-        }
-    }
-    /* refresh the order's status and its DACs' validity (orders without
+    /* the orders' status and their DACs' validity (orders without
      * --valid-from start their DACs at the time of issuance) */
     for (int i = 0; i < s->n_orders; i++) {
         ord *o = s->orders[i];
         mp_order cur;
-        if (mp_ledger_get_order(s->cfg.ledger, o->is.order.id, &cur) == MP_OK) {
+        if (mp_ledger_get_order(s->cfg.ledger_rd, o->is.order.id, &cur) == MP_OK) {
             o->is.order.closed = cur.closed;
             o->is.order.issued = cur.issued;
         }
@@ -400,8 +734,30 @@ static void process(mp_issuer *s, group *g)
             o->tmpl_at = now;
         }
     }
-    size_t to_sign = 0;
-    for (size_t i = 0; i < g->n; i++) to_sign += g->jobs[i]->kind == J_ENROLL && pending(g->jobs[i]);
+    int follows[MP_EST_MAX_GROUP] = {0};
+    for (size_t i = 0; i < g->n; i++) {
+        job *j = g->jobs[i];
+        if ((j->ord = order_get(s, j)) == NULL || j->kind == J_ENROLL) continue;
+        if (j->kind == J_CACERTS) {
+            j->body = malloc(j->ord->cacerts_len);
+            if (j->body) memcpy(j->body, j->ord->cacerts, j->ord->cacerts_len);
+            j->body_len = j->body ? j->ord->cacerts_len : 0;
+        }
+        j->status = j->body || j->kind == J_CSRATTRS ? 200 : 500;
+    }
+    check_enrollments(s, g, follows);
+    size_t kept = 0, to_sign = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        job *j = g->jobs[i];
+        if (follows[i]) continue; /* answered with the request it follows */
+        if (pending(j)) {
+            j->not_before = j->ord->is.tmpl.not_before;
+            j->not_after = j->ord->is.tmpl.not_after;
+            to_sign++;
+        }
+        g->jobs[kept++] = j;
+    }
+    g->n = kept;
     double t1 = mp_now();
     if (to_sign > 0) {
         if (mp_workers_start(&s->team, g, g->n) == MP_OK) {
@@ -413,35 +769,14 @@ static void process(mp_issuer *s, group *g)
         }
     }
     double t2 = mp_now();
-    if (to_sign > 0) commit_group(s, g);
-    double t3 = mp_now();
-    for (size_t i = 0; i < g->n; i++) {
-        job *j = g->jobs[i];
-        if (j->kind == J_ENROLL && j->leader >= 0) {
-            const job *f = g->jobs[j->leader];
-            j->status = f->status;
-            j->reason = f->reason;
-            memcpy(j->why, f->why, sizeof(j->why));
-            memcpy(j->der, f->der, f->der_len);
-            j->der_len = f->der_len;
-            if (j->status == 201) j->status = 200;
-        } else if (j->kind == J_ENROLL && j->status == 201) {
-            atomic_fetch_add(&s->m->issued, 1);
-        }
-        if (j->kind == J_ENROLL) answer_body(j);
-    }
     atomic_fetch_add(&s->m->hsm_us, (unsigned long long)((t2 - t1) * 1e6));
-    atomic_fetch_add(&s->m->ledger_us, (unsigned long long)((t1 - t0 + t3 - t2) * 1e6));
-    atomic_fetch_add(&s->m->groups, 1);
-    atomic_fetch_add(&s->m->grouped, g->n);
+    atomic_fetch_add(&s->m->check_us, (unsigned long long)((t1 - t0) * 1e6));
+    atomic_fetch_add(&s->m->ledger_us, (unsigned long long)((t1 - t0) * 1e6));
 }
 
-/* ---- the thread -------------------------------------------------------------------- */
-
-static void *ledger_main(void *arg)
+static void *checker_main(void *arg)
 {
     mp_issuer *s = arg;
-    group g;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (s->head == NULL && !s->stop) pthread_cond_wait(&s->cv, &s->mu);
@@ -459,23 +794,161 @@ static void *ledger_main(void *arg)
                    pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT) {
             }
         }
-        g.n = 0;
-        while (s->head != NULL && g.n < MP_EST_MAX_GROUP) {
+        group *g = calloc(1, sizeof(*g));
+        while (g != NULL && s->head != NULL && g->n < MP_EST_MAX_GROUP) {
             job *j = s->head;
             s->head = j->next;
             if (s->head == NULL) s->tail = NULL;
             s->queued--;
             j->next = NULL;
-            g.jobs[g.n++] = j;
+            g->jobs[g->n++] = j;
         }
         pthread_mutex_unlock(&s->mu);
-        process(s, &g);
-        for (size_t i = 0; i < g.n; i++) s->done(s->done_ctx, g.jobs[i]);
+        if (g == NULL) { /* out of memory: try again shortly */
+            struct timespec ts = {0, 10000000L};
+            nanosleep(&ts, NULL);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        check_group(s, g);
+        /* to the committer; at most one group waits while one commits, and
+         * while it waits it takes in what arrives (checked and signed), so
+         * that a slow commit makes the next group larger, not the queue */
+        pthread_mutex_lock(&s->cmu);
+        while (s->cqueued >= 1) {
+            if (g->n >= MP_EST_MAX_GROUP) {
+                pthread_cond_wait(&s->cspace, &s->cmu);
+                continue;
+            }
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->cspace, &s->cmu, &until);
+            if (s->cqueued == 0) break;
+            pthread_mutex_unlock(&s->cmu);
+            group more = {.n = 0};
+            pthread_mutex_lock(&s->mu);
+            while (s->head != NULL && g->n + more.n < MP_EST_MAX_GROUP) {
+                job *j = s->head;
+                s->head = j->next;
+                if (s->head == NULL) s->tail = NULL;
+                s->queued--;
+                j->next = NULL;
+                more.jobs[more.n++] = j;
+            }
+            pthread_mutex_unlock(&s->mu);
+            if (more.n > 0) {
+                check_group(s, &more);
+                for (size_t i = 0; i < more.n; i++) g->jobs[g->n++] = more.jobs[i];
+            }
+            pthread_mutex_lock(&s->cmu);
+        }
+        if (s->ctail) s->ctail->next = g;
+        else s->chead = g;
+        s->ctail = g;
+        s->cqueued++;
+        pthread_cond_signal(&s->ccv);
+        pthread_mutex_unlock(&s->cmu);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->cmu);
+    s->check_done = 1;
+    pthread_cond_signal(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
     return NULL;
 }
+
+/* ---- the committer ---------------------------------------------------------------------- */
+
+/* A request that followed j takes its answer. */
+static void follow(mp_issuer *s, const job *j, job *f)
+{
+    f->ord = j->ord;
+    snprintf(f->udid, sizeof(f->udid), "%s", j->udid);
+    f->status = j->status == 201 ? 200 : j->status;
+    f->reason = j->reason;
+    memcpy(f->why, j->why, sizeof(f->why));
+    f->der_len = j->der_len <= sizeof(f->der) ? j->der_len : 0;
+    memcpy(f->der, j->der, f->der_len);
+    if (f->status == 200) atomic_fetch_add(&s->m->retried, 1);
+    answer_body(f);
+}
+
+static void finish_group(mp_issuer *s, group *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        job *j = g->jobs[i];
+        job *f = NULL;
+        if (j->kind == J_ENROLL) {
+            pthread_mutex_lock(&s->cmu);
+            flight_remove(s, j);
+            f = j->followers;
+            j->followers = NULL;
+            pthread_mutex_unlock(&s->cmu);
+            if (j->status == 201) atomic_fetch_add(&s->m->issued, 1);
+            for (job *x = f; x != NULL; x = x->fnext) follow(s, j, x);
+            answer_body(j);
+        }
+        s->done(s->done_ctx, j);
+        while (f != NULL) {
+            job *n = f->fnext;
+            s->done(s->done_ctx, f);
+            f = n;
+        }
+    }
+}
+
+static void *committer_main(void *arg)
+{
+    mp_issuer *s = arg;
+    pthread_mutex_lock(&s->cmu);
+    for (;;) {
+        if (s->chead == NULL && !s->check_done) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += (long)MP_SERVE_AUDIT_MS * 1000000L;
+            while (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->ccv, &s->cmu, &until);
+        }
+        group *g = s->chead;
+        if (g != NULL) {
+            s->chead = g->next;
+            if (s->chead == NULL) s->ctail = NULL;
+            s->cqueued--;
+            pthread_cond_signal(&s->cspace);
+        }
+        int done = g == NULL && s->check_done;
+        pthread_mutex_unlock(&s->cmu);
+        if (g != NULL) {
+            double t0 = mp_now();
+            size_t to_commit = 0;
+            for (size_t i = 0; i < g->n; i++) to_commit += pending(g->jobs[i]);
+            if (to_commit > 0) commit_group(s, g);
+            double t1 = mp_now();
+            atomic_fetch_add(&s->m->commit_us, (unsigned long long)((t1 - t0) * 1e6));
+            atomic_fetch_add(&s->m->ledger_us, (unsigned long long)((t1 - t0) * 1e6));
+            atomic_fetch_add(&s->m->groups, 1);
+            atomic_fetch_add(&s->m->grouped, g->n);
+            finish_group(s, g);
+            free(g);
+        } else {
+            flush_refusals(s); /* idle: the refusals noted meanwhile */
+        }
+        if (done) break;
+        pthread_mutex_lock(&s->cmu);
+    }
+    return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------------------------ */
 
 int mp_issuer_start(const mp_serve_cfg *cfg, mp_metrics *m, void (*done)(void *ctx, job *j), void *ctx,
                     mp_issuer **out)
@@ -483,22 +956,32 @@ int mp_issuer_start(const mp_serve_cfg *cfg, mp_metrics *m, void (*done)(void *c
     mp_issuer *s = calloc(1, sizeof(*s));
     if (s == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
     s->cfg = *cfg;
+    if (s->cfg.ledger_rd == NULL) s->cfg.ledger_rd = s->cfg.ledger;
     s->m = m;
     s->done = done;
     s->done_ctx = ctx;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->cmu, NULL);
+    pthread_cond_init(&s->ccv, NULL);
+    pthread_cond_init(&s->cspace, NULL);
     for (int j = 0; j < MP_MAX_JOBS; j++) {
         s->worker_ids[j] = j;
         s->states[j] = &s->worker_ids[j];
     }
     mp_workers_init(&s->team, cfg->jobs, s->states, sign_one);
-    if (pthread_create(&s->th, NULL, ledger_main, s) != 0) {
-        mp_workers_free(&s->team);
-        free(s);
-        return mp_err(MP_ERR_GENERAL, "cannot start the ledger thread");
-    }
+    s->team.name = "mp-sign"; /* thread names: bench/est_run.sh splits the CPU by them */
     *out = s;
+    if (pthread_create(&s->th_commit, NULL, committer_main, s) != 0) {
+        return mp_err(MP_ERR_GENERAL, "cannot start the ledger threads");
+    }
+    s->started_commit = 1;
+    pthread_setname_np(s->th_commit, "mp-commit");
+    if (pthread_create(&s->th_check, NULL, checker_main, s) != 0) {
+        return mp_err(MP_ERR_GENERAL, "cannot start the ledger threads");
+    }
+    s->started_check = 1;
+    pthread_setname_np(s->th_check, "mp-check");
     return MP_OK;
 }
 
@@ -521,10 +1004,24 @@ void mp_issuer_stop(mp_issuer *s)
     s->stop = 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    pthread_join(s->th, NULL);
+    if (s->started_check) {
+        pthread_join(s->th_check, NULL);
+    } else {
+        pthread_mutex_lock(&s->cmu);
+        s->check_done = 1;
+        pthread_cond_signal(&s->ccv);
+        pthread_mutex_unlock(&s->cmu);
+    }
+    if (s->started_commit) pthread_join(s->th_commit, NULL);
+    flush_refusals(s); /* noted after the committer's last pass */
+    uint64_t unrec[R_NREASONS];
+    free_refusals(take_refusals(s, unrec));
     mp_workers_free(&s->team);
     for (int i = 0; i < s->n_orders; i++) ord_free(s->orders[i], s->cfg.jobs);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->ccv);
+    pthread_cond_destroy(&s->cspace);
+    pthread_mutex_destroy(&s->cmu);
     free(s);
 }

@@ -145,7 +145,22 @@ cu foreign "$URL/line1/cacerts"
 is 403 "client certificate refused: unable to get local issuer" "a foreign CA's certificate: 403"
 post old "$URL/line1/simpleenroll" csr/d003.b64
 is 403 "certificate has expired" "an expired station certificate: 403"
+# TLS sessions: a second connection resumes the first's session (evhttp
+# closes without close_notify; the server keeps the session regardless), and a
+# resumed connection's station is checked again at its request
+sc() { # sc STATION [s_client args]: POST simpleenroll (d001 again: its DAC, 200) on a new connection; output in sc.txt
+    local s=$1; shift
+    { printf 'POST /.well-known/est/line1/simpleenroll HTTP/1.1\r\nHost: est\r\nContent-Type: application/pkcs10\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' "$(wc -c < csr/d001.b64)"
+      cat csr/d001.b64; sleep 0.5; } |
+        openssl s_client -connect "127.0.0.1:$A_PORT" -cert "$s.pem" -key "$s.key" -CAfile srvca.pem -ign_eof "$@" > sc.txt 2>&1
+}
+sc st3 -sess_out st3.sess
+check "a new session: full handshake, 200" bash -c "grep -q '^New, TLS' sc.txt && grep -q '^HTTP/1.1 200' sc.txt"
+sc st3 -sess_in st3.sess
+check "the next connection resumes it, 200" bash -c "grep -q '^Reused, TLS' sc.txt && grep -q '^HTTP/1.1 200' sc.txt"
 expect 0 "station revoke st3" "$MP" station revoke st3
+sc st3 -sess_in st3.sess
+check "a resumed session of a station revoked since: 403" bash -c "grep -q '^Reused, TLS' sc.txt && grep -q '^HTTP/1.1 403' sc.txt && grep -q 'st3.*revoked' sc.txt"
 expect_err 10 "no certificate that is not revoked" "revoking again says so" "$MP" station revoke st3
 post st3 "$URL/line1/simpleenroll" csr/d003.b64
 is 403 "st3.*revoked" "a station revoked in the ledger: 403 at once"
@@ -338,5 +353,19 @@ check "nothing doubled: one certificate per device, issued = certificates" bash 
 check "every DAC of the batch is the ledger's, for its device" bash -c 'for f in o3/*.der; do n=$(basename $f .der); u=$(cat csr/$n.udid); h=$(sha256sum < $f | cut -c1-64); [ "$(sqlite3 state/ledger.sqlite "select sha256 from certificates where udid=\"$u\"")" = "$h" ] || exit 1; done'
 check "every DAC of the batch passes cert lint" bash -c "for f in o3/*.der; do \"$MP\" cert lint --type dac \$f > /dev/null || exit 1; done"
 kill -TERM "$K2_PID"; wait "$K2_PID"; check "the restarted server stops with exit 0" test $? = 0
+
+# the audit trail: every enrollment and every refusal, chained
+expect 0 "audit verify after every scenario above (SIGKILL included)" "$MP" audit verify
+"$MP" audit export --format jsonl > audit.jsonl
+jq -r 'select(.event == "est.enroll") | .detail.dacs // (.detail | fromjson? | .dacs) // empty' audit.jsonl | tr ' ' '\n' | grep . | sort > audit.dacs
+db "select c.station || ':' || c.udid from certificates c join dac_batches b on b.id = c.batch where b.dir = 'est:' order by 1" | sort > ledger.dacs
+check "est.enroll rows name every DAC the server recorded, once ($(wc -l < ledger.dacs) DACs)" bash -c "[ -s ledger.dacs ] && cmp -s audit.dacs ledger.dacs"
+check "one est.enroll row per commit, not per DAC" test "$(grep -c '"est.enroll"' audit.jsonl)" -lt "$(wc -l < ledger.dacs)"
+refused() { jq -r 'select(.event == "est.refuse") | (.detail | if type == "string" then fromjson else . end) | .reason' audit.jsonl | sort | uniq -c; }
+refused > audit.reasons
+for r in client_certificate station rate body csr key not_listed quota issued not_found method; do
+    check "est.refuse rows with reason $r" grep -qE " $r\$" audit.reasons
+done
+check "a refusal row carries its station, status and one-line reason" bash -c "jq -c 'select(.event == \"est.refuse\")' audit.jsonl | grep '\"station\":\"st1\"' | grep -q 'no chip on a trusted list'"
 
 finish

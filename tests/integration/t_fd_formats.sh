@@ -22,7 +22,7 @@ done
 "$MP" factory-data pack --help > pack-help.txt
 "$MP" factory-data build --help > build-help.txt
 check "pack --help lists every format" bash -c "grep -q -- '--format nrf|nrf-json|esp32|esp32-csv|nxp|json|linux|nrf-hex|nxp-hex|nxp-aes128|esp32-secure-cert' pack-help.txt"
-check "build --help lists the build formats (no side outputs)" bash -c "grep -q -- '--format nrf|esp32|nxp|json|linux|esp32-secure-cert ' build-help.txt"
+check "build --help lists the build formats (no side outputs)" bash -c "grep -q -- '--format nrf|esp32|nxp|json|linux|esp32-secure-cert|silabs ' build-help.txt"
 expect_err 2 "not one of nrf|nrf-json" "an unknown format is refused with the table's list" "$MP" factory-data pack --device "$GOLD/dev.json" --format bogus --out x
 
 # -- linux: chip_factory.ini ----------------------------------------------------

@@ -108,13 +108,14 @@ check "every option of a command is in its README section (table, example or tex
 nocommon=$(for o in $common; do [ "$o" = --help ] || grep -qE -- "^C.*\`$o( |\`)" "$T/sections.tsv" || printf '%s ' "$o"; done)
 check "Concepts explains the options commands share${nocommon:+; missing: $nocommon}" test -z "$nocommon"
 
-# No claims of what does not exist: the source files, folders, fuzz targets
+# No claims of what does not exist: the source files and folders (under a
+# top folder of this repository; others name other projects' files), fuzz targets
 # and environment variables the README names, and the make targets of its
 # table.
 if [ -z "${T_README_INNER:-}" ]; then
     nofile=$(grep -oE '`(\.\./shared/|\.ci/|[a-z-]+/)[A-Za-z0-9_./-]*`' "$README" | tr -d '`' | sort -u |
         grep -E '\.(c|h|sh|supp)$|^(core|src|tests|scripts|\.ci|bench|examples|\.\./shared)/' |
-        while read -r p; do [ -e "$here/$p" ] || printf '%s ' "$p"; done)
+        while read -r p; do [ -d "$here/${p%%/*}" ] && [ ! -e "$here/$p" ] && printf '%s ' "$p"; done)
     check "every source file and folder the README names exists${nofile:+; not: $nofile}" test -z "$nofile"
     nofuzz=$(grep -oE '`fuzz_[a-z0-9_]+`' "$README" | tr -d '`' | sort -u | while read -r f; do [ -e "$here/tests/fuzz/$f.c" ] || printf '%s ' "$f"; done)
     check "every fuzz target the README names exists${nofuzz:+; not: $nofuzz}" test -z "$nofuzz"
@@ -186,6 +187,9 @@ check "PKI admin: paa.pem, pai.pem and cd.der" test -s "$W/paa.pem" -a -s "$W/pa
 check "factory engineer: one DAC per chip" test "$(ls "$W"/dacs/*.der 2>/dev/null | wc -l)" = 200
 check "factory engineer: every output extension of the table" bash -c "cd '$W/fd-offchip' &&
     for e in nrf.cbor nrf.json esp32.bin esp32.csv nxp.bin json qr.png; do ls *.\$e > /dev/null || exit 1; done"
+noout=$(awk '/^### Output files/ { on = 1; next } on && /^#/ { on = 0 } on && /^\|/' "$README" | grep -oE '`UDID\.[a-z0-9_.]+`' |
+    tr -d '`' | sort -u | while read -r f; do [ -n "$(find "$W" -name "*.${f#UDID.}" -print -quit)" ] || printf '%s ' "$f"; done)
+check "the examples made a file of every kind the output-file table names${noout:+; none: $noout}" test -z "$noout"
 check "certification engineer: the defective vector was rejected (19)" jq -e '.code == 19 or .verdict != "accepted"' "$W/rejected.json"
 # What the command reference's comments promise.
 check "onboarding encode prints the QR text and manual code its comments show" \

@@ -83,6 +83,44 @@ static void test_csr_checks(void)
     EVP_PKEY_free(k384);
 }
 
+/* The decoder-free reading of the usual CSR shape and OpenSSL's agree on
+ * every single-byte change of a CSR (status, key, CN), and the usual shape
+ * takes the fast way. */
+static void test_csr_fast_matches_openssl(void)
+{
+    uint8_t der[1024], m[1024];
+    char why[200];
+    mp_est_csr a, b;
+    EVP_PKEY *k = key_on("P-256");
+    size_t n = csr_der(k, "3F2A0000AABBCCDD", der, sizeof(der));
+    CU_ASSERT_EQUAL(mp_est_check_csr_fast(der, n, &a, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(mp_est_check_csr_openssl(der, n, &b, why, sizeof(why)), 0);
+    CU_ASSERT(memcmp(&a, &b, sizeof(a)) == 0);
+    int fast = 0, differ = 0;
+    static const uint8_t deltas[] = {0x01, 0x80, 0xff};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t d = 0; d < sizeof(deltas); d++) {
+            memcpy(m, der, n);
+            m[i] ^= deltas[d];
+            int f = mp_est_check_csr_fast(m, n, &a, why, sizeof(why));
+            int o = mp_est_check_csr_openssl(m, n, &b, why, sizeof(why));
+            fast += f >= 0;
+            if (f >= 0 && (f != o || (f == 0 && memcmp(&a, &b, sizeof(a)) != 0))) {
+                differ++;
+                if (differ < 4) fprintf(stderr, "byte %zu ^%02x: fast %d, openssl %d\n", i, deltas[d], f, o);
+            }
+        }
+    }
+    CU_ASSERT_EQUAL(differ, 0);
+    CU_ASSERT(fast > (int)n); /* most changes stay in the shape and are judged the fast way */
+    /* a cut and trailing bytes are not the shape */
+    CU_ASSERT_EQUAL(mp_est_check_csr_fast(der, n - 1, &a, why, sizeof(why)), -1);
+    memcpy(m, der, n);
+    m[n] = 0;
+    CU_ASSERT_EQUAL(mp_est_check_csr_fast(m, n + 1, &a, why, sizeof(why)), -1);
+    EVP_PKEY_free(k);
+}
+
 static X509 *self_signed(const char *cn)
 {
     EVP_PKEY *k = key_on("P-256");
@@ -142,6 +180,7 @@ void register_est(void)
     CU_pSuite s = CU_add_suite("est", NULL, NULL);
     TU_ADD(s, test_b64);
     TU_ADD(s, test_csr_checks);
+    TU_ADD(s, test_csr_fast_matches_openssl);
     TU_ADD(s, test_certs_only);
     TU_ADD(s, test_names_and_codes);
 }

@@ -156,6 +156,47 @@ static void test_station_subquota_and_disable(void)
     done(l);
 }
 
+/* take_quota_stations (serve's group): each station counted and checked as
+ * take_quota_station does, the order's quota once for the total; a refusal
+ * names the station and takes nothing (the caller rolls back). */
+static int take_many(mp_ledger *l, int64_t o, const char *a, uint64_t na, const char *b, uint64_t nb, size_t *failed)
+{
+    const char *names[2] = {a, b};
+    uint64_t n[2] = {na, nb};
+    int rc = mp_ledger_begin(l);
+    if (rc == MP_OK) rc = mp_ledger_take_quota_stations(l, o, names, n, 2, failed);
+    if (rc == MP_OK) rc = mp_ledger_commit(l);
+    mp_ledger_rollback(l);
+    return rc;
+}
+
+static void test_take_quota_stations(void)
+{
+    int64_t o;
+    size_t failed = 9;
+    mp_order cur;
+    mp_ledger *l = setup(1, 10, &o);
+    CU_ASSERT_EQUAL(take_many(l, o, "a", 2, "b", 3, &failed), MP_OK); /* no assignments: any station */
+    CU_ASSERT_EQUAL(failed, 2);
+    CU_ASSERT_EQUAL(mp_ledger_get_order(l, o, &cur), MP_OK);
+    CU_ASSERT_EQUAL(cur.issued, 5);
+    CU_ASSERT_EQUAL(take_many(l, o, "a", 3, "b", 3, &failed), MP_ERR_QUOTA); /* 5 + 6 > 10 */
+    CU_ASSERT_EQUAL(failed, 2);
+    CU_ASSERT_EQUAL(mp_ledger_station_disable(l, "b"), MP_OK);
+    CU_ASSERT_EQUAL(take_many(l, o, "a", 1, "b", 1, &failed), MP_ERR_UNAUTHORIZED);
+    CU_ASSERT_EQUAL(failed, 1);
+    CU_ASSERT_EQUAL(mp_ledger_begin(l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_order_assign(l, o, "a", 3), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_commit(l), MP_OK);
+    CU_ASSERT_EQUAL(take_many(l, o, "a", 1, "c", 1, &failed), MP_ERR_UNAUTHORIZED); /* c not assigned */
+    CU_ASSERT_EQUAL(failed, 1);
+    CU_ASSERT_EQUAL(take_many(l, o, "c", 0, "a", 4, &failed), MP_ERR_UNAUTHORIZED); /* c first: not assigned */
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT_EQUAL(mp_ledger_get_order(l, o, &cur), MP_OK);
+    CU_ASSERT_EQUAL(cur.issued, 5); /* nothing taken by the refusals */
+    done(l);
+}
+
 static void test_audit_chain(void)
 {
     int64_t o, bad = -1;
@@ -202,6 +243,7 @@ void register_stations(void)
     TU_ADD(s, test_reserve_disjoint_and_capped);
     TU_ADD(s, test_lost_lease_records_nothing);
     TU_ADD(s, test_station_subquota_and_disable);
+    TU_ADD(s, test_take_quota_stations);
     TU_ADD(s, test_audit_chain);
     TU_ADD(s, test_locations);
 }
