@@ -15,7 +15,9 @@ q() {
 
 now_ns() { date +%s%N; }
 
-# measure CMD...: run CMD once; sets SECS (wall, from here) and RSS (peak KiB).
+# measure CMD...: run CMD once; sets SECS (wall, from here), RSS (peak KiB) and
+# USR / SYS (CPU seconds of the process and its threads in user space and in the
+# kernel: what binds a row shows in them, next to the load average).
 # Dirty data of earlier steps is written back first (sync, not timed): the syncfs
 # of a measured run would otherwise pay for it (a floor of 20,000 files measured
 # 5k to 20k/s without it, 20.1-20.2k/s with it).
@@ -23,14 +25,15 @@ measure() {
     local t0 t1
     sync
     t0=$(now_ns)
-    if ! /usr/bin/time -f '%M' -o "$W/time.txt" "$@" > "$W/cmd.out" 2> "$W/cmd.err"; then
+    if ! /usr/bin/time -f '%M %U %S' -o "$W/time.txt" "$@" > "$W/cmd.out" 2> "$W/cmd.err"; then
         echo "bench: failed: $*" >&2
         cat "$W/cmd.err" >&2
         exit 1
     fi
     t1=$(now_ns)
     SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
-    RSS=$(tail -n 1 "$W/time.txt")
+    read -r RSS USR SYS < <(tail -n 1 "$W/time.txt")
+    LOAD1=$(cut -d' ' -f1 /proc/loadavg)
 }
 
 # row KEY ORD GROUP LABEL N JOBS ITER RATE SECS RSS BYTES DISK LIMIT_KEY LIMIT_RATE PEER_KEY [FLOOR_KEY FLOOR_RATE]
@@ -40,10 +43,11 @@ row() {
         --argjson rss_kb "${10}" --argjson bytes_dev "${11}" --argjson disk_dev "${12}" \
         --arg limit_key "${13}" --argjson limit_rate "${14}" --arg peer_key "${15}" \
         --arg floor_key "${16:-}" --argjson floor_rate "${17:-0}" \
+        --argjson usr "${USR:-0}" --argjson sys "${SYS:-0}" --argjson load1 "${LOAD1:-0}" \
         '{key: $key, ord: $ord, group: $group, label: $lbl, n: $n, jobs: $jobs, iterations: $iterations,
           rate: $rate, seconds: $seconds, rss_kb: $rss_kb, bytes_dev: $bytes_dev, disk_dev: $disk_dev,
           limit_key: $limit_key, limit_rate: $limit_rate, peer_key: $peer_key,
-          floor_key: $floor_key, floor_rate: $floor_rate}' >> "$ROWS"
+          floor_key: $floor_key, floor_rate: $floor_rate, usr: $usr, sys: $sys, load1: $load1}' >> "$ROWS"
 }
 
 # out_size DIR COUNT: sets BYTES (apparent bytes per device) and DISK (allocated bytes per device).
@@ -114,7 +118,8 @@ import_chips() {
         "$RSS" 0 0 "" 0 ""
 }
 
-# issue chips|gen|bundle JOBS ORDER COUNT ORD OUTDIR: dac issue, paired with the last limit.
+# issue chips|gen|bundle|perdev JOBS ORDER COUNT ORD OUTDIR: dac issue, paired with the last limit.
+# perdev: chip-list keys, --layout per-device (a folder and a file per device).
 # bundle: chip-list keys, every DAC in one JSON Lines file (--bundle OUTDIR/lot.jsonl)
 # instead of one file per device, so what binds is signing, not file creation.
 issue() {
@@ -125,29 +130,39 @@ issue() {
     elif [ "$kind" = bundle ]; then
         label="dac issue --bundle (chip-list keys, one JSON Lines file instead of a file per device)"
         extra=(--bundle "$dir/lot.jsonl")
+    elif [ "$kind" = perdev ]; then
+        label="dac issue --layout per-device (chip-list keys, a folder per device)"
+        extra=(--out-dir "$dir" --layout per-device)
     fi
     measure "$MP" dac issue "${H[@]}" --order "$order" "${extra[@]}" --count "$n" \
         --jobs "$j" --quiet
     out_size "$dir" "$n"
     local fk="" fr=0
-    [ "$kind" = chips ] && fk=$FLOOR_KEY fr=$FLOOR_RATE
+    [ "$kind" = chips ] || [ "$kind" = perdev ] && fk=$FLOOR_KEY fr=$FLOOR_RATE
     row "issue-$kind-j$j-n$n" "$ord" issue "$label" "$n" "$j" 0 "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" \
         "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "$peer" "$fk" "$fr"
 }
 
-# fd FORMAT JOBS ORDER COUNT ITERATIONS ORD OUTDIR [NAME "OPTIONS"]: factory-data build,
-# paired with the last limit. NAME and OPTIONS: a variant's row key and its extra
-# options (word-split), e.g. esp32-enc "--esp32-nvs-encrypt".
+# fd FORMAT JOBS ORDER COUNT ITERATIONS ORD OUTDIR [NAME|bundle ["OPTIONS"]]: factory-data
+# build, paired with the last limit (and floor). NAME and OPTIONS: a variant's row key and its
+# extra options (word-split), e.g. esp32-enc "--esp32-nvs-encrypt". bundle: every device's images
+# in one JSON Lines file (--bundle OUTDIR/fd.jsonl) instead of a file per image; paired with the
+# limit only (no file per device).
 fd() {
-    local f=$1 j=$2 order=$3 n=$4 it=$5 ord=$6 dir=$7 name=${8:-$1} extra=${9:-}
+    local f=$1 j=$2 order=$3 n=$4 it=$5 ord=$6 dir=$7 name=${8:-$1} extra=${9:-} out=(--out-dir "$7") key label fk=$FLOOR_KEY fr=$FLOOR_RATE
+    key="fd-$name-it$it-j$j-n$n" label="factory-data build --format $f${extra:+ $extra}, $it iterations"
+    if [ "$name" = bundle ]; then
+        out=(--bundle "$dir/fd.jsonl") key="fd-bundle-$f-it$it-j$j-n$n" fk="" fr=0
+        label="factory-data build --format $f --bundle, $it iterations (one JSON Lines file instead of a file per device)"
+    fi
     # shellcheck disable=SC2086
     measure "$MP" factory-data build --order "$order" --product "$PRODUCT" --cd "$W/cd.der" --paa "$W/paa.pem" --cd-signer "$W/cd-signer.pem" --format "$f" $extra \
-        --out-dir "$dir" --jobs "$j" --iterations "$it" --quiet
+        "${out[@]}" --jobs "$j" --iterations "$it" --quiet
     grep -q "for $n new device" "$W/cmd.out" || { echo "bench: factory-data built fewer than $n devices:" >&2;
         cat "$W/cmd.out" >&2; exit 1; }
     out_size "$dir" "$n"
-    row "fd-$name-it$it-j$j-n$n" "$ord" fd "factory-data build --format $f${extra:+ $extra}, $it iterations" "$n" "$j" "$it" \
-        "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "" "$FLOOR_KEY" "$FLOOR_RATE"
+    row "$key" "$ord" fd "$label" "$n" "$j" "$it" \
+        "$(rate_of "$n" "$SECS")" "$SECS" "$RSS" "$BYTES" "$DISK" "$LIMIT_KEY" "$LIMIT_RATE" "" "$fk" "$fr"
     trash "$dir"
 }
 
@@ -229,6 +244,7 @@ machine_json() {
 # report ELAPSED LOAD_START LOAD_END: results.json, results.md, the table on stdout.
 report() {
     local cmd="make bench"
+    [ -n "${BENCH_ONLY:-}" ] && cmd="BENCH_ONLY=$BENCH_ONLY BENCH_N=$N BENCH_NS=$NS BENCH_RUNS=$RUNS make bench"
     cp "$ROWS" "$OUTD/rows.jsonl"
     [ "${BENCH_FULL:-0}" = 1 ] && cmd="BENCH_FULL=1 make bench"
     jq -s --argjson machine "$(machine_json)" --argjson elapsed "$1" --arg load_start "$2" --arg load_end "$3" \

@@ -16,8 +16,12 @@
 # default 200), BENCH_OUT (default bench-out), BENCH_ONLY=formats (only the
 # issue-20 formats: esp32-enc, esp32-secure-cert with the commissionable data,
 # silabs, each against the PBKDF2 limit and the floor of its bytes, BENCH_RUNS
-# rounds; BENCH_FMT_N devices each, default BENCH_NS). Writes BENCH_OUT/results.md and
-# BENCH_OUT/results.json and prints the Markdown table.
+# rounds; BENCH_FMT_N devices each, default BENCH_NS), BENCH_ONLY=bundle (only the
+# rows of the outputs a line uses, issue 14: dac issue --jobs 2 with one file per
+# device against its limit and its floor, with --bundle against the same limit, and
+# factory-data build json with a file per device and with --bundle, each against
+# the PBKDF2 limit; BENCH_N, BENCH_NS and BENCH_RUNS apply). Writes
+# BENCH_OUT/results.md and BENCH_OUT/results.json and prints the Markdown table.
 set -euo pipefail
 MP=${MATTER_PKI_BIN:?set MATTER_PKI_BIN}
 BB=${MP_BENCH_BIN:?set MP_BENCH_BIN}
@@ -31,6 +35,8 @@ NPEER=${BENCH_PEER_N:-200}
 FULL=${BENCH_FULL:-0}
 OUTD=${BENCH_OUT:-bench-out}
 BUDGET=${BENCH_BUDGET:-540}
+ONLY=${BENCH_ONLY:-}
+case $ONLY in ""|bundle|formats) ;; *) echo "bench: BENCH_ONLY=$ONLY: only 'bundle' and 'formats' are known" >&2; exit 2 ;; esac
 LIGHT=0
 for t in /usr/bin/time jq openssl; do
     command -v "$t" > /dev/null || { echo "bench: $t is missing (make deps installs it)" >&2; exit 1; }
@@ -71,9 +77,8 @@ q "$MP" pai create "${H[@]}" --paa-cert "$W/paa.pem" --paa-key b-paa --key-label
 q "$MP" cd create-signer "${H[@]}" --key-label b-cd --cn "Bench CD signer" --out "$W/cd-signer.pem"
 q "$MP" cd create "${H[@]}" --signer-cert "$W/cd-signer.pem" --signer-key b-cd --product "$PRODUCT" \
     --authorized-paa "$W/paa.pem" --out "$W/cd.der"
-ONLY=${BENCH_ONLY:-}
+[ "$ONLY" = formats ] || q "$MP" chips simulate --count "$N" --out "$W/chips" --quiet
 if [ -z "$ONLY" ]; then
-    q "$MP" chips simulate --count "$N" --out "$W/chips" --quiet
     q "$MP" chips simulate --count "$NS" --out "$W/chips-small" --quiet
     peer_setup
 fi
@@ -88,7 +93,7 @@ issue_pair() {
     [ "$1" != gen ] && import_chips "$W/chips$([ "$3" = "$N" ] || echo -small)" "$3" $((10 + ($3 != N)))
     ORDER=$(new_order "$3")
     case $1 in
-    chips) limit hsm "$2"; floor hsm-file "$2" ;;
+    chips|perdev) limit hsm "$2"; floor hsm-file "$2" ;;
     bundle) limit hsm "$2" ;;
     *) limit hsm-keygen "$2" ;;
     esac
@@ -104,11 +109,11 @@ fd_pair() { # fd_pair FORMAT JOBS ORDER COUNT ITERATIONS ORD [NAME "OPTIONS"]
 formats_round() { # the issue-20 formats, each on a fresh order of BENCH_FMT_N (default $NS) off-chip devices
     local n=${BENCH_FMT_N:-$NS}
     gen_order "$n"
-    fd_pair esp32 2 "$ORDER" "$n" 1000 57 esp32-enc "--esp32-nvs-encrypt"
+    fd_pair esp32 2 "$ORDER" "$n" 1000 66 esp32-enc "--esp32-nvs-encrypt"
     gen_order "$n"
-    fd_pair esp32 2 "$ORDER" "$n" 1000 58 esp32-sc "--format esp32-secure-cert --esp32-sc-commissionable"
+    fd_pair esp32 2 "$ORDER" "$n" 1000 67 esp32-sc "--format esp32-secure-cert --esp32-sc-commissionable"
     gen_order "$n"
-    fd_pair silabs 2 "$ORDER" "$n" 1000 59 silabs "--include-passcode"
+    fd_pair silabs 2 "$ORDER" "$n" 1000 68 silabs "--include-passcode"
     trash "$W/dacs-gen"
 }
 gen_order() { # gen_order COUNT: a fresh order of COUNT off-chip devices (not measured); sets ORDER
@@ -145,6 +150,8 @@ round() { # round R: every paired row once; the big factory-data rows only in ro
     issue_pair chips 2 "$NS" 30
     fd_pair json 2 "$ORDER" "$NS" 1000 60
     trash "$W/dacs"
+    fd_bundle_pair
+    trash "$W/dacs-gen"
     if [ "$r" = 1 ]; then # factory data at 10,000 iterations on $NS off-chip devices
         heavy gen_order "$NS"
         heavy fd_pair json 2 "$ORDER" "$NS" 10000 55
@@ -153,6 +160,30 @@ round() { # round R: every paired row once; the big factory-data rows only in ro
         trash "$W/dacs-gen"
     fi
     return 0
+}
+
+# factory data, json at 1,000 iterations on $NS off-chip devices (--jobs 2): one file per
+# device against the PBKDF2 limit and its floor, then --bundle against the limit
+fd_bundle_pair() {
+    gen_order "$NS"
+    fd_pair json 2 "$ORDER" "$NS" 1000 57
+    gen_order "$NS"
+    limit pbkdf2 2 1000
+    fd json 2 "$ORDER" "$NS" 1000 58 "$W/fd" bundle
+}
+round_bundle() { # BENCH_ONLY=bundle: the rows of issue 14's outputs, each paired with its limit
+    # one file per device: against the build-and-sign limit and the floor (signing plus
+    # one file per device, both cores signing and one writer thread)
+    issue_pair chips 2 "$N" 21
+    trash "$W/dacs"
+    # --layout per-device: a folder per device (what the layout costs against flat)
+    issue_pair perdev 2 "$N" 25
+    trash "$W/dacs"
+    # --bundle: against the same bare build-and-sign limit, measured right before it
+    issue_pair bundle 2 "${BENCH_BUNDLE_N:-$N}" 24
+    trash "$W/dacs"
+    fd_bundle_pair
+    trash "$W/dacs-gen"
 }
 
 ROUNDS=0
@@ -165,13 +196,12 @@ for r in $(seq 1 "$RUNS"); do
     say "round $r of $RUNS ($(( t - T0 )) s so far)"
     HEAVY=0
     if [ "$ONLY" = formats ]; then fresh_ledger; formats_round; LIGHT=$(( $(date +%s) - t )); ROUNDS=$r; continue; fi
-    round "$r"
-    [ "$r" = 1 ] && heavy formats_round
+    if [ "$ONLY" = bundle ]; then round_bundle; else round "$r"; [ "$r" = 1 ] && heavy formats_round; fi
     LIGHT=$(( $(date +%s) - t - HEAVY ))
     ROUNDS=$r
 done
 
-if [ "$FULL" = 1 ]; then
+if [ "$FULL" = 1 ] && [ -z "$ONLY" ]; then
     say "BENCH_FULL: $NBIG devices ($(( $(date +%s) - T0 )) s so far)"
     q "$MP" chips simulate --count "$NBIG" --out "$W/chips-big" --quiet
     fresh_ledger

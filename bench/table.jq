@@ -10,9 +10,9 @@ def pct: if . == null then "—" else "\(. * 1000 | round / 10)%" end;
 "",
 "Rates are medians; \"vs limit\" is the median of pairwise ratios (each pipeline run against the limit run just before it, same thread count); \"vs peer\" is median over median. A floor is its limit's loop with one writer thread that writes each output as its own file the way the tool does (bench/filering.h; no ledger, no packing): \"floor/limit\" is what one file per device leaves of the limit on this machine, and \"vs floor\" is the pipeline against it.",
 "",
-"| Row | Devices | Jobs | Runs | Rate /s | Limit | vs limit | floor/limit | vs floor | vs peer | Peak RSS MiB | Out B/dev | Disk B/dev |",
-"|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
-(.rows[] | "| \(.label) | \(.n) | \(.jobs) | \(.runs) | \(.rate | num) | \(.limit // "—") | \(.vs_limit | pct) | \(.floor_vs_limit | pct) | \(.vs_floor | pct) | \(.vs_peer | x) | \(.rss_mib) | \(if .group == "limit" or .group == "import" or .group == "floor" then "—" else .bytes_dev end) | \(if .group == "limit" or .group == "import" or .group == "floor" then "—" else .disk_dev end) |"),
+"| Row | Devices | Jobs | Runs | Rate /s | Limit | vs limit | floor/limit | vs floor | vs peer | Peak RSS MiB | Out B/dev | Disk B/dev | Load (1 min) | Binds |",
+"|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+(.rows[] | "| \(.label) | \(.n) | \(.jobs) | \(.runs) | \(.rate | num) | \(.limit // "—") | \(.vs_limit | pct) | \(.floor_vs_limit | pct) | \(.vs_floor | pct) | \(.vs_peer | x) | \(.rss_mib) | \(if .group == "limit" or .group == "import" or .group == "floor" then "—" else .bytes_dev end) | \(if .group == "limit" or .group == "import" or .group == "floor" then "—" else .disk_dev end) | \(.load1 // "—") | \(.binds // "—") |"),
 "",
 "## Scale",
 "",
@@ -26,4 +26,6 @@ def pct: if . == null then "—" else "\(. * 1000 | round / 10)%" end;
 "",
 "| Target | Row | Value | Goal | Ceiling (floor/limit) | Met |",
 "|---|---|---:|---:|---:|---|",
-(.targets[] | "| \(.target) | \(.row) | \(.value) | \(.goal) | \(.ceiling // "—") | \(if .met then "yes" else "**no**" end) |")
+(.targets[] | "| \(.target) | \(.row) | \(.value) | \(.goal) | \(.ceiling // "—") | \(if .met then "yes" else "**no**" end) |"),
+"",
+"\"Binds\": the resource that caps the row, from what the process used (user and kernel CPU seconds over wall time: cores busy, kernel share) and its floor/limit; read it with the load average, since a loaded machine lowers cores busy for every row."

@@ -51,6 +51,19 @@ int mp_out_write(mp_outdir *od, const char *rel, const uint8_t *data, size_t len
 
 /* ---- bundle ------------------------------------------------------------------ */
 
+void mp_bundle_folder(const char *bundle, char *folder, size_t cap)
+{
+    const char *sl = strrchr(bundle, '/');
+    snprintf(folder, cap, "%.*s", sl ? (int)(sl - bundle) : 1, sl ? bundle : ".");
+    if (folder[0] == 0) snprintf(folder, cap, "/");
+}
+
+void mp_bundle_abs(const char *folder_abs, const char *bundle, char *out, size_t cap)
+{
+    const char *sl = strrchr(bundle, '/');
+    snprintf(out, cap, "%s/%s", strcmp(folder_abs, "/") ? folder_abs : "", sl ? sl + 1 : bundle);
+}
+
 /* Cut the file after its last newline (a torn last line of a killed run). */
 static int cut_torn(int fd, const char *path)
 {
@@ -83,17 +96,26 @@ int mp_bundle_open(mp_bundle *b, const char *path, int mode)
     b->fd = -1;
     b->mode = mode;
     snprintf(b->path, sizeof(b->path), "%s", path);
-    b->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    int created = 1;
+    b->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (b->fd < 0 && errno == EEXIST) {
+        created = 0;
+        b->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    }
     if (b->fd < 0) {
-        return mp_err(MP_ERR_IO, "%s: cannot open the bundle: %s", path, strerror(errno));
+        return mp_err(MP_ERR_IO, "%s: cannot open the bundle%s: %s", path, errno == ELOOP ? " (a symbolic link)" : "",
+                      strerror(errno));
     }
     struct stat st;
-    if (fstat(b->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        return mp_err(MP_ERR_IO, "%s: the bundle is not a regular file", path);
+    if (fstat(b->fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        return mp_err(MP_ERR_IO, "%s: the bundle is not a regular file of this user", path);
     }
-    if (fchmod(b->fd, (mode_t)mode) != 0) {
+    /* created: the umask may have cut the mode; existing: narrowed only */
+    mode_t want = created ? (mode_t)mode : (st.st_mode & 07777 & (mode_t)mode);
+    if ((st.st_mode & 07777) != want && fchmod(b->fd, want) != 0) {
         return mp_err(MP_ERR_IO, "%s: cannot set its mode: %s", path, strerror(errno));
     }
+    b->mode = (int)want;
     return cut_torn(b->fd, path);
 }
 
@@ -113,18 +135,56 @@ static int reserve(mp_bundle *b, size_t more)
     return MP_OK;
 }
 
-int mp_bundle_add(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len, const char *extra)
+static size_t b64_len(size_t n)
+{
+    return (n + 2) / 3 * 4 + 1;
+}
+
+static void put_sha(mp_bundle *b, const uint8_t *data, size_t len)
 {
     uint8_t h[32];
-    char hex[65];
-    size_t b64 = (len + 2) / 3 * 4 + 1;
-    int rc = reserve(b, b64 + strlen(udid) + strlen(serial) + strlen(extra) + 128);
+    SHA256(data, len, h);
+    mp_hex(h, 32, b->buf + b->len, 0);
+    b->len += 64;
+}
+
+int mp_bundle_add_blobs(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
+                        const char *extra, const mp_bundle_blob *blobs, size_t nblobs)
+{
+    size_t need = b64_len(len) + strlen(udid) + strlen(serial) + strlen(extra) + 160;
+    for (size_t i = 0; i < nblobs; i++) {
+        need += b64_len(blobs[i].len) + strlen(blobs[i].key) + strlen(blobs[i].name) + 128;
+    }
+    int rc = reserve(b, need);
     if (rc != MP_OK) return rc;
-    SHA256(der, len, h);
-    mp_hex(h, 32, hex, 0);
     b->len += (size_t)sprintf(b->buf + b->len, "{\"udid\":\"%s\",\"serial\":\"%s\",\"dac\":\"", udid, serial);
     b->len += mp_b64_encode(der, len, b->buf + b->len, b->cap - b->len);
-    b->len += (size_t)sprintf(b->buf + b->len, "\",\"sha256\":\"%s\"%s}\n", hex, extra);
+    b->len += (size_t)sprintf(b->buf + b->len, "\",\"sha256\":\"");
+    put_sha(b, der, len);
+    b->len += (size_t)sprintf(b->buf + b->len, "\"%s", extra);
+    if (nblobs > 0) b->len += (size_t)sprintf(b->buf + b->len, ",\"images\":{");
+    for (size_t i = 0; i < nblobs; i++) {
+        const mp_bundle_blob *o = &blobs[i];
+        b->len += (size_t)sprintf(b->buf + b->len, "%s\"%s\":{\"name\":\"%s\",\"sha256\":\"", i ? "," : "", o->key, o->name);
+        put_sha(b, o->data, o->len);
+        b->len += (size_t)sprintf(b->buf + b->len, "\",\"data\":\"");
+        b->len += mp_b64_encode(o->data, o->len, b->buf + b->len, b->cap - b->len);
+        b->len += (size_t)sprintf(b->buf + b->len, "\"}");
+    }
+    b->len += (size_t)sprintf(b->buf + b->len, "%s}\n", nblobs > 0 ? "}" : "");
+    return MP_OK;
+}
+
+int mp_bundle_add(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len, const char *extra)
+{
+    return mp_bundle_add_blobs(b, udid, serial, der, len, extra, NULL, 0);
+}
+
+int mp_bundle_private(mp_bundle *b)
+{
+    if (b->mode == 0600) return MP_OK;
+    if (fchmod(b->fd, 0600) != 0) return mp_err(MP_ERR_IO, "%s: cannot make it private (0600): %s", b->path, strerror(errno));
+    b->mode = 0600;
     return MP_OK;
 }
 
@@ -216,5 +276,112 @@ int mp_bundle_udids(const char *path, char ***udids, size_t *n)
         return rc;
     }
     if (*n > 0) qsort(*udids, *n, sizeof(char *), cmp_str);
+    return MP_OK;
+}
+
+int mp_bundle_line(const char *path, const char *udid, char **out)
+{
+    static const char key[] = "{\"udid\":\"";
+    size_t ul = strlen(udid), cap = 0;
+    char *line = NULL;
+    ssize_t ll;
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (f == NULL) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return e == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot read the bundle: %s", path, strerror(e));
+    }
+    while ((ll = getline(&line, &cap, f)) > 0) {
+        if (line[ll - 1] != '\n') break; /* a torn last line */
+        if (strncmp(line, key, sizeof(key) - 1) == 0 && strncmp(line + sizeof(key) - 1, udid, ul) == 0 &&
+            line[sizeof(key) - 1 + ul] == '"') {
+            line[ll - 1] = 0;
+            *out = line;
+            line = NULL;
+            break;
+        }
+    }
+    if (line != NULL) mp_free_secret(line, cap);
+    fclose(f);
+    return MP_OK;
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+    return strcmp(((const mp_bundle_ent *)a)->udid, ((const mp_bundle_ent *)b)->udid);
+}
+
+void mp_bundle_index_close(mp_bundle_index *ix)
+{
+    for (size_t i = 0; i < ix->n; i++) free(ix->v[i].udid);
+    free(ix->v);
+    if (ix->fd >= 0) close(ix->fd);
+    ix->v = NULL;
+    ix->n = 0;
+    ix->fd = -1;
+}
+
+int mp_bundle_index_open(const char *path, mp_bundle_index *ix)
+{
+    static const char key[] = "{\"udid\":\"";
+    size_t cap = 0, vcap = 0;
+    char *line = NULL;
+    ssize_t ll;
+    off_t off = 0;
+    int rc = MP_OK;
+    memset(ix, 0, sizeof(*ix));
+    ix->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int dup_fd = ix->fd >= 0 ? dup(ix->fd) : -1;
+    FILE *f = dup_fd >= 0 ? fdopen(dup_fd, "r") : NULL;
+    if (f == NULL) {
+        int e = errno;
+        if (dup_fd >= 0) close(dup_fd);
+        if (ix->fd >= 0) close(ix->fd);
+        ix->fd = -1;
+        return e == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot read the bundle: %s", path, strerror(e));
+    }
+    for (size_t lineno = 1; (ll = getline(&line, &cap, f)) > 0; lineno++, off += ll) {
+        if (line[ll - 1] != '\n') break; /* a torn last line */
+        char *q = strncmp(line, key, sizeof(key) - 1) == 0 ? strchr(line + sizeof(key) - 1, '"') : NULL;
+        if (q == NULL) {
+            rc = mp_err(MP_ERR_INVALID, "%s:%zu: not a bundle line (expected {\"udid\":\"...\",...})", path, lineno);
+            break;
+        }
+        if (ix->n == vcap) {
+            vcap = vcap ? 2 * vcap : 4096;
+            mp_bundle_ent *nv = realloc(ix->v, vcap * sizeof(*nv));
+            if (nv == NULL) { rc = mp_err(MP_ERR_GENERAL, "out of memory"); break; }
+            ix->v = nv;
+        }
+        char *u = strndup(line + sizeof(key) - 1, (size_t)(q - line) - (sizeof(key) - 1));
+        if (u == NULL) { rc = mp_err(MP_ERR_GENERAL, "out of memory"); break; }
+        ix->v[ix->n++] = (mp_bundle_ent){.udid = u, .off = off, .len = (size_t)ll};
+    }
+    if (line != NULL) mp_free_secret(line, cap);
+    fclose(f);
+    if (rc != MP_OK) {
+        mp_bundle_index_close(ix);
+        return rc;
+    }
+    if (ix->n > 0) qsort(ix->v, ix->n, sizeof(*ix->v), cmp_ent);
+    return MP_OK;
+}
+
+int mp_bundle_index_line(const mp_bundle_index *ix, const char *udid, char **line)
+{
+    mp_bundle_ent k = {.udid = (char *)udid};
+    const mp_bundle_ent *e = ix->n > 0 ? bsearch(&k, ix->v, ix->n, sizeof(*ix->v), cmp_ent) : NULL;
+    *line = NULL;
+    if (e == NULL) return MP_OK;
+    char *p = malloc(e->len);
+    if (p == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    if (pread(ix->fd, p, e->len, e->off) != (ssize_t)e->len || p[e->len - 1] != '\n') {
+        mp_free_secret(p, e->len);
+        return mp_err(MP_ERR_IO, "a bundle line of %s changed while it was read", udid);
+    }
+    p[e->len - 1] = 0;
+    *line = p;
     return MP_OK;
 }

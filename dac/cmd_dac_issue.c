@@ -37,7 +37,7 @@ static const mp_opt opts[] = {
     {"csr-dir", O_CSR_DIR, OT_DIR, "DIR", "CSR batch: a folder of PKCS#10 requests (PEM or DER), DACs to --out-dir"},
     {"csr-bundle", O_CSR_BUNDLE, OT_FILE, "FILE", "CSR batch: one PEM file of many requests, DACs to --out-dir"},
     {"export-layout", O_EXPORT_LAYOUT, OT_ENUM, "infineon", "also write the folder's DACs as <UDID>_E0E0.pem (Infineon station layout)"},
-    {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make key pairs here (N, or the order's remaining quota), write UDID.key.der (0600) next to each DAC"},
+    {"generate-keys", O_GEN, OT_FLAG, NULL, "off-chip keys: make key pairs here (N, or the order's remaining quota), write UDID.key.der (0600) next to each DAC (--bundle: the key in the device's line, the bundle 0600)"},
     {"layout", O_LAYOUT, OT_STR, "flat|per-device", "files in DIR (default flat: DIR/NAME.der) or one folder per device (DIR/NAME/NAME.der)"},
     {"name-by", O_NAME_BY, OT_STR, "udid|serial", "file names from the UDID (default) or the DAC serial (hex)"},
     {"bundle", O_BUNDLE, OT_STR, "FILE", "all DACs of the run in one JSON Lines file instead of one file per device"},
@@ -72,7 +72,7 @@ static int parse(int argc, char **argv, mp_common *c, issue_args *a)
                 "--order ID [--count N | --udid X ...] (--out-dir DIR | --bundle FILE) [--jobs J]\n"
                 "       matter-pki dac issue --order ID --csr FILE --out FILE\n"
                 "       matter-pki dac issue --order ID --csr-dir DIR | --csr-bundle FILE --out-dir DIR [--jobs J]\n"
-                "       matter-pki dac issue --order ID --generate-keys [--count N] --out-dir DIR",
+                "       matter-pki dac issue --order ID --generate-keys [--count N] (--out-dir DIR | --bundle FILE)",
                 "Issues DACs signed by the order's PAI key in the token, one per authorized\n"
                 "device that has none yet, within the order's quota, each recorded in the\n"
                 "ledger. Without --count/--udid: every authorized device, up to the quota.\n"
@@ -126,8 +126,8 @@ static int check_mode(const issue_args *a)
     if ((a->out_dir == NULL) == (a->bundle == NULL)) {
         return mp_err(MP_ERR_USAGE, "dac issue: one of --out-dir DIR or --bundle FILE is required");
     }
-    if (a->bundle != NULL && (a->layout || a->name_by || a->generate || a->export_layout || a->csr_dir || a->csr_bundle)) {
-        return mp_err(MP_ERR_USAGE, "dac issue --bundle takes no --layout, --name-by, --generate-keys, --export-layout,"
+    if (a->bundle != NULL && (a->layout || a->name_by || a->export_layout || a->csr_dir || a->csr_bundle)) {
+        return mp_err(MP_ERR_USAGE, "dac issue --bundle takes no --layout, --name-by, --export-layout,"
                       " --csr-dir or --csr-bundle (one file holds every DAC)");
     }
     if ((a->csr_dir || a->csr_bundle) && ((a->csr_dir && a->csr_bundle) || a->count || a->n_udids || a->generate ||
@@ -373,9 +373,7 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
     /* --bundle FILE: the run's folder (lock, staging) is FILE's folder */
     char folder[4096];
     if (a->bundle != NULL) {
-        const char *sl = strrchr(a->bundle, '/');
-        snprintf(folder, sizeof(folder), "%.*s", sl ? (int)(sl - a->bundle) : 1, sl ? a->bundle : ".");
-        if (folder[0] == 0) snprintf(folder, sizeof(folder), "/");
+        mp_bundle_folder(a->bundle, folder, sizeof(folder));
     } else {
         snprintf(folder, sizeof(folder), "%s", a->out_dir);
     }
@@ -392,8 +390,7 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
     is->out_dir = is->out_abs;
     char bundle_abs[4200];
     if (a->bundle != NULL) {
-        const char *sl = strrchr(a->bundle, '/');
-        snprintf(bundle_abs, sizeof(bundle_abs), "%s/%s", strcmp(is->out_abs, "/") ? is->out_abs : "", sl ? sl + 1 : a->bundle);
+        mp_bundle_abs(is->out_abs, a->bundle, bundle_abs, sizeof(bundle_abs));
         is->bundle = bundle_abs;
     }
     if ((a->layout && (rc = mp_layout_parse(a->layout, &is->layout)) != MP_OK) ||

@@ -154,10 +154,12 @@ static int gen_key(EVP_PKEY_CTX *kg, item *it)
 
 /* The off-chip key, as UDID.key.der in the staging folder before its DAC is
  * committed (the ledger never holds private keys: the file must be on disk
- * first); the writer moves it beside the DAC after the commit. A key whose
- * DAC never committed stays in the staging folder, where the next run's
- * recovery removes it. The key leaves memory here. */
-static int write_key(mp_outdir *od, item *it)
+ * first); the writer moves it beside the DAC after the commit (--bundle: it
+ * puts the key in the device's line and removes the staged file once the
+ * line is synced). A key whose DAC never committed stays in the staging
+ * folder, where the next run's recovery removes it. The key leaves memory
+ * here, or (keep: --bundle) when the writer has put it in the line. */
+static int write_key(mp_outdir *od, item *it, int keep)
 {
     uint8_t der[121];
     char name[MP_UDID_MAX + 24];
@@ -165,7 +167,7 @@ static int write_key(mp_outdir *od, item *it)
     snprintf(name, sizeof(name), "%s.key.der", it->dev.udid);
     int rc = mp_outdir_write(od, name, der, n, 0600);
     mp_wipe(der, sizeof(der));
-    mp_wipe(it->scalar, sizeof(it->scalar));
+    if (!keep) mp_wipe(it->scalar, sizeof(it->scalar));
     return rc;
 }
 
@@ -181,7 +183,7 @@ static void work(void *ctx, void *state, size_t i)
         return;
     }
     if ((it->rc = mp_issue_sign(is, &w->sign, it->dev.udid, it->dev.point, it->serial, it->der, &it->len)) != MP_OK ||
-        (is->generate_keys && (it->rc = write_key(c->od, it)) != MP_OK)) {
+        (is->generate_keys && (it->rc = write_key(c->od, it, is->bundle != NULL)) != MP_OK)) {
         snprintf(it->msg, sizeof(it->msg), "%s: %s", it->dev.udid, mp_err_msg());
     }
 }
@@ -433,6 +435,33 @@ static int move_key(writer *w, const char *udid, const char *rel)
     return MP_OK;
 }
 
+/* A committed device's line of the bundle; with --generate-keys it holds the
+ * private key (PKCS#8), which leaves memory here. */
+static int bundle_line(writer *w, item *it, const char *serial)
+{
+    char key[MP_KEY_MEMBER_MAX] = "";
+    int rc = MP_OK;
+    if (w->is->generate_keys) {
+        rc = mp_issue_key_member(it->scalar, it->dev.point, key, sizeof(key));
+        mp_wipe(it->scalar, sizeof(it->scalar));
+    }
+    if (rc == MP_OK) rc = mp_bundle_add(w->bundle, it->dev.udid, serial, it->der, it->len, key);
+    mp_wipe(key, sizeof(key));
+    return rc;
+}
+
+/* --generate-keys --bundle: the chunk's lines (with the keys) are synced, so
+ * the staged key files go; one a later unlink misses is removed by the next
+ * run's sweep, which finds its device's line in the bundle. */
+static void unstage_keys(writer *w, chunk *c)
+{
+    char name[MP_UDID_MAX + 16];
+    for (size_t i = 0; w->is->generate_keys && i < c->n; i++) {
+        snprintf(name, sizeof(name), "%s.key.der", c->items[i].dev.udid);
+        unlinkat(w->stage->fd, name, 0);
+    }
+}
+
 /* Writer thread: a committed chunk's files (or bundle lines), then one
  * sync; the main thread marks them written afterwards. */
 static int write_files(writer *w, chunk *c)
@@ -441,11 +470,11 @@ static int write_files(writer *w, chunk *c)
     char rel[300], serial[41];
     int rc = MP_OK;
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
-        const item *it = &c->items[i];
+        item *it = &c->items[i];
         mp_serial_hex(it->serial, serial);
         const char *name = out_name(is, it->dev.udid, serial);
         if (w->bundle != NULL) {
-            rc = mp_bundle_add(w->bundle, it->dev.udid, serial, it->der, it->len, "");
+            rc = bundle_line(w, it, serial);
             continue;
         }
         if (is->generate_keys && ((rc = mp_out_relpath(is->layout, name, ".key.der", rel, sizeof(rel))) != MP_OK ||
@@ -457,7 +486,8 @@ static int write_files(writer *w, chunk *c)
         }
     }
     if (w->bundle != NULL) {
-        return rc == MP_OK ? mp_bundle_flush(w->bundle) : rc;
+        if (rc == MP_OK && (rc = mp_bundle_flush(w->bundle)) == MP_OK) unstage_keys(w, c);
+        return rc;
     }
     return rc == MP_OK ? mp_outdir_sync(w->od) : rc;
 }
@@ -700,7 +730,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
         }
     }
     if ((rc = mp_outdir_open(&od, is->out_dir)) != MP_OK || (rc = mp_issue_staging_open(is->out_dir, &stage)) != MP_OK ||
-        (is->bundle != NULL && (rc = mp_bundle_open(&bundle, is->bundle, 0644)) != MP_OK) ||
+        (is->bundle != NULL && (rc = mp_bundle_open(&bundle, is->bundle, is->generate_keys ? 0600 : 0644)) != MP_OK) ||
         (rc = init_workers(is, ws)) != MP_OK) {
         goto end;
     }

@@ -53,7 +53,7 @@ typedef struct mp_issue {
     const char *bundle;  /* --bundle: absolute path of the JSON Lines file (out_dir is its folder) */
     mp_dac_run run;      /* the remembered run this one counts against (id 0: none) */
     /* results */
-    uint64_t issued, recovered_files, removed_files, removed_tmp, moved_keys;
+    uint64_t issued, recovered_files, removed_files, removed_tmp, moved_keys, bundled_keys;
 } mp_issue;
 
 /* The private folder of a run's uncommitted files in its output folder:
@@ -104,6 +104,19 @@ int mp_issue_csr_batch(mp_issue *is, const char *dir, const char *bundle, FILE *
 /* issue_files.c: off-chip key encoding and serial text. */
 /* SEC1 ECPrivateKey DER of a P-256 key (for off-chip keys). */
 size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 121]);
+
+/* Off-chip keys in a bundle (dac issue --generate-keys --bundle): the key
+ * leaves the process only here. PKCS#8 PrivateKeyInfo DER of a P-256 key
+ * (as `openssl pkcs8 -topk8 -nocrypt` writes it), and the bundle member
+ * ,"key":"<base64 of it>" (out wiped on failure; the caller wipes it after
+ * use). The staged key of a device (DIR/.matter-pki.staging/UDID.key.der,
+ * written before its DAC committed): *found 0 when there is none. Kept
+ * together so a secret-handling module can take them over. */
+size_t mp_pkcs8_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 138]);
+int mp_issue_key_member(const uint8_t scalar[static 32], const uint8_t point[static 65], char *out, size_t cap) MP_MUST_CHECK;
+int mp_issue_staged_key(const char *dir, const char *udid, uint8_t scalar[static 32], uint8_t point[static 65],
+                        int *found) MP_MUST_CHECK;
+#define MP_KEY_MEMBER_MAX 200
 
 /* Serial as uppercase hex of the integer value (even length). */
 void mp_serial_hex(const uint8_t serial[static 16], char out[41]);

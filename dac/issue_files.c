@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "b64.h"
 #include "dac/issue.h"
 #include "util.h"
 
@@ -38,6 +39,65 @@ size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 6
     o += sizeof(mid);
     memcpy(out + o, point, 65);
     return o + 65;
+}
+
+size_t mp_pkcs8_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 138])
+{
+    /* PrivateKeyInfo { 0, { id-ecPublicKey, prime256v1 }, OCTET STRING { ECPrivateKey { 1, d, [1] Q } } }
+     * as OpenSSL writes it: the curve in the algorithm, not repeated in the key */
+    static const uint8_t head[] = {0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE,
+                                   0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0x04,
+                                   0x6D, 0x30, 0x6B, 0x02, 0x01, 0x01, 0x04, 0x20};
+    static const uint8_t mid[] = {0xA1, 0x44, 0x03, 0x42, 0x00};
+    size_t o = 0;
+    memcpy(out + o, head, sizeof(head));
+    o += sizeof(head);
+    memcpy(out + o, scalar, 32);
+    o += 32;
+    memcpy(out + o, mid, sizeof(mid));
+    o += sizeof(mid);
+    memcpy(out + o, point, 65);
+    return o + 65;
+}
+
+int mp_issue_key_member(const uint8_t scalar[static 32], const uint8_t point[static 65], char *out, size_t cap)
+{
+    uint8_t der[138];
+    size_t n = mp_pkcs8_der(scalar, point, der);
+    int k = snprintf(out, cap, ",\"key\":\"");
+    size_t b = k > 0 && (size_t)k < cap ? mp_b64_encode(der, n, out + k, cap - (size_t)k) : 0;
+    mp_wipe(der, sizeof(der));
+    if (b == 0 || (size_t)k + b + 2 > cap) {
+        mp_wipe(out, cap);
+        return mp_err(MP_ERR_GENERAL, "the key member does not fit");
+    }
+    memcpy(out + k + b, "\"", 2);
+    return MP_OK;
+}
+
+int mp_issue_staged_key(const char *dir, const char *udid, uint8_t scalar[static 32], uint8_t point[static 65], int *found)
+{
+    static const uint8_t head[] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
+    char path[4400];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct stat st;
+    *found = 0;
+    snprintf(path, sizeof(path), "%s/" MP_STAGING "/%s.key.der", dir, udid);
+    if (lstat(path, &st) != 0) {
+        return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    int rc = mp_read_file(path, 4096, &buf, &len);
+    if (rc != MP_OK) return rc;
+    if (len != 121 || memcmp(buf, head, sizeof(head)) != 0 || buf[56] != 0x04) {
+        rc = mp_err(MP_ERR_INVALID, "%s: not a P-256 SEC1 private key of matter-pki", path);
+    } else {
+        memcpy(scalar, buf + 7, 32);
+        memcpy(point, buf + 56, 65);
+        *found = 1;
+    }
+    mp_free_secret(buf, len);
+    return rc;
 }
 
 int mp_issue_staging_open(const char *dir, mp_outdir *stage)
@@ -173,15 +233,29 @@ static int rewrite_line(recover_ctx *r, const mp_cert_rec *c, size_t bundle_len)
         return MP_OK;
     }
     int rc;
-    if (r->bundle.fd < 0 && ((rc = mp_bundle_open(&r->bundle, is->bundle, 0644)) != MP_OK ||
+    if (r->bundle.fd < 0 && ((rc = mp_bundle_open(&r->bundle, is->bundle, is->generate_keys ? 0600 : 0644)) != MP_OK ||
                              (rc = mp_bundle_udids(is->bundle, &r->have, &r->nhave)) != MP_OK)) {
         return rc;
     }
-    if (!mp_bundle_has(r->have, r->nhave, c->udid)) {
-        if ((rc = mp_bundle_add(&r->bundle, c->udid, c->serial, c->der, c->der_len, "")) != MP_OK) return rc;
-        r->n++;
-        is->recovered_files++;
+    if (mp_bundle_has(r->have, r->nhave, c->udid)) {
+        return MP_OK;
     }
+    /* an off-chip device: its key waits in the staging folder (synced
+     * before its DAC committed) and goes into the line; the sweep after the
+     * flush removes the staged file */
+    uint8_t scalar[32], point[65];
+    char key[MP_KEY_MEMBER_MAX] = "";
+    int found = 0;
+    rc = mp_issue_staged_key(is->out_dir, c->udid, scalar, point, &found);
+    if (rc == MP_OK && found && (rc = mp_bundle_private(&r->bundle)) == MP_OK) {
+        rc = mp_issue_key_member(scalar, point, key, sizeof(key));
+    }
+    mp_wipe(scalar, sizeof(scalar));
+    if (rc == MP_OK) rc = mp_bundle_add(&r->bundle, c->udid, c->serial, c->der, c->der_len, key);
+    mp_wipe(key, sizeof(key));
+    if (rc != MP_OK) return rc;
+    r->n++;
+    is->recovered_files++;
     return MP_OK;
 }
 
@@ -231,12 +305,28 @@ static int rewrite_one(void *ctx, const mp_cert_rec *c)
     return MP_OK;
 }
 
+/* Is cert (BUNDLE#UDID) this run's bundle, and does the bundle hold the
+ * device's line? (The list is read once, at the first question.) */
+static int in_bundle(mp_issue *is, const char *cert, const char *udid, char ***have, size_t *nhave, int *found)
+{
+    size_t bl = is->bundle ? strlen(is->bundle) : 0;
+    *found = 0;
+    if (bl == 0 || strncmp(cert, is->bundle, bl) != 0 || cert[bl] != '#') {
+        return MP_OK; /* another bundle: its own run finishes it */
+    }
+    int rc = *have == NULL ? mp_bundle_udids(is->bundle, have, nhave) : MP_OK;
+    *found = rc == MP_OK && mp_bundle_has(*have, *nhave, udid);
+    return rc;
+}
+
 /* This run's staging folder after the rows are finished: a key whose device
  * has a committed DAC goes to its place (a kill between the commit and the
  * move), every other entry (keys of chunks that never committed, temporary
  * names) is removed. Nothing outside the staging folder is ever removed. */
 static int sweep_staging(mp_issue *is)
 {
+    char **have = NULL;
+    size_t nhave = 0;
     char path[4200];
     snprintf(path, sizeof(path), "%s/" MP_STAGING, is->out_dir);
     DIR *d = opendir(path);
@@ -254,18 +344,24 @@ static int sweep_staging(mp_issue *is)
         if (len > 8 && len - 8 <= MP_UDID_MAX && strcmp(n + len - 8, ".key.der") == 0) {
             snprintf(udid, sizeof(udid), "%.*s", (int)(len - 8), n);
             if ((rc = mp_ledger_cert_path(is->ledger, udid, cert, sizeof(cert), NULL, &found)) != MP_OK) break;
-            if (found) {
+            if (found && strchr(cert, '#') != NULL) {
+                /* a line of a bundle: its key is in the line once the line is there */
+                if ((rc = in_bundle(is, cert, udid, &have, &nhave, &found)) != MP_OK) break;
+                if (!found) continue; /* its run (this bundle's or another's) appends the line first */
+            } else if (found) {
                 rc = place_key(is, is->out_dir, udid, cert);
                 continue;
             }
         }
         snprintf(file, sizeof(file), "%s/%s", path, n);
         if (unlink(file) == 0) {
-            if (len > 8 && strcmp(n + len - 8, ".key.der") == 0) is->removed_files++;
+            if (found) is->bundled_keys++;
+            else if (len > 8 && strcmp(n + len - 8, ".key.der") == 0) is->removed_files++;
             else is->removed_tmp++;
         }
     }
     closedir(d);
+    mp_bundle_udids_free(have, nhave);
     return rc;
 }
 
@@ -281,9 +377,13 @@ static void summary(const mp_issue *is)
         o += (size_t)snprintf(parts + o, sizeof(parts) - o, "; put %llu staged key file(s) in place", (unsigned long long)is->moved_keys);
     }
     if (is->removed_files + is->removed_tmp > 0 && o < sizeof(parts)) {
-        snprintf(parts + o, sizeof(parts) - o, "; removed %llu key file(s) of devices whose DAC never committed and %llu temporary"
+        o += (size_t)snprintf(parts + o, sizeof(parts) - o, "; removed %llu key file(s) of devices whose DAC never committed and %llu temporary"
                  " file(s), all from %s/" MP_STAGING " (nothing else in the folder is touched)",
                  (unsigned long long)is->removed_files, (unsigned long long)is->removed_tmp, is->out_dir);
+    }
+    if (is->bundled_keys > 0 && o < sizeof(parts)) {
+        snprintf(parts + o, sizeof(parts) - o, "; removed %llu staged key file(s) whose key is in the bundle's line",
+                 (unsigned long long)is->bundled_keys);
     }
     if (parts[0]) {
         fprintf(stderr, "matter-pki dac issue: finished what an interrupted run left%s\n", parts);

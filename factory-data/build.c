@@ -2,6 +2,7 @@
 #include "factory-data/build.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +14,12 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 
+#include "b64.h"
 #include "factory-data/csv.h"
 #include "factory-data/onboarding.h"
 #include "factory-data/spake2p.h"
 #include "jw.h"
+#include "outsink.h"
 #include "util.h"
 #include "workers.h"
 
@@ -65,17 +68,107 @@ static void key_path(const mp_issued *d, char *out, size_t cap)
     snprintf(out, cap, "%.*s.key.der", (int)n, d->path);
 }
 
-/* The key from an image of this device already in the output folder (a
- * rebuild after the loose key file was packed and removed). */
-static int key_from_image(const mp_fd_build *b, const mp_issued *d, uint8_t scalar[32])
+/* Bundles read during a run: this run's own (images of devices built
+ * before, for a rebuild's key) and `dac issue --generate-keys --bundle`
+ * files (off-chip keys). Each is indexed once, at its first look-up, so a
+ * look-up is one pread whatever the lot's size; workers share the indexes. */
+#define FD_BUNDLES 8
+typedef struct fd_bundles {
+    pthread_mutex_t mu;
+    int n;
+    struct {
+        char path[4096];
+        mp_bundle_index ix;
+    } v[FD_BUNDLES];
+} fd_bundles;
+
+static int bundle_line_of(const mp_fd_build *b, const char *path, const char *udid, char **line)
 {
-    char path[4300];
+    fd_bundles *c = b->bundles;
+    if (c == NULL) return mp_bundle_line(path, udid, line);
+    int rc = MP_OK, slot = -1;
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->n && slot < 0; i++) {
+        if (strcmp(c->v[i].path, path) == 0) slot = i;
+    }
+    if (slot < 0 && c->n < FD_BUNDLES) {
+        snprintf(c->v[c->n].path, sizeof(c->v[c->n].path), "%s", path);
+        if ((rc = mp_bundle_index_open(path, &c->v[c->n].ix)) == MP_OK) slot = c->n++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc != MP_OK) return rc;
+    return slot < 0 ? mp_bundle_line(path, udid, line) : mp_bundle_index_line(&c->v[slot].ix, udid, line);
+}
+
+static void bundles_free(fd_bundles *c)
+{
+    if (c == NULL) return;
+    for (int i = 0; i < c->n; i++) mp_bundle_index_close(&c->v[i].ix);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* A device's output name: its UDID, or (--name-by serial) its serial number. */
+static const char *out_name(const mp_fd_build *b, const char *udid, const char *serial)
+{
+    return b->name_by == MP_NAME_BY_SERIAL ? serial : udid;
+}
+
+/* Its file of extension ext ("nrf.cbor", "qr.png") relative to the folder:
+ * NAME.ext (flat) or NAME/NAME.ext (per device). */
+static int out_rel(const mp_fd_build *b, const char *udid, const char *serial, const char *ext, char *out, size_t cap)
+{
+    char suffix[48];
+    snprintf(suffix, sizeof(suffix), ".%s", ext);
+    return mp_out_relpath(b->layout, out_name(b, udid, serial), suffix, out, cap);
+}
+
+/* This device's image in format f as this run's layout keeps it: its file,
+ * or the "images" member of its bundle line. *buf NULL when there is none. */
+static void image_of(const mp_fd_build *b, const char *udid, const char *serial, const mp_fd_format_desc *f, uint8_t **buf,
+                     size_t *len)
+{
+    char rel[600], path[4800];
+    *buf = NULL;
+    *len = 0;
+    if (b->bundle == NULL) {
+        if (out_rel(b, udid, serial, f->ext, rel, sizeof(rel)) != MP_OK) return;
+        snprintf(path, sizeof(path), "%s/%s", b->out_dir, rel);
+        if (access(path, R_OK) != 0 || mp_read_file(path, 1 << 20, buf, len) != MP_OK) *buf = NULL;
+        mp_err_clear();
+        return;
+    }
+    char *line = NULL;
+    if (bundle_line_of(b, b->bundle, udid, &line) != MP_OK || line == NULL) {
+        mp_err_clear();
+        return;
+    }
+    json_t *o = json_loads(line, 0, NULL);
+    const char *d = json_string_value(json_object_get(json_object_get(json_object_get(o, "images"), f->name), "data"));
+    size_t dl = d ? strlen(d) : 0;
+    uint8_t *out = dl ? malloc(dl) : NULL;
+    long n = out ? mp_b64_decode(d, dl, out, dl) : -1;
+    if (n > 0) {
+        *buf = out;
+        *len = (size_t)n;
+    } else {
+        free(out);
+    }
+    if (d != NULL) mp_wipe((void *)d, dl);
+    json_decref(o);
+    mp_free_secret(line, strlen(line));
+}
+
+/* The key from an image of this device already in the output folder or
+ * bundle (a rebuild after the loose key file was packed and removed). */
+static int key_from_image(const mp_fd_build *b, const mp_issued *d, const char *serial, uint8_t scalar[32])
+{
     for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0; f++) { /* any format may hold it */
         uint8_t *buf = NULL;
         size_t len = 0;
         mp_fd_device *dev = calloc(1, sizeof(*dev));
-        snprintf(path, sizeof(path), "%s/%s.%s", b->out_dir, d->udid, f->ext);
-        int ok = dev != NULL && access(path, R_OK) == 0 && mp_read_file(path, 1 << 20, &buf, &len) == MP_OK &&
+        image_of(b, d->udid, serial, f, &buf, &len);
+        int ok = dev != NULL && buf != NULL &&
                  mp_fd_unpack_with(f->id, buf, len, &b->opts, dev) == MP_OK && dev->has_dac_key &&
                  dev->dac_len == d->der_len && memcmp(dev->dac_der, d->der, d->der_len) == 0;
         if (ok) {
@@ -89,17 +182,46 @@ static int key_from_image(const mp_fd_build *b, const mp_issued *d, uint8_t scal
     return MP_ERR_IO;
 }
 
-/* The off-chip key written by `dac issue --generate-keys` (SEC1 DER). */
-static int read_key(const mp_fd_build *b, const mp_issued *d, uint8_t scalar[32])
+/* The off-chip key in the line of a `dac issue --generate-keys --bundle`
+ * (the DAC's recorded path is BUNDLE#UDID): "key", base64 PKCS#8 DER. */
+static int key_from_dac_bundle(const mp_fd_build *b, const mp_issued *d, uint8_t scalar[32])
+{
+    char bundle[4096];
+    const char *hash = strrchr(d->path, '#');
+    char *line = NULL;
+    snprintf(bundle, sizeof(bundle), "%.*s", (int)(hash - d->path), d->path);
+    int rc = bundle_line_of(b, bundle, d->udid, &line);
+    if (rc != MP_OK) return rc;
+    json_t *o = line ? json_loads(line, 0, NULL) : NULL;
+    const char *k = json_string_value(json_object_get(o, "key"));
+    uint8_t der[160];
+    long n = k ? mp_b64_decode(k, strlen(k), der, sizeof(der)) : -1;
+    rc = n == 138 && der[36 - 2] == 0x04 && der[36 - 1] == 0x20
+             ? (memcpy(scalar, der + 36, 32), MP_OK)
+             : mp_err(MP_ERR_IO, "its DAC private key is not in its line of %s (a bundle of dac issue --generate-keys holds it)", bundle);
+    mp_wipe(der, sizeof(der));
+    if (k != NULL) mp_wipe((void *)k, strlen(k));
+    json_decref(o);
+    if (line != NULL) mp_free_secret(line, strlen(line));
+    return rc;
+}
+
+/* The off-chip key written by `dac issue --generate-keys` (SEC1 DER), or
+ * in its bundle line. */
+static int read_key(const mp_fd_build *b, const mp_issued *d, const char *serial, uint8_t scalar[32])
 {
     static const uint8_t head[] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
     char path[1100];
     uint8_t *buf = NULL;
     size_t len = 0;
+    if (strchr(d->path, '#') != NULL && key_from_dac_bundle(b, d, scalar) == MP_OK) {
+        return MP_OK;
+    }
+    mp_err_clear();
     key_path(d, path, sizeof(path));
     int rc = mp_read_file(path, 4096, &buf, &len);
     if (rc != MP_OK) {
-        if (key_from_image(b, d, scalar) == MP_OK) {
+        if (key_from_image(b, d, serial, scalar) == MP_OK) {
             return MP_OK;
         }
         return mp_err(MP_ERR_IO, "its DAC private key %s is missing and no image of it in the output folder holds the key", path);
@@ -198,7 +320,7 @@ static int fill_device(const mp_fd_build *b, fd_item *it)
         d->key_efuse_block = (uint8_t)(b->opts.esp_ecdsa_key_id + 4);
     }
     if (it->dev.key_origin == MP_KEY_OFFCHIP && b->needs_key) { /* chip devices: key formats not in fmask */
-        int rc = read_key(b, &it->dev, d->dac_key);
+        int rc = read_key(b, &it->dev, r->serial, d->dac_key);
         if (rc != MP_OK) return rc;
         d->has_dac_key = 1;
     }
@@ -247,17 +369,49 @@ fail:
 
 /* ---- main thread ----------------------------------------------------------- */
 
-static int files_exist(const mp_fd_build *b, const char *udid, unsigned fmask)
+static int files_exist(const mp_fd_build *b, const char *udid, const char *serial, unsigned fmask)
 {
-    char path[4300];
+    char rel[600], path[4800];
     struct stat st;
+    if (b->bundle != NULL) {
+        return mp_bundle_has(b->have, b->nhave, udid);
+    }
     for (int f = 0; f < b->nformats; f++) {
         if (!(fmask & (1u << f))) continue;
-        snprintf(path, sizeof(path), "%s/%s.%s", b->out_dir, udid, mp_fd_format_ext(b->formats[f]));
+        if (out_rel(b, udid, serial, mp_fd_format_ext(b->formats[f]), rel, sizeof(rel)) != MP_OK) return 0;
+        snprintf(path, sizeof(path), "%s/%s", b->out_dir, rel);
         if (stat(path, &st) != 0) return 0;
     }
-    snprintf(path, sizeof(path), "%s/%s.qr.%s", b->out_dir, udid, b->qr_images == MP_QR_PNG ? "png" : "svg");
-    return !b->qr_images || stat(path, &st) == 0;
+    if (!b->qr_images) return 1;
+    if (out_rel(b, udid, serial, b->qr_images == MP_QR_PNG ? "qr.png" : "qr.svg", rel, sizeof(rel)) != MP_OK) return 0;
+    snprintf(path, sizeof(path), "%s/%s", b->out_dir, rel);
+    return stat(path, &st) == 0;
+}
+
+/* --bundle: a device's line holds an image of every format this run builds
+ * for it (and its label image). A line cannot be amended (one line a
+ * device), so a bundle made with other --format / --qr-images options is
+ * refused for this build before the device is touched. */
+static int bundle_line_covers(const mp_fd_build *b, const char *udid, unsigned fmask)
+{
+    char *line = NULL, pat[64];
+    int rc = bundle_line_of(b, b->bundle, udid, &line);
+    if (rc != MP_OK || line == NULL) return rc;
+    const char *missing = NULL;
+    for (int f = 0; missing == NULL && f < b->nformats; f++) {
+        if (!(fmask & (1u << f))) continue;
+        snprintf(pat, sizeof(pat), "\"%s\":{\"name\":\"", mp_fd_format_name(b->formats[f]));
+        if (strstr(line, pat) == NULL) missing = mp_fd_format_name(b->formats[f]);
+    }
+    if (missing == NULL && b->qr_images) {
+        missing = b->qr_images == MP_QR_PNG ? "qr-png" : "qr-svg";
+        snprintf(pat, sizeof(pat), "\"%s\":{\"name\":\"", missing);
+        if (strstr(line, pat) != NULL) missing = NULL;
+    }
+    mp_free_secret(line, strlen(line));
+    return missing == NULL ? MP_OK
+           : mp_err(MP_ERR_MISMATCH, "device %s: its line in %s has no %s image (that bundle was built with other --format or --qr-images options, and a line is never rewritten); give this build a new --bundle file",
+                    udid, b->bundle, missing);
 }
 
 /* The formats a device gets: all, less those that hold the DAC key when the
@@ -334,7 +488,11 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
                 continue;
             }
             c->n++;
-            if (it->rec.written && files_exist(b, it->dev.udid, fmask)) {
+            if (b->bundle != NULL && mp_bundle_has(b->have, b->nhave, it->dev.udid) &&
+                (rc = bundle_line_covers(b, it->dev.udid, fmask)) != MP_OK) {
+                break;
+            }
+            if (it->rec.written && files_exist(b, it->dev.udid, it->rec.serial, fmask)) {
                 it->state = ST_SKIP;
             } else {
                 it->state = ST_REBUILD;
@@ -422,11 +580,19 @@ static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char 
         mp_jw_key_cstr(&m, "udid", it->dev.udid);
         mp_jw_key_cstr(&m, "serial", it->rec.serial);
         mp_jw_key_cstr(&m, "dac_serial", it->dev.serial);
-        mp_jw_key_obj(&m, "files");
+        if (b->bundle != NULL) {
+            const char *sl = strrchr(b->bundle, '/');
+            mp_jw_key_cstr(&m, "bundle", sl ? sl + 1 : b->bundle);
+        }
+        mp_jw_key_obj(&m, "files"); /* relative to the folder (with --bundle: the images' names in its line) */
         for (int f = 0; f < b->nformats; f++) {
-            char name[MP_UDID_MAX + 24];
+            char name[600];
             if (!(it->fmask & (1u << f))) continue;
-            snprintf(name, sizeof(name), "%s.%s", it->dev.udid, mp_fd_format_ext(b->formats[f]));
+            if (b->bundle != NULL) {
+                snprintf(name, sizeof(name), "%s.%s", out_name(b, it->dev.udid, it->rec.serial), mp_fd_format_ext(b->formats[f]));
+            } else if (out_rel(b, it->dev.udid, it->rec.serial, mp_fd_format_ext(b->formats[f]), name, sizeof(name)) != MP_OK) {
+                name[0] = 0;
+            }
             mp_jw_key_cstr(&m, mp_fd_format_name(b->formats[f]), name);
         }
         mp_jw_close(&m);
@@ -453,26 +619,93 @@ static int list_lines(const mp_fd_build *b, const fd_chunk *c, char **onb, char 
     return MP_OK;
 }
 
-static int write_images(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
+/* One device's line of the bundle: its DAC, and every image and label image
+ * with its name as the flat layout would give it. */
+static int bundle_line(mp_fd_build *b, mp_bundle *bu, fd_item *it)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        fd_item *it = &c->items[i];
-        if (it->state == ST_SKIP) continue;
-        for (int f = 0; f < b->nformats; f++) {
-            char name[MP_UDID_MAX + 24];
-            int secret = it->fd.has_dac_key || it->fd.passcode != 0;
-            if (!(it->fmask & (1u << f))) continue;
-            snprintf(name, sizeof(name), "%s.%s", it->dev.udid, mp_fd_format_ext(b->formats[f]));
-            int rc = mp_outdir_write(od, name, it->out[f], it->outlen[f], secret ? 0600 : 0644);
-            if (rc != MP_OK) return rc;
+    mp_bundle_blob blobs[MP_FD_MAX_FORMATS + 1];
+    char names[MP_FD_MAX_FORMATS + 1][600], extra[80];
+    uint8_t *qr = NULL;
+    size_t nb = 0, qlen = 0;
+    const char *name = out_name(b, it->dev.udid, it->rec.serial);
+    int rc = MP_OK;
+    for (int f = 0; f < b->nformats; f++) {
+        if (!(it->fmask & (1u << f))) continue;
+        snprintf(names[nb], sizeof(names[nb]), "%s.%s", name, mp_fd_format_ext(b->formats[f]));
+        blobs[nb] = (mp_bundle_blob){.key = mp_fd_format_name(b->formats[f]), .name = names[nb], .data = it->out[f],
+                                     .len = it->outlen[f]};
+        nb++;
+    }
+    if (b->qr_images && it->qr[0]) {
+        int png = b->qr_images == MP_QR_PNG;
+        if ((rc = mp_fd_qr_image(b->qr_images, it->dev.udid, it->qr, it->dashed, b->qr_module_px, &qr, &qlen)) != MP_OK) {
+            return rc;
         }
-        if (b->qr_images && it->qr[0]) {
-            int rc = b->qr_images == MP_QR_PNG ? mp_fd_qr_png(od, it->dev.udid, it->qr, it->dashed, b->qr_module_px)
-                                               : mp_fd_qr_svg(od, it->dev.udid, it->qr, it->dashed);
-            if (rc != MP_OK) return rc;
+        snprintf(names[nb], sizeof(names[nb]), "%s.%s", name, png ? "qr.png" : "qr.svg");
+        blobs[nb] = (mp_bundle_blob){.key = png ? "qr-png" : "qr-svg", .name = names[nb], .data = qr, .len = qlen};
+        nb++;
+    }
+    snprintf(extra, sizeof(extra), ",\"dac_serial\":\"%s\"", it->dev.serial);
+    rc = mp_bundle_add_blobs(bu, it->dev.udid, it->rec.serial, it->dev.der, it->dev.der_len, extra, blobs, nb);
+    mp_free_secret(qr, qlen);
+    return rc;
+}
+
+static int write_device(mp_fd_build *b, mp_outdir *od, fd_item *it)
+{
+    char rel[600];
+    int rc = MP_OK;
+    for (int f = 0; rc == MP_OK && f < b->nformats; f++) {
+        int secret = it->fd.has_dac_key || it->fd.passcode != 0;
+        if (!(it->fmask & (1u << f))) continue;
+        if ((rc = out_rel(b, it->dev.udid, it->rec.serial, mp_fd_format_ext(b->formats[f]), rel, sizeof(rel))) == MP_OK) {
+            rc = mp_out_write(od, rel, it->out[f], it->outlen[f], secret ? 0600 : 0644);
         }
     }
-    return mp_outdir_sync(od);
+    if (rc == MP_OK && b->qr_images && it->qr[0]) {
+        uint8_t *img = NULL;
+        size_t len = 0;
+        if ((rc = mp_fd_qr_image(b->qr_images, it->dev.udid, it->qr, it->dashed, b->qr_module_px, &img, &len)) == MP_OK &&
+            (rc = out_rel(b, it->dev.udid, it->rec.serial, b->qr_images == MP_QR_PNG ? "qr.png" : "qr.svg", rel,
+                          sizeof(rel))) == MP_OK) {
+            rc = mp_out_write(od, rel, img, len, 0600); /* the QR code holds the passcode */
+        }
+        mp_free_secret(img, len);
+    }
+    return rc;
+}
+
+/* The chunk's images: files (then one syncfs) or bundle lines (then one
+ * append and fdatasync). A rebuilt device the bundle already holds (a run
+ * killed after the append, before the written mark) gets no second line. */
+static int write_images(mp_fd_build *b, mp_outdir *od, mp_bundle *bu, fd_chunk *c)
+{
+    int rc = MP_OK;
+    for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
+        fd_item *it = &c->items[i];
+        if (it->state == ST_SKIP) continue;
+        if (bu == NULL) {
+            rc = write_device(b, od, it);
+        } else if (it->state == ST_NEW || !mp_bundle_has(b->have, b->nhave, it->dev.udid)) {
+            rc = bundle_line(b, bu, it);
+        }
+    }
+    if (rc != MP_OK) return rc;
+    return bu != NULL ? mp_bundle_flush(bu) : mp_outdir_sync(od);
+}
+
+/* --name-by serial: the serial number becomes a file name (checked before
+ * the chunk is recorded, so a refused name leaves nothing of the chunk). */
+static int check_names(const mp_fd_build *b, const fd_chunk *c)
+{
+    for (size_t i = 0; b->name_by == MP_NAME_BY_SERIAL && i < c->n; i++) {
+        const fd_item *it = &c->items[i];
+        if (it->state != ST_SKIP && (it->rec.serial[0] == 0 || strchr(it->rec.serial, '/') != NULL)) {
+            return mp_err(MP_ERR_INVALID, "device %s: serial number '%s' cannot name its files (--name-by serial: it has a '/');"
+                          " use --name-by udid or a serial template without '/'", it->dev.udid, it->rec.serial);
+        }
+    }
+    return MP_OK;
 }
 
 /* written 0: the new devices' records, every image's SHA-256 (a rebuilt
@@ -534,7 +767,7 @@ static void remove_keys(mp_fd_build *b, fd_chunk *c)
     }
 }
 
-static int store(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
+static int store(mp_fd_build *b, mp_outdir *od, mp_bundle *bu, fd_chunk *c)
 {
     char *onb = NULL, *man = NULL, *pend = NULL;
     int rc = MP_OK;
@@ -546,14 +779,14 @@ static int store(mp_fd_build *b, mp_outdir *od, fd_chunk *c)
             return mp_err_ctx(rc, "device %s", c->items[i].dev.udid);
         }
     }
-    if ((rc = list_lines(b, c, &onb, &man, &pend)) != MP_OK) goto end;
+    if ((rc = check_names(b, c)) != MP_OK || (rc = list_lines(b, c, &onb, &man, &pend)) != MP_OK) goto end;
     int work = 0;
     for (size_t i = 0; i < c->n; i++) work |= c->items[i].state != ST_SKIP;
     if (work && (rc = mp_fd_marker(b)) != MP_OK) goto end;
     if (*pend && (rc = mp_fd_lists_stage(b, pend)) != MP_OK) goto end;
     if ((rc = record(b, c, 0)) != MP_OK) goto end;
     if (*onb && (rc = mp_fd_lists_commit(b, onb, man)) != MP_OK) goto end;
-    if ((rc = write_images(b, od, c)) != MP_OK || (rc = record(b, c, 1)) != MP_OK) goto end;
+    if ((rc = write_images(b, od, bu, c)) != MP_OK || (rc = record(b, c, 1)) != MP_OK) goto end;
     remove_keys(b, c);
     for (size_t i = 0; i < c->n; i++) {
         int st = c->items[i].state;
@@ -602,6 +835,7 @@ int mp_fd_build_run(mp_fd_build *b)
     uint64_t seq = 0;
     int rc, cur = 0;
     mp_outdir od = {.fd = -1};
+    mp_bundle bundle = {.fd = -1};
     /* With a core to spare, the workers do only the credentials (PBKDF2) and the
      * main thread packs the images between its ledger and file work; with
      * a worker on every core, packing spreads over them instead. */
@@ -610,6 +844,7 @@ int mp_fd_build_run(mp_fd_build *b)
     b->pack_on_main = ncpu > 0 && b->jobs < ncpu;
     mp_workers_init(&team, b->jobs, states, work);
     mp_issued *devs = calloc(CHUNK, sizeof(*devs)); /* one ledger page of devices */
+    if ((b->bundles = calloc(1, sizeof(*b->bundles))) != NULL) pthread_mutex_init(&b->bundles->mu, NULL);
     bufs[0].items = calloc(CHUNK, sizeof(fd_item));
     bufs[1].items = calloc(CHUNK, sizeof(fd_item));
     if (devs == NULL || bufs[0].items == NULL || bufs[1].items == NULL) {
@@ -618,10 +853,16 @@ int mp_fd_build_run(mp_fd_build *b)
     }
     double t0 = now_s();
     seq = b->seq_start;
+    /* a bundle holding keys, passcodes or label images (the QR code holds
+     * the passcode) is private like those files */
+    int bmode = b->needs_key || b->include_passcode || b->qr_images ? 0600 : 0644;
     if ((rc = mp_outdir_open(&od, b->out_dir)) != MP_OK || (rc = mp_fd_lists_recover(b)) != MP_OK ||
+        (b->bundle != NULL && ((rc = mp_bundle_open(&bundle, b->bundle, bmode)) != MP_OK ||
+                               (rc = mp_bundle_udids(b->bundle, &b->have, &b->nhave)) != MP_OK)) ||
         (rc = fill(b, &bufs[0], devs, after, &seq)) != MP_OK) {
         goto end;
     }
+    od.tmp_fd = od.fd; /* temporary names in the folder itself (per-device layout too), where recovery sweeps them */
     if (bufs[0].n > 0 && (rc = mp_workers_start(&team, &bufs[0], bufs[0].n)) != MP_OK) goto end;
     while (bufs[cur].n > 0) {
         mp_workers_join(&team);
@@ -630,7 +871,7 @@ int mp_fd_build_run(mp_fd_build *b)
         if ((rc = fill(b, &bufs[cur], devs, after, &seq)) != MP_OK) break;
         if (bufs[cur].n > 0 && !mp_interrupted() &&
             (rc = mp_workers_start(&team, &bufs[cur], bufs[cur].n)) != MP_OK) break;
-        rc = store(b, &od, done);
+        rc = store(b, &od, b->bundle != NULL ? &bundle : NULL, done);
         progress(b, t0, 0);
         if (rc != MP_OK || !team.running) break;
     }
@@ -658,6 +899,12 @@ end:
     mp_workers_free(&team);
     free(devs);
     mp_outdir_close(&od);
+    mp_bundle_close(&bundle);
+    mp_bundle_udids_free(b->have, b->nhave);
+    bundles_free(b->bundles);
+    b->bundles = NULL;
+    b->have = NULL;
+    b->nhave = 0;
     mp_fd_lists_close();
     for (int i = 0; i < 2; i++) {
         for (size_t k = 0; bufs[i].items != NULL && k < CHUNK; k++) item_clear(&bufs[i].items[k]);

@@ -16,6 +16,16 @@
  * others dropped; list lines that disagree with the ledger are dropped;
  * images not confirmed written are rebuilt from the recorded values, and
  * devices already built are skipped.
+ *
+ * Outputs (core/outsink.h, the writer `dac issue` uses): files laid out flat
+ * (DIR/NAME.<ext>) or per device (DIR/NAME/NAME.<ext>, label images too),
+ * NAME the UDID or the serial number (--name-by serial); or, with --bundle,
+ * one JSON Lines file in DIR holding per device its DAC and every image
+ * (base64, SHA-256), appended and fdatasync'ed per chunk where the files
+ * would be written and synced: a line whose device the ledger recorded but
+ * did not mark written is appended by the re-run unless the bundle already
+ * holds that device, so each device has exactly one line. onboarding.csv,
+ * manifest.jsonl and the markers stay files in DIR.
  */
 #ifndef MP_FD_BUILD_H
 #define MP_FD_BUILD_H
@@ -44,6 +54,8 @@ typedef struct mp_fd_build {
     int needs_key;
     uint32_t iterations;
     const char *out_dir;
+    int layout, name_by;  /* outsink.h: flat | per-device, by UDID | serial number */
+    const char *bundle;   /* --bundle: the JSON Lines file (out_dir is its folder) */
     const char *serial_tmpl;
     char mfg_date[17];
     const mp_assign *assign;
@@ -62,6 +74,9 @@ typedef struct mp_fd_build {
     long lease_secs;      /* 0: 600 */
     char out_abs[4096];   /* the folder recorded with the claims ("" : out_dir) */
     uint64_t total;   /* devices of the order (or --udid), for the progress bar */
+    char **have;      /* --bundle: the devices it held when the run started (sorted) */
+    size_t nhave;
+    struct fd_bundles *bundles; /* indexes of the bundles keys and images are read from (build.c) */
     /* results */
     uint64_t built, rebuilt, skipped, keys_removed, revoked, chip_skipped;
 } mp_fd_build;
@@ -91,9 +106,11 @@ extern const char mp_fd_onboarding_header[];
 /* The passcode of udid from onboarding.csv (for rebuilding an image that
  * must carry it); MP_ERR_INVALID when absent. */
 int mp_fd_lists_passcode(const mp_fd_build *b, const char *udid, uint32_t *passcode) MP_MUST_CHECK;
-/* qr_image.c: the QR code with the dashed manual code printed under it. */
-int mp_fd_qr_svg(mp_outdir *od, const char *udid, const char *qr, const char *manual_dashed) MP_MUST_CHECK;
-int mp_fd_qr_png(mp_outdir *od, const char *udid, const char *qr, const char *manual_dashed, int module_px) MP_MUST_CHECK;
+/* qr_image.c: the QR code with the dashed manual code printed under it, as
+ * an SVG or PNG (kind MP_QR_SVG / MP_QR_PNG) in memory (*out malloc'd, free
+ * with mp_free_secret: it encodes the passcode); udid names errors. */
+int mp_fd_qr_image(int kind, const char *udid, const char *qr, const char *manual_dashed, int module_px, uint8_t **out,
+                   size_t *len) MP_MUST_CHECK;
 /* The manual code in its dashed form: 4-3-4 (11 digits) or 4-3-4-5-5 (21 digits). */
 void mp_manual_dashed(const char *manual, char out[32]);
 

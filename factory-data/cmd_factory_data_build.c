@@ -15,6 +15,7 @@
 #include "factory-data/build_check.h"
 #include "factory-data/check.h"
 #include "opts.h"
+#include "outsink.h"
 #include "src/commands.h"
 #include "util.h"
 #include "workers.h"
@@ -22,7 +23,8 @@
 
 enum { O_ORDER = 1, O_PRODUCT, O_CD, O_FORMAT, O_ITER, O_OUT_DIR, O_JOBS, O_UDID, O_ASSIGN, O_INCLUDE_PC,
        O_RECORD_PC, O_KEEP_KEYS, O_QR, O_SERIAL, O_MFG, O_PSIZE, O_QR_PX, O_SERIAL_START, O_PAA, O_CD_SIGNER,
-       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE, O_NVS_ENC, O_NVS_KEYS, O_SC_CD, O_HMAC, O_XCONF, O_XVALS, O_ECDSA, O_ESP_DS };
+       O_TRUST_DIR, O_PRODUCTION, O_JSON, O_HEX, O_OFFSET, O_AES, O_LEASE, O_NVS_ENC, O_NVS_KEYS, O_SC_CD, O_HMAC, O_XCONF, O_XVALS, O_ECDSA, O_ESP_DS,
+       O_LAYOUT, O_NAME_BY, O_BUNDLE };
 
 static mp_opt opts[] = {
     {"order", O_ORDER, OT_UINT | OT_REQUIRED, "ID", "production order whose issued devices get factory data"},
@@ -34,7 +36,11 @@ static mp_opt opts[] = {
     {"production", O_PRODUCTION, OT_FLAG, NULL, "a production lot: refuse a development or provisional CD, add the certification-test checks"},
     {"format", O_FORMAT, OT_ENUM | OT_REQUIRED | OT_REPEATABLE, NULL /* set from the format table */, "output format (repeatable; nrf also writes its JSON form, esp32 its CSV)"},
     {"iterations", O_ITER, OT_UINT, "N", "SPAKE2+ PBKDF2 iterations 1000..100000 (default: product.json, else 10000)"},
-    {"out-dir", O_OUT_DIR, OT_DIR | OT_REQUIRED, "DIR", "output folder"},
+    {"out-dir", O_OUT_DIR, OT_DIR, "DIR", "output folder (this or --bundle is required)"},
+    {"layout", O_LAYOUT, OT_STR, "flat|per-device", "files in DIR (default flat: DIR/NAME.<ext>) or one folder per device (DIR/NAME/NAME.<ext>)"},
+    {"name-by", O_NAME_BY, OT_STR, "udid|serial", "name each device's files by its UDID (default) or its serial number"},
+    {"bundle", O_BUNDLE, OT_STR, "FILE", "every device's DAC and images in one JSON Lines file (base64, SHA-256) instead of one file per image;"
+                                          " onboarding.csv and manifest.jsonl go to FILE's folder"},
     {"jobs", O_JOBS, OT_UINT, "J", "worker threads for PBKDF2 and packing (default 1)"},
     {"udid", O_UDID, OT_STR, "UDID", "only this device (repeatable)"},
     {"assign", O_ASSIGN, OT_FILE, "FILE", "pre-assigned values: CSV udid,passcode,discriminator,serial,rd_uid"},
@@ -68,7 +74,7 @@ static mp_opt opts[] = {
 
 typedef struct build_args {
     const char *order, *product, *cd, *iter, *out_dir, *jobs, *assign, *serial, *mfg, *psize, *qr, *qr_px, *serial_start, *lease;
-    const char *offset, *aes_key, *nvs_keys, *hmac_key, *xconf, *xvals, *ecdsa;
+    const char *offset, *aes_key, *nvs_keys, *hmac_key, *xconf, *xvals, *ecdsa, *layout, *name_by, *bundle;
     int hex, nvs_enc, sc_cd;
     mp_fd_trust trust;
     int json;
@@ -86,7 +92,7 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
     int id;
     mp_opt_set_arg(opts, O_FORMAT, mp_fd_format_choices(1));
     mp_opt_init(&p, argc, argv, opts, "factory-data build",
-                "--order ID --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format F [--format F]... --out-dir DIR [--jobs J]",
+                "--order ID --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format F [--format F]... (--out-dir DIR | --bundle FILE) [--jobs J]",
                 "Builds the factory-data partition of every issued device of the order, one\n"
                 "file per device and format (UDID.<ext>, mode 0600 when it holds a key or the\n"
                 "passcode), plus manifest.jsonl and onboarding.csv (the only place passcodes go).\n"
@@ -101,6 +107,9 @@ static int parse(int argc, char **argv, mp_common *c, build_args *a)
         case O_CD: a->cd = val; break;
         case O_ITER: a->iter = val; break;
         case O_OUT_DIR: a->out_dir = val; break;
+        case O_LAYOUT: a->layout = val; break;
+        case O_NAME_BY: a->name_by = val; break;
+        case O_BUNDLE: a->bundle = val; break;
         case O_JOBS: a->jobs = val; break;
         case O_ASSIGN: a->assign = val; break;
         case O_SERIAL: a->serial = val; break;
@@ -318,6 +327,20 @@ static int set_options(mp_fd_build *b, const build_args *a, const mp_common *c)
     b->jobs = (int)jobs;
     b->quiet = c->quiet;
     b->out_dir = a->out_dir;
+    if ((a->out_dir == NULL) == (a->bundle == NULL)) {
+        return mp_err(MP_ERR_USAGE, "factory-data build: one of --out-dir DIR or --bundle FILE is required");
+    }
+    if (a->bundle != NULL && (a->layout || a->name_by)) {
+        return mp_err(MP_ERR_USAGE, "factory-data build --bundle takes no --layout or --name-by (one file holds every device)");
+    }
+    int rc;
+    if ((a->layout && (rc = mp_layout_parse(a->layout, &b->layout)) != MP_OK) ||
+        (a->name_by && (rc = mp_name_by_parse(a->name_by, &b->name_by)) != MP_OK)) {
+        return rc;
+    }
+    if (b->name_by == MP_NAME_BY_SERIAL && a->serial != NULL && strchr(a->serial, '/') != NULL) {
+        return mp_err(MP_ERR_USAGE, "--name-by serial: the serial template '%s' has a '/', which a file name cannot hold", a->serial);
+    }
     b->udids = (char **)a->udids;
     b->n_udids = a->n_udids;
     b->include_passcode = a->include_pc;
@@ -376,9 +399,10 @@ static void summary(const mp_fd_build *b, const char *out_dir, int json)
 {
     if (json) {
         printf("{\"order\":%lld,\"built\":%llu,\"rebuilt\":%llu,\"already_built\":%llu,\"revoked_skipped\":%llu,"
-               "\"chip_key_skipped\":%llu,\"key_files_removed\":%llu,\"out_dir\":",
+               "\"chip_key_skipped\":%llu,\"key_files_removed\":%llu,\"%s\":",
                (long long)b->order.id, (unsigned long long)b->built, (unsigned long long)b->rebuilt, (unsigned long long)b->skipped,
-               (unsigned long long)b->revoked, (unsigned long long)b->chip_skipped, (unsigned long long)b->keys_removed);
+               (unsigned long long)b->revoked, (unsigned long long)b->chip_skipped, (unsigned long long)b->keys_removed,
+               b->bundle ? "bundle" : "out_dir");
         json_t *s = json_string(out_dir);
         char *t = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
         printf("%s}\n", t ? t : "null");
@@ -438,6 +462,11 @@ int fd_build_main(mp_cmd *mc, int argc, char **argv)
         goto end;
     }
     int lock = -1; /* held until exit */
+    char folder[4096], bundle_abs[4200];
+    if (a.bundle != NULL) { /* --bundle FILE: the run's folder (lock, lists, markers) is FILE's folder */
+        mp_bundle_folder(a.bundle, folder, sizeof(folder));
+        b.out_dir = a.out_dir = folder;
+    }
     if ((stat(a.out_dir, &st) != 0 && (rc = mp_mkdir_p(a.out_dir, 0700)) != MP_OK) ||
         (rc = mp_dir_lock(a.out_dir, &lock)) != MP_OK) {
         goto end;
@@ -451,6 +480,10 @@ int fd_build_main(mp_cmd *mc, int argc, char **argv)
         }
         snprintf(b.out_abs, sizeof(b.out_abs), "%s", abs);
         free(abs);
+        if (a.bundle != NULL) {
+            mp_bundle_abs(b.out_abs, a.bundle, bundle_abs, sizeof(bundle_abs));
+            b.bundle = bundle_abs;
+        }
         if (RAND_bytes(r, sizeof(r)) != 1) {
             rc = mp_err_ssl(MP_ERR_GENERAL, "RAND_bytes");
             goto end;
@@ -459,7 +492,7 @@ int fd_build_main(mp_cmd *mc, int argc, char **argv)
     }
     if (a.nvs_enc && a.nvs_keys == NULL && (rc = nvs_keys_default(&b, a.out_dir)) != MP_OK) goto end;
     rc = mp_fd_build_run(&b);
-    if (rc == MP_OK) summary(&b, a.out_dir, a.json);
+    if (rc == MP_OK) summary(&b, b.bundle ? b.bundle : a.out_dir, a.json);
 end:
     if (b.opts.extras != NULL) {
         mp_fd_extras_free((mp_fd_extras *)b.opts.extras);

@@ -38,9 +38,8 @@ static QRcode *encode(const char *udid, const char *qr)
     return c;
 }
 
-int mp_fd_qr_svg(mp_outdir *od, const char *udid, const char *qr, const char *manual_dashed)
+static int qr_svg(const char *udid, const char *qr, const char *manual_dashed, uint8_t **out, size_t *len)
 {
-    char name[MP_UDID_MAX + 16];
     QRcode *c = encode(udid, qr);
     if (c == NULL) return MP_ERR_GENERAL;
     int size = c->width + 2 * QUIET, text = 4, px = 6;
@@ -68,10 +67,9 @@ int mp_fd_qr_svg(mp_outdir *od, const char *udid, const char *qr, const char *ma
                           "\"/><text x=\"%d\" y=\"%d\" font-family=\"monospace\" font-size=\"%d\" text-anchor=\"middle\" fill=\"#000000\">%s</text></svg>\n",
                           W / 2, (size + 2) * px, 2 * px + px / 2, manual_dashed);
     QRcode_free(c);
-    snprintf(name, sizeof(name), "%s.qr.svg", udid);
-    int rc = mp_outdir_write(od, name, (const uint8_t *)svg, o, 0600);
-    mp_free_secret(svg, cap);
-    return rc;
+    *out = (uint8_t *)svg;
+    *len = o;
+    return MP_OK;
 }
 
 /* 5x7 glyphs of 0-9 and '-', one byte a row, bit 4 the leftmost column. */
@@ -175,9 +173,8 @@ static int png_encode(const uint8_t *img, int w, int h, membuf *m, const char *u
     return ok ? MP_OK : mp_err(MP_ERR_GENERAL, "%s: cannot encode the PNG image", udid);
 }
 
-int mp_fd_qr_png(mp_outdir *od, const char *udid, const char *qr, const char *manual_dashed, int module_px)
+static int qr_png(const char *udid, const char *qr, const char *manual_dashed, int module_px, uint8_t **out, size_t *len)
 {
-    char name[MP_UDID_MAX + 16];
     uint8_t *img = NULL;
     int w = 0, h = 0, rc;
     membuf m = {0};
@@ -188,10 +185,20 @@ int mp_fd_qr_png(mp_outdir *od, const char *udid, const char *qr, const char *ma
     if (rc != MP_OK) return rc;
     rc = png_encode(img, w, h, &m, udid);
     mp_free_secret(img, (size_t)w * (size_t)h);
-    if (rc == MP_OK) {
-        snprintf(name, sizeof(name), "%s.qr.png", udid);
-        rc = mp_outdir_write(od, name, m.p, m.len, 0600);
+    if (rc != MP_OK) {
+        mp_free_secret(m.p, m.cap);
+        return rc;
     }
-    mp_free_secret(m.p, m.cap);
-    return rc;
+    *out = m.p;
+    *len = m.len;
+    return MP_OK;
+}
+
+int mp_fd_qr_image(int kind, const char *udid, const char *qr, const char *manual_dashed, int module_px, uint8_t **out,
+                   size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    return kind == MP_QR_PNG ? qr_png(udid, qr, manual_dashed, module_px, out, len)
+                             : qr_svg(udid, qr, manual_dashed, out, len);
 }

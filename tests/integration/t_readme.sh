@@ -199,6 +199,8 @@ check "the revoked DAC is rejected with 302 kDacRevoked" grep -q '302 kDacRevoke
 check "the defective vector is rejected with 303 kDacFormatInvalid" grep -q '303 kDacFormatInvalid' "$T/readme.err"
 check "serve issued over curl and est enroll (single and --csr-dir)" test -s "$W/dev6-dac.pem" -a -s "$W/dev7-dac.der" -a -s "$W/est-dacs/dev8.der"
 check "serve and the throw-away PostgreSQL were stopped by the examples" bash -c "! grep -q 'block.*exited' '$T/readme.err' && [ ! -e '$W/pg/data/postmaster.pid' ]"
+check "dac issue --generate-keys --bundle: 5 lines, each with its key, file 0600" bash -c "[ \$(jq -r 'select(.key != null) | .udid' '$W/keys-17.jsonl' | wc -l) = 5 ] && [ \$(stat -c %a '$W/keys-17.jsonl') = 600 ]"
+check "factory-data build --layout per-device --name-by serial, and --bundle of the rest (5 lines)" bash -c "ls '$W'/fd-lot17/L17-*/L17-*.nrf.cbor && [ \$(wc -l < '$W/lot-17/fd.jsonl') = 5 ]"
 check "factory-data build of the mixed order: nrf only for the 5 off-chip devices, json and svg for all" \
     bash -c "cd '$W/fd-line7' && [ \$(ls *.nrf.cbor | wc -l) = 5 ] && [ \$(ls *.qr.svg | wc -l) = \$(ls *.json | grep -vc nrf.json) ] && [ \$(ls *.qr.svg | wc -l) -gt 100 ]"
 
