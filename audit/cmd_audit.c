@@ -87,12 +87,15 @@ static int checkpoint(mp_ledger *l, mp_ks *ks, const mp_common *c, int quiet_if_
                       mp_ks_token_label(ks), ak.skid);
     }
     if ((rc = mp_audit_sign_head(l, ks, &key, ak.id, &seq)) != MP_OK) return rc;
-    if (seq > 0) {
-        char cmd[64];
-        snprintf(cmd, sizeof(cmd), "audit checkpoint %lld", (long long)seq);
-        rc = mp_ceremony_log(&c->rec, cmd, mp_ks_token_label(ks), &key, NULL, NULL);
-        if (rc == MP_OK) printf("audit checkpoint at row %lld signed by %s\n", (long long)seq, ak.label);
-    }
+    /* the ceremony log's entry names the key and is signed by it, also when
+     * the trail's head was signed already: it covers the lines before it (a
+     * log kept before its entries were signed starts being signed here) */
+    char cmd[64];
+    if (seq > 0) snprintf(cmd, sizeof(cmd), "audit checkpoint %lld", (long long)seq);
+    else snprintf(cmd, sizeof(cmd), "audit checkpoint");
+    rc = seq > 0 ? mp_audit_log_checkpoint(l, &c->rec, cmd, ks, &key, seq) : mp_ceremony_log_audit_key(&c->rec, cmd, ks, &key, NULL);
+    if (rc == MP_OK && seq > 0) printf("audit checkpoint at row %lld signed by %s\n", (long long)seq, ak.label);
+    if (rc == MP_OK && seq == 0) printf("the audit trail's head has its checkpoint already; the ceremony log's head signed by %s\n", ak.label);
     return rc;
 }
 
@@ -106,8 +109,11 @@ int audit_init_main(mp_cmd *mc, int argc, char **argv)
     int rc = audit_parse(argc, argv, "audit init", "--key-label LABEL [--out audit-key.pem] --token T --pin-file F",
                          "Makes the audit key (ECDSA P-256, in the token, its own key: never the PAA's\n"
                          "or a PAI's), records its public key in the ledger and signs the first\n"
-                         "checkpoint. From then on `dac issue` signs a checkpoint at its end and\n"
-                         "`audit checkpoint` signs one on demand.", &c, &a);
+                         "checkpoint. From then on every command that writes audit rows signs a\n"
+                         "checkpoint at its end when its token holds the key (commands that need no\n"
+                         "token open it when given --pin-file or MATTER_PKI_PIN), `dac issue` also every\n"
+                         "1,000 audit rows in a long run, `audit checkpoint` signs one on demand, and\n"
+                         "the ceremony log's lines are signed by the key when the token holds it.", &c, &a);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
     if (a.out && (rc = mp_check_output(a.out, c.force)) != MP_OK) return rc;
     if ((rc = mp_cmd_open(mc, &c)) != MP_OK) return rc;
@@ -125,7 +131,7 @@ int audit_init_main(mp_cmd *mc, int argc, char **argv)
         (void)mp_ks_delete(ks, &key);
         return rc;
     }
-    if ((rc = mp_ceremony_log(&c.rec, "audit init", mp_ks_token_label(ks), &key, NULL, a.out)) != MP_OK) return rc;
+    if ((rc = mp_ceremony_log_audit_key(&c.rec, "audit init", ks, &key, a.out)) != MP_OK) return rc;
     if (a.out) {
         EVP_PKEY *pk = mp_cd_point_key(key.point);
         FILE *f = pk ? fopen(a.out, "w") : NULL;
@@ -174,8 +180,10 @@ int audit_verify_main(mp_cmd *mc, int argc, char **argv)
                          "Recomputes the ledger's audit chain (every row's hash over the row before it\n"
                          "and its own contents, no sequence number missing, the head at the last row),\n"
                          "checks every checkpoint's signature by the audit key (the one in the ledger,\n"
-                         "or --audit-key) and the chain of STATE_DIR/ceremony.log. Exit 25 naming the\n"
-                         "first bad sequence number (or ceremony log line).", &c, &a);
+                         "or --audit-key), and STATE_DIR/ceremony.log: its chain, every entry's signature\n"
+                         "by the audit key, and that from the key's announcement on each line is covered\n"
+                         "by a signed line. Exit 25 naming the first bad sequence number (or ceremony\n"
+                         "log line).", &c, &a);
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
     if (a.audit_key && (rc = read_point(a.audit_key, pinned)) != MP_OK) return rc;
     snprintf(log, sizeof(log), "%s/ceremony.log", c.state_dir);
@@ -188,8 +196,8 @@ int audit_verify_main(mp_cmd *mc, int argc, char **argv)
         rc = mp_err(MP_ERR_AUDIT, "ceremony log broken at line %ld: %s", r.bad_line, r.why);
     } else if (rc == MP_OK) {
         printf("audit trail of %s: %" PRIu64 " row(s), chain intact, %" PRIu64 " signed checkpoint(s) verified;"
-               " ceremony log: %" PRIu64 " line(s), chain intact\n",
-               mp_ledger_path(l), r.rows, r.checkpoints, r.ceremony_lines);
+               " ceremony log: %" PRIu64 " line(s), chain intact, %" PRIu64 " signed by the audit key\n",
+               mp_ledger_path(l), r.rows, r.checkpoints, r.ceremony_lines, r.ceremony_signed);
     }
     return rc;
 }

@@ -232,7 +232,7 @@ static int sign_and_write(const create_args *a, const mp_common *c, const mp_cd 
         mp_err_ctx(MP_ERR_GENERAL, "self-check of the signed CD failed");
         rc = MP_ERR_GENERAL;
     } else if ((rc = mp_write_file(a->out, der, der_len, 0644, c->force)) == MP_OK && s->ks != NULL &&
-               (rc = mp_ceremony_log(&c->rec, "cd create", mp_ks_token_label(s->ks), &s->key, NULL, a->out)) != MP_OK) {
+               (rc = mp_ceremony_log_signed(&c->rec, "cd create", s->ks, &s->key, NULL, a->out)) != MP_OK) {
         unlink(a->out);
     }
     free(der);

@@ -26,6 +26,7 @@ static const mp_opt import_opts[] = {
     {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "print nothing on success"},
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
@@ -167,7 +168,6 @@ static int import_parse(import_args *a, int argc, char **argv)
 
 int chips_import_main(mp_cmd *mc, int argc, char **argv)
 {
-    (void)mc; /* the ledger is opened here, see below */
     import_args a;
     mp_ledger *l = NULL;
     memset(&a, 0, sizeof(a));
@@ -189,6 +189,8 @@ int chips_import_main(mp_cmd *mc, int argc, char **argv)
         if (a.im.is_signed) printf("signer: %s\n", a.im.signer);
         printf("list sha256: %s\n", a.im.sha256);
     }
+    /* the ledger is this command's (not the dispatcher's): its audit checkpoint here */
+    if (rc == MP_OK) rc = mp_cmd_audit_end(mc, &a.c, l, 0);
     mp_ledger_close(l);
     X509_free(a.im.src.root);
     X509_free(a.im.src.manifest_signer);

@@ -99,7 +99,7 @@ int mp_key_ceremony(mp_ks *ks, const mp_ceremony_cfg *c, const char *command, co
         goto end;
     }
     written = 1;
-    rc = mp_ceremony_log(c, command, mp_ks_token_label(ks), &key, cert, out);
+    rc = mp_ceremony_log_signed(c, command, ks, &key, cert, out);
 end:
     if (rc != MP_OK) {
         if (written) {

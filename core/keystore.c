@@ -307,32 +307,36 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
         goto end;
     }
     ks->p11 = PKCS11_CTX_new();
-    if (ks->p11 == NULL || PKCS11_CTX_load(ks->p11, ks->module) != 0) {
-        rc = load_failed(ks->module);
+    if (ks->p11 == NULL) {
+        rc = mp_err(MP_ERR_GENERAL, "out of memory");
         goto end;
     }
-    ks->loaded = 1;
     /* SoftHSM rewrites a token's file when a process logs in; another process
-     * loading the token at that moment does not see it, or cannot list the
-     * slots at all. Several stations on one host start at once: look again
-     * with the module reloaded. */
-    int listed = PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) == 0;
-    for (int tries = 0;
-         (rc = listed ? find_slot(ks, cfg->token) : mp_err(MP_ERR_TOKEN, "%s: cannot list slots", ks->module)) == MP_ERR_TOKEN &&
-         cfg->token != NULL && tries < 10;
-         tries++) {
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        PKCS11_release_all_slots(ks->p11, ks->slots, ks->nslots);
+     * loading the module at that moment may fail to initialise it, fail to
+     * list the slots (C_GetSlotList) or not see the token. Several stations
+     * on one host start at once: try again with the module reloaded, up to
+     * 10 times 50 ms. */
+    for (int tries = 0;; tries++) {
+        int listed = 0;
+        ks->loaded = PKCS11_CTX_load(ks->p11, ks->module) == 0;
+        if (!ks->loaded) {
+            rc = MP_ERR_MODULE;
+        } else if (!(listed = PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) == 0)) {
+            rc = mp_err(MP_ERR_TOKEN, "%s: cannot list slots", ks->module);
+        } else {
+            rc = find_slot(ks, cfg->token);
+        }
+        int again = !ks->loaded || !listed || (rc == MP_ERR_TOKEN && cfg->token != NULL);
+        if (rc == MP_OK || !again || tries >= 10) break;
+        if (listed) PKCS11_release_all_slots(ks->p11, ks->slots, ks->nslots);
         ks->slots = NULL;
         ks->nslots = 0;
-        PKCS11_CTX_unload(ks->p11);
+        if (ks->loaded) PKCS11_CTX_unload(ks->p11);
+        ks->loaded = 0;
+        struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (PKCS11_CTX_load(ks->p11, ks->module) != 0) {
-            rc = mp_err(MP_ERR_MODULE, "PKCS#11 module %s cannot be loaded", ks->module);
-            goto end;
-        }
-        listed = PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) == 0;
     }
+    if (!ks->loaded) rc = load_failed(ks->module);
     if (rc != MP_OK) {
         goto end;
     }
@@ -343,11 +347,14 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
     if ((rc = check_pin_flags(ks, cfg)) != MP_OK || (rc = mp_pin_get(cfg, "User PIN", &pin)) != MP_OK) {
         goto end;
     }
-    /* SoftHSM answers CKR_GENERAL_ERROR (0x5) to a login while another
-     * process rewrites the token's file (several stations starting at once):
-     * try again a few times; a wrong PIN is never retried */
+    /* SoftHSM answers CKR_GENERAL_ERROR (0x5), or CKR_USER_PIN_NOT_INITIALIZED
+     * (0x102) when it read the token's flags half-written, to a login while
+     * another process rewrites the token's file (several stations starting at
+     * once): try again a few times; a wrong PIN is never retried */
     int login = PKCS11_login(ks->slot, 0, pin);
-    for (int tries = 0; login != 0 && ERR_GET_REASON(ERR_peek_last_error()) == 0x5 && tries < 10; tries++) {
+    for (int tries = 0; login != 0 && (ERR_GET_REASON(ERR_peek_last_error()) == 0x5 || ERR_GET_REASON(ERR_peek_last_error()) == 0x102) &&
+                        tries < 10;
+         tries++) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         ERR_clear_error();
         nanosleep(&ts, NULL);

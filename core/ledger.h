@@ -179,6 +179,9 @@ int mp_ledger_take_quota(mp_ledger *l, int64_t order_id, uint64_t n) MP_MUST_CHE
  * station assignments) and its enabled flag, in conditional updates, then the
  * order's quota last. MP_ERR_QUOTA / MP_ERR_UNAUTHORIZED name what refused. */
 int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
+/* Its first half, the station's count and sub-quota (mp_ledger_take_quota
+ * must follow in the same transaction, last). */
+int mp_ledger_count_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n) MP_MUST_CHECK;
 /* The same for k stations at once (serve: one group of requests), with the
  * order's assignments read once and its quota taken once for the total;
  * *failed = the index of the station refused (k when the order's quota was). */
@@ -186,6 +189,12 @@ int mp_ledger_take_quota_stations(mp_ledger *l, int64_t order_id, const char *co
                                   size_t *failed) MP_MUST_CHECK;
 int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b) MP_MUST_CHECK; /* sets b->id */
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c) MP_MUST_CHECK;
+/* The same for n certificates of one batch (c[k].batch, order and lease the
+ * same for all): a device whose lease was lost gets lost[k] = 1 and nothing
+ * recorded, the others are recorded (each once: a reused UDID or serial fails
+ * the call, MP_ERR_DUPLICATE, and the caller rolls back). On PostgreSQL with a
+ * lease, one set-based statement for the whole chunk. */
+int mp_ledger_add_counted_many(mp_ledger *l, const mp_cert_rec *c, size_t n, uint8_t *lost) MP_MUST_CHECK;
 /* Files: the certificates of the order's batches whose files are not
  * confirmed written, batch by batch (c->path always set), and the mark. */
 int mp_ledger_each_unwritten(mp_ledger *l, int64_t order_id,
@@ -212,6 +221,8 @@ typedef struct mp_station_cert {
     int revoked;
     time_t revoked_at;
 } mp_station_cert;
+/* Both append an audit row (station.cert.issue; station.cert.revoke when
+ * *n > 0) in the caller's transaction. */
 int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c) MP_MUST_CHECK;
 /* Revoke every certificate of station `name`; *n receives how many were not revoked yet. */
 int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n) MP_MUST_CHECK;
@@ -301,12 +312,11 @@ int mp_ledger_fd_claim(mp_ledger *l, const char *lease, time_t until, const char
 int mp_ledger_fd_confirm(mp_ledger *l, const char *udid, const char *lease, int *ok) MP_MUST_CHECK;
 int mp_ledger_fd_release(mp_ledger *l, const char *lease) MP_MUST_CHECK;
 int mp_ledger_fd_dir(mp_ledger *l, const char *udid, char *dir, size_t cap, int *found) MP_MUST_CHECK;
-/* Factory-data line-readiness (issues 13/14). Tables created on first use by
- * mp_ledger_fd_prepare (IF NOT EXISTS, outside the schema versions):
- * fd_images(udid, format, sha256) - the SHA-256 of every image built;
- * serial_counters(template, next) - where {seq} of a serial template goes on
- * across orders; a UNIQUE index on factory_data(rd_uid). */
-int mp_ledger_fd_prepare(mp_ledger *l) MP_MUST_CHECK;
+/* Factory-data line-readiness (issues 13/14). Tables of the schema (v9;
+ * created on first use before it): fd_images(udid, format, sha256) - the
+ * SHA-256 of every image built; serial_counters(template, next) - where
+ * {seq} of a serial template goes on across orders; a UNIQUE index on
+ * factory_data(rd_uid). */
 /* Record the SHA-256 (hex) of a device's image in a format; *recorded
  * receives the one recorded before ("" when none; it is then kept: the
  * caller compares). */
@@ -374,11 +384,13 @@ int mp_ledger_run_count(mp_ledger *l, int64_t run_id, uint64_t n) MP_MUST_CHECK;
 int mp_ledger_run_finish(mp_ledger *l, int64_t run_id) MP_MUST_CHECK;
 
 /* ---- Credential lifecycle (issue 19): CA revocations, published CRLs and
- * the DCL records exported last. Their tables are created on first use. */
+ * the DCL records exported last, on both backends. Their tables are in the
+ * schema (v9; SQLite ledgers before it created them on first use). */
 
 /* Record the revocation of a CA certificate (a PAI) under the issuer (the
- * PAA) whose SKID is issuer_skid; listed by mp_ledger_each_revoked(issuer).
- * MP_ERR_DUPLICATE when that serial is already revoked. */
+ * PAA) whose SKID is issuer_skid, with its audit row (inside a
+ * transaction); listed by mp_ledger_each_revoked(issuer). MP_ERR_DUPLICATE
+ * when that serial is already revoked. */
 int mp_ledger_revoke_ca(mp_ledger *l, const char *issuer_skid, const char *serial,
                         const char *reason) MP_MUST_CHECK;
 

@@ -37,6 +37,8 @@ struct mp_q {
     const char *val[MAX_PARAMS];
     int len[MAX_PARAMS], fmt[MAX_PARAMS];
     char num[MAX_PARAMS][24];
+    uint8_t *arr[MAX_PARAMS]; /* mp_q_array's binary arrays (owned, reused) */
+    size_t arr_cap[MAX_PARAMS];
     PGresult *res;
     int row, nrows;
     int64_t changes;
@@ -53,13 +55,22 @@ struct mp_ledger {
     double tx_start;
     float *tx_ms;
     size_t tx_n, tx_cap;
+    int64_t audit_last; /* the last audit row this handle appended */
+    /* statements sent to the server (round trips): all, in committed
+     * transactions, and the count when this transaction began */
+    uint64_t trips, tx_trips, tx_trip0;
+    int begin_pending; /* PostgreSQL: BEGIN not sent yet; it goes with the first statement */
+    double wait_ms;           /* time spent waiting for the server */
     /* last error */
     char errmsg[1024];
     char constraint[128];
+    char detail[256]; /* PostgreSQL's DETAIL ("Key (udid, profile)=(...) already exists.") */
     int unique;
 };
 
 int mp_ledger_is_pg(const mp_ledger *l) { return l->pg != NULL; }
+void mp_ledger_audit_note(mp_ledger *l, int64_t seq) { l->audit_last = seq; }
+int64_t mp_ledger_audit_last(const mp_ledger *l) { return l->audit_last; }
 sqlite3 *mp_ledger_db(mp_ledger *l) { return l->db; }
 const char *mp_ledger_path(const mp_ledger *l) { return l->path; }
 
@@ -99,12 +110,20 @@ int mp_ledger_location_has_password(const char *loc)
     return 0;
 }
 
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 static void clear_err(mp_ledger *l)
 {
     l->errmsg[0] = 0;
     l->constraint[0] = 0;
+    l->detail[0] = 0;
     l->unique = 0;
 }
 
@@ -134,6 +153,13 @@ static void pg_err(mp_ledger *l, const PGresult *r)
     }
     l->unique = state != NULL && strcmp(state, "23505") == 0;
     snprintf(l->constraint, sizeof(l->constraint), "%s", cons ? cons : "");
+    const char *det = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    snprintf(l->detail, sizeof(l->detail), "%s", det ? det : "");
+}
+
+const char *mp_ledger_last_detail(const mp_ledger *l)
+{
+    return l->detail[0] ? l->detail : l->errmsg;
 }
 
 int mp_ledger_err(mp_ledger *l, const char *what)
@@ -301,6 +327,59 @@ void mp_q_blob(mp_q *q, int i, const void *p, size_t n)
     }
 }
 
+static uint8_t *put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    return p + 4;
+}
+
+/* PostgreSQL's binary array format (array_recv): ndim, has-nulls flag,
+ * element type, then per dimension its size and lower bound, then each
+ * element as a 32-bit length (-1 for NULL) and its bytes. */
+int mp_q_array(mp_q *q, int i, unsigned elem_oid, const void *const *v, const size_t *len, size_t n)
+{
+    if (q->st != NULL || i < 1 || i > MAX_PARAMS || n > INT32_MAX) {
+        return mp_err(MP_ERR_DB, "ledger %s: array parameters are for PostgreSQL only", q->l->path);
+    }
+    size_t need = 20, k;
+    int nulls = 0;
+    for (k = 0; k < n; k++) {
+        size_t m = v[k] == NULL ? 0 : len ? len[k] : strlen(v[k]);
+        if (m > INT32_MAX || need + 4 + m > INT32_MAX) return mp_err(MP_ERR_DB, "ledger: an array parameter is too large");
+        need += 4 + m;
+        nulls |= v[k] == NULL;
+    }
+    if (need > q->arr_cap[i - 1]) {
+        uint8_t *b = realloc(q->arr[i - 1], need);
+        if (b == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+        q->arr[i - 1] = b;
+        q->arr_cap[i - 1] = need;
+    }
+    uint8_t *p = q->arr[i - 1];
+    p = put32(p, 1);
+    p = put32(p, (uint32_t)nulls);
+    p = put32(p, elem_oid);
+    p = put32(p, (uint32_t)n);
+    p = put32(p, 1);
+    for (k = 0; k < n; k++) {
+        if (v[k] == NULL) {
+            p = put32(p, UINT32_MAX);
+            continue;
+        }
+        size_t m = len ? len[k] : strlen(v[k]);
+        p = put32(p, (uint32_t)m);
+        memcpy(p, v[k], m);
+        p += m;
+    }
+    q->val[i - 1] = (const char *)q->arr[i - 1];
+    q->len[i - 1] = (int)need;
+    q->fmt[i - 1] = 1;
+    return MP_OK;
+}
+
 void mp_q_null(mp_q *q, int i)
 {
     if (q->st) {
@@ -321,6 +400,49 @@ void mp_q_reset(mp_q *q)
     q->nrows = 0;
 }
 
+#define PG_BEGIN "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+/* A transaction's BEGIN and its first statement in one round trip (libpq
+ * pipeline mode, PostgreSQL 14+ client library): BEGIN, the statement, one
+ * Sync. Only the extended protocol's unnamed statements, as PQexecParams
+ * uses: no session state, so it works through pgbouncer in transaction mode.
+ * Returns the statement's result (a failed BEGIN's error in its place). */
+static PGresult *pg_exec_after_begin(mp_ledger *l, mp_q *q)
+{
+    PGresult *res = NULL, *r;
+    if (!PQenterPipelineMode(l->pg)) {
+        /* not idle (cannot happen between statements): the plain way */
+        PGresult *b = PQexec(l->pg, PG_BEGIN);
+        int ok = b != NULL && PQresultStatus(b) == PGRES_COMMAND_OK;
+        if (!ok) return b;
+        PQclear(b);
+        return PQexecParams(l->pg, q->pg_sql, q->nparams, NULL, q->val, q->len, q->fmt, 1);
+    }
+    int sent = PQsendQueryParams(l->pg, PG_BEGIN, 0, NULL, NULL, NULL, NULL, 0) &&
+               PQsendQueryParams(l->pg, q->pg_sql, q->nparams, NULL, q->val, q->len, q->fmt, 1) && PQpipelineSync(l->pg);
+    /* results in order: BEGIN's, the statement's (each followed by NULL),
+     * then the Sync's; an error makes the rest PGRES_PIPELINE_ABORTED */
+    for (int step = 0; sent && step < 2; step++) {
+        while ((r = PQgetResult(l->pg)) != NULL) {
+            ExecStatusType st = PQresultStatus(r);
+            if (res == NULL && (step == 1 || (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED))) {
+                res = r; /* the statement's result, or BEGIN's error */
+            } else {
+                PQclear(r);
+            }
+        }
+        if (PQstatus(l->pg) == CONNECTION_BAD) break;
+    }
+    /* the Sync */
+    while (sent && PQstatus(l->pg) != CONNECTION_BAD && (r = PQgetResult(l->pg)) != NULL) {
+        int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync) break;
+    }
+    PQexitPipelineMode(l->pg);
+    return res;
+}
+
 int mp_q_step(mp_q *q)
 {
     mp_ledger *l = q->l;
@@ -338,7 +460,15 @@ int mp_q_step(mp_q *q)
     }
     if (q->res == NULL) {
         clear_err(l);
-        q->res = PQexecParams(l->pg, q->pg_sql, q->nparams, NULL, q->val, q->len, q->fmt, 1);
+        double t0 = mono_ms();
+        if (l->begin_pending) {
+            l->begin_pending = 0;
+            q->res = pg_exec_after_begin(l, q);
+        } else {
+            q->res = PQexecParams(l->pg, q->pg_sql, q->nparams, NULL, q->val, q->len, q->fmt, 1);
+        }
+        l->wait_ms += mono_ms() - t0;
+        l->trips++;
         ExecStatusType s = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
         if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
             pg_err(l, q->res);
@@ -452,7 +582,24 @@ int mp_ledger_exec(mp_ledger *l, const char *sql)
         }
         return MP_OK;
     }
+    if (l->begin_pending) {
+        /* a transaction that sent nothing: nothing to commit or roll back */
+        if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0) {
+            l->begin_pending = 0;
+            return MP_OK;
+        }
+        l->begin_pending = 0;
+        PGresult *b = PQexec(l->pg, PG_BEGIN);
+        int ok = b != NULL && PQresultStatus(b) == PGRES_COMMAND_OK;
+        if (!ok) pg_err(l, b);
+        PQclear(b);
+        l->trips++;
+        if (!ok) return MP_ERR_DB;
+    }
+    double t0 = mono_ms();
     PGresult *r = PQexec(l->pg, sql);
+    l->wait_ms += mono_ms() - t0;
+    l->trips++;
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
     /* COMMIT of a failed transaction "succeeds" as ROLLBACK */
@@ -575,13 +722,6 @@ int mp_ledger_open_flags(const char *path, int flags, mp_ledger **out)
     return MP_OK;
 }
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -593,12 +733,16 @@ static void write_stats(mp_ledger *l)
 {
     const char *path = getenv("MATTER_PKI_LEDGER_STATS");
     if (path == NULL || *path == 0 || l->tx_n == 0) return;
+    double sum = 0;
+    for (size_t i = 0; i < l->tx_n; i++) sum += (double)l->tx_ms[i];
     qsort(l->tx_ms, l->tx_n, sizeof(float), cmp_float);
     FILE *f = fopen(path, "a");
     if (f == NULL) return;
-    fprintf(f, "{\"pid\":%ld,\"backend\":\"%s\",\"transactions\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
+    fprintf(f, "{\"pid\":%ld,\"backend\":\"%s\",\"transactions\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+            "\"sum_ms\":%.1f,\"round_trips\":%llu,\"tx_round_trips\":%llu,\"wait_ms\":%.1f}\n",
             (long)getpid(), l->pg ? "postgresql" : "sqlite", l->tx_n, (double)l->tx_ms[l->tx_n / 2],
-            (double)l->tx_ms[(l->tx_n * 99) / 100], (double)l->tx_ms[l->tx_n - 1]);
+            (double)l->tx_ms[(l->tx_n * 99) / 100], (double)l->tx_ms[l->tx_n - 1], sum, (unsigned long long)l->trips,
+            (unsigned long long)l->tx_trips, l->wait_ms);
     fclose(f);
 }
 
@@ -613,6 +757,7 @@ void mp_ledger_close(mp_ledger *l)
         sqlite3_finalize(l->q[i].st);
         PQclear(l->q[i].res);
         free(l->q[i].pg_sql);
+        for (int k = 0; k < MAX_PARAMS; k++) free(l->q[i].arr[k]);
     }
     sqlite3_close(l->db);
     PQfinish(l->pg);
@@ -622,7 +767,16 @@ void mp_ledger_close(mp_ledger *l)
 int mp_ledger_begin(mp_ledger *l)
 {
     l->tx_start = mono_ms();
-    if (mp_ledger_exec(l, l->db ? "BEGIN IMMEDIATE" : "BEGIN ISOLATION LEVEL READ COMMITTED") != MP_OK) {
+    l->tx_trip0 = l->trips;
+    if (l->pg != NULL) {
+        /* sent with the transaction's first statement (one round trip less) */
+        clear_err(l);
+        if (!mp_ledger_in_tx(l)) {
+            l->begin_pending = 1;
+            return MP_OK;
+        }
+    }
+    if (mp_ledger_exec(l, l->db ? "BEGIN IMMEDIATE" : PG_BEGIN) != MP_OK) {
         return mp_ledger_err(l, "begin");
     }
     return MP_OK;
@@ -640,6 +794,7 @@ int mp_ledger_commit(mp_ledger *l)
             l->tx_cap = cap;
         }
         l->tx_ms[l->tx_n++] = (float)(mono_ms() - l->tx_start);
+        l->tx_trips += l->trips - l->tx_trip0;
     }
     return MP_OK;
 }
@@ -647,6 +802,7 @@ int mp_ledger_commit(mp_ledger *l)
 int mp_ledger_in_tx(mp_ledger *l)
 {
     if (l->db) return !sqlite3_get_autocommit(l->db);
+    if (l->begin_pending) return 1;
     return PQtransactionStatus(l->pg) != PQTRANS_IDLE && PQtransactionStatus(l->pg) != PQTRANS_UNKNOWN;
 }
 

@@ -198,25 +198,6 @@ int mp_ledger_fd_dir(mp_ledger *l, const char *udid, char *dir, size_t cap, int 
 
 /* ---- factory-data line-readiness (see ledger.h) ------------------------------ */
 
-int mp_ledger_fd_prepare(mp_ledger *l)
-{
-    /* PostgreSQL: in the schema (a station role may not CREATE) */
-    static const char ddl[] =
-        "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"
-        " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format)) WITHOUT ROWID;"
-        "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next INTEGER NOT NULL);"
-        "CREATE UNIQUE INDEX IF NOT EXISTS factory_data_rd_uid ON factory_data(rd_uid);";
-    if (mp_ledger_is_pg(l)) return MP_OK;
-    if (mp_ledger_exec(l, ddl) != MP_OK) {
-        return mp_ledger_conflict(l, NULL, NULL)
-                   ? mp_err(MP_ERR_DUPLICATE, "ledger %s: two devices already share an rd_uid in factory_data; find them with: "
-                            "SELECT hex(rd_uid), group_concat(udid) FROM factory_data GROUP BY rd_uid HAVING count(*) > 1",
-                            mp_ledger_path(l))
-                   : mp_ledger_err(l, "prepare factory-data tables");
-    }
-    return MP_OK;
-}
-
 int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const char sha256[65], char recorded[65])
 {
     static const char q_get[] = "SELECT sha256 FROM fd_images WHERE udid = ? AND format = ?";

@@ -34,6 +34,13 @@ void mp_q_i64(mp_q *q, int i, int64_t v);
 void mp_q_txt(mp_q *q, int i, const char *s); /* NULL binds NULL */
 void mp_q_blob(mp_q *q, int i, const void *p, size_t n);
 void mp_q_null(mp_q *q, int i);
+/* PostgreSQL only (MP_ERR_DB on SQLite): bind n values as one array
+ * parameter, element type elem_oid (MP_OID_TEXT or MP_OID_BYTEA): v[k] with
+ * len[k] bytes (len NULL: NUL-terminated texts; v[k] NULL: a NULL element).
+ * The SQL casts it ($1::text[]) and reads it with unnest(); the values are
+ * copied. */
+enum { MP_OID_BYTEA = 17, MP_OID_TEXT = 25 };
+int mp_q_array(mp_q *q, int i, unsigned elem_oid, const void *const *v, const size_t *len, size_t n);
 /* 1 = a row, 0 = done, -1 = error (mp_ledger_err names it). */
 int mp_q_step(mp_q *q);
 void mp_q_reset(mp_q *q);
@@ -62,6 +69,14 @@ int mp_ledger_db_err(mp_ledger *l, const char *what); /* the same (older name) *
  * column NULL: any unique violation. */
 int mp_ledger_conflict(mp_ledger *l, const char *table, const char *column);
 int mp_ledger_is_pg(const mp_ledger *l);
+/* The sequence number of the last audit row this handle appended (0: none;
+ * set by mp_ledger_audit, also when its transaction is then rolled back): a
+ * long run's hint that a checkpoint is due (audit_ckpt.h). */
+void mp_ledger_audit_note(mp_ledger *l, int64_t seq);
+int64_t mp_ledger_audit_last(const mp_ledger *l);
+/* The last error's detail on PostgreSQL (which key was duplicated), else its
+ * message. */
+const char *mp_ledger_last_detail(const mp_ledger *l);
 int mp_ledger_in_tx(mp_ledger *l);
 
 /* SQLite only (NULL on PostgreSQL): the raw connection and a cached
@@ -82,7 +97,7 @@ int mp_ledger_sqlite_ro_flags(const char *path, int flags);
  * migrations use, and the migration of an older ledger (under the write lock).
  * The SQLite migration works on the bare sqlite3 handle and never calls back
  * into the driver (which opens the database and then calls it). */
-#define MP_LEDGER_SCHEMA 8
+#define MP_LEDGER_SCHEMA 9
 /* Hex text (either case; an odd length is a value's hex without its leading
  * 0) to bytes; -1 if it is not hex or longer than cap bytes. */
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap);

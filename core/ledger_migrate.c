@@ -1,7 +1,7 @@
 /* ledger_migrate.c - copy a ledger into an empty one (SQLite to PostgreSQL:
  * `ledger migrate --to URI`), every row with its IDs, the audit chain as it
- * is, then verify the copy table by table (row count and a SHA-256 over the
- * rows read back from the destination). One transaction on the destination:
+ * is, then verify the copy table by table (row count and the sum of the
+ * rows' SHA-256 read back from the destination). One transaction on the destination:
  * it holds the whole copy or nothing. */
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +26,8 @@ static const table tables[] = {
     {"dacs", "id,udid,profile,order_id,batch,serial,sha256,der,path", "id", 9, "id"},
     {"revocations", "serial,pai_skid,reason,revoked_at", "pai_skid,serial", 4, NULL},
     {"crl_numbers", "pai_skid,next", "pai_skid", 2, NULL},
+    {"crl_published", "issuer_skid,issuer_der,signer_der,number,this_update,next_update", "issuer_skid", 6, NULL},
+    {"dcl_state", "key,json,exported_at", "key", 3, NULL},
     {"factory_data", "udid,order_id,serial,discriminator,iterations,salt,verifier,rd_uid,passcode,mfg_date,written,built_at", "udid", 12, NULL},
     {"fd_claims", "udid,lease,until,dir", "udid", 4, NULL},
     {"fd_images", "udid,format,sha256", "udid,format", 3, NULL},
@@ -79,21 +81,34 @@ static void digest_value(EVP_MD_CTX *m, mp_q *q, int c)
     if (n) EVP_DigestUpdate(m, p, n);
 }
 
-/* Rows and SHA-256 of a table as this ledger reads it. */
+/* Rows and a digest of a table as this ledger reads it: the sum (mod 2^256)
+ * of each row's SHA-256, so the row order does not matter (a PostgreSQL
+ * database's collation may sort text keys otherwise than SQLite does). */
 static int table_digest(mp_ledger *l, size_t t, uint64_t *rows, uint8_t out[32])
 {
-    unsigned int len = 0;
     int r;
     mp_q *q = mp_q_get(l, sel[t]);
     if (q == NULL) return MP_ERR_DB;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+    if (m == NULL) {
+        mp_q_reset(q);
+        return mp_err(MP_ERR_GENERAL, "out of memory");
+    }
+    memset(out, 0, 32);
     *rows = 0;
     while ((r = mp_q_step(q)) == 1) {
+        uint8_t h[32];
+        unsigned int len = 0, carry = 0;
+        EVP_DigestInit_ex(m, EVP_sha256(), NULL);
         for (int c = 0; c < tables[t].ncols; c++) digest_value(m, q, c);
+        EVP_DigestFinal_ex(m, h, &len);
+        for (int i = 31; i >= 0; i--) {
+            carry += (unsigned int)out[i] + h[i];
+            out[i] = (uint8_t)carry;
+            carry >>= 8;
+        }
         (*rows)++;
     }
-    EVP_DigestFinal_ex(m, out, &len);
     EVP_MD_CTX_free(m);
     return r < 0 ? mp_ledger_err(l, tables[t].name) : MP_OK;
 }

@@ -268,6 +268,30 @@ static const char schema_v8[] =
     " issued_at TEXT NOT NULL, revoked_at BIGINT);"
     "CREATE INDEX station_certs_name ON station_certs(name);"
     "UPDATE meta SET value='8' WHERE key='schema_version';";
+
+/* v9: the tables earlier code created on first use, outside the schema
+ * versions, are part of the schema: the CRLs last published per issuer
+ * (`pai crl`, `paa crl`), the DCL records last exported (`dcl export
+ * changes`), the factory-data image hashes and serial counters, and the
+ * unique rd_uid index. Nothing creates a table at run time any more (a
+ * station role on PostgreSQL may not CREATE). IF NOT EXISTS: an SQLite
+ * ledger at schema 8 may hold them already, made on first use with these
+ * same definitions; a PostgreSQL ledger at schema 8 already has the
+ * factory-data ones (pg_schema). BLOB is the type's name on SQLite, BYTEA on
+ * PostgreSQL; the rest of the SQL is the same. */
+#define SCHEMA_V9(BLOB, FD_IMAGES_ROWID)                                                                       \
+    "CREATE TABLE IF NOT EXISTS crl_published(issuer_skid TEXT PRIMARY KEY, issuer_der " BLOB " NOT NULL,"      \
+    " signer_der " BLOB " NOT NULL, number BIGINT NOT NULL, this_update BIGINT NOT NULL,"                     \
+    " next_update BIGINT NOT NULL);"                                                                          \
+    "CREATE TABLE IF NOT EXISTS dcl_state(key TEXT PRIMARY KEY, json TEXT NOT NULL, exported_at BIGINT NOT NULL);" \
+    "CREATE TABLE IF NOT EXISTS fd_images(udid TEXT NOT NULL REFERENCES devices(udid), format TEXT NOT NULL,"  \
+    " sha256 TEXT NOT NULL, PRIMARY KEY(udid, format))" FD_IMAGES_ROWID ";"                                  \
+    "CREATE TABLE IF NOT EXISTS serial_counters(template TEXT PRIMARY KEY, next BIGINT NOT NULL);"             \
+    "CREATE UNIQUE INDEX IF NOT EXISTS factory_data_rd_uid ON factory_data(rd_uid);"                           \
+    "UPDATE meta SET value='9' WHERE key='schema_version';"
+static const char schema_v9[] = SCHEMA_V9("BLOB", " WITHOUT ROWID");
+static const char schema_v9_pg[] = SCHEMA_V9("BYTEA", "");
+
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap)
 {
     char even[2 * 256 + 2];
@@ -331,6 +355,27 @@ static int check_before_v5(sqlite3 *db, const char *path)
     return rc;
 }
 
+/* Before v9: factory_data.rd_uid becomes unique (an index earlier code made
+ * on first use). A ledger where two devices share one cannot take it: say
+ * which, and how to find them. */
+static int check_before_v9(sqlite3 *db, const char *path)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = MP_OK;
+    if (sqlite3_prepare_v2(db, "SELECT hex(rd_uid), group_concat(udid, ' ') FROM factory_data GROUP BY rd_uid"
+                           " HAVING count(*) > 1 LIMIT 1", -1, &s, NULL) != SQLITE_OK) {
+        return db_err(db, path, "check rd_uid values before the schema 9 migration");
+    }
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        rc = mp_err(MP_ERR_DUPLICATE, "ledger %s: devices %s share the rd_uid %s in factory_data; schema 9 needs rd_uid"
+                    " unique: this ledger cannot be upgraded until one of them is rebuilt (find all with: SELECT"
+                    " hex(rd_uid), group_concat(udid) FROM factory_data GROUP BY rd_uid HAVING count(*) > 1)",
+                    path, (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int mp_ledger_migrate(sqlite3 *db, const char *path)
 {
     int version = schema_version(db);
@@ -347,7 +392,7 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
      * version is read again under the write lock, so two programs opening
      * an old ledger at once do each step once. */
     static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7,
-                                        schema_v8};
+                                        schema_v8, schema_v9};
     while (version < MP_LEDGER_SCHEMA) {
         char *msg = NULL;
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -358,7 +403,7 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             break;
         }
-        int pre = version == 4 ? check_before_v5(db, path) : MP_OK;
+        int pre = version == 4 ? check_before_v5(db, path) : version == 8 ? check_before_v9(db, path) : MP_OK;
         if (pre != MP_OK) {
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             sqlite3_busy_timeout(db, 10000);
@@ -383,8 +428,12 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
 }
 
 /* PostgreSQL: under a transaction-level advisory lock (no session state), an
- * empty database gets the whole schema; a ledger of another version is
- * refused naming both (there are no PostgreSQL migrations before v6). */
+ * empty database gets the whole schema; a ledger of an older version (7 or
+ * later: PostgreSQL ledgers began at 7) is upgraded in the same transaction
+ * as the version check by a command that writes; a newer one is refused
+ * naming both versions. */
+static const char *const pg_steps[] = {[7] = schema_v8, [8] = schema_v9_pg};
+
 int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
 {
     int rc = mp_ledger_begin(l);
@@ -398,7 +447,7 @@ int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
         mp_ledger_rollback(l);
         return rc;
     }
-    int version = MP_LEDGER_SCHEMA;
+    int version = 7;
     if (!exists && !may_create) {
         mp_ledger_rollback(l);
         return mp_err(MP_ERR_NO_STATE, "ledger %s holds no matter-pki ledger (no meta table); a read-only command never creates"
@@ -406,7 +455,7 @@ int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
     }
     if (!exists) {
         /* the v7 schema, then the same migrations an existing v7 ledger gets */
-        if (mp_ledger_exec(l, pg_schema) != MP_OK || mp_ledger_exec(l, schema_v8) != MP_OK) {
+        if (mp_ledger_exec(l, pg_schema) != MP_OK) {
             rc = mp_ledger_err(l, "cannot create the ledger schema (does this role have CREATE on the database?)");
             mp_ledger_rollback(l);
             return rc;
@@ -421,16 +470,18 @@ int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
             mp_ledger_rollback(l);
             return rc;
         }
-        /* v7 -> v8 (order labels, station certificates), under the same lock
-         * and in the same transaction as the version check */
-        if (version == 7 && may_create) {
-            if (mp_ledger_exec(l, schema_v8) != MP_OK) {
-                rc = mp_ledger_err(l, "cannot migrate the schema to version 8");
-                mp_ledger_rollback(l);
-                return rc;
-            }
-            version = 8;
+    }
+    /* 7 -> 8 (order labels, station certificates) -> 9 (the lifecycle and
+     * factory-data tables), under the same lock and in the same transaction */
+    while (version >= 7 && version < MP_LEDGER_SCHEMA && (may_create || !exists)) {
+        if (mp_ledger_exec(l, pg_steps[version]) != MP_OK) {
+            char what[96];
+            snprintf(what, sizeof(what), "cannot migrate the schema to version %d", version + 1);
+            rc = mp_ledger_err(l, what);
+            mp_ledger_rollback(l);
+            return rc;
         }
+        version++;
     }
     if ((rc = mp_ledger_commit(l)) != MP_OK) {
         mp_ledger_rollback(l);
@@ -440,9 +491,9 @@ int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
         return mp_err(MP_ERR_DB, "ledger %s: schema version %d is newer than this matter-pki's (%d): use a newer matter-pki",
                       mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
     }
-    if (version == 7) {
-        return mp_err(MP_ERR_DB, "ledger %s: schema version 7 is older than this matter-pki's (%d); a command that writes"
-                      " upgrades it", mp_ledger_path(l), MP_LEDGER_SCHEMA);
+    if (version >= 7 && version < MP_LEDGER_SCHEMA) {
+        return mp_err(MP_ERR_DB, "ledger %s: schema version %d is older than this matter-pki's (%d); a command that writes"
+                      " upgrades it", mp_ledger_path(l), version, MP_LEDGER_SCHEMA);
     }
     if (version < MP_LEDGER_SCHEMA) {
         return mp_err(MP_ERR_DB, "ledger %s: schema version %d is older than this matter-pki's (%d) and PostgreSQL ledgers"

@@ -547,6 +547,114 @@ int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
     return MP_OK;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* PostgreSQL, leased devices: one statement for the chunk. The devices move
+ * to issued only while this run's lease holds (a conditional update), the
+ * certificate rows go in only for the devices that moved, and the constraints
+ * (unique UDID and profile, unique serial) refuse a duplicate: the whole
+ * statement then fails and the caller rolls back. */
+static int add_counted_set(mp_ledger *l, const mp_cert_rec *c, size_t n, uint8_t *lost)
+{
+    static const char q[] =
+        "WITH v AS (SELECT * FROM unnest(?1::text[],?2::bytea[],?3::bytea[],?4::bytea[],?5::text[]) AS v(udid,serial,sha256,der,path)),"
+        " u AS (UPDATE devices d SET state=1,lease=NULL,lease_until=NULL,lease_order=NULL FROM v"
+        " WHERE d.udid=v.udid AND d.state=3 AND d.lease=?6 AND d.lease_until>=?7 RETURNING d.udid)"
+        " INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path)"
+        " SELECT v.udid,?8,?9,v.serial,v.sha256,v.der,v.path FROM v JOIN u ON u.udid=v.udid RETURNING udid";
+    int rc = MP_OK;
+    const void **udid = calloc(n, sizeof(void *)), **ser = calloc(n, sizeof(void *)), **sha = calloc(n, sizeof(void *));
+    const void **der = calloc(n, sizeof(void *)), **path = calloc(n, sizeof(void *));
+    size_t *ser_n = calloc(n, sizeof(size_t)), *sha_n = calloc(n, sizeof(size_t)), *der_n = calloc(n, sizeof(size_t));
+    uint8_t *bin = calloc(n, 52);
+    char **got = calloc(n, sizeof(char *));
+    size_t ngot = 0;
+    if (!udid || !ser || !sha || !der || !path || !ser_n || !sha_n || !der_n || !bin || !got) {
+        rc = mp_err(MP_ERR_GENERAL, "out of memory");
+        goto end;
+    }
+    for (size_t k = 0; k < n; k++) {
+        long sn = mp_ledger_unhex(c[k].serial, bin + 52 * k, 20);
+        long hn = mp_ledger_unhex(c[k].sha256, bin + 52 * k + 20, 32);
+        if (sn <= 0 || hn <= 0) {
+            rc = mp_err(MP_ERR_INVALID, "certificate of %s: serial '%s' or SHA-256 is not hex", c[k].udid, c[k].serial);
+            goto end;
+        }
+        udid[k] = c[k].udid;
+        ser[k] = bin + 52 * k;
+        ser_n[k] = (size_t)sn;
+        sha[k] = bin + 52 * k + 20;
+        sha_n[k] = (size_t)hn;
+        der[k] = c[k].der;
+        der_n[k] = c[k].der_len;
+        path[k] = c[k].path != NULL && *c[k].path ? c[k].path : NULL;
+    }
+    mp_q *s = mp_q_get(l, q);
+    if (s == NULL) {
+        rc = MP_ERR_DB;
+        goto end;
+    }
+    if ((rc = mp_q_array(s, 1, MP_OID_TEXT, udid, NULL, n)) != MP_OK || (rc = mp_q_array(s, 2, MP_OID_BYTEA, ser, ser_n, n)) != MP_OK ||
+        (rc = mp_q_array(s, 3, MP_OID_BYTEA, sha, sha_n, n)) != MP_OK || (rc = mp_q_array(s, 4, MP_OID_BYTEA, der, der_n, n)) != MP_OK ||
+        (rc = mp_q_array(s, 5, MP_OID_TEXT, path, NULL, n)) != MP_OK) {
+        goto end;
+    }
+    mp_q_txt(s, 6, c[0].lease);
+    mp_q_i64(s, 7, (int64_t)time(NULL));
+    mp_q_i64(s, 8, c[0].order_id);
+    mp_q_i64(s, 9, c[0].batch);
+    int r;
+    while ((r = mp_q_step(s)) == 1) {
+        const char *u = mp_q_text(s, 0);
+        if (ngot < n && u != NULL && (got[ngot] = strdup(u)) != NULL) ngot++;
+    }
+    if (r < 0) {
+        if (mp_ledger_conflict(l, "dacs", "udid")) {
+            rc = mp_err(MP_ERR_DUPLICATE, "a device of this chunk already has a certificate in the ledger (%s)", mp_ledger_last_detail(l));
+        } else if (mp_ledger_conflict(l, NULL, NULL)) {
+            rc = mp_err(MP_ERR_DUPLICATE, "a serial of this chunk was already used (%s)", mp_ledger_last_detail(l));
+        } else {
+            rc = db_err(l, "add certificates");
+        }
+        goto end;
+    }
+    qsort(got, ngot, sizeof(char *), cmp_str);
+    for (size_t k = 0; k < n; k++) {
+        const char *key = c[k].udid;
+        lost[k] = bsearch(&key, got, ngot, sizeof(char *), cmp_str) == NULL;
+    }
+end:
+    for (size_t k = 0; got != NULL && k < ngot; k++) free(got[k]);
+    free(got);
+    free(udid);
+    free(ser);
+    free(sha);
+    free(der);
+    free(path);
+    free(ser_n);
+    free(sha_n);
+    free(der_n);
+    free(bin);
+    return rc;
+}
+
+int mp_ledger_add_counted_many(mp_ledger *l, const mp_cert_rec *c, size_t n, uint8_t *lost)
+{
+    if (n == 0) return MP_OK;
+    if (mp_ledger_is_pg(l) && c[0].lease != NULL) {
+        return add_counted_set(l, c, n, lost);
+    }
+    for (size_t k = 0; k < n; k++) {
+        int rc = mp_ledger_add_counted(l, &c[k]);
+        lost[k] = rc == MP_ERR_LEASE_LOST && c[k].lease != NULL;
+        if (rc != MP_OK && !lost[k]) return rc;
+    }
+    return MP_OK;
+}
+
 static void row_cert(mp_q *s, mp_cert_rec *c)
 {
     memset(c, 0, sizeof(*c));
@@ -647,6 +755,12 @@ int mp_ledger_add_station_cert(mp_ledger *l, const mp_station_cert *c)
     mp_q_txt(s, 4, now);
     int rc = mp_ledger_step_done(l, s, "add station certificate");
     mp_q_reset(s);
+    if (rc == MP_OK) {
+        char obj[200], detail[48];
+        snprintf(obj, sizeof(obj), "station=%s serial=%s", c->name, c->serial);
+        snprintf(detail, sizeof(detail), "{\"not_after\":%lld}", (long long)c->not_after);
+        rc = mp_ledger_audit(l, c->name, "station.cert.issue", obj, detail);
+    }
     return rc;
 }
 
@@ -659,6 +773,12 @@ int mp_ledger_revoke_station(mp_ledger *l, const char *name, uint64_t *n)
     int rc = mp_ledger_step_done(l, s, "revoke station");
     *n = rc == MP_OK ? (uint64_t)mp_q_changes(s) : 0;
     mp_q_reset(s);
+    if (rc == MP_OK && *n > 0) {
+        char obj[96], detail[48];
+        snprintf(obj, sizeof(obj), "station=%s", name);
+        snprintf(detail, sizeof(detail), "{\"certificates\":%llu}", (unsigned long long)*n);
+        rc = mp_ledger_audit(l, name, "station.cert.revoke", obj, detail);
+    }
     return rc;
 }
 

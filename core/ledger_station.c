@@ -161,13 +161,55 @@ int mp_station_name_ok(const char *name)
     return 1;
 }
 
+/* Why a station's sub-quota refused n (the order has assignments): not
+ * assigned, or too little left. MP_OK when the order has none. */
+static int station_refused(int64_t order_id, const char *station, uint64_t n, int64_t assigned, int has, int64_t left)
+{
+    if (assigned > 0 && !has) {
+        return mp_err(MP_ERR_UNAUTHORIZED, "station %s is not assigned to production order %lld (order assign)", station,
+                      (long long)order_id);
+    }
+    if (assigned > 0) {
+        return mp_err(MP_ERR_QUOTA, "station %s has %lld of its sub-quota left on production order %lld; %llu asked",
+                      station, (long long)left, (long long)order_id, (unsigned long long)n);
+    }
+    return MP_OK;
+}
+
+/* PostgreSQL: the station's count and its sub-quota in one statement (both
+ * conditional updates run; the counts say which matched; an order without
+ * assignments matches none and refuses nothing). */
+static int count_station_pg(mp_ledger *l, int64_t order_id, const char *station, uint64_t n, const char *now)
+{
+    mp_q *q = mp_q_get(l, "WITH s AS (INSERT INTO stations(name,enabled,issued,created_at) VALUES(?2,1,?3,?4)"
+                          " ON CONFLICT(name) DO UPDATE SET issued=stations.issued+excluded.issued WHERE stations.enabled=1 RETURNING 1),"
+                          " u AS (UPDATE order_stations SET issued=issued+?3 WHERE order_id=?1 AND station=?2 AND issued+?3<=quota RETURNING 1)"
+                          " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM u), count(*),"
+                          " CAST(sum(CASE WHEN station=?2 THEN quota-issued END) AS BIGINT) FROM order_stations WHERE order_id=?1");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, order_id);
+    mp_q_txt(q, 2, station);
+    mp_q_i64(q, 3, (int64_t)n);
+    mp_q_txt(q, 4, now);
+    if (mp_q_step(q) != 1) return mp_ledger_err(l, "count against the station");
+    int64_t enabled = mp_q_int(q, 0), took = mp_q_int(q, 1), assigned = mp_q_int(q, 2), left = mp_q_int(q, 3);
+    int has = !mp_q_isnull(q, 3);
+    mp_q_reset(q);
+    if (enabled != 1) {
+        return mp_err(MP_ERR_UNAUTHORIZED, "station %s is disabled: it may not issue (station list)", station);
+    }
+    return took == 1 ? MP_OK : station_refused(order_id, station, n, assigned, has, left);
+}
+
 /* Count n certificates against a station: registered at its first
  * certificate, refused when disabled; with check_assign, its sub-quota when
- * the order has station assignments. */
+ * the order has station assignments (PostgreSQL checks it always, in the
+ * same statement). */
 static int count_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n, int check_assign)
 {
     char now[21];
     now_iso(now);
+    if (mp_ledger_is_pg(l)) return count_station_pg(l, order_id, station, n, now);
     /* the station: registered at its first certificate, refused when disabled */
     mp_q *q = mp_q_get(l, "INSERT INTO stations(name,enabled,issued,created_at) VALUES(?1,1,?2,?3)"
                           " ON CONFLICT(name) DO UPDATE SET issued=stations.issued+excluded.issued WHERE stations.enabled=1");
@@ -197,16 +239,14 @@ static int count_station(mp_ledger *l, int64_t order_id, const char *station, ui
         int has = !mp_q_isnull(q, 1);
         int64_t left = mp_q_int(q, 1);
         mp_q_reset(q);
-        if (assigned > 0 && !has) {
-            return mp_err(MP_ERR_UNAUTHORIZED, "station %s is not assigned to production order %lld (order assign)", station,
-                          (long long)order_id);
-        }
-        if (assigned > 0) {
-            return mp_err(MP_ERR_QUOTA, "station %s has %lld of its sub-quota left on production order %lld; %llu asked",
-                          station, (long long)left, (long long)order_id, (unsigned long long)n);
-        }
+        return station_refused(order_id, station, n, assigned, has, left);
     }
     return MP_OK;
+}
+
+int mp_ledger_count_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n)
+{
+    return count_station(l, order_id, station, n, 1);
 }
 
 int mp_ledger_take_quota_station(mp_ledger *l, int64_t order_id, const char *station, uint64_t n)
@@ -417,12 +457,68 @@ static void audit_hash(const mp_audit_row *r, uint8_t out[32])
     EVP_MD_CTX_free(m);
 }
 
+/* PostgreSQL: the append in one statement (one round trip while the head's
+ * lock is held). `o` locks the head first (an uncorrelated subquery in the
+ * update's condition runs before the update) and holds its latest version;
+ * the update computes the new hash from that same version over the canonical
+ * bytes of audit_hash (the previous hash, then seq, time, station, operator,
+ * event, objects and detail joined by newlines). Its condition compares only
+ * the constant id, so a concurrent append (re-read under the lock) never
+ * filters the row out. The row comes back and is checked here against
+ * audit_hash: a disagreement fails the transaction. */
+static int audit_pg(mp_ledger *l, mp_audit_row *r)
+{
+    mp_q *q = mp_q_get(l, "WITH o AS (SELECT id,hash FROM audit_head WHERE id=1 FOR UPDATE),"
+                          " h AS (UPDATE audit_head a SET seq=a.seq+1, hash=sha256(a.hash||convert_to(concat_ws(E'\\n',"
+                          "CAST(a.seq+1 AS TEXT),CAST(?1 AS TEXT),CAST(?2 AS TEXT),CAST(?3 AS TEXT),CAST(?4 AS TEXT),"
+                          "CAST(?5 AS TEXT),CAST(?6 AS TEXT)),'UTF8')) WHERE a.id=(SELECT id FROM o)"
+                          " RETURNING a.seq AS seq, a.hash AS hash, (SELECT hash FROM o) AS prev)"
+                          " INSERT INTO audit(seq,at,station,operator,event,objects,detail,prev,hash)"
+                          " SELECT seq,?1,?2,?3,?4,?5,?6,prev,hash FROM h RETURNING seq,prev,hash");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, r->at);
+    mp_q_txt(q, 2, r->station);
+    mp_q_txt(q, 3, r->operator_);
+    mp_q_txt(q, 4, r->event);
+    mp_q_txt(q, 5, r->objects);
+    mp_q_txt(q, 6, r->detail);
+    int st = mp_q_step(q);
+    if (st < 0) return mp_ledger_err(l, "append to the audit trail");
+    size_t np = 0, nh = 0;
+    const uint8_t *prev = st == 1 ? mp_q_bytes(q, 1, &np) : NULL, *hash = st == 1 ? mp_q_bytes(q, 2, &nh) : NULL;
+    uint8_t got[32];
+    int ok = prev != NULL && hash != NULL && np == 32 && nh == 32;
+    if (ok) {
+        r->seq = mp_q_int(q, 0);
+        memcpy(r->prev, prev, 32);
+        memcpy(got, hash, 32);
+        audit_hash(r, r->hash);
+        ok = memcmp(got, r->hash, 32) == 0;
+    }
+    mp_q_reset(q);
+    if (!ok) {
+        return mp_err(MP_ERR_DB, "ledger %s: append to the audit trail: the server's row does not hash as expected", mp_ledger_path(l));
+    }
+    return MP_OK;
+}
+
 int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const char *objects, const char *detail)
 {
     mp_audit_row r;
     size_t n = 0;
     const uint8_t *p;
     memset(&r, 0, sizeof(r));
+    now_iso(r.at);
+    r.station = station ? station : "";
+    r.operator_ = mp_ledger_operator();
+    r.event = event;
+    r.objects = objects ? objects : "";
+    r.detail = detail ? detail : "{}";
+    if (mp_ledger_is_pg(l)) {
+        int rc = audit_pg(l, &r);
+        if (rc == MP_OK) mp_ledger_audit_note(l, r.seq); /* a long run's checkpoint hint, as below */
+        return rc;
+    }
     /* the one-row head: its lock serializes appends until the commit */
     mp_q *q = mp_q_get(l, "UPDATE audit_head SET seq=seq+1 WHERE id=1 RETURNING seq, hash");
     if (q == NULL) return MP_ERR_DB;
@@ -430,12 +526,6 @@ int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const 
     r.seq = mp_q_int(q, 0);
     if ((p = mp_q_bytes(q, 1, &n)) != NULL && n == 32) memcpy(r.prev, p, 32);
     mp_q_reset(q);
-    now_iso(r.at);
-    r.station = station ? station : "";
-    r.operator_ = mp_ledger_operator();
-    r.event = event;
-    r.objects = objects ? objects : "";
-    r.detail = detail ? detail : "{}";
     audit_hash(&r, r.hash);
     q = mp_q_get(l, "INSERT INTO audit(seq,at,station,operator,event,objects,detail,prev,hash) VALUES(?,?,?,?,?,?,?,?,?)");
     if (q == NULL) return MP_ERR_DB;
@@ -452,7 +542,9 @@ int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const 
     q = mp_q_get(l, "UPDATE audit_head SET hash=? WHERE id=1");
     if (q == NULL) return MP_ERR_DB;
     mp_q_blob(q, 1, r.hash, 32);
-    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "append to the audit trail");
+    if (mp_q_step(q) < 0) return mp_ledger_err(l, "append to the audit trail");
+    mp_ledger_audit_note(l, r.seq);
+    return MP_OK;
 }
 
 int mp_ledger_each_audit(mp_ledger *l, int (*cb)(void *, const mp_audit_row *), void *ctx)
@@ -536,7 +628,12 @@ int mp_ledger_audit_verify(mp_ledger *l, int64_t *bad, char *why, size_t why_cap
     int64_t head = mp_q_int(q, 0);
     int same = p != NULL && n == 32 && memcmp(p, v.prev, 32) == 0;
     mp_q_reset(q);
-    if (head != v.expect - 1 || !same) {
+    if (head == v.expect - 1 && !same && head > 0) {
+        /* as many rows as were written, but the last is not the one the head recorded */
+        *bad = head;
+        snprintf(why, why_cap, "row %lld is not the row that was written last (the head holds another hash): it was "
+                 "changed and its hash recomputed", (long long)head);
+    } else if (head != v.expect - 1 || !same) {
         *bad = v.expect;
         snprintf(why, why_cap, "the trail ends at row %lld but %lld row(s) were written: row %lld onwards is missing",
                  (long long)(v.expect - 1), (long long)head, (long long)v.expect);

@@ -25,6 +25,7 @@ static const mp_opt import_opts[] = {
     {"station", O_STATION, OT_STR, "NAME", "station recorded in the ledger (default host name)"},
     {"at", O_AT, OT_DATE, "DATE", "verify the chains at this time (default now)"},
     LEDGER_OPT,
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };

@@ -486,15 +486,37 @@ bad:
     return mp_err(MP_ERR_USAGE, "--lease '%s': expected a duration such as 30s, 10m or 1h (at most 7 days)", s);
 }
 
+/* Long runs: an audit checkpoint every 1,000 audit rows (audit_ckpt.h),
+ * recorded in the ceremony log like the one at the end. */
+typedef struct every_ctx {
+    mp_audit_every e;
+    mp_ledger *l;
+    mp_ks *ks;
+    const mp_ceremony_cfg *rec;
+} every_ctx;
+
+static int checkpoint_due(void *arg)
+{
+    every_ctx *x = arg;
+    int64_t seq = 0;
+    char what[96];
+    int rc = mp_audit_every_tick(&x->e, x->l, x->ks, &seq);
+    if (rc != MP_OK || seq == 0) return rc;
+    snprintf(what, sizeof(what), "audit checkpoint %lld (every %lld rows)", (long long)seq, (long long)x->e.every);
+    return mp_audit_log_checkpoint(x->l, x->rec, what, x->ks, &x->e.key, seq);
+}
+
 int dac_issue_main(mp_cmd *mc, int argc, char **argv)
 {
     mp_common c = {0};
     issue_args a;
     mp_issue is;
+    every_ctx every;
     uint64_t order;
     char host[64] = "";
     memset(&a, 0, sizeof(a));
     memset(&is, 0, sizeof(is));
+    memset(&every, 0, sizeof(every));
     int rc = parse(argc, argv, &c, &a);
     if (rc != 0) return rc == OPT_HELP ? MP_OK : -rc;
     if ((rc = check_mode(&a)) != MP_OK) return rc;
@@ -518,20 +540,19 @@ int dac_issue_main(mp_cmd *mc, int argc, char **argv)
     is.generate_keys = a.generate;
     mp_signals_install();
     if ((rc = mp_cmd_open(mc, &c)) != MP_OK ||
-        (rc = mp_issue_prepare(&is, mc->ledger, mc->ks, (int64_t)order, a.test_mode)) != MP_OK) {
+        (rc = mp_issue_prepare(&is, mc->ledger, mc->ks, (int64_t)order, a.test_mode)) != MP_OK ||
+        (rc = mp_audit_every_init(&every.e, mc->ledger, mc->ks)) != MP_OK) {
         goto end;
     }
-    rc = run_batch(&is, &a, c.force);
-    if (rc == MP_OK && is.issued > 0) {
-        /* a checkpoint of the audit rows this run wrote, when the token holds the audit key */
-        int64_t seq = 0;
-        mp_ks_key ak;
-        char what[64];
-        if ((rc = mp_audit_checkpoint_if_key(mc->ledger, mc->ks, &seq, &ak)) == MP_OK && seq > 0) {
-            snprintf(what, sizeof(what), "audit checkpoint %lld", (long long)seq);
-            rc = mp_ceremony_log(&c.rec, what, mp_ks_token_label(mc->ks), &ak, NULL, NULL);
-        }
+    every.l = mc->ledger;
+    every.ks = mc->ks;
+    every.rec = &c.rec;
+    if (every.e.key_id != 0) {
+        is.on_commit = checkpoint_due;
+        is.on_commit_ctx = &every;
     }
+    rc = run_batch(&is, &a, c.force);
+    /* the checkpoint of the audit rows this run wrote: the dispatcher's (src/cli/audit_end.h) */
     if (a.export_layout != NULL && is.out_abs[0] != 0 && (rc == MP_OK || a.csr_dir != NULL || a.csr_bundle != NULL)) {
         rc = export_layout(&is, rc);
     }

@@ -21,6 +21,7 @@ static const mp_opt revoke_opts[] = {
     {"reason", O_REASON, OT_ENUM | OT_REQUIRED, REASONS, "RFC 5280 reason"},
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
     {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };

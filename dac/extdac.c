@@ -333,6 +333,12 @@ static int transaction(ictx *c, const flist *f, const char *sha256)
     if (rc == MP_OK && c->map != NULL) rc = mp_udid_map_all_used(c->map);
     if (rc == MP_OK) rc = mp_ledger_set_list_count(c->l, list.id, f->n);
     if (rc == MP_OK) rc = mp_ledger_batch_written(c->l, b.id); /* the files are the vendor's, in place */
+    if (rc == MP_OK) {
+        char obj[96], detail[128];
+        snprintf(obj, sizeof(obj), "order=%lld batch=%lld list=%lld", (long long)c->order.id, (long long)b.id, (long long)list.id);
+        snprintf(detail, sizeof(detail), "{\"count\":%zu,\"sha256\":\"%s\"}", f->n, sha256);
+        rc = mp_ledger_audit(c->l, im->station ? im->station : mp_ledger_station_default(), "dac.import", obj, detail);
+    }
     im->count = f->n;
     im->vid = c->order.vid;
     im->pid = c->order.pid;

@@ -322,6 +322,56 @@ static int out_path(const mp_issue *is, const char *udid, const char *serial, ch
     return rc;
 }
 
+/* The chunk's certificates, in one call (on PostgreSQL one statement): a
+ * device whose lease was lost is marked and skipped; *kept counts the rest. */
+static int add_certs(mp_issue *is, chunk *c, size_t *kept)
+{
+    mp_cert_rec *recs = calloc(c->n, sizeof(*recs));
+    char **paths = calloc(c->n, sizeof(char *));
+    uint8_t *lost = calloc(c->n, 1);
+    int rc = MP_OK;
+    *kept = 0;
+    if (recs == NULL || paths == NULL || lost == NULL) {
+        rc = mp_err(MP_ERR_GENERAL, "out of memory");
+    }
+    for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
+        item *it = &c->items[i];
+        mp_cert_rec *r = &recs[i];
+        uint8_t h[32];
+        char path[4400];
+        r->batch = c->batch;
+        r->order_id = is->order.id;
+        r->der = it->der;
+        r->der_len = it->len;
+        r->lease = is->generate_keys ? NULL : is->lease;
+        snprintf(r->udid, sizeof(r->udid), "%s", it->dev.udid);
+        mp_serial_hex(it->serial, r->serial);
+        if ((rc = out_path(is, it->dev.udid, r->serial, path, sizeof(path))) != MP_OK) break;
+        if (path[0] && (paths[i] = strdup(path)) == NULL) rc = mp_err(MP_ERR_GENERAL, "out of memory");
+        r->path = paths[i];
+        SHA256(it->der, it->len, h);
+        mp_hex(h, 32, r->sha256, 0);
+        it->lost = 0;
+        if (rc == MP_OK && is->generate_keys) {
+            it->dev.list_id = is->gen_list_id;
+            rc = mp_ledger_add_device(is->ledger, &it->dev);
+        }
+    }
+    if (rc == MP_OK) {
+        rc = mp_ledger_add_counted_many(is->ledger, recs, c->n, lost);
+    }
+    for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
+        /* another run may hold a lost device now: nothing recorded for it */
+        c->items[i].lost = lost[i];
+        *kept += !lost[i];
+    }
+    for (size_t i = 0; paths != NULL && i < c->n; i++) free(paths[i]);
+    free(paths);
+    free(recs);
+    free(lost);
+    return rc;
+}
+
 /* One transaction: the written marks of finished chunks, then (c != NULL)
  * this chunk's certificates (a device whose lease was lost is skipped), its
  * audit row, and the station's and the order's quota as the last statements
@@ -350,32 +400,8 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
             c->batch = b.id;
         }
     }
-    for (size_t i = 0; c != NULL && rc == MP_OK && i < c->n; i++) {
-        item *it = &c->items[i];
-        mp_cert_rec r = {.batch = c->batch, .order_id = is->order.id, .der = it->der, .der_len = it->len,
-                         .lease = is->generate_keys ? NULL : is->lease};
-        uint8_t h[32];
-        char path[4400];
-        snprintf(r.udid, sizeof(r.udid), "%s", it->dev.udid);
-        mp_serial_hex(it->serial, r.serial);
-        if ((rc = out_path(is, it->dev.udid, r.serial, path, sizeof(path))) != MP_OK) break;
-        r.path = path[0] ? path : NULL;
-        SHA256(it->der, it->len, h);
-        mp_hex(h, 32, r.sha256, 0);
-        it->lost = 0;
-        if (is->generate_keys) {
-            it->dev.list_id = is->gen_list_id;
-            rc = mp_ledger_add_device(is->ledger, &it->dev);
-        }
-        if (rc == MP_OK) {
-            rc = mp_ledger_add_counted(is->ledger, &r);
-        }
-        if (rc == MP_ERR_LEASE_LOST && r.lease != NULL) {
-            it->lost = 1; /* another run may hold it now: record nothing for it */
-            rc = MP_OK;
-        } else if (rc == MP_OK) {
-            kept++;
-        }
+    if (c != NULL && rc == MP_OK && c->n > 0) {
+        rc = add_certs(is, c, &kept);
     }
     if (rc == MP_OK && c != NULL && c->n > 0) {
         char objects[128], detail[512];
@@ -391,10 +417,12 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
         if (is->run.id != 0 && kept > 0) {
             rc = mp_ledger_run_count(is->ledger, is->run.id, kept);
         }
+        /* the station's rows first, then the two rows every station
+         * shares: the audit head and the order's quota (last), so that their
+         * locks are held for the fewest round trips */
+        if (rc == MP_OK && kept > 0) rc = mp_ledger_count_station(is->ledger, is->order.id, is->station, kept);
         if (rc == MP_OK) rc = mp_ledger_audit(is->ledger, is->station, "dac.issue", objects, detail);
-        if (rc == MP_OK && kept > 0) {
-            rc = mp_ledger_take_quota_station(is->ledger, is->order.id, is->station, kept);
-        }
+        if (rc == MP_OK && kept > 0) rc = mp_ledger_take_quota(is->ledger, is->order.id, kept);
     }
     if (rc == MP_OK) {
         rc = mp_ledger_commit(is->ledger);
@@ -563,7 +591,9 @@ static int acquire(mp_issue *is, writer *w, chunk *bufs, chunk **out)
             finished |= bufs[b].state == C_WRITTEN;
         }
         if (!finished) {
+            double t = now_s();
             pthread_cond_wait(&w->cv, &w->mu);
+            is->write_wait_ms += (now_s() - t) * 1e3;
         }
         pthread_mutex_unlock(&w->mu);
         if (finished) {
@@ -591,7 +621,7 @@ static int store_chunk(mp_issue *is, writer *w, chunk *bufs, chunk *c)
     }
     is->issued += c->n;
     writer_push(w, c);
-    return MP_OK;
+    return is->on_commit != NULL ? is->on_commit(is->on_commit_ctx) : MP_OK;
 }
 
 /* ---- selecting devices ----------------------------------------------------- */
@@ -602,6 +632,7 @@ typedef struct feed {
     char after[MP_UDID_MAX + 1];
     char **udids;
     size_t n_udids, next_udid;
+    time_t expires; /* the earliest lease expiry of this run's reservations (0: none yet) */
 } feed;
 
 static int fill(feed *f, chunk *c)
@@ -630,10 +661,16 @@ static int fill(feed *f, chunk *c)
         }
     } else {
         mp_device devs[CHUNK];
-        /* this run's earlier reservations stay ours while it signs */
-        int rc = mp_ledger_renew(is->ledger, is->lease, until);
+        int rc = MP_OK;
+        /* this run's earlier reservations stay ours while it signs: renewed
+         * once half the lease has passed (not every chunk: a renewal rewrites
+         * every reserved row) */
+        if (f->expires != 0 && time(NULL) + (is->lease_secs + 1) / 2 >= f->expires) {
+            if ((rc = mp_ledger_renew(is->ledger, is->lease, until)) == MP_OK) f->expires = until;
+        }
         if (rc == MP_OK) rc = mp_ledger_reserve(is->ledger, is->order.id, is->station, is->lease, until, want, devs, &c->n);
         if (rc != MP_OK) return rc;
+        if (f->expires == 0 && c->n > 0) f->expires = until;
         for (size_t i = 0; i < c->n; i++) {
             c->items[i].dev = devs[i];
         }
@@ -701,6 +738,18 @@ static void progress(const mp_issue *is, uint64_t total, double t0, int final)
     if (final) fputc('\n', stderr);
 }
 
+/* MATTER_PKI_LEDGER_STATS: where the ledger's thread waited (make
+ * bench-stations tells from it which stage binds a station). */
+static void write_stats(const mp_issue *is)
+{
+    const char *path = getenv("MATTER_PKI_LEDGER_STATS");
+    FILE *f = path != NULL && *path ? fopen(path, "a") : NULL;
+    if (f == NULL) return;
+    fprintf(f, "{\"pid\":%ld,\"kind\":\"issue\",\"jobs\":%d,\"issued\":%llu,\"run_ms\":%.1f,\"sign_wait_ms\":%.1f,\"write_wait_ms\":%.1f}\n",
+            (long)getpid(), is->jobs, (unsigned long long)is->issued, is->run_ms, is->sign_wait_ms, is->write_wait_ms);
+    fclose(f);
+}
+
 int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
 {
     worker ws[MP_MAX_JOBS];
@@ -712,6 +761,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     writer w = {.od = &od, .stage = &stage, .is = is};
     feed f = {.is = is, .left = is->all_mode ? UINT64_MAX : count, .udids = udids, .n_udids = n_udids};
     chunk *sig = NULL;
+    uint64_t lost0 = is->lost;
     int rc;
     memset(ws, 0, sizeof(ws));
     memset(bufs, 0, sizeof(bufs));
@@ -751,7 +801,9 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
      * start it the moment they are done. */
     if (sig->n > 0 && ((rc = acquire(is, &w, bufs, &nxt)) != MP_OK || (rc = fill(&f, nxt)) != MP_OK)) goto end;
     while (sig->n > 0) {
+        double tj = now_s();
         mp_workers_join(&team);
+        is->sign_wait_ms += (now_s() - tj) * 1e3;
         chunk *done = sig;
         sig = nxt;
         nxt = NULL;
@@ -776,6 +828,15 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     }
     mp_workers_join(&team);
     progress(is, count, t0, 1);
+    is->run_ms += (now_s() - t0) * 1e3;
+    /* every device up to the quota: devices of the last chunks whose lease
+     * was lost went back to the pool after the next chunk found no room
+     * (they were still reserved then); look again, or the run ended with the
+     * order short and exit 0 */
+    if (rc == MP_OK && is->all_mode && is->lost > lost0) {
+        is->quota_race = 1;
+    }
+    write_stats(is);
 end:
     if (w.started) {
         pthread_mutex_lock(&w.mu);

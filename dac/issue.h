@@ -48,12 +48,21 @@ typedef struct mp_issue {
     int all_mode;
     uint64_t lost;       /* devices whose lease was lost before their commit */
     size_t block;        /* devices reserved and signed per chunk (0: 2048) */
-    int quota_race;      /* all_mode: a commit met the quota another run had just taken */
+    int quota_race;      /* all_mode: look again (a commit met the quota another run had just
+                          * taken, or devices lost their lease and went back to the pool) */
     int layout, name_by; /* outsink.h: flat | per-device, by UDID | serial */
     const char *bundle;  /* --bundle: absolute path of the JSON Lines file (out_dir is its folder) */
     mp_dac_run run;      /* the remembered run this one counts against (id 0: none) */
+    /* called after each committed chunk, outside a transaction (NULL: none):
+     * the CLI signs an audit checkpoint there when one is due */
+    int (*on_commit)(void *ctx);
+    void *on_commit_ctx;
     /* results */
     uint64_t issued, recovered_files, removed_files, removed_tmp, moved_keys, bundled_keys;
+    /* where this thread (the ledger's) waited, ms: for the signing workers
+     * and for the file writer; with MATTER_PKI_LEDGER_STATS set, written
+     * there as a line {"kind":"issue",...} at the end of each run */
+    double sign_wait_ms, write_wait_ms, run_ms;
 } mp_issue;
 
 /* The private folder of a run's uncommitted files in its output folder:

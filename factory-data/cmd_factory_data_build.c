@@ -68,6 +68,7 @@ static mp_opt opts[] = {
     {"quiet", OPT_QUIET, OT_FLAG, NULL, "no progress; print only the summary"},
     {"lease", O_LEASE, OT_UINT, "SECONDS", "how long this run holds the devices it claimed before recording them (default 600)"},
     {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
@@ -368,9 +369,43 @@ static int set_options(mp_fd_build *b, const build_args *a, const mp_common *c)
     return MP_OK;
 }
 
+/* Whether FILE (a label list of the folder) names an esp32-enc image. */
+static int lists_enc(const char *dir, const char *file)
+{
+    char path[4200], *line = NULL;
+    size_t cap = 0;
+    int found = 0;
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    while (f != NULL && !found && getline(&line, &cap, f) > 0) found = strstr(line, "\"esp32-enc\":") != NULL;
+    if (f != NULL) fclose(f);
+    if (line != NULL) mp_free_secret(line, cap); /* .labels.pending holds passcodes */
+    return found;
+}
+
+/* Whether the folder already holds esp32-enc images: listed in its
+ * manifest.jsonl or .labels.pending (every layout, and --bundle), or lying
+ * in it as UDID.esp32.enc.bin. */
+static int has_enc_images(const char *out_dir)
+{
+    if (lists_enc(out_dir, "manifest.jsonl") || lists_enc(out_dir, ".labels.pending")) return 1;
+    DIR *dir = opendir(out_dir);
+    struct dirent *e;
+    size_t ext = strlen(".esp32.enc.bin");
+    int found = 0;
+    while (dir != NULL && !found && (e = readdir(dir)) != NULL) {
+        size_t l = strlen(e->d_name);
+        found = l > ext && strcmp(e->d_name + l - ext, ".esp32.enc.bin") == 0;
+    }
+    if (dir != NULL) closedir(dir);
+    return found;
+}
+
 /* --esp32-nvs-encrypt without --esp32-nvs-keys: OUT-DIR/nvs_keys.bin, made
  * 0600 by the first run and read by the runs that finish or extend it (so
- * every image of the folder opens with the one keys partition). */
+ * every image of the folder opens with the one keys partition). A folder
+ * whose images were encrypted under a keys file that is gone is refused: a
+ * new key would not open them. */
 static int nvs_keys_default(mp_fd_build *b, const char *out_dir)
 {
     char path[4200];
@@ -378,17 +413,9 @@ static int nvs_keys_default(mp_fd_build *b, const char *out_dir)
     struct stat st;
     snprintf(path, sizeof(path), "%s/nvs_keys.bin", out_dir);
     if (lstat(path, &st) == 0) return mp_fd_nvs_keys_load(path, &b->opts);
-    DIR *dir = opendir(out_dir);
-    struct dirent *e;
-    size_t ext = strlen(".esp32.enc.bin");
-    while (dir != NULL && (e = readdir(dir)) != NULL) { /* a new key would not open them */
-        size_t l = strlen(e->d_name);
-        if (l > ext && strcmp(e->d_name + l - ext, ".esp32.enc.bin") == 0) {
-            closedir(dir);
-            return mp_err(MP_ERR_NO_STATE, "%s: encrypted NVS images but no nvs_keys.bin: the keys partition they were made with is gone (restore it, or give it with --esp32-nvs-keys)", out_dir);
-        }
+    if (has_enc_images(out_dir)) {
+        return mp_err(MP_ERR_NO_STATE, "%s: encrypted NVS images but no nvs_keys.bin: the keys partition they were made with is gone (restore it, or give it with --esp32-nvs-keys)", out_dir);
     }
-    if (dir != NULL) closedir(dir);
     int rc = mp_fd_nvs_keys_new(&b->opts, part);
     if (rc == MP_OK) rc = mp_write_file(path, part, sizeof(part), 0600, 0);
     mp_wipe(part, sizeof(part));
@@ -457,7 +484,7 @@ int fd_build_main(mp_cmd *mc, int argc, char **argv)
     if ((rc = mp_cmd_open(mc, &c)) != MP_OK) goto end;
     b.ledger = mc->ledger;
     if ((rc = mp_ledger_get_order(b.ledger, (int64_t)order, &b.order)) != MP_OK || (rc = check_inputs(&b, &a, &cd)) != MP_OK ||
-        (rc = load_pai(&b)) != MP_OK || (rc = mp_ledger_fd_prepare(b.ledger)) != MP_OK ||
+        (rc = load_pai(&b)) != MP_OK ||
         (rc = mp_fd_build_precheck(&b)) != MP_OK || (rc = mp_fd_build_verify_cd(&b, &a.trust, &cd)) != MP_OK) {
         goto end;
     }

@@ -30,6 +30,7 @@ static const mp_opt close_opts[] = {
     LEDGER_OPT,
     {"order", O_ORDER, OT_UINT | OT_REQUIRED, "ID", "the order"},
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };

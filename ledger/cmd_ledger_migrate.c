@@ -14,6 +14,7 @@ enum { O_TO = 1 };
 static const mp_opt migrate_opts[] = {
     {"to", O_TO, OT_STR | OT_REQUIRED, "URI", "the empty destination ledger (a PostgreSQL URI or key=value string; no password)"},
     {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "the ledger to copy (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"},
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };
@@ -49,6 +50,8 @@ int ledger_migrate_main(mp_cmd *mc, int argc, char **argv)
     if ((rc = mp_cmd_open(mc, &c)) == MP_OK && (rc = mp_ledger_open(to, &dst)) == MP_OK &&
         (rc = mp_ledger_copy(mc->ledger, dst, &rows)) == MP_OK) {
         printf("ledger %s copied into %s: %" PRIu64 " rows, every table verified\n", mp_ledger_path(mc->ledger), mp_ledger_path(dst), rows);
+        /* its ledger.migrate row is the copy's: signed there (the source got none) */
+        rc = mp_cmd_audit_end(mc, NULL, dst, 0);
     }
     mp_ledger_close(dst);
     return rc;

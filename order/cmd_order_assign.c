@@ -19,6 +19,7 @@ static const mp_opt assign_opts[] = {
     {"station", O_STATION, OT_STR | OT_REQUIRED, "NAME", "station"},
     {"quota", O_QUOTA, OT_UINT | OT_REQUIRED, "N", "most DACs this station may issue on the order"},
     LEDGER_OPT,
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };

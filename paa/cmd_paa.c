@@ -161,7 +161,7 @@ int paa_sign_pai_main(mp_cmd *mc, int argc, char **argv)
         (rc = mp_cert_write_pem(out, cert, c.force)) != MP_OK) {
         goto end;
     }
-    if ((rc = mp_ceremony_log(&c.rec, "paa sign-pai", mp_ks_token_label(mc->ks), &paa.key, cert, out)) != MP_OK) {
+    if ((rc = mp_ceremony_log_signed(&c.rec, "paa sign-pai", mc->ks, &paa.key, cert, out)) != MP_OK) {
         unlink(out);
         goto end;
     }

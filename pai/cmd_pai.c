@@ -224,7 +224,7 @@ int pai_csr_main(mp_cmd *mc, int argc, char **argv)
         return rc;
     }
     if ((rc = write_csr(ks, &key, &spec, a.out, c.force)) != MP_OK ||
-        (rc = mp_ceremony_log(&c.rec, "pai csr", mp_ks_token_label(ks), &key, NULL, a.out)) != MP_OK) {
+        (rc = mp_ceremony_log_signed(&c.rec, "pai csr", ks, &key, NULL, a.out)) != MP_OK) {
         if (rc != MP_ERR_EXISTS) {
             unlink(a.out);
         }

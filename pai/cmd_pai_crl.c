@@ -174,7 +174,7 @@ static int sign_main(mp_cmd *mc, const crl_args *a, mp_common *c)
         goto end;
     }
     if ((rc = mp_write_file(a->out, der, (size_t)n, 0644, c->force)) == MP_OK) {
-        rc = mp_ceremony_log(&c->rec, a->cmd, mp_ks_token_label(ks), delegated ? &skey : &ca.key, NULL, a->out);
+        rc = mp_ceremony_log_signed(&c->rec, a->cmd, ks, delegated ? &skey : &ca.key, NULL, a->out);
     }
     if (rc == MP_OK && a->json) {
         rc = mp_json_print(json_pack("{sI ss sI sI sb}", "revoked", (json_int_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)),

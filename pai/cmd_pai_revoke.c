@@ -21,6 +21,7 @@ static const mp_opt revoke_opts[] = {
     {"pai-cert", O_PAI_CERT, OT_FILE | OT_REQUIRED, "FILE", "the PAI certificate to revoke"},
     {"reason", O_REASON, OT_ENUM | OT_REQUIRED, REASONS, "RFC 5280 reason"},
     {"ledger", OPT_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"},
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };

@@ -22,6 +22,14 @@ static const mp_opt st_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+/* station add / disable: the token opened at the end for the audit checkpoint (audit_end.h) */
+static const mp_opt change_opts[] = {
+    LEDGER_OPT,
+    MP_OPTS_HSM,
+    MP_OPTS_COMMON,
+    {NULL, 0, 0, NULL, NULL},
+};
+
 /* Parse [NAME] --ledger ...; the dispatcher opens the ledger (mc->ledger). */
 static int open_cmd(mp_cmd *mc, int argc, char **argv, const char *cmd, const char *syn, const char *about, int want_name,
                     const char **name)
@@ -31,7 +39,7 @@ static int open_cmd(mp_cmd *mc, int argc, char **argv, const char *cmd, const ch
     const char *val;
     int id;
     *name = NULL;
-    mp_opt_init(&p, argc, argv, st_opts, cmd, syn, about);
+    mp_opt_init(&p, argc, argv, want_name ? change_opts : st_opts, cmd, syn, about);
     while ((id = mp_opt_next(&p, &val)) > 0) {
         if (id == OPT_HELP) return OPT_HELP;
         if (id == OPT_POSITIONAL && want_name && *name == NULL) *name = val;

@@ -287,7 +287,7 @@ int station_issue_main(mp_cmd *mc, int argc, char **argv)
     }
     mp_ledger_rollback(l);
     if (rc == MP_OK && (rc = mp_cert_write_pem(out, x, c.force)) == MP_OK) {
-        rc = mp_ceremony_log(&c.rec, "station issue", mp_ks_token_label(mc->ks), &ca.key, x, out);
+        rc = mp_ceremony_log_signed(&c.rec, "station issue", mc->ks, &ca.key, x, out);
     }
     if (rc == MP_OK) printf("station %s: certificate serial %s written to %s\n", name, sc.serial, out);
 end:
@@ -301,6 +301,7 @@ end:
 
 static const mp_opt revoke_opts[] = {
     LEDGER_OPT,
+    MP_OPTS_HSM, /* the token opened at the end for the audit checkpoint (audit_end.h) */
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},
 };

@@ -1,11 +1,33 @@
 /* cmd.c - see cmd.h. */
 #include "cmd.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_end.h"
 #include "err.h"
 #include "state.h"
+
+/* What the end-of-command audit checkpoint needs, copied: c lives in the
+ * command's frame, gone when the dispatcher signs. */
+static void keep_common(mp_cmd *x, const mp_common *c)
+{
+    snprintf(x->state_dir, sizeof(x->state_dir), "%s", c->state_dir ? c->state_dir : "");
+    x->hsm = c->hsm;
+    x->hsm.state_dir = x->state_dir;
+    x->rec = c->rec;
+    x->rec.state_dir = x->state_dir;
+    x->quiet = c->quiet;
+    x->kept = 1;
+}
+
+int mp_cmd_audit_end(mp_cmd *x, const mp_common *c, mp_ledger *l, int failed)
+{
+    if (c != NULL) keep_common(x, c);
+    if (!x->kept) return MP_OK;
+    return mp_cli_audit_end(l, &x->ks, &x->hsm, &x->rec, x->quiet, failed);
+}
 
 int mp_cmd_open_needs(mp_cmd *x, const mp_common *c, int which)
 {
@@ -15,6 +37,7 @@ int mp_cmd_open_needs(mp_cmd *x, const mp_common *c, int which)
         return mp_err(MP_ERR_GENERAL, "internal: '%s%s%s' opens what its row in the command table does not declare",
                       x->def->group, x->def->name ? " " : "", x->def->name ? x->def->name : "");
     }
+    keep_common(x, c);
     if ((which & ledger_bits) && x->ledger == NULL) {
         int mode = (x->def->needs & NEEDS_LEDGER) ? MP_LEDGER_WRITE : MP_LEDGER_READ;
         rc = mp_ledger_open_as(c->state_dir, c->ledger, mode, &x->ledger);
@@ -86,6 +109,14 @@ int mp_cmd_run(const mp_cmd_def *d, int argc, char **argv)
     int rc = check_needs(d, argc, argv);
     if (rc == MP_OK) {
         rc = d->fn(&x, argc, argv);
+    }
+    /* every command that wrote audit rows: a checkpoint at its end (issue 16) */
+    if (x.ledger != NULL && rc == MP_OK) {
+        rc = mp_cmd_audit_end(&x, NULL, x.ledger, 0);
+    } else if (x.ledger != NULL) {
+        mp_err_hold(); /* the command's error stays the error */
+        (void)!mp_cmd_audit_end(&x, NULL, x.ledger, 1);
+        mp_err_release();
     }
     mp_cmd_close(&x);
     return rc;

@@ -53,7 +53,14 @@ typedef struct mp_cmd_def {
 struct mp_cmd {
     const mp_cmd_def *def;
     mp_ledger *ledger; /* NEEDS_LEDGER / NEEDS_LEDGER_RO */
-    mp_ks *ks;         /* NEEDS_TOKEN */
+    mp_ks *ks;         /* NEEDS_TOKEN (or opened at the end for the audit checkpoint) */
+    /* the common settings mp_cmd_open was given, kept for the audit
+     * checkpoint the dispatcher signs after the command (audit_end.h) */
+    int kept;
+    mp_hsm_cfg hsm;
+    mp_ceremony_cfg rec;
+    int quiet;
+    char state_dir[4096];
 };
 
 /* The options are parsed and the inputs checked: open everything the row
@@ -66,6 +73,13 @@ int mp_cmd_open(mp_cmd *x, const mp_common *c) MP_MUST_CHECK;
  * declare is a programming error (MP_ERR_GENERAL). Opening what is already
  * open does nothing. */
 int mp_cmd_open_needs(mp_cmd *x, const mp_common *c, int which) MP_MUST_CHECK;
+/* The audit checkpoint at the end of a command (audit_end.h) for ledger l:
+ * the dispatcher calls it for x->ledger after every command (failed: the
+ * command failed, no token is opened for it), with the settings mp_cmd_open
+ * kept (c NULL); a command calls it for a ledger it opened itself (chips
+ * import's, ledger migrate's destination) with its settings c. A token it
+ * opens goes to x->ks (closed by the dispatcher). */
+int mp_cmd_audit_end(mp_cmd *x, const mp_common *c, mp_ledger *l, int failed) MP_MUST_CHECK;
 /* Close what is open (token, then ledger); safe to call twice. */
 void mp_cmd_close(mp_cmd *x);
 

@@ -196,6 +196,11 @@ int mp_pin_read(const char *file, const char *env, const char *prompt, int confi
     return prompt_pin(prompt, confirm, env, pin);
 }
 
+int mp_cli_pin_given(void)
+{
+    return stash_of("MATTER_PKI_PIN")->set;
+}
+
 int mp_cli_pin(void *arg, const char *what, char **pin)
 {
     char prompt[64];

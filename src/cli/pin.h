@@ -22,6 +22,8 @@ int mp_cli_no_prompt(void);
 /* A mp_pin_cb: the PIN taken from MATTER_PKI_PIN at start-up, else a prompt
  * on the terminal, else MP_ERR_AUTH saying where a PIN can come from. */
 int mp_cli_pin(void *arg, const char *what, char **pin);
+/* 1 when MATTER_PKI_PIN was set at start-up (a PIN is there without asking). */
+int mp_cli_pin_given(void);
 /* A mp_warn_cb printing "matter-pki: warning: MSG" on stderr. */
 void mp_cli_warn(void *arg, const char *msg);
 

@@ -8,11 +8,19 @@ race() {
     run_station() { "$MP" dac issue $H --order "$order" --out-dir "$tag.out$1" --station "$tag-st$1" --block 8 --lease 3s --quiet \
                         > "$tag.log$1" 2>&1; echo $? > "$tag.rc$1"; }
     for i in $(seq 1 "$n"); do run_station "$i" & pids[$i]=$!; done
-    # kill three random stations at random moments
-    local killed=0
+    # kill three random stations at random moments once they have logged in
+    # to the token: SoftHSM rewrites its token.object in place at every login,
+    # and a process killed in that moment leaves it empty, the token gone for
+    # every later run (SoftHSM's file store, not the ledger under test); a
+    # station that recorded a batch has logged in
+    local killed=0 w
     for k in 1 2 3; do
         sleep "0.$((RANDOM % 3 + 1))"
         i=$((RANDOM % n + 1))
+        for w in $(seq 1 50); do
+            [ "$(q "select count(*) from dac_batches where station='$tag-st$i'" 2> /dev/null)" -gt 0 ] 2> /dev/null && break
+            sleep 0.1
+        done
         # the subshell's child is the station process
         local child; child=$(pgrep -P "${pids[$i]}" -f "matter-pki dac issue" | head -1)
         [ -n "$child" ] && kill -9 "$child" 2> /dev/null && killed=$((killed + 1))

@@ -210,6 +210,17 @@ check "no keys partition made" test ! -e fd1/nvs_keys.bin
 mv keys.aside fd1/nvs_keys.bin
 expect 0 "the re-run with it back: nothing to build, the same key" "$MP" factory-data build --order "$O1" $B --format esp32 --esp32-nvs-encrypt --format esp32-secure-cert --esp32-sc-commissionable --out-dir fd1
 check "every device still reads back" bash -c "$(declare -f readback); MP='$MP' readback fd1"
+O6=$(new_order 2 dacs6)
+expect 0 "build --esp32-nvs-encrypt --layout per-device" "$MP" factory-data build --order "$O6" $B --format esp32 --esp32-nvs-encrypt --layout per-device --out-dir fd6
+rm fd6/nvs_keys.bin
+expect_err 21 "the keys partition they were made with is gone" "per-device layout: a re-run without its nvs_keys.bin is refused (images in subfolders, found through manifest.jsonl)" "$MP" factory-data build --order "$O6" $B --format esp32 --esp32-nvs-encrypt --layout per-device --out-dir fd6
+check "no keys partition made" test ! -e fd6/nvs_keys.bin
+O7=$(new_order 2 dacs7)
+expect 0 "build --esp32-nvs-encrypt --bundle" "$MP" factory-data build --order "$O7" $B --format esp32 --esp32-nvs-encrypt --bundle fd7/fd.jsonl
+check "the bundle's keys partition beside it, 0600" bash -c "[ \$(stat -c %a fd7/nvs_keys.bin) = 600 ]"
+rm fd7/nvs_keys.bin
+expect_err 21 "the keys partition they were made with is gone" "--bundle: a re-run without its nvs_keys.bin is refused" "$MP" factory-data build --order "$O7" $B --format esp32 --esp32-nvs-encrypt --bundle fd7/fd.jsonl
+check "no keys partition made" test ! -e fd7/nvs_keys.bin
 cp "$GOLD/nvs_keys.bin" given.keys
 expect 0 "build --esp32-nvs-keys FILE (given keys)" "$MP" factory-data build --order "$O2" $B --format esp32 --esp32-nvs-encrypt --esp32-nvs-keys given.keys --out-dir fd2
 check "given keys: no nvs_keys.bin written; each image opens with the given keys" bash -c "[ ! -e fd2/nvs_keys.bin ] && for f in fd2/*.esp32.enc.bin; do \"$MP\" factory-data inspect \$f --esp32-nvs-keys given.keys > /dev/null || exit 1; done && [ \$(ls fd2/*.esp32.enc.bin | wc -l) = 3 ]"

@@ -8,6 +8,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 H="--token test --pin-file pin"
 new_token
 db() { sqlite3 state/ledger.sqlite "$1"; }
+# MP_LIFE_LEDGER=pg (t_lifecycle_pg.sh): every scenario on a PostgreSQL ledger
+if [ "${MP_LIFE_LEDGER:-}" = pg ]; then
+    . "$(dirname "$0")/pg.sh"
+    L=$(pg_newdb ledger) || { echo "cannot create the database"; exit 1; }
+    export MATTER_PKI_LEDGER="$L"
+    db() { psql_ ledger "$1"; }
+fi
 pem() { openssl crl -inform DER -in "$1" -out "$2" 2> /dev/null; }
 crlnum() { openssl crl -inform DER -in "$1" -noout -crlnumber | cut -d= -f2; }
 "$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
@@ -196,6 +203,7 @@ expect_err 12 "no certificate in the trust folder" "without --signer-cert the si
 
 # --- PAI revoked under the PAA; the PAA's CRL
 expect 0 "pai revoke" "$MP" pai revoke --pai-cert pai.pem --reason cACompromise
+check "the CA revocation is an audit row" test "$(db "select count(*) from audit where event='ca.revoke' and detail like '%cACompromise%'")" = 1
 expect_err 16 "already revoked" "pai revoke twice" "$MP" pai revoke --pai-cert pai.pem --reason cACompromise
 expect_err 11 "not a PAI" "pai revoke of a PAA" "$MP" pai revoke --pai-cert paa.pem --reason superseded
 expect 0 "paa crl" "$MP" paa crl $H --paa-cert paa.pem --paa-key paa --out paa.crl --next-update-days 10
@@ -211,6 +219,7 @@ expect 0 "revocation-set: the ledger's CRLs" "$MP" revocation-set --out revset2.
 check "two entries (PAI's, PAA's); the PAA-delegated one has no delegator" python3 -c "
 import json; d = json.load(open('revset2.json')); assert len(d) == 2
 assert sum(e['crl_signer_delegator'] is None for e in d) == 1"
+check "the ledger keeps the last CRL of each issuer (PAI, PAA)" test "$(db 'select count(*) from crl_published')" = 2
 verdict 208 "PAI and DAC revoked: 208" --paa paa.pem --pai pai.pem --dac "$dac1" --revocation-set revset2.json
 verdict 202 "PAI revoked: 202 for an unrevoked DAC" --paa paa.pem --pai pai.pem --dac "$dac2" --revocation-set revset2.json
 
@@ -222,4 +231,10 @@ check "no second MsgRevokeX509Cert" grep -q "no changes" out.txt
 expect 0 "PAA hand-off for Trustees" "$MP" dcl export changes --product p.json --paa-cert paa.pem --revoke-paa --reason retired --test-mode --out-dir d11
 check "propose-revoke-x509-root-cert hand-off, signer empty" jq -e '.msg | (.["@type"] | endswith("MsgProposeRevokeX509RootCert")) and .signer == "" and .info == "retired"' d11/02-paa-revoke-handoff.json
 
+expect 0 "audit verify after the lifecycle" "$MP" audit verify
+if [ "${MP_LIFE_LEDGER:-}" = pg ]; then
+    v=$(db "select value from meta where key='schema_version'")
+    check "the ledger was on PostgreSQL (schema $v); the token's SQLite ledger has no rows" \
+        test "$v/$(sqlite3 state/ledger.sqlite 'select count(*) from dacs')/$(sqlite3 state/ledger.sqlite 'select count(*) from revocations')" = 9/0/0
+fi
 finish

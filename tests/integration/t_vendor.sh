@@ -145,6 +145,7 @@ XO=$(sed -n 's/.* into order \([0-9]*\),.*/\1/p' out.txt)
 check "imported 6 into a new external order" grep -q "imported 6 DACs issued by another PKI (VID FFF2 PID 8001)" out.txt
 check "ledger: 6 certificates of the external order, DER identical" bash -c "[ \$(sqlite3 state/ledger.sqlite \"select count(*) from certificates where order_id=$XO\") = 6 ] && u=\$(ls vbundle | head -1 | cut -d_ -f1) && [ \"\$(sqlite3 state/ledger.sqlite \"select lower(hex(der)) from certificates where udid='\$u'\")\" = \"\$(od -An -tx1 -v vdacs/\$u.der | tr -d ' \\n')\" ]"
 check "the order records, never signs (pai_key external:)" test "$(db "select pai_key from orders where id=$XO")" = "external:"
+check "the import is an audit row (dac.import, its order and count)" test "$(db "select objects || ' ' || json_extract(detail, '$.count') from audit where event = 'dac.import'")" = "order=$XO batch=$(db "select max(id) from dac_batches where order_id=$XO") list=$(db "select max(id) from chip_lists") 6"
 expect_err 16 "were imported before" "the same bundle twice is refused" "$MP" dac import vbundle --pai vpai.pem --paa vpaa.pem
 one=$(ls vbundle | head -1)
 mkdir again && cp "vbundle/$one" again/

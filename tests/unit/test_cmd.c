@@ -11,6 +11,7 @@
 #include "err.h"
 #include "ledger.h"
 #include "opts.h"
+#include "pin.h"
 #include "state.h"
 #include "testutil.h"
 
@@ -161,6 +162,74 @@ static void test_undeclared_need(void)
     teardown();
 }
 
+/* A command that appends an audit row (committed), then returns t_audit_rc;
+ * its PIN source is t_audit_pin (NULL: none). */
+static int t_audit_rc;
+static const char *t_audit_pin;
+static int t_audit_main(mp_cmd *mc, int argc, char **argv)
+{
+    mp_common c = {0};
+    int rc;
+    (void)argc;
+    (void)argv;
+    c.state_dir = st;
+    mp_common_finish(&c);
+    c.hsm.pin_file = t_audit_pin;
+    c.quiet = 1; /* no note on the test's stderr */
+    if ((rc = mp_cmd_open(mc, &c)) != MP_OK) return rc;
+    if ((rc = mp_ledger_begin(mc->ledger)) != MP_OK || (rc = mp_ledger_audit(mc->ledger, "s", "test.change", "x", "{}")) != MP_OK ||
+        (rc = mp_ledger_commit(mc->ledger)) != MP_OK) {
+        return rc;
+    }
+    return t_audit_rc == MP_OK ? MP_OK : mp_err(t_audit_rc, "test audit: failed after its audit row");
+}
+static const mp_cmd_def t_audit = {"test", "audit", t_audit_main, "writes an audit row", NEEDS_LEDGER};
+
+/* The dispatcher's checkpoint after a command that wrote audit rows
+ * (audit_end.h): nothing without an audit key; with one and a PIN source
+ * the token is opened (here it cannot be: the failure is named, the change
+ * kept); after a failed command the command's error stays and no token is
+ * opened; without a PIN source nothing is opened (a note on stderr). */
+static void test_audit_checkpoint_at_end(void)
+{
+    uint8_t point[65] = {4};
+    int64_t kid = 0;
+    mp_ledger *l = NULL;
+    setup();
+    char a0[] = "--state-dir", a1[sizeof(st)];
+    snprintf(a1, sizeof(a1), "%s", st);
+    char *argv[] = {a0, a1};
+    mp_cli_stash_set("MATTER_PKI_PIN", NULL);
+    t_audit_pin = "/nonexistent/mp-pin";
+    t_audit_rc = MP_OK;
+    mp_err_clear();
+    CU_ASSERT_EQUAL(mp_cmd_run(&t_audit, 2, argv), MP_OK); /* no audit key yet */
+    CU_ASSERT_FATAL(mp_ledger_open_as(st, NULL, MP_LEDGER_WRITE, &l) == MP_OK);
+    CU_ASSERT(mp_ledger_begin(l) == MP_OK && mp_ledger_audit_key_add(l, "audit", "00", point, &kid) == MP_OK &&
+              mp_ledger_commit(l) == MP_OK);
+    mp_ledger_close(l);
+    mp_err_clear();
+    int rc = mp_cmd_run(&t_audit, 2, argv);
+    CU_ASSERT_NOT_EQUAL(rc, MP_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "the change is recorded, but its audit checkpoint is not signed"));
+    t_audit_rc = MP_ERR_QUOTA;
+    mp_err_clear();
+    CU_ASSERT_EQUAL(mp_cmd_run(&t_audit, 2, argv), MP_ERR_QUOTA);
+    CU_ASSERT_STRING_EQUAL(mp_err_msg(), "test audit: failed after its audit row");
+    t_audit_rc = MP_OK;
+    t_audit_pin = NULL;
+    mp_err_clear();
+    CU_ASSERT_EQUAL(mp_cmd_run(&t_audit, 2, argv), MP_OK);
+    uint64_t rows = 0;
+    int64_t bad = 0;
+    char why[256];
+    CU_ASSERT_FATAL(mp_ledger_open_as(st, NULL, MP_LEDGER_READ, &l) == MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_audit_verify(l, &bad, why, sizeof(why), &rows), MP_OK);
+    CU_ASSERT(bad == 0 && rows == 4); /* every command's change kept */
+    mp_ledger_close(l);
+    teardown();
+}
+
 void register_cmd(void)
 {
     CU_pSuite s = CU_add_suite("cmd", NULL, NULL);
@@ -168,4 +237,5 @@ void register_cmd(void)
     TU_ADD(s, test_required_option);
     TU_ADD(s, test_help_and_missing_state);
     TU_ADD(s, test_undeclared_need);
+    TU_ADD(s, test_audit_checkpoint_at_end);
 }

@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "ceremony.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -132,6 +135,32 @@ static void test_outdir(void)
     CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
+/* A signed ceremony-log line: the signature's hex and the digest of the
+ * line without ,"sig":"..." (with its closing brace), in the signature's
+ * domain; anything else at the end is not a signed line. */
+static void test_ceremony_signed_digest(void)
+{
+    static const char line[] = "{\"command\":\"pai crl\",\"prev\":\"00\",\"audit_skid\":\"AB\",\"sig\":\"3045ab\"}";
+    static const char body[] = "matter-pki ceremony log v1\n{\"command\":\"pai crl\",\"prev\":\"00\",\"audit_skid\":\"AB\"}";
+    uint8_t d[32], want[32];
+    unsigned int n = 0;
+    char hex[16];
+    CU_ASSERT_EQUAL(mp_ceremony_signed_digest(line, strlen(line), d, hex, sizeof(hex)), 0);
+    CU_ASSERT_STRING_EQUAL(hex, "3045ab");
+    EVP_Digest(body, strlen(body), want, &n, EVP_sha256(), NULL);
+    CU_ASSERT_EQUAL(memcmp(d, want, 32), 0);
+    static const char *const bad[] = {
+        "{\"command\":\"x\",\"prev\":\"00\"}",                         /* unsigned */
+        "{\"sig\":\"3045ab\",\"command\":\"x\"}",                          /* sig not last */
+        "{\"command\":\"x\",\"sig\":\"30zz\"}",                            /* not hex */
+        "{\"command\":\"x\",\"sig\":\"3045ab\"} ",                          /* trailing byte */
+        "{\"command\":\"x\",\"sig\":\"3045ab3045ab3045ab3045ab3045ab\"}", /* longer than the buffer */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CU_ASSERT_EQUAL(mp_ceremony_signed_digest(bad[i], strlen(bad[i]), d, hex, sizeof(hex)), -1);
+    }
+}
+
 void register_core(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
@@ -141,4 +170,5 @@ void register_core(void)
     TU_ADD(s, test_hex);
     TU_ADD(s, test_write_file);
     TU_ADD(s, test_outdir);
+    TU_ADD(s, test_ceremony_signed_digest);
 }

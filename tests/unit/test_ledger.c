@@ -323,7 +323,7 @@ static void migrate_fixture(int as_v2)
     mp_ledger_rollback(l);
     mp_ledger_close(l);
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "8"); /* upgraded in place to the current schema */
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "9"); /* upgraded in place to the current schema */
     CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT type FROM sqlite_master WHERE name='certificates'", t, sizeof(t)), "view");
     CU_ASSERT_PTR_NOT_NULL(strstr(text_of(db, "SELECT sql FROM sqlite_master WHERE name='devices'", t, sizeof(t)),
                                   "WITHOUT ROWID"));
@@ -380,6 +380,86 @@ static void test_migrate_v4_serial_twice(void)
     done(NULL);
 }
 
+/* A schema-8 ledger as the schema-8 code left it: the lifecycle tables
+ * absent, or made on first use (with rows), and no rd_uid index. */
+static sqlite3 *as_v8(const char *path, int life_tables)
+{
+    mp_ledger *l = NULL;
+    sqlite3 *db = NULL;
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK);
+    mp_ledger_close(l);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "DROP TABLE crl_published; DROP TABLE dcl_state; DROP INDEX factory_data_rd_uid;"
+                                     "UPDATE meta SET value='8' WHERE key='schema_version';", NULL, NULL, NULL), SQLITE_OK);
+    if (life_tables) {
+        CU_ASSERT_EQUAL(sqlite3_exec(db, "CREATE TABLE crl_published(issuer_skid TEXT PRIMARY KEY, issuer_der BLOB NOT NULL,"
+                                         " signer_der BLOB NOT NULL, number INTEGER NOT NULL, this_update INTEGER NOT NULL,"
+                                         " next_update INTEGER NOT NULL);"
+                                         "CREATE TABLE dcl_state(key TEXT PRIMARY KEY, json TEXT NOT NULL, exported_at INTEGER NOT NULL);"
+                                         "INSERT INTO crl_published VALUES('AB', x'01', x'02', 7, 1, 2);"
+                                         "INSERT INTO dcl_state VALUES('model/FFF2/8001', '{\"a\":1}', 3);",
+                                     NULL, NULL, NULL), SQLITE_OK);
+    }
+    return db;
+}
+
+static int crl_seen(void *ctx, const mp_crl_rec *r)
+{
+    *(uint64_t *)ctx = r->number * 1000 + r->issuer_len * 10 + r->signer_len;
+    return MP_OK;
+}
+
+/* Schema 8 -> 9: the tables made on first use become schema tables; a
+ * schema-8 ledger upgrades in place, keeping the rows they already hold; a
+ * ledger whose devices share an rd_uid is refused (it cannot take the unique
+ * index) naming them, left at 8; a newer schema is refused naming both. */
+static void test_migrate_v8_to_v9(void)
+{
+    char path[128], t[256];
+    snprintf(dir, sizeof(dir), "/tmp/mp-ledger-XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/l.sqlite", dir);
+    for (int life = 0; life <= 1; life++) {
+        unlink(path);
+        sqlite3 *db = as_v8(path, life);
+        sqlite3_close(db);
+        mp_ledger *l = NULL;
+        CU_ASSERT_EQUAL_FATAL(mp_ledger_open_flags(path, MP_LEDGER_F_RO, &l), MP_OK); /* a reader upgrades it too */
+        uint64_t seen = 0;
+        CU_ASSERT_EQUAL(mp_ledger_each_crl(l, crl_seen, &seen), MP_OK);
+        CU_ASSERT_EQUAL(seen, life ? 7011u : 0u);
+        char *json = NULL;
+        int found = 0;
+        CU_ASSERT_EQUAL(mp_ledger_dcl_get(l, "model/FFF2/8001", &json, &found), MP_OK);
+        CU_ASSERT_EQUAL(found, life);
+        free(json);
+        mp_ledger_close(l);
+        CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+        CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "9");
+        CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('crl_published','dcl_state',"
+                                           "'fd_images','serial_counters','factory_data_rd_uid')", t, sizeof(t)), "5");
+        sqlite3_close(db);
+    }
+    /* two devices sharing an rd_uid: refused, named, left at 8 */
+    unlink(path);
+    sqlite3 *db = as_v8(path, 0);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "INSERT INTO factory_data VALUES('UA', 1, 'S1', 1, 1000, x'00', x'00', x'0102', NULL, '', 0, '');"
+                                     "INSERT INTO factory_data VALUES('UB', 1, 'S2', 1, 1000, x'00', x'00', x'0102', NULL, '', 0, '');",
+                                 NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    mp_ledger *l = NULL;
+    CU_ASSERT_EQUAL(mp_ledger_open(path, &l), MP_ERR_DUPLICATE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "devices UA UB share the rd_uid 0102"));
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "8");
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "DELETE FROM factory_data WHERE udid='UB'; UPDATE meta SET value='10' WHERE key='schema_version'",
+                                 NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL(mp_ledger_open(path, &l), MP_ERR_DB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "schema version 10 is newer than this matter-pki's (9)"));
+    done(NULL);
+}
+
 static void test_migrate_v4_to_v5(void) { migrate_fixture(0); }
 static void test_migrate_v2_to_v5(void) { migrate_fixture(1); }
 
@@ -389,6 +469,15 @@ static int count_station(void *ctx, const mp_station_cert *c)
 {
     (void)c;
     (*(int *)ctx)++;
+    return MP_OK;
+}
+
+/* station.cert.issue counts 1, station.cert.revoke 10, other events nothing */
+static int audit_events(void *ctx, const mp_audit_row *r)
+{
+    int64_t *n = ctx;
+    if (strcmp(r->event, "station.cert.issue") == 0 && strcmp(r->station, "st1") == 0) *n += 1;
+    if (strcmp(r->event, "station.cert.revoke") == 0 && strcmp(r->objects, "station=st1") == 0) *n += 10;
     return MP_OK;
 }
 
@@ -435,6 +524,10 @@ static void test_labels_dacs_stations(void)
     CU_ASSERT(found && sc.revoked);
     CU_ASSERT_EQUAL(mp_ledger_each_station_revoked(l, count_station, &revoked), MP_OK);
     CU_ASSERT_EQUAL(revoked, 1);
+    /* each change of a station certificate is an audit row (the second revoke changed nothing) */
+    int64_t ev = 0;
+    CU_ASSERT_EQUAL(mp_ledger_each_audit(l, audit_events, &ev), MP_OK);
+    CU_ASSERT_EQUAL(ev, 11); /* station.cert.issue = 1, station.cert.revoke = 10 */
     done(l);
 }
 
@@ -448,5 +541,6 @@ void register_ledger(void)
     TU_ADD(s, test_migrate_v4_to_v5);
     TU_ADD(s, test_migrate_v2_to_v5);
     TU_ADD(s, test_migrate_v4_serial_twice);
+    TU_ADD(s, test_migrate_v8_to_v9);
     TU_ADD(s, test_labels_dacs_stations);
 }

@@ -72,6 +72,62 @@ static int issue(mp_ledger *l, int64_t order, const char *udid, const char *leas
     return rc;
 }
 
+/* A chunk recorded in one call (mp_ledger_add_counted_many): the device
+ * whose lease was lost in the middle is flagged and not recorded, the others
+ * are recorded once; the same chunk again records nothing twice. */
+static void test_chunk_lost_one_keeps_others(void)
+{
+    static const uint8_t der[3] = {1, 2, 3};
+    int64_t o;
+    mp_ledger *l = setup(6, 6, &o);
+    mp_device a[6];
+    size_t na = 0;
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s1", "leaseA", time(NULL) + 60, 4, a, &na), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(na, 4);
+    /* the second device's reservation expired and went to another run */
+    sqlite3 *db = NULL;
+    char sql[160];
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sql, sizeof(sql), "UPDATE devices SET lease='leaseB' WHERE udid='%s'", a[1].udid);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    mp_dac_batch b = {.order_id = o, .pai_skid = "AA", .dir = "/tmp", .station = "s1"};
+    mp_cert_rec c[4];
+    uint8_t lost[4] = {9, 9, 9, 9};
+    memset(c, 0, sizeof(c));
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_begin(l), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_add_batch(l, &b), MP_OK);
+    for (int i = 0; i < 4; i++) {
+        c[i] = (mp_cert_rec){.batch = b.id, .order_id = o, .der = der, .der_len = 3, .lease = "leaseA"};
+        snprintf(c[i].udid, sizeof(c[i].udid), "%s", a[i].udid);
+        snprintf(c[i].serial, sizeof(c[i].serial), "%02X", 0x40 + i);
+        strcpy(c[i].sha256, "0011");
+    }
+    CU_ASSERT_EQUAL(mp_ledger_add_counted_many(l, c, 4, lost), MP_OK);
+    CU_ASSERT(lost[0] == 0 && lost[1] == 1 && lost[2] == 0 && lost[3] == 0);
+    CU_ASSERT_EQUAL(mp_ledger_take_quota_station(l, o, "s1", 3), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_commit(l), MP_OK);
+    for (int i = 0; i < 4; i++) {
+        char sha[65];
+        int found = -1;
+        CU_ASSERT_EQUAL(mp_ledger_cert_for_udid(l, a[i].udid, sha, &found), MP_OK);
+        CU_ASSERT_EQUAL(found, i != 1);
+    }
+    /* the same chunk again: the recorded ones are no longer reserved */
+    for (int i = 0; i < 4; i++) snprintf(c[i].serial, sizeof(c[i].serial), "%02X", 0x50 + i);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_begin(l), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_add_counted_many(l, c, 4, lost), MP_OK);
+    CU_ASSERT(lost[0] == 1 && lost[1] == 1 && lost[2] == 1 && lost[3] == 1);
+    CU_ASSERT_EQUAL(mp_ledger_commit(l), MP_OK);
+    mp_ledger_counts n;
+    CU_ASSERT_EQUAL(mp_ledger_counts_get(l, &n), MP_OK);
+    CU_ASSERT_EQUAL(n.issued, 3);
+    mp_order ord;
+    CU_ASSERT_EQUAL(mp_ledger_get_order(l, o, &ord), MP_OK);
+    CU_ASSERT_EQUAL(ord.issued, 3);
+    done(l);
+}
+
 static void test_reserve_disjoint_and_capped(void)
 {
     int64_t o;
@@ -242,6 +298,7 @@ void register_stations(void)
     CU_pSuite s = CU_add_suite("stations", NULL, NULL);
     TU_ADD(s, test_reserve_disjoint_and_capped);
     TU_ADD(s, test_lost_lease_records_nothing);
+    TU_ADD(s, test_chunk_lost_one_keeps_others);
     TU_ADD(s, test_station_subquota_and_disable);
     TU_ADD(s, test_take_quota_stations);
     TU_ADD(s, test_audit_chain);
