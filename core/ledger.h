@@ -290,6 +290,7 @@ typedef struct mp_issued {
     uint8_t der[700];
     size_t der_len;
     char path[1024];        /* where dac issue wrote the DAC */
+    char dir[1024];         /* its batch's folder ("" when not recorded) */
 } mp_issued;
 
 int mp_ledger_next_issued(mp_ledger *l, int64_t order_id, const char *after, size_t max,
@@ -322,6 +323,9 @@ int mp_ledger_fd_dir(mp_ledger *l, const char *udid, char *dir, size_t cap, int 
  * caller compares). */
 int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const char sha256[65],
                        char recorded[65]) MP_MUST_CHECK;
+/* The images recorded for a device: cb(format, sha256) per fd_images row. */
+int mp_ledger_fd_images(mp_ledger *l, const char *udid, int (*cb)(void *ctx, const char *format, const char *sha256),
+                        void *ctx) MP_MUST_CHECK;
 /* The device that already has this serial / rd_uid in factory_data ("" when none). */
 int mp_ledger_fd_serial_owner(mp_ledger *l, const char *serial, char udid[MP_UDID_MAX + 1]) MP_MUST_CHECK;
 int mp_ledger_fd_rd_uid_owner(mp_ledger *l, const uint8_t *rd_uid, size_t len, char udid[MP_UDID_MAX + 1]) MP_MUST_CHECK;

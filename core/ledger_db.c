@@ -400,6 +400,17 @@ void mp_q_reset(mp_q *q)
     q->nrows = 0;
 }
 
+int mp_q_each(mp_ledger *l, mp_q *q, int (*row)(mp_q *q, mp_q_cb cb, void *ctx), mp_q_cb cb, void *ctx, const char *what)
+{
+    int r = 0, rc = MP_OK;
+    if (q == NULL) return MP_ERR_DB;
+    while (rc == MP_OK && (r = mp_q_step(q)) == 1) {
+        rc = row(q, cb, ctx);
+    }
+    mp_q_reset(q);
+    return rc == MP_OK && r < 0 ? mp_ledger_err(l, what) : rc;
+}
+
 #define PG_BEGIN "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 /* A transaction's BEGIN and its first statement in one round trip (libpq

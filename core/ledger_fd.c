@@ -11,7 +11,7 @@
 int mp_ledger_next_issued(mp_ledger *l, int64_t order_id, const char *after, size_t max, mp_issued *out, size_t *n)
 {
     mp_q *s = mp_q_get(l,
-        "SELECT c.udid, d.key_origin, hex(c.serial), c.der, " CERT_PATH
+        "SELECT c.udid, d.key_origin, hex(c.serial), c.der, " CERT_PATH ", b.dir"
         " FROM dacs c JOIN devices d ON d.udid = c.udid JOIN dac_batches b ON b.id = c.batch"
         " WHERE c.order_id = ? AND c.udid > ? ORDER BY c.udid LIMIT ?");
     if (s == NULL) return MP_ERR_DB;
@@ -35,6 +35,7 @@ int mp_ledger_next_issued(mp_ledger *l, int64_t order_id, const char *after, siz
         memcpy(d->der, der, len);
         d->der_len = len;
         snprintf(d->path, sizeof(d->path), "%s", mp_q_text(s, 4));
+        mp_ledger_copy_text(d->dir, sizeof(d->dir), mp_q_text(s, 5));
     }
     mp_q_reset(s);
     return r >= 0 ? MP_OK : mp_ledger_err(l, "select issued devices");
@@ -217,6 +218,21 @@ int mp_ledger_fd_image(mp_ledger *l, const char *udid, const char *format, const
     mp_q_txt(s, 2, format);
     mp_q_txt(s, 3, sha256);
     return mp_ledger_step_done(l, s, "record image hash");
+}
+
+int mp_ledger_fd_images(mp_ledger *l, const char *udid, int (*cb)(void *ctx, const char *format, const char *sha256), void *ctx)
+{
+    mp_q *s = mp_q_get(l, "SELECT format, sha256 FROM fd_images WHERE udid = ? ORDER BY format");
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, udid);
+    int r, rc = MP_OK;
+    while (rc == MP_OK && (r = mp_q_step(s)) == 1) {
+        const char *f = mp_q_text(s, 0), *h = mp_q_text(s, 1);
+        rc = cb(ctx, f ? f : "", h ? h : "");
+    }
+    mp_q_reset(s);
+    if (rc != MP_OK) return rc;
+    return r >= 0 ? MP_OK : mp_ledger_err(l, "read image hashes");
 }
 
 static int owner_of(mp_ledger *l, const char *q, const void *key, size_t len, int text, char udid[MP_UDID_MAX + 1])

@@ -44,6 +44,14 @@ int mp_q_array(mp_q *q, int i, unsigned elem_oid, const void *const *v, const si
 /* 1 = a row, 0 = done, -1 = error (mp_ledger_err names it). */
 int mp_q_step(mp_q *q);
 void mp_q_reset(mp_q *q);
+/* A caller's row callback kept as a generic function pointer; the row reader
+ * that knows its row type casts it back. */
+typedef void (*mp_q_cb)(void);
+/* The loop behind the mp_ledger_each_* readers: for each row of q, `row`
+ * reads it and hands it to `cb` with `ctx`; stops at the first result other
+ * than MP_OK and returns it; resets q. q NULL (mp_q_get failed): MP_ERR_DB; a
+ * database error: MP_ERR_DB naming `what`. */
+int mp_q_each(mp_ledger *l, mp_q *q, int (*row)(mp_q *q, mp_q_cb cb, void *ctx), mp_q_cb cb, void *ctx, const char *what);
 int64_t mp_q_changes(mp_q *q);
 int mp_q_isnull(mp_q *q, int c);
 int64_t mp_q_int(mp_q *q, int c);

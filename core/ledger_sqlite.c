@@ -368,21 +368,16 @@ int mp_ledger_close_order(mp_ledger *l, int64_t id)
     return rc;
 }
 
+static int order_row(mp_q *s, mp_q_cb cb, void *ctx)
+{
+    mp_order o;
+    row_order(s, &o);
+    return ((int (*)(void *, const mp_order *))cb)(ctx, &o);
+}
+
 int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *, const mp_order *), void *ctx)
 {
-    mp_q *s = stmt(l, S_EACH_ORDER);
-    int r = 0, rc = MP_OK;
-    if (s == NULL) return MP_ERR_DB;
-    while (rc == MP_OK && (r = mp_q_step(s)) == 1) {
-        mp_order o;
-        row_order(s, &o);
-        rc = cb(ctx, &o);
-    }
-    if (rc == MP_OK && r < 0) {
-        rc = db_err(l, "list orders");
-    }
-    mp_q_reset(s);
-    return rc;
+    return mp_q_each(l, stmt(l, S_EACH_ORDER), order_row, (mp_q_cb)cb, ctx, "list orders");
 }
 
 int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_device *out, size_t *n)
@@ -806,21 +801,16 @@ int mp_ledger_get_station_cert(mp_ledger *l, const char *serial, mp_station_cert
     return x >= 0 ? MP_OK : db_err(l, "station certificate lookup");
 }
 
+static int station_row(mp_q *s, mp_q_cb cb, void *ctx)
+{
+    mp_station_cert c;
+    row_station(s, &c);
+    return ((int (*)(void *, const mp_station_cert *))cb)(ctx, &c);
+}
+
 int mp_ledger_each_station_revoked(mp_ledger *l, int (*cb)(void *, const mp_station_cert *), void *ctx)
 {
-    mp_q *s = stmt(l, S_ST_EACH_REVOKED);
-    int r = 0, rc = MP_OK;
-    if (s == NULL) return MP_ERR_DB;
-    while (rc == MP_OK && (r = mp_q_step(s)) == 1) {
-        mp_station_cert c;
-        row_station(s, &c);
-        rc = cb(ctx, &c);
-    }
-    if (rc == MP_OK && r < 0) {
-        rc = db_err(l, "list revoked stations");
-    }
-    mp_q_reset(s);
-    return rc;
+    return mp_q_each(l, stmt(l, S_ST_EACH_REVOKED), station_row, (mp_q_cb)cb, ctx, "list revoked stations");
 }
 
 int mp_ledger_revoke(mp_ledger *l, const char *serial, const char *reason)

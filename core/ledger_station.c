@@ -547,29 +547,28 @@ int mp_ledger_audit(mp_ledger *l, const char *station, const char *event, const 
     return MP_OK;
 }
 
+static int audit_row(mp_q *q, mp_q_cb cb, void *ctx)
+{
+    mp_audit_row a;
+    size_t n = 0;
+    const uint8_t *p;
+    memset(&a, 0, sizeof(a));
+    a.seq = mp_q_int(q, 0);
+    snprintf(a.at, sizeof(a.at), "%s", mp_q_text(q, 1) ? mp_q_text(q, 1) : "");
+    a.station = mp_q_text(q, 2);
+    a.operator_ = mp_q_text(q, 3);
+    a.event = mp_q_text(q, 4);
+    a.objects = mp_q_text(q, 5);
+    a.detail = mp_q_text(q, 6);
+    if ((p = mp_q_bytes(q, 7, &n)) != NULL && n == 32) memcpy(a.prev, p, 32);
+    if ((p = mp_q_bytes(q, 8, &n)) != NULL && n == 32) memcpy(a.hash, p, 32);
+    return ((int (*)(void *, const mp_audit_row *))cb)(ctx, &a);
+}
+
 int mp_ledger_each_audit(mp_ledger *l, int (*cb)(void *, const mp_audit_row *), void *ctx)
 {
-    mp_q *q = mp_q_get(l, "SELECT seq,at,station,operator,event,objects,detail,prev,hash FROM audit ORDER BY seq");
-    int r = 0, rc = MP_OK;
-    if (q == NULL) return MP_ERR_DB;
-    while (rc == MP_OK && (r = mp_q_step(q)) == 1) {
-        mp_audit_row a;
-        size_t n = 0;
-        const uint8_t *p;
-        memset(&a, 0, sizeof(a));
-        a.seq = mp_q_int(q, 0);
-        snprintf(a.at, sizeof(a.at), "%s", mp_q_text(q, 1) ? mp_q_text(q, 1) : "");
-        a.station = mp_q_text(q, 2);
-        a.operator_ = mp_q_text(q, 3);
-        a.event = mp_q_text(q, 4);
-        a.objects = mp_q_text(q, 5);
-        a.detail = mp_q_text(q, 6);
-        if ((p = mp_q_bytes(q, 7, &n)) != NULL && n == 32) memcpy(a.prev, p, 32);
-        if ((p = mp_q_bytes(q, 8, &n)) != NULL && n == 32) memcpy(a.hash, p, 32);
-        rc = cb(ctx, &a);
-    }
-    mp_q_reset(q);
-    return rc == MP_OK && r < 0 ? mp_ledger_err(l, "read the audit trail") : rc;
+    return mp_q_each(l, mp_q_get(l, "SELECT seq,at,station,operator,event,objects,detail,prev,hash FROM audit ORDER BY seq"),
+                     audit_row, (mp_q_cb)cb, ctx, "read the audit trail");
 }
 
 typedef struct verify_ctx {
@@ -718,26 +717,25 @@ int mp_ledger_checkpoint_add(mp_ledger *l, const mp_audit_checkpoint *c)
     return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "add an audit checkpoint");
 }
 
+static int checkpoint_row(mp_q *q, mp_q_cb cb, void *ctx)
+{
+    mp_audit_checkpoint c;
+    size_t n = 0;
+    const uint8_t *p;
+    memset(&c, 0, sizeof(c));
+    c.seq = mp_q_int(q, 0);
+    if ((p = mp_q_bytes(q, 1, &n)) != NULL && n == 32) memcpy(c.hash, p, 32);
+    snprintf(c.at, sizeof(c.at), "%s", mp_q_text(q, 2) ? mp_q_text(q, 2) : "");
+    c.key_id = mp_q_int(q, 3);
+    if ((p = mp_q_bytes(q, 4, &n)) != NULL && n <= sizeof(c.sig)) {
+        memcpy(c.sig, p, n);
+        c.sig_len = n;
+    }
+    return ((int (*)(void *, const mp_audit_checkpoint *))cb)(ctx, &c);
+}
+
 int mp_ledger_each_checkpoint(mp_ledger *l, int (*cb)(void *, const mp_audit_checkpoint *), void *ctx)
 {
-    mp_q *q = mp_q_get(l, "SELECT seq,hash,at,key_id,sig FROM audit_checkpoints ORDER BY seq");
-    int r = 0, rc = MP_OK;
-    if (q == NULL) return MP_ERR_DB;
-    while (rc == MP_OK && (r = mp_q_step(q)) == 1) {
-        mp_audit_checkpoint c;
-        size_t n = 0;
-        const uint8_t *p;
-        memset(&c, 0, sizeof(c));
-        c.seq = mp_q_int(q, 0);
-        if ((p = mp_q_bytes(q, 1, &n)) != NULL && n == 32) memcpy(c.hash, p, 32);
-        snprintf(c.at, sizeof(c.at), "%s", mp_q_text(q, 2) ? mp_q_text(q, 2) : "");
-        c.key_id = mp_q_int(q, 3);
-        if ((p = mp_q_bytes(q, 4, &n)) != NULL && n <= sizeof(c.sig)) {
-            memcpy(c.sig, p, n);
-            c.sig_len = n;
-        }
-        rc = cb(ctx, &c);
-    }
-    mp_q_reset(q);
-    return rc == MP_OK && r < 0 ? mp_ledger_err(l, "read audit checkpoints") : rc;
+    return mp_q_each(l, mp_q_get(l, "SELECT seq,hash,at,key_id,sig FROM audit_checkpoints ORDER BY seq"), checkpoint_row,
+                     (mp_q_cb)cb, ctx, "read audit checkpoints");
 }

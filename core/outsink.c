@@ -240,17 +240,20 @@ int mp_bundle_udids(const char *path, char ***udids, size_t *n)
 {
     static const char key[] = "{\"udid\":\"";
     size_t cap = 0;
-    char *line = NULL;
+    char *line = NULL, *vbuf = NULL;
     size_t lcap = 0;
-    ssize_t ll;
+    long ll;
     *udids = NULL;
     *n = 0;
-    FILE *f = fopen(path, "re");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    FILE *f = fd >= 0 ? mp_fdopen_wiped(fd, "r", &vbuf) : NULL; /* lines hold keys and passcodes */
     if (f == NULL) {
-        return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot read the bundle: %s", path, strerror(errno));
+        int e = fd >= 0 ? ENOMEM : errno;
+        if (fd >= 0) close(fd);
+        return e == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot read the bundle: %s", path, strerror(e));
     }
     int rc = MP_OK;
-    for (size_t lineno = 1; rc == MP_OK && (ll = getline(&line, &lcap, f)) > 0; lineno++) {
+    for (size_t lineno = 1; rc == MP_OK && (ll = mp_getline_wiped(&line, &lcap, f)) > 0; lineno++) {
         if (line[ll - 1] != '\n') break; /* a torn last line: not a device */
         char *q = strncmp(line, key, sizeof(key) - 1) == 0 ? strchr(line + sizeof(key) - 1, '"') : NULL;
         if (q == NULL) {
@@ -267,8 +270,8 @@ int mp_bundle_udids(const char *path, char ***udids, size_t *n)
         if (u == NULL) { rc = mp_err(MP_ERR_GENERAL, "out of memory"); break; }
         (*udids)[(*n)++] = u;
     }
-    free(line);
-    fclose(f);
+    mp_free_secret(line, lcap);
+    mp_fclose_wiped(f, vbuf);
     if (rc != MP_OK) {
         mp_bundle_udids_free(*udids, *n);
         *udids = NULL;
@@ -283,17 +286,17 @@ int mp_bundle_line(const char *path, const char *udid, char **out)
 {
     static const char key[] = "{\"udid\":\"";
     size_t ul = strlen(udid), cap = 0;
-    char *line = NULL;
-    ssize_t ll;
+    char *line = NULL, *vbuf = NULL;
+    long ll;
     *out = NULL;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    FILE *f = fd >= 0 ? mp_fdopen_wiped(fd, "r", &vbuf) : NULL; /* lines hold keys and passcodes */
     if (f == NULL) {
-        int e = errno;
+        int e = fd >= 0 ? ENOMEM : errno;
         if (fd >= 0) close(fd);
         return e == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot read the bundle: %s", path, strerror(e));
     }
-    while ((ll = getline(&line, &cap, f)) > 0) {
+    while ((ll = mp_getline_wiped(&line, &cap, f)) > 0) {
         if (line[ll - 1] != '\n') break; /* a torn last line */
         if (strncmp(line, key, sizeof(key) - 1) == 0 && strncmp(line + sizeof(key) - 1, udid, ul) == 0 &&
             line[sizeof(key) - 1 + ul] == '"') {
@@ -304,7 +307,7 @@ int mp_bundle_line(const char *path, const char *udid, char **out)
         }
     }
     if (line != NULL) mp_free_secret(line, cap);
-    fclose(f);
+    mp_fclose_wiped(f, vbuf);
     return MP_OK;
 }
 
@@ -327,22 +330,22 @@ int mp_bundle_index_open(const char *path, mp_bundle_index *ix)
 {
     static const char key[] = "{\"udid\":\"";
     size_t cap = 0, vcap = 0;
-    char *line = NULL;
-    ssize_t ll;
+    char *line = NULL, *vbuf = NULL;
+    long ll;
     off_t off = 0;
     int rc = MP_OK;
     memset(ix, 0, sizeof(*ix));
     ix->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     int dup_fd = ix->fd >= 0 ? dup(ix->fd) : -1;
-    FILE *f = dup_fd >= 0 ? fdopen(dup_fd, "r") : NULL;
+    FILE *f = dup_fd >= 0 ? mp_fdopen_wiped(dup_fd, "r", &vbuf) : NULL; /* lines hold keys and passcodes */
     if (f == NULL) {
-        int e = errno;
+        int e = dup_fd >= 0 ? ENOMEM : errno;
         if (dup_fd >= 0) close(dup_fd);
         if (ix->fd >= 0) close(ix->fd);
         ix->fd = -1;
         return e == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot read the bundle: %s", path, strerror(e));
     }
-    for (size_t lineno = 1; (ll = getline(&line, &cap, f)) > 0; lineno++, off += ll) {
+    for (size_t lineno = 1; (ll = mp_getline_wiped(&line, &cap, f)) > 0; lineno++, off += ll) {
         if (line[ll - 1] != '\n') break; /* a torn last line */
         char *q = strncmp(line, key, sizeof(key) - 1) == 0 ? strchr(line + sizeof(key) - 1, '"') : NULL;
         if (q == NULL) {
@@ -360,7 +363,7 @@ int mp_bundle_index_open(const char *path, mp_bundle_index *ix)
         ix->v[ix->n++] = (mp_bundle_ent){.udid = u, .off = off, .len = (size_t)ll};
     }
     if (line != NULL) mp_free_secret(line, cap);
-    fclose(f);
+    mp_fclose_wiped(f, vbuf);
     if (rc != MP_OK) {
         mp_bundle_index_close(ix);
         return rc;

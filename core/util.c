@@ -13,7 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 
 static int parse_base(const char *s, int base, uint64_t max, uint64_t *out)
 {
@@ -666,4 +669,76 @@ int mp_outdir_write(mp_outdir *d, const char *name, const uint8_t *data, size_t 
 int mp_outdir_sync(mp_outdir *d)
 {
     return syncfs(d->fd) == 0 ? MP_OK : mp_err(MP_ERR_IO, "%s: sync failed: %s", d->path, strerror(errno));
+}
+
+/* ---- stdio for secrets --------------------------------------------------- */
+
+#define MP_WIPED_BUF 4096
+
+FILE *mp_fdopen_wiped(int fd, const char *mode, char **vbuf)
+{
+    *vbuf = malloc(MP_WIPED_BUF);
+    FILE *f = *vbuf != NULL ? fdopen(fd, mode) : NULL;
+    if (f == NULL) {
+        free(*vbuf);
+        *vbuf = NULL;
+        return NULL;
+    }
+    setvbuf(f, *vbuf, _IOFBF, MP_WIPED_BUF);
+    return f;
+}
+
+int mp_fclose_wiped(FILE *f, char *vbuf)
+{
+    int r = f != NULL ? fclose(f) : 0;
+    mp_free_secret(vbuf, MP_WIPED_BUF);
+    return r;
+}
+
+long mp_getline_wiped(char **line, size_t *cap, FILE *f)
+{
+    size_t n = 0;
+    int ch;
+    while ((ch = getc_unlocked(f)) != EOF) {
+        if (n + 2 > *cap) {
+            size_t ncap = *cap < 256 ? 256 : 2 * *cap;
+            char *nb = malloc(ncap);
+            if (nb == NULL) {
+                errno = ENOMEM;
+                return -1;
+            }
+            if (*line != NULL) memcpy(nb, *line, n);
+            mp_free_secret(*line, *cap);
+            *line = nb;
+            *cap = ncap;
+        }
+        (*line)[n++] = (char)ch;
+        if (ch == '\n') break;
+    }
+    if (n == 0) return -1;
+    (*line)[n] = 0;
+    return (long)n;
+}
+
+/* jansson frees the parser's token buffers and the tree's strings without
+ * wiping them; a factory-data JSON image holds the DAC key and the
+ * passcode there. From the first call on, every block jansson frees is
+ * wiped first (malloc_usable_size: the whole block). */
+static void wiping_free(void *p)
+{
+    if (p != NULL) {
+        OPENSSL_cleanse(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+static void json_wipe_init(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
+}
+
+void mp_json_wipe_frees(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, json_wipe_init);
 }

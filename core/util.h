@@ -106,6 +106,19 @@ int mp_interrupted(void);
 void mp_wipe(void *p, size_t n);
 void mp_free_secret(void *p, size_t n);
 
+/* A stdio stream on fd whose buffer is ours (*vbuf), so that what passed
+ * through it (passcodes, keys) is wiped: close it with mp_fclose_wiped,
+ * which closes fd too. NULL (fd left open) when out of memory. */
+FILE *mp_fdopen_wiped(int fd, const char *mode, char **vbuf);
+int mp_fclose_wiped(FILE *f, char *vbuf);
+/* getline(3) that wipes every buffer it gives up when a line grows
+ * (getline's realloc leaves the old copy behind); free with mp_free_secret(*line, *cap). */
+long mp_getline_wiped(char **line, size_t *cap, FILE *f);
+
+/* From now on jansson wipes every block it frees (call before parsing or
+ * building JSON that holds a key or a passcode; idempotent). */
+void mp_json_wipe_frees(void);
+
 /* Time as "YYYY-MM-DDTHH:MM:SSZ". */
 void mp_time_iso(time_t t, char out[21]);
 

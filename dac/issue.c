@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "devsecret.h"
 #include "util.h"
 #include "workers.h"
 
@@ -152,21 +153,26 @@ static int gen_key(EVP_PKEY_CTX *kg, item *it)
     return MP_OK;
 }
 
-/* The off-chip key, as UDID.key.der in the staging folder before its DAC is
- * committed (the ledger never holds private keys: the file must be on disk
- * first); the writer moves it beside the DAC after the commit (--bundle: it
- * puts the key in the device's line and removes the staged file once the
- * line is synced). A key whose DAC never committed stays in the staging
- * folder, where the next run's recovery removes it. The key leaves memory
- * here, or (keep: --bundle) when the writer has put it in the line. */
+/* The item's off-chip key as devsecret.h takes it (the caller clears it). */
+static void item_key(const item *it, mp_devkey *k)
+{
+    memcpy(k->scalar, it->scalar, 32);
+    memcpy(k->point, it->dev.point, 65);
+}
+
+/* The off-chip key, staged (devsecret.h) before its DAC is committed (the
+ * ledger never holds private keys: the file must be on disk first); the
+ * writer puts it beside the DAC after the commit (--bundle: in the device's
+ * line, and the staged file goes once the line is synced). A key whose DAC
+ * never committed stays in the staging folder, where the next run's recovery
+ * removes it. The key leaves memory here, or (keep: --bundle) when the
+ * writer has put it in the line. */
 static int write_key(mp_outdir *od, item *it, int keep)
 {
-    uint8_t der[121];
-    char name[MP_UDID_MAX + 24];
-    size_t n = mp_sec1_der(it->scalar, it->dev.point, der);
-    snprintf(name, sizeof(name), "%s.key.der", it->dev.udid);
-    int rc = mp_outdir_write(od, name, der, n, 0600);
-    mp_wipe(der, sizeof(der));
+    mp_devkey k;
+    item_key(it, &k);
+    int rc = mp_devsecret_put_key(od->fd, it->dev.udid, &k);
+    MP_DEVSECRET_CLEAR(&k);
     if (!keep) mp_wipe(it->scalar, sizeof(it->scalar));
     return rc;
 }
@@ -444,33 +450,24 @@ static int record(mp_issue *is, writer *w, chunk *bufs, chunk *c)
 
 /* A committed device's off-chip key, from the staging folder to its place
  * beside the DAC (never over an existing file). */
-static int move_key(writer *w, const char *udid, const char *rel)
+static int move_key(writer *w, const char *udid, const char *dac_rel)
 {
-    char from[MP_UDID_MAX + 16];
-    snprintf(from, sizeof(from), "%s.key.der", udid);
-    const char *slash = strchr(rel, '/');
-    if (slash != NULL) {
-        char dir[300];
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - rel), rel);
-        if (mkdirat(w->od->fd, dir, 0755) != 0 && errno != EEXIST) {
-            return mp_err(MP_ERR_IO, "%s/%s: cannot create the device folder: %s", w->od->path, dir, strerror(errno));
-        }
-    }
-    if (renameat2(w->stage->fd, from, w->od->fd, rel, RENAME_NOREPLACE) != 0) {
-        return mp_err(MP_ERR_IO, "%s/%s: cannot put the key in place: %s", w->od->path, rel,
-                      errno == EEXIST ? "a file of that name exists (not replaced)" : strerror(errno));
-    }
-    return MP_OK;
+    char rel[300];
+    int rc = mp_devsecret_key_path(dac_rel, rel, sizeof(rel));
+    return rc != MP_OK ? rc : mp_devsecret_place_key(w->stage->fd, w->od->fd, w->od->path, udid, rel);
 }
 
 /* A committed device's line of the bundle; with --generate-keys it holds the
  * private key (PKCS#8), which leaves memory here. */
 static int bundle_line(writer *w, item *it, const char *serial)
 {
-    char key[MP_KEY_MEMBER_MAX] = "";
+    char key[MP_DEVSECRET_MEMBER_MAX] = "";
     int rc = MP_OK;
     if (w->is->generate_keys) {
-        rc = mp_issue_key_member(it->scalar, it->dev.point, key, sizeof(key));
+        mp_devkey k;
+        item_key(it, &k);
+        rc = mp_devsecret_bundle_member(&k, key, sizeof(key));
+        MP_DEVSECRET_CLEAR(&k);
         mp_wipe(it->scalar, sizeof(it->scalar));
     }
     if (rc == MP_OK) rc = mp_bundle_add(w->bundle, it->dev.udid, serial, it->der, it->len, key);
@@ -483,10 +480,8 @@ static int bundle_line(writer *w, item *it, const char *serial)
  * run's sweep, which finds its device's line in the bundle. */
 static void unstage_keys(writer *w, chunk *c)
 {
-    char name[MP_UDID_MAX + 16];
     for (size_t i = 0; w->is->generate_keys && i < c->n; i++) {
-        snprintf(name, sizeof(name), "%s.key.der", c->items[i].dev.udid);
-        unlinkat(w->stage->fd, name, 0);
+        (void)mp_devsecret_drop_staged(w->stage->fd, c->items[i].dev.udid);
     }
 }
 
@@ -505,13 +500,11 @@ static int write_files(writer *w, chunk *c)
             rc = bundle_line(w, it, serial);
             continue;
         }
-        if (is->generate_keys && ((rc = mp_out_relpath(is->layout, name, ".key.der", rel, sizeof(rel))) != MP_OK ||
-                                  (rc = move_key(w, it->dev.udid, rel)) != MP_OK)) {
+        if ((rc = mp_out_relpath(is->layout, name, ".der", rel, sizeof(rel))) != MP_OK ||
+            (is->generate_keys && (rc = move_key(w, it->dev.udid, rel)) != MP_OK)) {
             break;
         }
-        if ((rc = mp_out_relpath(is->layout, name, ".der", rel, sizeof(rel))) == MP_OK) {
-            rc = mp_out_write(w->od, rel, it->der, it->len, 0644);
-        }
+        rc = mp_out_write(w->od, rel, it->der, it->len, 0644);
     }
     if (w->bundle != NULL) {
         if (rc == MP_OK && (rc = mp_bundle_flush(w->bundle)) == MP_OK) unstage_keys(w, c);
@@ -699,14 +692,13 @@ static int drop_uncommitted_keys(mp_issue *is, mp_outdir *od, chunk *bufs)
         chunk *c = &bufs[b];
         if (c->state != C_SIGNING && c->state != C_RECORDING) continue;
         for (size_t i = 0; rc == MP_OK && i < c->keyed; i++) {
-            char sha[65], name[MP_UDID_MAX + 16];
+            char sha[65];
             int found = 1;
             const char *udid = c->items[i].dev.udid;
             if (udid[0] == 0 || (rc = mp_ledger_cert_for_udid(is->ledger, udid, sha, &found)) != MP_OK || found) {
                 continue;
             }
-            snprintf(name, sizeof(name), "%s.key.der", udid);
-            removed += unlinkat(od->fd, name, 0) == 0;
+            removed += (uint64_t)mp_devsecret_drop_staged(od->fd, udid);
         }
         c->keyed = 0;
     }

@@ -9,7 +9,9 @@
  * run killed at any point leaves either nothing of a chunk (not committed:
  * its serials were never published) or a committed chunk whose files the
  * next run rewrites from the DER kept in the ledger. Off-chip private keys
- * are written to the run's staging folder (DIR/.matter-pki.staging) and
+ * (where they live and when they go: core/devsecret.h, the only code that
+ * names or reads key files) are written to the run's staging folder
+ * (DIR/.matter-pki.staging) and
  * synced BEFORE the commit (the ledger never holds private keys), then moved
  * beside their DAC after it; recovery removes only staging entries whose
  * UDID the ledger does not hold, never anything else in DIR. Recovery still
@@ -24,6 +26,7 @@
 
 #include "ca.h"
 #include "dac/dacgen.h"
+#include "devsecret.h"
 #include "ledger.h"
 #include "outsink.h"
 
@@ -69,7 +72,7 @@ typedef struct mp_issue {
  * off-chip keys before their DAC commits, and temporary names. Everything in
  * it was made by matter-pki; recovery removes only what is in it (and whose
  * device the ledger does not hold), never anything else in the folder. */
-#define MP_STAGING ".matter-pki.staging"
+#define MP_STAGING MP_DEVSECRET_STAGING
 int mp_issue_staging_open(const char *dir, mp_outdir *stage) MP_MUST_CHECK;
 
 /* Open the order, its PAI (checked against the profile and the token key)
@@ -110,23 +113,7 @@ int mp_issue_csr(mp_issue *is, const char *csr, const char *out, int force) MP_M
 int mp_issue_csr_batch(mp_issue *is, const char *dir, const char *bundle, FILE *report, uint64_t *queued,
                        size_t *refused, size_t *done) MP_MUST_CHECK;
 
-/* issue_files.c: off-chip key encoding and serial text. */
-/* SEC1 ECPrivateKey DER of a P-256 key (for off-chip keys). */
-size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 121]);
-
-/* Off-chip keys in a bundle (dac issue --generate-keys --bundle): the key
- * leaves the process only here. PKCS#8 PrivateKeyInfo DER of a P-256 key
- * (as `openssl pkcs8 -topk8 -nocrypt` writes it), and the bundle member
- * ,"key":"<base64 of it>" (out wiped on failure; the caller wipes it after
- * use). The staged key of a device (DIR/.matter-pki.staging/UDID.key.der,
- * written before its DAC committed): *found 0 when there is none. Kept
- * together so a secret-handling module can take them over. */
-size_t mp_pkcs8_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 138]);
-int mp_issue_key_member(const uint8_t scalar[static 32], const uint8_t point[static 65], char *out, size_t cap) MP_MUST_CHECK;
-int mp_issue_staged_key(const char *dir, const char *udid, uint8_t scalar[static 32], uint8_t point[static 65],
-                        int *found) MP_MUST_CHECK;
-#define MP_KEY_MEMBER_MAX 200
-
+/* issue_files.c: serial text (off-chip key files: devsecret.h). */
 /* Serial as uppercase hex of the integer value (even length). */
 void mp_serial_hex(const uint8_t serial[static 16], char out[41]);
 

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "b64.h"
 #include "dac/issue.h"
+#include "devsecret.h"
 #include "util.h"
 
 
@@ -24,81 +24,6 @@ void mp_serial_hex(const uint8_t serial[static 16], char out[41])
 }
 
 
-
-size_t mp_sec1_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 121])
-{
-    static const uint8_t head[] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
-    static const uint8_t mid[] = {0xA0, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07,
-                                  0xA1, 0x44, 0x03, 0x42, 0x00};
-    size_t o = 0;
-    memcpy(out + o, head, sizeof(head));
-    o += sizeof(head);
-    memcpy(out + o, scalar, 32);
-    o += 32;
-    memcpy(out + o, mid, sizeof(mid));
-    o += sizeof(mid);
-    memcpy(out + o, point, 65);
-    return o + 65;
-}
-
-size_t mp_pkcs8_der(const uint8_t scalar[static 32], const uint8_t point[static 65], uint8_t out[static 138])
-{
-    /* PrivateKeyInfo { 0, { id-ecPublicKey, prime256v1 }, OCTET STRING { ECPrivateKey { 1, d, [1] Q } } }
-     * as OpenSSL writes it: the curve in the algorithm, not repeated in the key */
-    static const uint8_t head[] = {0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE,
-                                   0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0x04,
-                                   0x6D, 0x30, 0x6B, 0x02, 0x01, 0x01, 0x04, 0x20};
-    static const uint8_t mid[] = {0xA1, 0x44, 0x03, 0x42, 0x00};
-    size_t o = 0;
-    memcpy(out + o, head, sizeof(head));
-    o += sizeof(head);
-    memcpy(out + o, scalar, 32);
-    o += 32;
-    memcpy(out + o, mid, sizeof(mid));
-    o += sizeof(mid);
-    memcpy(out + o, point, 65);
-    return o + 65;
-}
-
-int mp_issue_key_member(const uint8_t scalar[static 32], const uint8_t point[static 65], char *out, size_t cap)
-{
-    uint8_t der[138];
-    size_t n = mp_pkcs8_der(scalar, point, der);
-    int k = snprintf(out, cap, ",\"key\":\"");
-    size_t b = k > 0 && (size_t)k < cap ? mp_b64_encode(der, n, out + k, cap - (size_t)k) : 0;
-    mp_wipe(der, sizeof(der));
-    if (b == 0 || (size_t)k + b + 2 > cap) {
-        mp_wipe(out, cap);
-        return mp_err(MP_ERR_GENERAL, "the key member does not fit");
-    }
-    memcpy(out + k + b, "\"", 2);
-    return MP_OK;
-}
-
-int mp_issue_staged_key(const char *dir, const char *udid, uint8_t scalar[static 32], uint8_t point[static 65], int *found)
-{
-    static const uint8_t head[] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
-    char path[4400];
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    struct stat st;
-    *found = 0;
-    snprintf(path, sizeof(path), "%s/" MP_STAGING "/%s.key.der", dir, udid);
-    if (lstat(path, &st) != 0) {
-        return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    int rc = mp_read_file(path, 4096, &buf, &len);
-    if (rc != MP_OK) return rc;
-    if (len != 121 || memcmp(buf, head, sizeof(head)) != 0 || buf[56] != 0x04) {
-        rc = mp_err(MP_ERR_INVALID, "%s: not a P-256 SEC1 private key of matter-pki", path);
-    } else {
-        memcpy(scalar, buf + 7, 32);
-        memcpy(point, buf + 56, 65);
-        *found = 1;
-    }
-    mp_free_secret(buf, len);
-    return rc;
-}
 
 int mp_issue_staging_open(const char *dir, mp_outdir *stage)
 {
@@ -189,37 +114,14 @@ static int batch_done(recover_ctx *r)
     return MP_OK;
 }
 
-/* A committed device's staged off-chip key (dir/.matter-pki.staging/UDID.key.der)
- * to its place beside its DAC (cert path minus ".der" plus ".key.der"); also
- * the UDID.key.der.pending files of runs before schema 5. */
+/* A committed device's staged off-chip key (or a run's before schema 5) to
+ * its place beside its DAC: devsecret.h. */
 static int place_key(mp_issue *is, const char *dir, const char *udid, const char *cert_path)
 {
-    char staged[4400], pending[4400], final[4400];
-    size_t pl = strlen(cert_path);
-    if (pl <= 4 || strcmp(cert_path + pl - 4, ".der") != 0) {
-        return MP_OK;
-    }
-    snprintf(staged, sizeof(staged), "%s/" MP_STAGING "/%s.key.der", dir, udid);
-    snprintf(pending, sizeof(pending), "%.*s.key.der.pending", (int)(pl - 4), cert_path);
-    snprintf(final, sizeof(final), "%.*s.key.der", (int)(pl - 4), cert_path);
-    const char *from = access(staged, F_OK) == 0 ? staged : access(pending, F_OK) == 0 ? pending : NULL;
-    if (from == NULL) {
-        return MP_OK;
-    }
-    char *slash = strrchr(final, '/');
-    if (slash != NULL && from == staged) {
-        *slash = 0;
-        if (mkdir(final, 0755) != 0 && errno != EEXIST) {
-            return mp_err(MP_ERR_IO, "%s: cannot create: %s", final, strerror(errno));
-        }
-        *slash = '/';
-    }
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, final, RENAME_NOREPLACE) != 0) {
-        return mp_err(MP_ERR_IO, "%s: cannot put the key in place: %s", final,
-                      errno == EEXIST ? "a file of that name exists (not replaced)" : strerror(errno));
-    }
-    is->moved_keys++;
-    return MP_OK;
+    int moved = 0;
+    int rc = mp_devsecret_recover_key(dir, udid, cert_path, &moved);
+    is->moved_keys += (uint64_t)moved;
+    return rc;
 }
 
 /* A line of this run's bundle that the ledger recorded but did not see
@@ -243,14 +145,14 @@ static int rewrite_line(recover_ctx *r, const mp_cert_rec *c, size_t bundle_len)
     /* an off-chip device: its key waits in the staging folder (synced
      * before its DAC committed) and goes into the line; the sweep after the
      * flush removes the staged file */
-    uint8_t scalar[32], point[65];
-    char key[MP_KEY_MEMBER_MAX] = "";
+    mp_devkey k;
+    char key[MP_DEVSECRET_MEMBER_MAX] = "";
     int found = 0;
-    rc = mp_issue_staged_key(is->out_dir, c->udid, scalar, point, &found);
+    rc = mp_devsecret_get_staged(is->out_dir, c->udid, c->der, c->der_len, &k, &found);
     if (rc == MP_OK && found && (rc = mp_bundle_private(&r->bundle)) == MP_OK) {
-        rc = mp_issue_key_member(scalar, point, key, sizeof(key));
+        rc = mp_devsecret_bundle_member(&k, key, sizeof(key));
     }
-    mp_wipe(scalar, sizeof(scalar));
+    MP_DEVSECRET_CLEAR(&k);
     if (rc == MP_OK) rc = mp_bundle_add(&r->bundle, c->udid, c->serial, c->der, c->der_len, key);
     mp_wipe(key, sizeof(key));
     if (rc != MP_OK) return rc;
@@ -337,12 +239,11 @@ static int sweep_staging(mp_issue *is)
     }
     while (rc == MP_OK && (e = readdir(d)) != NULL) {
         const char *n = e->d_name;
-        size_t len = strlen(n);
         char udid[MP_UDID_MAX + 1], cert[4096], file[4400];
         int found = 0;
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0) continue;
-        if (len > 8 && len - 8 <= MP_UDID_MAX && strcmp(n + len - 8, ".key.der") == 0) {
-            snprintf(udid, sizeof(udid), "%.*s", (int)(len - 8), n);
+        int key = mp_devsecret_staged_udid(n, udid);
+        if (key) {
             if ((rc = mp_ledger_cert_path(is->ledger, udid, cert, sizeof(cert), NULL, &found)) != MP_OK) break;
             if (found && strchr(cert, '#') != NULL) {
                 /* a line of a bundle: its key is in the line once the line is there */
@@ -356,7 +257,7 @@ static int sweep_staging(mp_issue *is)
         snprintf(file, sizeof(file), "%s/%s", path, n);
         if (unlink(file) == 0) {
             if (found) is->bundled_keys++;
-            else if (len > 8 && strcmp(n + len - 8, ".key.der") == 0) is->removed_files++;
+            else if (key) is->removed_files++;
             else is->removed_tmp++;
         }
     }

@@ -19,6 +19,40 @@
 #define ADDR(n) {n, DT_STR, VA, R_ADDR, 0, 128, NULL}
 #define URL16(n) {n, DT_STR, VA, R_HTTPS, 0, 256, NULL}
 #define SHA_TYPES "1|7|8|10|11|12"
+/* Runs of field rules that several Msgs share, in the same proto order. */
+#define VID {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL}
+#define VID_PID VID, {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL}
+#define SCHEMA0 {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL}
+#define MODEL_URLS URL16("userManualUrl"), URL16("supportUrl"), URL16("productUrl"), URL16("lsfUrl")
+#define MODEL_ESF                                                   \
+    {"enhancedSetupFlowOptions", DT_INT, VA, 0, 0, 65535, NULL},    \
+    URL16("enhancedSetupFlowTCUrl"),                                \
+    {"enhancedSetupFlowTCRevision", DT_INT, VA, 0, 0, 65535, NULL}, \
+    {"enhancedSetupFlowTCDigest", DT_STR, VA, R_B64, 0, 128, NULL}, \
+    {"enhancedSetupFlowTCFileSize", DT_INT, VA, 0, 0, U32, NULL},   \
+    URL16("maintenanceUrl")
+#define MODEL_ICD_RESET                                                    \
+    {"icdUserActiveModeTriggerHint", DT_INT, VA, 0, 0, U32, NULL},         \
+    {"icdUserActiveModeTriggerInstruction", DT_STR, VA, 0, 0, 1024, NULL}, \
+    {"factoryResetStepsHint", DT_INT, VA, 0, 0, U32, NULL},                \
+    {"factoryResetStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL}
+#define MV_APPLICABLE                                              \
+    {"minApplicableSoftwareVersion", DT_INT, VA, 0, 0, U32, NULL}, \
+    {"maxApplicableSoftwareVersion", DT_INT, VA, 0, 0, U32, NULL}, \
+    URL16("releaseNotesUrl")
+#define RP_LABEL                                \
+    {"label", DT_STR, V16, R_REQ, 0, 64, NULL}, \
+    {"label", DT_STR, V15, R_REQ, 0, NOCAP, NULL}
+#define RP_ISSUER                                                      \
+    {"issuerSubjectKeyID", DT_STR, V16, R_REQ | R_HEXID, 0, 64, NULL}, \
+    {"issuerSubjectKeyID", DT_STR, V15, R_REQ | R_HEXID, 0, NOCAP, NULL}
+#define RP_DELEGATOR                                           \
+    {"crlSignerDelegator", DT_STR, V16, R_PEM, 0, 2048, NULL}, \
+    {"crlSignerDelegator", DT_STR, V15, R_PEM, 0, 10485760, NULL}
+#define CERT_SUBJECT                                       \
+    ADDR("signer"),                                        \
+    {"subject", DT_STR, VA, R_REQ | R_B64, 0, 1024, NULL}, \
+    {"subjectKeyId", DT_STR, VA, R_REQ, 0, 256, NULL}
 
 static int model_extra(const dcl_schema *s, json_t *m, int ver, json_t *src);
 static int mv_extra(const dcl_schema *s, json_t *m, int ver, json_t *src);
@@ -32,14 +66,13 @@ static const dcl_field vendor_fields[] = {
     {"companyLegalName", DT_STR, VA, R_REQ, 0, 256, NULL},
     {"companyPreferredName", DT_STR, VA, 0, 0, 256, NULL},
     URL16("vendorLandingPageURL"),
-    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
+    SCHEMA0,
     END,
 };
 
 static const dcl_field model_fields[] = {
     ADDR("creator"),
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
-    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    VID_PID,
     {"deviceTypeId", DT_INT, VA, 0, 0, 65535, NULL},
     {"productName", DT_STR, VA, R_REQ, 0, 128, NULL},
     {"productLabel", DT_STR, V16, R_REQ, 0, 256, NULL},
@@ -52,32 +85,20 @@ static const dcl_field model_fields[] = {
     {"commissioningModeInitialStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL},
     {"commissioningModeSecondaryStepsHint", DT_INT, VA, 0, 0, U32, NULL},
     {"commissioningModeSecondaryStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL},
-    URL16("userManualUrl"),
-    URL16("supportUrl"),
-    URL16("productUrl"),
-    URL16("lsfUrl"),
-    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
-    {"enhancedSetupFlowOptions", DT_INT, VA, 0, 0, 65535, NULL},
-    URL16("enhancedSetupFlowTCUrl"),
-    {"enhancedSetupFlowTCRevision", DT_INT, VA, 0, 0, 65535, NULL},
-    {"enhancedSetupFlowTCDigest", DT_STR, VA, R_B64, 0, 128, NULL},
-    {"enhancedSetupFlowTCFileSize", DT_INT, VA, 0, 0, U32, NULL},
-    URL16("maintenanceUrl"),
+    MODEL_URLS,
+    SCHEMA0,
+    MODEL_ESF,
     {"discoveryCapabilitiesBitmask", DT_INT, V16, 0, 0, 30, NULL},
     {"discoveryCapabilitiesBitmask", DT_INT, V15, 0, 0, 14, NULL},
     {"commissioningFallbackUrl", DT_STR, V16, R_HTTPS, 0, 256, NULL},
     {"commissioningFallbackUrl", DT_STR, V15, R_URL | R_NOHTTP, 0, 256, NULL},
-    {"icdUserActiveModeTriggerHint", DT_INT, VA, 0, 0, U32, NULL},
-    {"icdUserActiveModeTriggerInstruction", DT_STR, VA, 0, 0, 1024, NULL},
-    {"factoryResetStepsHint", DT_INT, VA, 0, 0, U32, NULL},
-    {"factoryResetStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL},
+    MODEL_ICD_RESET,
     END,
 };
 
 static const dcl_field mv_fields[] = {
     ADDR("creator"),
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
-    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    VID_PID,
     {"softwareVersion", DT_INT, VA, 0, 0, U32, NULL},
     {"softwareVersionString", DT_STR, VA, R_REQ, 0, 64, NULL},
     {"cdVersionNumber", DT_INT, VA, 0, 0, 65535, NULL},
@@ -89,10 +110,8 @@ static const dcl_field mv_fields[] = {
     {"otaChecksum", DT_STR, V15, 0, 0, 64, NULL},
     {"otaChecksumType", DT_INT, V16, 0, 0, 12, SHA_TYPES},
     {"otaChecksumType", DT_INT, V15, 0, 0, 65535, NULL},
-    {"minApplicableSoftwareVersion", DT_INT, VA, 0, 0, U32, NULL},
-    {"maxApplicableSoftwareVersion", DT_INT, VA, 0, 0, U32, NULL},
-    URL16("releaseNotesUrl"),
-    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
+    MV_APPLICABLE,
+    SCHEMA0,
     {"specificationVersion", DT_INT, VA, 0, 0, U32, NULL},
     END,
 };
@@ -112,22 +131,20 @@ static const dcl_field add_cert_fields[] = {
 
 static const dcl_field propose_fields[] = {
     CERT_FIELDS,
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    VID,
     {"certSchemaVersion", DT_INT, VA, 0, 0, 0, NULL},
     END,
 };
 
 static const dcl_field rp_fields[] = {
     ADDR("signer"),
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    VID,
     {"pid", DT_INT, VA, 0, 0, 65535, NULL},
     {"isPAA", DT_BOOL, VA, 0, 0, 0, NULL},
-    {"label", DT_STR, V16, R_REQ, 0, 64, NULL},
-    {"label", DT_STR, V15, R_REQ, 0, NOCAP, NULL},
+    RP_LABEL,
     {"crlSignerCertificate", DT_STR, V16, R_REQ | R_PEM, 0, 2048, NULL},
     {"crlSignerCertificate", DT_STR, V15, R_REQ | R_PEM, 0, NOCAP, NULL},
-    {"issuerSubjectKeyID", DT_STR, V16, R_REQ | R_HEXID, 0, 64, NULL},
-    {"issuerSubjectKeyID", DT_STR, V15, R_REQ | R_HEXID, 0, NOCAP, NULL},
+    RP_ISSUER,
     {"dataURL", DT_STR, V16, R_REQ | R_HTTPX, 0, 256, NULL},
     {"dataURL", DT_STR, V15, R_REQ | R_URL, 0, NOCAP, NULL},
     {"dataFileSize", DT_INT64S, VA, 0, 0, INT64_MAX, NULL},
@@ -135,9 +152,8 @@ static const dcl_field rp_fields[] = {
     {"dataDigest", DT_STR, V15, 0, 0, NOCAP, NULL},
     {"dataDigestType", DT_INT, VA, 0, 0, U32, SHA_TYPES},
     {"revocationType", DT_INT, VA, R_REQ, 0, U32, "1"},
-    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
-    {"crlSignerDelegator", DT_STR, V16, R_PEM, 0, 2048, NULL},
-    {"crlSignerDelegator", DT_STR, V15, R_PEM, 0, 10485760, NULL},
+    SCHEMA0,
+    RP_DELEGATOR,
     END,
 };
 
@@ -147,27 +163,24 @@ static const dcl_field rp_fields[] = {
 
 static const dcl_field rp_update_fields[] = {
     ADDR("signer"),
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
-    {"label", DT_STR, V16, R_REQ, 0, 64, NULL},
-    {"label", DT_STR, V15, R_REQ, 0, NOCAP, NULL},
+    VID,
+    RP_LABEL,
     {"crlSignerCertificate", DT_STR, V16, R_PEM, 0, 2048, NULL},
     {"crlSignerCertificate", DT_STR, V15, R_PEM, 0, NOCAP, NULL},
-    {"issuerSubjectKeyID", DT_STR, V16, R_REQ | R_HEXID, 0, 64, NULL},
-    {"issuerSubjectKeyID", DT_STR, V15, R_REQ | R_HEXID, 0, NOCAP, NULL},
+    RP_ISSUER,
     {"dataURL", DT_STR, V16, R_HTTPX, 0, 256, NULL},
     {"dataURL", DT_STR, V15, R_URL, 0, NOCAP, NULL},
     {"dataFileSize", DT_INT64S, VA, 0, 0, INT64_MAX, NULL},
     {"dataDigest", DT_STR, VA, 0, 0, 128, NULL},
     {"dataDigestType", DT_INT, VA, 0, 0, U32, SHA_TYPES},
-    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
-    {"crlSignerDelegator", DT_STR, V16, R_PEM, 0, 2048, NULL},
-    {"crlSignerDelegator", DT_STR, V15, R_PEM, 0, 10485760, NULL},
+    SCHEMA0,
+    RP_DELEGATOR,
     END,
 };
 
 static const dcl_field rp_delete_fields[] = {
     ADDR("signer"),
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    VID,
     {"label", DT_STR, VA, R_REQ, 0, 64, NULL},
     {"issuerSubjectKeyID", DT_STR, VA, R_REQ | R_HEXID, 0, 64, NULL},
     END,
@@ -180,78 +193,59 @@ static const dcl_field vendor_update_fields[] = {
     {"companyLegalName", DT_STR, VA, 0, 0, 256, NULL},
     {"companyPreferredName", DT_STR, VA, 0, 0, 256, NULL},
     URL16("vendorLandingPageURL"),
-    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
+    SCHEMA0,
     END,
 };
 
 static const dcl_field model_update_fields[] = {
     ADDR("creator"),
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
-    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    VID_PID,
     {"productName", DT_STR, VA, 0, 0, 128, NULL},
     {"productLabel", DT_STR, VA, 0, 0, 256, NULL},
     {"partNumber", DT_STR, VA, 0, 0, 32, NULL},
     URL16("commissioningCustomFlowUrl"),
     {"commissioningModeInitialStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL},
     {"commissioningModeSecondaryStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL},
-    URL16("userManualUrl"),
-    URL16("supportUrl"),
-    URL16("productUrl"),
-    URL16("lsfUrl"),
+    MODEL_URLS,
     {"lsfRevision", DT_INT, VA, 0, 0, 65535, NULL},
-    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
+    SCHEMA0,
     {"commissioningModeInitialStepsHint", DT_INT, VA, 0, 0, U32, NULL},
-    {"enhancedSetupFlowOptions", DT_INT, VA, 0, 0, 65535, NULL},
-    URL16("enhancedSetupFlowTCUrl"),
-    {"enhancedSetupFlowTCRevision", DT_INT, VA, 0, 0, 65535, NULL},
-    {"enhancedSetupFlowTCDigest", DT_STR, VA, R_B64, 0, 128, NULL},
-    {"enhancedSetupFlowTCFileSize", DT_INT, VA, 0, 0, U32, NULL},
-    URL16("maintenanceUrl"),
+    MODEL_ESF,
     {"commissioningFallbackUrl", DT_STR, VA, R_HTTPS, 0, 256, NULL},
     {"commissioningModeSecondaryStepsHint", DT_INT, VA, 0, 0, U32, NULL},
-    {"icdUserActiveModeTriggerHint", DT_INT, VA, 0, 0, U32, NULL},
-    {"icdUserActiveModeTriggerInstruction", DT_STR, VA, 0, 0, 1024, NULL},
-    {"factoryResetStepsHint", DT_INT, VA, 0, 0, U32, NULL},
-    {"factoryResetStepsInstruction", DT_STR, VA, 0, 0, 1024, NULL},
+    MODEL_ICD_RESET,
     END,
 };
 
 static const dcl_field model_delete_fields[] = {
     ADDR("creator"),
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
-    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    VID_PID,
     END,
 };
 
 static const dcl_field mv_update_fields[] = {
     ADDR("creator"),
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
-    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    VID_PID,
     {"softwareVersion", DT_INT, VA, 0, 0, U32, NULL},
     {"softwareVersionValid", DT_BOOL, VA, 0, 0, 0, NULL},
     URL16("otaUrl"),
-    {"minApplicableSoftwareVersion", DT_INT, VA, 0, 0, U32, NULL},
-    {"maxApplicableSoftwareVersion", DT_INT, VA, 0, 0, U32, NULL},
-    URL16("releaseNotesUrl"),
+    MV_APPLICABLE,
     {"otaFileSize", DT_INT64S, VA, 0, 0, INT64_MAX, NULL},
     {"otaChecksum", DT_STR, VA, R_B64, 0, 88, NULL},
-    {"schemaVersion", DT_INT, VA, 0, 0, 0, NULL},
+    SCHEMA0,
     {"otaChecksumType", DT_INT, V16, 0, 0, 12, SHA_TYPES},
     END,
 };
 
 static const dcl_field mv_delete_fields[] = {
     ADDR("creator"),
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},
-    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},
+    VID_PID,
     {"softwareVersion", DT_INT, VA, 0, 0, U32, NULL},
     END,
 };
 
 #define REVOKE_FIELDS                                          \
-    ADDR("signer"),                                            \
-    {"subject", DT_STR, VA, R_REQ | R_B64, 0, 1024, NULL},     \
-    {"subjectKeyId", DT_STR, VA, R_REQ, 0, 256, NULL},         \
+    CERT_SUBJECT,                                              \
     {"info", DT_STR, VA, 0, 0, 4096, NULL},                    \
     {"time", DT_INT64S, VA, 0, 0, INT64_MAX, NULL},            \
     {"serialNumber", DT_STR, VA, 0, 0, NOCAP, NULL},           \
@@ -262,9 +256,7 @@ static const dcl_field revoke_cert_fields[] = {REVOKE_FIELDS};
 static const dcl_field propose_revoke_root_fields[] = {REVOKE_FIELDS};
 
 static const dcl_field remove_cert_fields[] = {
-    ADDR("signer"),
-    {"subject", DT_STR, VA, R_REQ | R_B64, 0, 1024, NULL},
-    {"subjectKeyId", DT_STR, VA, R_REQ, 0, 256, NULL},
+    CERT_SUBJECT,
     {"serialNumber", DT_STR, VA, 0, 0, NOCAP, NULL},
     END,
 };
@@ -273,8 +265,7 @@ static int mv_update_extra(const dcl_schema *s, json_t *m, int ver, json_t *src)
 
 #define COMPLIANCE_FIELDS(date)                                                              \
     ADDR("signer"),                                                                          \
-    {"vid", DT_INT, VA, R_REQ, 1, 65535, NULL},                                              \
-    {"pid", DT_INT, VA, R_REQ, 1, 65535, NULL},                                              \
+    VID_PID,                                                                                 \
     {"softwareVersion", DT_INT, VA, 0, 0, U32, NULL},                                        \
     {"softwareVersionString", DT_STR, VA, R_REQ, 0, 64, NULL},                               \
     {"cDVersionNumber", DT_INT, VA, 0, 0, 65535, NULL},                                      \

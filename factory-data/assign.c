@@ -7,7 +7,7 @@
 
 #include <openssl/crypto.h>
 
-#include "factory-data/csv.h"
+#include "csv.h"
 #include "util.h"
 
 enum { C_UDID, C_PASSCODE, C_DISC, C_SERIAL, C_RDUID, C_N };
@@ -195,11 +195,14 @@ int mp_assign_parse(const char *where, const char *text, size_t len, mp_assign *
     memcpy(buf, text, len);
     buf[len] = 0;
     FILE *f = strlen(buf) != len || len == 0 ? NULL : fmemopen(buf, len, "r");
+    char *vbuf = f != NULL ? malloc(4096) : NULL; /* stdio's copy of the passcodes: ours, wiped */
+    if (vbuf != NULL) setvbuf(f, vbuf, _IOFBF, 4096);
     int rc = len == 0 ? mp_err(MP_ERR_INVALID, "%s: empty file; expected a header line 'udid,...'", where)
              : strlen(buf) != len ? mp_err(MP_ERR_INVALID, "%s: contains a NUL byte", where)
              : f == NULL        ? mp_err(MP_ERR_GENERAL, "out of memory")
                                 : parse_lines(where, f, out);
     if (f != NULL) fclose(f);
+    mp_free_secret(vbuf, 4096);
     mp_free_secret(buf, len + 1);
     if (rc == MP_OK) {
         if (out->n > 0) qsort(out->rows, out->n, sizeof(*out->rows), cmp_udid);

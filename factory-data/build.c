@@ -15,9 +15,10 @@
 #include <openssl/sha.h>
 
 #include "b64.h"
-#include "factory-data/csv.h"
+#include "csv.h"
 #include "factory-data/onboarding.h"
 #include "factory-data/spake2p.h"
+#include "devsecret.h"
 #include "jw.h"
 #include "outsink.h"
 #include "util.h"
@@ -42,7 +43,9 @@ typedef struct fd_item {
     size_t outlen[MP_FD_MAX_FORMATS];
     uint64_t seq;
     int rc;
-    char msg[300];
+    char msg[1400];
+    mp_devkey key; /* off-chip devices (b->needs_key): found by fill() */
+    int key_rc;
 } fd_item;
 
 typedef struct fd_chunk {
@@ -59,13 +62,6 @@ static void item_clear(fd_item *it)
         it->outlen[f] = 0;
     }
     mp_wipe(it, sizeof(*it));
-}
-
-static void key_path(const mp_issued *d, char *out, size_t cap)
-{
-    size_t n = strlen(d->path);
-    if (n > 4 && strcmp(d->path + n - 4, ".der") == 0) n -= 4;
-    snprintf(out, cap, "%.*s.key.der", (int)n, d->path);
 }
 
 /* Bundles read during a run: this run's own (images of devices built
@@ -123,116 +119,83 @@ static int out_rel(const mp_fd_build *b, const char *udid, const char *serial, c
     return mp_out_relpath(b->layout, out_name(b, udid, serial), suffix, out, cap);
 }
 
-/* This device's image in format f as this run's layout keeps it: its file,
- * or the "images" member of its bundle line. *buf NULL when there is none. */
-static void image_of(const mp_fd_build *b, const char *udid, const char *serial, const mp_fd_format_desc *f, uint8_t **buf,
-                     size_t *len)
+/* ---- device secrets (devsecret.h): how this stage reads its own images ---- */
+
+/* devsecret.h's reader of bundle lines: through this run's indexes. */
+static int line_of(void *arg, const char *bundle, const char *udid, char **line)
 {
-    char rel[600], path[4800];
-    *buf = NULL;
+    return bundle_line_of(arg, bundle, udid, line);
+}
+
+/* Its image of a format as this run's layout keeps it: its file (read
+ * without following links, wiped on every path), or the "images" member of
+ * its bundle line. *img NULL when there is none. item: the device's
+ * fd_item (its recorded serial names it with --name-by serial). */
+static int image_load(void *arg, void *item, const char *format, const mp_issued *dev, uint8_t **img, size_t *len)
+{
+    const mp_fd_build *b = arg;
+    const fd_item *it = item;
+    const char *serial = it != NULL ? it->rec.serial : dev->udid;
+    char rel[600], path[4800], *line = NULL;
+    int id = mp_fd_format_parse(format);
+    *img = NULL;
     *len = 0;
+    if (id == 0) return MP_OK;
     if (b->bundle == NULL) {
-        if (out_rel(b, udid, serial, f->ext, rel, sizeof(rel)) != MP_OK) return;
+        int rc = out_rel(b, dev->udid, serial, mp_fd_format_ext(id), rel, sizeof(rel));
+        if (rc != MP_OK) return rc;
         snprintf(path, sizeof(path), "%s/%s", b->out_dir, rel);
-        if (access(path, R_OK) != 0 || mp_read_file(path, 1 << 20, buf, len) != MP_OK) *buf = NULL;
-        mp_err_clear();
-        return;
+        return mp_devsecret_read_file(path, 1 << 20, img, len);
     }
-    char *line = NULL;
-    if (bundle_line_of(b, b->bundle, udid, &line) != MP_OK || line == NULL) {
-        mp_err_clear();
-        return;
-    }
+    int rc = bundle_line_of(b, b->bundle, dev->udid, &line);
+    if (rc != MP_OK || line == NULL) return rc;
+    mp_json_wipe_frees(); /* the line's tree holds the image (and its key) */
     json_t *o = json_loads(line, 0, NULL);
-    const char *d = json_string_value(json_object_get(json_object_get(json_object_get(o, "images"), f->name), "data"));
-    size_t dl = d ? strlen(d) : 0;
+    json_t *d = json_object_get(json_object_get(json_object_get(o, "images"), format), "data");
+    size_t dl = json_is_string(d) ? json_string_length(d) : 0;
     uint8_t *out = dl ? malloc(dl) : NULL;
-    long n = out ? mp_b64_decode(d, dl, out, dl) : -1;
+    long n = out ? mp_b64_decode(json_string_value(d), dl, out, dl) : -1;
     if (n > 0) {
-        *buf = out;
+        *img = out;
         *len = (size_t)n;
     } else {
-        free(out);
+        mp_free_secret(out, dl);
     }
-    if (d != NULL) mp_wipe((void *)d, dl);
     json_decref(o);
     mp_free_secret(line, strlen(line));
+    return MP_OK;
 }
 
-/* The key from an image of this device already in the output folder or
- * bundle (a rebuild after the loose key file was packed and removed). */
-static int key_from_image(const mp_fd_build *b, const mp_issued *d, const char *serial, uint8_t scalar[32])
+static int image_key(void *arg, const char *format, const uint8_t *img, size_t len, uint8_t scalar[static 32],
+                     uint8_t *dac, size_t dac_cap, size_t *dac_len)
 {
-    for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0; f++) { /* any format may hold it */
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        mp_fd_device *dev = calloc(1, sizeof(*dev));
-        image_of(b, d->udid, serial, f, &buf, &len);
-        int ok = dev != NULL && buf != NULL &&
-                 mp_fd_unpack_with(f->id, buf, len, &b->opts, dev) == MP_OK && dev->has_dac_key &&
-                 dev->dac_len == d->der_len && memcmp(dev->dac_der, d->der, d->der_len) == 0;
-        if (ok) {
-            memcpy(scalar, dev->dac_key, 32);
-        }
-        if (dev != NULL) mp_fd_device_wipe(dev);
-        free(dev);
-        mp_free_secret(buf, len);
-        if (ok) return MP_OK;
+    const mp_fd_build *b = arg;
+    int id = mp_fd_format_parse(format);
+    mp_fd_device *dev = calloc(1, sizeof(*dev));
+    int rc = dev == NULL ? mp_err(MP_ERR_GENERAL, "out of memory") : id == 0 ? mp_err(MP_ERR_INVALID, "%s: unknown format", format)
+                                                                            : mp_fd_unpack_with(id, img, len, &b->opts, dev);
+    if (rc == MP_OK && (!dev->has_dac_key || dev->dac_len > dac_cap)) rc = mp_err(MP_ERR_INVALID, "%s: the image holds no key", format);
+    if (rc == MP_OK) {
+        memcpy(scalar, dev->dac_key, 32);
+        memcpy(dac, dev->dac_der, dev->dac_len);
+        *dac_len = dev->dac_len;
     }
-    return MP_ERR_IO;
-}
-
-/* The off-chip key in the line of a `dac issue --generate-keys --bundle`
- * (the DAC's recorded path is BUNDLE#UDID): "key", base64 PKCS#8 DER. */
-static int key_from_dac_bundle(const mp_fd_build *b, const mp_issued *d, uint8_t scalar[32])
-{
-    char bundle[4096];
-    const char *hash = strrchr(d->path, '#');
-    char *line = NULL;
-    snprintf(bundle, sizeof(bundle), "%.*s", (int)(hash - d->path), d->path);
-    int rc = bundle_line_of(b, bundle, d->udid, &line);
-    if (rc != MP_OK) return rc;
-    json_t *o = line ? json_loads(line, 0, NULL) : NULL;
-    const char *k = json_string_value(json_object_get(o, "key"));
-    uint8_t der[160];
-    long n = k ? mp_b64_decode(k, strlen(k), der, sizeof(der)) : -1;
-    rc = n == 138 && der[36 - 2] == 0x04 && der[36 - 1] == 0x20
-             ? (memcpy(scalar, der + 36, 32), MP_OK)
-             : mp_err(MP_ERR_IO, "its DAC private key is not in its line of %s (a bundle of dac issue --generate-keys holds it)", bundle);
-    mp_wipe(der, sizeof(der));
-    if (k != NULL) mp_wipe((void *)k, strlen(k));
-    json_decref(o);
-    if (line != NULL) mp_free_secret(line, strlen(line));
+    if (dev != NULL) mp_fd_device_wipe(dev);
+    free(dev);
     return rc;
 }
 
-/* The off-chip key written by `dac issue --generate-keys` (SEC1 DER), or
- * in its bundle line. */
-static int read_key(const mp_fd_build *b, const mp_issued *d, const char *serial, uint8_t scalar[32])
+/* Where this run finds its devices' keys and passcodes. */
+static void secrets(const mp_fd_build *b, mp_devsecret *ds, const char **names, size_t cap)
 {
-    static const uint8_t head[] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
-    char path[1100];
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (strchr(d->path, '#') != NULL && key_from_dac_bundle(b, d, scalar) == MP_OK) {
-        return MP_OK;
+    size_t n = 0;
+    for (const mp_fd_format_desc *f = mp_fd_formats; f->id != 0 && n + 1 < cap; f++) {
+        names[n++] = f->name; /* any format may hold it (json too, for an off-chip device) */
     }
-    mp_err_clear();
-    key_path(d, path, sizeof(path));
-    int rc = mp_read_file(path, 4096, &buf, &len);
-    if (rc != MP_OK) {
-        if (key_from_image(b, d, serial, scalar) == MP_OK) {
-            return MP_OK;
-        }
-        return mp_err(MP_ERR_IO, "its DAC private key %s is missing and no image of it in the output folder holds the key", path);
-    }
-    if (len != 121 || memcmp(buf, head, sizeof(head)) != 0) {
-        rc = mp_err(MP_ERR_INVALID, "%s: not a P-256 SEC1 private key", path);
-    } else {
-        memcpy(scalar, buf + 7, 32);
-    }
-    mp_free_secret(buf, len);
-    return rc;
+    names[n] = NULL;
+    *ds = (mp_devsecret){.ledger = b->ledger,
+                         .img = {.dir = b->out_dir, .formats = names, .load = image_load, .key = image_key, .line = line_of,
+                                 .arg = (void *)b}};
 }
 
 static int new_creds(const mp_fd_build *b, fd_item *it)
@@ -320,8 +283,7 @@ static int fill_device(const mp_fd_build *b, fd_item *it)
         d->key_efuse_block = (uint8_t)(b->opts.esp_ecdsa_key_id + 4);
     }
     if (it->dev.key_origin == MP_KEY_OFFCHIP && b->needs_key) { /* chip devices: key formats not in fmask */
-        int rc = read_key(b, &it->dev, r->serial, d->dac_key);
-        if (rc != MP_OK) return rc;
+        memcpy(d->dac_key, it->key.scalar, 32); /* found by fill() (devsecret.h) */
         d->has_dac_key = 1;
     }
     return MP_OK;
@@ -349,8 +311,8 @@ static void work(void *ctx, void *state, size_t i)
     const mp_fd_build *b = c->b;
     fd_item *it = &c->items[i];
     (void)state;
-    it->rc = MP_OK;
-    if (it->state == ST_SKIP) {
+    it->rc = it->key_rc; /* fill() could not find the key: its message is in it->msg */
+    if (it->state == ST_SKIP || it->rc != MP_OK) {
         return;
     }
     if (it->state == ST_NEW && ((it->rc = new_creds(b, it)) != MP_OK || (it->rc = onboarding_codes(b, it)) != MP_OK)) {
@@ -434,6 +396,22 @@ static int wanted(const mp_fd_build *b, const char *udid)
     return 0;
 }
 
+/* The off-chip keys of the chunk's devices to build, on this thread (the
+ * lookup may read the ledger); a device whose key is not found fails in
+ * its turn (store), after the chunks before it are stored. */
+static void find_keys(const mp_fd_build *b, const mp_devsecret *ds, fd_chunk *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        fd_item *it = &c->items[i];
+        it->key_rc = MP_OK;
+        if (it->state == ST_SKIP || it->dev.key_origin != MP_KEY_OFFCHIP || !b->needs_key) continue;
+        if ((it->key_rc = mp_devsecret_get_key(ds, &it->dev, it, &it->key, NULL)) != MP_OK) {
+            snprintf(it->msg, sizeof(it->msg), "%s", mp_err_msg());
+            mp_err_clear();
+        }
+    }
+}
+
 /* Next chunk: classify each issued device as new, to rebuild, or done. A
  * device without factory data is this run's only once it holds the claim
  * (another run on the order may build it in its own folder); a recorded one
@@ -441,6 +419,9 @@ static int wanted(const mp_fd_build *b, const char *udid)
  * sequence numbers come in one block per chunk from the ledger's counter. */
 static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint64_t *seq)
 {
+    const char *names[MP_FD_MAX_FORMATS * 4];
+    mp_devsecret ds;
+    secrets(b, &ds, names, sizeof(names) / sizeof(names[0]));
     size_t n = 0;
     const char *dir = b->out_abs[0] ? b->out_abs : b->out_dir;
     c->n = 0;
@@ -496,20 +477,11 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
                 it->state = ST_SKIP;
             } else {
                 it->state = ST_REBUILD;
-                if (b->qr_images && !b->include_passcode) {
-                    /* the label image needs the passcode: recorded, or in onboarding.csv */
-                    if (it->rec.has_passcode) {
-                        it->passcode = it->rec.passcode;
-                    } else if (mp_fd_lists_passcode(b, it->dev.udid, &it->passcode) != MP_OK) {
-                        it->passcode = 0;
-                    }
-                }
-                if (b->include_passcode) {
-                    if (it->rec.has_passcode) {
-                        it->passcode = it->rec.passcode;
-                    } else if ((rc = mp_fd_lists_passcode(b, it->dev.udid, &it->passcode)) != MP_OK) {
-                        break;
-                    }
+                /* the image or the label image needs the passcode (devsecret.h) */
+                if (b->include_passcode && (rc = mp_devsecret_get_passcode(&ds, &it->rec, &it->passcode)) != MP_OK) break;
+                if (b->qr_images && !b->include_passcode && mp_devsecret_get_passcode(&ds, &it->rec, &it->passcode) != MP_OK) {
+                    mp_err_clear();
+                    it->passcode = 0; /* no label image for it */
                 }
             }
         }
@@ -523,6 +495,7 @@ static int fill(mp_fd_build *b, fd_chunk *c, mp_issued *devs, char *after, uint6
             if (c->items[i].state == ST_NEW) c->items[i].seq = first++;
         }
         if (first > *seq) *seq = first;
+        find_keys(b, &ds, c);
     }
     return MP_OK;
 }
@@ -757,13 +730,16 @@ static int record(mp_fd_build *b, fd_chunk *c, int written)
     return rc;
 }
 
+/* The images that hold the keys are written and marked: the loose key
+ * files go (devsecret.h), unless --keep-keys. */
 static void remove_keys(mp_fd_build *b, fd_chunk *c)
 {
-    char path[1100];
+    const char *names[MP_FD_MAX_FORMATS * 4];
+    mp_devsecret ds;
+    secrets(b, &ds, names, sizeof(names) / sizeof(names[0]));
     for (size_t i = 0; i < c->n && !b->keep_keys && b->needs_key; i++) {
-        if (c->items[i].dev.key_origin != MP_KEY_OFFCHIP) continue;
-        key_path(&c->items[i].dev, path, sizeof(path));
-        if (unlink(path) == 0) b->keys_removed++;
+        if (c->items[i].dev.key_origin != MP_KEY_OFFCHIP) continue; /* already built ones too: their images are marked */
+        b->keys_removed += (uint64_t)mp_devsecret_forget(&ds, &c->items[i].dev);
     }
 }
 

@@ -10,7 +10,8 @@
  * passcode only with --record-passcodes), appends the lines to the two lists
  * (synced), writes the images (temporary name + rename, one syncfs), marks
  * them written, and removes the loose off-chip key files the images now hold
- * (unless --keep-keys). A label line therefore only ever reaches the lists
+ * (unless --keep-keys). Keys and passcodes are found, and key files
+ * removed, only through core/devsecret.h (its contract says where they are). A label line therefore only ever reaches the lists
  * for a committed device. A run that dies is finished by running it again:
  * pending lines whose salt is the one the ledger recorded are appended, the
  * others dropped; list lines that disagree with the ledger are dropped;
@@ -103,9 +104,6 @@ int mp_fd_lists_commit(mp_fd_build *b, const char *onboarding, const char *manif
 void mp_fd_lists_close(void);
 /* The header of onboarding.csv. */
 extern const char mp_fd_onboarding_header[];
-/* The passcode of udid from onboarding.csv (for rebuilding an image that
- * must carry it); MP_ERR_INVALID when absent. */
-int mp_fd_lists_passcode(const mp_fd_build *b, const char *udid, uint32_t *passcode) MP_MUST_CHECK;
 /* qr_image.c: the QR code with the dashed manual code printed under it, as
  * an SVG or PNG (kind MP_QR_SVG / MP_QR_PNG) in memory (*out malloc'd, free
  * with mp_free_secret: it encodes the passcode); udid names errors. */

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "factory-data/build.h"
-#include "factory-data/csv.h"
+#include "csv.h"
 #include "util.h"
 
 const char mp_fd_onboarding_header[] = "udid,serial,vendor_id,product_id,discriminator,passcode,qr,manual_code,manual_code_dashed\n";
@@ -163,12 +163,13 @@ static int pend_load(mp_fd_build *b, pend_set *p)
     path_of(b, PENDING, path, sizeof(path));
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
-    FILE *f = fdopen(fd, "r");
+    char *vbuf = NULL; /* the lines hold passcodes: stdio's buffer and the line's are wiped */
+    FILE *f = mp_fdopen_wiped(fd, "r", &vbuf);
     char *line = NULL;
     size_t cap = 0, vcap = 0;
-    ssize_t n;
+    long n;
     int rc = f ? MP_OK : mp_err(MP_ERR_IO, "%s: %s", path, strerror(errno));
-    while (rc == MP_OK && f != NULL && (n = getline(&line, &cap, f)) > 0) {
+    while (rc == MP_OK && f != NULL && (n = mp_getline_wiped(&line, &cap, f)) > 0) {
         char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL, *t3 = t2 ? strchr(t2 + 1, '\t') : NULL;
         if (line[n - 1] != '\n' || t3 == NULL || (line[0] != 'O' && line[0] != 'M') || t2 - t1 - 1 > MP_UDID_MAX) continue;
         if (p->n == vcap) {
@@ -199,7 +200,7 @@ static int pend_load(mp_fd_build *b, pend_set *p)
         p->n++;
     }
     if (line) mp_free_secret(line, cap);
-    if (f) fclose(f);
+    if (f) mp_fclose_wiped(f, vbuf);
     else close(fd);
     if (rc == MP_OK && p->n > 0) {
         if ((p->sorted = malloc(p->n * sizeof(char *))) == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
@@ -229,7 +230,7 @@ static int filter_json(mp_fd_build *b, FILE *in, FILE *out, const pend_set *p, u
     size_t cap = 0;
     ssize_t n;
     int rc = MP_OK;
-    while (rc == MP_OK && (n = getline(&line, &cap, in)) > 0) {
+    while (rc == MP_OK && (n = mp_getline_wiped(&line, &cap, in)) > 0) {
         json_t *o = line[n - 1] == '\n' ? json_loads(line, 0, NULL) : NULL;
         const char *u = o ? json_string_value(json_object_get(o, "udid")) : NULL;
         const char *sn = o ? json_string_value(json_object_get(o, "serial")) : NULL;
@@ -303,20 +304,23 @@ static int filter(mp_fd_build *b, const char *name, int json, const pend_set *p,
     int any_pending = 0;
     for (size_t i = 0; i < p->n; i++) any_pending |= p->v[i].committed && p->v[i].type == (json ? 'M' : 'O');
     if (ifd < 0 && !any_pending) return MP_OK;
-    FILE *in = ifd >= 0 ? fdopen(ifd, "r") : NULL;
+    char *ibuf = NULL, *obuf = NULL; /* onboarding.csv holds passcodes: stdio buffers wiped */
+    FILE *in = ifd >= 0 ? mp_fdopen_wiped(ifd, "r", &ibuf) : NULL;
     unlink(tmp);
     int ofd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    FILE *out = ofd >= 0 ? fdopen(ofd, "w") : NULL;
+    if (ofd >= 0) (void)fchmod(ofd, 0600); /* not left to the umask */
+    FILE *out = ofd >= 0 ? mp_fdopen_wiped(ofd, "w", &obuf) : NULL;
     int rc = out ? MP_OK : mp_err(MP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (rc == MP_OK && ifd >= 0 && in == NULL) rc = mp_err(MP_ERR_GENERAL, "%s: out of memory", path); /* never a list without its lines */
     if (rc == MP_OK && !json) fputs(mp_fd_onboarding_header, out);
     if (in != NULL && rc == MP_OK) rc = json ? filter_json(b, in, out, p, dropped) : filter_csv(b, in, path, out, p, dropped);
     for (size_t i = 0; rc == MP_OK && out != NULL && i < p->n; i++) {
         if (p->v[i].committed && p->v[i].type == (json ? 'M' : 'O')) fputs(p->v[i].line, out);
     }
-    if (in) fclose(in);
+    if (in) mp_fclose_wiped(in, ibuf);
     else if (ifd >= 0) close(ifd);
     if (out != NULL && (fflush(out) != 0 || fsync(fileno(out)) != 0)) rc = mp_err(MP_ERR_IO, "%s: write failed", tmp);
-    if (out != NULL) fclose(out);
+    if (out != NULL) mp_fclose_wiped(out, obuf);
     else if (ofd >= 0) close(ofd);
     if (rc == MP_OK && rename(tmp, path) != 0) rc = mp_err(MP_ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
     if (rc != MP_OK) unlink(tmp);
@@ -394,41 +398,5 @@ int mp_fd_lists_recover(mp_fd_build *b)
         }
     }
     pend_free(&p);
-    return rc;
-}
-
-int mp_fd_lists_passcode(const mp_fd_build *b, const char *udid, uint32_t *passcode)
-{
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/onboarding.csv", b->out_dir);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-    int rc = mp_err(MP_ERR_INVALID, "device %s: its passcode is neither recorded (--record-passcodes) nor in %s", udid, path);
-    if (f == NULL) {
-        if (fd >= 0) close(fd);
-        return rc;
-    }
-    mp_csv c;
-    mp_csv_init(&c, f, path);
-    int col = -1;
-    while (mp_csv_next(&c) == MP_OK && c.n > 0) {
-        if (c.line == 1) {
-            for (int i = 0; i < c.n; i++) {
-                if (strcmp(c.fields[i], "passcode") == 0) col = i;
-            }
-            continue;
-        }
-        if (col >= 0 && col < c.n && strcmp(c.fields[0], udid) == 0) {
-            uint64_t v;
-            if (mp_parse_uint(c.fields[col], MP_PASSCODE_MAX, &v) == MP_OK && v != 0) {
-                *passcode = (uint32_t)v;
-                rc = MP_OK;
-                mp_err_clear();
-            }
-            break;
-        }
-    }
-    mp_csv_free(&c);
-    fclose(f);
     return rc;
 }

@@ -47,6 +47,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "devsecret.h"
 #include "spake2p.h"
 #include "util.h"
 
@@ -63,9 +64,7 @@ enum { T_CA = 0, T_DEV = 1, T_KEY = 2, T_DS_DATA = 3, T_DS_CTX = 4, T_SEC_CFG = 
 enum { M_DISC = 0, M_VERIFIER, M_SALT, M_ITER, M_RDUID, M_COUNT };
 static const uint8_t magic[4] = {0x11, 0xBA, 0x5E, 0xBA};
 /* SEC1 ECPrivateKey for P-256: version 1, the scalar, the curve, the point. */
-static const uint8_t sec1_head[7] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
-static const uint8_t sec1_mid[16] = {0xA0, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0xA1, 0x44, 0x03, 0x42};
-#define SEC1_LEN 121
+#define SEC1_LEN MP_SEC1_LEN /* devsecret.h: the SEC1 form */
 
 static void tlv(fd_buf *b, uint8_t flags, uint8_t type, uint8_t subtype, const uint8_t *p, size_t n)
 {
@@ -170,11 +169,7 @@ static int put_key(fd_buf *b, const mp_fd_device *d, const mp_fd_opts *o)
     }
     int rc = mp_p256_point(d->dac_key, point);
     if (rc != MP_OK) return rc;
-    memcpy(key, sec1_head, 7);
-    memcpy(key + 7, d->dac_key, 32);
-    memcpy(key + 39, sec1_mid, 16);
-    key[55] = 0x00; /* BIT STRING: no unused bits */
-    memcpy(key + 56, point, 65);
+    mp_sec1_der(d->dac_key, point, key);
     if (o != NULL && o->has_esp_hmac_key) {
         if ((rc = gcm(1, o->esp_hmac_key, key, SEC1_LEN, ct, ct + SEC1_LEN)) == MP_OK) tlv(b, FL_HMAC_ENC, T_KEY, 0, ct, sizeof(ct));
     } else {
@@ -213,12 +208,13 @@ static int bad(size_t off, const char *what)
 static int key_der(const uint8_t *p, size_t n, size_t off, mp_fd_device *d)
 {
     uint8_t point[65];
-    if (n != SEC1_LEN || memcmp(p, sec1_head, 7) != 0 || memcmp(p + 39, sec1_mid, 16) != 0 || p[55] != 0) {
+    const uint8_t *sc = NULL, *pt = NULL;
+    if (!mp_sec1_parse(p, n, &sc, &pt)) {
         return bad(off, "the private key is not a P-256 SEC1 DER key (121 bytes)");
     }
-    fd_value v = {K_BYTES, 0, p + 7, 32};
+    fd_value v = {K_BYTES, 0, sc, 32};
     int rc = fd_assign(d, F_DACKEY, &v, "esp32-secure-cert", "private key");
-    if (rc == MP_OK && ((rc = mp_p256_point(d->dac_key, point)) != MP_OK || memcmp(point, p + 56, 65) != 0)) {
+    if (rc == MP_OK && ((rc = mp_p256_point(d->dac_key, point)) != MP_OK || memcmp(point, pt, 65) != 0)) {
         rc = mp_err(MP_ERR_MISMATCH, "esp32-secure-cert: the private key's public key is not its scalar's point");
     }
     return rc;

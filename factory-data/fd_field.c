@@ -118,8 +118,10 @@ static int set_str(char *dst, size_t cap, const fd_value *v)
     return 0;
 }
 
-static int set_bytes(uint8_t *dst, size_t *len, const fd_value *v)
+/* Bounded by the destination itself, not only by the field table's limit. */
+static int set_bytes(uint8_t *dst, size_t cap, size_t *len, const fd_value *v)
 {
+    if (v->len > cap) return -1;
     memcpy(dst, v->p, v->len);
     *len = v->len;
     return 0;
@@ -140,15 +142,15 @@ static int store(mp_fd_device *d, int f, const fd_value *v)
     case F_DATE: return norm_date(v->p, v->len, d->mfg_date);
     case F_HWVER: d->hw_ver = (uint16_t)v->u; return 0;
     case F_HWVERSTR: return set_str(d->hw_ver_str, sizeof(d->hw_ver_str), v);
-    case F_RDUID: return set_bytes(d->rd_uid, &d->rd_uid_len, v);
-    case F_DAC: return set_bytes(d->dac_der, &d->dac_len, v);
-    case F_DACKEY: d->has_dac_key = 1; return set_bytes(d->dac_key, &dummy, v);
-    case F_PAI: return set_bytes(d->pai_der, &d->pai_len, v);
-    case F_CD: return set_bytes(d->cd_der, &d->cd_len, v);
+    case F_RDUID: return set_bytes(d->rd_uid, sizeof(d->rd_uid), &d->rd_uid_len, v);
+    case F_DAC: return set_bytes(d->dac_der, sizeof(d->dac_der), &d->dac_len, v);
+    case F_DACKEY: d->has_dac_key = 1; return set_bytes(d->dac_key, sizeof(d->dac_key), &dummy, v);
+    case F_PAI: return set_bytes(d->pai_der, sizeof(d->pai_der), &d->pai_len, v);
+    case F_CD: return set_bytes(d->cd_der, sizeof(d->cd_der), &d->cd_len, v);
     case F_PASSCODE: d->passcode = (uint32_t)v->u; return 0;
     case F_ITER: d->iterations = (uint32_t)v->u; return 0;
-    case F_SALT: return set_bytes(d->salt, &d->salt_len, v);
-    case F_VERIFIER: return set_bytes(d->verifier, &dummy, v);
+    case F_SALT: return set_bytes(d->salt, sizeof(d->salt), &d->salt_len, v);
+    case F_VERIFIER: return set_bytes(d->verifier, sizeof(d->verifier), &dummy, v);
     case F_DISC: d->discriminator = (uint16_t)v->u; return 0;
     case F_FINISH: d->product_finish = (int)v->u; return 0;
     case F_COLOR: d->product_color = (int)v->u; return 0;

@@ -45,6 +45,7 @@ static const fd_map json_map[] = {
 json_t *mp_fd_to_json(const mp_fd_device *d, int with_key)
 {
     uint8_t scratch[FD_SCRATCH];
+    mp_json_wipe_frees(); /* the tree may hold the key's hex and the passcode */
     json_t *j = json_object();
     fd_value v, s;
     json_object_set_new(j, "format", json_string(JSON_FORMAT));
@@ -142,6 +143,7 @@ int fd_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_de
 {
     (void)o;
     json_error_t e;
+    mp_json_wipe_frees(); /* the parser's token buffers and a tree cut short by an error too */
     json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &e);
     if (j == NULL) {
         mp_wipe(e.text, sizeof(e.text)); /* may quote a piece of the input */
@@ -160,6 +162,7 @@ int fd_json_kind(const uint8_t *b, size_t n)
     int kind = 0;
     while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) i++;
     if (i >= n || b[i] != '{') return -1;
+    mp_json_wipe_frees();
     json_t *j = json_loadb((const char *)b, n, 0, NULL);
     if (json_is_object(j) && json_object_get(j, "format") != NULL) kind = MP_FD_JSON;
     for (size_t k = 0; kind == 0 && json_is_object(j) && k < sizeof(nrf_only) / sizeof(nrf_only[0]); k++) {

@@ -192,6 +192,7 @@ int fd_nrf_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_fd_dev
 int fd_nrf_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, size_t *len)
 {
     (void)o;
+    mp_json_wipe_frees(); /* the tree and json_dumps's growing buffer hold the key's hex */
     json_t *j = json_object();
     fd_value v;
     char *hex = NULL;
@@ -213,7 +214,7 @@ int fd_nrf_json_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, 
         }
     }
     char *s = rc == MP_OK ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j); /* jansson does not wipe: the key lives briefly in its heap */
+    json_decref(j); /* wiped as it is freed (mp_json_wipe_frees) */
     if (rc == MP_OK && s == NULL) rc = mp_err(MP_ERR_GENERAL, "out of memory");
     if (rc == MP_OK) {
         *len = strlen(s);
@@ -277,10 +278,17 @@ int fd_nrf_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_f
 {
     (void)o;
     json_error_t e;
+    mp_json_wipe_frees(); /* the parser's buffers held the key's hex */
     json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &e), *val;
     const char *k;
     int rc = MP_OK, handled;
-    if (j == NULL) return mp_err(MP_ERR_INVALID, "nrf-json:%d:%d: %s", e.line, e.column, e.text);
+    if (j == NULL) {
+        char *near = strstr(e.text, " near "); /* "... near '<a piece of the input>'": maybe of the key */
+        if (near != NULL) mp_wipe(near, sizeof(e.text) - (size_t)(near - e.text));
+        rc = mp_err(MP_ERR_INVALID, "nrf-json:%d:%d: %s", e.line, e.column, e.text);
+        mp_wipe(e.text, sizeof(e.text));
+        return rc;
+    }
     json_t *ver = json_object_get(j, "version");
     if (!json_is_object(j)) {
         rc = mp_err(MP_ERR_INVALID, "nrf-json: expected a JSON object");
@@ -292,9 +300,7 @@ int fd_nrf_json_unpack(const uint8_t *buf, size_t len, const mp_fd_opts *o, mp_f
         if (strcmp(k, "version") == 0) continue;
         if ((rc = sdk_only(k, val, &handled)) == MP_OK && !handled) rc = json_pair(k, val, d);
     }
-    val = json_object_get(j, "dac_key"); /* jansson does not wipe what it frees */
-    if (json_is_string(val)) OPENSSL_cleanse((char *)json_string_value(val), json_string_length(val));
-    json_decref(j);
+    json_decref(j); /* every block wiped as it is freed (mp_json_wipe_frees) */
     return rc;
 }
 

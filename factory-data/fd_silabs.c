@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "b64.h"
+#include "devsecret.h"
 #include "jw.h"
 #include "spake2p.h"
 #include "util.h"
@@ -44,9 +45,7 @@ enum { M_JSON, M_DAC, M_PAI, M_CD, M_KEY, M_COUNT };
 static const char *const member[M_COUNT] = {"inputs.json", "dac_cert.der", "pai_cert.der", "cd.der", "dac_key.der"};
 
 /* SEC1 ECPrivateKey for P-256 (as fd_esp32_sc.c). */
-static const uint8_t sec1_head[7] = {0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20};
-static const uint8_t sec1_mid[16] = {0xA0, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0xA1, 0x44, 0x03, 0x42};
-#define SEC1_LEN 121
+#define SEC1_LEN MP_SEC1_LEN /* devsecret.h: the SEC1 form */
 
 /* ---- ustar ------------------------------------------------------------------ */
 
@@ -154,11 +153,7 @@ int fd_silabs_pack(const mp_fd_device *d, const mp_fd_opts *o, uint8_t **out, si
     size_t jl = 0;
     int rc = mp_p256_point(d->dac_key, point);
     if (rc != MP_OK) return rc;
-    memcpy(key, sec1_head, 7);
-    memcpy(key + 7, d->dac_key, 32);
-    memcpy(key + 39, sec1_mid, 16);
-    key[55] = 0x00;
-    memcpy(key + 56, point, 65);
+    mp_sec1_der(d->dac_key, point, key);
     mp_jw_init(&w, 4, 2048);
     inputs(&w, d);
     char *j = mp_jw_take(&w, &jl); /* holds the passcode: wiped below */
@@ -283,6 +278,7 @@ static int files(json_t *c, const part *parts, mp_fd_device *d)
     static const int which[] = {M_CD, M_PAI, M_DAC, M_KEY};
     static const int field[] = {F_CD, F_PAI, F_DAC, F_DACKEY};
     uint8_t point[65];
+    const uint8_t *sc = NULL, *pt = NULL;
     int rc = only(c, "attestation_credentials", keys);
     for (int i = 0; rc == MP_OK && i < 4; i++) {
         json_t *v = json_object_get(c, keys[i]);
@@ -292,14 +288,14 @@ static int files(json_t *c, const part *parts, mp_fd_device *d)
         }
         fd_value fv = {K_BYTES, 0, p->p, p->n};
         if (which[i] == M_KEY) {
-            if (p->n != SEC1_LEN || memcmp(p->p, sec1_head, 7) != 0 || memcmp(p->p + 39, sec1_mid, 16) != 0 || p->p[55] != 0) {
+            if (!mp_sec1_parse(p->p, p->n, &sc, &pt)) {
                 return mp_err(MP_ERR_INVALID, "silabs: dac_key.der is not a P-256 SEC1 DER key (121 bytes)");
             }
-            fv.p = p->p + 7;
+            fv.p = sc;
             fv.len = 32;
         }
         rc = fd_assign(d, field[i], &fv, "silabs", member[which[i]]);
-        if (rc == MP_OK && which[i] == M_KEY && ((rc = mp_p256_point(d->dac_key, point)) != MP_OK || memcmp(point, p->p + 56, 65) != 0)) {
+        if (rc == MP_OK && which[i] == M_KEY && ((rc = mp_p256_point(d->dac_key, point)) != MP_OK || memcmp(point, pt, 65) != 0)) {
             rc = mp_err(MP_ERR_MISMATCH, "silabs: dac_key.der: its public key is not its scalar's point");
         }
     }

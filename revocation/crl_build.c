@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "util.h"
 #include "x509.h"
+#include "x509_build.h"
 
 void mp_fault_point(const char *name)
 {
@@ -53,33 +53,6 @@ int mp_crl_check_delegated(X509 *signer, X509 *issuer, const char *what)
     return MP_OK;
 }
 
-static int reason_code(const char *r)
-{
-    static const char *const names[] = {"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-                                        "superseded", "cessationOfOperation", "certificateHold", "",
-                                        "removeFromCRL", "privilegeWithdrawn"};
-    for (int i = 0; i < 10; i++) {
-        if (strcmp(names[i], r) == 0) return i;
-    }
-    return 0;
-}
-
-/* GENERAL_NAMES holding one directoryName (certificateIssuer). */
-static GENERAL_NAMES *dir_names(const X509_NAME *n)
-{
-    GENERAL_NAMES *g = GENERAL_NAMES_new();
-    GENERAL_NAME *e = GENERAL_NAME_new();
-    X509_NAME *d = X509_NAME_dup(n);
-    if (g == NULL || e == NULL || d == NULL || !sk_GENERAL_NAME_push(g, e)) {
-        GENERAL_NAMES_free(g);
-        GENERAL_NAME_free(e);
-        X509_NAME_free(d);
-        return NULL;
-    }
-    GENERAL_NAME_set0_value(e, GEN_DIRNAME, d);
-    return g;
-}
-
 typedef struct add_ctx {
     X509_CRL *crl;
     const X509_NAME *cert_issuer; /* indirect: every entry names the issuer */
@@ -88,65 +61,7 @@ typedef struct add_ctx {
 static int add_revoked(void *ctx, const char *serial, time_t when, const char *reason)
 {
     add_ctx *a = ctx;
-    X509_REVOKED *r = X509_REVOKED_new();
-    BIGNUM *bn = NULL;
-    ASN1_INTEGER *sn = NULL;
-    ASN1_TIME *t = ASN1_TIME_new();
-    ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
-    GENERAL_NAMES *gn = a->cert_issuer ? dir_names(a->cert_issuer) : NULL;
-    int code = reason_code(reason);
-    int ok = r != NULL && t != NULL && e != NULL && mp_asn1_set_time(t, when) && BN_hex2bn(&bn, serial) > 0 &&
-             (sn = BN_to_ASN1_INTEGER(bn, NULL)) != NULL && X509_REVOKED_set_serialNumber(r, sn) == 1 &&
-             X509_REVOKED_set_revocationDate(r, t) == 1 &&
-             (code == 0 || (ASN1_ENUMERATED_set(e, code) == 1 &&
-                            X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, e, 0, 0) == 1)) &&
-             (a->cert_issuer == NULL || (gn != NULL && X509_REVOKED_add1_ext_i2d(r, NID_certificate_issuer, gn, 1, 0) == 1)) &&
-             X509_CRL_add0_revoked(a->crl, r) == 1;
-    if (!ok) X509_REVOKED_free(r);
-    GENERAL_NAMES_free(gn);
-    ASN1_ENUMERATED_free(e);
-    ASN1_TIME_free(t);
-    ASN1_INTEGER_free(sn);
-    BN_free(bn);
-    return ok ? MP_OK : mp_err_ssl(MP_ERR_GENERAL, "cannot add serial %s to the CRL", serial);
-}
-
-/* IssuingDistributionPoint: the dataURL as fullName, indirectCRL when delegated. */
-static int add_idp(X509_CRL *crl, const char *url, int indirect)
-{
-    ISSUING_DIST_POINT *idp = ISSUING_DIST_POINT_new();
-    int ok = idp != NULL;
-    if (ok && url != NULL) {
-        GENERAL_NAME *g = GENERAL_NAME_new();
-        ASN1_IA5STRING *u = ASN1_IA5STRING_new();
-        idp->distpoint = DIST_POINT_NAME_new();
-        ok = g != NULL && u != NULL && idp->distpoint != NULL && ASN1_STRING_set(u, url, -1) == 1 &&
-             (idp->distpoint->type = 0, idp->distpoint->name.fullname = GENERAL_NAMES_new()) != NULL;
-        if (ok) {
-            GENERAL_NAME_set0_value(g, GEN_URI, u);
-            u = NULL;
-            ok = sk_GENERAL_NAME_push(idp->distpoint->name.fullname, g) > 0;
-            if (ok) g = NULL;
-        }
-        GENERAL_NAME_free(g);
-        ASN1_IA5STRING_free(u);
-    }
-    if (idp != NULL) idp->indirectCRL = indirect ? 1 : 0;
-    ok = ok && X509_CRL_add1_ext_i2d(crl, NID_issuing_distribution_point, idp, 1, 0) == 1;
-    ISSUING_DIST_POINT_free(idp);
-    return ok;
-}
-
-static int crl_frame(const mp_crl_spec *s, X509_CRL *crl, time_t now)
-{
-    ASN1_TIME *t0 = ASN1_TIME_new(), *t1 = ASN1_TIME_new();
-    int ok = t0 != NULL && t1 != NULL && mp_asn1_set_time(t0, now) && mp_asn1_set_time(t1, now + s->days * 86400) &&
-             X509_CRL_set_version(crl, 1) == 1 &&
-             X509_CRL_set_issuer_name(crl, X509_get_subject_name(s->signer_cert)) == 1 &&
-             X509_CRL_set1_lastUpdate(crl, t0) == 1 && X509_CRL_set1_nextUpdate(crl, t1) == 1;
-    ASN1_TIME_free(t0);
-    ASN1_TIME_free(t1);
-    return ok;
+    return mp_crl_add_revoked(a->crl, serial, when, reason, a->cert_issuer);
 }
 
 /* The ledger part: revoked serials, the number, the record; committed. */
@@ -189,33 +104,21 @@ int mp_crl_sign(mp_ledger *l, const mp_crl_spec *s, X509_CRL **out, uint64_t *nu
 {
     time_t now = s->now ? s->now : time(NULL);
     uint8_t sskid[20];
-    X509_CRL *crl = X509_CRL_new();
-    AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
-    ASN1_INTEGER *num = ASN1_INTEGER_new();
-    int indirect = mp_crl_is_indirect(s), rc;
-    if (crl == NULL || akid == NULL || num == NULL || (akid->keyid = ASN1_OCTET_STRING_new()) == NULL ||
-        mp_cert_skid(s->signer_cert, sskid) != 0 || ASN1_OCTET_STRING_set(akid->keyid, sskid, 20) != 1 ||
-        !crl_frame(s, crl, now)) {
-        rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build the CRL");
+    X509_CRL *crl = NULL;
+    int rc;
+    if (mp_cert_skid(s->signer_cert, sskid) != 0) {
+        return mp_err_ssl(MP_ERR_GENERAL, "cannot build the CRL");
+    }
+    if ((rc = mp_crl_frame(s->signer_cert, now, now + s->days * 86400, &crl)) != MP_OK ||
+        (rc = crl_ledger(l, s, crl, now, number)) != MP_OK) {
         goto end;
     }
-    if ((rc = crl_ledger(l, s, crl, now, number)) != MP_OK) goto end;
     mp_fault_point("crl-number");
-    if (ASN1_INTEGER_set_uint64(num, *number) != 1 ||
-        X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid, 0, 0) != 1 ||
-        X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1 ||
-        ((indirect || s->idp_url != NULL) && !add_idp(crl, s->idp_url, indirect)) || X509_CRL_sort(crl) != 1 ||
-        X509_CRL_sign(crl, s->signer, EVP_sha256()) <= 0) {
-        rc = mp_err_ssl(MP_ERR_GENERAL, "cannot sign the CRL");
-        goto end;
-    }
+    if ((rc = mp_crl_seal(crl, s->signer_cert, s->signer, *number, s->idp_url, mp_crl_is_indirect(s))) != MP_OK) goto end;
     *out = crl;
     crl = NULL;
-    rc = MP_OK;
 end:
     X509_CRL_free(crl);
-    AUTHORITY_KEYID_free(akid);
-    ASN1_INTEGER_free(num);
     return rc;
 }
 

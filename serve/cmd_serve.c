@@ -812,6 +812,7 @@ static int run(mp_cmd *mc, server *s, const mp_common *c, const serve_args *a)
     }
     cfg.ledger = mc->ledger;
     cfg.ks = mc->ks;
+    cfg.rec = &c->rec;
     if ((rc = make_ctx(s, cfg.ks, a->tls_cert, a->tls_key)) != MP_OK) {
         goto end;
     }

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "est/est.h"
+#include "ceremony.h"
 #include "keystore.h"
 #include "ledger.h"
 
@@ -65,6 +66,7 @@ typedef struct mp_serve_cfg {
     int test_mode;
     const char *paa_certs[8];  /* for cacerts: the PAA of each order's PAI */
     int n_paa;
+    const mp_ceremony_cfg *rec; /* the ceremony log of the audit checkpoints every 1,000 rows (NULL: none) */
 } mp_serve_cfg;
 
 typedef struct mp_metrics {

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -21,41 +20,11 @@
 #include "opts.h"
 #include "src/commands.h"
 #include "util.h"
+#include "x509_build.h"
 
 enum { O_KEY_LABEL = 1, O_CN, O_OUT, O_DAYS, O_CSR, O_CA_CERT, O_CA_KEY, O_FROM };
 
 #define LEDGER_OPT {"ledger", OPT_LEDGER, OT_STR, "PATH", "ledger database (default STATE_DIR/ledger.sqlite)"}
-
-/* Extensions from OpenSSL's configuration syntax (not a Matter profile). */
-static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    int ok = e != NULL && X509_add_ext(x, e, -1) == 1;
-    X509_EXTENSION_free(e);
-    return ok;
-}
-
-/* A certificate skeleton: random serial, subject CN, validity. */
-static int skeleton(X509 **out, const char *cn, time_t nb, long days, EVP_PKEY *pub)
-{
-    uint8_t sn[16];
-    X509 *x = X509_new();
-    BIGNUM *bn = NULL;
-    int ok = x != NULL && mp_serial_random(sn) == MP_OK && (bn = BN_bin2bn(sn, 16, NULL)) != NULL &&
-             BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL && X509_set_version(x, 2) == 1 &&
-             X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) == 1 &&
-             mp_asn1_set_time(X509_getm_notBefore(x), nb) == 1 &&
-             mp_asn1_set_time(X509_getm_notAfter(x), nb + (time_t)days * 86400) == 1 && X509_set_pubkey(x, pub) == 1;
-    BN_free(bn);
-    if (!ok) {
-        X509_free(x);
-        return mp_err_ssl(MP_ERR_GENERAL, "cannot build the certificate");
-    }
-    *out = x;
-    return MP_OK;
-}
 
 /* ---- station ca create ---------------------------------------------------- */
 
@@ -66,21 +35,13 @@ typedef struct ca_args {
 
 static int build_station_ca(void *ctx, const mp_ks_key *key, EVP_PKEY *own, X509 **out)
 {
+    static const mp_conf_ext exts[] = {
+        {NID_basic_constraints, "critical,CA:TRUE,pathlen:0"}, {NID_key_usage, "critical,keyCertSign,cRLSign"},
+        {NID_subject_key_identifier, "hash"}, {NID_authority_key_identifier, "keyid:always"}, {0, NULL},
+    };
     ca_args *a = ctx;
-    X509 *x = NULL;
     (void)key;
-    int rc = skeleton(&x, a->cn, time(NULL) - 300, a->days, own);
-    if (rc != MP_OK) return rc;
-    if (X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 ||
-        !add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
-        !add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") ||
-        !add_ext(x, x, NID_subject_key_identifier, "hash") ||
-        !add_ext(x, x, NID_authority_key_identifier, "keyid:always") || X509_sign(x, own, EVP_sha256()) <= 0) {
-        X509_free(x);
-        return mp_err_ssl(MP_ERR_GENERAL, "cannot sign the station CA certificate");
-    }
-    *out = x;
-    return MP_OK;
+    return mp_cert_build_conf(a->cn, time(NULL) - 300, a->days, own, NULL, exts, own, "station CA certificate", out);
 }
 
 static const mp_opt ca_opts[] = {
@@ -219,21 +180,12 @@ static int load_req(const char *path, X509_REQ **out)
 
 static int build_station_cert(station_ca *ca, const char *name, time_t nb, long days, X509_REQ *req, X509 **out)
 {
-    X509 *x = NULL;
-    int rc = skeleton(&x, name, nb, days, X509_REQ_get0_pubkey(req));
-    if (rc != MP_OK) return rc;
-    if (X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) != 1 ||
-        !add_ext(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE") ||
-        !add_ext(x, ca->cert, NID_key_usage, "critical,digitalSignature") ||
-        !add_ext(x, ca->cert, NID_ext_key_usage, "clientAuth") ||
-        !add_ext(x, ca->cert, NID_subject_key_identifier, "hash") ||
-        !add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always") ||
-        X509_sign(x, ca->signer, EVP_sha256()) <= 0) {
-        X509_free(x);
-        return mp_err_ssl(MP_ERR_GENERAL, "cannot sign the station certificate");
-    }
-    *out = x;
-    return MP_OK;
+    static const mp_conf_ext exts[] = {
+        {NID_basic_constraints, "critical,CA:FALSE"}, {NID_key_usage, "critical,digitalSignature"},
+        {NID_ext_key_usage, "clientAuth"}, {NID_subject_key_identifier, "hash"},
+        {NID_authority_key_identifier, "keyid:always"}, {0, NULL},
+    };
+    return mp_cert_build_conf(name, nb, days, X509_REQ_get0_pubkey(req), ca->cert, exts, ca->signer, "station certificate", out);
 }
 
 int station_issue_main(mp_cmd *mc, int argc, char **argv)
@@ -339,19 +291,7 @@ int station_revoke_main(mp_cmd *mc, int argc, char **argv)
 
 static int add_revoked(void *ctx, const mp_station_cert *sc)
 {
-    X509_CRL *crl = ctx;
-    X509_REVOKED *r = X509_REVOKED_new();
-    BIGNUM *bn = NULL;
-    ASN1_INTEGER *sn = NULL;
-    ASN1_TIME *t = ASN1_TIME_set(NULL, sc->revoked_at);
-    int ok = r != NULL && t != NULL && BN_hex2bn(&bn, sc->serial) > 0 && (sn = BN_to_ASN1_INTEGER(bn, NULL)) != NULL &&
-             X509_REVOKED_set_serialNumber(r, sn) == 1 && X509_REVOKED_set_revocationDate(r, t) == 1 &&
-             X509_CRL_add0_revoked(crl, r) == 1;
-    if (!ok) X509_REVOKED_free(r);
-    ASN1_TIME_free(t);
-    ASN1_INTEGER_free(sn);
-    BN_free(bn);
-    return ok ? MP_OK : mp_err_ssl(MP_ERR_GENERAL, "cannot add serial %s to the CRL", sc->serial);
+    return mp_crl_add_revoked(ctx, sc->serial, sc->revoked_at, NULL, NULL);
 }
 
 static int build_crl(station_ca *ca, mp_ledger *l, long days, X509_CRL **out)
@@ -359,42 +299,22 @@ static int build_crl(station_ca *ca, mp_ledger *l, long days, X509_CRL **out)
     uint8_t skid[20];
     char hex[8 + 40 + 1]; /* "station:" + the SKID in hex + NUL */
     uint64_t number;
-    X509_CRL *crl = X509_CRL_new();
-    ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL)), *next = ASN1_TIME_adj(NULL, time(NULL), (int)days, 0);
-    ASN1_INTEGER *num = ASN1_INTEGER_new();
-    int rc = MP_ERR_GENERAL;
-    if (crl == NULL || now == NULL || next == NULL || num == NULL || mp_cert_skid(ca->cert, skid) != 0 ||
-        X509_CRL_set_version(crl, 1) != 1 || X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)) != 1 ||
-        X509_CRL_set1_lastUpdate(crl, now) != 1 || X509_CRL_set1_nextUpdate(crl, next) != 1) {
-        rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build the CRL");
-        goto end;
-    }
+    time_t now = time(NULL);
+    X509_CRL *crl = NULL;
+    int rc;
+    if (mp_cert_skid(ca->cert, skid) != 0) return mp_err_ssl(MP_ERR_GENERAL, "cannot build the CRL");
+    if ((rc = mp_crl_frame(ca->cert, now, now + (time_t)days * 86400, &crl)) != MP_OK) return rc;
     /* CRL numbers share the PAI CRLs' counter table, keyed "station:SKID". */
     memcpy(hex, "station:", 8);
     mp_hex(skid, 20, hex + 8, 1);
     if ((rc = mp_ledger_begin(l)) != MP_OK || (rc = mp_ledger_each_station_revoked(l, add_revoked, crl)) != MP_OK ||
         (rc = mp_ledger_next_crl_number(l, hex, &number)) != MP_OK || (rc = mp_ledger_commit(l)) != MP_OK) {
         mp_ledger_rollback(l);
-        goto end;
+    } else if ((rc = mp_crl_seal(crl, ca->cert, ca->signer, number, NULL, 0)) == MP_OK) {
+        *out = crl;
+        crl = NULL;
     }
-    X509V3_CTX ctx;
-    X509V3_set_ctx(&ctx, ca->cert, NULL, NULL, crl, 0);
-    X509_EXTENSION *akid = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
-    int ok = akid != NULL && X509_CRL_add_ext(crl, akid, -1) == 1;
-    X509_EXTENSION_free(akid);
-    if (!ok || ASN1_INTEGER_set_uint64(num, number) != 1 || X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1 ||
-        X509_CRL_sort(crl) != 1 || X509_CRL_sign(crl, ca->signer, EVP_sha256()) <= 0) {
-        rc = mp_err_ssl(MP_ERR_GENERAL, "cannot sign the CRL");
-        goto end;
-    }
-    rc = MP_OK;
-    *out = crl;
-    crl = NULL;
-end:
     X509_CRL_free(crl);
-    ASN1_TIME_free(now);
-    ASN1_TIME_free(next);
-    ASN1_INTEGER_free(num);
     return rc;
 }
 

@@ -368,4 +368,18 @@ for r in client_certificate station rate body csr key not_listed quota issued no
 done
 check "a refusal row carries its station, status and one-line reason" bash -c "jq -c 'select(.event == \"est.refuse\")' audit.jsonl | grep '\"station\":\"st1\"' | grep -q 'no chip on a trusted list'"
 
+# audit checkpoints from serve (issue 16): every N audit rows while it runs
+# (1,000; MATTER_PKI_AUDIT_EVERY=2 here), from the committer thread, and one at
+# its end (the dispatcher's), each in the ceremony log
+expect 0 "audit init" "$MP" audit init $H --key-label audit --out audit-key.pem
+c0=$(db "select max(seq) from audit_checkpoints")
+MATTER_PKI_AUDIT_EVERY=2 start_server Q
+for i in 1 2 3 4 5 6; do post st1 "https://127.0.0.1:$Q_PORT/.well-known/est/line1/simpleenroll" stranger.b64; sleep 0.3; done
+is 403 "" "serve Q refuses the stranger (an est.refuse row each)"
+kill -TERM "$Q_PID"; wait "$Q_PID"; check "serve Q stops with exit 0" test $? = 0
+check "refusal rows written while it ran ($(db "select count(*) from audit where seq > $c0"))" test "$(db "select count(*) from audit where event = 'est.refuse' and seq > $c0")" -ge 6
+check "checkpoints every 2 rows while it ran" jq -s -e 'map(select(.command | test("^audit checkpoint [0-9]+ \\(every 2 rows\\)$"))) | length >= 1 and all(.sig | length > 100)' state/ceremony.log
+check "and the trail's head signed at its end" test "$(db "select count(*) from audit_checkpoints where seq = (select max(seq) from audit)")" = 1
+expect 0 "audit verify --audit-key: serve's checkpoints" "$MP" audit verify --audit-key audit-key.pem
+
 finish

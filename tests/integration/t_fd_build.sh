@@ -94,4 +94,30 @@ check "onboarding passcodes match the images" bash -c 'for l in $(tail -n +2 fd5
     u=$(echo $l | cut -d, -f1); p=$(echo $l | cut -d, -f6)
     "$MP" factory-data inspect fd5/$u.nxp.bin --passcode $p | grep -q "verifier_matches_passcode: ok" || exit 1; done'
 check "no temporary files" bash -c "! ls -a fd5 | grep -q tmp"
+# device secrets (core/devsecret.h): a rebuild finds the key by UDID through
+# the ledger - beside the DAC whatever its layout, staged, or in a recorded image
+"$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 > /dev/null
+O5=$(db 'select max(id) from orders')
+"$MP" dac issue $H --order $O5 --generate-keys --count 3 --out-dir dacs5 --layout per-device --name-by serial --quiet > /dev/null
+mapfile -t K5 < <(ls dacs5/*/*.key.der)
+u5=$(db "select udid from dacs where path like '%${K5[0]%.key.der}.der'")
+check "keys beside their DACs, named by serial, not by UDID" bash -c "[ ${#K5[@]} = 3 ] && [ -n '$u5' ] && ! ls dacs5/*.key.der 2>/dev/null | grep -q ."
+# a kill between the ledger commit and the move leaves a key staged
+mv "${K5[1]}" "dacs5/.matter-pki.staging/$(db "select udid from dacs where path like '%${K5[1]%.key.der}.der'").key.der"
+expect 0 "keys found beside per-device DACs and in staging" "$MP" factory-data build --order $O5 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd6
+check "the key files are gone once packed, the staged one too" bash -c "! ls dacs5/*/*.key.der dacs5/.matter-pki.staging/*.key.der 2>/dev/null | grep -q ."
+cp fd6/$u5.json json5.before
+rm fd6/$u5.json
+expect 0 "key file gone: the rebuild takes the key from the image the ledger records" "$MP" factory-data build --order $O5 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd6
+check "the same image" cmp fd6/$u5.json json5.before
+cp fd6/$u5.nxp.bin nxp5.before
+rm fd6/$u5.nxp.bin
+jq '.dac_key = "1111111111111111111111111111111111111111111111111111111111111111"' json5.before > fd6/$u5.json
+expect_err 9 "device $u5: its DAC private key is missing: not at .*dacs5/[0-9A-F]+/[0-9A-F]+\\.key\\.der.*no image in fd6 that the ledger records holds it" \
+    "an image whose bytes are not the ledger's record gives no key (its DAC matches, its key was changed): refused, naming where it looked" \
+    "$MP" factory-data build --order $O5 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd6
+check "no image made with the changed key" test ! -e fd6/$u5.nxp.bin
+cp json5.before fd6/$u5.json
+expect 0 "the recorded image back: the key comes from it" "$MP" factory-data build --order $O5 --product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --format nxp --format json --out-dir fd6
+check "the same nxp image again" cmp fd6/$u5.nxp.bin nxp5.before
 finish

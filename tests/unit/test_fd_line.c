@@ -7,7 +7,7 @@
 #include "testutil.h"
 #include "factory-data/build.h"
 #include "factory-data/creds.h"
-#include "factory-data/csv.h"
+#include "csv.h"
 
 static int read_all(const char *text, char out[8][16][64], int nf[8], int complete[8], int *nrec)
 {

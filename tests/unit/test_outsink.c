@@ -12,7 +12,7 @@
 #include <openssl/x509.h>
 
 #include "b64.h"
-#include "dac/issue.h"
+#include "devsecret.h"
 #include "outsink.h"
 #include "testutil.h"
 
@@ -104,13 +104,17 @@ static void test_pkcs8(void)
     EVP_PKEY *back = d2i_AutoPrivateKey(NULL, &q, 138);
     CU_ASSERT_PTR_NOT_NULL(back);
     CU_ASSERT(back != NULL && EVP_PKEY_eq(back, k) == 1);
-    char member[MP_KEY_MEMBER_MAX];
-    CU_ASSERT_EQUAL(mp_issue_key_member(scalar, point, member, sizeof(member)), MP_OK);
+    char member[MP_DEVSECRET_MEMBER_MAX];
+    mp_devkey dk;
+    memcpy(dk.scalar, scalar, 32);
+    memcpy(dk.point, point, 65);
+    CU_ASSERT_EQUAL(mp_devsecret_bundle_member(&dk, member, sizeof(member)), MP_OK);
     CU_ASSERT(strncmp(member, ",\"key\":\"", 8) == 0 && member[strlen(member) - 1] == '"');
     uint8_t dec[200];
     CU_ASSERT_EQUAL(mp_b64_decode(member + 8, strlen(member) - 9, dec, sizeof(dec)), 138);
     CU_ASSERT(memcmp(dec, ours, 138) == 0);
-    CU_ASSERT_EQUAL(mp_issue_key_member(scalar, point, member, 100), MP_ERR_GENERAL); /* too small: refused, wiped */
+    CU_ASSERT_EQUAL(mp_devsecret_bundle_member(&dk, member, 100), MP_ERR_GENERAL); /* too small: refused, wiped */
+    MP_DEVSECRET_CLEAR(&dk);
     CU_ASSERT_EQUAL(member[0], 0);
     EVP_PKEY_free(back);
     OPENSSL_free(theirs);

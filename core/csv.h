@@ -1,7 +1,7 @@
 /*
  * csv.h - RFC 4180 CSV: a streaming record reader (quoted fields, "" inside
  * quotes, LF or CRLF, newlines inside quotes) and a cell writer that quotes
- * when a value needs it. Used for onboarding.csv and --assign files.
+ * when a value needs it. Used for onboarding.csv (core/devsecret.c, factory-data) and --assign files.
  */
 #ifndef MP_CSV_H
 #define MP_CSV_H

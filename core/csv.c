@@ -1,5 +1,5 @@
 /* csv.c - RFC 4180 reader and cell writer (see csv.h). */
-#include "factory-data/csv.h"
+#include "csv.h"
 
 #include <stdlib.h>
 #include <string.h>
