@@ -205,6 +205,7 @@ check "dac revoke JSON" test "$(jq -r '[.serial, .reason] | join(",")' out.txt)"
 expect 0 "pai crl --json" "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out j.crl --json
 check "pai crl JSON: 1 revoked, CRL number 1" test "$(jq -r '[.revoked, .crl_number, .out] | join(",")' out.txt)" = "1,1,j.crl"
 expect 0 "ledger report --json" "$MP" ledger report --json
+check "ledger report --json: stdout is one JSON object, per-station counts inside ($(wc -l < out.txt) line(s))" bash -c 'test "$(wc -l < out.txt)" = 1 && jq -e ".stations | type == \"array\"" out.txt > /dev/null'
 check "ledger report JSON counts agree" test "$(jq -r '[.revoked, .issued + .revoked, (.orders | length)] | join(",")' out.txt)" = "1,$(db 'select count(*) from certificates'),$(db 'select count(*) from orders')"
 
 # ---- item 18: the loser of two runs on one order prints no stale summary before its error
