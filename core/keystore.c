@@ -291,6 +291,18 @@ static int check_pin_flags(mp_ks *ks, const mp_hsm_cfg *cfg)
     return rc;
 }
 
+/* Waits between tries at a token another process is rewriting: 20 ms, then
+ * 10 ms more each time up to 100 ms, plus up to 15 ms of jitter so processes
+ * started together do not retry in step; KS_TRIES of them last about 2.5 s
+ * (0.5 s was not enough with 8 logins at once under load 11). */
+enum { KS_TRIES = 30 };
+static void ks_backoff(int tries)
+{
+    long ms = 20 + 10L * (tries < 8 ? tries : 8) + (long)((unsigned)getpid() * 2654435761u % 16u);
+    struct timespec ts = {0, ms * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
 int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
 {
     int rc = MP_ERR_GENERAL;
@@ -314,8 +326,8 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
     /* SoftHSM rewrites a token's file when a process logs in; another process
      * loading the module at that moment may fail to initialise it, fail to
      * list the slots (C_GetSlotList) or not see the token. Several stations
-     * on one host start at once: try again with the module reloaded, up to
-     * 10 times 50 ms. */
+     * on one host start at once: try again with the module reloaded, for up
+     * to about 2.5 s (ks_backoff). */
     for (int tries = 0;; tries++) {
         int listed = 0;
         ks->loaded = PKCS11_CTX_load(ks->p11, ks->module) == 0;
@@ -327,14 +339,13 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
             rc = find_slot(ks, cfg->token);
         }
         int again = !ks->loaded || !listed || (rc == MP_ERR_TOKEN && cfg->token != NULL);
-        if (rc == MP_OK || !again || tries >= 10) break;
+        if (rc == MP_OK || !again || tries >= KS_TRIES) break;
         if (listed) PKCS11_release_all_slots(ks->p11, ks->slots, ks->nslots);
         ks->slots = NULL;
         ks->nslots = 0;
         if (ks->loaded) PKCS11_CTX_unload(ks->p11);
         ks->loaded = 0;
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        ks_backoff(tries);
     }
     if (!ks->loaded) rc = load_failed(ks->module);
     if (rc != MP_OK) {
@@ -353,11 +364,10 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
      * once): try again a few times; a wrong PIN is never retried */
     int login = PKCS11_login(ks->slot, 0, pin);
     for (int tries = 0; login != 0 && (ERR_GET_REASON(ERR_peek_last_error()) == 0x5 || ERR_GET_REASON(ERR_peek_last_error()) == 0x102) &&
-                        tries < 10;
+                        tries < KS_TRIES;
          tries++) {
-        struct timespec ts = {0, 50 * 1000 * 1000};
         ERR_clear_error();
-        nanosleep(&ts, NULL);
+        ks_backoff(tries);
         login = PKCS11_login(ks->slot, 0, pin);
     }
     if (login != 0) {

@@ -18,9 +18,9 @@ enum { O_ORDER = 1, O_FORMAT, O_OUT, O_JSON };
 
 #define LEDGER_OPT {"ledger", OPT_LEDGER, OT_STR, "PATH|URI", "ledger: SQLite file or PostgreSQL URI/key=value (default $MATTER_PKI_LEDGER, else STATE_DIR/ledger.sqlite)"}
 
+/* order list and ledger report: no --order (they would take it and ignore it) */
 static const mp_opt list_opts[] = {
     LEDGER_OPT,
-    {"order", O_ORDER, OT_UINT, "ID", "the order (order close)"},
     {"json", O_JSON, OT_FLAG, NULL, "print the result as one JSON object on stdout"},
     MP_OPTS_COMMON,
     {NULL, 0, 0, NULL, NULL},

@@ -27,7 +27,7 @@ for f in tests/fuzz/fuzz_*.c; do
     name=$(basename "$f" .c)
     [ -n "${ONLY:-}" ] && [[ "$name" != *"$ONLY"* ]] && continue
     echo "== $name (${T}s)"
-    $CC -std=c11 -g -O1 -D_GNU_SOURCE -I. -Icore -Isrc/cli -Itests/fuzz -I/usr/include/p11-kit-1 \
+    $CC -std=c11 -g -O1 -D_GNU_SOURCE -I. -Icore -Isrc/cli -Iest -Itests/fuzz -I/usr/include/p11-kit-1 \
         -fsanitize=fuzzer $SAN "$f" "$B/libmp.a" $LIBS -o "$B/$name"
     corpus="$B/corpus/$name"
     mkdir -p "$corpus"

@@ -31,7 +31,8 @@ fails=0
 for r in 1 2 3 4 5; do
     pids=()
     for i in 1 2 3 4 5 6 7 8; do "$MP" token list $H > "tl.$i" 2> "tl.$i.err" & pids+=($!); done
-    for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+    i=0
+    for p in "${pids[@]}"; do i=$((i + 1)); wait "$p" || { fails=$((fails + 1)); sed "s/^/    tl.$i: /" "tl.$i.err"; }; done
 done
 check "40 logins to one token, 8 at a time: none fails ($fails failed)" test "$fails" = 0
 expect_err 2 "--lease" "a bad --lease is a usage error" "$MP" dac issue $H --order $O2 --count 1 --out-dir x --lease 5y
