@@ -742,3 +742,19 @@ void mp_json_wipe_frees(void)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, json_wipe_init);
 }
+
+void mp_fault_point(const char *name)
+{
+    static int stopped;
+    const char *f = getenv("MATTER_PKI_FAULT");
+    size_t n = strlen(name);
+    if (f == NULL || strncmp(f, name, n) != 0) {
+        return;
+    }
+    if (f[n] == 0) {
+        raise(SIGKILL);
+    } else if (strcmp(f + n, ":stop") == 0 && !stopped) {
+        stopped = 1;
+        raise(SIGSTOP);
+    }
+}

@@ -104,6 +104,11 @@ int mp_interrupted(void);
 
 /* Wipe then free. */
 void mp_wipe(void *p, size_t n);
+/* Test fault injection: when env MATTER_PKI_FAULT names this point the
+ * process is killed there (SIGKILL, as by kill -9 or a power cut); with
+ * "NAME:stop" it stops there once (SIGSTOP) so a test can change the world
+ * under it and let it go on (SIGCONT). Tests only; unset, it costs a getenv. */
+void mp_fault_point(const char *name);
 void mp_free_secret(void *p, size_t n);
 
 /* A stdio stream on fd whose buffer is ours (*vbuf), so that what passed

@@ -432,12 +432,22 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
         return rc;
     }
     rc = count > 0 ? mp_issue_run(is, count, a->n_udids ? (char **)a->udids : NULL, a->n_udids) : MP_OK;
-    /* every device up to the quota, with other runs: a chunk that met the
-     * quota they had just taken was dropped; go on while the order has room */
-    for (int tries = 0; rc == MP_OK && is->quota_race && tries < 100 && !mp_interrupted(); tries++) {
+    /* every device up to the quota (or --count N), with other runs: a chunk
+     * that met the quota they had just taken was dropped, devices that lost
+     * their lease went back to the pool; go on while the order has room (a
+     * --count run short of N then says so) */
+    for (int tries = 0; rc == MP_OK && is->quota_race; tries++) {
         mp_order o;
+        if (tries == 100 || mp_interrupted() ||
+            (rc = mp_ledger_get_order(is->ledger, is->order.id, &o)) != MP_OK || o.issued >= o.quota || o.closed) {
+            if (rc == MP_OK && !is->all_mode) {
+                rc = mp_interrupted() ? mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command"
+                                               " again to finish", (unsigned long long)is->issued)
+                                      : mp_issue_short(is, count);
+            }
+            break;
+        }
         is->quota_race = 0;
-        if ((rc = mp_ledger_get_order(is->ledger, is->order.id, &o)) != MP_OK || o.issued >= o.quota || o.closed) break;
         rc = mp_issue_run(is, count, NULL, 0);
     }
     if (rc == MP_OK) {

@@ -529,6 +529,7 @@ static void *writer_main(void *arg)
         w->len--;
         pthread_mutex_unlock(&w->mu);
         c->wrc = write_files(w, c);
+        if (c->wrc == MP_OK) mp_fault_point("dac-issue-written"); /* synced, not yet marked written */
         if (c->wrc != MP_OK) {
             snprintf(c->wmsg, sizeof(c->wmsg), "%s", mp_err_msg());
         }
@@ -609,9 +610,11 @@ static int store_chunk(mp_issue *is, writer *w, chunk *bufs, chunk *c)
     if (is->generate_keys && (rc = mp_outdir_sync(w->od)) != MP_OK) {
         return rc;
     }
+    mp_fault_point("dac-issue-record");
     if ((rc = record(is, w, bufs, c)) != MP_OK) {
         return rc;
     }
+    mp_fault_point("dac-issue-commit"); /* committed, its files or lines not yet written */
     is->issued += c->n;
     writer_push(w, c);
     return is->on_commit != NULL ? is->on_commit(is->on_commit_ctx) : MP_OK;
@@ -742,6 +745,13 @@ static void write_stats(const mp_issue *is)
     fclose(f);
 }
 
+int mp_issue_short(const mp_issue *is, uint64_t count)
+{
+    return mp_err(MP_ERR_QUOTA, "issued %llu of the %llu asked: the order's quota, this station's sub-quota or the"
+                  " authorized devices ran out (other runs share them)", (unsigned long long)is->issued,
+                  (unsigned long long)count);
+}
+
 int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
 {
     worker ws[MP_MAX_JOBS];
@@ -751,7 +761,10 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
     mp_outdir od = {.fd = -1}, stage = {.fd = -1};
     mp_bundle bundle = {.fd = -1};
     writer w = {.od = &od, .stage = &stage, .is = is};
-    feed f = {.is = is, .left = is->all_mode ? UINT64_MAX : count, .udids = udids, .n_udids = n_udids};
+    /* count is the run's whole target: a second look (see the end) asks
+     * only for what the first left */
+    feed f = {.is = is, .left = is->all_mode ? UINT64_MAX : count - (is->issued < count ? is->issued : count),
+              .udids = udids, .n_udids = n_udids};
     chunk *sig = NULL;
     uint64_t lost0 = is->lost;
     int rc;
@@ -864,9 +877,14 @@ end:
         rc = rc != MP_OK ? rc : r;
     }
     if (rc == MP_OK && !is->all_mode && !mp_interrupted() && is->issued < count && !is->generate_keys) {
-        rc = mp_err(MP_ERR_QUOTA, "issued %llu of the %llu asked: the order's quota, this station's sub-quota or the"
-                    " authorized devices ran out (other runs share them)", (unsigned long long)is->issued,
-                    (unsigned long long)count);
+        /* --count N: devices that lost their lease went back to the pool
+         * (nothing recorded for them) and the run stopped short; the caller
+         * looks again while the order has room, as for the whole order */
+        if (is->lost > lost0 && udids == NULL) {
+            is->quota_race = 1;
+        } else {
+            rc = mp_issue_short(is, count);
+        }
     }
     if (rc == MP_OK && mp_interrupted() && (is->all_mode || is->issued < count)) {
         rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",

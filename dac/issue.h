@@ -51,8 +51,9 @@ typedef struct mp_issue {
     int all_mode;
     uint64_t lost;       /* devices whose lease was lost before their commit */
     size_t block;        /* devices reserved and signed per chunk (0: 2048) */
-    int quota_race;      /* all_mode: look again (a commit met the quota another run had just
-                          * taken, or devices lost their lease and went back to the pool) */
+    int quota_race;      /* look again: all_mode, a commit met the quota another run had just
+                          * taken; all_mode or --count N, devices lost their lease and went
+                          * back to the pool (the run is short of its target) */
     int layout, name_by; /* outsink.h: flat | per-device, by UDID | serial */
     const char *bundle;  /* --bundle: absolute path of the JSON Lines file (out_dir is its folder) */
     mp_dac_run run;      /* the remembered run this one counts against (id 0: none) */
@@ -87,8 +88,12 @@ void mp_issue_release(mp_issue *is);
 int mp_issue_recover(mp_issue *is, int sweep_out_dir) MP_MUST_CHECK;
 
 /* Issue to `count` devices: the next authorized ones (udids == NULL), or the
- * given UDIDs, or (generate_keys) newly generated ones. */
+ * given UDIDs, or (generate_keys) newly generated ones. count is the whole
+ * target: called again after quota_race, it asks for count - is->issued. */
 int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids) MP_MUST_CHECK;
+
+/* MP_ERR_QUOTA: the run issued is->issued of the count asked. */
+int mp_issue_short(const mp_issue *is, uint64_t count) MP_MUST_CHECK;
 
 /* One DAC for a device: CN from the order's template, a fresh random serial,
  * built and signed by sg (the code every issuing path shares). */

@@ -304,6 +304,9 @@ int mp_issue_recover(mp_issue *is, int sweep_out_dir)
     if (rc == MP_OK && r.bundle.fd >= 0) {
         rc = mp_bundle_flush(&r.bundle);
     }
+    if (rc == MP_OK && r.n > 0) {
+        mp_fault_point("dac-issue-recovered"); /* rewritten and synced, not yet marked written */
+    }
     if (rc == MP_OK && r.nb > 0 && (rc = mp_ledger_begin(is->ledger)) == MP_OK) {
         for (size_t i = 0; rc == MP_OK && i < r.nb; i++) {
             rc = mp_ledger_batch_written(is->ledger, r.batches[i]);

@@ -85,7 +85,11 @@ int ledger_cmd_open_json(mp_cmd *mc, int argc, char **argv, const char *cmd, con
 static int print_station_count(void *ctx, const mp_station_count *c)
 {
     char q[24] = "-";
-    (void)ctx;
+    if (ctx != NULL) { /* --json: into the report's "stations" array; sub_quota null when none */
+        json_t *j = json_pack("{sI ss sI so}", "order", (json_int_t)c->order_id, "station", c->station, "issued", (json_int_t)c->issued,
+                              "sub_quota", c->quota >= 0 ? json_integer((json_int_t)c->quota) : json_null());
+        return json_array_append_new(ctx, j) == 0 ? MP_OK : mp_err(MP_ERR_GENERAL, "out of memory");
+    }
     if (c->quota >= 0) snprintf(q, sizeof(q), "%lld", (long long)c->quota);
     printf("%-6lld %-24s %10" PRIu64 " %10s\n", (long long)c->order_id, c->station, c->issued, q);
     return MP_OK;
@@ -101,15 +105,18 @@ int ledger_report_main(mp_cmd *mc, int argc, char **argv)
     if (rc != MP_OK) return rc == OPT_HELP ? MP_OK : rc;
     mp_ledger *l = mc->ledger;
     if (json && (rc = mp_ledger_counts_get(l, &n)) == MP_OK) {
-        json_t *arr = json_array();
-        if ((rc = mp_ledger_each_order(l, ledger_print_order, arr)) == MP_OK) {
-            rc = mp_json_print(json_pack("{ss sI sI sI sI sI sI so}", "ledger", mp_ledger_path(l), "chip_lists", (json_int_t)n.lists,
+        json_t *arr = json_array(), *st = json_array();
+        if ((rc = mp_ledger_each_order(l, ledger_print_order, arr)) == MP_OK &&
+            (rc = mp_ledger_each_station_count(l, print_station_count, st)) == MP_OK) {
+            rc = mp_json_print(json_pack("{ss sI sI sI sI sI sI so so}", "ledger", mp_ledger_path(l), "chip_lists", (json_int_t)n.lists,
                                          "devices", (json_int_t)n.devices, "authorized", (json_int_t)n.authorized,
                                          "issued", (json_int_t)n.issued, "revoked", (json_int_t)n.revoked,
-                                         "offchip_keys", (json_int_t)n.offchip, "orders", arr));
+                                         "offchip_keys", (json_int_t)n.offchip, "orders", arr, "stations", st));
         } else {
             json_decref(arr);
+            json_decref(st);
         }
+        return rc; /* stdout holds the one JSON object and nothing else */
     } else if (!json && (rc = mp_ledger_counts_get(l, &n)) == MP_OK) {
         printf("ledger %s\n", mp_ledger_path(l));
         printf("chip lists  %" PRIu64 "\ndevices     %" PRIu64 "\n  authorized %" PRIu64 "\n  issued     %" PRIu64

@@ -55,9 +55,6 @@ int mp_crl_check(const char *path, X509 *signer, time_t now, long warn_days, FIL
 /* Load a CRL file, DER or PEM. */
 int mp_crl_load(const char *path, X509_CRL **out) MP_MUST_CHECK;
 
-/* Test fault injection: when env MATTER_PKI_FAULT names this point, the
- * process kills itself with SIGKILL (a crash exactly there). */
-void mp_fault_point(const char *name);
 
 /* ---- revocation set (section 7.3) ----------------------------------------- */
 

@@ -14,14 +14,6 @@
 #include "x509.h"
 #include "x509_build.h"
 
-void mp_fault_point(const char *name)
-{
-    const char *f = getenv("MATTER_PKI_FAULT");
-    if (f != NULL && strcmp(f, name) == 0) {
-        raise(SIGKILL);
-    }
-}
-
 int mp_crl_is_indirect(const mp_crl_spec *s)
 {
     return X509_cmp(s->issuer, s->signer_cert) != 0;

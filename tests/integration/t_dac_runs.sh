@@ -133,10 +133,14 @@ check "SERIAL.der names" bash -c "for s in \$(sqlite3 state/ledger.sqlite \"sele
 expect_err 2 "not one of flat, per-device" "a bad --layout" "$MP" dac issue $H --order $Ol --count 1 --out-dir x --layout tree
 expect_err 2 "one of --out-dir DIR or --bundle FILE" "--bundle and --out-dir together" "$MP" dac issue $H --order $Ol --count 1 --out-dir x --bundle b.jsonl
 # the bundle: every DAC of the run in one JSON Lines file, crash-safe
-"$MP" dac issue $H --order $Ol --count 5000 --bundle lot/lot.jsonl --jobs 2 --quiet > /dev/null 2>&1 &
-pid=$!
-for i in $(seq 1 500); do [ "$(db "select count(*) from certificates where path like '%lot.jsonl#%'")" -ge 2048 ] && break; sleep 0.02; done
-kill -9 $pid 2> /dev/null; wait $pid 2> /dev/null
+# killed at a known point (MATTER_PKI_FAULT): right after its first chunk of
+# 2048 committed, before that chunk's lines. (A kill -9 sent once the ledger
+# showed 2048 rows failed with exit 17 under load: the whole run takes about
+# half a second, so the kill could land after it had finished; the same
+# command then starts a new run of 5000 that the chip lists cannot cover.)
+{ MATTER_PKI_FAULT=dac-issue-commit "$MP" dac issue $H --order $Ol --count 5000 --bundle lot/lot.jsonl --jobs 2 --quiet & wait $!; rc=$?; } > /dev/null 2>&1
+lot_got="$rc:$(db "select count(*) from certificates where path like '%lot.jsonl#%'")/$(cat lot/lot.jsonl 2> /dev/null | wc -l)"
+check "killed after the first chunk's commit, before its lines (exit:rows/lines $lot_got)" test "$lot_got" = "137:2048/0"
 printf '{"udid":"TORN' >> lot/lot.jsonl   # a line cut by the kill
 expect 0 "the same bundle command finishes the run" "$MP" dac issue $H --order $Ol --count 5000 --bundle lot/lot.jsonl --jobs 2 --quiet
 bundle_ok() { # every line parses, each device once, each line equals the ledger's record
@@ -153,6 +157,35 @@ check "the DAC in each line hashes to its sha256 (first 100)" bash -c 'head -100
 db "update dac_batches set written=0 where id in (select max(batch) from dacs where path like '%lot.jsonl#%')"
 expect 0 "recovery of a bundle whose lines were written but not marked" "$MP" dac issue $H --order $Ol --count 1 --bundle lot/lot.jsonl --quiet
 check "still each device once (5001 lines)" bash -c "$(declare -f bundle_ok); bundle_ok && [ \$(wc -l < lot/lot.jsonl) = 5001 ]"
+# a kill at each point of a run, and one during the recovery that follows:
+# the same command finishes the run, each device once in the bundle, every
+# line equal to the ledger's record (--generate-keys: each key in its line,
+# none left staged)
+lines_ok() { # lines_ok FILE N
+    [ "$(wc -l < "$1")" = "$2" ] && jq -c . < "$1" > /dev/null || return 1
+    [ "$(jq -r .udid "$1" | sort | uniq -d | wc -l)" = 0 ] || return 1
+    jq -r '[.udid, .serial, .sha256] | join(",")' "$1" | sort > k.lines
+    sqlite3 -separator , state/ledger.sqlite "select udid, serial, sha256 from certificates where path like '%/$1#%' order by udid" | sort > k.rows
+    diff -q k.lines k.rows > /dev/null
+}
+for gen in "" --generate-keys; do
+    for pt in dac-issue-commit dac-issue-written; do
+        b=k${gen:+g}-${pt#dac-issue-}/b.jsonl
+        { MATTER_PKI_FAULT=$pt "$MP" dac issue $H --order $Ol $gen --count 300 --block 100 --bundle $b --quiet & wait $!; r1=$?; } > /dev/null 2>&1
+        # the re-run is killed too once it has rewritten the lines the ledger had recorded
+        { MATTER_PKI_FAULT=dac-issue-recovered "$MP" dac issue $H --order $Ol $gen --count 300 --block 100 --bundle $b --quiet & wait $!; r2=$?; } > /dev/null 2>&1
+        # (after a kill at written, the re-run may have nothing to rewrite, unless
+        # the next chunk had committed meanwhile: then it finishes at once)
+        r3=-
+        [ $r2 = 137 ] && { "$MP" dac issue $H --order $Ol $gen --count 300 --block 100 --bundle $b --quiet > /dev/null 2> k.err; r3=$?; }
+        staged=$(ls -A "$(dirname $b)"/.matter-pki.staging | wc -l)
+        got="$r1,$r2,$r3,$staged"
+        check "killed at $pt${gen:+ ($gen)}, then in the recovery: the same command finishes (exits, staged: $got)" \
+            bash -c "[ $got = 137,137,0,0 ] || { [ $pt = dac-issue-written ] && [ $got = 137,0,-,0 ]; }"
+        check "  300 lines, each device once, equal to the ledger" bash -c "$(declare -f lines_ok); lines_ok $b 300"
+        [ -n "$gen" ] && check "  each line holds its device's key" test "$(jq -r 'select((.key // "") == "") | .udid' $b | wc -l)" = 0
+    done
+done
 
 # ---- issue 14: --json on order create/list, ledger report, chips import, dac issue/revoke, pai crl
 "$MP" chips simulate --count 3 --out sim4 > /dev/null
@@ -172,6 +205,7 @@ check "dac revoke JSON" test "$(jq -r '[.serial, .reason] | join(",")' out.txt)"
 expect 0 "pai crl --json" "$MP" pai crl $H --pai-cert pai.pem --pai-key pai --out j.crl --json
 check "pai crl JSON: 1 revoked, CRL number 1" test "$(jq -r '[.revoked, .crl_number, .out] | join(",")' out.txt)" = "1,1,j.crl"
 expect 0 "ledger report --json" "$MP" ledger report --json
+check "ledger report --json: stdout is one JSON object, per-station counts inside ($(wc -l < out.txt) line(s))" bash -c 'test "$(wc -l < out.txt)" = 1 && jq -e ".stations | type == \"array\"" out.txt > /dev/null'
 check "ledger report JSON counts agree" test "$(jq -r '[.revoked, .issued + .revoked, (.orders | length)] | join(",")' out.txt)" = "1,$(db 'select count(*) from certificates'),$(db 'select count(*) from orders')"
 
 # ---- item 18: the loser of two runs on one order prints no stale summary before its error
@@ -189,6 +223,35 @@ check "both runs on one order finish ($ra, $rb; 17 before issue 16)" test "$ra$r
 check "each prints its summary" bash -c "grep -q 'issued' ta.out && grep -q 'issued' tb.out"
 check "each device once, the order's DACs split between the folders" bash -c "[ \$(sqlite3 state/ledger.sqlite 'select count(distinct udid) from dacs where order_id=$Ot') = \$(( \$(ls ta | grep -c '[.]der\$') + \$(ls tb | grep -c '[.]der\$') )) ]"
 
+
+# ---- --count N whose devices lost their lease under it: it looks again
+# (as a whole-order run does) instead of ending "issued 0 of 6" with exit 15.
+# Made certain: the run stops at its first commit (MATTER_PKI_FAULT ...:stop)
+# while every reservation of both chunks expires, then goes on
+"$MP" chips simulate --count 10 --out sim7 > /dev/null
+"$MP" chips import sim7/chips.csv --signature sim7/chips.csv.sig --signer sim7/chipmaker.pem > /dev/null
+Oq=$(order 100)
+MATTER_PKI_FAULT=dac-issue-record:stop "$MP" dac issue $H --order $Oq --count 6 --block 4 --out-dir lq > lq.out 2> lq.err & p=$!
+for k in $(seq 1 200); do ps -o stat= -p $p | grep -q T && break; sleep 0.05; done
+expired=$(db "update devices set lease_until=0 where state=3 and lease_order=$Oq returning 1" | wc -l)
+kill -CONT $p; wait $p; rc=$?
+lq_got="$rc:$(db "select issued from orders where id=$Oq")/$(db "select count(distinct udid) from dacs where order_id=$Oq")/$(ls lq | grep -c '[.]der$')"
+check "every reservation of the --count 6 run expired while it was held at its commit (expired $expired)" test "$expired" = 6
+check "it says they lost their reservation" grep -q "lost their reservation" lq.err
+check "--count 6 whose devices lost their leases looks again and issues 6 (exit:issued/certificates/files $lq_got)" test "$lq_got" = "0:6/6/6"
+check "  the run is finished (a new command in the folder starts a new run)" test "$(db "select count(*) from dac_runs where order_id=$Oq and finished_at is null")" = 0
+# with too few devices left to look at, it still ends short, saying so
+Oz=$(order 100)
+left=$(db "select count(*) from devices where state=0 and key_origin=0")
+MATTER_PKI_FAULT=dac-issue-record:stop "$MP" dac issue $H --order $Oz --count $left --block 2 --out-dir lz > lz.out 2> lz.err & p=$!
+for k in $(seq 1 200); do ps -o stat= -p $p | grep -q T && break; sleep 0.05; done
+db "update devices set lease_until=0 where state=3 and lease_order=$Oz" > /dev/null
+# meanwhile another run holds one of them
+db "update devices set lease='other', lease_until=4000000000, lease_order=$Oq where udid=(select min(udid) from devices where state=3 and lease_order=$Oz)" > /dev/null
+kill -CONT $p; wait $p; rc=$?
+db "update devices set state=0, lease=NULL, lease_until=NULL, lease_order=NULL where lease='other'" > /dev/null
+check "one device fewer than --count after lost leases: exit 15, issued $((left - 1)) of $left (exit $rc)" \
+    bash -c "[ $rc = 15 ] && grep -q 'issued $((left - 1)) of the $left asked' lz.err"
 
 # ---- issue 14: a --udid run re-run after an interruption finishes, it does not refuse
 "$MP" chips simulate --count 4 --out sim6 > /dev/null
