@@ -250,6 +250,8 @@ int cd_create_main(mp_cmd *mc, int argc, char **argv)
     if (rc != MP_OK) {
         return rc < 0 ? MP_OK : rc;
     }
+    /* here, not in parse_create: the analyzer takes its `return -id` (id < 0) for a possible MP_OK */
+    a.out = mp_opt_given(a.out);
     mp_cd_input_init(&in);
     if ((a.product != NULL && (rc = mp_cd_input_product(&in, a.product)) != MP_OK) ||
         (rc = apply_ids(&a, &in)) != MP_OK || (rc = apply_numbers(&a, &in)) != MP_OK ||
@@ -330,6 +332,8 @@ int cd_create_signer_main(mp_cmd *mc, int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
+    cn = mp_opt_given(cn);
+    out = mp_opt_given(out);
     if (strlen(cn) > 64) {
         return mp_err(MP_ERR_INVALID, "--cn: at most 64 characters");
     }

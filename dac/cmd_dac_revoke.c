@@ -64,6 +64,8 @@ int dac_revoke_main(mp_cmd *mc, int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
+    serial = mp_opt_given(serial);
+    reason = mp_opt_given(reason);
     if ((rc = norm_serial(serial, norm)) != MP_OK || (rc = mp_cmd_open(mc, &c)) != MP_OK) {
         return rc;
     }

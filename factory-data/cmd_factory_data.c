@@ -50,6 +50,7 @@ int fd_verifier_main(mp_cmd *mc, int argc, char **argv)
         }
     }
     if (id < 0) return -id;
+    salt64 = mp_opt_given(salt64);
     if ((rc = mp_passcode_check("--passcode", pc)) != MP_OK) return rc;
     long sl = mp_b64_decode(salt64, strlen(salt64), salt, sizeof(salt));
     if (sl < 0) return mp_err(MP_ERR_INVALID, "--salt: not valid base64 of at most %d bytes", MP_SALT_MAX);

@@ -493,6 +493,8 @@ int fd_build_main(mp_cmd *mc, int argc, char **argv)
     if (a.bundle != NULL) { /* --bundle FILE: the run's folder (lock, lists, markers) is FILE's folder */
         mp_bundle_folder(a.bundle, folder, sizeof(folder));
         b.out_dir = a.out_dir = folder;
+    } else { /* set_options checked that one of --out-dir and --bundle is given */
+        a.out_dir = mp_opt_given(a.out_dir);
     }
     if ((stat(a.out_dir, &st) != 0 && (rc = mp_mkdir_p(a.out_dir, 0700)) != MP_OK) ||
         (rc = mp_dir_lock(a.out_dir, &lock)) != MP_OK) {

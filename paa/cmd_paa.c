@@ -141,6 +141,10 @@ int paa_sign_pai_main(mp_cmd *mc, int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
+    paa_cert = mp_opt_given(paa_cert);
+    paa_key = mp_opt_given(paa_key);
+    csr = mp_opt_given(csr);
+    out = mp_opt_given(out);
     mp_cert_spec spec = {.type = MP_PAI};
     if ((rc = mp_validity(from, days, no_expiry, 0, &spec.not_before, &spec.not_after)) != MP_OK ||
         (rc = mp_check_output(out, c.force)) != MP_OK || (rc = mp_pai_req_load(csr, &req)) != MP_OK) {

@@ -70,6 +70,9 @@ static int parse(mp_optparse *p, mp_common *c, pai_args *a)
         }
     }
     mp_common_finish(c);
+    if (id == 0) {
+        a->out = mp_opt_given(a->out);
+    }
     return id;
 }
 

@@ -739,6 +739,12 @@ static int parse(int argc, char **argv, mp_common *c, serve_args *a)
         }
     }
     mp_common_finish(c);
+    if (id == 0) {
+        a->listen = mp_opt_given(a->listen);
+        a->tls_cert = mp_opt_given(a->tls_cert);
+        a->tls_key = mp_opt_given(a->tls_key);
+        a->station_ca = mp_opt_given(a->station_ca);
+    }
     return id;
 }
 

@@ -33,6 +33,7 @@ int cert_lint_main(mp_cmd *mc, int argc, char **argv)
         else return mp_err(MP_ERR_USAGE, "cert lint: unexpected argument %s", mp_opt_shown(val));
     }
     if (id < 0) return -id;
+    type = mp_opt_given(type);
     if (file == NULL) { /* an operand: the option table cannot declare it */
         return mp_err(MP_ERR_USAGE, "cert lint: FILE is required");
     }

@@ -65,6 +65,7 @@ int token_init_main(mp_cmd *mc, int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
+    label = mp_opt_given(label);
     if (*label == 0 || strlen(label) > 32) {
         return mp_err(MP_ERR_USAGE, "token init: --label LABEL must be 1..32 characters");
     }

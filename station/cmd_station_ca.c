@@ -76,6 +76,9 @@ int station_ca_create_main(mp_cmd *mc, int argc, char **argv)
     }
     if (id < 0) return -id;
     mp_common_finish(&c);
+    label = mp_opt_given(label);
+    a.cn = mp_opt_given(a.cn);
+    out = mp_opt_given(out);
     a.days = (long)mp_opt_uint(days);
     if (a.days < 1 || a.days > 36500) {
         return mp_err(MP_ERR_USAGE, "station ca create: --days 1..36500");

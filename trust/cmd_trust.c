@@ -206,6 +206,8 @@ int trust_export_main(mp_cmd *mc, int argc, char **argv)
         rc = mp_err(MP_ERR_USAGE, "trust export: --paa gave no PAA certificate");
     }
     if (rc == MP_OK) {
+        what = mp_opt_given(what);
+        out = mp_opt_given(out);
         kind = strcmp(what, "chip-tool") == 0 ? F_CHIP_TOOL : strcmp(what, "matter-server") == 0 ? F_MATTER_SERVER
              : strcmp(what, "test-harness") == 0 ? F_TEST_HARNESS : F_DIR;
         rc = check_paas(&paa);

@@ -3,12 +3,14 @@
  * files, temporary files, the state directory and the ledger's identity. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
@@ -302,6 +304,25 @@ static void test_opt_required(void)
     CU_ASSERT_EQUAL(parse_all(6, all), 0);
 }
 
+/* mp_opt_given passes a given value through unchanged; NULL (an option
+ * table without OT_REQUIRED) stops the process before anything is done. */
+static void test_opt_given(void)
+{
+    const char *v = "x.pem";
+    CU_ASSERT_PTR_EQUAL(mp_opt_given(v), v);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        const char *missing = NULL;
+        _exit(mp_opt_given(missing) != NULL ? 0 : 1);
+    }
+    int st = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+}
+
 /* A required repeatable option is reported as "at least one --NAME"; given
  * twice it is seen every time. */
 static void test_opt_required_repeatable(void)
@@ -370,6 +391,7 @@ void register_cli(void)
     TU_ADD(s, test_opt_shown);
     TU_ADD(s, test_opt_required);
     TU_ADD(s, test_opt_required_repeatable);
+    TU_ADD(s, test_opt_given);
     TU_ADD(s, test_input_types);
     TU_ADD(s, test_stream_leaves_nothing);
     TU_ADD(s, test_outdir_fallback_excl);
