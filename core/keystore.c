@@ -325,53 +325,48 @@ int mp_ks_open(const mp_hsm_cfg *cfg, mp_ks **out)
     }
     /* SoftHSM rewrites a token's file when a process logs in; another process
      * loading the module at that moment may fail to initialise it, fail to
-     * list the slots (C_GetSlotList) or not see the token. Several stations
-     * on one host start at once: try again with the module reloaded, for up
-     * to about 2.5 s (ks_backoff). */
+     * list the slots (C_GetSlotList), not see the token, or read the token
+     * half-written and then refuse the login (CKR_GENERAL_ERROR 0x5 or
+     * CKR_USER_PIN_NOT_INITIALIZED 0x102) until the module is loaded again:
+     * several stations on one host start at once. Each of those tries again
+     * from the module's load, for up to about 2.5 s (ks_backoff); a wrong PIN
+     * is never retried. The PIN is asked for once. */
     for (int tries = 0;; tries++) {
-        int listed = 0;
+        int listed = 0, login = -1;
         ks->loaded = PKCS11_CTX_load(ks->p11, ks->module) == 0;
         if (!ks->loaded) {
             rc = MP_ERR_MODULE;
         } else if (!(listed = PKCS11_enumerate_slots(ks->p11, &ks->slots, &ks->nslots) == 0)) {
             rc = mp_err(MP_ERR_TOKEN, "%s: cannot list slots", ks->module);
-        } else {
-            rc = find_slot(ks, cfg->token);
+        } else if ((rc = find_slot(ks, cfg->token)) == MP_OK) {
+            if (PKCS11_open_session(ks->slot, 1) != 0) {
+                rc = mp_err(MP_ERR_TOKEN, "token '%s': cannot open a session", ks->token);
+                goto end;
+            }
+            if (pin == NULL && ((rc = check_pin_flags(ks, cfg)) != MP_OK || (rc = mp_pin_get(cfg, "User PIN", &pin)) != MP_OK)) {
+                goto end;
+            }
+            ERR_clear_error();
+            login = PKCS11_login(ks->slot, 0, pin);
+            if (login != 0) {
+                unsigned long reason = ERR_GET_REASON(ERR_peek_last_error());
+                rc = login_rc();
+                if (reason != 0x5 && reason != 0x102) goto end;
+            }
         }
-        int again = !ks->loaded || !listed || (rc == MP_ERR_TOKEN && cfg->token != NULL);
+        int again = !ks->loaded || !listed || (rc == MP_ERR_TOKEN && cfg->token != NULL) || (login != 0 && rc != MP_ERR_MODULE && ks->slot != NULL);
         if (rc == MP_OK || !again || tries >= KS_TRIES) break;
         if (listed) PKCS11_release_all_slots(ks->p11, ks->slots, ks->nslots);
         ks->slots = NULL;
+        ks->slot = NULL;
         ks->nslots = 0;
         if (ks->loaded) PKCS11_CTX_unload(ks->p11);
         ks->loaded = 0;
+        ERR_clear_error();
         ks_backoff(tries);
     }
     if (!ks->loaded) rc = load_failed(ks->module);
     if (rc != MP_OK) {
-        goto end;
-    }
-    if (PKCS11_open_session(ks->slot, 1) != 0) {
-        rc = mp_err(MP_ERR_TOKEN, "token '%s': cannot open a session", ks->token);
-        goto end;
-    }
-    if ((rc = check_pin_flags(ks, cfg)) != MP_OK || (rc = mp_pin_get(cfg, "User PIN", &pin)) != MP_OK) {
-        goto end;
-    }
-    /* SoftHSM answers CKR_GENERAL_ERROR (0x5), or CKR_USER_PIN_NOT_INITIALIZED
-     * (0x102) when it read the token's flags half-written, to a login while
-     * another process rewrites the token's file (several stations starting at
-     * once): try again a few times; a wrong PIN is never retried */
-    int login = PKCS11_login(ks->slot, 0, pin);
-    for (int tries = 0; login != 0 && (ERR_GET_REASON(ERR_peek_last_error()) == 0x5 || ERR_GET_REASON(ERR_peek_last_error()) == 0x102) &&
-                        tries < KS_TRIES;
-         tries++) {
-        ERR_clear_error();
-        ks_backoff(tries);
-        login = PKCS11_login(ks->slot, 0, pin);
-    }
-    if (login != 0) {
-        rc = login_rc();
         goto end;
     }
     /* libp11 owns the slot now; raw sessions opened afterwards survive. */
