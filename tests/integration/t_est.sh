@@ -6,6 +6,7 @@
 # last DAC, grouping, SIGTERM with requests in flight, SIGKILL under load and
 # a restart checked against the ledger. Servers are killed in the trap.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/est.sh"
 command -v curl > /dev/null || { echo "curl missing"; echo "RESULT 0 0"; exit 0; }
 SERVERS=""
 cleanup() { for p in $SERVERS; do kill -9 "$p" 2> /dev/null; done; wait 2> /dev/null; rm -rf "$T"; }
@@ -74,16 +75,6 @@ for k in $(seq 11 30); do cp csr/$(printf 'd%03d' $k).der b1/; done
 for k in $(seq 31 50); do cp csr/$(printf 'd%03d' $k).der b2/; done
 for k in $(seq 51 150); do cp csr/$(printf 'd%03d' $k).der b3/; done
 
-start_server() { # start_server NAME ARGS...: sets NAME_PID and NAME_PORT
-    local n=$1; shift
-    rm -f "$n.port"
-    "$MP" serve $H --listen 127.0.0.1:0 --port-file "$n.port" --tls-cert srv.pem --tls-key srv.key \
-        --station-ca stca.pem --paa-cert paa.pem "$@" > "$n.out" 2> "$n.err" &
-    local pid=$!
-    SERVERS="$SERVERS $pid"
-    for _ in $(seq 100); do [ -s "$n.port" ] && break; sleep 0.1; done
-    eval "${n}_PID=$pid; ${n}_PORT=$(cat "$n.port" 2> /dev/null || echo 0)"
-}
 start_server A
 check "server A listens on the port it wrote" test "$A_PORT" -gt 0
 URL="https://127.0.0.1:$A_PORT/.well-known/est"

@@ -6,6 +6,7 @@
 # against the ledger, two servers on one ledger enrolling the same devices
 # (several servers behind a load balancer), and the audit trail.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/est.sh"
 . "$(dirname "$0")/pg.sh"
 command -v curl > /dev/null || { echo "curl missing"; echo "RESULT 0 0"; exit 0; }
 SERVERS=""
@@ -48,16 +49,6 @@ for k in $(seq 11 30); do cp csr/$(printf 'd%03d' $k).der b1/; done
 for k in $(seq 31 100); do cp csr/$(printf 'd%03d' $k).der b3/; done
 for k in $(seq 101 130); do cp csr/$(printf 'd%03d' $k).der b4/; done
 
-start_server() { # start_server NAME ARGS...: sets NAME_PID and NAME_PORT
-    local n=$1; shift
-    rm -f "$n.port"
-    "$MP" serve $H --listen 127.0.0.1:0 --port-file "$n.port" --tls-cert srv.pem --tls-key srv.key \
-        --station-ca stca.pem --paa-cert paa.pem "$@" > "$n.out" 2> "$n.err" &
-    local pid=$!
-    SERVERS="$SERVERS $pid"
-    for _ in $(seq 100); do [ -s "$n.port" ] && break; sleep 0.1; done
-    eval "${n}_PID=$pid; ${n}_PORT=$(cat "$n.port" 2> /dev/null || echo 0)"
-}
 post() { # post STATION URL FILE: code in code.txt, body in body.txt
     curl -sS --cacert srvca.pem --cert "$1.pem" --key "$1.key" -o body.txt -w '%{http_code}' \
         -H 'Content-Type: application/pkcs10' --data-binary "@$3" "$2" > code.txt 2> curl.err
