@@ -44,6 +44,17 @@ check() { local desc=$1; shift; if "$@" > /dev/null 2>&1; then ok "$desc"; else 
 new_token() {
     "$MP" token init --label "${1:-test}" --pin-file pin --so-pin-file sopin > /dev/null || { echo "token init failed"; exit 1; }
 }
+# A fresh token with the factory-data scripts' PKI, run with H="--token test
+# --pin-file pin": PAA (key paa, paa.pem), PAI FFF2/8001 (key pai, pai.pem), a
+# CD signer (key cds, cds.pem), examples/product.json and its CD (cd.der).
+new_pki() {
+    new_token
+    "$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
+    "$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
+    "$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
+    cp "$(dirname "${BASH_SOURCE[0]}")/../../examples/product.json" product.json
+    "$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
+}
 # p11 ARGS...: pkcs11-tool against the test token.
 p11() {
     SOFTHSM2_CONF="$MATTER_PKI_STATE/softhsm2.conf" pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so \

@@ -161,12 +161,7 @@ expect_err 2 "pack takes one device" "pack with a two-row values file" "$MP" fac
 
 # -- build: every device packed and read back ---------------------------------------------
 H="--token test --pin-file pin"
-new_token
-"$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
-"$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
-"$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
-cp "$ROOT/examples/product.json" product.json
-"$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
+new_pki
 new_order() { # new_order N DIR: an order of N off-chip devices, DACs in DIR; prints its id
     "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota "$1" > /dev/null
     local o; o=$(sqlite3 state/ledger.sqlite "select max(id) from orders")

@@ -108,12 +108,7 @@ expect_err 10 "CRC mismatch" "esp32-secure-cert: a corrupted entry is refused" "
 
 # -- build --format linux: every device of an off-chip and a chip-list order ------
 H="--token test --pin-file pin"
-new_token
-"$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
-"$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
-"$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
-cp "$ROOT/examples/product.json" product.json
-"$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
+new_pki
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 100 > /dev/null
 "$MP" dac issue $H --order 1 --generate-keys --count 12 --out-dir dacs --quiet > /dev/null
 "$MP" chips simulate --count 8 --out sim > /dev/null

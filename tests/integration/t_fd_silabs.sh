@@ -38,12 +38,7 @@ expect_err 10 "checksum" "a changed header: checksum mismatch" "$MP" factory-dat
 expect_err 10 "unknown key 'sw_version_str'" "an inputs.json key matter-pki does not write is refused" "$MP" factory-data inspect bad3.tar --format silabs
 
 H="--token test --pin-file pin"
-new_token
-"$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
-"$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
-"$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
-cp "$ROOT/examples/product.json" product.json
-"$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
+new_pki
 "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 10 > /dev/null
 "$MP" dac issue $H --order 1 --generate-keys --count 8 --out-dir dacs --quiet > /dev/null
 B="--product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --iterations 1000"

@@ -5,12 +5,7 @@
 # 0600); crash safety of both bundles (kill -9, re-run: one line a device).
 . "$(dirname "$0")/lib.sh"
 H="--token test --pin-file pin"
-new_token
-"$MP" paa create $H --key-label paa --cn "Acme PAA" --vid FFF2 --valid-from 2025-01-01 --out paa.pem > /dev/null
-"$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
-"$MP" cd create-signer $H --key-label cds --cn "CD signer" --out cds.pem > /dev/null
-cp "$(dirname "$0")/../../examples/product.json" product.json
-"$MP" cd create $H --signer-cert cds.pem --signer-key cds --product product.json --out cd.der > /dev/null
+new_pki
 db() { sqlite3 state/ledger.sqlite "$1"; }
 order() { "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota "$1"; }
 T0="--product product.json --cd cd.der --paa paa.pem --cd-signer cds.pem --iterations 1000"
