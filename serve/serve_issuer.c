@@ -30,67 +30,8 @@
 #include "serve/serve.h"
 #include "util.h"
 #include "workers.h"
+#include "serve/serve_int.h"
 
-#define MAX_ORDERS 64
-
-typedef struct ord {
-    char ref[64];
-    mp_issue is;
-    mp_ks_sess *sess[MP_MAX_JOBS];
-    time_t tmpl_at;
-    uint8_t *cacerts;   /* certs-only CMS of PAI (+ PAA) */
-    size_t cacerts_len;
-} ord;
-
-#define FLIGHT_BUCKETS 4096
-
-typedef struct group {
-    struct group *next;
-    job *jobs[MP_EST_MAX_GROUP];
-    size_t n;
-} group;
-
-/* A refusal waiting for the audit trail. */
-typedef struct refusal {
-    struct refusal *next;
-    int status, reason;
-    char station[128];
-    char order[64];
-    char why[200];
-    char at[21];
-} refusal;
-
-struct mp_issuer {
-    mp_serve_cfg cfg;
-    mp_metrics *m;
-    void (*done)(void *ctx, job *j);
-    void *done_ctx;
-    pthread_t th_check, th_commit;
-    int started_check, started_commit;
-    /* jobs in (event loop -> checker) */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    job *head, *tail;
-    size_t queued;
-    int stop;
-    /* signed groups (checker -> committer), keys in flight, refusals */
-    pthread_mutex_t cmu;
-    pthread_cond_t ccv, cspace;
-    group *chead, *ctail;
-    int cqueued, check_done;
-    job *flight[FLIGHT_BUCKETS];
-    refusal *rhead, *rtail;
-    size_t rqueued;
-    uint64_t runrecorded[R_NREASONS];
-    /* checker only */
-    ord *orders[MAX_ORDERS];
-    int n_orders;
-    mp_workers team;
-    int worker_ids[MP_MAX_JOBS];
-    void *states[MP_MAX_JOBS];
-    /* committer only: an audit checkpoint every 1,000 rows (audit_ckpt.h) */
-    mp_audit_every every;
-};
 
 double mp_now(void)
 {
@@ -389,318 +330,15 @@ end:
 
 /* ---- signing (workers) ------------------------------------------------------------ */
 
-static int pending(const job *j) { return j->kind == J_ENROLL && j->status == 0; }
-
 static void sign_one(void *ctx, void *state, size_t i)
 {
     group *g = ctx;
     int w = *(int *)state;
     job *j = g->jobs[i];
-    if (!pending(j)) return;
+    if (!serve_pending(j)) return;
     mp_dac_signer sg = {.sess = j->ord->sess[w]};
     if (mp_issue_sign(&j->ord->is, &sg, j->udid, j->csr.point, j->serial, j->der, &j->der_len) != MP_OK) {
         mp_job_refuse(j, 503, R_UNAVAILABLE, "signing failed: %s", mp_err_msg());
-    }
-}
-
-/* ---- recording (committer, write connection) ------------------------------------------ */
-
-/* One audit row per order and transaction: what was issued, to which station. */
-static int audit_issued(mp_issuer *s, job **jobs, size_t n, const ord *o, int64_t first_batch, int64_t last_batch)
-{
-    mp_jw w;
-    size_t count = 0, len = 0;
-    char objects[96];
-    mp_jw_init(&w, 0, 64 + n * 96);
-    mp_jw_open(&w);
-    mp_jw_key_cstr(&w, "server", "est");
-    /* "station udid" pairs, one per DAC, space separated */
-    char *list = malloc(n * (MP_UDID_MAX + 130) + 1);
-    if (list == NULL) {
-        mp_jw_free(&w);
-        return mp_err(MP_ERR_GENERAL, "out of memory");
-    }
-    list[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        const job *j = jobs[i];
-        if (j->ord != o || j->status != -1) continue;
-        len += (size_t)sprintf(list + len, "%s%s:%s", count ? " " : "", j->station, j->udid);
-        count++;
-    }
-    mp_jw_key_int(&w, "count", (long long)count);
-    mp_jw_key_str(&w, "dacs", list, len);
-    mp_jw_close(&w);
-    free(list);
-    size_t dlen = 0;
-    char *detail = mp_jw_take(&w, &dlen);
-    if (detail == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
-    if (first_batch == last_batch) {
-        snprintf(objects, sizeof(objects), "order=%lld batch=%lld", (long long)o->is.order.id, (long long)first_batch);
-    } else {
-        snprintf(objects, sizeof(objects), "order=%lld batches=%lld-%lld", (long long)o->is.order.id,
-                 (long long)first_batch, (long long)last_batch);
-    }
-    int rc = mp_ledger_audit(s->cfg.ledger, mp_ledger_station_default(), "est.enroll", objects, detail);
-    free(detail);
-    if (rc == MP_OK) atomic_fetch_add(&s->m->audit_rows, 1);
-    return rc;
-}
-
-/* Record jobs[0..n) that are pending, in the caller's transaction. Jobs past
- * an order's quota are refused here (409) and not recorded. */
-static int record(mp_issuer *s, job **jobs, size_t n)
-{
-    mp_ledger *l = s->cfg.ledger;
-    int rc = MP_OK;
-    for (size_t a = 0; rc == MP_OK && a < n; a++) {
-        job *first = jobs[a];
-        if (!pending(first)) continue; /* the first pending job of an order not handled yet */
-        ord *o = first->ord;
-        mp_order now;
-        if ((rc = mp_ledger_get_order(l, o->is.order.id, &now)) != MP_OK) break;
-        uint64_t left = now.closed ? 0 : now.quota - now.issued, k = 0;
-        for (size_t b = a; b < n; b++) {
-            job *j = jobs[b];
-            if (j->ord != o || !pending(j)) continue;
-            if (k < left) {
-                j->status = -1; /* taken: recorded below */
-                k++;
-            } else {
-                mp_job_refuse(j, 409, R_QUOTA, "production order %s is %s", j->order, now.closed ? "closed" : "out of quota");
-            }
-        }
-        if (k == 0) continue;
-        /* one batch per station of this order, each counted against the
-         * station (enabled, its sub-quota when the order has assignments),
-         * then the order's quota once for the lot, as dac issue counts a
-         * station's run */
-        mp_cert_rec *recs = calloc(k, sizeof(*recs));
-        size_t nr = 0;
-        if (recs == NULL) {
-            rc = mp_err(MP_ERR_GENERAL, "out of memory");
-            break;
-        }
-        for (size_t b = a; b < n; b++) {
-            job *x = jobs[b];
-            if (x->ord != o || x->status != -1) continue;
-            mp_cert_rec *r = &recs[nr++];
-            mp_issue_rec(&o->is, x->udid, x->serial, x->der, x->der_len, r);
-            r->not_before = x->not_before;
-            r->not_after = x->not_after;
-            r->station = x->station;
-        }
-        mp_dac_batch proto = {.order_id = o->is.order.id, .pai_skid = o->is.order.pai_skid,
-                              .not_before = recs[0].not_before, .not_after = recs[0].not_after, .dir = "est:", .written = 1};
-        int64_t first_batch = 0, last_batch = 0;
-        rc = mp_ledger_add_est_group(l, &proto, recs, nr, &first_batch, &last_batch);
-        free(recs);
-        if (rc == MP_OK) rc = audit_issued(s, jobs, n, o, first_batch, last_batch);
-    }
-    return rc;
-}
-
-/* ---- refusals for the audit trail ---------------------------------------------------- */
-
-void mp_issuer_refusal(mp_issuer *s, const char *station, const char *order, int status, int reason, const char *why)
-{
-    if (s == NULL) return;
-    refusal *r = NULL;
-    pthread_mutex_lock(&s->cmu);
-    if (s->rqueued < MP_SERVE_AUDIT_MAX) r = malloc(sizeof(*r));
-    if (r == NULL) {
-        s->runrecorded[reason >= 0 && reason < R_NREASONS ? reason : R_INTERNAL]++;
-    } else {
-        r->next = NULL;
-        r->status = status;
-        r->reason = reason;
-        snprintf(r->station, sizeof(r->station), "%s", station ? station : "");
-        snprintf(r->order, sizeof(r->order), "%s", order ? order : "");
-        snprintf(r->why, sizeof(r->why), "%s", why ? why : "");
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(r->at, sizeof(r->at), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if (s->rtail) s->rtail->next = r;
-        else s->rhead = r;
-        s->rtail = r;
-        s->rqueued++;
-    }
-    pthread_mutex_unlock(&s->cmu);
-}
-
-/* Take the refusals noted so far (and the counts of those that did not fit). */
-static refusal *take_refusals(mp_issuer *s, uint64_t unrec[R_NREASONS])
-{
-    pthread_mutex_lock(&s->cmu);
-    refusal *r = s->rhead;
-    s->rhead = s->rtail = NULL;
-    s->rqueued = 0;
-    memcpy(unrec, s->runrecorded, sizeof(s->runrecorded));
-    memset(s->runrecorded, 0, sizeof(s->runrecorded));
-    pthread_mutex_unlock(&s->cmu);
-    return r;
-}
-
-/* Give them back (their transaction failed): first in line again. */
-static void return_refusals(mp_issuer *s, refusal *r, const uint64_t unrec[R_NREASONS])
-{
-    pthread_mutex_lock(&s->cmu);
-    if (r != NULL) {
-        refusal *t = r;
-        size_t k = 1;
-        while (t->next) {
-            t = t->next;
-            k++;
-        }
-        t->next = s->rhead;
-        if (s->rhead == NULL) s->rtail = t;
-        s->rhead = r;
-        s->rqueued += k;
-    }
-    for (int i = 0; i < R_NREASONS; i++) s->runrecorded[i] += unrec[i];
-    pthread_mutex_unlock(&s->cmu);
-}
-
-static void free_refusals(refusal *r)
-{
-    while (r != NULL) {
-        refusal *n = r->next;
-        free(r);
-        r = n;
-    }
-}
-
-/* One audit row per refusal, in the caller's transaction; one summary row
- * for those that did not fit in the queue. */
-static int audit_refusals(mp_issuer *s, const refusal *r, const uint64_t unrec[R_NREASONS])
-{
-    int rc = MP_OK;
-    for (; rc == MP_OK && r != NULL; r = r->next) {
-        mp_jw w;
-        char objects[96];
-        mp_jw_init(&w, 0, 320);
-        mp_jw_open(&w);
-        mp_jw_key_int(&w, "status", r->status);
-        mp_jw_key_cstr(&w, "reason", mp_serve_reason_names[r->reason]);
-        mp_jw_key_cstr(&w, "why", r->why);
-        mp_jw_key_cstr(&w, "at", r->at);
-        mp_jw_close(&w);
-        size_t n = 0;
-        char *detail = mp_jw_take(&w, &n);
-        snprintf(objects, sizeof(objects), "order=%s", r->order[0] ? r->order : "-");
-        rc = detail ? mp_ledger_audit(s->cfg.ledger, r->station, "est.refuse", objects, detail)
-                    : mp_err(MP_ERR_GENERAL, "out of memory");
-        free(detail);
-        if (rc == MP_OK) atomic_fetch_add(&s->m->audit_rows, 1);
-    }
-    uint64_t total = 0;
-    for (int i = 0; i < R_NREASONS; i++) total += unrec[i];
-    if (rc == MP_OK && total > 0) {
-        mp_jw w;
-        mp_jw_init(&w, 0, 512);
-        mp_jw_open(&w);
-        mp_jw_key_int(&w, "count", (long long)total);
-        for (int i = 0; i < R_NREASONS; i++) {
-            if (unrec[i] > 0) mp_jw_key_int(&w, mp_serve_reason_names[i], (long long)unrec[i]);
-        }
-        mp_jw_close(&w);
-        size_t n = 0;
-        char *detail = mp_jw_take(&w, &n);
-        rc = detail ? mp_ledger_audit(s->cfg.ledger, "", "est.refuse.summary", "", detail) : mp_err(MP_ERR_GENERAL, "out of memory");
-        free(detail);
-        if (rc == MP_OK) {
-            atomic_fetch_add(&s->m->audit_rows, 1);
-            atomic_fetch_add(&s->m->audit_unrecorded, total);
-        }
-    }
-    return rc;
-}
-
-/* Write the refusals noted so far in a transaction of their own. */
-static void flush_refusals(mp_issuer *s)
-{
-    uint64_t unrec[R_NREASONS];
-    refusal *r = take_refusals(s, unrec);
-    int any = r != NULL;
-    for (int i = 0; i < R_NREASONS; i++) any |= unrec[i] != 0;
-    if (!any) return;
-    mp_ledger *l = s->cfg.ledger;
-    int rc = mp_ledger_begin(l);
-    if (rc == MP_OK && (rc = audit_refusals(s, r, unrec)) == MP_OK) rc = mp_ledger_commit(l);
-    mp_ledger_rollback(l);
-    if (rc != MP_OK) {
-        fprintf(stderr, "matter-pki serve: writing refusals to the audit trail failed (will retry): %s\n", mp_err_msg());
-        return_refusals(s, r, unrec);
-        return;
-    }
-    free_refusals(r);
-}
-
-/* Commit the group in one transaction, with the refusals noted meanwhile;
- * after a failure, each job alone. */
-static void commit_group(mp_issuer *s, group *g)
-{
-    mp_ledger *l = s->cfg.ledger;
-    uint64_t unrec[R_NREASONS];
-    refusal *refs = take_refusals(s, unrec);
-    int rc = mp_ledger_begin(l);
-    if (rc == MP_OK && (rc = record(s, g->jobs, g->n)) == MP_OK && (rc = audit_refusals(s, refs, unrec)) == MP_OK) {
-        rc = mp_ledger_commit(l);
-    }
-    mp_ledger_rollback(l);
-    atomic_fetch_add(&s->m->commits, 1);
-    if (rc == MP_OK) {
-        free_refusals(refs);
-        for (size_t i = 0; i < g->n; i++) {
-            if (g->jobs[i]->status == -1) g->jobs[i]->status = 201;
-        }
-        return;
-    }
-    return_refusals(s, refs, unrec);
-    for (size_t i = 0; i < g->n; i++) {
-        job *j = g->jobs[i];
-        if (j->status == -1) j->status = 0;
-        /* quota refusals made during the failed attempt are decided again */
-        if (j->status == 409 && j->reason == R_QUOTA && j->der_len > 0) j->status = 0;
-    }
-    for (size_t i = 0; i < g->n; i++) {
-        job *j = g->jobs[i];
-        if (!pending(j)) continue;
-        rc = mp_ledger_begin(l);
-        if (rc == MP_OK && (rc = record(s, &g->jobs[i], 1)) == MP_OK) rc = mp_ledger_commit(l);
-        mp_ledger_rollback(l);
-        atomic_fetch_add(&s->m->commits, 1);
-        if (rc == MP_OK) {
-            if (j->status == -1) j->status = 201;
-            continue;
-        }
-        mp_device d;
-        mp_dac_row r;
-        int found = 0, has = 0;
-        if ((rc == MP_ERR_DUPLICATE || rc == MP_ERR_UNAUTHORIZED) &&
-            mp_ledger_find_device_by_key(l, j->csr.point, &d, &found) == MP_OK && found && d.state == MP_DEV_ISSUED &&
-            mp_ledger_get_dac(l, d.udid, &r, &has) == MP_OK && has && r.order_id == j->ord->is.order.id &&
-            r.der_len > 0 && r.der_len <= sizeof(j->der)) {
-            /* another request (another server) recorded this key's DAC
-             * first: that DAC is the answer, as for a retry */
-            memcpy(j->der, r.der, r.der_len);
-            j->der_len = r.der_len;
-            j->status = 200;
-            atomic_fetch_add(&s->m->retried, 1);
-        } else if (rc == MP_ERR_UNAUTHORIZED && j->ord != NULL &&
-                   mp_serve_station_check(l, j, j->ord->is.order.id, j->why, sizeof(j->why)) == 403) {
-            /* the station was disabled or unassigned since the check */
-            j->status = 403;
-            j->reason = R_STATION;
-        } else if (rc == MP_ERR_DUPLICATE || rc == MP_ERR_UNAUTHORIZED) {
-            mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC", j->udid);
-        } else if (rc == MP_ERR_QUOTA) {
-            mp_job_refuse(j, 409, R_QUOTA, "production order %s is closed or out of quota for station %s (%s)", j->order,
-                          j->station, mp_err_msg());
-        } else {
-            fprintf(stderr, "matter-pki serve: recording the DAC of %s failed: %s\n", j->udid, mp_err_msg());
-            mp_job_refuse(j, 503, R_UNAVAILABLE, "the ledger could not record the DAC; retry");
-        }
     }
 }
 
@@ -753,7 +391,7 @@ static void check_group(mp_issuer *s, group *g)
     for (size_t i = 0; i < g->n; i++) {
         job *j = g->jobs[i];
         if (follows[i]) continue; /* answered with the request it follows */
-        if (pending(j)) {
+        if (serve_pending(j)) {
             j->not_before = j->ord->is.tmpl.not_before;
             j->not_after = j->ord->is.tmpl.not_after;
             to_sign++;
@@ -767,7 +405,7 @@ static void check_group(mp_issuer *s, group *g)
             mp_workers_join(&s->team);
         } else {
             for (size_t i = 0; i < g->n; i++) {
-                if (pending(g->jobs[i])) mp_job_refuse(g->jobs[i], 503, R_UNAVAILABLE, "no signing workers");
+                if (serve_pending(g->jobs[i])) mp_job_refuse(g->jobs[i], 503, R_UNAVAILABLE, "no signing workers");
             }
         }
     }
@@ -949,8 +587,8 @@ static void *committer_main(void *arg)
         if (g != NULL) {
             double t0 = mp_now();
             size_t to_commit = 0;
-            for (size_t i = 0; i < g->n; i++) to_commit += pending(g->jobs[i]);
-            if (to_commit > 0) commit_group(s, g);
+            for (size_t i = 0; i < g->n; i++) to_commit += serve_pending(g->jobs[i]);
+            if (to_commit > 0) serve_commit_group(s, g);
             double t1 = mp_now();
             atomic_fetch_add(&s->m->commit_us, (unsigned long long)((t1 - t0) * 1e6));
             atomic_fetch_add(&s->m->ledger_us, (unsigned long long)((t1 - t0) * 1e6));
@@ -959,7 +597,7 @@ static void *committer_main(void *arg)
             finish_group(s, g);
             free(g);
         } else {
-            flush_refusals(s); /* idle: the refusals noted meanwhile */
+            serve_flush_refusals(s); /* idle: the refusals noted meanwhile */
         }
         audit_tick(s);
         if (done) break;
@@ -1035,9 +673,9 @@ void mp_issuer_stop(mp_issuer *s)
         pthread_mutex_unlock(&s->cmu);
     }
     if (s->started_commit) pthread_join(s->th_commit, NULL);
-    flush_refusals(s); /* noted after the committer's last pass */
+    serve_flush_refusals(s); /* noted after the committer's last pass */
     uint64_t unrec[R_NREASONS];
-    free_refusals(take_refusals(s, unrec));
+    serve_free_refusals(serve_take_refusals(s, unrec));
     mp_workers_free(&s->team);
     for (int i = 0; i < s->n_orders; i++) ord_free(s->orders[i], s->cfg.jobs);
     pthread_cond_destroy(&s->cv);
