@@ -72,6 +72,8 @@ int mp_ledger_err(mp_ledger *l, const char *what);
 int mp_ledger_step_done(mp_ledger *l, mp_q *s, const char *what);
 void mp_ledger_now_iso(char out[21]);
 void mp_ledger_copy_text(char *dst, size_t cap, const char *src);
+/* One row's first column as an integer (a RETURNING id, a count); resets s. */
+int mp_ledger_step_id(mp_ledger *l, mp_q *s, const char *what, int64_t *id);
 int mp_ledger_db_err(mp_ledger *l, const char *what); /* the same (older name) */
 /* Was the last error a unique (or primary key) violation of table.column?
  * column NULL: any unique violation. */

@@ -1,7 +1,8 @@
 /* ledger_sqlite.c - the ledger's operations (see ledger.h), written once in
  * portable SQL on the driver of ledger_db.c: the same code runs on an SQLite
  * file (WAL mode, synchronous=FULL, foreign keys on) and on PostgreSQL. The
- * schema is versioned in `meta` and migrated by mp_ledger_open. */
+ * schema is versioned in `meta` and migrated by mp_ledger_open. Production
+ * orders (create, get, find, close, list) are in ledger_orders.c. */
 #include "ledger.h"
 
 #include <stdio.h>
@@ -15,10 +16,10 @@
 #include "util.h"
 
 enum {
-    S_LIST_KNOWN, S_ADD_LIST, S_LIST_COUNT, S_ADD_DEV, S_GET_DEV, S_DEV_BY_KEY, S_ADD_ORDER,
-    S_GET_ORDER, S_CLOSE_ORDER, S_EACH_ORDER, S_NEXT_DEV, S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
+    S_LIST_KNOWN, S_ADD_LIST, S_LIST_COUNT, S_ADD_DEV, S_GET_DEV, S_DEV_BY_KEY,
+    S_NEXT_DEV, S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
     S_ADD_BATCH, S_ADD_CERT, S_UNWRITTEN, S_BATCH_WRITTEN, S_CERT_UDID, S_REVOKE_FIND, S_REVOKE_ADD,
-    S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_DEV_ISSUE_LEASED, S_ORDER_LABEL, S_GET_DAC,
+    S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_DEV_ISSUE_LEASED, S_GET_DAC,
     S_ST_ADD, S_ST_REVOKE, S_ST_GET, S_ST_EACH_REVOKED, S_NSTMT
 };
 
@@ -33,11 +34,6 @@ static const char *const sql[S_NSTMT] = {
     [S_ADD_DEV] = "INSERT INTO devices(udid,pubkey,list_id,state,key_origin,created_at) VALUES(?,?,?,?,?,?)",
     [S_GET_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE udid=?",
     [S_DEV_BY_KEY] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE pubkey=?",
-    [S_ADD_ORDER] = "INSERT INTO orders(vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,created_at,label)"
-                    " VALUES(?,?,?,?,?,?,0,?,?,?,0,?,?) RETURNING id",
-    [S_GET_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders WHERE id=?",
-    [S_CLOSE_ORDER] = "UPDATE orders SET closed=1 WHERE id=?",
-    [S_EACH_ORDER] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders ORDER BY id",
     [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices INDEXED BY devices_authorized"
                    " WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
     /* reserved ones too: authorized and without a DAC (a run may give them back) */
@@ -62,7 +58,6 @@ static const char *const sql[S_NSTMT] = {
     [S_EACH_REVOKED] = "SELECT serial,revoked_at,reason FROM revocations WHERE pai_skid=? ORDER BY serial",
     [S_CRL_NUM] = "SELECT next FROM crl_numbers WHERE pai_skid=?",
     [S_CRL_SET] = "INSERT INTO crl_numbers(pai_skid,next) VALUES(?,?) ON CONFLICT(pai_skid) DO UPDATE SET next=excluded.next",
-    [S_ORDER_LABEL] = "SELECT id,vid,pid,pai_cert,pai_key,pai_skid,quota,issued,cn_template,valid_from,days,closed,coalesce(label,'') FROM orders WHERE label=?",
     [S_GET_DAC] = "SELECT c.order_id,c.der,b.station FROM dacs c JOIN dac_batches b ON b.id=c.batch WHERE c.udid=?",
     [S_ST_ADD] = "INSERT INTO station_certs(serial,name,not_after,issued_at) VALUES(?,?,?,?)",
     [S_ST_REVOKE] = "UPDATE station_certs SET revoked_at=? WHERE name=? AND revoked_at IS NULL",
@@ -91,8 +86,7 @@ int mp_ledger_step_done(mp_ledger *l, mp_q *s, const char *what)
     return s != NULL && mp_q_step(s) >= 0 ? MP_OK : db_err(l, what);
 }
 
-/* One row's first column as an integer (a RETURNING id, a count). */
-static int step_id(mp_ledger *l, mp_q *s, const char *what, int64_t *id)
+int mp_ledger_step_id(mp_ledger *l, mp_q *s, const char *what, int64_t *id)
 {
     int r = mp_q_step(s);
     if (r < 0) return db_err(l, what);
@@ -268,118 +262,6 @@ int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
     return MP_OK;
 }
 
-int mp_ledger_add_order(mp_ledger *l, mp_order *o)
-{
-    char now[21];
-    mp_q *s = stmt(l, S_ADD_ORDER);
-    if (s == NULL) return MP_ERR_DB;
-    mp_ledger_now_iso(now);
-    mp_q_i64(s, 1, o->vid);
-    mp_q_i64(s, 2, o->pid);
-    mp_q_txt(s, 3, o->pai_cert);
-    mp_q_txt(s, 4, o->pai_key);
-    mp_q_txt(s, 5, o->pai_skid);
-    mp_q_i64(s, 6, (int64_t)o->quota);
-    mp_q_txt(s, 7, o->cn_template);
-    mp_q_i64(s, 8, (int64_t)o->valid_from);
-    mp_q_i64(s, 9, o->days);
-    mp_q_txt(s, 10, now);
-    mp_q_txt(s, 11, o->label[0] ? o->label : NULL);
-    int rc = step_id(l, s, "add order", &o->id);
-    if (rc != MP_OK && mp_ledger_conflict(l, "orders", "label")) {
-        return mp_err(MP_ERR_DUPLICATE, "an order labelled '%s' exists", o->label);
-    }
-    if (rc == MP_OK) {
-        char obj[48], detail[160];
-        snprintf(obj, sizeof(obj), "order=%lld", (long long)o->id);
-        snprintf(detail, sizeof(detail), "{\"vid\":%u,\"pid\":%u,\"quota\":%llu,\"pai_skid\":\"%s\"}", o->vid, o->pid,
-                 (unsigned long long)o->quota, o->pai_skid);
-        rc = mp_ledger_audit(l, mp_ledger_station_default(), "order.create", obj, detail);
-    }
-    return rc;
-}
-
-static void row_order(mp_q *s, mp_order *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->id = mp_q_int(s, 0);
-    o->vid = (uint16_t)mp_q_int(s, 1);
-    o->pid = (uint16_t)mp_q_int(s, 2);
-    mp_ledger_copy_text(o->pai_cert, sizeof(o->pai_cert), mp_q_text(s, 3));
-    mp_ledger_copy_text(o->pai_key, sizeof(o->pai_key), mp_q_text(s, 4));
-    mp_ledger_copy_text(o->pai_skid, sizeof(o->pai_skid), mp_q_text(s, 5));
-    o->quota = (uint64_t)mp_q_int(s, 6);
-    o->issued = (uint64_t)mp_q_int(s, 7);
-    mp_ledger_copy_text(o->cn_template, sizeof(o->cn_template), mp_q_text(s, 8));
-    o->valid_from = (time_t)mp_q_int(s, 9);
-    o->days = (long)mp_q_int(s, 10);
-    o->closed = (int)mp_q_int(s, 11);
-    mp_ledger_copy_text(o->label, sizeof(o->label), mp_q_text(s, 12));
-}
-
-int mp_ledger_get_order(mp_ledger *l, int64_t id, mp_order *o)
-{
-    mp_q *s = stmt(l, S_GET_ORDER);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_i64(s, 1, id);
-    int r = mp_q_step(s);
-    if (r == 1) {
-        row_order(s, o);
-    }
-    mp_q_reset(s);
-    return r == 1 ? MP_OK
-           : r == 0 ? mp_err(MP_ERR_INVALID, "no production order %lld in %s", (long long)id, mp_ledger_path(l))
-                    : db_err(l, "get order");
-}
-
-int mp_ledger_find_order(mp_ledger *l, const char *ref, mp_order *o)
-{
-    uint64_t id;
-    if (ref[0] >= '0' && ref[0] <= '9' && mp_parse_uint(ref, INT64_MAX, &id) == MP_OK) {
-        return mp_ledger_get_order(l, (int64_t)id, o);
-    }
-    mp_q *s = stmt(l, S_ORDER_LABEL);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_txt(s, 1, ref);
-    int r = mp_q_step(s);
-    if (r == 1) {
-        row_order(s, o);
-    }
-    mp_q_reset(s);
-    return r == 1 ? MP_OK
-           : r == 0 ? mp_err(MP_ERR_INVALID, "no production order with ID or label '%s'", ref)
-                    : db_err(l, "find order");
-}
-
-int mp_ledger_close_order(mp_ledger *l, int64_t id)
-{
-    char obj[48];
-    snprintf(obj, sizeof(obj), "order=%lld", (long long)id);
-    /* the audit head before the order row: issuing transactions lock in that order */
-    int arc = mp_ledger_audit(l, mp_ledger_station_default(), "order.close", obj, "{}");
-    if (arc != MP_OK) return arc;
-    mp_q *s = stmt(l, S_CLOSE_ORDER);
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_i64(s, 1, id);
-    int rc = mp_ledger_step_done(l, s, "close order");
-    if (rc == MP_OK && mp_q_changes(s) == 0) {
-        return mp_err(MP_ERR_INVALID, "no production order %lld", (long long)id);
-    }
-    return rc;
-}
-
-static int order_row(mp_q *s, mp_q_cb cb, void *ctx)
-{
-    mp_order o;
-    row_order(s, &o);
-    return ((int (*)(void *, const mp_order *))cb)(ctx, &o);
-}
-
-int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *, const mp_order *), void *ctx)
-{
-    return mp_q_each(l, stmt(l, S_EACH_ORDER), order_row, (mp_q_cb)cb, ctx, "list orders");
-}
-
 int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_device *out, size_t *n)
 {
     mp_q *s = stmt(l, S_NEXT_DEV);
@@ -400,7 +282,7 @@ int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n)
     int64_t v = 0;
     mp_q *s = stmt(l, S_COUNT_AUTH);
     if (s == NULL) return MP_ERR_DB;
-    int rc = step_id(l, s, "count", &v);
+    int rc = mp_ledger_step_id(l, s, "count", &v);
     *n = (uint64_t)v;
     return rc;
 }
@@ -435,7 +317,7 @@ int mp_ledger_add_batch(mp_ledger *l, mp_dac_batch *b)
     mp_q_txt(s, 6, b->station ? b->station : "");
     mp_q_txt(s, 7, now);
     mp_q_i64(s, 8, b->written ? 1 : 0);
-    return step_id(l, s, "add batch", &b->id);
+    return mp_ledger_step_id(l, s, "add batch", &b->id);
 }
 
 int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c)
