@@ -497,47 +497,73 @@ int mp_devsecret_forget(const mp_devsecret *ds, const mp_issued *dev)
 
 /* ---- credentials -------------------------------------------------------------- */
 
-int mp_devsecret_get_passcode(const mp_devsecret *ds, const mp_fd_rec *rec, uint32_t *passcode)
+int mp_devsecret_each_passcode(const char *dir, int (*cb)(void *ctx, const char *udid, uint32_t passcode), void *ctx,
+                               int *found)
 {
     char path[4200];
-    if (rec->has_passcode && rec->passcode != 0) {
-        *passcode = rec->passcode;
-        return MP_OK;
-    }
-    snprintf(path, sizeof(path), "%s/onboarding.csv", ds->img.dir ? ds->img.dir : ".");
-    int rc = mp_err(MP_ERR_INVALID, "device %s: its passcode is neither recorded (--record-passcodes) nor in %s", rec->udid, path);
+    snprintf(path, sizeof(path), "%s/onboarding.csv", dir ? dir : ".");
+    *found = 0;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     char *vbuf = NULL;
     FILE *f = fd >= 0 ? mp_fdopen_wiped(fd, "r", &vbuf) : NULL;
     if (f == NULL) {
         if (fd >= 0) close(fd);
-        return rc;
+        return fd >= 0 ? mp_err(MP_ERR_GENERAL, "out of memory") : MP_OK;
     }
+    *found = 1;
     mp_csv c;
     mp_csv_init(&c, f, path);
-    int col = -1;
-    while (mp_csv_next(&c) == MP_OK && c.n > 0) {
+    int col = -1, rc, stop = 0;
+    while (!stop && (rc = mp_csv_next(&c)) == MP_OK && c.n > 0) {
         if (c.line == 1) {
             for (int i = 0; i < c.n; i++) {
                 if (strcmp(c.fields[i], "passcode") == 0) col = i;
             }
+            if (col < 0) rc = mp_err(MP_ERR_INVALID, "%s line 1: no passcode column", path);
+            if (col < 0) break;
             continue;
         }
-        if (col >= 0 && col < c.n && strcmp(c.fields[0], rec->udid) == 0) {
-            uint64_t v = 0;
-            if (mp_parse_uint(c.fields[col], MP_DEVSECRET_PASSCODE_MAX, &v) == MP_OK && v != 0) {
-                *passcode = (uint32_t)v;
-                rc = MP_OK;
-            }
-            mp_devsecret_clear(&v, sizeof(v));
-            break;
+        uint64_t v = 0;
+        if (col < c.n && c.complete && mp_parse_uint(c.fields[col], MP_DEVSECRET_PASSCODE_MAX, &v) == MP_OK && v != 0) {
+            stop = cb(ctx, c.fields[0], (uint32_t)v);
         }
+        mp_devsecret_clear(&v, sizeof(v));
     }
     mp_csv_free(&c);
     mp_fclose_wiped(f, vbuf);
-    if (rc == MP_OK) mp_err_clear();
-    return rc == MP_OK ? MP_OK : mp_err(MP_ERR_INVALID, "device %s: its passcode is neither recorded (--record-passcodes) nor in %s",
-                                        rec->udid, path);
+    return rc;
+}
+
+typedef struct one_passcode {
+    const char *udid;
+    uint32_t passcode;
+} one_passcode;
+
+static int match_passcode(void *ctx, const char *udid, uint32_t passcode)
+{
+    one_passcode *o = ctx;
+    if (strcmp(udid, o->udid) != 0) return 0;
+    o->passcode = passcode;
+    return 1;
+}
+
+int mp_devsecret_get_passcode(const mp_devsecret *ds, const mp_fd_rec *rec, uint32_t *passcode)
+{
+    if (rec->has_passcode && rec->passcode != 0) {
+        *passcode = rec->passcode;
+        return MP_OK;
+    }
+    one_passcode o = {.udid = rec->udid};
+    int found, r = mp_devsecret_each_passcode(ds->img.dir, match_passcode, &o, &found);
+    (void)r; /* a malformed file is reported as "not found" below */
+    *passcode = o.passcode;
+    mp_devsecret_clear(&o, sizeof(o));
+    if (*passcode != 0) {
+        mp_err_clear();
+        return MP_OK;
+    }
+    return mp_err(MP_ERR_INVALID, "device %s: its passcode is neither recorded (--record-passcodes) nor in %s/onboarding.csv",
+                  rec->udid, ds->img.dir ? ds->img.dir : ".");
 }
 
 int mp_devsecret_get_credentials(const mp_devsecret *ds, const char *udid, int need_passcode, mp_devcreds *c)

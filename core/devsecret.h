@@ -43,7 +43,8 @@
  *    mp_devsecret_recover_key (recovery of the staging folder).
  *  - `factory-data build`: mp_devsecret_get_key, mp_devsecret_get_passcode,
  *    mp_devsecret_forget. No other stage reads them (`factory-data inspect`
- *    reads only the image file an operator names).
+ *    reads only the image file an operator names, and with --lot DIR the
+ *    passcodes of DIR/onboarding.csv: mp_devsecret_each_passcode).
  *
  * WHEN THEY ARE DELETED
  *  - A staged key whose DAC never committed: by the recovery of the next
@@ -224,6 +225,13 @@ int mp_devsecret_get_key(const mp_devsecret *ds, const mp_issued *dev, void *ite
  * needed and found nowhere. */
 int mp_devsecret_get_credentials(const mp_devsecret *ds, const char *udid, int need_passcode,
                                  mp_devcreds *c) MP_MUST_CHECK;
+/* Every passcode of DIR/onboarding.csv (a build's folder), in file order:
+ * cb(ctx, udid, passcode) returns non-zero to stop. *found: the file exists.
+ * No file is MP_OK (nothing called); a file without a passcode column is
+ * MP_ERR_INVALID; a line cut by a crash is skipped. The passcodes pass only
+ * through wiped buffers; cb must wipe what it keeps. */
+int mp_devsecret_each_passcode(const char *dir, int (*cb)(void *ctx, const char *udid, uint32_t passcode), void *ctx,
+                               int *found) MP_MUST_CHECK;
 /* Only the passcode: the recorded one (rec) or onboarding.csv's. */
 int mp_devsecret_get_passcode(const mp_devsecret *ds, const mp_fd_rec *rec, uint32_t *passcode) MP_MUST_CHECK;
 

@@ -25,6 +25,37 @@ for f in nrf.cbor nrf.json esp32.bin esp32.csv nxp.bin json; do
     expect 0 "inspect $f: key, chain, verifier, CD" "$MP" factory-data inspect "fd/$u.$f" --pai pai.pem --cd cd.der --passcode "$pc"
     check "inspect $f: no check failed" bash -c "! grep -q ': FAIL' out.txt && grep -q 'verifier_matches_passcode: ok' out.txt"
 done
+# inspect --lot: the whole folder in one process, against the manifest's
+# SHA-256 and onboarding.csv's passcodes
+expect 0 "inspect --lot: every image of the folder" "$MP" factory-data inspect --lot fd --pai pai.pem --cd cd.der
+check "lot summary: 30 devices, 180 images, all passed" grep -q "^lot fd: 30 device(s), 180 image(s) (.*): every check passed$" out.txt
+expect 0 "inspect --lot --json: one line per image" "$MP" factory-data inspect --lot fd --pai pai.pem --cd cd.der --json
+check "180 reports, each with its UDID, verifier checked against onboarding.csv's passcode" \
+    jq -s -e 'length == 180 and all(.udid != null and .checks.verifier_matches_passcode == "ok" and .checks.sha256_in_manifest == "ok"
+              and .checks.dac_key_matches_dac == "ok" and .checks.dac_chains_to_pai == "ok" and .checks.cd_covers_vid_pid == "ok")' out.txt
+expect 0 "inspect --lot --format nxp: only that format" "$MP" factory-data inspect --lot fd --format nxp --json
+check "30 nxp reports" jq -s -e 'length == 30 and all(.format == "nxp")' out.txt
+rm -rf fdx && cp -a fd fdx
+u2=$(sed -n 3p fdx/onboarding.csv | cut -d, -f1)
+sed -i "3s/^\([^,]*,[^,]*,[^,]*,[^,]*,[^,]*,\)[0-9]*/\112345679/" fdx/onboarding.csv
+expect 12 "inspect --lot: a wrong passcode in onboarding.csv is a mismatch" "$MP" factory-data inspect --lot fdx --pai pai.pem
+check "the failed checks are named with their files" grep -q "^fdx/$u2.esp32.bin: check verifier_matches_passcode: FAIL" out.txt
+check "the other devices are still checked (summary after the failures)" grep -q "^lot fdx: 30 device(s), 180 image(s) (.*): FAILED$" out.txt
+cp fd/onboarding.csv fdx/onboarding.csv
+sed -i 's/"Acme Bulb"/"Acme Bulc"/' "fdx/$u2.json"
+expect 12 "inspect --lot: an image changed after the build is not the manifest's" "$MP" factory-data inspect --lot fdx --format json --pai pai.pem
+check "the changed image named" grep -q "^fdx/$u2.json: check sha256_in_manifest: FAIL: SHA-256 .* is not the .* that line 2 of the manifest lists" out.txt
+rm "fdx/$u2.nrf.cbor"
+expect_err 9 "lot fdx: 1 of 30" "inspect --lot: a missing image is an I/O error, the rest checked" "$MP" factory-data inspect --lot fdx --format nrf
+check "the missing image named" grep -q "^fdx/$u2.nrf.cbor: .*cannot open" out.txt
+expect_err 9 "dacs/manifest.jsonl: cannot open: --lot takes the --out-dir of a factory-data build" "inspect --lot: a folder without manifest.jsonl" \
+    "$MP" factory-data inspect --lot dacs
+expect_err 2 "give FILE or --lot DIR" "inspect: FILE and --lot together refused" "$MP" factory-data inspect "fd/$u.json" --lot fd
+expect_err 2 "come from the folder" "inspect --lot: --passcode refused (from onboarding.csv)" "$MP" factory-data inspect --lot fd --passcode 20202021
+mkdir -p fdb && printf '{"udid":"U1","bundle":"lot.jsonl","files":{"json":"U1.json"},"sha256":{"json":"00"}}\n{"udid":\n' > fdb/manifest.jsonl
+expect 10 "inspect --lot: a --bundle build's line and a torn line refused" "$MP" factory-data inspect --lot fdb
+check "the bundle named" grep -q "fdb/manifest.jsonl line 1: device U1: its images are in the bundle lot.jsonl" out.txt
+check "the torn line named" grep -q "fdb/manifest.jsonl line 2: not JSON" out.txt
 expect 0 "QR decodes to the device's values" "$MP" onboarding decode "$qr" --json
 check "QR passcode and discriminator" bash -c "jq -e --argjson p $((10#$pc)) '.passcode == \$p' out.txt > /dev/null && jq -e --argjson d $(echo "$line" | cut -d, -f5) '.discriminator == \$d' out.txt > /dev/null"
 expect 0 "manual code decodes" "$MP" onboarding decode "$manual" --json

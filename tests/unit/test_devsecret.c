@@ -462,6 +462,63 @@ static void test_passcode(void)
     rm_dir();
 }
 
+/* --lot's reader: every passcode of a folder's onboarding.csv, in order. */
+typedef struct seen_pc {
+    int n, stop_at;
+    char udid[4][16];
+    uint32_t pc[4];
+} seen_pc;
+
+static int collect_pc(void *ctx, const char *udid, uint32_t passcode)
+{
+    seen_pc *s = ctx;
+    if (s->n < 4) {
+        snprintf(s->udid[s->n], sizeof(s->udid[0]), "%s", udid);
+        s->pc[s->n] = passcode;
+    }
+    s->n++;
+    return s->n == s->stop_at;
+}
+
+static void test_each_passcode(void)
+{
+    char path[256];
+    seen_pc s;
+    setup_dir();
+    int found = 1;
+    memset(&s, 0, sizeof(s));
+    CU_ASSERT_EQUAL(mp_devsecret_each_passcode(dir, collect_pc, &s, &found), MP_OK); /* no file: nothing */
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(s.n, 0);
+    snprintf(path, sizeof(path), "%s/onboarding.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("udid,serial,vid,pid,discriminator,passcode,qr,manual,manual_dashed\n", f);
+    fputs("A1,S0,0xFFF2,0x8001,1,00000007,MT:x,1,1\n", f);
+    fputs("B2,S1,0xFFF2,0x8001,2,99999999,MT:x,1,1\n", f); /* out of range: skipped */
+    fputs("C3,S2,0xFFF2,0x8001,3,20202021,MT:y,2,2\n", f);
+    fputs("D4,S3,0xFFF2,0x8001,4,2020", f);                 /* cut by a crash: skipped */
+    fclose(f);
+    CU_ASSERT_EQUAL(mp_devsecret_each_passcode(dir, collect_pc, &s, &found), MP_OK);
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL_FATAL(s.n, 2);
+    CU_ASSERT_STRING_EQUAL(s.udid[0], "A1");
+    CU_ASSERT_EQUAL(s.pc[0], 7);
+    CU_ASSERT_STRING_EQUAL(s.udid[1], "C3");
+    CU_ASSERT_EQUAL(s.pc[1], 20202021);
+    memset(&s, 0, sizeof(s));
+    s.stop_at = 1; /* the callback stops the walk */
+    CU_ASSERT_EQUAL(mp_devsecret_each_passcode(dir, collect_pc, &s, &found), MP_OK);
+    CU_ASSERT_EQUAL(s.n, 1);
+    f = fopen(path, "w");
+    fputs("udid,serial\nA1,S0\n", f);
+    fclose(f);
+    memset(&s, 0, sizeof(s));
+    CU_ASSERT_EQUAL(mp_devsecret_each_passcode(dir, collect_pc, &s, &found), MP_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "line 1: no passcode column"));
+    CU_ASSERT_EQUAL(s.n, 0);
+    rm_dir();
+}
+
 /* The line reader for secret lists: lines longer than its buffer. */
 static void test_getline_wiped(void)
 {
@@ -506,6 +563,7 @@ void register_devsecret(void)
     TU_ADD(s, test_bundle_key);
     TU_ADD(s, test_from_image);
     TU_ADD(s, test_passcode);
+    TU_ADD(s, test_each_passcode);
     TU_ADD(s, test_getline_wiped);
     TU_ADD(s, test_json_error_quotes_nothing);
 }
