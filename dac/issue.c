@@ -669,6 +669,121 @@ static void write_stats(const mp_issue *is)
     fclose(f);
 }
 
+/* The chunks through the three stages until the run's target, the quota or
+ * an interruption; the caller ends the writer and records its last marks. */
+static int pipeline(mp_issue *is, mp_workers *team, writer *w, chunk *bufs, feed *f, uint64_t count, uint64_t lost0)
+{
+    chunk *sig = NULL;
+    int rc;
+    double t0 = now_s();
+    chunk *nxt = NULL;
+    if ((rc = acquire(is, w, bufs, &sig)) != MP_OK || (rc = fill(f, sig)) != MP_OK) return rc;
+    if (sig->n > 0 && (rc = start(team, sig)) != MP_OK) return rc;
+    /* Three stages overlap: workers sign chunk k+1 while this thread records
+     * chunk k in the ledger and the writer thread writes chunk k-1's files.
+     * The next chunk is read from the ledger while the workers sign, so they
+     * start it the moment they are done. */
+    if (sig->n > 0 && ((rc = acquire(is, w, bufs, &nxt)) != MP_OK || (rc = fill(f, nxt)) != MP_OK)) return rc;
+    while (sig->n > 0) {
+        double tj = now_s();
+        mp_workers_join(team);
+        is->sign_wait_ms += (now_s() - tj) * 1e3;
+        chunk *done = sig;
+        sig = nxt;
+        nxt = NULL;
+        if (sig->n > 0 && !mp_interrupted() && (rc = start(team, sig)) != MP_OK) break;
+        if (!team->running) {
+            sig->n = 0;
+        }
+        rc = store_chunk(is, w, bufs, done);
+        progress(is, count, t0, 0);
+        if (rc == MP_ERR_QUOTA && is->all_mode) {
+            /* another run took the order's last quota between this chunk's
+             * reservation and its commit: nothing of it was recorded; its
+             * devices go back at the end and the caller looks again */
+            is->quota_race = 1;
+            rc = MP_OK;
+            break;
+        }
+        if (rc != MP_OK) {
+            break;
+        }
+        if (sig->n > 0 && ((rc = acquire(is, w, bufs, &nxt)) != MP_OK || (rc = fill(f, nxt)) != MP_OK)) break;
+    }
+    mp_workers_join(team);
+    progress(is, count, t0, 1);
+    is->run_ms += (now_s() - t0) * 1e3;
+    /* every device up to the quota: devices of the last chunks whose lease
+     * was lost went back to the pool after the next chunk found no room
+     * (they were still reserved then); look again, or the run ended with the
+     * order short and exit 0 */
+    if (rc == MP_OK && is->all_mode && is->lost > lost0) {
+        is->quota_race = 1;
+    }
+    write_stats(is);
+    return rc;
+}
+
+/* The writer finishes what it holds and stops; the last written marks are
+ * recorded, also after an error (a re-run then has less to redo). */
+static int writer_end(mp_issue *is, writer *w, chunk *bufs, int rc)
+{
+    if (!w->started) return rc;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    writer_drain(w, bufs);
+    pthread_join(w->th, NULL);
+    if (rc == MP_OK) {
+        rc = record(is, w, bufs, NULL);
+        if (rc == MP_OK && w->failed) {
+            rc = mp_err(w->failed, "%s", w->fmsg);
+        }
+    } else {
+        mp_err_hold(); /* the failure stays the recorded error */
+        (void)record(is, w, bufs, NULL);
+        mp_err_release();
+    }
+    return rc;
+}
+
+/* After the writer ended: the unused reservations go back, uncommitted
+ * off-chip keys go, and a run that stopped short says why (or asks the
+ * caller to look again). */
+static int settle(mp_issue *is, mp_outdir *stage, chunk *bufs, int rc, uint64_t count, char **udids, uint64_t lost0)
+{
+    if (!is->generate_keys) {
+        /* the unused part of this run's block goes back to the pool (a run
+         * killed instead leaves it to its lease's expiry) */
+        if (rc != MP_OK) mp_err_hold(); /* after a failure, the failure stays the recorded error */
+        int r = mp_ledger_release(is->ledger, is->lease);
+        if (rc != MP_OK) mp_err_release();
+        rc = rc != MP_OK ? rc : r;
+    }
+    if (is->generate_keys && stage->fd >= 0) {
+        if (rc != MP_OK) mp_err_hold(); /* after a failure, the failure stays the recorded error */
+        int r = drop_uncommitted_keys(is, stage, bufs);
+        if (rc != MP_OK) mp_err_release();
+        rc = rc != MP_OK ? rc : r;
+    }
+    if (rc == MP_OK && !is->all_mode && !mp_interrupted() && is->issued < count && !is->generate_keys) {
+        /* --count N: devices that lost their lease went back to the pool
+         * (nothing recorded for them) and the run stopped short; the caller
+         * looks again while the order has room, as for the whole order */
+        if (is->lost > lost0 && udids == NULL) {
+            is->quota_race = 1;
+        } else {
+            rc = mp_issue_short(is, count);
+        }
+    }
+    if (rc == MP_OK && mp_interrupted() && (is->all_mode || is->issued < count)) {
+        rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",
+                    (unsigned long long)is->issued);
+    }
+    return rc;
+}
+
 int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
 {
     worker ws[MP_MAX_JOBS];
@@ -682,7 +797,6 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
      * only for what the first left */
     feed f = {.is = is, .left = is->all_mode ? UINT64_MAX : count - (is->issued < count ? is->issued : count),
               .udids = udids, .n_udids = n_udids};
-    chunk *sig = NULL;
     uint64_t lost0 = is->lost;
     int rc;
     memset(ws, 0, sizeof(ws));
@@ -713,100 +827,10 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
         goto end;
     }
     w.started = 1;
-    double t0 = now_s();
-    chunk *nxt = NULL;
-    if ((rc = acquire(is, &w, bufs, &sig)) != MP_OK || (rc = fill(&f, sig)) != MP_OK) goto end;
-    if (sig->n > 0 && (rc = start(&team, sig)) != MP_OK) goto end;
-    /* Three stages overlap: workers sign chunk k+1 while this thread records
-     * chunk k in the ledger and the writer thread writes chunk k-1's files.
-     * The next chunk is read from the ledger while the workers sign, so they
-     * start it the moment they are done. */
-    if (sig->n > 0 && ((rc = acquire(is, &w, bufs, &nxt)) != MP_OK || (rc = fill(&f, nxt)) != MP_OK)) goto end;
-    while (sig->n > 0) {
-        double tj = now_s();
-        mp_workers_join(&team);
-        is->sign_wait_ms += (now_s() - tj) * 1e3;
-        chunk *done = sig;
-        sig = nxt;
-        nxt = NULL;
-        if (sig->n > 0 && !mp_interrupted() && (rc = start(&team, sig)) != MP_OK) break;
-        if (!team.running) {
-            sig->n = 0;
-        }
-        rc = store_chunk(is, &w, bufs, done);
-        progress(is, count, t0, 0);
-        if (rc == MP_ERR_QUOTA && is->all_mode) {
-            /* another run took the order's last quota between this chunk's
-             * reservation and its commit: nothing of it was recorded; its
-             * devices go back at the end and the caller looks again */
-            is->quota_race = 1;
-            rc = MP_OK;
-            break;
-        }
-        if (rc != MP_OK) {
-            break;
-        }
-        if (sig->n > 0 && ((rc = acquire(is, &w, bufs, &nxt)) != MP_OK || (rc = fill(&f, nxt)) != MP_OK)) break;
-    }
-    mp_workers_join(&team);
-    progress(is, count, t0, 1);
-    is->run_ms += (now_s() - t0) * 1e3;
-    /* every device up to the quota: devices of the last chunks whose lease
-     * was lost went back to the pool after the next chunk found no room
-     * (they were still reserved then); look again, or the run ended with the
-     * order short and exit 0 */
-    if (rc == MP_OK && is->all_mode && is->lost > lost0) {
-        is->quota_race = 1;
-    }
-    write_stats(is);
+    rc = pipeline(is, &team, &w, bufs, &f, count, lost0);
 end:
-    if (w.started) {
-        pthread_mutex_lock(&w.mu);
-        w.stop = 1;
-        pthread_cond_broadcast(&w.cv);
-        pthread_mutex_unlock(&w.mu);
-        writer_drain(&w, bufs);
-        pthread_join(w.th, NULL);
-        /* the last written marks, also after an error: a re-run then has less to redo */
-        if (rc == MP_OK) {
-            rc = record(is, &w, bufs, NULL);
-            if (rc == MP_OK && w.failed) {
-                rc = mp_err(w.failed, "%s", w.fmsg);
-            }
-        } else {
-            mp_err_hold(); /* the failure stays the recorded error */
-            (void)record(is, &w, bufs, NULL);
-            mp_err_release();
-        }
-    }
-    if (!is->generate_keys) {
-        /* the unused part of this run's block goes back to the pool (a run
-         * killed instead leaves it to its lease's expiry) */
-        if (rc != MP_OK) mp_err_hold(); /* after a failure, the failure stays the recorded error */
-        int r = mp_ledger_release(is->ledger, is->lease);
-        if (rc != MP_OK) mp_err_release();
-        rc = rc != MP_OK ? rc : r;
-    }
-    if (is->generate_keys && stage.fd >= 0) {
-        if (rc != MP_OK) mp_err_hold(); /* after a failure, the failure stays the recorded error */
-        int r = drop_uncommitted_keys(is, &stage, bufs);
-        if (rc != MP_OK) mp_err_release();
-        rc = rc != MP_OK ? rc : r;
-    }
-    if (rc == MP_OK && !is->all_mode && !mp_interrupted() && is->issued < count && !is->generate_keys) {
-        /* --count N: devices that lost their lease went back to the pool
-         * (nothing recorded for them) and the run stopped short; the caller
-         * looks again while the order has room, as for the whole order */
-        if (is->lost > lost0 && udids == NULL) {
-            is->quota_race = 1;
-        } else {
-            rc = mp_issue_short(is, count);
-        }
-    }
-    if (rc == MP_OK && mp_interrupted() && (is->all_mode || is->issued < count)) {
-        rc = mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command again to finish",
-                    (unsigned long long)is->issued);
-    }
+    rc = writer_end(is, &w, bufs, rc);
+    rc = settle(is, &stage, bufs, rc, count, udids, lost0);
     mp_workers_free(&team);
     free_workers(ws, is->jobs);
     for (int b = 0; b < NBUF; b++) {
