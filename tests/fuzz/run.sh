@@ -16,7 +16,8 @@ T=${FUZZ_TIME:-60}
 VEC=${MP_VECTORS:-$here/../shared/vectors/chip}
 CC=${FUZZ_CC:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
-LIBS="-lp11 -lssl -lcrypto -ljansson -lsqlite3 -lqrencode -ldl -lm -pthread"
+# the libraries of the Makefile (a target may pull in any of libmp.a)
+LIBS="$(sed -n "s/^LIBS := //p" Makefile) -pthread"
 export FUZZ_DATA=$here/tests/fuzz/data
 
 make --no-print-directory -s BUILD=$B CC="$CC" HARDEN= \
