@@ -2,10 +2,12 @@
 # run.sh - `make bench`: the pipeline against its limits and against the
 # openssl command-line loop, in one run, as ratios measured side by side.
 #
-# Every pipeline measurement is preceded by a run of its limit (the bare loop
-# through the same code, bench/dac_bench.c or bench/pbkdf2_bench.c, same
-# thread count), and its ratio is the median of those pairwise ratios, so a
-# noisy shared machine moves both sides of a ratio together. Rates of the
+# Every pipeline measurement is bracketed by two runs of its limit (the bare
+# loop through the same code, bench/dac_bench.c or bench/pbkdf2_bench.c, same
+# thread count), one right before and one right after it, and is paired with
+# their mean (floors the same way; bench/lib.sh bracket); its ratio is the
+# median of those pairwise ratios, so a noisy shared machine moves both sides
+# of a ratio together. Rates of the
 # pipeline are wall-clock for the whole command (start, login, ledger, files).
 #
 # Environment: MATTER_PKI_BIN, MP_BENCH_BIN (set by make), BENCH_FULL=1 (adds
@@ -179,7 +181,7 @@ round_bundle() { # BENCH_ONLY=bundle: the rows of issue 14's outputs, each paire
     # --layout per-device: a folder per device (what the layout costs against flat)
     issue_pair perdev 2 "$N" 25
     trash "$W/dacs"
-    # --bundle: against the same bare build-and-sign limit, measured right before it
+    # --bundle: against the same bare build-and-sign limit, measured right before and after it
     issue_pair bundle 2 "${BENCH_BUNDLE_N:-$N}" 24
     trash "$W/dacs"
     fd_bundle_pair

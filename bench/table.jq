@@ -8,7 +8,7 @@ def pct: if . == null then "—" else "\(. * 1000 | round / 10)%" end;
 "Load at start: `\(.load_start | sub("^ +"; ""))`; at end: `\(.load_end | sub("^ +"; ""))`.",
 "Peer: SSL_CERT_FILE \(.machine.ssl_cert_file).",
 "",
-"Rates are medians; \"vs limit\" is the median of pairwise ratios (each pipeline run against the limit run just before it, same thread count); \"vs peer\" is median over median. A floor is its limit's loop with one writer thread that writes each output as its own file the way the tool does (bench/filering.h; no ledger, no packing): \"floor/limit\" is what one file per device leaves of the limit on this machine, and \"vs floor\" is the pipeline against it.",
+"Rates are medians; \"vs limit\" is the median of pairwise ratios (each pipeline run against the mean of the limit runs right before and right after it, same thread count; floors the same way); \"vs peer\" is median over median. A floor is its limit's loop with one writer thread that writes each output as its own file the way the tool does (bench/filering.h; no ledger, no packing): \"floor/limit\" is what one file per device leaves of the limit on this machine, and \"vs floor\" is the pipeline against it.",
 "",
 "| Row | Devices | Jobs | Runs | Rate /s | Limit | vs limit | floor/limit | vs floor | vs peer | Peak RSS MiB | Out B/dev | Disk B/dev | Load (1 min) | Binds |",
 "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
