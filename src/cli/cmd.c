@@ -109,6 +109,13 @@ int mp_cmd_run(const mp_cmd_def *d, int argc, char **argv)
     int rc = check_needs(d, argc, argv);
     if (rc == MP_OK) {
         rc = d->fn(&x, argc, argv);
+    } else {
+        /* the state is missing: the command still reads its command line, so
+         * that a usage error (exit 2) is reported before the missing state
+         * (exit 21); its parser returns the state's error at the end of a
+         * valid line, before the command does anything */
+        mp_opt_defer(rc);
+        rc = mp_opt_deferred_end(d->fn(&x, argc, argv));
     }
     /* every command that wrote audit rows: a checkpoint at its end (issue 16) */
     if (x.ledger != NULL && rc == MP_OK) {

@@ -25,9 +25,33 @@ const char *mp_opt_shown(const char *val)
     return buf;
 }
 
+static struct {
+    int rc;        /* the deferred error, 0 when none */
+    int parsed;    /* a parser started since it was deferred */
+    int delivered; /* a parser returned it */
+    char msg[1024];
+} deferred;
+
+void mp_opt_defer(int rc)
+{
+    deferred.rc = rc;
+    deferred.parsed = deferred.delivered = 0;
+    snprintf(deferred.msg, sizeof(deferred.msg), "%s", mp_err_msg());
+}
+
+int mp_opt_deferred_end(int r)
+{
+    int rc = deferred.rc;
+    int refused = deferred.parsed && !deferred.delivered && r != MP_OK; /* a usage error came first */
+    deferred.rc = 0;
+    if (rc == 0 || deferred.delivered || refused) return r;
+    return mp_err(rc, "%s", deferred.msg);
+}
+
 void mp_opt_init(mp_optparse *p, int argc, char **argv, const mp_opt *opts,
                  const char *cmd, const char *synopsis, const char *about)
 {
+    deferred.parsed = 1;
     p->argc = argc;
     p->argv = argv;
     p->i = 0;
@@ -149,7 +173,12 @@ int mp_opt_next(mp_optparse *p, const char **val)
 {
     *val = NULL;
     if (p->i >= p->argc) {
-        return check_required(p);
+        int r = check_required(p);
+        if (r == 0 && deferred.rc != 0 && !deferred.delivered) {
+            deferred.delivered = 1;
+            return -mp_err(deferred.rc, "%s", deferred.msg);
+        }
+        return r;
     }
     char *a = p->argv[p->i++];
     if (strncmp(a, "--", 2) != 0 || a[2] == 0) {
@@ -192,6 +221,12 @@ int mp_opt_next(mp_optparse *p, const char **val)
             return -mp_err(MP_ERR_USAGE, "%s: --%s needs a value (%s)", p->cmd, o->name, o->arg ? o->arg : "VALUE");
         }
         int rc = check_value(p, o, *val);
+        if (rc != MP_OK && rc != MP_ERR_USAGE && deferred.rc != 0 && !deferred.delivered) {
+            /* a value that is not a usage error (a missing input file): the
+             * missing state, found first, is the error */
+            deferred.delivered = 1;
+            return -mp_err(deferred.rc, "%s", deferred.msg);
+        }
         return rc == MP_OK ? o->id : -rc;
     }
     if (strncmp(name, "pin", 3) == 0 && nl == 3) {

@@ -97,6 +97,17 @@ void mp_opt_init(mp_optparse *p, int argc, char **argv, const mp_opt *opts,
  * an operand; OPT_HELP after printing help (the command returns 0); a
  * negative exit code on a usage error (already recorded with mp_err). */
 int mp_opt_next(mp_optparse *p, const char **val);
+/* A failure found before the command ran (its state is missing) that must not
+ * hide a usage error: the next parser returns it, as -rc with its message,
+ * only once it has read a command line without a usage error (mp_opt_next's
+ * end), so "unknown option" and "--x is required" come first (exit 2); an
+ * option value refused for another reason (an input file that is missing)
+ * gets the deferred error instead.
+ * mp_opt_deferred_end(r), after the command returned r: r if the parser
+ * returned the deferred error or refused the command line; the deferred error
+ * itself if the command never finished a parse. */
+void mp_opt_defer(int rc);
+int mp_opt_deferred_end(int r);
 /* Handle a shared option; returns 1 if handled. */
 int mp_opt_common(mp_common *c, int id, const char *val);
 /* Defaults for state dir etc. after parsing. */

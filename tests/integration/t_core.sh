@@ -18,7 +18,13 @@ for cmd in "order list" "ledger report" "ledger export" "chips import x.csv" "or
     expect_err 21 "no .matter-pki in $T/site/a/b or any folder above it.*token init.*--state-dir DIR or MATTER_PKI_STATE" \
         "no state: '$cmd' exits 21 naming where it looked" in_b "$MP" $cmd
 done
+# a usage error is reported before the missing state (the command reads its line first)
+for cmd in "order list --bogus" "ledger report --no-such-option" "dac issue --out-dir o" "order create --vid FFF1" "chips import --bogus" "paa create --cn X"; do
+    expect_err 2 "unknown option|required|expected" "no state, but a usage error: '$cmd' exits 2 first" in_b "$MP" $cmd
+done
+expect_err 2 "--order is required" "no state: dac issue names its missing --order, not the state" in_b "$MP" dac issue
 check "no state directory was created by those commands" bash -c "! find site -name .matter-pki | grep -q ."
+check "nor any output folder" test ! -e site/a/b/o
 expect_err 21 "state directory $T/nope \(--state-dir\) does not exist" "a missing --state-dir is named" in_b "$MP" order list --state-dir "$T/nope"
 expect_err 21 "state directory $T/nope2 \(MATTER_PKI_STATE\) does not exist" "a missing MATTER_PKI_STATE is named" \
     env MATTER_PKI_STATE="$T/nope2" "$MP" ledger report

@@ -359,6 +359,47 @@ static int failing_cleanup(void)
     return mp_err(MP_ERR_IO, "cleanup could not remove a file");
 }
 
+/* The dispatcher's missing state waits for the command's parser: a usage
+ * error first, the state's error at the end of a valid line or at a value
+ * refused for another reason, and the state's error when nothing parsed. */
+static int parse_line(int argc, char **argv, const mp_opt *t)
+{
+    mp_optparse p;
+    const char *val;
+    int id;
+    mp_opt_init(&p, argc, argv, t, "order create", NULL, NULL);
+    while ((id = mp_opt_next(&p, &val)) > 0) {
+    }
+    return id < 0 ? -id : MP_OK;
+}
+
+static void test_opt_deferred(void)
+{
+    static const mp_opt t[] = {
+        {"quota", 1, OT_UINT | OT_REQUIRED, "N", "quota"},
+        {"pai-cert", 2, OT_FILE, "FILE", "the PAI"},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    char q[] = "--quota", n[] = "5", bogus[] = "--bogus", pai[] = "--pai-cert", missing[] = "/nonexistent/pai.pem";
+    char *ok[] = {q, n}, *unknown[] = {q, n, bogus}, *nofile[] = {pai, missing, q, n}, *noreq[] = {pai, missing};
+    mp_err(MP_ERR_NO_STATE, "no state directory (test)");
+    mp_opt_defer(MP_ERR_NO_STATE);
+    mp_err_clear();
+    CU_ASSERT_EQUAL(mp_opt_deferred_end(parse_line(3, unknown, t)), MP_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "unknown option"));
+    mp_err(MP_ERR_NO_STATE, "no state directory (test)");
+    mp_opt_defer(MP_ERR_NO_STATE);
+    CU_ASSERT_EQUAL(mp_opt_deferred_end(parse_line(2, ok, t)), MP_ERR_NO_STATE);
+    CU_ASSERT_STRING_EQUAL(mp_err_msg(), "no state directory (test)");
+    mp_opt_defer(MP_ERR_NO_STATE);
+    CU_ASSERT_EQUAL(mp_opt_deferred_end(parse_line(4, nofile, t)), MP_ERR_NO_STATE); /* not 9: the state first */
+    mp_opt_defer(MP_ERR_NO_STATE);
+    CU_ASSERT_EQUAL(mp_opt_deferred_end(parse_line(0, noreq, t)), MP_ERR_USAGE); /* --quota is required */
+    mp_opt_defer(MP_ERR_NO_STATE);
+    CU_ASSERT_EQUAL(mp_opt_deferred_end(MP_OK), MP_ERR_NO_STATE); /* a command that never parsed */
+    CU_ASSERT_EQUAL(parse_line(2, ok, t), MP_OK);                  /* delivered once, then gone */
+}
+
 static void test_err_frames(void)
 {
     mp_err_clear();
@@ -392,6 +433,7 @@ void register_cli(void)
     TU_ADD(s, test_opt_required);
     TU_ADD(s, test_opt_required_repeatable);
     TU_ADD(s, test_opt_given);
+    TU_ADD(s, test_opt_deferred);
     TU_ADD(s, test_input_types);
     TU_ADD(s, test_stream_leaves_nothing);
     TU_ADD(s, test_outdir_fallback_excl);

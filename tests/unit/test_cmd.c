@@ -131,7 +131,8 @@ static void quiet_help(const mp_optparse *p)
     (void)p;
 }
 
-/* --help needs no state; a missing state stops the command before it runs. */
+/* --help needs no state; a missing state stops the command at the end of its
+ * parse (after a usage error, before it opens or does anything). */
 static void test_help_and_missing_state(void)
 {
     char a0[] = "--help", a1[] = "--order", a2[] = "1", a3[] = "--state-dir", a4[] = "/nonexistent/mp-state";
@@ -146,7 +147,14 @@ static void test_help_and_missing_state(void)
     char *run[] = {a1, a2, a3, a4};
     mp_err_clear();
     CU_ASSERT_EQUAL(mp_cmd_run(&t_fail, 4, run), MP_ERR_NO_STATE);
-    CU_ASSERT_EQUAL(seen.calls, 1); /* not run */
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "/nonexistent/mp-state"));
+    CU_ASSERT_EQUAL(seen.calls, 2);      /* it read its command line */
+    CU_ASSERT_EQUAL(seen.had_ledger, 0); /* and stopped there */
+    CU_ASSERT_EQUAL(seen.began, 0);
+    char *usage[] = {a3, a4};            /* no --order: the usage error comes first */
+    CU_ASSERT_EQUAL(mp_cmd_run(&t_fail, 2, usage), MP_ERR_USAGE);
+    CU_ASSERT_STRING_EQUAL(mp_err_msg(), "test fail: --order is required");
+    CU_ASSERT_EQUAL(seen.had_ledger, 0);
 }
 
 /* Opening what the row does not declare is refused (a programming error). */
