@@ -227,6 +227,135 @@ static int add_group_sqlite(mp_ledger *l, const mp_dac_batch *proto, const mp_ce
     return rc;
 }
 
+/* PostgreSQL: a group's columns as array literals (stations and their
+ * counts; per certificate UDID, station, serial, SHA-256 and DER in hex). */
+typedef struct est_cols {
+    arr an, ac, au, ast, as, ah, ad;
+    const char *names, *counts, *udids, *stations, *serials, *hashes, *ders;
+    uint64_t total;
+} est_cols;
+
+static int est_cols_fill(est_cols *c, const mp_cert_rec *recs, size_t n, const char **names, const uint64_t *counts, size_t k)
+{
+    char num[24];
+    for (size_t i = 0; i < k; i++) {
+        arr_add(&c->an, names[i]);
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)counts[i]);
+        arr_add(&c->ac, num);
+        c->total += counts[i];
+    }
+    for (size_t j = 0; j < n; j++) {
+        uint8_t serial[20], hash[32];
+        long sn = mp_ledger_unhex(recs[j].serial, serial, sizeof(serial));
+        long hn = mp_ledger_unhex(recs[j].sha256, hash, sizeof(hash));
+        if (sn <= 0 || hn <= 0) {
+            return mp_err(MP_ERR_INVALID, "certificate of %s: serial '%s' or SHA-256 is not hex", recs[j].udid, recs[j].serial);
+        }
+        arr_add(&c->au, recs[j].udid);
+        arr_add(&c->ast, recs[j].station);
+        arr_add_hex(&c->as, serial, (size_t)sn);
+        arr_add_hex(&c->ah, hash, (size_t)hn);
+        arr_add_hex(&c->ad, recs[j].der, recs[j].der_len);
+    }
+    c->names = arr_end(&c->an);
+    c->counts = arr_end(&c->ac);
+    c->udids = arr_end(&c->au);
+    c->stations = arr_end(&c->ast);
+    c->serials = arr_end(&c->as);
+    c->hashes = arr_end(&c->ah);
+    c->ders = arr_end(&c->ad);
+    if (!(c->names && c->counts && c->udids && c->stations && c->serials && c->hashes && c->ders)) {
+        return mp_err(MP_ERR_GENERAL, "out of memory");
+    }
+    return MP_OK;
+}
+
+static void est_cols_free(est_cols *c)
+{
+    arr_free(&c->an);
+    arr_free(&c->ac);
+    arr_free(&c->au);
+    arr_free(&c->ast);
+    arr_free(&c->as);
+    arr_free(&c->ah);
+    arr_free(&c->ad);
+}
+
+/* PostgreSQL: the order's quota and the stations' counts in one statement,
+ * only when the order has no station assignments (*assigned > 0 then, and
+ * nothing written: sub-quotas take the per-row path). */
+static int est_take_quota(mp_ledger *l, const mp_dac_batch *proto, const est_cols *c, const char *now, size_t k, int64_t *assigned)
+{
+    mp_q *q = mp_q_get(l, "WITH a AS (SELECT count(*) AS n FROM order_stations WHERE order_id=?4),"
+                          " o AS (UPDATE orders SET issued=issued+?5 WHERE id=?4 AND issued+?5<=quota AND closed=0"
+                          " AND (SELECT n FROM a)=0 RETURNING issued),"
+                          " s AS (INSERT INTO stations(name,enabled,issued,created_at)"
+                          " SELECT v.name, 1, v.n, ?3 FROM unnest(?1::text[], ?2::bigint[]) AS v(name, n)"
+                          " WHERE EXISTS (SELECT 1 FROM o)"
+                          " ON CONFLICT(name) DO UPDATE SET issued=stations.issued+excluded.issued WHERE stations.enabled=1"
+                          " RETURNING name)"
+                          " SELECT (SELECT n FROM a), (SELECT count(*) FROM o), (SELECT count(*) FROM s)");
+    int rc = MP_OK;
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, c->names);
+    mp_q_txt(q, 2, c->counts);
+    mp_q_txt(q, 3, now);
+    mp_q_i64(q, 4, proto->order_id);
+    mp_q_i64(q, 5, (int64_t)c->total);
+    if (mp_q_step(q) != 1) {
+        rc = mp_ledger_err(l, "count against the order and the stations");
+    } else if ((*assigned = mp_q_int(q, 0)) == 0 && mp_q_int(q, 1) == 0) {
+        rc = mp_err(MP_ERR_QUOTA, "production order %lld is closed or has fewer than %llu of its quota left",
+                    (long long)proto->order_id, (unsigned long long)c->total);
+    } else if (*assigned == 0 && mp_q_int(q, 2) != (int64_t)k) {
+        rc = mp_err(MP_ERR_UNAUTHORIZED, "a station of this group is disabled: it may not issue (station list)");
+    }
+    mp_q_reset(q);
+    return rc;
+}
+
+/* PostgreSQL: batches (one per station), devices and certificates in one
+ * statement; *first and *last get the batches' IDs. */
+static int est_insert(mp_ledger *l, const mp_dac_batch *proto, const est_cols *c, const char *now, size_t n, int64_t *first,
+                      int64_t *last)
+{
+    mp_q *q = mp_q_get(l, "WITH v AS (SELECT * FROM unnest(?1::text[],?2::text[],?3::text[],?4::text[],?5::text[])"
+                          " AS v(udid,station,serial,sha256,der)),"
+                          " b AS (INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written)"
+                          " SELECT ?6,?7,?8,?9,?10,s.station,?11,1 FROM (SELECT DISTINCT station FROM v) s RETURNING id, station),"
+                          " u AS (UPDATE devices d SET state=1 FROM v WHERE d.udid=v.udid AND d.state=0 RETURNING d.udid)"
+                          " INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path)"
+                          " SELECT v.udid,?6,b.id,decode(v.serial,'hex'),decode(v.sha256,'hex'),decode(v.der,'hex'),NULL"
+                          " FROM v JOIN u ON u.udid=v.udid JOIN b ON b.station=v.station RETURNING batch");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, c->udids);
+    mp_q_txt(q, 2, c->stations);
+    mp_q_txt(q, 3, c->serials);
+    mp_q_txt(q, 4, c->hashes);
+    mp_q_txt(q, 5, c->ders);
+    mp_q_i64(q, 6, proto->order_id);
+    mp_q_txt(q, 7, proto->pai_skid);
+    mp_q_i64(q, 8, (int64_t)proto->not_before);
+    mp_q_i64(q, 9, (int64_t)proto->not_after);
+    mp_q_txt(q, 10, proto->dir ? proto->dir : "");
+    mp_q_txt(q, 11, now);
+    size_t got = 0;
+    int r;
+    while ((r = mp_q_step(q)) == 1) {
+        int64_t b = mp_q_int(q, 0);
+        if (*first == 0 || b < *first) *first = b;
+        if (b > *last) *last = b;
+        got++;
+    }
+    if (r < 0) {
+        return mp_ledger_conflict(l, NULL, NULL) ? mp_err(MP_ERR_DUPLICATE, "a device of this group already has a certificate,"
+                                                                            " or a serial was used before")
+                                                 : mp_ledger_err(l, "add certificates");
+    }
+    if (got != n) return mp_err(MP_ERR_UNAUTHORIZED, "a device of this group is not authorized or already has a DAC");
+    return MP_OK;
+}
+
 int mp_ledger_add_est_group(mp_ledger *l, const mp_dac_batch *proto, const mp_cert_rec *recs, size_t n, int64_t *first,
                             int64_t *last)
 {
@@ -244,7 +373,6 @@ int mp_ledger_add_est_group(mp_ledger *l, const mp_dac_batch *proto, const mp_ce
         }
         counts[i]++;
     }
-    mp_q *q = NULL;
     if (rc != MP_OK || !mp_ledger_is_pg(l) || n == 0) {
         /* SQLite: the per-row operations */
         if (rc == MP_OK) rc = add_group_sqlite(l, proto, recs, n, names, counts, k, first, last);
@@ -252,117 +380,19 @@ int mp_ledger_add_est_group(mp_ledger *l, const mp_dac_batch *proto, const mp_ce
         free(counts);
         return rc;
     }
-    /* PostgreSQL: the order's quota and the stations in one statement (only
-     * when the order has no station assignments: sub-quotas take the
-     * per-row path), then batches, devices and certificates in one */
-    arr an = {0}, ac = {0}, au = {0}, as = {0}, ah = {0}, ad = {0}, ast = {0};
-    char num[24], now[21];
-    mp_ledger_now_iso(now);
-    uint64_t total = 0;
-    for (size_t i = 0; i < k; i++) {
-        arr_add(&an, names[i]);
-        snprintf(num, sizeof(num), "%llu", (unsigned long long)counts[i]);
-        arr_add(&ac, num);
-        total += counts[i];
-    }
-    for (size_t j = 0; j < n; j++) {
-        uint8_t serial[20], hash[32];
-        long sn = mp_ledger_unhex(recs[j].serial, serial, sizeof(serial));
-        long hn = mp_ledger_unhex(recs[j].sha256, hash, sizeof(hash));
-        if (sn <= 0 || hn <= 0) {
-            rc = mp_err(MP_ERR_INVALID, "certificate of %s: serial '%s' or SHA-256 is not hex", recs[j].udid, recs[j].serial);
-            break;
-        }
-        arr_add(&au, recs[j].udid);
-        arr_add(&ast, recs[j].station);
-        arr_add_hex(&as, serial, (size_t)sn);
-        arr_add_hex(&ah, hash, (size_t)hn);
-        arr_add_hex(&ad, recs[j].der, recs[j].der_len);
-    }
-    const char *ln = arr_end(&an), *lc = arr_end(&ac), *lu = arr_end(&au), *lst = arr_end(&ast), *ls = arr_end(&as),
-               *lh = arr_end(&ah), *ld = arr_end(&ad);
-    if (rc == MP_OK && !(ln && lc && lu && lst && ls && lh && ld)) rc = mp_err(MP_ERR_GENERAL, "out of memory");
-    if (rc == MP_OK &&
-        (q = mp_q_get(l, "WITH a AS (SELECT count(*) AS n FROM order_stations WHERE order_id=?4),"
-                         " o AS (UPDATE orders SET issued=issued+?5 WHERE id=?4 AND issued+?5<=quota AND closed=0"
-                         " AND (SELECT n FROM a)=0 RETURNING issued),"
-                         " s AS (INSERT INTO stations(name,enabled,issued,created_at)"
-                         " SELECT v.name, 1, v.n, ?3 FROM unnest(?1::text[], ?2::bigint[]) AS v(name, n)"
-                         " WHERE EXISTS (SELECT 1 FROM o)"
-                         " ON CONFLICT(name) DO UPDATE SET issued=stations.issued+excluded.issued WHERE stations.enabled=1"
-                         " RETURNING name)"
-                         " SELECT (SELECT n FROM a), (SELECT count(*) FROM o), (SELECT count(*) FROM s)")) == NULL) {
-        rc = MP_ERR_DB;
-    }
+    est_cols c;
+    char now[21];
     int64_t assigned = 0;
-    if (rc == MP_OK) {
-        mp_q_txt(q, 1, ln);
-        mp_q_txt(q, 2, lc);
-        mp_q_txt(q, 3, now);
-        mp_q_i64(q, 4, proto->order_id);
-        mp_q_i64(q, 5, (int64_t)total);
-        if (mp_q_step(q) != 1) {
-            rc = mp_ledger_err(l, "count against the order and the stations");
-        } else if ((assigned = mp_q_int(q, 0)) == 0 && mp_q_int(q, 1) == 0) {
-            rc = mp_err(MP_ERR_QUOTA, "production order %lld is closed or has fewer than %llu of its quota left",
-                        (long long)proto->order_id, (unsigned long long)total);
-        } else if (assigned == 0 && mp_q_int(q, 2) != (int64_t)k) {
-            rc = mp_err(MP_ERR_UNAUTHORIZED, "a station of this group is disabled: it may not issue (station list)");
-        }
-        mp_q_reset(q);
-    }
-    int per_row = 0;
+    memset(&c, 0, sizeof(c));
+    mp_ledger_now_iso(now);
+    rc = est_cols_fill(&c, recs, n, names, counts, k);
+    if (rc == MP_OK) rc = est_take_quota(l, proto, &c, now, k, &assigned);
     if (rc == MP_OK && assigned > 0) {
-        /* an order with sub-quotas: nothing was written above */
-        rc = add_group_sqlite(l, proto, recs, n, names, counts, k, first, last);
-        per_row = 1;
+        rc = add_group_sqlite(l, proto, recs, n, names, counts, k, first, last); /* an order with sub-quotas */
+    } else if (rc == MP_OK) {
+        rc = est_insert(l, proto, &c, now, n, first, last);
     }
-    if (rc == MP_OK && !per_row &&
-        (q = mp_q_get(l, "WITH v AS (SELECT * FROM unnest(?1::text[],?2::text[],?3::text[],?4::text[],?5::text[])"
-                         " AS v(udid,station,serial,sha256,der)),"
-                         " b AS (INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written)"
-                         " SELECT ?6,?7,?8,?9,?10,s.station,?11,1 FROM (SELECT DISTINCT station FROM v) s RETURNING id, station),"
-                         " u AS (UPDATE devices d SET state=1 FROM v WHERE d.udid=v.udid AND d.state=0 RETURNING d.udid)"
-                         " INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path)"
-                         " SELECT v.udid,?6,b.id,decode(v.serial,'hex'),decode(v.sha256,'hex'),decode(v.der,'hex'),NULL"
-                         " FROM v JOIN u ON u.udid=v.udid JOIN b ON b.station=v.station RETURNING batch")) == NULL) {
-        rc = MP_ERR_DB;
-    }
-    if (rc == MP_OK && !per_row) {
-        mp_q_txt(q, 1, lu);
-        mp_q_txt(q, 2, lst);
-        mp_q_txt(q, 3, ls);
-        mp_q_txt(q, 4, lh);
-        mp_q_txt(q, 5, ld);
-        mp_q_i64(q, 6, proto->order_id);
-        mp_q_txt(q, 7, proto->pai_skid);
-        mp_q_i64(q, 8, (int64_t)proto->not_before);
-        mp_q_i64(q, 9, (int64_t)proto->not_after);
-        mp_q_txt(q, 10, proto->dir ? proto->dir : "");
-        mp_q_txt(q, 11, now);
-        size_t got = 0;
-        int r;
-        while ((r = mp_q_step(q)) == 1) {
-            int64_t b = mp_q_int(q, 0);
-            if (*first == 0 || b < *first) *first = b;
-            if (b > *last) *last = b;
-            got++;
-        }
-        if (r < 0) {
-            rc = mp_ledger_conflict(l, NULL, NULL) ? mp_err(MP_ERR_DUPLICATE, "a device of this group already has a certificate,"
-                                                                              " or a serial was used before")
-                                                   : mp_ledger_err(l, "add certificates");
-        } else if (got != n) {
-            rc = mp_err(MP_ERR_UNAUTHORIZED, "a device of this group is not authorized or already has a DAC");
-        }
-    }
-    arr_free(&an);
-    arr_free(&ac);
-    arr_free(&au);
-    arr_free(&ast);
-    arr_free(&as);
-    arr_free(&ah);
-    arr_free(&ad);
+    est_cols_free(&c);
     free(names);
     free(counts);
     return rc;
