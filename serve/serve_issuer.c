@@ -189,24 +189,21 @@ static void flight_remove(mp_issuer *s, job *j)
  * yet (409, or the same DAC again for a retry). Each kind of lookup is one
  * query for the group. A request for a key in flight follows it (taken out
  * of the group: *follows[i] = 1). Leaves j->status 0 for those to sign. */
-static void check_enrollments(mp_issuer *s, group *g, int *follows)
+/* check_enrollments' scratch, one entry per job of the group. */
+typedef struct scratch {
+    const char **serials, **names;
+    const uint8_t **points;
+    mp_station_standing *st;
+    mp_device *dev;
+    int *found, *vst;
+    size_t *who;
+    char (*vwhy)[200];
+} scratch;
+
+/* 1. stations: one lookup per order for the group's distinct certificates */
+static void check_stations(mp_issuer *s, group *g, scratch *x)
 {
-    mp_ledger *l = s->cfg.ledger_rd;
     size_t n = g->n;
-    const char **serials = calloc(n, sizeof(char *)), **names = calloc(n, sizeof(char *));
-    const uint8_t **points = calloc(n, sizeof(uint8_t *));
-    mp_station_standing *st = calloc(n, sizeof(*st));
-    mp_device *dev = calloc(n, sizeof(*dev));
-    int *found = calloc(n, sizeof(int)), *vst = calloc(n, sizeof(int));
-    size_t *who = calloc(n, sizeof(size_t));
-    char (*vwhy)[200] = calloc(n, sizeof(*vwhy));
-    if (!serials || !names || !points || !st || !dev || !found || !vst || !who || !vwhy) {
-        for (size_t i = 0; i < n; i++) {
-            if (g->jobs[i]->kind == J_ENROLL && g->jobs[i]->status == 0) mp_job_refuse(g->jobs[i], 503, R_UNAVAILABLE, "out of memory");
-        }
-        goto end;
-    }
-    /* 1. stations: one lookup per order for the group's distinct certificates */
     for (int oi = 0; oi < s->n_orders; oi++) {
         const ord *o = s->orders[oi];
         size_t k = 0;
@@ -214,35 +211,40 @@ static void check_enrollments(mp_issuer *s, group *g, int *follows)
             job *j = g->jobs[i];
             if (j->kind != J_ENROLL || j->status != 0 || j->ord != o) continue;
             size_t v = 0;
-            while (v < k && strcmp(serials[v], j->station_serial) != 0) v++;
+            while (v < k && strcmp(x->serials[v], j->station_serial) != 0) v++;
             if (v == k) {
-                serials[k] = j->station_serial;
-                names[k] = j->station;
-                who[k++] = i;
+                x->serials[k] = j->station_serial;
+                x->names[k] = j->station;
+                x->who[k++] = i;
             }
         }
         if (k == 0) continue;
-        int rc = mp_ledger_stations_standing(l, o->is.order.id, serials, names, k, st);
+        int rc = mp_ledger_stations_standing(s->cfg.ledger_rd, o->is.order.id, x->serials, x->names, k, x->st);
         for (size_t v = 0; v < k; v++) {
             if (rc != MP_OK) {
-                vst[v] = 503;
-                snprintf(vwhy[v], sizeof(vwhy[v]), "station check failed: ledger error");
+                x->vst[v] = 503;
+                snprintf(x->vwhy[v], sizeof(x->vwhy[v]), "station check failed: ledger error");
             } else {
-                vst[v] = verdict_of(g->jobs[who[v]], &st[v], vwhy[v], sizeof(vwhy[v]));
+                x->vst[v] = verdict_of(g->jobs[x->who[v]], &x->st[v], x->vwhy[v], sizeof(x->vwhy[v]));
             }
         }
         for (size_t i = 0; i < n; i++) {
             job *j = g->jobs[i];
             if (j->kind != J_ENROLL || j->status != 0 || j->ord != o) continue;
             size_t v = 0;
-            while (strcmp(serials[v], j->station_serial) != 0) v++;
-            if (vst[v] != 0) mp_job_refuse(j, vst[v], vst[v] == 403 ? R_STATION : R_UNAVAILABLE, "%s", vwhy[v]);
+            while (strcmp(x->serials[v], j->station_serial) != 0) v++;
+            if (x->vst[v] != 0) mp_job_refuse(j, x->vst[v], x->vst[v] == 403 ? R_STATION : R_UNAVAILABLE, "%s", x->vwhy[v]);
         }
     }
-    /* 2. the same key in flight: its answer is this one's (looked up before
-     * the ledger, which shows that request only once it is committed) */
+}
+
+/* 2. the same key in flight: its answer is this one's (looked up before the
+ * ledger, which shows that request only once it is committed). The others'
+ * keys go to x->points (their jobs to x->who); returns how many. */
+static size_t join_in_flight(mp_issuer *s, group *g, int *follows, scratch *x)
+{
     size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < g->n; i++) {
         job *j = g->jobs[i];
         if (j->kind != J_ENROLL || j->status != 0) continue;
         pthread_mutex_lock(&s->cmu);
@@ -256,45 +258,64 @@ static void check_enrollments(mp_issuer *s, group *g, int *follows)
             follows[i] = 1;
             continue;
         }
-        points[m] = j->csr.point;
-        who[m++] = i;
+        x->points[m] = j->csr.point;
+        x->who[m++] = i;
     }
-    /* 3. the devices of the keys, one lookup */
-    if (mp_ledger_devices_by_keys(l, points, m, dev, found) != MP_OK) {
-        for (size_t v = 0; v < m; v++) mp_job_refuse(g->jobs[who[v]], 503, R_UNAVAILABLE, "ledger error");
-        goto end;
+    return m;
+}
+
+/* A key on no trusted list: refused, naming the device when the request's
+ * chip has a DAC for another key. */
+static void refuse_unlisted(mp_ledger *l, job *j)
+{
+    mp_dac_row r;
+    mp_device named;
+    int isnamed = 0, has = 0;
+    if (j->csr.cn[0] && mp_ledger_get_device(l, j->csr.cn, &named, &isnamed) == MP_OK && isnamed &&
+        mp_ledger_get_dac(l, named.udid, &r, &has) == MP_OK && has) {
+        mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC for another key", named.udid);
+    } else {
+        mp_job_refuse(j, 403, R_NOT_LISTED, "the request's key belongs to no chip on a trusted list");
+    }
+}
+
+/* A device that is not authorized (any more): a retry of this order gets
+ * the same DAC bytes again (1); otherwise refused (0). */
+static int answer_issued(mp_issuer *s, mp_ledger *l, job *j, const mp_device *d)
+{
+    mp_dac_row r;
+    int has = 0;
+    if (d->state == MP_DEV_ISSUED && mp_ledger_get_dac(l, d->udid, &r, &has) == MP_OK && has &&
+        r.order_id == j->ord->is.order.id && r.der_len > 0 && r.der_len <= sizeof(j->der)) {
+        memcpy(j->der, r.der, r.der_len);
+        j->der_len = r.der_len;
+        j->status = 200;
+        atomic_fetch_add(&s->m->retried, 1);
+        return 1;
+    }
+    mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC%s", d->udid,
+                  d->state == MP_DEV_REVOKED ? " (revoked)" : has ? " under another order" : "");
+    return 0;
+}
+
+/* 3. the devices of the m keys, one lookup; the ones to sign go in flight */
+static void check_devices(mp_issuer *s, group *g, int *follows, scratch *x, size_t m)
+{
+    mp_ledger *l = s->cfg.ledger_rd;
+    if (mp_ledger_devices_by_keys(l, x->points, m, x->dev, x->found) != MP_OK) {
+        for (size_t v = 0; v < m; v++) mp_job_refuse(g->jobs[x->who[v]], 503, R_UNAVAILABLE, "ledger error");
+        return;
     }
     for (size_t v = 0; v < m; v++) {
-        job *j = g->jobs[who[v]];
-        mp_device *d = &dev[v];
-        if (!found[v]) {
-            mp_dac_row r;
-            mp_device named;
-            int isnamed = 0, has = 0;
-            /* the chip the request names has a DAC for another key */
-            if (j->csr.cn[0] && mp_ledger_get_device(l, j->csr.cn, &named, &isnamed) == MP_OK && isnamed &&
-                mp_ledger_get_dac(l, named.udid, &r, &has) == MP_OK && has) {
-                mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC for another key", named.udid);
-            } else {
-                mp_job_refuse(j, 403, R_NOT_LISTED, "the request's key belongs to no chip on a trusted list");
-            }
+        job *j = g->jobs[x->who[v]];
+        const mp_device *d = &x->dev[v];
+        if (!x->found[v]) {
+            refuse_unlisted(l, j);
             continue;
         }
         snprintf(j->udid, sizeof(j->udid), "%s", d->udid);
         if (d->state != MP_DEV_AUTHORIZED) {
-            mp_dac_row r;
-            int has = 0;
-            if (d->state == MP_DEV_ISSUED && mp_ledger_get_dac(l, d->udid, &r, &has) == MP_OK && has &&
-                r.order_id == j->ord->is.order.id && r.der_len > 0 && r.der_len <= sizeof(j->der)) {
-                /* a retry: the same DAC bytes again */
-                memcpy(j->der, r.der, r.der_len);
-                j->der_len = r.der_len;
-                j->status = 200;
-                atomic_fetch_add(&s->m->retried, 1);
-                continue;
-            }
-            mp_job_refuse(j, 409, R_ISSUED, "device %s already has a DAC%s", d->udid,
-                          d->state == MP_DEV_REVOKED ? " (revoked)" : has ? " under another order" : "");
+            (void)answer_issued(s, l, j, d);
             continue;
         }
         if (j->ord->is.order.closed) {
@@ -308,7 +329,7 @@ static void check_enrollments(mp_issuer *s, group *g, int *follows)
         if (lead != NULL) {
             j->fnext = lead->followers;
             lead->followers = j;
-            follows[who[v]] = 1;
+            follows[x->who[v]] = 1;
         } else {
             job **slot = flight_slot(s, j->csr.point);
             j->hnext = *slot;
@@ -316,16 +337,33 @@ static void check_enrollments(mp_issuer *s, group *g, int *follows)
         }
         pthread_mutex_unlock(&s->cmu);
     }
-end:
-    free(serials);
-    free(names);
-    free(points);
-    free(st);
-    free(dev);
-    free(found);
-    free(vst);
-    free(who);
-    free(vwhy);
+}
+
+static void check_enrollments(mp_issuer *s, group *g, int *follows)
+{
+    size_t n = g->n;
+    scratch x = {
+        .serials = calloc(n, sizeof(char *)), .names = calloc(n, sizeof(char *)), .points = calloc(n, sizeof(uint8_t *)),
+        .st = calloc(n, sizeof(mp_station_standing)), .dev = calloc(n, sizeof(mp_device)), .found = calloc(n, sizeof(int)),
+        .vst = calloc(n, sizeof(int)), .who = calloc(n, sizeof(size_t)), .vwhy = calloc(n, sizeof(*x.vwhy)),
+    };
+    if (!x.serials || !x.names || !x.points || !x.st || !x.dev || !x.found || !x.vst || !x.who || !x.vwhy) {
+        for (size_t i = 0; i < n; i++) {
+            if (g->jobs[i]->kind == J_ENROLL && g->jobs[i]->status == 0) mp_job_refuse(g->jobs[i], 503, R_UNAVAILABLE, "out of memory");
+        }
+    } else {
+        check_stations(s, g, &x);
+        check_devices(s, g, follows, &x, join_in_flight(s, g, follows, &x));
+    }
+    free(x.serials);
+    free(x.names);
+    free(x.points);
+    free(x.st);
+    free(x.dev);
+    free(x.found);
+    free(x.vst);
+    free(x.who);
+    free(x.vwhy);
 }
 
 /* ---- signing (workers) ------------------------------------------------------------ */
