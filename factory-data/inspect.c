@@ -1,6 +1,7 @@
 /*
  * inspect.c - `factory-data inspect`: one image (FILE), or every image of a
- * build's folder (--lot DIR: the images its manifest.jsonl lists, each with
+ * build's folder (--lot DIR: the images its manifest.jsonl lists, in the
+ * folder or in the --bundle file its lines name, each with
  * the SHA-256 of its line and the passcode of its onboarding.csv line), read
  * back by the formats' own readers and checked: key against DAC, chain to the
  * PAI, VID/PID, the verifier against the passcode, the CDs.
@@ -14,12 +15,14 @@
 #include <openssl/sha.h>
 
 #include "src/commands.h"
+#include "b64.h"
 #include "check.h"
 #include "creds.h"
 #include "devsecret.h"
 #include "fd.h"
 #include "fd_int.h"
 #include "opts.h"
+#include "outsink.h"
 #include "util.h"
 #include "x509.h"
 
@@ -59,6 +62,10 @@ typedef struct inspect_in {
     const char *udid;          /* --lot: the device of that line */
     long line;                 /* --lot: that line's number */
     int reported;              /* the report was printed (set by inspect) */
+    const uint8_t *data;       /* --lot of a bundle build: the image (file is its label) */
+    size_t data_len;
+    const uint8_t *sc_data;    /* and its esp_secure_cert partition (esp_sc its label) */
+    size_t sc_len;
 } inspect_in;
 
 /* How a report is printed: one image in full (text or indented JSON), or
@@ -108,8 +115,11 @@ static int read_secure_cert(inspect_in *in)
     uint8_t *buf = NULL;
     size_t len = 0;
     mp_fd_device *sc = malloc(sizeof(*sc));
-    int rc = sc ? mp_read_file(in->esp_sc, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
-    if (rc == MP_OK && (rc = mp_fd_unpack_with(MP_FD_ESP32_SC, buf, len, &in->opts, sc)) != MP_OK) mp_err_ctx(rc, "%s", in->esp_sc);
+    int rc = sc == NULL ? mp_err(MP_ERR_GENERAL, "out of memory") : in->sc_data ? MP_OK : mp_read_file(in->esp_sc, MAX_IMAGE, &buf, &len);
+    if (rc == MP_OK && (rc = mp_fd_unpack_with(MP_FD_ESP32_SC, in->sc_data ? in->sc_data : buf, in->sc_data ? in->sc_len : len,
+                                               &in->opts, sc)) != MP_OK) {
+        mp_err_ctx(rc, "%s", in->esp_sc);
+    }
     if (buf) mp_free_secret(buf, len);
     if (rc == MP_OK) {
         in->opts.esp_sc_dev = sc;
@@ -230,12 +240,14 @@ static int other_entries(int format, const uint8_t *buf, size_t len, const mp_fd
 
 static int inspect(inspect_in *in, int mode)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
+    uint8_t *owned = NULL;
+    size_t len = in->data_len;
+    const uint8_t *buf = in->data;
     mp_fd_device *d = malloc(sizeof(*d));
-    int rc = d ? mp_read_file(in->file, MAX_IMAGE, &buf, &len) : mp_err(MP_ERR_GENERAL, "out of memory");
+    int rc = d == NULL ? mp_err(MP_ERR_GENERAL, "out of memory") : buf ? MP_OK : mp_read_file(in->file, MAX_IMAGE, &owned, &len);
     int format = in->format;
     if (rc != MP_OK) goto end;
+    if (buf == NULL) buf = owned;
     if (format == 0 && (format = mp_fd_detect_file(in->file, buf, len)) == 0) {
         rc = mp_err(MP_ERR_INVALID, "%s: unknown image format (give --format)", in->file);
         goto end;
@@ -269,7 +281,7 @@ static int inspect(inspect_in *in, int mode)
     if (rc != MP_OK) mp_err(rc, "%s: a check failed (see the output)", in->file);
     mp_fd_device_wipe(d);
 end:
-    if (buf) mp_free_secret(buf, len);
+    if (owned) mp_free_secret(owned, len);
     free(d);
     return rc;
 }
@@ -290,6 +302,9 @@ typedef struct lot {
     size_t devices, images, failed;
     size_t per_format[32];  /* images by format id */
     int first;             /* the first failure's exit code */
+    char bname[256];       /* a bundle build: the bundle its lines name, indexed */
+    mp_bundle_index ix;
+    int ix_open;
 } lot;
 
 static int add_pc(void *ctx, const char *udid, uint32_t passcode)
@@ -350,6 +365,50 @@ static int is_nvs(int format)
     return format == MP_FD_ESP32 || format == MP_FD_ESP32_CSV || format == MP_FD_ESP32_ENC;
 }
 
+/* A bundle build: the device's line of the bundle (DIR/NAME), parsed. */
+static int bundle_line_of(lot *l, const char *bundle, const char *udid, json_t **out)
+{
+    char path[4200], *text = NULL;
+    int rc = MP_OK;
+    *out = NULL;
+    if (*bundle == 0 || strchr(bundle, '/') != NULL || strlen(bundle) >= sizeof(l->bname)) {
+        return mp_err(MP_ERR_INVALID, "bundle name '%s' is not a file name in %s", bundle, l->dir);
+    }
+    snprintf(path, sizeof(path), "%s/%s", l->dir, bundle);
+    if (!l->ix_open || strcmp(l->bname, bundle) != 0) {
+        if (l->ix_open) mp_bundle_index_close(&l->ix);
+        l->ix_open = 0;
+        if (access(path, F_OK) != 0) return mp_err(MP_ERR_IO, "%s: cannot open (the bundle its manifest lines name)", path);
+        if ((rc = mp_bundle_index_open(path, &l->ix)) != MP_OK) return rc;
+        l->ix_open = 1;
+        snprintf(l->bname, sizeof(l->bname), "%s", bundle);
+    }
+    if ((rc = mp_bundle_index_line(&l->ix, udid, &text)) != MP_OK) return rc;
+    if (text == NULL) return mp_err(MP_ERR_IO, "%s: no line for device %s", path, udid);
+    *out = json_loads(text, 0, NULL);
+    mp_free_secret(text, strlen(text));
+    return *out ? MP_OK : mp_err(MP_ERR_INVALID, "%s: the line of device %s is not JSON", path, udid);
+}
+
+/* An image of a bundle line (base64): malloc'd into *buf (mp_free_secret). */
+static int bundle_image(json_t *line, const char *fmt, uint8_t **buf, size_t *len)
+{
+    const char *b64 = json_string_value(json_object_get(json_object_get(json_object_get(line, "images"), fmt), "data"));
+    *buf = NULL;
+    *len = 0;
+    if (b64 == NULL) return mp_err(MP_ERR_INVALID, "no %s image in the device's bundle line", fmt);
+    size_t cap = strlen(b64) / 4 * 3 + 3;
+    long n;
+    if ((*buf = malloc(cap)) == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    if ((n = mp_b64_decode(b64, strlen(b64), *buf, cap)) < 0) {
+        mp_free_secret(*buf, cap);
+        *buf = NULL;
+        return mp_err(MP_ERR_INVALID, "the %s image of the device's bundle line is not base64", fmt);
+    }
+    *len = (size_t)n;
+    return MP_OK;
+}
+
 /* One manifest line: every image it lists (an esp32 NVS with its
  * esp_secure_cert partition), each against the line's SHA-256. */
 static void lot_line(lot *l, const inspect_in *base, json_t *o, long line)
@@ -363,18 +422,31 @@ static void lot_line(lot *l, const inspect_in *base, json_t *o, long line)
         lot_fail(l, NULL, what, mp_err(MP_ERR_INVALID, "not a manifest line of factory-data build (udid, files and sha256 expected)"));
         return;
     }
-    if (json_object_get(o, "bundle") != NULL) {
-        lot_fail(l, NULL, what, mp_err(MP_ERR_INVALID, "device %s: its images are in the bundle %s, not in the folder (--lot reads a folder build)",
-                                       udid, json_string_value(json_object_get(o, "bundle"))));
-        return;
+    const char *bundle = json_string_value(json_object_get(o, "bundle"));
+    json_t *bl = NULL; /* a bundle build: the device's line, which holds its images */
+    uint8_t *scbuf = NULL;
+    size_t sclen = 0;
+    if (bundle != NULL) {
+        int rc = bundle_line_of(l, bundle, udid, &bl);
+        if (rc != MP_OK) {
+            lot_fail(l, NULL, what, rc);
+            return;
+        }
     }
     const char *scname = json_string_value(json_object_get(files, mp_fd_format_name(MP_FD_ESP32_SC)));
+    if (bl != NULL && scname != NULL && bundle_image(bl, mp_fd_format_name(MP_FD_ESP32_SC), &scbuf, &sclen) != MP_OK) {
+        scname = NULL; /* the partition itself is reported as its own image below */
+    }
     l->devices++;
     json_object_foreach(files, fmt, v) {
         int format = mp_fd_format_parse(fmt);
         const char *name = json_string_value(v), *sha = json_string_value(json_object_get(shas, fmt));
         if (l->only && format != l->only) continue;
-        snprintf(path, sizeof(path), "%s/%s", l->dir, name ? name : "");
+        if (bundle != NULL) {
+            snprintf(path, sizeof(path), "%s/%s#%s", l->dir, bundle, name ? name : "");
+        } else {
+            snprintf(path, sizeof(path), "%s/%s", l->dir, name ? name : "");
+        }
         inspect_in in = *base;
         in.file = path;
         in.format = format;
@@ -384,16 +456,25 @@ static void lot_line(lot *l, const inspect_in *base, json_t *o, long line)
         in.passcode = lot_passcode(l, udid);
         in.esp_sc = NULL;
         if (is_nvs(format) && scname != NULL) {
-            snprintf(sc, sizeof(sc), "%s/%s", l->dir, scname);
+            snprintf(sc, sizeof(sc), bundle ? "%s/%s#%s" : "%s/%s%s", l->dir, bundle ? bundle : "", scname);
             in.esp_sc = sc;
+            in.sc_data = scbuf;
+            in.sc_len = sclen;
         }
+        uint8_t *img = NULL;
+        size_t ilen = 0;
         int rc;
         if (format == 0 || name == NULL || *name == 0 || strchr(name, '/') != NULL || sha == NULL) {
             rc = mp_err(MP_ERR_INVALID, "%s: device %s: image '%s' of format '%s' is not one inspect reads from a folder", what, udid,
                         name ? name : "", fmt);
+        } else if (bl != NULL && (rc = bundle_image(bl, fmt, &img, &ilen)) != MP_OK) {
+            mp_err_ctx(rc, "%s", path);
         } else {
+            in.data = img;
+            in.data_len = ilen;
             rc = inspect(&in, l->mode);
         }
+        if (img) mp_free_secret(img, ilen);
         l->images++;
         if (format > 0 && format < (int)(sizeof(l->per_format) / sizeof(l->per_format[0]))) l->per_format[format]++;
         if (rc != MP_OK) lot_fail(l, &in, path, rc);
@@ -403,6 +484,8 @@ static void lot_line(lot *l, const inspect_in *base, json_t *o, long line)
         }
         mp_wipe(&in.opts, sizeof(in.opts));
     }
+    if (scbuf) mp_free_secret(scbuf, sclen);
+    json_decref(bl);
 }
 
 static int inspect_lot(inspect_in *base, const char *dir, int as_json)
@@ -410,6 +493,7 @@ static int inspect_lot(inspect_in *base, const char *dir, int as_json)
     char path[4200];
     lot l = {.dir = dir, .only = base->format, .mode = as_json ? P_LOT_JSON : P_LOT_TEXT};
     int found, rc;
+    mp_json_wipe_frees(); /* a bundle's lines may hold DAC keys */
     snprintf(path, sizeof(path), "%s/nvs_keys.bin", dir);
     if (!base->opts.has_nvs_keys && access(path, F_OK) == 0 && (rc = mp_fd_nvs_keys_load(path, &base->opts)) != MP_OK) return rc;
     snprintf(path, sizeof(path), "%s/manifest.jsonl", dir);
@@ -437,6 +521,7 @@ static int inspect_lot(inspect_in *base, const char *dir, int as_json)
     }
     free(buf);
     fclose(f);
+    if (l.ix_open) mp_bundle_index_close(&l.ix);
     for (size_t i = 0; i < l.npcs; i++) free(l.pcs[i].udid);
     mp_free_secret(l.pcs, l.cap * sizeof(*l.pcs));
     if (rc != MP_OK) return rc;
@@ -473,7 +558,7 @@ static int inspect_main(int argc, char **argv, inspect_in *inp)
                 "the DAC key against the DAC, the DAC's VID/PID, the DAC's signature by the PAI\n"
                 "(and that it is --pai), that the image's CD and --cd list the VID/PID, the\n"
                 "verifier against the passcode (--passcode or the image's).\n"
-                "--lot DIR reads back a whole build: every image its manifest.jsonl lists,\n"
+                "--lot DIR reads back a whole build (folder or --bundle): every image its manifest.jsonl lists,\n"
                 "each against the SHA-256 of its line and the passcode of its onboarding.csv\n"
                 "line, an esp32 NVS with its esp_secure_cert partition, DIR/nvs_keys.bin for\n"
                 "encrypted NVS; it prints the failures and a summary (--json: a line per image).\n"

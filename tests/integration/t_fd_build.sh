@@ -53,8 +53,8 @@ expect_err 9 "dacs/manifest.jsonl: cannot open: --lot takes the --out-dir of a f
 expect_err 2 "give FILE or --lot DIR" "inspect: FILE and --lot together refused" "$MP" factory-data inspect "fd/$u.json" --lot fd
 expect_err 2 "come from the folder" "inspect --lot: --passcode refused (from onboarding.csv)" "$MP" factory-data inspect --lot fd --passcode 20202021
 mkdir -p fdb && printf '{"udid":"U1","bundle":"lot.jsonl","files":{"json":"U1.json"},"sha256":{"json":"00"}}\n{"udid":\n' > fdb/manifest.jsonl
-expect 10 "inspect --lot: a --bundle build's line and a torn line refused" "$MP" factory-data inspect --lot fdb
-check "the bundle named" grep -q "fdb/manifest.jsonl line 1: device U1: its images are in the bundle lot.jsonl" out.txt
+expect 9 "inspect --lot: a line whose bundle is missing, and a torn line" "$MP" factory-data inspect --lot fdb
+check "the missing bundle named" grep -q "fdb/manifest.jsonl line 1: fdb/lot.jsonl: cannot open" out.txt
 check "the torn line named" grep -q "fdb/manifest.jsonl line 2: not JSON" out.txt
 expect 0 "QR decodes to the device's values" "$MP" onboarding decode "$qr" --json
 check "QR passcode and discriminator" bash -c "jq -e --argjson p $((10#$pc)) '.passcode == \$p' out.txt > /dev/null && jq -e --argjson d $(echo "$line" | cut -d, -f5) '.discriminator == \$d' out.txt > /dev/null"

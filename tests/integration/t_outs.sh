@@ -72,6 +72,25 @@ check "7 images a device compared" grep -q "^35 images compared" out.txt
 check "each image's sha256 is the one the ledger recorded" bash -c "jq -r '.udid as \$u | .images | to_entries[] | select(.key != \"qr-svg\") | [\$u, .key, .value.sha256] | join(\",\")' lot2/lot.jsonl | sort > b.rows &&
     sqlite3 -separator , state/ledger.sqlite \"select i.udid, i.format, i.sha256 from fd_images i join factory_data f using(udid) where f.order_id=$O2\" | sort > l.rows && diff b.rows l.rows"
 check "onboarding.csv still one row a device (the bundle run added none)" test "$(tail -n +2 lot2/onboarding.csv | wc -l)" = 5
+# inspect --lot of a bundle build: the manifest's lines name the bundle, whose
+# lines hold the images
+OL=$(order 100)
+"$MP" dac issue $H --order $OL --generate-keys --count 4 --out-dir dl --quiet > /dev/null
+expect 0 "a bundle-only build (json, esp32 with its esp_secure_cert partition)" "$MP" factory-data build --order $OL $T0 --format json \
+    --format esp32 --format esp32-secure-cert --bundle lotb/lot.jsonl
+expect 0 "inspect --lot: the images in the bundle its manifest names" "$MP" factory-data inspect --lot lotb --pai pai.pem --cd cd.der --json
+check "4 devices x 4 images (json, esp32, its CSV, esp_secure_cert), every check ok or skipped, verifier checked" \
+    jq -s -e 'length == 16 and all(([.checks[]] | all(. == "ok" or . == "skipped")) and (.format == "esp32-secure-cert" or .checks.verifier_matches_passcode == "ok"))' out.txt
+check "the bundle's images named BUNDLE#NAME" jq -s -e '[.[] | select(.file | test("^lotb/lot.jsonl#[0-9A-F]+\\.esp32\\.bin$"))] | length == 4' out.txt
+cp lotb/lot.jsonl lotb.keep
+ub=$(sed -n 2p lotb/onboarding.csv | cut -d, -f1)
+jq -c --arg u "$ub" 'if .udid == $u then .images.json.data = (.images.json.data | @base64d | sub("Acme Bulb"; "Acme Bulc") | @base64) else . end' lotb.keep > lotb/lot.jsonl
+expect 12 "inspect --lot: an image changed inside the bundle is not the manifest's" "$MP" factory-data inspect --lot lotb --pai pai.pem --format json
+check "the changed bundle image named" grep -q "^lotb/lot.jsonl#$ub.json: check sha256_in_manifest: FAIL" out.txt
+mv lotb/lot.jsonl lotb/gone.jsonl
+expect 9 "inspect --lot: a missing bundle" "$MP" factory-data inspect --lot lotb --format json
+check "the missing bundle named" grep -q "lotb/lot.jsonl: cannot open (the bundle its manifest lines name)" out.txt
+rm lotb/gone.jsonl && mv lotb.keep lotb/lot.jsonl
 expect 0 "a bundle re-run: nothing to do" "$MP" factory-data build --order $O2 $T0 --format nrf --format esp32 --format nxp --format json --bundle lot2/lot.jsonl --qr-images svg
 check "5 already built, still 5 lines" bash -c "grep -q '0 new device(s), 0 rebuilt, 5 already built' out.txt && [ \$(wc -l < lot2/lot.jsonl) = 5 ]"
 expect 0 "a bundle re-run with fewer formats: its lines cover them" "$MP" factory-data build --order $O2 $T0 --format json --bundle lot2/lot.jsonl
