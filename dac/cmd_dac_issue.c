@@ -362,16 +362,13 @@ static int print_summary(mp_issue *is, const issue_args *a, uint64_t count, int 
     return MP_OK;
 }
 
-static int run_batch(mp_issue *is, issue_args *a, int force)
+/* The run's folder (--bundle FILE: FILE's folder) made if missing; absolute
+ * paths in is (the ledger records them: recovery may run from elsewhere). */
+static int prepare_out(mp_issue *is, const issue_args *a)
 {
-    uint64_t count = 0;
-    int rc, resumed = 0;
-    struct stat st;
-    if (a->csr != NULL) {
-        return mp_issue_csr(is, a->csr, a->out, force);
-    }
-    /* --bundle FILE: the run's folder (lock, staging) is FILE's folder */
     char folder[4096];
+    struct stat st;
+    int rc;
     if (a->bundle != NULL) {
         mp_bundle_folder(a->bundle, folder, sizeof(folder));
     } else {
@@ -380,7 +377,6 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
     if (stat(folder, &st) != 0 && (rc = mp_mkdir_p(folder, 0755)) != MP_OK) {
         return rc;
     }
-    /* The ledger records absolute paths: recovery may run from another folder. */
     char *abs = realpath(folder, NULL);
     if (abs == NULL) {
         return mp_err(MP_ERR_IO, "%s: %s", folder, strerror(errno));
@@ -388,31 +384,80 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
     snprintf(is->out_abs, sizeof(is->out_abs), "%s", abs);
     free(abs);
     is->out_dir = is->out_abs;
-    char bundle_abs[4200];
     if (a->bundle != NULL) {
-        mp_bundle_abs(is->out_abs, a->bundle, bundle_abs, sizeof(bundle_abs));
-        is->bundle = bundle_abs;
+        mp_bundle_abs(is->out_abs, a->bundle, is->bundle_abs, sizeof(is->bundle_abs));
+        is->bundle = is->bundle_abs;
     }
     if ((a->layout && (rc = mp_layout_parse(a->layout, &is->layout)) != MP_OK) ||
         (a->name_by && (rc = mp_name_by_parse(a->name_by, &is->name_by)) != MP_OK)) {
+        return rc;
+    }
+    return MP_OK;
+}
+
+/* The lease is this folder's (order, station, host, folder): a run killed
+ * here left its reservations under it, and the folder's lock says that run
+ * is gone, so they go back to the pool at once. */
+static void lease_of_folder(mp_issue *is)
+{
+    char host[256] = "", seed[4600];
+    uint8_t h[32];
+    gethostname(host, sizeof(host) - 1);
+    int n = snprintf(seed, sizeof(seed), "matter-pki lease\n%lld\n%s\n%s\n%s", (long long)is->order.id, is->station, host,
+                     is->out_abs);
+    SHA256((const uint8_t *)seed, (size_t)n, h);
+    mp_hex(h, 16, is->lease, 0);
+}
+
+/* The run, then (with other runs on the order) again while the order has
+ * room: a chunk that met the quota they had just taken was dropped, devices
+ * that lost their lease went back to the pool (a --count run short of N then
+ * says so); the run recorded as finished. */
+static int issue_until_done(mp_issue *is, const issue_args *a, uint64_t count)
+{
+    int rc = count > 0 ? mp_issue_run(is, count, a->n_udids ? (char **)a->udids : NULL, a->n_udids) : MP_OK;
+    for (int tries = 0; rc == MP_OK && is->quota_race; tries++) {
+        mp_order o;
+        if (tries == 100 || mp_interrupted() ||
+            (rc = mp_ledger_get_order(is->ledger, is->order.id, &o)) != MP_OK || o.issued >= o.quota || o.closed) {
+            if (rc == MP_OK && !is->all_mode) {
+                rc = mp_interrupted() ? mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command"
+                                               " again to finish", (unsigned long long)is->issued)
+                                      : mp_issue_short(is, count);
+            }
+            break;
+        }
+        is->quota_race = 0;
+        rc = mp_issue_run(is, count, NULL, 0);
+    }
+    if (rc == MP_OK) {
+        rc = finish_run(is);
+    }
+    if (rc != MP_OK && is->issued > 0) {
+        /* no summary line: the error says what this run did */
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", mp_err_msg());
+        rc = mp_err(rc, "%s (this run recorded %llu DAC(s) for %s before it stopped)", msg,
+                    (unsigned long long)is->issued, is->bundle ? is->bundle : a->out_dir);
+    }
+    return rc;
+}
+
+static int run_batch(mp_issue *is, issue_args *a, int force)
+{
+    uint64_t count = 0;
+    int rc, resumed = 0;
+    if (a->csr != NULL) {
+        return mp_issue_csr(is, a->csr, a->out, force);
+    }
+    if ((rc = prepare_out(is, a)) != MP_OK) {
         return rc;
     }
     int lock = -1; /* held until exit */
     if ((rc = mp_ledger_station_check(is->ledger, is->station, is->order.id)) != MP_OK) {
         return rc;
     }
-    /* The lease is this folder's (order, station, host, folder): a run killed
-     * here left its reservations under it, and the folder's lock says that run
-     * is gone, so they go back to the pool at once. */
-    {
-        char host[256] = "", seed[4600];
-        uint8_t h[32];
-        gethostname(host, sizeof(host) - 1);
-        int n = snprintf(seed, sizeof(seed), "matter-pki lease\n%lld\n%s\n%s\n%s", (long long)is->order.id, is->station, host,
-                         is->out_abs);
-        SHA256((const uint8_t *)seed, (size_t)n, h);
-        mp_hex(h, 16, is->lease, 0);
-    }
+    lease_of_folder(is);
     /* What an interrupted run left in this folder is finished or removed first,
      * also when this run itself is then refused (closed order, quota). */
     if ((rc = mp_dir_lock(is->out_dir, &lock)) != MP_OK || (rc = mp_ledger_release(is->ledger, is->lease)) != MP_OK ||
@@ -431,36 +476,7 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
     if (is->generate_keys && count > 0 && (rc = gen_list(is)) != MP_OK) {
         return rc;
     }
-    rc = count > 0 ? mp_issue_run(is, count, a->n_udids ? (char **)a->udids : NULL, a->n_udids) : MP_OK;
-    /* every device up to the quota (or --count N), with other runs: a chunk
-     * that met the quota they had just taken was dropped, devices that lost
-     * their lease went back to the pool; go on while the order has room (a
-     * --count run short of N then says so) */
-    for (int tries = 0; rc == MP_OK && is->quota_race; tries++) {
-        mp_order o;
-        if (tries == 100 || mp_interrupted() ||
-            (rc = mp_ledger_get_order(is->ledger, is->order.id, &o)) != MP_OK || o.issued >= o.quota || o.closed) {
-            if (rc == MP_OK && !is->all_mode) {
-                rc = mp_interrupted() ? mp_err(MP_ERR_INTERRUPTED, "interrupted after %llu DACs; run the same command"
-                                               " again to finish", (unsigned long long)is->issued)
-                                      : mp_issue_short(is, count);
-            }
-            break;
-        }
-        is->quota_race = 0;
-        rc = mp_issue_run(is, count, NULL, 0);
-    }
-    if (rc == MP_OK) {
-        rc = finish_run(is);
-    }
-    if (rc != MP_OK) {
-        /* no summary line: the error says what this run did */
-        if (is->issued > 0) {
-            char msg[1024];
-            snprintf(msg, sizeof(msg), "%s", mp_err_msg());
-            rc = mp_err(rc, "%s (this run recorded %llu DAC(s) for %s before it stopped)", msg,
-                        (unsigned long long)is->issued, is->bundle ? is->bundle : a->out_dir);
-        }
+    if ((rc = issue_until_done(is, a, count)) != MP_OK) {
         return rc;
     }
     return print_summary(is, a, count, resumed);

@@ -38,6 +38,7 @@ typedef struct mp_issue {
     mp_dac_tmpl tmpl;
     const char *out_dir;
     char out_abs[4096];
+    char bundle_abs[4200]; /* --bundle: the file's absolute path (bundle points here) */
     const char *station;
     int jobs;
     int quiet;
