@@ -412,7 +412,7 @@ static void lease_of_folder(mp_issue *is)
 /* The run, then (with other runs on the order) again while the order has
  * room: a chunk that met the quota they had just taken was dropped, devices
  * that lost their lease went back to the pool (a --count run short of N then
- * says so); the run recorded as finished. */
+ * says so). The run is not yet recorded as finished (see run_batch). */
 static int issue_until_done(mp_issue *is, const issue_args *a, uint64_t count)
 {
     int rc = count > 0 ? mp_issue_run(is, count, a->n_udids ? (char **)a->udids : NULL, a->n_udids) : MP_OK;
@@ -429,9 +429,6 @@ static int issue_until_done(mp_issue *is, const issue_args *a, uint64_t count)
         }
         is->quota_race = 0;
         rc = mp_issue_run(is, count, NULL, 0);
-    }
-    if (rc == MP_OK) {
-        rc = finish_run(is);
     }
     if (rc != MP_OK && is->issued > 0) {
         /* no summary line: the error says what this run did */
@@ -476,10 +473,16 @@ static int run_batch(mp_issue *is, issue_args *a, int force)
     if (is->generate_keys && count > 0 && (rc = gen_list(is)) != MP_OK) {
         return rc;
     }
-    if ((rc = issue_until_done(is, a, count)) != MP_OK) {
+    if ((rc = issue_until_done(is, a, count)) != MP_OK || (rc = print_summary(is, a, count, resumed)) != MP_OK) {
         return rc;
     }
-    return print_summary(is, a, count, resumed);
+    /* Finished only once the summary is out: a run killed between the two
+     * is resumed by the same command, which then issues nothing more and
+     * says so. The other order would leave a window where the operator saw
+     * no summary, ran the same command again and got a new run of N. */
+    fflush(stdout);
+    mp_fault_point("dac-issue-summary");
+    return finish_run(is);
 }
 
 /* --export-layout infineon: the folder's DACs (this run's and earlier ones')

@@ -109,6 +109,17 @@ db "update dac_runs set finished_at=NULL where order_id=$O6"   # the state a kil
 expect 0 "the same command again after a kill after the last commit" "$MP" dac issue $H --order $O6 --count 500 --out-dir r6 --quiet
 check "it issued nothing more (500 for the run)" test "$(db "select count(*) from dacs where order_id=$O6")" = 500
 expect 0 "a finished run's folder takes a new run" "$MP" dac issue $H --order $O6 --count 7 --out-dir r6 --quiet
+# killed right after its summary (MATTER_PKI_FAULT=dac-issue-summary): the run is
+# recorded as finished only after the summary is out, so the same command again
+# (the operator saw no prompt come back) issues nothing more
+O7=$(order 1000)
+{ MATTER_PKI_FAULT=dac-issue-summary "$MP" dac issue $H --order $O7 --count 300 --out-dir r7 > r7.out 2> r7.err & wait $!; r7=$?; } 2> /dev/null
+check "killed (SIGKILL) right after its summary" test "$r7" = 137
+check "the summary was out before the kill" grep -q "issued 300 DAC" r7.out
+expect 0 "the same command again" "$MP" dac issue $H --order $O7 --count 300 --out-dir r7
+check "it issued nothing more and says the run is finished" bash -c "grep -q 'issued 0 DAC' out.txt && [ \$(sqlite3 state/ledger.sqlite 'select count(*) from dacs where order_id=$O7') = 300 ]"
+expect 0 "then the folder takes a new run" "$MP" dac issue $H --order $O7 --count 5 --out-dir r7 --quiet
+check "305 in all" test "$(db "select count(*) from dacs where order_id=$O7")" = 305
 check "507 in all" test "$(db "select count(*) from dacs where order_id=$O6")" = 507
 # --generate-keys without --count: up to the order's remaining quota
 O7=$(order 25)
