@@ -549,6 +549,72 @@ static int order_ref_ok(const char *s, size_t n)
            s[0] != '.';
 }
 
+/* The path and method: /healthz, /metrics and every refusal answered here
+ * (0); an EST operation on an order goes on as a job (1: *kind, order). */
+static int route(server *s, struct evhttp_request *req, const char *path, char order[64], int *kind)
+{
+    static const char prefix[] = "/.well-known/est/";
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    if (strcmp(path, "/healthz") == 0) {
+        send_text(req, 200, "ok");
+        return 0;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        metrics(s, req);
+        return 0;
+    }
+    const char *rest = strncmp(path, prefix, sizeof(prefix) - 1) == 0 ? path + sizeof(prefix) - 1 : NULL;
+    const char *slash = rest ? strchr(rest, '/') : NULL;
+    if (rest == NULL || slash == NULL || !order_ref_ok(rest, (size_t)(slash - rest))) {
+        refuse_now(s, req, NULL, NULL, 404, R_NOT_FOUND,
+                   "not found: use /.well-known/est/ORDER/{cacerts,csrattrs,simpleenroll} (ORDER: an order's ID or label)");
+        return 0;
+    }
+    const char *op = slash + 1;
+    *kind = strcmp(op, "simpleenroll") == 0 ? J_ENROLL : strcmp(op, "cacerts") == 0 ? J_CACERTS
+            : strcmp(op, "csrattrs") == 0   ? J_CSRATTRS : -1;
+    snprintf(order, 64, "%.*s", (int)(slash - rest), rest);
+    if (strcmp(op, "simplereenroll") == 0 || strcmp(op, "serverkeygen") == 0) {
+        refuse_now(s, req, order, NULL, 501, R_METHOD,
+                   strcmp(op, "serverkeygen") == 0 ? "serverkeygen: device keys are made in the device, never by this server"
+                                                   : "simplereenroll: DACs are not renewed");
+        return 0;
+    }
+    if (*kind < 0) {
+        refuse_now(s, req, order, NULL, 404, R_NOT_FOUND, "unknown EST operation");
+        return 0;
+    }
+    if ((*kind == J_ENROLL) != (method == EVHTTP_REQ_POST) || (*kind != J_ENROLL && method != EVHTTP_REQ_GET)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", *kind == J_ENROLL ? "POST" : "GET");
+        refuse_now(s, req, order, NULL, 405, R_METHOD, *kind == J_ENROLL ? "use POST" : "use GET");
+        return 0;
+    }
+    return 1;
+}
+
+/* The checks the loop makes itself, in order: 1. the station's client
+ * certificate (403), 2. its rate (429), 3. an enrollment's body and CSR
+ * (400/403). A refusal sets j->status. */
+static void admit(server *s, job *j, SSL *ssl)
+{
+    conn_info *v = check_client(s, ssl);
+    if (v == NULL || v->status != 0) {
+        mp_job_refuse(j, 403, R_CLIENT_CERT, "%s", v ? v->why : "no connection state");
+        return;
+    }
+    snprintf(j->station, sizeof(j->station), "%s", v->station);
+    snprintf(j->station_serial, sizeof(j->station_serial), "%s", v->serial);
+    int wait = rate_wait(s, j->station);
+    if (wait > 0) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", wait);
+        evhttp_add_header(evhttp_request_get_output_headers(j->req), "Retry-After", ra);
+        mp_job_refuse(j, 429, R_RATE, "station %s: more than %g requests per second", j->station, s->rate);
+    } else if (j->kind == J_ENROLL) {
+        (void)read_csr(j->req, j);
+    }
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     server *s = arg;
@@ -557,8 +623,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
     conn_info *ci = ssl ? SSL_get_ex_data(ssl, s->ex_idx) : NULL;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    enum evhttp_cmd_type method = evhttp_request_get_command(req);
-    static const char prefix[] = "/.well-known/est/";
+    char order[64];
+    int kind = -1;
     if (bev != NULL) socket_options(evcon, bev, ci);
     if (s->draining) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
@@ -569,39 +635,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         refuse_now(s, req, NULL, NULL, 400, R_NOT_FOUND, "bad request");
         return;
     }
-    if (strcmp(path, "/healthz") == 0) {
-        send_text(req, 200, "ok");
-        return;
-    }
-    if (strcmp(path, "/metrics") == 0) {
-        metrics(s, req);
-        return;
-    }
-    const char *rest = strncmp(path, prefix, sizeof(prefix) - 1) == 0 ? path + sizeof(prefix) - 1 : NULL;
-    const char *slash = rest ? strchr(rest, '/') : NULL;
-    if (rest == NULL || slash == NULL || !order_ref_ok(rest, (size_t)(slash - rest))) {
-        refuse_now(s, req, NULL, NULL, 404, R_NOT_FOUND,
-                   "not found: use /.well-known/est/ORDER/{cacerts,csrattrs,simpleenroll} (ORDER: an order's ID or label)");
-        return;
-    }
-    const char *op = slash + 1;
-    int kind = strcmp(op, "simpleenroll") == 0 ? J_ENROLL : strcmp(op, "cacerts") == 0 ? J_CACERTS
-               : strcmp(op, "csrattrs") == 0   ? J_CSRATTRS : -1;
-    char order[64];
-    snprintf(order, sizeof(order), "%.*s", (int)(slash - rest), rest);
-    if (strcmp(op, "simplereenroll") == 0 || strcmp(op, "serverkeygen") == 0) {
-        refuse_now(s, req, order, NULL, 501, R_METHOD,
-                   strcmp(op, "serverkeygen") == 0 ? "serverkeygen: device keys are made in the device, never by this server"
-                                                   : "simplereenroll: DACs are not renewed");
-        return;
-    }
-    if (kind < 0) {
-        refuse_now(s, req, order, NULL, 404, R_NOT_FOUND, "unknown EST operation");
-        return;
-    }
-    if ((kind == J_ENROLL) != (method == EVHTTP_REQ_POST) || (kind != J_ENROLL && method != EVHTTP_REQ_GET)) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", kind == J_ENROLL ? "POST" : "GET");
-        refuse_now(s, req, order, NULL, 405, R_METHOD, kind == J_ENROLL ? "use POST" : "use GET");
+    if (!route(s, req, path, order, &kind)) {
         return;
     }
     atomic_fetch_add(&s->m.requests[kind], 1);
@@ -614,25 +648,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     j->kind = kind;
     j->t0 = mp_now();
     snprintf(j->order, sizeof(j->order), "%s", order);
-    /* 1. the station: its client certificate (403) */
-    conn_info *v = check_client(s, ssl);
-    if (v == NULL || v->status != 0) {
-        mp_job_refuse(j, 403, R_CLIENT_CERT, "%s", v ? v->why : "no connection state");
-    } else {
-        snprintf(j->station, sizeof(j->station), "%s", v->station);
-        snprintf(j->station_serial, sizeof(j->station_serial), "%s", v->serial);
-        /* 2. its rate (429) */
-        int wait = rate_wait(s, j->station);
-        if (wait > 0) {
-            char ra[16];
-            snprintf(ra, sizeof(ra), "%d", wait);
-            evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
-            mp_job_refuse(j, 429, R_RATE, "station %s: more than %g requests per second", j->station, s->rate);
-        } else if (kind == J_ENROLL) {
-            /* 3. the body and the CSR (400/403) */
-            (void)read_csr(req, j);
-        }
-    }
+    admit(s, j, ssl);
     if (j->status != 0) {
         answer(s, j);
         free(j);
