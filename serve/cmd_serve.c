@@ -4,7 +4,7 @@
  * keep-alive on every connection). It checks what needs no ledger (client
  * certificate chain, validity and CRL; rate; body; CSR signature and key
  * type), hands enrollments to the ledger thread (serve_issuer.c) and sends the
- * answers that come back. SIGTERM: stop accepting, finish what is in flight,
+ * answers that come back. TLS and the station certificates: serve_tls.c. SIGTERM: stop accepting, finish what is in flight,
  * exit 0. SIGHUP: read the station CRL again. */
 #include <errno.h>
 #include <math.h>
@@ -41,240 +41,7 @@ const char *const mp_serve_reason_names[R_NREASONS] = {
 };
 const double mp_serve_lat_bounds[12] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, INFINITY};
 
-/* What the event loop knows about a TLS connection (SSL ex_data). */
-typedef struct conn_info {
-    unsigned gen;      /* station store generation of the cached verdict (0: none) */
-    double at;
-    int status;        /* 0 or 403 */
-    char why[200];
-    char station[128];
-    char serial[41];
-    int sock_set, refuse;
-} conn_info;
-
-typedef struct bucket {
-    struct bucket *next;
-    double tokens, last;
-    char name[128];
-} bucket;
-
-typedef struct server {
-    struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
-    SSL_CTX *ctx;
-    X509 *station_ca;
-    const char *crl_path;
-    X509_STORE *store;
-    unsigned gen;
-    int ex_idx;
-    mp_issuer *issuer;
-    struct event *done_ev, *ev_term, *ev_int, *ev_hup;
-    pthread_mutex_t mu;
-    job *done_head, *done_tail;
-    long inflight;
-    int draining;
-    double rate;
-    bucket *buckets[256];
-    long max_conns;
-    atomic_long conns;
-    mp_metrics m;
-} server;
-
-static server *g_srv; /* for the SSL ex_data free callback */
-
-/* ---- station certificates --------------------------------------------------- */
-
-static int load_store(server *s)
-{
-    X509_STORE *st = X509_STORE_new();
-    X509_CRL *crl = NULL;
-    int rc = MP_OK;
-    if (st == NULL || X509_STORE_add_cert(st, s->station_ca) != 1) {
-        rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build the station certificate store");
-    } else if (s->crl_path != NULL) {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        if ((rc = mp_read_file(s->crl_path, 16 << 20, &buf, &len)) == MP_OK) {
-            BIO *b = BIO_new_mem_buf(buf, (int)len);
-            crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
-            if (crl == NULL) {
-                const uint8_t *p = buf;
-                ERR_clear_error();
-                crl = d2i_X509_CRL(NULL, &p, (long)len);
-            }
-            BIO_free(b);
-            free(buf);
-            EVP_PKEY *ca_key = X509_get0_pubkey(s->station_ca);
-            if (crl == NULL) {
-                rc = mp_err_ssl(MP_ERR_INVALID, "%s: not a CRL (PEM or DER)", s->crl_path);
-            } else if (X509_CRL_verify(crl, ca_key) != 1) {
-                rc = mp_err_ssl(MP_ERR_VERIFY, "%s: not signed by the station CA", s->crl_path);
-            } else if (X509_STORE_add_crl(st, crl) != 1) {
-                rc = mp_err_ssl(MP_ERR_GENERAL, "cannot use the station CRL");
-            } else {
-                X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
-            }
-        }
-    }
-    X509_CRL_free(crl);
-    if (rc != MP_OK) {
-        X509_STORE_free(st);
-        return rc;
-    }
-    X509_STORE_free(s->store);
-    s->store = st;
-    s->gen++;
-    return MP_OK;
-}
-
-/* The verdict on a connection's client certificate: chains to the station
- * CA, within its validity, clientAuth, not on the CRL (403 otherwise). */
-static conn_info *check_client(server *s, SSL *ssl)
-{
-    conn_info *ci = SSL_get_ex_data(ssl, s->ex_idx);
-    double now = mp_now();
-    if (ci == NULL) return NULL;
-    if (ci->gen == s->gen && now - ci->at < 60) return ci;
-    ci->gen = s->gen;
-    ci->at = now;
-    ci->status = 403;
-    X509 *peer = SSL_get0_peer_certificate(ssl);
-    if (peer == NULL) {
-        snprintf(ci->why, sizeof(ci->why), "a client certificate is required");
-        return ci;
-    }
-    X509_STORE_CTX *x = X509_STORE_CTX_new();
-    int ok = x != NULL && X509_STORE_CTX_init(x, s->store, peer, SSL_get_peer_cert_chain(ssl)) == 1 &&
-             X509_STORE_CTX_set_purpose(x, X509_PURPOSE_SSL_CLIENT) == 1 && X509_verify_cert(x) == 1;
-    if (!ok) {
-        snprintf(ci->why, sizeof(ci->why), "client certificate refused: %s",
-                 x ? X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)) : "out of memory");
-    }
-    X509_STORE_CTX_free(x);
-    ERR_clear_error();
-    if (!ok) return ci;
-    X509_NAME *n = X509_get_subject_name(peer);
-    if (X509_NAME_get_text_by_NID(n, NID_commonName, ci->station, sizeof(ci->station)) <= 0 ||
-        mp_station_name_check(ci->station) != MP_OK || mp_cert_serial_hex(peer, ci->serial) != MP_OK) {
-        snprintf(ci->why, sizeof(ci->why), "client certificate has no valid station name (CN)");
-        return ci;
-    }
-    ci->status = 0;
-    return ci;
-}
-
-/* ---- TLS ------------------------------------------------------------------------ */
-
-static int accept_any(int ok, X509_STORE_CTX *x)
-{
-    /* The handshake still proves the client holds the certificate's key;
-     * the chain is judged per request so that a refusal is a 403 with a reason. */
-    (void)ok;
-    (void)x;
-    return 1;
-}
-
-static int client_hello(SSL *ssl, int *al, void *arg)
-{
-    server *s = arg;
-    conn_info *ci = SSL_get_ex_data(ssl, s->ex_idx);
-    if (ci != NULL && ci->refuse) {
-        *al = SSL_AD_INTERNAL_ERROR;
-        atomic_fetch_add(&s->m.conn_refused, 1);
-        return SSL_CLIENT_HELLO_ERROR;
-    }
-    return SSL_CLIENT_HELLO_SUCCESS;
-}
-
-static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-{
-    (void)parent;
-    (void)ad;
-    (void)idx;
-    (void)argl;
-    (void)argp;
-    if (ptr != NULL && g_srv != NULL) {
-        atomic_fetch_sub(&g_srv->conns, 1);
-    }
-    free(ptr);
-}
-
-static struct bufferevent *new_conn(struct event_base *base, void *arg)
-{
-    server *s = arg;
-    SSL *ssl = SSL_new(s->ctx);
-    conn_info *ci = calloc(1, sizeof(*ci));
-    if (ssl == NULL || ci == NULL || SSL_set_ex_data(ssl, s->ex_idx, ci) != 1) {
-        free(ci);
-        SSL_free(ssl);
-        return NULL;
-    }
-    long n = atomic_fetch_add(&s->conns, 1) + 1;
-    atomic_fetch_add(&s->m.connections, 1);
-    ci->refuse = n > s->max_conns || s->draining;
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-}
-
-static int load_key(SSL_CTX *ctx, mp_ks *ks, const char *ref)
-{
-    EVP_PKEY *k = NULL;
-    if (strncmp(ref, "pkcs11:", 7) == 0) {
-        mp_ks_key key;
-        int rc = mp_ks_find(ks, ref, &key);
-        if (rc != MP_OK) return rc;
-        if ((k = mp_ks_signer(ks, &key)) == NULL) return mp_err_code() ? mp_err_code() : MP_ERR_GENERAL;
-    } else {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        int rc = mp_read_file(ref, 1 << 16, &buf, &len);
-        if (rc != MP_OK) return rc;
-        BIO *b = BIO_new_mem_buf(buf, (int)len);
-        k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-        BIO_free(b);
-        mp_free_secret(buf, len);
-        if (k == NULL) return mp_err_ssl(MP_ERR_INVALID, "%s: not a PEM private key", ref);
-    }
-    int ok = SSL_CTX_use_PrivateKey(ctx, k) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-    EVP_PKEY_free(k);
-    return ok ? MP_OK : mp_err_ssl(MP_ERR_MISMATCH, "--tls-key %s is not the key of --tls-cert", ref);
-}
-
-static int make_ctx(server *s, mp_ks *ks, const char *cert, const char *key)
-{
-    static const unsigned char sid[] = "matter-pki-est";
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL) return mp_err_ssl(MP_ERR_GENERAL, "SSL_CTX_new");
-    s->ctx = ctx;
-    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
-    X509_NAME *cn = X509_NAME_dup(X509_get_subject_name(s->station_ca));
-    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
-        SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 || names == NULL || cn == NULL ||
-        sk_X509_NAME_push(names, cn) <= 0 || SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1) != 1) {
-        sk_X509_NAME_free(names);
-        X509_NAME_free(cn);
-        return mp_err_ssl(MP_ERR_GENERAL, "cannot configure TLS");
-    }
-    SSL_CTX_set_client_CA_list(ctx, names);
-    /* Resumption through the server's session cache (stateful tickets), one
-     * ticket per handshake: OpenSSL 3.0 builds each stateless ticket by
-     * encoding the session and decoding it again, client certificate and
-     * all (d2i_SSL_SESSION was a quarter of a full handshake's time). A
-     * resumed connection keeps its client certificate and is checked again
-     * against the station store and CRL at its first request. */
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-    SSL_CTX_set_num_tickets(ctx, 1);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-    SSL_CTX_sess_set_cache_size(ctx, 4096);
-    SSL_CTX_set_timeout(ctx, 300);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE, accept_any);
-    SSL_CTX_set_client_hello_cb(ctx, client_hello, s);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        return mp_err_ssl(MP_ERR_INVALID, "--tls-cert %s: cannot load the certificate (chain)", cert);
-    }
-    return load_key(ctx, ks, key);
-}
+#include "serve/serve_http.h"
 
 /* ---- answers --------------------------------------------------------------------- */
 
@@ -597,7 +364,7 @@ static int route(server *s, struct evhttp_request *req, const char *path, char o
  * (400/403). A refusal sets j->status. */
 static void admit(server *s, job *j, SSL *ssl)
 {
-    conn_info *v = check_client(s, ssl);
+    conn_info *v = mp_srv_check_client(s, ssl);
     if (v == NULL || v->status != 0) {
         mp_job_refuse(j, 403, R_CLIENT_CERT, "%s", v ? v->why : "no connection state");
         return;
@@ -681,7 +448,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     if (s->crl_path == NULL) return;
-    if (load_store(s) == MP_OK) {
+    if (mp_srv_load_store(s) == MP_OK) {
         fprintf(stderr, "matter-pki serve: SIGHUP: station CRL %s loaded again\n", s->crl_path);
     } else {
         fprintf(stderr, "matter-pki serve: SIGHUP: keeping the previous station CRL: %s\n", mp_err_msg());
@@ -824,7 +591,7 @@ static int run(mp_cmd *mc, server *s, const mp_common *c, const serve_args *a)
     s->rate = (double)rate;
     s->max_conns = (long)max_conn;
     s->crl_path = a->station_crl;
-    if ((rc = mp_cert_load(a->station_ca, &s->station_ca)) != MP_OK || (rc = load_store(s)) != MP_OK ||
+    if ((rc = mp_cert_load(a->station_ca, &s->station_ca)) != MP_OK || (rc = mp_srv_load_store(s)) != MP_OK ||
         (rc = mp_cmd_open(mc, c)) != MP_OK ||
         /* a second ledger connection, opened here (not the dispatcher's):
          * the checks run on it, so that a group is checked while the one
@@ -835,15 +602,15 @@ static int run(mp_cmd *mc, server *s, const mp_common *c, const serve_args *a)
     cfg.ledger = mc->ledger;
     cfg.ks = mc->ks;
     cfg.rec = &c->rec;
-    if ((rc = make_ctx(s, cfg.ks, a->tls_cert, a->tls_key)) != MP_OK) {
+    if ((rc = mp_srv_make_ctx(s, cfg.ks, a->tls_cert, a->tls_key)) != MP_OK) {
         goto end;
     }
-    s->ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
+    s->ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, mp_srv_conn_free);
     if (evthread_use_pthreads() != 0 || (s->base = event_base_new()) == NULL || (s->http = evhttp_new(s->base)) == NULL) {
         rc = mp_err(MP_ERR_GENERAL, "cannot set up libevent");
         goto end;
     }
-    evhttp_set_bevcb(s->http, new_conn, s);
+    evhttp_set_bevcb(s->http, mp_srv_new_conn, s);
     evhttp_set_gencb(s->http, on_request, s);
     evhttp_set_timeout(s->http, (int)timeout);
     evhttp_set_max_headers_size(s->http, 8192);
@@ -897,9 +664,9 @@ int serve_main(mp_cmd *mc, int argc, char **argv)
     server *s = calloc(1, sizeof(*s));
     if (s == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
-    g_srv = s;
+    mp_srv_current = s;
     rc = run(mc, s, &c, &a);
-    g_srv = NULL;
+    mp_srv_current = NULL;
     pthread_mutex_destroy(&s->mu);
     free(s);
     return rc;
