@@ -123,19 +123,23 @@ static void check(json_t *checks, const char *name, int run, int rc, int *first)
 }
 
 /* --cd: it covers the device, and it is the CD in the image (when any). */
-static int given_cd(const mp_fd_device *d, const char *path)
+static int given_cd(const mp_fd_device *d, const char *path, inspect_cd *cdc)
 {
-    uint8_t *der = NULL;
-    size_t len = 0;
-    mp_cd_env env;
-    mp_cd *cd = malloc(sizeof(*cd));
-    int rc = cd ? mp_cd_read_file(path, &der, &len, &env, cd) : mp_err(MP_ERR_GENERAL, "out of memory");
-    if (rc == MP_OK) rc = mp_fd_check_cd_covers(d, cd);
-    if (rc == MP_OK && d->cd_len && (len != d->cd_len || memcmp(der, d->cd_der, len) != 0)) {
+    if (cdc == NULL) return mp_err(MP_ERR_GENERAL, "out of memory");
+    if (!cdc->loaded) { /* read once; a file that cannot be read is tried again (and reported) per image */
+        mp_cd_env env;
+        int rc = mp_cd_read_file(path, &cdc->der, &cdc->len, &env, &cdc->cd);
+        if (rc != MP_OK) {
+            free(cdc->der);
+            cdc->der = NULL;
+            return rc;
+        }
+        cdc->loaded = 1;
+    }
+    int rc = mp_fd_check_cd_covers(d, &cdc->cd);
+    if (rc == MP_OK && d->cd_len && (cdc->len != d->cd_len || memcmp(cdc->der, d->cd_der, cdc->len) != 0)) {
         rc = mp_err(MP_ERR_MISMATCH, "the CD in the image is not %s", path);
     }
-    free(der);
-    free(cd);
     return rc;
 }
 
@@ -149,7 +153,7 @@ static int run_checks(const mp_fd_device *d, const inspect_in *in, json_t *check
     check(checks, "dac_chains_to_pai", 1, mp_fd_check_chain(d, in->pai), &first);
     check(checks, "verifier_matches_passcode", pc != 0 && !partial, pc && !partial ? mp_fd_check_verifier(d, pc) : MP_OK, &first);
     check(checks, "image_cd_covers_vid_pid", d->cd_len > 0, d->cd_len ? mp_fd_check_image_cd(d) : MP_OK, &first);
-    check(checks, "cd_covers_vid_pid", in->cd_file != NULL && !partial, in->cd_file && !partial ? given_cd(d, in->cd_file) : MP_OK, &first);
+    check(checks, "cd_covers_vid_pid", in->cd_file != NULL && !partial, in->cd_file && !partial ? given_cd(d, in->cd_file, in->cdc) : MP_OK, &first);
     check(checks, "sha256_in_manifest", in->manifest != NULL || in->expect_sha256 != NULL,
           in->expect_sha256 ? lot_sha256(in) : in->manifest ? in_manifest(in) : MP_OK, &first);
     return first;
@@ -324,7 +328,10 @@ int fd_inspect_main(mp_cmd *mc, int argc, char **argv)
 {
     (void)mc;
     inspect_in in = {0};
+    in.cdc = calloc(1, sizeof(*in.cdc));
     int rc = inspect_main(argc, argv, &in);
+    if (in.cdc != NULL) free(in.cdc->der);
+    free(in.cdc);
     if (in.opts.esp_sc_dev != NULL) {
         mp_fd_device_wipe((mp_fd_device *)in.opts.esp_sc_dev);
         free((void *)in.opts.esp_sc_dev);

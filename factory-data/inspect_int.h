@@ -10,13 +10,23 @@
 
 #include <openssl/x509.h>
 
+#include "cd.h"
 #include "fd.h"
+
+/* --cd, read and decoded once (--lot checks it against every image). */
+typedef struct inspect_cd {
+    uint8_t *der;
+    size_t len;
+    mp_cd cd;
+    int loaded;
+} inspect_cd;
 
 typedef struct inspect_in {
     const char *file;
     int format;
     X509 *pai;
     const char *cd_file;
+    inspect_cd *cdc;   /* --cd read once, shared by the copies --lot makes (NULL: read each time) */
     const char *manifest;
     uint32_t passcode; /* 0 = unknown */
     mp_fd_opts opts;   /* the AES key of an encrypted image */
