@@ -107,7 +107,7 @@ int mp_ledger_sqlite_ro_flags(const char *path, int flags);
  * migrations use, and the migration of an older ledger (under the write lock).
  * The SQLite migration works on the bare sqlite3 handle and never calls back
  * into the driver (which opens the database and then calls it). */
-#define MP_LEDGER_SCHEMA 9
+#define MP_LEDGER_SCHEMA 10
 /* Hex text (either case; an odd length is a value's hex without its leading
  * 0) to bytes; -1 if it is not hex or longer than cap bytes. */
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap);

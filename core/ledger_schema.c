@@ -292,6 +292,28 @@ static const char schema_v8[] =
 static const char schema_v9[] = SCHEMA_V9("BLOB", " WITHOUT ROWID");
 static const char schema_v9_pg[] = SCHEMA_V9("BYTEA", "");
 
+/* v10: SQLite reserves ranges of devices instead of rows. A run's
+ * reservation is a row of `leases` naming the span of UDIDs it took [lo, hi]
+ * (the authorized devices without a DAC in that span are its own while
+ * `until` holds); rewriting every reserved device twice (reserved, then
+ * issued) was a third of the ledger's work per DAC (BENCHMARKS.md, "Range
+ * reservations"). Reservations held when the ledger is upgraded become
+ * one-device ranges. PostgreSQL keeps reserving rows (FOR UPDATE SKIP LOCKED,
+ * devices.state 3: many writers at once): its `leases` table stays empty, and
+ * the statements that consult it run unchanged on both. */
+#define SCHEMA_V10(ID)                                                                                      \
+    "CREATE TABLE leases(id " ID " PRIMARY KEY, lease TEXT NOT NULL, order_id BIGINT NOT NULL REFERENCES orders(id)," \
+    " until BIGINT NOT NULL, lo TEXT NOT NULL, hi TEXT NOT NULL, CHECK(lo <= hi));"                        \
+    "CREATE INDEX leases_lease ON leases(lease, lo);"                                                     \
+    "CREATE INDEX leases_lo ON leases(lo);"
+static const char schema_v10[] =
+    SCHEMA_V10("INTEGER")
+    "INSERT INTO leases(lease, order_id, until, lo, hi) SELECT lease, lease_order, lease_until, udid, udid"
+    " FROM devices WHERE state=3 AND lease IS NOT NULL AND lease_order IS NOT NULL AND lease_until IS NOT NULL;"
+    "UPDATE devices SET state=0, lease=NULL, lease_until=NULL, lease_order=NULL WHERE state=3;"
+    "UPDATE meta SET value='10' WHERE key='schema_version';";
+static const char schema_v10_pg[] = SCHEMA_V10("BIGSERIAL") "UPDATE meta SET value='10' WHERE key='schema_version';";
+
 long mp_ledger_unhex(const char *h, uint8_t *out, size_t cap)
 {
     char even[2 * 256 + 2];
@@ -392,7 +414,7 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
      * version is read again under the write lock, so two programs opening
      * an old ledger at once do each step once. */
     static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7,
-                                        schema_v8, schema_v9};
+                                        schema_v8, schema_v9, schema_v10};
     while (version < MP_LEDGER_SCHEMA) {
         char *msg = NULL;
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -432,7 +454,7 @@ int mp_ledger_migrate(sqlite3 *db, const char *path)
  * later: PostgreSQL ledgers began at 7) is upgraded in the same transaction
  * as the version check by a command that writes; a newer one is refused
  * naming both versions. */
-static const char *const pg_steps[] = {[7] = schema_v8, [8] = schema_v9_pg};
+static const char *const pg_steps[] = {[7] = schema_v8, [8] = schema_v9_pg, [9] = schema_v10_pg};
 
 int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
 {
@@ -472,7 +494,8 @@ int mp_ledger_migrate_pg(mp_ledger *l, int may_create)
         }
     }
     /* 7 -> 8 (order labels, station certificates) -> 9 (the lifecycle and
-     * factory-data tables), under the same lock and in the same transaction */
+     * factory-data tables) -> 10 (the leases table, empty here), under the
+     * same lock and in the same transaction */
     while (version >= 7 && version < MP_LEDGER_SCHEMA && (may_create || !exists)) {
         if (mp_ledger_exec(l, pg_steps[version]) != MP_OK) {
             char what[96];

@@ -41,10 +41,13 @@ static const char *const sql[S_NSTMT] = {
     /* the order's quota: the last statement of an issuing transaction, so
      * the order row is locked only for the commit */
     [S_ORDER_INC] = "UPDATE orders SET issued=issued+?2 WHERE id=?1 AND issued+?2<=quota AND closed=0 RETURNING issued",
-    [S_DEV_ISSUE] = "UPDATE devices SET state=1 WHERE udid=? AND state=0",
-    /* a reserved device: only while this run's lease holds */
-    [S_DEV_ISSUE_LEASED] = "UPDATE devices SET state=1,lease=NULL,lease_until=NULL,lease_order=NULL"
-                           " WHERE udid=?1 AND state=3 AND lease=?2 AND lease_until>=?3",
+    /* not while a run holds it (SQLite: in a live span of `leases`;
+     * PostgreSQL: state 3, and its `leases` is empty) */
+    [S_DEV_ISSUE] = "UPDATE devices SET state=1 WHERE udid=?1 AND state=0"
+                    " AND NOT EXISTS(SELECT 1 FROM leases WHERE lo<=?1 AND hi>=?1 AND until>=?2)",
+    /* SQLite, a reserved device: only while a live span of this run's lease holds it */
+    [S_DEV_ISSUE_LEASED] = "UPDATE devices SET state=1 WHERE udid=?1 AND state=0"
+                           " AND EXISTS(SELECT 1 FROM leases WHERE lease=?2 AND lo<=?1 AND hi>=?1 AND until>=?3)",
     [S_ADD_BATCH] = "INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written)"
                     " VALUES(?,?,?,?,?,?,?,?) RETURNING id",
     [S_ADD_CERT] = "INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) VALUES(?,?,?,?,?,?,?)",
@@ -391,6 +394,7 @@ int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
     } else {
         if ((s = stmt(l, S_DEV_ISSUE)) == NULL) return MP_ERR_DB;
         mp_q_txt(s, 1, c->udid);
+        mp_q_i64(s, 2, (int64_t)time(NULL));
     }
     if (mp_ledger_step_done(l, s, "mark device issued") != MP_OK) return MP_ERR_DB;
     if (mp_q_changes(s) != 1) {

@@ -24,11 +24,22 @@ static void now_iso(char out[21])
 
 /* ---- reservations ---------------------------------------------------------- */
 
+/* PostgreSQL reserves rows: a reserved device has state 3 and its run's
+ * lease, taken with FOR UPDATE SKIP LOCKED (many writers at once). SQLite
+ * has one writer at a time and reserves ranges: a row of `leases` per span
+ * of UDIDs [lo, hi] a run took; the authorized devices in it (state 0, no
+ * DAC) are that run's while `until` holds, and a new reservation takes
+ * devices only from the gaps between live spans. One row per run and order
+ * instead of two rewrites of every reserved device (schema v10). Spans never
+ * overlap: a span is made in a gap, or grown over the gap right after the
+ * run's own span. */
+
 /* Expired leases of any run go back to the pool. */
 static int sweep(mp_ledger *l, time_t now)
 {
-    mp_q *q = mp_q_get(l, "UPDATE devices SET state=0,lease=NULL,lease_until=NULL,lease_order=NULL"
-                          " WHERE state=3 AND lease_until<?");
+    mp_q *q = mp_q_get(l, mp_ledger_is_pg(l) ? "UPDATE devices SET state=0,lease=NULL,lease_until=NULL,lease_order=NULL"
+                                               " WHERE state=3 AND lease_until<?"
+                                             : "DELETE FROM leases WHERE until<?");
     if (q == NULL) return MP_ERR_DB;
     mp_q_i64(q, 1, (int64_t)now);
     return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "return expired reservations");
@@ -38,9 +49,16 @@ static int sweep(mp_ledger *l, time_t now)
  * the live reservations on the order. */
 static int room(mp_ledger *l, int64_t order_id, const char *station, int64_t *left)
 {
-    mp_q *q = mp_q_get(l, "SELECT o.quota-o.issued-(SELECT count(*) FROM devices d WHERE d.state=3 AND d.lease_order=o.id),"
-                          " o.closed, (SELECT s.quota-s.issued FROM order_stations s WHERE s.order_id=o.id AND s.station=?2)"
-                          " FROM orders o WHERE o.id=?1");
+    static const char pg[] =
+        "SELECT o.quota-o.issued-(SELECT count(*) FROM devices d WHERE d.state=3 AND d.lease_order=o.id),"
+        " o.closed, (SELECT s.quota-s.issued FROM order_stations s WHERE s.order_id=o.id AND s.station=?2)"
+        " FROM orders o WHERE o.id=?1";
+    static const char lite[] =
+        "SELECT o.quota-o.issued-(SELECT count(*) FROM leases r CROSS JOIN devices d INDEXED BY devices_authorized"
+        " WHERE r.order_id=o.id AND d.udid BETWEEN r.lo AND r.hi AND d.state=0 AND d.key_origin=0)," /* spans first */
+        " o.closed, (SELECT s.quota-s.issued FROM order_stations s WHERE s.order_id=o.id AND s.station=?2)"
+        " FROM orders o WHERE o.id=?1";
+    mp_q *q = mp_q_get(l, mp_ledger_is_pg(l) ? pg : lite);
     if (q == NULL) return MP_ERR_DB;
     mp_q_i64(q, 1, order_id);
     mp_q_txt(q, 2, station ? station : "");
@@ -54,47 +72,151 @@ static int room(mp_ledger *l, int64_t order_id, const char *station, int64_t *le
     return MP_OK;
 }
 
+/* A device row as the reservations read it (udid, pubkey, list_id, state, key_origin). */
+static void row_device(mp_q *q, mp_device *d)
+{
+    size_t len = 0;
+    const uint8_t *p;
+    memset(d, 0, sizeof(*d));
+    snprintf(d->udid, sizeof(d->udid), "%s", mp_q_text(q, 0));
+    if ((p = mp_q_bytes(q, 1, &len)) != NULL && len == 65) memcpy(d->point, p, 65);
+    d->list_id = mp_q_int(q, 2);
+    d->state = (int)mp_q_int(q, 3);
+    d->key_origin = (int)mp_q_int(q, 4);
+}
+
+/* PostgreSQL: the next free devices in UDID order, rows locked and marked. */
+static int reserve_rows(mp_ledger *l, int64_t order_id, const char *lease, time_t until, size_t want, mp_device *out,
+                        size_t *n)
+{
+    mp_q *q = mp_q_get(l, "WITH c AS (SELECT udid FROM devices WHERE state=0 AND key_origin=0 ORDER BY udid LIMIT ?1"
+                          " FOR UPDATE SKIP LOCKED)"
+                          " UPDATE devices d SET state=3,lease=?2,lease_until=?3,lease_order=?4 FROM c WHERE d.udid=c.udid"
+                          " RETURNING d.udid,d.pubkey,d.list_id,d.state,d.key_origin");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_i64(q, 1, (int64_t)want);
+    mp_q_txt(q, 2, lease);
+    mp_q_i64(q, 3, (int64_t)until);
+    mp_q_i64(q, 4, order_id);
+    int r;
+    while ((r = mp_q_step(q)) == 1) {
+        if (*n < want) row_device(q, &out[(*n)++]);
+    }
+    return r < 0 ? mp_ledger_err(l, "reserve devices") : MP_OK;
+}
+
+typedef struct span {
+    int64_t id;
+    int own; /* this run's, on this order */
+    char lo[MP_UDID_MAX + 1], hi[MP_UDID_MAX + 1];
+} span;
+
+/* The live spans (after the sweep: all of them), in UDID order. */
+static int load_spans(mp_ledger *l, int64_t order_id, const char *lease, span **out, size_t *n)
+{
+    mp_q *q = mp_q_get(l, "SELECT id, lo, hi, lease=?1 AND order_id=?2 FROM leases ORDER BY lo");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, lease);
+    mp_q_i64(q, 2, order_id);
+    size_t cap = 0;
+    int r;
+    *out = NULL;
+    *n = 0;
+    while ((r = mp_q_step(q)) == 1) {
+        if (*n == cap) {
+            span *p = realloc(*out, (cap = cap ? 2 * cap : 16) * sizeof(span));
+            if (p == NULL) {
+                mp_q_reset(q);
+                return mp_err(MP_ERR_GENERAL, "out of memory");
+            }
+            *out = p;
+        }
+        span *s = &(*out)[(*n)++];
+        s->id = mp_q_int(q, 0);
+        snprintf(s->lo, sizeof(s->lo), "%s", mp_q_text(q, 1));
+        snprintf(s->hi, sizeof(s->hi), "%s", mp_q_text(q, 2));
+        s->own = mp_q_int(q, 3) != 0;
+    }
+    return r < 0 ? mp_ledger_err(l, "read the reservations") : MP_OK;
+}
+
+/* Free devices after `after` and before `upto` (NULL: no bound), in UDID order. */
+static int take_gap(mp_ledger *l, const char *after, const char *upto, size_t want, mp_device *out, size_t *n)
+{
+    mp_q *q = mp_q_get(l, upto != NULL ? "SELECT udid,pubkey,list_id,state,key_origin FROM devices INDEXED BY devices_authorized"
+                                         " WHERE state=0 AND key_origin=0 AND udid>?1 AND udid<?3 ORDER BY udid LIMIT ?2"
+                                       : "SELECT udid,pubkey,list_id,state,key_origin FROM devices INDEXED BY devices_authorized"
+                                         " WHERE state=0 AND key_origin=0 AND udid>?1 ORDER BY udid LIMIT ?2");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, after);
+    mp_q_i64(q, 2, (int64_t)(want - *n));
+    if (upto != NULL) mp_q_txt(q, 3, upto);
+    int r;
+    while ((r = mp_q_step(q)) == 1) {
+        if (*n < want) {
+            row_device(q, &out[*n]);
+            out[(*n)++].state = MP_DEV_RESERVED;
+        }
+    }
+    return r < 0 ? mp_ledger_err(l, "reserve devices") : MP_OK;
+}
+
+/* The span [lo, hi] becomes this run's: a new row, or (grow: the run's own
+ * span that ends right before the gap) that row grown over the gap. */
+static int put_span(mp_ledger *l, int64_t grow, int64_t order_id, const char *lease, time_t until, const char *lo,
+                    const char *hi)
+{
+    mp_q *q = mp_q_get(l, grow ? "UPDATE leases SET hi=?2, until=?3 WHERE id=?1"
+                               : "INSERT INTO leases(lease, order_id, until, lo, hi) VALUES(?1, ?4, ?3, ?5, ?2)");
+    if (q == NULL) return MP_ERR_DB;
+    if (grow) {
+        mp_q_i64(q, 1, grow);
+    } else {
+        mp_q_txt(q, 1, lease);
+        mp_q_i64(q, 4, order_id);
+        mp_q_txt(q, 5, lo);
+    }
+    mp_q_txt(q, 2, hi);
+    mp_q_i64(q, 3, (int64_t)until);
+    return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "record the reservation");
+}
+
+/* SQLite: the first free devices in UDID order outside every live span,
+ * gap by gap; what is taken from a gap becomes a span of this run. */
+static int reserve_spans(mp_ledger *l, int64_t order_id, const char *lease, time_t until, size_t want, mp_device *out,
+                         size_t *n)
+{
+    span *sp = NULL;
+    size_t ns = 0;
+    char after[MP_UDID_MAX + 1] = "";
+    int64_t grow = 0;
+    int rc = load_spans(l, order_id, lease, &sp, &ns);
+    for (size_t k = 0; rc == MP_OK && k <= ns && *n < want; k++) {
+        size_t first = *n;
+        if ((rc = take_gap(l, after, k < ns ? sp[k].lo : NULL, want, out, n)) != MP_OK) break;
+        if (*n > first) rc = put_span(l, grow, order_id, lease, until, out[first].udid, out[*n - 1].udid);
+        if (k < ns && strcmp(sp[k].hi, after) > 0) {
+            snprintf(after, sizeof(after), "%s", sp[k].hi);
+            grow = sp[k].own ? sp[k].id : 0;
+        } else {
+            grow = 0;
+        }
+    }
+    free(sp);
+    return rc;
+}
+
 int mp_ledger_reserve(mp_ledger *l, int64_t order_id, const char *station, const char *lease, time_t until,
                       size_t max, mp_device *out, size_t *n)
 {
-    static const char pg[] =
-        "WITH c AS (SELECT udid FROM devices WHERE state=0 AND key_origin=0 ORDER BY udid LIMIT ?1"
-        " FOR UPDATE SKIP LOCKED)"
-        " UPDATE devices d SET state=3,lease=?2,lease_until=?3,lease_order=?4 FROM c WHERE d.udid=c.udid"
-        " RETURNING d.udid,d.pubkey,d.list_id,d.state,d.key_origin";
-    static const char lite[] =
-        "UPDATE devices SET state=3,lease=?2,lease_until=?3,lease_order=?4 WHERE udid IN"
-        " (SELECT udid FROM devices INDEXED BY devices_authorized WHERE state=0 AND key_origin=0 ORDER BY udid LIMIT ?1)"
-        " RETURNING udid,pubkey,list_id,state,key_origin";
     int64_t left = 0;
     int rc;
     *n = 0;
     if ((rc = mp_ledger_begin(l)) != MP_OK) return rc;
     if ((rc = sweep(l, time(NULL))) == MP_OK && (rc = room(l, order_id, station, &left)) == MP_OK && left > 0) {
         size_t want = (uint64_t)left < max ? (size_t)left : max;
-        mp_q *q = mp_q_get(l, mp_ledger_is_pg(l) ? pg : lite);
-        if (q == NULL) {
-            rc = MP_ERR_DB;
-        } else {
-            mp_q_i64(q, 1, (int64_t)want);
-            mp_q_txt(q, 2, lease);
-            mp_q_i64(q, 3, (int64_t)until);
-            mp_q_i64(q, 4, order_id);
-            int r;
-            while ((r = mp_q_step(q)) == 1) {
-                mp_device *d = &out[*n];
-                size_t len = 0;
-                const uint8_t *p;
-                memset(d, 0, sizeof(*d));
-                snprintf(d->udid, sizeof(d->udid), "%s", mp_q_text(q, 0));
-                if ((p = mp_q_bytes(q, 1, &len)) != NULL && len == 65) memcpy(d->point, p, 65);
-                d->list_id = mp_q_int(q, 2);
-                d->state = (int)mp_q_int(q, 3);
-                d->key_origin = (int)mp_q_int(q, 4);
-                if (*n < max) (*n)++;
-            }
-            if (r < 0) rc = mp_ledger_err(l, "reserve devices");
-        }
+        rc = mp_ledger_is_pg(l) ? reserve_rows(l, order_id, lease, until, want, out, n)
+                                : reserve_spans(l, order_id, lease, until, want, out, n);
     }
     if (rc == MP_OK) rc = mp_ledger_commit(l);
     if (rc != MP_OK) *n = 0;
@@ -102,9 +224,48 @@ int mp_ledger_reserve(mp_ledger *l, int64_t order_id, const char *station, const
     return rc;
 }
 
+/* SQLite: one named device, free and outside every other run's live span;
+ * a one-device span of this run unless one of its spans holds it already. */
+static int reserve_udid_span(mp_ledger *l, int64_t order_id, const char *lease, time_t until, const char *udid,
+                             mp_device *d, int *got)
+{
+    int own = !mp_ledger_in_tx(l), held = 0, r;
+    int64_t now = (int64_t)time(NULL);
+    int rc = own ? mp_ledger_begin(l) : MP_OK;
+    if (rc == MP_OK) rc = sweep(l, (time_t)now);
+    mp_q *q = rc == MP_OK ? mp_q_get(l, "SELECT d.udid,d.pubkey,d.list_id,d.state,d.key_origin,"
+                                        " EXISTS(SELECT 1 FROM leases r WHERE r.lo<=?1 AND r.hi>=?1 AND r.lease=?2 AND r.order_id=?3)"
+                                        " FROM devices d WHERE d.udid=?1 AND d.key_origin=0 AND d.state=0 AND NOT EXISTS"
+                                        " (SELECT 1 FROM leases r WHERE r.lo<=?1 AND r.hi>=?1 AND NOT (r.lease=?2 AND r.order_id=?3))")
+                            : NULL;
+    if (rc == MP_OK && q == NULL) rc = MP_ERR_DB;
+    if (rc == MP_OK) {
+        mp_q_txt(q, 1, udid);
+        mp_q_txt(q, 2, lease);
+        mp_q_i64(q, 3, order_id);
+        if ((r = mp_q_step(q)) < 0) {
+            rc = mp_ledger_err(l, "reserve a device");
+        } else if ((*got = r == 1)) {
+            row_device(q, d);
+            d->state = MP_DEV_RESERVED;
+            held = mp_q_int(q, 5) != 0;
+            mp_q_reset(q);
+        }
+    }
+    if (rc == MP_OK && *got && !held) rc = put_span(l, 0, order_id, lease, until, udid, udid);
+    if (own) {
+        if (rc == MP_OK) rc = mp_ledger_commit(l);
+        mp_ledger_rollback(l);
+    }
+    if (rc != MP_OK) *got = 0;
+    return rc;
+}
+
 int mp_ledger_reserve_udid(mp_ledger *l, int64_t order_id, const char *lease, time_t until, const char *udid,
                            mp_device *d, int *got)
 {
+    *got = 0;
+    if (!mp_ledger_is_pg(l)) return reserve_udid_span(l, order_id, lease, until, udid, d, got);
     mp_q *q = mp_q_get(l, "UPDATE devices SET state=3,lease=?2,lease_until=?3,lease_order=?4"
                           " WHERE udid=?1 AND key_origin=0 AND (state=0 OR (state=3 AND (lease_until<?5 OR lease=?2)))"
                           " RETURNING udid,pubkey,list_id,state,key_origin");
@@ -117,14 +278,7 @@ int mp_ledger_reserve_udid(mp_ledger *l, int64_t order_id, const char *lease, ti
     int r = mp_q_step(q);
     *got = r == 1;
     if (r == 1) {
-        size_t len = 0;
-        const uint8_t *p;
-        memset(d, 0, sizeof(*d));
-        snprintf(d->udid, sizeof(d->udid), "%s", mp_q_text(q, 0));
-        if ((p = mp_q_bytes(q, 1, &len)) != NULL && len == 65) memcpy(d->point, p, 65);
-        d->list_id = mp_q_int(q, 2);
-        d->state = (int)mp_q_int(q, 3);
-        d->key_origin = (int)mp_q_int(q, 4);
+        row_device(q, d);
         while ((r = mp_q_step(q)) == 1) {
         }
     }
@@ -133,7 +287,9 @@ int mp_ledger_reserve_udid(mp_ledger *l, int64_t order_id, const char *lease, ti
 
 int mp_ledger_release(mp_ledger *l, const char *lease)
 {
-    mp_q *q = mp_q_get(l, "UPDATE devices SET state=0,lease=NULL,lease_until=NULL,lease_order=NULL WHERE state=3 AND lease=?");
+    mp_q *q = mp_q_get(l, mp_ledger_is_pg(l) ? "UPDATE devices SET state=0,lease=NULL,lease_until=NULL,lease_order=NULL"
+                                               " WHERE state=3 AND lease=?"
+                                             : "DELETE FROM leases WHERE lease=?");
     if (q == NULL) return MP_ERR_DB;
     mp_q_txt(q, 1, lease);
     return mp_q_step(q) >= 0 ? MP_OK : mp_ledger_err(l, "return reserved devices");
@@ -141,7 +297,8 @@ int mp_ledger_release(mp_ledger *l, const char *lease)
 
 int mp_ledger_renew(mp_ledger *l, const char *lease, time_t until)
 {
-    mp_q *q = mp_q_get(l, "UPDATE devices SET lease_until=?2 WHERE state=3 AND lease=?1 AND lease_until>=?3");
+    mp_q *q = mp_q_get(l, mp_ledger_is_pg(l) ? "UPDATE devices SET lease_until=?2 WHERE state=3 AND lease=?1 AND lease_until>=?3"
+                                             : "UPDATE leases SET until=?2 WHERE lease=?1 AND until>=?3");
     if (q == NULL) return MP_ERR_DB;
     mp_q_txt(q, 1, lease);
     mp_q_i64(q, 2, (int64_t)until);

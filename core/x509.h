@@ -44,7 +44,8 @@ typedef struct mp_cert_spec {
 /* Build and sign a certificate. signer signs (PKCS#11 or software key). */
 int mp_cert_build(const mp_cert_spec *spec, EVP_PKEY *signer, X509 **out) MP_MUST_CHECK;
 
-/* Random positive serial: 16 bytes, top bit clear, non-zero (>= 64 bits). */
+/* A new serial: 16 octets, positive, first octet 0x01..0x7F: the time in
+ * milliseconds (6 octets, so serials sort by issuing time) and 80 random bits. */
 int mp_serial_random(uint8_t serial[static 16]) MP_MUST_CHECK;
 
 /* Load a certificate from PEM or DER. */

@@ -285,7 +285,7 @@ for k in 1 2 3 4 5; do
     "$MP" order list --ledger m$k.sqlite > /dev/null 2> m$k.a & pa=$!
     "$MP" order list --ledger m$k.sqlite > /dev/null 2> m$k.b; rb=$?
     wait $pa; ra=$?
-    [ "$ra" = 0 ] && [ "$rb" = 0 ] && [ "$(sqlite3 m$k.sqlite "select value from meta where key='schema_version'")" = 9 ] &&
+    [ "$ra" = 0 ] && [ "$rb" = 0 ] && [ "$(sqlite3 m$k.sqlite "select value from meta where key='schema_version'")" = 10 ] &&
         [ "$(sqlite3 m$k.sqlite "select $cols from certificates order by udid")" = "$(cat old.rows)" ] && migr=$((migr + 1))
 done
 check "two programs opening a v2 ledger at once both migrate it, every certificate kept ($migr of 5)" test "$migr" = 5

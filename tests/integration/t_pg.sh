@@ -16,7 +16,8 @@ new_token
 "$MP" pai create $H --paa-cert paa.pem --paa-key paa --key-label pai --cn "Acme PAI" --vid FFF2 --pid 8001 --valid-from 2025-01-02 --out pai.pem > /dev/null
 "$MP" chips simulate --count 2000 --out sim > /dev/null
 expect 0 "chips import into PostgreSQL (MATTER_PKI_LEDGER)" "$MP" chips import sim/chips.csv --signature sim/chips.csv.sig --signer sim/chipmaker.pem
-check "the schema version is 9 on PostgreSQL too" test "$(q "select value from meta where key='schema_version'")" = 9
+check "the schema version is 10 on PostgreSQL too" test "$(q "select value from meta where key='schema_version'")" = 10
+check "schema 10: the leases table is there and stays empty (PostgreSQL reserves rows)" test "$(q "select count(*) from leases")" = 0
 check "schema 9: the lifecycle and factory-data tables are in the schema" test "$(q "select count(*) from information_schema.tables where table_name in ('crl_published','dcl_state','fd_images','serial_counters')")" = 4
 expect 0 "order create (quota 1200 of 2000 devices)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1200
 O=$(cat out.txt)
@@ -192,21 +193,21 @@ V=$(pg_newdb newer)
 expect_err 21 "holds no matter-pki ledger" "a read command never creates a ledger in an empty database" "$MP" order list --ledger "$V"
 expect 0 "a writing command gives an empty database the schema" "$MP" station add probe --ledger "$V"
 psql_ newer "UPDATE meta SET value='99' WHERE key='schema_version'" > /dev/null
-expect_err 14 "schema version 99 is newer than this matter-pki's \(9\)" "a newer schema is refused, naming both versions" "$MP" order list --ledger "$V"
+expect_err 14 "schema version 99 is newer than this matter-pki's \(10\)" "a newer schema is refused, naming both versions" "$MP" order list --ledger "$V"
 # schema 7 -> 8 (order labels, station certificates) on PostgreSQL
 V7=$(pg_newdb seven)
-expect 0 "a schema 8 ledger to turn back into 7" "$MP" station add probe --ledger "$V7"
-psql_ seven "DROP TABLE crl_published, dcl_state, station_certs; DROP INDEX orders_label; ALTER TABLE orders DROP COLUMN label; UPDATE meta SET value='7' WHERE key='schema_version'" > /dev/null
+expect 0 "a schema 10 ledger to turn back into 7" "$MP" station add probe --ledger "$V7"
+psql_ seven "DROP TABLE crl_published, dcl_state, station_certs, leases; DROP INDEX orders_label; ALTER TABLE orders DROP COLUMN label; UPDATE meta SET value='7' WHERE key='schema_version'" > /dev/null
 expect_err 14 "schema version 7 .*a command that writes upgrades it" "a read command does not upgrade a schema 7 ledger" "$MP" order list --ledger "$V7"
-expect 0 "a writing command upgrades schema 7 to 9" "$MP" station add probe2 --ledger "$V7"
-check "schema 8 and 9: version, orders.label, station_certs, crl_published" test "$(psql_ seven "select value from meta where key='schema_version'"),$(psql_ seven "select count(*) from information_schema.columns where table_name='orders' and column_name='label'"),$(psql_ seven "select count(*) from station_certs"),$(psql_ seven "select count(*) from crl_published")" = 9,1,0,0
+expect 0 "a writing command upgrades schema 7 to 10" "$MP" station add probe2 --ledger "$V7"
+check "schema 8, 9 and 10: version, orders.label, station_certs, crl_published" test "$(psql_ seven "select value from meta where key='schema_version'"),$(psql_ seven "select count(*) from information_schema.columns where table_name='orders' and column_name='label'"),$(psql_ seven "select count(*) from station_certs"),$(psql_ seven "select count(*) from crl_published")" = 10,1,0,0
 # schema 8 -> 9 (the tables made on first use before) on PostgreSQL
 V8=$(pg_newdb eight)
-expect 0 "a schema 9 ledger to turn back into 8" "$MP" station add probe --ledger "$V8"
-psql_ eight "DROP TABLE crl_published, dcl_state; UPDATE meta SET value='8' WHERE key='schema_version'" > /dev/null
-expect_err 14 "schema version 8 is older than this matter-pki's \(9\); a command that writes upgrades it" "a read command does not upgrade a schema 8 ledger" "$MP" order list --ledger "$V8"
-expect 0 "a writing command upgrades schema 8 to 9" "$MP" station add probe2 --ledger "$V8"
-check "schema 9: version, crl_published and dcl_state" test "$(psql_ eight "select value from meta where key='schema_version'"),$(psql_ eight "select count(*) from crl_published"),$(psql_ eight "select count(*) from dcl_state")" = 9,0,0
+expect 0 "a schema 10 ledger to turn back into 8" "$MP" station add probe --ledger "$V8"
+psql_ eight "DROP TABLE crl_published, dcl_state, leases; UPDATE meta SET value='8' WHERE key='schema_version'" > /dev/null
+expect_err 14 "schema version 8 is older than this matter-pki's \(10\); a command that writes upgrades it" "a read command does not upgrade a schema 8 ledger" "$MP" order list --ledger "$V8"
+expect 0 "a writing command upgrades schema 8 to 10" "$MP" station add probe2 --ledger "$V8"
+check "schema 9 and 10: version, crl_published, dcl_state and leases" test "$(psql_ eight "select value from meta where key='schema_version'"),$(psql_ eight "select count(*) from crl_published"),$(psql_ eight "select count(*) from dcl_state"),$(psql_ eight "select count(*) from leases")" = 10,0,0,0
 # EST's ledger functions on PostgreSQL: order labels, station certificates
 expect 0 "order create --label on PostgreSQL" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label pgl
 expect_err 16 "labelled 'pgl' exists" "a duplicate label is refused on PostgreSQL (unique index)" "$MP" order create $H --vid FFF2 --pid 8001 --pai-cert pai.pem --pai-key pai --quota 1 --label pgl

@@ -323,7 +323,7 @@ static void migrate_fixture(int as_v2)
     mp_ledger_rollback(l);
     mp_ledger_close(l);
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "9"); /* upgraded in place to the current schema */
+    CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "10"); /* upgraded in place to the current schema */
     CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT type FROM sqlite_master WHERE name='certificates'", t, sizeof(t)), "view");
     CU_ASSERT_PTR_NOT_NULL(strstr(text_of(db, "SELECT sql FROM sqlite_master WHERE name='devices'", t, sizeof(t)),
                                   "WITHOUT ROWID"));
@@ -390,7 +390,7 @@ static sqlite3 *as_v8(const char *path, int life_tables)
     mp_ledger_close(l);
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
     CU_ASSERT_EQUAL(sqlite3_exec(db, "DROP TABLE crl_published; DROP TABLE dcl_state; DROP INDEX factory_data_rd_uid;"
-                                     "UPDATE meta SET value='8' WHERE key='schema_version';", NULL, NULL, NULL), SQLITE_OK);
+                                     "DROP TABLE leases; UPDATE meta SET value='8' WHERE key='schema_version';", NULL, NULL, NULL), SQLITE_OK);
     if (life_tables) {
         CU_ASSERT_EQUAL(sqlite3_exec(db, "CREATE TABLE crl_published(issuer_skid TEXT PRIMARY KEY, issuer_der BLOB NOT NULL,"
                                          " signer_der BLOB NOT NULL, number INTEGER NOT NULL, this_update INTEGER NOT NULL,"
@@ -435,7 +435,7 @@ static void test_migrate_v8_to_v9(void)
         free(json);
         mp_ledger_close(l);
         CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-        CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "9");
+        CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "10");
         CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('crl_published','dcl_state',"
                                            "'fd_images','serial_counters','factory_data_rd_uid')", t, sizeof(t)), "5");
         sqlite3_close(db);
@@ -452,11 +452,11 @@ static void test_migrate_v8_to_v9(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "devices UA UB share the rd_uid 0102"));
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
     CU_ASSERT_STRING_EQUAL(text_of(db, "SELECT value FROM meta WHERE key='schema_version'", t, sizeof(t)), "8");
-    CU_ASSERT_EQUAL(sqlite3_exec(db, "DELETE FROM factory_data WHERE udid='UB'; UPDATE meta SET value='10' WHERE key='schema_version'",
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "DELETE FROM factory_data WHERE udid='UB'; UPDATE meta SET value='11' WHERE key='schema_version'",
                                  NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     CU_ASSERT_EQUAL(mp_ledger_open(path, &l), MP_ERR_DB);
-    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "schema version 10 is newer than this matter-pki's (9)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(mp_err_msg(), "schema version 11 is newer than this matter-pki's (10)"));
     done(NULL);
 }
 

@@ -44,6 +44,29 @@ static mp_ledger *setup(int ndev, uint64_t quota, int64_t *order)
     return l;
 }
 
+/* The first column of the first row of sql on the test's ledger file ("" if none). */
+static const char *one(sqlite3 *db, const char *sql)
+{
+    static char out[256];
+    sqlite3_stmt *st = NULL;
+    out[0] = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_text(st, 0) != NULL) {
+        snprintf(out, sizeof(out), "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+static const char *one_at(const char *sql)
+{
+    sqlite3 *db = NULL;
+    const char *r = "";
+    if (sqlite3_open(path, &db) == SQLITE_OK) r = one(db, sql);
+    sqlite3_close(db);
+    return r;
+}
+
 static void done(mp_ledger *l)
 {
     char cmd[128];
@@ -84,11 +107,17 @@ static void test_chunk_lost_one_keeps_others(void)
     size_t na = 0;
     CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s1", "leaseA", time(NULL) + 60, 4, a, &na), MP_OK);
     CU_ASSERT_EQUAL_FATAL(na, 4);
-    /* the second device's reservation expired and went to another run */
+    /* the second device's reservation expired and went to another run: A's
+     * span of the four is cut around it, and B holds it */
     sqlite3 *db = NULL;
-    char sql[160];
+    char sql[512];
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-    snprintf(sql, sizeof(sql), "UPDATE devices SET lease='leaseB' WHERE udid='%s'", a[1].udid);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM leases WHERE lease='leaseA' AND lo='%s' AND hi='%s'", a[0].udid, a[3].udid);
+    CU_ASSERT_STRING_EQUAL(one(db, sql), "1"); /* one span for the four, not a row each */
+    snprintf(sql, sizeof(sql), "UPDATE leases SET hi='%s' WHERE lease='leaseA';"
+             "INSERT INTO leases(lease, order_id, until, lo, hi) VALUES('leaseB', %lld, %lld, '%s', '%s'), ('leaseA', %lld, %lld, '%s', '%s')",
+             a[0].udid, (long long)o, (long long)time(NULL) + 60, a[1].udid, a[1].udid, (long long)o, (long long)time(NULL) + 60,
+             a[2].udid, a[3].udid);
     CU_ASSERT_EQUAL(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     mp_dac_batch b = {.order_id = o, .pai_skid = "AA", .dir = "/tmp", .station = "s1"};
@@ -277,6 +306,93 @@ static void test_audit_chain(void)
     done(l);
 }
 
+/* SQLite reserves spans of UDIDs (schema v10): a run's chunks grow one span;
+ * another run takes the gaps around live spans; a device in another run's
+ * live span can be neither reserved by --udid nor issued without a lease;
+ * released or expired spans give their unissued devices back. */
+static void test_spans(void)
+{
+    int64_t o;
+    mp_ledger *l = setup(12, 12, &o);
+    mp_device a[12], b[12], d;
+    size_t na = 0, nb = 0;
+    int got = -1;
+    time_t until = time(NULL) + 60;
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s1", "A", until, 3, a, &na), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s1", "A", until, 3, a + 3, &nb), MP_OK);
+    CU_ASSERT_EQUAL(na + nb, 6);
+    CU_ASSERT_STRING_EQUAL(a[0].udid, "U00");
+    CU_ASSERT_STRING_EQUAL(a[5].udid, "U05");
+    CU_ASSERT_EQUAL(a[4].state, MP_DEV_RESERVED);
+    CU_ASSERT_STRING_EQUAL(one_at("SELECT count(*)||lo||hi FROM leases WHERE lease='A'"), "1U00U05"); /* grown, not a second row */
+    /* B takes what follows A's span; a --udid of B inside A's span is refused,
+     * and so is issuing it without a lease (EST, CSR mode) */
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s2", "B", until, 2, b, &nb), MP_OK);
+    CU_ASSERT(nb == 2 && strcmp(b[0].udid, "U06") == 0 && strcmp(b[1].udid, "U07") == 0);
+    CU_ASSERT_EQUAL(mp_ledger_reserve_udid(l, o, "B", until, "U02", &d, &got), MP_OK);
+    CU_ASSERT_EQUAL(got, 0);
+    CU_ASSERT_EQUAL(issue(l, o, "U02", NULL, "s3", 9), MP_ERR_UNAUTHORIZED);
+    CU_ASSERT_EQUAL(issue(l, o, "U02", "B", "s2", 9), MP_ERR_LEASE_LOST);
+    /* --udid: a free device becomes a one-device span; again under the same lease it is already held */
+    CU_ASSERT_EQUAL(mp_ledger_reserve_udid(l, o, "C", until, "U10", &d, &got), MP_OK);
+    CU_ASSERT(got == 1 && strcmp(d.udid, "U10") == 0);
+    CU_ASSERT_EQUAL(mp_ledger_reserve_udid(l, o, "C", until, "U10", &d, &got), MP_OK);
+    CU_ASSERT_EQUAL(got, 1);
+    CU_ASSERT_STRING_EQUAL(one_at("SELECT count(*) FROM leases WHERE lease='C'"), "1");
+    /* A issues two; the order's room counts the devices spans still hold:
+     * 12 - 2 issued - 4 (A) - 2 (B) - 1 (C) = 3, taken around C's span */
+    CU_ASSERT_EQUAL(issue(l, o, "U00", "A", "s1", 1), MP_OK);
+    CU_ASSERT_EQUAL(issue(l, o, "U01", "A", "s1", 2), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s4", "D", until, 12, b, &nb), MP_OK);
+    CU_ASSERT_EQUAL(nb, 3);
+    CU_ASSERT(strcmp(b[0].udid, "U08") == 0 && strcmp(b[1].udid, "U09") == 0 && strcmp(b[2].udid, "U11") == 0);
+    CU_ASSERT_STRING_EQUAL(one_at("SELECT count(*) FROM leases WHERE lease='D'"), "2"); /* two gaps, two spans */
+    /* A gives back: its four unissued devices are free again, its issued ones stay issued */
+    CU_ASSERT_EQUAL(mp_ledger_release(l, "A"), MP_OK);
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s4", "E", until, 12, b, &nb), MP_OK);
+    CU_ASSERT(nb == 4 && strcmp(b[0].udid, "U02") == 0 && strcmp(b[3].udid, "U05") == 0);
+    /* E's lease expires (renew does not revive it): its devices go back to the next run */
+    sqlite3 *db = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "UPDATE leases SET until=1 WHERE lease='E'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL(mp_ledger_renew(l, "E", until), MP_OK);
+    CU_ASSERT_EQUAL(issue(l, o, "U02", "E", "s4", 3), MP_ERR_LEASE_LOST);
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s5", "F", until, 1, b, &nb), MP_OK);
+    CU_ASSERT(nb == 1 && strcmp(b[0].udid, "U02") == 0);
+    CU_ASSERT_STRING_EQUAL(one_at("SELECT count(*) FROM leases WHERE lease='E'"), "0"); /* swept */
+    CU_ASSERT_EQUAL(issue(l, o, "U02", "F", "s5", 3), MP_OK);
+    done(l);
+}
+
+/* Schema 9 -> 10: devices a run held (state 3 and its lease) become
+ * one-device spans of the same lease; they are still that run's. */
+static void test_migrate_v9_reservations(void)
+{
+    int64_t o;
+    mp_ledger *l = setup(4, 4, &o);
+    mp_ledger_close(l);
+    sqlite3 *db = NULL;
+    char sql[400];
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sql, sizeof(sql), "DROP TABLE leases; UPDATE meta SET value='9' WHERE key='schema_version';"
+             "UPDATE devices SET state=3, lease='OLD', lease_until=%lld, lease_order=%lld WHERE udid IN ('U01','U02');",
+             (long long)time(NULL) + 60, (long long)o);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL_FATAL(mp_ledger_open(path, &l), MP_OK);
+    CU_ASSERT_STRING_EQUAL(one_at("SELECT value FROM meta WHERE key='schema_version'"), "10");
+    CU_ASSERT_STRING_EQUAL(one_at("SELECT group_concat(lo||'-'||hi) FROM (SELECT lo, hi FROM leases WHERE lease='OLD' ORDER BY lo)"),
+                           "U01-U01,U02-U02");
+    CU_ASSERT_STRING_EQUAL(one_at("SELECT count(*) FROM devices WHERE state=3 OR lease IS NOT NULL"), "0");
+    mp_device b[4];
+    size_t nb = 0;
+    CU_ASSERT_EQUAL(mp_ledger_reserve(l, o, "s", "NEW", time(NULL) + 60, 4, b, &nb), MP_OK);
+    CU_ASSERT(nb == 2 && strcmp(b[0].udid, "U00") == 0 && strcmp(b[1].udid, "U03") == 0);
+    CU_ASSERT_EQUAL(issue(l, o, "U01", "OLD", "s", 1), MP_OK);
+    done(l);
+}
+
 static void test_locations(void)
 {
     CU_ASSERT_EQUAL(mp_ledger_is_pg_location("postgresql://h/db"), 1);
@@ -302,5 +418,7 @@ void register_stations(void)
     TU_ADD(s, test_station_subquota_and_disable);
     TU_ADD(s, test_take_quota_stations);
     TU_ADD(s, test_audit_chain);
+    TU_ADD(s, test_spans);
+    TU_ADD(s, test_migrate_v9_reservations);
     TU_ADD(s, test_locations);
 }

@@ -1,5 +1,6 @@
 /* test_x509.c - certificate building, SKID, serials, VID/PID rules, lint. */
 #include <string.h>
+#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -170,6 +171,20 @@ static void test_serials(void)
     }
     CU_ASSERT_EQUAL(mp_serial_random(b), MP_OK);
     CU_ASSERT(memcmp(a, b, 16) != 0);
+    /* time first: later serials sort after earlier ones (the ledger's serial
+     * index appends), and the first 6 octets are now in milliseconds */
+    CU_ASSERT(memcmp(a, b, 6) <= 0);
+    uint64_t ms = 0;
+    for (int i = 0; i < 6; i++) ms = ms << 8 | b[i];
+    int64_t skew = (int64_t)(ms / 1000) - (int64_t)time(NULL);
+    CU_ASSERT(skew >= -2 && skew <= 2);
+    /* the other 10 octets are random: 200 serials made in the same few
+     * milliseconds never share them */
+    uint8_t many[200][16];
+    for (int i = 0; i < 200; i++) {
+        CU_ASSERT_EQUAL(mp_serial_random(many[i]), MP_OK);
+        for (int k = 0; k < i; k++) CU_ASSERT(memcmp(many[i] + 6, many[k] + 6, 10) != 0);
+    }
 }
 
 static void test_skid_vectors(void)
