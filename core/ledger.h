@@ -32,7 +32,9 @@
 #define MP_UDID_MAX 64
 
 /* RESERVED: held by a run's lease (mp_ledger_reserve) until it is issued,
- * released, or the lease expires (then any run may take it again). */
+ * released, or the lease expires (then any run may take it again). A device
+ * row has it on PostgreSQL; on SQLite a span of `leases` holds the device and
+ * its row stays AUTHORIZED (mp_ledger_reserve still reports RESERVED). */
 enum mp_dev_state { MP_DEV_AUTHORIZED = 0, MP_DEV_ISSUED = 1, MP_DEV_REVOKED = 2, MP_DEV_RESERVED = 3 };
 
 /* The chain profile of a DAC row: one DAC per device and profile (Matter 1.7
@@ -425,8 +427,10 @@ int mp_ledger_dcl_each(mp_ledger *l, const char *prefix,
 /* ---- reservations (many runs, one order) ----------------------------------
  * A run reserves the devices it works on under a lease (a random token of
  * the run) that expires at `until`: expired reservations of any run return to
- * the pool first. PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED; SQLite: the
- * same statement under its single writer. At most what the order (and the
+ * the pool first. PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED on device rows
+ * (state RESERVED); SQLite, under its single writer: spans of UDIDs in the
+ * `leases` table, the free devices between two UDIDs (state stays AUTHORIZED;
+ * see ledger_station.c). At most what the order (and the
  * station's sub-quota) has left beyond the live reservations of other runs
  * is reserved. Each call is its own short transaction. */
 int mp_ledger_reserve(mp_ledger *l, int64_t order_id, const char *station, const char *lease, time_t until,

@@ -235,6 +235,6 @@ expect 0 "audit verify after the lifecycle" "$MP" audit verify
 if [ "${MP_LIFE_LEDGER:-}" = pg ]; then
     v=$(db "select value from meta where key='schema_version'")
     check "the ledger was on PostgreSQL (schema $v); the token's SQLite ledger has no rows" \
-        test "$v/$(sqlite3 state/ledger.sqlite 'select count(*) from dacs')/$(sqlite3 state/ledger.sqlite 'select count(*) from revocations')" = 9/0/0
+        test "$v/$(sqlite3 state/ledger.sqlite 'select count(*) from dacs')/$(sqlite3 state/ledger.sqlite 'select count(*) from revocations')" = 10/0/0
 fi
 finish
