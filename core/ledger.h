@@ -103,6 +103,11 @@ typedef struct mp_cert_rec {
     const char *path;     /* output file; NULL when it is UDID.der in the batch's folder */
     const char *station;
     const char *lease;    /* mp_ledger_add_counted: the run's lease on a reserved device (NULL: an authorized one) */
+    /* mp_ledger_add_counted: serial and sha256 as octets, when the caller has
+     * them (NULL: parsed from the hex above, which must say the same) */
+    const uint8_t *serial_bin;
+    size_t serial_bin_len;
+    const uint8_t *sha256_bin;
     const char *dir;      /* read back: its batch's folder (the run's output folder) */
 } mp_cert_rec;
 

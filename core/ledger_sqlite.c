@@ -346,9 +346,21 @@ int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c)
 
 int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
 {
-    uint8_t serial[20], hash[32];
-    long sn = mp_ledger_unhex(c->serial, serial, sizeof(serial));
-    long hn = mp_ledger_unhex(c->sha256, hash, sizeof(hash));
+    uint8_t sbuf[20], hbuf[32];
+    const uint8_t *serial = sbuf, *hash = hbuf;
+    long sn, hn;
+    if (c->serial_bin != NULL && c->serial_bin_len > 0 && c->serial_bin_len <= sizeof(sbuf)) {
+        serial = c->serial_bin; /* a chunk of `dac issue`: no hex round trip per device */
+        sn = (long)c->serial_bin_len;
+    } else {
+        sn = mp_ledger_unhex(c->serial, sbuf, sizeof(sbuf));
+    }
+    if (c->sha256_bin != NULL) {
+        hash = c->sha256_bin;
+        hn = 32;
+    } else {
+        hn = mp_ledger_unhex(c->sha256, hbuf, sizeof(hbuf));
+    }
     if (sn <= 0 || hn <= 0) {
         return mp_err(MP_ERR_INVALID, "certificate of %s: serial '%s' or SHA-256 is not hex", c->udid, c->serial);
     }

@@ -143,7 +143,7 @@ static size_t b64_len(size_t n)
 static void put_sha(mp_bundle *b, const uint8_t *data, size_t len)
 {
     uint8_t h[32];
-    SHA256(data, len, h);
+    mp_sha256(data, len, h);
     mp_hex(h, 32, b->buf + b->len, 0);
     b->len += 64;
 }

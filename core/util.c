@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <malloc.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 
 static int parse_base(const char *s, int base, uint64_t max, uint64_t *out)
@@ -756,5 +758,21 @@ void mp_fault_point(const char *name)
     } else if (strcmp(f + n, ":stop") == 0 && !stopped) {
         stopped = 1;
         raise(SIGSTOP);
+    }
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void mp_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    if (sha256_md == NULL || EVP_Digest(data, len, out, NULL, sha256_md, NULL) != 1) {
+        SHA256(data, len, out); /* the one-shot path, should the fetch have failed */
     }
 }

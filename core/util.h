@@ -26,6 +26,9 @@ int mp_parse_time(const char *s, time_t *out) MP_MUST_CHECK;
 
 /* Lowercase/uppercase hex of n bytes into out (2n+1 bytes). */
 void mp_hex(const uint8_t *in, size_t n, char *out, int upper);
+/* SHA-256 of len octets. The digest is fetched once per process (OpenSSL 3's
+ * SHA256() fetches it on every call: most of its cost for a DAC-sized input). */
+void mp_sha256(const void *data, size_t len, uint8_t out[32]);
 /* Decode hex (even length, either case); returns decoded length or -1. */
 long mp_unhex(const char *s, uint8_t *out, size_t cap);
 

@@ -29,6 +29,7 @@
 typedef struct item {
     mp_device dev;
     uint8_t serial[16];
+    uint8_t sha256[32]; /* of the DER, once recorded */
     uint8_t der[MP_DAC_MAX_DER];
     size_t len;
     uint8_t scalar[32]; /* off-chip key, wiped after use */
@@ -267,8 +268,8 @@ static int add_certs(mp_issue *is, chunk *c, size_t *kept)
     for (size_t i = 0; rc == MP_OK && i < c->n; i++) {
         item *it = &c->items[i];
         mp_cert_rec *r = &recs[i];
-        uint8_t h[32];
         char path[4400];
+        size_t z = 0;
         r->batch = c->batch;
         r->order_id = is->order.id;
         r->der = it->der;
@@ -279,8 +280,12 @@ static int add_certs(mp_issue *is, chunk *c, size_t *kept)
         if ((rc = out_path(is, it->dev.udid, r->serial, path, sizeof(path))) != MP_OK) break;
         if (path[0] && (paths[i] = strdup(path)) == NULL) rc = mp_err(MP_ERR_GENERAL, "out of memory");
         r->path = paths[i];
-        SHA256(it->der, it->len, h);
-        mp_hex(h, 32, r->sha256, 0);
+        mp_sha256(it->der, it->len, it->sha256);
+        mp_hex(it->sha256, 32, r->sha256, 0);
+        while (z < 15 && it->serial[z] == 0) z++; /* the octets mp_serial_hex names */
+        r->serial_bin = it->serial + z;
+        r->serial_bin_len = 16 - z;
+        r->sha256_bin = it->sha256;
         it->lost = 0;
         if (rc == MP_OK && is->generate_keys) {
             it->dev.list_id = is->gen_list_id;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "ceremony.h"
 #include "testutil.h"
@@ -62,6 +63,26 @@ static void test_hex(void)
     CU_ASSERT_EQUAL(mp_unhex("0102030405", b, sizeof(b)), -1);
     mp_hex(b, 2, s, 1);
     CU_ASSERT_STRING_EQUAL(s, "0AFF");
+}
+
+/* mp_sha256: the FIPS 180-2 vectors ("abc", the empty string) and a DAC-sized
+ * inputs against OpenSSL's one-shot SHA256(). */
+static void test_sha256(void)
+{
+    uint8_t h[32], ref[32], big[700];
+    char hex[65];
+    mp_sha256("abc", 3, h);
+    mp_hex(h, 32, hex, 0);
+    CU_ASSERT_STRING_EQUAL(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    mp_sha256("", 0, h);
+    mp_hex(h, 32, hex, 0);
+    CU_ASSERT_STRING_EQUAL(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    for (int i = 0; i < 100; i++) {
+        for (size_t k = 0; k < sizeof(big); k++) big[k] = (uint8_t)(k * 31 + (size_t)i);
+        mp_sha256(big, sizeof(big) - (size_t)i, h);
+        SHA256(big, sizeof(big) - (size_t)i, ref);
+        CU_ASSERT(memcmp(h, ref, 32) == 0);
+    }
 }
 
 static void test_write_file(void)
@@ -168,6 +189,7 @@ void register_core(void)
     TU_ADD(s, test_parse_vid_pid);
     TU_ADD(s, test_parse_time);
     TU_ADD(s, test_hex);
+    TU_ADD(s, test_sha256);
     TU_ADD(s, test_write_file);
     TU_ADD(s, test_outdir);
     TU_ADD(s, test_ceremony_signed_digest);
