@@ -65,7 +65,7 @@ static void test_hex(void)
     CU_ASSERT_STRING_EQUAL(s, "0AFF");
 }
 
-/* mp_sha256: the FIPS 180-2 vectors ("abc", the empty string) and a DAC-sized
+/* mp_sha256: the FIPS 180-2 vectors ("abc", the empty string) and 100 DAC-sized
  * inputs against OpenSSL's one-shot SHA256(). */
 static void test_sha256(void)
 {
