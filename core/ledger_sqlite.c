@@ -20,7 +20,7 @@ enum {
     S_NEXT_DEV, S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
     S_ADD_BATCH, S_ADD_CERT, S_UNWRITTEN, S_BATCH_WRITTEN, S_CERT_UDID, S_REVOKE_FIND, S_REVOKE_ADD,
     S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_DEV_ISSUE_LEASED, S_GET_DAC,
-    S_ST_ADD, S_ST_REVOKE, S_ST_GET, S_ST_EACH_REVOKED, S_NSTMT
+    S_ST_ADD, S_ST_REVOKE, S_ST_GET, S_ST_EACH_REVOKED, S_DEV_ISSUE_HELD, S_NSTMT
 };
 
 /* A certificate as row_cert reads it (c = dacs, b = its dac_batches row). */
@@ -48,6 +48,8 @@ static const char *const sql[S_NSTMT] = {
     /* SQLite, a reserved device: only while a live span of this run's lease holds it */
     [S_DEV_ISSUE_LEASED] = "UPDATE devices SET state=1 WHERE udid=?1 AND state=0"
                            " AND EXISTS(SELECT 1 FROM leases WHERE lease=?2 AND lo<=?1 AND hi>=?1 AND until>=?3)",
+    /* SQLite, a chunk: the caller found the device in a live span of this run's lease */
+    [S_DEV_ISSUE_HELD] = "UPDATE devices SET state=1 WHERE udid=?1 AND state=0",
     [S_ADD_BATCH] = "INSERT INTO dac_batches(order_id,pai_skid,not_before,not_after,dir,station,issued_at,written)"
                     " VALUES(?,?,?,?,?,?,?,?) RETURNING id",
     [S_ADD_CERT] = "INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) VALUES(?,?,?,?,?,?,?)",
@@ -344,100 +346,112 @@ int mp_ledger_add_cert(mp_ledger *l, mp_cert_rec *c)
     return rc;
 }
 
-int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
+/* The certificate's serial and SHA-256 as octets: the caller's, or parsed from its hex. */
+static int rec_octets(const mp_cert_rec *c, uint8_t sbuf[20], uint8_t hbuf[32], const uint8_t **serial, long *sn,
+                      const uint8_t **hash)
 {
-    uint8_t sbuf[20], hbuf[32];
-    const uint8_t *serial = sbuf, *hash = hbuf;
-    long sn, hn;
-    if (c->serial_bin != NULL && c->serial_bin_len > 0 && c->serial_bin_len <= sizeof(sbuf)) {
-        serial = c->serial_bin; /* a chunk of `dac issue`: no hex round trip per device */
-        sn = (long)c->serial_bin_len;
+    long hn = 32;
+    *serial = sbuf;
+    *hash = hbuf;
+    if (c->serial_bin != NULL && c->serial_bin_len > 0 && c->serial_bin_len <= 20) {
+        *serial = c->serial_bin; /* a chunk of `dac issue`: no hex round trip per device */
+        *sn = (long)c->serial_bin_len;
     } else {
-        sn = mp_ledger_unhex(c->serial, sbuf, sizeof(sbuf));
+        *sn = mp_ledger_unhex(c->serial, sbuf, 20);
     }
     if (c->sha256_bin != NULL) {
-        hash = c->sha256_bin;
-        hn = 32;
+        *hash = c->sha256_bin;
     } else {
-        hn = mp_ledger_unhex(c->sha256, hbuf, sizeof(hbuf));
+        hn = mp_ledger_unhex(c->sha256, hbuf, 32);
     }
-    if (sn <= 0 || hn <= 0) {
+    if (*sn <= 0 || hn <= 0) {
         return mp_err(MP_ERR_INVALID, "certificate of %s: serial '%s' or SHA-256 is not hex", c->udid, c->serial);
     }
-    mp_q *s;
-    if (c->lease != NULL && mp_ledger_is_pg(l)) {
-        /* one round trip: the device moves to issued only while this run's
-         * lease holds, and the certificate row goes in only if it did */
-        static const char pg[] =
-            "WITH u AS (UPDATE devices SET state=1,lease=NULL,lease_until=NULL,lease_order=NULL"
-            " WHERE udid=?1 AND state=3 AND lease=?8 AND lease_until>=?9 RETURNING udid)"
-            " INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) SELECT udid,?2,?3,?4,?5,?6,?7 FROM u";
-        if ((s = mp_q_get(l, pg)) == NULL) return MP_ERR_DB;
-        mp_q_txt(s, 1, c->udid);
-        mp_q_i64(s, 2, c->order_id);
-        mp_q_i64(s, 3, c->batch);
-        mp_q_blob(s, 4, serial, (size_t)sn);
-        mp_q_blob(s, 5, hash, (size_t)hn);
-        mp_q_blob(s, 6, c->der, c->der_len);
-        if (c->path != NULL && *c->path) mp_q_txt(s, 7, c->path);
-        else mp_q_null(s, 7);
-        mp_q_txt(s, 8, c->lease);
-        mp_q_i64(s, 9, (int64_t)time(NULL));
-        if (mp_q_step(s) < 0) {
-            if (mp_ledger_conflict(l, "dacs", "udid")) {
-                return mp_err(MP_ERR_DUPLICATE, "device %s already has a certificate in the ledger", c->udid);
-            }
-            if (mp_ledger_conflict(l, NULL, NULL)) {
-                return mp_err(MP_ERR_DUPLICATE, "serial %s was already used", c->serial);
-            }
-            return db_err(l, "add certificate");
-        }
-        if (mp_q_changes(s) != 1) {
-            return mp_err(MP_ERR_LEASE_LOST, "device %s: this run's reservation expired (lease lost) before its DAC"
-                          " was recorded; nothing recorded for it", c->udid);
-        }
-        return MP_OK;
+    return MP_OK;
+}
+
+/* Why a certificate row was refused: the device's DAC or the serial is there already. */
+static int cert_refused(mp_ledger *l, const mp_cert_rec *c)
+{
+    if (mp_ledger_conflict(l, "dacs", "udid")) {
+        return mp_err(MP_ERR_DUPLICATE, "device %s already has a certificate in the ledger", c->udid);
     }
-    if (c->lease != NULL) {
-        if ((s = stmt(l, S_DEV_ISSUE_LEASED)) == NULL) return MP_ERR_DB;
-        mp_q_txt(s, 1, c->udid);
-        mp_q_txt(s, 2, c->lease);
-        mp_q_i64(s, 3, (int64_t)time(NULL));
-    } else {
-        if ((s = stmt(l, S_DEV_ISSUE)) == NULL) return MP_ERR_DB;
-        mp_q_txt(s, 1, c->udid);
-        mp_q_i64(s, 2, (int64_t)time(NULL));
+    if (mp_ledger_conflict(l, NULL, NULL)) {
+        return mp_err(MP_ERR_DUPLICATE, "serial %s was already used", c->serial);
     }
-    if (mp_ledger_step_done(l, s, "mark device issued") != MP_OK) return MP_ERR_DB;
-    if (mp_q_changes(s) != 1) {
-        if (c->lease != NULL) {
-            return mp_err(MP_ERR_LEASE_LOST, "device %s: this run's reservation expired (lease lost) before its DAC"
-                          " was recorded; nothing recorded for it", c->udid);
-        }
-        return mp_err(MP_ERR_UNAUTHORIZED, "device %s is not authorized or already has a DAC", c->udid);
-    }
-    if ((s = stmt(l, S_ADD_CERT)) == NULL) return MP_ERR_DB;
+    return db_err(l, "add certificate");
+}
+
+static int lease_lost(const mp_cert_rec *c)
+{
+    return mp_err(MP_ERR_LEASE_LOST, "device %s: this run's reservation expired (lease lost) before its DAC"
+                  " was recorded; nothing recorded for it", c->udid);
+}
+
+/* Bind the certificate row's columns, ?1 (the UDID) to ?7. */
+static void bind_cert(mp_q *s, const mp_cert_rec *c, const uint8_t *serial, long sn, const uint8_t *hash)
+{
     mp_q_txt(s, 1, c->udid);
     mp_q_i64(s, 2, c->order_id);
     mp_q_i64(s, 3, c->batch);
     mp_q_blob(s, 4, serial, (size_t)sn);
-    mp_q_blob(s, 5, hash, (size_t)hn);
+    mp_q_blob(s, 5, hash, 32);
     mp_q_blob(s, 6, c->der, c->der_len);
     if (c->path != NULL && *c->path) {
         mp_q_txt(s, 7, c->path);
     } else {
         mp_q_null(s, 7);
     }
-    if (mp_q_step(s) < 0) {
-        if (mp_ledger_conflict(l, "dacs", "udid")) {
-            return mp_err(MP_ERR_DUPLICATE, "device %s already has a certificate in the ledger", c->udid);
-        }
-        if (mp_ledger_conflict(l, NULL, NULL)) {
-            return mp_err(MP_ERR_DUPLICATE, "serial %s was already used", c->serial);
-        }
-        return db_err(l, "add certificate");
+}
+
+/* PostgreSQL, a leased device in one round trip: it moves to issued only
+ * while this run's lease holds, and the certificate row goes in only if it did. */
+static int add_counted_pg(mp_ledger *l, const mp_cert_rec *c, const uint8_t *serial, long sn, const uint8_t *hash)
+{
+    mp_q *s = mp_q_get(l, "WITH u AS (UPDATE devices SET state=1,lease=NULL,lease_until=NULL,lease_order=NULL"
+                          " WHERE udid=?1 AND state=3 AND lease=?8 AND lease_until>=?9 RETURNING udid)"
+                          " INSERT INTO dacs(udid,order_id,batch,serial,sha256,der,path) SELECT udid,?2,?3,?4,?5,?6,?7 FROM u");
+    if (s == NULL) return MP_ERR_DB;
+    bind_cert(s, c, serial, sn, hash);
+    mp_q_txt(s, 8, c->lease);
+    mp_q_i64(s, 9, (int64_t)time(NULL));
+    if (mp_q_step(s) < 0) return cert_refused(l, c);
+    return mp_q_changes(s) == 1 ? MP_OK : lease_lost(c);
+}
+
+/* The device moves to issued by statement `which` (S_DEV_ISSUE: not while a
+ * run holds it; S_DEV_ISSUE_LEASED: only while this run's span does;
+ * S_DEV_ISSUE_HELD: the caller checked the span), then its certificate row. */
+static int issue_row(mp_ledger *l, const mp_cert_rec *c, int which)
+{
+    uint8_t sbuf[20], hbuf[32];
+    const uint8_t *serial, *hash;
+    long sn;
+    int rc = rec_octets(c, sbuf, hbuf, &serial, &sn, &hash);
+    if (rc != MP_OK) return rc;
+    if (c->lease != NULL && mp_ledger_is_pg(l)) return add_counted_pg(l, c, serial, sn, hash);
+    mp_q *s = stmt(l, which);
+    if (s == NULL) return MP_ERR_DB;
+    mp_q_txt(s, 1, c->udid);
+    if (which == S_DEV_ISSUE_LEASED) {
+        mp_q_txt(s, 2, c->lease);
+        mp_q_i64(s, 3, (int64_t)time(NULL));
+    } else if (which == S_DEV_ISSUE) {
+        mp_q_i64(s, 2, (int64_t)time(NULL));
     }
-    return MP_OK;
+    if (mp_ledger_step_done(l, s, "mark device issued") != MP_OK) return MP_ERR_DB;
+    if (mp_q_changes(s) != 1) {
+        if (c->lease != NULL) return lease_lost(c);
+        return mp_err(MP_ERR_UNAUTHORIZED, "device %s is not authorized or already has a DAC", c->udid);
+    }
+    if ((s = stmt(l, S_ADD_CERT)) == NULL) return MP_ERR_DB;
+    bind_cert(s, c, serial, sn, hash);
+    return mp_q_step(s) < 0 ? cert_refused(l, c) : MP_OK;
+}
+
+int mp_ledger_add_counted(mp_ledger *l, const mp_cert_rec *c)
+{
+    return issue_row(l, c, c->lease != NULL ? S_DEV_ISSUE_LEASED : S_DEV_ISSUE);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -534,11 +548,57 @@ end:
     return rc;
 }
 
+/* SQLite, a chunk under one lease: the run's live spans are read once (the
+ * transaction holds SQLite's only write lock, so they cannot change under
+ * it); a device outside them lost its lease and is skipped. */
+typedef struct held_span {
+    char lo[MP_UDID_MAX + 1], hi[MP_UDID_MAX + 1];
+} held_span;
+
+static int add_counted_spans(mp_ledger *l, const mp_cert_rec *c, size_t n, uint8_t *lost)
+{
+    held_span *sp = NULL;
+    size_t ns = 0, cap = 0;
+    int r, rc = MP_OK;
+    mp_q *q = mp_q_get(l, "SELECT lo, hi FROM leases WHERE lease=?1 AND until>=?2");
+    if (q == NULL) return MP_ERR_DB;
+    mp_q_txt(q, 1, c[0].lease);
+    mp_q_i64(q, 2, (int64_t)time(NULL));
+    while ((r = mp_q_step(q)) == 1) {
+        if (ns == cap) {
+            held_span *p = realloc(sp, (cap = cap ? 2 * cap : 8) * sizeof(*sp));
+            if (p == NULL) {
+                mp_q_reset(q);
+                free(sp);
+                return mp_err(MP_ERR_GENERAL, "out of memory");
+            }
+            sp = p;
+        }
+        snprintf(sp[ns].lo, sizeof(sp[ns].lo), "%s", mp_q_text(q, 0));
+        snprintf(sp[ns].hi, sizeof(sp[ns].hi), "%s", mp_q_text(q, 1));
+        ns++;
+    }
+    if (r < 0) rc = db_err(l, "read this run's reservations");
+    for (size_t k = 0; rc == MP_OK && k < n; k++) {
+        size_t i = 0;
+        while (i < ns && !(strcmp(sp[i].lo, c[k].udid) <= 0 && strcmp(c[k].udid, sp[i].hi) <= 0)) i++;
+        if (i == ns || c[k].lease == NULL || strcmp(c[k].lease, c[0].lease) != 0) {
+            lost[k] = 1;
+            continue;
+        }
+        rc = issue_row(l, &c[k], S_DEV_ISSUE_HELD);
+        lost[k] = rc == MP_ERR_LEASE_LOST;
+        if (lost[k]) rc = MP_OK;
+    }
+    free(sp);
+    return rc;
+}
+
 int mp_ledger_add_counted_many(mp_ledger *l, const mp_cert_rec *c, size_t n, uint8_t *lost)
 {
     if (n == 0) return MP_OK;
-    if (mp_ledger_is_pg(l) && c[0].lease != NULL) {
-        return add_counted_set(l, c, n, lost);
+    if (c[0].lease != NULL) {
+        return mp_ledger_is_pg(l) ? add_counted_set(l, c, n, lost) : add_counted_spans(l, c, n, lost);
     }
     for (size_t k = 0; k < n; k++) {
         int rc = mp_ledger_add_counted(l, &c[k]);
