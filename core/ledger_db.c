@@ -695,8 +695,12 @@ static int open_sqlite(mp_ledger *l, const char *path, int flags)
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    /* Checkpoints every 4 MiB of WAL (1,024 pages): they run on the committing
+     * thread while the signing threads work, and the one at close, on nobody's
+     * time but the command's, stays small (16,384 pages left up to 64 MiB for
+     * the close: 145 ms of a 100,000-DAC run's 4.5 s; 8-10 ms now). */
     if (r != SQLITE_OK ||
-        sqlite3_exec(l->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=16384;",
+        sqlite3_exec(l->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=1024;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         return mp_ledger_db_err(l, "cannot configure (is it an SQLite database?)");
     }
