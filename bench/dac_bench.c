@@ -26,6 +26,7 @@
 #include "opts.h"
 #include "pin.h"
 #include "util.h"
+#include "workers.h"
 #include "filering.h"
 #include "x509.h"
 
@@ -39,6 +40,7 @@ typedef struct job {
     int keygen; /* generate (and export) a device key per iteration */
     int sign;   /* build and sign a DAC per iteration */
     filering *fr; /* hand each DAC to the file writer (hsm-file) */
+    int index, jobs; /* this thread's number and their count */
 } job;
 
 static void gen(EVP_PKEY_CTX *kg, uint8_t pt[65])
@@ -59,6 +61,7 @@ static void gen(EVP_PKEY_CTX *kg, uint8_t pt[65])
 static void *run(void *arg)
 {
     job *j = arg;
+    mp_workers_pin(j->index, j->jobs); /* as `dac issue`'s signing threads (workers.h) */
     uint8_t der[MP_DAC_MAX_DER], serial[16], pt[65];
     size_t len;
     EVP_PKEY_CTX *kg = NULL;
@@ -168,7 +171,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < jobs; i++) {
         js[i] = (job){.t = &t, .signer = signers[i], .sess = sess[i], .point = point, .n = n / jobs, .keygen = keygen, .sign = sign,
-                      .fr = od.fd >= 0 ? &fr : NULL};
+                      .fr = od.fd >= 0 ? &fr : NULL, .index = i, .jobs = jobs};
         if (pthread_create(&js[i].th, NULL, run, &js[i]) != 0) {
             fprintf(stderr, "dac_bench: cannot start thread %d\n", i);
             return 1;

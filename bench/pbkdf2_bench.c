@@ -24,6 +24,7 @@
 #include "factory-data/pbkdf2.h"
 #include "factory-data/spake2p.h"
 #include "util.h"
+#include "workers.h"
 #include "filering.h"
 
 static double now(void)
@@ -59,7 +60,7 @@ typedef struct pjob {
     pthread_t th;
     uint32_t it;
     long n;
-    int id;
+    int id, jobs;
     filering *fr;
     size_t bytes;
 } pjob;
@@ -67,6 +68,7 @@ typedef struct pjob {
 static void *prun(void *arg)
 {
     pjob *j = arg;
+    mp_workers_pin(j->id, j->jobs); /* as factory-data build's threads (workers.h) */
     uint8_t pw[4] = {0x25, 0x42, 0x34, 0x01}, salt[32] = {(uint8_t)j->id}, out[80];
     uint8_t *img = j->fr ? calloc(1, j->bytes) : NULL;
     fr_batch *batch = NULL;
@@ -91,7 +93,7 @@ static int limit(uint32_t it, int jobs, long n, mp_outdir *od, size_t bytes)
     double t0 = now();
     if (od != NULL) fr_start(&fr, od, bytes, "json");
     for (int i = 0; i < jobs; i++) {
-        js[i] = (pjob){.it = it, .n = n / jobs, .id = i, .fr = od ? &fr : NULL, .bytes = bytes};
+        js[i] = (pjob){.it = it, .n = n / jobs, .id = i, .jobs = jobs, .fr = od ? &fr : NULL, .bytes = bytes};
         if (pthread_create(&js[i].th, NULL, prun, &js[i]) != 0) return 1;
     }
     for (int i = 0; i < jobs; i++) pthread_join(js[i].th, NULL);

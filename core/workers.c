@@ -3,6 +3,29 @@
  * the others idle at the end of a chunk. */
 #include "workers.h"
 
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mp_workers_pin(int j, int jobs)
+{
+    const char *e = getenv("MATTER_PKI_NO_AFFINITY");
+    cpu_set_t allowed, one;
+    if ((e != NULL && strcmp(e, "1") == 0) || j < 0 || jobs < 2 ||
+        sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) != jobs) {
+        return;
+    }
+    for (int cpu = 0, k = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed)) continue;
+        if (k++ == j) {
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            (void)pthread_setaffinity_np(pthread_self(), sizeof(one), &one); /* a refusal leaves it unpinned */
+            return;
+        }
+    }
+}
+
 static void *run(void *arg)
 {
     struct mp_worker_arg *a = arg;
@@ -11,6 +34,7 @@ static void *run(void *arg)
     if (w->name != NULL) {
         pthread_setname_np(pthread_self(), w->name);
     }
+    mp_workers_pin(a->j, w->jobs);
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (w->gen == seen && !w->quit) {

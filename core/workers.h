@@ -48,4 +48,14 @@ void mp_workers_join(mp_workers *w);
 /* Join, then end the threads (after mp_workers_init, always). */
 void mp_workers_free(mp_workers *w);
 
+/* Thread j of a team of `jobs` stays on the j-th CPU this process may use,
+ * when the team has exactly one thread per such CPU (then the team owns
+ * them, and several such runs share them alike); otherwise, or with
+ * MATTER_PKI_NO_AFFINITY=1, the scheduler places it. Left to itself, the scheduler
+ * moved the signing threads of `dac issue --jobs 2` on 2 CPUs around its
+ * ledger and writer threads, and a 100,000-DAC run took 20-30% longer
+ * (BENCHMARKS.md, "Signing threads on their own CPUs"). The teams above do
+ * this at their start; a program's own signing threads call it (bench/). */
+void mp_workers_pin(int j, int jobs);
+
 #endif
