@@ -1,4 +1,7 @@
 /* test_core.c - numbers, dates, hex, files. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +12,7 @@
 #include "ceremony.h"
 #include "testutil.h"
 #include "util.h"
+#include "workers.h"
 
 static void test_parse_uint(void)
 {
@@ -83,6 +87,56 @@ static void test_sha256(void)
         SHA256(big, sizeof(big) - (size_t)i, ref);
         CU_ASSERT(memcmp(h, ref, 32) == 0);
     }
+}
+
+/* mp_workers_pin: thread j of a team with one thread per allowed CPU ends
+ * on exactly the j-th allowed CPU; a team of another size, or
+ * MATTER_PKI_NO_AFFINITY=1, leaves the thread where the scheduler may move it. */
+struct pin_arg {
+    int j, jobs, count;
+    int cpu;
+};
+
+static void *pin_thread(void *p)
+{
+    struct pin_arg *a = p;
+    cpu_set_t cs;
+    mp_workers_pin(a->j, a->jobs);
+    a->count = sched_getaffinity(0, sizeof(cs), &cs) == 0 ? CPU_COUNT(&cs) : -1;
+    a->cpu = -1;
+    for (int c = 0; c < CPU_SETSIZE && a->count == 1; c++) {
+        if (CPU_ISSET(c, &cs)) a->cpu = c;
+    }
+    return NULL;
+}
+
+static struct pin_arg pin_run(int j, int jobs)
+{
+    struct pin_arg a = {.j = j, .jobs = jobs};
+    pthread_t t;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, pin_thread, &a), 0);
+    pthread_join(t, NULL);
+    return a;
+}
+
+static void test_workers_pin(void)
+{
+    cpu_set_t allowed;
+    CU_ASSERT_EQUAL_FATAL(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+    int n = CPU_COUNT(&allowed), last = -1;
+    if (n < 2) return; /* one CPU: nothing to pin */
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (CPU_ISSET(c, &allowed)) last = c;
+    }
+    struct pin_arg a = pin_run(n - 1, n);
+    CU_ASSERT_EQUAL(a.count, 1);
+    CU_ASSERT_EQUAL(a.cpu, last);
+    a = pin_run(0, n + 1); /* more threads than CPUs: not pinned */
+    CU_ASSERT_EQUAL(a.count, n);
+    setenv("MATTER_PKI_NO_AFFINITY", "1", 1);
+    a = pin_run(0, n);
+    unsetenv("MATTER_PKI_NO_AFFINITY");
+    CU_ASSERT_EQUAL(a.count, n);
 }
 
 static void test_write_file(void)
@@ -190,6 +244,7 @@ void register_core(void)
     TU_ADD(s, test_parse_time);
     TU_ADD(s, test_hex);
     TU_ADD(s, test_sha256);
+    TU_ADD(s, test_workers_pin);
     TU_ADD(s, test_write_file);
     TU_ADD(s, test_outdir);
     TU_ADD(s, test_ceremony_signed_digest);
