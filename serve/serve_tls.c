@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "revocation/crl.h"
 #include "serve/serve_http.h"
 #include "util.h"
 #include "x509.h"
@@ -26,29 +27,13 @@ int mp_srv_load_store(server *s)
     int rc = MP_OK;
     if (st == NULL || X509_STORE_add_cert(st, s->station_ca) != 1) {
         rc = mp_err_ssl(MP_ERR_GENERAL, "cannot build the station certificate store");
-    } else if (s->crl_path != NULL) {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        if ((rc = mp_read_file(s->crl_path, 16 << 20, &buf, &len)) == MP_OK) {
-            BIO *b = BIO_new_mem_buf(buf, (int)len);
-            crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
-            if (crl == NULL) {
-                const uint8_t *p = buf;
-                ERR_clear_error();
-                crl = d2i_X509_CRL(NULL, &p, (long)len);
-            }
-            BIO_free(b);
-            free(buf);
-            EVP_PKEY *ca_key = X509_get0_pubkey(s->station_ca);
-            if (crl == NULL) {
-                rc = mp_err_ssl(MP_ERR_INVALID, "%s: not a CRL (PEM or DER)", s->crl_path);
-            } else if (X509_CRL_verify(crl, ca_key) != 1) {
-                rc = mp_err_ssl(MP_ERR_VERIFY, "%s: not signed by the station CA", s->crl_path);
-            } else if (X509_STORE_add_crl(st, crl) != 1) {
-                rc = mp_err_ssl(MP_ERR_GENERAL, "cannot use the station CRL");
-            } else {
-                X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
-            }
+    } else if (s->crl_path != NULL && (rc = mp_crl_load(s->crl_path, &crl)) == MP_OK) {
+        if (X509_CRL_verify(crl, X509_get0_pubkey(s->station_ca)) != 1) {
+            rc = mp_err_ssl(MP_ERR_VERIFY, "%s: not signed by the station CA", s->crl_path);
+        } else if (X509_STORE_add_crl(st, crl) != 1) {
+            rc = mp_err_ssl(MP_ERR_GENERAL, "cannot use the station CRL");
+        } else {
+            X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
         }
     }
     X509_CRL_free(crl);
