@@ -103,6 +103,17 @@ int mp_ledger_sqlite_open(const char *path, int flags, sqlite3 **db) MP_MUST_CHE
 int mp_ledger_sqlite_ro_flags(const char *path, int flags);
 
 
+/* ledger_station.c: SQLite's reservations are spans of UDIDs (rows of
+ * `leases`, see there). The live spans in UDID order: every one (own marks
+ * those of this lease and order), or with own_only those of this lease and
+ * order alone. The caller frees *out. */
+typedef struct mp_span {
+    int64_t id;
+    int own;
+    char lo[MP_UDID_MAX + 1], hi[MP_UDID_MAX + 1];
+} mp_span;
+int mp_ledger_spans(mp_ledger *l, int64_t order_id, const char *lease, int own_only, mp_span **out, size_t *n) MP_MUST_CHECK;
+
 /* ledger_schema.c: the schema version this code writes, the SQL functions its
  * migrations use, and the migration of an older ledger (under the write lock).
  * The SQLite migration works on the bare sqlite3 handle and never calls back

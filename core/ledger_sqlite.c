@@ -484,17 +484,14 @@ static int add_counted_set(mp_ledger *l, const mp_cert_rec *c, size_t n, uint8_t
         goto end;
     }
     for (size_t k = 0; k < n; k++) {
-        long sn = mp_ledger_unhex(c[k].serial, bin + 52 * k, 20);
-        long hn = mp_ledger_unhex(c[k].sha256, bin + 52 * k + 20, 32);
-        if (sn <= 0 || hn <= 0) {
-            rc = mp_err(MP_ERR_INVALID, "certificate of %s: serial '%s' or SHA-256 is not hex", c[k].udid, c[k].serial);
-            goto end;
-        }
+        const uint8_t *sp, *hp;
+        long sn;
+        if ((rc = rec_octets(&c[k], bin + 52 * k, bin + 52 * k + 20, &sp, &sn, &hp)) != MP_OK) goto end;
         udid[k] = c[k].udid;
-        ser[k] = bin + 52 * k;
+        ser[k] = sp;
         ser_n[k] = (size_t)sn;
-        sha[k] = bin + 52 * k + 20;
-        sha_n[k] = (size_t)hn;
+        sha[k] = hp;
+        sha_n[k] = 32;
         der[k] = c[k].der;
         der_n[k] = c[k].der_len;
         path[k] = c[k].path != NULL && *c[k].path ? c[k].path : NULL;
@@ -551,34 +548,11 @@ end:
 /* SQLite, a chunk under one lease: the run's live spans are read once (the
  * transaction holds SQLite's only write lock, so they cannot change under
  * it); a device outside them lost its lease and is skipped. */
-typedef struct held_span {
-    char lo[MP_UDID_MAX + 1], hi[MP_UDID_MAX + 1];
-} held_span;
-
 static int add_counted_spans(mp_ledger *l, const mp_cert_rec *c, size_t n, uint8_t *lost)
 {
-    held_span *sp = NULL;
-    size_t ns = 0, cap = 0;
-    int r, rc = MP_OK;
-    mp_q *q = mp_q_get(l, "SELECT lo, hi FROM leases WHERE lease=?1 AND until>=?2");
-    if (q == NULL) return MP_ERR_DB;
-    mp_q_txt(q, 1, c[0].lease);
-    mp_q_i64(q, 2, (int64_t)time(NULL));
-    while ((r = mp_q_step(q)) == 1) {
-        if (ns == cap) {
-            held_span *p = realloc(sp, (cap = cap ? 2 * cap : 8) * sizeof(*sp));
-            if (p == NULL) {
-                mp_q_reset(q);
-                free(sp);
-                return mp_err(MP_ERR_GENERAL, "out of memory");
-            }
-            sp = p;
-        }
-        snprintf(sp[ns].lo, sizeof(sp[ns].lo), "%s", mp_q_text(q, 0));
-        snprintf(sp[ns].hi, sizeof(sp[ns].hi), "%s", mp_q_text(q, 1));
-        ns++;
-    }
-    if (r < 0) rc = db_err(l, "read this run's reservations");
+    mp_span *sp = NULL;
+    size_t ns = 0;
+    int rc = mp_ledger_spans(l, c[0].order_id, c[0].lease, 1, &sp, &ns);
     for (size_t k = 0; rc == MP_OK && k < n; k++) {
         size_t i = 0;
         while (i < ns && !(strcmp(sp[i].lo, c[k].udid) <= 0 && strcmp(c[k].udid, sp[i].hi) <= 0)) i++;

@@ -105,33 +105,29 @@ static int reserve_rows(mp_ledger *l, int64_t order_id, const char *lease, time_
     return r < 0 ? mp_ledger_err(l, "reserve devices") : MP_OK;
 }
 
-typedef struct span {
-    int64_t id;
-    int own; /* this run's, on this order */
-    char lo[MP_UDID_MAX + 1], hi[MP_UDID_MAX + 1];
-} span;
-
-/* The live spans (after the sweep: all of them), in UDID order. */
-static int load_spans(mp_ledger *l, int64_t order_id, const char *lease, span **out, size_t *n)
+int mp_ledger_spans(mp_ledger *l, int64_t order_id, const char *lease, int own_only, mp_span **out, size_t *n)
 {
-    mp_q *q = mp_q_get(l, "SELECT id, lo, hi, lease=?1 AND order_id=?2 FROM leases ORDER BY lo");
+    mp_q *q = mp_q_get(l, "SELECT id, lo, hi, lease=?1 AND order_id=?2 FROM leases"
+                          " WHERE until>=?3 AND (?4=0 OR (lease=?1 AND order_id=?2)) ORDER BY lo");
     if (q == NULL) return MP_ERR_DB;
     mp_q_txt(q, 1, lease);
     mp_q_i64(q, 2, order_id);
+    mp_q_i64(q, 3, (int64_t)time(NULL));
+    mp_q_i64(q, 4, own_only != 0);
     size_t cap = 0;
     int r;
     *out = NULL;
     *n = 0;
     while ((r = mp_q_step(q)) == 1) {
         if (*n == cap) {
-            span *p = realloc(*out, (cap = cap ? 2 * cap : 16) * sizeof(span));
+            mp_span *p = realloc(*out, (cap = cap ? 2 * cap : 16) * sizeof(mp_span));
             if (p == NULL) {
                 mp_q_reset(q);
                 return mp_err(MP_ERR_GENERAL, "out of memory");
             }
             *out = p;
         }
-        span *s = &(*out)[(*n)++];
+        mp_span *s = &(*out)[(*n)++];
         s->id = mp_q_int(q, 0);
         snprintf(s->lo, sizeof(s->lo), "%s", mp_q_text(q, 1));
         snprintf(s->hi, sizeof(s->hi), "%s", mp_q_text(q, 2));
@@ -186,11 +182,11 @@ static int put_span(mp_ledger *l, int64_t grow, int64_t order_id, const char *le
 static int reserve_spans(mp_ledger *l, int64_t order_id, const char *lease, time_t until, size_t want, mp_device *out,
                          size_t *n)
 {
-    span *sp = NULL;
+    mp_span *sp = NULL;
     size_t ns = 0;
     char after[MP_UDID_MAX + 1] = "";
     int64_t grow = 0;
-    int rc = load_spans(l, order_id, lease, &sp, &ns);
+    int rc = mp_ledger_spans(l, order_id, lease, 0, &sp, &ns); /* after the sweep: all of them */
     for (size_t k = 0; rc == MP_OK && k <= ns && *n < want; k++) {
         size_t first = *n;
         if ((rc = take_gap(l, after, k < ns ? sp[k].lo : NULL, want, out, n)) != MP_OK) break;
@@ -229,9 +225,9 @@ int mp_ledger_reserve(mp_ledger *l, int64_t order_id, const char *station, const
 static int reserve_udid_span(mp_ledger *l, int64_t order_id, const char *lease, time_t until, const char *udid,
                              mp_device *d, int *got)
 {
-    int own = !mp_ledger_in_tx(l), held = 0, r;
+    int own_tx = !mp_ledger_in_tx(l), held = 0, r;
     int64_t now = (int64_t)time(NULL);
-    int rc = own ? mp_ledger_begin(l) : MP_OK;
+    int rc = own_tx ? mp_ledger_begin(l) : MP_OK;
     if (rc == MP_OK) rc = sweep(l, (time_t)now);
     mp_q *q = rc == MP_OK ? mp_q_get(l, "SELECT d.udid,d.pubkey,d.list_id,d.state,d.key_origin,"
                                         " EXISTS(SELECT 1 FROM leases r WHERE r.lo<=?1 AND r.hi>=?1 AND r.lease=?2 AND r.order_id=?3)"
@@ -253,7 +249,7 @@ static int reserve_udid_span(mp_ledger *l, int64_t order_id, const char *lease, 
         }
     }
     if (rc == MP_OK && *got && !held) rc = put_span(l, 0, order_id, lease, until, udid, udid);
-    if (own) {
+    if (own_tx) {
         if (rc == MP_OK) rc = mp_ledger_commit(l);
         mp_ledger_rollback(l);
     }

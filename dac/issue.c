@@ -269,7 +269,6 @@ static int add_certs(mp_issue *is, chunk *c, size_t *kept)
         item *it = &c->items[i];
         mp_cert_rec *r = &recs[i];
         char path[4400];
-        size_t z = 0;
         r->batch = c->batch;
         r->order_id = is->order.id;
         r->der = it->der;
@@ -282,9 +281,7 @@ static int add_certs(mp_issue *is, chunk *c, size_t *kept)
         r->path = paths[i];
         mp_sha256(it->der, it->len, it->sha256);
         mp_hex(it->sha256, 32, r->sha256, 0);
-        while (z < 15 && it->serial[z] == 0) z++; /* the octets mp_serial_hex names */
-        r->serial_bin = it->serial + z;
-        r->serial_bin_len = 16 - z;
+        r->serial_bin = mp_serial_octets(it->serial, &r->serial_bin_len);
         r->sha256_bin = it->sha256;
         it->lost = 0;
         if (rc == MP_OK && is->generate_keys) {

@@ -122,5 +122,7 @@ int mp_issue_csr_batch(mp_issue *is, const char *dir, const char *bundle, FILE *
 /* issue_files.c: serial text (off-chip key files: devsecret.h). */
 /* Serial as uppercase hex of the integer value (even length). */
 void mp_serial_hex(const uint8_t serial[static 16], char out[41]);
+/* The octets of that value (no leading zero octets; the ledger stores these): *len of them. */
+const uint8_t *mp_serial_octets(const uint8_t serial[static 16], size_t *len);
 
 #endif

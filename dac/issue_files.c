@@ -14,13 +14,21 @@
 #include "util.h"
 
 
-void mp_serial_hex(const uint8_t serial[static 16], char out[41])
+const uint8_t *mp_serial_octets(const uint8_t serial[static 16], size_t *len)
 {
     size_t i = 0;
     while (i < 15 && serial[i] == 0) {
         i++; /* minimal form; serials never start with 0x00 but stay general */
     }
-    mp_hex(serial + i, 16 - i, out, 1);
+    *len = 16 - i;
+    return serial + i;
+}
+
+void mp_serial_hex(const uint8_t serial[static 16], char out[41])
+{
+    size_t n;
+    const uint8_t *p = mp_serial_octets(serial, &n);
+    mp_hex(p, n, out, 1);
 }
 
 
