@@ -140,16 +140,20 @@ static size_t b64_len(size_t n)
     return (n + 2) / 3 * 4 + 1;
 }
 
-static void put_sha(mp_bundle *b, const uint8_t *data, size_t len)
+/* data's SHA-256 in hex; sha: the caller's digest of it (NULL: computed here) */
+static void put_sha(mp_bundle *b, const uint8_t *data, size_t len, const uint8_t *sha)
 {
     uint8_t h[32];
-    mp_sha256(data, len, h);
-    mp_hex(h, 32, b->buf + b->len, 0);
+    if (sha == NULL) {
+        mp_sha256(data, len, h);
+        sha = h;
+    }
+    mp_hex(sha, 32, b->buf + b->len, 0);
     b->len += 64;
 }
 
-int mp_bundle_add_blobs(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
-                        const char *extra, const mp_bundle_blob *blobs, size_t nblobs)
+static int add_line(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
+                    const uint8_t *sha, const char *extra, const mp_bundle_blob *blobs, size_t nblobs)
 {
     size_t need = b64_len(len) + strlen(udid) + strlen(serial) + strlen(extra) + 160;
     for (size_t i = 0; i < nblobs; i++) {
@@ -160,13 +164,13 @@ int mp_bundle_add_blobs(mp_bundle *b, const char *udid, const char *serial, cons
     b->len += (size_t)sprintf(b->buf + b->len, "{\"udid\":\"%s\",\"serial\":\"%s\",\"dac\":\"", udid, serial);
     b->len += mp_b64_encode(der, len, b->buf + b->len, b->cap - b->len);
     b->len += (size_t)sprintf(b->buf + b->len, "\",\"sha256\":\"");
-    put_sha(b, der, len);
+    put_sha(b, der, len, sha);
     b->len += (size_t)sprintf(b->buf + b->len, "\"%s", extra);
     if (nblobs > 0) b->len += (size_t)sprintf(b->buf + b->len, ",\"images\":{");
     for (size_t i = 0; i < nblobs; i++) {
         const mp_bundle_blob *o = &blobs[i];
         b->len += (size_t)sprintf(b->buf + b->len, "%s\"%s\":{\"name\":\"%s\",\"sha256\":\"", i ? "," : "", o->key, o->name);
-        put_sha(b, o->data, o->len);
+        put_sha(b, o->data, o->len, NULL);
         b->len += (size_t)sprintf(b->buf + b->len, "\",\"data\":\"");
         b->len += mp_b64_encode(o->data, o->len, b->buf + b->len, b->cap - b->len);
         b->len += (size_t)sprintf(b->buf + b->len, "\"}");
@@ -175,9 +179,21 @@ int mp_bundle_add_blobs(mp_bundle *b, const char *udid, const char *serial, cons
     return MP_OK;
 }
 
+int mp_bundle_add_blobs(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
+                        const char *extra, const mp_bundle_blob *blobs, size_t nblobs)
+{
+    return add_line(b, udid, serial, der, len, NULL, extra, blobs, nblobs);
+}
+
 int mp_bundle_add(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len, const char *extra)
 {
-    return mp_bundle_add_blobs(b, udid, serial, der, len, extra, NULL, 0);
+    return add_line(b, udid, serial, der, len, NULL, extra, NULL, 0);
+}
+
+int mp_bundle_add_hashed(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
+                         const uint8_t sha256[32], const char *extra)
+{
+    return add_line(b, udid, serial, der, len, sha256, extra, NULL, 0);
 }
 
 int mp_bundle_private(mp_bundle *b)

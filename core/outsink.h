@@ -62,6 +62,10 @@ int mp_bundle_open(mp_bundle *b, const char *path, int mode) MP_MUST_CHECK;
  * with ',' (e.g. ",\"key\":\"...\""). */
 int mp_bundle_add(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
                   const char *extra) MP_MUST_CHECK;
+/* The same for a DAC whose SHA-256 the caller holds already (`dac issue`
+ * records it in the ledger): the line carries that digest. */
+int mp_bundle_add_hashed(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
+                         const uint8_t sha256[32], const char *extra) MP_MUST_CHECK;
 /* The same with an "images" member: each blob as "key": {"name": name,
  * "sha256": hex, "data": base64} (factory-data images, label images). */
 typedef struct mp_bundle_blob {

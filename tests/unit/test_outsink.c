@@ -32,6 +32,36 @@ static void test_relpath(void)
     CU_ASSERT_EQUAL(v, MP_NAME_BY_SERIAL);
 }
 
+/* A line with the caller's digest is the line mp_bundle_add computes, and
+ * carries exactly the digest given (`dac issue` passes the ledger's). */
+static void test_bundle_hashed(void)
+{
+    char dir[] = "/tmp/mp-outsink-XXXXXX", path[128], line[2][512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/lot.jsonl", dir);
+    const uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x07};
+    uint8_t sha[32], fake[32];
+    mp_sha256(der, sizeof(der), sha);
+    memset(fake, 0xab, sizeof(fake));
+    mp_bundle b;
+    CU_ASSERT_EQUAL_FATAL(mp_bundle_open(&b, path, 0644), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_add(&b, "U1", "0A", der, sizeof(der), ""), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_add_hashed(&b, "U1", "0A", der, sizeof(der), sha, ""), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_add_hashed(&b, "U2", "0B", der, sizeof(der), fake, ""), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_flush(&b), MP_OK);
+    mp_bundle_close(&b);
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_PTR_NOT_NULL(fgets(line[0], sizeof(line[0]), f));
+    CU_ASSERT_PTR_NOT_NULL(fgets(line[1], sizeof(line[1]), f));
+    CU_ASSERT_STRING_EQUAL(line[0], line[1]);
+    CU_ASSERT_PTR_NOT_NULL(fgets(line[1], sizeof(line[1]), f));
+    CU_ASSERT_PTR_NOT_NULL(strstr(line[1], "\"sha256\":\"abababababababababababababababababababababababababababababababab\""));
+    fclose(f);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_bundle(void)
 {
     char dir[] = "/tmp/mp-outsink-XXXXXX", path[128];
@@ -190,6 +220,7 @@ void register_outsink(void)
     CU_pSuite s = CU_add_suite("outsink", NULL, NULL);
     TU_ADD(s, test_relpath);
     TU_ADD(s, test_bundle);
+    TU_ADD(s, test_bundle_hashed);
     TU_ADD(s, test_pkcs8);
     TU_ADD(s, test_bundle_blobs);
 }
