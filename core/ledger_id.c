@@ -7,6 +7,7 @@
 #include "ledger.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,19 @@ static int open_err(const char *path, sqlite3 *db, int r)
     return mp_err(MP_ERR_DB, "ledger %s: cannot open: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 }
 
+/* SQLite's allocation statistics take a process-wide mutex on every
+ * allocation; nothing here reads them (no soft heap limit), and a chunk of
+ * `dac issue` makes tens of thousands of allocations. Set once, before
+ * SQLite's first use (a later call is refused by SQLite and changes nothing). */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+static void sqlite_setup(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int mp_ledger_sqlite_open(const char *path, int flags, sqlite3 **db)
 {
+    pthread_once(&sqlite_once, sqlite_setup);
     char uri[4200];
     int ro = (flags & MP_LEDGER_F_RO) != 0, rom = read_only_medium(path);
     int of = SQLITE_OPEN_NOMUTEX | (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
