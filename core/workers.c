@@ -7,12 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int allowed_cpus(cpu_set_t *allowed)
+{
+    return sched_getaffinity(0, sizeof(*allowed), allowed) == 0 ? CPU_COUNT(allowed) : 0;
+}
+
 void mp_workers_pin(int j, int jobs)
 {
     const char *e = getenv("MATTER_PKI_NO_AFFINITY");
     cpu_set_t allowed, one;
-    if ((e != NULL && strcmp(e, "1") == 0) || j < 0 || jobs < 2 ||
-        sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) != jobs) {
+    if ((e != NULL && strcmp(e, "1") == 0) || j < 0 || jobs < 2 || allowed_cpus(&allowed) != jobs) {
         return;
     }
     for (int cpu = 0, k = 0; cpu < CPU_SETSIZE; cpu++) {
@@ -68,6 +72,7 @@ void mp_workers_init(mp_workers *w, int jobs, void **states, mp_work_fn fn)
     w->fn = fn;
     w->name = NULL;
     w->running = w->spawned = w->quit = w->active = 0;
+    w->caller = w->caller_pinned = 0;
     w->gen = 0;
     w->n = 0;
     atomic_init(&w->next, 0);
@@ -76,9 +81,17 @@ void mp_workers_init(mp_workers *w, int jobs, void **states, mp_work_fn fn)
     pthread_cond_init(&w->done, NULL);
 }
 
+int mp_workers_caller_helps(mp_workers *w)
+{
+    cpu_set_t allowed;
+    int cpus = allowed_cpus(&allowed);
+    w->caller = !w->spawned && w->jobs >= 2 && cpus >= 1 && w->jobs >= cpus;
+    return w->caller;
+}
+
 static int spawn(mp_workers *w)
 {
-    for (int j = 0; j < w->jobs; j++) {
+    for (int j = w->caller; j < w->jobs; j++) {
         w->args[j].w = w;
         w->args[j].j = j;
         if (pthread_create(&w->th[j], NULL, run, &w->args[j]) != 0) {
@@ -86,7 +99,7 @@ static int spawn(mp_workers *w)
             w->quit = 1;
             pthread_cond_broadcast(&w->go);
             pthread_mutex_unlock(&w->mu);
-            for (int k = 0; k < j; k++) {
+            for (int k = w->caller; k < j; k++) {
                 pthread_join(w->th[k], NULL);
             }
             w->quit = 0;
@@ -107,7 +120,7 @@ int mp_workers_start(mp_workers *w, void *ctx, size_t n)
     w->ctx = ctx;
     w->n = n;
     atomic_store(&w->next, 0);
-    w->active = w->jobs;
+    w->active = w->jobs - w->caller;
     w->gen++;
     pthread_cond_broadcast(&w->go);
     pthread_mutex_unlock(&w->mu);
@@ -128,6 +141,21 @@ void mp_workers_join(mp_workers *w)
     w->running = 0;
 }
 
+void mp_workers_help(mp_workers *w)
+{
+    if (w->running && w->caller) {
+        if (!w->caller_pinned && sched_getaffinity(0, sizeof(w->caller_cpus), &w->caller_cpus) == 0) {
+            w->caller_pinned = 1;
+            mp_workers_pin(0, w->jobs);
+        }
+        for (;;) {
+            size_t i = atomic_fetch_add_explicit(&w->next, 1, memory_order_relaxed);
+            if (i >= w->n) break;
+            w->fn(w->ctx, w->states[0], i);
+        }
+    }
+}
+
 void mp_workers_free(mp_workers *w)
 {
     mp_workers_join(w);
@@ -136,10 +164,14 @@ void mp_workers_free(mp_workers *w)
         w->quit = 1;
         pthread_cond_broadcast(&w->go);
         pthread_mutex_unlock(&w->mu);
-        for (int j = 0; j < w->jobs; j++) {
+        for (int j = w->caller; j < w->jobs; j++) {
             pthread_join(w->th[j], NULL);
         }
         w->spawned = 0;
+    }
+    if (w->caller_pinned) {
+        (void)sched_setaffinity(0, sizeof(w->caller_cpus), &w->caller_cpus);
+        w->caller_pinned = 0;
     }
     pthread_cond_destroy(&w->done);
     pthread_cond_destroy(&w->go);

@@ -10,6 +10,7 @@
 #define MP_WORKERS_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -28,6 +29,9 @@ typedef struct mp_workers {
     size_t n;
     atomic_size_t next;    /* next item to take */
     int running;           /* a chunk was started and not yet joined */
+    int caller;            /* 1: the caller is thread 0 (mp_workers_help) */
+    int caller_pinned;     /* the caller's CPUs were narrowed; caller_cpus restores them */
+    cpu_set_t caller_cpus;
     int spawned, quit;
     unsigned gen;          /* chunks started so far */
     int active;            /* threads still on the current chunk */
@@ -41,11 +45,27 @@ typedef struct mp_workers {
 } mp_workers;
 
 void mp_workers_init(mp_workers *w, int jobs, void **states, mp_work_fn fn);
+/* The caller's thread is the team's thread 0 (state[0]) when the team
+ * would otherwise have one thread per CPU the process may use, or more
+ * (jobs >= 2): jobs - 1 threads are made, and the caller signs beside them
+ * in mp_workers_help once its own work for the chunk is done. A caller
+ * that also records and reads ahead (`dac issue`) then never competes with
+ * a signing thread for a CPU: on 2 CPUs, three busy threads made the
+ * scheduler switch them thousands of times a second, mostly while one held
+ * SoftHSM's locks (BENCHMARKS.md, "The ledger's thread signs too"). Call
+ * before the first start; returns whether the caller helps. */
+int mp_workers_caller_helps(mp_workers *w);
 /* Start fn over items 0..n-1 with this ctx; returns at once. */
 int mp_workers_start(mp_workers *w, void *ctx, size_t n) MP_MUST_CHECK;
 /* Wait for the started work (no-op when nothing runs). */
 void mp_workers_join(mp_workers *w);
-/* Join, then end the threads (after mp_workers_init, always). */
+/* With mp_workers_caller_helps: take items of the started chunk on this
+ * thread (state[0], on the first of the process's CPUs, as a team's thread 0
+ * would be) until none is left; mp_workers_join then waits for the rest.
+ * Otherwise nothing. */
+void mp_workers_help(mp_workers *w);
+/* Join, then end the threads (after mp_workers_init, always); a caller
+ * that helped gets its CPUs back. */
 void mp_workers_free(mp_workers *w);
 
 /* Thread j of a team of `jobs` stays on the j-th CPU this process may use,

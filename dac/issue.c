@@ -2,6 +2,8 @@
  * signed by J worker threads (one PKCS#11 session each) while the main thread
  * records the previous chunk in the ledger and a writer thread writes the
  * files of the one before; its written marks ride on the next transaction.
+ * With a worker per CPU (or more) the main thread is worker 0: it signs the
+ * rest of the chunk once the ledger's work for it is done (workers.h).
  * Opening the order and signing one device are in issue_order.c. */
 #include "dac/issue.h"
 
@@ -692,6 +694,7 @@ static int pipeline(mp_issue *is, mp_workers *team, writer *w, chunk *bufs, feed
      * start it the moment they are done. */
     if (sig->n > 0 && ((rc = acquire(is, w, bufs, &nxt)) != MP_OK || (rc = fill(f, nxt)) != MP_OK)) return rc;
     while (sig->n > 0) {
+        mp_workers_help(team); /* this thread's ledger work is done: it signs the rest (when it is worker 0) */
         double tj = now_s();
         mp_workers_join(team);
         is->sign_wait_ms += (now_s() - tj) * 1e3;
@@ -812,6 +815,7 @@ int mp_issue_run(mp_issue *is, uint64_t count, char **udids, size_t n_udids)
         states[j] = &ws[j];
     }
     mp_workers_init(&team, is->jobs, states, work);
+    (void)mp_workers_caller_helps(&team); /* with a thread per CPU, this thread signs too (workers.h) */
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     for (int b = 0; b < NBUF; b++) {

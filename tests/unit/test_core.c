@@ -139,6 +139,63 @@ static void test_workers_pin(void)
     CU_ASSERT_EQUAL(a.count, n);
 }
 
+/* mp_workers_caller_helps: a team with a thread per CPU (or more) makes one
+ * thread fewer and the caller takes items with state[0] in mp_workers_help,
+ * on one CPU while it does; every item runs once, also when the caller does
+ * not help (the threads take them all); mp_workers_free gives the caller
+ * its CPUs back. */
+#define HELP_N 3000
+struct help_state {
+    pthread_t self;
+    int other_thread; /* ran on a thread other than self */
+    int cpus;         /* CPUs the thread could use while it ran an item */
+    long ran;
+};
+static atomic_int help_hits[HELP_N];
+
+static void help_fn(void *ctx, void *state, size_t i)
+{
+    struct help_state *h = state;
+    cpu_set_t cs;
+    (void)ctx;
+    atomic_fetch_add(&help_hits[i], 1);
+    if (!pthread_equal(pthread_self(), h->self)) h->other_thread = 1;
+    h->cpus = sched_getaffinity(0, sizeof(cs), &cs) == 0 ? CPU_COUNT(&cs) : -1;
+    h->ran++;
+}
+
+static void test_workers_caller_helps(void)
+{
+    cpu_set_t allowed;
+    CU_ASSERT_EQUAL_FATAL(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+    int n = CPU_COUNT(&allowed), jobs = n < 2 ? 2 : n;
+    if (jobs > 8) jobs = 8;
+    struct help_state hs[8];
+    void *states[8];
+    for (int pass = 0; pass < 2; pass++) {
+        mp_workers w;
+        memset(hs, 0, sizeof(hs));
+        for (int j = 0; j < jobs; j++) states[j] = &hs[j];
+        hs[0].self = pthread_self();
+        for (int i = 0; i < HELP_N; i++) atomic_store(&help_hits[i], 0);
+        mp_workers_init(&w, jobs, states, help_fn);
+        CU_ASSERT_EQUAL(mp_workers_caller_helps(&w), jobs >= n);
+        CU_ASSERT_EQUAL_FATAL(mp_workers_start(&w, NULL, HELP_N), MP_OK);
+        if (pass == 0) mp_workers_help(&w); /* pass 1: the threads take every item */
+        mp_workers_join(&w);
+        int once = 1;
+        for (int i = 0; i < HELP_N; i++) once &= atomic_load(&help_hits[i]) == 1;
+        CU_ASSERT(once);
+        if (jobs >= n) CU_ASSERT_EQUAL(hs[0].other_thread, 0); /* state[0] is the caller's alone */
+        if (pass == 1 && jobs >= n) CU_ASSERT_EQUAL(hs[0].ran, 0);
+        if (pass == 0 && jobs == n && hs[0].ran > 0) CU_ASSERT_EQUAL(hs[0].cpus, 1); /* pinned while it helped */
+        mp_workers_free(&w);
+        cpu_set_t after;
+        CU_ASSERT_EQUAL(sched_getaffinity(0, sizeof(after), &after), 0);
+        CU_ASSERT(CPU_EQUAL(&after, &allowed)); /* its CPUs back */
+    }
+}
+
 static void test_write_file(void)
 {
     char dir[] = "/tmp/mp-unit-XXXXXX", path[128];
@@ -245,6 +302,7 @@ void register_core(void)
     TU_ADD(s, test_hex);
     TU_ADD(s, test_sha256);
     TU_ADD(s, test_workers_pin);
+    TU_ADD(s, test_workers_caller_helps);
     TU_ADD(s, test_write_file);
     TU_ADD(s, test_outdir);
     TU_ADD(s, test_ceremony_signed_digest);
