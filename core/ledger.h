@@ -169,10 +169,7 @@ int mp_ledger_close_order(mp_ledger *l, int64_t id) MP_MUST_CHECK;
 int mp_ledger_find_order(mp_ledger *l, const char *ref, mp_order *o) MP_MUST_CHECK;
 int mp_ledger_each_order(mp_ledger *l, int (*cb)(void *ctx, const mp_order *o), void *ctx) MP_MUST_CHECK;
 
-/* Issuance. Up to max authorized chip devices without a DAC, in UDID order,
- * strictly after `after` (""= from the start). */
-int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_device *out,
-                           size_t *n) MP_MUST_CHECK;
+/* Issuance. Authorized chip devices without a DAC (reserved ones too). */
 int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n) MP_MUST_CHECK;
 /* Record one certificate in a batch of its own (its fields from c, the
  * folder from c->path), mark the device issued and count it against the

@@ -112,6 +112,8 @@ typedef struct mp_span {
     int own;
     char lo[MP_UDID_MAX + 1], hi[MP_UDID_MAX + 1];
 } mp_span;
+/* A device row read as (udid, pubkey, list_id, state, key_origin). */
+void mp_ledger_row_device(mp_q *s, mp_device *d);
 int mp_ledger_spans(mp_ledger *l, int64_t order_id, const char *lease, int own_only, mp_span **out, size_t *n) MP_MUST_CHECK;
 
 /* ledger_schema.c: the schema version this code writes, the SQL functions its

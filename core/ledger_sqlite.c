@@ -17,7 +17,7 @@
 
 enum {
     S_LIST_KNOWN, S_ADD_LIST, S_LIST_COUNT, S_ADD_DEV, S_GET_DEV, S_DEV_BY_KEY,
-    S_NEXT_DEV, S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
+    S_COUNT_AUTH, S_ORDER_INC, S_DEV_ISSUE,
     S_ADD_BATCH, S_ADD_CERT, S_UNWRITTEN, S_BATCH_WRITTEN, S_CERT_UDID, S_REVOKE_FIND, S_REVOKE_ADD,
     S_REVOKE_DEV, S_EACH_REVOKED, S_CRL_NUM, S_CRL_SET, S_EACH_CERT, S_DEV_ISSUE_LEASED, S_GET_DAC,
     S_ST_ADD, S_ST_REVOKE, S_ST_GET, S_ST_EACH_REVOKED, S_DEV_ISSUE_HELD, S_NSTMT
@@ -34,8 +34,6 @@ static const char *const sql[S_NSTMT] = {
     [S_ADD_DEV] = "INSERT INTO devices(udid,pubkey,list_id,state,key_origin,created_at) VALUES(?,?,?,?,?,?)",
     [S_GET_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE udid=?",
     [S_DEV_BY_KEY] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices WHERE pubkey=?",
-    [S_NEXT_DEV] = "SELECT udid,pubkey,list_id,state,key_origin FROM devices INDEXED BY devices_authorized"
-                   " WHERE state=0 AND key_origin=0 AND udid>? ORDER BY udid LIMIT ?",
     /* reserved ones too: authorized and without a DAC (a run may give them back) */
     [S_COUNT_AUTH] = "SELECT count(*) FROM devices WHERE state IN (0,3) AND key_origin=0",
     /* the order's quota: the last statement of an issuing transaction, so
@@ -152,7 +150,7 @@ int mp_ledger_set_list_count(mp_ledger *l, int64_t id, size_t count)
     return rc == MP_OK ? mp_ledger_audit(l, mp_ledger_station_default(), "chips.import", obj, detail) : rc;
 }
 
-static void row_device(mp_q *s, mp_device *d)
+void mp_ledger_row_device(mp_q *s, mp_device *d)
 {
     size_t n = 0;
     const uint8_t *p;
@@ -178,7 +176,7 @@ static int dev_lookup(mp_ledger *l, int which, const void *key, int keylen, mp_d
     int r = mp_q_step(s);
     *found = r == 1;
     if (*found && d != NULL) {
-        row_device(s, d);
+        mp_ledger_row_device(s, d);
     }
     mp_q_reset(s); /* a statement left on a row keeps a read transaction open */
     return r >= 0 ? MP_OK : db_err(l, "device lookup");
@@ -265,21 +263,6 @@ int mp_ledger_add_device(mp_ledger *l, const mp_device *d)
         return mp_ledger_conflict(l, NULL, NULL) ? duplicate_device(l, d) : db_err(l, "add device");
     }
     return MP_OK;
-}
-
-int mp_ledger_next_devices(mp_ledger *l, const char *after, size_t max, mp_device *out, size_t *n)
-{
-    mp_q *s = stmt(l, S_NEXT_DEV);
-    int r = 0;
-    if (s == NULL) return MP_ERR_DB;
-    mp_q_txt(s, 1, after);
-    mp_q_i64(s, 2, (int64_t)max);
-    *n = 0;
-    while (*n < max && (r = mp_q_step(s)) == 1) {
-        row_device(s, &out[(*n)++]);
-    }
-    mp_q_reset(s);
-    return r >= 0 ? MP_OK : db_err(l, "select devices");
 }
 
 int mp_ledger_count_authorized(mp_ledger *l, uint64_t *n)

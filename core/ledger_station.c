@@ -72,19 +72,6 @@ static int room(mp_ledger *l, int64_t order_id, const char *station, int64_t *le
     return MP_OK;
 }
 
-/* A device row as the reservations read it (udid, pubkey, list_id, state, key_origin). */
-static void row_device(mp_q *q, mp_device *d)
-{
-    size_t len = 0;
-    const uint8_t *p;
-    memset(d, 0, sizeof(*d));
-    snprintf(d->udid, sizeof(d->udid), "%s", mp_q_text(q, 0));
-    if ((p = mp_q_bytes(q, 1, &len)) != NULL && len == 65) memcpy(d->point, p, 65);
-    d->list_id = mp_q_int(q, 2);
-    d->state = (int)mp_q_int(q, 3);
-    d->key_origin = (int)mp_q_int(q, 4);
-}
-
 /* PostgreSQL: the next free devices in UDID order, rows locked and marked. */
 static int reserve_rows(mp_ledger *l, int64_t order_id, const char *lease, time_t until, size_t want, mp_device *out,
                         size_t *n)
@@ -100,7 +87,7 @@ static int reserve_rows(mp_ledger *l, int64_t order_id, const char *lease, time_
     mp_q_i64(q, 4, order_id);
     int r;
     while ((r = mp_q_step(q)) == 1) {
-        if (*n < want) row_device(q, &out[(*n)++]);
+        if (*n < want) mp_ledger_row_device(q, &out[(*n)++]);
     }
     return r < 0 ? mp_ledger_err(l, "reserve devices") : MP_OK;
 }
@@ -150,7 +137,7 @@ static int take_gap(mp_ledger *l, const char *after, const char *upto, size_t wa
     int r;
     while ((r = mp_q_step(q)) == 1) {
         if (*n < want) {
-            row_device(q, &out[*n]);
+            mp_ledger_row_device(q, &out[*n]);
             out[(*n)++].state = MP_DEV_RESERVED;
         }
     }
@@ -242,7 +229,7 @@ static int reserve_udid_span(mp_ledger *l, int64_t order_id, const char *lease, 
         if ((r = mp_q_step(q)) < 0) {
             rc = mp_ledger_err(l, "reserve a device");
         } else if ((*got = r == 1)) {
-            row_device(q, d);
+            mp_ledger_row_device(q, d);
             d->state = MP_DEV_RESERVED;
             held = mp_q_int(q, 5) != 0;
             mp_q_reset(q);
@@ -274,7 +261,7 @@ int mp_ledger_reserve_udid(mp_ledger *l, int64_t order_id, const char *lease, ti
     int r = mp_q_step(q);
     *got = r == 1;
     if (r == 1) {
-        row_device(q, d);
+        mp_ledger_row_device(q, d);
         while ((r = mp_q_step(q)) == 1) {
         }
     }
