@@ -111,7 +111,7 @@ run() {
         p50_ms: ($L | map(.p50_ms) | sort | .[length / 2 | floor]), p99_ms: ($L | map(.p99_ms) | max),
         trips_per_tx: (($L | map(.tx_round_trips // 0) | add) / ($L | map(.transactions) | add)),
         db_wait: (($L | map(.wait_ms // 0) | add) / $run),
-        sign_wait: (($I | map(.sign_wait_ms) | add) / $run),
+        sign_wait: (($I | map(.sign_wait_ms + (.sign_self_ms // 0)) | add) / $run),
         write_wait: (($I | map(.write_wait_ms) | add) / $run),
         station_cpu_per_k: (($m | map(.[1] + .[2]) | add) / $n * 1000),
         server_cpu_per_k: ($sticks / $hz / $n * 1000),

@@ -671,9 +671,9 @@ static void write_stats(const mp_issue *is)
     if (f == NULL) return;
     struct timespec cpu = {0};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu); /* this (the ledger's) thread, from the start of the process */
-    fprintf(f, "{\"pid\":%ld,\"kind\":\"issue\",\"jobs\":%d,\"issued\":%llu,\"run_ms\":%.1f,\"sign_wait_ms\":%.1f,\"write_wait_ms\":%.1f,"
+    fprintf(f, "{\"pid\":%ld,\"kind\":\"issue\",\"jobs\":%d,\"issued\":%llu,\"run_ms\":%.1f,\"sign_wait_ms\":%.1f,\"write_wait_ms\":%.1f,\"sign_self_ms\":%.1f,"
             "\"main_cpu_ms\":%.1f}\n",
-            (long)getpid(), is->jobs, (unsigned long long)is->issued, is->run_ms, is->sign_wait_ms, is->write_wait_ms,
+            (long)getpid(), is->jobs, (unsigned long long)is->issued, is->run_ms, is->sign_wait_ms, is->write_wait_ms, is->sign_self_ms,
             (double)cpu.tv_sec * 1e3 + (double)cpu.tv_nsec / 1e6);
     fclose(f);
 }
@@ -694,8 +694,10 @@ static int pipeline(mp_issue *is, mp_workers *team, writer *w, chunk *bufs, feed
      * start it the moment they are done. */
     if (sig->n > 0 && ((rc = acquire(is, w, bufs, &nxt)) != MP_OK || (rc = fill(f, nxt)) != MP_OK)) return rc;
     while (sig->n > 0) {
-        mp_workers_help(team); /* this thread's ledger work is done: it signs the rest (when it is worker 0) */
         double tj = now_s();
+        mp_workers_help(team); /* this thread's ledger work is done: it signs the rest (when it is worker 0) */
+        is->sign_self_ms += (now_s() - tj) * 1e3;
+        tj = now_s();
         mp_workers_join(team);
         is->sign_wait_ms += (now_s() - tj) * 1e3;
         chunk *done = sig;

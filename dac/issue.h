@@ -65,9 +65,10 @@ typedef struct mp_issue {
     /* results */
     uint64_t issued, recovered_files, removed_files, removed_tmp, moved_keys, bundled_keys;
     /* where this thread (the ledger's) waited, ms: for the signing workers
-     * and for the file writer; with MATTER_PKI_LEDGER_STATS set, written
-     * there as a line {"kind":"issue",...} at the end of each run */
-    double sign_wait_ms, write_wait_ms, run_ms;
+     * and for the file writer; how long it signed itself (it is signer 0
+     * with a worker per CPU, workers.h); with MATTER_PKI_LEDGER_STATS set,
+     * written there as a line {"kind":"issue",...} at the end of each run */
+    double sign_wait_ms, write_wait_ms, sign_self_ms, run_ms;
 } mp_issue;
 
 /* The private folder of a run's uncommitted files in its output folder:
