@@ -83,7 +83,7 @@ static void sqlite_setup(void)
 
 int mp_ledger_sqlite_open(const char *path, int flags, sqlite3 **db)
 {
-    pthread_once(&sqlite_once, sqlite_setup);
+    pthread_once(&sqlite_once, sqlite_setup); /* here and in mp_ledger_sqlite_ro_flags: whichever opens first */
     char uri[4200];
     int ro = (flags & MP_LEDGER_F_RO) != 0, rom = read_only_medium(path);
     int of = SQLITE_OPEN_NOMUTEX | (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
@@ -126,6 +126,7 @@ int mp_ledger_sqlite_open(const char *path, int flags, sqlite3 **db)
 int mp_ledger_sqlite_ro_flags(const char *path, int flags)
 {
     sqlite3 *db = NULL;
+    pthread_once(&sqlite_once, sqlite_setup);
     if (!(flags & MP_LEDGER_F_RO) || read_only_medium(path) ||
         sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         sqlite3_close(db);

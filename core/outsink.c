@@ -185,13 +185,8 @@ int mp_bundle_add_blobs(mp_bundle *b, const char *udid, const char *serial, cons
     return add_line(b, udid, serial, der, len, NULL, extra, blobs, nblobs);
 }
 
-int mp_bundle_add(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len, const char *extra)
-{
-    return add_line(b, udid, serial, der, len, NULL, extra, NULL, 0);
-}
-
-int mp_bundle_add_hashed(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
-                         const uint8_t sha256[32], const char *extra)
+int mp_bundle_add(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
+                  const uint8_t *sha256, const char *extra)
 {
     return add_line(b, udid, serial, der, len, sha256, extra, NULL, 0);
 }

@@ -58,14 +58,12 @@ typedef struct mp_bundle {
  * 0600); a torn last line is cut. The caller holds the folder's lock
  * (mp_dir_lock). */
 int mp_bundle_open(mp_bundle *b, const char *path, int mode) MP_MUST_CHECK;
-/* One line for a device (buffered); extra is "" or more members starting
- * with ',' (e.g. ",\"key\":\"...\""). */
+/* One line for a device (buffered); sha256 is the DER's digest when the
+ * caller holds it already (`dac issue` records it in the ledger), NULL to
+ * compute it here; extra is "" or more members starting with ','
+ * (e.g. ",\"key\":\"...\""). */
 int mp_bundle_add(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
-                  const char *extra) MP_MUST_CHECK;
-/* The same for a DAC whose SHA-256 the caller holds already (`dac issue`
- * records it in the ledger): the line carries that digest. */
-int mp_bundle_add_hashed(mp_bundle *b, const char *udid, const char *serial, const uint8_t *der, size_t len,
-                         const uint8_t sha256[32], const char *extra) MP_MUST_CHECK;
+                  const uint8_t *sha256, const char *extra) MP_MUST_CHECK;
 /* The same with an "images" member: each blob as "key": {"name": name,
  * "sha256": hex, "data": base64} (factory-data images, label images). */
 typedef struct mp_bundle_blob {

@@ -72,7 +72,7 @@ void mp_workers_init(mp_workers *w, int jobs, void **states, mp_work_fn fn)
     w->fn = fn;
     w->name = NULL;
     w->running = w->spawned = w->quit = w->active = 0;
-    w->caller = w->caller_pinned = 0;
+    w->caller = w->caller_saved = 0;
     w->gen = 0;
     w->n = 0;
     atomic_init(&w->next, 0);
@@ -144,8 +144,10 @@ void mp_workers_join(mp_workers *w)
 void mp_workers_help(mp_workers *w)
 {
     if (w->running && w->caller) {
-        if (!w->caller_pinned && sched_getaffinity(0, sizeof(w->caller_cpus), &w->caller_cpus) == 0) {
-            w->caller_pinned = 1;
+        /* pinned at its first help, not in mp_workers_caller_helps: threads
+         * the caller starts in between (`dac issue`'s writer) keep every CPU */
+        if (!w->caller_saved && sched_getaffinity(0, sizeof(w->caller_cpus), &w->caller_cpus) == 0) {
+            w->caller_saved = 1;
             mp_workers_pin(0, w->jobs);
         }
         for (;;) {
@@ -169,9 +171,9 @@ void mp_workers_free(mp_workers *w)
         }
         w->spawned = 0;
     }
-    if (w->caller_pinned) {
+    if (w->caller_saved) {
         (void)sched_setaffinity(0, sizeof(w->caller_cpus), &w->caller_cpus);
-        w->caller_pinned = 0;
+        w->caller_saved = 0;
     }
     pthread_cond_destroy(&w->done);
     pthread_cond_destroy(&w->go);

@@ -30,7 +30,7 @@ typedef struct mp_workers {
     atomic_size_t next;    /* next item to take */
     int running;           /* a chunk was started and not yet joined */
     int caller;            /* 1: the caller is thread 0 (mp_workers_help) */
-    int caller_pinned;     /* the caller's CPUs were narrowed; caller_cpus restores them */
+    int caller_saved;      /* caller_cpus holds the caller's CPUs, given back by mp_workers_free */
     cpu_set_t caller_cpus;
     int spawned, quit;
     unsigned gen;          /* chunks started so far */

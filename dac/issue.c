@@ -399,7 +399,7 @@ static int bundle_line(writer *w, item *it, const char *serial)
         mp_wipe(it->scalar, sizeof(it->scalar));
     }
     /* the digest the ledger recorded for it (add_certs) */
-    if (rc == MP_OK) rc = mp_bundle_add_hashed(w->bundle, it->dev.udid, serial, it->der, it->len, it->sha256, key);
+    if (rc == MP_OK) rc = mp_bundle_add(w->bundle, it->dev.udid, serial, it->der, it->len, it->sha256, key);
     mp_wipe(key, sizeof(key));
     return rc;
 }

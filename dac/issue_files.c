@@ -161,7 +161,7 @@ static int rewrite_line(recover_ctx *r, const mp_cert_rec *c, size_t bundle_len)
         rc = mp_devsecret_bundle_member(&k, key, sizeof(key));
     }
     MP_DEVSECRET_CLEAR(&k);
-    if (rc == MP_OK) rc = mp_bundle_add(&r->bundle, c->udid, c->serial, c->der, c->der_len, key);
+    if (rc == MP_OK) rc = mp_bundle_add(&r->bundle, c->udid, c->serial, c->der, c->der_len, NULL, key);
     mp_wipe(key, sizeof(key));
     if (rc != MP_OK) return rc;
     r->n++;

@@ -32,7 +32,7 @@ static void test_relpath(void)
     CU_ASSERT_EQUAL(v, MP_NAME_BY_SERIAL);
 }
 
-/* A line with the caller's digest is the line mp_bundle_add computes, and
+/* A line with the caller's digest is the line mp_bundle_add computes itself, and
  * carries exactly the digest given (`dac issue` passes the ledger's). */
 static void test_bundle_hashed(void)
 {
@@ -45,9 +45,9 @@ static void test_bundle_hashed(void)
     memset(fake, 0xab, sizeof(fake));
     mp_bundle b;
     CU_ASSERT_EQUAL_FATAL(mp_bundle_open(&b, path, 0644), MP_OK);
-    CU_ASSERT_EQUAL(mp_bundle_add(&b, "U1", "0A", der, sizeof(der), ""), MP_OK);
-    CU_ASSERT_EQUAL(mp_bundle_add_hashed(&b, "U1", "0A", der, sizeof(der), sha, ""), MP_OK);
-    CU_ASSERT_EQUAL(mp_bundle_add_hashed(&b, "U2", "0B", der, sizeof(der), fake, ""), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_add(&b, "U1", "0A", der, sizeof(der), NULL, ""), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_add(&b, "U1", "0A", der, sizeof(der), sha, ""), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_add(&b, "U2", "0B", der, sizeof(der), fake, ""), MP_OK);
     CU_ASSERT_EQUAL(mp_bundle_flush(&b), MP_OK);
     mp_bundle_close(&b);
     FILE *f = fopen(path, "r");
@@ -70,8 +70,8 @@ static void test_bundle(void)
     const uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x07};
     mp_bundle b;
     CU_ASSERT_EQUAL_FATAL(mp_bundle_open(&b, path, 0644), MP_OK);
-    CU_ASSERT_EQUAL(mp_bundle_add(&b, "ZZ", "0A", der, sizeof(der), ""), MP_OK);
-    CU_ASSERT_EQUAL(mp_bundle_add(&b, "AA", "0B", der, sizeof(der), ""), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_add(&b, "ZZ", "0A", der, sizeof(der), NULL, ""), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_add(&b, "AA", "0B", der, sizeof(der), NULL, ""), MP_OK);
     CU_ASSERT_EQUAL(mp_bundle_flush(&b), MP_OK);
     mp_bundle_close(&b);
     /* a kill in the middle of the next line */
@@ -166,7 +166,7 @@ static void test_bundle_blobs(void)
     mp_bundle b;
     CU_ASSERT_EQUAL_FATAL(mp_bundle_open(&b, path, 0600), MP_OK);
     CU_ASSERT_EQUAL(mp_bundle_add_blobs(&b, "U1", "SN-1", der, sizeof(der), ",\"dac_serial\":\"0A\"", blobs, 1), MP_OK);
-    CU_ASSERT_EQUAL(mp_bundle_add(&b, "U2", "SN-2", der, sizeof(der), ""), MP_OK);
+    CU_ASSERT_EQUAL(mp_bundle_add(&b, "U2", "SN-2", der, sizeof(der), NULL, ""), MP_OK);
     CU_ASSERT_EQUAL(mp_bundle_flush(&b), MP_OK);
     mp_bundle_close(&b);
     char *line = NULL;
